@@ -1,0 +1,223 @@
+package dev.quotaproxy.config;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.snakeyaml.engine.v2.api.Load;
+import org.snakeyaml.engine.v2.api.LoadSettings;
+import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
+
+/**
+ * Reads a catalog of settings from, in rising precedence: defaults, a YAML file, environment
+ * variables ({@code QUOTA_PROXY_*}), command-line flags. Every problem is collected, so an operator
+ * fixes them all in one go; any problem fails the load with a {@link ConfigurationException}.
+ */
+public final class SettingsLoader {
+  /** Flag and environment variable that name the YAML file. */
+  public static final String CONFIG_FLAG = "--config";
+  public static final String CONFIG_ENV = Setting.ENV_PREFIX + "CONFIG";
+
+  private final List<Setting<?>> catalog;
+
+  public SettingsLoader(List<Setting<?>> catalog) {
+    this.catalog = List.copyOf(catalog);
+  }
+
+  public Settings load(List<String> args, Map<String, String> env) {
+    List<String> problems = new ArrayList<>();
+    Map<String, String> texts = new LinkedHashMap<>();
+    Map<String, String> sources = new LinkedHashMap<>();
+
+    for (Setting<?> s : catalog) {
+      if (s.defaultText() != null) {
+        texts.put(s.key(), s.defaultText());
+        sources.put(s.key(), "default");
+      }
+    }
+
+    Map<String, String> flags = parseFlags(args, problems);
+    Optional<String> configFile = Optional.ofNullable(flags.remove(CONFIG_FLAG)).or(() -> Optional.ofNullable(env.get(CONFIG_ENV)));
+    configFile.ifPresent(file -> readYaml(Path.of(file), texts, sources, problems));
+    readEnvironment(env, texts, sources, problems);
+    applyFlags(flags, texts, sources, problems);
+
+    Map<String, Object> values = new LinkedHashMap<>();
+    for (Setting<?> s : catalog) {
+      String text = texts.get(s.key());
+      if (text == null) {
+        if (s.required()) {
+          problems.add(s.key() + " is required: set it with " + s.aliases().stream().findFirst().orElse(s.flag())
+              + ", " + s.envName() + ", or in the YAML file");
+        }
+        continue;
+      }
+      try {
+        values.put(s.key(), s.parser().parse(text));
+      } catch (IllegalArgumentException e) {
+        problems.add(s.key() + " (from " + sources.get(s.key()) + "): '" + text + "' " + e.getMessage());
+      }
+    }
+    if (!problems.isEmpty()) {
+      throw new ConfigurationException(problems);
+    }
+    return new Settings(values, sources);
+  }
+
+  /** {@code --key value}, {@code --key=value}, and a bare {@code --flag} for true|false settings. */
+  private Map<String, String> parseFlags(List<String> args, List<String> problems) {
+    Map<String, String> flags = new LinkedHashMap<>();
+    for (int i = 0; i < args.size(); i++) {
+      String arg = args.get(i);
+      if (!arg.startsWith("--")) {
+        problems.add("unexpected argument '" + arg + "': settings are given as --name value");
+        continue;
+      }
+      int eq = arg.indexOf('=');
+      String name = eq < 0 ? arg : arg.substring(0, eq);
+      String value;
+      if (eq >= 0) {
+        value = arg.substring(eq + 1);
+      } else if (i + 1 < args.size() && !args.get(i + 1).startsWith("--")) {
+        value = args.get(++i);
+      } else if (settingForFlag(name).map(Setting::isBoolean).orElse(false)) {
+        value = "true";
+      } else {
+        problems.add(name + " needs a value");
+        continue;
+      }
+      flags.put(name, value);
+    }
+    return flags;
+  }
+
+  private void applyFlags(Map<String, String> flags, Map<String, String> texts, Map<String, String> sources, List<String> problems) {
+    flags.forEach((name, value) -> {
+      Optional<Setting<?>> setting = settingForFlag(name);
+      if (setting.isEmpty()) {
+        problems.add("unknown flag " + name + suggestion(name.substring(2)));
+        return;
+      }
+      texts.put(setting.get().key(), value);
+      sources.put(setting.get().key(), "flag " + name);
+    });
+  }
+
+  private void readEnvironment(Map<String, String> env, Map<String, String> texts, Map<String, String> sources, List<String> problems) {
+    env.entrySet().stream()
+        .filter(e -> e.getKey().startsWith(Setting.ENV_PREFIX) && !e.getKey().equals(CONFIG_ENV))
+        .sorted(Map.Entry.comparingByKey())
+        .forEach(e -> {
+          Optional<Setting<?>> setting = catalog.stream().filter(s -> s.envName().equals(e.getKey())).findFirst();
+          if (setting.isEmpty()) {
+            problems.add("unknown environment variable " + e.getKey());
+            return;
+          }
+          texts.put(setting.get().key(), e.getValue());
+          sources.put(setting.get().key(), "environment " + e.getKey());
+        });
+  }
+
+  private void readYaml(Path file, Map<String, String> texts, Map<String, String> sources, List<String> problems) {
+    Object document;
+    try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+      document = new Load(LoadSettings.builder().setLabel(file.toString()).build()).loadFromReader(reader);
+    } catch (IOException e) {
+      problems.add("cannot read config file " + file + ": " + e.getMessage());
+      return;
+    } catch (YamlEngineException e) {
+      problems.add("config file " + file + " is not valid YAML: " + e.getMessage().replace('\n', ' '));
+      return;
+    }
+    if (document == null) {
+      return;
+    }
+    if (!(document instanceof Map<?, ?> root)) {
+      problems.add("config file " + file + " must be a YAML mapping of settings");
+      return;
+    }
+    Map<String, Object> flat = new LinkedHashMap<>();
+    flatten("", root, flat);
+    flat.forEach((key, value) -> {
+      if (catalog.stream().noneMatch(s -> s.key().equals(key))) {
+        problems.add("unknown setting '" + key + "' in " + file + suggestion(key));
+      } else if (value == null || value instanceof Map || value instanceof List) {
+        problems.add(key + " in " + file + " must be a single value");
+      } else {
+        texts.put(key, String.valueOf(value));
+        sources.put(key, "file " + file);
+      }
+    });
+  }
+
+  private static void flatten(String prefix, Map<?, ?> map, Map<String, Object> out) {
+    map.forEach((k, v) -> {
+      String key = prefix + k;
+      if (v instanceof Map<?, ?> nested && !nested.isEmpty()) {
+        flatten(key + ".", nested, out);
+      } else {
+        out.put(key, v);
+      }
+    });
+  }
+
+  private Optional<Setting<?>> settingForFlag(String flag) {
+    return catalog.stream().filter(s -> s.flag().equals(flag) || s.aliases().contains(flag)).findFirst();
+  }
+
+  /** ", did you mean upstream.url?" when a known key is a couple of typos away. */
+  private String suggestion(String unknown) {
+    return catalog.stream()
+        .map(Setting::key)
+        .filter(key -> editDistance(key, unknown) <= 3)
+        .min(Comparator.comparingInt(key -> editDistance(key, unknown)))
+        .map(key -> " (did you mean " + key + "?)")
+        .orElse("");
+  }
+
+  static int editDistance(String a, String b) {
+    int[] previous = new int[b.length() + 1];
+    int[] current = new int[b.length() + 1];
+    for (int j = 0; j <= b.length(); j++) {
+      previous[j] = j;
+    }
+    for (int i = 1; i <= a.length(); i++) {
+      current[0] = i;
+      for (int j = 1; j <= b.length(); j++) {
+        int substitution = previous[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+        current[j] = Math.min(substitution, Math.min(previous[j], current[j - 1]) + 1);
+      }
+      int[] swap = previous;
+      previous = current;
+      current = swap;
+    }
+    return previous[b.length()];
+  }
+
+  /** One paragraph per setting: flags, environment variable, default and meaning. */
+  public String help() {
+    StringBuilder out = new StringBuilder();
+    out.append("Settings (flag, environment variable, YAML key; flags win over the environment, which wins over the file):\n");
+    out.append("  ").append(CONFIG_FLAG).append(" FILE   (").append(CONFIG_ENV).append(")  YAML file with any of the settings below\n");
+    for (Setting<?> s : catalog) {
+      out.append("  ").append(s.flag()).append(' ').append(s.valueHint());
+      s.aliases().forEach(alias -> out.append(", ").append(alias));
+      out.append("   (").append(s.envName()).append(")\n");
+      out.append("      ").append(s.description());
+      if (s.defaultText() != null) {
+        out.append(" Default: ").append(s.defaultText()).append('.');
+      } else if (s.required()) {
+        out.append(" Required.");
+      }
+      out.append('\n');
+    }
+    return out.toString();
+  }
+}

@@ -1,0 +1,93 @@
+package dev.quotaproxy.proxy;
+
+import dev.quotaproxy.config.ProxyConfig;
+import dev.quotaproxy.proxy.http.ProxyContext;
+import dev.quotaproxy.proxy.http.ProxyExchange;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.core.net.PemTrustOptions;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One listener and one upstream pool on one event loop. Deployed once per event loop; the listeners
+ * share the port, so the kernel spreads connections over them.
+ */
+public final class ProxyVerticle extends VerticleBase {
+  /** Registry bearer tokens and long upload URLs outgrow Netty's 8 KiB default head limit. */
+  private static final int MAX_HEADER_BYTES = 64 * 1024;
+  private static final int MAX_INITIAL_LINE_BYTES = 16 * 1024;
+  /** Pooled connections idle longer than this are closed by us before the registry's own idle cut-off races a request. */
+  private static final int UPSTREAM_KEEP_ALIVE_SECONDS = 30;
+
+  private final ProxyConfig config;
+  private HttpServer server;
+
+  public ProxyVerticle(ProxyConfig config) {
+    this.config = config;
+  }
+
+  @Override
+  public Future<?> start() {
+    HttpClient upstream = vertx.httpClientBuilder()
+        .with(upstreamOptions(config.upstream()))
+        .with(new PoolOptions()
+            .setHttp1MaxSize(config.upstream().poolSize())
+            .setMaxWaitQueueSize(config.upstream().maxWaiting()))
+        .build();
+    ProxyContext context = new ProxyContext(vertx, upstream, config);
+    server = vertx.createHttpServer(serverOptions(config.listen()))
+        .requestHandler(request -> ProxyExchange.handle(context, request));
+    return server.listen();
+  }
+
+  /** The port actually bound, for tests that listen on port 0. */
+  public int actualPort() {
+    return server.actualPort();
+  }
+
+  static HttpServerOptions serverOptions(ProxyConfig.Listen listen) {
+    HttpServerOptions options = new HttpServerOptions()
+        .setHost(listen.host())
+        .setPort(listen.port())
+        // 100-continue is answered by each exchange once it has decided to take the body.
+        .setHandle100ContinueAutomatically(false)
+        .setCompressionSupported(false)
+        .setDecompressionSupported(false)
+        .setTcpNoDelay(true)
+        .setMaxHeaderSize(MAX_HEADER_BYTES)
+        .setMaxInitialLineLength(MAX_INITIAL_LINE_BYTES)
+        .setIdleTimeout((int) listen.idleTimeout().toSeconds())
+        .setIdleTimeoutUnit(TimeUnit.SECONDS);
+    listen.tls().ifPresent(tls -> options
+        .setSsl(true)
+        .setKeyCertOptions(new PemKeyCertOptions()
+            .setCertPath(tls.certificateChain().toString())
+            .setKeyPath(tls.privateKey().toString())));
+    return options;
+  }
+
+  static HttpClientOptions upstreamOptions(ProxyConfig.Upstream upstream) {
+    HttpClientOptions options = new HttpClientOptions()
+        .setName("upstream")
+        .setDefaultHost(upstream.origin().getHost())
+        .setDefaultPort(upstream.port())
+        .setSsl(upstream.secure())
+        .setVerifyHost(true)
+        .setConnectTimeout((int) upstream.connectTimeout().toMillis())
+        .setKeepAlive(true)
+        .setKeepAliveTimeout(UPSTREAM_KEEP_ALIVE_SECONDS)
+        .setPipelining(false)
+        .setTcpNoDelay(true)
+        .setDecompressionSupported(false)
+        .setMaxHeaderSize(MAX_HEADER_BYTES)
+        .setMaxInitialLineLength(MAX_INITIAL_LINE_BYTES);
+    upstream.caCertificates().ifPresent(ca -> options.setTrustOptions(new PemTrustOptions().addCertPath(ca.toString())));
+    return options;
+  }
+}

@@ -1,0 +1,30 @@
+package dev.quotaproxy.proxy.http;
+
+import dev.quotaproxy.proxy.oci.OciRequest;
+import io.vertx.core.json.JsonObject;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** One JSON line per request on the {@code access} logger: what it was, how it ended, bytes each way. */
+final class AccessLog {
+  private static final Logger LOG = LoggerFactory.getLogger("access");
+
+  private AccessLog() {}
+
+  static void write(OciRequest oci, String method, String path, int status, long bytesIn, long bytesOut, long millis, String outcome) {
+    if (!LOG.isInfoEnabled()) {
+      return;
+    }
+    JsonObject line = new JsonObject()
+        .put("op", oci.operation().name())
+        .put("repo", oci.repository())
+        .put("method", method)
+        .put("path", path)
+        .put("status", status)
+        .put("bytes_in", bytesIn)
+        .put("bytes_out", bytesOut)
+        .put("ms", millis)
+        .put("outcome", outcome);
+    LOG.info(line.encode());
+  }
+}

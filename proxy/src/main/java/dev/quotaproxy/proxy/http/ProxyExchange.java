@@ -1,0 +1,329 @@
+package dev.quotaproxy.proxy.http;
+
+import dev.quotaproxy.config.ProxyConfig;
+import dev.quotaproxy.proxy.oci.OciError;
+import dev.quotaproxy.proxy.oci.OciRequest;
+import dev.quotaproxy.proxy.oci.OciRequestClassifier;
+import io.netty.channel.ConnectTimeoutException;
+import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
+import io.vertx.core.http.ConnectionPoolTooBusyException;
+import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.core.net.HostAndPort;
+import java.net.ConnectException;
+import java.net.UnknownHostException;
+import java.util.Set;
+import javax.net.ssl.SSLException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One request through the proxy: classify it, decide on it, forward it with its body streaming under
+ * backpressure, relay the answer the same way, and log it once. Runs on one event loop; no locks.
+ *
+ * <p>Failure rules: before the response head is sent, the client gets an OCI error (502, 503, 504);
+ * after it, both connections are closed so that a truncated body can never look complete. A client
+ * that goes away resets the upstream request, which closes that connection instead of returning it
+ * to the pool half-used.
+ */
+public final class ProxyExchange {
+  private static final Logger LOG = LoggerFactory.getLogger(ProxyExchange.class);
+  private static final Set<String> SET_BY_PROXY = Set.of(
+      "host", "expect", "content-length", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded");
+  private static final String VIA = "1.1 quota-proxy";
+
+  private final ProxyContext context;
+  private final HttpServerRequest request;
+  private final HttpServerResponse response;
+  private final OciRequest oci;
+  private final String path;
+  private final long startNanos = System.nanoTime();
+  private final IdleWatchdog watchdog;
+  private final MeteredReadStream requestBody;
+
+  private HttpClientRequest upstreamRequest;
+  private HttpClientResponse upstreamResponse;
+  private MeteredReadStream responseBody;
+  private boolean requestBodyDone;
+  private boolean finished;
+
+  private ProxyExchange(ProxyContext context, HttpServerRequest request) {
+    this.context = context;
+    this.request = request;
+    this.response = request.response();
+    this.path = request.path();
+    this.oci = OciRequestClassifier.classify(request.method().name(), path, request.query());
+    this.watchdog = new IdleWatchdog(context.vertx(), context.config().upstream().idleTimeout().toMillis(), this::onIdle);
+    this.requestBody = new MeteredReadStream(request, watchdog::touch);
+  }
+
+  public static void handle(ProxyContext context, HttpServerRequest request) {
+    request.pause();
+    new ProxyExchange(context, request).start();
+  }
+
+  private void start() {
+    response.closeHandler(v -> abort("client closed the connection"));
+    request.exceptionHandler(e -> abort("client request failed: " + e.getMessage()));
+    admit().onComplete(decision -> {
+      if (finished) {
+        return;
+      }
+      if (decision.failed()) {
+        reply(OciError.unavailable("request could not be admitted: " + decision.cause().getMessage(), 1), "error");
+        return;
+      }
+      if (hasBody() && "100-continue".equalsIgnoreCase(request.getHeader(HttpHeaders.EXPECT))) {
+        // Answered here and not forwarded: the decision to take the body is the proxy's.
+        response.writeContinue();
+      }
+      forward();
+    });
+  }
+
+  /** Where quota decisions are made: before a byte of the body moves, before 100-continue. */
+  private Future<Void> admit() {
+    return Future.succeededFuture();
+  }
+
+  private void forward() {
+    watchdog.start();
+    RequestOptions options = new RequestOptions()
+        .setMethod(request.method())
+        .setURI(request.query() == null ? path : path + "?" + request.query())
+        .setHeaders(upstreamHeaders());
+    context.upstream().request(options).onComplete(ar -> {
+      if (ar.failed()) {
+        upstreamFailed(ar.cause());
+        return;
+      }
+      upstreamRequest = ar.result();
+      if (finished) {
+        upstreamRequest.reset();
+        return;
+      }
+      upstreamRequest.response().onComplete(r -> {
+        if (r.succeeded()) {
+          relay(r.result());
+        } else {
+          upstreamFailed(r.cause());
+        }
+      });
+      if (!hasBody()) {
+        requestBodyDone = true;
+        upstreamRequest.end();
+        return;
+      }
+      if (isChunked()) {
+        upstreamRequest.setChunked(true);
+      } else {
+        upstreamRequest.putHeader(HttpHeaders.CONTENT_LENGTH, request.getHeader(HttpHeaders.CONTENT_LENGTH));
+      }
+      requestBody.pipe().endOnFailure(false).to(upstreamRequest).onComplete(sent -> {
+        if (sent.succeeded()) {
+          requestBodyDone = true;
+        } else if (!finished) {
+          abort("request body failed: " + sent.cause().getMessage());
+        }
+      });
+    });
+  }
+
+  private MultiMap upstreamHeaders() {
+    MultiMap headers = MultiMap.caseInsensitiveMultiMap();
+    ProxyConfig.Listen listen = context.config().listen();
+    if (listen.trustForwardedHeaders()) {
+      HopByHopHeaders.copyEndToEnd(request.headers(), headers, Set.of("host", "expect", "content-length", "x-forwarded-for"));
+    } else {
+      HopByHopHeaders.copyEndToEnd(request.headers(), headers, SET_BY_PROXY);
+    }
+    // The registry builds its Location and Link URLs from these, so they point at the proxy.
+    HostAndPort clientHost = clientAuthority();
+    if (!headers.contains("x-forwarded-host") && clientHost != null) {
+      headers.set("X-Forwarded-Host", clientHost.toString());
+    }
+    if (!headers.contains("x-forwarded-proto")) {
+      headers.set("X-Forwarded-Proto", listen.scheme());
+    }
+    String clientAddress = request.remoteAddress() == null ? null : request.remoteAddress().hostAddress();
+    String forwardedFor = listen.trustForwardedHeaders() ? request.getHeader("x-forwarded-for") : null;
+    if (clientAddress != null) {
+      headers.set("X-Forwarded-For", forwardedFor == null ? clientAddress : forwardedFor + ", " + clientAddress);
+    }
+    headers.add("Via", VIA);
+    return headers;
+  }
+
+  private void relay(HttpClientResponse upstream) {
+    if (finished) {
+      return;
+    }
+    upstreamResponse = upstream;
+    watchdog.touch();
+    response.setStatusCode(upstream.statusCode());
+    if (upstream.statusMessage() != null) {
+      response.setStatusMessage(upstream.statusMessage());
+    }
+    MultiMap headers = response.headers();
+    HopByHopHeaders.copyEndToEnd(upstream.headers(), headers, Set.of());
+    String clientOrigin = clientOrigin();
+    rewrite(headers, "Location", value -> context.rewriter().rewriteUrl(value, clientOrigin));
+    rewrite(headers, "Content-Location", value -> context.rewriter().rewriteUrl(value, clientOrigin));
+    rewrite(headers, "Link", value -> context.rewriter().rewriteLink(value, clientOrigin));
+    boolean bodiless = request.method() == HttpMethod.HEAD || upstream.statusCode() == 204 || upstream.statusCode() == 304;
+    if (!bodiless && !headers.contains(HttpHeaders.CONTENT_LENGTH)) {
+      response.setChunked(true);
+    }
+    if (!requestBodyDone) {
+      // The registry answered before taking the whole body: the rest of it must not be read as a next request.
+      headers.set(HttpHeaders.CONNECTION, "close");
+    }
+    responseBody = new MeteredReadStream(upstream, watchdog::touch);
+    responseBody.pipe().endOnFailure(false).to(response).onComplete(done -> {
+      if (done.failed()) {
+        abort("response body failed: " + done.cause().getMessage());
+        return;
+      }
+      if (!requestBodyDone) {
+        upstreamRequest.reset();
+        request.connection().close();
+      }
+      finish("ok");
+    });
+  }
+
+  private static void rewrite(MultiMap headers, String name, java.util.function.UnaryOperator<String> rewriter) {
+    if (headers.contains(name)) {
+      headers.set(name, headers.getAll(name).stream().map(rewriter).toList());
+    }
+  }
+
+  private void upstreamFailed(Throwable cause) {
+    if (finished) {
+      return;
+    }
+    OciError error;
+    if (cause instanceof ConnectionPoolTooBusyException) {
+      error = OciError.unavailable("too many requests waiting for a connection to the upstream registry", 1);
+    } else if (cause instanceof ConnectTimeoutException) {
+      error = OciError.gatewayTimeout("upstream registry " + context.config().upstream().origin() + " did not accept a connection within "
+          + context.config().upstream().connectTimeout().toMillis() + "ms");
+    } else if (cause instanceof ConnectException || cause instanceof UnknownHostException) {
+      error = OciError.badGateway("upstream registry " + context.config().upstream().origin() + " is unreachable: " + cause.getMessage());
+    } else if (cause instanceof SSLException) {
+      error = OciError.badGateway("TLS with upstream registry " + context.config().upstream().origin() + " failed: " + cause.getMessage());
+    } else {
+      error = OciError.badGateway("upstream registry " + context.config().upstream().origin() + " failed: " + cause.getMessage());
+    }
+    LOG.warn("{} {}: {}", request.method(), path, error.message());
+    if (upstreamRequest != null) {
+      upstreamRequest.reset();
+    }
+    reply(error, "upstream error");
+  }
+
+  private void onIdle() {
+    if (finished) {
+      return;
+    }
+    long seconds = context.config().upstream().idleTimeout().toSeconds();
+    if (upstreamResponse == null && requestBodyDone) {
+      String message = "upstream registry " + context.config().upstream().origin() + " did not answer within " + seconds + "s";
+      LOG.warn("{} {}: {}", request.method(), path, message);
+      if (upstreamRequest != null) {
+        upstreamRequest.reset();
+      }
+      reply(OciError.gatewayTimeout(message), "upstream timeout");
+    } else {
+      abort(upstreamResponse == null ? "client sent nothing for " + seconds + "s" : "transfer stalled for " + seconds + "s");
+    }
+  }
+
+  /** Ends a broken exchange: the upstream connection is reset (never reused), the client's closed. */
+  private void abort(String reason) {
+    if (finished) {
+      return;
+    }
+    LOG.info("{} {}: aborted, {}", request.method(), path, reason);
+    if (upstreamRequest != null) {
+      upstreamRequest.reset();
+    }
+    if (!response.closed()) {
+      request.connection().close();
+    }
+    finish("aborted: " + reason);
+  }
+
+  private void reply(OciError error, String outcome) {
+    if (!response.headWritten() && !response.closed()) {
+      response.setStatusCode(error.status()).putHeader(HttpHeaders.CONTENT_TYPE, "application/json; charset=utf-8");
+      if (error.retryAfterSeconds() > 0) {
+        response.putHeader(HttpHeaders.RETRY_AFTER, Long.toString(error.retryAfterSeconds()));
+      }
+      boolean unreadBody = hasBody() && !request.isEnded();
+      if (unreadBody) {
+        response.putHeader(HttpHeaders.CONNECTION, "close");
+      }
+      response.end(error.body()).onComplete(v -> {
+        if (unreadBody) {
+          request.connection().close();
+        }
+      });
+    } else if (!response.closed()) {
+      request.connection().close();
+    }
+    finish(outcome);
+  }
+
+  private void finish(String outcome) {
+    if (finished) {
+      return;
+    }
+    finished = true;
+    watchdog.stop();
+    long millis = (System.nanoTime() - startNanos) / 1_000_000;
+    long bytesOut = responseBody == null ? 0 : responseBody.bytes();
+    AccessLog.write(oci, request.method().name(), path, response.getStatusCode(), requestBody.bytes(), bytesOut, millis, outcome);
+  }
+
+  private boolean hasBody() {
+    if (isChunked()) {
+      return true;
+    }
+    String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
+    return length != null && !length.equals("0");
+  }
+
+  private boolean isChunked() {
+    String encoding = request.getHeader(HttpHeaders.TRANSFER_ENCODING);
+    return encoding != null && encoding.toLowerCase(java.util.Locale.ROOT).contains("chunked");
+  }
+
+  /** The host and port the client addressed, as a trusted load balancer or the client itself says. */
+  private HostAndPort clientAuthority() {
+    if (context.config().listen().trustForwardedHeaders()) {
+      String forwarded = request.getHeader("x-forwarded-host");
+      if (forwarded != null) {
+        return HostAndPort.parseAuthority(forwarded.split(",")[0].trim(), -1);
+      }
+    }
+    return request.authority();
+  }
+
+  private String clientOrigin() {
+    ProxyConfig.Listen listen = context.config().listen();
+    String scheme = listen.scheme();
+    if (listen.trustForwardedHeaders() && request.getHeader("x-forwarded-proto") != null) {
+      scheme = request.getHeader("x-forwarded-proto").split(",")[0].trim();
+    }
+    HostAndPort authority = clientAuthority();
+    String host = authority != null ? authority.toString() : listen.host() + ":" + listen.port();
+    return scheme + "://" + host;
+  }
+}

@@ -1,0 +1,44 @@
+package dev.quotaproxy.proxy.oci;
+
+/** What a request does to the registry, in distribution-spec terms. */
+public enum OciOperation {
+  /** {@code GET /v2/}. */
+  API_VERSION_CHECK,
+  /** {@code GET /v2/_catalog}. */
+  CATALOG,
+  /** {@code GET /v2/<name>/tags/list}. */
+  TAGS_LIST,
+  /** {@code GET /v2/<name>/referrers/<digest>}. */
+  REFERRERS,
+  MANIFEST_GET,
+  MANIFEST_HEAD,
+  MANIFEST_PUT,
+  MANIFEST_DELETE,
+  BLOB_GET,
+  BLOB_HEAD,
+  BLOB_DELETE,
+  /** {@code POST /v2/<name>/blobs/uploads/}: opens an upload session. */
+  UPLOAD_START,
+  /** {@code POST /v2/<name>/blobs/uploads/?digest=<digest>}: the whole blob in one request. */
+  UPLOAD_MONOLITHIC,
+  /** {@code POST /v2/<name>/blobs/uploads/?mount=<digest>&from=<repo>}: cross-repository mount. */
+  BLOB_MOUNT,
+  /** {@code PATCH /v2/<name>/blobs/uploads/<id>}: a chunk. */
+  UPLOAD_CHUNK,
+  /** {@code PUT /v2/<name>/blobs/uploads/<id>?digest=<digest>}: closes the session, maybe with a last chunk. */
+  UPLOAD_COMPLETE,
+  /** {@code GET /v2/<name>/blobs/uploads/<id>}. */
+  UPLOAD_STATUS,
+  /** {@code DELETE /v2/<name>/blobs/uploads/<id>}. */
+  UPLOAD_CANCEL,
+  /** Anything else, including malformed names and references: forwarded, the registry answers. */
+  OTHER;
+
+  /** Operations whose request body becomes registry storage. */
+  public boolean uploadsBytes() {
+    return switch (this) {
+      case UPLOAD_MONOLITHIC, UPLOAD_CHUNK, UPLOAD_COMPLETE, MANIFEST_PUT -> true;
+      default -> false;
+    };
+  }
+}
