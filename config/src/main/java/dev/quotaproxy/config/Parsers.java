@@ -39,10 +39,6 @@ public final class Parsers {
     };
   }
 
-  public static ValueParser<Integer> port() {
-    return intBetween(1, 65535);
-  }
-
   public static ValueParser<Boolean> bool() {
     return text -> switch (text.trim().toLowerCase(Locale.ROOT)) {
       case "true", "yes", "on" -> true;

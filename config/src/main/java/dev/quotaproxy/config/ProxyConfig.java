@@ -58,7 +58,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops) {
   public static final Setting<String> LISTEN_HOST = Setting.withDefault("listen.host", "ADDRESS",
       "Address the proxy listens on.", "0.0.0.0", Parsers.text(), "--host");
   public static final Setting<Integer> LISTEN_PORT = Setting.withDefault("listen.port", "PORT",
-      "Port the proxy listens on.", "8080", Parsers.port(), "--port");
+      "Port the proxy listens on; 0 takes any free port.", "8080", Parsers.intBetween(0, 65535), "--port");
   public static final Setting<Path> LISTEN_TLS_CERT = Setting.optional("listen.tls.cert", "FILE",
       "PEM certificate chain to serve HTTPS with (give listen.tls.key too). Docker refuses plain HTTP to any registry that is not on localhost.",
       Parsers.readableFile());

@@ -74,7 +74,7 @@ class ProxyConfigTest {
         Map.of("QUOTA_PROXY_UPSTREAM_POOL_SIZE", "many")))
         .isInstanceOfSatisfying(ConfigurationException.class, e -> assertThat(e.problems()).containsExactlyInAnyOrder(
             "upstream.url (from flag --upstream): 'ftp://x' must start with http:// or https://",
-            "listen.port (from flag --port): '70000' must be between 1 and 65535",
+            "listen.port (from flag --port): '70000' must be between 0 and 65535",
             "upstream.idle-timeout (from flag --upstream.idle-timeout): '30' must be a duration with a unit, like 500ms, 30s, 5m, 1h or 1d",
             "upstream.pool-size (from environment QUOTA_PROXY_UPSTREAM_POOL_SIZE): 'many' must be a whole number"));
   }

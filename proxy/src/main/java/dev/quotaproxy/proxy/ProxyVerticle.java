@@ -57,6 +57,8 @@ public final class ProxyVerticle extends VerticleBase {
         .setPort(listen.port())
         // 100-continue is answered by each exchange once it has decided to take the body.
         .setHandle100ContinueAutomatically(false)
+        // HTTP/1.1 only: an h2c upgrade would change how 100-continue and resets behave.
+        .setHttp2ClearTextEnabled(false)
         .setCompressionSupported(false)
         .setDecompressionSupported(false)
         .setTcpNoDelay(true)

@@ -49,7 +49,6 @@ public final class ProxyExchange {
 
   private HttpClientRequest upstreamRequest;
   private HttpClientResponse upstreamResponse;
-  private MeteredReadStream responseBody;
   private boolean requestBodyDone;
   private boolean finished;
 
@@ -184,8 +183,7 @@ public final class ProxyExchange {
       // The registry answered before taking the whole body: the rest of it must not be read as a next request.
       headers.set(HttpHeaders.CONNECTION, "close");
     }
-    responseBody = new MeteredReadStream(upstream, watchdog::touch);
-    responseBody.pipe().endOnFailure(false).to(response).onComplete(done -> {
+    new MeteredReadStream(upstream, watchdog::touch).pipe().endOnFailure(false).to(response).onComplete(done -> {
       if (done.failed()) {
         abort("response body failed: " + done.cause().getMessage());
         return;
@@ -288,8 +286,7 @@ public final class ProxyExchange {
     finished = true;
     watchdog.stop();
     long millis = (System.nanoTime() - startNanos) / 1_000_000;
-    long bytesOut = responseBody == null ? 0 : responseBody.bytes();
-    AccessLog.write(oci, request.method().name(), path, response.getStatusCode(), requestBody.bytes(), bytesOut, millis, outcome);
+    AccessLog.write(oci, request.method().name(), path, response.getStatusCode(), requestBody.bytes(), response.bytesWritten(), millis, outcome);
   }
 
   private boolean hasBody() {
