@@ -13,12 +13,15 @@ import io.vertx.core.http.PoolOptions;
 import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.core.net.PemTrustOptions;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One listener and one upstream pool on one event loop. Deployed once per event loop; the listeners
  * share the port, so the kernel spreads connections over them.
  */
 public final class ProxyVerticle extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(ProxyVerticle.class);
   /** Registry bearer tokens and long upload URLs outgrow Netty's 8 KiB default head limit. */
   private static final int MAX_HEADER_BYTES = 64 * 1024;
   private static final int MAX_INITIAL_LINE_BYTES = 16 * 1024;
@@ -39,9 +42,12 @@ public final class ProxyVerticle extends VerticleBase {
         .with(new PoolOptions()
             .setHttp1MaxSize(config.upstream().poolSize())
             .setMaxWaitQueueSize(config.upstream().maxWaiting()))
+        // Resets and closes are handled per exchange; without a handler Vert.x logs each one as an error.
+        .withConnectHandler(connection -> connection.exceptionHandler(e -> LOG.debug("upstream connection: {}", e.toString())))
         .build();
     ProxyContext context = new ProxyContext(vertx, upstream, config);
     server = vertx.createHttpServer(serverOptions(config.listen()))
+        .connectionHandler(connection -> connection.exceptionHandler(e -> LOG.debug("client connection: {}", e.toString())))
         .requestHandler(request -> ProxyExchange.handle(context, request));
     return server.listen();
   }

@@ -5,7 +5,10 @@ import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** One JSON line per request on the {@code access} logger: what it was, how it ended, bytes each way. */
+/**
+ * One JSON line per request on the {@code access} logger: what it was, how it ended, body bytes each
+ * way. Status 0 means no response head was sent (the client left, or the exchange was cut off).
+ */
 final class AccessLog {
   private static final Logger LOG = LoggerFactory.getLogger("access");
 

@@ -69,13 +69,13 @@ public final class ProxyExchange {
 
   private void start() {
     response.closeHandler(v -> abort("client closed the connection"));
-    request.exceptionHandler(e -> abort("client request failed: " + e.getMessage()));
+    request.exceptionHandler(e -> abort("client request failed: " + describe(e)));
     admit().onComplete(decision -> {
       if (finished) {
         return;
       }
       if (decision.failed()) {
-        reply(OciError.unavailable("request could not be admitted: " + decision.cause().getMessage(), 1), "error");
+        reply(OciError.unavailable("request could not be admitted: " + describe(decision.cause()), 1), "error");
         return;
       }
       if (hasBody() && "100-continue".equalsIgnoreCase(request.getHeader(HttpHeaders.EXPECT))) {
@@ -104,9 +104,11 @@ public final class ProxyExchange {
       }
       upstreamRequest = ar.result();
       if (finished) {
-        upstreamRequest.reset();
+        resetUpstream();
         return;
       }
+      // Failures arrive through the response future and the body pipe; this only keeps Vert.x from logging them again.
+      upstreamRequest.exceptionHandler(e -> LOG.debug("{} {}: upstream request: {}", request.method(), path, e.toString()));
       upstreamRequest.response().onComplete(r -> {
         if (r.succeeded()) {
           relay(r.result());
@@ -128,7 +130,7 @@ public final class ProxyExchange {
         if (sent.succeeded()) {
           requestBodyDone = true;
         } else if (!finished) {
-          abort("request body failed: " + sent.cause().getMessage());
+          abort("request body failed: " + describe(sent.cause()));
         }
       });
     });
@@ -185,14 +187,14 @@ public final class ProxyExchange {
     }
     new MeteredReadStream(upstream, watchdog::touch).pipe().endOnFailure(false).to(response).onComplete(done -> {
       if (done.failed()) {
-        abort("response body failed: " + done.cause().getMessage());
+        abort("response body failed: " + describe(done.cause()));
         return;
       }
+      finish("ok");
       if (!requestBodyDone) {
-        upstreamRequest.reset();
+        resetUpstream();
         request.connection().close();
       }
-      finish("ok");
     });
   }
 
@@ -213,33 +215,29 @@ public final class ProxyExchange {
       error = OciError.gatewayTimeout("upstream registry " + context.config().upstream().origin() + " did not accept a connection within "
           + context.config().upstream().connectTimeout().toMillis() + "ms");
     } else if (cause instanceof ConnectException || cause instanceof UnknownHostException) {
-      error = OciError.badGateway("upstream registry " + context.config().upstream().origin() + " is unreachable: " + cause.getMessage());
+      error = OciError.badGateway("upstream registry " + context.config().upstream().origin() + " is unreachable: " + describe(cause));
     } else if (cause instanceof SSLException) {
-      error = OciError.badGateway("TLS with upstream registry " + context.config().upstream().origin() + " failed: " + cause.getMessage());
+      error = OciError.badGateway("TLS with upstream registry " + context.config().upstream().origin() + " failed: " + describe(cause));
     } else {
-      error = OciError.badGateway("upstream registry " + context.config().upstream().origin() + " failed: " + cause.getMessage());
+      error = OciError.badGateway("upstream registry " + context.config().upstream().origin() + " failed: " + describe(cause));
     }
     LOG.warn("{} {}: {}", request.method(), path, error.message());
-    if (upstreamRequest != null) {
-      upstreamRequest.reset();
-    }
     reply(error, "upstream error");
+    resetUpstream();
   }
 
   private void onIdle() {
     if (finished) {
       return;
     }
-    long seconds = context.config().upstream().idleTimeout().toSeconds();
+    String timeout = context.config().upstream().idleTimeout().toMillis() + "ms";
     if (upstreamResponse == null && requestBodyDone) {
-      String message = "upstream registry " + context.config().upstream().origin() + " did not answer within " + seconds + "s";
+      String message = "upstream registry " + context.config().upstream().origin() + " did not answer within " + timeout;
       LOG.warn("{} {}: {}", request.method(), path, message);
-      if (upstreamRequest != null) {
-        upstreamRequest.reset();
-      }
       reply(OciError.gatewayTimeout(message), "upstream timeout");
+      resetUpstream();
     } else {
-      abort(upstreamResponse == null ? "client sent nothing for " + seconds + "s" : "transfer stalled for " + seconds + "s");
+      abort(upstreamResponse == null ? "client sent nothing for " + timeout : "transfer stalled for " + timeout);
     }
   }
 
@@ -249,13 +247,18 @@ public final class ProxyExchange {
       return;
     }
     LOG.info("{} {}: aborted, {}", request.method(), path, reason);
-    if (upstreamRequest != null) {
-      upstreamRequest.reset();
-    }
+    finish("aborted: " + reason);
+    resetUpstream();
     if (!response.closed()) {
       request.connection().close();
     }
-    finish("aborted: " + reason);
+  }
+
+  /** Resetting closes the upstream connection: a half-used one must never go back to the pool. */
+  private void resetUpstream() {
+    if (upstreamRequest != null) {
+      upstreamRequest.reset();
+    }
   }
 
   private void reply(OciError error, String outcome) {
@@ -286,7 +289,8 @@ public final class ProxyExchange {
     finished = true;
     watchdog.stop();
     long millis = (System.nanoTime() - startNanos) / 1_000_000;
-    AccessLog.write(oci, request.method().name(), path, response.getStatusCode(), requestBody.bytes(), response.bytesWritten(), millis, outcome);
+    int status = response.headWritten() ? response.getStatusCode() : 0;
+    AccessLog.write(oci, request.method().name(), path, status, requestBody.bytes(), response.bytesWritten(), millis, outcome);
   }
 
   private boolean hasBody() {
@@ -322,5 +326,15 @@ public final class ProxyExchange {
     HostAndPort authority = clientAuthority();
     String host = authority != null ? authority.toString() : listen.host() + ":" + listen.port();
     return scheme + "://" + host;
+  }
+
+  /** The failure's message, and its root cause's where that says more ("PKIX path building failed ..."). */
+  private static String describe(Throwable e) {
+    String message = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    return root != e && root.getMessage() != null && !message.contains(root.getMessage()) ? message + ": " + root.getMessage() : message;
   }
 }

@@ -1,0 +1,228 @@
+package dev.quotaproxy.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.quotaproxy.proxy.support.TestProxy;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.core.streams.WriteStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Bodies stream through whole and in order, under backpressure, and a client that leaves takes the
+ * upstream connection down with it. The upstream is a Vert.x server the test controls byte by byte.
+ */
+class StreamingTest {
+  private static final int MiB = 1024 * 1024;
+
+  private Vertx vertx;
+  private HttpClient client;
+  private TestProxy proxy;
+  private final AtomicLong sent = new AtomicLong();
+  private final Promise<Void> upstreamConnectionClosed = Promise.promise();
+  private final AtomicBoolean upstreamSawRequestEnd = new AtomicBoolean();
+
+  @BeforeEach
+  void start() throws Exception {
+    vertx = Vertx.vertx();
+    HttpServer upstream = vertx.createHttpServer().requestHandler(this::upstream);
+    int port = upstream.listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS).actualPort();
+    proxy = TestProxy.start(vertx, "http://127.0.0.1:" + port);
+    client = vertx.createHttpClient();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    vertx.close().await(10, TimeUnit.SECONDS);
+  }
+
+  /** {@code PUT /v2/t/blobs/uploads/*} digests the body; {@code GET /v2/t/blobs/sha256:<size>} sends size seeded bytes. */
+  private void upstream(HttpServerRequest request) {
+    request.connection().closeHandler(v -> upstreamConnectionClosed.tryComplete());
+    if (request.method() == HttpMethod.PUT || request.method() == HttpMethod.PATCH) {
+      MessageDigest digest = sha256();
+      AtomicLong length = new AtomicLong();
+      request.handler(chunk -> {
+        digest.update(chunk.getBytes());
+        length.addAndGet(chunk.length());
+      });
+      request.endHandler(v -> {
+        upstreamSawRequestEnd.set(true);
+        request.response().setStatusCode(201)
+            .putHeader("X-Length", Long.toString(length.get()))
+            .putHeader("X-Sha256", HexFormat.of().formatHex(digest.digest()))
+            .end();
+      });
+      return;
+    }
+    long size = Long.parseLong(request.path().substring(request.path().lastIndexOf(':') + 1));
+    HttpServerResponse response = request.response().putHeader("Content-Length", Long.toString(size));
+    pump(response, size, 42, null, sent).onSuccess(v -> response.end());
+  }
+
+  @Test
+  void uploadWithContentLengthArrivesWholeAndInOrder() throws Exception {
+    assertUploadArrivesWhole(false);
+  }
+
+  @Test
+  void chunkedUploadArrivesWholeAndInOrder() throws Exception {
+    assertUploadArrivesWhole(true);
+  }
+
+  private void assertUploadArrivesWhole(boolean chunked) throws Exception {
+    long size = 64L * MiB + 17;
+    MessageDigest expected = sha256();
+    HttpClientRequest request = client.request(new RequestOptions().setHost("127.0.0.1").setPort(proxy.port())
+        .setMethod(HttpMethod.PUT).setURI("/v2/t/blobs/uploads/u?digest=x")).await(10, TimeUnit.SECONDS);
+    if (chunked) {
+      request.setChunked(true);
+    } else {
+      request.putHeader("Content-Length", Long.toString(size));
+    }
+    pump(request, size, 7, expected, new AtomicLong()).onSuccess(v -> request.end());
+    HttpClientResponse response = request.response().await(60, TimeUnit.SECONDS);
+
+    assertThat(response.statusCode()).isEqualTo(201);
+    assertThat(response.getHeader("X-Length")).isEqualTo(Long.toString(size));
+    assertThat(response.getHeader("X-Sha256")).isEqualTo(HexFormat.of().formatHex(expected.digest()));
+  }
+
+  @Test
+  void downloadArrivesWholeAndInOrder() throws Exception {
+    long size = 64L * MiB + 5;
+    MessageDigest received = sha256();
+    AtomicLong length = new AtomicLong();
+
+    HttpClientResponse response = client.request(HttpMethod.GET, proxy.port(), "127.0.0.1", "/v2/t/blobs/sha256:" + size)
+        .compose(HttpClientRequest::send)
+        .compose(r -> {
+          r.handler(chunk -> {
+            received.update(chunk.getBytes());
+            length.addAndGet(chunk.length());
+          });
+          return r.end().map(r);
+        }).await(60, TimeUnit.SECONDS);
+
+    MessageDigest expected = sha256();
+    pump(new DiscardingStream(), size, 42, expected, new AtomicLong()).await(60, TimeUnit.SECONDS);
+    assertThat(response.getHeader("Content-Length")).isEqualTo(Long.toString(size));
+    assertThat(length.get()).isEqualTo(size);
+    assertThat(received.digest()).isEqualTo(expected.digest());
+  }
+
+  @Test
+  void aClientThatDoesNotReadHoldsTheUpstreamBack() throws Exception {
+    long size = 512L * MiB;
+    Promise<Long> sentWhilePaused = Promise.promise();
+    AtomicLong length = new AtomicLong();
+
+    Future<HttpClientResponse> done = client.request(HttpMethod.GET, proxy.port(), "127.0.0.1", "/v2/t/blobs/sha256:" + size)
+        .compose(HttpClientRequest::send)
+        .compose(response -> {
+          response.pause();
+          response.handler(chunk -> length.addAndGet(chunk.length()));
+          // A second of not reading: without backpressure the upstream would push hundreds of MiB into the proxy.
+          vertx.setTimer(1000, id -> {
+            sentWhilePaused.complete(sent.get());
+            response.resume();
+          });
+          return response.end().map(response);
+        });
+
+    long buffered = sentWhilePaused.future().await(30, TimeUnit.SECONDS);
+    done.await(120, TimeUnit.SECONDS);
+    assertThat(buffered).as("bytes the upstream got out while the client read nothing").isLessThan(64L * MiB);
+    assertThat(length.get()).isEqualTo(size);
+  }
+
+  @Test
+  void aClientLeavingMidDownloadClosesTheUpstreamConnection() throws Exception {
+    client.request(HttpMethod.GET, proxy.port(), "127.0.0.1", "/v2/t/blobs/sha256:" + 1024L * MiB)
+        .compose(HttpClientRequest::send)
+        .onSuccess(response -> {
+          AtomicLong received = new AtomicLong();
+          response.handler(chunk -> {
+            if (received.addAndGet(chunk.length()) > MiB) {
+              response.request().connection().close();
+            }
+          });
+        });
+
+    upstreamConnectionClosed.future().await(30, TimeUnit.SECONDS);
+    assertThat(sent.get()).isLessThan(1024L * MiB);
+  }
+
+  @Test
+  void aClientLeavingMidUploadClosesTheUpstreamConnection() throws Exception {
+    HttpClientRequest request = client.request(new RequestOptions().setHost("127.0.0.1").setPort(proxy.port())
+        .setMethod(HttpMethod.PATCH).setURI("/v2/t/blobs/uploads/u")).await(10, TimeUnit.SECONDS);
+    request.putHeader("Content-Length", Long.toString(64L * MiB)).exceptionHandler(e -> { });
+    pump(request, MiB, 1, null, new AtomicLong()).onSuccess(v -> request.connection().close());
+
+    upstreamConnectionClosed.future().await(30, TimeUnit.SECONDS);
+    assertThat(upstreamSawRequestEnd).as("a truncated body must never look complete upstream").isFalse();
+  }
+
+  /** Writes {@code size} seeded pseudo-random bytes in 64 KiB chunks, waiting whenever the stream is full. */
+  private Future<Void> pump(WriteStream<Buffer> out, long size, long seed, MessageDigest digest, AtomicLong written) {
+    Promise<Void> done = Promise.promise();
+    SplittableRandom random = new SplittableRandom(seed);
+    new Object() {
+      void next() {
+        while (written.get() < size) {
+          if (out.writeQueueFull()) {
+            out.drainHandler(v -> next());
+            return;
+          }
+          byte[] chunk = new byte[(int) Math.min(64 * 1024, size - written.get())];
+          random.nextBytes(chunk);
+          if (digest != null) {
+            digest.update(chunk);
+          }
+          written.addAndGet(chunk.length);
+          out.write(Buffer.buffer(chunk));
+        }
+        done.tryComplete();
+      }
+    }.next();
+    return done.future();
+  }
+
+  private static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** A sink that is never full, for recomputing the expected digest. */
+  private static final class DiscardingStream implements WriteStream<Buffer> {
+    @Override public WriteStream<Buffer> exceptionHandler(io.vertx.core.Handler<Throwable> handler) { return this; }
+    @Override public Future<Void> write(Buffer data) { return Future.succeededFuture(); }
+    @Override public Future<Void> end() { return Future.succeededFuture(); }
+    @Override public WriteStream<Buffer> setWriteQueueMaxSize(int maxSize) { return this; }
+    @Override public boolean writeQueueFull() { return false; }
+    @Override public WriteStream<Buffer> drainHandler(io.vertx.core.Handler<Void> handler) { return this; }
+  }
+}

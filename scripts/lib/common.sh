@@ -1,0 +1,252 @@
+# shellcheck shell=bash
+# Helpers shared by scripts/e2e.sh and scripts/bench.sh. Source it, then call qp_init.
+#
+# Everything started here (registry, proxy) is recorded in QP_PIDS and stopped
+# by the EXIT trap; all files live under QP_TMP, removed on exit unless KEEP_TMP=1.
+#
+# Environment:
+#   QP_JAR      proxy jar (default: proxy/target/quota-proxy.jar)
+#   JAVA_OPTS   extra JVM options for the proxy
+#   KEEP_TMP=1  keep the temp dir (its path is printed at exit)
+
+QP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+QP_JAR=${QP_JAR:-$QP_ROOT/proxy/target/quota-proxy.jar}
+QP_TMP=""
+QP_NAME=""
+QP_SUMMARY_DONE=0
+QP_PIDS=()
+QP_USED_PORTS=" "
+QP_PASSED=0
+QP_FAILED=0
+QP_FAILURES=()
+REGISTRY_PID=""
+REGISTRY_PORT=""
+REGISTRY_URL=""
+REGISTRY_LOG=""
+PROXY_PID=""
+PROXY_PORT=""
+PROXY_URL=""
+PROXY_LOG=""
+
+# ---------------------------------------------------------------- output
+
+if [[ -t 1 ]]; then
+  _QP_RED=$'\e[31m' _QP_GREEN=$'\e[32m' _QP_BOLD=$'\e[1m' _QP_OFF=$'\e[0m'
+else
+  _QP_RED="" _QP_GREEN="" _QP_BOLD="" _QP_OFF=""
+fi
+
+log()  { printf '    %s\n' "$*"; }
+step() { printf '\n%s==> %s%s\n' "$_QP_BOLD" "$*" "$_QP_OFF"; }
+pass() { QP_PASSED=$((QP_PASSED + 1)); printf '%sPASS%s %s\n' "$_QP_GREEN" "$_QP_OFF" "$*"; }
+
+# fail records a failed check and carries on; die also stops the script.
+fail() {
+  QP_FAILED=$((QP_FAILED + 1))
+  QP_FAILURES+=("$*")
+  printf '%sFAIL%s %s\n' "$_QP_RED" "$_QP_OFF" "$*"
+}
+die() { fail "$*"; exit 1; }
+
+# check DESCRIPTION CMD...: pass if CMD succeeds, fail (and go on) otherwise.
+check() {
+  local what=$1; shift
+  if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq() {
+  if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected '$2', got '$3'"; fi
+}
+
+need() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null 2>&1 || die "required tool not found: $tool"
+  done
+}
+
+# ---------------------------------------------------------------- lifecycle
+
+# qp_init NAME: make the temp dir and install the cleanup trap.
+qp_init() {
+  QP_NAME=${1:-run}
+  QP_TMP=$(mktemp -d "${TMPDIR:-/tmp}/quota-proxy-$QP_NAME.XXXXXX")
+  trap qp_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+qp_cleanup() {
+  local rc=$?
+  set +e
+  if ((rc != 0)); then
+    qp_dump_logs
+    # An abort part-way through (die, or a command failing under set -e)
+    # still ends with a FAIL summary.
+    if ((!QP_SUMMARY_DONE)); then
+      ((QP_FAILED > 0)) || fail "script aborted with exit code $rc (see output above)"
+      summary "$QP_NAME" || true
+    fi
+  fi
+  local pid
+  for pid in "${QP_PIDS[@]}"; do
+    qp_stop_pid "$pid"
+  done
+  if [[ -n "$QP_TMP" && -d "$QP_TMP" ]]; then
+    if [[ "${KEEP_TMP:-0}" == 1 ]]; then
+      printf 'kept temp dir %s\n' "$QP_TMP" >&2
+    else
+      rm -rf "$QP_TMP"
+    fi
+  fi
+  exit "$rc"
+}
+
+qp_dump_logs() {
+  local f
+  for f in "$PROXY_LOG" "$REGISTRY_LOG"; do
+    [[ -n "$f" && -s "$f" ]] || continue
+    printf '\n----- last 40 lines of %s -----\n' "$f" >&2
+    tail -n 40 "$f" >&2
+  done
+}
+
+# qp_stop_pid PID: TERM, wait up to 10 s, then KILL.
+qp_stop_pid() {
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  return 0
+}
+
+# ---------------------------------------------------------------- ports and waiting
+
+# port_in_use PORT: true if something accepts connections on 127.0.0.1:PORT.
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# free_port: print a loopback port nobody listens on and this run has not handed out.
+free_port() {
+  local port i
+  for ((i = 0; i < 200; i++)); do
+    port=$((20000 + RANDOM % 40000))
+    [[ "$QP_USED_PORTS" == *" $port "* ]] && continue
+    port_in_use "$port" && continue
+    QP_USED_PORTS+="$port "
+    echo "$port"
+    return 0
+  done
+  die "no free loopback port found"
+}
+
+# wait_http URL PID SECONDS: wait until URL answers 2xx, failing early if PID dies.
+wait_http() {
+  local url=$1 pid=$2 secs=$3 i
+  for ((i = 0; i < secs * 5; i++)); do
+    curl -sf -o /dev/null --max-time 2 "$url" && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------- registry
+
+# start_registry: a fresh docker-registry with filesystem storage in QP_TMP.
+# Sets REGISTRY_PORT, REGISTRY_URL, REGISTRY_PID, REGISTRY_LOG.
+start_registry() {
+  need docker-registry curl
+  local dir=$QP_TMP/registry
+  mkdir -p "$dir/data"
+  REGISTRY_PORT=$(free_port)
+  REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT
+  REGISTRY_LOG=$dir/registry.log
+  cat >"$dir/config.yml" <<YAML
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$REGISTRY_PORT
+YAML
+  docker-registry serve "$dir/config.yml" >"$REGISTRY_LOG" 2>&1 &
+  REGISTRY_PID=$!
+  QP_PIDS+=("$REGISTRY_PID")
+  wait_http "$REGISTRY_URL/v2/" "$REGISTRY_PID" 30 \
+    || die "registry did not come up on $REGISTRY_URL"
+  log "registry $REGISTRY_URL (pid $REGISTRY_PID, storage $dir/data)"
+}
+
+# ---------------------------------------------------------------- proxy
+
+# start_proxy [LOG_NAME]: the proxy jar in front of REGISTRY_URL, on a fresh port.
+# Its stdout (JSON access log) and stderr go to QP_TMP/LOG_NAME (default proxy.log).
+# Sets PROXY_PORT, PROXY_URL, PROXY_PID, PROXY_LOG.
+start_proxy() {
+  need java
+  [[ -f "$QP_JAR" ]] || die "proxy jar not found: $QP_JAR (build it with: mvn -q -B -DskipTests package)"
+  PROXY_PORT=$(free_port)
+  PROXY_URL=http://127.0.0.1:$PROXY_PORT
+  PROXY_LOG=$QP_TMP/${1:-proxy.log}
+  # JAVA_OPTS is deliberately word-split: it holds several JVM options.
+  # shellcheck disable=SC2086
+  java ${JAVA_OPTS:-} -jar "$QP_JAR" --upstream "$REGISTRY_URL" \
+    --port "$PROXY_PORT" --host 127.0.0.1 >"$PROXY_LOG" 2>&1 &
+  PROXY_PID=$!
+  QP_PIDS+=("$PROXY_PID")
+  wait_http "$PROXY_URL/v2/" "$PROXY_PID" 60 \
+    || die "proxy did not become ready on $PROXY_URL"
+  log "proxy    $PROXY_URL (pid $PROXY_PID${JAVA_OPTS:+, JAVA_OPTS=$JAVA_OPTS}, log $PROXY_LOG)"
+}
+
+stop_proxy() {
+  [[ -n "$PROXY_PID" ]] && qp_stop_pid "$PROXY_PID"
+  PROXY_PID=""
+}
+
+# access_log [JQ_FILTER]: the proxy's JSON access-log records (other lines skipped).
+access_log() {
+  jq -c -R "fromjson? | objects | select(has(\"op\")) | ${1:-.}" "$PROXY_LOG"
+}
+
+# ---------------------------------------------------------------- misc
+
+# sha256_of FILE: print "sha256:<hex>".
+sha256_of() {
+  local sum
+  sum=$(sha256sum "$1") || return 1
+  echo "sha256:${sum%% *}"
+}
+
+# summary NAME: print the closing line and return non-zero if any check failed.
+summary() {
+  local f
+  QP_SUMMARY_DONE=1
+  echo
+  if ((QP_FAILED > 0)); then
+    printf '%sFAILED checks:%s\n' "$_QP_RED" "$_QP_OFF"
+    for f in "${QP_FAILURES[@]}"; do printf '  - %s\n' "$f"; done
+  fi
+  # The counts line comes last and bare: CI reads "N passed, N failed" lines.
+  if ((QP_FAILED > 0)); then
+    printf '%s%s: FAIL%s\n' "$_QP_RED$_QP_BOLD" "$1" "$_QP_OFF"
+  else
+    printf '%s%s: PASS%s\n' "$_QP_GREEN$_QP_BOLD" "$1" "$_QP_OFF"
+  fi
+  printf '%s: %d passed, %d failed\n' "$1" "$QP_PASSED" "$QP_FAILED"
+  ((QP_FAILED == 0))
+}
