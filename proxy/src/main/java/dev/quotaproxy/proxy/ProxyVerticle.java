@@ -25,6 +25,11 @@ public final class ProxyVerticle extends VerticleBase {
   /** Registry bearer tokens and long upload URLs outgrow Netty's 8 KiB default head limit. */
   private static final int MAX_HEADER_BYTES = 64 * 1024;
   private static final int MAX_INITIAL_LINE_BYTES = 16 * 1024;
+  /**
+   * Largest body piece the HTTP decoder hands over at once. Netty's 8 KiB default cuts each socket read
+   * into many small buffers, each a separate copy, event and write; measured pulls ran at half speed.
+   */
+  private static final int MAX_BODY_CHUNK_BYTES = 256 * 1024;
   /** Pooled connections idle longer than this are closed by us before the registry's own idle cut-off races a request. */
   private static final int UPSTREAM_KEEP_ALIVE_SECONDS = 30;
 
@@ -70,6 +75,7 @@ public final class ProxyVerticle extends VerticleBase {
         .setTcpNoDelay(true)
         .setMaxHeaderSize(MAX_HEADER_BYTES)
         .setMaxInitialLineLength(MAX_INITIAL_LINE_BYTES)
+        .setMaxChunkSize(MAX_BODY_CHUNK_BYTES)
         .setIdleTimeout((int) listen.idleTimeout().toSeconds())
         .setIdleTimeoutUnit(TimeUnit.SECONDS);
     listen.tls().ifPresent(tls -> options
@@ -94,7 +100,8 @@ public final class ProxyVerticle extends VerticleBase {
         .setTcpNoDelay(true)
         .setDecompressionSupported(false)
         .setMaxHeaderSize(MAX_HEADER_BYTES)
-        .setMaxInitialLineLength(MAX_INITIAL_LINE_BYTES);
+        .setMaxInitialLineLength(MAX_INITIAL_LINE_BYTES)
+        .setMaxChunkSize(MAX_BODY_CHUNK_BYTES);
     upstream.caCertificates().ifPresent(ca -> options.setTrustOptions(new PemTrustOptions().addCertPath(ca.toString())));
     return options;
   }

@@ -42,8 +42,9 @@ public final class QuotaProxyMain {
         vertx.close().onComplete(v -> System.exit(1));
         return;
       }
-      LOG.info("quota-proxy listening on {}://{}:{}, forwarding to {} with {} event loops",
-          config.listen().scheme(), config.listen().host(), config.listen().port(), config.upstream().origin(), config.eventLoops());
+      LOG.info("quota-proxy listening on {}://{}:{}, forwarding to {} with {} event loops ({} transport)",
+          config.listen().scheme(), config.listen().host(), config.listen().port(), config.upstream().origin(), config.eventLoops(),
+          vertx.isNativeTransportEnabled() ? "native epoll" : "NIO");
     });
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
