@@ -33,6 +33,7 @@ import org.junit.jupiter.api.Test;
  */
 class StreamingTest {
   private static final int MiB = 1024 * 1024;
+  private static final String REFUSAL = "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"authentication required\"}]}";
 
   private Vertx vertx;
   private HttpClient client;
@@ -58,6 +59,11 @@ class StreamingTest {
   /** {@code PUT /v2/t/blobs/uploads/*} digests the body; {@code GET /v2/t/blobs/sha256:<size>} sends size seeded bytes. */
   private void upstream(HttpServerRequest request) {
     request.connection().closeHandler(v -> upstreamConnectionClosed.tryComplete());
+    if (request.path().endsWith("/refuse")) {
+      // Like a registry's auth layer: answers at once, reads none of the body, hangs up.
+      request.response().setStatusCode(401).putHeader("Connection", "close").end(REFUSAL);
+      return;
+    }
     if (request.method() == HttpMethod.PUT || request.method() == HttpMethod.PATCH) {
       MessageDigest digest = sha256();
       AtomicLong length = new AtomicLong();
@@ -181,6 +187,21 @@ class StreamingTest {
 
     upstreamConnectionClosed.future().await(30, TimeUnit.SECONDS);
     assertThat(upstreamSawRequestEnd).as("a truncated body must never look complete upstream").isFalse();
+  }
+
+  @Test
+  void anAnswerBeforeTheBodyReachesTheClientWhole() throws Exception {
+    HttpClientRequest request = client.request(new RequestOptions().setHost("127.0.0.1").setPort(proxy.port())
+        .setMethod(HttpMethod.PATCH).setURI("/v2/t/blobs/uploads/refuse")).await(10, TimeUnit.SECONDS);
+    request.putHeader("Content-Length", Long.toString(32L * MiB)).exceptionHandler(e -> { });
+    pump(request, 32L * MiB, 3, null, new AtomicLong());
+
+    Buffer body = request.response().compose(response -> {
+      assertThat(response.statusCode()).isEqualTo(401);
+      return response.body();
+    }).await(30, TimeUnit.SECONDS);
+
+    assertThat(body.toString()).isEqualTo(REFUSAL);
   }
 
   /** Writes {@code size} seeded pseudo-random bytes in 64 KiB chunks, waiting whenever the stream is full. */

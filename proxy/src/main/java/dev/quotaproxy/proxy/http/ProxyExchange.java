@@ -7,6 +7,7 @@ import dev.quotaproxy.proxy.oci.OciRequestClassifier;
 import io.netty.channel.ConnectTimeoutException;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ConnectionPoolTooBusyException;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
@@ -16,6 +17,7 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.net.HostAndPort;
+import io.vertx.core.streams.Pipe;
 import java.net.ConnectException;
 import java.net.UnknownHostException;
 import java.util.Set;
@@ -37,6 +39,8 @@ public final class ProxyExchange {
   private static final Set<String> SET_BY_PROXY = Set.of(
       "host", "expect", "content-length", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded");
   private static final String VIA = "1.1 quota-proxy";
+  /** How long a client may keep sending a body nobody will read, after its answer, before the close. */
+  private static final long LINGER_MILLIS = 5_000;
 
   private final ProxyContext context;
   private final HttpServerRequest request;
@@ -49,6 +53,7 @@ public final class ProxyExchange {
 
   private HttpClientRequest upstreamRequest;
   private HttpClientResponse upstreamResponse;
+  private Pipe<Buffer> requestPipe;
   private boolean requestBodyDone;
   private boolean finished;
 
@@ -126,9 +131,14 @@ public final class ProxyExchange {
       } else {
         upstreamRequest.putHeader(HttpHeaders.CONTENT_LENGTH, request.getHeader(HttpHeaders.CONTENT_LENGTH));
       }
-      requestBody.pipe().endOnFailure(false).to(upstreamRequest).onComplete(sent -> {
+      requestPipe = requestBody.pipe().endOnFailure(false);
+      requestPipe.to(upstreamRequest).onComplete(sent -> {
         if (sent.succeeded()) {
           requestBodyDone = true;
+        } else if (upstreamResponse != null) {
+          // The registry answered early and stopped reading (a 401 before the upload, say): its answer
+          // still goes to the client whole, then the connection closes over the unread rest.
+          LOG.debug("{} {}: request body cut short after the answer: {}", request.method(), path, describe(sent.cause()));
         } else if (!finished) {
           abort("request body failed: " + describe(sent.cause()));
         }
@@ -193,7 +203,7 @@ public final class ProxyExchange {
       finish("ok");
       if (!requestBodyDone) {
         resetUpstream();
-        request.connection().close();
+        closeAfterDrainingRequest();
       }
     });
   }
@@ -254,6 +264,29 @@ public final class ProxyExchange {
     }
   }
 
+  /**
+   * Closes the client connection once the body it is still sending has been read and dropped, or after
+   * {@link #LINGER_MILLIS}. Closing over unread data would send a TCP reset, and a reset makes the
+   * client's kernel discard the answer it has not read yet.
+   */
+  private void closeAfterDrainingRequest() {
+    if (requestPipe != null) {
+      requestPipe.close();
+    }
+    if (request.isEnded()) {
+      request.connection().close();
+      return;
+    }
+    long timer = context.vertx().setTimer(LINGER_MILLIS, id -> request.connection().close());
+    request.handler(dropped -> { });
+    request.exceptionHandler(e -> context.vertx().cancelTimer(timer));
+    request.endHandler(v -> {
+      context.vertx().cancelTimer(timer);
+      request.connection().close();
+    });
+    request.resume();
+  }
+
   /** Resetting closes the upstream connection: a half-used one must never go back to the pool. */
   private void resetUpstream() {
     if (upstreamRequest != null) {
@@ -273,7 +306,7 @@ public final class ProxyExchange {
       }
       response.end(error.body()).onComplete(v -> {
         if (unreadBody) {
-          request.connection().close();
+          closeAfterDrainingRequest();
         }
       });
     } else if (!response.closed()) {
