@@ -39,7 +39,7 @@ class PoolLimitTest {
     HttpServerRequest onTheOnlyConnection = held.future().await(10, TimeUnit.SECONDS);
 
     HttpClientResponse refused = client.request(HttpMethod.GET, proxy.port(), "127.0.0.1", "/v2/a/manifests/two")
-        .compose(HttpClientRequest::send).compose(response -> response.body().map(response)).await(10, TimeUnit.SECONDS);
+        .compose(request -> request.send().compose(response -> response.body().map(response))).await(10, TimeUnit.SECONDS);
     Buffer body = refused.body().result();
 
     assertThat(refused.statusCode()).isEqualTo(503);

@@ -77,7 +77,7 @@ class TlsTest {
 
     assertThat(reply.response().statusCode()).isEqualTo(502);
     assertThat(reply.body().toJsonObject().getJsonArray("errors").getJsonObject(0).getString("message"))
-        .startsWith("TLS with upstream registry https://localhost:" + upstreamPort + " failed");
+        .isEqualTo("TLS with the upstream registry failed");
   }
 
   @Test
@@ -88,15 +88,14 @@ class TlsTest {
 
     assertThat(reply.response().statusCode()).isEqualTo(502);
     assertThat(reply.body().toJsonObject().getJsonArray("errors").getJsonObject(0).getString("message"))
-        .startsWith("TLS with upstream registry https://127.0.0.2:" + upstreamPort + " failed");
+        .isEqualTo("TLS with the upstream registry failed");
   }
 
   private record Reply(HttpClientResponse response, Buffer body) {}
 
   private static Reply call(HttpClient client, HttpMethod method, int port, String uri) throws Exception {
     return client.request(method, port, "127.0.0.1", uri)
-        .compose(HttpClientRequest::send)
-        .compose(response -> response.body().map(body -> new Reply(response, body)))
+        .compose(request -> request.send().compose(response -> response.body().map(body -> new Reply(response, body))))
         .await(10, TimeUnit.SECONDS);
   }
 }

@@ -56,28 +56,28 @@ class UpstreamFailureTest {
   void connectionResetBeforeAnAnswerIs502() throws Exception {
     registry.stubFor(get(anyUrl()).willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
 
-    assertOciError(fetch("/v2/acme/app/manifests/latest"), 502, "upstream registry " + upstream() + " failed");
+    assertOciError(fetch("/v2/acme/app/manifests/latest"), 502, "the upstream registry failed to answer");
   }
 
   @Test
   void emptyResponseIs502() throws Exception {
     registry.stubFor(get(anyUrl()).willReturn(aResponse().withFault(Fault.EMPTY_RESPONSE)));
 
-    assertOciError(fetch("/v2/acme/app/manifests/latest"), 502, "upstream registry " + upstream() + " failed");
+    assertOciError(fetch("/v2/acme/app/manifests/latest"), 502, "the upstream registry failed to answer");
   }
 
   @Test
   void garbageInsteadOfHttpIs502() throws Exception {
     registry.stubFor(get(anyUrl()).willReturn(aResponse().withFault(Fault.RANDOM_DATA_THEN_CLOSE)));
 
-    assertOciError(fetch("/v2/acme/app/manifests/latest"), 502, "upstream registry " + upstream() + " failed");
+    assertOciError(fetch("/v2/acme/app/manifests/latest"), 502, "the upstream registry failed to answer");
   }
 
   @Test
   void noAnswerWithinTheIdleTimeoutIs504() throws Exception {
     registry.stubFor(get(anyUrl()).willReturn(aResponse().withStatus(200).withFixedDelay(5_000)));
 
-    assertOciError(fetch("/v2/acme/app/manifests/latest"), 504, "upstream registry " + upstream() + " did not answer within 700ms");
+    assertOciError(fetch("/v2/acme/app/manifests/latest"), 504, "the upstream registry did not answer within 700ms");
   }
 
   @Test
@@ -112,23 +112,18 @@ class UpstreamFailureTest {
     assertThat(response.statusCode()).isEqualTo(502);
   }
 
-  private static String upstream() {
-    return "http://localhost:" + registry.getPort();
-  }
-
   private record Reply(HttpClientResponse response, Buffer body) {}
 
   private Reply fetch(String uri) throws Exception {
     return client.request(new RequestOptions().setHost("127.0.0.1").setPort(proxy.port()).setURI(uri))
-        .compose(request -> request.send())
-        .compose(response -> response.body().map(body -> new Reply(response, body)))
+        .compose(request -> request.send().compose(response -> response.body().map(body -> new Reply(response, body))))
         .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
   }
 
-  private static void assertOciError(Reply reply, int status, String messageStart) {
+  private static void assertOciError(Reply reply, int status, String message) {
     assertThat(reply.response.statusCode()).isEqualTo(status);
     JsonObject error = reply.body.toJsonObject().getJsonArray("errors").getJsonObject(0);
     assertThat(error.getString("code")).isEqualTo("UNAVAILABLE");
-    assertThat(error.getString("message")).startsWith(messageStart);
+    assertThat(error.getString("message")).isEqualTo(message);
   }
 }

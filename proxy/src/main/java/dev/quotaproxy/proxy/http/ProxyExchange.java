@@ -214,6 +214,10 @@ public final class ProxyExchange {
     }
   }
 
+  /**
+   * Answers for an upstream that could not be used. The client is told what kind of failure it was;
+   * where the registry lives and the low-level cause go only to the log.
+   */
   private void upstreamFailed(Throwable cause) {
     if (finished) {
       return;
@@ -222,16 +226,16 @@ public final class ProxyExchange {
     if (cause instanceof ConnectionPoolTooBusyException) {
       error = OciError.unavailable("too many requests waiting for a connection to the upstream registry", 1);
     } else if (cause instanceof ConnectTimeoutException) {
-      error = OciError.gatewayTimeout("upstream registry " + context.config().upstream().origin() + " did not accept a connection within "
+      error = OciError.gatewayTimeout("the upstream registry did not accept a connection within "
           + context.config().upstream().connectTimeout().toMillis() + "ms");
     } else if (cause instanceof ConnectException || cause instanceof UnknownHostException) {
-      error = OciError.badGateway("upstream registry " + context.config().upstream().origin() + " is unreachable: " + describe(cause));
+      error = OciError.badGateway("the upstream registry is unreachable");
     } else if (cause instanceof SSLException) {
-      error = OciError.badGateway("TLS with upstream registry " + context.config().upstream().origin() + " failed: " + describe(cause));
+      error = OciError.badGateway("TLS with the upstream registry failed");
     } else {
-      error = OciError.badGateway("upstream registry " + context.config().upstream().origin() + " failed: " + describe(cause));
+      error = OciError.badGateway("the upstream registry failed to answer");
     }
-    LOG.warn("{} {}: {}", request.method(), path, error.message());
+    LOG.warn("{} {}: {} ({}: {})", request.method(), path, error.message(), context.config().upstream().origin(), describe(cause));
     reply(error, "upstream error");
     resetUpstream();
   }
@@ -242,8 +246,8 @@ public final class ProxyExchange {
     }
     String timeout = context.config().upstream().idleTimeout().toMillis() + "ms";
     if (upstreamResponse == null && requestBodyDone) {
-      String message = "upstream registry " + context.config().upstream().origin() + " did not answer within " + timeout;
-      LOG.warn("{} {}: {}", request.method(), path, message);
+      String message = "the upstream registry did not answer within " + timeout;
+      LOG.warn("{} {}: {} ({})", request.method(), path, message, context.config().upstream().origin());
       reply(OciError.gatewayTimeout(message), "upstream timeout");
       resetUpstream();
     } else {
