@@ -14,8 +14,10 @@ QP_JAR=${QP_JAR:-$QP_ROOT/proxy/target/quota-proxy.jar}
 QP_TMP=""
 QP_NAME=""
 QP_SUMMARY_DONE=0
+QP_DIED=0
 QP_PIDS=()
 QP_USED_PORTS=" "
+FREE_PORT=""
 QP_PASSED=0
 QP_FAILED=0
 QP_FAILURES=()
@@ -46,7 +48,7 @@ fail() {
   QP_FAILURES+=("$*")
   printf '%sFAIL%s %s\n' "$_QP_RED" "$_QP_OFF" "$*"
 }
-die() { fail "$*"; exit 1; }
+die() { QP_DIED=1; fail "$*"; exit 1; }
 
 # check DESCRIPTION CMD...: pass if CMD succeeds, fail (and go on) otherwise.
 check() {
@@ -80,14 +82,11 @@ qp_init() {
 qp_cleanup() {
   local rc=$?
   set +e
-  if ((rc != 0)); then
-    qp_dump_logs
-    # An abort part-way through (die, or a command failing under set -e)
-    # still ends with a FAIL summary.
-    if ((!QP_SUMMARY_DONE)); then
-      ((QP_FAILED > 0)) || fail "script aborted with exit code $rc (see output above)"
-      summary "$QP_NAME" || true
-    fi
+  # An abort part-way through (die, or a command failing under set -e)
+  # still ends with a FAIL summary (which shows the log tails).
+  if ((rc != 0 && !QP_SUMMARY_DONE)); then
+    ((QP_DIED)) || fail "script aborted with exit code $rc (see output above)"
+    summary "$QP_NAME" || true
   fi
   local pid
   for pid in "${QP_PIDS[@]}"; do
@@ -107,8 +106,8 @@ qp_dump_logs() {
   local f
   for f in "$PROXY_LOG" "$REGISTRY_LOG"; do
     [[ -n "$f" && -s "$f" ]] || continue
-    printf '\n----- last 40 lines of %s -----\n' "$f" >&2
-    tail -n 40 "$f" >&2
+    printf '\n----- last 40 lines of %s -----\n' "$f"
+    tail -n 40 "$f"
   done
 }
 
@@ -116,14 +115,13 @@ qp_dump_logs() {
 qp_stop_pid() {
   local pid=$1 i
   kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null
+  kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 100; i++)); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  return 0
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
 }
 
 # ---------------------------------------------------------------- ports and waiting
@@ -133,7 +131,8 @@ port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# free_port: print a loopback port nobody listens on and this run has not handed out.
+# free_port: set FREE_PORT to a loopback port nobody listens on and that this
+# run has not handed out yet (not a $(...) helper: it must update QP_USED_PORTS).
 free_port() {
   local port i
   for ((i = 0; i < 200; i++)); do
@@ -141,7 +140,7 @@ free_port() {
     [[ "$QP_USED_PORTS" == *" $port "* ]] && continue
     port_in_use "$port" && continue
     QP_USED_PORTS+="$port "
-    echo "$port"
+    FREE_PORT=$port
     return 0
   done
   die "no free loopback port found"
@@ -166,7 +165,8 @@ start_registry() {
   need docker-registry curl
   local dir=$QP_TMP/registry
   mkdir -p "$dir/data"
-  REGISTRY_PORT=$(free_port)
+  free_port
+  REGISTRY_PORT=$FREE_PORT
   REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT
   REGISTRY_LOG=$dir/registry.log
   cat >"$dir/config.yml" <<YAML
@@ -182,6 +182,7 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:$REGISTRY_PORT
+  secret: $(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 YAML
   docker-registry serve "$dir/config.yml" >"$REGISTRY_LOG" 2>&1 &
   REGISTRY_PID=$!
@@ -199,7 +200,8 @@ YAML
 start_proxy() {
   need java
   [[ -f "$QP_JAR" ]] || die "proxy jar not found: $QP_JAR (build it with: mvn -q -B -DskipTests package)"
-  PROXY_PORT=$(free_port)
+  free_port
+  PROXY_PORT=$FREE_PORT
   PROXY_URL=http://127.0.0.1:$PROXY_PORT
   PROXY_LOG=$QP_TMP/${1:-proxy.log}
   # JAVA_OPTS is deliberately word-split: it holds several JVM options.
@@ -214,13 +216,27 @@ start_proxy() {
 }
 
 stop_proxy() {
-  [[ -n "$PROXY_PID" ]] && qp_stop_pid "$PROXY_PID"
+  if [[ -n "$PROXY_PID" ]]; then qp_stop_pid "$PROXY_PID"; fi
   PROXY_PID=""
 }
 
-# access_log [JQ_FILTER]: the proxy's JSON access-log records (other lines skipped).
+# access_log [JQ_FILTER [JQ_OPTS...]]: the proxy's JSON access-log records,
+# other lines (startup messages on stderr) skipped.
 access_log() {
-  jq -c -R "fromjson? | objects | select(has(\"op\")) | ${1:-.}" "$PROXY_LOG"
+  access_log_since 0 "$@"
+}
+
+# log_mark: a position in the proxy log, for access_log_since.
+log_mark() {
+  if [[ -n "$PROXY_LOG" && -f "$PROXY_LOG" ]]; then wc -l <"$PROXY_LOG"; else echo 0; fi
+}
+
+# access_log_since MARK [JQ_FILTER [JQ_OPTS...]]: records logged after log_mark said MARK.
+access_log_since() {
+  local mark=$1 filter=${2:-.}
+  shift $(($# < 2 ? $# : 2))
+  tail -n "+$((mark + 1))" "$PROXY_LOG" \
+    | jq -c "$@" -R "fromjson? | objects | select(has(\"op\")) | $filter"
 }
 
 # ---------------------------------------------------------------- misc
@@ -232,10 +248,12 @@ sha256_of() {
   echo "sha256:${sum%% *}"
 }
 
-# summary NAME: print the closing line and return non-zero if any check failed.
+# summary NAME: print the PASS/FAIL summary (after the log tails, on failure)
+# and return non-zero if any check failed.
 summary() {
   local f
   QP_SUMMARY_DONE=1
+  ((QP_FAILED == 0)) || qp_dump_logs
   echo
   if ((QP_FAILED > 0)); then
     printf '%sFAILED checks:%s\n' "$_QP_RED" "$_QP_OFF"
