@@ -3,8 +3,10 @@ package dev.quotaproxy.proxy;
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.proxy.http.ProxyContext;
 import dev.quotaproxy.proxy.http.ProxyExchange;
+import dev.quotaproxy.proxy.quota.QuotaRules;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpServer;
@@ -13,6 +15,7 @@ import io.vertx.core.http.PoolOptions;
 import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.core.net.PemTrustOptions;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,10 +37,13 @@ public final class ProxyVerticle extends VerticleBase {
   private static final int UPSTREAM_KEEP_ALIVE_SECONDS = 30;
 
   private final ProxyConfig config;
+  private final Function<Vertx, QuotaRules> quotas;
   private HttpServer server;
 
-  public ProxyVerticle(ProxyConfig config) {
+  /** @param quotas makes this event loop's quota rules (each event loop has its own store connections) */
+  public ProxyVerticle(ProxyConfig config, Function<Vertx, QuotaRules> quotas) {
     this.config = config;
+    this.quotas = quotas;
   }
 
   @Override
@@ -50,7 +56,7 @@ public final class ProxyVerticle extends VerticleBase {
         // Resets and closes are handled per exchange; without a handler Vert.x logs each one as an error.
         .withConnectHandler(connection -> connection.exceptionHandler(e -> LOG.debug("upstream connection: {}", e.toString())))
         .build();
-    ProxyContext context = new ProxyContext(vertx, upstream, config);
+    ProxyContext context = new ProxyContext(vertx, upstream, config, quotas.apply(vertx));
     server = vertx.createHttpServer(serverOptions(config.listen()))
         .connectionHandler(connection -> connection.exceptionHandler(e -> LOG.debug("client connection: {}", e.toString())))
         .requestHandler(request -> ProxyExchange.handle(context, request));

@@ -57,7 +57,7 @@ public final class QuotaProxyMain {
 
   /** Deploys one proxy verticle per configured event loop. */
   public static Future<String> start(Vertx vertx, ProxyConfig config) {
-    return vertx.deployVerticle(() -> new ProxyVerticle(config),
+    return vertx.deployVerticle(() -> new ProxyVerticle(config, v -> dev.quotaproxy.proxy.quota.QuotaRules.NONE),
         new DeploymentOptions().setInstances(config.eventLoops()).setThreadingModel(ThreadingModel.EVENT_LOOP));
   }
 }

@@ -14,7 +14,8 @@ final class AccessLog {
 
   private AccessLog() {}
 
-  static void write(OciRequest oci, String method, String path, int status, long bytesIn, long bytesOut, long millis, String outcome) {
+  static void write(OciRequest oci, String method, String path, String user, int status, long bytesIn, long bytesOut, long millis,
+                    String outcome) {
     if (!LOG.isInfoEnabled()) {
       return;
     }
@@ -23,6 +24,7 @@ final class AccessLog {
         .put("repo", oci.repository())
         .put("method", method)
         .put("path", path)
+        .put("user", user)
         .put("status", status)
         .put("bytes_in", bytesIn)
         .put("bytes_out", bytesOut)

@@ -4,9 +4,14 @@ import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.proxy.oci.OciError;
 import dev.quotaproxy.proxy.oci.OciRequest;
 import dev.quotaproxy.proxy.oci.OciRequestClassifier;
+import dev.quotaproxy.proxy.quota.ExchangeQuota;
+import dev.quotaproxy.proxy.quota.ExchangeQuota.Admission;
+import dev.quotaproxy.proxy.quota.ExchangeView;
+import dev.quotaproxy.proxy.quota.Principal;
 import io.netty.channel.ConnectTimeoutException;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
+import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ConnectionPoolTooBusyException;
 import io.vertx.core.http.HttpClientRequest;
@@ -20,21 +25,24 @@ import io.vertx.core.net.HostAndPort;
 import io.vertx.core.streams.Pipe;
 import java.net.ConnectException;
 import java.net.UnknownHostException;
+import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One request through the proxy: classify it, decide on it, forward it with its body streaming under
- * backpressure, relay the answer the same way, and log it once. Runs on one event loop; no locks.
+ * One request through the proxy: classify it, let its quota rules decide on it, forward it with its
+ * body streaming under backpressure, let the quota rules see the answer, relay it the same way, and
+ * log it once. Runs on one event loop; no locks.
  *
  * <p>Failure rules: before the response head is sent, the client gets an OCI error (502, 503, 504);
  * after it, both connections are closed so that a truncated body can never look complete. A client
  * that goes away resets the upstream request, which closes that connection instead of returning it
  * to the pool half-used.
  */
-public final class ProxyExchange {
+public final class ProxyExchange implements ExchangeView {
   private static final Logger LOG = LoggerFactory.getLogger(ProxyExchange.class);
   private static final Set<String> SET_BY_PROXY = Set.of(
       "host", "expect", "content-length", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded");
@@ -50,11 +58,14 @@ public final class ProxyExchange {
   private final long startNanos = System.nanoTime();
   private final IdleWatchdog watchdog;
   private final MeteredReadStream requestBody;
+  private final String user;
+  private ExchangeQuota quota = ExchangeQuota.NONE;
 
   private HttpClientRequest upstreamRequest;
   private HttpClientResponse upstreamResponse;
   private Pipe<Buffer> requestPipe;
   private boolean requestBodyDone;
+  private boolean continueSent;
   private boolean finished;
 
   private ProxyExchange(ProxyContext context, HttpServerRequest request) {
@@ -65,6 +76,7 @@ public final class ProxyExchange {
     this.oci = OciRequestClassifier.classify(request.method().name(), path, request.query());
     this.watchdog = new IdleWatchdog(context.vertx(), context.config().upstream().idleTimeout().toMillis(), this::onIdle);
     this.requestBody = new MeteredReadStream(request, watchdog::touch);
+    this.user = Principal.user(request.getHeader(HttpHeaders.AUTHORIZATION));
   }
 
   public static void handle(ProxyContext context, HttpServerRequest request) {
@@ -75,32 +87,41 @@ public final class ProxyExchange {
   private void start() {
     response.closeHandler(v -> abort("client closed the connection"));
     request.exceptionHandler(e -> abort("client request failed: " + describe(e)));
-    admit().onComplete(decision -> {
+    quota = context.quota().forExchange(this);
+    quota.admit().onComplete(decision -> {
       if (finished) {
         return;
       }
       if (decision.failed()) {
-        reply(OciError.unavailable("request could not be admitted: " + describe(decision.cause()), 1), "error");
+        abort("admission failed: " + describe(decision.cause()));
         return;
       }
-      if (hasBody() && "100-continue".equalsIgnoreCase(request.getHeader(HttpHeaders.EXPECT))) {
-        // Answered here and not forwarded: the decision to take the body is the proxy's.
-        response.writeContinue();
+      Admission admission = decision.result();
+      if (admission.refused()) {
+        reply(admission.refusal(), "refused " + admission.refusal().code());
+        return;
       }
-      forward();
+      if (admission.body() == null && hasBody()) {
+        // Answered here and not forwarded: the decision to take the body is the proxy's.
+        sendContinueIfExpected();
+      }
+      forward(admission);
     });
   }
 
-  /** Where quota decisions are made: before a byte of the body moves, before 100-continue. */
-  private Future<Void> admit() {
-    return Future.succeededFuture();
+  private void sendContinueIfExpected() {
+    if (!continueSent && "100-continue".equalsIgnoreCase(request.getHeader(HttpHeaders.EXPECT))) {
+      continueSent = true;
+      response.writeContinue();
+    }
   }
 
-  private void forward() {
+  private void forward(Admission admission) {
     watchdog.start();
+    String uri = admission.uri() != null ? admission.uri() : uri();
     RequestOptions options = new RequestOptions()
         .setMethod(request.method())
-        .setURI(request.query() == null ? path : path + "?" + request.query())
+        .setURI(uri)
         .setHeaders(upstreamHeaders());
     context.upstream().request(options).onComplete(ar -> {
       if (ar.failed()) {
@@ -121,17 +142,24 @@ public final class ProxyExchange {
           upstreamFailed(r.cause());
         }
       });
+      if (admission.body() != null) {
+        // The body was read already to decide on it (a manifest): send it as read.
+        requestBodyDone = true;
+        upstreamRequest.putHeader(HttpHeaders.CONTENT_LENGTH, Integer.toString(admission.body().length()));
+        upstreamRequest.end(admission.body());
+        return;
+      }
       if (!hasBody()) {
         requestBodyDone = true;
         upstreamRequest.end();
         return;
       }
-      if (isChunked()) {
+      if (chunked()) {
         upstreamRequest.setChunked(true);
       } else {
         upstreamRequest.putHeader(HttpHeaders.CONTENT_LENGTH, request.getHeader(HttpHeaders.CONTENT_LENGTH));
       }
-      requestPipe = requestBody.pipe().endOnFailure(false);
+      requestPipe = quota.body(requestBody, this::refuseMidStream).pipe().endOnFailure(false);
       requestPipe.to(upstreamRequest).onComplete(sent -> {
         if (sent.succeeded()) {
           requestBodyDone = true;
@@ -144,6 +172,15 @@ public final class ProxyExchange {
         }
       });
     });
+  }
+
+  /** A quota rule stopped a body part-way (a chunked upload over the limit): refuse, never forward the rest. */
+  private void refuseMidStream(OciError refusal) {
+    if (finished) {
+      return;
+    }
+    reply(refusal, "refused " + refusal.code() + " mid-body");
+    resetUpstream();
   }
 
   private MultiMap upstreamHeaders() {
@@ -177,6 +214,15 @@ public final class ProxyExchange {
     }
     upstreamResponse = upstream;
     watchdog.touch();
+    upstream.pause();
+    quota.answered(upstream.statusCode(), upstream.headers()).onComplete(warnings -> {
+      if (!finished) {
+        relayHead(upstream, warnings.succeeded() ? warnings.result() : List.of());
+      }
+    });
+  }
+
+  private void relayHead(HttpClientResponse upstream, List<String> warnings) {
     response.setStatusCode(upstream.statusCode());
     if (upstream.statusMessage() != null) {
       response.setStatusMessage(upstream.statusMessage());
@@ -187,6 +233,7 @@ public final class ProxyExchange {
     rewrite(headers, "Location", value -> context.rewriter().rewriteUrl(value, clientOrigin));
     rewrite(headers, "Content-Location", value -> context.rewriter().rewriteUrl(value, clientOrigin));
     rewrite(headers, "Link", value -> context.rewriter().rewriteLink(value, clientOrigin));
+    warnings.forEach(warning -> headers.add("Warning", warning));
     boolean bodiless = request.method() == HttpMethod.HEAD || upstream.statusCode() == 204 || upstream.statusCode() == 304;
     if (!bodiless && !headers.contains(HttpHeaders.CONTENT_LENGTH)) {
       response.setChunked(true);
@@ -327,20 +374,86 @@ public final class ProxyExchange {
     watchdog.stop();
     long millis = (System.nanoTime() - startNanos) / 1_000_000;
     int status = response.headWritten() ? response.getStatusCode() : 0;
-    AccessLog.write(oci, request.method().name(), path, status, requestBody.bytes(), response.bytesWritten(), millis, outcome);
+    quota.ended(status, requestBody.bytes(), response.bytesWritten());
+    AccessLog.write(oci, request.method().name(), path, user, status, requestBody.bytes(), response.bytesWritten(), millis, outcome);
   }
 
   private boolean hasBody() {
-    if (isChunked()) {
-      return true;
-    }
-    String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
-    return length != null && !length.equals("0");
+    return chunked() || contentLength() > 0;
   }
 
-  private boolean isChunked() {
+  @Override
+  public OciRequest oci() {
+    return oci;
+  }
+
+  @Override
+  public String user() {
+    return user;
+  }
+
+  @Override
+  public long contentLength() {
+    String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
+    if (length == null || chunked()) {
+      return -1;
+    }
+    try {
+      return Long.parseLong(length.trim());
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  @Override
+  public boolean chunked() {
     String encoding = request.getHeader(HttpHeaders.TRANSFER_ENCODING);
-    return encoding != null && encoding.toLowerCase(java.util.Locale.ROOT).contains("chunked");
+    return encoding != null && encoding.toLowerCase(Locale.ROOT).contains("chunked");
+  }
+
+  @Override
+  public String contentType() {
+    return request.getHeader(HttpHeaders.CONTENT_TYPE);
+  }
+
+  @Override
+  public String uri() {
+    return request.query() == null ? path : path + "?" + request.query();
+  }
+
+  @Override
+  public Future<Buffer> readBody(int maxBytes) {
+    sendContinueIfExpected();
+    Promise<Buffer> read = Promise.promise();
+    Buffer body = Buffer.buffer();
+    requestBody.handler(piece -> {
+      if (body.length() + piece.length() > maxBytes) {
+        requestBody.handler(null);
+        request.pause();
+        read.tryFail(new BodyTooLargeException(maxBytes));
+      } else {
+        body.appendBuffer(piece);
+      }
+    });
+    requestBody.endHandler(v -> read.tryComplete(body));
+    request.resume();
+    return read.future();
+  }
+
+  @Override
+  public Future<Long> upstreamBlobSize(String repository, String digest) {
+    RequestOptions head = new RequestOptions().setMethod(HttpMethod.HEAD).setURI("/v2/" + repository + "/blobs/" + digest);
+    String authorization = request.getHeader(HttpHeaders.AUTHORIZATION);
+    if (authorization != null) {
+      head.putHeader(HttpHeaders.AUTHORIZATION, authorization);
+    }
+    return context.upstream().request(head)
+        .compose(HttpClientRequest::send)
+        .compose(answer -> answer.end().map(v -> {
+          String length = answer.getHeader(HttpHeaders.CONTENT_LENGTH);
+          return answer.statusCode() == 200 && length != null ? Long.parseLong(length) : -1L;
+        }))
+        .otherwise(-1L);
   }
 
   /** The host and port the client addressed, as a trusted load balancer or the client itself says. */

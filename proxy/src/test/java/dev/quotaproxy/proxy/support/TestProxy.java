@@ -2,6 +2,7 @@ package dev.quotaproxy.proxy.support;
 
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.proxy.ProxyVerticle;
+import dev.quotaproxy.proxy.quota.QuotaRules;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,7 +20,7 @@ public final class TestProxy {
   public static TestProxy start(Vertx vertx, String upstream, String... flags) {
     List<String> args = new ArrayList<>(List.of("--upstream", upstream, "--host", "127.0.0.1", "--port", "0", "--proxy.event-loops", "1"));
     args.addAll(List.of(flags));
-    ProxyVerticle verticle = new ProxyVerticle(ProxyConfig.load(args, Map.of()));
+    ProxyVerticle verticle = new ProxyVerticle(ProxyConfig.load(args, Map.of()), v -> QuotaRules.NONE);
     try {
       vertx.deployVerticle(verticle).await(20, TimeUnit.SECONDS);
     } catch (Exception e) {
