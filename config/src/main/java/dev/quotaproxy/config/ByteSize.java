@@ -46,6 +46,17 @@ public final class ByteSize {
     return ByteSize::parse;
   }
 
+  /** A size of at least {@code minBytes}; "unlimited" (-1) is refused where a real amount is needed. */
+  public static ValueParser<Long> parserAtLeast(long minBytes) {
+    return text -> {
+      long bytes = parse(text);
+      if (bytes < minBytes) {
+        throw new IllegalArgumentException("must be at least " + format(minBytes));
+      }
+      return bytes;
+    };
+  }
+
   /** {@code 12.0 MiB}, {@code 10.4 GiB}, {@code 512 B}; {@code unlimited} for -1. */
   public static String format(long bytes) {
     if (bytes < 0) {

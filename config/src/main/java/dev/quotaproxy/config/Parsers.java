@@ -12,6 +12,11 @@ import java.util.regex.Pattern;
 /** The value types settings are made of. Each parser's exception message is shown to the operator. */
 public final class Parsers {
   private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h|d)");
+  private static final Pattern PERCENT = Pattern.compile("(-?\\d+(?:\\.\\d+)?)\\s*%?");
+  private static final Pattern REDIS_DATABASE = Pattern.compile("(?:/\\d*)?");
+  private static final Pattern NAME_COMPONENT = Pattern.compile("[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*");
+  /** Distribution refuses longer repository names; clients commonly limit to the same. */
+  static final int MAX_REPOSITORY_NAME_LENGTH = 255;
 
   private Parsers() {}
 
@@ -66,6 +71,87 @@ public final class Parsers {
         throw new IllegalArgumentException("must be at least " + min.toMillis() + "ms");
       }
       return d;
+    };
+  }
+
+  /** Like {@link #duration}, in whole seconds: for windows that are counted in, and aligned to, seconds. */
+  public static ValueParser<Duration> wholeSeconds(Duration min) {
+    ValueParser<Duration> duration = duration(min);
+    return text -> {
+      Duration d = duration.parse(text);
+      if (d.toMillisPart() != 0) {
+        throw new IllegalArgumentException("must be a whole number of seconds");
+      }
+      return d;
+    };
+  }
+
+  /**
+   * "95%" or "95" (also "99.5%"), as a fraction of one: 0.95. Over 100% is refused, and so is 0%: a
+   * share of a limit is always some of it and never more than all of it.
+   */
+  public static ValueParser<Double> percent() {
+    return text -> {
+      Matcher m = PERCENT.matcher(text.trim());
+      if (!m.matches()) {
+        throw new IllegalArgumentException("must be a percentage like 95%");
+      }
+      double percent = Double.parseDouble(m.group(1));
+      if (percent <= 0) {
+        throw new IllegalArgumentException("must be more than 0%");
+      }
+      if (percent > 100) {
+        throw new IllegalArgumentException("must be at most 100%");
+      }
+      return percent / 100;
+    };
+  }
+
+  /**
+   * A {@code redis://} or {@code rediss://} (TLS) URL naming a host, optionally with user and password
+   * and a database number: {@code rediss://:secret@redis.internal:6380/2}. Query parameters are left
+   * for the Redis client. Messages never repeat the URL, which may carry a password.
+   */
+  public static ValueParser<URI> redisUrl() {
+    return text -> {
+      URI uri;
+      try {
+        uri = new URI(text.trim());
+      } catch (URISyntaxException e) {
+        throw new IllegalArgumentException("is not a URL: " + e.getReason());
+      }
+      String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+      if (!scheme.equals("redis") && !scheme.equals("rediss")) {
+        throw new IllegalArgumentException("must start with redis:// or rediss:// (TLS)");
+      }
+      if (uri.getHost() == null) {
+        throw new IllegalArgumentException("must name a host, like redis://redis.internal:6379");
+      }
+      String path = uri.getRawPath();
+      if ((path != null && !REDIS_DATABASE.matcher(path).matches()) || uri.getRawFragment() != null) {
+        throw new IllegalArgumentException("may have only a database number after the host, like redis://redis.internal:6379/0");
+      }
+      return uri;
+    };
+  }
+
+  /**
+   * An OCI repository name or a prefix of one: lowercase components of letters and digits, inner
+   * separators '.', '_', '__' or dashes, joined by '/'. The distribution-spec grammar, so that every
+   * name a registry accepts can be given, and a name it would refuse is caught at start.
+   */
+  public static ValueParser<String> repositoryName() {
+    return name -> {
+      if (name.length() > MAX_REPOSITORY_NAME_LENGTH) {
+        throw new IllegalArgumentException("must be at most " + MAX_REPOSITORY_NAME_LENGTH + " characters");
+      }
+      for (String component : name.split("/", -1)) {
+        if (!NAME_COMPONENT.matcher(component).matches()) {
+          throw new IllegalArgumentException("must be a repository name like acme or acme/team/app: lowercase letters and digits,"
+              + " with '.', '_', '__' or '-' only between them, components joined by single '/'");
+        }
+      }
+      return name;
     };
   }
 

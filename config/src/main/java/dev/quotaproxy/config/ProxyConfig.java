@@ -4,12 +4,14 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
 /** The proxy's typed configuration, built from the settings catalog and checked as a whole. */
-public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops) {
+public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redis redis, Quota quota) {
 
   public record Listen(String host, int port, Optional<Tls> tls, boolean trustForwardedHeaders, Duration idleTimeout) {
     public String scheme() {
@@ -36,6 +38,40 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops) {
       return origin.getPort() != -1 ? origin.getPort() : secure() ? 443 : 80;
     }
   }
+
+  /**
+   * @param url      the Redis that holds quota state; empty to start an embedded one
+   * @param poolSize connections per proxy process
+   */
+  public record Redis(Optional<URI> url, int poolSize) {
+    public boolean embedded() {
+      return url.isEmpty();
+    }
+
+    /** Without the URL's password: configurations get logged. */
+    @Override
+    public String toString() {
+      return "Redis[url=" + url.map(u -> Redaction.hidePassword(u.toString())).orElse("embedded") + ", poolSize=" + poolSize + "]";
+    }
+  }
+
+  /**
+   * @param failOpen          when Redis cannot be asked: true lets pushes through unmetered, false refuses them with 503
+   * @param reservationTtl    how long an upload's reservation outlives its last reserve
+   * @param chunkReservation  bytes reserved at a time for an upload without Content-Length
+   * @param system            limits on the registry as a whole
+   * @param scopes            limits by scope name, in the order the file gives them
+   */
+  public record Quota(boolean failOpen, Duration reservationTtl, long chunkReservation, SystemQuota system,
+      Map<String, ScopeLimitsConfig> scopes) {}
+
+  /**
+   * @param hardStorage    bytes the whole registry may hold, or -1
+   * @param writeRatio     fraction of hardStorage (above 0, at most 1) at which the registry turns read-only
+   * @param readOnlyForced read-only whatever the usage
+   * @param refresh        how often each proxy re-sums the system's usage
+   */
+  public record SystemQuota(long hardStorage, double writeRatio, boolean readOnlyForced, Duration refresh) {}
 
   public static final Setting<URI> UPSTREAM_URL = Setting.required("upstream.url", "URL",
       "Origin of the registry behind the proxy, e.g. http://127.0.0.1:5000 or https://registry.internal.",
@@ -73,13 +109,46 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops) {
       "Event loops, each running one proxy verticle with its own upstream pool. Default: one per CPU core.",
       String.valueOf(Runtime.getRuntime().availableProcessors()), Parsers.intBetween(1, 1024));
 
+  public static final Setting<URI> REDIS_URL = Setting.optional("redis.url", "URL",
+      "Redis that holds quota state, redis:// or rediss:// (TLS), with user, password and database number as needed. Unset: the proxy starts an embedded Redis, for a single proxy instance.",
+      Parsers.redisUrl());
+  public static final Setting<Integer> REDIS_POOL_SIZE = Setting.withDefault("redis.pool-size", "N",
+      "Connections to Redis per proxy process.", "32", Parsers.intBetween(1, 10_000));
+  public static final Setting<Boolean> QUOTA_FAIL_OPEN = Setting.withDefault("quota.fail-open", "true|false",
+      "When Redis cannot be reached: false refuses pushes with 503, true lets them through unmetered.", "false", Parsers.bool());
+  public static final Setting<Duration> QUOTA_RESERVATION_TTL = Setting.withDefault("quota.reservation-ttl", "DURATION",
+      "How long an upload's reserved bytes are held after its last request; an abandoned upload gives them back after this.",
+      "1h", Parsers.duration(Duration.ofSeconds(1)));
+  public static final Setting<Long> QUOTA_CHUNK_RESERVATION = Setting.withDefault("quota.chunk-reservation", "SIZE",
+      "Bytes reserved at a time for an upload without Content-Length. At least 64KiB.",
+      "8MiB", ByteSize.parserAtLeast(64 * 1024));
+  public static final Setting<Long> QUOTA_SYSTEM_HARD_STORAGE = Setting.withDefault("quota.system.hard-storage", "SIZE",
+      "Bytes the whole registry may hold. -1: unlimited.", "-1", ByteSize.parser());
+  public static final Setting<Double> QUOTA_SYSTEM_WRITE_RATIO = Setting.withDefault("quota.system.write-ratio", "PERCENT",
+      "Share of quota.system.hard-storage at which the registry turns read-only, e.g. 95%. Above 0%, at most 100%.",
+      "100%", Parsers.percent());
+  public static final Setting<Boolean> QUOTA_SYSTEM_READ_ONLY = Setting.withDefault("quota.system.read-only", "true|false",
+      "Make the registry read-only, whatever its usage.", "false", Parsers.bool());
+  public static final Setting<Duration> QUOTA_SYSTEM_REFRESH = Setting.withDefault("quota.system.refresh", "DURATION",
+      "How often each proxy re-sums the system's usage.", "1s", Parsers.duration(Duration.ofMillis(100)));
+
+  public static final MapSetting QUOTA_SCOPES = new MapSetting("quota.scopes", "SCOPE",
+      "Limits of a scope: a namespace or repository path like acme or acme/team/app, counting every repository under it.",
+      Parsers.repositoryName(), ScopeLimitsConfig.FIELDS);
+
   public static final List<Setting<?>> CATALOG = List.of(
       UPSTREAM_URL, UPSTREAM_CA, UPSTREAM_POOL_SIZE, UPSTREAM_MAX_WAITING, UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_IDLE_TIMEOUT,
       LISTEN_HOST, LISTEN_PORT, LISTEN_TLS_CERT, LISTEN_TLS_KEY, LISTEN_TRUST_FORWARDED, LISTEN_IDLE_TIMEOUT,
-      EVENT_LOOPS);
+      EVENT_LOOPS,
+      REDIS_URL, REDIS_POOL_SIZE,
+      QUOTA_FAIL_OPEN, QUOTA_RESERVATION_TTL, QUOTA_CHUNK_RESERVATION,
+      QUOTA_SYSTEM_HARD_STORAGE, QUOTA_SYSTEM_WRITE_RATIO, QUOTA_SYSTEM_READ_ONLY, QUOTA_SYSTEM_REFRESH);
+
+  /** Settings keyed by names the operator chooses, given in the YAML file only. */
+  public static final List<MapSetting> MAP_CATALOG = List.of(QUOTA_SCOPES);
 
   public static SettingsLoader loader() {
-    return new SettingsLoader(CATALOG);
+    return new SettingsLoader(CATALOG, MAP_CATALOG);
   }
 
   /** Loads and checks everything; throws {@link ConfigurationException} listing every problem. */
@@ -98,6 +167,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops) {
     if (s.find(UPSTREAM_CA).isPresent() && !origin.getScheme().equals("https")) {
       problems.add("upstream.ca (from " + s.sourceOf(UPSTREAM_CA) + ") is only used with an https:// upstream.url, but it is " + origin);
     }
+    Map<String, ScopeLimitsConfig> scopes = scopeLimits(s, problems);
     if (!problems.isEmpty()) {
       throw new ConfigurationException(problems);
     }
@@ -106,6 +176,18 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops) {
         new Listen(s.get(LISTEN_HOST), s.get(LISTEN_PORT), tls, s.get(LISTEN_TRUST_FORWARDED), s.get(LISTEN_IDLE_TIMEOUT)),
         new Upstream(origin, s.find(UPSTREAM_CA), s.get(UPSTREAM_POOL_SIZE), s.get(UPSTREAM_MAX_WAITING),
             s.get(UPSTREAM_CONNECT_TIMEOUT), s.get(UPSTREAM_IDLE_TIMEOUT)),
-        s.get(EVENT_LOOPS));
+        s.get(EVENT_LOOPS),
+        new Redis(s.find(REDIS_URL), s.get(REDIS_POOL_SIZE)),
+        new Quota(s.get(QUOTA_FAIL_OPEN), s.get(QUOTA_RESERVATION_TTL), s.get(QUOTA_CHUNK_RESERVATION),
+            new SystemQuota(s.get(QUOTA_SYSTEM_HARD_STORAGE), s.get(QUOTA_SYSTEM_WRITE_RATIO), s.get(QUOTA_SYSTEM_READ_ONLY),
+                s.get(QUOTA_SYSTEM_REFRESH)),
+            scopes));
+  }
+
+  private static Map<String, ScopeLimitsConfig> scopeLimits(Settings s, List<String> problems) {
+    Map<String, ScopeLimitsConfig> scopes = new LinkedHashMap<>();
+    s.entries(QUOTA_SCOPES).forEach((scope, entry) ->
+        ScopeLimitsConfig.from(QUOTA_SCOPES, scope, entry, problems).ifPresent(limits -> scopes.put(scope, limits)));
+    return Collections.unmodifiableMap(scopes);
   }
 }

@@ -45,7 +45,11 @@ public record Setting<T>(
 
   /** {@code upstream.pool-size} is overridden by {@code QUOTA_PROXY_UPSTREAM_POOL_SIZE}. */
   public String envName() {
-    return ENV_PREFIX + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
+    return envNameOf(key);
+  }
+
+  static String envNameOf(String dottedKey) {
+    return ENV_PREFIX + dottedKey.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
   }
 
   /** The long flag, {@code --upstream.pool-size}. */

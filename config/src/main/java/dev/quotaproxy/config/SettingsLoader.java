@@ -11,14 +11,16 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Predicate;
 import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
 
 /**
  * Reads a catalog of settings from, in rising precedence: defaults, a YAML file, environment
- * variables ({@code QUOTA_PROXY_*}), command-line flags. Every problem is collected, so an operator
- * fixes them all in one go; any problem fails the load with a {@link ConfigurationException}.
+ * variables ({@code QUOTA_PROXY_*}), command-line flags; and a catalog of {@link MapSetting}s from
+ * the YAML file alone. Every problem is collected, so an operator fixes them all in one go; any
+ * problem fails the load with a {@link ConfigurationException}.
  */
 public final class SettingsLoader {
   /** Flag and environment variable that name the YAML file. */
@@ -26,15 +28,22 @@ public final class SettingsLoader {
   public static final String CONFIG_ENV = Setting.ENV_PREFIX + "CONFIG";
 
   private final List<Setting<?>> catalog;
+  private final List<MapSetting> mapCatalog;
 
   public SettingsLoader(List<Setting<?>> catalog) {
+    this(catalog, List.of());
+  }
+
+  public SettingsLoader(List<Setting<?>> catalog, List<MapSetting> mapCatalog) {
     this.catalog = List.copyOf(catalog);
+    this.mapCatalog = List.copyOf(mapCatalog);
   }
 
   public Settings load(List<String> args, Map<String, String> env) {
     List<String> problems = new ArrayList<>();
     Map<String, String> texts = new LinkedHashMap<>();
     Map<String, String> sources = new LinkedHashMap<>();
+    Map<String, Map<String, Settings>> entries = new LinkedHashMap<>();
 
     for (Setting<?> s : catalog) {
       if (s.defaultText() != null) {
@@ -45,7 +54,7 @@ public final class SettingsLoader {
 
     Map<String, String> flags = parseFlags(args, problems);
     Optional<String> configFile = Optional.ofNullable(flags.remove(CONFIG_FLAG)).or(() -> Optional.ofNullable(env.get(CONFIG_ENV)));
-    configFile.ifPresent(file -> readYaml(Path.of(file), texts, sources, problems));
+    configFile.ifPresent(file -> readYaml(Path.of(file), texts, sources, entries, problems));
     readEnvironment(env, texts, sources, problems);
     applyFlags(flags, texts, sources, problems);
 
@@ -62,13 +71,18 @@ public final class SettingsLoader {
       try {
         values.put(s.key(), s.parser().parse(text));
       } catch (IllegalArgumentException e) {
-        problems.add(s.key() + " (from " + sources.get(s.key()) + "): '" + text + "' " + e.getMessage());
+        problems.add(refusal(s.key(), sources.get(s.key()), text, e.getMessage()));
       }
     }
     if (!problems.isEmpty()) {
       throw new ConfigurationException(problems);
     }
-    return new Settings(values, sources);
+    return new Settings(values, sources, entries);
+  }
+
+  /** "listen.port (from flag --port): '70000' must be between 0 and 65535", with any password in the text hidden. */
+  static String refusal(String key, String source, String text, String reason) {
+    return key + " (from " + source + "): '" + Redaction.hidePassword(text) + "' " + reason;
   }
 
   /** {@code --key value}, {@code --key=value}, and a bare {@code --flag} for true|false settings. */
@@ -102,7 +116,7 @@ public final class SettingsLoader {
     flags.forEach((name, value) -> {
       Optional<Setting<?>> setting = settingForFlag(name);
       if (setting.isEmpty()) {
-        problems.add("unknown flag " + name + suggestion(name.substring(2)));
+        problems.add("unknown flag " + name + hintFor(name.substring(2)));
         return;
       }
       texts.put(setting.get().key(), value);
@@ -117,7 +131,7 @@ public final class SettingsLoader {
         .forEach(e -> {
           Optional<Setting<?>> setting = catalog.stream().filter(s -> s.envName().equals(e.getKey())).findFirst();
           if (setting.isEmpty()) {
-            problems.add("unknown environment variable " + e.getKey());
+            problems.add("unknown environment variable " + e.getKey() + yamlOnlyHint(m -> m.coversEnvName(e.getKey())));
             return;
           }
           texts.put(setting.get().key(), e.getValue());
@@ -125,7 +139,8 @@ public final class SettingsLoader {
         });
   }
 
-  private void readYaml(Path file, Map<String, String> texts, Map<String, String> sources, List<String> problems) {
+  private void readYaml(Path file, Map<String, String> texts, Map<String, String> sources,
+      Map<String, Map<String, Settings>> entries, List<String> problems) {
     Object document;
     try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
       document = new Load(LoadSettings.builder().setLabel(file.toString()).build()).loadFromReader(reader);
@@ -146,8 +161,11 @@ public final class SettingsLoader {
     Map<String, Object> flat = new LinkedHashMap<>();
     flatten("", root, flat);
     flat.forEach((key, value) -> {
-      if (catalog.stream().noneMatch(s -> s.key().equals(key))) {
-        problems.add("unknown setting '" + key + "' in " + file + suggestion(key));
+      Optional<MapSetting> mapSetting = mapSettingAt(key);
+      if (mapSetting.isPresent()) {
+        entries.put(key, MapSettingReader.read(mapSetting.get(), value, file, problems));
+      } else if (catalog.stream().noneMatch(s -> s.key().equals(key))) {
+        problems.add("unknown setting '" + key + "' in " + file + hintFor(key));
       } else if (value == null || value instanceof Map || value instanceof List) {
         problems.add(key + " in " + file + " must be a single value");
       } else {
@@ -157,10 +175,14 @@ public final class SettingsLoader {
     });
   }
 
-  private static void flatten(String prefix, Map<?, ?> map, Map<String, Object> out) {
+  /**
+   * {@code {upstream: {url: x}}} becomes {@code upstream.url: x}. A map setting's mapping is kept
+   * whole under its prefix, because the names in it may contain dots.
+   */
+  private void flatten(String prefix, Map<?, ?> map, Map<String, Object> out) {
     map.forEach((k, v) -> {
       String key = prefix + k;
-      if (v instanceof Map<?, ?> nested && !nested.isEmpty()) {
+      if (v instanceof Map<?, ?> nested && !nested.isEmpty() && mapSettingAt(key).isEmpty()) {
         flatten(key + ".", nested, out);
       } else {
         out.put(key, v);
@@ -172,14 +194,37 @@ public final class SettingsLoader {
     return catalog.stream().filter(s -> s.flag().equals(flag) || s.aliases().contains(flag)).findFirst();
   }
 
-  /** ", did you mean upstream.url?" when a known key is a couple of typos away. */
-  private String suggestion(String unknown) {
-    return catalog.stream()
-        .map(Setting::key)
-        .filter(key -> editDistance(key, unknown) <= 3)
-        .min(Comparator.comparingInt(key -> editDistance(key, unknown)))
+  private Optional<MapSetting> mapSettingAt(String key) {
+    return mapCatalog.stream().filter(m -> m.prefix().equals(key)).findFirst();
+  }
+
+  /**
+   * Why an unknown dotted name is unknown: it reaches into a map setting, which only the file's
+   * nested mappings can give; or it is a couple of typos away from a known key.
+   */
+  private String hintFor(String unknown) {
+    String yamlOnly = yamlOnlyHint(m -> m.covers(unknown));
+    if (!yamlOnly.isEmpty()) {
+      return yamlOnly;
+    }
+    return closest(catalog.stream().map(Setting::key).toList(), unknown)
         .map(key -> " (did you mean " + key + "?)")
         .orElse("");
+  }
+
+  private String yamlOnlyHint(Predicate<MapSetting> reaches) {
+    return mapCatalog.stream()
+        .filter(reaches)
+        .findFirst()
+        .map(m -> ": " + m.prefix() + " is set in the YAML file only, as a mapping of " + m.nameHint() + " names to their settings")
+        .orElse("");
+  }
+
+  /** The known name a couple of typos away from an unknown one, if any. */
+  static Optional<String> closest(List<String> known, String unknown) {
+    return known.stream()
+        .filter(key -> editDistance(key, unknown) <= 3)
+        .min(Comparator.comparingInt(key -> editDistance(key, unknown)));
   }
 
   static int editDistance(String a, String b) {
@@ -217,6 +262,17 @@ public final class SettingsLoader {
         out.append(" Required.");
       }
       out.append('\n');
+    }
+    for (MapSetting m : mapCatalog) {
+      out.append("  ").append(m.prefix()).append('.').append(m.nameHint()).append(".FIELD   (YAML file only)\n");
+      out.append("      ").append(m.description()).append(" Fields:\n");
+      for (Setting<?> field : m.fields()) {
+        out.append("        ").append(field.key()).append(' ').append(field.valueHint()).append("  ").append(field.description());
+        if (field.defaultText() != null) {
+          out.append(" Default: ").append(field.defaultText()).append('.');
+        }
+        out.append('\n');
+      }
     }
     return out.toString();
   }

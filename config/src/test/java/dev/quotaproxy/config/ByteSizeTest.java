@@ -3,6 +3,7 @@ package dev.quotaproxy.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -29,5 +30,15 @@ class ByteSizeTest {
       "11166914969,10.4 GiB", "10737418240,10.0 GiB", "2199023255552,2.0 TiB"})
   void formatsInBinaryUnits(long bytes, String text) {
     assertThat(ByteSize.format(bytes)).isEqualTo(text);
+  }
+
+  @Test
+  void parserAtLeastRefusesLessAndUnlimited() {
+    ValueParser<Long> atLeast64KiB = ByteSize.parserAtLeast(64 * 1024);
+    assertThat(atLeast64KiB.parse("64K")).isEqualTo(65536);
+    assertThat(atLeast64KiB.parse("1G")).isEqualTo(1073741824);
+    assertThatThrownBy(() -> atLeast64KiB.parse("64KB")).hasMessage("must be at least 64.0 KiB");
+    assertThatThrownBy(() -> atLeast64KiB.parse("-1")).hasMessage("must be at least 64.0 KiB");
+    assertThatThrownBy(() -> atLeast64KiB.parse("lots")).hasMessageStartingWith("must be a size like");
   }
 }

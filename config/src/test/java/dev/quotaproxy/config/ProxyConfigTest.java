@@ -158,6 +158,10 @@ class ProxyConfigTest {
     for (Setting<?> s : ProxyConfig.CATALOG) {
       assertThat(help).contains(s.flag()).contains(s.envName());
     }
+    for (MapSetting m : ProxyConfig.MAP_CATALOG) {
+      assertThat(help).contains(m.prefix() + "." + m.nameHint());
+      m.fields().forEach(field -> assertThat(help).contains(field.key() + " " + field.valueHint()));
+    }
   }
 
   @Test
@@ -165,6 +169,11 @@ class ProxyConfigTest {
     String readme = Files.readString(Path.of("..", "README.md"));
     for (Setting<?> s : ProxyConfig.CATALOG) {
       assertThat(readme).as("README documents " + s.key()).contains("`" + s.key() + "`");
+    }
+    for (MapSetting m : ProxyConfig.MAP_CATALOG) {
+      assertThat(readme).as("README documents " + m.prefix()).contains("`" + m.prefix() + "`");
+      m.fields().forEach(field -> assertThat(readme).as("README documents " + m.prefix() + " field " + field.key())
+          .contains("| `" + field.key() + "` | `" + field.defaultText() + "`"));
     }
   }
 

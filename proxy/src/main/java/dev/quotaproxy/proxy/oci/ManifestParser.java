@@ -1,0 +1,234 @@
+package dev.quotaproxy.proxy.oci;
+
+import dev.quotaproxy.config.ByteSize;
+import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.Json;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.math.BigInteger;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Reads a pushed manifest for what it adds to a repository: its own digest and size, and the blobs
+ * (or, for an index, the manifests) it references. Pure: no I/O.
+ *
+ * <p>Only the fields that matter for accounting are checked; everything else is the registry's to
+ * validate. A type whose layout is not understood (an artifact type, Docker schema 1) is still
+ * accepted and counts as its own bytes only: refusing it here would break pushes the registry allows.
+ */
+public final class ManifestParser {
+  /** The distribution limit on a manifest body; larger ones are refused before being buffered further. */
+  public static final int MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+  public static final String OCI_IMAGE_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+  public static final String OCI_IMAGE_INDEX = "application/vnd.oci.image.index.v1+json";
+  /** The artifact manifest of OCI 1.1 release candidates, dropped from the final spec; some registries still take it. */
+  public static final String OCI_ARTIFACT_MANIFEST = "application/vnd.oci.artifact.manifest.v1+json";
+  public static final String DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
+  public static final String DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+  /** Where a manifest keeps its references. */
+  private enum Layout {
+    /** {@code config}, {@code layers} and the artifact manifest's {@code blobs}. */
+    IMAGE,
+    /** {@code manifests}. */
+    INDEX
+  }
+
+  private static final Map<String, Layout> KNOWN_TYPES = Map.of(
+      OCI_IMAGE_MANIFEST, Layout.IMAGE,
+      DOCKER_MANIFEST, Layout.IMAGE,
+      OCI_ARTIFACT_MANIFEST, Layout.IMAGE,
+      OCI_IMAGE_INDEX, Layout.INDEX,
+      DOCKER_MANIFEST_LIST, Layout.INDEX);
+
+  /** Content types that say nothing about the manifest, so the body has to. */
+  private static final Set<String> GENERIC_TYPES = Set.of("application/json", "application/octet-stream");
+
+  private ManifestParser() {}
+
+  /** The manifest's body is malformed for its type; callers answer 400 {@code MANIFEST_INVALID} with the message. */
+  public static final class ManifestInvalidException extends RuntimeException {
+    ManifestInvalidException(String message) {
+      // A refusal for the client, not a fault of ours: no stack trace to capture.
+      super(message, null, false, false);
+    }
+  }
+
+  /** See {@link #parse(String, byte[])}; refuses an oversized body before copying it. */
+  public static ParsedManifest parse(String contentType, Buffer body) {
+    requireWithinLimit(body.length());
+    return parse(contentType, body.getBytes());
+  }
+
+  /**
+   * @param contentType the request's Content-Type header, or null when absent
+   * @param body        the manifest exactly as sent (its digest is taken over these bytes)
+   * @throws ManifestInvalidException when the body is too large, or malformed for a type it is read as
+   */
+  public static ParsedManifest parse(String contentType, byte[] body) {
+    requireWithinLimit(body.length);
+    String digest = sha256(body);
+    String headerType = mediaTypeOf(contentType);
+
+    Layout headerLayout = KNOWN_TYPES.get(headerType);
+    if (headerLayout != null) {
+      JsonObject manifest = decodeObject(body);
+      String bodyType = mediaTypeField(manifest);
+      if (bodyType != null && !bodyType.equals(headerType)) {
+        // The registry refuses the mismatch too; reading either layout here could miscount.
+        throw new ManifestInvalidException(
+            "mediaType " + bodyType + " in the manifest does not match the Content-Type " + headerType);
+      }
+      return new ParsedManifest(headerType, digest, body.length, references(headerLayout, manifest));
+    }
+    if (!headerType.isEmpty() && !GENERIC_TYPES.contains(headerType)) {
+      return new ParsedManifest(headerType, digest, body.length, List.of());
+    }
+
+    // No useful header: the body names its type, or, from clients that omit mediaType, shows it by its fields.
+    JsonObject manifest;
+    try {
+      manifest = decodeObject(body);
+    } catch (ManifestInvalidException notAnObject) {
+      return new ParsedManifest(headerType, digest, body.length, List.of());
+    }
+    String bodyType = mediaTypeField(manifest);
+    if (bodyType != null) {
+      Layout layout = KNOWN_TYPES.get(bodyType);
+      List<Blob> references = layout == null ? List.of() : references(layout, manifest);
+      return new ParsedManifest(bodyType, digest, body.length, references);
+    }
+    if (manifest.containsKey("manifests")) {
+      return new ParsedManifest(OCI_IMAGE_INDEX, digest, body.length, references(Layout.INDEX, manifest));
+    }
+    if (manifest.containsKey("layers")) {
+      return new ParsedManifest(OCI_IMAGE_MANIFEST, digest, body.length, references(Layout.IMAGE, manifest));
+    }
+    return new ParsedManifest(headerType, digest, body.length, List.of());
+  }
+
+  private static void requireWithinLimit(long length) {
+    if (length > MAX_MANIFEST_BYTES) {
+      // In bytes: just over the limit would read "4.0 MiB, over the 4.0 MiB limit" in binary units.
+      throw new ManifestInvalidException("manifest is " + length + " bytes, over the limit of "
+          + MAX_MANIFEST_BYTES + " bytes (" + ByteSize.format(MAX_MANIFEST_BYTES) + ")");
+    }
+  }
+
+  /** {@code application/vnd.oci.image.manifest.v1+json; charset=utf-8} gives the part before the parameters, lower case. */
+  private static String mediaTypeOf(String contentType) {
+    if (contentType == null) {
+      return "";
+    }
+    int semicolon = contentType.indexOf(';');
+    String type = semicolon < 0 ? contentType : contentType.substring(0, semicolon);
+    return type.trim().toLowerCase(Locale.ROOT);
+  }
+
+  private static JsonObject decodeObject(byte[] body) {
+    Object value;
+    try {
+      value = Json.decodeValue(Buffer.buffer(body));
+    } catch (DecodeException e) {
+      throw new ManifestInvalidException("manifest is not valid JSON");
+    }
+    if (!(value instanceof JsonObject manifest)) {
+      throw new ManifestInvalidException("manifest is not a JSON object");
+    }
+    return manifest;
+  }
+
+  /** The body's {@code mediaType}, or null when it has none. */
+  private static String mediaTypeField(JsonObject manifest) {
+    Object value = manifest.getValue("mediaType");
+    if (value == null || value instanceof String) {
+      return (String) value;
+    }
+    throw new ManifestInvalidException("mediaType must be a string");
+  }
+
+  private static List<Blob> references(Layout layout, JsonObject manifest) {
+    // Keyed by digest: a blob listed twice is stored, and counted, once.
+    Map<String, Blob> references = new LinkedHashMap<>();
+    if (layout == Layout.IMAGE) {
+      Object config = manifest.getValue("config");
+      if (config != null) {
+        add(references, descriptor(config, "config"));
+      }
+      addAll(references, manifest, "layers");
+      addAll(references, manifest, "blobs");
+    } else {
+      addAll(references, manifest, "manifests");
+    }
+    return new ArrayList<>(references.values());
+  }
+
+  private static void addAll(Map<String, Blob> references, JsonObject manifest, String field) {
+    Object value = manifest.getValue(field);
+    if (value == null) {
+      return;
+    }
+    if (!(value instanceof JsonArray array)) {
+      throw new ManifestInvalidException(field + " must be an array");
+    }
+    for (int i = 0; i < array.size(); i++) {
+      add(references, descriptor(array.getValue(i), field + "[" + i + "]"));
+    }
+  }
+
+  private static void add(Map<String, Blob> references, Blob blob) {
+    Blob earlier = references.putIfAbsent(blob.digest(), blob);
+    if (earlier != null && earlier.size() != blob.size()) {
+      // One digest is one content: two sizes mean one of them lies, and the smaller would undercount.
+      throw new ManifestInvalidException(
+          blob.digest() + " is listed with two sizes, " + earlier.size() + " and " + blob.size());
+    }
+  }
+
+  private static Blob descriptor(Object value, String where) {
+    if (!(value instanceof JsonObject descriptor)) {
+      throw new ManifestInvalidException(where + " must be an object with a digest and a size");
+    }
+    Object digest = descriptor.getValue("digest");
+    if (!(digest instanceof String text) || !OciNames.isDigest(text)) {
+      throw new ManifestInvalidException(where + " has no valid digest");
+    }
+    long size = nonNegativeInteger(descriptor.getValue("size"));
+    if (size < 0) {
+      throw new ManifestInvalidException(where + " has no valid size: it must be a whole number of bytes, 0 or more");
+    }
+    return new Blob(text, size);
+  }
+
+  /** The value as a long if it is a JSON integer from 0 to Long.MAX_VALUE, else -1. */
+  private static long nonNegativeInteger(Object value) {
+    if (value instanceof Integer || value instanceof Long || value instanceof Short || value instanceof Byte) {
+      long number = ((Number) value).longValue();
+      return number >= 0 ? number : -1;
+    }
+    if (value instanceof BigInteger big && big.signum() >= 0 && big.bitLength() < Long.SIZE) {
+      return big.longValue();
+    }
+    // Absent, a string, or a fraction or exponent form (12.0, 1e3) that the registry's int64 refuses.
+    return -1;
+  }
+
+  private static String sha256(byte[] body) {
+    try {
+      return "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(body));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java runtime has SHA-256", e);
+    }
+  }
+}

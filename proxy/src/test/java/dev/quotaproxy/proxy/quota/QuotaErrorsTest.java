@@ -1,0 +1,219 @@
+package dev.quotaproxy.proxy.quota;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.quotaproxy.proxy.oci.OciError;
+import dev.quotaproxy.proxy.quota.QuotaStore.Denial;
+import dev.quotaproxy.proxy.quota.QuotaStore.EgressCheck;
+import dev.quotaproxy.proxy.quota.QuotaStore.ScopeLimits;
+import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
+import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
+import io.vertx.core.json.JsonObject;
+import java.util.List;
+import java.util.function.Function;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class QuotaErrorsTest {
+  private static final long MIB = 1L << 20;
+  private static final long GIB = 1L << 30;
+  private static final long TIB = 1L << 40;
+
+  @Test
+  void storageHardLimitSaysWhatThePushWouldHaveRaisedTheScopeTo() {
+    OciError error = QuotaErrors.storageExceeded(new Denial("acme/team", 9 * GIB + 900 * MIB, 400 * MIB, 10 * GIB, 112 * MIB));
+
+    assertThat(error.status()).isEqualTo(403);
+    assertThat(error.code()).isEqualTo("DENIED");
+    assertThat(error.message())
+        .isEqualTo("quota exceeded: pushing 112.0 MiB to acme/team would raise its storage to 10.4 GiB, over its 10.0 GiB limit");
+    assertThat(error.retryAfterSeconds()).isZero();
+    assertThat(detail(error)).isEqualTo(new JsonObject()
+        .put("scope", "acme/team")
+        .put("resource", "storage_bytes")
+        .put("usage", 9 * GIB + 900 * MIB + 400 * MIB)
+        .put("limit", 10 * GIB)
+        .put("requested", 112 * MIB));
+  }
+
+  @Test
+  void storageOfAScopeAlreadyOverItsLimitAfterTheLimitWasLowered() {
+    OciError error = QuotaErrors.storageExceeded(new Denial("acme/team", 10 * GIB + 300 * MIB, 100 * MIB, 10 * GIB, 12 * MIB));
+
+    assertThat(error.message())
+        .isEqualTo("quota exceeded: pushing 12.0 MiB to acme/team would raise its storage to 10.4 GiB, over its 10.0 GiB limit");
+  }
+
+  @Test
+  void uploadStartRefusedBecauseTheScopeIsAlreadyFull() {
+    OciError error = QuotaErrors.storageExceeded(new Denial("acme/team", 10 * GIB + 150 * MIB, 50 * MIB, 10 * GIB, 0));
+
+    assertThat(error).extracting(OciError::status, OciError::code).containsExactly(403, "DENIED");
+    assertThat(error.message()).isEqualTo("quota exceeded: acme/team is at 10.2 GiB of its 10.0 GiB storage limit");
+    assertThat(detail(error).getLong("usage")).isEqualTo(10 * GIB + 200 * MIB);
+    assertThat(detail(error).getLong("requested")).isZero();
+  }
+
+  @Test
+  void registryReadOnlyByWriteRatio() {
+    long usage = (long) Math.ceil(0.96 * TIB);
+
+    OciError error = QuotaErrors.registryReadOnly(usage, new SystemSettings(TIB, 0.95, false));
+
+    assertThat(error).extracting(OciError::status, OciError::code, OciError::retryAfterSeconds).containsExactly(403, "DENIED", 0L);
+    assertThat(error.message()).isEqualTo(
+        "registry is read-only: storage is at 96% of 1.0 TiB, at or over the 95% write ratio; delete images to free space");
+    assertThat(detail(error)).isEqualTo(new JsonObject()
+        .put("reason", "write_ratio")
+        .put("resource", "storage_bytes")
+        .put("usage", usage)
+        .put("limit", TIB)
+        .put("write_ratio", 0.95));
+  }
+
+  @Test
+  void readOnlyShowsATenthOfAPercentWhenItMatters() {
+    OciError error = QuotaErrors.registryReadOnly(958 * GIB, new SystemSettings(1000 * GIB, 0.955, false));
+
+    assertThat(error.message()).isEqualTo(
+        "registry is read-only: storage is at 95.8% of 1000.0 GiB, at or over the 95.5% write ratio; delete images to free space");
+  }
+
+  @Test
+  void registryReadOnlyForcedByAnAdministrator() {
+    OciError error = QuotaErrors.registryReadOnly(10 * GIB, new SystemSettings(TIB, 0.95, true));
+
+    assertThat(error).extracting(OciError::status, OciError::code).containsExactly(403, "DENIED");
+    assertThat(error.message()).isEqualTo("registry is read-only: set by an administrator; pushes are refused until that is lifted");
+    assertThat(detail(error)).isEqualTo(new JsonObject().put("reason", "forced"));
+  }
+
+  @Test
+  void forcedReadOnlyWinsOverTheWriteRatio() {
+    assertThat(QuotaErrors.registryReadOnly(TIB, new SystemSettings(TIB, 0.9, true)).message()).contains("administrator");
+  }
+
+  @Test
+  void readOnlyWithoutARegistryLimitStillAnswers() {
+    assertThat(QuotaErrors.registryReadOnly(3 * GIB, new SystemSettings(-1, 1.0, false)).message())
+        .isEqualTo("registry is read-only: storage is at 3.0 GiB; delete images to free space");
+  }
+
+  @Test
+  void egressLimitIsATooManyRequestsWithRetryAfterTheWindowEnd() {
+    OciError error = QuotaErrors.egressExceeded(new EgressCheck(false, "acme", 10 * GIB + 200 * MIB, 10 * GIB, 86_400, 11_520));
+
+    assertThat(error).extracting(OciError::status, OciError::code, OciError::retryAfterSeconds)
+        .containsExactly(429, "TOOMANYREQUESTS", 11_520L);
+    assertThat(error.message()).isEqualTo(
+        "egress quota exceeded: acme pulled 10.2 GiB in the current 1d window, over its 10.0 GiB limit; retry in 3h 12m");
+    assertThat(detail(error)).isEqualTo(new JsonObject()
+        .put("scope", "acme")
+        .put("resource", "egress_bytes")
+        .put("usage", 10 * GIB + 200 * MIB)
+        .put("limit", 10 * GIB)
+        .put("window_seconds", 86_400L));
+  }
+
+  @Test
+  void egressExactlyAtTheLimitAndAWindowAboutToEnd() {
+    OciError error = QuotaErrors.egressExceeded(new EgressCheck(false, "acme/ci", 500 * MIB, 500 * MIB, 3_600, 0));
+
+    assertThat(error.retryAfterSeconds()).isEqualTo(1);
+    assertThat(error.message()).isEqualTo(
+        "egress quota exceeded: acme/ci pulled 500.0 MiB in the current 1h window, at its 500.0 MiB limit; retry in 1s");
+  }
+
+  @Test
+  void storeUnavailableFailsPushesClosedWithRetryAfter() {
+    OciError error = QuotaErrors.storeUnavailable();
+
+    assertThat(error).extracting(OciError::status, OciError::code, OciError::retryAfterSeconds, OciError::message)
+        .containsExactly(503, "UNAVAILABLE", 5L, "quota store unavailable: pushes are refused until it is back; pulls still work");
+    assertThat(error.detail()).isEmpty();
+  }
+
+  @Test
+  void softLimitWarningsForEveryScopeOverItsSoftLimit() {
+    List<ScopeState> afterCommit = List.of(
+        new ScopeState("acme", (long) Math.ceil(0.91 * 10 * GIB), 0, new ScopeLimits(10 * GIB, 9 * GIB, -1, 3600)),
+        new ScopeState("acme/team", 8 * GIB + 512 * MIB, 3 * GIB, new ScopeLimits(-1, 8 * GIB, -1, 3600)),
+        new ScopeState("acme/team/app", 5 * GIB, 0, new ScopeLimits(10 * GIB, -1, -1, 3600)),
+        new ScopeState("acme/team/lib", 4 * GIB, 0, new ScopeLimits(10 * GIB, 4 * GIB, -1, 3600)));
+
+    assertThat(QuotaErrors.softLimitWarnings(afterCommit)).containsExactly(
+        "299 - \"acme is at 91% of its 10.0 GiB storage quota\"",
+        "299 - \"acme/team is over its 8.0 GiB soft storage quota\"");
+  }
+
+  @Test
+  void reservedBytesDoNotTriggerASoftWarning() {
+    ScopeState scope = new ScopeState("acme", 7 * GIB, 2 * GIB, new ScopeLimits(10 * GIB, 8 * GIB, -1, 3600));
+
+    assertThat(QuotaErrors.softLimitWarnings(List.of(scope))).isEmpty();
+  }
+
+  @Test
+  void softWarningPercentIsOfTheHardLimitRoundedDown() {
+    ScopeState scope = new ScopeState("acme", 9_771_050_598L, 0, new ScopeLimits(10 * GIB, 8 * GIB, -1, 3600));
+
+    assertThat(QuotaErrors.softLimitWarning(scope)).isEqualTo("299 - \"acme is at 90.9% of its 10.0 GiB storage quota\"");
+  }
+
+  @Test
+  void warningTextIsAQuotedStringWithQuotesAndBackslashesEscaped() {
+    assertThat(QuotaErrors.warning("say \"hi\" \\ bye")).isEqualTo("299 - \"say \\\"hi\\\" \\\\ bye\"");
+    assertThat(QuotaErrors.WARNING_HEADER).isEqualTo("Warning");
+  }
+
+  @ParameterizedTest(name = "{1}")
+  @CsvSource({
+      "MANIFEST_INVALID, manifest is not valid JSON",
+      "DIGEST_INVALID, 'digest sha256:abc does not match the uploaded content'",
+      "SIZE_INVALID, 'Content-Length 12 does not match the 10 bytes received'",
+      "NAME_INVALID, invalid repository name"})
+  void badRequestsUseTheRegistrysOwnCodes(String code, String message) {
+    Function<String, OciError> factory = switch (code) {
+      case "MANIFEST_INVALID" -> QuotaErrors::manifestInvalid;
+      case "DIGEST_INVALID" -> QuotaErrors::digestInvalid;
+      case "SIZE_INVALID" -> QuotaErrors::sizeInvalid;
+      default -> QuotaErrors::nameInvalid;
+    };
+
+    assertThat(factory.apply(message)).isEqualTo(new OciError(400, code, message, java.util.Map.of(), 0));
+  }
+
+  @ParameterizedTest(name = "{0}s -> {1}")
+  @CsvSource({
+      "1, 1s", "45, 45s", "59, 59s", "60, 1m", "61, 1m 1s", "90, 1m 30s", "3599, 59m 59s", "3600, 1h",
+      "3601, 1h 1m", "11520, 3h 12m", "11521, 3h 13m", "86399, 1d", "86400, 1d", "90000, 1d 1h", "90001, 1d 2h",
+      "604800, 7d"})
+  void waitsAreShownInTheirTwoLargestUnitsRoundedUp(long seconds, String text) {
+    assertThat(QuotaErrors.duration(seconds)).isEqualTo(text);
+  }
+
+  @ParameterizedTest(name = "{0}s -> {1}")
+  @CsvSource({"1, 1s", "90, 90s", "1800, 30m", "3600, 1h", "5400, 90m", "21600, 6h", "86400, 1d", "604800, 7d", "2592000, 30d"})
+  void windowsAreShownInTheLargestWholeUnit(long seconds, String text) {
+    assertThat(QuotaErrors.window(seconds)).isEqualTo(text);
+  }
+
+  @ParameterizedTest(name = "{0}/{1} -> {2}")
+  @CsvSource({
+      "0, 100, 0%", "1, 3, 33.3%", "2, 3, 66.6%", "95, 100, 95%", "999, 1000, 99.9%", "1000, 1000, 100%",
+      "1200, 1000, 120%", "4611686018427387903, 9223372036854775807, 50%"})
+  void percentagesAreRoundedDownToATenth(long part, long whole, String text) {
+    assertThat(QuotaErrors.percent(part, whole)).isEqualTo(text);
+  }
+
+  @ParameterizedTest(name = "{0} -> {1}")
+  @CsvSource({"0.95, 95%", "0.9, 90%", "0.955, 95.5%", "1.0, 100%", "0.57, 57%", "0.29, 29%"})
+  void writeRatiosReadAsTheyWereSet(double ratio, String text) {
+    assertThat(QuotaErrors.percentOfRatio(ratio)).isEqualTo(text);
+  }
+
+  private static JsonObject detail(OciError error) {
+    return new JsonObject(error.body()).getJsonArray("errors").getJsonObject(0).getJsonObject("detail");
+  }
+}
