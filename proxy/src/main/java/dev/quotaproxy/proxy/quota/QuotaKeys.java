@@ -1,0 +1,128 @@
+package dev.quotaproxy.proxy.quota;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The Redis key names of one top-level namespace. Every key of namespace {@code T} starts with
+ * {@code qp:{T}:}, so they share a Redis Cluster hash slot and any script over them runs on one shard.
+ * Names are built here, never inside Lua: a script may touch only the keys it is given.
+ *
+ * <p>Layout ({@code S} is a scope of the namespace: {@code acme}, {@code acme/team}, {@code acme/team/app};
+ * {@code R} a repository; digests are {@code sha256:...}; numbers are decimal integers):
+ * <pre>
+ * qp:{T}:used                 HASH  S -> committed bytes (distinct blobs present in S)
+ * qp:{T}:reserved             HASH  S -> bytes held by live reservations
+ * qp:{T}:limits               HASH  S|hard, S|soft, S|egress, S|egress_window (absent: -1, -1, -1, 3600)
+ * qp:{T}:sizes                HASH  digest -> size, set by every commit; deleted once no repository
+ *                                   of the namespace holds the blob
+ * qp:{T}:res                  HASH  reservation id -> {"repo":R,"total":"n","amounts":{"S":"n",...}}
+ *                                   (numbers as strings: Lua's cjson prints only 14 significant digits)
+ * qp:{T}:res_expiry           ZSET  reservation id -> expiry, epoch ms of the Redis clock
+ * qp:{T}:present:S            HASH  digest -> number of repositories under S holding the blob
+ * qp:{T}:manifests:R          SET   manifest digests committed to R
+ * qp:{T}:refs:R:M             SET   digests manifest M of R references (layers, config, child manifests)
+ * qp:{T}:refcount:R           HASH  digest -> number of manifests of R referencing it
+ * qp:{T}:traffic:H            HASH  S|ingress, S|egress, S|pushes, S|pulls, user:U|ingress, ... for the
+ *                                   hour H = epoch seconds / 3600; expires 8 days after its last write
+ * qp:{T}:egress:S             HASH  window -> "seconds:index" of the window counted, bytes -> egress in it;
+ *                                   expires at that window's end
+ * qp:namespaces               SET   top-level namespaces ever written (no hash tag: read across slots)
+ * qp:system                   HASH  hard_storage, write_ratio, read_only_forced
+ * </pre>
+ *
+ * <p>Repository names cannot contain {@code :} or {@code |} (OCI grammar), so the separators are unambiguous.
+ * The egress counter is one key per scope holding its window, rather than one key per window, because
+ * the window's length is a limit stored in Redis and its index depends on the Redis clock: neither is
+ * known in Java before the call, so a per-window name could only be built inside Lua.
+ */
+public final class QuotaKeys {
+  /** Not hash-tagged: it lists namespaces that live in many slots. */
+  public static final String NAMESPACES = "qp:namespaces";
+  public static final String SYSTEM = "qp:system";
+
+  private final String prefix;
+
+  private QuotaKeys(String namespace) {
+    this.prefix = "qp:{" + namespace + "}:";
+  }
+
+  /** The keys of the namespace holding this repository or scope. */
+  public static QuotaKeys of(String repositoryOrScope) {
+    return new QuotaKeys(Scopes.namespace(repositoryOrScope));
+  }
+
+  public String used() {
+    return prefix + "used";
+  }
+
+  public String reserved() {
+    return prefix + "reserved";
+  }
+
+  public String limits() {
+    return prefix + "limits";
+  }
+
+  public String sizes() {
+    return prefix + "sizes";
+  }
+
+  public String reservations() {
+    return prefix + "res";
+  }
+
+  public String reservationExpiry() {
+    return prefix + "res_expiry";
+  }
+
+  /**
+   * The keys every script receives first, in this order (common.lua names them): used, reserved,
+   * limits, sizes, res, res_expiry.
+   */
+  public List<String> common() {
+    return List.of(used(), reserved(), limits(), sizes(), reservations(), reservationExpiry());
+  }
+
+  public String present(String scope) {
+    return prefix + "present:" + scope;
+  }
+
+  public String manifests(String repository) {
+    return prefix + "manifests:" + repository;
+  }
+
+  public String references(String repository, String manifestDigest) {
+    return prefix + "refs:" + repository + ":" + manifestDigest;
+  }
+
+  public String referenceCounts(String repository) {
+    return prefix + "refcount:" + repository;
+  }
+
+  public String traffic(long hour) {
+    return prefix + "traffic:" + hour;
+  }
+
+  public String egress(String scope) {
+    return prefix + "egress:" + scope;
+  }
+
+  /** {@link #present} of each scope, in the given order. */
+  public List<String> presentKeys(List<String> scopes) {
+    List<String> keys = new ArrayList<>(scopes.size());
+    for (String scope : scopes) {
+      keys.add(present(scope));
+    }
+    return keys;
+  }
+
+  /** {@link #egress} of each scope, in the given order. */
+  public List<String> egressKeys(List<String> scopes) {
+    List<String> keys = new ArrayList<>(scopes.size());
+    for (String scope : scopes) {
+      keys.add(egress(scope));
+    }
+    return keys;
+  }
+}

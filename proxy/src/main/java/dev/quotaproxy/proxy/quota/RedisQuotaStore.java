@@ -1,0 +1,440 @@
+package dev.quotaproxy.proxy.quota;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisOptions;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+
+/**
+ * The {@link QuotaStore} over Redis: each operation is one Lua script (see {@link LuaScripts}) over the
+ * keys of one namespace (see {@link QuotaKeys}), so it is atomic against every other proxy instance and
+ * runs on one shard of a Redis Cluster. This class names the keys, lays out the arguments and turns the
+ * scripts' integer replies into the store's records; the arithmetic is in the scripts.
+ *
+ * <p>Byte counts must stay below 2^53 (8 PiB): Lua computes in doubles, exact only up to there. Larger
+ * values are refused with a failed future rather than silently rounded.
+ */
+public final class RedisQuotaStore implements QuotaStore {
+  /** Requests that may queue for a pooled connection: a burst of uploads must wait, not fail. */
+  static final int MAX_POOL_WAITING = 8192;
+  /** Requests in flight on one connection (pipelined) before the client refuses more. */
+  static final int MAX_WAITING_HANDLERS = 8192;
+  /** Namespaces read per pipelined batch by {@link #systemUsage()}. */
+  private static final int NAMESPACES_PER_BATCH = 512;
+  private static final long MAX_EXACT = 1L << 53;
+  private static final long TRAFFIC_RETENTION_SECONDS = Duration.ofDays(8).toSeconds();
+  private static final long HOUR_MILLIS = Duration.ofHours(1).toMillis();
+  /** Numbers per scope in a script's state reply: used, reserved, hard, soft, egress, egress window. */
+  private static final int STATE_WIDTH = 6;
+
+  private final Redis redis;
+  private final LuaScripts scripts;
+  private final long reservationTtlMillis;
+  private final boolean ownsClient;
+  /** Namespaces this process has added to {@link QuotaKeys#NAMESPACES}: one SADD per namespace per process. */
+  private final Set<String> registeredNamespaces = ConcurrentHashMap.newKeySet();
+
+  /** A store on a client someone else owns (and closes). */
+  public RedisQuotaStore(Redis redis, Duration reservationTtl) {
+    this(redis, reservationTtl, false);
+  }
+
+  private RedisQuotaStore(Redis redis, Duration reservationTtl, boolean ownsClient) {
+    if (reservationTtl.isNegative() || reservationTtl.isZero()) {
+      throw new IllegalArgumentException("reservation TTL must be positive: " + reservationTtl);
+    }
+    this.redis = redis;
+    this.scripts = new LuaScripts(redis);
+    this.reservationTtlMillis = reservationTtl.toMillis();
+    this.ownsClient = ownsClient;
+  }
+
+  /**
+   * A store with its own pooled client. The client's defaults (6 connections, 24 waiting requests) fail
+   * requests under a few dozen concurrent uploads, so the pool is sized here and waiting is generous.
+   * Call {@link #loadScripts()} before serving; {@link #close()} closes the client.
+   */
+  public static RedisQuotaStore create(Vertx vertx, String redisUrl, int poolSize, Duration reservationTtl) {
+    RedisOptions options = new RedisOptions()
+        .setConnectionString(redisUrl)
+        .setMaxPoolSize(poolSize)
+        .setMaxPoolWaiting(MAX_POOL_WAITING)
+        .setMaxWaitingHandlers(MAX_WAITING_HANDLERS);
+    return new RedisQuotaStore(Redis.createClient(vertx, options), reservationTtl, true);
+  }
+
+  /** Sends every script to Redis once: fails if Redis is unreachable or rejects a script. */
+  public Future<Void> loadScripts() {
+    return scripts.load();
+  }
+
+  /** Closes the client if this store created it. */
+  public Future<Void> close() {
+    return ownsClient ? redis.close() : Future.succeededFuture();
+  }
+
+  @Override
+  public Future<Reservation> reserveBytes(String repository, String reservationId, long minBytes, long maxBytes) {
+    return guarded(() -> {
+      check(minBytes >= 0 && maxBytes >= minBytes && maxBytes < MAX_EXACT, "need 0 <= minBytes <= maxBytes < 2^53, got " + minBytes + ".." + maxBytes);
+      Path path = new Path(repository);
+      List<String> args = List.of(reservationId, repository, Long.toString(minBytes), Long.toString(maxBytes), Long.toString(reservationTtlMillis));
+      return write(path, () -> path.run(LuaScripts.RESERVE_BYTES, path.presentKeys(), List.of(), args)).map(path::reservation);
+    });
+  }
+
+  @Override
+  public Future<Reservation> reserveBlobs(String repository, String reservationId, List<Blob> blobs) {
+    return guarded(() -> {
+      Path path = new Path(repository);
+      List<String> args = new ArrayList<>(List.of(reservationId, repository, Long.toString(reservationTtlMillis)));
+      addBlobs(args, blobs);
+      return write(path, () -> path.run(LuaScripts.RESERVE_BLOBS, path.presentKeys(), List.of(), args)).map(path::reservation);
+    });
+  }
+
+  /**
+   * Bytes given back also leave the session total a later {@code commitBlob(size -1)} uses: a release
+   * returns what was reserved but never uploaded (the rest of a chunk reservation). A partial release
+   * keeps the reservation, even when it then holds nothing, for that total.
+   */
+  @Override
+  public Future<Void> release(String repository, String reservationId, long bytes) {
+    return guarded(() -> {
+      check(bytes >= -1 && bytes < MAX_EXACT, "bytes must be -1 or 0 to 2^53: " + bytes);
+      // No scopes: the reservation's own amounts say which scopes it holds bytes in.
+      Path namespaceOnly = new Path(repository, List.of());
+      return namespaceOnly.run(LuaScripts.RELEASE, List.of(), List.of(), List.of(reservationId, Long.toString(bytes))).mapEmpty();
+    });
+  }
+
+  @Override
+  public Future<Commit> commitBlob(String repository, String reservationId, Blob blob) {
+    return guarded(() -> {
+      checkSizeOrSessionTotal(blob);
+      Path path = new Path(repository);
+      List<String> args = List.of(reservationId, blob.digest(), Long.toString(blob.size()));
+      return write(path, () -> path.run(LuaScripts.COMMIT_BLOB, path.presentKeys(), List.of(), args)).map(path::commit);
+    });
+  }
+
+  /** As {@link #commitBlob}, the manifest's size may be -1 for the reservation's session total. */
+  @Override
+  public Future<Commit> commitManifest(String repository, String reservationId, Blob manifest, List<Blob> references) {
+    return guarded(() -> {
+      checkSizeOrSessionTotal(manifest);
+      Path path = new Path(repository);
+      List<String> args = new ArrayList<>(List.of(reservationId, manifest.digest(), Long.toString(manifest.size())));
+      addBlobs(args, references);
+      return write(path, () -> path.run(LuaScripts.COMMIT_MANIFEST, path.presentKeys(), path.manifestKeys(manifest.digest()), args))
+          .map(path::commit);
+    });
+  }
+
+  @Override
+  public Future<Change> dropBlob(String repository, String digest) {
+    return guarded(() -> {
+      Path path = new Path(repository);
+      return path.run(LuaScripts.DROP_BLOB, path.presentKeys(), List.of(), List.of(digest)).map(path::change);
+    });
+  }
+
+  @Override
+  public Future<Change> dropManifest(String repository, String manifestDigest) {
+    return guarded(() -> {
+      Path path = new Path(repository);
+      return path.run(LuaScripts.DROP_MANIFEST, path.presentKeys(), path.manifestKeys(manifestDigest), List.of(manifestDigest))
+          .map(path::change);
+    });
+  }
+
+  @Override
+  public Future<Long> sizeOf(String namespace, String digest) {
+    return redis.send(Request.cmd(Command.HGET).arg(QuotaKeys.of(namespace).sizes()).arg(digest))
+        .map(size -> size == null ? -1L : size.toLong());
+  }
+
+  @Override
+  public Future<EgressCheck> checkEgress(String repository) {
+    return guarded(() -> {
+      Path path = new Path(repository);
+      return path.run(LuaScripts.CHECK_EGRESS, path.egressKeys(), List.of(), List.of()).map(path::egressCheck);
+    });
+  }
+
+  /**
+   * The hour bucket is named from this process's clock, because key names must be known before the
+   * call (Cluster routing; no names are built in Lua). Proxies' clocks agree to far better than an
+   * hour, so skew only moves a request between neighbouring hours at the boundary. Egress windows,
+   * which refuse pulls, use the Redis clock inside the script.
+   */
+  @Override
+  public Future<Void> meter(String repository, String user, Traffic traffic) {
+    return guarded(() -> {
+      check(traffic.ingressBytes() >= 0 && traffic.ingressBytes() < MAX_EXACT && traffic.egressBytes() >= 0
+          && traffic.egressBytes() < MAX_EXACT && traffic.pushes() >= 0 && traffic.pulls() >= 0, "traffic counts must be 0 to 2^53: " + traffic);
+      Path path = new Path(repository);
+      long hour = System.currentTimeMillis() / HOUR_MILLIS;
+      List<String> args = List.of(user == null ? "" : user, Long.toString(traffic.ingressBytes()), Long.toString(traffic.egressBytes()),
+          Integer.toString(traffic.pushes()), Integer.toString(traffic.pulls()), Long.toString(TRAFFIC_RETENTION_SECONDS));
+      return write(path, () -> path.run(LuaScripts.METER, path.egressKeys(), List.of(path.keys.traffic(hour)), args)).mapEmpty();
+    });
+  }
+
+  /** Stores all four values (-1 included), so the hash shows what was set rather than relying on defaults. */
+  @Override
+  public Future<Void> putLimits(String scope, ScopeLimits limits) {
+    return guarded(() -> {
+      check(isLimit(limits.storageHard()) && isLimit(limits.storageSoft()) && isLimit(limits.egress()) && limits.egressWindowSeconds() >= 1,
+          "limits must be -1 or 0 to 2^53, the egress window at least a second: " + limits);
+      Path path = new Path(scope, List.of(scope));
+      Request hset = Request.cmd(Command.HSET).arg(path.keys.limits())
+          .arg(scope + "|hard").arg(limits.storageHard())
+          .arg(scope + "|soft").arg(limits.storageSoft())
+          .arg(scope + "|egress").arg(limits.egress())
+          .arg(scope + "|egress_window").arg(limits.egressWindowSeconds());
+      return write(path, () -> redis.send(hset)).mapEmpty();
+    });
+  }
+
+  @Override
+  public Future<ScopeState> scope(String scope) {
+    return guarded(() -> {
+      Path path = new Path(scope, List.of(scope));
+      return path.run(LuaScripts.SCOPE, path.presentKeys(), List.of(), List.of()).map(reply -> path.states(reply, 0).get(0));
+    });
+  }
+
+  /**
+   * Reads the top-level scope's used and reserved bytes of every namespace ever written, pipelined in
+   * batches. Reservations that expired since their namespace was last touched are still counted here;
+   * the next call on that namespace purges them.
+   *
+   * <p>A batch mixes hash slots, which a standalone Redis accepts; on a Redis Cluster client the
+   * requests would have to be grouped by node first.
+   */
+  @Override
+  public Future<SystemUsage> systemUsage() {
+    return redis.send(Request.cmd(Command.SMEMBERS).arg(QuotaKeys.NAMESPACES)).compose(members -> {
+      List<String> namespaces = new ArrayList<>();
+      if (members != null) {
+        members.forEach(member -> namespaces.add(member.toString()));
+      }
+      List<Future<SystemUsage>> batches = new ArrayList<>();
+      for (int from = 0; from < namespaces.size(); from += NAMESPACES_PER_BATCH) {
+        batches.add(usageOf(namespaces.subList(from, Math.min(namespaces.size(), from + NAMESPACES_PER_BATCH))));
+      }
+      return Future.all(batches).map(all -> {
+        long used = 0;
+        long reserved = 0;
+        for (int i = 0; i < all.size(); i++) {
+          SystemUsage batch = all.resultAt(i);
+          used += batch.used();
+          reserved += batch.reserved();
+        }
+        return new SystemUsage(used, reserved);
+      });
+    });
+  }
+
+  private Future<SystemUsage> usageOf(List<String> namespaces) {
+    List<Request> requests = new ArrayList<>(namespaces.size() * 2);
+    for (String namespace : namespaces) {
+      QuotaKeys keys = QuotaKeys.of(namespace);
+      requests.add(Request.cmd(Command.HGET).arg(keys.used()).arg(namespace));
+      requests.add(Request.cmd(Command.HGET).arg(keys.reserved()).arg(namespace));
+    }
+    return redis.batch(requests).map(replies -> {
+      long used = 0;
+      long reserved = 0;
+      for (int i = 0; i < replies.size(); i += 2) {
+        used += orZero(replies.get(i));
+        reserved += orZero(replies.get(i + 1));
+      }
+      return new SystemUsage(used, reserved);
+    });
+  }
+
+  @Override
+  public Future<Void> putSystemSettings(SystemSettings settings) {
+    if (!isLimit(settings.hardStorage()) || !(settings.writeRatio() >= 0 && settings.writeRatio() <= 1)) {
+      return Future.failedFuture(new IllegalArgumentException("hard storage must be -1 or 0 to 2^53 and the write ratio 0 to 1: " + settings));
+    }
+    return redis.send(Request.cmd(Command.HSET).arg(QuotaKeys.SYSTEM)
+            .arg("hard_storage").arg(settings.hardStorage())
+            .arg("write_ratio").arg(Double.toString(settings.writeRatio()))
+            .arg("read_only_forced").arg(settings.readOnlyForced() ? 1 : 0))
+        .mapEmpty();
+  }
+
+  @Override
+  public Future<SystemSettings> systemSettings() {
+    return redis.send(Request.cmd(Command.HMGET).arg(QuotaKeys.SYSTEM).arg("hard_storage").arg("write_ratio").arg("read_only_forced"))
+        .map(reply -> {
+          SystemSettings defaults = SystemSettings.DEFAULTS;
+          Response hard = reply.get(0);
+          Response ratio = reply.get(1);
+          Response forced = reply.get(2);
+          return new SystemSettings(
+              hard == null ? defaults.hardStorage() : hard.toLong(),
+              ratio == null ? defaults.writeRatio() : Double.parseDouble(ratio.toString()),
+              forced == null ? defaults.readOnlyForced() : forced.toLong() == 1);
+        });
+  }
+
+  /**
+   * Runs a write after making sure the namespace is listed in {@link QuotaKeys#NAMESPACES}, which
+   * {@link #systemUsage()} reads. The list lives outside the namespace's hash slot, so it cannot be
+   * updated by the script itself; listing first means usage is never written to an unlisted namespace.
+   */
+  private <T> Future<T> write(Path path, Supplier<Future<T>> operation) {
+    String namespace = path.namespace;
+    if (registeredNamespaces.contains(namespace)) {
+      return operation.get();
+    }
+    return redis.send(Request.cmd(Command.SADD).arg(QuotaKeys.NAMESPACES).arg(namespace)).compose(added -> {
+      registeredNamespaces.add(namespace);
+      return operation.get();
+    });
+  }
+
+  /** Appends digest, size pairs; blobs listed twice count once (the first of each digest is kept). */
+  private static void addBlobs(List<String> args, List<Blob> blobs) {
+    Map<String, Blob> byDigest = new LinkedHashMap<>();
+    for (Blob blob : blobs) {
+      byDigest.putIfAbsent(blob.digest(), blob);
+    }
+    for (Blob blob : byDigest.values()) {
+      check(blob.size() >= 0 && blob.size() < MAX_EXACT, "a blob's size must be known and below 2^53: " + blob);
+      args.add(blob.digest());
+      args.add(Long.toString(blob.size()));
+    }
+  }
+
+  private static void checkSizeOrSessionTotal(Blob blob) {
+    check(blob.size() >= -1 && blob.size() < MAX_EXACT, "size must be -1 (the session total) or 0 to 2^53: " + blob);
+  }
+
+  private static boolean isLimit(long value) {
+    return value >= -1 && value < MAX_EXACT;
+  }
+
+  private static void check(boolean valid, String message) {
+    if (!valid) {
+      throw new IllegalArgumentException(message);
+    }
+  }
+
+  private static long orZero(Response reply) {
+    return reply == null ? 0 : reply.toLong();
+  }
+
+  /** Runs an operation, turning an invalid (or missing) argument into a failed future like any other failure. */
+  private static <T> Future<T> guarded(Supplier<Future<T>> operation) {
+    try {
+      return operation.get();
+    } catch (IllegalArgumentException | NullPointerException e) {
+      return Future.failedFuture(e);
+    }
+  }
+
+  /** The scopes of one repository (or one scope) and its namespace's keys: lays out a call and reads its reply. */
+  private final class Path {
+    final String namespace;
+    final List<String> scopes;
+    final QuotaKeys keys;
+    final String repository;
+
+    Path(String repository) {
+      this(repository, Scopes.of(repository));
+    }
+
+    Path(String repository, List<String> scopes) {
+      if (repository == null || repository.isEmpty()) {
+        throw new IllegalArgumentException("empty repository or scope");
+      }
+      this.repository = repository;
+      this.namespace = Scopes.namespace(repository);
+      this.scopes = scopes;
+      this.keys = QuotaKeys.of(repository);
+    }
+
+    List<String> presentKeys() {
+      return keys.presentKeys(scopes);
+    }
+
+    List<String> egressKeys() {
+      return keys.egressKeys(scopes);
+    }
+
+    /** The extra keys of the manifest scripts: manifests:R, refs:R:M, refcount:R. */
+    List<String> manifestKeys(String manifestDigest) {
+      return List.of(keys.manifests(repository), keys.references(repository, manifestDigest), keys.referenceCounts(repository));
+    }
+
+    /** The common layout of common.lua: namespace keys, one key per scope, then the operation's own keys and arguments. */
+    Future<Response> run(LuaScripts.Script script, List<String> scopeKeys, List<String> extraKeys, List<String> extraArgs) {
+      List<String> allKeys = new ArrayList<>(keys.common());
+      allKeys.addAll(scopeKeys);
+      allKeys.addAll(extraKeys);
+      List<String> args = new ArrayList<>(1 + scopes.size() + extraArgs.size());
+      args.add(Integer.toString(scopes.size()));
+      args.addAll(scopes);
+      args.addAll(extraArgs);
+      return scripts.run(script, allKeys, args);
+    }
+
+    /** The scope a script named by its 1-based position on the path. */
+    String scope(Response position) {
+      return scopes.get(position.toInteger() - 1);
+    }
+
+    /** {1, granted} or {0, position, used, reserved, hard, requested}. */
+    Reservation reservation(Response reply) {
+      if (reply.get(0).toLong() == 1) {
+        return new Reservation(reply.get(1).toLong(), null);
+      }
+      return new Reservation(0, new Denial(scope(reply.get(1)), reply.get(2).toLong(), reply.get(3).toLong(),
+          reply.get(4).toLong(), reply.get(5).toLong()));
+    }
+
+    Change change(Response reply) {
+      return new Change(states(reply, 0));
+    }
+
+    /** {1} or {0, position, used, limit, window seconds, retry after seconds}. */
+    EgressCheck egressCheck(Response reply) {
+      if (reply.get(0).toLong() == 1) {
+        return EgressCheck.ALLOWED;
+      }
+      return new EgressCheck(false, scope(reply.get(1)), reply.get(2).toLong(), reply.get(3).toLong(), reply.get(4).toLong(), reply.get(5).toLong());
+    }
+
+    /** {known, size, states...}. */
+    Commit commit(Response reply) {
+      return new Commit(reply.get(0).toLong() == 1, reply.get(1).toLong(), states(reply, 2));
+    }
+
+    /** Six numbers per scope from {@code from}: used, reserved, hard, soft, egress, egress window. */
+    List<ScopeState> states(Response reply, int from) {
+      List<ScopeState> states = new ArrayList<>(scopes.size());
+      for (int i = 0; i < scopes.size(); i++) {
+        int at = from + i * STATE_WIDTH;
+        states.add(new ScopeState(scopes.get(i), reply.get(at).toLong(), reply.get(at + 1).toLong(),
+            new ScopeLimits(reply.get(at + 2).toLong(), reply.get(at + 3).toLong(), reply.get(at + 4).toLong(), reply.get(at + 5).toLong())));
+      }
+      return states;
+    }
+  }
+}

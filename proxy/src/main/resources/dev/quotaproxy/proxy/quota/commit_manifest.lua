@@ -1,0 +1,45 @@
+-- commit_manifest: the registry accepted a manifest; it and its references become used where absent.
+-- KEYS    common layout; SCOPE_KEYS are present:S; then manifests:R, refs:R:M, refcount:R
+-- ARGV    common layout, then: reservation id, manifest digest, manifest size (-1: the session total),
+--         and digest, size pairs of the blobs it references (a repeated digest counts once)
+-- Result  {1, manifest size, states...}, or {0, -1, states...} when the size was -1 and the reservation
+--         is gone: then nothing changes.
+-- A manifest new to the repository is added to manifests:R, its references stored in refs:R:M and each
+-- counted once in refcount:R; re-putting a known manifest (another tag) changes no count. The reservation
+-- is released whole either way.
+
+local MANIFESTS, REFS, REFCOUNT = KEYS[EXTRA_KEYS + 1], KEYS[EXTRA_KEYS + 2], KEYS[EXTRA_KEYS + 3]
+local id, manifest, size = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], tonumber(ARGV[EXTRA_ARGV + 3])
+purge_expired(now_ms())
+
+local reservation = load_reservation(id)
+if size == -1 then
+  if not reservation then
+    return path_states({ 0, -1 })
+  end
+  size = reservation.total
+end
+
+add_blob(manifest, size)
+local references, seen = {}, {}
+for j = EXTRA_ARGV + 4, #ARGV - 1, 2 do
+  local digest = ARGV[j]
+  if not seen[digest] then
+    seen[digest] = true
+    references[#references + 1] = digest
+    add_blob(digest, tonumber(ARGV[j + 1]))
+  end
+end
+
+if redis.call('SADD', MANIFESTS, manifest) == 1 then
+  for _, digest in ipairs(references) do
+    redis.call('SADD', REFS, digest)
+    redis.call('HINCRBY', REFCOUNT, digest, 1)
+  end
+end
+
+if reservation then
+  release_amounts(reservation, nil)
+  delete_reservation(id)
+end
+return path_states({ 1, size })

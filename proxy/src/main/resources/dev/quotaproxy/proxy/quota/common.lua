@@ -1,0 +1,175 @@
+-- common.lua: shared names and helpers, joined in front of every operation script by LuaScripts
+-- (Redis scripts cannot include each other). Operation files use these and hold only their own logic.
+--
+-- Layout every script is called with:
+--   KEYS[1..6]      used, reserved, limits, sizes, res, res_expiry of one namespace (QuotaKeys.common)
+--   ARGV[1]         n, the number of scopes of the path (may be 0)
+--   ARGV[2..1+n]    the scopes, outermost first (SCOPES)
+--   KEYS[7..6+n]    one key per scope (SCOPE_KEYS): present:S, or egress:S where the script says so
+--   KEYS[EXTRA_KEYS + 1 ..], ARGV[EXTRA_ARGV + 1 ..]   the operation's own keys and arguments
+--
+-- Numbers: Lua numbers are doubles, exact for integers below 2^53 (8 PiB); the Java side refuses
+-- larger values. Integers go back to Redis through int(), never tostring() or cjson (both print only
+-- 14 significant digits), and are stored in reservation JSON as strings for the same reason.
+-- "Now" is the Redis server's clock (TIME), so every proxy instance shares one clock.
+
+local USED, RESERVED, LIMITS, SIZES, RES, RES_EXPIRY = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local SCOPE_COUNT = tonumber(ARGV[1])
+local SCOPES, SCOPE_KEYS = {}, {}
+for i = 1, SCOPE_COUNT do
+  SCOPES[i] = ARGV[1 + i]
+  SCOPE_KEYS[i] = KEYS[6 + i]
+end
+local EXTRA_KEYS = 6 + SCOPE_COUNT
+local EXTRA_ARGV = 1 + SCOPE_COUNT
+
+-- An integer as Redis expects it: all digits, no exponent.
+local function int(n)
+  return string.format('%d', n)
+end
+
+-- A reply or stored value as a number; absent values (false) and garbage read as the default.
+local function num(value, default)
+  local n = tonumber(value)
+  if n == nil then
+    return default
+  end
+  return n
+end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Adds delta to a HASH counter and returns the new value. A counter that reaches zero is deleted,
+-- so absent always means 0 and hashes do not fill with zeros.
+local function add(key, field, delta)
+  if delta == 0 then
+    return num(redis.call('HGET', key, field), 0)
+  end
+  local value = redis.call('HINCRBY', key, field, int(delta))
+  if value <= 0 then
+    redis.call('HDEL', key, field)
+  end
+  return value
+end
+
+-- A scope's limits: hard, soft, egress, egress window seconds (-1 meaning unlimited).
+local function limits_of(scope)
+  local l = redis.call('HMGET', LIMITS, scope .. '|hard', scope .. '|soft', scope .. '|egress', scope .. '|egress_window')
+  return num(l[1], -1), num(l[2], -1), num(l[3], -1), num(l[4], 3600)
+end
+
+local function usage_of(scope)
+  return num(redis.call('HGET', USED, scope), 0), num(redis.call('HGET', RESERVED, scope), 0)
+end
+
+-- Every scope of the path, six numbers each: used, reserved, hard, soft, egress, egress window.
+local function path_states(out)
+  out = out or {}
+  for i = 1, SCOPE_COUNT do
+    local used, reserved = usage_of(SCOPES[i])
+    local hard, soft, egress, window = limits_of(SCOPES[i])
+    for _, value in ipairs({ used, reserved, hard, soft, egress, window }) do
+      out[#out + 1] = value
+    end
+  end
+  return out
+end
+
+-- Reservations: { repo = repository, total = session bytes, amounts = { scope = bytes } }, or nil.
+local function load_reservation(id)
+  local json = redis.call('HGET', RES, id)
+  if not json then
+    return nil
+  end
+  local stored = cjson.decode(json)
+  local reservation = { repo = stored.repo, total = num(stored.total, 0), amounts = {} }
+  for scope, amount in pairs(stored.amounts or {}) do
+    reservation.amounts[scope] = num(amount, 0)
+  end
+  return reservation
+end
+
+-- Writes the reservation's amounts and total; its expiry is left as it is.
+local function store_reservation(id, reservation)
+  local amounts = {}
+  for scope, amount in pairs(reservation.amounts) do
+    if amount > 0 then
+      amounts[scope] = int(amount)
+    end
+  end
+  redis.call('HSET', RES, id, cjson.encode({ repo = reservation.repo, total = int(reservation.total), amounts = amounts }))
+end
+
+local function set_expiry(id, expiry_ms)
+  redis.call('ZADD', RES_EXPIRY, int(expiry_ms), id)
+end
+
+-- Gives back up to `bytes` of each scope's amount, or all of it when bytes is nil.
+local function release_amounts(reservation, bytes)
+  for scope, amount in pairs(reservation.amounts) do
+    local give = amount
+    if bytes ~= nil and bytes < amount then
+      give = bytes
+    end
+    add(RESERVED, scope, -give)
+    reservation.amounts[scope] = amount - give
+  end
+end
+
+local function delete_reservation(id)
+  redis.call('HDEL', RES, id)
+  redis.call('ZREM', RES_EXPIRY, id)
+end
+
+-- Releases and deletes every reservation of the namespace whose expiry has passed. Called first by
+-- every script that reads or changes usage, so no decision counts an abandoned upload.
+local function purge_expired(now)
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', RES_EXPIRY, '-inf', int(now))) do
+    local reservation = load_reservation(id)
+    if reservation then
+      release_amounts(reservation, nil)
+    end
+    delete_reservation(id)
+  end
+end
+
+-- Makes a blob present in the repository (the innermost scope) and so in every scope of the path.
+-- Each scope counts the repositories under it holding the blob and pays its size only when that
+-- count goes from 0 to 1: a blob costs a scope once, however many of its repositories hold it.
+local function add_blob(digest, size)
+  redis.call('HSET', SIZES, digest, int(size))
+  if redis.call('HEXISTS', SCOPE_KEYS[SCOPE_COUNT], digest) == 1 then
+    return
+  end
+  for i = 1, SCOPE_COUNT do
+    if redis.call('HINCRBY', SCOPE_KEYS[i], digest, 1) == 1 then
+      add(USED, SCOPES[i], size)
+    end
+  end
+end
+
+-- The reverse: the blob leaves the repository, and each scope where no other repository holds it.
+-- Once it has left the whole namespace (the outermost scope) its size is forgotten too.
+local function remove_blob(digest)
+  if redis.call('HEXISTS', SCOPE_KEYS[SCOPE_COUNT], digest) == 0 then
+    return
+  end
+  local size = num(redis.call('HGET', SIZES, digest), 0)
+  for i = 1, SCOPE_COUNT do
+    if add(SCOPE_KEYS[i], digest, -1) <= 0 then
+      add(USED, SCOPES[i], -size)
+      if i == 1 then
+        redis.call('HDEL', SIZES, digest)
+      end
+    end
+  end
+end
+
+-- The egress window of `seconds` that `now_ms` falls in: its name ("seconds:index") and its end (ms).
+local function egress_window(now, seconds)
+  local index = math.floor(now / (seconds * 1000))
+  return int(seconds) .. ':' .. int(index), (index + 1) * seconds * 1000
+end

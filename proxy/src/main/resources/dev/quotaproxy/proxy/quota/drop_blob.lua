@@ -1,0 +1,11 @@
+-- drop_blob: the registry deleted a blob from the repository.
+-- KEYS    common layout; SCOPE_KEYS are present:S
+-- ARGV    common layout, then: digest
+-- Result  states... (path_states after the change)
+-- If the repository holds the blob, each scope's count of repositories holding it drops by one; where it
+-- reaches 0 the blob's size leaves that scope's used bytes. Otherwise nothing changes.
+
+local digest = ARGV[EXTRA_ARGV + 1]
+purge_expired(now_ms())
+remove_blob(digest)
+return path_states()

@@ -1,0 +1,46 @@
+-- reserve_bytes: reserves the same number of bytes in every scope of a repository's path, all or nothing.
+-- KEYS    common layout; SCOPE_KEYS are present:S (unused here)
+-- ARGV    common layout, then: reservation id, repository, min bytes, max bytes, TTL ms
+-- Result  {1, granted} with granted = min(max, smallest headroom) >= min, where headroom = hard - used - reserved;
+--         {0, i, used, reserved, hard, min} when scope i (1-based, outermost first) is the first that does not fit.
+-- With min = max = 0 nothing is granted, and a scope with used + reserved >= hard refuses (the check at upload start).
+-- A grant adds to every scope's reserved bytes, to the reservation's amounts and total, and renews its expiry.
+
+local id, repository = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2]
+local min, max, ttl = tonumber(ARGV[EXTRA_ARGV + 3]), tonumber(ARGV[EXTRA_ARGV + 4]), tonumber(ARGV[EXTRA_ARGV + 5])
+local now = now_ms()
+purge_expired(now)
+
+local function fits(headroom)
+  if max == 0 then
+    return headroom > 0
+  end
+  return headroom >= min
+end
+
+local granted = max
+for i = 1, SCOPE_COUNT do
+  local used, reserved = usage_of(SCOPES[i])
+  local hard = limits_of(SCOPES[i])
+  if hard ~= -1 then
+    local headroom = hard - used - reserved
+    if not fits(headroom) then
+      return { 0, i, used, reserved, hard, min }
+    end
+    if headroom < granted then
+      granted = headroom
+    end
+  end
+end
+
+local reservation = load_reservation(id) or { repo = repository, total = 0, amounts = {} }
+if granted > 0 then
+  for i = 1, SCOPE_COUNT do
+    add(RESERVED, SCOPES[i], granted)
+    reservation.amounts[SCOPES[i]] = (reservation.amounts[SCOPES[i]] or 0) + granted
+  end
+  reservation.total = reservation.total + granted
+end
+store_reservation(id, reservation)
+set_expiry(id, now + ttl)
+return { 1, granted }
