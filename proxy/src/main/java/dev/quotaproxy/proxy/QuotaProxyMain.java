@@ -2,14 +2,22 @@ package dev.quotaproxy.proxy;
 
 import dev.quotaproxy.config.ConfigurationException;
 import dev.quotaproxy.config.ProxyConfig;
+import dev.quotaproxy.proxy.quota.ConfiguredQuotas;
+import dev.quotaproxy.proxy.quota.EmbeddedRedis;
+import dev.quotaproxy.proxy.quota.QuotaEnforcer;
+import dev.quotaproxy.proxy.quota.QuotaRules;
+import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.proxy.quota.SystemGuard;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.ThreadingModel;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import java.io.IOException;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,8 +43,23 @@ public final class QuotaProxyMain {
       System.exit(2);
       return;
     }
+    EmbeddedRedis embeddedRedis = null;
+    String redisUrl;
+    if (config.redis().embedded()) {
+      try {
+        embeddedRedis = EmbeddedRedis.start();
+      } catch (IOException e) {
+        System.err.println("quota-proxy: no redis.url is configured and the embedded Redis could not start: " + e.getMessage());
+        System.exit(1);
+        return;
+      }
+      redisUrl = embeddedRedis.url();
+      LOG.info("no redis.url configured: started an embedded Redis at {} (usage is lost when the proxy stops)", redisUrl);
+    } else {
+      redisUrl = config.redis().url().orElseThrow().toString();
+    }
     Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()).setPreferNativeTransport(true));
-    start(vertx, config).onComplete(started -> {
+    start(vertx, config, redisUrl).onComplete(started -> {
       if (started.failed()) {
         LOG.error("quota-proxy could not start: {}", started.cause().getMessage());
         vertx.close().onComplete(v -> System.exit(1));
@@ -46,18 +69,40 @@ public final class QuotaProxyMain {
           config.listen().scheme(), config.listen().host(), config.listen().port(), config.upstream().origin(), config.eventLoops(),
           vertx.isNativeTransportEnabled() ? "native epoll" : "NIO");
     });
+    EmbeddedRedis ownRedis = embeddedRedis;
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        if (ownRedis != null) {
+          ownRedis.close();
+        }
       } catch (Exception e) {
         // Exiting anyway; in-flight transfers are cut and their clients retry.
       }
     }, "quota-proxy-shutdown"));
   }
 
-  /** Deploys one proxy verticle per configured event loop. */
-  public static Future<String> start(Vertx vertx, ProxyConfig config) {
-    return vertx.deployVerticle(() -> new ProxyVerticle(config, v -> dev.quotaproxy.proxy.quota.QuotaRules.NONE),
+  /**
+   * Writes the configured limits to the store, keeps system usage refreshed, and deploys one proxy
+   * verticle per event loop, each with its own store connections. A store that cannot be reached
+   * does not stop the start: pulls work, pushes get 503 until it is back.
+   */
+  public static Future<String> start(Vertx vertx, ProxyConfig config, String redisUrl) {
+    ProxyConfig.Quota quota = config.quota();
+    SystemGuard guard = new SystemGuard();
+    int connectionsPerLoop = Math.max(1, config.redis().poolSize() / config.eventLoops());
+    ConfiguredQuotas configured = new ConfiguredQuotas(
+        RedisQuotaStore.create(vertx, redisUrl, 2, quota.reservationTtl()), quota, guard);
+    configured.apply().onFailure(e -> LOG.error("configured limits not written yet, quota store unreachable: {}", e.toString()));
+    configured.keepRefreshed(vertx);
+    Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(
+        RedisQuotaStore.create(v, redisUrl, connectionsPerLoop, quota.reservationTtl()), guard, quota.chunkReservation(), quota.failOpen());
+    return start(vertx, config, rules);
+  }
+
+  /** Deploys one proxy verticle per configured event loop, with the given quota rules. */
+  public static Future<String> start(Vertx vertx, ProxyConfig config, Function<Vertx, QuotaRules> rules) {
+    return vertx.deployVerticle(() -> new ProxyVerticle(config, rules),
         new DeploymentOptions().setInstances(config.eventLoops()).setThreadingModel(ThreadingModel.EVENT_LOOP));
   }
 }

@@ -2,6 +2,7 @@ package dev.quotaproxy.proxy.quota;
 
 import io.vertx.core.Future;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The metering store: every quota decision and every committed change, each one atomic over all
@@ -35,7 +36,10 @@ public interface QuotaStore {
    */
   Future<Reservation> reserveBlobs(String repository, String reservationId, List<Blob> blobs);
 
-  /** Gives back {@code bytes} of a reservation in every scope (all of it when -1, or when it holds less). */
+  /**
+   * Gives back {@code bytes} of a reservation in every scope (all of it when -1, or when it holds
+   * less), and takes them off its session total too: bytes given back were never uploaded.
+   */
   Future<Void> release(String repository, String reservationId, long bytes);
 
   /**
@@ -82,8 +86,8 @@ public interface QuotaStore {
   /** Stores the system settings where every proxy instance reads them. */
   Future<Void> putSystemSettings(SystemSettings settings);
 
-  /** The system settings as stored; {@link SystemSettings#DEFAULTS} when none are. */
-  Future<SystemSettings> systemSettings();
+  /** The system settings as stored; empty when none are (never written, or the store lost its data). */
+  Future<Optional<SystemSettings>> systemSettings();
 
   /** {@code sha256:...} and its size in bytes. */
   record Blob(String digest, long size) {}

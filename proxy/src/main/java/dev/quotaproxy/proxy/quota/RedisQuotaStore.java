@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -279,17 +280,20 @@ public final class RedisQuotaStore implements QuotaStore {
   }
 
   @Override
-  public Future<SystemSettings> systemSettings() {
+  public Future<Optional<SystemSettings>> systemSettings() {
     return redis.send(Request.cmd(Command.HMGET).arg(QuotaKeys.SYSTEM).arg("hard_storage").arg("write_ratio").arg("read_only_forced"))
         .map(reply -> {
-          SystemSettings defaults = SystemSettings.DEFAULTS;
           Response hard = reply.get(0);
           Response ratio = reply.get(1);
           Response forced = reply.get(2);
-          return new SystemSettings(
+          if (hard == null && ratio == null && forced == null) {
+            return Optional.empty();
+          }
+          SystemSettings defaults = SystemSettings.DEFAULTS;
+          return Optional.of(new SystemSettings(
               hard == null ? defaults.hardStorage() : hard.toLong(),
               ratio == null ? defaults.writeRatio() : Double.parseDouble(ratio.toString()),
-              forced == null ? defaults.readOnlyForced() : forced.toLong() == 1);
+              forced == null ? defaults.readOnlyForced() : forced.toLong() == 1));
         });
   }
 

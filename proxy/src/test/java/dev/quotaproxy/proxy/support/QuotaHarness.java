@@ -1,0 +1,96 @@
+package dev.quotaproxy.proxy.support;
+
+import dev.quotaproxy.config.ProxyConfig;
+import dev.quotaproxy.proxy.ProxyVerticle;
+import dev.quotaproxy.proxy.quota.ConfiguredQuotas;
+import dev.quotaproxy.proxy.quota.QuotaEnforcer;
+import dev.quotaproxy.proxy.quota.QuotaStore;
+import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
+import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.proxy.quota.SystemGuard;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The proxy with quotas on, between a test and a real registry, metering in a real Redis: what a user
+ * runs, on one event loop. Limits come from a YAML file, as an operator writes them.
+ */
+public final class QuotaHarness implements AutoCloseable {
+  private final RealRegistry registry;
+  private final TestRedis redis;
+  private final Vertx vertx = Vertx.vertx();
+  private final Path dir;
+  private final List<Deployed> proxies = new ArrayList<>();
+
+  /** One proxy instance: its client, its store and the refresh that feeds its read-only switch. */
+  public record Deployed(OciTestClient client, QuotaStore store, ConfiguredQuotas configured) {}
+
+  public QuotaHarness() throws IOException, InterruptedException {
+    this.registry = RealRegistry.start();
+    this.redis = TestRedis.start();
+    this.dir = Files.createTempDirectory("quota-harness");
+  }
+
+  public RealRegistry registry() {
+    return registry;
+  }
+
+  public TestRedis redis() {
+    return redis;
+  }
+
+  /** A client straight to the registry, bypassing the proxy. */
+  public OciTestClient direct() {
+    return new OciTestClient(registry.url());
+  }
+
+  /**
+   * Starts a proxy with the given YAML (limits under quota.scopes, system settings) and extra flags.
+   * Its configured limits are written and system usage read before this returns.
+   */
+  public Deployed startProxy(String yaml, String... flags) throws Exception {
+    Path config = Files.writeString(Files.createTempFile(dir, "config", ".yaml"), yaml);
+    List<String> args = new ArrayList<>(List.of("--config", config.toString(), "--upstream", registry.url(),
+        "--host", "127.0.0.1", "--port", "0", "--proxy.event-loops", "1", "--redis.url", redis.url()));
+    args.addAll(List.of(flags));
+    ProxyConfig proxyConfig = ProxyConfig.load(args, Map.of());
+    ProxyConfig.Quota quota = proxyConfig.quota();
+    QuotaStore store = RedisQuotaStore.create(vertx, redis.url(), 8, quota.reservationTtl());
+    SystemGuard guard = new SystemGuard();
+    ConfiguredQuotas configured = new ConfiguredQuotas(store, quota, guard);
+    await(configured.apply());
+    await(configured.refresh());
+    ProxyVerticle verticle = new ProxyVerticle(proxyConfig,
+        v -> new QuotaEnforcer(store, guard, quota.chunkReservation(), quota.failOpen()));
+    await(vertx.deployVerticle(verticle));
+    Deployed deployed = new Deployed(new OciTestClient("http://127.0.0.1:" + verticle.actualPort()), store, configured);
+    proxies.add(deployed);
+    return deployed;
+  }
+
+  public static <T> T await(Future<T> future) throws Exception {
+    return future.await(30, TimeUnit.SECONDS);
+  }
+
+  /** A scope's committed and reserved bytes, with its limits. */
+  public ScopeState scope(QuotaStore store, String scope) throws Exception {
+    return await(store.scope(scope));
+  }
+
+  @Override
+  public void close() throws Exception {
+    vertx.close().await(10, TimeUnit.SECONDS);
+    redis.close();
+    registry.close();
+    try (var files = Files.walk(dir)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+    }
+  }
+}
