@@ -62,7 +62,8 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redi
    * @param system            limits on the registry as a whole
    * @param scopes            limits by scope name, in the order the file gives them
    */
-  public record Quota(boolean failOpen, Duration reservationTtl, long chunkReservation, SystemQuota system,
+  /** @param enabled false runs a plain transparent proxy: nothing metered, no Redis */
+  public record Quota(boolean enabled, boolean failOpen, Duration reservationTtl, long chunkReservation, SystemQuota system,
       Map<String, ScopeLimitsConfig> scopes) {}
 
   /**
@@ -114,6 +115,9 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redi
       Parsers.redisUrl());
   public static final Setting<Integer> REDIS_POOL_SIZE = Setting.withDefault("redis.pool-size", "N",
       "Connections to Redis per proxy process.", "32", Parsers.intBetween(1, 10_000));
+  public static final Setting<Boolean> QUOTA_ENABLED = Setting.withDefault("quota.enabled", "true|false",
+      "Meter and enforce quotas. Off, the proxy only forwards: nothing is metered and no Redis is used or started.",
+      "true", Parsers.bool());
   public static final Setting<Boolean> QUOTA_FAIL_OPEN = Setting.withDefault("quota.fail-open", "true|false",
       "When Redis cannot be reached: false refuses pushes with 503, true lets them through unmetered.", "false", Parsers.bool());
   public static final Setting<Duration> QUOTA_RESERVATION_TTL = Setting.withDefault("quota.reservation-ttl", "DURATION",
@@ -141,7 +145,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redi
       LISTEN_HOST, LISTEN_PORT, LISTEN_TLS_CERT, LISTEN_TLS_KEY, LISTEN_TRUST_FORWARDED, LISTEN_IDLE_TIMEOUT,
       EVENT_LOOPS,
       REDIS_URL, REDIS_POOL_SIZE,
-      QUOTA_FAIL_OPEN, QUOTA_RESERVATION_TTL, QUOTA_CHUNK_RESERVATION,
+      QUOTA_ENABLED, QUOTA_FAIL_OPEN, QUOTA_RESERVATION_TTL, QUOTA_CHUNK_RESERVATION,
       QUOTA_SYSTEM_HARD_STORAGE, QUOTA_SYSTEM_WRITE_RATIO, QUOTA_SYSTEM_READ_ONLY, QUOTA_SYSTEM_REFRESH);
 
   /** Settings keyed by names the operator chooses, given in the YAML file only. */
@@ -178,7 +182,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redi
             s.get(UPSTREAM_CONNECT_TIMEOUT), s.get(UPSTREAM_IDLE_TIMEOUT)),
         s.get(EVENT_LOOPS),
         new Redis(s.find(REDIS_URL), s.get(REDIS_POOL_SIZE)),
-        new Quota(s.get(QUOTA_FAIL_OPEN), s.get(QUOTA_RESERVATION_TTL), s.get(QUOTA_CHUNK_RESERVATION),
+        new Quota(s.get(QUOTA_ENABLED), s.get(QUOTA_FAIL_OPEN), s.get(QUOTA_RESERVATION_TTL), s.get(QUOTA_CHUNK_RESERVATION),
             new SystemQuota(s.get(QUOTA_SYSTEM_HARD_STORAGE), s.get(QUOTA_SYSTEM_WRITE_RATIO), s.get(QUOTA_SYSTEM_READ_ONLY),
                 s.get(QUOTA_SYSTEM_REFRESH)),
             scopes));

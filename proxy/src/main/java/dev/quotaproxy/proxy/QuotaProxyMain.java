@@ -44,8 +44,10 @@ public final class QuotaProxyMain {
       return;
     }
     EmbeddedRedis embeddedRedis = null;
-    String redisUrl;
-    if (config.redis().embedded()) {
+    String redisUrl = null;
+    if (!config.quota().enabled()) {
+      LOG.info("quota.enabled is false: forwarding only, nothing is metered");
+    } else if (config.redis().embedded()) {
       try {
         embeddedRedis = EmbeddedRedis.start();
       } catch (IOException e) {
@@ -59,7 +61,8 @@ public final class QuotaProxyMain {
       redisUrl = config.redis().url().orElseThrow().toString();
     }
     Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()).setPreferNativeTransport(true));
-    start(vertx, config, redisUrl).onComplete(started -> {
+    Future<String> deployed = redisUrl == null ? start(vertx, config, v -> QuotaRules.NONE) : start(vertx, config, redisUrl);
+    deployed.onComplete(started -> {
       if (started.failed()) {
         LOG.error("quota-proxy could not start: {}", started.cause().getMessage());
         vertx.close().onComplete(v -> System.exit(1));
