@@ -4,7 +4,8 @@
 -- Result  {1, granted} with granted = min(max, smallest headroom) >= min, where headroom = hard - used - reserved;
 --         {0, i, used, reserved, hard, min} when scope i (1-based, outermost first) is the first that does not fit.
 -- With min = max = 0 nothing is granted, and a scope with used + reserved >= hard refuses (the check at upload start).
--- A grant adds to every scope's reserved bytes, to the reservation's amounts and total, and renews its expiry.
+-- A grant adds to every scope's reserved bytes, to the reservation's amounts and total, and renews its expiry;
+-- a grant of 0 creates no reservation (it only renews one that exists).
 
 local id, repository = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2]
 local min, max, ttl = tonumber(ARGV[EXTRA_ARGV + 3]), tonumber(ARGV[EXTRA_ARGV + 4]), tonumber(ARGV[EXTRA_ARGV + 5])
@@ -33,7 +34,12 @@ for i = 1, SCOPE_COUNT do
   end
 end
 
-local reservation = load_reservation(id) or { repo = repository, total = 0, amounts = {} }
+local existing = load_reservation(id)
+if granted == 0 and not existing then
+  -- A check (upload start) or an empty grant: nothing to hold, so no reservation is left behind.
+  return { 1, 0 }
+end
+local reservation = existing or { repo = repository, total = 0, amounts = {} }
 if granted > 0 then
   for i = 1, SCOPE_COUNT do
     add(RESERVED, SCOPES[i], granted)

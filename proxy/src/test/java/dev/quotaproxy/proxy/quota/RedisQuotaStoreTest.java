@@ -258,6 +258,8 @@ class RedisQuotaStoreTest {
     commit(APP, blob("a", 999));
 
     assertThat(await(store.reserveBytes(APP, "u1", 0, 0))).isEqualTo(new Reservation(0, null));
+    assertThat(redis.command(Request.cmd(Command.HEXISTS).arg("qp:{acme}:res").arg("u1")).toInteger())
+        .as("a check leaves no reservation behind").isZero();
 
     commit(APP, blob("b", 1));
     Reservation atLimit = await(store.reserveBytes(APP, "u2", 0, 0));
