@@ -17,6 +17,8 @@ import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.JsonObject;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Request;
 import java.net.http.HttpRequest.BodyPublishers;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -147,6 +149,24 @@ class QuotaEnforcementTest {
 
     assertThat(scope("chunked/app").used()).isEqualTo(blob.length);
     assertThat(scope("chunked/app").reserved()).isZero();
+  }
+
+  @Test
+  void anUploadWhoseReservationExpiredIsChargedTheSizeTheRegistryReports() throws Exception {
+    byte[] blob = randomBytes(100 * KiB);
+    String location = client.startUpload("expired/app").header("Location").orElseThrow();
+    Reply patch = client.send("PATCH", location, BodyPublishers.ofByteArray(blob));
+    assertThat(patch.status()).isEqualTo(202);
+    String uploadId = location.replaceAll(".*/uploads/([^?]+).*", "$1");
+    // The session's reservation runs out (as after an hour of silence): the next call on the namespace releases it.
+    harness.redis().command(Request.cmd(Command.ZADD).arg("qp:{expired}:res_expiry").arg(0).arg(uploadId));
+    assertThat(scope("expired/app").reserved()).as("released: the session total is gone").isZero();
+
+    Reply closed = client.send("PUT", patch.header("Location").orElseThrow() + "&digest=" + digest(blob), BodyPublishers.noBody());
+
+    assertThat(closed.status()).isEqualTo(201);
+    assertThat(scope("expired/app").used()).isEqualTo(blob.length);
+    assertThat(scope("expired/app").reserved()).isZero();
   }
 
   @Test
