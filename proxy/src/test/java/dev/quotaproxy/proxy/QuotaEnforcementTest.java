@@ -170,6 +170,31 @@ class QuotaEnforcementTest {
   }
 
   @Test
+  void aMonolithicPostIsReservedUpFrontAndChargesOnlyWhatTheRegistryStored() throws Exception {
+    byte[] blob = randomBytes(300 * KiB);
+    byte[] tooBig = randomBytes(3 * MiB);
+
+    Reply answered = client.send("POST", "/v2/mono/app/blobs/uploads/?digest=" + digest(blob), BodyPublishers.ofByteArray(blob));
+    Reply refused = client.send("POST", "/v2/small/mono/blobs/uploads/?digest=" + digest(tooBig), BodyPublishers.ofByteArray(tooBig));
+
+    // distribution 2.8 does not take a blob in one POST: it opens a session (202) and stores nothing.
+    assertThat(answered.status()).isEqualTo(202);
+    assertThat(scope("mono/app").used()).isZero();
+    assertThat(scope("mono/app").reserved()).isZero();
+    assertThat(refused.status()).isEqualTo(403);
+    assertThat(scope("small").reserved()).isZero();
+  }
+
+  @Test
+  void aMountOfSomethingThatIsNotADigestIsLeftToTheRegistry() throws Exception {
+    Reply answered = client.mount("mountbad/app", "not-a-digest", "other/app");
+
+    assertThat(answered.status()).as("the registry opens a plain upload instead").isEqualTo(202);
+    assertThat(scope("mountbad/app").used()).isZero();
+    assertThat(scope("mountbad/app").reserved()).isZero();
+  }
+
+  @Test
   void anUploadStartIntoAFullScopeIsRefusedAtOnce() throws Exception {
     assertThat(client.pushBlob("full/app", randomBytes(MiB)).status()).isEqualTo(201);
 

@@ -99,17 +99,18 @@ final class BlobUploadQuota implements ExchangeQuota {
 
   @Override
   public Future<List<String>> answered(int status, MultiMap headers) {
-    boolean closing = exchange.oci().operation() != OciOperation.UPLOAD_CHUNK;
-    if (status / 100 != 2) {
+    OciOperation operation = exchange.oci().operation();
+    String digest = exchange.oci().digest();
+    if (operation == OciOperation.UPLOAD_CHUNK && status / 100 == 2) {
+      // A chunk was stored: its bytes stay reserved for the session until it closes or expires.
+      settled = true;
+      return Future.succeededFuture(List.of());
+    }
+    if (operation == OciOperation.UPLOAD_CHUNK || status != 201 || digest == null) {
       giveBack();
       return Future.succeededFuture(List.of());
     }
     settled = true;
-    if (!closing || status != 201 || exchange.oci().digest() == null) {
-      // A chunk was stored: its bytes stay reserved for the session until it closes or expires.
-      return Future.succeededFuture(List.of());
-    }
-    String digest = exchange.oci().digest();
     return enforcer.store.commitBlob(repository, reservationId, new Blob(digest, -1))
         .compose(commit -> commit.sizeKnown() ? Future.succeededFuture(commit) : commitWithUpstreamSize(digest))
         .map(commit -> QuotaErrors.softLimitWarnings(commit.scopes()))
@@ -136,6 +137,11 @@ final class BlobUploadQuota implements ExchangeQuota {
       return;
     }
     settled = true;
+    if (exchange.oci().operation() == OciOperation.UPLOAD_MONOLITHIC) {
+      // Its reservation was this request's alone.
+      enforcer.store.release(repository, reservationId, -1);
+      return;
+    }
     long held = reserving == null ? reservedHere : reserving.ended() ? reserving.forwarded() : reserving.reserved();
     if (held > 0) {
       enforcer.store.release(repository, reservationId, held);

@@ -1,5 +1,6 @@
 package dev.quotaproxy.proxy.quota;
 
+import dev.quotaproxy.proxy.oci.OciNames;
 import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
@@ -37,6 +38,10 @@ final class MountQuota implements ExchangeQuota {
     if (readOnly.isPresent()) {
       return Future.succeededFuture(Admission.refuse(readOnly.get()));
     }
+    if (!OciNames.isDigest(digest)) {
+      // Not a digest: the registry refuses it (DIGEST_INVALID) and nothing can be mounted.
+      return Future.succeededFuture(Admission.FORWARD);
+    }
     return blobSize()
         .compose(known -> {
           size = known;
@@ -60,7 +65,7 @@ final class MountQuota implements ExchangeQuota {
   @Override
   public Future<List<String>> answered(int status, MultiMap headers) {
     settled = true;
-    if (status != 201 || size < 0) {
+    if (status != 201 || size < 0 || !OciNames.isDigest(digest)) {
       enforcer.store.release(repository, reservationId, -1);
       return Future.succeededFuture(List.of());
     }

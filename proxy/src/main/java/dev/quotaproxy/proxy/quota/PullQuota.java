@@ -34,7 +34,10 @@ final class PullQuota implements ExchangeQuota {
 
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
-    boolean pulled = exchange.oci().operation() == OciOperation.MANIFEST_GET && status == 200;
+    if (status / 100 != 2) {
+      return;  // an error body is not a pull
+    }
+    boolean pulled = exchange.oci().operation() == OciOperation.MANIFEST_GET;
     enforcer.meter(exchange, new Traffic(0, bytesOut, 0, pulled ? 1 : 0));
   }
 }
