@@ -47,10 +47,10 @@ final class BlobUploadQuota implements ExchangeQuota {
 
   @Override
   public Future<Admission> admit() {
-    var readOnly = enforcer.readOnlyRefusal();
-    if (readOnly.isPresent()) {
-      return Future.succeededFuture(Admission.refuse(readOnly.get()));
-    }
+    return enforcer.unlessReadOnly(this::decide);
+  }
+
+  private Future<Admission> decide() {
     long length = exchange.contentLength();
     if (exchange.chunked() || length <= 0) {
       return Future.succeededFuture(Admission.FORWARD);

@@ -36,10 +36,10 @@ final class ManifestPutQuota implements ExchangeQuota {
 
   @Override
   public Future<Admission> admit() {
-    var readOnly = enforcer.readOnlyRefusal();
-    if (readOnly.isPresent()) {
-      return Future.succeededFuture(Admission.refuse(readOnly.get()));
-    }
+    return enforcer.unlessReadOnly(this::readAndDecide);
+  }
+
+  private Future<Admission> readAndDecide() {
     if (exchange.contentLength() > ManifestParser.MAX_MANIFEST_BYTES) {
       return Future.succeededFuture(Admission.refuse(tooLarge()));
     }

@@ -34,10 +34,10 @@ final class MountQuota implements ExchangeQuota {
 
   @Override
   public Future<Admission> admit() {
-    var readOnly = enforcer.readOnlyRefusal();
-    if (readOnly.isPresent()) {
-      return Future.succeededFuture(Admission.refuse(readOnly.get()));
-    }
+    return enforcer.unlessReadOnly(this::decide);
+  }
+
+  private Future<Admission> decide() {
     if (!OciNames.isDigest(digest)) {
       // Not a digest: the registry refuses it (DIGEST_INVALID) and nothing can be mounted.
       return Future.succeededFuture(Admission.FORWARD);

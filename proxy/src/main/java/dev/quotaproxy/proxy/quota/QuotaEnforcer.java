@@ -5,6 +5,7 @@ import dev.quotaproxy.proxy.quota.ExchangeQuota.Admission;
 import dev.quotaproxy.proxy.quota.QuotaStore.Traffic;
 import io.vertx.core.Future;
 import java.util.Optional;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,9 +49,10 @@ public final class QuotaEnforcer implements QuotaRules {
     };
   }
 
-  /** The refusal every push gets while the registry is read-only. */
-  Optional<OciError> readOnlyRefusal() {
-    return system.readOnlyRefusal();
+  /** A push's decision, unless the registry is read-only: then the refusal every push gets. */
+  Future<Admission> unlessReadOnly(Supplier<Future<Admission>> decision) {
+    Optional<OciError> readOnly = system.readOnlyRefusal();
+    return readOnly.isPresent() ? Future.succeededFuture(Admission.refuse(readOnly.get())) : decision.get();
   }
 
   /** A push whose decision could not be made: refused with 503, or let through when failing open. */

@@ -130,11 +130,11 @@ public final class RedisQuotaStore implements QuotaStore {
     });
   }
 
-  /** As {@link #commitBlob}, the manifest's size may be -1 for the reservation's session total. */
   @Override
   public Future<Commit> commitManifest(String repository, String reservationId, Blob manifest, List<Blob> references) {
     return guarded(() -> {
-      checkSizeOrSessionTotal(manifest);
+      // A manifest's size is its body's, always known: it was read whole to decide on it.
+      check(manifest.size() >= 0 && manifest.size() < MAX_EXACT, "a manifest's size must be 0 to 2^53: " + manifest);
       Path path = new Path(repository);
       List<String> args = new ArrayList<>(List.of(reservationId, manifest.digest(), Long.toString(manifest.size())));
       addBlobs(args, references);

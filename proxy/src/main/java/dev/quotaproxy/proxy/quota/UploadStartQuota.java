@@ -19,10 +19,10 @@ final class UploadStartQuota implements ExchangeQuota {
 
   @Override
   public Future<Admission> admit() {
-    var readOnly = enforcer.readOnlyRefusal();
-    if (readOnly.isPresent()) {
-      return Future.succeededFuture(Admission.refuse(readOnly.get()));
-    }
+    return enforcer.unlessReadOnly(this::decide);
+  }
+
+  private Future<Admission> decide() {
     return enforcer.store.reserveBytes(exchange.oci().repository(), "check-" + UUID.randomUUID(), 0, 0)
         .map(r -> r.granted() ? Admission.FORWARD : Admission.refuse(QuotaErrors.storageExceeded(r.denial())))
         .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));

@@ -1,9 +1,8 @@
 -- commit_manifest: the registry accepted a manifest; it and its references become used where absent.
 -- KEYS    common layout; SCOPE_KEYS are present:S; then manifests:R, refs:R:M, refcount:R
--- ARGV    common layout, then: reservation id, manifest digest, manifest size (-1: the session total),
+-- ARGV    common layout, then: reservation id, manifest digest, manifest size,
 --         and digest, size pairs of the blobs it references (a repeated digest counts once)
--- Result  {1, manifest size, states...}, or {0, -1, states...} when the size was -1 and the reservation
---         is gone: then nothing changes.
+-- Result  {1, manifest size, states...}
 -- A manifest new to the repository is added to manifests:R, its references stored in refs:R:M and each
 -- counted once in refcount:R; re-putting a known manifest (another tag) changes no count. The reservation
 -- is released whole either way.
@@ -13,13 +12,6 @@ local id, manifest, size = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], tonumber(
 purge_expired(now_ms())
 
 local reservation = load_reservation(id)
-if size == -1 then
-  if not reservation then
-    return path_states({ 0, -1 })
-  end
-  size = reservation.total
-end
-
 add_blob(manifest, size)
 local references, seen = {}, {}
 for j = EXTRA_ARGV + 4, #ARGV - 1, 2 do
