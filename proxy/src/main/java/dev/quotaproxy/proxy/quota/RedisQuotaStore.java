@@ -15,6 +15,7 @@ import java.util.Optional;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
@@ -27,6 +28,9 @@ import java.util.function.Supplier;
  * values are refused with a failed future rather than silently rounded.
  */
 public final class RedisQuotaStore implements QuotaStore {
+  /** Longest wait for one store call; Redis answers in well under a millisecond when it is healthy. */
+  static final long CALL_TIMEOUT_MILLIS = 2_000;
+
   /** Requests that may queue for a pooled connection: a burst of uploads must wait, not fail. */
   static final int MAX_POOL_WAITING = 8192;
   /** Requests in flight on one connection (pipelined) before the client refuses more. */
@@ -162,8 +166,8 @@ public final class RedisQuotaStore implements QuotaStore {
 
   @Override
   public Future<Long> sizeOf(String namespace, String digest) {
-    return redis.send(Request.cmd(Command.HGET).arg(QuotaKeys.of(namespace).sizes()).arg(digest))
-        .map(size -> size == null ? -1L : size.toLong());
+    return guarded(() -> redis.send(Request.cmd(Command.HGET).arg(QuotaKeys.of(namespace).sizes()).arg(digest))
+        .map(size -> size == null ? -1L : size.toLong()));
   }
 
   @Override
@@ -227,6 +231,10 @@ public final class RedisQuotaStore implements QuotaStore {
    */
   @Override
   public Future<SystemUsage> systemUsage() {
+    return guarded(this::sumNamespaces);
+  }
+
+  private Future<SystemUsage> sumNamespaces() {
     return redis.send(Request.cmd(Command.SMEMBERS).arg(QuotaKeys.NAMESPACES)).compose(members -> {
       List<String> namespaces = new ArrayList<>();
       if (members != null) {
@@ -272,16 +280,16 @@ public final class RedisQuotaStore implements QuotaStore {
     if (!isLimit(settings.hardStorage()) || !(settings.writeRatio() >= 0 && settings.writeRatio() <= 1)) {
       return Future.failedFuture(new IllegalArgumentException("hard storage must be -1 or 0 to 2^53 and the write ratio 0 to 1: " + settings));
     }
-    return redis.send(Request.cmd(Command.HSET).arg(QuotaKeys.SYSTEM)
+    return guarded(() -> redis.send(Request.cmd(Command.HSET).arg(QuotaKeys.SYSTEM)
             .arg("hard_storage").arg(settings.hardStorage())
             .arg("write_ratio").arg(Double.toString(settings.writeRatio()))
             .arg("read_only_forced").arg(settings.readOnlyForced() ? 1 : 0))
-        .mapEmpty();
+        .mapEmpty());
   }
 
   @Override
   public Future<Optional<SystemSettings>> systemSettings() {
-    return redis.send(Request.cmd(Command.HMGET).arg(QuotaKeys.SYSTEM).arg("hard_storage").arg("write_ratio").arg("read_only_forced"))
+    return guarded(() -> redis.send(Request.cmd(Command.HMGET).arg(QuotaKeys.SYSTEM).arg("hard_storage").arg("write_ratio").arg("read_only_forced")))
         .map(reply -> {
           Response hard = reply.get(0);
           Response ratio = reply.get(1);
@@ -347,7 +355,9 @@ public final class RedisQuotaStore implements QuotaStore {
   /** Runs an operation, turning an invalid (or missing) argument into a failed future like any other failure. */
   private static <T> Future<T> guarded(Supplier<Future<T>> operation) {
     try {
-      return operation.get();
+      // A Redis that stops answering must not hold a push forever: past this the call counts as failed
+      // (503, or through when failing open). A reservation that still lands later expires with its TTL.
+      return operation.get().timeout(CALL_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
     } catch (IllegalArgumentException | NullPointerException e) {
       return Future.failedFuture(e);
     }

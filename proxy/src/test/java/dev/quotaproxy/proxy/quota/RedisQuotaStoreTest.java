@@ -67,6 +67,19 @@ class RedisQuotaStoreTest {
   // --- usage: blobs count once per scope -------------------------------------------------------
 
   @Test
+  void aRedisThatStopsAnsweringFailsTheCallInsteadOfHoldingIt() throws Exception {
+    // Accepts connections and reads commands, never answers: a hung Redis.
+    int port = vertx.createNetServer().connectHandler(socket -> socket.handler(ignored -> { }))
+        .listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS).actualPort();
+    RedisQuotaStore silent = RedisQuotaStore.create(vertx, "redis://127.0.0.1:" + port, 2, Duration.ofHours(1));
+
+    Throwable failure = silent.reserveBytes(APP, "u1", 1, 1).transform(Future::succeededFuture)
+        .await(10, TimeUnit.SECONDS).cause();
+
+    assertThat(failure).isInstanceOf(java.util.concurrent.TimeoutException.class);
+  }
+
+  @Test
   void aBlobSharedByTwoRepositoriesCountsOnceInTheirAncestorsAndOnceInEach() {
     commit(APP, blob("a", 100));
     commit(WEB, blob("a", 100));
