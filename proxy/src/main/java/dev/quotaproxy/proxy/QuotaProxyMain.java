@@ -96,11 +96,16 @@ public final class QuotaProxyMain {
     int connectionsPerLoop = Math.max(1, config.redis().poolSize() / config.eventLoops());
     ConfiguredQuotas configured = new ConfiguredQuotas(
         RedisQuotaStore.create(vertx, redisUrl, 2, quota.reservationTtl()), quota, guard);
-    configured.apply().onFailure(e -> LOG.error("configured limits not written yet, quota store unreachable: {}", e.toString()));
-    configured.keepRefreshed(vertx);
-    Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(
+    Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(v,
         RedisQuotaStore.create(v, redisUrl, connectionsPerLoop, quota.reservationTtl()), guard, quota.chunkReservation(), quota.failOpen());
-    return start(vertx, config, rules);
+    // Limits first, then the listener: a push in between would be measured against no limit. A store
+    // that cannot be reached fails this within its call timeout; the refresh writes them once it is back.
+    return configured.apply()
+        .onFailure(e -> LOG.error("configured limits not written yet, quota store unreachable: {}", e.toString()))
+        .transform(applied -> {
+          configured.keepRefreshed(vertx);
+          return start(vertx, config, rules);
+        });
   }
 
   /** Deploys one proxy verticle per configured event loop, with the given quota rules. */

@@ -72,6 +72,21 @@ class SystemQuotaTest {
   }
 
   @Test
+  void configuredLimitsAreWrittenAgainWhenRedisLosesThem() throws Exception {
+    Deployed proxy = harness.startProxy("""
+        quota:
+          scopes:
+            lost: {storage-hard: 100KiB}
+        """);
+    harness.redis().flushAll();
+    assertThat(proxy.client().pushBlob("lost/app", randomBytes(200 * KiB)).status()).as("no limit while it is gone").isEqualTo(201);
+
+    QuotaHarness.await(proxy.configured().refresh());
+
+    assertThat(proxy.client().pushBlob("lost/app", randomBytes(200 * KiB)).status()).isEqualTo(403);
+  }
+
+  @Test
   void withTheStoreDownPushesFailClosedAndPullsKeepWorking() throws Exception {
     Deployed closed = harness.startProxy("");
     Deployed open = harness.startProxy("", "--quota.fail-open", "true");

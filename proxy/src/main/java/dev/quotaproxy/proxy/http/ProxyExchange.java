@@ -22,7 +22,6 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.net.HostAndPort;
-import io.vertx.core.streams.Pipe;
 import java.net.ConnectException;
 import java.net.UnknownHostException;
 import java.util.List;
@@ -63,9 +62,9 @@ public final class ProxyExchange implements ExchangeView {
 
   private HttpClientRequest upstreamRequest;
   private HttpClientResponse upstreamResponse;
-  private Pipe<Buffer> requestPipe;
   private boolean requestBodyDone;
   private boolean continueSent;
+  private boolean replied;
   private boolean finished;
 
   private ProxyExchange(ProxyContext context, HttpServerRequest request) {
@@ -159,15 +158,14 @@ public final class ProxyExchange implements ExchangeView {
       } else {
         upstreamRequest.putHeader(HttpHeaders.CONTENT_LENGTH, request.getHeader(HttpHeaders.CONTENT_LENGTH));
       }
-      requestPipe = quota.body(requestBody, this::refuseMidStream).pipe().endOnFailure(false);
-      requestPipe.to(upstreamRequest).onComplete(sent -> {
+      quota.body(requestBody, this::refuseMidStream).pipe().endOnFailure(false).to(upstreamRequest).onComplete(sent -> {
         if (sent.succeeded()) {
           requestBodyDone = true;
         } else if (upstreamResponse != null) {
           // The registry answered early and stopped reading (a 401 before the upload, say): its answer
           // still goes to the client whole, then the connection closes over the unread rest.
           LOG.debug("{} {}: request body cut short after the answer: {}", request.method(), path, describe(sent.cause()));
-        } else if (!finished) {
+        } else if (!finished && !replied) {
           abort("request body failed: " + describe(sent.cause()));
         }
       });
@@ -304,7 +302,8 @@ public final class ProxyExchange implements ExchangeView {
 
   /** Ends a broken exchange: the upstream connection is reset (never reused), the client's closed. */
   private void abort(String reason) {
-    if (finished) {
+    if (finished || replied) {
+      // Over already, or answered by the proxy itself: what breaks now is the body it chose not to read.
       return;
     }
     LOG.info("{} {}: aborted, {}", request.method(), path, reason);
@@ -321,9 +320,8 @@ public final class ProxyExchange implements ExchangeView {
    * client's kernel discard the answer it has not read yet.
    */
   private void closeAfterDrainingRequest() {
-    if (requestPipe != null) {
-      requestPipe.close();
-    }
+    // New handlers on the request itself take it from the body pipe, which is left to lapse: closing
+    // it would also strip the upstream request's exception handler.
     if (request.isEnded()) {
       request.connection().close();
       return;
@@ -346,6 +344,7 @@ public final class ProxyExchange implements ExchangeView {
   }
 
   private void reply(OciError error, String outcome) {
+    replied = true;
     if (!response.headWritten() && !response.closed()) {
       response.setStatusCode(error.status()).putHeader(HttpHeaders.CONTENT_TYPE, "application/json; charset=utf-8");
       if (error.retryAfterSeconds() > 0) {

@@ -55,7 +55,7 @@ final class BlobUploadQuota implements ExchangeQuota {
     if (exchange.chunked() || length <= 0) {
       return Future.succeededFuture(Admission.FORWARD);
     }
-    return enforcer.store.reserveBytes(repository, reservationId, length, length)
+    return enforcer.reserveThroughContention(() -> enforcer.store.reserveBytes(repository, reservationId, length, length))
         .map(r -> {
           if (!r.granted()) {
             return Admission.refuse(QuotaErrors.storageExceeded(r.denial()));
@@ -72,7 +72,7 @@ final class BlobUploadQuota implements ExchangeQuota {
       return body;
     }
     reserving = new ReservingReadStream(body, enforcer.chunkReservation,
-        (min, max) -> enforcer.store.reserveBytes(repository, reservationId, min, max),
+        (min, max) -> enforcer.reserveThroughContention(() -> enforcer.store.reserveBytes(repository, reservationId, min, max)),
         denied -> {
           // The client is cut off mid-chunk and will give the session up: free all it held.
           settled = true;

@@ -24,6 +24,7 @@ public final class ConfiguredQuotas {
   private final QuotaStore store;
   private final ProxyConfig.Quota config;
   private final SystemGuard guard;
+  private boolean applied;
   private boolean lastRefreshFailed;
   private boolean refreshing;
 
@@ -35,6 +36,10 @@ public final class ConfiguredQuotas {
 
   /** Writes every configured scope limit and the system settings. */
   public Future<Void> apply() {
+    return writeConfigured().onSuccess(v -> applied = true);
+  }
+
+  private Future<Void> writeConfigured() {
     List<Future<Void>> writes = new ArrayList<>();
     writes.add(store.putSystemSettings(systemSettings()));
     for (Map.Entry<String, ScopeLimitsConfig> scope : config.scopes().entrySet()) {
@@ -45,9 +50,14 @@ public final class ConfiguredQuotas {
     return Future.all(writes).mapEmpty();
   }
 
-  /** One refresh: settings (written again if missing), then system usage, into the guard. */
+  /**
+   * One refresh: the configuration if it was never written, the settings (written again if the store
+   * lost them), then system usage, into the guard.
+   */
   public Future<Void> refresh() {
-    return store.systemSettings()
+    // If the store could not be reached at start, the configuration still has to go in first.
+    Future<Void> configured = applied ? Future.succeededFuture() : apply();
+    return configured.compose(v -> store.systemSettings())
         .compose(stored -> stored.isPresent()
             ? Future.succeededFuture(stored.get())
             : apply().map(v -> {

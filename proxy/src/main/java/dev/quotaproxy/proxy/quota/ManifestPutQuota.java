@@ -57,7 +57,7 @@ final class ManifestPutQuota implements ExchangeQuota {
     List<Blob> charged = new ArrayList<>();
     charged.add(ownBlob());
     charged.addAll(manifest.references());
-    return enforcer.store.reserveBlobs(repository, reservationId, charged)
+    return enforcer.reserveThroughContention(() -> enforcer.store.reserveBlobs(repository, reservationId, charged))
         .map(r -> {
           if (!r.granted()) {
             return Admission.refuse(QuotaErrors.storageExceeded(r.denial()));

@@ -49,7 +49,7 @@ final class MountQuota implements ExchangeQuota {
             return new UploadStartQuota(enforcer, exchange).admit()
                 .map(start -> start.refused() ? start : Admission.forwardTo(withoutMount(exchange.uri())));
           }
-          return enforcer.store.reserveBlobs(repository, reservationId, List.of(new Blob(digest, known)))
+          return enforcer.reserveThroughContention(() -> enforcer.store.reserveBlobs(repository, reservationId, List.of(new Blob(digest, known))))
               .map(r -> r.granted() ? Admission.FORWARD : Admission.refuse(QuotaErrors.storageExceeded(r.denial())));
         })
         .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));

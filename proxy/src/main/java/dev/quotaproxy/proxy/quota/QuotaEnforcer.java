@@ -2,9 +2,15 @@ package dev.quotaproxy.proxy.quota;
 
 import dev.quotaproxy.proxy.oci.OciError;
 import dev.quotaproxy.proxy.quota.ExchangeQuota.Admission;
+import dev.quotaproxy.proxy.quota.QuotaStore.Denial;
+import dev.quotaproxy.proxy.quota.QuotaStore.Reservation;
 import dev.quotaproxy.proxy.quota.QuotaStore.Traffic;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -17,16 +23,23 @@ import org.slf4j.LoggerFactory;
 public final class QuotaEnforcer implements QuotaRules {
   private static final Logger LOG = LoggerFactory.getLogger(QuotaEnforcer.class);
 
+  /** Longest wait, on average, for other uploads' bytes in flight to commit or release. */
+  static final long CONTENTION_WAIT_MILLIS = 5_000;
+  private static final long FIRST_RETRY_MILLIS = 10;
+  private static final long LAST_RETRY_MILLIS = 200;
+
   final QuotaStore store;
   final SystemGuard system;
   final long chunkReservation;
   final boolean failOpen;
+  private final Vertx vertx;
 
   /**
    * @param chunkReservation bytes reserved at a time for bodies of unknown length
    * @param failOpen         let pushes through unmetered when the store is unreachable, instead of 503
    */
-  public QuotaEnforcer(QuotaStore store, SystemGuard system, long chunkReservation, boolean failOpen) {
+  public QuotaEnforcer(Vertx vertx, QuotaStore store, SystemGuard system, long chunkReservation, boolean failOpen) {
+    this.vertx = vertx;
     this.store = store;
     this.system = system;
     this.chunkReservation = chunkReservation;
@@ -53,6 +66,42 @@ public final class QuotaEnforcer implements QuotaRules {
   Future<Admission> unlessReadOnly(Supplier<Future<Admission>> decision) {
     Optional<OciError> readOnly = system.readOnlyRefusal();
     return readOnly.isPresent() ? Future.succeededFuture(Admission.refuse(readOnly.get())) : decision.get();
+  }
+
+  /**
+   * Reserves through {@code attempt}, waiting while a refusal is due only to bytes in flight: when the
+   * scope's committed usage leaves room for the request, the uploads holding the rest will commit or
+   * release, so the attempt is repeated (10 ms, doubling to 200 ms, jittered) until it fits, the room
+   * is taken for good, or the wait runs out. The wait is jittered per request, so that uploads which
+   * each hold part of the room, and each need more, give up one at a time instead of all at once.
+   */
+  Future<Reservation> reserveThroughContention(Supplier<Future<Reservation>> attempt) {
+    long deadline = System.nanoTime()
+        + TimeUnit.MILLISECONDS.toNanos((long) (CONTENTION_WAIT_MILLIS * (0.5 + ThreadLocalRandom.current().nextDouble())));
+    Promise<Reservation> outcome = Promise.promise();
+    retry(attempt, outcome, FIRST_RETRY_MILLIS, deadline);
+    return outcome.future();
+  }
+
+  private void retry(Supplier<Future<Reservation>> attempt, Promise<Reservation> outcome, long delay, long deadline) {
+    attempt.get().onComplete(ar -> {
+      if (ar.failed()) {
+        outcome.fail(ar.cause());
+      } else if (ar.result().granted() || !onlyInFlightInTheWay(ar.result().denial()) || System.nanoTime() > deadline) {
+        outcome.complete(ar.result());
+      } else {
+        long jittered = delay / 2 + ThreadLocalRandom.current().nextLong(delay);
+        vertx.setTimer(Math.max(1, jittered), id -> retry(attempt, outcome, Math.min(delay * 2, LAST_RETRY_MILLIS), deadline));
+      }
+    });
+  }
+
+  /**
+   * Committed usage and what this upload holds already leave room for the request: only other
+   * uploads' reservations, which end, are in its way.
+   */
+  static boolean onlyInFlightInTheWay(Denial denial) {
+    return denial.used() + denial.heldByRequest() + Math.max(denial.requested(), 1) <= denial.hardLimit();
   }
 
   /** A push whose decision could not be made: refused with 503, or let through when failing open. */

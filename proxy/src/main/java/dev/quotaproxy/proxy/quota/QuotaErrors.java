@@ -33,12 +33,12 @@ public final class QuotaErrors {
    */
   public static OciError storageExceeded(Denial denial) {
     long usage = saturatedSum(denial.used(), denial.reserved());
+    long after = saturatedSum(usage, denial.requested());
     String limit = ByteSize.format(denial.hardLimit());
     String message = denial.requested() == 0
         ? "quota exceeded: " + denial.scope() + " is at " + ByteSize.format(usage) + " of its " + limit + " storage limit"
         : "quota exceeded: pushing " + ByteSize.format(denial.requested()) + " to " + denial.scope()
-            + " would raise its storage to " + ByteSize.format(saturatedSum(usage, denial.requested()))
-            + ", over its " + limit + " limit";
+            + " would raise its storage to " + distinct(after, denial.hardLimit()) + ", over its " + limit + " limit";
     Map<String, Object> detail = Map.of(
         "scope", denial.scope(),
         "resource", "storage_bytes",
@@ -46,6 +46,15 @@ public final class QuotaErrors {
         "limit", denial.hardLimit(),
         "requested", denial.requested());
     return new OciError(403, "DENIED", message, detail, 0);
+  }
+
+  /**
+   * A size that would print the same as the limit it exceeds ("10.0 MiB, over its 10.0 MiB limit")
+   * is given in bytes beside it, so the message never contradicts itself.
+   */
+  private static String distinct(long bytes, long limit) {
+    String formatted = ByteSize.format(bytes);
+    return formatted.equals(ByteSize.format(limit)) ? formatted + " (" + bytes + " bytes)" : formatted;
   }
 
   /**

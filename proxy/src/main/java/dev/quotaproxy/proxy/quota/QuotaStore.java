@@ -102,8 +102,17 @@ public interface QuotaStore {
     }
   }
 
-  /** The first scope on the path (outermost first) that could not take the request. */
-  record Denial(String scope, long used, long reserved, long hardLimit, long requested) {}
+  /**
+   * The first scope on the path (outermost first) that could not take the request.
+   *
+   * @param reserved      all bytes in flight in the scope, this reservation's included
+   * @param heldByRequest what this reservation already held there (earlier chunks of the same upload)
+   */
+  record Denial(String scope, long used, long reserved, long hardLimit, long requested, long heldByRequest) {
+    public Denial(String scope, long used, long reserved, long hardLimit, long requested) {
+      this(scope, used, reserved, hardLimit, requested, 0);
+    }
+  }
 
   /**
    * @param sizeKnown false when a session total was asked for and the reservation had expired

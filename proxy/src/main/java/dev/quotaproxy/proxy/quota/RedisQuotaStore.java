@@ -414,13 +414,13 @@ public final class RedisQuotaStore implements QuotaStore {
       return scopes.get(position.toInteger() - 1);
     }
 
-    /** {1, granted} or {0, position, used, reserved, hard, requested}. */
+    /** {1, granted} or {0, position, used, reserved, hard, requested, held by this reservation}. */
     Reservation reservation(Response reply) {
       if (reply.get(0).toLong() == 1) {
         return new Reservation(reply.get(1).toLong(), null);
       }
       return new Reservation(0, new Denial(scope(reply.get(1)), reply.get(2).toLong(), reply.get(3).toLong(),
-          reply.get(4).toLong(), reply.get(5).toLong()));
+          reply.get(4).toLong(), reply.get(5).toLong(), reply.get(6).toLong()));
     }
 
     Change change(Response reply) {

@@ -23,7 +23,8 @@ final class UploadStartQuota implements ExchangeQuota {
   }
 
   private Future<Admission> decide() {
-    return enforcer.store.reserveBytes(exchange.oci().repository(), "check-" + UUID.randomUUID(), 0, 0)
+    String check = "check-" + UUID.randomUUID();
+    return enforcer.reserveThroughContention(() -> enforcer.store.reserveBytes(exchange.oci().repository(), check, 0, 0))
         .map(r -> r.granted() ? Admission.FORWARD : Admission.refuse(QuotaErrors.storageExceeded(r.denial())))
         .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
   }

@@ -92,6 +92,13 @@ local function load_reservation(id)
   return reservation
 end
 
+-- Bytes the reservation id already holds in a scope (0 when it holds none): a denial reports them, so a
+-- caller can tell room taken by others' uploads from room taken by its own.
+local function held_by(id, scope)
+  local reservation = load_reservation(id)
+  return reservation and (reservation.amounts[scope] or 0) or 0
+end
+
 -- Writes the reservation's amounts and total; its expiry is left as it is.
 local function store_reservation(id, reservation)
   local amounts = {}

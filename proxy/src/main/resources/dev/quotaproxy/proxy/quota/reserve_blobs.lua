@@ -3,7 +3,8 @@
 -- ARGV    common layout, then: reservation id, repository, TTL ms, and digest, size pairs (a repeated digest counts once)
 -- Result  {1, need of the innermost scope}, having added each scope's need to its reserved bytes and to the
 --         reservation's amounts (its session total unchanged) and renewed its expiry;
---         {0, i, used, reserved, hard, need} when scope i (outermost first) needs bytes and used + reserved + need > hard.
+--         {0, i, used, reserved, hard, need, held} when scope i (outermost first) needs bytes and
+--         used + reserved + need > hard; held = what this reservation already holds there.
 -- A scope that needs nothing never refuses, even when over its limit.
 
 local id, repository, ttl = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], tonumber(ARGV[EXTRA_ARGV + 3])
@@ -31,7 +32,7 @@ for i = 1, SCOPE_COUNT do
     local used, reserved = usage_of(SCOPES[i])
     local hard = limits_of(SCOPES[i])
     if hard ~= -1 and used + reserved + need[i] > hard then
-      return { 0, i, used, reserved, hard, need[i] }
+      return { 0, i, used, reserved, hard, need[i], held_by(id, SCOPES[i]) }
     end
   end
 end

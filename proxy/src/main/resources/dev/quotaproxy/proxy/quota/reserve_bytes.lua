@@ -2,7 +2,8 @@
 -- KEYS    common layout; SCOPE_KEYS are present:S (unused here)
 -- ARGV    common layout, then: reservation id, repository, min bytes, max bytes, TTL ms
 -- Result  {1, granted} with granted = min(max, smallest headroom) >= min, where headroom = hard - used - reserved;
---         {0, i, used, reserved, hard, min} when scope i (1-based, outermost first) is the first that does not fit.
+--         {0, i, used, reserved, hard, min, held} when scope i (1-based, outermost first) is the first that does not
+--         fit; held = what this reservation already holds there.
 -- With min = max = 0 nothing is granted, and a scope with used + reserved >= hard refuses (the check at upload start).
 -- A grant adds to every scope's reserved bytes, to the reservation's amounts and total, and renews its expiry;
 -- a grant of 0 creates no reservation (it only renews one that exists).
@@ -26,7 +27,7 @@ for i = 1, SCOPE_COUNT do
   if hard ~= -1 then
     local headroom = hard - used - reserved
     if not fits(headroom) then
-      return { 0, i, used, reserved, hard, min }
+      return { 0, i, used, reserved, hard, min, held_by(id, SCOPES[i]) }
     end
     if headroom < granted then
       granted = headroom

@@ -21,6 +21,14 @@ class QuotaErrorsTest {
   private static final long TIB = 1L << 40;
 
   @Test
+  void aSizeThatRoundsToTheLimitIsGivenInBytes() {
+    OciError error = QuotaErrors.storageExceeded(new Denial("acme", 10_485_760 - 16_384, 16_384, 10_485_760, 16_384));
+
+    assertThat(error.message())
+        .isEqualTo("quota exceeded: pushing 16.0 KiB to acme would raise its storage to 10.0 MiB (10502144 bytes), over its 10.0 MiB limit");
+  }
+
+  @Test
   void storageHardLimitSaysWhatThePushWouldHaveRaisedTheScopeTo() {
     OciError error = QuotaErrors.storageExceeded(new Denial("acme/team", 9 * GIB + 900 * MIB, 400 * MIB, 10 * GIB, 112 * MIB));
 

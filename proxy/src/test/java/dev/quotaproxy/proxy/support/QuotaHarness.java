@@ -34,8 +34,15 @@ public final class QuotaHarness implements AutoCloseable {
 
   public QuotaHarness() throws IOException, InterruptedException {
     this.registry = RealRegistry.start();
-    this.redis = TestRedis.start();
-    this.dir = Files.createTempDirectory("quota-harness");
+    try {
+      this.redis = TestRedis.start();
+      this.dir = Files.createTempDirectory("quota-harness");
+    } catch (RuntimeException | IOException e) {
+      // No half-built harness: a registry started here must not outlive the failed start.
+      registry.close();
+      vertx.close();
+      throw e;
+    }
   }
 
   public RealRegistry registry() {
@@ -68,7 +75,7 @@ public final class QuotaHarness implements AutoCloseable {
     await(configured.apply());
     await(configured.refresh());
     ProxyVerticle verticle = new ProxyVerticle(proxyConfig,
-        v -> new QuotaEnforcer(store, guard, quota.chunkReservation(), quota.failOpen()));
+        v -> new QuotaEnforcer(v, store, guard, quota.chunkReservation(), quota.failOpen()));
     await(vertx.deployVerticle(verticle));
     Deployed deployed = new Deployed(new OciTestClient("http://127.0.0.1:" + verticle.actualPort()), store, configured);
     proxies.add(deployed);

@@ -1,0 +1,112 @@
+package dev.quotaproxy.proxy.support;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The proxy as a user runs it: {@code java -jar quota-proxy.jar ...} in a JVM of its own, on a free
+ * loopback port, its standard output and error (access log included) captured to a file.
+ */
+public final class ProxyProcess implements AutoCloseable {
+  private final Process process;
+  private final Path log;
+  private final int port;
+
+  private ProxyProcess(Process process, Path log, int port) {
+    this.process = process;
+    this.log = log;
+    this.port = port;
+  }
+
+  /**
+   * Launches the jar with the given settings plus {@code --host 127.0.0.1 --port <free port>}. The
+   * child gets no {@code QUOTA_PROXY_*} variables of this environment: only the flags configure it.
+   */
+  public static ProxyProcess start(Path jar, Path log, List<String> settings) throws IOException {
+    if (!Files.isRegularFile(jar)) {
+      throw new IllegalStateException(jar + " does not exist: build it first (mvn package, which `mvn verify` runs before this test)");
+    }
+    int port = freePort();
+    List<String> command = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-jar", jar.toString(),
+        "--host", "127.0.0.1", "--port", Integer.toString(port)));
+    command.addAll(settings);
+    Files.createDirectories(log.getParent());
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+    builder.environment().keySet().removeIf(name -> name.startsWith("QUOTA_PROXY_"));
+    return new ProxyProcess(builder.start(), log, port);
+  }
+
+  public String origin() {
+    return "http://127.0.0.1:" + port;
+  }
+
+  /** What the process printed so far. */
+  public String output() {
+    try {
+      return Files.readString(log);
+    } catch (IOException e) {
+      return "(cannot read " + log + ": " + e + ")";
+    }
+  }
+
+  public Path log() {
+    return log;
+  }
+
+  /** Waits until {@code GET /v2/} through the proxy answers 200 (the registry behind it is up too). */
+  public void awaitReady(Duration timeout) throws IOException, InterruptedException {
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    Instant deadline = Instant.now().plus(timeout);
+    int lastStatus = 0;
+    while (Instant.now().isBefore(deadline)) {
+      if (!process.isAlive()) {
+        throw new IOException("the proxy on port " + port + " exited with " + process.exitValue() + "; its output:\n" + output());
+      }
+      try {
+        lastStatus = http.send(HttpRequest.newBuilder(URI.create(origin() + "/v2/")).timeout(Duration.ofSeconds(5)).build(),
+            HttpResponse.BodyHandlers.discarding()).statusCode();
+        if (lastStatus == 200) {
+          return;
+        }
+      } catch (IOException notYet) {
+        // Not listening yet.
+      }
+      process.waitFor(100, TimeUnit.MILLISECONDS);
+    }
+    throw new IOException("the proxy on port " + port + " did not answer /v2/ with 200 within " + timeout
+        + " (last status " + lastStatus + "); its output:\n" + output());
+  }
+
+  /** Stops the process (SIGTERM, then SIGKILL after 10 s) and waits for it. */
+  @Override
+  public void close() {
+    process.destroy();
+    try {
+      if (!process.waitFor(10, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      process.destroyForcibly();
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
+  }
+}
