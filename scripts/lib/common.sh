@@ -1,7 +1,7 @@
 # shellcheck shell=bash
-# Helpers shared by scripts/e2e.sh and scripts/bench.sh. Source it, then call qp_init.
+# Helpers shared by the scripts in scripts/ (e2e, benchmarks). Source it, then call qp_init.
 #
-# Everything started here (registry, proxy) is recorded in QP_PIDS and stopped
+# Everything started here (registry, proxy, redis) is recorded in QP_PIDS and stopped
 # by the EXIT trap; all files live under QP_TMP, removed on exit unless KEEP_TMP=1.
 #
 # Environment:
@@ -25,10 +25,15 @@ REGISTRY_PID=""
 REGISTRY_PORT=""
 REGISTRY_URL=""
 REGISTRY_LOG=""
+REGISTRY_DATA=""
 PROXY_PID=""
 PROXY_PORT=""
 PROXY_URL=""
 PROXY_LOG=""
+REDIS_PID=""
+REDIS_PORT=""
+REDIS_URL=""
+REDIS_LOG=""
 
 # ---------------------------------------------------------------- output
 
@@ -104,7 +109,7 @@ qp_cleanup() {
 
 qp_dump_logs() {
   local f
-  for f in "$PROXY_LOG" "$REGISTRY_LOG"; do
+  for f in "$PROXY_LOG" "$REGISTRY_LOG" "$REDIS_LOG"; do
     [[ -n "$f" && -s "$f" ]] || continue
     printf '\n----- last 40 lines of %s -----\n' "$f"
     tail -n 40 "$f"
@@ -131,14 +136,28 @@ port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# free_port: set FREE_PORT to a loopback port nobody listens on and that this
-# run has not handed out yet (not a $(...) helper: it must update QP_USED_PORTS).
+# port_taken PORT: true if any TCP socket on this host uses PORT locally: a
+# listener, or a connection (a client's, even one in TIME-WAIT) that makes a
+# bind to PORT fail with "Address already in use".
+port_taken() {
+  port_in_use "$1" && return 0
+  command -v ss >/dev/null 2>&1 || return 1
+  [[ -n "$(ss -Htan "( sport = :$1 )" 2>/dev/null)" ]]
+}
+
+# free_port: set FREE_PORT to a loopback port nobody uses and that this run has
+# not handed out yet (not a $(...) helper: it must update QP_USED_PORTS). Ports
+# are taken below the kernel's ephemeral range, where outgoing connections do
+# not land between this check and the bind.
 free_port() {
-  local port i
+  local port i low=32768 span
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  span=$((low - 20000))
+  ((span >= 2000)) || span=40000   # no room below the range: 20000-59999
   for ((i = 0; i < 200; i++)); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((20000 + RANDOM % span))
     [[ "$QP_USED_PORTS" == *" $port "* ]] && continue
-    port_in_use "$port" && continue
+    port_taken "$port" && continue
     QP_USED_PORTS+="$port "
     FREE_PORT=$port
     return 0
@@ -160,11 +179,13 @@ wait_http() {
 # ---------------------------------------------------------------- registry
 
 # start_registry: a fresh docker-registry with filesystem storage in QP_TMP.
-# Sets REGISTRY_PORT, REGISTRY_URL, REGISTRY_PID, REGISTRY_LOG.
+# Sets REGISTRY_PORT, REGISTRY_URL, REGISTRY_PID, REGISTRY_LOG, REGISTRY_DATA
+# (its storage root: repositories are under docker/registry/v2/repositories/).
 start_registry() {
   need docker-registry curl
   local dir=$QP_TMP/registry
-  mkdir -p "$dir/data"
+  REGISTRY_DATA=$dir/data
+  mkdir -p "$REGISTRY_DATA"
   free_port
   REGISTRY_PORT=$FREE_PORT
   REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT
@@ -194,7 +215,8 @@ YAML
 
 # ---------------------------------------------------------------- proxy
 
-# start_proxy [LOG_NAME]: the proxy jar in front of REGISTRY_URL, on a fresh port.
+# start_proxy [LOG_NAME [ARGS...]]: the proxy jar in front of REGISTRY_URL, on a
+# fresh port, with ARGS as extra settings (--config FILE, --redis.url URL, ...).
 # Its stdout (JSON access log) and stderr go to QP_TMP/LOG_NAME (default proxy.log).
 # Sets PROXY_PORT, PROXY_URL, PROXY_PID, PROXY_LOG.
 start_proxy() {
@@ -204,15 +226,16 @@ start_proxy() {
   PROXY_PORT=$FREE_PORT
   PROXY_URL=http://127.0.0.1:$PROXY_PORT
   PROXY_LOG=$QP_TMP/${1:-proxy.log}
+  shift $(($# > 0 ? 1 : 0))
   # JAVA_OPTS is deliberately word-split: it holds several JVM options.
   # shellcheck disable=SC2086
   java ${JAVA_OPTS:-} -jar "$QP_JAR" --upstream "$REGISTRY_URL" \
-    --port "$PROXY_PORT" --host 127.0.0.1 >"$PROXY_LOG" 2>&1 &
+    --port "$PROXY_PORT" --host 127.0.0.1 "$@" >"$PROXY_LOG" 2>&1 &
   PROXY_PID=$!
   QP_PIDS+=("$PROXY_PID")
   wait_http "$PROXY_URL/v2/" "$PROXY_PID" 60 \
     || die "proxy did not become ready on $PROXY_URL"
-  log "proxy    $PROXY_URL (pid $PROXY_PID${JAVA_OPTS:+, JAVA_OPTS=$JAVA_OPTS}, log $PROXY_LOG)"
+  log "proxy    $PROXY_URL (pid $PROXY_PID${JAVA_OPTS:+, JAVA_OPTS=$JAVA_OPTS}${*:+, $*}, log $PROXY_LOG)"
 }
 
 stop_proxy() {
@@ -237,6 +260,36 @@ access_log_since() {
   shift $(($# < 2 ? $# : 2))
   tail -n "+$((mark + 1))" "$PROXY_LOG" \
     | jq -c "$@" -R "fromjson? | objects | select(has(\"op\")) | $filter"
+}
+
+# ---------------------------------------------------------------- redis
+
+# start_redis: a private redis-server on a fresh loopback port, in memory only
+# (no RDB snapshots, no AOF), so a script can read the proxy's quota keys.
+# Sets REDIS_PORT, REDIS_URL, REDIS_PID, REDIS_LOG.
+start_redis() {
+  need redis-server redis-cli
+  local i
+  free_port
+  REDIS_PORT=$FREE_PORT
+  REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+  REDIS_LOG=$QP_TMP/redis.log
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$QP_TMP" >"$REDIS_LOG" 2>&1 &
+  REDIS_PID=$!
+  QP_PIDS+=("$REDIS_PID")
+  for ((i = 0; i < 100; i++)); do
+    [[ "$(rcli PING 2>/dev/null)" == PONG ]] && break
+    kill -0 "$REDIS_PID" 2>/dev/null || die "redis-server exited (see $REDIS_LOG)"
+    sleep 0.1
+  done
+  [[ "$(rcli PING 2>/dev/null)" == PONG ]] || die "redis-server did not answer on port $REDIS_PORT"
+  log "redis    $REDIS_URL (pid $REDIS_PID, $(redis-server --version | awk '{ print $3 }'))"
+}
+
+# rcli ARGS...: redis-cli against the redis of start_redis (raw replies, one a line).
+rcli() {
+  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --raw "$@"
 }
 
 # ---------------------------------------------------------------- misc

@@ -94,15 +94,26 @@ public final class QuotaProxyMain {
     ProxyConfig.Quota quota = config.quota();
     SystemGuard guard = new SystemGuard();
     int connectionsPerLoop = Math.max(1, config.redis().poolSize() / config.eventLoops());
-    ConfiguredQuotas configured = new ConfiguredQuotas(
-        RedisQuotaStore.create(vertx, redisUrl, 2, quota.reservationTtl()), quota, guard);
+    RedisQuotaStore maintenance = RedisQuotaStore.create(vertx, redisUrl, 2, quota.reservationTtl());
+    ConfiguredQuotas configured = new ConfiguredQuotas(maintenance, quota, guard);
     Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(v,
         RedisQuotaStore.create(v, redisUrl, connectionsPerLoop, quota.reservationTtl()), guard, quota.chunkReservation(), quota.failOpen());
     // Limits first, then the listener: a push in between would be measured against no limit. A store
     // that cannot be reached fails this within its call timeout; the refresh writes them once it is back.
-    return configured.apply()
-        .onFailure(e -> LOG.error("configured limits not written yet, quota store unreachable: {}", e.toString()))
-        .transform(applied -> {
+    return maintenance.loadScripts().timeout(5, TimeUnit.SECONDS)
+        .recover(e -> {
+          if (e.getMessage() != null && e.getMessage().startsWith("ERR")) {
+            // Redis answered, and refused a script: no decision could be made, so do not start.
+            return Future.failedFuture(new IllegalStateException("Redis refused a quota script: " + e.getMessage(), e));
+          }
+          // Unreachable: each call loads its script itself (the NOSCRIPT fallback) once Redis is back.
+          LOG.error("quota scripts not loaded, quota store unreachable: {}", e.toString());
+          return Future.succeededFuture();
+        })
+        .compose(loaded -> configured.apply()
+            .onFailure(e -> LOG.error("configured limits not written yet, quota store unreachable: {}", e.toString()))
+            .otherwiseEmpty())
+        .compose(applied -> {
           configured.keepRefreshed(vertx);
           return start(vertx, config, rules);
         });

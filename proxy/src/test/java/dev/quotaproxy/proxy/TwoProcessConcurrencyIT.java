@@ -33,7 +33,7 @@ import org.junit.jupiter.api.Test;
  *
  * <p>Run by failsafe in {@code mvn verify}, after the jar is packaged. Each process's output goes to
  * {@code target/two-process-it/proxy-N.log} and is printed when a test fails; the processes are
- * always stopped. Skipped where docker-registry is not installed, unless QUOTA_PROXY_REQUIRE_TOOLS=1.
+ * always stopped. Skipped where docker-registry is not installed, unless REQUIRE_TEST_TOOLS=1.
  */
 class TwoProcessConcurrencyIT {
   private static final int MiB = 1024 * 1024;

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Assumptions;
  * its own configuration: filesystem storage in a temporary directory, delete enabled, no auth.
  *
  * <p>Tests that need it are skipped where the binary is missing (a developer machine with only a
- * JDK and Maven), unless {@code QUOTA_PROXY_REQUIRE_TOOLS=1} is set, as {@code .ci/run} does: then a
+ * JDK and Maven), unless {@code REQUIRE_TEST_TOOLS=1} is set, as {@code .ci/run} does: then a
  * missing binary fails them, so CI can never pass by skipping.
  */
 public final class RealRegistry implements AutoCloseable {
@@ -37,8 +37,8 @@ public final class RealRegistry implements AutoCloseable {
   /** Skips (or, in CI, fails) the calling test when the registry binary is not installed. */
   public static void assumeInstalled() {
     boolean installed = Files.isExecutable(Path.of(BINARY));
-    if (!installed && "1".equals(System.getenv("QUOTA_PROXY_REQUIRE_TOOLS"))) {
-      throw new IllegalStateException(BINARY + " is required (QUOTA_PROXY_REQUIRE_TOOLS=1) but not installed");
+    if (!installed && "1".equals(System.getenv("REQUIRE_TEST_TOOLS"))) {
+      throw new IllegalStateException(BINARY + " is required (REQUIRE_TEST_TOOLS=1) but not installed");
     }
     Assumptions.assumeTrue(installed, BINARY + " not installed (Debian package docker-registry); skipping");
   }

@@ -1,0 +1,351 @@
+#!/usr/bin/env bash
+# End-to-end test of quota enforcement with real clients, a real registry and a
+# real Redis.
+#
+#   scripts/e2e-quota.sh
+#
+# Starts docker-registry, a private redis-server (so the checks can read the
+# proxy's usage counters with redis-cli) and the proxy with scope limits from a
+# YAML file, then drives skopeo, podman and curl through the proxy:
+#
+#   q   storage-hard a bit above one small test image (measured at run time)
+#   eg  egress 1 MiB per 1 h window
+#
+# and checks what was charged (Redis), what the clients saw (status, message),
+# what the registry received (its storage directory) and what the proxy logged.
+#
+# Environment:
+#   KEEP_TMP=1         keep the temp dir with logs, layouts and podman storage
+#   QP_JAR, JAVA_OPTS  see scripts/lib/common.sh
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$HERE/lib/common.sh"
+
+KIB=1024
+MIB=$((1024 * 1024))
+LAYOUT=""
+SMALL="" SMALL_SIZE=0 LIMIT=0 LIMIT_TEXT=""
+EGRESS_LIMIT=$MIB
+
+# ---------------------------------------------------------------- helpers
+
+# http METHOD URL [CURL_ARGS...]: print the status code; the body goes to
+# $QP_TMP/http.body and the headers to $QP_TMP/http.headers.
+http() {
+  local method=$1 url=$2
+  shift 2
+  local -a how=(-X "$method")
+  [[ "$method" == HEAD ]] && how=(--head)
+  curl -sS -o "$QP_TMP/http.body" -D "$QP_TMP/http.headers" -w '%{http_code}' \
+    "${how[@]}" "$@" "$url"
+}
+
+# header NAME: the value of header NAME in the last response's headers.
+header() {
+  awk -v name="${1,,}" '
+    /^HTTP\// { value = ""; found = 0 }
+    { line = $0; sub(/\r$/, "", line) }
+    tolower(substr(line, 1, index(line, ":") - 1)) == name {
+      value = substr(line, index(line, ":") + 1); sub(/^[ \t]+/, "", value); found = 1
+    }
+    END { if (found) print value; exit !found }' "$QP_TMP/http.headers"
+}
+
+# start_upload REPO: POST an upload session through the proxy; print its absolute URL.
+start_upload() {
+  local code loc
+  code=$(http POST "$PROXY_URL/v2/$1/blobs/uploads/" -H 'Content-Length: 0')
+  [[ "$code" == 202 ]] || { fail "POST upload to $1: expected 202, got $code"; return 1; }
+  loc=$(header Location) || { fail "POST upload to $1: no Location header"; return 1; }
+  [[ "$loc" == http* ]] || loc=$PROXY_URL$loc
+  echo "$loc"
+}
+
+# with_digest URL DIGEST: URL plus the digest query parameter.
+with_digest() {
+  if [[ "$1" == *\?* ]]; then echo "$1&digest=$2"; else echo "$1?digest=$2"; fi
+}
+
+# used SCOPE / reserved SCOPE: committed / in-flight bytes of SCOPE (0 when absent).
+used() { redis_hash_field used "$1"; }
+reserved() { redis_hash_field reserved "$1"; }
+redis_hash_field() {
+  local ns=${2%%/*} value
+  value=$(rcli HGET "qp:{$ns}:$1" "$2")
+  echo "${value:-0}"
+}
+
+# reserved_total NAMESPACE: in-flight bytes over every scope of the namespace.
+reserved_total() {
+  rcli HVALS "qp:{$1}:reserved" | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# wait_reserved_zero NAMESPACE: give a release issued after the response up to 5 s.
+wait_reserved_zero() {
+  local i
+  for ((i = 0; i < 50; i++)); do
+    [[ "$(reserved_total "$1")" == 0 ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# body_matches JQ_EXPR: true if the last response body satisfies JQ_EXPR.
+body_matches() { [[ -s "$QP_TMP/http.body" ]] && jq -e "$1" "$QP_TMP/http.body" >/dev/null 2>&1; }
+
+# layout_digest TAG: the manifest digest of TAG in the test layout.
+layout_digest() {
+  jq -r --arg t "$1" \
+    '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' \
+    "$LAYOUT/index.json"
+}
+
+# layout_blob DIGEST: path of a blob in the test layout.
+layout_blob() { echo "$LAYOUT/blobs/${1%%:*}/${1#*:}"; }
+
+# image_size TAG: bytes of the manifest, its config and its layers, as stored in
+# the layout (the sizes of the files, not the sizes the manifest claims).
+image_size() {
+  local manifest d total
+  manifest=$(layout_blob "$(layout_digest "$1")")
+  total=$(stat -c %s "$manifest")
+  while read -r d; do
+    total=$((total + $(stat -c %s "$(layout_blob "$d")")))
+  done < <(jq -r '.config.digest, .layers[].digest' "$manifest")
+  echo "$total"
+}
+
+# upload_bytes REPO: bytes the registry holds in REPO's unfinished upload sessions.
+upload_bytes() {
+  local dir=$REGISTRY_DATA/docker/registry/v2/repositories/$1/_uploads
+  [[ -d "$dir" ]] || { echo 0; return; }
+  find "$dir" -name data -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# registry_has_blob REPO DIGEST: HEAD straight on the registry, not through the proxy.
+registry_has_blob() {
+  [[ "$(curl -s -o /dev/null -w '%{http_code}' --head "$REGISTRY_URL/v2/$1/blobs/$2")" == 200 ]]
+}
+
+# mib BYTES: the way the proxy prints sizes between 1 MiB and 1 GiB ("1.5 MiB").
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+
+podman_() {
+  local p=$QP_TMP/podman
+  # As in e2e.sh: vfs and private storage, nothing shared with the host's podman.
+  podman --root "$p/root" --runroot "$p/run" --tmpdir "$p/tmp" \
+    --storage-driver vfs --cgroup-manager=cgroupfs --events-backend=file "$@"
+}
+
+# ---------------------------------------------------------------- steps
+
+setup() {
+  need curl jq skopeo podman umoci docker-registry redis-server redis-cli find
+  qp_init e2e-quota
+  step "build test images (OCI layout, random layers)"
+  LAYOUT=$QP_TMP/images
+  SMALL=$("$HERE/make-test-image.sh" "$LAYOUT" small 2 384 | tail -n 1)
+  "$HERE/make-test-image.sh" "$LAYOUT" big 1 2048 >/dev/null
+  "$HERE/make-test-image.sh" "$LAYOUT" pod 1 3072 >/dev/null
+  SMALL_SIZE=$(image_size small)
+  # A bit above one small image, in whole 512 KiB so the proxy prints it exactly.
+  LIMIT=$(((SMALL_SIZE + 512 * KIB + 512 * KIB - 1) / (512 * KIB) * (512 * KIB)))
+  LIMIT_TEXT=$(mib "$LIMIT")
+  log "image small $SMALL: $SMALL_SIZE bytes (manifest + config + 2 layers)"
+  log "image big: $(image_size big) bytes, image pod: $(image_size pod) bytes"
+  log "limit of scope q: $LIMIT bytes ($LIMIT_TEXT)"
+
+  cat >"$QP_TMP/quota.yml" <<YAML
+quota:
+  # Small increments, so the chunked upload below is cut off after several of them.
+  chunk-reservation: 256KiB
+  scopes:
+    q: {storage-hard: $LIMIT}
+    eg: {egress: $EGRESS_LIMIT, egress-window: 1h}
+YAML
+
+  step "start registry, redis and proxy (limits from $QP_TMP/quota.yml)"
+  start_registry
+  start_redis
+  start_proxy proxy.log --config "$QP_TMP/quota.yml" --redis.url "$REDIS_URL"
+  check_eq "the proxy wrote q's hard limit to Redis" "$LIMIT" "$(rcli HGET 'qp:{q}:limits' 'q|hard')"
+}
+
+push_under_limit() {
+  local dest=127.0.0.1:$PROXY_PORT/q/app
+  step "skopeo push small -> q/app:v1 (under the limit)"
+  skopeo copy -q --dest-tls-verify=false "oci:$LAYOUT:small" "docker://$dest:v1" \
+    || die "skopeo push of small to q/app:v1"
+  pass "skopeo push q/app:v1"
+  check_eq "usage of q/app = manifest + config + layers of the image" "$SMALL_SIZE" "$(used q/app)"
+  check_eq "usage of q = the same" "$SMALL_SIZE" "$(used q)"
+  check "nothing left reserved in q" wait_reserved_zero q
+
+  step "push the same image again to q/app:v1 and as q/app:v2"
+  skopeo copy -q --dest-tls-verify=false "oci:$LAYOUT:small" "docker://$dest:v1" \
+    || die "second skopeo push to q/app:v1"
+  skopeo copy -q --dest-tls-verify=false "oci:$LAYOUT:small" "docker://$dest:v2" \
+    || die "skopeo push to q/app:v2"
+  pass "skopeo pushes q/app:v1 again and q/app:v2"
+  check_eq "usage of q/app unchanged" "$SMALL_SIZE" "$(used q/app)"
+  check_eq "usage of q unchanged" "$SMALL_SIZE" "$(used q)"
+}
+
+push_over_limit() {
+  local out=$QP_TMP/skopeo-big.out layer headroom before uploaded
+  layer=$(jq -r '.layers[0].digest' "$(layout_blob "$(layout_digest big)")")
+  before=$(used q)
+  headroom=$((LIMIT - before))
+  step "skopeo push big -> q/app:big (its 2 MiB layer is over the $headroom bytes left)"
+  if skopeo copy --dest-tls-verify=false "oci:$LAYOUT:big" \
+    "docker://127.0.0.1:$PROXY_PORT/q/app:big" >"$out" 2>&1; then
+    fail "skopeo push over the limit succeeded"
+  else
+    pass "skopeo push over the limit failed"
+  fi
+  log "skopeo: $(grep -o 'denied: [^"]*' "$out" | head -n 1)"
+  check "skopeo output says denied" grep -q 'denied' "$out"
+  check "skopeo output names the scope and the limit ('to q would raise ... over its $LIMIT_TEXT limit')" \
+    grep -q "quota exceeded: pushing .* to q would raise its storage to .*, over its $LIMIT_TEXT limit" "$out"
+  uploaded=$(upload_bytes q/app)
+  log "bytes in the registry's unfinished q/app uploads: $uploaded"
+  check "the registry received no more of the rejected layer than the $headroom bytes left" \
+    test "$uploaded" -le "$headroom"
+  if registry_has_blob q/app "$layer"; then
+    fail "the rejected layer ${layer:0:19}… is in the registry"
+  else
+    pass "the rejected layer is not in the registry (HEAD on the registry: 404)"
+  fi
+  check "usage of q ($(used q)) stays within its limit ($LIMIT)" test "$(used q)" -le "$LIMIT"
+  check_eq "usage of q unchanged by the refused push" "$before" "$(used q)"
+  check "nothing left reserved in q" wait_reserved_zero q
+}
+
+podman_chunked_over_limit() {
+  local out=$QP_TMP/podman/push.out mark before headroom uploaded refused
+  before=$(used q)
+  headroom=$((LIMIT - before))
+  step "podman push pod -> localhost:$PROXY_PORT/q/podman:v1 (chunked 3 MiB layer, $headroom bytes left)"
+  mkdir -p "$QP_TMP/podman"
+  # Into podman's storage without a registry (podman pull oci:DIR would name the
+  # image after DIR, which is not a valid repository name here).
+  skopeo copy -q "oci:$LAYOUT:pod" "containers-storage:[vfs@$QP_TMP/podman/root+$QP_TMP/podman/run]localhost/qtest/pod:v1" \
+    || die "skopeo copy of pod into podman's storage"
+  mark=$(log_mark)
+  # The name localhost:PORT is one podman has never pulled from, so it cannot
+  # mount and must upload the layer, recompressed, with unknown length (chunked PATCH).
+  if podman_ --log-level=debug push --tls-verify=false localhost/qtest/pod:v1 \
+    "docker://localhost:$PROXY_PORT/q/podman:v1" >"$out" 2>&1; then
+    fail "podman push over the limit succeeded"
+  else
+    pass "podman push over the limit failed"
+  fi
+  log "podman: $(grep -o 'denied: [^"]*' "$out" | tail -n 1)"
+  check "podman output says denied" grep -q 'denied' "$out"
+  check "podman output names the scope and the limit" grep -q "to q would raise .* over its $LIMIT_TEXT limit" "$out"
+  log "proxy access log during the push (op status bytes_in outcome):"
+  access_log_since "$mark" '[.op, .status, .bytes_in, .outcome] | @tsv' -r | sed 's/^/      /'
+  refused=$(access_log_since "$mark" 'select(.op == "UPLOAD_CHUNK" and .status == 403) | .bytes_in' -r | tail -n 1)
+  check "access log shows the UPLOAD_CHUNK cut off with 403" test -n "$refused"
+  # Bytes came in before the 403: the body streamed (chunked), it was not
+  # refused up front for its Content-Length.
+  check "the refused UPLOAD_CHUNK streamed part of its body first (bytes_in ${refused:-none})" \
+    test "${refused:-0}" -gt 0
+  uploaded=$(upload_bytes q/podman)
+  log "bytes in the registry's unfinished q/podman uploads: $uploaded"
+  check "the registry received no more than the $headroom bytes left" test "$uploaded" -le "$headroom"
+  check "usage of q ($(used q)) stays within its limit ($LIMIT)" test "$(used q)" -le "$LIMIT"
+  check "reserved bytes of q return to 0" wait_reserved_zero q
+}
+
+expect_continue_over_limit() {
+  local file=$QP_TMP/2m.bin verbose=$QP_TMP/expect.verbose digest loc mark out code sent
+  step "PUT 2 MiB with Expect: 100-continue over the limit"
+  head -c $((2 * MIB)) /dev/urandom >"$file"
+  digest=$(sha256_of "$file")
+  loc=$(start_upload q/app) || return 0
+  mark=$(log_mark)
+  # With no answer to the Expect within --expect100-timeout, curl sends the body anyway.
+  out=$(curl -v -sS -T "$file" -H 'Expect: 100-continue' --expect100-timeout 5 \
+    -H 'Content-Type: application/octet-stream' -o "$QP_TMP/http.body" \
+    -w '%{http_code} %{size_upload}' "$(with_digest "$loc" "$digest")" 2>"$verbose") || true
+  read -r code sent <<<"$out"
+  check_eq "PUT over the limit with Expect: 100-continue" 403 "$code"
+  check "curl sent Expect: 100-continue" grep -qi '^> Expect: 100-continue' "$verbose"
+  if grep -q '^< HTTP/1.1 100 Continue' "$verbose"; then
+    fail "the proxy answered 100 Continue to a PUT it refuses"
+  else
+    pass "no 100 Continue in curl -v"
+  fi
+  check_eq "curl uploaded no body bytes" 0 "$sent"
+  check_eq "access log: UPLOAD_COMPLETE status and bytes_in" "403 0" \
+    "$(access_log_since "$mark" 'select(.op == "UPLOAD_COMPLETE") | "\(.status) \(.bytes_in)"' -r | tail -n 1)"
+  check "the 403 body is DENIED for scope q, with its limit" \
+    body_matches ".errors[0].code == \"DENIED\" and .errors[0].detail.scope == \"q\" and .errors[0].detail.limit == $LIMIT"
+  check_eq "q/app holds no bytes of the refused upload in the registry" 0 "$(upload_bytes q/app)"
+}
+
+delete_frees_usage() {
+  local code before_repo before_ns
+  step "DELETE q/app@$SMALL (manifest by digest) through the proxy"
+  before_repo=$(used q/app)
+  before_ns=$(used q)
+  code=$(http DELETE "$PROXY_URL/v2/q/app/manifests/$SMALL")
+  check_eq "DELETE manifest q/app@${SMALL:0:19}…" 202 "$code"
+  check_eq "usage of q/app dropped by the image's own blobs ($SMALL_SIZE)" \
+    "$SMALL_SIZE" "$((before_repo - $(used q/app)))"
+  check_eq "usage of q dropped by the same" "$SMALL_SIZE" "$((before_ns - $(used q)))"
+}
+
+egress_limit() {
+  local file=$QP_TMP/egress.bin digest loc code i retry egress
+  step "egress: scope eg may pull $(mib "$EGRESS_LIMIT") per 1h window"
+  head -c $((768 * KIB)) /dev/urandom >"$file"
+  digest=$(sha256_of "$file")
+  loc=$(start_upload eg/x) || return 0
+  code=$(http PUT "$(with_digest "$loc" "$digest")" -H 'Content-Type: application/octet-stream' \
+    --data-binary "@$file")
+  check_eq "push a 768 KiB blob to eg/x" 201 "$code"
+  for i in 1 2; do
+    code=$(http GET "$PROXY_URL/v2/eg/x/blobs/$digest")
+    check_eq "pull $i of the 768 KiB blob" 200 "$code"
+  done
+  # The bytes are added when a response ends: wait for the second pull to be counted.
+  for ((i = 0; i < 50; i++)); do
+    egress=$(rcli HGET 'qp:{eg}:egress:eg' bytes)
+    ((${egress:-0} > EGRESS_LIMIT)) && break
+    sleep 0.1
+  done
+  log "egress of eg in this window: ${egress:-0} bytes"
+  code=$(http GET "$PROXY_URL/v2/eg/x/blobs/$digest")
+  check_eq "the next blob GET is refused" 429 "$code"
+  retry=$(header Retry-After) || retry=""
+  check "the 429 has a Retry-After in seconds ('$retry')" test -n "$retry" -a "${retry//[0-9]/}" = ""
+  log "message: $(jq -r '.errors[0].message' "$QP_TMP/http.body" 2>/dev/null)"
+  check "the 429 body is TOOMANYREQUESTS for scope eg" body_matches \
+    '.errors[0].code == "TOOMANYREQUESTS" and (.errors[0].message | startswith("egress quota exceeded: eg "))'
+}
+
+check_no_5xx() {
+  local bad
+  step "proxy access log"
+  access_log '"\(.op) \(.status)"' -r | sort | uniq -c | sed 's/^/      /'
+  bad=$(access_log 'select(.status >= 500) | "\(.method) \(.path) \(.status) \(.outcome)"' -r)
+  if [[ -n "$bad" ]]; then fail "proxy answered 5xx:"$'\n'"$bad"; else pass "no 5xx in the proxy access log"; fi
+}
+
+main() {
+  setup
+  push_under_limit
+  push_over_limit
+  podman_chunked_over_limit
+  expect_continue_over_limit
+  delete_frees_usage
+  egress_limit
+  check_no_5xx
+  summary e2e-quota
+}
+
+main "$@"
