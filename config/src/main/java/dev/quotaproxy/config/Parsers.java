@@ -114,25 +114,31 @@ public final class Parsers {
    */
   public static ValueParser<URI> redisUrl() {
     return text -> {
-      URI uri;
-      try {
-        uri = new URI(text.trim());
-      } catch (URISyntaxException e) {
-        throw new IllegalArgumentException("is not a URL: " + e.getReason());
-      }
-      String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-      if (!scheme.equals("redis") && !scheme.equals("rediss")) {
-        throw new IllegalArgumentException("must start with redis:// or rediss:// (TLS)");
-      }
-      if (uri.getHost() == null) {
-        throw new IllegalArgumentException("must name a host, like redis://redis.internal:6379");
-      }
+      URI uri = absoluteUri(text, "redis", "rediss", "must start with redis:// or rediss:// (TLS)", "redis://redis.internal:6379");
       String path = uri.getRawPath();
       if ((path != null && !REDIS_DATABASE.matcher(path).matches()) || uri.getRawFragment() != null) {
         throw new IllegalArgumentException("may have only a database number after the host, like redis://redis.internal:6379/0");
       }
       return uri;
     };
+  }
+
+  /** A URL with one of two schemes and a host; the messages say what was expected. */
+  private static URI absoluteUri(String text, String scheme, String secureScheme, String schemeMessage, String example) {
+    URI uri;
+    try {
+      uri = new URI(text.trim());
+    } catch (URISyntaxException e) {
+      throw new IllegalArgumentException("is not a URL: " + e.getReason());
+    }
+    String given = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+    if (!given.equals(scheme) && !given.equals(secureScheme)) {
+      throw new IllegalArgumentException(schemeMessage);
+    }
+    if (uri.getHost() == null) {
+      throw new IllegalArgumentException("must name a host, like " + example);
+    }
+    return uri;
   }
 
   /**
@@ -158,19 +164,7 @@ public final class Parsers {
   /** An absolute http:// or https:// URL naming a host, with no path beyond "/", query or fragment. */
   public static ValueParser<URI> httpOrigin() {
     return text -> {
-      URI uri;
-      try {
-        uri = new URI(text.trim());
-      } catch (URISyntaxException e) {
-        throw new IllegalArgumentException("is not a URL: " + e.getReason());
-      }
-      String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-      if (!scheme.equals("http") && !scheme.equals("https")) {
-        throw new IllegalArgumentException("must start with http:// or https://");
-      }
-      if (uri.getHost() == null) {
-        throw new IllegalArgumentException("must name a host, like http://registry.example:5000");
-      }
+      URI uri = absoluteUri(text, "http", "https", "must start with http:// or https://", "http://registry.example:5000");
       String path = uri.getRawPath();
       if ((path != null && !path.isEmpty() && !path.equals("/")) || uri.getRawQuery() != null || uri.getRawFragment() != null) {
         throw new IllegalArgumentException("must be the registry's origin only (scheme, host, port): the /v2/ API is found under it");
@@ -179,7 +173,7 @@ public final class Parsers {
         throw new IllegalArgumentException("must not carry credentials: clients send their own");
       }
       try {
-        return new URI(scheme, null, uri.getHost(), uri.getPort(), null, null, null);
+        return new URI(uri.getScheme().toLowerCase(Locale.ROOT), null, uri.getHost(), uri.getPort(), null, null, null);
       } catch (URISyntaxException e) {
         throw new IllegalArgumentException("is not a URL: " + e.getReason());
       }
