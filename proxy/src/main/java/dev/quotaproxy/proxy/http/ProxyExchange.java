@@ -100,7 +100,7 @@ public final class ProxyExchange implements ExchangeView {
         reply(admission.refusal(), "refused " + admission.refusal().code());
         return;
       }
-      if (admission.body() == null && hasBody()) {
+      if (hasBody()) {
         // Answered here and not forwarded: the decision to take the body is the proxy's.
         sendContinueIfExpected();
       }

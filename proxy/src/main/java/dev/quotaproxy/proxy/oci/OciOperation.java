@@ -32,13 +32,5 @@ public enum OciOperation {
   /** {@code DELETE /v2/<name>/blobs/uploads/<id>}. */
   UPLOAD_CANCEL,
   /** Anything else, including malformed names and references: forwarded, the registry answers. */
-  OTHER;
-
-  /** Operations whose request body becomes registry storage. */
-  public boolean uploadsBytes() {
-    return switch (this) {
-      case UPLOAD_MONOLITHIC, UPLOAD_CHUNK, UPLOAD_COMPLETE, MANIFEST_PUT -> true;
-      default -> false;
-    };
-  }
+  OTHER
 }

@@ -143,18 +143,6 @@ public final class QuotaErrors {
     return badRequest("MANIFEST_INVALID", message);
   }
 
-  public static OciError digestInvalid(String message) {
-    return badRequest("DIGEST_INVALID", message);
-  }
-
-  public static OciError sizeInvalid(String message) {
-    return badRequest("SIZE_INVALID", message);
-  }
-
-  public static OciError nameInvalid(String message) {
-    return badRequest("NAME_INVALID", message);
-  }
-
   private static OciError badRequest(String code, String message) {
     return new OciError(400, code, message, Map.of(), 0);
   }

@@ -11,9 +11,9 @@ import java.util.Optional;
  * periodically rather than inside each decision: the read-only switch can lag by one refresh.
  */
 public final class SystemGuard {
-  /** What a refresh found; {@code known} is false until the first one succeeds. */
-  public record Snapshot(boolean known, SystemUsage usage, SystemSettings settings) {
-    static final Snapshot UNKNOWN = new Snapshot(false, new SystemUsage(0, 0), SystemSettings.DEFAULTS);
+  /** What the last refresh found; before the first, nothing used and the default settings. */
+  public record Snapshot(SystemUsage usage, SystemSettings settings) {
+    static final Snapshot UNKNOWN = new Snapshot(new SystemUsage(0, 0), SystemSettings.DEFAULTS);
 
     /** The write ratio is reached (or read-only was forced): pushes are refused until usage falls below it. */
     public boolean readOnly() {
@@ -32,7 +32,7 @@ public final class SystemGuard {
   }
 
   public void update(SystemUsage usage, SystemSettings settings) {
-    snapshot = new Snapshot(true, usage, settings);
+    snapshot = new Snapshot(usage, settings);
   }
 
   /** The refusal for a push while the registry is read-only. */

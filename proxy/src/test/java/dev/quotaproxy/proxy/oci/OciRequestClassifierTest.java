@@ -84,20 +84,6 @@ class OciRequestClassifierTest {
     assertThat(request.operation()).isEqualTo(valid ? OciOperation.TAGS_LIST : OciOperation.OTHER);
   }
 
-  @ParameterizedTest
-  @CsvSource(delimiter = '|', textBlock = """
-      UPLOAD_MONOLITHIC | true
-      UPLOAD_CHUNK      | true
-      UPLOAD_COMPLETE   | true
-      MANIFEST_PUT      | true
-      UPLOAD_START      | false
-      BLOB_MOUNT        | false
-      BLOB_GET          | false
-      """)
-  void operationsThatStoreBytes(OciOperation operation, boolean stores) {
-    assertThat(operation.uploadsBytes()).isEqualTo(stores);
-  }
-
   private static String expand(String text) {
     return text == null ? null : text.replace("$D", D);
   }
