@@ -1,5 +1,6 @@
 package dev.quotaproxy.proxy.quota;
 
+import dev.quotaproxy.ledger.Scopes;
 import dev.quotaproxy.proxy.oci.OciNames;
 import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
 import io.vertx.core.Future;

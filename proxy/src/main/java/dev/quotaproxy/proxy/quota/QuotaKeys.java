@@ -1,5 +1,6 @@
 package dev.quotaproxy.proxy.quota;
 
+import dev.quotaproxy.ledger.Scopes;
 import java.util.ArrayList;
 import java.util.List;
 

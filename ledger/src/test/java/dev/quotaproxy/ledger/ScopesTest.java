@@ -1,4 +1,4 @@
-package dev.quotaproxy.proxy.quota;
+package dev.quotaproxy.ledger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package dev.quotaproxy.proxy.quota;
+package dev.quotaproxy.ledger;
 
 import java.util.ArrayList;
 import java.util.List;

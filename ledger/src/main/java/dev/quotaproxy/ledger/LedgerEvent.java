@@ -1,0 +1,61 @@
+package dev.quotaproxy.ledger;
+
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * A committed accounting change, as the metering store appended it to its event stream in the same
+ * atomic step that changed its counters. The ledger applies each exactly once, by its {@link #id()}.
+ *
+ * <p>Events describe repositories; the scopes they touch are the repository's path
+ * ({@link Scopes#of}). Storage events name the scopes whose usage they changed, because only the
+ * store knew, at that instant, where a blob was new or last.
+ */
+public sealed interface LedgerEvent {
+
+  /** Unique and stable across redeliveries: {@code <namespace>/<stream entry id>}. */
+  String id();
+
+  /** When the store made the change (its clock). */
+  Instant at();
+
+  String repository();
+
+  /** Who the request acted for: a user name, a token subject, or {@code anonymous}. */
+  String user();
+
+  /** A blob (layer, config or manifest) became linked to the repository. */
+  record BlobAdded(String id, Instant at, String repository, String user, String digest, long size,
+                   List<String> chargedScopes) implements LedgerEvent {
+    public BlobAdded {
+      chargedScopes = List.copyOf(chargedScopes);
+    }
+  }
+
+  /** A blob was unlinked from the repository (a delete, or no manifest references it any more). */
+  record BlobRemoved(String id, Instant at, String repository, String user, String digest, long size,
+                     List<String> freedScopes) implements LedgerEvent {
+    public BlobRemoved {
+      freedScopes = List.copyOf(freedScopes);
+    }
+  }
+
+  /** A manifest new to the repository, with the digests it references (config, layers, child manifests). */
+  record ManifestAdded(String id, Instant at, String repository, String user, String digest,
+                       List<String> references) implements LedgerEvent {
+    public ManifestAdded {
+      references = List.copyOf(references);
+    }
+  }
+
+  /** A manifest deleted from the repository. */
+  record ManifestRemoved(String id, Instant at, String repository, String user, String digest) implements LedgerEvent {}
+
+  /** One request's traffic, counted into the hour that starts at {@code hour}. */
+  record TrafficMetered(String id, Instant at, String repository, String user, Instant hour,
+                        long ingressBytes, long egressBytes, int pushes, int pulls) implements LedgerEvent {}
+
+  /** A push refused by a quota: what was asked, and where it did not fit. */
+  record Rejected(String id, Instant at, String repository, String user, String scope, String resource,
+                  long requested, long usage, long limit, String reason) implements LedgerEvent {}
+}
