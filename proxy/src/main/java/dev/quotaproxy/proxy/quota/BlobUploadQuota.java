@@ -47,7 +47,7 @@ final class BlobUploadQuota implements ExchangeQuota {
 
   @Override
   public Future<Admission> admit() {
-    return enforcer.unlessReadOnly(this::decide);
+    return enforcer.unlessReadOnly(exchange, this::decide);
   }
 
   private Future<Admission> decide() {
@@ -58,7 +58,7 @@ final class BlobUploadQuota implements ExchangeQuota {
     return enforcer.reserveThroughContention(() -> enforcer.store.reserveBytes(repository, reservationId, length, length))
         .map(r -> {
           if (!r.granted()) {
-            return Admission.refuse(QuotaErrors.storageExceeded(r.denial()));
+            return Admission.refuse(enforcer.storageRefusal(exchange, r.denial()));
           }
           reservedHere = r.grantedBytes();
           return Admission.FORWARD;
@@ -77,7 +77,7 @@ final class BlobUploadQuota implements ExchangeQuota {
           // The client is cut off mid-chunk and will give the session up: free all it held.
           settled = true;
           enforcer.store.release(repository, reservationId, -1);
-          refuse.accept(QuotaErrors.storageExceeded(denied.denial()));
+          refuse.accept(enforcer.storageRefusal(exchange, denied.denial()));
         },
         failure -> {
           if (enforcer.failOpen) {
@@ -111,7 +111,7 @@ final class BlobUploadQuota implements ExchangeQuota {
       return Future.succeededFuture(List.of());
     }
     settled = true;
-    return enforcer.store.commitBlob(repository, reservationId, new Blob(digest, -1))
+    return enforcer.store.commitBlob(repository, reservationId, new Blob(digest, -1), exchange.user())
         .compose(commit -> commit.sizeKnown() ? Future.succeededFuture(commit) : commitWithUpstreamSize(digest))
         .map(commit -> QuotaErrors.softLimitWarnings(commit.scopes()))
         .recover(e -> enforcer.<List<String>>recordFailure(exchange, "blob " + digest, e).otherwise(List.of()));
@@ -120,7 +120,7 @@ final class BlobUploadQuota implements ExchangeQuota {
   /** The session's reservation expired before it closed: the registry knows the size. */
   private Future<Commit> commitWithUpstreamSize(String digest) {
     return exchange.upstreamBlobSize(repository, digest)
-        .compose(size -> enforcer.store.commitBlob(repository, reservationId, new Blob(digest, size)));
+        .compose(size -> enforcer.store.commitBlob(repository, reservationId, new Blob(digest, size), exchange.user()));
   }
 
   @Override

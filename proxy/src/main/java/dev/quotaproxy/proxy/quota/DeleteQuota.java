@@ -27,9 +27,9 @@ final class DeleteQuota implements ExchangeQuota {
     }
     String repository = exchange.oci().repository();
     Future<?> recorded = switch (exchange.oci().operation()) {
-      case BLOB_DELETE -> enforcer.store.dropBlob(repository, exchange.oci().digest());
+      case BLOB_DELETE -> enforcer.store.dropBlob(repository, exchange.oci().digest(), exchange.user());
       case MANIFEST_DELETE -> OciNames.isDigest(exchange.oci().reference())
-          ? enforcer.store.dropManifest(repository, exchange.oci().reference())
+          ? enforcer.store.dropManifest(repository, exchange.oci().reference(), exchange.user())
           : Future.succeededFuture();
       case UPLOAD_CANCEL -> enforcer.store.release(repository, exchange.oci().uploadId(), -1);
       default -> Future.succeededFuture();

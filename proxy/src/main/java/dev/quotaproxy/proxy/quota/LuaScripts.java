@@ -36,8 +36,9 @@ final class LuaScripts {
   static final Script CHECK_EGRESS = Script.named("check_egress");
   static final Script METER = Script.named("meter");
   static final Script SCOPE = Script.named("scope");
+  static final Script RECORD_REJECTION = Script.named("record_rejection");
 
-  static final List<Script> ALL = List.of(RESERVE_BYTES, RESERVE_BLOBS, RELEASE, COMMIT_BLOB, COMMIT_MANIFEST,
+  static final List<Script> ALL = List.of(RECORD_REJECTION, RESERVE_BYTES, RESERVE_BLOBS, RELEASE, COMMIT_BLOB, COMMIT_MANIFEST,
       DROP_BLOB, DROP_MANIFEST, CHECK_EGRESS, METER, SCOPE);
 
   private final Redis redis;

@@ -36,7 +36,7 @@ final class ManifestPutQuota implements ExchangeQuota {
 
   @Override
   public Future<Admission> admit() {
-    return enforcer.unlessReadOnly(this::readAndDecide);
+    return enforcer.unlessReadOnly(exchange, this::readAndDecide);
   }
 
   private Future<Admission> readAndDecide() {
@@ -60,7 +60,7 @@ final class ManifestPutQuota implements ExchangeQuota {
     return enforcer.reserveThroughContention(() -> enforcer.store.reserveBlobs(repository, reservationId, charged))
         .map(r -> {
           if (!r.granted()) {
-            return Admission.refuse(QuotaErrors.storageExceeded(r.denial()));
+            return Admission.refuse(enforcer.storageRefusal(exchange, r.denial()));
           }
           reserved = true;
           return Admission.forwardBody(body);
@@ -87,7 +87,7 @@ final class ManifestPutQuota implements ExchangeQuota {
       enforcer.store.release(repository, reservationId, -1);
       return Future.succeededFuture(List.of());
     }
-    return enforcer.store.commitManifest(repository, reservationId, ownBlob(), manifest.references())
+    return enforcer.store.commitManifest(repository, reservationId, ownBlob(), manifest.references(), exchange.user())
         .map(commit -> QuotaErrors.softLimitWarnings(commit.scopes()))
         .recover(e -> enforcer.<List<String>>recordFailure(exchange, "manifest " + manifest.digest(), e).otherwise(List.of()));
   }

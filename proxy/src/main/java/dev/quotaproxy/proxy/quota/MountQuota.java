@@ -35,7 +35,7 @@ final class MountQuota implements ExchangeQuota {
 
   @Override
   public Future<Admission> admit() {
-    return enforcer.unlessReadOnly(this::decide);
+    return enforcer.unlessReadOnly(exchange, this::decide);
   }
 
   private Future<Admission> decide() {
@@ -51,7 +51,7 @@ final class MountQuota implements ExchangeQuota {
                 .map(start -> start.refused() ? start : Admission.forwardTo(withoutMount(exchange.uri())));
           }
           return enforcer.reserveThroughContention(() -> enforcer.store.reserveBlobs(repository, reservationId, List.of(new Blob(digest, known))))
-              .map(r -> r.granted() ? Admission.FORWARD : Admission.refuse(QuotaErrors.storageExceeded(r.denial())));
+              .map(r -> r.granted() ? Admission.FORWARD : Admission.refuse(enforcer.storageRefusal(exchange, r.denial())));
         })
         .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
   }
@@ -70,7 +70,7 @@ final class MountQuota implements ExchangeQuota {
       enforcer.store.release(repository, reservationId, -1);
       return Future.succeededFuture(List.of());
     }
-    return enforcer.store.commitBlob(repository, reservationId, new Blob(digest, size))
+    return enforcer.store.commitBlob(repository, reservationId, new Blob(digest, size), exchange.user())
         .map(commit -> QuotaErrors.softLimitWarnings(commit.scopes()))
         .recover(e -> enforcer.<List<String>>recordFailure(exchange, "mounted blob " + digest, e).otherwise(List.of()));
   }

@@ -25,7 +25,7 @@ final class PullQuota implements ExchangeQuota {
   @Override
   public Future<Admission> admit() {
     return enforcer.store.checkEgress(exchange.oci().repository())
-        .map(check -> check.allowed() ? Admission.FORWARD : Admission.refuse(QuotaErrors.egressExceeded(check)))
+        .map(check -> check.allowed() ? Admission.FORWARD : Admission.refuse(enforcer.egressRefusal(exchange, check)))
         .otherwise(e -> {
           LOG.warn("{}: egress not checked, quota store unreachable: {}", exchange.oci().repository(), e.toString());
           return Admission.FORWARD;

@@ -3,6 +3,8 @@ package dev.quotaproxy.proxy.quota;
 import dev.quotaproxy.proxy.oci.OciError;
 import dev.quotaproxy.proxy.quota.ExchangeQuota.Admission;
 import dev.quotaproxy.proxy.quota.QuotaStore.Denial;
+import dev.quotaproxy.proxy.quota.QuotaStore.EgressCheck;
+import dev.quotaproxy.proxy.quota.QuotaStore.Rejection;
 import dev.quotaproxy.proxy.quota.QuotaStore.Reservation;
 import dev.quotaproxy.proxy.quota.QuotaStore.Traffic;
 import io.vertx.core.Future;
@@ -22,6 +24,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class QuotaEnforcer implements QuotaRules {
   private static final Logger LOG = LoggerFactory.getLogger(QuotaEnforcer.class);
+
+  /** How refusals by the system scope (read-only) name their scope in reports. */
+  static final String SYSTEM_SCOPE = "";
 
   /** Longest wait, on average, for other uploads' bytes in flight to commit or release. */
   static final long CONTENTION_WAIT_MILLIS = 5_000;
@@ -63,9 +68,31 @@ public final class QuotaEnforcer implements QuotaRules {
   }
 
   /** A push's decision, unless the registry is read-only: then the refusal every push gets. */
-  Future<Admission> unlessReadOnly(Supplier<Future<Admission>> decision) {
+  Future<Admission> unlessReadOnly(ExchangeView exchange, Supplier<Future<Admission>> decision) {
     Optional<OciError> readOnly = system.readOnlyRefusal();
-    return readOnly.isPresent() ? Future.succeededFuture(Admission.refuse(readOnly.get())) : decision.get();
+    if (readOnly.isEmpty()) {
+      return decision.get();
+    }
+    SystemGuard.Snapshot state = system.snapshot();
+    record(exchange, new Rejection(SYSTEM_SCOPE, "storage_bytes", 0, state.usage().used(), state.settings().hardStorage(), "read_only"));
+    return Future.succeededFuture(Admission.refuse(readOnly.get()));
+  }
+
+  /** The refusal of a request a storage limit leaves no room for; recorded for reports. */
+  OciError storageRefusal(ExchangeView exchange, Denial denial) {
+    record(exchange, Rejection.of(denial));
+    return QuotaErrors.storageExceeded(denial);
+  }
+
+  /** The refusal of a pull over an egress limit; recorded for reports. */
+  OciError egressRefusal(ExchangeView exchange, EgressCheck check) {
+    record(exchange, new Rejection(check.scope(), "egress_bytes", 0, check.used(), check.limit(), "egress_limit"));
+    return QuotaErrors.egressExceeded(check);
+  }
+
+  private void record(ExchangeView exchange, Rejection rejection) {
+    store.recordRejection(exchange.oci().repository(), exchange.user(), rejection)
+        .onFailure(e -> LOG.warn("{}: refusal not recorded: {}", exchange.oci().repository(), e.toString()));
   }
 
   /**

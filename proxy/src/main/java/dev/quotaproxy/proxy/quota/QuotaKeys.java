@@ -77,12 +77,17 @@ public final class QuotaKeys {
     return prefix + "res_expiry";
   }
 
+  /** The namespace's event stream: every committed change, in order, for the ledger. */
+  public String events() {
+    return prefix + "events";
+  }
+
   /**
    * The keys every script receives first, in this order (common.lua names them): used, reserved,
    * limits, sizes, res, res_expiry.
    */
   public List<String> common() {
-    return List.of(used(), reserved(), limits(), sizes(), reservations(), reservationExpiry());
+    return List.of(used(), reserved(), limits(), sizes(), reservations(), reservationExpiry(), events());
   }
 
   public String present(String scope) {

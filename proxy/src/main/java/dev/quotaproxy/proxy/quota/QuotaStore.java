@@ -15,6 +15,10 @@ import java.util.Optional;
  * after the store's TTL, refreshed by every reserve on it; an expired reservation is released by the
  * next call on its namespace. Limits of -1 mean unlimited.
  *
+ * <p>Every committed change (a blob added to or removed from a repository, a manifest added or
+ * removed, a request's traffic, a refusal) is also appended, in the same atomic step, to the
+ * namespace's event stream, with the {@code user} it was done for: the ledger's input.
+ *
  * <p>Failed futures mean the store could not be asked (Redis down, script error); a refused quota is
  * a succeeded future carrying a {@link Denial}.
  */
@@ -47,23 +51,26 @@ public interface QuotaStore {
    * indexed, and the reservation is released whole. A size of -1 means the session total of the
    * reservation; if that is unknown too (expired), the result says so and nothing changes.
    */
-  Future<Commit> commitBlob(String repository, String reservationId, Blob blob);
+  Future<Commit> commitBlob(String repository, String reservationId, Blob blob, String user);
 
   /**
    * The registry accepted the manifest: it and every blob it references become used where absent;
    * if the manifest is new to the repository its references are counted (so a delete can tell which
    * blobs no manifest needs any more); the reservation is released whole.
    */
-  Future<Commit> commitManifest(String repository, String reservationId, Blob manifest, List<Blob> references);
+  Future<Commit> commitManifest(String repository, String reservationId, Blob manifest, List<Blob> references, String user);
 
   /** The registry deleted the blob from the repository: it leaves each scope where no other repository under it holds it. */
-  Future<Change> dropBlob(String repository, String digest);
+  Future<Change> dropBlob(String repository, String digest, String user);
 
   /**
    * The registry deleted the manifest: it and every blob that no remaining manifest of the repository
    * references leave the repository (and each ancestor where no other repository holds them).
    */
-  Future<Change> dropManifest(String repository, String manifestDigest);
+  Future<Change> dropManifest(String repository, String manifestDigest, String user);
+
+  /** A request was refused by a quota: records the refusal, with who asked, for reports. */
+  Future<Void> recordRejection(String repository, String user, Rejection rejection);
 
   /** A blob's size as indexed when it was committed anywhere in the namespace, or -1. */
   Future<Long> sizeOf(String namespace, String digest);
@@ -99,6 +106,17 @@ public interface QuotaStore {
   record Reservation(long grantedBytes, Denial denial) {
     public boolean granted() {
       return denial == null;
+    }
+  }
+
+  /**
+   * A refusal as reported: where, of what ({@code storage_bytes}, {@code egress_bytes}), how much was
+   * asked against what usage and limit, and why ({@code storage_limit}, {@code read_only}, {@code egress_limit}).
+   */
+  record Rejection(String scope, String resource, long requested, long usage, long limit, String reason) {
+    public static Rejection of(Denial denial) {
+      return new Rejection(denial.scope(), "storage_bytes", denial.requested(), denial.used() + denial.reserved(),
+          denial.hardLimit(), "storage_limit");
     }
   }
 

@@ -126,21 +126,21 @@ public final class RedisQuotaStore implements QuotaStore {
   }
 
   @Override
-  public Future<Commit> commitBlob(String repository, String reservationId, Blob blob) {
+  public Future<Commit> commitBlob(String repository, String reservationId, Blob blob, String user) {
     return guarded(() -> {
       checkSizeOrSessionTotal(blob);
-      Path path = new Path(repository);
+      Path path = new Path(repository, user);
       List<String> args = List.of(reservationId, blob.digest(), Long.toString(blob.size()));
       return write(path, () -> path.run(LuaScripts.COMMIT_BLOB, path.presentKeys(), List.of(), args)).map(path::commit);
     });
   }
 
   @Override
-  public Future<Commit> commitManifest(String repository, String reservationId, Blob manifest, List<Blob> references) {
+  public Future<Commit> commitManifest(String repository, String reservationId, Blob manifest, List<Blob> references, String user) {
     return guarded(() -> {
       // A manifest's size is its body's, always known: it was read whole to decide on it.
       check(manifest.size() >= 0 && manifest.size() < MAX_EXACT, "a manifest's size must be 0 to 2^53: " + manifest);
-      Path path = new Path(repository);
+      Path path = new Path(repository, user);
       List<String> args = new ArrayList<>(List.of(reservationId, manifest.digest(), Long.toString(manifest.size())));
       addBlobs(args, references);
       return write(path, () -> path.run(LuaScripts.COMMIT_MANIFEST, path.presentKeys(), path.manifestKeys(manifest.digest()), args))
@@ -149,19 +149,29 @@ public final class RedisQuotaStore implements QuotaStore {
   }
 
   @Override
-  public Future<Change> dropBlob(String repository, String digest) {
+  public Future<Change> dropBlob(String repository, String digest, String user) {
     return guarded(() -> {
-      Path path = new Path(repository);
+      Path path = new Path(repository, user);
       return path.run(LuaScripts.DROP_BLOB, path.presentKeys(), List.of(), List.of(digest)).map(path::change);
     });
   }
 
   @Override
-  public Future<Change> dropManifest(String repository, String manifestDigest) {
+  public Future<Change> dropManifest(String repository, String manifestDigest, String user) {
     return guarded(() -> {
-      Path path = new Path(repository);
+      Path path = new Path(repository, user);
       return path.run(LuaScripts.DROP_MANIFEST, path.presentKeys(), path.manifestKeys(manifestDigest), List.of(manifestDigest))
           .map(path::change);
+    });
+  }
+
+  @Override
+  public Future<Void> recordRejection(String repository, String user, Rejection rejection) {
+    return guarded(() -> {
+      Path path = new Path(repository, user);
+      List<String> args = List.of(rejection.scope(), rejection.resource(), Long.toString(rejection.requested()),
+          Long.toString(rejection.usage()), Long.toString(rejection.limit()), rejection.reason());
+      return write(path, () -> path.run(LuaScripts.RECORD_REJECTION, List.of(), List.of(), args)).mapEmpty();
     });
   }
 
@@ -190,10 +200,11 @@ public final class RedisQuotaStore implements QuotaStore {
     return guarded(() -> {
       check(traffic.ingressBytes() >= 0 && traffic.ingressBytes() < MAX_EXACT && traffic.egressBytes() >= 0
           && traffic.egressBytes() < MAX_EXACT && traffic.pushes() >= 0 && traffic.pulls() >= 0, "traffic counts must be 0 to 2^53: " + traffic);
-      Path path = new Path(repository);
+      Path path = new Path(repository, user);
       long hour = System.currentTimeMillis() / HOUR_MILLIS;
-      List<String> args = List.of(user == null ? "" : user, Long.toString(traffic.ingressBytes()), Long.toString(traffic.egressBytes()),
-          Integer.toString(traffic.pushes()), Integer.toString(traffic.pulls()), Long.toString(TRAFFIC_RETENTION_SECONDS));
+      List<String> args = List.of(Long.toString(traffic.ingressBytes()), Long.toString(traffic.egressBytes()),
+          Integer.toString(traffic.pushes()), Integer.toString(traffic.pulls()), Long.toString(TRAFFIC_RETENTION_SECONDS),
+          Long.toString(hour * (HOUR_MILLIS / 1000)));
       return write(path, () -> path.run(LuaScripts.METER, path.egressKeys(), List.of(path.keys.traffic(hour)), args)).mapEmpty();
     });
   }
@@ -370,12 +381,22 @@ public final class RedisQuotaStore implements QuotaStore {
     final List<String> scopes;
     final QuotaKeys keys;
     final String repository;
+    /** Recorded in the events the call causes. */
+    final String user;
 
     Path(String repository) {
-      this(repository, Scopes.of(repository));
+      this(repository, Scopes.of(repository), "");
+    }
+
+    Path(String repository, String user) {
+      this(repository, Scopes.of(repository), user);
     }
 
     Path(String repository, List<String> scopes) {
+      this(repository, scopes, "");
+    }
+
+    Path(String repository, List<String> scopes, String user) {
       if (repository == null || repository.isEmpty()) {
         throw new IllegalArgumentException("empty repository or scope");
       }
@@ -383,6 +404,7 @@ public final class RedisQuotaStore implements QuotaStore {
       this.namespace = Scopes.namespace(repository);
       this.scopes = scopes;
       this.keys = QuotaKeys.of(repository);
+      this.user = user == null ? "" : user;
     }
 
     List<String> presentKeys() {
@@ -403,8 +425,9 @@ public final class RedisQuotaStore implements QuotaStore {
       List<String> allKeys = new ArrayList<>(keys.common());
       allKeys.addAll(scopeKeys);
       allKeys.addAll(extraKeys);
-      List<String> args = new ArrayList<>(1 + scopes.size() + extraArgs.size());
+      List<String> args = new ArrayList<>(2 + scopes.size() + extraArgs.size());
       args.add(Integer.toString(scopes.size()));
+      args.add(user);
       args.addAll(scopes);
       args.addAll(extraArgs);
       return scripts.run(script, allKeys, args);

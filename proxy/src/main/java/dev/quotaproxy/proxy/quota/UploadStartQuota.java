@@ -19,13 +19,13 @@ final class UploadStartQuota implements ExchangeQuota {
 
   @Override
   public Future<Admission> admit() {
-    return enforcer.unlessReadOnly(this::decide);
+    return enforcer.unlessReadOnly(exchange, this::decide);
   }
 
   private Future<Admission> decide() {
     String check = "check-" + UUID.randomUUID();
     return enforcer.reserveThroughContention(() -> enforcer.store.reserveBytes(exchange.oci().repository(), check, 0, 0))
-        .map(r -> r.granted() ? Admission.FORWARD : Admission.refuse(QuotaErrors.storageExceeded(r.denial())))
+        .map(r -> r.granted() ? Admission.FORWARD : Admission.refuse(enforcer.storageRefusal(exchange, r.denial())))
         .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
   }
 }

@@ -3,7 +3,8 @@
 -- ARGV    common layout, then: reservation id, digest, size (-1: the reservation's session total)
 -- Result  {1, size, states...}, or {0, -1, states...} when the size was -1 and the reservation is gone
 --         (expired or never made): then nothing changes. states = path_states() after the change.
--- The size is recorded in sizes; every scope where the blob was absent (its count goes 0 -> 1) adds it to used.
+-- The size is recorded in sizes; every scope where the blob was absent (its count goes 0 -> 1) adds it to used,
+-- and a blob_added event names those scopes (none when the repository held the blob already).
 
 local id, digest, size = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], tonumber(ARGV[EXTRA_ARGV + 3])
 purge_expired(now_ms())

@@ -5,7 +5,8 @@
 -- Result  {1, manifest size, states...}
 -- A manifest new to the repository is added to manifests:R, its references stored in refs:R:M and each
 -- counted once in refcount:R; re-putting a known manifest (another tag) changes no count. The reservation
--- is released whole either way.
+-- is released whole either way. Events: blob_added for each blob new to the repository, and
+-- manifest_added (with its references) for a manifest new to it.
 
 local MANIFESTS, REFS, REFCOUNT = KEYS[EXTRA_KEYS + 1], KEYS[EXTRA_KEYS + 2], KEYS[EXTRA_KEYS + 3]
 local id, manifest, size = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], tonumber(ARGV[EXTRA_ARGV + 3])
@@ -28,6 +29,7 @@ if redis.call('SADD', MANIFESTS, manifest) == 1 then
     redis.call('SADD', REFS, digest)
     redis.call('HINCRBY', REFCOUNT, digest, 1)
   end
+  emit('manifest_added', { 'digest', manifest, 'refs', table.concat(references, ',') })
 end
 
 if reservation then

@@ -2,26 +2,32 @@
 -- (Redis scripts cannot include each other). Operation files use these and hold only their own logic.
 --
 -- Layout every script is called with:
---   KEYS[1..6]      used, reserved, limits, sizes, res, res_expiry of one namespace (QuotaKeys.common)
+--   KEYS[1..7]      used, reserved, limits, sizes, res, res_expiry, events of one namespace (QuotaKeys.common)
 --   ARGV[1]         n, the number of scopes of the path (may be 0)
---   ARGV[2..1+n]    the scopes, outermost first (SCOPES)
---   KEYS[7..6+n]    one key per scope (SCOPE_KEYS): present:S, or egress:S where the script says so
+--   ARGV[2]         the user the request acts for, recorded in the events it causes ('' when none)
+--   ARGV[3..2+n]    the scopes, outermost first (SCOPES); the last is the repository
+--   KEYS[8..7+n]    one key per scope (SCOPE_KEYS): present:S, or egress:S where the script says so
 --   KEYS[EXTRA_KEYS + 1 ..], ARGV[EXTRA_ARGV + 1 ..]   the operation's own keys and arguments
+--
+-- Events: every committed change is appended to the namespace's stream (EVENTS) in the same script,
+-- so a change and its event exist together or not at all. The ledger consumes the stream into
+-- Postgres; an entry's id (time-sequence) orders the namespace's changes.
 --
 -- Numbers: Lua numbers are doubles, exact for integers below 2^53 (8 PiB); the Java side refuses
 -- larger values. Integers go back to Redis through int(), never tostring() or cjson (both print only
 -- 14 significant digits), and are stored in reservation JSON as strings for the same reason.
 -- "Now" is the Redis server's clock (TIME), so every proxy instance shares one clock.
 
-local USED, RESERVED, LIMITS, SIZES, RES, RES_EXPIRY = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local USED, RESERVED, LIMITS, SIZES, RES, RES_EXPIRY, EVENTS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local SCOPE_COUNT = tonumber(ARGV[1])
+local USER = ARGV[2]
 local SCOPES, SCOPE_KEYS = {}, {}
 for i = 1, SCOPE_COUNT do
-  SCOPES[i] = ARGV[1 + i]
-  SCOPE_KEYS[i] = KEYS[6 + i]
+  SCOPES[i] = ARGV[2 + i]
+  SCOPE_KEYS[i] = KEYS[7 + i]
 end
-local EXTRA_KEYS = 6 + SCOPE_COUNT
-local EXTRA_ARGV = 1 + SCOPE_COUNT
+local EXTRA_KEYS = 7 + SCOPE_COUNT
+local EXTRA_ARGV = 2 + SCOPE_COUNT
 
 -- An integer as Redis expects it: all digits, no exponent.
 local function int(n)
@@ -40,6 +46,16 @@ end
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Appends an event about the repository (the innermost scope) to the namespace's stream:
+-- type, repo and user, then the event's own field/value pairs.
+local function emit(kind, fields)
+  local entry = { 'XADD', EVENTS, '*', 'type', kind, 'repo', SCOPES[SCOPE_COUNT], 'user', USER }
+  for _, value in ipairs(fields) do
+    entry[#entry + 1] = value
+  end
+  redis.call(unpack(entry))
 end
 
 -- Adds delta to a HASH counter and returns the new value. A counter that reaches zero is deleted,
@@ -151,11 +167,14 @@ local function add_blob(digest, size)
   if redis.call('HEXISTS', SCOPE_KEYS[SCOPE_COUNT], digest) == 1 then
     return
   end
+  local charged = {}
   for i = 1, SCOPE_COUNT do
     if redis.call('HINCRBY', SCOPE_KEYS[i], digest, 1) == 1 then
       add(USED, SCOPES[i], size)
+      charged[#charged + 1] = SCOPES[i]
     end
   end
+  emit('blob_added', { 'digest', digest, 'size', int(size), 'scopes', table.concat(charged, ',') })
 end
 
 -- The reverse: the blob leaves the repository, and each scope where no other repository holds it.
@@ -165,14 +184,17 @@ local function remove_blob(digest)
     return
   end
   local size = num(redis.call('HGET', SIZES, digest), 0)
+  local freed = {}
   for i = 1, SCOPE_COUNT do
     if add(SCOPE_KEYS[i], digest, -1) <= 0 then
       add(USED, SCOPES[i], -size)
+      freed[#freed + 1] = SCOPES[i]
       if i == 1 then
         redis.call('HDEL', SIZES, digest)
       end
     end
   end
+  emit('blob_removed', { 'digest', digest, 'size', int(size), 'scopes', table.concat(freed, ',') })
 end
 
 -- The egress window of `seconds` that `now_ms` falls in: its name ("seconds:index") and its end (ms).

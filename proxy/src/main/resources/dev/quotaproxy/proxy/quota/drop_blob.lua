@@ -3,7 +3,8 @@
 -- ARGV    common layout, then: digest
 -- Result  states... (path_states after the change)
 -- If the repository holds the blob, each scope's count of repositories holding it drops by one; where it
--- reaches 0 the blob's size leaves that scope's used bytes. Otherwise nothing changes.
+-- reaches 0 the blob's size leaves that scope's used bytes, and a blob_removed event names those scopes.
+-- Otherwise nothing changes.
 
 local digest = ARGV[EXTRA_ARGV + 1]
 purge_expired(now_ms())

@@ -6,6 +6,7 @@
 -- and refs:R:M is deleted. Then leave R (as drop_blob): M itself unless another manifest (an index) still
 -- references it, and each digest whose count reached 0 unless it is itself a manifest still in R.
 -- If M is not a manifest of R, it is dropped as a plain blob.
+-- Events: manifest_removed, then blob_removed for each blob that left the repository.
 
 local MANIFESTS, REFS, REFCOUNT = KEYS[EXTRA_KEYS + 1], KEYS[EXTRA_KEYS + 2], KEYS[EXTRA_KEYS + 3]
 local manifest = ARGV[EXTRA_ARGV + 1]
@@ -16,6 +17,7 @@ if redis.call('SREM', MANIFESTS, manifest) == 0 then
   return path_states()
 end
 
+emit('manifest_removed', { 'digest', manifest })
 local unreferenced = {}
 for _, digest in ipairs(redis.call('SMEMBERS', REFS)) do
   if add(REFCOUNT, digest, -1) <= 0 then

@@ -89,7 +89,7 @@ class RedisQuotaStoreConcurrencyTest {
       if (!reservation.granted()) {
         return Future.succeededFuture(false);
       }
-      return store.commitBlob(REPOSITORY, id, new Blob("sha256:" + id, -1)).map(commit -> {
+      return store.commitBlob(REPOSITORY, id, new Blob("sha256:" + id, -1), "tester").map(commit -> {
         assertThat(commit.size()).isEqualTo(MIB);
         return true;
       });

@@ -67,6 +67,58 @@ class RedisQuotaStoreTest {
   // --- usage: blobs count once per scope -------------------------------------------------------
 
   @Test
+  void everyCommittedChangeIsAnEventInTheNamespacesStreamWithItsUser() {
+    await(store.reserveBytes(APP, "u1", 300, 300));
+    await(store.commitBlob(APP, "u1", blob("a", 300), "alice"));
+    await(store.commitBlob(WEB, "u2", blob("a", 300), "bob"));
+    await(store.commitManifest(APP, "m", blob("m", 50), List.of(blob("a", 300)), "alice"));
+    await(store.dropManifest(APP, "sha256:m", "carol"));
+    await(store.meter(APP, "dave", new Traffic(10, 20, 1, 0)));
+    await(store.recordRejection(APP, "erin", new QuotaStore.Rejection("acme", "storage_bytes", 5, 350, 300, "storage_limit")));
+
+    List<Map<String, String>> events = events("acme");
+
+    assertThat(events).extracting(e -> e.get("type") + " " + e.get("repo") + " " + e.get("user") + " " + e.getOrDefault("digest", "")
+        + " " + e.getOrDefault("scopes", "")).containsExactly(
+        "blob_added acme/team/app alice sha256:a acme,acme/team,acme/team/app",
+        "blob_added acme/team/web bob sha256:a acme/team/web",
+        "blob_added acme/team/app alice sha256:m acme,acme/team,acme/team/app",
+        "manifest_added acme/team/app alice sha256:m ",
+        "manifest_removed acme/team/app carol sha256:m ",
+        "blob_removed acme/team/app carol sha256:m acme,acme/team,acme/team/app",
+        "blob_removed acme/team/app carol sha256:a acme/team/app",
+        "traffic acme/team/app dave  ",
+        "rejection acme/team/app erin  ");
+    assertThat(events.get(0)).containsEntry("size", "300");
+    assertThat(events.get(3)).containsEntry("refs", "sha256:a");
+    assertThat(events.get(7)).containsEntry("ingress", "10").containsEntry("egress", "20").containsEntry("pushes", "1").containsKey("hour");
+    assertThat(events.get(8)).containsEntry("scope", "acme").containsEntry("requested", "5").containsEntry("reason", "storage_limit");
+  }
+
+  @Test
+  void aDecisionAloneWritesNoEvent() {
+    await(store.reserveBytes(APP, "u1", 300, 300));
+    await(store.release(APP, "u1", -1));
+    await(store.commitBlob(APP, "u2", blob("a", 300), "alice"));
+    await(store.commitBlob(APP, "u3", blob("a", 300), "alice"));
+
+    assertThat(events("acme")).extracting(e -> e.get("type")).as("the second commit changed nothing").containsExactly("blob_added");
+  }
+
+  private static List<Map<String, String>> events(String namespace) {
+    List<Map<String, String>> events = new java.util.ArrayList<>();
+    for (Response entry : redis.command(Request.cmd(Command.XRANGE).arg("qp:{" + namespace + "}:events").arg("-").arg("+"))) {
+      Response fields = entry.get(1);
+      Map<String, String> event = new HashMap<>();
+      for (int i = 0; i < fields.size(); i += 2) {
+        event.put(fields.get(i).toString(), fields.get(i + 1).toString());
+      }
+      events.add(event);
+    }
+    return events;
+  }
+
+  @Test
   void aRedisThatStopsAnsweringFailsTheCallInsteadOfHoldingIt() throws Exception {
     // Accepts connections and reads commands, never answers: a hung Redis.
     int port = vertx.createNetServer().connectHandler(socket -> socket.handler(ignored -> { }))
@@ -122,7 +174,7 @@ class RedisQuotaStoreTest {
   void aCommitReleasesItsReservationWhole() {
     await(store.reserveBytes(APP, "u1", 500, 500));
 
-    Commit commit = await(store.commitBlob(APP, "u1", blob("a", 300)));
+    Commit commit = await(store.commitBlob(APP, "u1", blob("a", 300), "tester"));
 
     assertThat(commit.scopes()).extracting(ScopeState::reserved).containsExactly(0L, 0L, 0L);
     assertThat(commit.scopes()).extracting(ScopeState::used).containsExactly(300L, 300L, 300L);
@@ -133,7 +185,7 @@ class RedisQuotaStoreTest {
     await(store.reserveBytes(APP, "u1", 300, 300));
     await(store.reserveBytes(APP, "u1", 0, 200));
 
-    Commit commit = await(store.commitBlob(APP, "u1", blob("a", -1)));
+    Commit commit = await(store.commitBlob(APP, "u1", blob("a", -1), "tester"));
 
     assertThat(commit.sizeKnown()).isTrue();
     assertThat(commit.size()).isEqualTo(500);
@@ -143,7 +195,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void aSessionTotalThatExpiredIsUnknownAndChangesNothing() {
-    Commit commit = await(store.commitBlob(APP, "never-reserved", blob("a", -1)));
+    Commit commit = await(store.commitBlob(APP, "never-reserved", blob("a", -1), "tester"));
 
     assertThat(commit.sizeKnown()).isFalse();
     assertThat(commit.scopes()).extracting(ScopeState::used).containsExactly(0L, 0L, 0L);
@@ -155,43 +207,43 @@ class RedisQuotaStoreTest {
   @Test
   void aManifestReputUnderAnotherTagCostsNothing() {
     List<Blob> references = List.of(blob("layer", 1000), blob("config", 10));
-    Commit first = await(store.commitManifest(APP, "tag-1", blob("m", 50), references));
-    Commit again = await(store.commitManifest(APP, "tag-2", blob("m", 50), references));
+    Commit first = await(store.commitManifest(APP, "tag-1", blob("m", 50), references, "tester"));
+    Commit again = await(store.commitManifest(APP, "tag-2", blob("m", 50), references, "tester"));
 
     assertThat(first.scopes()).extracting(ScopeState::used).containsOnly(1060L);
     assertThat(again.scopes()).extracting(ScopeState::used).containsOnly(1060L);
 
     // Its references were counted once: a single delete frees everything.
-    await(store.dropManifest(APP, "sha256:m"));
+    await(store.dropManifest(APP, "sha256:m", "tester"));
     assertThat(used("acme")).isZero();
     assertThat(used(APP)).isZero();
   }
 
   @Test
   void droppingOneOfTwoImagesSharingABaseLayerFreesOnlyItsOwnBlobs() {
-    await(store.commitManifest(APP, "push-1", blob("m1", 50), List.of(blob("base", 1000), blob("l1", 200), blob("c1", 10))));
-    await(store.commitManifest(APP, "push-2", blob("m2", 60), List.of(blob("base", 1000), blob("l2", 300), blob("c2", 20))));
+    await(store.commitManifest(APP, "push-1", blob("m1", 50), List.of(blob("base", 1000), blob("l1", 200), blob("c1", 10)), "tester"));
+    await(store.commitManifest(APP, "push-2", blob("m2", 60), List.of(blob("base", 1000), blob("l2", 300), blob("c2", 20)), "tester"));
     assertThat(used(APP)).isEqualTo(50 + 60 + 1000 + 200 + 10 + 300 + 20);
 
-    QuotaStore.Change change = await(store.dropManifest(APP, "sha256:m1"));
+    QuotaStore.Change change = await(store.dropManifest(APP, "sha256:m1", "tester"));
 
     assertThat(change.scopes()).extracting(ScopeState::used).containsOnly(60L + 1000 + 300 + 20);
     assertThat(await(store.sizeOf("acme", "sha256:base"))).isEqualTo(1000);
     assertThat(await(store.sizeOf("acme", "sha256:l1"))).isEqualTo(-1);
 
-    await(store.dropManifest(APP, "sha256:m2"));
+    await(store.dropManifest(APP, "sha256:m2", "tester"));
     assertThat(used("acme")).isZero();
   }
 
   @Test
   void aManifestAnIndexStillReferencesStaysUntilTheIndexGoes() {
-    await(store.commitManifest(APP, "child", blob("child", 40), List.of(blob("layer", 1000))));
-    await(store.commitManifest(APP, "index", blob("index", 30), List.of(blob("child", 40))));
+    await(store.commitManifest(APP, "child", blob("child", 40), List.of(blob("layer", 1000)), "tester"));
+    await(store.commitManifest(APP, "index", blob("index", 30), List.of(blob("child", 40)), "tester"));
 
-    await(store.dropManifest(APP, "sha256:child"));
+    await(store.dropManifest(APP, "sha256:child", "tester"));
     assertThat(used(APP)).as("the child stays for the index; its layer goes").isEqualTo(30 + 40);
 
-    await(store.dropManifest(APP, "sha256:index"));
+    await(store.dropManifest(APP, "sha256:index", "tester"));
     assertThat(used(APP)).isZero();
   }
 
@@ -199,7 +251,7 @@ class RedisQuotaStoreTest {
   void droppingAManifestTheRepositoryDoesNotListDropsItAsABlob() {
     commit(APP, blob("m", 50));
 
-    await(store.dropManifest(APP, "sha256:m"));
+    await(store.dropManifest(APP, "sha256:m", "tester"));
 
     assertThat(used(APP)).isZero();
   }
@@ -209,13 +261,13 @@ class RedisQuotaStoreTest {
     commit(APP, blob("a", 100));
     commit(WEB, blob("a", 100));
 
-    QuotaStore.Change change = await(store.dropBlob(APP, "sha256:a"));
+    QuotaStore.Change change = await(store.dropBlob(APP, "sha256:a", "tester"));
 
     assertThat(change.scopes()).extracting(ScopeState::used).containsExactly(100L, 100L, 0L);
     assertThat(used(WEB)).isEqualTo(100);
     assertThat(await(store.sizeOf("acme", "sha256:a"))).isEqualTo(100);
 
-    await(store.dropBlob(WEB, "sha256:a"));
+    await(store.dropBlob(WEB, "sha256:a", "tester"));
     assertThat(used("acme")).isZero();
     assertThat(used("acme/team")).isZero();
     assertThat(await(store.sizeOf("acme", "sha256:a"))).as("forgotten once no repository holds it").isEqualTo(-1);
@@ -225,7 +277,7 @@ class RedisQuotaStoreTest {
   void droppingABlobTheRepositoryDoesNotHoldChangesNothing() {
     commit(WEB, blob("a", 100));
 
-    await(store.dropBlob(APP, "sha256:a"));
+    await(store.dropBlob(APP, "sha256:a", "tester"));
 
     assertThat(used("acme")).isEqualTo(100);
     assertThat(used(WEB)).isEqualTo(100);
@@ -291,7 +343,7 @@ class RedisQuotaStoreTest {
     assertThat(reserved("acme")).isEqualTo(50);
     assertThat(reserved(WEB)).isZero();
 
-    await(store.commitManifest(APP, "put", blob("m", 0), List.of(blob("a", 100), blob("b", 50))));
+    await(store.commitManifest(APP, "put", blob("m", 0), List.of(blob("a", 100), blob("b", 50)), "tester"));
     assertThat(reserved("acme")).isZero();
     assertThat(used(APP)).isEqualTo(150);
     assertThat(used("acme")).isEqualTo(150);
@@ -324,7 +376,7 @@ class RedisQuotaStoreTest {
     await(store.reserveBytes(APP, "u2", 400, 400));
     await(store.release(APP, "u2", -1));
     assertThat(reserved("acme")).isZero();
-    assertThat(await(store.commitBlob(APP, "u2", blob("a", -1))).sizeKnown()).as("released whole: gone").isFalse();
+    assertThat(await(store.commitBlob(APP, "u2", blob("a", -1), "tester")).sizeKnown()).as("released whole: gone").isFalse();
   }
 
   @Test
@@ -332,7 +384,7 @@ class RedisQuotaStoreTest {
     await(store.reserveBytes(APP, "u1", 1000, 1000));
     await(store.release(APP, "u1", 300));
 
-    Commit commit = await(store.commitBlob(APP, "u1", blob("a", -1)));
+    Commit commit = await(store.commitBlob(APP, "u1", blob("a", -1), "tester"));
 
     assertThat(commit.size()).isEqualTo(700);
     assertThat(commit.scopes()).extracting(ScopeState::reserved).containsOnly(0L);
@@ -349,7 +401,7 @@ class RedisQuotaStoreTest {
 
       assertThat(reserved("acme")).isZero();
       assertThat(reserved(APP)).isZero();
-      assertThat(await(shortLived.commitBlob(APP, "u1", blob("a", -1))).sizeKnown()).isFalse();
+      assertThat(await(shortLived.commitBlob(APP, "u1", blob("a", -1), "tester")).sizeKnown()).isFalse();
       assertThat(used(APP)).isZero();
     } finally {
       await(shortLived.close());
@@ -388,7 +440,7 @@ class RedisQuotaStoreTest {
   @Test
   void invalidArgumentsFailTheFutureWithoutCallingRedis() {
     assertThatThrownBy(() -> await(store.reserveBytes(APP, "u1", 10, 5))).hasCauseInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> await(store.commitBlob(APP, "u1", blob("a", 1L << 53)))).hasCauseInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> await(store.commitBlob(APP, "u1", blob("a", 1L << 53), "tester"))).hasCauseInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> await(store.reserveBytes("", "u1", 1, 1))).hasCauseInstanceOf(IllegalArgumentException.class);
   }
 
@@ -487,7 +539,7 @@ class RedisQuotaStoreTest {
     // A second process writing another namespace is listed too.
     RedisQuotaStore other = RedisQuotaStore.create(vertx, redis.url(), 2, Duration.ofMinutes(10));
     try {
-      await(other.commitBlob("hooli/app", "u2", blob("c", 1000)));
+      await(other.commitBlob("hooli/app", "u2", blob("c", 1000), "tester"));
     } finally {
       await(other.close());
     }
@@ -522,7 +574,7 @@ class RedisQuotaStoreTest {
   // --- helpers ---------------------------------------------------------------------------------
 
   private Commit commit(String repository, Blob blob) {
-    return await(store.commitBlob(repository, "commit-" + blob.digest(), blob));
+    return await(store.commitBlob(repository, "commit-" + blob.digest(), blob, "tester"));
   }
 
   private long used(String scope) {
