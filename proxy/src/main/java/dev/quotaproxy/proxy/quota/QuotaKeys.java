@@ -77,6 +77,11 @@ public final class QuotaKeys {
     return prefix + "res_expiry";
   }
 
+  /** Present while the namespace's state is the one the ledger knows (see common.lua, Known state). */
+  public String epoch() {
+    return prefix + "epoch";
+  }
+
   /** The namespace's event stream: every committed change, in order, for the ledger. */
   public String events() {
     return prefix + "events";
@@ -87,7 +92,7 @@ public final class QuotaKeys {
    * limits, sizes, res, res_expiry.
    */
   public List<String> common() {
-    return List.of(used(), reserved(), limits(), sizes(), reservations(), reservationExpiry(), events());
+    return List.of(used(), reserved(), limits(), sizes(), reservations(), reservationExpiry(), events(), epoch());
   }
 
   public String present(String scope) {

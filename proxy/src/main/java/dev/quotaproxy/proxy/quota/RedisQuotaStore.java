@@ -8,6 +8,7 @@ import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
+import io.vertx.redis.client.ResponseType;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -39,6 +40,8 @@ public final class RedisQuotaStore implements QuotaStore {
   /** Namespaces read per pipelined batch by {@link #systemUsage()}. */
   private static final int NAMESPACES_PER_BATCH = 512;
   private static final long MAX_EXACT = 1L << 53;
+  /** The bare reply of a script that found the namespace's state unknown (common.lua). */
+  private static final long UNKNOWN = -1;
   private static final long TRAFFIC_RETENTION_SECONDS = Duration.ofDays(8).toSeconds();
   private static final long HOUR_MILLIS = Duration.ofHours(1).toMillis();
   /** Numbers per scope in a script's state reply: used, reserved, hard, soft, egress, egress window. */
@@ -48,6 +51,7 @@ public final class RedisQuotaStore implements QuotaStore {
   private final LuaScripts scripts;
   private final long reservationTtlMillis;
   private final boolean ownsClient;
+  private volatile NamespaceRecovery recovery = this::markNew;
   /** Namespaces this process has added to {@link QuotaKeys#NAMESPACES}: one SADD per namespace per process. */
   private final Set<String> registeredNamespaces = ConcurrentHashMap.newKeySet();
 
@@ -152,7 +156,7 @@ public final class RedisQuotaStore implements QuotaStore {
   public Future<Change> dropBlob(String repository, String digest, String user) {
     return guarded(() -> {
       Path path = new Path(repository, user);
-      return path.run(LuaScripts.DROP_BLOB, path.presentKeys(), List.of(), List.of(digest)).map(path::change);
+      return write(path, () -> path.run(LuaScripts.DROP_BLOB, path.presentKeys(), List.of(), List.of(digest))).map(path::change);
     });
   }
 
@@ -160,8 +164,8 @@ public final class RedisQuotaStore implements QuotaStore {
   public Future<Change> dropManifest(String repository, String manifestDigest, String user) {
     return guarded(() -> {
       Path path = new Path(repository, user);
-      return path.run(LuaScripts.DROP_MANIFEST, path.presentKeys(), path.manifestKeys(manifestDigest), List.of(manifestDigest))
-          .map(path::change);
+      return write(path, () -> path.run(LuaScripts.DROP_MANIFEST, path.presentKeys(), path.manifestKeys(manifestDigest),
+          List.of(manifestDigest))).map(path::change);
     });
   }
 
@@ -325,12 +329,42 @@ public final class RedisQuotaStore implements QuotaStore {
   private <T> Future<T> write(Path path, Supplier<Future<T>> operation) {
     String namespace = path.namespace;
     if (registeredNamespaces.contains(namespace)) {
-      return operation.get();
+      return whenKnown(namespace, operation);
     }
     return redis.send(Request.cmd(Command.SADD).arg(QuotaKeys.NAMESPACES).arg(namespace)).compose(added -> {
       registeredNamespaces.add(namespace);
-      return operation.get();
+      return whenKnown(namespace, operation);
     });
+  }
+
+  /** Runs the operation; if its script found the namespace's state unknown, recovers it and runs it once more. */
+  private <T> Future<T> whenKnown(String namespace, Supplier<Future<T>> operation) {
+    return operation.get().recover(failure -> failure instanceof NamespaceStateUnknownException
+        ? recovery.ensureKnown(namespace).compose(known -> operation.get())
+        : Future.failedFuture(failure));
+  }
+
+  /**
+   * How a namespace whose marker is missing is made known: by default it is marked as new (nothing
+   * to restore); with a ledger, it is restored from it first when the ledger knows it.
+   */
+  public RedisQuotaStore withRecovery(NamespaceRecovery recovery) {
+    this.recovery = recovery;
+    return this;
+  }
+
+  /** Marks a namespace's state as known, with the ledger's epoch (or {@code new} without a ledger). */
+  public Future<Void> markKnown(String namespace, String epoch) {
+    return guarded(() -> redis.send(Request.cmd(Command.SET).arg(QuotaKeys.of(namespace).epoch()).arg(epoch)).mapEmpty());
+  }
+
+  /** Forgets that a namespace's state is known: the next decision on it restores it first. */
+  public Future<Void> forget(String namespace) {
+    return guarded(() -> redis.send(Request.cmd(Command.DEL).arg(QuotaKeys.of(namespace).epoch())).mapEmpty());
+  }
+
+  private Future<Void> markNew(String namespace) {
+    return markKnown(namespace, "new");
   }
 
   /** Appends digest, size pairs; blobs listed twice count once (the first of each digest is kept). */
@@ -430,7 +464,8 @@ public final class RedisQuotaStore implements QuotaStore {
       args.add(user);
       args.addAll(scopes);
       args.addAll(extraArgs);
-      return scripts.run(script, allKeys, args);
+      return scripts.run(script, allKeys, args).compose(reply -> reply != null && reply.type() == ResponseType.NUMBER
+          && reply.toLong() == UNKNOWN ? Future.failedFuture(new NamespaceStateUnknownException(namespace)) : Future.succeededFuture(reply));
     }
 
     /** The scope a script named by its 1-based position on the path. */

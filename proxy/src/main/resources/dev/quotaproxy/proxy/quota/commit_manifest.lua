@@ -2,7 +2,8 @@
 -- KEYS    common layout; SCOPE_KEYS are present:S; then manifests:R, refs:R:M, refcount:R
 -- ARGV    common layout, then: reservation id, manifest digest, manifest size,
 --         and digest, size pairs of the blobs it references (a repeated digest counts once)
--- Result  {1, manifest size, states...}
+-- Result  UNKNOWN (-1) when the namespace's state is not known, changing nothing; otherwise
+--         {1, manifest size, states...}
 -- A manifest new to the repository is added to manifests:R, its references stored in refs:R:M and each
 -- counted once in refcount:R; re-putting a known manifest (another tag) changes no count. The reservation
 -- is released whole either way. Events: blob_added for each blob new to the repository, and
@@ -10,6 +11,9 @@
 
 local MANIFESTS, REFS, REFCOUNT = KEYS[EXTRA_KEYS + 1], KEYS[EXTRA_KEYS + 2], KEYS[EXTRA_KEYS + 3]
 local id, manifest, size = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], tonumber(ARGV[EXTRA_ARGV + 3])
+if not known() then
+  return UNKNOWN
+end
 purge_expired(now_ms())
 
 local reservation = load_reservation(id)

@@ -2,32 +2,44 @@
 -- (Redis scripts cannot include each other). Operation files use these and hold only their own logic.
 --
 -- Layout every script is called with:
---   KEYS[1..7]      used, reserved, limits, sizes, res, res_expiry, events of one namespace (QuotaKeys.common)
+--   KEYS[1..8]      used, reserved, limits, sizes, res, res_expiry, events, epoch of one namespace (QuotaKeys.common)
 --   ARGV[1]         n, the number of scopes of the path (may be 0)
 --   ARGV[2]         the user the request acts for, recorded in the events it causes ('' when none)
 --   ARGV[3..2+n]    the scopes, outermost first (SCOPES); the last is the repository
---   KEYS[8..7+n]    one key per scope (SCOPE_KEYS): present:S, or egress:S where the script says so
+--   KEYS[9..8+n]    one key per scope (SCOPE_KEYS): present:S, or egress:S where the script says so
 --   KEYS[EXTRA_KEYS + 1 ..], ARGV[EXTRA_ARGV + 1 ..]   the operation's own keys and arguments
 --
 -- Events: every committed change is appended to the namespace's stream (EVENTS) in the same script,
 -- so a change and its event exist together or not at all. The ledger consumes the stream into
 -- Postgres; an entry's id (time-sequence) orders the namespace's changes.
 --
+-- Known state: EPOCH exists while the namespace's state is the one the ledger knows. A script that
+-- decides or changes usage returns the bare integer -1 (UNKNOWN) without touching anything when it is
+-- missing (Redis came back empty, or the namespace is new): the caller then restores the namespace
+-- from the ledger, or marks a new one, and asks again.
+--
 -- Numbers: Lua numbers are doubles, exact for integers below 2^53 (8 PiB); the Java side refuses
 -- larger values. Integers go back to Redis through int(), never tostring() or cjson (both print only
 -- 14 significant digits), and are stored in reservation JSON as strings for the same reason.
 -- "Now" is the Redis server's clock (TIME), so every proxy instance shares one clock.
 
-local USED, RESERVED, LIMITS, SIZES, RES, RES_EXPIRY, EVENTS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local USED, RESERVED, LIMITS, SIZES, RES, RES_EXPIRY, EVENTS, EPOCH =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local UNKNOWN = -1
 local SCOPE_COUNT = tonumber(ARGV[1])
 local USER = ARGV[2]
 local SCOPES, SCOPE_KEYS = {}, {}
 for i = 1, SCOPE_COUNT do
   SCOPES[i] = ARGV[2 + i]
-  SCOPE_KEYS[i] = KEYS[7 + i]
+  SCOPE_KEYS[i] = KEYS[8 + i]
 end
-local EXTRA_KEYS = 7 + SCOPE_COUNT
+local EXTRA_KEYS = 8 + SCOPE_COUNT
 local EXTRA_ARGV = 2 + SCOPE_COUNT
+
+-- Whether the namespace's state is known (see Known state above).
+local function known()
+  return redis.call('EXISTS', EPOCH) == 1
+end
 
 -- An integer as Redis expects it: all digits, no exponent.
 local function int(n)

@@ -1,7 +1,8 @@
 -- drop_manifest: the registry deleted a manifest from the repository.
 -- KEYS    common layout; SCOPE_KEYS are present:S; then manifests:R, refs:R:M, refcount:R
 -- ARGV    common layout, then: manifest digest M
--- Result  states... (path_states after the change)
+-- Result  UNKNOWN (-1) when the namespace's state is not known, changing nothing; otherwise
+--         states... (path_states after the change)
 -- If M is a manifest of R: it leaves manifests:R, each digest it references loses one count in refcount:R,
 -- and refs:R:M is deleted. Then leave R (as drop_blob): M itself unless another manifest (an index) still
 -- references it, and each digest whose count reached 0 unless it is itself a manifest still in R.
@@ -10,6 +11,9 @@
 
 local MANIFESTS, REFS, REFCOUNT = KEYS[EXTRA_KEYS + 1], KEYS[EXTRA_KEYS + 2], KEYS[EXTRA_KEYS + 3]
 local manifest = ARGV[EXTRA_ARGV + 1]
+if not known() then
+  return UNKNOWN
+end
 purge_expired(now_ms())
 
 if redis.call('SREM', MANIFESTS, manifest) == 0 then

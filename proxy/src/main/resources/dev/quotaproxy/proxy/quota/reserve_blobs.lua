@@ -1,13 +1,17 @@
 -- reserve_blobs: reserves, in each scope of the path, the size of the blobs absent from that scope.
 -- KEYS    common layout; SCOPE_KEYS are present:S
 -- ARGV    common layout, then: reservation id, repository, TTL ms, and digest, size pairs (a repeated digest counts once)
--- Result  {1, need of the innermost scope}, having added each scope's need to its reserved bytes and to the
+-- Result  UNKNOWN (-1) when the namespace's state is not known, changing nothing; otherwise
+--         {1, need of the innermost scope}, having added each scope's need to its reserved bytes and to the
 --         reservation's amounts (its session total unchanged) and renewed its expiry;
 --         {0, i, used, reserved, hard, need, held} when scope i (outermost first) needs bytes and
 --         used + reserved + need > hard; held = what this reservation already holds there.
 -- A scope that needs nothing never refuses, even when over its limit.
 
 local id, repository, ttl = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], tonumber(ARGV[EXTRA_ARGV + 3])
+if not known() then
+  return UNKNOWN
+end
 local now = now_ms()
 purge_expired(now)
 

@@ -1,7 +1,8 @@
 -- reserve_bytes: reserves the same number of bytes in every scope of a repository's path, all or nothing.
 -- KEYS    common layout; SCOPE_KEYS are present:S (unused here)
 -- ARGV    common layout, then: reservation id, repository, min bytes, max bytes, TTL ms
--- Result  {1, granted} with granted = min(max, smallest headroom) >= min, where headroom = hard - used - reserved;
+-- Result  UNKNOWN (-1) when the namespace's state is not known, changing nothing; otherwise
+--         {1, granted} with granted = min(max, smallest headroom) >= min, where headroom = hard - used - reserved;
 --         {0, i, used, reserved, hard, min, held} when scope i (1-based, outermost first) is the first that does not
 --         fit; held = what this reservation already holds there.
 -- With min = max = 0 nothing is granted, and a scope with used + reserved >= hard refuses (the check at upload start).
@@ -10,6 +11,9 @@
 
 local id, repository = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2]
 local min, max, ttl = tonumber(ARGV[EXTRA_ARGV + 3]), tonumber(ARGV[EXTRA_ARGV + 4]), tonumber(ARGV[EXTRA_ARGV + 5])
+if not known() then
+  return UNKNOWN
+end
 local now = now_ms()
 purge_expired(now)
 

@@ -96,6 +96,41 @@ class RedisQuotaStoreTest {
   }
 
   @Test
+  void aNamespaceWhoseStateIsNotKnownIsRecoveredBeforeAnythingIsDecidedOrChanged() {
+    List<String> recovered = new java.util.concurrent.CopyOnWriteArrayList<>();
+    store.withRecovery(namespace -> {
+      recovered.add(namespace);
+      return store.markKnown(namespace, "epoch-1");
+    });
+    try {
+      await(store.reserveBytes(APP, "u1", 10, 10));
+      await(store.commitBlob(APP, "u1", blob("a", 10), "alice"));
+      redis.command(Request.cmd(Command.DEL).arg("qp:{acme}:epoch"));
+      await(store.dropBlob(APP, "sha256:a", "alice"));
+
+      assertThat(recovered).containsExactly("acme", "acme");
+      assertThat(redis.command(Request.cmd(Command.GET).arg("qp:{acme}:epoch")).toString()).isEqualTo("epoch-1");
+      assertThat(used(APP)).isZero();
+    } finally {
+      store.withRecovery(namespace -> store.markKnown(namespace, "new"));
+    }
+  }
+
+  @Test
+  void aNamespaceThatCannotBeRecoveredRefusesTheCall() throws Exception {
+    store.withRecovery(namespace -> Future.failedFuture(new IllegalStateException("ledger unreachable")));
+    try {
+      Throwable failure = store.reserveBytes(APP, "u1", 10, 10).transform(Future::succeededFuture)
+          .await(10, TimeUnit.SECONDS).cause();
+
+      assertThat(failure).hasMessage("ledger unreachable");
+      assertThat(reserved(APP)).isZero();
+    } finally {
+      store.withRecovery(namespace -> store.markKnown(namespace, "new"));
+    }
+  }
+
+  @Test
   void aDecisionAloneWritesNoEvent() {
     await(store.reserveBytes(APP, "u1", 300, 300));
     await(store.release(APP, "u1", -1));
