@@ -1,0 +1,351 @@
+package dev.quotaproxy.ledger;
+
+import static dev.quotaproxy.ledger.LedgerSql.columns;
+import static dev.quotaproxy.ledger.LedgerSql.longs;
+import static dev.quotaproxy.ledger.LedgerSql.texts;
+import static dev.quotaproxy.ledger.LedgerSql.times;
+import static dev.quotaproxy.ledger.LedgerSql.underPattern;
+
+import dev.quotaproxy.ledger.LedgerBatch.EventId;
+import dev.quotaproxy.ledger.LedgerBatch.HourlyUsage;
+import dev.quotaproxy.ledger.LedgerBatch.RepositoryDigest;
+import dev.quotaproxy.ledger.LedgerBatch.RepositoryReference;
+import dev.quotaproxy.ledger.LedgerBatch.ScopeHour;
+import dev.quotaproxy.ledger.LedgerBatch.StorageOutcome;
+import dev.quotaproxy.ledger.LedgerBatch.Traffic;
+import dev.quotaproxy.ledger.LedgerBatch.UserHour;
+import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;
+import dev.quotaproxy.ledger.LedgerEvent.Rejected;
+import io.vertx.core.Future;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowSet;
+import io.vertx.sqlclient.SqlClient;
+import io.vertx.sqlclient.SqlConnection;
+import io.vertx.sqlclient.Tuple;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.function.Supplier;
+
+/**
+ * The durable record of usage in Postgres: applies the metering store's events exactly once, and
+ * answers what Redis is checked against and rebuilt from. Every method is non-blocking.
+ *
+ * <p>Exactly once: a batch is one transaction that first records its event ids and applies only the
+ * events whose id was new. A redelivered event finds its id and changes nothing; a failed batch leaves
+ * no id behind, so retrying it applies it whole. Events of a namespace are expected in stream order.
+ */
+public final class Ledger {
+  private final Pool pool;
+
+  public Ledger(Pool pool) {
+    this.pool = pool;
+  }
+
+  /** A position in a namespace's event stream: the stream entry id {@code <ms>-<seq>}. */
+  public record StreamPosition(long ms, long seq) implements Comparable<StreamPosition> {
+    public static StreamPosition parse(String streamId) {
+      int dash = streamId.indexOf('-');
+      try {
+        if (dash > 0) {
+          return new StreamPosition(Long.parseLong(streamId.substring(0, dash)), Long.parseLong(streamId.substring(dash + 1)));
+        }
+      } catch (NumberFormatException e) {
+        // reported below
+      }
+      throw new IllegalArgumentException("not a stream entry id (<ms>-<seq>): " + streamId);
+    }
+
+    @Override
+    public int compareTo(StreamPosition other) {
+      int byMs = Long.compare(ms, other.ms);
+      return byMs != 0 ? byMs : Long.compare(seq, other.seq);
+    }
+
+    @Override
+    public String toString() {
+      return ms + "-" + seq;
+    }
+  }
+
+  /**
+   * What one repository holds.
+   *
+   * @param blobs     every linked digest (layers, configs and manifests) with its size
+   * @param manifests every manifest digest with the digests it references
+   */
+  public record RepositorySnapshot(Map<String, Long> blobs, Map<String, Set<String>> manifests) {}
+
+  /**
+   * A namespace as of one moment, to rebuild its Redis state from.
+   *
+   * @param position     the newest event the snapshot includes (empty: none applied yet); stream entries
+   *                     after it are not in the snapshot
+   * @param usage        the used bytes of every scope in the namespace
+   * @param repositories by repository name, each repository with any link or manifest
+   */
+  public record NamespaceSnapshot(String namespace, Optional<StreamPosition> position, Map<String, Long> usage,
+                                  Map<String, RepositorySnapshot> repositories) {}
+
+  /**
+   * Applies the events not applied before, all or nothing, and advances each namespace's position.
+   * The same id twice in one batch is one event. On failure nothing has changed and the caller
+   * retries the batch.
+   *
+   * @return how many events were applied now (redelivered ones count 0)
+   */
+  public Future<Integer> apply(List<LedgerEvent> events) {
+    Map<String, LedgerEvent> byId = new LinkedHashMap<>();
+    Map<String, EventId> ids = new LinkedHashMap<>();
+    try {
+      for (LedgerEvent event : events) {
+        if (byId.putIfAbsent(event.id(), event) == null) {
+          ids.put(event.id(), EventId.parse(event.id()));
+        }
+      }
+    } catch (IllegalArgumentException e) {
+      return Future.failedFuture(e);
+    }
+    if (byId.isEmpty()) {
+      return Future.succeededFuture(0);
+    }
+    List<LedgerEvent> distinct = List.copyOf(byId.values());
+    return pool.withTransaction(connection -> recordEvents(connection, distinct, ids)
+        .compose(fresh -> applyEffects(connection, LedgerBatch.of(fresh))
+            .compose(done -> advanceProgress(connection, ids.values()))
+            .map(done -> fresh.size())));
+  }
+
+  /** Records the ids and returns, in batch order, the events whose id was new. */
+  private static Future<List<LedgerEvent>> recordEvents(SqlConnection connection, List<LedgerEvent> events,
+                                                        Map<String, EventId> ids) {
+    Tuple rows = columns(
+        texts(events, LedgerEvent::id),
+        texts(events, event -> ids.get(event.id()).namespace()),
+        texts(events, event -> ids.get(event.id()).streamId()),
+        texts(events, LedgerBatch::typeOf),
+        times(events, LedgerEvent::at));
+    return connection.preparedQuery(LedgerSql.RECORD_EVENTS).execute(rows).map(inserted -> {
+      Set<String> fresh = new HashSet<>();
+      inserted.forEach(row -> fresh.add(row.getString("event_id")));
+      return events.stream().filter(event -> fresh.contains(event.id())).toList();
+    });
+  }
+
+  /** One statement per table, in an order that respects the foreign keys (blobs before their links). */
+  private static Future<Void> applyEffects(SqlConnection connection, LedgerBatch batch) {
+    List<Map.Entry<String, Long>> blobs = List.copyOf(batch.blobSizes.entrySet());
+    List<Map.Entry<RepositoryDigest, Instant>> links = List.copyOf(batch.links.entrySet());
+    List<ManifestAdded> manifests = List.copyOf(batch.manifestInserts.values());
+    List<RepositoryReference> references = batch.references();
+    return write(connection, LedgerSql.UPSERT_BLOBS, blobs, () -> columns(
+            texts(blobs, Map.Entry::getKey),
+            longs(blobs, Map.Entry::getValue)))
+        // Unlinks first: a blob removed and added again in one batch ends linked, with its new time.
+        .compose(done -> write(connection, LedgerSql.UNLINK_BLOBS, batch.unlinks, () -> columns(
+            texts(batch.unlinks, RepositoryDigest::repository),
+            texts(batch.unlinks, RepositoryDigest::digest))))
+        .compose(done -> write(connection, LedgerSql.LINK_BLOBS, links, () -> columns(
+            texts(links, link -> link.getKey().repository()),
+            texts(links, link -> link.getKey().digest()),
+            times(links, Map.Entry::getValue))))
+        .compose(done -> write(connection, LedgerSql.DELETE_MANIFESTS, batch.manifestDeletes, () -> columns(
+            texts(batch.manifestDeletes, RepositoryDigest::repository),
+            texts(batch.manifestDeletes, RepositoryDigest::digest))))
+        .compose(done -> write(connection, LedgerSql.INSERT_MANIFESTS, manifests, () -> columns(
+            texts(manifests, ManifestAdded::repository),
+            texts(manifests, ManifestAdded::digest),
+            times(manifests, ManifestAdded::at),
+            texts(manifests, ManifestAdded::user))))
+        .compose(done -> write(connection, LedgerSql.INSERT_REFERENCES, references, () -> columns(
+            texts(references, RepositoryReference::repository),
+            texts(references, RepositoryReference::manifestDigest),
+            texts(references, RepositoryReference::digest))))
+        .compose(done -> applyStorage(connection, batch))
+        .compose(highWater -> addHourlyUsage(connection, batch.hourlyUsage(highWater)))
+        .compose(done -> addUserTraffic(connection, batch.userTraffic))
+        .compose(done -> recordRejections(connection, batch.rejections));
+  }
+
+  /**
+   * Scope usage: locks the touched scopes' rows, replays the batch's charges and frees over them
+   * (usage never below 0, high water per hour), writes the results back, and gives the high water.
+   */
+  private static Future<Map<ScopeHour, Long>> applyStorage(SqlConnection connection, LedgerBatch batch) {
+    String[] scopes = batch.storageScopes().toArray(String[]::new);
+    if (scopes.length == 0) {
+      return Future.succeededFuture(Map.of());
+    }
+    return connection.preparedQuery(LedgerSql.ENSURE_SCOPES).execute(columns(scopes))
+        .compose(done -> connection.preparedQuery(LedgerSql.LOCK_SCOPES).execute(columns(scopes)))
+        .compose(locked -> {
+          Map<String, Long> before = new HashMap<>();
+          locked.forEach(row -> before.put(row.getString("scope"), row.getLong("used_bytes")));
+          StorageOutcome outcome = batch.replayStorage(before);
+          Set<String> changed = outcome.usage().keySet();
+          return connection.preparedQuery(LedgerSql.SET_SCOPE_USAGE).execute(columns(
+                  texts(changed, scope -> scope),
+                  longs(changed, outcome.usage()::get),
+                  times(changed, outcome.changedAt()::get)))
+              .map(done -> outcome.highWater());
+        });
+  }
+
+  private static Future<Void> addHourlyUsage(SqlConnection connection, Map<ScopeHour, HourlyUsage> usage) {
+    List<Map.Entry<ScopeHour, HourlyUsage>> rows = List.copyOf(usage.entrySet());
+    return write(connection, LedgerSql.ADD_HOURLY_USAGE, rows, () -> columns(
+        texts(rows, row -> row.getKey().scope()),
+        times(rows, row -> row.getKey().hour()),
+        longs(rows, row -> row.getValue().storageHighWater()),
+        longs(rows, row -> row.getValue().traffic().ingressBytes()),
+        longs(rows, row -> row.getValue().traffic().egressBytes()),
+        longs(rows, row -> row.getValue().traffic().pushes()),
+        longs(rows, row -> row.getValue().traffic().pulls())));
+  }
+
+  private static Future<Void> addUserTraffic(SqlConnection connection, Map<UserHour, Traffic> traffic) {
+    List<Map.Entry<UserHour, Traffic>> rows = List.copyOf(traffic.entrySet());
+    return write(connection, LedgerSql.ADD_USER_TRAFFIC, rows, () -> columns(
+        texts(rows, row -> row.getKey().user()),
+        texts(rows, row -> row.getKey().repository()),
+        times(rows, row -> row.getKey().hour()),
+        longs(rows, row -> row.getValue().ingressBytes()),
+        longs(rows, row -> row.getValue().egressBytes()),
+        longs(rows, row -> row.getValue().pushes()),
+        longs(rows, row -> row.getValue().pulls())));
+  }
+
+  private static Future<Void> recordRejections(SqlConnection connection, List<Rejected> rejections) {
+    return write(connection, LedgerSql.RECORD_REJECTIONS, rejections, () -> columns(
+        texts(rejections, Rejected::id),
+        times(rejections, Rejected::at),
+        texts(rejections, Rejected::repository),
+        texts(rejections, Rejected::scope),
+        texts(rejections, Rejected::user),
+        texts(rejections, Rejected::resource),
+        longs(rejections, Rejected::requested),
+        longs(rejections, Rejected::usage),
+        longs(rejections, Rejected::limit),
+        texts(rejections, Rejected::reason)));
+  }
+
+  /** Every event of the batch counts here, redelivered ones too: the position only moves forward. */
+  private static Future<Void> advanceProgress(SqlConnection connection, Collection<EventId> ids) {
+    List<Map.Entry<String, StreamPosition>> newest = List.copyOf(LedgerBatch.newestPositions(ids).entrySet());
+    return write(connection, LedgerSql.ADVANCE_PROGRESS, newest, () -> columns(
+        texts(newest, Map.Entry::getKey),
+        longs(newest, position -> position.getValue().ms()),
+        longs(newest, position -> position.getValue().seq())));
+  }
+
+  /** Runs a multi-row write, or nothing when there are no rows. */
+  private static Future<Void> write(SqlConnection connection, String sql, Collection<?> rows, Supplier<Tuple> columns) {
+    if (rows.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    return connection.preparedQuery(sql).execute(columns.get()).mapEmpty();
+  }
+
+  // ---- Reading ----------------------------------------------------------------------------------
+
+  /** The used bytes of one scope (0 when the ledger has none). */
+  public Future<Long> scopeUsage(String scope) {
+    return pool.preparedQuery(LedgerSql.SCOPE_USAGE).execute(Tuple.of(scope))
+        .map(rows -> rows.size() == 0 ? 0L : rows.iterator().next().getLong("used_bytes"));
+  }
+
+  /** The used bytes of every scope in a top-level namespace: the namespace itself and every scope under it. */
+  public Future<Map<String, Long>> namespaceUsage(String namespace) {
+    return namespaceUsage(pool, namespace);
+  }
+
+  private static Future<Map<String, Long>> namespaceUsage(SqlClient client, String namespace) {
+    return client.preparedQuery(LedgerSql.NAMESPACE_USAGE).execute(Tuple.of(namespace, underPattern(namespace)))
+        .map(rows -> {
+          Map<String, Long> usage = new TreeMap<>();
+          rows.forEach(row -> usage.put(row.getString("scope"), row.getLong("used_bytes")));
+          return Collections.unmodifiableMap(usage);
+        });
+  }
+
+  /** The newest stream entry of the namespace applied (empty: none yet). */
+  public Future<Optional<StreamPosition>> progress(String namespace) {
+    return progress(pool, namespace);
+  }
+
+  private static Future<Optional<StreamPosition>> progress(SqlClient client, String namespace) {
+    return client.preparedQuery(LedgerSql.PROGRESS).execute(Tuple.of(namespace)).map(rows -> {
+      if (rows.size() == 0) {
+        return Optional.empty();
+      }
+      Row row = rows.iterator().next();
+      return Optional.of(new StreamPosition(row.getLong("last_stream_ms"), row.getLong("last_stream_seq")));
+    });
+  }
+
+  /**
+   * The namespace's repositories, usage and position, read in one repeatable-read transaction so they
+   * agree with each other even while batches are being applied.
+   */
+  public Future<NamespaceSnapshot> snapshot(String namespace) {
+    Tuple inNamespace = Tuple.of(namespace, underPattern(namespace));
+    // The reads after the first go out together: one connection runs them in order, in one round trip.
+    return pool.withTransaction(connection -> connection.query(LedgerSql.CONSISTENT_READ).execute()
+        .compose(done -> Future.all(
+            progress(connection, namespace),
+            namespaceUsage(connection, namespace),
+            connection.preparedQuery(LedgerSql.NAMESPACE_LINKS).execute(inNamespace),
+            connection.preparedQuery(LedgerSql.NAMESPACE_MANIFESTS).execute(inNamespace)))
+        .map(read -> new NamespaceSnapshot(namespace, read.resultAt(0), read.resultAt(1),
+            repositories(read.resultAt(2), read.resultAt(3)))));
+  }
+
+  private static Map<String, RepositorySnapshot> repositories(RowSet<Row> links, RowSet<Row> manifests) {
+    Map<String, Map<String, Long>> blobs = new TreeMap<>();
+    for (Row row : links) {
+      blobs.computeIfAbsent(row.getString("repository"), repository -> new TreeMap<>())
+          .put(row.getString("digest"), row.getLong("size"));
+    }
+    Map<String, Map<String, Set<String>>> references = new TreeMap<>();
+    for (Row row : manifests) {
+      Set<String> referenced = references
+          .computeIfAbsent(row.getString("repository"), repository -> new TreeMap<>())
+          .computeIfAbsent(row.getString("digest"), digest -> new TreeSet<>());
+      if (row.getString("reference") != null) {
+        referenced.add(row.getString("reference"));
+      }
+    }
+    Set<String> names = new TreeSet<>(blobs.keySet());
+    names.addAll(references.keySet());
+    Map<String, RepositorySnapshot> repositories = new TreeMap<>();
+    for (String name : names) {
+      Map<String, Set<String>> manifestsOfRepository = new TreeMap<>();
+      references.getOrDefault(name, Map.of()).forEach((digest, referenced) ->
+          manifestsOfRepository.put(digest, Collections.unmodifiableSet(referenced)));
+      repositories.put(name, new RepositorySnapshot(
+          Collections.unmodifiableMap(blobs.getOrDefault(name, new TreeMap<>())),
+          Collections.unmodifiableMap(manifestsOfRepository)));
+    }
+    return Collections.unmodifiableMap(repositories);
+  }
+
+  /** The top-level namespaces holding any linked blob or manifest, sorted. */
+  public Future<List<String>> namespaces() {
+    return pool.query(LedgerSql.NAMESPACES).execute().map(rows -> {
+      List<String> namespaces = new ArrayList<>();
+      rows.forEach(row -> namespaces.add(row.getString("namespace")));
+      return List.copyOf(namespaces);
+    });
+  }
+}

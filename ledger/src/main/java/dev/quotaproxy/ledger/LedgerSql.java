@@ -1,0 +1,192 @@
+package dev.quotaproxy.ledger;
+
+import io.vertx.sqlclient.Tuple;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.Collection;
+import java.util.function.Function;
+import java.util.function.ToLongFunction;
+
+/**
+ * The ledger's SQL. Writes take their rows as one array per column ({@code unnest($1::text[], ...)}),
+ * so a batch of any size is one statement, one round trip, per table. Rows given to an upsert that
+ * updates on conflict must be unique by key (Postgres refuses to update one row twice in a statement):
+ * {@link LedgerBatch} merges them first.
+ */
+final class LedgerSql {
+  private LedgerSql() {}
+
+  // ---- Applying events ------------------------------------------------------------------------
+
+  /** Returns the ids not recorded before: exactly the events this transaction must apply. */
+  static final String RECORD_EVENTS = """
+      insert into ledger_events (event_id, namespace, stream_id, type, occurred_at)
+      select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+      on conflict (event_id) do nothing
+      returning event_id""";
+
+  static final String UPSERT_BLOBS = """
+      insert into blobs (digest, size)
+      select * from unnest($1::text[], $2::bigint[])
+      on conflict (digest) do update set size = excluded.size
+        where blobs.size <> excluded.size""";
+
+  static final String UNLINK_BLOBS = """
+      delete from repository_blobs as link
+      using unnest($1::text[], $2::text[]) as gone (repository, digest)
+      where link.repository = gone.repository and link.digest = gone.digest""";
+
+  /** A link that exists already keeps its time: the blob has been in the repository since then. */
+  static final String LINK_BLOBS = """
+      insert into repository_blobs (repository, digest, linked_at)
+      select * from unnest($1::text[], $2::text[], $3::timestamptz[])
+      on conflict (repository, digest) do nothing""";
+
+  /** Their references go with them (on delete cascade). */
+  static final String DELETE_MANIFESTS = """
+      delete from manifests as manifest
+      using unnest($1::text[], $2::text[]) as gone (repository, digest)
+      where manifest.repository = gone.repository and manifest.digest = gone.digest""";
+
+  static final String INSERT_MANIFESTS = """
+      insert into manifests (repository, digest, pushed_at, pushed_by)
+      select * from unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[])
+      on conflict (repository, digest) do nothing""";
+
+  static final String INSERT_REFERENCES = """
+      insert into manifest_references (repository, manifest_digest, digest)
+      select * from unnest($1::text[], $2::text[], $3::text[])
+      on conflict do nothing""";
+
+  /**
+   * Scope usage is read, replayed in Java and written back, so first every scope the batch touches
+   * gets a row: a concurrent batch then waits on the row lock below instead of also reading "absent".
+   */
+  static final String ENSURE_SCOPES = """
+      insert into scope_usage (scope, used_bytes, updated_at)
+      select scope, 0, now() from unnest($1::text[]) as touched (scope)
+      order by scope
+      on conflict (scope) do nothing""";
+
+  static final String LOCK_SCOPES = """
+      select scope, used_bytes from scope_usage
+      where scope = any($1::text[])
+      order by scope
+      for update""";
+
+  static final String SET_SCOPE_USAGE = """
+      update scope_usage as usage
+      set used_bytes = replayed.used_bytes, updated_at = replayed.updated_at
+      from unnest($1::text[], $2::bigint[], $3::timestamptz[]) as replayed (scope, used_bytes, updated_at)
+      where usage.scope = replayed.scope""";
+
+  static final String ADD_HOURLY_USAGE = """
+      insert into usage_hourly as hourly (scope, hour, storage_high_water, ingress_bytes, egress_bytes, pushes, pulls)
+      select * from unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+      on conflict (scope, hour) do update set
+        storage_high_water = greatest(hourly.storage_high_water, excluded.storage_high_water),
+        ingress_bytes = hourly.ingress_bytes + excluded.ingress_bytes,
+        egress_bytes = hourly.egress_bytes + excluded.egress_bytes,
+        pushes = hourly.pushes + excluded.pushes,
+        pulls = hourly.pulls + excluded.pulls""";
+
+  static final String ADD_USER_TRAFFIC = """
+      insert into user_traffic_hourly as hourly (user_name, repository, hour, ingress_bytes, egress_bytes, pushes, pulls)
+      select * from unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+      on conflict (user_name, repository, hour) do update set
+        ingress_bytes = hourly.ingress_bytes + excluded.ingress_bytes,
+        egress_bytes = hourly.egress_bytes + excluded.egress_bytes,
+        pushes = hourly.pushes + excluded.pushes,
+        pulls = hourly.pulls + excluded.pulls""";
+
+  static final String RECORD_REJECTIONS = """
+      insert into rejections (event_id, occurred_at, repository, scope, user_name, resource, requested, usage, limit_bytes, reason)
+      select * from unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
+                           $7::bigint[], $8::bigint[], $9::bigint[], $10::text[])
+      on conflict (event_id) do nothing""";
+
+  /** Only ever forward: a batch redelivered late must not move a namespace's position back. */
+  static final String ADVANCE_PROGRESS = """
+      insert into namespace_progress as progress (namespace, last_stream_ms, last_stream_seq)
+      select * from unnest($1::text[], $2::bigint[], $3::bigint[])
+      on conflict (namespace) do update set
+        last_stream_ms = excluded.last_stream_ms,
+        last_stream_seq = excluded.last_stream_seq
+      where (excluded.last_stream_ms, excluded.last_stream_seq) > (progress.last_stream_ms, progress.last_stream_seq)""";
+
+  // ---- Reading --------------------------------------------------------------------------------
+  // "In a namespace" is: the namespace itself, or anything under "<namespace>/". $2 is that prefix as a
+  // LIKE pattern (see underPattern), which the text_pattern_ops indexes serve.
+
+  static final String SCOPE_USAGE = """
+      select used_bytes from scope_usage where scope = $1""";
+
+  static final String NAMESPACE_USAGE = """
+      select scope, used_bytes from scope_usage
+      where scope = $1 or scope like $2
+      order by scope""";
+
+  static final String PROGRESS = """
+      select last_stream_ms, last_stream_seq from namespace_progress where namespace = $1""";
+
+  /** For a snapshot: read everything after as of one moment, and write nothing. */
+  static final String CONSISTENT_READ = """
+      set transaction isolation level repeatable read, read only""";
+
+  static final String NAMESPACE_LINKS = """
+      select link.repository, link.digest, blob.size
+      from repository_blobs as link
+      join blobs as blob on blob.digest = link.digest
+      where link.repository = $1 or link.repository like $2""";
+
+  /** A manifest without references comes back once, with a null reference. */
+  static final String NAMESPACE_MANIFESTS = """
+      select manifest.repository, manifest.digest, reference.digest as reference
+      from manifests as manifest
+      left join manifest_references as reference
+        on reference.repository = manifest.repository and reference.manifest_digest = manifest.digest
+      where manifest.repository = $1 or manifest.repository like $2""";
+
+  static final String NAMESPACES = """
+      select split_part(repository, '/', 1) as namespace from repository_blobs
+      union
+      select split_part(repository, '/', 1) from manifests
+      order by namespace""";
+
+  /** The LIKE pattern for everything under {@code <namespace>/}, with LIKE's wildcards ('_' is common in names) escaped. */
+  static String underPattern(String namespace) {
+    return namespace.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%";
+  }
+
+  // ---- Binding rows as column arrays ------------------------------------------------------------
+
+  /**
+   * The column arrays as one tuple, each array one parameter. ({@code Tuple.of} would take a second
+   * array argument as its varargs and spread it into parameters.)
+   */
+  static Tuple columns(Object[]... arrays) {
+    Tuple tuple = Tuple.tuple();
+    for (Object[] array : arrays) {
+      tuple.addValue(array);
+    }
+    return tuple;
+  }
+
+  static <R> String[] texts(Collection<R> rows, Function<R, String> column) {
+    return rows.stream().map(column).toArray(String[]::new);
+  }
+
+  static <R> Long[] longs(Collection<R> rows, ToLongFunction<R> column) {
+    return rows.stream().map(row -> column.applyAsLong(row)).toArray(Long[]::new);
+  }
+
+  static <R> OffsetDateTime[] times(Collection<R> rows, Function<R, Instant> column) {
+    return rows.stream().map(row -> utc(column.apply(row))).toArray(OffsetDateTime[]::new);
+  }
+
+  /** The client binds {@code timestamptz} as OffsetDateTime; UTC, so nothing depends on a zone. */
+  static OffsetDateTime utc(Instant instant) {
+    return instant.atOffset(ZoneOffset.UTC);
+  }
+}

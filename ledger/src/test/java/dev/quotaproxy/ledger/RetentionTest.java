@@ -1,0 +1,191 @@
+package dev.quotaproxy.ledger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.quotaproxy.ledger.Retention.RollUp;
+import dev.quotaproxy.ledger.support.TestPostgres;
+import io.vertx.core.Vertx;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class RetentionTest {
+  // 30 days before is 2026-03-01T12:34:56Z: hours before 2026-03-01T00:00Z roll up.
+  private static final Instant NOW = Instant.parse("2026-03-31T12:34:56Z");
+  private static final int DAYS = 30;
+  private static final LocalDate FEB_27 = LocalDate.parse("2026-02-27");
+  private static final LocalDate FEB_28 = LocalDate.parse("2026-02-28");
+
+  private static TestPostgres postgres;
+  private static Vertx vertx;
+  private static Pool pool;
+
+  private Retention retention;
+
+  @BeforeAll
+  static void startPostgres() {
+    postgres = TestPostgres.start();
+    vertx = Vertx.vertx();
+    pool = postgres.database().pool(vertx, 2);
+  }
+
+  @AfterAll
+  static void stopPostgres() throws Exception {
+    vertx.close().await(10, TimeUnit.SECONDS);
+    postgres.close();
+  }
+
+  @BeforeEach
+  void emptyTables() {
+    postgres.truncateAll();
+    retention = new Retention(pool);
+  }
+
+  @Test
+  void hoursBeforeTheRetentionBecomeDaysWithCountersSummedAndTheHighestStorage() {
+    usageHour("acme", "2026-02-27T05:00:00Z", 50, 1, 1, 1, 1);
+    usageHour("acme", "2026-02-28T22:00:00Z", 100, 1, 2, 1, 0);
+    usageHour("acme", "2026-02-28T23:00:00Z", 300, 10, 20, 0, 3);
+    usageHour("acme/app", "2026-02-28T23:00:00Z", 70, 5, 5, 1, 1);
+    // A day rolled up before (late hours arrived since): added to, high water the greater.
+    postgres.sql("insert into usage_daily values ('acme', $1, 200, 1000, 1000, 10, 10)", FEB_28);
+    userHour("alice", "acme/app", "2026-02-28T22:00:00Z", 1, 2, 1, 0);
+    userHour("alice", "acme/app", "2026-02-28T23:00:00Z", 10, 20, 0, 3);
+    userHour("bob", "acme/app", "2026-02-27T05:00:00Z", 7, 7, 7, 7);
+
+    RollUp rollUp = rollUp();
+
+    assertThat(rollUp).isEqualTo(new RollUp(4, 3, 3, 2, 0));
+    assertThat(rows("select scope, day, storage_high_water, ingress_bytes, egress_bytes, pushes, pulls from usage_daily order by scope, day"))
+        .containsExactly(
+            List.of("acme", FEB_27, 50L, 1L, 1L, 1L, 1L),
+            List.of("acme", FEB_28, 300L, 1011L, 1022L, 11L, 13L),
+            List.of("acme/app", FEB_28, 70L, 5L, 5L, 1L, 1L));
+    assertThat(rows("select user_name, repository, day, ingress_bytes, egress_bytes, pushes, pulls from user_traffic_daily order by user_name"))
+        .containsExactly(
+            List.of("alice", "acme/app", FEB_28, 11L, 22L, 1L, 3L),
+            List.of("bob", "acme/app", FEB_27, 7L, 7L, 7L, 7L));
+    assertThat(rows("select count(*) from usage_hourly")).containsExactly(List.of(0L));
+    assertThat(rows("select count(*) from user_traffic_hourly")).containsExactly(List.of(0L));
+  }
+
+  @Test
+  void hoursWithinTheRetentionStayHourly() {
+    usageHour("acme", "2026-02-28T23:00:00Z", 1, 1, 1, 1, 1);
+    usageHour("acme", "2026-03-01T00:00:00Z", 2, 2, 2, 2, 2);
+    usageHour("acme", "2026-03-31T12:00:00Z", 3, 3, 3, 3, 3);
+    userHour("alice", "acme/app", "2026-02-28T23:00:00Z", 1, 1, 1, 1);
+    userHour("alice", "acme/app", "2026-03-01T00:00:00Z", 2, 2, 2, 2);
+
+    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 1, 1, 0));
+
+    assertThat(rows("select hour from usage_hourly order by hour")).containsExactly(
+        List.of(Instant.parse("2026-03-01T00:00:00Z")), List.of(Instant.parse("2026-03-31T12:00:00Z")));
+    assertThat(rows("select hour from user_traffic_hourly")).containsExactly(List.of(Instant.parse("2026-03-01T00:00:00Z")));
+    assertThat(rows("select day from usage_daily")).containsExactly(List.of(FEB_28));
+  }
+
+  @Test
+  void aRowIsRolledUpExactlyOnceHoweverOftenRetentionRuns() {
+    usageHour("acme", "2026-02-28T22:00:00Z", 100, 1, 2, 1, 0);
+    userHour("alice", "acme/app", "2026-02-28T22:00:00Z", 1, 2, 1, 0);
+
+    rollUp();
+    assertThat(rollUp()).isEqualTo(new RollUp(0, 0, 0, 0, 0));
+    assertThat(rollUp()).isEqualTo(new RollUp(0, 0, 0, 0, 0));
+
+    assertThat(rows("select storage_high_water, ingress_bytes, egress_bytes, pushes from usage_daily"))
+        .containsExactly(List.of(100L, 1L, 2L, 1L));
+    assertThat(rows("select ingress_bytes, egress_bytes, pushes from user_traffic_daily"))
+        .containsExactly(List.of(1L, 2L, 1L));
+
+    // A late event's hour, after the day was rolled up, is added to it at the next run, once.
+    usageHour("acme", "2026-02-28T23:00:00Z", 50, 10, 0, 0, 0);
+    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 0, 0, 0));
+    rollUp();
+    assertThat(rows("select storage_high_water, ingress_bytes from usage_daily")).containsExactly(List.of(100L, 11L));
+  }
+
+  @Test
+  void aRunThatFailsPartWayMovesNothing() {
+    usageHour("acme", "2026-02-28T22:00:00Z", 100, 1, 2, 1, 0);
+    userHour("alice", "acme/app", "2026-02-28T22:00:00Z", 1, 2, 1, 0);
+    // The second roll-up of the run fails, after the first has moved its rows.
+    postgres.sql("""
+        create function refuse() returns trigger language plpgsql as $$ begin raise exception 'refused'; end $$""");
+    postgres.sql("create trigger refuse before insert on user_traffic_daily for each row execute function refuse()");
+    try {
+      assertThatThrownBy(this::rollUp).hasMessageContaining("refused");
+    } finally {
+      postgres.sql("drop trigger refuse on user_traffic_daily");
+      postgres.sql("drop function refuse()");
+    }
+
+    assertThat(rows("select count(*) from usage_hourly")).containsExactly(List.of(1L));
+    assertThat(rows("select count(*) from usage_daily")).containsExactly(List.of(0L));
+
+    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 1, 1, 0));
+    assertThat(rows("select ingress_bytes from usage_daily")).containsExactly(List.of(1L));
+  }
+
+  @Test
+  void eventIdsAppliedBeforeTheRetentionAreForgotten() {
+    appliedEvent("acme/1-0", NOW.minus(Duration.ofDays(31)));
+    appliedEvent("acme/2-0", NOW.minus(Duration.ofDays(DAYS)).minusSeconds(1));
+    appliedEvent("acme/3-0", NOW.minus(Duration.ofDays(29)));
+
+    assertThat(rollUp().eventIdsPruned()).isEqualTo(2);
+
+    assertThat(rows("select event_id from ledger_events")).containsExactly(List.of("acme/3-0"));
+  }
+
+  @Test
+  void aRetentionOfLessThanADayIsRefused() {
+    assertThat(retention.rollUp(NOW, 0).failed()).isTrue();
+  }
+
+  private RollUp rollUp() {
+    try {
+      return retention.rollUp(NOW, DAYS).await(20, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  private static void usageHour(String scope, String hour, long highWater, long ingress, long egress, long pushes, long pulls) {
+    postgres.sql("insert into usage_hourly values ($1, $2, $3, $4, $5, $6, $7)",
+        scope, LedgerSql.utc(Instant.parse(hour)), highWater, ingress, egress, pushes, pulls);
+  }
+
+  private static void userHour(String user, String repository, String hour, long ingress, long egress, long pushes, long pulls) {
+    postgres.sql("insert into user_traffic_hourly values ($1, $2, $3, $4, $5, $6, $7)",
+        user, repository, LedgerSql.utc(Instant.parse(hour)), ingress, egress, pushes, pulls);
+  }
+
+  private static void appliedEvent(String id, Instant appliedAt) {
+    postgres.sql("insert into ledger_events values ($1, 'acme', '0-0', 'traffic', $2, $2)", id, LedgerSql.utc(appliedAt));
+  }
+
+  private static List<List<Object>> rows(String sql) {
+    List<List<Object>> rows = new ArrayList<>();
+    for (Row row : postgres.sql(sql)) {
+      List<Object> values = new ArrayList<>();
+      for (int i = 0; i < row.size(); i++) {
+        Object value = row.getValue(i);
+        values.add(value instanceof java.time.OffsetDateTime time ? time.toInstant() : value);
+      }
+      rows.add(values);
+    }
+    return rows;
+  }
+}
