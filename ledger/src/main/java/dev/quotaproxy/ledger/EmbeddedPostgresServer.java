@@ -20,12 +20,25 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
   }
 
   public static EmbeddedPostgresServer start() throws IOException {
-    Path directory = Files.createTempDirectory("quota-proxy-postgres");
-    EmbeddedPostgres postgres = EmbeddedPostgres.builder()
+    return start(Files.createTempDirectory("quota-proxy-postgres"), 0, true);
+  }
+
+  /**
+   * @param port           0 for any free port
+   * @param deleteOnClose  remove the data directory when stopped; false keeps it for a restart on it
+   */
+  public static EmbeddedPostgresServer start(Path directory, int port, boolean deleteOnClose) throws IOException {
+    EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder()
         .setDataDirectory(directory)
-        .setCleanDataDirectory(true)
-        .start();
-    return new EmbeddedPostgresServer(postgres, directory);
+        .setCleanDataDirectory(deleteOnClose);
+    if (port != 0) {
+      builder.setPort(port);
+    }
+    return new EmbeddedPostgresServer(builder.start(), directory);
+  }
+
+  public int port() {
+    return postgres.getPort();
   }
 
   public LedgerDatabase database() {
@@ -38,7 +51,7 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
     postgres.close();
   }
 
-  Path directory() {
+  public Path directory() {
     return directory;
   }
 }

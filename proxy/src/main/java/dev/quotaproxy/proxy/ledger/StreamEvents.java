@@ -1,0 +1,61 @@
+package dev.quotaproxy.proxy.ledger;
+
+import dev.quotaproxy.ledger.LedgerEvent;
+import dev.quotaproxy.ledger.LedgerEvent.BlobAdded;
+import dev.quotaproxy.ledger.LedgerEvent.BlobRemoved;
+import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;
+import dev.quotaproxy.ledger.LedgerEvent.ManifestRemoved;
+import dev.quotaproxy.ledger.LedgerEvent.Rejected;
+import dev.quotaproxy.ledger.LedgerEvent.TrafficMetered;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Reads the entries the Lua scripts append to a namespace's stream (see common.lua, Events) into
+ * ledger events. Pure. An entry's stream id gives the event its identity and its time.
+ */
+final class StreamEvents {
+  private StreamEvents() {}
+
+  /**
+   * @param namespace the stream's namespace
+   * @param streamId  the entry's id, {@code <ms>-<seq>}
+   * @param fields    the entry's fields
+   * @return the event, or empty for an entry of a type this version does not know
+   */
+  static Optional<LedgerEvent> parse(String namespace, String streamId, Map<String, String> fields) {
+    String id = namespace + "/" + streamId;
+    Instant at = Instant.ofEpochMilli(Long.parseLong(streamId.substring(0, streamId.indexOf('-'))));
+    String repository = fields.get("repo");
+    String user = fields.getOrDefault("user", "");
+    if (user.isEmpty()) {
+      user = "anonymous";
+    }
+    LedgerEvent event = switch (fields.getOrDefault("type", "")) {
+      case "blob_added" -> new BlobAdded(id, at, repository, user, fields.get("digest"), number(fields, "size"), list(fields, "scopes"));
+      case "blob_removed" -> new BlobRemoved(id, at, repository, user, fields.get("digest"), number(fields, "size"), list(fields, "scopes"));
+      case "manifest_added" -> new ManifestAdded(id, at, repository, user, fields.get("digest"), list(fields, "refs"));
+      case "manifest_removed" -> new ManifestRemoved(id, at, repository, user, fields.get("digest"));
+      case "traffic" -> new TrafficMetered(id, at, repository, user, Instant.ofEpochSecond(number(fields, "hour")),
+          number(fields, "ingress"), number(fields, "egress"), (int) number(fields, "pushes"), (int) number(fields, "pulls"));
+      case "rejection" -> new Rejected(id, at, repository, user, fields.get("scope"), fields.get("resource"),
+          number(fields, "requested"), number(fields, "usage"), number(fields, "limit"), fields.get("reason"));
+      default -> null;
+    };
+    return Optional.ofNullable(event);
+  }
+
+  private static long number(Map<String, String> fields, String name) {
+    String value = fields.get(name);
+    return value == null || value.isEmpty() ? 0 : Long.parseLong(value);
+  }
+
+  /** A comma-joined list; an empty field is an empty list. */
+  private static List<String> list(Map<String, String> fields, String name) {
+    String value = fields.getOrDefault(name, "");
+    return value.isEmpty() ? List.of() : Arrays.asList(value.split(","));
+  }
+}
