@@ -348,4 +348,16 @@ public final class Ledger {
       return List.copyOf(namespaces);
     });
   }
+
+  /**
+   * The identity of the Redis state this ledger knows, made on first use. Redis keeps it in each
+   * namespace's marker; a marker that is missing or different means that namespace's Redis state is
+   * not this ledger's and must be restored from it.
+   */
+  public Future<String> redisEpoch() {
+    return pool.preparedQuery("insert into redis_state (id, epoch) values (1, $1) on conflict (id) do nothing")
+        .execute(Tuple.of(java.util.UUID.randomUUID().toString()))
+        .compose(inserted -> pool.query("select epoch from redis_state where id = 1").execute())
+        .map(rows -> rows.iterator().next().getString("epoch"));
+  }
 }

@@ -110,7 +110,7 @@ public final class LedgerFeed {
   }
 
   /** One batch from every namespace's stream that has one; the number of entries handled. */
-  Future<Integer> feedOnce() {
+  public Future<Integer> feedOnce() {
     return redis.send(Request.cmd(Command.SMEMBERS).arg(QuotaKeys.NAMESPACES)).compose(members -> {
       List<String> namespaces = new ArrayList<>();
       members.forEach(member -> namespaces.add(member.toString()));

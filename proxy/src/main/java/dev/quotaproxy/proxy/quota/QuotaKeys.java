@@ -77,9 +77,19 @@ public final class QuotaKeys {
     return prefix + "res_expiry";
   }
 
+  /** A SCAN pattern for every key of a kind in the namespace: {@code kind} is present, manifests, refs or refcount. */
+  public String every(String kind) {
+    return prefix + kind + ":*";
+  }
+
   /** Present while the namespace's state is the one the ledger knows (see common.lua, Known state). */
   public String epoch() {
     return prefix + "epoch";
+  }
+
+  /** Held by the one process restoring the namespace's state from the ledger. */
+  public String restoring() {
+    return prefix + "restoring";
   }
 
   /** The namespace's event stream: every committed change, in order, for the ledger. */

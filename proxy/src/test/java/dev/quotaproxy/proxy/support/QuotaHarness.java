@@ -1,6 +1,11 @@
 package dev.quotaproxy.proxy.support;
 
 import dev.quotaproxy.config.ProxyConfig;
+import dev.quotaproxy.ledger.EmbeddedPostgresServer;
+import dev.quotaproxy.ledger.Ledger;
+import dev.quotaproxy.proxy.ledger.LedgerFeed;
+import dev.quotaproxy.proxy.ledger.LedgerRecovery;
+import dev.quotaproxy.proxy.ledger.RedisStateWatch;
 import dev.quotaproxy.proxy.ProxyVerticle;
 import dev.quotaproxy.proxy.quota.ConfiguredQuotas;
 import dev.quotaproxy.proxy.quota.QuotaEnforcer;
@@ -10,6 +15,7 @@ import dev.quotaproxy.proxy.quota.RedisQuotaStore;
 import dev.quotaproxy.proxy.quota.SystemGuard;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.redis.client.Redis;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,6 +34,11 @@ public final class QuotaHarness implements AutoCloseable {
   private final Vertx vertx = Vertx.vertx();
   private final Path dir;
   private final List<Deployed> proxies = new ArrayList<>();
+  private LedgerSide ledger;
+
+  /** The ledger behind the proxies, when {@link #withLedger()} was called: Postgres, the feed, the recovery. */
+  public record LedgerSide(EmbeddedPostgresServer postgres, Ledger ledger, LedgerFeed feed, LedgerRecovery recovery,
+                           RedisStateWatch watch) {}
 
   /** One proxy instance: its client, its store and the refresh that feeds its read-only switch. */
   public record Deployed(OciTestClient client, QuotaStore store, ConfiguredQuotas configured) {}
@@ -43,6 +54,21 @@ public final class QuotaHarness implements AutoCloseable {
       vertx.close();
       throw e;
     }
+  }
+
+  /**
+   * Puts a ledger in a real Postgres behind the proxies started after this: their stores restore
+   * unknown namespaces from it. The feed is not started; tests drive it ({@link LedgerFeed#feedOnce()}).
+   */
+  public LedgerSide withLedger(Path postgresData, int port) throws IOException {
+    EmbeddedPostgresServer postgres = EmbeddedPostgresServer.start(postgresData, port, false);
+    postgres.database().migrate();
+    Ledger ledgerOnPostgres = new Ledger(postgres.database().pool(vertx, 4));
+    Redis client = Redis.createClient(vertx, redis.url());
+    LedgerRecovery recovery = new LedgerRecovery(vertx, client, ledgerOnPostgres);
+    ledger = new LedgerSide(postgres, ledgerOnPostgres, new LedgerFeed(vertx, client, ledgerOnPostgres, 500), recovery,
+        new RedisStateWatch(client, ledgerOnPostgres, recovery));
+    return ledger;
   }
 
   public RealRegistry registry() {
@@ -69,7 +95,10 @@ public final class QuotaHarness implements AutoCloseable {
     args.addAll(List.of(flags));
     ProxyConfig proxyConfig = ProxyConfig.load(args, Map.of());
     ProxyConfig.Quota quota = proxyConfig.quota();
-    QuotaStore store = RedisQuotaStore.create(vertx, redis.url(), 8, quota.reservationTtl());
+    RedisQuotaStore store = RedisQuotaStore.create(vertx, redis.url(), 8, quota.reservationTtl());
+    if (ledger != null) {
+      store.withRecovery(ledger.recovery());
+    }
     SystemGuard guard = new SystemGuard();
     ConfiguredQuotas configured = new ConfiguredQuotas(store, quota, guard);
     await(configured.apply());
@@ -94,6 +123,9 @@ public final class QuotaHarness implements AutoCloseable {
   @Override
   public void close() throws Exception {
     vertx.close().await(10, TimeUnit.SECONDS);
+    if (ledger != null) {
+      ledger.postgres().close();
+    }
     redis.close();
     registry.close();
     try (var files = Files.walk(dir)) {

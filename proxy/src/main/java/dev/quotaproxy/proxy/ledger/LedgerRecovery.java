@@ -1,0 +1,139 @@
+package dev.quotaproxy.proxy.ledger;
+
+import dev.quotaproxy.ledger.Ledger;
+import dev.quotaproxy.ledger.Ledger.StreamPosition;
+import dev.quotaproxy.ledger.LedgerEvent;
+import dev.quotaproxy.proxy.quota.NamespaceRecovery;
+import dev.quotaproxy.proxy.quota.QuotaKeys;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Makes a namespace's Redis state the ledger's again. The namespace's stream is first applied to the
+ * ledger (whatever Redis still has of it), then the ledger's snapshot is written to Redis and the
+ * namespace marked with the ledger's epoch; a namespace the ledger has never seen is only marked. One
+ * process restores a namespace at a time (a lock in Redis); the others wait for its marker. Until the
+ * marker is back, every decision on the namespace is refused (fail closed); pulls are not affected.
+ */
+public final class LedgerRecovery implements NamespaceRecovery {
+  private static final Logger LOG = LoggerFactory.getLogger(LedgerRecovery.class);
+  private static final long LOCK_MILLIS = 60_000;
+  private static final long WAIT_MILLIS = 10_000;
+  private static final long POLL_MILLIS = 100;
+
+  private final Vertx vertx;
+  private final Redis redis;
+  private final Ledger ledger;
+  private final RedisRestore restore;
+  private final String owner = UUID.randomUUID().toString();
+  /** One recovery per namespace in this process, however many decisions ask for it at once. */
+  private final Map<String, Future<Void>> running = new ConcurrentHashMap<>();
+
+  public LedgerRecovery(Vertx vertx, Redis redis, Ledger ledger) {
+    this.vertx = vertx;
+    this.redis = redis;
+    this.ledger = ledger;
+    this.restore = new RedisRestore(redis);
+  }
+
+  @Override
+  public Future<Void> ensureKnown(String namespace) {
+    Promise<Void> mine = Promise.promise();
+    Future<Void> already = running.putIfAbsent(namespace, mine.future());
+    if (already != null) {
+      return already;
+    }
+    recover(namespace).onComplete(done -> {
+      running.remove(namespace);
+      mine.handle(done);
+    });
+    return mine.future();
+  }
+
+  private Future<Void> recover(String namespace) {
+    QuotaKeys keys = QuotaKeys.of(namespace);
+    return redis.send(Request.cmd(Command.SET).arg(keys.restoring()).arg(owner).arg("NX").arg("PX").arg(LOCK_MILLIS))
+        .compose(locked -> locked == null
+            ? awaitMarker(keys, System.currentTimeMillis() + WAIT_MILLIS)
+            : restore(namespace, keys).eventually(() -> redis.send(Request.cmd(Command.DEL).arg(keys.restoring()))));
+  }
+
+  private Future<Void> restore(String namespace, QuotaKeys keys) {
+    return ledger.redisEpoch().compose(epoch -> drainStream(namespace, keys)
+        .compose(v -> ledger.snapshot(namespace))
+        .compose(snapshot -> {
+          if (snapshot.repositories().isEmpty() && snapshot.position().isEmpty()) {
+            return Future.succeededFuture();  // new to the ledger: nothing to restore
+          }
+          LOG.warn("namespace {}: Redis state is not the ledger's; restoring {} repositories from Postgres",
+              namespace, snapshot.repositories().size());
+          return restore.write(snapshot).compose(v -> keepStreamAhead(keys, snapshot.position().orElse(null)));
+        })
+        .compose(v -> redis.send(Request.cmd(Command.SET).arg(keys.epoch()).arg(epoch)))
+        .<Void>mapEmpty()
+        .onSuccess(v -> LOG.info("namespace {}: quota state known (epoch {})", namespace, epoch)));
+  }
+
+  /** Applies to the ledger whatever the namespace's stream still holds, so the snapshot includes it. */
+  private Future<Void> drainStream(String namespace, QuotaKeys keys) {
+    return redis.send(Request.cmd(Command.XRANGE).arg(keys.events()).arg("-").arg("+")).compose(entries -> {
+      List<LedgerEvent> events = new ArrayList<>();
+      if (entries != null) {
+        for (Response entry : entries) {
+          Map<String, String> fields = new HashMap<>();
+          Response values = entry.get(1);
+          for (int i = 0; values != null && i + 1 < values.size(); i += 2) {
+            fields.put(values.get(i).toString(), values.get(i + 1).toString());
+          }
+          StreamEvents.parse(namespace, entry.get(0).toString(), fields).ifPresent(events::add);
+        }
+      }
+      return ledger.apply(events).mapEmpty();
+    });
+  }
+
+  /**
+   * A stream recreated after Redis lost its data starts over at 0-0, which would look older than what
+   * the ledger applied: its last id is set to the ledger's position, so it reads as current.
+   */
+  private Future<Void> keepStreamAhead(QuotaKeys keys, StreamPosition position) {
+    if (position == null) {
+      return Future.succeededFuture();
+    }
+    return redis.send(Request.cmd(Command.XGROUP).arg("CREATE").arg(keys.events()).arg(LedgerFeed.GROUP).arg("$").arg("MKSTREAM"))
+        .<Void>mapEmpty()
+        .recover(e -> Future.succeededFuture())
+        .compose(v -> redis.send(Request.cmd(Command.XSETID).arg(keys.events()).arg(position.ms() + "-" + position.seq())))
+        .<Void>mapEmpty()
+        // Newer entries already (events written since): the stream is ahead as it is.
+        .recover(e -> Future.succeededFuture());
+  }
+
+  /** Another process restores the namespace: wait for the marker it sets. */
+  private Future<Void> awaitMarker(QuotaKeys keys, long deadline) {
+    return redis.send(Request.cmd(Command.EXISTS).arg(keys.epoch())).compose(exists -> {
+      if (exists.toLong() == 1) {
+        return Future.succeededFuture();
+      }
+      if (System.currentTimeMillis() > deadline) {
+        return Future.failedFuture(new IllegalStateException("another proxy is still restoring " + keys.epoch()));
+      }
+      Promise<Void> later = Promise.promise();
+      vertx.setTimer(POLL_MILLIS, id -> awaitMarker(keys, deadline).onComplete(later));
+      return later.future();
+    });
+  }
+}

@@ -1,0 +1,99 @@
+package dev.quotaproxy.proxy.ledger;
+
+import dev.quotaproxy.ledger.Ledger;
+import dev.quotaproxy.ledger.Ledger.StreamPosition;
+import dev.quotaproxy.proxy.quota.QuotaKeys;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Notices, without waiting for a push, when Redis no longer holds the state the ledger knows: a
+ * namespace whose marker is gone (Redis came back empty) or carries another epoch (another Redis),
+ * or whose event stream ends before what the ledger applied (Redis restored from an older copy). Such
+ * a namespace is restored from the ledger; until then decisions on it are refused.
+ */
+public final class RedisStateWatch {
+  private static final Logger LOG = LoggerFactory.getLogger(RedisStateWatch.class);
+
+  private final Redis redis;
+  private final Ledger ledger;
+  private final LedgerRecovery recovery;
+  private boolean watching;
+
+  public RedisStateWatch(Redis redis, Ledger ledger, LedgerRecovery recovery) {
+    this.redis = redis;
+    this.ledger = ledger;
+    this.recovery = recovery;
+  }
+
+  /** Checks now and then every {@code intervalMillis}, never two checks at once. */
+  public long keepWatching(Vertx vertx, long intervalMillis) {
+    watchUnlessRunning();
+    return vertx.setPeriodic(intervalMillis, id -> watchUnlessRunning());
+  }
+
+  private void watchUnlessRunning() {
+    if (watching) {
+      return;
+    }
+    watching = true;
+    watchOnce()
+        .onFailure(e -> LOG.warn("Redis state not checked against the ledger: {}", e.toString()))
+        .onComplete(done -> watching = false);
+  }
+
+  /** One pass over every namespace the ledger knows; restores those Redis does not hold as the ledger does. */
+  public Future<Void> watchOnce() {
+    return ledger.redisEpoch().compose(epoch -> ledger.namespaces().compose(namespaces -> {
+      Future<Void> all = Future.succeededFuture();
+      for (String namespace : namespaces) {
+        all = all.compose(v -> check(namespace, epoch));
+      }
+      return all;
+    }));
+  }
+
+  private Future<Void> check(String namespace, String epoch) {
+    QuotaKeys keys = QuotaKeys.of(namespace);
+    return redis.send(Request.cmd(Command.GET).arg(keys.epoch())).compose(marker -> {
+      if (marker == null || !epoch.equals(marker.toString())) {
+        return forgetAndRestore(keys, namespace, marker == null ? "has no marker" : "carries another epoch");
+      }
+      return ledger.progress(namespace).compose(progress -> progress.isEmpty()
+          ? Future.succeededFuture()
+          : lastStreamId(keys).compose(last -> last == null || last.compareTo(progress.get()) < 0
+              ? forgetAndRestore(keys, namespace, "has an event stream older than the ledger's")
+              : Future.succeededFuture()));
+    });
+  }
+
+  private Future<Void> forgetAndRestore(QuotaKeys keys, String namespace, String why) {
+    LOG.warn("namespace {}: Redis {}; restoring it from the ledger", namespace, why);
+    return redis.send(Request.cmd(Command.DEL).arg(keys.epoch())).compose(v -> recovery.ensureKnown(namespace));
+  }
+
+  /** The id the stream last generated (kept after trimming), or null when there is no stream. */
+  private Future<StreamPosition> lastStreamId(QuotaKeys keys) {
+    return redis.send(Request.cmd(Command.XINFO).arg("STREAM").arg(keys.events()))
+        .map(info -> {
+          Response id = info.isMap() ? info.get("last-generated-id") : valueAfter(info, "last-generated-id");
+          return id == null ? null : StreamPosition.parse(id.toString());
+        })
+        .otherwise(e -> null);
+  }
+
+  private static Response valueAfter(Response pairs, String name) {
+    for (int i = 0; i + 1 < pairs.size(); i += 2) {
+      if (name.equals(pairs.get(i).toString())) {
+        return pairs.get(i + 1);
+      }
+    }
+    return null;
+  }
+}
