@@ -123,6 +123,20 @@ public final class Parsers {
     };
   }
 
+  /**
+   * A {@code postgresql://} (or {@code postgres://}) URL naming a host, optionally with user, password
+   * and database: {@code postgresql://quota:secret@db.internal:5432/ledger}.
+   */
+  public static ValueParser<URI> postgresUrl() {
+    return text -> {
+      URI uri = absoluteUri(text, "postgresql", "postgres", "must start with postgresql://", "postgresql://db.internal:5432/ledger");
+      if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
+        throw new IllegalArgumentException("must be host, port and database only, like postgresql://user:password@db.internal:5432/ledger");
+      }
+      return uri;
+    };
+  }
+
   /** A URL with one of two schemes and a host; the messages say what was expected. */
   private static URI absoluteUri(String text, String scheme, String secureScheme, String schemeMessage, String example) {
     URI uri;

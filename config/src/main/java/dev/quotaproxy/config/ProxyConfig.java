@@ -11,7 +11,7 @@ import java.util.Map;
 import java.util.Optional;
 
 /** The proxy's typed configuration, built from the settings catalog and checked as a whole. */
-public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redis redis, Quota quota) {
+public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redis redis, Quota quota, Ledger ledger) {
 
   public record Listen(String host, int port, Optional<Tls> tls, boolean trustForwardedHeaders, Duration idleTimeout) {
     public String scheme() {
@@ -52,6 +52,27 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redi
     @Override
     public String toString() {
       return "Redis[url=" + url.map(u -> Redaction.hidePassword(u.toString())).orElse("embedded") + ", poolSize=" + poolSize + "]";
+    }
+  }
+
+  /**
+   * @param postgresUrl         the Postgres that holds the ledger; empty to start an embedded one
+   * @param poolSize            connections to it per proxy process
+   * @param batchSize           events moved from Redis to Postgres per transaction
+   * @param retentionDays       days hourly usage rows are kept before they are rolled up to days
+   * @param reconcileInterval   how often the ledger is compared with the registry (zero: only on demand)
+   */
+  public record Ledger(Optional<URI> postgresUrl, int poolSize, int batchSize, int retentionDays, Duration reconcileInterval) {
+    public boolean embedded() {
+      return postgresUrl.isEmpty();
+    }
+
+    /** Without the URL's password: configurations get logged. */
+    @Override
+    public String toString() {
+      return "Ledger[postgresUrl=" + postgresUrl.map(u -> Redaction.hidePassword(u.toString())).orElse("embedded")
+          + ", poolSize=" + poolSize + ", batchSize=" + batchSize + ", retentionDays=" + retentionDays
+          + ", reconcileInterval=" + reconcileInterval + "]";
     }
   }
 
@@ -115,6 +136,17 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redi
       Parsers.redisUrl());
   public static final Setting<Integer> REDIS_POOL_SIZE = Setting.withDefault("redis.pool-size", "N",
       "Connections to Redis per proxy process.", "32", Parsers.intBetween(1, 10_000));
+  public static final Setting<URI> POSTGRES_URL = Setting.optional("postgres.url", "URL",
+      "Postgres that holds the ledger, postgresql://user:password@host:port/database. Unset: the proxy starts an embedded Postgres 17, for a single proxy instance.",
+      Parsers.postgresUrl());
+  public static final Setting<Integer> POSTGRES_POOL_SIZE = Setting.withDefault("postgres.pool-size", "N",
+      "Connections to Postgres per proxy process.", "8", Parsers.intBetween(1, 1_000));
+  public static final Setting<Integer> LEDGER_BATCH_SIZE = Setting.withDefault("ledger.batch-size", "N",
+      "Events moved from Redis to Postgres in one transaction.", "500", Parsers.intBetween(1, 100_000));
+  public static final Setting<Integer> LEDGER_RETENTION_DAYS = Setting.withDefault("ledger.retention-days", "DAYS",
+      "Days hourly usage rows are kept; older ones are rolled up to days.", "30", Parsers.intBetween(1, 36_500));
+  public static final Setting<Duration> LEDGER_RECONCILE_INTERVAL = Setting.withDefault("ledger.reconcile-interval", "DURATION",
+      "How often the ledger is compared with the registry and corrected; 0s only on demand.", "6h", Parsers.duration(Duration.ZERO));
   public static final Setting<Boolean> QUOTA_ENABLED = Setting.withDefault("quota.enabled", "true|false",
       "Meter and enforce quotas. Off, the proxy only forwards: nothing is metered and no Redis is used or started.",
       "true", Parsers.bool());
@@ -145,6 +177,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redi
       LISTEN_HOST, LISTEN_PORT, LISTEN_TLS_CERT, LISTEN_TLS_KEY, LISTEN_TRUST_FORWARDED, LISTEN_IDLE_TIMEOUT,
       EVENT_LOOPS,
       REDIS_URL, REDIS_POOL_SIZE,
+      POSTGRES_URL, POSTGRES_POOL_SIZE, LEDGER_BATCH_SIZE, LEDGER_RETENTION_DAYS, LEDGER_RECONCILE_INTERVAL,
       QUOTA_ENABLED, QUOTA_FAIL_OPEN, QUOTA_RESERVATION_TTL, QUOTA_CHUNK_RESERVATION,
       QUOTA_SYSTEM_HARD_STORAGE, QUOTA_SYSTEM_WRITE_RATIO, QUOTA_SYSTEM_READ_ONLY, QUOTA_SYSTEM_REFRESH);
 
@@ -185,7 +218,9 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redi
         new Quota(s.get(QUOTA_ENABLED), s.get(QUOTA_FAIL_OPEN), s.get(QUOTA_RESERVATION_TTL), s.get(QUOTA_CHUNK_RESERVATION),
             new SystemQuota(s.get(QUOTA_SYSTEM_HARD_STORAGE), s.get(QUOTA_SYSTEM_WRITE_RATIO), s.get(QUOTA_SYSTEM_READ_ONLY),
                 s.get(QUOTA_SYSTEM_REFRESH)),
-            scopes));
+            scopes),
+        new Ledger(s.find(POSTGRES_URL), s.get(POSTGRES_POOL_SIZE), s.get(LEDGER_BATCH_SIZE), s.get(LEDGER_RETENTION_DAYS),
+            s.get(LEDGER_RECONCILE_INTERVAL)));
   }
 
   private static Map<String, ScopeLimitsConfig> scopeLimits(Settings s, List<String> problems) {

@@ -3,7 +3,11 @@ package dev.quotaproxy.proxy;
 import dev.quotaproxy.config.ConfigurationException;
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.proxy.quota.ConfiguredQuotas;
-import dev.quotaproxy.proxy.quota.EmbeddedRedis;
+import dev.quotaproxy.ledger.Ledger;
+import dev.quotaproxy.ledger.Retention;
+import dev.quotaproxy.proxy.ledger.LedgerFeed;
+import dev.quotaproxy.proxy.ledger.LedgerRecovery;
+import dev.quotaproxy.proxy.ledger.RedisStateWatch;
 import dev.quotaproxy.proxy.quota.QuotaEnforcer;
 import dev.quotaproxy.proxy.quota.QuotaRules;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
@@ -13,7 +17,11 @@ import io.vertx.core.Future;
 import io.vertx.core.ThreadingModel;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisOptions;
 import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -23,6 +31,8 @@ import org.slf4j.LoggerFactory;
 
 /** {@code java -jar quota-proxy.jar --upstream http://127.0.0.1:5000 --port 8080}. */
 public final class QuotaProxyMain {
+  /** How often Redis's state is checked against the ledger's, besides the check every decision makes. */
+  private static final long STATE_WATCH_MILLIS = 5_000;
   private static final Logger LOG = LoggerFactory.getLogger(QuotaProxyMain.class);
 
   private QuotaProxyMain() {}
@@ -43,25 +53,20 @@ public final class QuotaProxyMain {
       System.exit(2);
       return;
     }
-    EmbeddedRedis embeddedRedis = null;
-    String redisUrl = null;
+    Backends backends = null;
     if (!config.quota().enabled()) {
       LOG.info("quota.enabled is false: forwarding only, nothing is metered");
-    } else if (config.redis().embedded()) {
+    } else {
       try {
-        embeddedRedis = EmbeddedRedis.start();
-      } catch (IOException e) {
-        System.err.println("quota-proxy: no redis.url is configured and the embedded Redis could not start: " + e.getMessage());
+        backends = Backends.start(config);
+      } catch (IOException | RuntimeException e) {
+        System.err.println("quota-proxy: the quota stores could not start: " + e.getMessage());
         System.exit(1);
         return;
       }
-      redisUrl = embeddedRedis.url();
-      LOG.info("no redis.url configured: started an embedded Redis at {} (usage is lost when the proxy stops)", redisUrl);
-    } else {
-      redisUrl = config.redis().url().orElseThrow().toString();
     }
     Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()).setPreferNativeTransport(true));
-    Future<String> deployed = redisUrl == null ? start(vertx, config, v -> QuotaRules.NONE) : start(vertx, config, redisUrl);
+    Future<String> deployed = backends == null ? start(vertx, config, v -> QuotaRules.NONE) : start(vertx, config, backends);
     deployed.onComplete(started -> {
       if (started.failed()) {
         LOG.error("quota-proxy could not start: {}", started.cause().getMessage());
@@ -72,12 +77,12 @@ public final class QuotaProxyMain {
           config.listen().scheme(), config.listen().host(), config.listen().port(), config.upstream().origin(), config.eventLoops(),
           vertx.isNativeTransportEnabled() ? "native epoll" : "NIO");
     });
-    EmbeddedRedis ownRedis = embeddedRedis;
+    Backends ownBackends = backends;
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-        if (ownRedis != null) {
-          ownRedis.close();
+        if (ownBackends != null) {
+          ownBackends.close();
         }
       } catch (Exception e) {
         // Exiting anyway; in-flight transfers are cut and their clients retry.
@@ -90,14 +95,21 @@ public final class QuotaProxyMain {
    * verticle per event loop, each with its own store connections. A store that cannot be reached
    * does not stop the start: pulls work, pushes get 503 until it is back.
    */
-  public static Future<String> start(Vertx vertx, ProxyConfig config, String redisUrl) {
+  static Future<String> start(Vertx vertx, ProxyConfig config, Backends backends) {
+    String redisUrl = backends.redisUrl;
     ProxyConfig.Quota quota = config.quota();
     SystemGuard guard = new SystemGuard();
     int connectionsPerLoop = Math.max(1, config.redis().poolSize() / config.eventLoops());
-    RedisQuotaStore maintenance = RedisQuotaStore.create(vertx, redisUrl, 2, quota.reservationTtl());
+
+    Ledger ledger = new Ledger(backends.ledgerDatabase.pool(vertx, config.ledger().poolSize()));
+    Redis ledgerRedis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl).setMaxPoolSize(4));
+    LedgerRecovery recovery = new LedgerRecovery(vertx, ledgerRedis, ledger);
+    RedisQuotaStore maintenance = RedisQuotaStore.create(vertx, redisUrl, 2, quota.reservationTtl()).withRecovery(recovery);
     ConfiguredQuotas configured = new ConfiguredQuotas(maintenance, quota, guard);
     Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(v,
-        RedisQuotaStore.create(v, redisUrl, connectionsPerLoop, quota.reservationTtl()), guard, quota.chunkReservation(), quota.failOpen());
+        RedisQuotaStore.create(v, redisUrl, connectionsPerLoop, quota.reservationTtl()).withRecovery(recovery),
+        guard, quota.chunkReservation(), quota.failOpen());
+
     // Limits first, then the listener: a push in between would be measured against no limit. A store
     // that cannot be reached fails this within its call timeout; the refresh writes them once it is back.
     return maintenance.loadScripts().timeout(5, TimeUnit.SECONDS)
@@ -115,8 +127,20 @@ public final class QuotaProxyMain {
             .otherwiseEmpty())
         .compose(applied -> {
           configured.keepRefreshed(vertx);
+          new LedgerFeed(vertx, ledgerRedis, ledger, config.ledger().batchSize()).start();
+          new RedisStateWatch(ledgerRedis, ledger, recovery).keepWatching(vertx, STATE_WATCH_MILLIS);
+          keepRollingUp(vertx, new Retention(backends.ledgerDatabase.pool(vertx, 1)), config.ledger().retentionDays());
           return start(vertx, config, rules);
         });
+  }
+
+  /** Hourly rows past the retention period roll up to days: once at start, then every hour. */
+  private static void keepRollingUp(Vertx vertx, Retention retention, int days) {
+    Runnable rollUp = () -> retention.rollUp(Instant.now(), days)
+        .onSuccess(done -> LOG.debug("retention: {}", done))
+        .onFailure(e -> LOG.warn("retention roll-up not done (will retry): {}", e.toString()));
+    rollUp.run();
+    vertx.setPeriodic(Duration.ofHours(1).toMillis(), id -> rollUp.run());
   }
 
   /** Deploys one proxy verticle per configured event loop, with the given quota rules. */
