@@ -1,0 +1,324 @@
+package dev.quotaproxy.ledger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.quotaproxy.ledger.Reconciler.Drift;
+import dev.quotaproxy.ledger.Reconciler.Kind;
+import dev.quotaproxy.ledger.Reconciler.Report;
+import dev.quotaproxy.ledger.registry.RegistryWalker;
+import dev.quotaproxy.ledger.registry.WalkerOptions;
+import dev.quotaproxy.ledger.support.RealRegistry;
+import dev.quotaproxy.ledger.support.RegistryPusher;
+import dev.quotaproxy.ledger.support.RegistryPusher.Pushed;
+import dev.quotaproxy.ledger.support.SampleImages;
+import dev.quotaproxy.ledger.support.TestPostgres;
+import io.vertx.core.Vertx;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Backfill and reconciliation against a real registry and a real Postgres. Content is pushed straight to
+ * the registry, around any proxy; catalog and tag pages hold two entries, so every listing takes several.
+ */
+class ReconcilerTest {
+  private static TestPostgres postgres;
+  private static Vertx vertx;
+  private static Pool pool;
+
+  private RealRegistry registry;
+  private RegistryPusher push;
+  private RegistryWalker walker;
+  private Reconciler reconciler;
+
+  @BeforeAll
+  static void startPostgres() {
+    RealRegistry.assumeInstalled();
+    postgres = TestPostgres.start();
+    vertx = Vertx.vertx();
+    pool = postgres.database().pool(vertx, 4);
+  }
+
+  @AfterAll
+  static void stopPostgres() throws Exception {
+    if (vertx != null) {
+      vertx.close().await(10, TimeUnit.SECONDS);
+    }
+    if (postgres != null) {
+      postgres.close();
+    }
+  }
+
+  @BeforeEach
+  void startRegistry() throws Exception {
+    postgres.truncateAll();
+    registry = RealRegistry.start();
+    push = new RegistryPusher(registry.url());
+    walker = new RegistryWalker(vertx, WalkerOptions.of(URI.create(registry.url())).withPageSize(2).withConcurrency(4));
+    reconciler = new Reconciler(pool, walker);
+  }
+
+  @AfterEach
+  void stopRegistry() throws Exception {
+    walker.close();
+    registry.close();
+  }
+
+  @Test
+  void aBackfillFillsAnEmptyLedgerWithExactTotals() throws Exception {
+    SampleImages images = SampleImages.push(push);
+
+    Report report = reconciler.backfill().await(20, TimeUnit.SECONDS);
+
+    assertThat(report.complete()).isTrue();
+    assertThat(report.kind()).isEqualTo(Kind.BACKFILL);
+    assertThat(report.walked()).isEqualTo(4);
+    assertThat(report.walkedInTotal()).isEqualTo(4);
+    // The shared base layer once in acme, once in each of acme/app and acme/web.
+    assertThat(usage()).isEqualTo(images.usage());
+    assertThat(report.drift()).containsExactlyElementsOf(
+        images.usage().entrySet().stream().map(scope -> new Drift(scope.getKey(), 0, scope.getValue())).toList());
+    assertThat(recordedDrift(report)).isEqualTo(report.drift());
+    assertThat(report.changedNamespaces()).containsExactly("acme");
+
+    assertThat(links(SampleImages.APP)).containsExactlyInAnyOrder(
+        images.app.digest(), images.appConfig.digest(), images.base.digest(), images.appLayer.digest());
+    assertThat(links(SampleImages.SCRATCH)).as("an upload no manifest references cannot be listed").isEmpty();
+    assertThat(manifests(SampleImages.CLI)).containsExactlyInAnyOrder(
+        images.index.digest(), images.amd.digest(), images.arm.digest());
+    assertThat(references(SampleImages.CLI, images.index.digest()))
+        .containsExactlyInAnyOrder(images.amd.digest(), images.arm.digest());
+    assertThat(postgres.sql("select size from blobs where digest = $1", images.base.digest()))
+        .extracting(row -> row.getLong(0)).containsExactly(images.base.size());
+
+    Row run = run(report);
+    assertThat(run.getString("kind")).isEqualTo("backfill");
+    assertThat(run.getString("status")).isEqualTo("done");
+    assertThat(run.getValue("finished_at")).isNotNull();
+    assertThat(run.getString("resume_after")).isEqualTo(SampleImages.SCRATCH);
+    assertThat(run.getInteger("repositories")).isEqualTo(4);
+
+    Report again = reconciler.backfill().await(20, TimeUnit.SECONDS);
+    assertThat(again.reconciliationId()).as("a finished run is not resumed").isNotEqualTo(report.reconciliationId());
+    assertThat(again.drift()).isEmpty();
+    assertThat(again.changedNamespaces()).isEmpty();
+  }
+
+  @Test
+  void bytesPushedAndBlobsDeletedStraightInTheRegistryAreFoundAndCorrected() throws Exception {
+    SampleImages images = SampleImages.push(push);
+    reconciler.backfill().await(20, TimeUnit.SECONDS);
+    Map<String, Long> before = usage();
+
+    Pushed config = push.blob(SampleImages.WEB, 340, 20);
+    Pushed layer = push.blob(SampleImages.WEB, 60_000, 21);
+    Pushed web2 = push.image(SampleImages.WEB, "2", config, images.base, layer);
+    push.deleteBlob(SampleImages.WEB, images.webLayer.digest());
+
+    Report report = reconciler.reconcile().await(20, TimeUnit.SECONDS);
+
+    long change = SampleImages.sum(web2, config, layer) - images.webLayer.size();
+    assertThat(report.drift()).containsExactly(
+        new Drift("acme", before.get("acme"), before.get("acme") + change),
+        new Drift(SampleImages.WEB, before.get(SampleImages.WEB), before.get(SampleImages.WEB) + change));
+    assertThat(recordedDrift(report)).isEqualTo(report.drift());
+    assertThat(postgres.sql("select bool_and(corrected) from drift").iterator().next().getBoolean(0)).isTrue();
+    assertThat(usage()).containsEntry("acme", before.get("acme") + change)
+        .containsEntry(SampleImages.WEB, before.get(SampleImages.WEB) + change)
+        .containsEntry(SampleImages.APP, before.get(SampleImages.APP));
+    assertThat(links(SampleImages.WEB)).contains(web2.digest(), layer.digest()).doesNotContain(images.webLayer.digest());
+    assertThat(report.changedNamespaces()).containsExactly("acme");
+    assertThat(run(report).getString("kind")).isEqualTo("registry");
+    assertThat(run(report).getString("status")).isEqualTo("done");
+  }
+
+  @Test
+  void anUploadNoManifestReferencesStaysWhileTheRegistryHoldsItAndLeavesOnceDeleted() throws Exception {
+    SampleImages images = SampleImages.push(push);
+    reconciler.backfill().await(20, TimeUnit.SECONDS);
+    // What the proxy's ledger records for an upload that completed: the blob, linked, in usage.
+    postgres.sql("insert into blobs (digest, size) values ($1, $2)", images.orphan.digest(), images.orphan.size());
+    postgres.sql("insert into repository_blobs values ($1, $2, now())", SampleImages.SCRATCH, images.orphan.digest());
+    postgres.sql("insert into scope_usage values ('other', $1, now()), ('other/scratch', $1, now())", images.orphan.size());
+
+    Report kept = reconciler.reconcile().await(20, TimeUnit.SECONDS);
+
+    assertThat(kept.drift()).isEmpty();
+    assertThat(kept.changedNamespaces()).isEmpty();
+    assertThat(links(SampleImages.SCRATCH)).containsExactly(images.orphan.digest());
+
+    push.deleteBlob(SampleImages.SCRATCH, images.orphan.digest());
+    Report dropped = reconciler.reconcile().await(20, TimeUnit.SECONDS);
+
+    assertThat(dropped.drift()).containsExactly(
+        new Drift("other", images.orphan.size(), 0), new Drift("other/scratch", images.orphan.size(), 0));
+    assertThat(links(SampleImages.SCRATCH)).isEmpty();
+    assertThat(dropped.changedNamespaces()).containsExactly("other");
+  }
+
+  @Test
+  void aManifestDeletedStraightTakesItsBlobsAndAnUntaggedOneStaysWhileStored() throws Exception {
+    SampleImages images = SampleImages.push(push);
+    reconciler.backfill().await(20, TimeUnit.SECONDS);
+    Map<String, Long> before = usage();
+
+    // acme/app's only manifest deleted (its tags with it); acme/web's tag moved, its old manifest kept untagged.
+    push.deleteManifest(SampleImages.APP, images.app.digest());
+    Pushed config = push.blob(SampleImages.WEB, 340, 20);
+    Pushed web2 = push.image(SampleImages.WEB, "1", config, images.base, images.webLayer);
+
+    Report report = reconciler.reconcile().await(20, TimeUnit.SECONDS);
+
+    long app = before.get(SampleImages.APP);
+    long added = SampleImages.sum(web2, config);
+    assertThat(report.drift()).containsExactly(
+        new Drift("acme", before.get("acme"), before.get("acme") - app + images.base.size() + added),
+        new Drift(SampleImages.APP, app, 0),
+        new Drift(SampleImages.WEB, before.get(SampleImages.WEB), before.get(SampleImages.WEB) + added));
+    assertThat(links(SampleImages.APP)).isEmpty();
+    assertThat(manifests(SampleImages.APP)).isEmpty();
+    assertThat(manifests(SampleImages.WEB)).containsExactlyInAnyOrder(images.web.digest(), web2.digest());
+  }
+
+  @Test
+  void aRepositoryGoneFromTheCatalogLeavesTheLedger() throws Exception {
+    SampleImages images = SampleImages.push(push);
+    reconciler.backfill().await(20, TimeUnit.SECONDS);
+    Map<String, Long> before = usage();
+
+    registry.removeRepositoryFiles(SampleImages.CLI);
+    Report report = reconciler.reconcile().await(20, TimeUnit.SECONDS);
+
+    assertThat(report.walked()).isEqualTo(3);
+    long cli = before.get(SampleImages.CLI);
+    assertThat(report.drift()).containsExactly(
+        new Drift("acme", before.get("acme"), before.get("acme") - cli),
+        new Drift("acme/tools", cli, 0),
+        new Drift(SampleImages.CLI, cli, 0));
+    assertThat(links(SampleImages.CLI)).isEmpty();
+    assertThat(manifests(SampleImages.CLI)).isEmpty();
+    assertThat(usage()).containsEntry(SampleImages.APP, images.usage().get(SampleImages.APP));
+  }
+
+  @Test
+  void anInterruptedBackfillResumesAfterItsLastRepositoryAndEndsWithTheSameTotals() throws Exception {
+    SampleImages images = SampleImages.push(push);
+
+    Report first = reconciler.run(Kind.BACKFILL, 2).await(20, TimeUnit.SECONDS);
+
+    assertThat(first.complete()).isFalse();
+    assertThat(first.walked()).isEqualTo(2);
+    assertThat(run(first).getString("status")).isEqualTo("stopped");
+    assertThat(run(first).getString("resume_after")).isEqualTo(SampleImages.CLI);
+    assertThat(links(SampleImages.APP)).isNotEmpty();
+    assertThat(links(SampleImages.WEB)).isEmpty();
+    assertThat(usage()).as("usage is recomputed once the whole catalog is walked").isEmpty();
+
+    // A process killed mid-run leaves its row running: the next run takes it over all the same.
+    postgres.sql("update reconciliations set status = 'running'");
+    Report second = reconciler.run(Kind.BACKFILL, 1).await(20, TimeUnit.SECONDS);
+    assertThat(second.reconciliationId()).isEqualTo(first.reconciliationId());
+    assertThat(second.walked()).isEqualTo(1);
+    assertThat(run(second).getString("resume_after")).isEqualTo(SampleImages.WEB);
+
+    Report last = reconciler.backfill().await(20, TimeUnit.SECONDS);
+
+    assertThat(last.reconciliationId()).isEqualTo(first.reconciliationId());
+    assertThat(last.complete()).isTrue();
+    assertThat(last.walked()).isEqualTo(1);
+    assertThat(last.walkedInTotal()).isEqualTo(4);
+    assertThat(usage()).isEqualTo(images.usage());
+    assertThat(last.changedNamespaces()).containsExactly("acme");
+    assertThat(postgres.sql("select count(*) from reconciliations").iterator().next().getLong(0)).isEqualTo(1);
+  }
+
+  @Test
+  void aFailedRunIsResumedByTheNextOne() throws Exception {
+    SampleImages images = SampleImages.push(push);
+    RegistryWalker nowhere = new RegistryWalker(vertx, WalkerOptions.of(URI.create("http://127.0.0.1:1")));
+    try {
+      assertThatThrownBy(() -> new Reconciler(pool, nowhere).backfill().await(20, TimeUnit.SECONDS))
+          .hasMessageContaining("GET /v2/_catalog");
+    } finally {
+      nowhere.close();
+    }
+    Row failed = postgres.sql("select * from reconciliations").iterator().next();
+    assertThat(failed.getString("status")).isEqualTo("failed");
+    assertThat(failed.getString("error")).contains("GET /v2/_catalog");
+
+    Report report = reconciler.backfill().await(20, TimeUnit.SECONDS);
+
+    assertThat(report.reconciliationId()).isEqualTo(failed.getLong("id"));
+    assertThat(usage()).isEqualTo(images.usage());
+    assertThat(run(report).getValue("error")).isNull();
+  }
+
+  @Test
+  void oneRunAtATime() throws Exception {
+    Pool own = postgres.database().pool(vertx, 1);
+    try {
+      own.query("select pg_advisory_lock(hashtext('quota-proxy:registry-reconciliation'))").execute()
+          .await(10, TimeUnit.SECONDS);
+
+      assertThatThrownBy(() -> reconciler.reconcile().await(20, TimeUnit.SECONDS))
+          .hasMessageContaining("another registry reconciliation or backfill is running");
+      assertThat(postgres.sql("select count(*) from reconciliations").iterator().next().getLong(0)).isZero();
+    } finally {
+      own.close().await(10, TimeUnit.SECONDS);
+    }
+    assertThat(reconciler.reconcile().await(20, TimeUnit.SECONDS).complete()).isTrue();
+  }
+
+  /** Every scope's usage in the ledger, zeros left out. */
+  private static Map<String, Long> usage() {
+    Map<String, Long> usage = new TreeMap<>();
+    postgres.sql("select scope, used_bytes from scope_usage where used_bytes > 0")
+        .forEach(row -> usage.put(row.getString(0), row.getLong(1)));
+    return usage;
+  }
+
+  private static List<Drift> recordedDrift(Report report) {
+    List<Drift> drift = new ArrayList<>();
+    postgres.sql("select scope, expected_bytes, found_bytes from drift where reconciliation_id = $1 order by scope",
+        report.reconciliationId()).forEach(row -> drift.add(new Drift(row.getString(0), row.getLong(1), row.getLong(2))));
+    return drift;
+  }
+
+  private static Row run(Report report) {
+    return postgres.sql("select * from reconciliations where id = $1", report.reconciliationId()).iterator().next();
+  }
+
+  private static Set<String> links(String repository) {
+    return strings("select digest from repository_blobs where repository = $1", repository);
+  }
+
+  private static Set<String> manifests(String repository) {
+    return strings("select digest from manifests where repository = $1", repository);
+  }
+
+  private static Set<String> references(String repository, String manifest) {
+    Set<String> references = new HashSet<>();
+    postgres.sql("select digest from manifest_references where repository = $1 and manifest_digest = $2", repository, manifest)
+        .forEach(row -> references.add(row.getString(0)));
+    return references;
+  }
+
+  private static Set<String> strings(String sql, String parameter) {
+    Set<String> values = new HashSet<>();
+    postgres.sql(sql, parameter).forEach(row -> values.add(row.getString(0)));
+    return values;
+  }
+}
