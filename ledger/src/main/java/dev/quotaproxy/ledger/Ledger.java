@@ -360,4 +360,27 @@ public final class Ledger {
         .compose(inserted -> pool.query("select epoch from redis_state where id = 1").execute())
         .map(rows -> rows.iterator().next().getString("epoch"));
   }
+
+  /**
+   * Records a reconciliation of Redis against this ledger: a done {@code reconciliations} row of kind
+   * {@code redis} and a {@code drift} row per scope, expected being what Redis held and found what the
+   * ledger holds (and Redis was corrected to).
+   */
+  public Future<Long> recordRedisDrift(Map<String, long[]> drift) {
+    return pool.withTransaction(connection -> connection
+        .preparedQuery("insert into reconciliations (kind, status, finished_at) values ('redis', 'done', now()) returning id")
+        .execute()
+        .compose(rows -> {
+          long id = rows.iterator().next().getLong("id");
+          if (drift.isEmpty()) {
+            return Future.succeededFuture(id);
+          }
+          List<Tuple> batch = new ArrayList<>();
+          drift.forEach((scope, numbers) -> batch.add(Tuple.of(id, scope, numbers[0], numbers[1])));
+          return connection.preparedQuery(
+                  "insert into drift (reconciliation_id, scope, expected_bytes, found_bytes, corrected) values ($1, $2, $3, $4, true)")
+              .executeBatch(batch)
+              .map(id);
+        }));
+  }
 }

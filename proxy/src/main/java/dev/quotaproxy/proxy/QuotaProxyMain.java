@@ -4,9 +4,13 @@ import dev.quotaproxy.config.ConfigurationException;
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.proxy.quota.ConfiguredQuotas;
 import dev.quotaproxy.ledger.Ledger;
+import dev.quotaproxy.ledger.Reconciler;
+import dev.quotaproxy.ledger.registry.RegistryWalker;
+import dev.quotaproxy.ledger.registry.WalkerOptions;
 import dev.quotaproxy.ledger.Retention;
 import dev.quotaproxy.proxy.ledger.LedgerFeed;
 import dev.quotaproxy.proxy.ledger.LedgerRecovery;
+import dev.quotaproxy.proxy.ledger.Reconciliations;
 import dev.quotaproxy.proxy.ledger.RedisStateWatch;
 import dev.quotaproxy.proxy.quota.QuotaEnforcer;
 import dev.quotaproxy.proxy.quota.QuotaRules;
@@ -31,6 +35,7 @@ import org.slf4j.LoggerFactory;
 
 /** {@code java -jar quota-proxy.jar --upstream http://127.0.0.1:5000 --port 8080}. */
 public final class QuotaProxyMain {
+  private static final java.util.Set<String> JOBS = java.util.Set.of("backfill", "reconcile");
   /** How often Redis's state is checked against the ledger's, besides the check every decision makes. */
   private static final long STATE_WATCH_MILLIS = 5_000;
   private static final Logger LOG = LoggerFactory.getLogger(QuotaProxyMain.class);
@@ -39,8 +44,15 @@ public final class QuotaProxyMain {
 
   public static void main(String[] args) {
     List<String> arguments = Arrays.asList(args);
+    String job = null;
+    if (!arguments.isEmpty() && JOBS.contains(arguments.get(0))) {
+      job = arguments.get(0);
+      arguments = arguments.subList(1, arguments.size());
+    }
     if (arguments.contains("--help") || arguments.contains("-h")) {
-      System.out.println("Usage: java -jar quota-proxy.jar --upstream URL [--port PORT] [settings...]\n");
+      System.out.println("Usage: java -jar quota-proxy.jar [backfill|reconcile] --upstream URL [--port PORT] [settings...]\n");
+      System.out.println("  backfill   fill the ledger from a registry that already holds images, then exit");
+      System.out.println("  reconcile  compare Redis with the ledger and the ledger with the registry, correct both, then exit\n");
       System.out.println(ProxyConfig.loader().help());
       return;
     }
@@ -51,6 +63,10 @@ public final class QuotaProxyMain {
       System.err.println("quota-proxy: " + e.getMessage());
       System.err.println("Run with --help to see every setting.");
       System.exit(2);
+      return;
+    }
+    if (job != null) {
+      System.exit(runJob(job, config));
       return;
     }
     Backends backends = null;
@@ -130,8 +146,61 @@ public final class QuotaProxyMain {
           new LedgerFeed(vertx, ledgerRedis, ledger, config.ledger().batchSize()).start();
           new RedisStateWatch(ledgerRedis, ledger, recovery).keepWatching(vertx, STATE_WATCH_MILLIS);
           keepRollingUp(vertx, new Retention(backends.ledgerDatabase.pool(vertx, 1)), config.ledger().retentionDays());
+          Reconciliations reconciliations = reconciliations(vertx, config, backends, ledgerRedis, ledger, recovery);
+          reconciliations.keepReconciling(vertx, config.ledger().reconcileInterval());
+          backfillAnEmptyLedger(ledger, reconciliations);
           return start(vertx, config, rules);
         });
+  }
+
+  static Reconciliations reconciliations(Vertx vertx, ProxyConfig config, Backends backends, Redis redis, Ledger ledger,
+                                         LedgerRecovery recovery) {
+    RegistryWalker walker = new RegistryWalker(vertx,
+        WalkerOptions.of(config.upstream().origin()).withCaCertificates(config.upstream().caCertificates()));
+    Reconciler reconciler = new Reconciler(backends.ledgerDatabase.pool(vertx, 2), walker);
+    return new Reconciliations(redis, ledger, reconciler, recovery);
+  }
+
+  /**
+   * A ledger that knows nothing, in front of a registry that may already hold images (the proxy is new,
+   * or its embedded Postgres started empty): fill it from the registry, in the background.
+   */
+  private static void backfillAnEmptyLedger(Ledger ledger, Reconciliations reconciliations) {
+    ledger.namespaces().onSuccess(namespaces -> {
+      if (namespaces.isEmpty()) {
+        reconciliations.backfill()
+            .onSuccess(report -> LOG.info("backfill from the registry: {} repositories, {} scopes", report.walkedInTotal(),
+                report.drift().size()))
+            .onFailure(e -> LOG.warn("backfill from the registry failed (the next run resumes it): {}", e.toString()));
+      }
+    });
+  }
+
+  /**
+   * {@code backfill} or {@code reconcile}: runs that job once against the configured registry, Postgres
+   * and Redis (a running proxy fleet's), prints its report and exits.
+   */
+  private static int runJob(String job, ProxyConfig config) {
+    if (config.ledger().embedded() || config.redis().embedded()) {
+      System.err.println("quota-proxy " + job + ": give the fleet's --postgres.url and --redis.url (an embedded store would start empty)");
+      return 2;
+    }
+    Vertx vertx = Vertx.vertx();
+    try (Backends backends = Backends.start(config)) {
+      Ledger ledger = new Ledger(backends.ledgerDatabase.pool(vertx, 2));
+      Redis redis = Redis.createClient(vertx, backends.redisUrl);
+      Reconciliations reconciliations = reconciliations(vertx, config, backends, redis, ledger, new LedgerRecovery(vertx, redis, ledger));
+      Future<?> run = job.equals("backfill") ? reconciliations.backfill()
+          : reconciliations.redisAgainstLedger().compose(redisDrift -> reconciliations.registry());
+      Object report = run.await(24, TimeUnit.HOURS);
+      System.out.println(job + " done: " + report);
+      return 0;
+    } catch (Exception e) {
+      System.err.println("quota-proxy " + job + " failed: " + e.getMessage());
+      return 1;
+    } finally {
+      vertx.close();
+    }
   }
 
   /** Hourly rows past the retention period roll up to days: once at start, then every hour. */

@@ -7,6 +7,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientAgent;
 import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.net.PemTrustOptions;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.PoolOptions;
@@ -40,10 +41,10 @@ final class RegistryClient {
   RegistryClient(Vertx vertx, WalkerOptions options) {
     this.options = options;
     // The pool is as large as the limiter, so an admitted request never queues for a connection.
-    this.http = vertx.createHttpClient(
-        new HttpClientOptions().setKeepAlive(true).setSsl(options.https())
-            .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, options.timeout().toMillis())),
-        new PoolOptions().setHttp1MaxSize(options.concurrency()));
+    HttpClientOptions client = new HttpClientOptions().setKeepAlive(true).setSsl(options.https())
+        .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, options.timeout().toMillis()));
+    options.caCertificates().ifPresent(ca -> client.setTrustOptions(new PemTrustOptions().addCertPath(ca.toString())));
+    this.http = vertx.createHttpClient(client, new PoolOptions().setHttp1MaxSize(options.concurrency()));
     // The caller's context, or a new event-loop context when built outside Vert.x: every request starts on it.
     Context context = vertx.getOrCreateContext();
     this.limiter = new Limiter(context, options.concurrency());

@@ -1,7 +1,9 @@
 package dev.quotaproxy.ledger.registry;
 
 import java.net.URI;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 
 /**
  * How a {@link RegistryWalker} talks to the registry.
@@ -17,7 +19,8 @@ import java.time.Duration;
  *                    per manifest instead of per blob, and takes descriptor sizes on trust.
  * @param timeout     longest time one request may move no bytes
  */
-public record WalkerOptions(URI registry, int concurrency, int pageSize, boolean verifyBlobs, Duration timeout) {
+public record WalkerOptions(URI registry, int concurrency, int pageSize, boolean verifyBlobs, Duration timeout,
+                            Optional<Path> caCertificates) {
   public static final int DEFAULT_CONCURRENCY = 8;
   public static final int DEFAULT_PAGE_SIZE = 1000;
 
@@ -33,19 +36,24 @@ public record WalkerOptions(URI registry, int concurrency, int pageSize, boolean
 
   /** Eight requests in flight, pages of 1000, every blob checked, 30 s idle timeout. */
   public static WalkerOptions of(URI registry) {
-    return new WalkerOptions(registry, DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE, true, Duration.ofSeconds(30));
+    return new WalkerOptions(registry, DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE, true, Duration.ofSeconds(30), Optional.empty());
   }
 
   public WalkerOptions withConcurrency(int concurrency) {
-    return new WalkerOptions(registry, concurrency, pageSize, verifyBlobs, timeout);
+    return new WalkerOptions(registry, concurrency, pageSize, verifyBlobs, timeout, caCertificates);
   }
 
   public WalkerOptions withPageSize(int pageSize) {
-    return new WalkerOptions(registry, concurrency, pageSize, verifyBlobs, timeout);
+    return new WalkerOptions(registry, concurrency, pageSize, verifyBlobs, timeout, caCertificates);
   }
 
   public WalkerOptions withVerifyBlobs(boolean verifyBlobs) {
-    return new WalkerOptions(registry, concurrency, pageSize, verifyBlobs, timeout);
+    return new WalkerOptions(registry, concurrency, pageSize, verifyBlobs, timeout, caCertificates);
+  }
+
+  /** An https registry whose certificate chains to these PEM CAs instead of the system trust store. */
+  public WalkerOptions withCaCertificates(Optional<Path> caCertificates) {
+    return new WalkerOptions(registry, concurrency, pageSize, verifyBlobs, timeout, caCertificates);
   }
 
   boolean https() {

@@ -49,6 +49,11 @@ public final class LedgerRecovery implements NamespaceRecovery {
     this.restore = new RedisRestore(redis);
   }
 
+  /** Forgets the namespace's state and restores it from the ledger now: the ledger wins. */
+  public Future<Void> restoreFromLedger(String namespace) {
+    return redis.send(Request.cmd(Command.DEL).arg(QuotaKeys.of(namespace).epoch())).compose(v -> ensureKnown(namespace));
+  }
+
   @Override
   public Future<Void> ensureKnown(String namespace) {
     Promise<Void> mine = Promise.promise();
@@ -88,7 +93,7 @@ public final class LedgerRecovery implements NamespaceRecovery {
   }
 
   /** Applies to the ledger whatever the namespace's stream still holds, so the snapshot includes it. */
-  private Future<Void> drainStream(String namespace, QuotaKeys keys) {
+  Future<Void> drainStream(String namespace, QuotaKeys keys) {
     return redis.send(Request.cmd(Command.XRANGE).arg(keys.events()).arg("-").arg("+")).compose(entries -> {
       List<LedgerEvent> events = new ArrayList<>();
       if (entries != null) {

@@ -63,19 +63,19 @@ public final class RedisStateWatch {
     QuotaKeys keys = QuotaKeys.of(namespace);
     return redis.send(Request.cmd(Command.GET).arg(keys.epoch())).compose(marker -> {
       if (marker == null || !epoch.equals(marker.toString())) {
-        return forgetAndRestore(keys, namespace, marker == null ? "has no marker" : "carries another epoch");
+        return forgetAndRestore(namespace, marker == null ? "has no marker" : "carries another epoch");
       }
       return ledger.progress(namespace).compose(progress -> progress.isEmpty()
           ? Future.succeededFuture()
           : lastStreamId(keys).compose(last -> last == null || last.compareTo(progress.get()) < 0
-              ? forgetAndRestore(keys, namespace, "has an event stream older than the ledger's")
+              ? forgetAndRestore(namespace, "has an event stream older than the ledger's")
               : Future.succeededFuture()));
     });
   }
 
-  private Future<Void> forgetAndRestore(QuotaKeys keys, String namespace, String why) {
+  private Future<Void> forgetAndRestore(String namespace, String why) {
     LOG.warn("namespace {}: Redis {}; restoring it from the ledger", namespace, why);
-    return redis.send(Request.cmd(Command.DEL).arg(keys.epoch())).compose(v -> recovery.ensureKnown(namespace));
+    return recovery.restoreFromLedger(namespace);
   }
 
   /** The id the stream last generated (kept after trimming), or null when there is no stream. */
