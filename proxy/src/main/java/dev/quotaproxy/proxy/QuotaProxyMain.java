@@ -143,6 +143,7 @@ public final class QuotaProxyMain {
             .otherwiseEmpty())
         .compose(applied -> {
           configured.keepRefreshed(vertx);
+          recordConfiguredLimits(ledger, config);
           new LedgerFeed(vertx, ledgerRedis, ledger, config.ledger().batchSize()).start();
           new RedisStateWatch(ledgerRedis, ledger, recovery).keepWatching(vertx, STATE_WATCH_MILLIS);
           keepRollingUp(vertx, new Retention(backends.ledgerDatabase.pool(vertx, 1)), config.ledger().retentionDays());
@@ -201,6 +202,18 @@ public final class QuotaProxyMain {
     } finally {
       vertx.close();
     }
+  }
+
+  /** The configuration's limits and settings, in the ledger too: the record of what was in force. */
+  private static void recordConfiguredLimits(Ledger ledger, ProxyConfig config) {
+    ProxyConfig.Quota quota = config.quota();
+    List<Ledger.ScopeLimitsRow> scopes = quota.scopes().entrySet().stream()
+        .map(e -> new Ledger.ScopeLimitsRow(e.getKey(), e.getValue().storageHard(), e.getValue().storageSoft(),
+            e.getValue().egress(), e.getValue().egressWindowSeconds()))
+        .toList();
+    ledger.putLimits(scopes, quota.system().hardStorage(), quota.system().writeRatio(), quota.system().readOnlyForced(),
+            config.ledger().retentionDays(), "configuration")
+        .onFailure(e -> LOG.warn("configured limits not recorded in the ledger: {}", e.toString()));
   }
 
   /** Hourly rows past the retention period roll up to days: once at start, then every hour. */
