@@ -50,6 +50,8 @@ public final class LedgerFeed {
   private final Set<String> grouped = ConcurrentHashMap.newKeySet();
   /** The newest entry applied per namespace, a second guard behind the ledger's event ids. */
   private final Map<String, StreamPosition> applied = new HashMap<>();
+  /** Namespaces whose entries left pending before this process started (or before a failure) were read. */
+  private final Set<String> pendingChecked = ConcurrentHashMap.newKeySet();
   private boolean stopped;
   private boolean failing;
 
@@ -109,26 +111,53 @@ public final class LedgerFeed {
             }));
   }
 
-  /** One batch from every namespace's stream that has one; the number of entries handled. */
+  /**
+   * One batch from every namespace's stream that has one; the number of entries handled. The reads of
+   * all namespaces go to Redis in one pipeline, so an idle pass costs one round trip however many
+   * namespaces there are.
+   */
   public Future<Integer> feedOnce() {
     return redis.send(Request.cmd(Command.SMEMBERS).arg(QuotaKeys.NAMESPACES)).compose(members -> {
       List<String> namespaces = new ArrayList<>();
       members.forEach(member -> namespaces.add(member.toString()));
-      Future<Integer> total = Future.succeededFuture(0);
-      for (String namespace : namespaces) {
-        total = total.compose(sum -> feed(namespace).map(n -> sum + n));
+      if (namespaces.isEmpty()) {
+        return Future.succeededFuture(0);
       }
-      return total;
+      Future<Void> grouped = Future.succeededFuture();
+      List<Request> reads = new ArrayList<>();
+      for (String namespace : namespaces) {
+        String stream = QuotaKeys.of(namespace).events();
+        grouped = grouped.compose(v -> group(stream));
+        // What was read before and not acknowledged (a crash, a failed commit) is read first, once.
+        reads.add(readRequest(stream, pendingChecked.contains(namespace) ? ">" : "0"));
+      }
+      return grouped.compose(v -> redis.batch(reads)).compose(replies -> {
+        Future<Integer> total = Future.succeededFuture(0);
+        for (int i = 0; i < namespaces.size(); i++) {
+          String namespace = namespaces.get(i);
+          String stream = QuotaKeys.of(namespace).events();
+          List<Entry> read = entries(replies.get(i), stream);
+          boolean readPending = !pendingChecked.contains(namespace);
+          total = total.compose(sum -> {
+            if (!read.isEmpty()) {
+              return apply(namespace, stream, read).map(n -> sum + n);
+            }
+            if (!readPending) {
+              return Future.succeededFuture(sum);
+            }
+            // Nothing was pending: from now on only new entries, starting with this pass.
+            pendingChecked.add(namespace);
+            return redis.send(readRequest(stream, ">"))
+                .compose(reply -> {
+                  List<Entry> fresh = entries(reply, stream);
+                  return fresh.isEmpty() ? Future.succeededFuture(0) : apply(namespace, stream, fresh);
+                })
+                .map(n -> sum + n);
+          });
+        }
+        return total;
+      }).onFailure(e -> pendingChecked.clear());
     });
-  }
-
-  private Future<Integer> feed(String namespace) {
-    String stream = QuotaKeys.of(namespace).events();
-    return group(stream)
-        // What was read before and not acknowledged (a crash, a failed commit) comes first.
-        .compose(v -> read(stream, "0"))
-        .compose(pending -> pending.isEmpty() ? read(stream, ">") : Future.succeededFuture(pending))
-        .compose(entries -> entries.isEmpty() ? Future.succeededFuture(0) : apply(namespace, stream, entries));
   }
 
   private Future<Void> group(String stream) {
@@ -143,31 +172,32 @@ public final class LedgerFeed {
 
   private record Entry(String id, Map<String, String> fields) {}
 
-  private Future<List<Entry>> read(String stream, String from) {
-    return redis.send(Request.cmd(Command.XREADGROUP).arg("GROUP").arg(GROUP).arg(CONSUMER)
-            .arg("COUNT").arg(batchSize).arg("STREAMS").arg(stream).arg(from))
-        .map(reply -> {
-          List<Entry> entries = new ArrayList<>();
-          if (reply == null) {
-            return entries;
-          }
-          // RESP3 answers a map of stream to entries; RESP2 an array of [stream, entries].
-          Response perStream = reply.isMap() ? reply.get(stream) : reply.get(0).get(1);
-          if (perStream == null) {
-            return entries;
-          }
-          for (Response entry : perStream) {
-            Response values = entry.get(1);
-            Map<String, String> fields = new HashMap<>();
-            if (values != null) {
-              for (int i = 0; i + 1 < values.size(); i += 2) {
-                fields.put(values.get(i).toString(), values.get(i + 1).toString());
-              }
-            }
-            entries.add(new Entry(entry.get(0).toString(), fields));
-          }
-          return entries;
-        });
+  private Request readRequest(String stream, String from) {
+    return Request.cmd(Command.XREADGROUP).arg("GROUP").arg(GROUP).arg(CONSUMER)
+        .arg("COUNT").arg(batchSize).arg("STREAMS").arg(stream).arg(from);
+  }
+
+  private static List<Entry> entries(Response reply, String stream) {
+    List<Entry> entries = new ArrayList<>();
+    if (reply == null) {
+      return entries;
+    }
+    // RESP3 answers a map of stream to entries; RESP2 an array of [stream, entries].
+    Response perStream = reply.isMap() ? reply.get(stream) : reply.get(0).get(1);
+    if (perStream == null) {
+      return entries;
+    }
+    for (Response entry : perStream) {
+      Response values = entry.get(1);
+      Map<String, String> fields = new HashMap<>();
+      if (values != null) {
+        for (int i = 0; i + 1 < values.size(); i += 2) {
+          fields.put(values.get(i).toString(), values.get(i + 1).toString());
+        }
+      }
+      entries.add(new Entry(entry.get(0).toString(), fields));
+    }
+    return entries;
   }
 
   private Future<Integer> apply(String namespace, String stream, List<Entry> entries) {
