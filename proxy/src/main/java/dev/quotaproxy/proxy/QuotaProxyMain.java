@@ -9,6 +9,7 @@ import dev.quotaproxy.ledger.registry.RegistryWalker;
 import dev.quotaproxy.ledger.registry.WalkerOptions;
 import dev.quotaproxy.ledger.Retention;
 import dev.quotaproxy.proxy.ledger.LedgerFeed;
+import dev.quotaproxy.proxy.ledger.LedgerBinding;
 import dev.quotaproxy.proxy.ledger.LedgerRecovery;
 import dev.quotaproxy.proxy.ledger.Reconciliations;
 import dev.quotaproxy.proxy.ledger.RedisStateWatch;
@@ -138,7 +139,11 @@ public final class QuotaProxyMain {
           LOG.error("quota scripts not loaded, quota store unreachable: {}", e.toString());
           return Future.succeededFuture();
         })
-        .compose(loaded -> configured.apply()
+        .compose(loaded -> recovery.bindRedis().recover(e -> e instanceof LedgerBinding.OtherLedgerException
+            ? Future.failedFuture(e)
+            // Unreachable: the state watch and every restore check again once it is back.
+            : Future.succeededFuture()))
+        .compose(bound -> configured.apply()
             .onFailure(e -> LOG.error("configured limits not written yet, quota store unreachable: {}", e.toString()))
             .otherwiseEmpty())
         .compose(applied -> {

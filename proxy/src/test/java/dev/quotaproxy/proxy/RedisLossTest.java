@@ -3,12 +3,17 @@ package dev.quotaproxy.proxy;
 import static dev.quotaproxy.proxy.support.OciTestClient.image;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
+import dev.quotaproxy.proxy.ledger.LedgerBinding;
+import dev.quotaproxy.proxy.quota.QuotaKeys;
 import dev.quotaproxy.proxy.support.OciTestClient.Image;
 import dev.quotaproxy.proxy.support.QuotaHarness;
 import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
 import dev.quotaproxy.proxy.support.QuotaHarness.LedgerSide;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Request;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -99,6 +104,34 @@ class RedisLossTest {
     QuotaHarness.await(ledger.watch().watchOnce());
 
     assertThat(QuotaHarness.await(proxy.store().scope("acme")).used()).isEqualTo(before);
+  }
+
+  /**
+   * A Redis flushed and then claimed by a process of another ledger (a second proxy on its own
+   * Postgres): this proxy must not restore its ledger over it, nor decide pushes on it, nor feed its
+   * events into this ledger. Once the claim is gone (an operator deleted the key), it restores again.
+   */
+  @Test
+  void aRedisClaimedByAnotherLedgerIsNeitherRestoredOverNorFedFrom() throws Exception {
+    assertThat(proxy.client().pushBlob("acme/app", randomBytes(300 * KiB)).status()).isEqualTo(201);
+    drainFeed();
+    long before = QuotaHarness.await(proxy.store().scope("acme")).used();
+    harness.redis().flushAll();
+    harness.redis().command(Request.cmd(Command.SET).arg(QuotaKeys.LEDGER).arg("another-ledger"));
+
+    assertThatThrownBy(() -> QuotaHarness.await(ledger.watch().watchOnce()))
+        .isInstanceOf(LedgerBinding.OtherLedgerException.class);
+    assertThat(proxy.client().pushBlob("acme/app", randomBytes(KiB)).status()).as("no state to decide on").isEqualTo(503);
+    assertThatThrownBy(() -> QuotaHarness.await(ledger.feed().feedIfLeading()))
+        .hasMessageContaining("this Redis belongs to ledger another-ledger");
+    assertThat(harness.redis().command(Request.cmd(Command.EXISTS).arg("qp:ledger-lease")).toLong()).as("lease given back").isZero();
+    assertThat(harness.redis().command(Request.cmd(Command.GET).arg(QuotaKeys.of("acme").epoch()))).isNull();
+
+    harness.redis().command(Request.cmd(Command.DEL).arg(QuotaKeys.LEDGER));
+    QuotaHarness.await(ledger.watch().watchOnce());
+    assertThat(QuotaHarness.await(proxy.store().scope("acme")).used()).isEqualTo(before);
+    assertThat(harness.redis().command(Request.cmd(Command.GET).arg(QuotaKeys.LEDGER)).toString())
+        .isEqualTo(QuotaHarness.await(ledger.ledger().redisEpoch()));
   }
 
   private void drainFeed() throws Exception {

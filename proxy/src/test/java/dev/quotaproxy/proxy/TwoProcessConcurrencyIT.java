@@ -1,5 +1,8 @@
 package dev.quotaproxy.proxy;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
 import dev.quotaproxy.proxy.support.ConcurrentPushes;
@@ -18,6 +21,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -25,7 +29,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The acceptance race across processes: the built jar ({@code target/quota-proxy.jar}) runs twice, as
- * two JVMs sharing one Redis in front of one real registry, and 32 clients push distinct 1 MiB blobs
+ * two JVMs sharing one Redis and one Postgres in front of one real registry, and 32 clients push distinct 1 MiB blobs
  * at the same moment into a scope limited to 10 MiB, 16 through each process. The invariants are those
  * of {@link ConcurrentPushTest}, read from the shared Redis: no overshoot, usage equal to what the
  * registry accepted, nothing left reserved, every refusal a justified 403; with {@code Content-Length}
@@ -48,6 +52,8 @@ class TwoProcessConcurrencyIT {
 
   static RealRegistry registry;
   static TestRedis redis;
+  static EmbeddedPostgresServer postgres;
+  static Path work;
   static final List<ProxyProcess> proxies = new ArrayList<>();
   static Vertx vertx;
   static RedisQuotaStore store;
@@ -56,12 +62,10 @@ class TwoProcessConcurrencyIT {
   static void start() throws Exception {
     registry = RealRegistry.start();
     redis = TestRedis.start();
-    Path target = targetDirectory();
-    Path work = Files.createDirectories(target.resolve("two-process-it"));
-    Path config = Files.writeString(work.resolve("config.yaml"), CONFIG);
+    postgres = EmbeddedPostgresServer.start();
+    work = Files.createDirectories(targetDirectory().resolve("two-process-it"));
     for (int n = 1; n <= 2; n++) {
-      proxies.add(ProxyProcess.start(target.resolve("quota-proxy.jar"), work.resolve("proxy-" + n + ".log"), List.of(
-          "--upstream", registry.url(), "--redis.url", redis.url(), "--config", config.toString(), "--proxy.event-loops", "1")));
+      proxies.add(startProxy("proxy-" + n, List.of("--postgres.url", "postgresql://postgres:postgres@127.0.0.1:" + postgres.port() + "/postgres")));
     }
     for (ProxyProcess proxy : proxies) {
       proxy.awaitReady(Duration.ofSeconds(60));
@@ -86,6 +90,9 @@ class TwoProcessConcurrencyIT {
     if (redis != null) {
       redis.close();
     }
+    if (postgres != null) {
+      postgres.close();
+    }
     if (registry != null) {
       registry.close();
     }
@@ -99,6 +106,27 @@ class TwoProcessConcurrencyIT {
   @Test
   void twoProcessesSharingOneRedisNeverPassTheLimitWithChunkedPushes() throws Exception {
     race("chunked", Style.CHUNKED, 1);
+  }
+
+  /**
+   * A third process on the same Redis but its own embedded Postgres would restore Redis from a ledger
+   * that knows nothing of the others' pushes, wiping their counters: it must refuse to start instead.
+   */
+  @Test
+  void aProcessWithAnotherLedgerRefusesToStartOnTheSharedRedis() throws Exception {
+    try (ProxyProcess stranger = startProxy("proxy-other-ledger", List.of())) {
+      OptionalInt exit = stranger.awaitExit(Duration.ofSeconds(60));
+      assertThat(exit).as("the process with its own ledger, output:%n%s", stranger.output()).hasValue(1);
+      assertThat(stranger.output()).contains("this Redis belongs to ledger").contains("--postgres.url");
+    }
+  }
+
+  private static ProxyProcess startProxy(String name, List<String> more) throws Exception {
+    Path config = Files.writeString(work.resolve("config.yaml"), CONFIG);
+    List<String> settings = new ArrayList<>(List.of(
+        "--upstream", registry.url(), "--redis.url", redis.url(), "--config", config.toString(), "--proxy.event-loops", "1"));
+    settings.addAll(more);
+    return ProxyProcess.start(targetDirectory().resolve("quota-proxy.jar"), work.resolve(name + ".log"), settings);
   }
 
   private static void race(String namespace, Style style, int minAccepted) throws Exception {

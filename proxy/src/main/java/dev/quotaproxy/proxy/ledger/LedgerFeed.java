@@ -75,40 +75,52 @@ public final class LedgerFeed {
     if (stopped) {
       return;
     }
-    holdLease()
-        .compose(leader -> leader ? feedOnce() : Future.succeededFuture(0))
-        .onComplete(done -> {
-          if (done.failed()) {
-            if (!failing) {
-              LOG.error("ledger feed stalled, retrying (events wait in Redis): {}", done.cause().toString());
-            }
-            failing = true;
-            vertx.setTimer(RETRY_MILLIS, id -> tick());
-            return;
-          }
-          if (failing) {
-            LOG.info("ledger feed flowing again");
-            failing = false;
-          }
-          if (done.result() > 0) {
-            vertx.runOnContext(v -> tick());
-          } else {
-            vertx.setTimer(IDLE_POLL_MILLIS, id -> tick());
-          }
-        });
+    feedIfLeading().onComplete(done -> {
+      if (done.failed()) {
+        if (!failing) {
+          LOG.error("ledger feed stalled, retrying (events wait in Redis): {}", done.cause().toString());
+        }
+        failing = true;
+        vertx.setTimer(RETRY_MILLIS, id -> tick());
+        return;
+      }
+      if (failing) {
+        LOG.info("ledger feed flowing again");
+        failing = false;
+      }
+      if (done.result() > 0) {
+        vertx.runOnContext(v -> tick());
+      } else {
+        vertx.setTimer(IDLE_POLL_MILLIS, id -> tick());
+      }
+    });
+  }
+
+  /** One step of the running feed: a batch ({@link #feedOnce()}) if this process holds or takes the lease, else 0. */
+  public Future<Integer> feedIfLeading() {
+    return holdLease().compose(leader -> leader ? feedOnce() : Future.succeededFuture(0));
   }
 
   /** Takes the lease if free, renews it if ours; true while this process is the feeding one. */
   private Future<Boolean> holdLease() {
     return redis.send(Request.cmd(Command.SET).arg(LEASE).arg(owner).arg("NX").arg("PX").arg(LEASE_MILLIS))
         .compose(set -> set != null
-            ? Future.succeededFuture(true)
+            ? boundToThisLedger()
             : redis.send(Request.cmd(Command.GET).arg(LEASE)).compose(holder -> {
               if (holder == null || !owner.equals(holder.toString())) {
                 return Future.succeededFuture(false);
               }
               return redis.send(Request.cmd(Command.PEXPIRE).arg(LEASE).arg(LEASE_MILLIS)).map(true);
             }));
+  }
+
+  /**
+   * A lease just taken is given back unless Redis belongs to this process's ledger: events of another
+   * ledger's Redis must not be written here (see {@link LedgerBinding}).
+   */
+  private Future<Boolean> boundToThisLedger() {
+    return ledger.redisEpoch().compose(new LedgerBinding(redis)::claim).map(true)
+        .recover(e -> redis.send(Request.cmd(Command.DEL).arg(LEASE)).transform(deleted -> Future.failedFuture(e)));
   }
 
   /**

@@ -38,6 +38,7 @@ public final class LedgerRecovery implements NamespaceRecovery {
   private final Redis redis;
   private final Ledger ledger;
   private final RedisRestore restore;
+  private final LedgerBinding binding;
   private final String owner = UUID.randomUUID().toString();
   /** One recovery per namespace in this process, however many decisions ask for it at once. */
   private final Map<String, Future<Void>> running = new ConcurrentHashMap<>();
@@ -47,6 +48,15 @@ public final class LedgerRecovery implements NamespaceRecovery {
     this.redis = redis;
     this.ledger = ledger;
     this.restore = new RedisRestore(redis);
+    this.binding = new LedgerBinding(redis);
+  }
+
+  /**
+   * Succeeds when Redis belongs to this process's ledger (claiming a Redis that belongs to none), fails
+   * with {@link LedgerBinding.OtherLedgerException} when it belongs to another: then nothing may be restored.
+   */
+  public Future<Void> bindRedis() {
+    return ledger.redisEpoch().compose(binding::claim);
   }
 
   /** Forgets the namespace's state and restores it from the ledger now: the ledger wins. */
@@ -77,7 +87,7 @@ public final class LedgerRecovery implements NamespaceRecovery {
   }
 
   private Future<Void> restore(String namespace, QuotaKeys keys) {
-    return ledger.redisEpoch().compose(epoch -> drainStream(namespace, keys)
+    return ledger.redisEpoch().compose(epoch -> binding.claim(epoch).compose(bound -> drainStream(namespace, keys))
         .compose(v -> ledger.snapshot(namespace))
         .compose(snapshot -> {
           if (snapshot.repositories().isEmpty() && snapshot.position().isEmpty()) {

@@ -50,7 +50,7 @@ public final class RedisStateWatch {
 
   /** One pass over every namespace the ledger knows; restores those Redis does not hold as the ledger does. */
   public Future<Void> watchOnce() {
-    return ledger.redisEpoch().compose(epoch -> ledger.namespaces().compose(namespaces -> {
+    return recovery.bindRedis().compose(bound -> ledger.redisEpoch()).compose(epoch -> ledger.namespaces().compose(namespaces -> {
       Future<Void> all = Future.succeededFuture();
       for (String namespace : namespaces) {
         all = all.compose(v -> check(namespace, epoch));

@@ -30,6 +30,11 @@ import java.util.List;
  *                                   expires at that window's end
  * qp:namespaces               SET   top-level namespaces ever written (no hash tag: read across slots)
  * qp:system                   HASH  hard_storage, write_ratio, read_only_forced
+ * qp:ledger                   STRING the epoch of the ledger (Postgres) this Redis belongs to
+ * qp:ledger-lease             STRING held by the one process feeding the streams to the ledger
+ * qp:{T}:epoch                STRING the ledger epoch T's state was last made from (absent: unknown)
+ * qp:{T}:restoring            STRING held by the one process restoring T from the ledger
+ * qp:{T}:events               STREAM every committed change of T, in order, for the ledger
  * </pre>
  *
  * <p>Repository names cannot contain {@code :} or {@code |} (OCI grammar), so the separators are unambiguous.
@@ -41,6 +46,8 @@ public final class QuotaKeys {
   /** Not hash-tagged: it lists namespaces that live in many slots. */
   public static final String NAMESPACES = "qp:namespaces";
   public static final String SYSTEM = "qp:system";
+  /** Which ledger this Redis's state belongs to; every proxy sharing the Redis must share that ledger. */
+  public static final String LEDGER = "qp:ledger";
 
   private final String prefix;
 

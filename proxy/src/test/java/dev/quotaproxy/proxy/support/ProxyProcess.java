@@ -89,6 +89,12 @@ public final class ProxyProcess implements AutoCloseable {
         + " (last status " + lastStatus + "); its output:\n" + output());
   }
 
+  /** Waits for the process to exit on its own; its exit code, or empty when it still runs after the timeout. */
+  public java.util.OptionalInt awaitExit(Duration timeout) throws InterruptedException {
+    return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)
+        ? java.util.OptionalInt.of(process.exitValue()) : java.util.OptionalInt.empty();
+  }
+
   /** Stops the process (SIGTERM, then SIGKILL after 10 s) and waits for it. */
   @Override
   public void close() {

@@ -1,0 +1,40 @@
+package dev.quotaproxy.proxy.ledger;
+
+import dev.quotaproxy.proxy.quota.QuotaKeys;
+import io.vertx.core.Future;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
+
+/**
+ * Ties a Redis to one ledger. Every process restores Redis from its own Postgres when Redis does not
+ * carry that ledger's epoch; two processes sharing a Redis but not a Postgres (each on an embedded
+ * one, say) would take turns wiping each other's counters, and the limits would stop holding. So the
+ * first process writes its ledger's epoch to {@link QuotaKeys#LEDGER}, and a process of another ledger
+ * refuses to touch that Redis's state instead of restoring over it. A flushed Redis is claimed again.
+ */
+public final class LedgerBinding {
+  private final Redis redis;
+
+  public LedgerBinding(Redis redis) {
+    this.redis = redis;
+  }
+
+  /** Succeeds when this Redis belongs to the ledger of {@code epoch}, claiming it if it belongs to none. */
+  public Future<Void> claim(String epoch) {
+    return redis.send(Request.cmd(Command.SET).arg(QuotaKeys.LEDGER).arg(epoch).arg("NX"))
+        .compose(set -> redis.send(Request.cmd(Command.GET).arg(QuotaKeys.LEDGER)))
+        .compose(bound -> bound == null || epoch.equals(bound.toString())
+            ? Future.succeededFuture()
+            : Future.failedFuture(new OtherLedgerException(bound.toString(), epoch)));
+  }
+
+  /** This Redis's state belongs to another ledger than the process's own. */
+  public static final class OtherLedgerException extends IllegalStateException {
+    OtherLedgerException(String redisLedger, String ownLedger) {
+      super("this Redis belongs to ledger " + redisLedger + " but this proxy's Postgres is ledger " + ownLedger
+          + ": every proxy sharing a Redis must use the same Postgres (give all of them the same --postgres.url);"
+          + " if this Redis was taken over from another installation on purpose, delete its key " + QuotaKeys.LEDGER);
+    }
+  }
+}
