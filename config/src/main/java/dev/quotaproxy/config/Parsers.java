@@ -29,6 +29,17 @@ public final class Parsers {
     };
   }
 
+  /** A name an operator gives something (a token, a group): letters, digits, '.', '_' and '-'. */
+  public static ValueParser<String> simpleName() {
+    return text -> {
+      String name = text.trim();
+      if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
+        throw new IllegalArgumentException("must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+      }
+      return name;
+    };
+  }
+
   public static ValueParser<Integer> intBetween(int min, int max) {
     return text -> {
       int value;

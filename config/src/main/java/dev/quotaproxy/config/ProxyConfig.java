@@ -11,7 +11,23 @@ import java.util.Map;
 import java.util.Optional;
 
 /** The proxy's typed configuration, built from the settings catalog and checked as a whole. */
-public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redis redis, Quota quota, Ledger ledger) {
+public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redis redis, Quota quota, Ledger ledger, Admin admin) {
+
+  /**
+   * The admin API's listener and who may call it.
+   *
+   * @param port   -1 for no admin listener, 0 for any free port
+   * @param tokens every token that may call it, the flag's single admin token ({@code admin.token}) first
+   */
+  public record Admin(String host, int port, List<AdminTokenConfig> tokens) {
+    public boolean enabled() {
+      return port >= 0;
+    }
+
+    public Admin {
+      tokens = List.copyOf(tokens);
+    }
+  }
 
   public record Listen(String host, int port, Optional<Tls> tls, boolean trustForwardedHeaders, Duration idleTimeout) {
     public String scheme() {
@@ -168,6 +184,17 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redi
   public static final Setting<Duration> QUOTA_SYSTEM_REFRESH = Setting.withDefault("quota.system.refresh", "DURATION",
       "How often each proxy re-sums the system's usage.", "1s", Parsers.duration(Duration.ofMillis(100)));
 
+  public static final Setting<String> ADMIN_HOST = Setting.withDefault("admin.host", "ADDRESS",
+      "Address the admin API, report page, /metrics, /healthz and /readyz listen on.", "127.0.0.1", Parsers.text());
+  public static final Setting<Integer> ADMIN_PORT = Setting.withDefault("admin.port", "PORT",
+      "Port of the admin listener; 0 takes any free port, -1 serves no admin API.", "8081", Parsers.intBetween(-1, 65_535));
+  public static final Setting<String> ADMIN_TOKEN = Setting.optional("admin.token", "SECRET",
+      "An admin bearer token (named admin in the audit log), at least 16 characters; more tokens, and viewers, go in admin.tokens.",
+      Parsers.text());
+  public static final MapSetting ADMIN_TOKENS = new MapSetting("admin.tokens", "NAME",
+      "Bearer tokens of the admin API, by the name the audit log shows: an admin role, or a viewer granted some scopes.",
+      Parsers.simpleName(), AdminTokenConfig.FIELDS);
+
   public static final MapSetting QUOTA_SCOPES = new MapSetting("quota.scopes", "SCOPE",
       "Limits of a scope: a namespace or repository path like acme or acme/team/app, counting every repository under it.",
       Parsers.repositoryName(), ScopeLimitsConfig.FIELDS);
@@ -179,10 +206,11 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redi
       REDIS_URL, REDIS_POOL_SIZE,
       POSTGRES_URL, POSTGRES_POOL_SIZE, LEDGER_BATCH_SIZE, LEDGER_RETENTION_DAYS, LEDGER_RECONCILE_INTERVAL,
       QUOTA_ENABLED, QUOTA_FAIL_OPEN, QUOTA_RESERVATION_TTL, QUOTA_CHUNK_RESERVATION,
-      QUOTA_SYSTEM_HARD_STORAGE, QUOTA_SYSTEM_WRITE_RATIO, QUOTA_SYSTEM_READ_ONLY, QUOTA_SYSTEM_REFRESH);
+      QUOTA_SYSTEM_HARD_STORAGE, QUOTA_SYSTEM_WRITE_RATIO, QUOTA_SYSTEM_READ_ONLY, QUOTA_SYSTEM_REFRESH,
+      ADMIN_HOST, ADMIN_PORT, ADMIN_TOKEN);
 
   /** Settings keyed by names the operator chooses, given in the YAML file only. */
-  public static final List<MapSetting> MAP_CATALOG = List.of(QUOTA_SCOPES);
+  public static final List<MapSetting> MAP_CATALOG = List.of(QUOTA_SCOPES, ADMIN_TOKENS);
 
   public static SettingsLoader loader() {
     return new SettingsLoader(CATALOG, MAP_CATALOG);
@@ -205,6 +233,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redi
       problems.add("upstream.ca (from " + s.sourceOf(UPSTREAM_CA) + ") is only used with an https:// upstream.url, but it is " + origin);
     }
     Map<String, ScopeLimitsConfig> scopes = scopeLimits(s, problems);
+    List<AdminTokenConfig> tokens = adminTokens(s, problems);
     if (!problems.isEmpty()) {
       throw new ConfigurationException(problems);
     }
@@ -220,7 +249,34 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redi
                 s.get(QUOTA_SYSTEM_REFRESH)),
             scopes),
         new Ledger(s.find(POSTGRES_URL), s.get(POSTGRES_POOL_SIZE), s.get(LEDGER_BATCH_SIZE), s.get(LEDGER_RETENTION_DAYS),
-            s.get(LEDGER_RECONCILE_INTERVAL)));
+            s.get(LEDGER_RECONCILE_INTERVAL)),
+        new Admin(s.get(ADMIN_HOST), s.get(ADMIN_PORT), tokens));
+  }
+
+  private static List<AdminTokenConfig> adminTokens(Settings s, List<String> problems) {
+    List<AdminTokenConfig> tokens = new ArrayList<>();
+    s.find(ADMIN_TOKEN).ifPresent(token -> {
+      if (token.length() < AdminTokenConfig.MIN_TOKEN_LENGTH) {
+        problems.add("admin.token (from " + s.sourceOf(ADMIN_TOKEN) + ") is too short: at least "
+            + AdminTokenConfig.MIN_TOKEN_LENGTH + " characters");
+      } else {
+        tokens.add(new AdminTokenConfig("admin", token, AdminTokenConfig.Role.ADMIN, List.of()));
+      }
+    });
+    s.entries(ADMIN_TOKENS).forEach((name, entry) -> {
+      if (name.equals("admin") && s.find(ADMIN_TOKEN).isPresent()) {
+        problems.add(ADMIN_TOKENS.keyOf(name) + " takes the name admin.token already has: name it otherwise");
+        return;
+      }
+      AdminTokenConfig.from(ADMIN_TOKENS, name, entry, problems).ifPresent(tokens::add);
+    });
+    java.util.Set<String> secrets = new java.util.HashSet<>();
+    for (AdminTokenConfig token : tokens) {
+      if (!secrets.add(token.token())) {
+        problems.add("admin token " + token.name() + " has the same secret as another token: each needs its own");
+      }
+    }
+    return tokens;
   }
 
   private static Map<String, ScopeLimitsConfig> scopeLimits(Settings s, List<String> problems) {

@@ -173,7 +173,7 @@ class ProxyConfigTest {
     for (MapSetting m : ProxyConfig.MAP_CATALOG) {
       assertThat(readme).as("README documents " + m.prefix()).contains("`" + m.prefix() + "`");
       m.fields().forEach(field -> assertThat(readme).as("README documents " + m.prefix() + " field " + field.key())
-          .contains("| `" + field.key() + "` | `" + field.defaultText() + "`"));
+          .contains("| `" + field.key() + "` | " + (field.defaultText() == null ? "none" : "`" + field.defaultText() + "`")));
     }
   }
 

@@ -1,0 +1,99 @@
+package dev.quotaproxy.admin;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.openapi.router.OpenAPIRoute;
+import io.vertx.ext.web.openapi.router.RequestExtractor;
+import io.vertx.ext.web.openapi.router.RouterBuilder;
+import io.vertx.openapi.contract.OpenAPIContract;
+import io.vertx.openapi.validation.ValidatorException;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The admin listener's router. Every operation of the OpenAPI document ({@value #CONTRACT}, served at
+ * {@code /openapi.yaml}) is routed from it: its request is authenticated by bearer token, then
+ * validated against the document (a bad request never reaches a handler), then handed to the part
+ * implementing it. Errors are JSON ({@link ApiErrors}), 4xx with a message saying what to fix.
+ */
+public final class AdminApi {
+  private static final Logger LOG = LoggerFactory.getLogger(AdminApi.class);
+  public static final String CONTRACT = "dev/quotaproxy/admin/openapi.yaml";
+  /** Paths behind authentication: the contract's. Pages, probes and metrics outside it are public. */
+  static final String API_PREFIX = "/api/";
+  private static final long MAX_BODY_BYTES = 1024 * 1024;
+
+  private AdminApi() {}
+
+  public static Future<Router> router(Vertx vertx, AdminTokens tokens, List<AdminRoutes> parts) {
+    return OpenAPIContract.from(vertx, CONTRACT).map(contract -> {
+      RouterBuilder builder = RouterBuilder.create(vertx, contract, RequestExtractor.withBodyHandler());
+      for (OpenAPIRoute route : builder.getRoutes()) {
+        route.setDoSecurity(false);  // the scheme documents the bearer token; authenticate() enforces it
+      }
+      parts.forEach(part -> part.operations(builder));
+      for (OpenAPIRoute route : builder.getRoutes()) {
+        if (route.getHandlers().isEmpty()) {
+          throw new IllegalStateException("operation " + route.getOperation().getOperationId() + " of the contract has no handler");
+        }
+      }
+      Router router = Router.router(vertx);
+      router.get("/openapi.yaml").handler(ctx -> ctx.response().putHeader("Content-Type", "application/yaml")
+          .sendFile(CONTRACT).onFailure(e -> ctx.fail(e)));
+      parts.forEach(part -> part.plain(router));
+      // Authentication before the body is read and validated: without a valid token a caller learns
+      // nothing, not even what is malformed.
+      router.route(API_PREFIX + "*").handler(ctx -> authenticate(tokens, ctx));
+      router.route(API_PREFIX + "*").handler(BodyHandler.create(false).setBodyLimit(MAX_BODY_BYTES));
+      router.route().subRouter(builder.createRouter());
+      router.route().failureHandler(AdminApi::failure);
+      router.errorHandler(404, ctx -> ApiErrors.notFound(ctx, "no such endpoint: " + ctx.request().method() + " "
+          + ctx.request().path() + " (see /openapi.yaml)"));
+      router.errorHandler(405, ctx -> ApiErrors.send(ctx, 405, "METHOD_NOT_ALLOWED", ctx.request().method() + " is not allowed on "
+          + ctx.request().path() + " (see /openapi.yaml)"));
+      return router;
+    });
+  }
+
+  private static void authenticate(AdminTokens tokens, RoutingContext ctx) {
+    if (!ctx.request().path().startsWith(API_PREFIX)) {
+      ctx.next();
+      return;
+    }
+    var presented = AdminTokens.bearer(ctx.request().getHeader("Authorization"));
+    if (presented.isEmpty()) {
+      ApiErrors.send(ctx, 401, "UNAUTHORIZED", "this endpoint needs a token: send Authorization: Bearer <token>");
+      return;
+    }
+    var caller = tokens.authenticate(presented.get());
+    if (caller.isEmpty()) {
+      ApiErrors.send(ctx, 401, "UNAUTHORIZED", "the bearer token is not valid");
+      return;
+    }
+    ctx.put(Caller.KEY, caller.get());
+    ctx.next();
+  }
+
+  private static void failure(RoutingContext ctx) {
+    Throwable failure = ctx.failure();
+    for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+      if (cause instanceof ValidatorException invalid) {
+        ApiErrors.badRequest(ctx, invalid.getMessage());
+        return;
+      }
+    }
+    int status = ctx.statusCode();
+    if (status == 413) {
+      ApiErrors.send(ctx, 413, "TOO_LARGE", "the request body is over " + MAX_BODY_BYTES + " bytes");
+    } else if (status >= 400 && status < 500) {
+      ApiErrors.send(ctx, status, "BAD_REQUEST", failure == null ? "bad request" : failure.getMessage());
+    } else {
+      LOG.error("admin API {} {} failed", ctx.request().method(), ctx.request().path(), failure);
+      ApiErrors.send(ctx, 500, "INTERNAL", "the request failed on the server; its log says why");
+    }
+  }
+}
