@@ -177,7 +177,9 @@ public final class QuotaProxyMain {
           limitsSync.keepSyncing(vertx, LIMITS_SYNC_INTERVAL);
           new LedgerFeed(vertx, ledgerRedis, ledger, config.ledger().batchSize()).start();
           new RedisStateWatch(ledgerRedis, ledger, recovery).keepWatching(vertx, STATE_WATCH_MILLIS);
-          keepRollingUp(vertx, new Retention(backends.ledgerDatabase.pool(vertx, 1)), config.ledger().retentionDays());
+          // The recorded setting, which the admin API may have changed since the file's was seeded.
+          keepRollingUp(vertx, new Retention(backends.ledgerDatabase.pool(vertx, 1)), () -> limits.settings()
+              .map(recorded -> recorded.settings().retentionDays()).otherwise(config.ledger().retentionDays()));
           Reconciliations reconciliations = reconciliations(vertx, config, backends, ledgerRedis, ledger, recovery);
           reconciliations.keepReconciling(vertx, config.ledger().reconcileInterval());
           backfillAnEmptyLedger(ledger, reconciliations);
@@ -273,9 +275,9 @@ public final class QuotaProxyMain {
     }
   }
 
-  /** Hourly rows past the retention period roll up to days: once at start, then every hour. */
-  private static void keepRollingUp(Vertx vertx, Retention retention, int days) {
-    Runnable rollUp = () -> retention.rollUp(Instant.now(), days)
+  /** Hourly rows past the retention period (as recorded at each run) roll up to days: once at start, then every hour. */
+  private static void keepRollingUp(Vertx vertx, Retention retention, java.util.function.Supplier<Future<Integer>> days) {
+    Runnable rollUp = () -> days.get().compose(retained -> retention.rollUp(Instant.now(), retained))
         .onSuccess(done -> LOG.debug("retention: {}", done))
         .onFailure(e -> LOG.warn("retention roll-up not done (will retry): {}", e.toString()));
     rollUp.run();
