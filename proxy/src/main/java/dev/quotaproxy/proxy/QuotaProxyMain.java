@@ -143,7 +143,7 @@ public final class QuotaProxyMain {
     RedisQuotaStore maintenance = RedisQuotaStore.create(vertx, redisUrl, 2, quota.reservationTtl()).withRecovery(recovery);
     Pool adminPool = backends.ledgerDatabase.pool(vertx, 2);
     LimitsLedger limits = new LimitsLedger(adminPool);
-    LimitsSync limitsSync = new LimitsSync(limits, maintenance);
+    LimitsSync limitsSync = new LimitsSync(limits, maintenance, config);
     // Redis is (re)filled from Postgres, the record of limits set by the file and through the admin API.
     ConfiguredQuotas configured = new ConfiguredQuotas(maintenance, quota, guard, limitsSync::syncOnce, "the ledger");
     Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(v,
@@ -166,8 +166,9 @@ public final class QuotaProxyMain {
             ? Future.failedFuture(e)
             // Unreachable: the state watch and every restore check again once it is back.
             : Future.succeededFuture()))
-        .compose(bound -> limitsSync.seed(config)
-            .onFailure(e -> LOG.error("configured limits not recorded in the ledger yet, Postgres unreachable: {}", e.toString()))
+        .compose(bound -> limitsSync.seed()
+            .onFailure(e -> LOG.error("configured limits not recorded in the ledger yet, Postgres unreachable (retried with every sync): {}",
+                e.toString()))
             .otherwiseEmpty())
         .compose(seeded -> configured.apply()
             .onFailure(e -> LOG.error("configured limits not written yet, quota store unreachable: {}", e.toString()))

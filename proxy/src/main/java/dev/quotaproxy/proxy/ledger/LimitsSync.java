@@ -33,16 +33,19 @@ public final class LimitsSync {
 
   private final LimitsLedger ledger;
   private final RedisQuotaStore store;
+  private final ProxyConfig config;
+  private boolean seeded;
   private boolean syncing;
   private boolean lastFailed;
 
-  public LimitsSync(LimitsLedger ledger, RedisQuotaStore store) {
+  public LimitsSync(LimitsLedger ledger, RedisQuotaStore store, ProxyConfig config) {
     this.ledger = ledger;
     this.store = store;
+    this.config = config;
   }
 
   /** Records the configuration's limits and settings in Postgres, leaving what admins set through the API. */
-  public Future<Void> seed(ProxyConfig config) {
+  public Future<Void> seed() {
     Map<String, Limits> scopes = new LinkedHashMap<>();
     for (Map.Entry<String, ScopeLimitsConfig> scope : config.quota().scopes().entrySet()) {
       ScopeLimitsConfig limits = scope.getValue();
@@ -50,12 +53,17 @@ public final class LimitsSync {
     }
     ProxyConfig.SystemQuota system = config.quota().system();
     return ledger.seedConfiguration(scopes, new SystemSettings(system.hardStorage(), system.writeRatio(), system.readOnlyForced(), false,
-        config.ledger().retentionDays()));
+        config.ledger().retentionDays())).onSuccess(v -> seeded = true);
   }
 
-  /** Writes every recorded limit and the system settings to Redis, each at its revision. */
+  /**
+   * Writes every recorded limit and the system settings to Redis, each at its revision; first records
+   * the configuration's if that has not succeeded yet (Postgres was unreachable at start), so the file's
+   * limits never go missing from Redis for want of a row.
+   */
   public Future<Void> syncOnce() {
-    return ledger.settings().compose(this::writeSettings).compose(v -> ledger.allLimits()).compose(records -> {
+    Future<Void> recorded = seeded ? Future.succeededFuture() : seed();
+    return recorded.compose(v -> ledger.settings()).compose(this::writeSettings).compose(v -> ledger.allLimits()).compose(records -> {
       List<Future<Boolean>> writes = new ArrayList<>(records.size());
       for (ScopeRecord record : records) {
         Limits limits = record.limits();
