@@ -9,14 +9,16 @@ import dev.quotaproxy.admin.limits.LimitsRoutes;
 import dev.quotaproxy.config.AdminTokenConfig;
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
+import dev.quotaproxy.ledger.Ledger;
+import dev.quotaproxy.ledger.LedgerDatabase;
 import dev.quotaproxy.ledger.limits.LimitsLedger;
 import dev.quotaproxy.proxy.admin.RedisQuotaControl;
+import dev.quotaproxy.proxy.ledger.LedgerRecovery;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.RealRegistry;
 import dev.quotaproxy.proxy.support.TestRedis;
-import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -325,22 +327,36 @@ class AdminLimitsApiTest {
   }
 
   @Test
-  void usageIsUnavailableWith400WhenTheQuotaStoreCannotBeAsked() throws Exception {
+  void usageIsUnavailableWith400WhenTheQuotaStoreCannotBeAskedOrTheNamespaceCannotBeRestored() throws Exception {
     Vertx vertx = Vertx.vertx();
     try {
       int nothingListens = freePort();
+      // Redis down.
       RedisQuotaStore unreachable = RedisQuotaStore.create(vertx, "redis://127.0.0.1:" + nothingListens, 1, Duration.ofHours(1));
-      var control = new RedisQuotaControl(unreachable, namespace -> Future.failedFuture("no ledger"), null);
-      var router = AdminApi.router(vertx, new AdminTokens(List.of(new AdminTokenConfig("ops", ADMIN, AdminTokenConfig.Role.ADMIN, List.of()))),
-          List.of(new LimitsRoutes(new LimitsLedger(postgres.database().pool(vertx, 1)), control))).await(20, TimeUnit.SECONDS);
-      var server = vertx.createHttpServer().requestHandler(router).listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS);
-      var response = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.actualPort() + "/api/v1/usage?scope=acme"))
-          .header("Authorization", "Bearer " + ADMIN).build(), HttpResponse.BodyHandlers.ofString());
-      assertThat(response.statusCode()).isEqualTo(400);
-      assertThat(error(response).getString("code")).isEqualTo("USAGE_UNAVAILABLE");
+      var down = usageThrough(vertx, new RedisQuotaControl(unreachable, null, null), "acme");
+      assertThat(down.statusCode()).isEqualTo(400);
+      assertThat(error(down).getString("code")).isEqualTo("USAGE_UNAVAILABLE");
+      assertThat(error(down).getString("message")).startsWith("usage is unavailable: the quota store cannot be reached");
+
+      // Redis up, but it does not know the namespace's state and the ledger (Postgres down) cannot restore it.
+      RedisQuotaStore store = RedisQuotaStore.create(vertx, redis.url(), 1, Duration.ofHours(1));
+      Ledger deadLedger = new Ledger(LedgerDatabase.fromUrl(URI.create("postgresql://postgres:postgres@127.0.0.1:" + nothingListens
+          + "/postgres")).pool(vertx, 1));
+      var recovery = new LedgerRecovery(vertx, io.vertx.redis.client.Redis.createClient(vertx, redis.url()), deadLedger);
+      var unknown = usageThrough(vertx, new RedisQuotaControl(store, recovery, null), "neverseen");
+      assertThat(unknown.statusCode()).isEqualTo(400);
+      assertThat(error(unknown).getString("message")).contains("namespace neverseen").contains("could not be restored from the ledger");
     } finally {
       vertx.close().await(10, TimeUnit.SECONDS);
     }
+  }
+
+  private static HttpResponse<String> usageThrough(Vertx vertx, RedisQuotaControl control, String scope) throws Exception {
+    var router = AdminApi.router(vertx, new AdminTokens(List.of(new AdminTokenConfig("ops", ADMIN, AdminTokenConfig.Role.ADMIN, List.of()))),
+        List.of(new LimitsRoutes(new LimitsLedger(postgres.database().pool(vertx, 1)), control))).await(20, TimeUnit.SECONDS);
+    var server = vertx.createHttpServer().requestHandler(router).listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS);
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.actualPort() + "/api/v1/usage?scope=" + scope))
+        .header("Authorization", "Bearer " + ADMIN).build(), HttpResponse.BodyHandlers.ofString());
   }
 
   // ---- persistence ------------------------------------------------------------------------------

@@ -154,7 +154,7 @@ public final class LimitsRoutes implements AdminRoutes {
 
   static void unavailable(RoutingContext ctx, Throwable failure) {
     String why = failure instanceof UsageUnavailableException ? failure.getMessage()
-        : "the quota store cannot be reached: " + failure.getMessage();
+        : "the quota store cannot be reached (" + failure.getMessage() + ")";
     ApiErrors.send(ctx, 400, "USAGE_UNAVAILABLE", "usage is unavailable: " + why);
   }
 

@@ -35,12 +35,21 @@ public final class RedisQuotaControl implements QuotaControl {
   @Override
   public Future<ScopeUsage> scope(String scope) {
     String namespace = Scopes.namespace(scope);
-    return store.scopeUsage(scope)
-        .compose(usage -> usage.known() ? Future.succeededFuture(usage)
-            : recovery.ensureKnown(namespace).compose(restored -> store.scopeUsage(scope)))
-        .recover(e -> Future.failedFuture(new UsageUnavailableException("the quota store cannot be asked about " + scope + ": " + e.getMessage(), e)))
+    return read(scope).compose(usage -> usage.known() ? Future.succeededFuture(usage)
+            : recovery.ensureKnown(namespace)
+                .recover(e -> unavailable("Redis does not hold the state of namespace " + namespace
+                    + " and it could not be restored from the ledger now (" + e.getMessage() + ")", e))
+                .compose(restored -> read(scope)))
         .compose(usage -> usage.known() ? Future.succeededFuture(toUsage(usage.state(), usage.egressUsed()))
-            : Future.failedFuture(new UsageUnavailableException("the state of namespace " + namespace + " is not known yet (being restored from the ledger); try again", null)));
+            : unavailable("the state of namespace " + namespace + " is being restored from the ledger; try again", null));
+  }
+
+  private Future<RedisQuotaStore.ScopeUsage> read(String scope) {
+    return store.scopeUsage(scope).recover(e -> unavailable("the quota store cannot be reached (" + e.getMessage() + ")", e));
+  }
+
+  private static <T> Future<T> unavailable(String why, Throwable cause) {
+    return Future.failedFuture(new UsageUnavailableException(why, cause));
   }
 
   @Override
