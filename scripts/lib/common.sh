@@ -229,8 +229,10 @@ start_proxy() {
   shift $(($# > 0 ? 1 : 0))
   # JAVA_OPTS is deliberately word-split: it holds several JVM options.
   # shellcheck disable=SC2086
+  # --admin.port 0: the admin listener takes any free port, so several proxies (bench-quota.sh runs
+  # two at once) never compete for the default 8081; its address is in the log.
   java ${JAVA_OPTS:-} -jar "$QP_JAR" --upstream "$REGISTRY_URL" \
-    --port "$PROXY_PORT" --host 127.0.0.1 "$@" >"$PROXY_LOG" 2>&1 &
+    --port "$PROXY_PORT" --host 127.0.0.1 --admin.port 0 "$@" >"$PROXY_LOG" 2>&1 &
   PROXY_PID=$!
   QP_PIDS+=("$PROXY_PID")
   wait_http "$PROXY_URL/v2/" "$PROXY_PID" 60 \

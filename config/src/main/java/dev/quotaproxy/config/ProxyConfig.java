@@ -160,7 +160,8 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redi
   public static final Setting<Integer> LEDGER_BATCH_SIZE = Setting.withDefault("ledger.batch-size", "N",
       "Events moved from Redis to Postgres in one transaction.", "500", Parsers.intBetween(1, 100_000));
   public static final Setting<Integer> LEDGER_RETENTION_DAYS = Setting.withDefault("ledger.retention-days", "DAYS",
-      "Days hourly usage rows are kept; older ones are rolled up to days.", "30", Parsers.intBetween(1, 36_500));
+      "Days hourly usage rows are kept; older ones are rolled up to days. Seeds the system setting retention_days, which the admin API can change.",
+      "30", Parsers.intBetween(1, 36_500));
   public static final Setting<Duration> LEDGER_RECONCILE_INTERVAL = Setting.withDefault("ledger.reconcile-interval", "DURATION",
       "How often the ledger is compared with the registry and corrected; 0s only on demand.", "6h", Parsers.duration(Duration.ZERO));
   public static final Setting<Boolean> QUOTA_ENABLED = Setting.withDefault("quota.enabled", "true|false",
@@ -175,7 +176,8 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redi
       "Bytes reserved at a time for an upload without Content-Length. At least 64KiB.",
       "8MiB", ByteSize.parserAtLeast(64 * 1024));
   public static final Setting<Long> QUOTA_SYSTEM_HARD_STORAGE = Setting.withDefault("quota.system.hard-storage", "SIZE",
-      "Bytes the whole registry may hold. -1: unlimited.", "-1", ByteSize.parser());
+      "Bytes the whole registry may hold. -1: unlimited. Like write-ratio and read-only, seeds the system settings until an admin changes them through the admin API.",
+      "-1", ByteSize.parser());
   public static final Setting<Double> QUOTA_SYSTEM_WRITE_RATIO = Setting.withDefault("quota.system.write-ratio", "PERCENT",
       "Share of quota.system.hard-storage at which the registry turns read-only, e.g. 95%. Above 0%, at most 100%.",
       "100%", Parsers.percent());
@@ -196,7 +198,8 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redi
       Parsers.simpleName(), AdminTokenConfig.FIELDS);
 
   public static final MapSetting QUOTA_SCOPES = new MapSetting("quota.scopes", "SCOPE",
-      "Limits of a scope: a namespace or repository path like acme or acme/team/app, counting every repository under it.",
+      "Limits of a scope: a namespace or repository path like acme or acme/team/app, counting every repository under it."
+          + " Limits set or removed through the admin API win over these.",
       Parsers.repositoryName(), ScopeLimitsConfig.FIELDS);
 
   public static final List<Setting<?>> CATALOG = List.of(

@@ -383,33 +383,4 @@ public final class Ledger {
               .map(id);
         }));
   }
-
-  /** A scope's limits as the ledger keeps them (bytes, -1 for none; the egress window in seconds). */
-  public record ScopeLimitsRow(String scope, long storageHard, long storageSoft, long egress, long egressWindowSeconds) {}
-
-  /**
-   * Records limits and system settings where reports and a rebuilt Redis find them, and who set them:
-   * every scope given is written, scopes not given are left as they are.
-   */
-  public Future<Void> putLimits(List<ScopeLimitsRow> scopes, long hardStorage, double writeRatio, boolean readOnlyForced,
-                                int retentionDays, String actor) {
-    return pool.withTransaction(connection -> {
-      Future<?> scopesWritten = scopes.isEmpty() ? Future.succeededFuture() : connection.preparedQuery("""
-              insert into scope_limits (scope, storage_hard, storage_soft, egress, egress_window_seconds, updated_at, updated_by)
-              values ($1, $2, $3, $4, $5, now(), $6)
-              on conflict (scope) do update set storage_hard = excluded.storage_hard, storage_soft = excluded.storage_soft,
-                egress = excluded.egress, egress_window_seconds = excluded.egress_window_seconds,
-                updated_at = excluded.updated_at, updated_by = excluded.updated_by""")
-          .executeBatch(scopes.stream().map(limits -> Tuple.of(limits.scope(), limits.storageHard(), limits.storageSoft(),
-              limits.egress(), limits.egressWindowSeconds(), actor)).toList());
-      return scopesWritten.compose(v -> connection.preparedQuery("""
-              insert into system_settings (id, hard_storage, write_ratio, read_only_forced, retention_days, updated_at, updated_by)
-              values (1, $1, $2, $3, $4, now(), $5)
-              on conflict (id) do update set hard_storage = excluded.hard_storage, write_ratio = excluded.write_ratio,
-                read_only_forced = excluded.read_only_forced, retention_days = excluded.retention_days,
-                updated_at = excluded.updated_at, updated_by = excluded.updated_by""")
-          .execute(Tuple.of(hardStorage, writeRatio, readOnlyForced, retentionDays, actor)))
-          .mapEmpty();
-    });
-  }
 }

@@ -1,6 +1,18 @@
 package dev.quotaproxy.proxy;
 
+import dev.quotaproxy.admin.AdminApi;
+import dev.quotaproxy.admin.AdminRoutes;
+import dev.quotaproxy.admin.AdminTokens;
+import dev.quotaproxy.admin.QuotaControl;
+import dev.quotaproxy.admin.limits.LimitsRoutes;
+import dev.quotaproxy.admin.limits.SystemRoutes;
 import dev.quotaproxy.config.ConfigurationException;
+import dev.quotaproxy.ledger.limits.LimitsLedger;
+import dev.quotaproxy.proxy.admin.RedisQuotaControl;
+import dev.quotaproxy.proxy.ledger.LimitsSync;
+import io.vertx.core.http.HttpServer;
+import io.vertx.sqlclient.Pool;
+import java.util.ArrayList;
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.proxy.quota.ConfiguredQuotas;
 import dev.quotaproxy.ledger.Ledger;
@@ -39,6 +51,11 @@ public final class QuotaProxyMain {
   private static final java.util.Set<String> JOBS = java.util.Set.of("backfill", "reconcile");
   /** How often Redis's state is checked against the ledger's, besides the check every decision makes. */
   private static final long STATE_WATCH_MILLIS = 5_000;
+  /**
+   * How often every limit and the system settings are written from Postgres to Redis again: the bound
+   * on how long a change whose Redis write was lost (crash, Redis down) takes to reach every proxy.
+   */
+  static final Duration LIMITS_SYNC_INTERVAL = Duration.ofSeconds(10);
   private static final Logger LOG = LoggerFactory.getLogger(QuotaProxyMain.class);
 
   private QuotaProxyMain() {}
@@ -83,7 +100,9 @@ public final class QuotaProxyMain {
       }
     }
     Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()).setPreferNativeTransport(true));
-    Future<String> deployed = backends == null ? start(vertx, config, v -> QuotaRules.NONE) : start(vertx, config, backends);
+    Future<String> deployed = backends == null
+        ? start(vertx, config, v -> QuotaRules.NONE).compose(id -> startAdmin(vertx, config, AdminDependencies.none(vertx, config)).map(id))
+        : start(vertx, config, backends);
     deployed.onComplete(started -> {
       if (started.failed()) {
         LOG.error("quota-proxy could not start: {}", started.cause().getMessage());
@@ -122,7 +141,11 @@ public final class QuotaProxyMain {
     Redis ledgerRedis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl).setMaxPoolSize(4));
     LedgerRecovery recovery = new LedgerRecovery(vertx, ledgerRedis, ledger);
     RedisQuotaStore maintenance = RedisQuotaStore.create(vertx, redisUrl, 2, quota.reservationTtl()).withRecovery(recovery);
-    ConfiguredQuotas configured = new ConfiguredQuotas(maintenance, quota, guard);
+    Pool adminPool = backends.ledgerDatabase.pool(vertx, 2);
+    LimitsLedger limits = new LimitsLedger(adminPool);
+    LimitsSync limitsSync = new LimitsSync(limits, maintenance, config);
+    // Redis is (re)filled from Postgres, the record of limits set by the file and through the admin API.
+    ConfiguredQuotas configured = new ConfiguredQuotas(maintenance, quota, guard, limitsSync::syncOnce, "the ledger");
     Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(v,
         RedisQuotaStore.create(v, redisUrl, connectionsPerLoop, quota.reservationTtl()).withRecovery(recovery),
         guard, quota.chunkReservation(), quota.failOpen());
@@ -143,20 +166,64 @@ public final class QuotaProxyMain {
             ? Future.failedFuture(e)
             // Unreachable: the state watch and every restore check again once it is back.
             : Future.succeededFuture()))
-        .compose(bound -> configured.apply()
+        .compose(bound -> limitsSync.seed()
+            .onFailure(e -> LOG.error("configured limits not recorded in the ledger yet, Postgres unreachable (retried with every sync): {}",
+                e.toString()))
+            .otherwiseEmpty())
+        .compose(seeded -> configured.apply()
             .onFailure(e -> LOG.error("configured limits not written yet, quota store unreachable: {}", e.toString()))
             .otherwiseEmpty())
         .compose(applied -> {
           configured.keepRefreshed(vertx);
-          recordConfiguredLimits(ledger, config);
+          limitsSync.keepSyncing(vertx, LIMITS_SYNC_INTERVAL);
           new LedgerFeed(vertx, ledgerRedis, ledger, config.ledger().batchSize()).start();
           new RedisStateWatch(ledgerRedis, ledger, recovery).keepWatching(vertx, STATE_WATCH_MILLIS);
-          keepRollingUp(vertx, new Retention(backends.ledgerDatabase.pool(vertx, 1)), config.ledger().retentionDays());
+          // The recorded setting, which the admin API may have changed since the file's was seeded.
+          keepRollingUp(vertx, new Retention(backends.ledgerDatabase.pool(vertx, 1)), () -> limits.settings()
+              .map(recorded -> recorded.settings().retentionDays()).otherwise(config.ledger().retentionDays()));
           Reconciliations reconciliations = reconciliations(vertx, config, backends, ledgerRedis, ledger, recovery);
           reconciliations.keepReconciling(vertx, config.ledger().reconcileInterval());
           backfillAnEmptyLedger(ledger, reconciliations);
-          return start(vertx, config, rules);
+          QuotaControl control = new RedisQuotaControl(maintenance, recovery, reconciliations);
+          AdminDependencies admin = new AdminDependencies(vertx, config, adminPool, limits, control);
+          return start(vertx, config, rules).compose(id -> startAdmin(vertx, config, admin).map(id));
         });
+  }
+
+  /**
+   * What the admin API's parts are built from. Quota side (pool, limits, control) is null when quotas
+   * are off: no Redis, no Postgres.
+   */
+  record AdminDependencies(Vertx vertx, ProxyConfig config, Pool ledgerPool, LimitsLedger limits, QuotaControl quota) {
+    static AdminDependencies none(Vertx vertx, ProxyConfig config) {
+      return new AdminDependencies(vertx, config, null, null, null);
+    }
+  }
+
+  /** Every part of the admin API, in one place: add a part here and the listener and the wiring test see it. */
+  static List<AdminRoutes> adminParts(AdminDependencies deps) {
+    List<AdminRoutes> parts = new ArrayList<>();
+    if (deps.quota() != null) {
+      parts.add(new LimitsRoutes(deps.limits(), deps.quota()));
+      parts.add(new SystemRoutes(deps.limits(), deps.quota()));
+    }
+    return parts;
+  }
+
+  /** The admin listener on admin.host:admin.port (none when the port is -1); its address is logged with the port it bound. */
+  static Future<HttpServer> startAdmin(Vertx vertx, ProxyConfig config, AdminDependencies deps) {
+    ProxyConfig.Admin admin = config.admin();
+    if (!admin.enabled()) {
+      LOG.info("admin.port is -1: no admin API");
+      return Future.succeededFuture();
+    }
+    AdminTokens tokens = new AdminTokens(admin.tokens());
+    if (tokens.none()) {
+      LOG.warn("no admin.token or admin.tokens configured: every /api/ call of the admin API is answered 401");
+    }
+    return AdminApi.router(vertx, tokens, adminParts(deps))
+        .compose(router -> vertx.createHttpServer().requestHandler(router).listen(admin.port(), admin.host()))
+        .onSuccess(server -> LOG.info("admin API listening on http://{}:{}", admin.host(), server.actualPort()));
   }
 
   static Reconciliations reconciliations(Vertx vertx, ProxyConfig config, Backends backends, Redis redis, Ledger ledger,
@@ -209,21 +276,9 @@ public final class QuotaProxyMain {
     }
   }
 
-  /** The configuration's limits and settings, in the ledger too: the record of what was in force. */
-  private static void recordConfiguredLimits(Ledger ledger, ProxyConfig config) {
-    ProxyConfig.Quota quota = config.quota();
-    List<Ledger.ScopeLimitsRow> scopes = quota.scopes().entrySet().stream()
-        .map(e -> new Ledger.ScopeLimitsRow(e.getKey(), e.getValue().storageHard(), e.getValue().storageSoft(),
-            e.getValue().egress(), e.getValue().egressWindowSeconds()))
-        .toList();
-    ledger.putLimits(scopes, quota.system().hardStorage(), quota.system().writeRatio(), quota.system().readOnlyForced(),
-            config.ledger().retentionDays(), "configuration")
-        .onFailure(e -> LOG.warn("configured limits not recorded in the ledger: {}", e.toString()));
-  }
-
-  /** Hourly rows past the retention period roll up to days: once at start, then every hour. */
-  private static void keepRollingUp(Vertx vertx, Retention retention, int days) {
-    Runnable rollUp = () -> retention.rollUp(Instant.now(), days)
+  /** Hourly rows past the retention period (as recorded at each run) roll up to days: once at start, then every hour. */
+  private static void keepRollingUp(Vertx vertx, Retention retention, java.util.function.Supplier<Future<Integer>> days) {
+    Runnable rollUp = () -> days.get().compose(retained -> retention.rollUp(Instant.now(), retained))
         .onSuccess(done -> LOG.debug("retention: {}", done))
         .onFailure(e -> LOG.warn("retention roll-up not done (will retry): {}", e.toString()));
     rollUp.run();

@@ -9,14 +9,16 @@ import io.vertx.core.Vertx;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Puts the limits and system settings of the configuration where every decision reads them (the
- * store), and keeps the process's {@link SystemGuard} current: every refresh reads the system
- * settings and sums system usage. Settings found missing (the store lost its data) are written
- * again from the configuration.
+ * Puts the limits and system settings where every decision reads them (the store), and keeps the
+ * process's {@link SystemGuard} current: every refresh reads the system settings and sums system usage.
+ * Settings found missing (the store lost its data) are written again. What is written comes from a
+ * filler: the proxy's is the ledger (Postgres, the record of limits set by the configuration and by the
+ * admin API); without one, the configuration itself.
  */
 public final class ConfiguredQuotas {
   private static final Logger LOG = LoggerFactory.getLogger(ConfiguredQuotas.class);
@@ -27,16 +29,29 @@ public final class ConfiguredQuotas {
   private boolean applied;
   private boolean lastRefreshFailed;
   private boolean refreshing;
+  private final Supplier<Future<Void>> fill;
+  private final String source;
 
+  /** Limits and settings from the configuration alone. */
   public ConfiguredQuotas(QuotaStore store, ProxyConfig.Quota config, SystemGuard guard) {
+    this(store, config, guard, null, "the configuration");
+  }
+
+  /**
+   * @param fill   writes every limit and the system settings to the store; null for the configuration's
+   * @param source where {@code fill} takes them from, for the log
+   */
+  public ConfiguredQuotas(QuotaStore store, ProxyConfig.Quota config, SystemGuard guard, Supplier<Future<Void>> fill, String source) {
     this.store = store;
     this.config = config;
     this.guard = guard;
+    this.fill = fill == null ? this::writeConfigured : fill;
+    this.source = source;
   }
 
-  /** Writes every configured scope limit and the system settings. */
+  /** Writes every scope limit and the system settings. */
   public Future<Void> apply() {
-    return writeConfigured().onSuccess(v -> applied = true);
+    return fill.get().onSuccess(v -> applied = true);
   }
 
   private Future<Void> writeConfigured() {
@@ -60,9 +75,9 @@ public final class ConfiguredQuotas {
     return configured.compose(v -> store.systemSettings())
         .compose(stored -> stored.isPresent()
             ? Future.succeededFuture(stored.get())
-            : apply().map(v -> {
-              LOG.warn("quota settings were missing from the store (was its data lost?); written again from the configuration");
-              return systemSettings();
+            : apply().compose(v -> store.systemSettings()).map(written -> {
+              LOG.warn("quota settings were missing from the store (was its data lost?); written again from {}", source);
+              return written.orElse(systemSettings());
             }))
         .compose(settings -> store.systemUsage().map(usage -> {
           guard.update(usage, settings);

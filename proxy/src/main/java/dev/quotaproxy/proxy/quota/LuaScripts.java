@@ -37,9 +37,12 @@ final class LuaScripts {
   static final Script METER = Script.named("meter");
   static final Script SCOPE = Script.named("scope");
   static final Script RECORD_REJECTION = Script.named("record_rejection");
+  static final Script PUT_LIMITS = Script.named("put_limits");
+  static final Script PUT_SYSTEM = Script.named("put_system");
+  static final Script SCOPE_USAGE = Script.named("scope_usage");
 
   static final List<Script> ALL = List.of(RECORD_REJECTION, RESERVE_BYTES, RESERVE_BLOBS, RELEASE, COMMIT_BLOB, COMMIT_MANIFEST,
-      DROP_BLOB, DROP_MANIFEST, CHECK_EGRESS, METER, SCOPE);
+      DROP_BLOB, DROP_MANIFEST, CHECK_EGRESS, METER, SCOPE, PUT_LIMITS, PUT_SYSTEM, SCOPE_USAGE);
 
   private final Redis redis;
 

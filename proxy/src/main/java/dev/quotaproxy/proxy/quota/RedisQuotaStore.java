@@ -229,6 +229,124 @@ public final class RedisQuotaStore implements QuotaStore {
     });
   }
 
+  /**
+   * Sets a scope's limits at a revision of the ledger's row (its update time in microseconds); when the
+   * store holds a newer revision nothing changes. True when written.
+   */
+  public Future<Boolean> putLimits(String scope, ScopeLimits limits, long revision) {
+    return guarded(() -> {
+      checkLimits(limits);
+      Path path = new Path(scope, List.of(scope));
+      List<String> args = List.of(Long.toString(limits.storageHard()), Long.toString(limits.storageSoft()), Long.toString(limits.egress()),
+          Long.toString(limits.egressWindowSeconds()), Long.toString(revision));
+      return write(path, () -> path.run(LuaScripts.PUT_LIMITS, path.presentKeys(), List.of(), args)).map(reply -> reply.toLong() == 1);
+    });
+  }
+
+  /** Stores the system settings at a revision, as {@link #putLimits(String, ScopeLimits, long)} does limits. */
+  public Future<Boolean> putSystemSettings(SystemSettings settings, long revision) {
+    if (!isLimit(settings.hardStorage()) || !(settings.writeRatio() >= 0 && settings.writeRatio() <= 1)) {
+      return Future.failedFuture(new IllegalArgumentException("hard storage must be -1 or 0 to 2^53 and the write ratio 0 to 1: " + settings));
+    }
+    return guarded(() -> scripts.run(LuaScripts.PUT_SYSTEM, List.of(QuotaKeys.SYSTEM), List.of("0", "",
+            Long.toString(settings.hardStorage()), Double.toString(settings.writeRatio()), settings.readOnlyForced() ? "1" : "0",
+            Long.toString(revision)))
+        .map(reply -> reply.toLong() == 1));
+  }
+
+  /**
+   * A scope's usage for reading (the usage API): its state, whether its namespace's state is known
+   * (when not, the numbers are not to be trusted), and its egress in the current window.
+   */
+  public record ScopeUsage(boolean known, ScopeState state, long egressUsed) {}
+
+  public Future<ScopeUsage> scopeUsage(String scope) {
+    return guarded(() -> {
+      Path path = new Path(scope, List.of(scope));
+      return path.run(LuaScripts.SCOPE_USAGE, path.egressKeys(), List.of(), List.of())
+          .map(reply -> new ScopeUsage(reply.get(0).toLong() == 1, path.states(reply, 1).get(0), reply.get(1 + STATE_WIDTH).toLong()));
+    });
+  }
+
+  /**
+   * Every scope the store holds usage, reservations or limits for, read namespace by namespace in
+   * pipelined batches. Expired reservations not yet purged still count as reserved.
+   */
+  public Future<List<ScopeState>> allScopes() {
+    return guarded(() -> redis.send(Request.cmd(Command.SMEMBERS).arg(QuotaKeys.NAMESPACES)).compose(members -> {
+      List<String> namespaces = new ArrayList<>();
+      if (members != null) {
+        members.forEach(member -> namespaces.add(member.toString()));
+      }
+      List<Future<List<ScopeState>>> batches = new ArrayList<>();
+      for (int from = 0; from < namespaces.size(); from += NAMESPACES_PER_BATCH) {
+        batches.add(scopesOf(namespaces.subList(from, Math.min(namespaces.size(), from + NAMESPACES_PER_BATCH))));
+      }
+      return Future.all(batches).map(all -> {
+        List<ScopeState> scopes = new ArrayList<>();
+        for (int i = 0; i < all.size(); i++) {
+          scopes.addAll(all.resultAt(i));
+        }
+        return scopes;
+      });
+    }));
+  }
+
+  private Future<List<ScopeState>> scopesOf(List<String> namespaces) {
+    List<Request> requests = new ArrayList<>(namespaces.size() * 3);
+    for (String namespace : namespaces) {
+      QuotaKeys keys = QuotaKeys.of(namespace);
+      requests.add(Request.cmd(Command.HGETALL).arg(keys.used()));
+      requests.add(Request.cmd(Command.HGETALL).arg(keys.reserved()));
+      requests.add(Request.cmd(Command.HGETALL).arg(keys.limits()));
+    }
+    return redis.batch(requests).map(replies -> {
+      List<ScopeState> scopes = new ArrayList<>();
+      for (int i = 0; i < replies.size(); i += 3) {
+        Map<String, String> used = hash(replies.get(i));
+        Map<String, String> reserved = hash(replies.get(i + 1));
+        Map<String, String> limits = hash(replies.get(i + 2));
+        java.util.TreeSet<String> names = new java.util.TreeSet<>(used.keySet());
+        names.addAll(reserved.keySet());
+        limits.keySet().forEach(field -> names.add(field.substring(0, field.lastIndexOf('|'))));
+        for (String scope : names) {
+          scopes.add(new ScopeState(scope, parse(used.get(scope), 0), parse(reserved.get(scope), 0), new ScopeLimits(
+              parse(limits.get(scope + "|hard"), -1), parse(limits.get(scope + "|soft"), -1), parse(limits.get(scope + "|egress"), -1),
+              parse(limits.get(scope + "|egress_window"), ScopeLimits.UNLIMITED.egressWindowSeconds()))));
+        }
+      }
+      return scopes;
+    });
+  }
+
+  private static Map<String, String> hash(Response reply) {
+    Map<String, String> values = new LinkedHashMap<>();
+    if (reply == null) {
+      return values;
+    }
+    if (reply.isMap()) {
+      reply.getKeys().forEach(key -> values.put(key, reply.get(key).toString()));
+    } else {
+      for (int i = 0; i + 1 < reply.size(); i += 2) {
+        values.put(reply.get(i).toString(), reply.get(i + 1).toString());
+      }
+    }
+    return values;
+  }
+
+  private static long parse(String value, long fallback) {
+    try {
+      return value == null ? fallback : Long.parseLong(value);
+    } catch (NumberFormatException e) {
+      return fallback;
+    }
+  }
+
+  private static void checkLimits(ScopeLimits limits) {
+    check(isLimit(limits.storageHard()) && isLimit(limits.storageSoft()) && isLimit(limits.egress()) && limits.egressWindowSeconds() >= 1,
+        "limits must be -1 or 0 to 2^53, the egress window at least a second: " + limits);
+  }
+
   @Override
   public Future<ScopeState> scope(String scope) {
     return guarded(() -> {

@@ -30,8 +30,10 @@ public final class ProxyProcess implements AutoCloseable {
   }
 
   /**
-   * Launches the jar with the given settings plus {@code --host 127.0.0.1 --port <free port>}. The
-   * child gets no {@code QUOTA_PROXY_*} variables of this environment: only the flags configure it.
+   * Launches the jar with the given settings plus {@code --host 127.0.0.1 --port <free port>}, and
+   * {@code --admin.port 0} unless the settings name an admin port (two processes cannot both take the
+   * default 8081; {@link #adminOrigin} reads the port taken from the log). The child gets no
+   * {@code QUOTA_PROXY_*} variables of this environment: only the flags configure it.
    */
   public static ProxyProcess start(Path jar, Path log, List<String> settings) throws IOException {
     if (!Files.isRegularFile(jar)) {
@@ -41,6 +43,9 @@ public final class ProxyProcess implements AutoCloseable {
     List<String> command = new ArrayList<>(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-jar", jar.toString(),
         "--host", "127.0.0.1", "--port", Integer.toString(port)));
+    if (!settings.contains("--admin.port")) {
+      command.addAll(List.of("--admin.port", "0"));
+    }
     command.addAll(settings);
     Files.createDirectories(log.getParent());
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
@@ -87,6 +92,23 @@ public final class ProxyProcess implements AutoCloseable {
     }
     throw new IOException("the proxy on port " + port + " did not answer /v2/ with 200 within " + timeout
         + " (last status " + lastStatus + "); its output:\n" + output());
+  }
+
+  /** The admin API's origin, from the start-up line that names the port it bound; waits for that line. */
+  public String adminOrigin(Duration timeout) throws IOException, InterruptedException {
+    java.util.regex.Pattern line = java.util.regex.Pattern.compile("admin API listening on (http://[^\\s]+)");
+    Instant deadline = Instant.now().plus(timeout);
+    while (Instant.now().isBefore(deadline)) {
+      java.util.regex.Matcher found = line.matcher(output());
+      if (found.find()) {
+        return found.group(1);
+      }
+      if (!process.isAlive()) {
+        break;
+      }
+      process.waitFor(100, TimeUnit.MILLISECONDS);
+    }
+    throw new IOException("the proxy on port " + port + " logged no admin API address within " + timeout + "; its output:\n" + output());
   }
 
   /** Waits for the process to exit on its own; its exit code, or empty when it still runs after the timeout. */
