@@ -13,6 +13,7 @@ import dev.quotaproxy.proxy.ledger.LedgerBinding;
 import dev.quotaproxy.proxy.ledger.LedgerRecovery;
 import dev.quotaproxy.proxy.ledger.Reconciliations;
 import dev.quotaproxy.proxy.ledger.RedisStateWatch;
+import dev.quotaproxy.proxy.metrics.ProxyMetrics;
 import dev.quotaproxy.proxy.quota.QuotaEnforcer;
 import dev.quotaproxy.proxy.quota.QuotaRules;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
@@ -82,7 +83,9 @@ public final class QuotaProxyMain {
         return;
       }
     }
-    Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()).setPreferNativeTransport(true));
+    // Vert.x reports its own meters to the proxy's registry; the parts built per event loop find it from the Vertx.
+    ProxyMetrics metrics = new ProxyMetrics();
+    Vertx vertx = metrics.vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()).setPreferNativeTransport(true));
     Future<String> deployed = backends == null ? start(vertx, config, v -> QuotaRules.NONE) : start(vertx, config, backends);
     deployed.onComplete(started -> {
       if (started.failed()) {
