@@ -152,6 +152,9 @@ class MetricsTest {
     // Vert.x's own: the proxy's HTTP server (13 requests) and its upstream client (all but the refused PUT).
     assertThat(scrape.sum("vertx_http_server_requests_total")).isGreaterThanOrEqualTo(13);
     assertThat(scrape.sum("vertx_http_client_requests_total")).isGreaterThanOrEqualTo(12);
+    // ...labelled by status code, never by path or method.
+    assertThat(scrape.find("vertx_http_server_requests_total")).allSatisfy(sample -> assertThat(sample.labels())
+        .containsKey("code").doesNotContainKeys("method", "path", "route"));
     assertThat(scrape.sum("quota_proxy_state_sample_failures_total")).isZero();
   }
 

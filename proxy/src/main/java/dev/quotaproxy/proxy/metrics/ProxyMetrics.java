@@ -6,11 +6,13 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.shareddata.LocalMap;
 import io.vertx.core.shareddata.Shareable;
+import io.vertx.micrometer.Label;
 import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import io.vertx.redis.client.Redis;
 import io.vertx.sqlclient.Pool;
 import java.time.Duration;
+import java.util.EnumSet;
 
 /**
  * The process's metrics: one Prometheus registry that Vert.x reports its own meters to (HTTP server
@@ -52,11 +54,13 @@ public final class ProxyMetrics implements Shareable {
 
   /**
    * A Vert.x that reports its own metrics to this registry, with this instance installed for
-   * {@link #of(Vertx)}. Only the default labels (method, code, pool type and name) are on: never the
-   * request path, which names repositories.
+   * {@link #of(Vertx)}. Its labels are only the status code and the pool type and name: never the
+   * request path, which names repositories, nor the method, which a client may make up (any token
+   * parses as a method) to add series at will.
    */
   public Vertx vertx(VertxOptions options) {
-    options.setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true).setJvmMetricsEnabled(true));
+    options.setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true).setJvmMetricsEnabled(true)
+        .setLabels(EnumSet.of(Label.HTTP_CODE, Label.POOL_TYPE, Label.POOL_NAME)));
     Vertx vertx = Vertx.builder().with(options).withMetrics(new MicrometerMetricsFactory(registry)).build();
     install(vertx);
     return vertx;

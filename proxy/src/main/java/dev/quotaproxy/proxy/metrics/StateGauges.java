@@ -26,7 +26,7 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class StateGauges {
   private final MeterRegistry registry;
   private final NearLimitScopes nearLimit;
-  /** Scope gauges by scope; changed only by {@link #scopes}, which the sampler calls from one context. */
+  /** Scope gauges by scope; changed only by {@link #scopes}, under this object's lock. */
   private final Map<String, ScopeGauges> scopes = new HashMap<>();
   private final Map<String, Reconciliation> reconciliations = new ConcurrentHashMap<>();
 
@@ -62,7 +62,7 @@ public final class StateGauges {
   }
 
   /** Every scope with a hard limit; gauges follow the ones near it. */
-  public void scopes(List<ScopeUsage> all) {
+  public synchronized void scopes(List<ScopeUsage> all) {
     List<ScopeUsage> near = nearLimit.select(all);
     long above = all.stream().filter(s -> s.hardLimit() >= 0 && s.ratio() >= nearLimit.threshold()).count();
     nearLimitCount = above;
@@ -81,7 +81,7 @@ public final class StateGauges {
   }
 
   /** The scopes that have gauges now. */
-  public Set<String> reportedScopes() {
+  public synchronized Set<String> reportedScopes() {
     return Set.copyOf(scopes.keySet());
   }
 

@@ -55,17 +55,24 @@ public final class StateSampler {
         .description("Periodic reads of state for the gauges that failed, by store").register(registry);
   }
 
-  /** Samples now and then every {@code interval}; a round still running when the next is due is not doubled. */
+  /**
+   * Samples now and then every {@code interval}, all on one event loop; a round still running when the
+   * next is due is not doubled.
+   */
   public StateSampler keepSampling(Duration interval) {
-    sample();
-    timer = vertx.setPeriodic(interval.toMillis(), id -> sample());
+    vertx.runOnContext(v -> {
+      sample();
+      timer = vertx.setPeriodic(interval.toMillis(), id -> sample());
+    });
     return this;
   }
 
   public void stop() {
-    if (timer >= 0) {
-      vertx.cancelTimer(timer);
-    }
+    vertx.runOnContext(v -> {
+      if (timer >= 0) {
+        vertx.cancelTimer(timer);
+      }
+    });
   }
 
   private void sample() {
