@@ -156,6 +156,15 @@ class MetricsTest {
     assertThat(scrape.find("vertx_http_server_requests_total")).allSatisfy(sample -> assertThat(sample.labels())
         .containsKey("code").doesNotContainKeys("method", "path", "route"));
     assertThat(scrape.sum("quota_proxy_state_sample_failures_total")).isZero();
+
+    // The image deleted, acme falls far under its limit and its gauges go.
+    assertThat(proxy.client().delete("/v2/acme/app/manifests/" + image.manifestDigest()).status()).isEqualTo(202);
+    assertThat(harness.scope(proxy.store(), "acme").used()).isLessThan(ACME_LIMIT / 2);
+    QuotaHarness.await(sampler.sampleOnce());
+    PrometheusText later = scrape();
+    assertThat(later.find("quota_proxy_scope_usage_bytes")).isEmpty();
+    assertThat(later.find("quota_proxy_scope_limit_bytes")).isEmpty();
+    assertThat(later.value("quota_proxy_scopes_near_limit")).isZero();
   }
 
   @Test
@@ -185,6 +194,23 @@ class MetricsTest {
         .isCloseTo(System.currentTimeMillis() / 1000.0, org.assertj.core.data.Offset.offset(120.0));
     // Postgres latency, from Vert.x's SQL client: every query of the ledger's pools.
     assertThat(after.value("vertx_sql_processing_time_seconds_count")).isGreaterThan(before.value("vertx_sql_processing_time_seconds_count"));
+  }
+
+  @Test
+  void withRedisDownPushesAreRefusedAsStoreUnavailableAndTheFailedCallsAreTimed() throws Exception {
+    assertThat(proxy.client().pushBlob("acme/app", randomBytes(10 * KiB)).status()).isEqualTo(201);
+    harness.redis().close();
+
+    assertThat(proxy.client().pushBlob("acme/app", randomBytes(10 * KiB)).status()).isEqualTo(503);
+    QuotaHarness.await(sampler.sampleOnce());
+    PrometheusText scrape = scrape();
+
+    assertThat(scrape.value("quota_proxy_rejections_total", "operation", "UPLOAD_START", "reason", "store_unavailable")).isEqualTo(1);
+    assertThat(scrape.value("quota_proxy_requests_total", "operation", "UPLOAD_START", "status", "503", "outcome", "refused"))
+        .isEqualTo(1);
+    assertThat(scrape.sum("quota_proxy_redis_call_duration_seconds_count", "outcome", "failed")).isGreaterThanOrEqualTo(1);
+    assertThat(scrape.value("quota_proxy_state_sample_failures_total", "source", "redis")).isGreaterThanOrEqualTo(1);
+    assertThat(scrape.value("quota_proxy_state_sample_failures_total", "source", "postgres")).isZero();
   }
 
   @Test
