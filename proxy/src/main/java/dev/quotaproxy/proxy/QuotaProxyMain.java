@@ -83,9 +83,8 @@ public final class QuotaProxyMain {
         return;
       }
     }
-    // Vert.x reports its own meters to the proxy's registry; the parts built per event loop find it from the Vertx.
-    ProxyMetrics metrics = new ProxyMetrics();
-    Vertx vertx = metrics.vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()).setPreferNativeTransport(true));
+    // Vert.x reports its own meters to the proxy's registry; the parts built per event loop find it with ProxyMetrics.of(vertx).
+    Vertx vertx = new ProxyMetrics().vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()).setPreferNativeTransport(true));
     Future<String> deployed = backends == null ? start(vertx, config, v -> QuotaRules.NONE) : start(vertx, config, backends);
     deployed.onComplete(started -> {
       if (started.failed()) {

@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * Latency of the calls to one store, timed where every call passes (the store's one guarded entry),
@@ -29,11 +30,11 @@ public final class StoreTimers {
     this.name = name;
   }
 
-  /** Times {@code call} from now until it completes; returns it unchanged. */
-  public <T> Future<T> time(String operation, Future<T> call) {
-    long start = System.nanoTime();
+  /** Makes the call and times it until it completes; a call that throws instead is not timed. */
+  public <T> Future<T> time(String operation, Supplier<Future<T>> call) {
     Timer[] pair = timers.computeIfAbsent(operation, this::register);
-    return call.andThen(done -> (done.succeeded() ? pair[0] : pair[1]).record(System.nanoTime() - start, TimeUnit.NANOSECONDS));
+    long start = System.nanoTime();
+    return call.get().andThen(done -> (done.succeeded() ? pair[0] : pair[1]).record(System.nanoTime() - start, TimeUnit.NANOSECONDS));
   }
 
   private Timer[] register(String operation) {

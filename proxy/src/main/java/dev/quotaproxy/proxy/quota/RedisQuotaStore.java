@@ -410,7 +410,7 @@ public final class RedisQuotaStore implements QuotaStore {
     try {
       // A Redis that stops answering must not hold a push forever: past this the call counts as failed
       // (503, or through when failing open). A reservation that still lands later expires with its TTL.
-      return timers.time(name, operation.get().timeout(CALL_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS));
+      return timers.time(name, () -> operation.get().timeout(CALL_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS));
     } catch (IllegalArgumentException | NullPointerException e) {
       return Future.failedFuture(e);
     }
