@@ -192,8 +192,12 @@ class MetricsTest {
     assertThat(after.value("quota_proxy_drift_bytes", "kind", "redis")).isEqualTo(4 * KiB);
     assertThat(after.value("quota_proxy_reconciliation_finished_timestamp_seconds", "kind", "redis"))
         .isCloseTo(System.currentTimeMillis() / 1000.0, org.assertj.core.data.Offset.offset(120.0));
-    // Postgres latency, from Vert.x's SQL client: every query of the ledger's pools.
-    assertThat(after.value("vertx_sql_processing_time_seconds_count")).isGreaterThan(before.value("vertx_sql_processing_time_seconds_count"));
+    // Postgres latency, from Vert.x's SQL client: every query of the ledger's pools, as a histogram.
+    double queries = after.value("vertx_sql_processing_time_seconds_count");
+    assertThat(queries).isGreaterThan(before.value("vertx_sql_processing_time_seconds_count"));
+    assertThat(after.type("vertx_sql_processing_time_seconds")).contains("histogram");
+    assertThat(after.value("vertx_sql_processing_time_seconds_bucket", "le", "+Inf")).isEqualTo(queries);
+    assertThat(after.type("vertx_redis_processing_time_seconds")).contains("histogram");
   }
 
   @Test

@@ -1,5 +1,8 @@
 package dev.quotaproxy.proxy.metrics;
 
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.config.MeterFilter;
+import io.micrometer.core.instrument.distribution.DistributionStatisticConfig;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
@@ -12,6 +15,7 @@ import io.vertx.micrometer.MicrometerMetricsOptions;
 import io.vertx.redis.client.Redis;
 import io.vertx.sqlclient.Pool;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.EnumSet;
 
 /**
@@ -27,8 +31,6 @@ import java.util.EnumSet;
 public final class ProxyMetrics implements Shareable {
   private static final String LOCAL_MAP = "quota-proxy.metrics";
   private static final String KEY = "metrics";
-  /** For a Vert.x started without metrics (most tests): counted, never read. */
-  private static final ProxyMetrics DISCARDED = new ProxyMetrics();
 
   /** A scope has gauges of its own from this share of its hard limit... */
   public static final double NEAR_LIMIT_THRESHOLD = 0.8;
@@ -36,6 +38,26 @@ public final class ProxyMetrics implements Shareable {
   public static final int NEAR_LIMIT_MAX_SCOPES = 20;
   /** How often the state gauges are read from Redis and Postgres. */
   public static final Duration SAMPLE_INTERVAL = Duration.ofSeconds(15);
+
+  /**
+   * Vert.x times every Redis command and Postgres query ({@code vertx_redis_processing_time_seconds},
+   * {@code vertx_sql_processing_time_seconds}) as a summary; these buckets make them histograms, the
+   * same as the store's own timers, so percentiles can be computed across processes.
+   */
+  private static final MeterFilter STORE_CLIENT_HISTOGRAMS = new MeterFilter() {
+    @Override
+    public DistributionStatisticConfig configure(Meter.Id id, DistributionStatisticConfig config) {
+      String name = id.getName().replace('_', '.');
+      if (id.getType() != Meter.Type.TIMER || !name.startsWith("vertx.") || !name.endsWith("processing.time")) {
+        return config;
+      }
+      double[] buckets = Arrays.stream(StoreTimers.BUCKETS).mapToDouble(Duration::toNanos).toArray();
+      return DistributionStatisticConfig.builder().serviceLevelObjectives(buckets).build().merge(config);
+    }
+  };
+
+  /** For a Vert.x started without metrics: counted, never read. Declared after the filter its constructor uses. */
+  private static final ProxyMetrics DISCARDED = new ProxyMetrics();
 
   private final PrometheusMeterRegistry registry;
   private final RequestMeters requests;
@@ -48,6 +70,7 @@ public final class ProxyMetrics implements Shareable {
 
   public ProxyMetrics(PrometheusMeterRegistry registry) {
     this.registry = registry;
+    registry.config().meterFilter(STORE_CLIENT_HISTOGRAMS);
     this.requests = new RequestMeters(registry);
     this.redis = new StoreTimers(registry, "quota_proxy.redis.call.duration");
   }

@@ -15,7 +15,7 @@ import java.util.function.Supplier;
  * includes those cut off by the call timeout, so a Redis that hangs shows as slow failures here.
  */
 public final class StoreTimers {
-  private static final Duration[] BUCKETS = {
+  static final Duration[] BUCKETS = {
       Duration.ofNanos(250_000), Duration.ofNanos(500_000), Duration.ofMillis(1), Duration.ofMillis(2), Duration.ofMillis(5),
       Duration.ofMillis(10), Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250),
       Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(5)};
