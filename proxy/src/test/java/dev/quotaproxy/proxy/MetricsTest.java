@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.admin.AdminApi;
 import dev.quotaproxy.admin.AdminTokens;
+import dev.quotaproxy.config.AdminTokenConfig;
 import dev.quotaproxy.proxy.ledger.Reconciliations;
 import dev.quotaproxy.proxy.metrics.Readiness;
 import dev.quotaproxy.proxy.metrics.StateSampler;
@@ -46,6 +47,7 @@ import org.junit.jupiter.api.Test;
 class MetricsTest {
   private static final int KiB = 1024;
   private static final long ACME_LIMIT = 1024 * KiB;
+  private static final String ADMIN_TOKEN = "metrics-test-admin-token-0123456789";
 
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   private QuotaHarness harness;
@@ -78,7 +80,8 @@ class MetricsTest {
         .check("postgres", Readiness.postgres(pool))
         .check("upstream", Readiness.upstream(vertx.createHttpClient(
             new HttpClientOptions().setDefaultHost(registry.getHost()).setDefaultPort(registry.getPort()))));
-    Router router = QuotaHarness.await(AdminApi.router(vertx, new AdminTokens(List.of()), List.of(harness.metrics().routes(readiness))));
+    AdminTokens tokens = new AdminTokens(List.of(new AdminTokenConfig("ops", ADMIN_TOKEN, AdminTokenConfig.Role.ADMIN, List.of())));
+    Router router = QuotaHarness.await(AdminApi.router(vertx, tokens, List.of(harness.metrics().routes(readiness))));
     admin = QuotaHarness.await(vertx.createHttpServer().requestHandler(router).listen(0, "127.0.0.1"));
   }
 
@@ -252,7 +255,8 @@ class MetricsTest {
   }
 
   @Test
-  void healthzAndMetricsNeedNoToken() throws Exception {
+  void probesAndMetricsNeedNoTokenWhereTheApiDoes() throws Exception {
+    assertThat(get("/api/v1/system").statusCode()).as("the API behind its token").isEqualTo(401);
     HttpResponse<String> health = get("/healthz");
     assertThat(health.statusCode()).isEqualTo(200);
     assertThat(new JsonObject(health.body()).getString("status")).isEqualTo("alive");
