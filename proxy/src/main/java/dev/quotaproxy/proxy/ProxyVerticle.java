@@ -3,6 +3,7 @@ package dev.quotaproxy.proxy;
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.proxy.http.ProxyContext;
 import dev.quotaproxy.proxy.http.ProxyExchange;
+import dev.quotaproxy.proxy.metrics.ProxyMetrics;
 import dev.quotaproxy.proxy.quota.QuotaRules;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -56,7 +57,7 @@ public final class ProxyVerticle extends VerticleBase {
         // Resets and closes are handled per exchange; without a handler Vert.x logs each one as an error.
         .withConnectHandler(connection -> connection.exceptionHandler(e -> LOG.debug("upstream connection: {}", e.toString())))
         .build();
-    ProxyContext context = new ProxyContext(vertx, upstream, config, quotas.apply(vertx));
+    ProxyContext context = new ProxyContext(vertx, upstream, config, quotas.apply(vertx), ProxyMetrics.of(vertx).requests());
     server = vertx.createHttpServer(serverOptions(config.listen()))
         .connectionHandler(connection -> connection.exceptionHandler(e -> LOG.debug("client connection: {}", e.toString())))
         .requestHandler(request -> ProxyExchange.handle(context, request));

@@ -25,6 +25,7 @@ import dev.quotaproxy.proxy.ledger.LedgerBinding;
 import dev.quotaproxy.proxy.ledger.LedgerRecovery;
 import dev.quotaproxy.proxy.ledger.Reconciliations;
 import dev.quotaproxy.proxy.ledger.RedisStateWatch;
+import dev.quotaproxy.proxy.metrics.ProxyMetrics;
 import dev.quotaproxy.proxy.quota.QuotaEnforcer;
 import dev.quotaproxy.proxy.quota.QuotaRules;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
@@ -99,7 +100,8 @@ public final class QuotaProxyMain {
         return;
       }
     }
-    Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()).setPreferNativeTransport(true));
+    // Vert.x reports its own meters to the proxy's registry; the parts built per event loop find it with ProxyMetrics.of(vertx).
+    Vertx vertx = new ProxyMetrics().vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()).setPreferNativeTransport(true));
     Future<String> deployed = backends == null
         ? start(vertx, config, v -> QuotaRules.NONE).compose(id -> startAdmin(vertx, config, AdminDependencies.none(vertx, config)).map(id))
         : start(vertx, config, backends);

@@ -1,6 +1,7 @@
 package dev.quotaproxy.proxy.http;
 
 import dev.quotaproxy.config.ProxyConfig;
+import dev.quotaproxy.proxy.metrics.Outcome;
 import dev.quotaproxy.proxy.oci.OciError;
 import dev.quotaproxy.proxy.oci.OciRequest;
 import dev.quotaproxy.proxy.oci.OciRequestClassifier;
@@ -8,6 +9,7 @@ import dev.quotaproxy.proxy.quota.ExchangeQuota;
 import dev.quotaproxy.proxy.quota.ExchangeQuota.Admission;
 import dev.quotaproxy.proxy.quota.ExchangeView;
 import dev.quotaproxy.proxy.quota.Principal;
+import dev.quotaproxy.proxy.quota.RefusalReason;
 import io.netty.channel.ConnectTimeoutException;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
@@ -97,6 +99,7 @@ public final class ProxyExchange implements ExchangeView {
       }
       Admission admission = decision.result();
       if (admission.refused()) {
+        context.meters().rejected(oci.operation(), RefusalReason.of(admission.refusal()));
         reply(admission.refusal(), "refused " + admission.refusal().code());
         return;
       }
@@ -177,6 +180,7 @@ public final class ProxyExchange implements ExchangeView {
     if (finished) {
       return;
     }
+    context.meters().rejected(oci.operation(), RefusalReason.of(refusal));
     reply(refusal, "refused " + refusal.code() + " mid-body");
     resetUpstream();
   }
@@ -371,9 +375,11 @@ public final class ProxyExchange implements ExchangeView {
     }
     finished = true;
     watchdog.stop();
-    long millis = (System.nanoTime() - startNanos) / 1_000_000;
+    long nanos = System.nanoTime() - startNanos;
+    long millis = nanos / 1_000_000;
     int status = response.headWritten() ? response.getStatusCode() : 0;
     quota.ended(status, requestBody.bytes(), response.bytesWritten());
+    context.meters().record(oci.operation(), status, Outcome.of(outcome), requestBody.bytes(), response.bytesWritten(), nanos);
     AccessLog.write(oci, request.method().name(), path, user, status, requestBody.bytes(), response.bytesWritten(), millis, outcome);
   }
 

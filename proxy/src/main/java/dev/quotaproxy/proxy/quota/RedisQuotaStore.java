@@ -1,6 +1,8 @@
 package dev.quotaproxy.proxy.quota;
 
 import dev.quotaproxy.ledger.Scopes;
+import dev.quotaproxy.proxy.metrics.ProxyMetrics;
+import dev.quotaproxy.proxy.metrics.StoreTimers;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
@@ -51,16 +53,17 @@ public final class RedisQuotaStore implements QuotaStore {
   private final LuaScripts scripts;
   private final long reservationTtlMillis;
   private final boolean ownsClient;
+  private final StoreTimers timers;
   private volatile NamespaceRecovery recovery = this::markNew;
   /** Namespaces this process has added to {@link QuotaKeys#NAMESPACES}: one SADD per namespace per process. */
   private final Set<String> registeredNamespaces = ConcurrentHashMap.newKeySet();
 
-  /** A store on a client someone else owns (and closes). */
+  /** A store on a client someone else owns (and closes); its calls are timed nowhere. */
   public RedisQuotaStore(Redis redis, Duration reservationTtl) {
-    this(redis, reservationTtl, false);
+    this(redis, reservationTtl, false, ProxyMetrics.discarded().redis());
   }
 
-  private RedisQuotaStore(Redis redis, Duration reservationTtl, boolean ownsClient) {
+  private RedisQuotaStore(Redis redis, Duration reservationTtl, boolean ownsClient, StoreTimers timers) {
     if (reservationTtl.isNegative() || reservationTtl.isZero()) {
       throw new IllegalArgumentException("reservation TTL must be positive: " + reservationTtl);
     }
@@ -68,6 +71,7 @@ public final class RedisQuotaStore implements QuotaStore {
     this.scripts = new LuaScripts(redis);
     this.reservationTtlMillis = reservationTtl.toMillis();
     this.ownsClient = ownsClient;
+    this.timers = timers;
   }
 
   /**
@@ -81,7 +85,7 @@ public final class RedisQuotaStore implements QuotaStore {
         .setMaxPoolSize(poolSize)
         .setMaxPoolWaiting(MAX_POOL_WAITING)
         .setMaxWaitingHandlers(MAX_WAITING_HANDLERS);
-    return new RedisQuotaStore(Redis.createClient(vertx, options), reservationTtl, true);
+    return new RedisQuotaStore(Redis.createClient(vertx, options), reservationTtl, true, ProxyMetrics.of(vertx).redis());
   }
 
   /** Sends every script to Redis once: fails if Redis is unreachable or rejects a script. */
@@ -96,7 +100,7 @@ public final class RedisQuotaStore implements QuotaStore {
 
   @Override
   public Future<Reservation> reserveBytes(String repository, String reservationId, long minBytes, long maxBytes) {
-    return guarded(() -> {
+    return guarded("reserve_bytes", () -> {
       check(minBytes >= 0 && maxBytes >= minBytes && maxBytes < MAX_EXACT, "need 0 <= minBytes <= maxBytes < 2^53, got " + minBytes + ".." + maxBytes);
       Path path = new Path(repository);
       List<String> args = List.of(reservationId, repository, Long.toString(minBytes), Long.toString(maxBytes), Long.toString(reservationTtlMillis));
@@ -106,7 +110,7 @@ public final class RedisQuotaStore implements QuotaStore {
 
   @Override
   public Future<Reservation> reserveBlobs(String repository, String reservationId, List<Blob> blobs) {
-    return guarded(() -> {
+    return guarded("reserve_blobs", () -> {
       Path path = new Path(repository);
       List<String> args = new ArrayList<>(List.of(reservationId, repository, Long.toString(reservationTtlMillis)));
       addBlobs(args, blobs);
@@ -121,7 +125,7 @@ public final class RedisQuotaStore implements QuotaStore {
    */
   @Override
   public Future<Void> release(String repository, String reservationId, long bytes) {
-    return guarded(() -> {
+    return guarded("release", () -> {
       check(bytes >= -1 && bytes < MAX_EXACT, "bytes must be -1 or 0 to 2^53: " + bytes);
       // No scopes: the reservation's own amounts say which scopes it holds bytes in.
       Path namespaceOnly = new Path(repository, List.of());
@@ -131,7 +135,7 @@ public final class RedisQuotaStore implements QuotaStore {
 
   @Override
   public Future<Commit> commitBlob(String repository, String reservationId, Blob blob, String user) {
-    return guarded(() -> {
+    return guarded("commit_blob", () -> {
       checkSizeOrSessionTotal(blob);
       Path path = new Path(repository, user);
       List<String> args = List.of(reservationId, blob.digest(), Long.toString(blob.size()));
@@ -141,7 +145,7 @@ public final class RedisQuotaStore implements QuotaStore {
 
   @Override
   public Future<Commit> commitManifest(String repository, String reservationId, Blob manifest, List<Blob> references, String user) {
-    return guarded(() -> {
+    return guarded("commit_manifest", () -> {
       // A manifest's size is its body's, always known: it was read whole to decide on it.
       check(manifest.size() >= 0 && manifest.size() < MAX_EXACT, "a manifest's size must be 0 to 2^53: " + manifest);
       Path path = new Path(repository, user);
@@ -154,7 +158,7 @@ public final class RedisQuotaStore implements QuotaStore {
 
   @Override
   public Future<Change> dropBlob(String repository, String digest, String user) {
-    return guarded(() -> {
+    return guarded("drop_blob", () -> {
       Path path = new Path(repository, user);
       return write(path, () -> path.run(LuaScripts.DROP_BLOB, path.presentKeys(), List.of(), List.of(digest))).map(path::change);
     });
@@ -162,7 +166,7 @@ public final class RedisQuotaStore implements QuotaStore {
 
   @Override
   public Future<Change> dropManifest(String repository, String manifestDigest, String user) {
-    return guarded(() -> {
+    return guarded("drop_manifest", () -> {
       Path path = new Path(repository, user);
       return write(path, () -> path.run(LuaScripts.DROP_MANIFEST, path.presentKeys(), path.manifestKeys(manifestDigest),
           List.of(manifestDigest))).map(path::change);
@@ -171,7 +175,7 @@ public final class RedisQuotaStore implements QuotaStore {
 
   @Override
   public Future<Void> recordRejection(String repository, String user, Rejection rejection) {
-    return guarded(() -> {
+    return guarded("record_rejection", () -> {
       Path path = new Path(repository, user);
       List<String> args = List.of(rejection.scope(), rejection.resource(), Long.toString(rejection.requested()),
           Long.toString(rejection.usage()), Long.toString(rejection.limit()), rejection.reason());
@@ -181,13 +185,13 @@ public final class RedisQuotaStore implements QuotaStore {
 
   @Override
   public Future<Long> sizeOf(String namespace, String digest) {
-    return guarded(() -> redis.send(Request.cmd(Command.HGET).arg(QuotaKeys.of(namespace).sizes()).arg(digest))
+    return guarded("size_of", () -> redis.send(Request.cmd(Command.HGET).arg(QuotaKeys.of(namespace).sizes()).arg(digest))
         .map(size -> size == null ? -1L : size.toLong()));
   }
 
   @Override
   public Future<EgressCheck> checkEgress(String repository) {
-    return guarded(() -> {
+    return guarded("check_egress", () -> {
       Path path = new Path(repository);
       return path.run(LuaScripts.CHECK_EGRESS, path.egressKeys(), List.of(), List.of()).map(path::egressCheck);
     });
@@ -201,7 +205,7 @@ public final class RedisQuotaStore implements QuotaStore {
    */
   @Override
   public Future<Void> meter(String repository, String user, Traffic traffic) {
-    return guarded(() -> {
+    return guarded("meter", () -> {
       check(traffic.ingressBytes() >= 0 && traffic.ingressBytes() < MAX_EXACT && traffic.egressBytes() >= 0
           && traffic.egressBytes() < MAX_EXACT && traffic.pushes() >= 0 && traffic.pulls() >= 0, "traffic counts must be 0 to 2^53: " + traffic);
       Path path = new Path(repository, user);
@@ -216,7 +220,7 @@ public final class RedisQuotaStore implements QuotaStore {
   /** Stores all four values (-1 included), so the hash shows what was set rather than relying on defaults. */
   @Override
   public Future<Void> putLimits(String scope, ScopeLimits limits) {
-    return guarded(() -> {
+    return guarded("put_limits", () -> {
       check(isLimit(limits.storageHard()) && isLimit(limits.storageSoft()) && isLimit(limits.egress()) && limits.egressWindowSeconds() >= 1,
           "limits must be -1 or 0 to 2^53, the egress window at least a second: " + limits);
       Path path = new Path(scope, List.of(scope));
@@ -349,7 +353,7 @@ public final class RedisQuotaStore implements QuotaStore {
 
   @Override
   public Future<ScopeState> scope(String scope) {
-    return guarded(() -> {
+    return guarded("scope", () -> {
       Path path = new Path(scope, List.of(scope));
       return path.run(LuaScripts.SCOPE, path.presentKeys(), List.of(), List.of()).map(reply -> path.states(reply, 0).get(0));
     });
@@ -365,7 +369,7 @@ public final class RedisQuotaStore implements QuotaStore {
    */
   @Override
   public Future<SystemUsage> systemUsage() {
-    return guarded(this::sumNamespaces);
+    return guarded("system_usage", this::sumNamespaces);
   }
 
   private Future<SystemUsage> sumNamespaces() {
@@ -414,7 +418,7 @@ public final class RedisQuotaStore implements QuotaStore {
     if (!isLimit(settings.hardStorage()) || !(settings.writeRatio() >= 0 && settings.writeRatio() <= 1)) {
       return Future.failedFuture(new IllegalArgumentException("hard storage must be -1 or 0 to 2^53 and the write ratio 0 to 1: " + settings));
     }
-    return guarded(() -> redis.send(Request.cmd(Command.HSET).arg(QuotaKeys.SYSTEM)
+    return guarded("put_system_settings", () -> redis.send(Request.cmd(Command.HSET).arg(QuotaKeys.SYSTEM)
             .arg("hard_storage").arg(settings.hardStorage())
             .arg("write_ratio").arg(Double.toString(settings.writeRatio()))
             .arg("read_only_forced").arg(settings.readOnlyForced() ? 1 : 0))
@@ -423,7 +427,7 @@ public final class RedisQuotaStore implements QuotaStore {
 
   @Override
   public Future<Optional<SystemSettings>> systemSettings() {
-    return guarded(() -> redis.send(Request.cmd(Command.HMGET).arg(QuotaKeys.SYSTEM).arg("hard_storage").arg("write_ratio").arg("read_only_forced")))
+    return guarded("system_settings", () -> redis.send(Request.cmd(Command.HMGET).arg(QuotaKeys.SYSTEM).arg("hard_storage").arg("write_ratio").arg("read_only_forced")))
         .map(reply -> {
           Response hard = reply.get(0);
           Response ratio = reply.get(1);
@@ -473,12 +477,12 @@ public final class RedisQuotaStore implements QuotaStore {
 
   /** Marks a namespace's state as known, with the ledger's epoch (or {@code new} without a ledger). */
   public Future<Void> markKnown(String namespace, String epoch) {
-    return guarded(() -> redis.send(Request.cmd(Command.SET).arg(QuotaKeys.of(namespace).epoch()).arg(epoch)).mapEmpty());
+    return guarded("mark_known", () -> redis.send(Request.cmd(Command.SET).arg(QuotaKeys.of(namespace).epoch()).arg(epoch)).mapEmpty());
   }
 
   /** Forgets that a namespace's state is known: the next decision on it restores it first. */
   public Future<Void> forget(String namespace) {
-    return guarded(() -> redis.send(Request.cmd(Command.DEL).arg(QuotaKeys.of(namespace).epoch())).mapEmpty());
+    return guarded("forget", () -> redis.send(Request.cmd(Command.DEL).arg(QuotaKeys.of(namespace).epoch())).mapEmpty());
   }
 
   private Future<Void> markNew(String namespace) {
@@ -516,12 +520,15 @@ public final class RedisQuotaStore implements QuotaStore {
     return reply == null ? 0 : reply.toLong();
   }
 
-  /** Runs an operation, turning an invalid (or missing) argument into a failed future like any other failure. */
-  private static <T> Future<T> guarded(Supplier<Future<T>> operation) {
+  /**
+   * Runs an operation, turning an invalid (or missing) argument into a failed future like any other
+   * failure, and times it: every call of the store passes here, so this is where Redis latency is measured.
+   */
+  private <T> Future<T> guarded(String name, Supplier<Future<T>> operation) {
     try {
       // A Redis that stops answering must not hold a push forever: past this the call counts as failed
       // (503, or through when failing open). A reservation that still lands later expires with its TTL.
-      return operation.get().timeout(CALL_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+      return timers.time(name, () -> operation.get().timeout(CALL_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS));
     } catch (IllegalArgumentException | NullPointerException e) {
       return Future.failedFuture(e);
     }

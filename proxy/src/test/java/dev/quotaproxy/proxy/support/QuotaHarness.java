@@ -7,6 +7,7 @@ import dev.quotaproxy.proxy.ledger.LedgerFeed;
 import dev.quotaproxy.proxy.ledger.LedgerRecovery;
 import dev.quotaproxy.proxy.ledger.RedisStateWatch;
 import dev.quotaproxy.proxy.ProxyVerticle;
+import dev.quotaproxy.proxy.metrics.ProxyMetrics;
 import dev.quotaproxy.proxy.quota.ConfiguredQuotas;
 import dev.quotaproxy.proxy.quota.QuotaEnforcer;
 import dev.quotaproxy.proxy.quota.QuotaStore;
@@ -15,6 +16,7 @@ import dev.quotaproxy.proxy.quota.RedisQuotaStore;
 import dev.quotaproxy.proxy.quota.SystemGuard;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import io.vertx.redis.client.Redis;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -31,7 +33,9 @@ import java.util.concurrent.TimeUnit;
 public final class QuotaHarness implements AutoCloseable {
   private final RealRegistry registry;
   private final TestRedis redis;
-  private final Vertx vertx = Vertx.vertx();
+  /** Vert.x reports to these, and the proxies started here record into them, as in the real process. */
+  private final ProxyMetrics metrics = new ProxyMetrics();
+  private final Vertx vertx = metrics.vertx(new VertxOptions());
   private final Path dir;
   private final List<Deployed> proxies = new ArrayList<>();
   private LedgerSide ledger;
@@ -69,6 +73,14 @@ public final class QuotaHarness implements AutoCloseable {
     ledger = new LedgerSide(postgres, ledgerOnPostgres, new LedgerFeed(vertx, client, ledgerOnPostgres, 500), recovery,
         new RedisStateWatch(client, ledgerOnPostgres, recovery));
     return ledger;
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  public ProxyMetrics metrics() {
+    return metrics;
   }
 
   public RealRegistry registry() {

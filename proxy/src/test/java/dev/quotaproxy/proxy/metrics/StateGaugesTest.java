@@ -1,0 +1,83 @@
+package dev.quotaproxy.proxy.metrics;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.quotaproxy.proxy.ledger.LedgerLag;
+import dev.quotaproxy.proxy.metrics.NearLimitScopes.ScopeUsage;
+import dev.quotaproxy.proxy.metrics.StateGauges.Reconciliation;
+import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
+import dev.quotaproxy.proxy.quota.QuotaStore.SystemUsage;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class StateGaugesTest {
+  private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+  private final StateGauges gauges = new StateGauges(registry, new NearLimitScopes(0.8, 2));
+
+  @Test
+  void scopeGaugesFollowTheNearLimitSet() {
+    gauges.scopes(List.of(new ScopeUsage("acme", 90, 100), new ScopeUsage("globex", 10, 100)));
+
+    assertThat(gauges.reportedScopes()).containsExactly("acme");
+    assertThat(scope("quota_proxy.scope.usage", "acme")).isEqualTo(90);
+    assertThat(scope("quota_proxy.scope.limit", "acme")).isEqualTo(100);
+    assertThat(scope("quota_proxy.scope.usage.ratio", "acme")).isEqualTo(0.9);
+    assertThat(registry.find("quota_proxy.scope.usage").tag("scope", "globex").gauge()).isNull();
+
+    // acme is freed, globex fills: acme's gauges go, globex's come.
+    gauges.scopes(List.of(new ScopeUsage("acme", 20, 100), new ScopeUsage("globex", 85, 100)));
+
+    assertThat(gauges.reportedScopes()).containsExactly("globex");
+    assertThat(registry.find("quota_proxy.scope.usage").tag("scope", "acme").gauge()).isNull();
+    assertThat(registry.find("quota_proxy.scope.limit").tag("scope", "acme").gauge()).isNull();
+    assertThat(scope("quota_proxy.scope.usage", "globex")).isEqualTo(85);
+  }
+
+  @Test
+  void atMostMaxScopesHaveGaugesAndAllNearOnesAreCounted() {
+    gauges.scopes(List.of(new ScopeUsage("a", 81, 100), new ScopeUsage("b", 99, 100), new ScopeUsage("c", 90, 100)));
+
+    assertThat(gauges.reportedScopes()).containsExactlyInAnyOrder("b", "c");
+    assertThat(registry.find("quota_proxy.scope.usage").gauges()).hasSize(2);
+    assertThat(registry.get("quota_proxy.scopes.near.limit").gauge().value()).isEqualTo(3);
+  }
+
+  @Test
+  void aScopeStillNearHasItsValuesUpdatedInPlace() {
+    gauges.scopes(List.of(new ScopeUsage("acme", 90, 100)));
+    gauges.scopes(List.of(new ScopeUsage("acme", 95, 100)));
+
+    assertThat(registry.find("quota_proxy.scope.usage").gauges()).hasSize(1);
+    assertThat(scope("quota_proxy.scope.usage", "acme")).isEqualTo(95);
+  }
+
+  @Test
+  void systemLagAndDriftReadUnknownUntilSampled() {
+    assertThat(registry.get("quota_proxy.system.usage").gauge().value()).isNaN();
+    assertThat(registry.get("quota_proxy.ledger.pending.events").gauge().value()).isNaN();
+
+    gauges.system(new SystemUsage(950, 30), new SystemSettings(1000, 0.95, false));
+    gauges.ledgerLag(new LedgerLag.Lag(12, 3_500));
+    gauges.reconciliations(List.of(new Reconciliation("registry", 2, 4096, 1_700_000_000)));
+
+    assertThat(registry.get("quota_proxy.system.usage").gauge().value()).isEqualTo(950);
+    assertThat(registry.get("quota_proxy.system.reserved").gauge().value()).isEqualTo(30);
+    assertThat(registry.get("quota_proxy.system.hard.limit").gauge().value()).isEqualTo(1000);
+    assertThat(registry.get("quota_proxy.system.read.only").gauge().value()).isEqualTo(1);
+    assertThat(registry.get("quota_proxy.ledger.pending.events").gauge().value()).isEqualTo(12);
+    assertThat(registry.get("quota_proxy.ledger.oldest.pending.age").gauge().value()).isEqualTo(3.5);
+    assertThat(registry.get("quota_proxy.drift.scopes").tag("kind", "registry").gauge().value()).isEqualTo(2);
+    assertThat(registry.get("quota_proxy.drift").tag("kind", "registry").gauge().value()).isEqualTo(4096);
+
+    gauges.system(new SystemUsage(100, 0), new SystemSettings(1000, 0.95, false));
+    gauges.reconciliations(List.of(new Reconciliation("registry", 0, 0, 1_700_000_600)));
+    assertThat(registry.get("quota_proxy.system.read.only").gauge().value()).isZero();
+    assertThat(registry.get("quota_proxy.drift.scopes").tag("kind", "registry").gauge().value()).isZero();
+    assertThat(registry.find("quota_proxy.drift.scopes").gauges()).hasSize(1);
+  }
+
+  private double scope(String name, String scope) {
+    return registry.get(name).tag("scope", scope).gauge().value();
+  }
+}
