@@ -76,7 +76,7 @@ public final class Groups {
 
   /** The groups with these names that exist, by name. */
   public Future<Map<String, Group>> get(List<String> names) {
-    return pool.preparedQuery(SELECT.formatted("where g.name = any($1::text[])")).execute(Tuple.of(names.toArray(String[]::new)))
+    return pool.preparedQuery(SELECT.formatted("where g.name = any($1::text[])")).execute(Tuple.tuple().addValue(names.toArray(String[]::new)))
         .map(rows -> {
           Map<String, Group> found = new LinkedHashMap<>();
           groups(rows).forEach(group -> found.put(group.name(), group));
@@ -98,7 +98,7 @@ public final class Groups {
         .compose(done -> connection.preparedQuery("""
                 insert into report_group_scopes (group_name, scope) select $1, scope from unnest($2::text[]) as given (scope)
                 on conflict do nothing""")
-            .execute(Tuple.of(name, scopes.toArray(String[]::new))))
+            .execute(Tuple.tuple().addValue(name).addValue(scopes.toArray(String[]::new))))
         .compose(done -> connection.preparedQuery(SELECT.formatted("where g.name = $1")).execute(Tuple.of(name)))
         .map(rows -> groups(rows).get(0))
         .compose(after -> audit(connection, actor, "put_group", name, before.map(Group::audited).orElse(null), after.audited())

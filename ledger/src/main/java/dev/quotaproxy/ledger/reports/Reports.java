@@ -106,8 +106,8 @@ public final class Reports {
 
   /** Rows of scopes (or of repositories under them) in [$3], every one when $4. */
   private static final String IN_SCOPES = """
-      ($4 or exists (select 1 from unnest($3::text[]) as root (scope)
-                     where %1$s = root.scope or starts_with(%1$s, root.scope || '/')))""";
+      ($4 or exists (select 1 from unnest($3::text[]) as root (prefix)
+                     where %1$s = root.prefix or starts_with(%1$s, root.prefix || '/')))""";
 
   private static final String SCOPE_ROWS = """
       select scope, at, hw, ingress, egress, pushes, pulls from (
@@ -153,9 +153,7 @@ public final class Reports {
         from keyed where at < $1 and hw > 0
         order by key, part, at desc
       )
-      select * from seeds
-      union all
-      select * from period_rows
+      select * from (select * from seeds union all select * from period_rows) as report
       order by key collate "C", bucket nulls first, part collate "C"
       """;
 
