@@ -4,6 +4,8 @@ import dev.quotaproxy.admin.AdminRoutes;
 import dev.quotaproxy.admin.ApiErrors;
 import dev.quotaproxy.admin.Caller;
 import dev.quotaproxy.config.Parsers;
+import dev.quotaproxy.ledger.reports.By;
+import dev.quotaproxy.ledger.reports.Granularity;
 import dev.quotaproxy.ledger.reports.Groups;
 import dev.quotaproxy.ledger.reports.Groups.Group;
 import dev.quotaproxy.ledger.reports.ReportQuery;
@@ -11,15 +13,18 @@ import dev.quotaproxy.ledger.reports.Reports;
 import dev.quotaproxy.ledger.reports.ScopeSet;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.openapi.router.RouterBuilder;
 import io.vertx.sqlclient.Pool;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -40,6 +45,7 @@ public final class ReportRoutes implements AdminRoutes {
   @Override
   public void operations(RouterBuilder builder) {
     builder.getRoute("getUsageReport").addHandler(this::usageReport);
+    builder.getRoute("getReportPdf").addHandler(this::reportPdf);
     builder.getRoute("listGroups").addHandler(this::listGroups);
     builder.getRoute("getGroup").addHandler(this::getGroup);
     builder.getRoute("putGroup").addHandler(this::putGroup);
@@ -69,6 +75,48 @@ public final class ReportRoutes implements AdminRoutes {
     var q = ctx.queryParams();
     return ReportRequest.resolve(new ReportRequest.Parameters(q.get("by"), q.get("granularity"), q.get("from"), q.get("to"),
         q.get("scope"), q.get("group")), Caller.of(ctx), groups, Instant.now());
+  }
+
+  /**
+   * The PDF: the report by scope and the one by user stream into a bounded model on the event loop,
+   * then the document is drawn on a worker. Ordered: one PDF at a time per event loop, so however many
+   * are asked for at once, only one is in memory per loop.
+   */
+  private void reportPdf(RoutingContext ctx) {
+    var q = ctx.queryParams();
+    Caller caller = Caller.of(ctx);
+    var parameters = new ReportRequest.Parameters("scope", q.get("granularity"), q.get("from"), q.get("to"), q.get("scope"), q.get("group"));
+    ReportRequest.resolve(parameters, caller, groups, Instant.now()).compose(query -> {
+      if (query.period().granularity() == Granularity.HOUR && query.period().to().isAfter(query.period().from().plus(MAX_PDF_HOURS))) {
+        return Future.failedFuture(Refusal.badRequest("a PDF by hour covers at most " + MAX_PDF_HOURS.toDays()
+            + " days; ask for granularity=day"));
+      }
+      PdfReportModel model = new PdfReportModel();
+      ReportQuery byUser = new ReportQuery(By.USER, query.period(), query.scopes(), Map.of());
+      ReportPdf.Heading heading = new ReportPdf.Heading(query.period(), coverage(q.get("group"), query, caller), caller.name(), Instant.now());
+      return reports.stream(query, model.scopeSink())
+          .compose(totals -> {
+            model.totals = totals;
+            return reports.stream(byUser, model.userSink());
+          })
+          .compose(users -> vertx.executeBlocking(() -> ReportPdf.write(heading, model)))
+          .onSuccess(pdf -> ctx.response().putHeader("Content-Type", "application/pdf")
+              .putHeader("Content-Disposition", "inline; filename=\"" + fileName(query, "pdf") + "\"")
+              .end(Buffer.buffer(pdf)));
+    }).onFailure(failure -> fail(ctx, failure));
+  }
+
+  private static final Duration MAX_PDF_HOURS = Duration.ofDays(14);
+
+  private static String coverage(String group, ReportQuery query, Caller caller) {
+    String scopes = query.scopes().map(set -> String.join(", ", set.roots())).orElse("");
+    if (group != null) {
+      return "group " + group + " (" + scopes + ")";
+    }
+    if (query.scopes().isEmpty()) {
+      return "all scopes";
+    }
+    return (caller.admin() ? "scope " : "scopes readable by this token: ") + scopes;
   }
 
   static String fileName(ReportQuery query, String extension) {
