@@ -128,7 +128,8 @@
       const data = rows.map((row) => [row.bucket, row.storage_bytes]);
       // Storage holds until it changes: the line goes on to the end of the period.
       data.push([last, rows[rows.length - 1].storage_bytes]);
-      return { name: key, type: 'line', step: 'end', showSymbol: false, data };
+      // Few points (a scope new in the period) get their markers, or a late change would be a speck.
+      return { name: key, type: 'line', step: 'end', showSymbol: rows.length <= 3, lineStyle: { width: 2 }, data };
     });
     chart('storage-chart').setOption({
       animation: false,
@@ -163,7 +164,7 @@
     });
   }
 
-  function drawTraffic(rowsByKey, counted) {
+  function drawTraffic(report, rowsByKey, counted) {
     const buckets = new Map();
     for (const key of counted) {
       for (const row of rowsByKey.get(key)) {
@@ -181,11 +182,11 @@
       tooltip,
       legend: { top: 0 },
       grid: { left: 80, right: 20, top: 40, bottom: 30 },
-      xAxis: { type: 'time' },
+      xAxis: { type: 'time', min: report.from, max: report.to },
       yAxis: bytesAxis,
       series: [
-        { name: 'ingress', type: 'bar', data: ingress, itemStyle: { color: '#2e9e6b' } },
-        { name: 'egress', type: 'bar', data: egress, itemStyle: { color: '#d8843d' } },
+        { name: 'ingress', type: 'bar', barMaxWidth: 14, data: ingress, itemStyle: { color: '#2e9e6b' } },
+        { name: 'egress', type: 'bar', barMaxWidth: 14, data: egress, itemStyle: { color: '#d8843d' } },
       ],
     }, true);
     $('traffic-chart').dataset.rendered = JSON.stringify({
@@ -232,7 +233,7 @@
       drawSummary(report);
       drawStorage(report, rowsByKey, shown);
       drawTop(rowsByKey, shown);
-      drawTraffic(rowsByKey, outermost(keys));
+      drawTraffic(report, rowsByKey, outermost(keys));
       document.body.dataset.state = 'rendered';
       status(report.rows.length + ' rows, ' + keys.length + ' scopes, ' + (report.granularity === 'hour' ? 'hourly' : 'daily') + ' from '
         + report.from + ' to ' + report.to + (report.scopes ? ', scopes ' + report.scopes.join(', ') : ''));
