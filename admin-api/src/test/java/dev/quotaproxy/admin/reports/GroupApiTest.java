@@ -79,13 +79,13 @@ class GroupApiTest {
     var rows = audit.iterator();
     var first = rows.next();
     assertThat(List.of(first.getString("actor"), first.getString("action"), first.getString("subject")))
-        .containsExactly("ops", "put_group", "group:uni");
+        .containsExactly("ops", "group.put", "uni");
     assertThat(first.getValue("before")).isNull();
     assertThat(((JsonObject) first.getValue("after")).getJsonArray("scopes")).containsExactly("acme", "acme/team", "globex");
     var second = rows.next();
     assertThat(((JsonObject) second.getValue("before")).getString("description")).isEqualTo("University");
     var third = rows.next();
-    assertThat(third.getString("action")).isEqualTo("delete_group");
+    assertThat(third.getString("action")).isEqualTo("group.delete");
     assertThat(third.getValue("after")).isNull();
   }
 

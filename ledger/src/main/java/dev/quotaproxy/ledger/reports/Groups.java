@@ -101,7 +101,7 @@ public final class Groups {
             .execute(Tuple.tuple().addValue(name).addValue(scopes.toArray(String[]::new))))
         .compose(done -> connection.preparedQuery(SELECT.formatted("where g.name = $1")).execute(Tuple.of(name)))
         .map(rows -> groups(rows).get(0))
-        .compose(after -> audit(connection, actor, "put_group", name, before.map(Group::audited).orElse(null), after.audited())
+        .compose(after -> audit(connection, actor, "group.put", name, before.map(Group::audited).orElse(null), after.audited())
             .map(new Put(after, before.isEmpty())))));
   }
 
@@ -112,7 +112,7 @@ public final class Groups {
         return Future.succeededFuture(false);
       }
       return connection.preparedQuery("delete from report_groups where name = $1").execute(Tuple.of(name))
-          .compose(done -> audit(connection, actor, "delete_group", name, before.get().audited(), null))
+          .compose(done -> audit(connection, actor, "group.delete", name, before.get().audited(), null))
           .map(true);
     }));
   }
@@ -127,7 +127,7 @@ public final class Groups {
   private static Future<Void> audit(SqlConnection connection, String actor, String action, String subject,
                                     JsonObject before, JsonObject after) {
     return connection.preparedQuery("insert into audit_log (actor, action, subject, before, after) values ($1, $2, $3, $4, $5)")
-        .execute(Tuple.of(actor, action, "group:" + subject, before, after)).mapEmpty();
+        .execute(Tuple.of(actor, action, subject, before, after)).mapEmpty();
   }
 
   private static List<Group> groups(RowSet<Row> rows) {
