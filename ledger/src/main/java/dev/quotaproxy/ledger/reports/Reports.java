@@ -56,9 +56,16 @@ public final class Reports {
               rows.exceptionHandler(done::tryFail);
               rows.endHandler(v -> done.tryComplete(report.finish()));
               rows.handler(row -> {
-                OffsetDateTime bucket = row.getOffsetDateTime("bucket");
-                report.add(row.getString("key"), row.getString("part"), bucket == null ? null : bucket.toInstant(),
-                    row.getLong("hw"), row.getLong("ingress"), row.getLong("egress"), row.getLong("pushes"), row.getLong("pulls"));
+                try {
+                  OffsetDateTime bucket = row.getOffsetDateTime("bucket");
+                  report.add(row.getString("key"), row.getString("part"), bucket == null ? null : bucket.toInstant(),
+                      row.getLong("hw"), row.getLong("ingress"), row.getLong("egress"), row.getLong("pushes"), row.getLong("pulls"));
+                } catch (RuntimeException e) {
+                  // Thrown here it would reach no one and leave the report (and its connection) hanging.
+                  rows.close();
+                  done.tryFail(e);
+                  return;
+                }
                 if (sink.full()) {
                   rows.pause();
                   sink.whenDrained(rows::resume);
@@ -70,35 +77,6 @@ public final class Reports {
             .eventually(() -> tx.rollback()))
         .eventually(connection::close));
   }
-
-  /** The report's rows in memory, for what needs them all at once (the PDF); at most {@code max}. */
-  public Future<Collected> collect(ReportQuery query, int max) {
-    List<ReportRow> rows = new ArrayList<>();
-    boolean[] cut = {false};
-    return stream(query, new ReportSink() {
-      @Override
-      public void row(ReportRow row) {
-        if (rows.size() < max) {
-          rows.add(row);
-        } else {
-          cut[0] = true;
-        }
-      }
-
-      @Override
-      public boolean full() {
-        return false;
-      }
-
-      @Override
-      public void whenDrained(Runnable resume) {
-        resume.run();
-      }
-    }).map(totals -> new Collected(List.copyOf(rows), totals, cut[0]));
-  }
-
-  /** A report held whole; {@code truncated} when it had more rows than were kept (the totals count them all). */
-  public record Collected(List<ReportRow> rows, ReportTotals totals, boolean truncated) {}
 
   // ---- SQL ------------------------------------------------------------------------------------
   // $1 from, $2 to (timestamptz), $3 the scope roots (text[]), $4 every scope (boolean: $3 ignored),
