@@ -15,6 +15,8 @@
 #   - /reports in headless Chromium renders its charts with those figures (read
 #     from the DOM), and takes a screenshot
 #   - the PDF report renders with pdftoppm and names the scopes
+#   - a viewer token granted acme (admin.tokens in a YAML file) sees acme only,
+#     in the API and on the page
 #
 # Environment:
 #   KEEP_TMP=1           keep the temp dir (logs, DOM, screenshot, PDF)
@@ -28,6 +30,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lib/common.sh"
 
 TOKEN=e2e-report-admin-token-0123456789
+VIEWER=e2e-report-viewer-token-0123456789
 LAYOUT=""
 ADMIN_PORT="" ADMIN_URL=""
 SIZE_APP=0 SIZE_SVC=0 SIZE_WEB=0
@@ -106,7 +109,12 @@ setup() {
   free_port
   ADMIN_PORT=$FREE_PORT
   ADMIN_URL=http://127.0.0.1:$ADMIN_PORT
-  start_proxy proxy.log --admin.port "$ADMIN_PORT" --admin.token "$TOKEN"
+  cat >"$QP_TMP/admin.yml" <<YAML
+admin:
+  tokens:
+    acme-view: {token: "$VIEWER", role: viewer, scopes: "acme"}
+YAML
+  start_proxy proxy.log --config "$QP_TMP/admin.yml" --admin.port "$ADMIN_PORT" --admin.token "$TOKEN"
   wait_http "$ADMIN_URL/reports" "$PROXY_PID" 60 || die "no report page on $ADMIN_URL/reports"
   log "admin    $ADMIN_URL"
 }
@@ -120,13 +128,18 @@ push_and_pull() {
   skopeo copy -q --src-tls-verify=false "docker://$dest/acme/app:1" "oci:$QP_TMP/pulled:app" || die "pull acme/app"
   pass "three pushes and a pull through the proxy"
 
-  # The ledger moves the proxy's events to Postgres in the background.
-  for ((i = 0; i < 120; i++)); do
+  # The ledger moves the proxy's events to Postgres in the background, each
+  # request's traffic as its own event: wait until everything pushed and pulled
+  # is in, and two reads a second apart agree.
+  local previous="" pushed=$((SIZE_APP + SIZE_SVC + SIZE_WEB))
+  for ((i = 0; i < 60; i++)); do
     REPORT=$(report_json) || REPORT=""
-    if [[ -n "$REPORT" ]] && jq -e '.totals.pushes >= 3 and .totals.pulls >= 1' <<<"$REPORT" >/dev/null; then
+    if [[ -n "$REPORT" && "$REPORT" == "$previous" ]] && jq -e --argjson in "$pushed" --argjson out "$SIZE_APP" \
+      '.totals | .pushes >= 3 and .pulls >= 1 and .ingress_bytes >= $in and .egress_bytes >= $out' <<<"$REPORT" >/dev/null; then
       break
     fi
-    sleep 0.5
+    previous=$REPORT
+    sleep 1
   done
   [[ -n "$REPORT" ]] || die "no report from $ADMIN_URL/api/v1/reports/usage"
   log "totals: $(jq -c .totals <<<"$REPORT")"
@@ -205,12 +218,25 @@ check_pdf() {
     bash -c "grep -q 'acme/team/svc' '$QP_TMP/report.txt' && grep -q 'globex/web' '$QP_TMP/report.txt'"
 }
 
+check_viewer() {
+  local dom=$QP_TMP/viewer-dom.html code
+  step "a viewer granted acme"
+  check_eq "its report holds acme's scopes only" '["acme","acme/app","acme/team","acme/team/svc"]' \
+    "$(curl -sSf -H "Authorization: Bearer $VIEWER" "$ADMIN_URL/api/v1/reports/usage?granularity=hour" | jq -c '[.rows[].key] | unique')"
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $VIEWER" "$ADMIN_URL/api/v1/reports/usage?scope=globex")
+  check_eq "globex's report is refused" 403 "$code"
+  chromium_ --dump-dom "$ADMIN_URL/reports#token=$VIEWER&period=48h" >"$dom" || fail "chromium --dump-dom (viewer)"
+  check_eq "its page shows acme and the scopes right under it" '["acme","acme/app","acme/team"]' \
+    "$(dom_attribute "$dom" storage-chart data-rendered | jq -c .keys)"
+}
+
 main() {
   setup
   push_and_pull
   check_report
   check_page
   check_pdf
+  check_viewer
   summary e2e-report
 }
 
