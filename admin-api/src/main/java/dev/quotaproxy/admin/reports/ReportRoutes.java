@@ -219,6 +219,9 @@ public final class ReportRoutes implements AdminRoutes {
     if (ctx.response().closed()) {
       return;  // the client left mid-report: nobody to tell
     }
+    if (!ctx.response().headWritten()) {
+      ctx.response().headers().remove("Content-Disposition");  // the report's, not the error's
+    }
     if (failure instanceof Refusal refusal) {
       ApiErrors.send(ctx, refusal.status, refusal.code, refusal.getMessage());
     } else {

@@ -97,10 +97,16 @@ public final class Reports {
       ) as usage
       where at < $2 and """ + IN_SCOPES.formatted("scope");
 
-  /** A repository is a scope the ledger has seen as one: linked a blob, listed a manifest or metered traffic in it. */
+  /**
+   * A repository is a scope the ledger has seen as one: linked a blob, listed a manifest or metered
+   * traffic in it. One lookup per scope, each on an index that starts with the repository (except the
+   * daily user rows, which are few).
+   */
   private static final String REPOSITORIES_ONLY = """
-       and scope in (select repository from repository_blobs union select repository from manifests
-                     union select repository from user_traffic_hourly union select repository from user_traffic_daily)""";
+       and (exists (select 1 from repository_blobs as link where link.repository = scope)
+            or exists (select 1 from manifests as manifest where manifest.repository = scope)
+            or exists (select 1 from user_traffic_hourly as hourly where hourly.repository = scope)
+            or exists (select 1 from user_traffic_daily as daily where daily.repository = scope))""";
 
   private static final String USER_ROWS = """
       select user_name, at, 0::bigint as hw, ingress, egress, pushes, pulls from (
