@@ -1,0 +1,139 @@
+package dev.quotaproxy.ledger.reports;
+
+import dev.quotaproxy.ledger.Scopes;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * Turns the ledger's rows, as the report query streams them, into report rows and totals, holding
+ * one key at a time: a year of rows passes through in constant memory (plus the set of keys seen,
+ * which is bounded by the scopes there are). Pure.
+ *
+ * <p>The input is ordered by key, then bucket (each key's seeds first), then part. A part is what a
+ * key adds up: the key itself, or for a group each of its root scopes. A seed is a part's last
+ * storage figure before the period: the ledger records storage only in hours where it changed, so a
+ * bucket without a change carries the figure before it, and a key's storage in a bucket is the sum of
+ * its parts' figures.
+ */
+public final class ReportAccumulator {
+  private final By by;
+  private final Consumer<ReportRow> out;
+
+  private final Set<String> keysSeen = new HashSet<>();
+  private String key;
+  private boolean keyCounted;
+  private boolean keyEmitted;
+  private long keyPeak;
+  private final Map<String, Long> storageByPart = new HashMap<>();
+
+  private Instant bucket;
+  private final Map<String, Long> highWaterInBucket = new HashMap<>();
+  private long ingress;
+  private long egress;
+  private long pushes;
+  private long pulls;
+
+  private long totalPeak;
+  private long totalIngress;
+  private long totalEgress;
+  private long totalPushes;
+  private long totalPulls;
+  private long rows;
+
+  public ReportAccumulator(By by, Consumer<ReportRow> out) {
+    this.by = by;
+    this.out = out;
+  }
+
+  /**
+   * One row of the query.
+   *
+   * @param bucket    the bucket's start; null for a seed
+   * @param highWater the highest storage the part reached in the bucket; 0 when it did not change there
+   */
+  public void add(String key, String part, Instant bucket, long highWater, long ingress, long egress, long pushes, long pulls) {
+    if (!key.equals(this.key)) {
+      finishKey();
+      this.key = key;
+    }
+    if (bucket == null) {
+      if (highWater > 0) {
+        storageByPart.put(part, highWater);
+      }
+      return;
+    }
+    if (!bucket.equals(this.bucket)) {
+      flushBucket();
+      this.bucket = bucket;
+    }
+    if (highWater > 0) {
+      highWaterInBucket.merge(part, highWater, Math::max);
+    }
+    this.ingress += ingress;
+    this.egress += egress;
+    this.pushes += pushes;
+    this.pulls += pulls;
+  }
+
+  /** Emits what is pending and gives the totals; call once, after the last row. */
+  public ReportTotals finish() {
+    finishKey();
+    return new ReportTotals(totalPeak, totalIngress, totalEgress, totalPushes, totalPulls, rows, keysSeen.size());
+  }
+
+  private void flushBucket() {
+    if (bucket == null) {
+      return;
+    }
+    storageByPart.putAll(highWaterInBucket);
+    long storage = 0;
+    for (long figure : storageByPart.values()) {
+      storage += figure;
+    }
+    if (!keyEmitted) {
+      keyEmitted = true;
+      keyCounted = !by.keysNest() || notUnderAnotherKey(key);
+      keysSeen.add(key);
+    }
+    out.accept(new ReportRow(bucket, key, by.hasStorage() ? storage : 0, ingress, egress, pushes, pulls));
+    rows++;
+    keyPeak = Math.max(keyPeak, storage);
+    if (keyCounted) {
+      totalIngress += ingress;
+      totalEgress += egress;
+      totalPushes += pushes;
+      totalPulls += pulls;
+    }
+    bucket = null;
+    highWaterInBucket.clear();
+    ingress = egress = pushes = pulls = 0;
+  }
+
+  /** Keys come sorted, and a scope sorts after its ancestors: they were all seen before it. */
+  private boolean notUnderAnotherKey(String scope) {
+    List<String> path = Scopes.of(scope);
+    for (String ancestor : path.subList(0, path.size() - 1)) {
+      if (keysSeen.contains(ancestor)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private void finishKey() {
+    flushBucket();
+    if (keyEmitted && keyCounted && by.hasStorage()) {
+      totalPeak += keyPeak;
+    }
+    key = null;
+    keyEmitted = false;
+    keyCounted = false;
+    keyPeak = 0;
+    storageByPart.clear();
+  }
+}

@@ -1,0 +1,183 @@
+package dev.quotaproxy.ledger.reports;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowStream;
+import io.vertx.sqlclient.Tuple;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Usage reports from the ledger's hourly and daily tables, streamed through a cursor: rows are
+ * fetched from Postgres as the sink takes them, so a report of any length costs the memory of one
+ * fetch. Non-blocking.
+ *
+ * <p>Days rolled up by retention are in {@code usage_daily}, later hours in {@code usage_hourly};
+ * a report reads both. In an hourly report a rolled-up day is one row at its 00:00 (its hours are
+ * gone); in a daily report, a day partly in both tables (hours that arrived after its roll-up) is
+ * one row, counters summed, storage the higher.
+ */
+public final class Reports {
+  /** Rows per round trip of the cursor. */
+  static final int FETCH = 500;
+
+  private final Pool pool;
+
+  public Reports(Pool pool) {
+    this.pool = pool;
+  }
+
+  /**
+   * Streams the report's rows into {@code sink}, in key then bucket order, and gives its totals
+   * once the last row is in the sink. Fails, and stops reading, if the sink's reader goes away.
+   */
+  public Future<ReportTotals> stream(ReportQuery query, ReportSink sink) {
+    if (query.by() == By.GROUP && query.groups().isEmpty()) {
+      return Future.succeededFuture(new ReportAccumulator(By.GROUP, row -> {}).finish());
+    }
+    String sql = sql(query);
+    Tuple parameters = parameters(query);
+    return pool.getConnection().compose(connection -> connection.begin()
+        .compose(tx -> connection.prepare(sql)
+            .compose(statement -> {
+              Promise<ReportTotals> done = Promise.promise();
+              RowStream<Row> rows = statement.createStream(FETCH, parameters);
+              ReportAccumulator report = new ReportAccumulator(query.by(), sink::row);
+              sink.onGone(() -> {
+                rows.close();
+                done.tryFail("the report's reader went away");
+              });
+              rows.exceptionHandler(done::tryFail);
+              rows.endHandler(v -> done.tryComplete(report.finish()));
+              rows.handler(row -> {
+                try {
+                  OffsetDateTime bucket = row.getOffsetDateTime("bucket");
+                  report.add(row.getString("key"), row.getString("part"), bucket == null ? null : bucket.toInstant(),
+                      row.getLong("hw"), row.getLong("ingress"), row.getLong("egress"), row.getLong("pushes"), row.getLong("pulls"));
+                } catch (RuntimeException e) {
+                  // Thrown here it would reach no one and leave the report (and its connection) hanging.
+                  rows.close();
+                  done.tryFail(e);
+                  return;
+                }
+                if (sink.full()) {
+                  rows.pause();
+                  sink.whenDrained(rows::resume);
+                }
+              });
+              return done.future().eventually(() -> statement.close());
+            })
+            // Read only: nothing to commit; ending it closes the cursor.
+            .eventually(() -> tx.rollback()))
+        .eventually(connection::close));
+  }
+
+  // ---- SQL ------------------------------------------------------------------------------------
+  // $1 from, $2 to (timestamptz), $3 the scope roots (text[]), $4 every scope (boolean: $3 ignored),
+  // $5/$6 for groups: (group, root) pairs as two text[].
+
+  /** Rows of scopes (or of repositories under them) in [$3], every one when $4. */
+  private static final String IN_SCOPES = """
+      ($4 or exists (select 1 from unnest($3::text[]) as root (prefix)
+                     where %1$s = root.prefix or starts_with(%1$s, root.prefix || '/')))""";
+
+  private static final String SCOPE_ROWS = """
+      select scope, at, hw, ingress, egress, pushes, pulls from (
+        select scope, hour as at, storage_high_water as hw, ingress_bytes as ingress, egress_bytes as egress, pushes, pulls
+        from usage_hourly
+        union all
+        select scope, day::timestamp at time zone 'UTC', storage_high_water, ingress_bytes, egress_bytes, pushes, pulls
+        from usage_daily
+      ) as usage
+      where at < $2 and """ + IN_SCOPES.formatted("scope");
+
+  /**
+   * A repository is a scope the ledger has seen as one: linked a blob, listed a manifest or metered
+   * traffic in it. One lookup per scope, each on an index that starts with the repository (except the
+   * daily user rows, which are few).
+   */
+  private static final String REPOSITORIES_ONLY = """
+       and (exists (select 1 from repository_blobs as link where link.repository = scope)
+            or exists (select 1 from manifests as manifest where manifest.repository = scope)
+            or exists (select 1 from user_traffic_hourly as hourly where hourly.repository = scope)
+            or exists (select 1 from user_traffic_daily as daily where daily.repository = scope))""";
+
+  private static final String USER_ROWS = """
+      select user_name, at, 0::bigint as hw, ingress, egress, pushes, pulls from (
+        select user_name, repository, hour as at, ingress_bytes as ingress, egress_bytes as egress, pushes, pulls
+        from user_traffic_hourly
+        union all
+        select user_name, repository, day::timestamp at time zone 'UTC', ingress_bytes, egress_bytes, pushes, pulls
+        from user_traffic_daily
+      ) as traffic
+      where at < $2 and at >= $1 and """ + IN_SCOPES.formatted("repository");
+
+  /**
+   * Period rows per key, part and bucket, and each part's seed: its last storage figure before the
+   * period. Sorted for {@link ReportAccumulator}: key (byte order, so a scope follows its ancestors),
+   * seeds first, bucket, part.
+   */
+  private static final String REPORT = """
+      with keyed as (%s),
+      period_rows as (
+        select key, part, %s as bucket, max(hw)::bigint as hw, sum(ingress)::bigint as ingress,
+               sum(egress)::bigint as egress, sum(pushes)::bigint as pushes, sum(pulls)::bigint as pulls
+        from keyed where at >= $1
+        group by 1, 2, 3
+      ),
+      seeds as (
+        select distinct on (key, part) key, part, null::timestamptz as bucket, hw,
+               0::bigint as ingress, 0::bigint as egress, 0::bigint as pushes, 0::bigint as pulls
+        from keyed where at < $1 and hw > 0
+        order by key, part, at desc
+      )
+      select * from (select * from seeds union all select * from period_rows) as report
+      order by key collate "C", bucket nulls first, part collate "C"
+      """;
+
+  static String sql(ReportQuery query) {
+    String keyed = switch (query.by()) {
+      case SCOPE -> "select scope as key, scope as part, at, hw, ingress, egress, pushes, pulls from (" + SCOPE_ROWS + ") as rows";
+      case REPOSITORY -> "select scope as key, scope as part, at, hw, ingress, egress, pushes, pulls from ("
+          + SCOPE_ROWS + REPOSITORIES_ONLY + ") as rows";
+      case GROUP -> "select member.group_name as key, rows.scope as part, at, hw, ingress, egress, pushes, pulls from ("
+          + SCOPE_ROWS + ") as rows join unnest($5::text[], $6::text[]) as member (group_name, scope) on member.scope = rows.scope";
+      case USER -> "select user_name as key, user_name as part, at, hw, ingress, egress, pushes, pulls from (" + USER_ROWS + ") as rows";
+    };
+    String bucket = query.period().granularity() == Granularity.HOUR ? "at" : "date_trunc('day', at, 'UTC')";
+    return REPORT.formatted(keyed, bucket);
+  }
+
+  static Tuple parameters(ReportQuery query) {
+    Tuple tuple = Tuple.tuple()
+        .addValue(utc(query.period().from()))
+        .addValue(utc(query.period().to()));
+    if (query.by() == By.GROUP) {
+      List<String> groups = new ArrayList<>();
+      List<String> roots = new ArrayList<>();
+      for (Map.Entry<String, ScopeSet> group : query.groups().entrySet()) {
+        for (String root : group.getValue().roots()) {
+          groups.add(group.getKey());
+          roots.add(root);
+        }
+      }
+      // The rows read are those of every group's roots, exactly: the join keeps only them.
+      tuple.addValue(roots.stream().distinct().toArray(String[]::new)).addValue(false)
+          .addValue(groups.toArray(String[]::new)).addValue(roots.toArray(String[]::new));
+    } else {
+      tuple.addValue(query.scopes().map(set -> set.roots().toArray(String[]::new)).orElse(new String[0]))
+          .addValue(query.scopes().isEmpty());
+    }
+    return tuple;
+  }
+
+  private static OffsetDateTime utc(Instant instant) {
+    return instant.atOffset(ZoneOffset.UTC);
+  }
+}

@@ -1,0 +1,76 @@
+package dev.quotaproxy.ledger.reports;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class ReportAccumulatorTest {
+  private static final Instant H1 = Instant.parse("2026-11-24T01:00:00Z");
+  private static final Instant H2 = Instant.parse("2026-11-24T02:00:00Z");
+  private static final Instant H3 = Instant.parse("2026-11-24T03:00:00Z");
+
+  private final List<ReportRow> rows = new ArrayList<>();
+
+  @Test
+  void storageCarriesOverBucketsWithoutAChangeStartingFromTheSeed() {
+    var report = new ReportAccumulator(By.SCOPE, rows::add);
+    report.add("acme", "acme", null, 500, 0, 0, 0, 0);
+    report.add("acme", "acme", H1, 0, 10, 20, 1, 2);
+    report.add("acme", "acme", H2, 800, 300, 0, 1, 0);
+    report.add("acme", "acme", H3, 0, 0, 40, 0, 1);
+    ReportTotals totals = report.finish();
+
+    assertThat(rows).containsExactly(
+        new ReportRow(H1, "acme", 500, 10, 20, 1, 2),
+        new ReportRow(H2, "acme", 800, 300, 0, 1, 0),
+        new ReportRow(H3, "acme", 800, 0, 40, 0, 1));
+    assertThat(totals).isEqualTo(new ReportTotals(800, 310, 60, 2, 3, 3, 1));
+  }
+
+  @Test
+  void totalsCountOnlyKeysNotUnderAnotherKeyOfTheReport() {
+    var report = new ReportAccumulator(By.SCOPE, rows::add);
+    report.add("acme", "acme", H1, 300, 300, 0, 1, 0);
+    report.add("acme/app", "acme/app", H1, 300, 300, 0, 1, 0);
+    report.add("acme/app-x", "acme/app-x", H2, 0, 0, 5, 0, 1);  // not under acme/app, but under acme
+    report.add("globex", "globex", H2, 100, 100, 7, 1, 1);
+    ReportTotals totals = report.finish();
+
+    assertThat(rows).hasSize(4);
+    assertThat(totals).isEqualTo(new ReportTotals(400, 400, 7, 2, 1, 4, 4));
+  }
+
+  @Test
+  void aGroupSumsItsPartsEachCarriedOverSeparately() {
+    var report = new ReportAccumulator(By.GROUP, rows::add);
+    report.add("uni", "acme", null, 100, 0, 0, 0, 0);
+    report.add("uni", "globex", H1, 50, 50, 0, 1, 0);
+    report.add("uni", "acme", H2, 0, 0, 30, 0, 1);
+    report.add("uni", "globex", H2, 0, 0, 0, 0, 0);
+    report.add("uni", "acme", H3, 250, 150, 0, 1, 0);
+    report.add("wide", "acme", H3, 250, 150, 0, 1, 0);
+    ReportTotals totals = report.finish();
+
+    assertThat(rows).containsExactly(
+        new ReportRow(H1, "uni", 150, 50, 0, 1, 0),
+        new ReportRow(H2, "uni", 150, 0, 30, 0, 1),
+        new ReportRow(H3, "uni", 300, 150, 0, 1, 0),
+        new ReportRow(H3, "wide", 250, 150, 0, 1, 0));
+    // Groups may share scopes; each group counts in the totals (a scope in two groups counts in both).
+    assertThat(totals).isEqualTo(new ReportTotals(550, 350, 30, 3, 1, 4, 2));
+  }
+
+  @Test
+  void aKeyWithOnlyASeedHasNoRowAndUserReportsHaveNoStorage() {
+    var report = new ReportAccumulator(By.USER, rows::add);
+    report.add("alice", "alice", null, 900, 0, 0, 0, 0);
+    report.add("bob", "bob", H1, 0, 5, 6, 1, 1);
+    ReportTotals totals = report.finish();
+
+    assertThat(rows).containsExactly(new ReportRow(H1, "bob", 0, 5, 6, 1, 1));
+    assertThat(totals).isEqualTo(new ReportTotals(0, 5, 6, 1, 1, 1, 1));
+  }
+}

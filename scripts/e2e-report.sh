@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# End-to-end test of usage reports with real clients, a real registry and a real
+# browser.
+#
+#   scripts/e2e-report.sh
+#
+# Starts docker-registry and the proxy jar with its admin listener
+# (--admin.port, --admin.token; embedded Redis and Postgres), pushes three test
+# images with skopeo (acme/app, acme/team/svc, globex/web) and pulls one, waits
+# for the ledger to record them, then checks:
+#
+#   - the JSON report's totals are the bytes pushed and pulled, and each
+#     namespace's storage is its images' size; CSV says what JSON says
+#   - a group of acme, acme/team and globex counts acme/team once
+#   - /reports in headless Chromium renders its charts with those figures (read
+#     from the DOM), and takes a screenshot
+#   - the PDF report renders with pdftoppm and names the scopes
+#   - a viewer token granted acme (admin.tokens in a YAML file) sees acme only,
+#     in the API and on the page
+#
+# Environment:
+#   KEEP_TMP=1           keep the temp dir (logs, DOM, screenshot, PDF)
+#   SCREENSHOT_TO=FILE   also copy the page's screenshot there (docs/report-page.png
+#                        is made so)
+#   QP_JAR, JAVA_OPTS    see scripts/lib/common.sh
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$HERE/lib/common.sh"
+
+TOKEN=e2e-report-admin-token-0123456789
+VIEWER=e2e-report-viewer-token-0123456789
+LAYOUT=""
+ADMIN_PORT="" ADMIN_URL=""
+SIZE_APP=0 SIZE_SVC=0 SIZE_WEB=0
+REPORT=""
+
+# ---------------------------------------------------------------- helpers
+
+# layout_digest TAG / layout_blob DIGEST / image_size TAG: as in e2e-quota.sh,
+# the bytes of an image's manifest, config and layers as stored in the layout.
+layout_digest() {
+  jq -r --arg t "$1" \
+    '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' \
+    "$LAYOUT/index.json"
+}
+layout_blob() { echo "$LAYOUT/blobs/${1%%:*}/${1#*:}"; }
+image_size() {
+  local manifest d total
+  manifest=$(layout_blob "$(layout_digest "$1")")
+  total=$(stat -c %s "$manifest")
+  while read -r d; do
+    total=$((total + $(stat -c %s "$(layout_blob "$d")")))
+  done < <(jq -r '.config.digest, .layers[].digest' "$manifest")
+  echo "$total"
+}
+
+# api PATH [CURL_ARGS...]: GET an admin API path with the admin token; the body on stdout.
+api() {
+  local path=$1
+  shift
+  curl -sSf -H "Authorization: Bearer $TOKEN" "$@" "$ADMIN_URL$path"
+}
+
+# report_json QUERY: the hourly usage report of the last 48 hours, with QUERY added.
+report_json() { api "/api/v1/reports/usage?granularity=hour&${1:-}"; }
+
+# storage_of JSON SCOPE: the highest storage of SCOPE in the report JSON.
+storage_of() { jq --arg k "$2" '[.rows[] | select(.key == $k) | .storage_bytes] | max // 0' <<<"$1"; }
+
+# chromium_ ARGS...: headless Chromium on a fresh profile, as the issue says to start it.
+chromium_() {
+  local profile
+  profile=$(mktemp -d "$QP_TMP/chromium.XXXXXX")
+  timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir="$profile" --window-size=1400,1000 --virtual-time-budget=10000 "$@" 2>>"$QP_TMP/chromium.log"
+}
+
+# dom_attribute FILE ID NAME: attribute NAME of the element with id ID (or of
+# <body> when ID is body) in a dumped DOM, HTML entities undone.
+dom_attribute() {
+  local tag
+  if [[ "$2" == body ]]; then
+    tag=$(grep -o '<body[^>]*>' "$1" | head -n 1)
+  else
+    tag=$(grep -o "<[a-z]* [^>]*id=\"$2\"[^>]*>" "$1" | head -n 1)
+  fi
+  sed -n "s/.* $3=\"\\([^\"]*\\)\".*/\\1/p" <<<"$tag" \
+    | sed -e 's/&quot;/"/g' -e 's/&lt;/</g' -e 's/&gt;/>/g' -e 's/&amp;/\&/g'
+}
+
+# ---------------------------------------------------------------- steps
+
+setup() {
+  need curl jq skopeo umoci docker-registry chromium pdftoppm pdftotext timeout
+  qp_init e2e-report
+  step "build test images (OCI layout, random layers)"
+  LAYOUT=$QP_TMP/images
+  "$HERE/make-test-image.sh" "$LAYOUT" app 2 300 >/dev/null
+  "$HERE/make-test-image.sh" "$LAYOUT" svc 1 700 >/dev/null
+  "$HERE/make-test-image.sh" "$LAYOUT" web 2 500 >/dev/null
+  SIZE_APP=$(image_size app) SIZE_SVC=$(image_size svc) SIZE_WEB=$(image_size web)
+  log "app $SIZE_APP bytes, svc $SIZE_SVC bytes, web $SIZE_WEB bytes"
+
+  step "start registry and proxy (admin listener, embedded Redis and Postgres)"
+  start_registry
+  free_port
+  ADMIN_PORT=$FREE_PORT
+  ADMIN_URL=http://127.0.0.1:$ADMIN_PORT
+  cat >"$QP_TMP/admin.yml" <<YAML
+admin:
+  tokens:
+    acme-view: {token: "$VIEWER", role: viewer, scopes: "acme"}
+YAML
+  start_proxy proxy.log --config "$QP_TMP/admin.yml" --admin.port "$ADMIN_PORT" --admin.token "$TOKEN"
+  wait_http "$ADMIN_URL/reports" "$PROXY_PID" 60 || die "no report page on $ADMIN_URL/reports"
+  log "admin    $ADMIN_URL"
+}
+
+push_and_pull() {
+  local dest=127.0.0.1:$PROXY_PORT i
+  step "skopeo push app -> acme/app:1, svc -> acme/team/svc:1, web -> globex/web:1; pull acme/app:1"
+  skopeo copy -q --dest-tls-verify=false "oci:$LAYOUT:app" "docker://$dest/acme/app:1" || die "push acme/app"
+  skopeo copy -q --dest-tls-verify=false "oci:$LAYOUT:svc" "docker://$dest/acme/team/svc:1" || die "push acme/team/svc"
+  skopeo copy -q --dest-tls-verify=false "oci:$LAYOUT:web" "docker://$dest/globex/web:1" || die "push globex/web"
+  skopeo copy -q --src-tls-verify=false "docker://$dest/acme/app:1" "oci:$QP_TMP/pulled:app" || die "pull acme/app"
+  pass "three pushes and a pull through the proxy"
+
+  # The ledger moves the proxy's events to Postgres in the background, each
+  # request's traffic as its own event: wait until everything pushed and pulled
+  # is in, and two reads a second apart agree.
+  local previous="" pushed=$((SIZE_APP + SIZE_SVC + SIZE_WEB))
+  for ((i = 0; i < 60; i++)); do
+    REPORT=$(report_json) || REPORT=""
+    if [[ -n "$REPORT" && "$REPORT" == "$previous" ]] && jq -e --argjson in "$pushed" --argjson out "$SIZE_APP" \
+      '.totals | .pushes >= 3 and .pulls >= 1 and .ingress_bytes >= $in and .egress_bytes >= $out' <<<"$REPORT" >/dev/null; then
+      break
+    fi
+    previous=$REPORT
+    sleep 1
+  done
+  [[ -n "$REPORT" ]] || die "no report from $ADMIN_URL/api/v1/reports/usage"
+  log "totals: $(jq -c .totals <<<"$REPORT")"
+}
+
+check_report() {
+  local pushed=$((SIZE_APP + SIZE_SVC + SIZE_WEB)) egress csv rows
+  step "the report by scope: what was pushed and pulled"
+  check_eq "pushes" 3 "$(jq .totals.pushes <<<"$REPORT")"
+  check_eq "ingress = the three images' bytes" "$pushed" "$(jq .totals.ingress_bytes <<<"$REPORT")"
+  egress=$(jq .totals.egress_bytes <<<"$REPORT")
+  check "egress ($egress) covers the image pulled ($SIZE_APP)" test "$egress" -ge "$SIZE_APP"
+  check_eq "storage of acme = app + svc" "$((SIZE_APP + SIZE_SVC))" "$(storage_of "$REPORT" acme)"
+  check_eq "storage of acme/team = svc" "$SIZE_SVC" "$(storage_of "$REPORT" acme/team)"
+  check_eq "storage of globex = web" "$SIZE_WEB" "$(storage_of "$REPORT" globex)"
+  check_eq "storage peak = acme + globex" "$pushed" "$(jq .totals.storage_peak_bytes <<<"$REPORT")"
+
+  step "CSV says what JSON says"
+  csv=$QP_TMP/report.csv
+  api "/api/v1/reports/usage?granularity=hour&format=csv" -o "$csv" || fail "CSV report"
+  check_eq "CSV header" "bucket,scope,storage_bytes,ingress_bytes,egress_bytes,pushes,pulls" "$(head -n 1 "$csv" | tr -d '\r')"
+  rows=$(jq -r '.rows[] | [.bucket, .key, .storage_bytes, .ingress_bytes, .egress_bytes, .pushes, .pulls] | @csv' <<<"$REPORT" \
+    | tr -d '"')
+  check_eq "CSV records = JSON rows" "$rows" "$(tail -n +2 "$csv" | tr -d '\r')"
+
+  step "by user, by repository, by group"
+  check_eq "users (no credentials: anonymous)" '["anonymous"]' "$(report_json by=user | jq -c '[.rows[].key] | unique')"
+  check_eq "repositories" '["acme/app","acme/team/svc","globex/web"]' \
+    "$(report_json by=repository | jq -c '[.rows[].key] | unique')"
+  check_eq "PUT group uni (acme, acme/team, globex)" 201 "$(curl -s -o "$QP_TMP/group.json" -w '%{http_code}' -X PUT \
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d '{"scopes": ["acme", "acme/team", "globex"], "description": "e2e"}' "$ADMIN_URL/api/v1/groups/uni")"
+  check_eq "group uni's ingress counts acme/team once" "$pushed" "$(report_json by=group | jq .totals.ingress_bytes)"
+}
+
+check_page() {
+  local dom=$QP_TMP/report-dom.html png=$QP_TMP/report-page.png url totals storage top traffic
+  url="$ADMIN_URL/reports#token=$TOKEN&period=48h"
+  step "the report page in headless Chromium"
+  chromium_ --dump-dom "$url" >"$dom" || fail "chromium --dump-dom"
+  check_eq "the page rendered (body data-state)" rendered "$(dom_attribute "$dom" body data-state)"
+  totals=$(dom_attribute "$dom" summary data-totals)
+  log "summary: $totals"
+  check_eq "page totals = API totals" "$(jq -c .totals <<<"$REPORT")" "$(jq -c . <<<"${totals:-null}")"
+  storage=$(dom_attribute "$dom" storage-chart data-rendered)
+  log "storage chart: $storage"
+  check_eq "storage chart: one series per namespace" '["acme","globex"]' "$(jq -c .keys <<<"${storage:-null}")"
+  check_eq "storage chart: peaks add up to the pushed images" "$((SIZE_APP + SIZE_SVC + SIZE_WEB))" \
+    "$(jq .peak_bytes <<<"${storage:-null}")"
+  top=$(dom_attribute "$dom" top-chart data-rendered)
+  log "top scopes chart: $top"
+  check_eq "top scopes chart: acme's bar" "$((SIZE_APP + SIZE_SVC))" "$(jq .values.acme <<<"${top:-null}")"
+  traffic=$(dom_attribute "$dom" traffic-chart data-rendered)
+  log "traffic chart: $traffic"
+  check_eq "traffic chart: ingress" "$(jq .totals.ingress_bytes <<<"$REPORT")" "$(jq .ingress_bytes <<<"${traffic:-null}")"
+  check_eq "traffic chart: egress" "$(jq .totals.egress_bytes <<<"$REPORT")" "$(jq .egress_bytes <<<"${traffic:-null}")"
+
+  chromium_ --screenshot="$png" "$url" >/dev/null || fail "chromium --screenshot"
+  check "screenshot taken ($png)" test -s "$png"
+  if [[ -n "${SCREENSHOT_TO:-}" && -s "$png" ]]; then
+    cp "$png" "$SCREENSHOT_TO"
+    log "copied to $SCREENSHOT_TO"
+  fi
+}
+
+check_pdf() {
+  local pdf=$QP_TMP/report.pdf
+  step "the PDF report"
+  api "/api/v1/reports/pdf" -o "$pdf" || fail "GET /api/v1/reports/pdf"
+  check "it is a PDF" grep -q '^%PDF-' "$pdf"
+  pdftoppm -png -r 60 -f 1 -l 1 "$pdf" "$QP_TMP/report-pdf" || fail "pdftoppm"
+  check "pdftoppm rendered page 1" test -s "$QP_TMP/report-pdf-1.png"
+  pdftotext "$pdf" "$QP_TMP/report.txt" || fail "pdftotext"
+  check "the PDF names the report and the scopes" grep -q 'quota-proxy usage report' "$QP_TMP/report.txt"
+  check "the PDF lists acme/team/svc and globex/web" \
+    bash -c "grep -q 'acme/team/svc' '$QP_TMP/report.txt' && grep -q 'globex/web' '$QP_TMP/report.txt'"
+}
+
+check_viewer() {
+  local dom=$QP_TMP/viewer-dom.html code
+  step "a viewer granted acme"
+  check_eq "its report holds acme's scopes only" '["acme","acme/app","acme/team","acme/team/svc"]' \
+    "$(curl -sSf -H "Authorization: Bearer $VIEWER" "$ADMIN_URL/api/v1/reports/usage?granularity=hour" | jq -c '[.rows[].key] | unique')"
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $VIEWER" "$ADMIN_URL/api/v1/reports/usage?scope=globex")
+  check_eq "globex's report is refused" 403 "$code"
+  chromium_ --dump-dom "$ADMIN_URL/reports#token=$VIEWER&period=48h" >"$dom" || fail "chromium --dump-dom (viewer)"
+  check_eq "its page shows acme and the scopes right under it" '["acme","acme/app","acme/team"]' \
+    "$(dom_attribute "$dom" storage-chart data-rendered | jq -c .keys)"
+}
+
+main() {
+  setup
+  push_and_pull
+  check_report
+  check_page
+  check_pdf
+  check_viewer
+  summary e2e-report
+}
+
+main "$@"
