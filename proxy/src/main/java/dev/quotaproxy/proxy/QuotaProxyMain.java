@@ -1,5 +1,8 @@
 package dev.quotaproxy.proxy;
 
+import dev.quotaproxy.admin.reports.ReportRoutes;
+import dev.quotaproxy.proxy.metrics.ProxyMetrics;
+import dev.quotaproxy.proxy.metrics.Readiness;
 import dev.quotaproxy.admin.AdminApi;
 import dev.quotaproxy.admin.AdminRoutes;
 import dev.quotaproxy.admin.AdminTokens;
@@ -187,7 +190,14 @@ public final class QuotaProxyMain {
           reconciliations.keepReconciling(vertx, config.ledger().reconcileInterval());
           backfillAnEmptyLedger(ledger, reconciliations);
           QuotaControl control = new RedisQuotaControl(maintenance, recovery, reconciliations);
-          AdminDependencies admin = new AdminDependencies(vertx, config, adminPool, limits, control);
+          Pool probePool = backends.ledgerDatabase.pool(vertx, 1);
+          ProxyMetrics.of(vertx).sample(vertx, ledgerRedis, probePool);
+          Readiness readiness = upstreamReadiness(vertx, config)
+              .check("redis", Readiness.redis(ledgerRedis))
+              .check("postgres", Readiness.postgres(probePool));
+          // Reports have a pool of their own: a long CSV download holds a connection for its whole length.
+          AdminDependencies admin = new AdminDependencies(vertx, config, adminPool, limits, control,
+              backends.ledgerDatabase.pool(vertx, 2), readiness);
           return start(vertx, config, rules).compose(id -> startAdmin(vertx, config, admin).map(id));
         });
   }
@@ -196,18 +206,27 @@ public final class QuotaProxyMain {
    * What the admin API's parts are built from. Quota side (pool, limits, control) is null when quotas
    * are off: no Redis, no Postgres.
    */
-  record AdminDependencies(Vertx vertx, ProxyConfig config, Pool ledgerPool, LimitsLedger limits, QuotaControl quota) {
+  record AdminDependencies(Vertx vertx, ProxyConfig config, Pool ledgerPool, LimitsLedger limits, QuotaControl quota,
+                           Pool reportPool, Readiness readiness) {
     static AdminDependencies none(Vertx vertx, ProxyConfig config) {
-      return new AdminDependencies(vertx, config, null, null, null);
+      return new AdminDependencies(vertx, config, null, null, null, null, upstreamReadiness(vertx, config));
     }
+  }
+
+  /** Readiness with its upstream check; the quota stores' checks are added when there are stores. */
+  static Readiness upstreamReadiness(Vertx vertx, ProxyConfig config) {
+    return new Readiness().check("upstream",
+        Readiness.upstream(vertx.createHttpClient(ProxyVerticle.upstreamOptions(config.upstream()))));
   }
 
   /** Every part of the admin API, in one place: add a part here and the listener and the wiring test see it. */
   static List<AdminRoutes> adminParts(AdminDependencies deps) {
     List<AdminRoutes> parts = new ArrayList<>();
+    parts.add(ProxyMetrics.of(deps.vertx()).routes(deps.readiness()));
     if (deps.quota() != null) {
       parts.add(new LimitsRoutes(deps.limits(), deps.quota()));
       parts.add(new SystemRoutes(deps.limits(), deps.quota()));
+      parts.add(new ReportRoutes(deps.vertx(), deps.reportPool()));
     }
     return parts;
   }

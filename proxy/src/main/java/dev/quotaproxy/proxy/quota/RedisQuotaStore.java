@@ -238,7 +238,7 @@ public final class RedisQuotaStore implements QuotaStore {
    * store holds a newer revision nothing changes. True when written.
    */
   public Future<Boolean> putLimits(String scope, ScopeLimits limits, long revision) {
-    return guarded(() -> {
+    return guarded("put_limits", () -> {
       checkLimits(limits);
       Path path = new Path(scope, List.of(scope));
       List<String> args = List.of(Long.toString(limits.storageHard()), Long.toString(limits.storageSoft()), Long.toString(limits.egress()),
@@ -252,7 +252,7 @@ public final class RedisQuotaStore implements QuotaStore {
     if (!isLimit(settings.hardStorage()) || !(settings.writeRatio() >= 0 && settings.writeRatio() <= 1)) {
       return Future.failedFuture(new IllegalArgumentException("hard storage must be -1 or 0 to 2^53 and the write ratio 0 to 1: " + settings));
     }
-    return guarded(() -> scripts.run(LuaScripts.PUT_SYSTEM, List.of(QuotaKeys.SYSTEM), List.of("0", "",
+    return guarded("put_system", () -> scripts.run(LuaScripts.PUT_SYSTEM, List.of(QuotaKeys.SYSTEM), List.of("0", "",
             Long.toString(settings.hardStorage()), Double.toString(settings.writeRatio()), settings.readOnlyForced() ? "1" : "0",
             Long.toString(revision)))
         .map(reply -> reply.toLong() == 1));
@@ -265,7 +265,7 @@ public final class RedisQuotaStore implements QuotaStore {
   public record ScopeUsage(boolean known, ScopeState state, long egressUsed) {}
 
   public Future<ScopeUsage> scopeUsage(String scope) {
-    return guarded(() -> {
+    return guarded("scope_usage", () -> {
       Path path = new Path(scope, List.of(scope));
       return path.run(LuaScripts.SCOPE_USAGE, path.egressKeys(), List.of(), List.of())
           .map(reply -> new ScopeUsage(reply.get(0).toLong() == 1, path.states(reply, 1).get(0), reply.get(1 + STATE_WIDTH).toLong()));
@@ -277,7 +277,7 @@ public final class RedisQuotaStore implements QuotaStore {
    * pipelined batches. Expired reservations not yet purged still count as reserved.
    */
   public Future<List<ScopeState>> allScopes() {
-    return guarded(() -> redis.send(Request.cmd(Command.SMEMBERS).arg(QuotaKeys.NAMESPACES)).compose(members -> {
+    return guarded("all_scopes", () -> redis.send(Request.cmd(Command.SMEMBERS).arg(QuotaKeys.NAMESPACES)).compose(members -> {
       List<String> namespaces = new ArrayList<>();
       if (members != null) {
         members.forEach(member -> namespaces.add(member.toString()));
