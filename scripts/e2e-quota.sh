@@ -95,28 +95,6 @@ wait_reserved_zero() {
 # body_matches JQ_EXPR: true if the last response body satisfies JQ_EXPR.
 body_matches() { [[ -s "$QP_TMP/http.body" ]] && jq -e "$1" "$QP_TMP/http.body" >/dev/null 2>&1; }
 
-# layout_digest TAG: the manifest digest of TAG in the test layout.
-layout_digest() {
-  jq -r --arg t "$1" \
-    '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' \
-    "$LAYOUT/index.json"
-}
-
-# layout_blob DIGEST: path of a blob in the test layout.
-layout_blob() { echo "$LAYOUT/blobs/${1%%:*}/${1#*:}"; }
-
-# image_size TAG: bytes of the manifest, its config and its layers, as stored in
-# the layout (the sizes of the files, not the sizes the manifest claims).
-image_size() {
-  local manifest d total
-  manifest=$(layout_blob "$(layout_digest "$1")")
-  total=$(stat -c %s "$manifest")
-  while read -r d; do
-    total=$((total + $(stat -c %s "$(layout_blob "$d")")))
-  done < <(jq -r '.config.digest, .layers[].digest' "$manifest")
-  echo "$total"
-}
-
 # upload_bytes REPO: bytes the registry holds in REPO's unfinished upload sessions.
 upload_bytes() {
   local dir=$REGISTRY_DATA/docker/registry/v2/repositories/$1/_uploads

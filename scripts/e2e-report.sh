@@ -38,24 +38,6 @@ REPORT=""
 
 # ---------------------------------------------------------------- helpers
 
-# layout_digest TAG / layout_blob DIGEST / image_size TAG: as in e2e-quota.sh,
-# the bytes of an image's manifest, config and layers as stored in the layout.
-layout_digest() {
-  jq -r --arg t "$1" \
-    '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' \
-    "$LAYOUT/index.json"
-}
-layout_blob() { echo "$LAYOUT/blobs/${1%%:*}/${1#*:}"; }
-image_size() {
-  local manifest d total
-  manifest=$(layout_blob "$(layout_digest "$1")")
-  total=$(stat -c %s "$manifest")
-  while read -r d; do
-    total=$((total + $(stat -c %s "$(layout_blob "$d")")))
-  done < <(jq -r '.config.digest, .layers[].digest' "$manifest")
-  echo "$total"
-}
-
 # api PATH [CURL_ARGS...]: GET an admin API path with the admin token; the body on stdout.
 api() {
   local path=$1

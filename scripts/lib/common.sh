@@ -323,3 +323,26 @@ summary() {
   printf '%s: %d passed, %d failed\n' "$1" "$QP_PASSED" "$QP_FAILED"
   ((QP_FAILED == 0))
 }
+
+# layout_digest TAG: the manifest digest of TAG in the OCI layout $LAYOUT (set by the
+# calling script).
+layout_digest() {
+  jq -r --arg t "$1" \
+    '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' \
+    "$LAYOUT/index.json"
+}
+
+# layout_blob DIGEST: path of a blob in the test layout.
+layout_blob() { echo "$LAYOUT/blobs/${1%%:*}/${1#*:}"; }
+
+# image_size TAG: bytes of the manifest, its config and its layers, as stored in
+# the layout (the sizes of the files, not the sizes the manifest claims).
+image_size() {
+  local manifest d total
+  manifest=$(layout_blob "$(layout_digest "$1")")
+  total=$(stat -c %s "$manifest")
+  while read -r d; do
+    total=$((total + $(stat -c %s "$(layout_blob "$d")")))
+  done < <(jq -r '.config.digest, .layers[].digest' "$manifest")
+  echo "$total"
+}

@@ -1,6 +1,7 @@
 package dev.quotaproxy.proxy.metrics;
 
 import dev.quotaproxy.proxy.ledger.LedgerLag;
+import dev.quotaproxy.proxy.metrics.NearLimitScopes.ScopeUsage;
 import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
 import dev.quotaproxy.proxy.quota.QuotaStore.SystemUsage;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
@@ -11,6 +12,7 @@ import io.vertx.core.Vertx;
 import io.vertx.redis.client.Redis;
 import io.vertx.sqlclient.Pool;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -29,7 +31,6 @@ public final class StateSampler {
 
   private final Vertx vertx;
   private final StateGauges gauges;
-  private final ScopeUsageReader scopes;
   private final RedisQuotaStore system;
   private final LedgerLag lag;
   private final LastReconciliations reconciliations;
@@ -41,13 +42,20 @@ public final class StateSampler {
   StateSampler(Vertx vertx, MeterRegistry registry, StateGauges gauges, Redis redis, Pool pool) {
     this.vertx = vertx;
     this.gauges = gauges;
-    this.scopes = new ScopeUsageReader(redis);
     // Only reads, which neither reserve nor expire anything: the reservation TTL is never used.
     this.system = new RedisQuotaStore(redis, Duration.ofHours(1));
     this.lag = new LedgerLag(redis);
     this.reconciliations = pool == null ? null : new LastReconciliations(pool);
     this.redisFailures = failures(registry, "redis");
     this.postgresFailures = failures(registry, "postgres");
+  }
+
+  /** The scopes with a hard limit, with their committed usage: only they can be near one. */
+  private Future<List<ScopeUsage>> limitedScopes() {
+    return system.allScopes().map(states -> states.stream()
+        .filter(state -> state.limits().storageHard() >= 0)
+        .map(state -> new ScopeUsage(state.scope(), state.used(), state.limits().storageHard()))
+        .toList());
   }
 
   private static Counter failures(MeterRegistry registry, String source) {
@@ -85,7 +93,7 @@ public final class StateSampler {
 
   /** One round over every source; completes when all are read (or failed). */
   public Future<Void> sampleOnce() {
-    Future<?> scopesRead = read("scopes", redisFailures, scopes::limitedScopes, gauges::scopes);
+    Future<?> scopesRead = read("scopes", redisFailures, this::limitedScopes, gauges::scopes);
     Future<?> systemRead = read("system usage", redisFailures,
         () -> system.systemUsage().compose(usage -> system.systemSettings()
             .map(settings -> new SystemState(usage, settings.orElse(SystemSettings.DEFAULTS)))),
