@@ -17,7 +17,7 @@ import dev.quotaproxy.proxy.ledger.LedgerRecovery;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
 import dev.quotaproxy.proxy.support.OciTestClient;
-import dev.quotaproxy.proxy.support.RealRegistry;
+import dev.quotaproxy.ledger.support.RealRegistry;
 import dev.quotaproxy.proxy.support.TestRedis;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;

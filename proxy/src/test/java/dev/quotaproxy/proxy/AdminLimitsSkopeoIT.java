@@ -7,7 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.proxy.support.OciTestClient.Image;
 import dev.quotaproxy.proxy.support.ProxyProcess;
-import dev.quotaproxy.proxy.support.RealRegistry;
+import dev.quotaproxy.ledger.support.RealRegistry;
 import dev.quotaproxy.proxy.support.Skopeo;
 import dev.quotaproxy.proxy.support.TestRedis;
 import io.vertx.core.json.JsonObject;

@@ -12,7 +12,7 @@ import dev.quotaproxy.proxy.support.ConcurrentPushes.Style;
 import dev.quotaproxy.proxy.support.ConcurrentPushes.Tally;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.ProxyProcess;
-import dev.quotaproxy.proxy.support.RealRegistry;
+import dev.quotaproxy.ledger.support.RealRegistry;
 import dev.quotaproxy.proxy.support.TestRedis;
 import io.vertx.core.Vertx;
 import java.nio.file.Files;

@@ -15,8 +15,8 @@ import org.junit.jupiter.api.Assumptions;
 
 /**
  * A real CNCF distribution registry (Debian's {@code docker-registry}) on a free loopback port, with
- * its own configuration: filesystem storage in a temporary directory, delete enabled, no auth. The same
- * as the proxy module's test registry (test classes are not shared between modules).
+ * its own configuration: filesystem storage in a temporary directory, delete enabled, no auth. Shared
+ * with the proxy module's tests through this module's test jar.
  *
  * <p>Tests that need it are skipped where the binary is missing (a developer machine with only a
  * JDK and Maven), unless {@code REQUIRE_TEST_TOOLS=1} is set, as {@code .ci/run} does: then a

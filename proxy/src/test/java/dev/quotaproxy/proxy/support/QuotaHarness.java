@@ -3,6 +3,7 @@ package dev.quotaproxy.proxy.support;
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.ledger.Ledger;
+import dev.quotaproxy.ledger.support.RealRegistry;
 import dev.quotaproxy.proxy.ledger.LedgerFeed;
 import dev.quotaproxy.proxy.ledger.LedgerRecovery;
 import dev.quotaproxy.proxy.ledger.RedisStateWatch;
