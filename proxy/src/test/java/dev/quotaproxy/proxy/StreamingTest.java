@@ -8,7 +8,6 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
-import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
@@ -98,15 +97,16 @@ class StreamingTest {
   private void assertUploadArrivesWhole(boolean chunked) throws Exception {
     long size = 64L * MiB + 17;
     MessageDigest expected = sha256();
-    HttpClientRequest request = client.request(new RequestOptions().setHost("127.0.0.1").setPort(proxy.port())
-        .setMethod(HttpMethod.PUT).setURI("/v2/t/blobs/uploads/u?digest=x")).await(10, TimeUnit.SECONDS);
-    if (chunked) {
-      request.setChunked(true);
-    } else {
-      request.putHeader("Content-Length", Long.toString(size));
-    }
-    pump(request, size, 7, expected, new AtomicLong()).onSuccess(v -> request.end());
-    HttpClientResponse response = request.response().await(60, TimeUnit.SECONDS);
+    HttpClientResponse response = onOneContext(() -> client.request(new RequestOptions().setHost("127.0.0.1").setPort(proxy.port())
+        .setMethod(HttpMethod.PUT).setURI("/v2/t/blobs/uploads/u?digest=x")).compose(request -> {
+          if (chunked) {
+            request.setChunked(true);
+          } else {
+            request.putHeader("Content-Length", Long.toString(size));
+          }
+          pump(request, size, 7, expected, new AtomicLong()).onSuccess(v -> request.end());
+          return request.response();
+        })).await(60, TimeUnit.SECONDS);
 
     assertThat(response.statusCode()).isEqualTo(201);
     assertThat(response.getHeader("X-Length")).isEqualTo(Long.toString(size));
@@ -177,10 +177,12 @@ class StreamingTest {
 
   @Test
   void aClientLeavingMidUploadClosesTheUpstreamConnection() throws Exception {
-    HttpClientRequest request = client.request(new RequestOptions().setHost("127.0.0.1").setPort(proxy.port())
-        .setMethod(HttpMethod.PATCH).setURI("/v2/t/blobs/uploads/u")).await(10, TimeUnit.SECONDS);
-    request.putHeader("Content-Length", Long.toString(64L * MiB)).exceptionHandler(e -> { });
-    pump(request, MiB, 1, null, new AtomicLong()).onSuccess(v -> request.connection().close());
+    onOneContext(() -> client.request(new RequestOptions().setHost("127.0.0.1").setPort(proxy.port())
+        .setMethod(HttpMethod.PATCH).setURI("/v2/t/blobs/uploads/u")).map(request -> {
+          request.putHeader("Content-Length", Long.toString(64L * MiB)).exceptionHandler(e -> { });
+          pump(request, MiB, 1, null, new AtomicLong()).onSuccess(v -> request.connection().close());
+          return request;
+        })).await(10, TimeUnit.SECONDS);
 
     upstreamConnectionClosed.future().await(30, TimeUnit.SECONDS);
     assertThat(upstreamSawRequestEnd).as("a truncated body must never look complete upstream").isFalse();
@@ -188,20 +190,31 @@ class StreamingTest {
 
   @Test
   void anAnswerBeforeTheBodyReachesTheClientWhole() throws Exception {
-    HttpClientRequest request = client.request(new RequestOptions().setHost("127.0.0.1").setPort(proxy.port())
-        .setMethod(HttpMethod.PATCH).setURI("/v2/t/blobs/uploads/refuse")).await(10, TimeUnit.SECONDS);
-    request.putHeader("Content-Length", Long.toString(32L * MiB)).exceptionHandler(e -> { });
-    pump(request, 32L * MiB, 3, null, new AtomicLong());
-
-    Buffer body = request.response().compose(response -> {
-      assertThat(response.statusCode()).isEqualTo(401);
-      return response.body();
-    }).await(30, TimeUnit.SECONDS);
+    Buffer body = onOneContext(() -> client.request(new RequestOptions().setHost("127.0.0.1").setPort(proxy.port())
+        .setMethod(HttpMethod.PATCH).setURI("/v2/t/blobs/uploads/refuse")).compose(request -> {
+          request.putHeader("Content-Length", Long.toString(32L * MiB)).exceptionHandler(e -> { });
+          pump(request, 32L * MiB, 3, null, new AtomicLong());
+          return request.response();
+        }).compose(response -> {
+          assertThat(response.statusCode()).isEqualTo(401);
+          return response.body();
+        })).await(30, TimeUnit.SECONDS);
 
     assertThat(body.toString()).isEqualTo(REFUSAL);
   }
 
   /** Writes {@code size} seeded pseudo-random bytes in 64 KiB chunks, waiting whenever the stream is full. */
+  /**
+   * Runs {@code work} on one event-loop context, so a request made there is bound to it and the writes,
+   * the queue checks and the drain events of {@link #pump} all happen on one thread. Pumping from the test
+   * thread could set the drain handler just after the drain it waits for, and stall.
+   */
+  private <T> Future<T> onOneContext(java.util.function.Supplier<Future<T>> work) {
+    Promise<T> result = Promise.promise();
+    vertx.getOrCreateContext().runOnContext(v -> work.get().onComplete(result));
+    return result.future();
+  }
+
   private Future<Void> pump(WriteStream<Buffer> out, long size, long seed, MessageDigest digest, AtomicLong written) {
     Promise<Void> done = Promise.promise();
     SplittableRandom random = new SplittableRandom(seed);
