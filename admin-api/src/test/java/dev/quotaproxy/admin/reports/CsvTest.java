@@ -18,6 +18,18 @@ class CsvTest {
   }
 
   @Test
+  void textThatASpreadsheetWouldRunAsAFormulaIsDefused() {
+    assertThat(Csv.field("=HYPERLINK(\"http://x\")")).isEqualTo("\"'=HYPERLINK(\"\"http://x\"\")\"");
+    assertThat(Csv.field("+cmd")).isEqualTo("'+cmd");
+    assertThat(Csv.field("-2+3")).isEqualTo("'-2+3");
+    assertThat(Csv.field("@SUM(A1)")).isEqualTo("'@SUM(A1)");
+    assertThat(Csv.field("\tx")).isEqualTo("'\tx");
+    assertThat(Csv.field("-1")).as("numbers stay numbers").isEqualTo("-1");
+    assertThat(Csv.field("-12.5")).isEqualTo("-12.5");
+    assertThat(Csv.field("alice")).isEqualTo("alice");
+  }
+
+  @Test
   void recordsEndInCrlfAndParseBack() {
     List<String> awkward = List.of("2026-03-10T00:00:00Z", "o'brien, \"the\"\r\nuser", "", "42");
     String text = Csv.line(List.of("bucket", "user", "empty", "n")) + Csv.line(awkward);
