@@ -91,12 +91,17 @@ decision_path() {
   release=$(load_script release)
   log "reserve_bytes $reserve, release $release (common.lua + file, SHA-1 as the proxy computes it)"
   rcli HSET "${ns}limits" 'bench|hard' "$PIB" 'bench/app|hard' "$PIB" >/dev/null
+  # The namespace's state is known (as after the ledger marked it): without the
+  # marker every script answers UNKNOWN and changes nothing.
+  rcli SET "${ns}epoch" bench >/dev/null
 
-  # The layout RedisQuotaStore sends: 6 namespace keys, one present:S key per
-  # scope; ARGV: the scope count, the scopes, then the script's own arguments.
-  local -a common=("${ns}used" "${ns}reserved" "${ns}limits" "${ns}sizes" "${ns}res" "${ns}res_expiry")
-  local -a reserve_cmd=(EVALSHA "$reserve" 8 "${common[@]}" "${ns}present:bench" "${ns}present:bench/app"
-    2 bench bench/app)
+  # The layout RedisQuotaStore sends (common.lua): 8 namespace keys, one
+  # present:S key per scope; ARGV: the scope count, the user, the scopes, then
+  # the script's own arguments.
+  local -a common=("${ns}used" "${ns}reserved" "${ns}limits" "${ns}sizes" "${ns}res" "${ns}res_expiry"
+    "${ns}events" "${ns}epoch")
+  local -a reserve_cmd=(EVALSHA "$reserve" 10 "${common[@]}" "${ns}present:bench" "${ns}present:bench/app"
+    2 bench-user bench bench/app)
   local ttl=3600000
   [[ "$(rcli "${reserve_cmd[@]}" check-1 bench/app "$MIB" "$MIB" "$ttl" | tr '\n' ' ')" == "1 $MIB " ]] \
     || die "reserve_bytes did not grant 1 MiB: check the arguments against its header"
@@ -104,7 +109,7 @@ decision_path() {
   # 10,000 live reservations of 1 GiB each for the release runs.
   local i
   for ((i = 0; i < 10000; i++)); do
-    printf 'EVALSHA %s 8 %s %s%s %s%s 2 bench bench/app rel-%012d bench/app %d %d %d\n' "$reserve" \
+    printf 'EVALSHA %s 10 %s %s%s %s%s 2 bench-user bench bench/app rel-%012d bench/app %d %d %d\n' "$reserve" \
       "${common[*]}" "$ns" present:bench "$ns" present:bench/app "$i" $((1024 * MIB)) $((1024 * MIB)) "$ttl"
   done | rcli >/dev/null
   [[ "$(rcli HLEN "${ns}res")" == 10001 ]] || die "could not create the 10,000 reservations for release"
@@ -113,7 +118,7 @@ decision_path() {
   before=$(rcli HGET "${ns}reserved" bench)
   for c in $CLIENTS; do
     r_reserve=$(rbench "$c" 1000000000 "${reserve_cmd[@]}" 'res-__rand_int__' bench/app "$MIB" "$MIB" "$ttl")
-    r_release=$(rbench "$c" 10000 EVALSHA "$release" 6 "${common[@]}" 0 'rel-__rand_int__' "$MIB")
+    r_release=$(rbench "$c" 10000 EVALSHA "$release" 8 "${common[@]}" 0 bench-user 'rel-__rand_int__' "$MIB")
     r_plain=$(rbench "$c" 1000 HINCRBY "${ns}plain" 'f-__rand_int__' 1)
     calls=$((calls + REQUESTS))
     results+=("$c $r_reserve $r_release $r_plain")
@@ -124,7 +129,7 @@ decision_path() {
   [[ "$(rcli HGET "${ns}reserved" bench)" == "$before" ]] \
     || die "reserved bytes changed from $before to $(rcli HGET "${ns}reserved" bench): some calls failed"
   [[ "$(rcli HLEN "${ns}res")" -gt $((10001 + calls * 9 / 10)) ]] \
-    || die "fewer reservations than reserve calls: some calls failed"
+    || die "fewer reservations ($(rcli HLEN "${ns}res")) than reserve calls ($calls, plus 10001): some calls failed"
 
   echo
   printf 'decision path: EVALSHA of the proxy'\''s scripts on redis %s, repository bench/app (2 scopes, both with a hard limit),\n' \
