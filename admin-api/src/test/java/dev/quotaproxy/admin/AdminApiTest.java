@@ -108,6 +108,10 @@ class AdminApiTest {
     var unknown = get("/api/v1/nothing-here", ADMIN);
     assertThat(unknown.statusCode()).isEqualTo(404);
     assertThat(unknown.bodyAsJsonObject().getJsonObject("error").getString("message")).contains("/openapi.yaml");
+    var wrongMethod = client.patch(server.actualPort(), "127.0.0.1", "/api/v1/limits?scope=acme").bearerTokenAuthentication(ADMIN)
+        .send().await(10, TimeUnit.SECONDS);
+    assertThat(wrongMethod.statusCode()).isEqualTo(405);
+    assertThat(wrongMethod.bodyAsJsonObject().getJsonObject("error").getString("code")).isEqualTo("METHOD_NOT_ALLOWED");
   }
 
   @Test
