@@ -38,6 +38,8 @@ public record LedgerDatabase(String jdbcUrl, String host, int port, String datab
         .migrate();
   }
 
+  private static final java.util.concurrent.atomic.AtomicInteger POOLS = new java.util.concurrent.atomic.AtomicInteger();
+
   /** A pool for this database, on the given Vert.x. */
   public Pool pool(Vertx vertx, int size) {
     PgConnectOptions connect = new PgConnectOptions()
@@ -47,6 +49,9 @@ public record LedgerDatabase(String jdbcUrl, String host, int port, String datab
         .setUser(user)
         .setPassword(password)
         .setCachePreparedStatements(true);
-    return PgBuilder.pool().with(new PoolOptions().setMaxSize(size)).connectingTo(connect).using(vertx).build();
+    // Each pool its own name: Vert.x's pool metrics are keyed by it, and pools sharing the default name
+    // would collide there (only the first one's gauges would be kept).
+    PoolOptions options = new PoolOptions().setMaxSize(size).setName("ledger-" + POOLS.incrementAndGet());
+    return PgBuilder.pool().with(options).connectingTo(connect).using(vertx).build();
   }
 }

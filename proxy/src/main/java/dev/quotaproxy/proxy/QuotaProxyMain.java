@@ -143,7 +143,7 @@ public final class QuotaProxyMain {
     int connectionsPerLoop = Math.max(1, config.redis().poolSize() / config.eventLoops());
 
     Ledger ledger = new Ledger(backends.ledgerDatabase.pool(vertx, config.ledger().poolSize()));
-    Redis ledgerRedis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl).setMaxPoolSize(4));
+    Redis ledgerRedis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl).setMaxPoolSize(4).setPoolName("ledger"));
     LedgerRecovery recovery = new LedgerRecovery(vertx, ledgerRedis, ledger);
     RedisQuotaStore maintenance = RedisQuotaStore.create(vertx, redisUrl, 2, quota.reservationTtl()).withRecovery(recovery);
     Pool adminPool = backends.ledgerDatabase.pool(vertx, 2);

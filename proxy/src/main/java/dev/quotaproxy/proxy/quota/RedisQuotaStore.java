@@ -79,12 +79,16 @@ public final class RedisQuotaStore implements QuotaStore {
    * requests under a few dozen concurrent uploads, so the pool is sized here and waiting is generous.
    * Call {@link #loadScripts()} before serving; {@link #close()} closes the client.
    */
+  private static final java.util.concurrent.atomic.AtomicInteger CLIENTS = new java.util.concurrent.atomic.AtomicInteger();
+
   public static RedisQuotaStore create(Vertx vertx, String redisUrl, int poolSize, Duration reservationTtl) {
     RedisOptions options = new RedisOptions()
         .setConnectionString(redisUrl)
         .setMaxPoolSize(poolSize)
         .setMaxPoolWaiting(MAX_POOL_WAITING)
-        .setMaxWaitingHandlers(MAX_WAITING_HANDLERS);
+        .setMaxWaitingHandlers(MAX_WAITING_HANDLERS)
+        // Named for the pool metrics, which would otherwise carry a random id per client.
+        .setPoolName("quota-store-" + CLIENTS.incrementAndGet());
     return new RedisQuotaStore(Redis.createClient(vertx, options), reservationTtl, true, ProxyMetrics.of(vertx).redis());
   }
 
