@@ -10,8 +10,11 @@
 #    through `openssl dgst -sha256` and compared, as every registry client
 #    hashes what it pulls). Prints the median MB/s (10^6 bytes/s) of each path
 #    and the ratio proxy/direct.
-#    When haproxy is installed, the same rounds also run through HAProxy in
-#    HTTP mode, as a reference for what a mature C proxy achieves on this box.
+#    The same rounds also run through a second proxy with --proxy.zero-copy
+#    false (bodies copied through the JVM instead of spliced), and, when haproxy
+#    is installed, through HAProxy in HTTP mode, copying and with
+#    `option splice-response`, as a reference for what a mature C proxy
+#    achieves on this box.
 # 2. Restarts the proxy with a small heap, pushes and pulls a bigger blob
 #    through it, and prints the proxy's peak RSS and whether the digest read
 #    back matches.
@@ -37,6 +40,7 @@ BIG_MIB=${BENCH_BIG_MIB:-2048}
 HEAP_OPTS=${BENCH_HEAP_OPTS:--Xmx128m}
 REFERENCE=${BENCH_REFERENCE:-auto}
 HAPROXY_URL=""
+COPY_URL=""
 MAX_TIME=900   # seconds; no single transfer may hang the benchmark for longer
 
 # ---------------------------------------------------------------- transfers
@@ -91,9 +95,10 @@ pull_verified() {
   awk -v a="$start" -v b="$end" 'BEGIN { print b - a }'
 }
 
-# start_haproxy: HAProxy in HTTP mode in front of the registry, as a reference proxy.
+# start_haproxy NAME [OPTION]: HAProxy in HTTP mode in front of the registry, as a
+# reference proxy, with OPTION (e.g. "option splice-response") in its defaults.
 start_haproxy() {
-  local cfg=$QP_TMP/haproxy.cfg port
+  local name=$1 option=${2:-} cfg=$QP_TMP/$1.cfg port
   free_port
   port=$FREE_PORT
   cat >"$cfg" <<CFG
@@ -104,17 +109,26 @@ defaults
   timeout connect 5s
   timeout client 900s
   timeout server 900s
+  $option
 frontend bench
   bind 127.0.0.1:$port
   default_backend registry
 backend registry
   server registry 127.0.0.1:$REGISTRY_PORT
 CFG
-  haproxy -f "$cfg" -db >"$QP_TMP/haproxy.log" 2>&1 &
+  haproxy -f "$cfg" -db >"$QP_TMP/$name.log" 2>&1 &
   QP_PIDS+=("$!")
   HAPROXY_URL=http://127.0.0.1:$port
   wait_http "$HAPROXY_URL/v2/" "$!" 30 || die "haproxy did not come up on $HAPROXY_URL"
-  log "haproxy  $HAPROXY_URL ($(haproxy -v | head -n 1))"
+  log "$name $HAPROXY_URL ($(haproxy -v | head -n 1)${option:+, $option})"
+}
+
+# start_copying_proxy: a second proxy that copies bodies through the JVM (no splice).
+start_copying_proxy() {
+  local keep_url=$PROXY_URL keep_pid=$PROXY_PID keep_log=$PROXY_LOG
+  start_proxy proxy-copy.log --proxy.zero-copy false
+  COPY_URL=$PROXY_URL
+  PROXY_URL=$keep_url PROXY_PID=$keep_pid PROXY_LOG=$keep_log
 }
 
 # ---------------------------------------------------------------- numbers
@@ -133,10 +147,15 @@ throughput() {
   local file=$QP_TMP/blob.bin digest size round path base repo
   local -A push pull verified url=([direct]=$REGISTRY_URL [proxy]=$PROXY_URL)
   local paths=(direct proxy)
+  start_copying_proxy
+  url[proxy-copy]=$COPY_URL
+  paths+=(proxy-copy)
   if [[ "$REFERENCE" == auto ]] && command -v haproxy >/dev/null 2>&1; then
-    start_haproxy
+    start_haproxy haproxy
     url[haproxy]=$HAPROXY_URL
-    paths+=(haproxy)
+    start_haproxy haproxy-splice "option splice-response"
+    url[haproxy-splice]=$HAPROXY_URL
+    paths+=(haproxy haproxy-splice)
   fi
   step "throughput: ${SIZE_MIB} MiB blob, 1 warm-up + $ROUNDS rounds per path (${paths[*]})"
   make_blob "$SIZE_MIB" "$file"
@@ -165,17 +184,17 @@ throughput() {
 
   echo
   printf 'median of %d rounds, %d MiB blob, MB/s = 10^6 bytes/s\n' "$ROUNDS" "$SIZE_MIB"
-  printf '  %-16s %10s %10s %14s\n' path "push" "pull" "verified pull"
+  printf '  %-22s %10s %10s %14s\n' path "push" "pull" "verified pull"
   local -A med
   for path in "${paths[@]}"; do
     # shellcheck disable=SC2086  # the lists are space-separated numbers
     med[$path-push]=$(median ${push[$path]}) med[$path-pull]=$(median ${pull[$path]}) med[$path-verified]=$(median ${verified[$path]})
-    printf '  %-16s %10s %10s %14s\n' "$path" "$(mbps "$size" "${med[$path-push]}")" \
+    printf '  %-22s %10s %10s %14s\n' "$path" "$(mbps "$size" "${med[$path-push]}")" \
       "$(mbps "$size" "${med[$path-pull]}")" "$(mbps "$size" "${med[$path-verified]}")"
   done
   # throughput ratio X/direct = time ratio direct/X
   for path in "${paths[@]:1}"; do
-    printf '  %-16s %10s %10s %14s\n' "$path/direct" "$(ratio "${med[direct-push]}" "${med[$path-push]}")" \
+    printf '  %-22s %10s %10s %14s\n' "$path/direct" "$(ratio "${med[direct-push]}" "${med[$path-push]}")" \
       "$(ratio "${med[direct-pull]}" "${med[$path-pull]}")" "$(ratio "${med[direct-verified]}" "${med[$path-verified]}")"
   done
 }

@@ -11,7 +11,7 @@ import java.util.Map;
 import java.util.Optional;
 
 /** The proxy's typed configuration, built from the settings catalog and checked as a whole. */
-public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redis redis, Quota quota, Ledger ledger, Admin admin) {
+public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, boolean zeroCopy, Redis redis, Quota quota, Ledger ledger, Admin admin) {
 
   /**
    * The admin API's listener and who may call it.
@@ -147,6 +147,11 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redi
       "Event loops, each running one proxy verticle with its own upstream pool. Default: one per CPU core.",
       String.valueOf(Runtime.getRuntime().availableProcessors()), Parsers.intBetween(1, 1024));
 
+  public static final Setting<Boolean> ZERO_COPY = Setting.withDefault("proxy.zero-copy", "true|false",
+      "Move blob downloads of 1 MiB or more from the upstream socket to the client socket with splice(2), without copying them"
+          + " through the proxy. Linux epoll and plain HTTP on both sides only; elsewhere bodies are copied as usual.",
+      "true", Parsers.bool());
+
   public static final Setting<URI> REDIS_URL = Setting.optional("redis.url", "URL",
       "Redis that holds quota state, redis:// or rediss:// (TLS), with user, password and database number as needed. Unset: the proxy starts an embedded Redis, for a single proxy instance.",
       Parsers.redisUrl());
@@ -205,7 +210,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redi
   public static final List<Setting<?>> CATALOG = List.of(
       UPSTREAM_URL, UPSTREAM_CA, UPSTREAM_POOL_SIZE, UPSTREAM_MAX_WAITING, UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_IDLE_TIMEOUT,
       LISTEN_HOST, LISTEN_PORT, LISTEN_TLS_CERT, LISTEN_TLS_KEY, LISTEN_TRUST_FORWARDED, LISTEN_IDLE_TIMEOUT,
-      EVENT_LOOPS,
+      EVENT_LOOPS, ZERO_COPY,
       REDIS_URL, REDIS_POOL_SIZE,
       POSTGRES_URL, POSTGRES_POOL_SIZE, LEDGER_BATCH_SIZE, LEDGER_RETENTION_DAYS, LEDGER_RECONCILE_INTERVAL,
       QUOTA_ENABLED, QUOTA_FAIL_OPEN, QUOTA_RESERVATION_TTL, QUOTA_CHUNK_RESERVATION,
@@ -246,6 +251,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, Redi
         new Upstream(origin, s.find(UPSTREAM_CA), s.get(UPSTREAM_POOL_SIZE), s.get(UPSTREAM_MAX_WAITING),
             s.get(UPSTREAM_CONNECT_TIMEOUT), s.get(UPSTREAM_IDLE_TIMEOUT)),
         s.get(EVENT_LOOPS),
+        s.get(ZERO_COPY),
         new Redis(s.find(REDIS_URL), s.get(REDIS_POOL_SIZE)),
         new Quota(s.get(QUOTA_ENABLED), s.get(QUOTA_FAIL_OPEN), s.get(QUOTA_RESERVATION_TTL), s.get(QUOTA_CHUNK_RESERVATION),
             new SystemQuota(s.get(QUOTA_SYSTEM_HARD_STORAGE), s.get(QUOTA_SYSTEM_WRITE_RATIO), s.get(QUOTA_SYSTEM_READ_ONLY),

@@ -3,6 +3,7 @@ package dev.quotaproxy.proxy;
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.proxy.http.ProxyContext;
 import dev.quotaproxy.proxy.http.ProxyExchange;
+import dev.quotaproxy.proxy.http.SpliceGate;
 import dev.quotaproxy.proxy.metrics.ProxyMetrics;
 import dev.quotaproxy.proxy.quota.QuotaRules;
 import io.vertx.core.Future;
@@ -55,7 +56,12 @@ public final class ProxyVerticle extends VerticleBase {
             .setHttp1MaxSize(config.upstream().poolSize())
             .setMaxWaitQueueSize(config.upstream().maxWaiting()))
         // Resets and closes are handled per exchange; without a handler Vert.x logs each one as an error.
-        .withConnectHandler(connection -> connection.exceptionHandler(e -> LOG.debug("upstream connection: {}", e.toString())))
+        .withConnectHandler(connection -> {
+          connection.exceptionHandler(e -> LOG.debug("upstream connection: {}", e.toString()));
+          if (config.zeroCopy()) {
+            SpliceGate.install(connection);
+          }
+        })
         .build();
     ProxyContext context = new ProxyContext(vertx, upstream, config, quotas.apply(vertx), ProxyMetrics.of(vertx).requests());
     server = vertx.createHttpServer(serverOptions(config.listen()))

@@ -1,11 +1,13 @@
 package dev.quotaproxy.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.quotaproxy.proxy.support.TestProxy;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientResponse;
@@ -37,16 +39,18 @@ class StreamingTest {
   private Vertx vertx;
   private HttpClient client;
   private TestProxy proxy;
+  private String upstreamOrigin;
   private final AtomicLong sent = new AtomicLong();
   private final Promise<Void> upstreamConnectionClosed = Promise.promise();
   private final AtomicBoolean upstreamSawRequestEnd = new AtomicBoolean();
 
   @BeforeEach
   void start() throws Exception {
-    vertx = Vertx.vertx();
+    // Native epoll, as the proxy runs: downloads of 1 MiB or more are then spliced, not copied.
+    vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
     HttpServer upstream = vertx.createHttpServer().requestHandler(this::upstream);
-    int port = upstream.listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS).actualPort();
-    proxy = TestProxy.start(vertx, "http://127.0.0.1:" + port);
+    upstreamOrigin = "http://127.0.0.1:" + upstream.listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS).actualPort();
+    proxy = TestProxy.start(vertx, upstreamOrigin);
     client = vertx.createHttpClient();
   }
 
@@ -55,7 +59,10 @@ class StreamingTest {
     vertx.close().await(10, TimeUnit.SECONDS);
   }
 
-  /** {@code PUT /v2/t/blobs/uploads/*} digests the body; {@code GET /v2/t/blobs/sha256:<size>} sends size seeded bytes. */
+  /**
+   * {@code PUT /v2/t/blobs/uploads/*} digests the body; {@code GET /v2/t/blobs/sha256:<size>} sends size seeded
+   * bytes, or with {@code ?stall-after=N} or {@code ?hang-up-after=N} only N of them, then goes silent or closes.
+   */
   private void upstream(HttpServerRequest request) {
     request.connection().closeHandler(v -> upstreamConnectionClosed.tryComplete());
     if (request.path().endsWith("/refuse")) {
@@ -81,7 +88,14 @@ class StreamingTest {
     }
     long size = Long.parseLong(request.path().substring(request.path().lastIndexOf(':') + 1));
     HttpServerResponse response = request.response().putHeader("Content-Length", Long.toString(size));
-    pump(response, size, 42, null, sent).onSuccess(v -> response.end());
+    if (request.getParam("stall-after") != null) {
+      pump(response, Long.parseLong(request.getParam("stall-after")), 42, null, sent);
+    } else if (request.getParam("hang-up-after") != null) {
+      pump(response, Long.parseLong(request.getParam("hang-up-after")), 42, null, sent)
+          .onSuccess(v -> vertx.setTimer(100, id -> request.connection().close()));
+    } else {
+      pump(response, size, 42, null, sent).onSuccess(v -> response.end());
+    }
   }
 
   @Test
@@ -203,7 +217,40 @@ class StreamingTest {
     assertThat(body.toString()).isEqualTo(REFUSAL);
   }
 
-  /** Writes {@code size} seeded pseudo-random bytes in 64 KiB chunks, waiting whenever the stream is full. */
+  @Test
+  void anUpstreamStallingMidDownloadIsCutAtTheIdleTimeout() throws Exception {
+    TestProxy impatient = TestProxy.start(vertx, upstreamOrigin, "--upstream.idle-timeout", "1s");
+    long size = 64L * MiB;
+    AtomicLong received = new AtomicLong();
+    long started = System.nanoTime();
+
+    Future<Void> download = client.request(HttpMethod.GET, impatient.port(), "127.0.0.1", "/v2/t/blobs/sha256:" + size + "?stall-after=" + 8 * MiB)
+        .compose(request -> request.send().compose(response -> {
+          response.handler(chunk -> received.addAndGet(chunk.length()));
+          return response.end();
+        }));
+
+    assertThatThrownBy(() -> download.await(30, TimeUnit.SECONDS)).as("a truncated body must never look complete").isNotNull();
+    upstreamConnectionClosed.future().await(10, TimeUnit.SECONDS);
+    assertThat(received.get()).isEqualTo(8L * MiB);
+    assertThat(System.nanoTime() - started).as("cut by the 1 s idle timeout, not a later one").isLessThan(TimeUnit.SECONDS.toNanos(15));
+  }
+
+  @Test
+  void anUpstreamHangingUpMidDownloadClosesTheClientConnection() throws Exception {
+    long size = 64L * MiB;
+    AtomicLong received = new AtomicLong();
+
+    Future<Void> download = client.request(HttpMethod.GET, proxy.port(), "127.0.0.1", "/v2/t/blobs/sha256:" + size + "?hang-up-after=" + 8 * MiB)
+        .compose(request -> request.send().compose(response -> {
+          response.handler(chunk -> received.addAndGet(chunk.length()));
+          return response.end();
+        }));
+
+    assertThatThrownBy(() -> download.await(30, TimeUnit.SECONDS)).as("a truncated body must never look complete").isNotNull();
+    assertThat(received.get()).isEqualTo(8L * MiB);
+  }
+
   /**
    * Runs {@code work} on one event-loop context, so a request made there is bound to it and the writes,
    * the queue checks and the drain events of {@link #pump} all happen on one thread. Pumping from the test
@@ -215,6 +262,7 @@ class StreamingTest {
     return result.future();
   }
 
+  /** Writes {@code size} seeded pseudo-random bytes in 64 KiB chunks, waiting whenever the stream is full. */
   private Future<Void> pump(WriteStream<Buffer> out, long size, long seed, MessageDigest digest, AtomicLong written) {
     Promise<Void> done = Promise.promise();
     SplittableRandom random = new SplittableRandom(seed);

@@ -3,6 +3,7 @@ package dev.quotaproxy.proxy.http;
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.proxy.metrics.Outcome;
 import dev.quotaproxy.proxy.oci.OciError;
+import dev.quotaproxy.proxy.oci.OciOperation;
 import dev.quotaproxy.proxy.oci.OciRequest;
 import dev.quotaproxy.proxy.oci.OciRequestClassifier;
 import dev.quotaproxy.proxy.quota.ExchangeQuota;
@@ -11,6 +12,7 @@ import dev.quotaproxy.proxy.quota.ExchangeView;
 import dev.quotaproxy.proxy.quota.Principal;
 import dev.quotaproxy.proxy.quota.RefusalReason;
 import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.epoll.AbstractEpollStreamChannel;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Promise;
@@ -22,6 +24,7 @@ import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.net.HostAndPort;
 import java.net.ConnectException;
@@ -50,6 +53,8 @@ public final class ProxyExchange implements ExchangeView {
   private static final String VIA = "1.1 quota-proxy";
   /** How long a client may keep sending a body nobody will read, after its answer, before the close. */
   private static final long LINGER_MILLIS = 5_000;
+  /** How often a spliced body, which the client connection's idle timer cannot see, tells that timer it is moving. */
+  private static final long SPLICE_KEEPALIVE_NANOS = 1_000_000_000L;
 
   private final ProxyContext context;
   private final HttpServerRequest request;
@@ -64,6 +69,10 @@ public final class ProxyExchange implements ExchangeView {
 
   private HttpClientRequest upstreamRequest;
   private HttpClientResponse upstreamResponse;
+  /** Upstream and client channels when this exchange's answer may be spliced; null otherwise. */
+  private AbstractEpollStreamChannel[] spliceChannels;
+  private long splicedBytes;
+  private long lastSpliceKeepAlive;
   private boolean requestBodyDone;
   private boolean continueSent;
   private boolean replied;
@@ -153,6 +162,7 @@ public final class ProxyExchange implements ExchangeView {
       }
       if (!hasBody()) {
         requestBodyDone = true;
+        armSplice();
         upstreamRequest.end();
         return;
       }
@@ -173,6 +183,18 @@ public final class ProxyExchange implements ExchangeView {
         }
       });
     });
+  }
+
+  /** A blob download may skip the JVM (see {@link SplicedBody}); the gate decides once it sees the answer's head. */
+  private void armSplice() {
+    if (!context.config().zeroCopy() || request.method() != HttpMethod.GET || oci.operation() != OciOperation.BLOB_GET
+        || request.version() == HttpVersion.HTTP_2) {
+      return;
+    }
+    spliceChannels = SplicedBody.channels(upstreamRequest.connection(), request.connection());
+    if (spliceChannels != null) {
+      SplicedBody.gate(upstreamRequest.connection()).arm();
+    }
   }
 
   /** A quota rule stopped a body part-way (a chunked upload over the limit): refuse, never forward the rest. */
@@ -244,6 +266,11 @@ public final class ProxyExchange implements ExchangeView {
       // The registry answered before taking the whole body: the rest of it must not be read as a next request.
       headers.set(HttpHeaders.CONNECTION, "close");
     }
+    SpliceGate gate = spliceChannels == null ? null : SplicedBody.gate(upstream.request().connection());
+    if (gate != null && gate.holding()) {
+      relaySpliced(upstream, gate);
+      return;
+    }
     new MeteredReadStream(upstream, watchdog::touch).pipe().endOnFailure(false).to(response).onComplete(done -> {
       if (done.failed()) {
         abort("response body failed: " + describe(done.cause()));
@@ -255,6 +282,52 @@ public final class ProxyExchange implements ExchangeView {
         closeAfterDrainingRequest();
       }
     });
+  }
+
+  /**
+   * Sends the head and the body bytes the gate held through Vert.x, then, once they have left, has the
+   * kernel move the rest. The upstream connection is closed afterwards: its HTTP decoder never saw the
+   * body end, so it cannot carry another exchange.
+   */
+  private void relaySpliced(HttpClientResponse upstream, SpliceGate gate) {
+    // The reset below surfaces here; the exchange is over by then.
+    upstream.exceptionHandler(e -> LOG.debug("{} {}: upstream after splice: {}", request.method(), path, e.toString()));
+    gate.handOver().compose(held -> {
+      if (finished) {
+        return Future.<Void>failedFuture("exchange already ended");
+      }
+      watchdog.touch();
+      Future<Void> sent = response.writeHead();
+      if (held.bytes().length() > 0) {
+        sent = response.write(held.bytes());
+      }
+      lastSpliceKeepAlive = System.nanoTime();
+      return sent.compose(v -> finished
+          ? Future.<Void>failedFuture("exchange already ended")
+          : SplicedBody.start(spliceChannels[0], spliceChannels[1], held.remaining(), this::splicedPiece));
+    }).onComplete(done -> {
+      if (finished) {
+        return;
+      }
+      if (done.failed()) {
+        abort("response body failed: " + describe(done.cause()));
+        return;
+      }
+      response.end();
+      finish("ok");
+      resetUpstream();
+    });
+  }
+
+  private void splicedPiece(long bytes) {
+    splicedBytes += bytes;
+    watchdog.touch();
+    long now = System.nanoTime();
+    if (now - lastSpliceKeepAlive >= SPLICE_KEEPALIVE_NANOS && !response.closed()) {
+      // An empty write passes the client connection's idle handler, which spliced bytes bypass.
+      lastSpliceKeepAlive = now;
+      response.write(Buffer.buffer());
+    }
   }
 
   private static void rewrite(MultiMap headers, String name, java.util.function.UnaryOperator<String> rewriter) {
@@ -378,9 +451,13 @@ public final class ProxyExchange implements ExchangeView {
     long nanos = System.nanoTime() - startNanos;
     long millis = nanos / 1_000_000;
     int status = response.headWritten() ? response.getStatusCode() : 0;
-    quota.ended(status, requestBody.bytes(), response.bytesWritten());
-    context.meters().record(oci.operation(), status, Outcome.of(outcome), requestBody.bytes(), response.bytesWritten(), nanos);
-    AccessLog.write(oci, request.method().name(), path, user, status, requestBody.bytes(), response.bytesWritten(), millis, outcome);
+    long bytesOut = response.bytesWritten() + splicedBytes;
+    quota.ended(status, requestBody.bytes(), bytesOut);
+    context.meters().record(oci.operation(), status, Outcome.of(outcome), requestBody.bytes(), bytesOut, nanos);
+    if (splicedBytes > 0) {
+      context.meters().spliced(splicedBytes);
+    }
+    AccessLog.write(oci, request.method().name(), path, user, status, requestBody.bytes(), bytesOut, millis, outcome);
   }
 
   private boolean hasBody() {

@@ -23,6 +23,7 @@ public final class RequestMeters {
   static final String RECEIVED = "quota_proxy.received.bytes";
   static final String SENT = "quota_proxy.sent.bytes";
   static final String REJECTIONS = "quota_proxy.rejections";
+  static final String SPLICED = "quota_proxy.spliced.bytes";
   /** Status 0 is "no response sent"; anything past 599 is not HTTP and is counted as 0 too. */
   private static final int STATUSES = 600;
   /**
@@ -36,6 +37,7 @@ public final class RequestMeters {
 
   private final MeterRegistry registry;
   private final PerOperation[] operations;
+  private final Counter spliced;
 
   RequestMeters(MeterRegistry registry) {
     this.registry = registry;
@@ -44,6 +46,9 @@ public final class RequestMeters {
     for (OciOperation operation : all) {
       operations[operation.ordinal()] = new PerOperation(operation);
     }
+    this.spliced = Counter.builder(SPLICED).baseUnit("bytes")
+        .description("Response body bytes moved from the upstream socket to the client socket by splice(2), never copied into the proxy")
+        .register(registry);
   }
 
   /**
@@ -60,6 +65,11 @@ public final class RequestMeters {
     if (bytesOut > 0) {
       meters.sent.increment(bytesOut);
     }
+  }
+
+  /** Bytes of a finished exchange's body that were spliced; they are in its sent bytes too. */
+  public void spliced(long bytes) {
+    spliced.increment(bytes);
   }
 
   /** A request the proxy refused on its own, and why. */
