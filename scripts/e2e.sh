@@ -145,6 +145,8 @@ verify_pulled_layout() {
 
 # ---------------------------------------------------------------- steps
 
+ADMIN_URL=""
+
 setup() {
   need curl jq skopeo podman umoci docker-registry sha256sum cmp
   qp_init e2e
@@ -154,7 +156,9 @@ setup() {
     TARGET_PORT=$REGISTRY_PORT
   else
     step "start proxy"
-    start_proxy proxy.log
+    free_port
+    ADMIN_URL=http://127.0.0.1:$FREE_PORT
+    start_proxy proxy.log --admin.port "$FREE_PORT"
     TARGET_PORT=$PROXY_PORT
   fi
   TARGET_HOST=127.0.0.1:$TARGET_PORT
@@ -365,6 +369,19 @@ check_locations() {
   fi
 }
 
+# Layers of 1 MiB or more pulled through the proxy (the test images' are just
+# over) are spliced socket to socket; their digests were checked above.
+check_zero_copy() {
+  [[ -n "$PROXY_PID" ]] || return 0
+  step "zero-copy pulls"
+  local spliced big
+  spliced=$(curl -sSf "$ADMIN_URL/metrics" | awk '$1 == "quota_proxy_spliced_bytes_total" { printf "%d", $2 }')
+  big=$(access_log 'select(.op == "BLOB_GET" and .status == 200 and .bytes_out >= 1048576) | .bytes_out' -r | wc -l)
+  log "spliced bytes: ${spliced:-none}, blob GETs of 1 MiB or more: $big"
+  check "blob GETs of 1 MiB or more went through the proxy" test "$big" -gt 0
+  check "their bodies were spliced (quota_proxy_spliced_bytes_total > 0)" test "${spliced:-0}" -gt 0
+}
+
 check_access_log() {
   [[ -n "$PROXY_PID" ]] || { log "(E2E_DIRECT=1: no proxy access log to check)"; return 0; }
   step "proxy access log"
@@ -392,6 +409,7 @@ main() {
   expect_continue
   chunked_patch
   check_locations
+  check_zero_copy
   check_access_log
   summary e2e
 }
