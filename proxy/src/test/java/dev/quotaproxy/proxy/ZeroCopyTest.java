@@ -25,7 +25,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Blob downloads of 1 MiB or more go from the registry's socket to the client's with splice(2),
  * against a real registry: the bytes arrive as the registry holds them, are metered as sent, and the
- * client connection carries on. Smaller blobs, TLS and a proxy with zero copy off are copied.
+ * client connection carries on. Smaller blobs and a proxy with zero copy off are copied. (Stalls and
+ * hang-ups mid-body are in {@link StreamingTest}, whose upstream the test controls.)
  */
 class ZeroCopyTest {
   private static final int KiB = 1024;
