@@ -69,8 +69,9 @@ public final class ProxyExchange implements ExchangeView {
 
   private HttpClientRequest upstreamRequest;
   private HttpClientResponse upstreamResponse;
-  /** Upstream and client channels when this exchange's answer may be spliced; null otherwise. */
+  /** Upstream and client channels, and the upstream's gate, when this exchange's answer may be spliced; null otherwise. */
   private AbstractEpollStreamChannel[] spliceChannels;
+  private SpliceGate spliceGate;
   private long splicedBytes;
   private long lastSpliceKeepAlive;
   private boolean requestBodyDone;
@@ -193,7 +194,8 @@ public final class ProxyExchange implements ExchangeView {
     }
     spliceChannels = SplicedBody.channels(upstreamRequest.connection(), request.connection());
     if (spliceChannels != null) {
-      SplicedBody.gate(upstreamRequest.connection()).arm();
+      spliceGate = SplicedBody.gate(upstreamRequest.connection());
+      spliceGate.arm();
     }
   }
 
@@ -266,9 +268,8 @@ public final class ProxyExchange implements ExchangeView {
       // The registry answered before taking the whole body: the rest of it must not be read as a next request.
       headers.set(HttpHeaders.CONNECTION, "close");
     }
-    SpliceGate gate = spliceChannels == null ? null : SplicedBody.gate(upstream.request().connection());
-    if (gate != null && gate.holding()) {
-      relaySpliced(upstream, gate);
+    if (spliceGate != null && spliceGate.holding()) {
+      relaySpliced(upstream, spliceGate);
       return;
     }
     new MeteredReadStream(upstream, watchdog::touch).pipe().endOnFailure(false).to(response).onComplete(done -> {
