@@ -167,8 +167,9 @@ class ZeroCopyTest {
   }
 
   private static long egressUsed(String repository) throws Exception {
-    EgressCheck check = QuotaHarness.await(proxy.store().checkEgress(repository));
-    assertThat(check.allowed()).as("the scope is at its one-byte limit after a pull").isFalse();
+    var grant = QuotaHarness.await(proxy.store().reserveEgress(repository, 0));
+    assertThat(grant.allowed()).as("the scope is at its one-byte limit after a pull").isFalse();
+    EgressCheck check = grant.refusal();
     return check.used();
   }
 }

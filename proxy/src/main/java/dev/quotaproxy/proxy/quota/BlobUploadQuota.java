@@ -55,7 +55,7 @@ final class BlobUploadQuota implements ExchangeQuota {
     if (exchange.chunked() || length <= 0) {
       return Future.succeededFuture(Admission.FORWARD);
     }
-    return enforcer.reserveThroughContention(() -> enforcer.store.reserveBytes(repository, reservationId, length, length))
+    return enforcer.reserveThroughContention(() -> enforcer.store.reserveBytes(repository, reservationId, null, length, length))
         .map(r -> {
           if (!r.granted()) {
             return Admission.refuse(enforcer.storageRefusal(exchange, r.denial()));
@@ -72,7 +72,7 @@ final class BlobUploadQuota implements ExchangeQuota {
       return body;
     }
     reserving = new ReservingReadStream(body, enforcer.chunkReservation,
-        (min, max) -> enforcer.reserveThroughContention(() -> enforcer.store.reserveBytes(repository, reservationId, min, max)),
+        (min, max) -> enforcer.reserveThroughContention(() -> enforcer.store.reserveBytes(repository, reservationId, null, min, max)),
         denied -> {
           // The client is cut off mid-chunk and will give the session up: free all it held.
           settled = true;
@@ -111,7 +111,7 @@ final class BlobUploadQuota implements ExchangeQuota {
       return Future.succeededFuture(List.of());
     }
     settled = true;
-    return enforcer.store.commitBlob(repository, reservationId, new Blob(digest, -1), exchange.user())
+    return enforcer.store.commitBlob(repository, reservationId, null, new Blob(digest, -1), exchange.user())
         .compose(commit -> commit.sizeKnown() ? Future.succeededFuture(commit) : commitWithUpstreamSize(digest))
         .map(commit -> QuotaErrors.softLimitWarnings(commit.scopes()))
         .recover(e -> enforcer.<List<String>>recordFailure(exchange, "blob " + digest, e).otherwise(List.of()));
@@ -120,7 +120,7 @@ final class BlobUploadQuota implements ExchangeQuota {
   /** The session's reservation expired before it closed: the registry knows the size. */
   private Future<Commit> commitWithUpstreamSize(String digest) {
     return exchange.upstreamBlobSize(repository, digest)
-        .compose(size -> enforcer.store.commitBlob(repository, reservationId, new Blob(digest, size), exchange.user()));
+        .compose(size -> enforcer.store.commitBlob(repository, reservationId, null, new Blob(digest, size), exchange.user()));
   }
 
   @Override

@@ -70,7 +70,7 @@ final class MountQuota implements ExchangeQuota {
       enforcer.store.release(repository, reservationId, -1);
       return Future.succeededFuture(List.of());
     }
-    return enforcer.store.commitBlob(repository, reservationId, new Blob(digest, size), exchange.user())
+    return enforcer.store.commitBlob(repository, reservationId, null, new Blob(digest, size), exchange.user())
         .map(commit -> QuotaErrors.softLimitWarnings(commit.scopes()))
         .recover(e -> enforcer.<List<String>>recordFailure(exchange, "mounted blob " + digest, e).otherwise(List.of()));
   }

@@ -24,8 +24,8 @@ final class PullQuota implements ExchangeQuota {
 
   @Override
   public Future<Admission> admit() {
-    return enforcer.store.checkEgress(exchange.oci().repository())
-        .map(check -> check.allowed() ? Admission.FORWARD : Admission.refuse(enforcer.egressRefusal(exchange, check)))
+    return enforcer.store.reserveEgress(exchange.oci().repository(), 0)
+        .map(grant -> grant.allowed() ? Admission.FORWARD : Admission.refuse(enforcer.egressRefusal(exchange, grant.refusal())))
         .otherwise(e -> {
           LOG.warn("{}: egress not checked, quota store unreachable: {}", exchange.oci().repository(), e.toString());
           return Admission.FORWARD;

@@ -2,6 +2,7 @@ package dev.quotaproxy.proxy.quota;
 
 import io.vertx.core.Future;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -24,43 +25,81 @@ import java.util.Optional;
  */
 public interface QuotaStore {
 
-  /**
-   * Reserves the same number of bytes in every scope of the path, all or nothing: grants
-   * {@code min(maxBytes, smallest headroom)} if that is at least {@code minBytes}, where headroom is
-   * hard - used - reserved. Adds to the reservation's bytes and its session total, refreshes its TTL.
-   * With {@code minBytes == maxBytes == 0} it grants nothing and refuses when any scope is already at
-   * or over its hard limit (the check at upload start).
+  /*
+   * Reservation ids. Every request that reserves storage does so under an id of its own (a request id,
+   * unique per request and never reused). A request that belongs to an upload session names the session
+   * too: when the request ends, what the registry stored of it moves into the session's reservation
+   * ({@link #settle}), where it stays until the session is committed, cancelled or expires. A released or
+   * settled request id is retired: a reserve that arrives for it later (a call that timed out here but
+   * still reached Redis) grants nothing, so releasing after a timeout never leaves bytes behind.
    */
-  Future<Reservation> reserveBytes(String repository, String reservationId, long minBytes, long maxBytes);
 
   /**
-   * Reserves, in each scope of the path, the total size of those blobs absent from that scope
-   * (blobs listed twice count once): what a manifest PUT or a cross-repository mount would add.
-   * All or nothing; a need of 0 in every scope is granted even where a scope is over its limit.
+   * Reserves for the request {@code requestId} the same number of bytes in every scope of the path, all
+   * or nothing: grants {@code min(maxBytes, smallest headroom)} if that is at least {@code minBytes},
+   * where headroom is hard - used - reserved. Adds to the request's reservation, renews its TTL.
+   * {@code sessionId} (null when the request has no upload session) only informs a denial: its
+   * {@code heldByRequest} is what the request and its session hold together, so the caller can tell room
+   * taken by other uploads from room this upload took. A retired request id is refused with
+   * {@link Reservation#RETIRED}.
    */
-  Future<Reservation> reserveBlobs(String repository, String reservationId, List<Blob> blobs);
+  Future<Reservation> reserveBytes(String repository, String requestId, String sessionId, long minBytes, long maxBytes);
 
   /**
-   * Gives back {@code bytes} of a reservation in every scope (all of it when -1, or when it holds
-   * less), and takes them off its session total too: bytes given back were never uploaded.
+   * Reserves for the request, in each scope of the path, the total size of those blobs absent from that
+   * scope (blobs listed twice count once): what a manifest PUT or a cross-repository mount would add.
+   * A blob whose size the namespace already knows is reserved at the known size; if the size given
+   * differs, nothing is reserved and the result carries a {@link SizeConflict}. All or nothing; a need of
+   * 0 in every scope is granted even where a scope is over its limit.
+   */
+  Future<Reservation> reserveBlobs(String repository, String requestId, List<Blob> blobs);
+
+  /**
+   * Gives back {@code bytes} of a reservation in every scope (all of it when -1, or when it holds less).
+   * With -1 the id is retired (see above), whether it held anything or not.
    */
   Future<Void> release(String repository, String reservationId, long bytes);
 
   /**
-   * The registry accepted the blob: it becomes used in every scope where it was absent, its size is
-   * indexed, and the reservation is released whole. A size of -1 means the session total of the
-   * reservation; if that is unknown too (expired), the result says so and nothing changes.
+   * A request of an upload session is over. Of what the request holds, {@code storedBytes} (at most all
+   * of it) were stored by the registry: they move into the session's reservation (created if missing),
+   * the rest is released, and the request id is retired. {@code sessionDirty} records that the registry
+   * may hold bytes of the session that no reservation covers (a request cut off or failed after some of
+   * its bytes went upstream): the session's close must then ask the registry what it holds.
    */
-  Future<Commit> commitBlob(String repository, String reservationId, Blob blob, String user);
+  Future<Void> settle(String repository, String requestId, String sessionId, long storedBytes, boolean sessionDirty);
 
   /**
-   * The registry accepted the manifest: it and every blob it references become used where absent;
-   * if the manifest is new to the repository its references are counted (so a delete can tell which
-   * blobs no manifest needs any more); the reservation is released whole.
+   * The registry opened an upload session: refused (a {@link Denial} with 0 requested) when a scope of
+   * the path is at or over its hard limit; otherwise the session is recorded, holding nothing and clean,
+   * so its close knows the proxy saw all of its bytes.
    */
-  Future<Commit> commitManifest(String repository, String reservationId, Blob manifest, List<Blob> references, String user);
+  Future<Reservation> openSession(String repository, String sessionId);
 
-  /** The registry deleted the blob from the repository: it leaves each scope where no other repository under it holds it. */
+  /** What the store knows of an upload session: whether it is recorded, the bytes it holds, whether it is dirty. */
+  Future<Session> session(String repository, String sessionId);
+
+  /**
+   * The registry accepted the blob: it becomes used in every scope where it was absent, and the request's
+   * and the session's reservations (either may be null) are released whole and retired. The size is the
+   * namespace's known size for the digest when it has one (a known size is never overwritten); otherwise
+   * {@code blob.size()}, which must be 0 or more.
+   */
+  Future<Commit> commitBlob(String repository, String requestId, String sessionId, Blob blob, String user);
+
+  /**
+   * The registry accepted the manifest: it and every blob it references become used where absent (each
+   * at its known size when the namespace has one); if the manifest is new to the repository its
+   * references are counted (so a delete can tell which blobs no manifest needs any more); the request's
+   * reservation is released whole and retired.
+   */
+  Future<Commit> commitManifest(String repository, String requestId, Blob manifest, List<Blob> references, String user);
+
+  /**
+   * The registry unlinked the blob from the repository: it leaves each scope where no other repository
+   * under it holds it, unless a manifest of the repository still references it (the registry's garbage
+   * collection keeps such a blob, so it stays charged).
+   */
   Future<Change> dropBlob(String repository, String digest, String user);
 
   /**
@@ -75,10 +114,28 @@ public interface QuotaStore {
   /** A blob's size as indexed when it was committed anywhere in the namespace, or -1. */
   Future<Long> sizeOf(String namespace, String digest);
 
-  /** Whether the repository's scopes may serve a pull now, against their egress limits. */
-  Future<EgressCheck> checkEgress(String repository);
+  /** {@link #sizeOf} of several digests at once: each digest maps to its size, or -1. */
+  Future<Map<String, Long>> sizesOf(String namespace, List<String> digests);
 
-  /** Adds a request's traffic to the hourly counters of every scope of the path and of the user, and to egress windows. */
+  /**
+   * Reserves {@code bytes} of egress, before a pull's body moves, in the current window of every scope of
+   * the path that has an egress limit: refused (nothing reserved) when the first scope, outermost first,
+   * would pass its limit, i.e. used + bytes > limit; with 0 bytes (a body of unknown length) refused only
+   * when a scope is at or over its limit. Windows are counted on the Redis clock.
+   */
+  Future<EgressGrant> reserveEgress(String repository, long bytes);
+
+  /**
+   * The pull is over: {@code sentBytes} of the grant's bytes went out. The difference goes back to (or,
+   * for a body of unknown length, is added to) each window the grant reserved in, if that window is still
+   * the current one; a counter never goes below 0.
+   */
+  Future<Void> settleEgress(String repository, EgressGrant grant, long sentBytes);
+
+  /**
+   * Adds a request's traffic to the hourly counters of every scope of the path and of the user. Egress
+   * windows are not touched here: {@link #reserveEgress} and {@link #settleEgress} keep them.
+   */
   Future<Void> meter(String repository, String user, Traffic traffic);
 
   /** Sets a scope's limits, effective for the next decision of every proxy instance. */
@@ -101,11 +158,42 @@ public interface QuotaStore {
 
   /**
    * @param grantedBytes bytes added to the reservation (0 for blob reservations that needed nothing)
-   * @param denial       why it was refused, or null when granted
+   * @param denial       why it was refused for room, or null
+   * @param conflict     a blob given with another size than the namespace knows for it, or null
+   * @param retired      the request id was released or settled before this reserve arrived: nothing granted
    */
-  record Reservation(long grantedBytes, Denial denial) {
+  record Reservation(long grantedBytes, Denial denial, SizeConflict conflict, boolean retired) {
+    public static final Reservation RETIRED = new Reservation(0, null, null, true);
+
+    public Reservation(long grantedBytes, Denial denial) {
+      this(grantedBytes, denial, null, false);
+    }
+
     public boolean granted() {
-      return denial == null;
+      return denial == null && conflict == null && !retired;
+    }
+  }
+
+  /** A blob given with {@code claimed} bytes whose digest the namespace knows at {@code known} bytes. */
+  record SizeConflict(String digest, long known, long claimed) {}
+
+  /**
+   * @param recorded whether the store holds the session (false: never opened here, or expired)
+   * @param held     bytes its reservation holds: what the registry stored of its chunks, as far as the proxy saw
+   * @param dirty    the registry may hold bytes of it beyond {@code held}
+   */
+  record Session(boolean recorded, long held, boolean dirty) {
+    public static final Session UNKNOWN = new Session(false, 0, true);
+  }
+
+  /**
+   * An egress reservation: allowed or refused (then {@code refusal} says by which scope), and, when
+   * allowed, the bytes reserved and the windows they went to (one entry per scope of the path with an
+   * egress limit, opaque to callers) so that {@link #settleEgress} corrects the same windows.
+   */
+  record EgressGrant(boolean allowed, long reservedBytes, List<String> windows, EgressCheck refusal) {
+    public static EgressGrant refused(EgressCheck check) {
+      return new EgressGrant(false, 0, List.of(), check);
     }
   }
 
@@ -158,9 +246,14 @@ public interface QuotaStore {
    * @param allowed           false when a scope is at or over its egress limit in the current window
    * @param scope             the refusing scope, when refused
    * @param retryAfterSeconds until that scope's window ends
+   * @param requested         the bytes the refused pull would have sent (0 when unknown)
    */
-  record EgressCheck(boolean allowed, String scope, long used, long limit, long windowSeconds, long retryAfterSeconds) {
-    public static final EgressCheck ALLOWED = new EgressCheck(true, null, 0, -1, 0, 0);
+  record EgressCheck(boolean allowed, String scope, long used, long limit, long windowSeconds, long retryAfterSeconds, long requested) {
+    public static final EgressCheck ALLOWED = new EgressCheck(true, null, 0, -1, 0, 0, 0);
+
+    public EgressCheck(boolean allowed, String scope, long used, long limit, long windowSeconds, long retryAfterSeconds) {
+      this(allowed, scope, used, limit, windowSeconds, retryAfterSeconds, 0);
+    }
   }
 
   /** Body bytes of one request and whether it was a push (manifest PUT) or a pull (manifest GET). */

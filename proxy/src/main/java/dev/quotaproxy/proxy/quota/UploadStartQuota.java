@@ -24,7 +24,7 @@ final class UploadStartQuota implements ExchangeQuota {
 
   private Future<Admission> decide() {
     String check = "check-" + UUID.randomUUID();
-    return enforcer.reserveThroughContention(() -> enforcer.store.reserveBytes(exchange.oci().repository(), check, 0, 0))
+    return enforcer.reserveThroughContention(() -> enforcer.store.reserveBytes(exchange.oci().repository(), check, null, 0, 0))
         .map(r -> r.granted() ? Admission.FORWARD : Admission.refuse(enforcer.storageRefusal(exchange, r.denial())))
         .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
   }
