@@ -44,7 +44,8 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
       int poolSize,
       int maxWaiting,
       Duration connectTimeout,
-      Duration idleTimeout) {
+      Duration idleTimeout,
+      Duration continueTimeout) {
 
     public boolean secure() {
       return origin.getScheme().equals("https");
@@ -101,7 +102,19 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
    */
   /** @param enabled false runs a plain transparent proxy: nothing metered, no Redis */
   public record Quota(boolean enabled, boolean failOpen, Duration reservationTtl, long chunkReservation, SystemQuota system,
-      Map<String, ScopeLimitsConfig> scopes) {}
+      Map<String, ScopeLimitsConfig> scopes, PushGuards guards) {}
+
+  /**
+   * What keeps a client from holding quota, connections or memory for free on the push path.
+   *
+   * @param bodyFirstByteTimeout  how long a push request may go without sending the first byte of its body
+   * @param manifestBodyTimeout   how long a manifest body may take to arrive whole
+   * @param manifestBuffer        bytes of manifest bodies the proxy buffers at once, over every request
+   * @param maxManifestReferences references one manifest may carry
+   * @param maxPushesPerClient    push requests one client address may have in flight; 0 for no limit
+   */
+  public record PushGuards(Duration bodyFirstByteTimeout, Duration manifestBodyTimeout, long manifestBuffer,
+      int maxManifestReferences, int maxPushesPerClient) {}
 
   /**
    * @param hardStorage    bytes the whole registry may hold, or -1
@@ -129,6 +142,11 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
   public static final Setting<Duration> UPSTREAM_IDLE_TIMEOUT = Setting.withDefault("upstream.idle-timeout", "DURATION",
       "How long an exchange may move no bytes in either direction; before the upstream answers this is a 504, during a transfer both sides are closed.",
       "60s", Parsers.duration(Duration.ofMillis(1)));
+  public static final Setting<Duration> UPSTREAM_CONTINUE_TIMEOUT = Setting.withDefault("upstream.continue-timeout", "DURATION",
+      "With quotas on, a push's head goes to the registry with Expect: 100-continue and its quota is decided once the registry"
+          + " asks for the body, that is after the registry's own authentication. A registry that has not answered within this"
+          + " is sent the body anyway, decided without it.",
+      "1s", Parsers.duration(Duration.ofMillis(1)));
   public static final Setting<String> LISTEN_HOST = Setting.withDefault("listen.host", "ADDRESS",
       "Address the proxy listens on.", "0.0.0.0", Parsers.text(), "--host");
   public static final Setting<Integer> LISTEN_PORT = Setting.withDefault("listen.port", "PORT",
@@ -180,6 +198,22 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
   public static final Setting<Long> QUOTA_CHUNK_RESERVATION = Setting.withDefault("quota.chunk-reservation", "SIZE",
       "Bytes reserved at a time for an upload without Content-Length. At least 64KiB.",
       "8MiB", ByteSize.parserAtLeast(64 * 1024));
+  public static final Setting<Duration> QUOTA_BODY_FIRST_BYTE_TIMEOUT = Setting.withDefault("quota.body-first-byte-timeout", "DURATION",
+      "How long a push request (a blob chunk, upload or manifest) may take to send the first byte of its body once the proxy"
+          + " is ready for it; past it the request is cut off, holding nothing. Nothing is reserved or sent upstream before that byte.",
+      "10s", Parsers.duration(Duration.ofMillis(1)));
+  public static final Setting<Duration> QUOTA_MANIFEST_BODY_TIMEOUT = Setting.withDefault("quota.manifest-body-timeout", "DURATION",
+      "How long a manifest body (buffered whole to be read) may take to arrive.", "30s", Parsers.duration(Duration.ofMillis(1)));
+  public static final Setting<Long> QUOTA_MANIFEST_BUFFER = Setting.withDefault("quota.manifest-buffer", "SIZE",
+      "Bytes of manifest bodies buffered at once over all requests; a manifest push beyond it is answered 503 with Retry-After.",
+      "64MiB", ByteSize.parserAtLeast(4 * 1024 * 1024));
+  public static final Setting<Integer> QUOTA_MAX_MANIFEST_REFERENCES = Setting.withDefault("quota.max-manifest-references", "N",
+      "References (layers, config, child manifests) one manifest may carry; more is refused 400 MANIFEST_INVALID.",
+      "1000", Parsers.intBetween(1, 1_000_000));
+  public static final Setting<Integer> QUOTA_MAX_PUSHES_PER_CLIENT = Setting.withDefault("quota.max-pushes-per-client", "N",
+      "Push requests (upload starts, chunks, uploads, mounts, manifests) one client address may have in flight; more are"
+          + " answered 429 with Retry-After. 0: no limit.",
+      "64", Parsers.intBetween(0, 1_000_000));
   public static final Setting<Long> QUOTA_SYSTEM_HARD_STORAGE = Setting.withDefault("quota.system.hard-storage", "SIZE",
       "Bytes the whole registry may hold. -1: unlimited. Like write-ratio and read-only, seeds the system settings until an admin changes them through the admin API.",
       "-1", ByteSize.parser());
@@ -209,11 +243,14 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
 
   public static final List<Setting<?>> CATALOG = List.of(
       UPSTREAM_URL, UPSTREAM_CA, UPSTREAM_POOL_SIZE, UPSTREAM_MAX_WAITING, UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_IDLE_TIMEOUT,
+      UPSTREAM_CONTINUE_TIMEOUT,
       LISTEN_HOST, LISTEN_PORT, LISTEN_TLS_CERT, LISTEN_TLS_KEY, LISTEN_TRUST_FORWARDED, LISTEN_IDLE_TIMEOUT,
       EVENT_LOOPS, ZERO_COPY,
       REDIS_URL, REDIS_POOL_SIZE,
       POSTGRES_URL, POSTGRES_POOL_SIZE, LEDGER_BATCH_SIZE, LEDGER_RETENTION_DAYS, LEDGER_RECONCILE_INTERVAL,
       QUOTA_ENABLED, QUOTA_FAIL_OPEN, QUOTA_RESERVATION_TTL, QUOTA_CHUNK_RESERVATION,
+      QUOTA_BODY_FIRST_BYTE_TIMEOUT, QUOTA_MANIFEST_BODY_TIMEOUT, QUOTA_MANIFEST_BUFFER, QUOTA_MAX_MANIFEST_REFERENCES,
+      QUOTA_MAX_PUSHES_PER_CLIENT,
       QUOTA_SYSTEM_HARD_STORAGE, QUOTA_SYSTEM_WRITE_RATIO, QUOTA_SYSTEM_READ_ONLY, QUOTA_SYSTEM_REFRESH,
       ADMIN_HOST, ADMIN_PORT, ADMIN_TOKEN);
 
@@ -249,14 +286,16 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
     return new ProxyConfig(
         new Listen(s.get(LISTEN_HOST), s.get(LISTEN_PORT), tls, s.get(LISTEN_TRUST_FORWARDED), s.get(LISTEN_IDLE_TIMEOUT)),
         new Upstream(origin, s.find(UPSTREAM_CA), s.get(UPSTREAM_POOL_SIZE), s.get(UPSTREAM_MAX_WAITING),
-            s.get(UPSTREAM_CONNECT_TIMEOUT), s.get(UPSTREAM_IDLE_TIMEOUT)),
+            s.get(UPSTREAM_CONNECT_TIMEOUT), s.get(UPSTREAM_IDLE_TIMEOUT), s.get(UPSTREAM_CONTINUE_TIMEOUT)),
         s.get(EVENT_LOOPS),
         s.get(ZERO_COPY),
         new Redis(s.find(REDIS_URL), s.get(REDIS_POOL_SIZE)),
         new Quota(s.get(QUOTA_ENABLED), s.get(QUOTA_FAIL_OPEN), s.get(QUOTA_RESERVATION_TTL), s.get(QUOTA_CHUNK_RESERVATION),
             new SystemQuota(s.get(QUOTA_SYSTEM_HARD_STORAGE), s.get(QUOTA_SYSTEM_WRITE_RATIO), s.get(QUOTA_SYSTEM_READ_ONLY),
                 s.get(QUOTA_SYSTEM_REFRESH)),
-            scopes),
+            scopes,
+            new PushGuards(s.get(QUOTA_BODY_FIRST_BYTE_TIMEOUT), s.get(QUOTA_MANIFEST_BODY_TIMEOUT), s.get(QUOTA_MANIFEST_BUFFER),
+                s.get(QUOTA_MAX_MANIFEST_REFERENCES), s.get(QUOTA_MAX_PUSHES_PER_CLIENT))),
         new Ledger(s.find(POSTGRES_URL), s.get(POSTGRES_POOL_SIZE), s.get(LEDGER_BATCH_SIZE), s.get(LEDGER_RETENTION_DAYS),
             s.get(LEDGER_RECONCILE_INTERVAL)),
         new Admin(s.get(ADMIN_HOST), s.get(ADMIN_PORT), tokens));

@@ -29,6 +29,7 @@ import dev.quotaproxy.proxy.ledger.LedgerRecovery;
 import dev.quotaproxy.proxy.ledger.Reconciliations;
 import dev.quotaproxy.proxy.ledger.RedisStateWatch;
 import dev.quotaproxy.proxy.metrics.ProxyMetrics;
+import dev.quotaproxy.proxy.quota.PushLimits;
 import dev.quotaproxy.proxy.quota.QuotaEnforcer;
 import dev.quotaproxy.proxy.quota.QuotaRules;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
@@ -151,9 +152,10 @@ public final class QuotaProxyMain {
     LimitsSync limitsSync = new LimitsSync(limits, maintenance, config);
     // Redis is (re)filled from Postgres, the record of limits set by the file and through the admin API.
     ConfiguredQuotas configured = new ConfiguredQuotas(maintenance, quota, guard, limitsSync::syncOnce, "the ledger");
+    PushLimits pushes = QuotaEnforcer.pushLimits(quota);
     Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(v,
         RedisQuotaStore.create(v, redisUrl, connectionsPerLoop, quota.reservationTtl()).withRecovery(recovery),
-        guard, quota.chunkReservation(), quota.failOpen());
+        guard, quota, pushes);
 
     // Limits first, then the listener: a push in between would be measured against no limit. A store
     // that cannot be reached fails this within its call timeout; the refresh writes them once it is back.

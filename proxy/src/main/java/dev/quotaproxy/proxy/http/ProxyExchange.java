@@ -8,6 +8,8 @@ import dev.quotaproxy.proxy.oci.OciRequest;
 import dev.quotaproxy.proxy.oci.OciRequestClassifier;
 import dev.quotaproxy.proxy.quota.ExchangeQuota;
 import dev.quotaproxy.proxy.quota.ExchangeQuota.Admission;
+import dev.quotaproxy.proxy.quota.ExchangeQuota.UpstreamAnswer;
+import dev.quotaproxy.proxy.quota.QuotaErrors;
 import dev.quotaproxy.proxy.quota.ExchangeView;
 import dev.quotaproxy.proxy.quota.Principal;
 import dev.quotaproxy.proxy.quota.RefusalReason;
@@ -27,8 +29,10 @@ import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.net.HostAndPort;
+import io.vertx.core.streams.ReadStream;
 import java.net.ConnectException;
 import java.net.UnknownHostException;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -67,6 +71,17 @@ public final class ProxyExchange implements ExchangeView {
   private final String user;
   private ExchangeQuota quota = ExchangeQuota.NONE;
 
+  /** What admission decided: forward as is, with a body read already, or to another URI. */
+  private Admission admission = Admission.FORWARD;
+  /** The body as it will be forwarded: the request's, or the request's with its first piece taken already. */
+  private ReadStream<Buffer> body;
+  /** The body is guarded (see {@link ExchangeQuota#guardsBody()}): first byte first, head upstream with Expect. */
+  private boolean guarded;
+  /** The registry asked for the guarded body (or did not answer in time): decided once. */
+  private boolean upstreamContinued;
+  private long continueTimer = -1;
+  private long firstByteTimer = -1;
+
   private HttpClientRequest upstreamRequest;
   private HttpClientResponse upstreamResponse;
   /** Upstream and client channels, and the upstream's gate, when this exchange's answer may be spliced; null otherwise. */
@@ -86,7 +101,8 @@ public final class ProxyExchange implements ExchangeView {
     this.path = request.path();
     this.oci = OciRequestClassifier.classify(request.method().name(), path, request.query());
     this.watchdog = new IdleWatchdog(context.vertx(), context.config().upstream().idleTimeout().toMillis(), this::onIdle);
-    this.requestBody = new MeteredReadStream(request, watchdog::touch);
+    this.requestBody = new MeteredReadStream(request, this::bodyMoved);
+    this.body = requestBody;
     this.user = Principal.user(request.getHeader(HttpHeaders.AUTHORIZATION));
   }
 
@@ -99,6 +115,18 @@ public final class ProxyExchange implements ExchangeView {
     response.closeHandler(v -> abort("client closed the connection"));
     request.exceptionHandler(e -> abort("client request failed: " + describe(e)));
     quota = context.quota().forExchange(this);
+    guarded = quota.guardsBody() && hasBody();
+    if (guarded && !expectsContinue()) {
+      // A head alone asks nothing of the quota store or the registry: a client that sends nothing after
+      // it holds no reservation and no upstream connection, only its own until the deadline.
+      startFirstByteDeadline();
+      body = HeldBody.take(requestBody, this::admit);
+    } else {
+      admit();
+    }
+  }
+
+  private void admit() {
     quota.admit().onComplete(decision -> {
       if (finished) {
         return;
@@ -107,17 +135,72 @@ public final class ProxyExchange implements ExchangeView {
         abort("admission failed: " + describe(decision.cause()));
         return;
       }
-      Admission admission = decision.result();
+      admission = decision.result();
       if (admission.refused()) {
-        context.meters().rejected(oci.operation(), RefusalReason.of(admission.refusal()));
-        reply(admission.refusal(), "refused " + admission.refusal().code());
+        refuse(admission.refusal());
+      } else if (admission.answered()) {
+        answerWith(admission.answer());
+      } else if (guarded || quota.guardsBody() && admission.body() != null) {
+        forwardGuarded();
+      } else {
+        decideThenForward();
+      }
+    });
+  }
+
+  /** A request whose body is not guarded: decided now, then forwarded as it comes. */
+  private void decideThenForward() {
+    quota.decide().onComplete(decision -> {
+      if (finished) {
+        return;
+      }
+      if (decision.failed()) {
+        abort("decision failed: " + describe(decision.cause()));
+        return;
+      }
+      Admission decided = decision.result();
+      if (decided.refused()) {
+        refuse(decided.refusal());
         return;
       }
       if (hasBody()) {
         // Answered here and not forwarded: the decision to take the body is the proxy's.
         sendContinueIfExpected();
       }
-      forward(admission);
+      forward(decided.uri() != null ? decided.uri() : admission.uri());
+    });
+  }
+
+  private void refuse(OciError refusal) {
+    context.meters().rejected(oci.operation(), RefusalReason.of(refusal));
+    reply(refusal, "refused " + refusal.code());
+    resetUpstream();
+  }
+
+  private boolean expectsContinue() {
+    return "100-continue".equalsIgnoreCase(request.getHeader(HttpHeaders.EXPECT));
+  }
+
+  /** Every byte of the request body that moves: the idle watchdog sees it, and the first one ends the first-byte deadline. */
+  private void bodyMoved() {
+    watchdog.touch();
+    if (firstByteTimer != -1) {
+      context.vertx().cancelTimer(firstByteTimer);
+      firstByteTimer = -1;
+    }
+  }
+
+  /** The body's first byte must come within the deadline from now, or the request is cut off holding nothing. */
+  private void startFirstByteDeadline() {
+    long millis = context.config().quota().guards().bodyFirstByteTimeout().toMillis();
+    firstByteTimer = context.vertx().setTimer(millis, id -> {
+      firstByteTimer = -1;
+      if (!finished && requestBody.bytes() == 0 && !request.isEnded()) {
+        OciError timeout = QuotaErrors.bodyTimeout("the request body did not start within " + millis + "ms");
+        context.meters().rejected(oci.operation(), RefusalReason.of(timeout));
+        reply(timeout, "aborted: no body within " + millis + "ms");
+        resetUpstream();
+      }
     });
   }
 
@@ -128,9 +211,111 @@ public final class ProxyExchange implements ExchangeView {
     }
   }
 
-  private void forward(Admission admission) {
+  /**
+   * A guarded body's request: its head goes upstream with {@code Expect: 100-continue}, and the quota
+   * decides once the registry asks for the body, so only after the registry's own authentication. A
+   * registry that does not ask within {@code upstream.continue-timeout} gets the body anyway, decided
+   * without it; one that answers instead is relayed, and no decision is made.
+   */
+  private void forwardGuarded() {
     watchdog.start();
-    String uri = admission.uri() != null ? admission.uri() : uri();
+    RequestOptions options = new RequestOptions()
+        .setMethod(request.method())
+        .setURI(admission.uri() != null ? admission.uri() : uri())
+        .setHeaders(upstreamHeaders());
+    context.upstream().request(options).onComplete(ar -> {
+      if (ar.failed()) {
+        upstreamFailed(ar.cause());
+        return;
+      }
+      upstreamRequest = ar.result();
+      if (finished) {
+        resetUpstream();
+        return;
+      }
+      upstreamRequest.exceptionHandler(e -> LOG.debug("{} {}: upstream request: {}", request.method(), path, e.toString()));
+      upstreamRequest.response().onComplete(r -> {
+        if (r.succeeded()) {
+          relay(r.result());
+        } else {
+          upstreamFailed(r.cause());
+        }
+      });
+      if (admission.body() != null) {
+        upstreamRequest.putHeader(HttpHeaders.CONTENT_LENGTH, Integer.toString(admission.body().length()));
+      } else if (chunked()) {
+        upstreamRequest.setChunked(true);
+      } else {
+        upstreamRequest.putHeader(HttpHeaders.CONTENT_LENGTH, request.getHeader(HttpHeaders.CONTENT_LENGTH));
+      }
+      upstreamRequest.putHeader(HttpHeaders.EXPECT, "100-continue");
+      upstreamRequest.continueHandler(v -> upstreamContinued());
+      upstreamRequest.sendHead();
+      continueTimer = context.vertx().setTimer(context.config().upstream().continueTimeout().toMillis(), id -> {
+        continueTimer = -1;
+        upstreamContinued();
+      });
+    });
+  }
+
+  /** The registry asked for the guarded body (or took too long to): decide, then send it or refuse. */
+  private void upstreamContinued() {
+    if (continueTimer != -1) {
+      context.vertx().cancelTimer(continueTimer);
+      continueTimer = -1;
+    }
+    if (upstreamContinued || finished || upstreamResponse != null) {
+      return;
+    }
+    upstreamContinued = true;
+    quota.decide().onComplete(decision -> {
+      if (finished || upstreamResponse != null) {
+        // Over, or the registry answered meanwhile: that answer is relayed, and the quota's ended() releases.
+        return;
+      }
+      if (decision.failed()) {
+        abort("decision failed: " + describe(decision.cause()));
+        return;
+      }
+      if (decision.result().refused()) {
+        refuse(decision.result().refusal());
+        return;
+      }
+      sendGuardedBody();
+    });
+  }
+
+  private void sendGuardedBody() {
+    if (admission.body() != null) {
+      requestBodyDone = true;
+      upstreamRequest.end(admission.body());
+      return;
+    }
+    if (expectsContinue() && requestBody.bytes() == 0) {
+      // The client waited for our 100: its deadline for the first byte starts now.
+      startFirstByteDeadline();
+    }
+    sendContinueIfExpected();
+    pipeBody();
+  }
+
+  private void pipeBody() {
+    quota.body(body, this::refuseMidStream).pipe().endOnFailure(false).to(upstreamRequest).onComplete(sent -> {
+      if (sent.succeeded()) {
+        requestBodyDone = true;
+      } else if (upstreamResponse != null) {
+        // The registry answered early and stopped reading (a 401 before the upload, say): its answer
+        // still goes to the client whole, then the connection closes over the unread rest.
+        LOG.debug("{} {}: request body cut short after the answer: {}", request.method(), path, describe(sent.cause()));
+      } else if (!finished && !replied) {
+        abort("request body failed: " + describe(sent.cause()));
+      }
+    });
+  }
+
+  private void forward(String forwardUri) {
+    watchdog.start();
+    String uri = forwardUri != null ? forwardUri : uri();
     RequestOptions options = new RequestOptions()
         .setMethod(request.method())
         .setURI(uri)
@@ -155,7 +340,7 @@ public final class ProxyExchange implements ExchangeView {
         }
       });
       if (admission.body() != null) {
-        // The body was read already to decide on it (a manifest): send it as read.
+        // The body was read already (a manifest with quotas that do not guard it): send it as read.
         requestBodyDone = true;
         upstreamRequest.putHeader(HttpHeaders.CONTENT_LENGTH, Integer.toString(admission.body().length()));
         upstreamRequest.end(admission.body());
@@ -172,17 +357,7 @@ public final class ProxyExchange implements ExchangeView {
       } else {
         upstreamRequest.putHeader(HttpHeaders.CONTENT_LENGTH, request.getHeader(HttpHeaders.CONTENT_LENGTH));
       }
-      quota.body(requestBody, this::refuseMidStream).pipe().endOnFailure(false).to(upstreamRequest).onComplete(sent -> {
-        if (sent.succeeded()) {
-          requestBodyDone = true;
-        } else if (upstreamResponse != null) {
-          // The registry answered early and stopped reading (a 401 before the upload, say): its answer
-          // still goes to the client whole, then the connection closes over the unread rest.
-          LOG.debug("{} {}: request body cut short after the answer: {}", request.method(), path, describe(sent.cause()));
-        } else if (!finished && !replied) {
-          abort("request body failed: " + describe(sent.cause()));
-        }
-      });
+      pipeBody();
     });
   }
 
@@ -241,10 +416,20 @@ public final class ProxyExchange implements ExchangeView {
     upstreamResponse = upstream;
     watchdog.touch();
     upstream.pause();
-    quota.answered(upstream.statusCode(), upstream.headers()).onComplete(warnings -> {
-      if (!finished) {
-        relayHead(upstream, warnings.succeeded() ? warnings.result() : List.of());
+    if (continueTimer != -1) {
+      context.vertx().cancelTimer(continueTimer);
+      continueTimer = -1;
+    }
+    quota.answered(upstream.statusCode(), upstream.headers()).onComplete(answer -> {
+      if (finished) {
+        return;
       }
+      if (answer.succeeded() && answer.result().refused()) {
+        // Decided on the registry's answer (a pull over its egress limit): its body is not taken.
+        refuse(answer.result().refusal());
+        return;
+      }
+      relayHead(upstream, answer.succeeded() ? answer.result().warnings() : List.of());
     });
   }
 
@@ -422,17 +607,33 @@ public final class ProxyExchange implements ExchangeView {
   }
 
   private void reply(OciError error, String outcome) {
+    MultiMap headers = MultiMap.caseInsensitiveMultiMap().add(HttpHeaders.CONTENT_TYPE, "application/json; charset=utf-8");
+    if (error.retryAfterSeconds() > 0) {
+      headers.add(HttpHeaders.RETRY_AFTER, Long.toString(error.retryAfterSeconds()));
+    }
+    reply(error.status(), headers, Buffer.buffer(error.body()), outcome);
+  }
+
+  /** Answers with what the registry answered to the proxy's own request for this one (an upload's status, say). */
+  private void answerWith(UpstreamAnswer answer) {
+    MultiMap headers = MultiMap.caseInsensitiveMultiMap();
+    for (String name : RELAYED_FROM_OWN_REQUESTS) {
+      answer.headers().getAll(name).forEach(value -> headers.add(name, value));
+    }
+    reply(answer.status(), headers, answer.body(), "answered by the registry");
+  }
+
+  /** The proxy's own answer, in place of the registry's; a request body still coming is read and dropped, then the connection closes. */
+  private void reply(int status, MultiMap headers, Buffer content, String outcome) {
     replied = true;
     if (!response.headWritten() && !response.closed()) {
-      response.setStatusCode(error.status()).putHeader(HttpHeaders.CONTENT_TYPE, "application/json; charset=utf-8");
-      if (error.retryAfterSeconds() > 0) {
-        response.putHeader(HttpHeaders.RETRY_AFTER, Long.toString(error.retryAfterSeconds()));
-      }
+      response.setStatusCode(status);
+      response.headers().addAll(headers);
       boolean unreadBody = hasBody() && !request.isEnded();
       if (unreadBody) {
         response.putHeader(HttpHeaders.CONNECTION, "close");
       }
-      response.end(error.body()).onComplete(v -> {
+      response.end(content).onComplete(v -> {
         if (unreadBody) {
           closeAfterDrainingRequest();
         }
@@ -449,6 +650,11 @@ public final class ProxyExchange implements ExchangeView {
     }
     finished = true;
     watchdog.stop();
+    for (long timer : new long[] {continueTimer, firstByteTimer}) {
+      if (timer != -1) {
+        context.vertx().cancelTimer(timer);
+      }
+    }
     long nanos = System.nanoTime() - startNanos;
     long millis = nanos / 1_000_000;
     int status = response.headWritten() ? response.getStatusCode() : 0;
@@ -505,38 +711,69 @@ public final class ProxyExchange implements ExchangeView {
   }
 
   @Override
-  public Future<Buffer> readBody(int maxBytes) {
-    sendContinueIfExpected();
-    Promise<Buffer> read = Promise.promise();
-    Buffer body = Buffer.buffer();
-    requestBody.handler(piece -> {
-      if (body.length() + piece.length() > maxBytes) {
-        requestBody.handler(null);
-        request.pause();
-        read.tryFail(new BodyTooLargeException(maxBytes));
-      } else {
-        body.appendBuffer(piece);
-      }
-    });
-    requestBody.endHandler(v -> read.tryComplete(body));
-    request.resume();
-    return read.future();
+  public String clientAddress() {
+    return request.remoteAddress() == null ? "" : request.remoteAddress().hostAddress();
   }
 
   @Override
-  public Future<Long> upstreamBlobSize(String repository, String digest) {
-    RequestOptions head = new RequestOptions().setMethod(HttpMethod.HEAD).setURI("/v2/" + repository + "/blobs/" + digest);
+  public Future<Buffer> readBody(int maxBytes, Duration deadline) {
+    sendContinueIfExpected();
+    if (requestBody.bytes() == 0 && firstByteTimer == -1) {
+      startFirstByteDeadline();
+    }
+    Promise<Buffer> read = Promise.promise();
+    long timer = context.vertx().setTimer(deadline.toMillis(), id -> {
+      body.handler(null);
+      request.pause();
+      read.tryFail(new BodyTimeoutException("the body did not arrive whole within " + deadline.toMillis() + "ms"));
+    });
+    Buffer collected = Buffer.buffer();
+    body.handler(piece -> {
+      if (collected.length() + piece.length() > maxBytes) {
+        body.handler(null);
+        request.pause();
+        context.vertx().cancelTimer(timer);
+        read.tryFail(new BodyTooLargeException(maxBytes));
+      } else {
+        collected.appendBuffer(piece);
+      }
+    });
+    body.endHandler(v -> {
+      context.vertx().cancelTimer(timer);
+      read.tryComplete(collected);
+    });
+    body.resume();
+    return read.future();
+  }
+
+  /** How much of an error answer to the proxy's own requests is kept to relay: registries' error bodies are small JSON. */
+  private static final int OWN_ANSWER_BODY_BYTES = 64 * 1024;
+  /** What of the registry's answer to the proxy's own request reaches the client when it becomes the answer. */
+  private static final List<String> RELAYED_FROM_OWN_REQUESTS = List.of(
+      "Content-Type", "WWW-Authenticate", "Docker-Distribution-API-Version", "Retry-After");
+
+  @Override
+  public Future<UpstreamAnswer> askUpstream(HttpMethod method, String uri) {
+    RequestOptions options = new RequestOptions().setMethod(method).setURI(uri);
     String authorization = request.getHeader(HttpHeaders.AUTHORIZATION);
     if (authorization != null) {
-      head.putHeader(HttpHeaders.AUTHORIZATION, authorization);
+      options.putHeader(HttpHeaders.AUTHORIZATION, authorization);
     }
-    return context.upstream().request(head)
+    options.putHeader("Via", VIA);
+    return context.upstream().request(options)
         .compose(HttpClientRequest::send)
-        .compose(answer -> answer.end().map(v -> {
-          String length = answer.getHeader(HttpHeaders.CONTENT_LENGTH);
-          return answer.statusCode() == 200 && length != null ? Long.parseLong(length) : -1L;
-        }))
-        .otherwise(-1L);
+        .compose(answer -> {
+          Buffer kept = Buffer.buffer();
+          Promise<UpstreamAnswer> done = Promise.promise();
+          answer.handler(piece -> {
+            if (kept.length() + piece.length() <= OWN_ANSWER_BODY_BYTES) {
+              kept.appendBuffer(piece);
+            }
+          });
+          answer.exceptionHandler(done::tryFail);
+          answer.endHandler(v -> done.tryComplete(new UpstreamAnswer(answer.statusCode(), answer.headers(), kept)));
+          return done.future();
+        });
   }
 
   /** The host and port the client addressed, as a trusted load balancer or the client itself says. */

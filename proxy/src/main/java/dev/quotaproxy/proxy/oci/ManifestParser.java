@@ -67,8 +67,21 @@ public final class ManifestParser {
 
   /** See {@link #parse(String, byte[])}; refuses an oversized body before copying it. */
   public static ParsedManifest parse(String contentType, Buffer body) {
+    return parse(contentType, body, Integer.MAX_VALUE);
+  }
+
+  /**
+   * See {@link #parse(String, byte[])}, refusing a manifest with more than {@code maxReferences}
+   * descriptors (counted as listed, a digest listed twice counting twice): each costs the proxy a lookup
+   * and the store an argument, so their number is capped like the body's size.
+   */
+  public static ParsedManifest parse(String contentType, Buffer body, int maxReferences) {
     requireWithinLimit(body.length());
-    return parse(contentType, body.getBytes());
+    return parse(contentType, body.getBytes(), maxReferences);
+  }
+
+  public static ParsedManifest parse(String contentType, byte[] body) {
+    return parse(contentType, body, Integer.MAX_VALUE);
   }
 
   /**
@@ -76,8 +89,9 @@ public final class ManifestParser {
    * @param body        the manifest exactly as sent (its digest is taken over these bytes)
    * @throws ManifestInvalidException when the body is too large, or malformed for a type it is read as
    */
-  public static ParsedManifest parse(String contentType, byte[] body) {
+  private static ParsedManifest parse(String contentType, byte[] body, int maxReferences) {
     requireWithinLimit(body.length);
+    References cap = new References(maxReferences);
     String digest = sha256(body);
     String headerType = mediaTypeOf(contentType);
 
@@ -90,7 +104,7 @@ public final class ManifestParser {
         throw new ManifestInvalidException(
             "mediaType " + bodyType + " in the manifest does not match the Content-Type " + headerType);
       }
-      return new ParsedManifest(headerType, digest, body.length, references(headerLayout, manifest));
+      return new ParsedManifest(headerType, digest, body.length, references(headerLayout, manifest, cap));
     }
     if (!headerType.isEmpty() && !GENERIC_TYPES.contains(headerType)) {
       return new ParsedManifest(headerType, digest, body.length, List.of());
@@ -106,14 +120,14 @@ public final class ManifestParser {
     String bodyType = mediaTypeField(manifest);
     if (bodyType != null) {
       Layout layout = KNOWN_TYPES.get(bodyType);
-      List<Blob> references = layout == null ? List.of() : references(layout, manifest);
+      List<Blob> references = layout == null ? List.of() : references(layout, manifest, cap);
       return new ParsedManifest(bodyType, digest, body.length, references);
     }
     if (manifest.containsKey("manifests")) {
-      return new ParsedManifest(OCI_IMAGE_INDEX, digest, body.length, references(Layout.INDEX, manifest));
+      return new ParsedManifest(OCI_IMAGE_INDEX, digest, body.length, references(Layout.INDEX, manifest, cap));
     }
     if (manifest.containsKey("layers")) {
-      return new ParsedManifest(OCI_IMAGE_MANIFEST, digest, body.length, references(Layout.IMAGE, manifest));
+      return new ParsedManifest(OCI_IMAGE_MANIFEST, digest, body.length, references(Layout.IMAGE, manifest, cap));
     }
     return new ParsedManifest(headerType, digest, body.length, List.of());
   }
@@ -158,23 +172,41 @@ public final class ManifestParser {
     throw new ManifestInvalidException("mediaType must be a string");
   }
 
-  private static List<Blob> references(Layout layout, JsonObject manifest) {
+  /** Descriptors counted against the cap as they are read. */
+  private static final class References {
+    private final int max;
+    private int listed;
+
+    References(int max) {
+      this.max = max;
+    }
+
+    void count() {
+      if (++listed > max) {
+        throw new ManifestInvalidException("manifest lists more than " + max
+            + " references, the most this proxy accepts in one manifest (quota.max-manifest-references)");
+      }
+    }
+  }
+
+  private static List<Blob> references(Layout layout, JsonObject manifest, References cap) {
     // Keyed by digest: a blob listed twice is stored, and counted, once.
     Map<String, Blob> references = new LinkedHashMap<>();
     if (layout == Layout.IMAGE) {
       Object config = manifest.getValue("config");
       if (config != null) {
+        cap.count();
         add(references, descriptor(config, "config"));
       }
-      addAll(references, manifest, "layers");
-      addAll(references, manifest, "blobs");
+      addAll(references, manifest, "layers", cap);
+      addAll(references, manifest, "blobs", cap);
     } else {
-      addAll(references, manifest, "manifests");
+      addAll(references, manifest, "manifests", cap);
     }
     return new ArrayList<>(references.values());
   }
 
-  private static void addAll(Map<String, Blob> references, JsonObject manifest, String field) {
+  private static void addAll(Map<String, Blob> references, JsonObject manifest, String field, References cap) {
     Object value = manifest.getValue(field);
     if (value == null) {
       return;
@@ -183,6 +215,7 @@ public final class ManifestParser {
       throw new ManifestInvalidException(field + " must be an array");
     }
     for (int i = 0; i < array.size(); i++) {
+      cap.count();
       add(references, descriptor(array.getValue(i), field + "[" + i + "]"));
     }
   }

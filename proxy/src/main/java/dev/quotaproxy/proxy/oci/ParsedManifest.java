@@ -19,6 +19,11 @@ public record ParsedManifest(String mediaType, String digest, long size, List<Bl
     references = List.copyOf(references);
   }
 
+  /** Whether its references are manifests (an index or a list) rather than blobs (config and layers). */
+  public boolean referencesManifests() {
+    return mediaType.equals(ManifestParser.OCI_IMAGE_INDEX) || mediaType.equals(ManifestParser.DOCKER_MANIFEST_LIST);
+  }
+
   /** The manifest's own bytes as a blob, the way the quota store counts it. */
   public Blob blob() {
     return new Blob(digest, size);

@@ -1,38 +1,57 @@
 package dev.quotaproxy.proxy.quota;
 
 import dev.quotaproxy.proxy.oci.OciError;
+import dev.quotaproxy.proxy.oci.OciNames;
 import dev.quotaproxy.proxy.oci.OciOperation;
 import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
-import dev.quotaproxy.proxy.quota.QuotaStore.Commit;
+import dev.quotaproxy.proxy.quota.QuotaStore.Reservation;
 import dev.quotaproxy.proxy.quota.QuotaStore.Traffic;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.streams.ReadStream;
-import java.util.List;
-import java.util.UUID;
 import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Blob bytes going up: a chunk ({@code PATCH}), the closing {@code PUT ?digest=} of a session (with or
- * without a last chunk) and a monolithic {@code POST ?digest=}.
+ * without a last chunk) and a monolithic {@code POST ?digest=}. The whole reservation lifecycle of an
+ * upload is here, from reserve to commit or release, so no path can forget an end.
  *
  * <ul>
- *   <li>With {@code Content-Length}, the whole length is reserved in every scope before a byte is
- *       forwarded (and before 100-continue); a reservation that does not fit is a 403.
- *   <li>Chunked, bytes are reserved in increments as they stream, and the request is cut off with a
- *       403 when an increment does not fit; unused reservation is given back when the body ends.
- *   <li>Reservations belong to the upload session (its id) and accumulate over its chunks: bytes in
- *       flight count against the limits. On the registry's 201 for the closing request, the blob
- *       becomes usage where it was absent, with the session's total as its size, and the session's
- *       reservation is released. A request the registry did not accept gives back what it reserved.
+ *   <li>Decided once the registry asks for the body (after its own authentication): with
+ *       {@code Content-Length} the whole length is reserved in every scope before a byte moves, and a
+ *       reservation that does not fit is a 403; chunked, bytes are reserved in increments as they stream
+ *       and the request is cut off with a 403 (saying how much of the upload had arrived) when one does
+ *       not fit.
+ *   <li>Each request reserves under its own id. When a chunk is answered {@code 2xx}, its bytes move into
+ *       the session's reservation, which holds what the registry stores for the session until it is
+ *       committed, cancelled or expires. A chunk refused, cut off or failed gives back its own bytes only
+ *       (never the session's) and marks the session dirty if some of them had gone upstream.
+ *   <li>A closing {@code PUT} of a session that is dirty or unknown to the store first asks the registry
+ *       how much it holds (the {@code Range} of {@code GET} on the upload URL) and reserves what no
+ *       reservation covers, refused over the limit: no commit is charged past a hard limit unchecked.
+ *   <li>On the registry's {@code 201}, the blob is charged under the digest the registry names
+ *       ({@code Docker-Content-Digest}) at the size the registry reports for it ({@code HEAD}), never a
+ *       figure the client gave; the request's and the session's reservations are released.
  * </ul>
  */
 final class BlobUploadQuota implements ExchangeQuota {
+  private static final Logger LOG = LoggerFactory.getLogger(BlobUploadQuota.class);
+
   private final QuotaEnforcer enforcer;
   private final ExchangeView exchange;
   private final String repository;
-  private final String reservationId;
+  private final OciOperation operation;
+  private final String requestId = QuotaEnforcer.requestId();
+  /** The store's id of the upload session; null for a monolithic POST, which has none yet. */
+  private final String sessionId;
+  /** What the session's reservation held when this request was admitted (a closing PUT asks). */
+  private long sessionHeld;
+  /** What the registry held of the session before this request: from the store when clean, else asked; -1 unknown. */
+  private long storedBefore = -1;
   private long reservedHere;
   private ReservingReadStream reserving;
   private boolean settled;
@@ -41,21 +60,54 @@ final class BlobUploadQuota implements ExchangeQuota {
     this.enforcer = enforcer;
     this.exchange = exchange;
     this.repository = exchange.oci().repository();
-    // A monolithic POST has no session yet: its reservation lives for this request only.
-    this.reservationId = exchange.oci().uploadId() != null ? exchange.oci().uploadId() : "post-" + UUID.randomUUID();
+    this.operation = exchange.oci().operation();
+    this.sessionId = QuotaEnforcer.sessionId(exchange.oci().uploadId());
   }
 
   @Override
-  public Future<Admission> admit() {
-    return enforcer.unlessReadOnly(exchange, this::decide);
+  public boolean guardsBody() {
+    return true;
   }
 
-  private Future<Admission> decide() {
-    long length = exchange.contentLength();
-    if (exchange.chunked() || length <= 0) {
+  /** A closing PUT learns what the registry holds of its session, from the store when it saw every byte, else from the registry. */
+  @Override
+  public Future<Admission> admit() {
+    if (operation != OciOperation.UPLOAD_COMPLETE) {
       return Future.succeededFuture(Admission.FORWARD);
     }
-    return enforcer.reserveThroughContention(() -> enforcer.store.reserveBytes(repository, reservationId, null, length, length))
+    return enforcer.store.session(repository, sessionId).compose(session -> {
+      sessionHeld = session.held();
+      if (session.recorded() && !session.dirty()) {
+        storedBefore = session.held();
+        return Future.succeededFuture(Admission.FORWARD);
+      }
+      return exchange.askUpstream(HttpMethod.GET, exchange.uri()).compose(status -> {
+        if (!status.succeeded()) {
+          // The registry refuses this session to this client (unknown, expired, not authorised): its answer is the answer.
+          return Future.succeededFuture(Admission.answerWith(status));
+        }
+        storedBefore = UploadRange.storedBytes(status.header("Range"));
+        return Future.succeededFuture(Admission.FORWARD);
+      }, failure -> Future.succeededFuture(Admission.refuse(OciError.badGateway("the upstream registry failed to answer"))));
+    }, failure -> Future.succeededFuture(enforcer.storeUnreachable(exchange, failure)));
+  }
+
+  @Override
+  public Future<Admission> decide() {
+    return enforcer.unlessReadOnly(exchange, this::reserve);
+  }
+
+  /** Bytes the registry holds of the session that no reservation covers: reserved before this request's own. */
+  private long uncovered() {
+    return storedBefore > sessionHeld ? storedBefore - sessionHeld : 0;
+  }
+
+  private Future<Admission> reserve() {
+    long need = uncovered() + (exchange.chunked() ? 0 : Math.max(0, exchange.contentLength()));
+    if (need == 0) {
+      return Future.succeededFuture(Admission.FORWARD);
+    }
+    return enforcer.reserveThroughContention(() -> reserveBytes(need, need))
         .map(r -> {
           if (!r.granted()) {
             return Admission.refuse(enforcer.storageRefusal(exchange, r.denial()));
@@ -66,18 +118,24 @@ final class BlobUploadQuota implements ExchangeQuota {
         .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
   }
 
+  /** A reservation for this request; one that arrives retired (released meanwhile after a timeout) counts as a store failure. */
+  private Future<Reservation> reserveBytes(long min, long max) {
+    return enforcer.store.reserveBytes(repository, requestId, sessionId, min, max)
+        .compose(r -> r.retired() ? Future.failedFuture(new IllegalStateException("reservation " + requestId + " was released")) : Future.succeededFuture(r));
+  }
+
   @Override
   public ReadStream<Buffer> body(ReadStream<Buffer> body, Consumer<OciError> refuse) {
     if (!exchange.chunked()) {
       return body;
     }
     reserving = new ReservingReadStream(body, enforcer.chunkReservation,
-        (min, max) -> enforcer.reserveThroughContention(() -> enforcer.store.reserveBytes(repository, reservationId, null, min, max)),
+        (min, max) -> enforcer.reserveThroughContention(() -> reserveBytes(min, max)),
         denied -> {
-          // The client is cut off mid-chunk and will give the session up: free all it held.
-          settled = true;
-          enforcer.store.release(repository, reservationId, -1);
-          refuse.accept(enforcer.storageRefusal(exchange, denied.denial()));
+          // The chunk is refused, not the session: its earlier chunks stay reserved (ended() settles this one).
+          long sessionPart = Math.max(0, denied.denial().heldByRequest() - reserving.reserved() - reservedHere);
+          long arrived = sessionPart + reserving.forwarded() + reserving.pendingBytes();
+          refuse.accept(enforcer.uploadCutOff(exchange, denied.denial(), arrived));
         },
         failure -> {
           if (enforcer.failOpen) {
@@ -87,64 +145,90 @@ final class BlobUploadQuota implements ExchangeQuota {
             refuse.accept(QuotaErrors.storeUnavailable());
           }
         });
-    reserving.onEnd(() -> {
-      // The whole body is in: what was reserved ahead of it is not needed.
-      long unused = reserving.reserved() - reserving.forwarded();
-      if (unused > 0) {
-        enforcer.store.release(repository, reservationId, unused);
-      }
-    });
     return reserving;
   }
 
-  @Override
-  public Future<List<String>> answered(int status, MultiMap headers) {
-    OciOperation operation = exchange.oci().operation();
-    String digest = exchange.oci().digest();
-    if (operation == OciOperation.UPLOAD_CHUNK && status / 100 == 2) {
-      // A chunk was stored: its bytes stay reserved for the session until it closes or expires.
-      settled = true;
-      return Future.succeededFuture(List.of());
-    }
-    if (operation == OciOperation.UPLOAD_CHUNK || status != 201 || digest == null) {
-      giveBack();
-      return Future.succeededFuture(List.of());
-    }
-    settled = true;
-    return enforcer.store.commitBlob(repository, reservationId, null, new Blob(digest, -1), exchange.user())
-        .compose(commit -> commit.sizeKnown() ? Future.succeededFuture(commit) : commitWithUpstreamSize(digest))
-        .map(commit -> QuotaErrors.softLimitWarnings(commit.scopes()))
-        .recover(e -> enforcer.<List<String>>recordFailure(exchange, "blob " + digest, e).otherwise(List.of()));
+  /** Body bytes that went upstream. */
+  private long forwarded(long bytesIn) {
+    return reserving != null ? reserving.forwarded() : bytesIn;
   }
 
-  /** The session's reservation expired before it closed: the registry knows the size. */
-  private Future<Commit> commitWithUpstreamSize(String digest) {
-    return exchange.upstreamBlobSize(repository, digest)
-        .compose(size -> enforcer.store.commitBlob(repository, reservationId, null, new Blob(digest, size), exchange.user()));
+  @Override
+  public Future<Answer> answered(int status, MultiMap headers) {
+    if (operation == OciOperation.UPLOAD_CHUNK) {
+      // A chunk answered 2xx was stored whole: its bytes stay reserved for the session.
+      boolean stored = status / 100 == 2;
+      long sent = reserving != null ? reserving.forwarded() : Math.max(0, exchange.contentLength());
+      settle(stored ? sent : 0, !stored && sent > 0);
+      return Future.succeededFuture(Answer.RELAY);
+    }
+    if (operation == OciOperation.UPLOAD_MONOLITHIC && status == 202) {
+      // The registry opened a session instead of taking the blob (distribution ignores ?digest= on POST).
+      giveBack(0);
+      return new UploadStartQuota(enforcer, exchange).sessionOpened(status, headers);
+    }
+    if (status != 201) {
+      giveBack(reserving != null ? reserving.forwarded() : 0);
+      return Future.succeededFuture(Answer.RELAY);
+    }
+    settled = true;
+    String digest = committedDigest(headers);
+    if (digest == null) {
+      LOG.error("{} {}: the registry accepted a blob without naming a valid digest; not charged, usage drifts until reconciled",
+          operation, repository);
+      release();
+      return Future.succeededFuture(Answer.RELAY);
+    }
+    long body = reserving != null ? reserving.forwarded() : Math.max(0, exchange.contentLength());
+    long measured = Math.max(storedBefore, sessionHeld) + body;
+    return exchange.upstreamSize(repository, digest, false)
+        .compose(size -> enforcer.store.commitBlob(repository, requestId, sessionId, new Blob(digest, size >= 0 ? size : measured),
+            exchange.user()))
+        .map(commit -> Answer.relay(QuotaErrors.softLimitWarnings(commit.scopes())))
+        .recover(e -> enforcer.<Answer>recordFailure(exchange, "blob " + digest, e).otherwise(Answer.RELAY));
+  }
+
+  /** The digest the registry stored the blob under: its {@code Docker-Content-Digest}, else the one asked for. */
+  private String committedDigest(MultiMap headers) {
+    String named = headers.get("Docker-Content-Digest");
+    if (named != null && OciNames.isDigest(named.trim())) {
+      return named.trim();
+    }
+    String asked = exchange.oci().digest();
+    return asked != null && OciNames.isDigest(asked) ? asked : null;
   }
 
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
-    if (!settled) {
-      giveBack();
-    }
+    // Cut off, refused or gone before an answer: some of the body may have reached the registry.
+    giveBack(forwarded(bytesIn));
     enforcer.meter(exchange, new Traffic(bytesIn, 0, 0, 0));
   }
 
-  /** This request's bytes never became the registry's: release them, and only them. */
-  private void giveBack() {
+  /** This request's bytes did not become the registry's: released, and the session marked dirty if some went upstream. */
+  private void giveBack(long wentUpstream) {
+    if (settled) {
+      return;
+    }
+    if (sessionId == null) {
+      settled = true;
+      release();
+    } else {
+      settle(0, wentUpstream > 0);
+    }
+  }
+
+  private void settle(long storedBytes, boolean dirty) {
     if (settled) {
       return;
     }
     settled = true;
-    if (exchange.oci().operation() == OciOperation.UPLOAD_MONOLITHIC) {
-      // Its reservation was this request's alone.
-      enforcer.store.release(repository, reservationId, -1);
-      return;
-    }
-    long held = reserving == null ? reservedHere : reserving.ended() ? reserving.forwarded() : reserving.reserved();
-    if (held > 0) {
-      enforcer.store.release(repository, reservationId, held);
-    }
+    enforcer.store.settle(repository, requestId, sessionId, storedBytes, dirty)
+        .onFailure(e -> LOG.warn("{}: reservation {} not settled, it expires with its TTL: {}", repository, requestId, e.toString()));
+  }
+
+  private void release() {
+    enforcer.store.release(repository, requestId, -1)
+        .onFailure(e -> LOG.warn("{}: reservation {} not released, it expires with its TTL: {}", repository, requestId, e.toString()));
   }
 }

@@ -1,30 +1,47 @@
 package dev.quotaproxy.proxy.quota;
 
+import dev.quotaproxy.ledger.Scopes;
 import dev.quotaproxy.proxy.oci.ManifestParser;
+import dev.quotaproxy.proxy.oci.OciError;
 import dev.quotaproxy.proxy.oci.ParsedManifest;
 import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
+import dev.quotaproxy.proxy.quota.QuotaStore.SizeConflict;
 import dev.quotaproxy.proxy.quota.QuotaStore.Traffic;
+import dev.quotaproxy.config.ByteSize;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.buffer.Buffer;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * {@code PUT /v2/<name>/manifests/<reference>}: the body (at most 4 MiB) is read and parsed (OCI
- * manifest and index, Docker schema 2 manifest and list; other types count their own bytes only).
- * Its own bytes and every referenced blob absent from a scope are reserved there; over a hard limit
- * the push is refused before the registry sees it. On the registry's 201 the manifest and its
- * references become usage, and the references are recorded for delete accounting. Re-pushing or
- * re-tagging a manifest costs nothing.
+ * {@code PUT /v2/<name>/manifests/<reference>}: the body (at most 4 MiB, within the process's manifest
+ * buffer and a deadline) is read, then the head goes to the registry; once the registry asks for the body
+ * (it has authenticated the client) the manifest is parsed and decided on. Its own bytes and every
+ * referenced blob absent from a scope are reserved there; over a hard limit the push is refused before
+ * the registry sees the body. On the registry's 201 the manifest and its references become usage, and the
+ * references are recorded for delete accounting. Re-pushing or re-tagging a manifest costs nothing.
+ *
+ * <p>Sizes are never the client's word: a referenced blob is charged at the size the namespace knows for
+ * it (measured when it was uploaded) or, when unknown, at the size the registry reports for it in the
+ * repository; a descriptor that says otherwise is refused {@code 400 MANIFEST_INVALID} naming the digest.
+ * A reference the registry does not hold in the repository is not charged (the registry refuses such a
+ * manifest, or, for a foreign layer, does not store it).
  */
 final class ManifestPutQuota implements ExchangeQuota {
+  private static final Logger LOG = LoggerFactory.getLogger(ManifestPutQuota.class);
+
   private final QuotaEnforcer enforcer;
   private final ExchangeView exchange;
   private final String repository;
-  private final String reservationId = "manifest-" + UUID.randomUUID();
+  private final String requestId = QuotaEnforcer.requestId();
+  private Buffer body;
+  private long buffered;
   private ParsedManifest manifest;
+  /** The references as charged: sizes verified, references the registry does not hold left out. */
+  private List<Blob> references = List.of();
   private boolean reserved;
   private boolean settled;
 
@@ -35,68 +52,156 @@ final class ManifestPutQuota implements ExchangeQuota {
   }
 
   @Override
-  public Future<Admission> admit() {
-    return enforcer.unlessReadOnly(exchange, this::readAndDecide);
+  public boolean guardsBody() {
+    return true;
   }
 
-  private Future<Admission> readAndDecide() {
-    if (exchange.contentLength() > ManifestParser.MAX_MANIFEST_BYTES) {
+  /** Reads the body, within the buffer budget and the deadline; nothing here depends on any scope. */
+  @Override
+  public Future<Admission> admit() {
+    long length = exchange.contentLength();
+    if (length > ManifestParser.MAX_MANIFEST_BYTES) {
       return Future.succeededFuture(Admission.refuse(tooLarge()));
     }
-    return exchange.readBody(ManifestParser.MAX_MANIFEST_BYTES).compose(this::decide, e -> e instanceof ExchangeView.BodyTooLargeException
-        ? Future.succeededFuture(Admission.refuse(tooLarge()))
-        : Future.failedFuture(e));
+    long budget = length >= 0 ? length : ManifestParser.MAX_MANIFEST_BYTES;
+    if (!enforcer.pushes.tryBuffer(budget)) {
+      return Future.succeededFuture(Admission.refuse(QuotaErrors.manifestBufferFull(enforcer.pushes.manifestBudget())));
+    }
+    buffered = budget;
+    return exchange.readBody(ManifestParser.MAX_MANIFEST_BYTES, enforcer.guards.manifestBodyTimeout()).compose(read -> {
+      body = read;
+      return Future.succeededFuture(Admission.forwardBody(read));
+    }, e -> {
+      if (e instanceof ExchangeView.BodyTooLargeException) {
+        return Future.succeededFuture(Admission.refuse(tooLarge()));
+      }
+      if (e instanceof ExchangeView.BodyTimeoutException) {
+        return Future.succeededFuture(Admission.refuse(QuotaErrors.bodyTimeout("the manifest " + e.getMessage().replaceFirst("^the body ", ""))));
+      }
+      return Future.failedFuture(e);
+    });
   }
 
-  private Future<Admission> decide(Buffer body) {
+  @Override
+  public Future<Admission> decide() {
+    return enforcer.unlessReadOnly(exchange, this::parseAndReserve);
+  }
+
+  private Future<Admission> parseAndReserve() {
     try {
-      manifest = ManifestParser.parse(exchange.contentType(), body);
+      manifest = ManifestParser.parse(exchange.contentType(), body, enforcer.guards.maxManifestReferences());
     } catch (ManifestParser.ManifestInvalidException e) {
       return Future.succeededFuture(Admission.refuse(QuotaErrors.manifestInvalid(e.getMessage())));
     }
-    List<Blob> charged = new ArrayList<>();
-    charged.add(ownBlob());
-    charged.addAll(manifest.references());
-    return enforcer.reserveThroughContention(() -> enforcer.store.reserveBlobs(repository, reservationId, charged))
-        .map(r -> {
-          if (!r.granted()) {
-            return Admission.refuse(enforcer.storageRefusal(exchange, r.denial()));
+    return verifiedReferences()
+        .compose(verified -> {
+          if (verified.conflict() != null) {
+            return Future.succeededFuture(Admission.refuse(sizeConflict(verified.conflict())));
           }
-          reserved = true;
-          return Admission.forwardBody(body);
+          references = verified.references();
+          List<Blob> charged = new ArrayList<>();
+          charged.add(manifest.blob());
+          charged.addAll(references);
+          return enforcer.reserveThroughContention(() -> enforcer.store.reserveBlobs(repository, requestId, charged))
+              .map(r -> {
+                if (r.conflict() != null) {
+                  return Admission.refuse(sizeConflict(r.conflict()));
+                }
+                if (r.retired()) {
+                  throw new IllegalStateException("reservation " + requestId + " was released");
+                }
+                if (r.denial() != null) {
+                  return Admission.refuse(enforcer.storageRefusal(exchange, r.denial()));
+                }
+                reserved = true;
+                return Admission.FORWARD;
+              });
         })
-        .recover(e -> {
-          Admission unmetered = enforcer.storeUnreachable(exchange, e);
-          return Future.succeededFuture(unmetered.refused() ? unmetered : Admission.forwardBody(body));
-        });
+        .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
   }
 
-  private Blob ownBlob() {
-    return manifest.blob();
+  /** The references with the sizes to charge, or the first whose descriptor contradicts a known size. */
+  private record Verified(List<Blob> references, SizeConflict conflict) {}
+
+  /**
+   * Each reference at the size the namespace knows for it, or, when it knows none, the size the registry
+   * reports for it in this repository; a descriptor size that differs from either is a conflict.
+   */
+  private Future<Verified> verifiedReferences() {
+    List<Blob> claimed = manifest.references();
+    if (claimed.isEmpty()) {
+      return Future.succeededFuture(new Verified(List.of(), null));
+    }
+    List<String> digests = claimed.stream().map(Blob::digest).toList();
+    return enforcer.store.sizesOf(Scopes.namespace(repository), digests).compose(known -> {
+      List<Future<Long>> sizes = new ArrayList<>(claimed.size());
+      for (Blob blob : claimed) {
+        long size = known.getOrDefault(blob.digest(), -1L);
+        sizes.add(size >= 0 ? Future.succeededFuture(size) : exchange.upstreamSize(repository, blob.digest(), manifest.referencesManifests()));
+      }
+      return Future.all(sizes).map(all -> {
+        List<Blob> verified = new ArrayList<>(claimed.size());
+        for (int i = 0; i < claimed.size(); i++) {
+          Blob blob = claimed.get(i);
+          long size = all.resultAt(i);
+          if (size < 0) {
+            continue;
+          }
+          if (size != blob.size()) {
+            return new Verified(List.of(), new SizeConflict(blob.digest(), size, blob.size()));
+          }
+          verified.add(new Blob(blob.digest(), size));
+        }
+        return new Verified(verified, null);
+      });
+    });
   }
 
-  private static dev.quotaproxy.proxy.oci.OciError tooLarge() {
+  private static OciError sizeConflict(SizeConflict conflict) {
+    return QuotaErrors.manifestInvalid("the manifest lists " + conflict.digest() + " with size " + conflict.claimed()
+        + " bytes, but that blob is " + conflict.known() + " bytes (" + ByteSize.format(conflict.known()) + ")");
+  }
+
+  private static OciError tooLarge() {
     return QuotaErrors.manifestInvalid("manifest is larger than the registry's " + (ManifestParser.MAX_MANIFEST_BYTES >> 20) + " MiB limit");
   }
 
   @Override
-  public Future<List<String>> answered(int status, MultiMap headers) {
-    settled = true;
+  public Future<Answer> answered(int status, MultiMap headers) {
     if (status != 201 || manifest == null) {
-      // Refused, failed, or a manifest the proxy never parsed: nothing to charge.
-      enforcer.store.release(repository, reservationId, -1);
-      return Future.succeededFuture(List.of());
+      // Refused, failed, or a manifest the proxy never decided on: nothing to charge.
+      release();
+      return Future.succeededFuture(Answer.RELAY);
     }
-    return enforcer.store.commitManifest(repository, reservationId, ownBlob(), manifest.references(), exchange.user())
-        .map(commit -> QuotaErrors.softLimitWarnings(commit.scopes()))
-        .recover(e -> enforcer.<List<String>>recordFailure(exchange, "manifest " + manifest.digest(), e).otherwise(List.of()));
+    settled = true;
+    String named = headers.get("Docker-Content-Digest");
+    if (named != null && !named.trim().equals(manifest.digest())) {
+      LOG.warn("{}: the registry stored manifest {} for a body whose digest is {}; charged as measured", repository, named.trim(), manifest.digest());
+    }
+    return enforcer.store.commitManifest(repository, requestId, manifest.blob(), references, exchange.user())
+        .map(commit -> Answer.relay(QuotaErrors.softLimitWarnings(commit.scopes())))
+        .recover(e -> enforcer.<Answer>recordFailure(exchange, "manifest " + manifest.digest(), e).otherwise(Answer.RELAY));
   }
 
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
-    if (!settled && reserved) {
-      enforcer.store.release(repository, reservationId, -1);
+    release();
+    if (buffered > 0) {
+      enforcer.pushes.unbuffer(buffered);
+      buffered = 0;
     }
+    body = null;
     enforcer.meter(exchange, new Traffic(bytesIn, 0, status == 201 ? 1 : 0, 0));
+  }
+
+  private void release() {
+    if (settled) {
+      return;
+    }
+    settled = true;
+    if (reserved) {
+      enforcer.store.release(repository, requestId, -1)
+          .onFailure(e -> LOG.warn("{}: reservation {} not released, it expires with its TTL: {}", repository, requestId, e.toString()));
+    }
   }
 }

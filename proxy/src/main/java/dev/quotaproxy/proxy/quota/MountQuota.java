@@ -6,23 +6,32 @@ import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import java.util.List;
-import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * {@code POST /v2/<name>/blobs/uploads/?mount=<digest>&from=<repo>}: free when the blob is already
- * in every scope of the path; otherwise its size (from the namespace's digest index, the source's,
- * or a HEAD on the source repository) is reserved where it is absent, and a mount that does not fit
- * is refused. The registry's 201 commits the blob; its 202 (it opened a normal upload instead)
- * releases. When the size cannot be learned, the proxy asks the registry for a normal upload
- * session instead of a mount, which the spec allows a registry to do, so the bytes are counted as
- * they come.
+ * {@code POST /v2/<name>/blobs/uploads/?mount=<digest>&from=<repo>}: free when the blob is already in every
+ * scope of the path; otherwise its size (from the namespace's digest index, the source's, or a HEAD on the
+ * source repository with the client's credentials) is reserved where it is absent, the registry's 201
+ * commits it and anything else releases.
+ *
+ * <p>A mount is never refused for quota. When its size cannot be learned, or it does not fit, the proxy
+ * asks the registry for a plain upload session instead, as the spec lets a registry answer any mount: the
+ * client gets a 202 exactly as for a digest nobody holds, and uploads the bytes, which are then counted
+ * and refused like any upload. So the answer never tells whether, or how large, a blob is in the
+ * namespace the caller named as its source. (The size is reserved before the registry has authenticated
+ * the request, since its 201 commits at once; an unauthorised client's reservation lasts only until the
+ * registry's refusal, and per-client limits bound how many it can have.)
  */
 final class MountQuota implements ExchangeQuota {
+  private static final Logger LOG = LoggerFactory.getLogger(MountQuota.class);
+
   private final QuotaEnforcer enforcer;
   private final ExchangeView exchange;
   private final String repository;
   private final String digest;
-  private final String reservationId = "mount-" + UUID.randomUUID();
+  private final String requestId = QuotaEnforcer.requestId();
+  /** The size reserved for the mount; -1 when it was turned into a plain upload. */
   private long size = -1;
   private boolean settled;
 
@@ -34,55 +43,87 @@ final class MountQuota implements ExchangeQuota {
   }
 
   @Override
-  public Future<Admission> admit() {
-    return enforcer.unlessReadOnly(exchange, this::decide);
+  public Future<Admission> decide() {
+    return enforcer.unlessReadOnly(exchange, this::reserve);
   }
 
-  private Future<Admission> decide() {
+  private Future<Admission> reserve() {
     if (!OciNames.isDigest(digest)) {
       // Not a digest: the registry refuses it (DIGEST_INVALID) and nothing can be mounted.
       return Future.succeededFuture(Admission.FORWARD);
     }
     return blobSize()
         .compose(known -> {
-          size = known;
           if (known < 0) {
-            return new UploadStartQuota(enforcer, exchange).admit()
-                .map(start -> start.refused() ? start : Admission.forwardTo(withoutMount(exchange.uri())));
+            return Future.succeededFuture(asPlainUpload());
           }
-          return enforcer.reserveThroughContention(() -> enforcer.store.reserveBlobs(repository, reservationId, List.of(new Blob(digest, known))))
-              .map(r -> r.granted() ? Admission.FORWARD : Admission.refuse(enforcer.storageRefusal(exchange, r.denial())));
+          return enforcer.reserveThroughContention(() -> enforcer.store.reserveBlobs(repository, requestId, List.of(new Blob(digest, known))))
+              .map(r -> {
+                if (!r.granted()) {
+                  return asPlainUpload();
+                }
+                size = known;
+                return Admission.FORWARD;
+              });
         })
         .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
+  }
+
+  private Admission asPlainUpload() {
+    return Admission.forwardTo(withoutMount(exchange.uri()));
   }
 
   private Future<Long> blobSize() {
     String from = exchange.oci().mountFrom();
     return enforcer.store.sizeOf(Scopes.namespace(repository), digest)
         .compose(s -> s >= 0 || from == null ? Future.succeededFuture(s) : enforcer.store.sizeOf(Scopes.namespace(from), digest))
-        .compose(s -> s >= 0 || from == null ? Future.succeededFuture(s) : exchange.upstreamBlobSize(from, digest));
+        .compose(s -> s >= 0 || from == null || !OciNames.isRepositoryName(from)
+            ? Future.succeededFuture(s)
+            : exchange.upstreamSize(from, digest, false));
   }
 
   @Override
-  public Future<List<String>> answered(int status, MultiMap headers) {
-    settled = true;
-    if (status != 201 || size < 0 || !OciNames.isDigest(digest)) {
-      enforcer.store.release(repository, reservationId, -1);
-      return Future.succeededFuture(List.of());
+  public Future<Answer> answered(int status, MultiMap headers) {
+    if (status == 202) {
+      // A plain session, opened by the registry or asked for by the proxy: an upload start's rules.
+      release();
+      return new UploadStartQuota(enforcer, exchange).sessionOpened(status, headers);
     }
-    return enforcer.store.commitBlob(repository, reservationId, null, new Blob(digest, size), exchange.user())
-        .map(commit -> QuotaErrors.softLimitWarnings(commit.scopes()))
-        .recover(e -> enforcer.<List<String>>recordFailure(exchange, "mounted blob " + digest, e).otherwise(List.of()));
+    if (status != 201 || size < 0) {
+      release();
+      return Future.succeededFuture(Answer.RELAY);
+    }
+    settled = true;
+    String named = headers.get("Docker-Content-Digest");
+    if (named != null && !named.trim().equals(digest)) {
+      LOG.warn("{}: the registry mounted {} for a mount of {}; charged as asked", repository, named.trim(), digest);
+    }
+    return enforcer.store.commitBlob(repository, requestId, null, new Blob(digest, size), exchange.user())
+        .map(commit -> Answer.relay(QuotaErrors.softLimitWarnings(commit.scopes())))
+        .recover(e -> enforcer.<Answer>recordFailure(exchange, "mounted blob " + digest, e).otherwise(Answer.RELAY));
   }
 
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
-    if (!settled && size >= 0) {
-      enforcer.store.release(repository, reservationId, -1);
+    release();
+  }
+
+  private void release() {
+    if (settled) {
+      return;
+    }
+    settled = true;
+    if (size >= 0) {
+      enforcer.store.release(repository, requestId, -1)
+          .onFailure(e -> LOG.warn("{}: reservation {} not released, it expires with its TTL: {}", repository, requestId, e.toString()));
     }
   }
 
-  /** The same upload start without {@code mount} and {@code from}: the registry then opens a session. */
+  /**
+   * The same upload start without {@code mount} and {@code from}: the registry then opens a session.
+   * Names are compared as the registry decodes them ({@code %6Dount} is {@code mount}); a parameter whose
+   * name cannot be decoded is dropped too, so nothing the registry could read as a mount is left.
+   */
   static String withoutMount(String uri) {
     int question = uri.indexOf('?');
     if (question < 0) {
@@ -90,7 +131,13 @@ final class MountQuota implements ExchangeQuota {
     }
     StringBuilder kept = new StringBuilder();
     for (String parameter : uri.substring(question + 1).split("&")) {
-      String name = parameter.contains("=") ? parameter.substring(0, parameter.indexOf('=')) : parameter;
+      String rawName = parameter.contains("=") ? parameter.substring(0, parameter.indexOf('=')) : parameter;
+      String name;
+      try {
+        name = java.net.URLDecoder.decode(rawName, java.nio.charset.StandardCharsets.UTF_8);
+      } catch (IllegalArgumentException malformed) {
+        continue;
+      }
       if (!name.equals("mount") && !name.equals("from") && !parameter.isEmpty()) {
         kept.append(kept.length() == 0 ? "" : "&").append(parameter);
       }

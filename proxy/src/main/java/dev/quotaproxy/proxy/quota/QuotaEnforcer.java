@@ -1,5 +1,6 @@
 package dev.quotaproxy.proxy.quota;
 
+import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.proxy.oci.OciError;
 import dev.quotaproxy.proxy.quota.ExchangeQuota.Admission;
 import dev.quotaproxy.proxy.quota.QuotaStore.Denial;
@@ -37,18 +38,27 @@ public final class QuotaEnforcer implements QuotaRules {
   final SystemGuard system;
   final long chunkReservation;
   final boolean failOpen;
+  final ProxyConfig.PushGuards guards;
+  final PushLimits pushes;
   private final Vertx vertx;
 
   /**
-   * @param chunkReservation bytes reserved at a time for bodies of unknown length
-   * @param failOpen         let pushes through unmetered when the store is unreachable, instead of 503
+   * @param quota  the quota settings: chunk reservation, fail-open, the push path's guards
+   * @param pushes what every event loop of the process shares of the push path's limits
    */
-  public QuotaEnforcer(Vertx vertx, QuotaStore store, SystemGuard system, long chunkReservation, boolean failOpen) {
+  public QuotaEnforcer(Vertx vertx, QuotaStore store, SystemGuard system, ProxyConfig.Quota quota, PushLimits pushes) {
     this.vertx = vertx;
     this.store = store;
     this.system = system;
-    this.chunkReservation = chunkReservation;
-    this.failOpen = failOpen;
+    this.chunkReservation = quota.chunkReservation();
+    this.failOpen = quota.failOpen();
+    this.guards = quota.guards();
+    this.pushes = pushes;
+  }
+
+  /** The push path's limits shared by every event loop of a process, from the settings. */
+  public static PushLimits pushLimits(ProxyConfig.Quota quota) {
+    return new PushLimits(quota.guards().maxPushesPerClient(), quota.guards().manifestBuffer());
   }
 
   @Override
@@ -57,31 +67,73 @@ public final class QuotaEnforcer implements QuotaRules {
       return ExchangeQuota.NONE;
     }
     return switch (exchange.oci().operation()) {
-      case UPLOAD_START -> new UploadStartQuota(this, exchange);
-      case UPLOAD_CHUNK, UPLOAD_COMPLETE, UPLOAD_MONOLITHIC -> new BlobUploadQuota(this, exchange);
-      case BLOB_MOUNT -> new MountQuota(this, exchange);
-      case MANIFEST_PUT -> new ManifestPutQuota(this, exchange);
+      case UPLOAD_START -> counted(exchange, new UploadStartQuota(this, exchange));
+      case UPLOAD_CHUNK, UPLOAD_COMPLETE, UPLOAD_MONOLITHIC -> counted(exchange, new BlobUploadQuota(this, exchange));
+      case BLOB_MOUNT -> counted(exchange, new MountQuota(this, exchange));
+      case MANIFEST_PUT -> counted(exchange, new ManifestPutQuota(this, exchange));
       case BLOB_DELETE, MANIFEST_DELETE, UPLOAD_CANCEL -> new DeleteQuota(this, exchange);
       case BLOB_GET, MANIFEST_GET -> new PullQuota(this, exchange);
       default -> ExchangeQuota.NONE;
     };
   }
 
+  /**
+   * A push request counted against its client's requests in flight, or refused at once (429, which says
+   * nothing about any scope) when the client has as many as it may.
+   */
+  private ExchangeQuota counted(ExchangeView exchange, ExchangeQuota rules) {
+    String client = exchange.clientAddress();
+    if (!pushes.tryEnter(client)) {
+      OciError refusal = QuotaErrors.tooManyPushes(client, pushes.maxPerClient());
+      return new ExchangeQuota() {
+        @Override
+        public Future<Admission> admit() {
+          return Future.succeededFuture(Admission.refuse(refusal));
+        }
+      };
+    }
+    return new CountedPush(rules, () -> pushes.leave(client));
+  }
+
+  /** A new request id: each request reserves under its own, never reused (see {@link QuotaStore}). */
+  static String requestId() {
+    return "request:" + java.util.UUID.randomUUID();
+  }
+
+  /** The store's id of an upload session, from the registry's upload id. */
+  static String sessionId(String uploadId) {
+    return uploadId == null ? null : "session:" + uploadId;
+  }
+
   /** A push's decision, unless the registry is read-only: then the refusal every push gets. */
   Future<Admission> unlessReadOnly(ExchangeView exchange, Supplier<Future<Admission>> decision) {
+    Optional<OciError> readOnly = readOnlyRefusal(exchange);
+    return readOnly.isEmpty() ? decision.get() : Future.succeededFuture(Admission.refuse(readOnly.get()));
+  }
+
+  /** The refusal every push gets while the registry is read-only, recorded for reports; empty when writable. */
+  Optional<OciError> readOnlyRefusal(ExchangeView exchange) {
     Optional<OciError> readOnly = system.readOnlyRefusal();
-    if (readOnly.isEmpty()) {
-      return decision.get();
+    if (readOnly.isPresent()) {
+      SystemGuard.Snapshot state = system.snapshot();
+      record(exchange, new Rejection(SYSTEM_SCOPE, "storage_bytes", 0, state.usage().used(), state.settings().hardStorage(), "read_only"));
     }
-    SystemGuard.Snapshot state = system.snapshot();
-    record(exchange, new Rejection(SYSTEM_SCOPE, "storage_bytes", 0, state.usage().used(), state.settings().hardStorage(), "read_only"));
-    return Future.succeededFuture(Admission.refuse(readOnly.get()));
+    return readOnly;
   }
 
   /** The refusal of a request a storage limit leaves no room for; recorded for reports. */
   OciError storageRefusal(ExchangeView exchange, Denial denial) {
     record(exchange, Rejection.of(denial));
     return QuotaErrors.storageExceeded(denial);
+  }
+
+  /**
+   * The refusal of a chunked upload cut off at a limit: says how much of the upload had arrived, which is
+   * what a person reading {@code docker push} output needs, rather than the size of the last increment.
+   */
+  OciError uploadCutOff(ExchangeView exchange, Denial denial, long arrivedBytes) {
+    record(exchange, Rejection.of(denial));
+    return QuotaErrors.uploadCutOff(denial, arrivedBytes);
   }
 
   /** The refusal of a pull over an egress limit; recorded for reports. */

@@ -49,6 +49,30 @@ public final class QuotaErrors {
   }
 
   /**
+   * A chunked upload cut off at a scope's hard limit: 403 {@code DENIED}, saying how much of the upload
+   * had arrived (not the last increment, which means nothing to the person who pushed a whole layer)
+   * and where the scope stands.
+   *
+   * @param arrivedBytes the upload's bytes that had reached the proxy: its session's earlier chunks, this
+   *                     request's forwarded bytes and the piece that did not fit
+   */
+  public static OciError uploadCutOff(Denial denial, long arrivedBytes) {
+    long usage = saturatedSum(denial.used(), denial.reserved());
+    String message = "quota exceeded: " + denial.scope() + " is at its " + ByteSize.format(denial.hardLimit())
+        + " storage limit; this upload was cut off after " + ByteSize.format(arrivedBytes) + " ("
+        + denial.scope() + ": " + ByteSize.format(denial.used()) + " stored, " + ByteSize.format(denial.reserved())
+        + " in uploads in progress, this one included)";
+    Map<String, Object> detail = Map.of(
+        "scope", denial.scope(),
+        "resource", "storage_bytes",
+        "usage", usage,
+        "limit", denial.hardLimit(),
+        "requested", denial.requested(),
+        "received", arrivedBytes);
+    return new OciError(403, "DENIED", message, detail, 0);
+  }
+
+  /**
    * A size that would print the same as the limit it exceeds ("10.0 MiB, over its 10.0 MiB limit")
    * is given in bytes beside it, so the message never contradicts itself.
    */
@@ -84,20 +108,26 @@ public final class QuotaErrors {
     return new OciError(403, "DENIED", "registry is read-only: " + where + "; delete images to free space", detail, 0);
   }
 
-  /** A pull refused by a scope's egress limit: 429 {@code TOOMANYREQUESTS}, retry when its window ends. */
+  /**
+   * A pull refused by a scope's egress limit: 429 {@code TOOMANYREQUESTS}, retry when its window ends. A
+   * pull that would pass the limit is refused before its body moves, so the message says so when the
+   * scope itself is still under it.
+   */
   public static OciError egressExceeded(EgressCheck check) {
     // Retry-After 0 would mean "now" to some clients, which would only be refused again.
     long retryAfter = Math.max(1, check.retryAfterSeconds());
+    String where = check.used() >= check.limit()
+        ? (check.used() > check.limit() ? "over" : "at") + " its " + ByteSize.format(check.limit()) + " limit"
+        : "and pulling " + ByteSize.format(check.requested()) + " more would pass its " + ByteSize.format(check.limit()) + " limit";
     String message = "egress quota exceeded: " + check.scope() + " pulled " + ByteSize.format(check.used())
-        + " in the current " + window(check.windowSeconds()) + " window, "
-        + (check.used() > check.limit() ? "over" : "at") + " its " + ByteSize.format(check.limit())
-        + " limit; retry in " + duration(retryAfter);
+        + " in the current " + window(check.windowSeconds()) + " window, " + where + "; retry in " + duration(retryAfter);
     Map<String, Object> detail = Map.of(
         "scope", check.scope(),
         "resource", "egress_bytes",
         "usage", check.used(),
         "limit", check.limit(),
-        "window_seconds", check.windowSeconds());
+        "window_seconds", check.windowSeconds(),
+        "requested", check.requested());
     return new OciError(429, "TOOMANYREQUESTS", message, detail, retryAfter);
   }
 
@@ -137,6 +167,26 @@ public final class QuotaErrors {
   /** A Warning header value in the distribution-spec form: code 299, no agent, the text quoted. */
   public static String warning(String text) {
     return "299 - \"" + text.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+  }
+
+  /**
+   * A push whose body did not come in time (its first byte, or a manifest whole): 408. Its connection is
+   * closed after the answer; nothing it asked for is held.
+   */
+  public static OciError bodyTimeout(String message) {
+    return new OciError(408, "TIMEOUT", message + "; the request is cut off", Map.of("reason", "body_timeout"), 0);
+  }
+
+  /** One client address has as many push requests in flight as it may: 429, retry when one has finished. */
+  public static OciError tooManyPushes(String client, int limit) {
+    return new OciError(429, "TOOMANYREQUESTS", "too many push requests in flight from " + client + ": at most " + limit
+        + " at a time; retry when one has finished", Map.of("reason", "client_limit", "limit", limit), 1);
+  }
+
+  /** Manifest bodies are buffered whole, within a budget over all requests; beyond it a push waits its turn: 503. */
+  public static OciError manifestBufferFull(long budgetBytes) {
+    return new OciError(503, "UNAVAILABLE", "the proxy is reading as many manifests as it may hold at once ("
+        + ByteSize.format(budgetBytes) + "); retry shortly", Map.of("reason", "busy"), 1);
   }
 
   public static OciError manifestInvalid(String message) {

@@ -17,6 +17,10 @@ public enum RefusalReason {
   STORE_UNAVAILABLE,
   /** A request the proxy reads and rejects before the registry sees it (a manifest it cannot parse, or too large): 400. */
   INVALID_REQUEST,
+  /** A client over its share of the push path (requests in flight, buffered manifests): 429, or 503 when the proxy is full. */
+  CLIENT_LIMIT,
+  /** A client that did not send its body in time: 408. */
+  SLOW_CLIENT,
   /** Any other reply the proxy made on its own. */
   OTHER;
 
@@ -31,9 +35,10 @@ public enum RefusalReason {
     return switch (refusal.status()) {
       case 403 -> refusal.detail().containsKey("scope") ? STORAGE_LIMIT
           : refusal.detail().containsKey("reason") ? READ_ONLY : OTHER;
-      case 429 -> EGRESS_LIMIT;
-      case 503 -> STORE_UNAVAILABLE;
+      case 429 -> "egress_bytes".equals(refusal.detail().get("resource")) ? EGRESS_LIMIT : CLIENT_LIMIT;
+      case 503 -> "busy".equals(refusal.detail().get("reason")) ? CLIENT_LIMIT : STORE_UNAVAILABLE;
       case 400 -> INVALID_REQUEST;
+      case 408 -> SLOW_CLIENT;
       default -> OTHER;
     };
   }

@@ -58,6 +58,11 @@ final class ReservingReadStream implements ReadStream<Buffer> {
     return forwarded;
   }
 
+  /** Bytes of the piece held back while a reservation for it is asked (or was refused). */
+  long pendingBytes() {
+    return pending == null ? 0 : pending.length();
+  }
+
   /** Whether the whole body has passed. */
   boolean ended() {
     return ended;

@@ -2,12 +2,14 @@ package dev.quotaproxy.proxy.quota;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.proxy.quota.QuotaStore.Denial;
 import dev.quotaproxy.proxy.quota.QuotaStore.Reservation;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayDeque;
 import java.util.List;
+import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -19,7 +21,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 /** A refusal caused only by others' bytes in flight is waited out; a scope that is really full is refused at once. */
 class QuotaEnforcerTest {
   private final Vertx vertx = Vertx.vertx();
-  private final QuotaEnforcer enforcer = new QuotaEnforcer(vertx, null, new SystemGuard(), 64 * 1024, false);
+  private final ProxyConfig.Quota settings = ProxyConfig.load(List.of("--upstream", "http://127.0.0.1:5000"), Map.of()).quota();
+  private final QuotaEnforcer enforcer = new QuotaEnforcer(vertx, null, new SystemGuard(), settings, QuotaEnforcer.pushLimits(settings));
 
   @AfterEach
   void stop() throws Exception {

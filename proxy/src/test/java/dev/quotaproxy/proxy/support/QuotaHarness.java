@@ -118,7 +118,7 @@ public final class QuotaHarness implements AutoCloseable {
     await(configured.apply());
     await(configured.refresh());
     ProxyVerticle verticle = new ProxyVerticle(proxyConfig,
-        v -> new QuotaEnforcer(v, store, guard, quota.chunkReservation(), quota.failOpen()));
+        v -> new QuotaEnforcer(v, store, guard, quota, QuotaEnforcer.pushLimits(quota)));
     await(vertx.deployVerticle(verticle));
     Deployed deployed = new Deployed(new OciTestClient("http://127.0.0.1:" + verticle.actualPort()), store, configured);
     proxies.add(deployed);

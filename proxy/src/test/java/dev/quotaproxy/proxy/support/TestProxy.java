@@ -18,9 +18,14 @@ public final class TestProxy {
   }
 
   public static TestProxy start(Vertx vertx, String upstream, String... flags) {
+    return start(vertx, upstream, QuotaRules.NONE, flags);
+  }
+
+  /** The proxy with the given quota rules (a test's own, to watch when the proxy calls them). */
+  public static TestProxy start(Vertx vertx, String upstream, QuotaRules rules, String... flags) {
     List<String> args = new ArrayList<>(List.of("--upstream", upstream, "--host", "127.0.0.1", "--port", "0", "--proxy.event-loops", "1"));
     args.addAll(List.of(flags));
-    ProxyVerticle verticle = new ProxyVerticle(ProxyConfig.load(args, Map.of()), v -> QuotaRules.NONE);
+    ProxyVerticle verticle = new ProxyVerticle(ProxyConfig.load(args, Map.of()), v -> rules);
     try {
       vertx.deployVerticle(verticle).await(20, TimeUnit.SECONDS);
     } catch (Exception e) {
