@@ -11,6 +11,9 @@ public interface AdminRoutes {
   /** Adds handlers to this part's operations: {@code builder.getRoute("getLimits").addHandler(...)}. */
   void operations(RouterBuilder builder);
 
-  /** Routes outside the contract, mounted before it; public unless they check {@link Caller} themselves. */
+  /**
+   * Public routes outside the contract (pages, metrics, probes), mounted before authentication: they have no
+   * {@link Caller}. A request none of them answers goes on to authentication, whatever its path.
+   */
   default void plain(Router router) {}
 }
