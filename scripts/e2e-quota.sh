@@ -6,9 +6,12 @@
 #
 # Starts docker-registry, a private redis-server (so the checks can read the
 # proxy's usage counters with redis-cli) and the proxy with scope limits from a
-# YAML file, then drives skopeo, podman and curl through the proxy:
+# YAML file, then drives skopeo, podman, docker and curl through the proxy:
 #
 #   q   storage-hard a bit above one small test image (measured at run time)
+#   dk  the same, for the docker pushes (a private dockerd, vfs storage, state in
+#       the temp dir; skipped where dockerd is not installed, unless
+#       REQUIRE_TEST_TOOLS=1, as .ci/run sets)
 #   eg  egress 1 MiB per 1 h window
 #
 # and checks what was charged (Redis), what the clients saw (status, message),
@@ -16,7 +19,7 @@
 #
 # Environment:
 #   KEEP_TMP=1         keep the temp dir with logs, layouts and podman storage
-#   QP_JAR, JAVA_OPTS  see scripts/lib/common.sh
+#   QP_JAR, JAVA_OPTS, QP_DOCKER, REQUIRE_TEST_TOOLS  see scripts/lib/common.sh
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,6 +31,7 @@ MIB=$((1024 * 1024))
 LAYOUT=""
 SMALL="" SMALL_SIZE=0 LIMIT=0 LIMIT_TEXT=""
 EGRESS_LIMIT=$MIB
+DOCKER_OK=0
 
 # ---------------------------------------------------------------- helpers
 
@@ -107,6 +111,20 @@ registry_has_blob() {
   [[ "$(curl -s -o /dev/null -w '%{http_code}' --head "$REGISTRY_URL/v2/$1/blobs/$2")" == 200 ]]
 }
 
+# registry_layers REPO: digests of the blobs linked into REPO in the registry's storage
+# (what a HEAD on the registry finds there), one a line.
+registry_layers() {
+  local dir=$REGISTRY_DATA/docker/registry/v2/repositories/$1/_layers/sha256
+  [[ -d "$dir" ]] || return 0
+  find "$dir" -name link -type f -exec cat {} \; -exec echo \;
+}
+
+# registry_blob_file DIGEST: where the registry stores the blob's bytes.
+registry_blob_file() {
+  local hex=${1#sha256:}
+  echo "$REGISTRY_DATA/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data"
+}
+
 # mib BYTES: the way the proxy prints sizes between 1 MiB and 1 GiB ("1.5 MiB").
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 
@@ -120,7 +138,7 @@ podman_() {
 # ---------------------------------------------------------------- steps
 
 setup() {
-  need curl jq skopeo podman umoci docker-registry redis-server redis-cli find
+  need curl jq skopeo podman umoci docker-registry redis-server redis-cli find gzip
   qp_init e2e-quota
   step "build test images (OCI layout, random layers)"
   LAYOUT=$QP_TMP/images
@@ -141,6 +159,7 @@ quota:
   chunk-reservation: 256KiB
   scopes:
     q: {storage-hard: $LIMIT}
+    dk: {storage-hard: $LIMIT}
     eg: {egress: $EGRESS_LIMIT, egress-window: 1h}
 YAML
 
@@ -149,6 +168,8 @@ YAML
   start_redis
   start_proxy proxy.log --config "$QP_TMP/quota.yml" --redis.url "$REDIS_URL"
   check_eq "the proxy wrote q's hard limit to Redis" "$LIMIT" "$(rcli HGET 'qp:{q}:limits' 'q|hard')"
+  step "start a docker daemon"
+  if start_dockerd; then DOCKER_OK=1; fi
 }
 
 push_under_limit() {
@@ -238,6 +259,79 @@ podman_chunked_over_limit() {
   check "reserved bytes of q return to 0" wait_reserved_zero q
 }
 
+# docker_over_limit: docker push of image big (one 2 MiB layer) to dk/app, whose limit is
+# a bit above image small: refused. Docker compresses the layer itself and sends it in
+# one chunked PATCH, so the proxy cuts the stream off once an increment does not fit.
+docker_over_limit() {
+  ((DOCKER_OK)) || return 0
+  local name=127.0.0.1:$PROXY_PORT/dk/app:big out=$QP_TMP/dk/push-big.out mark before headroom
+  local diff_id refused uploaded d line bad=0 start secs
+  diff_id=$(jq -r '.rootfs.diff_ids[0]' "$(layout_blob "$(jq -r .config.digest "$(layout_blob "$(layout_digest big)")")")")
+  before=$(used dk)
+  headroom=$((LIMIT - before))
+  step "docker push big -> dk/app:big (a 2 MiB layer, $headroom bytes left in dk)"
+  skopeo_to_docker "oci:$LAYOUT:big" "$name" || die "skopeo copy of big into the docker daemon"
+  mark=$(log_mark)
+  start=$SECONDS
+  if docker_ push "$name" >"$out" 2>&1; then
+    fail "docker push over the limit succeeded"
+  else
+    pass "docker push over the limit failed"
+  fi
+  secs=$((SECONDS - start))
+  log "docker push output ($secs s):"
+  sed 's/^/      /' "$out"
+  log "proxy access log during the push (op method status bytes_in outcome):"
+  access_log_since "$mark" '[.op, .method, .status, .bytes_in, .outcome] | @tsv' -r | sed 's/^/      /'
+  line=$(grep -m 1 'denied' "$out") || line=""
+  check "docker output says denied" test -n "$line"
+  check "docker's denied line says quota exceeded" grep -q 'quota exceeded' <<<"$line"
+  check "docker's denied line names the scope dk" grep -qw 'dk' <<<"$line"
+  # DENIED is an error docker does not retry (it would wait 5 s, 10 s, ... between tries).
+  check "docker gave up at once, without retrying ($secs s)" test "$secs" -lt 5
+  refused=$(access_log_since "$mark" 'select(.op == "UPLOAD_CHUNK" and .status == 403)' | wc -l)
+  check_eq "access log: one UPLOAD_CHUNK refused with 403" 1 "$refused"
+  uploaded=$(upload_bytes dk/app)
+  log "bytes in the registry's unfinished dk/app uploads: $uploaded"
+  check "the registry received no more of the refused layer than the $headroom bytes left" \
+    test "$uploaded" -le "$headroom"
+  # Docker compressed the layer itself, so its digest is unknown: look for any blob linked
+  # into dk/app that decompresses to the layer's diff id.
+  while read -r d; do
+    [[ -n "$d" ]] || continue
+    if [[ "$(gzip -dc <"$(registry_blob_file "$d")" 2>/dev/null | sha256sum | cut -d' ' -f1)" == "${diff_id#sha256:}" ]]; then
+      bad=1
+      log "dk/app holds $d, the refused layer"
+    fi
+  done < <(registry_layers dk/app)
+  if ((bad)); then fail "the refused layer is in the registry"; else pass "the refused layer is not in the registry (no blob linked into dk/app has its diff id)"; fi
+  check "usage of dk ($(used dk)) stays within its limit ($LIMIT)" test "$(used dk)" -le "$LIMIT"
+  check_eq "usage of dk unchanged by the refused push" "$before" "$(used dk)"
+  check "nothing left reserved in dk" wait_reserved_zero dk
+}
+
+# docker_under_limit: docker push of image small to dk/app fits; dk is charged what the
+# registry now holds for it (docker's own compression of the layers).
+docker_under_limit() {
+  ((DOCKER_OK)) || return 0
+  local name=127.0.0.1:$PROXY_PORT/dk/app:small out=$QP_TMP/dk/push-small.out before size
+  before=$(used dk/app)
+  step "docker push small -> dk/app:small (fits)"
+  skopeo_to_docker "oci:$LAYOUT:small" "$name" || die "skopeo copy of small into the docker daemon"
+  docker_ push "$name" >"$out" 2>&1 || { cat "$out"; die "docker push of small to dk/app"; }
+  pass "docker push dk/app:small"
+  # The manifest's bytes plus the sizes it gives for config and layers, read straight
+  # from the registry.
+  curl -sSf -o "$QP_TMP/dk/small.manifest" \
+    -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "$REGISTRY_URL/v2/dk/app/manifests/small" \
+    || die "GET dk/app:small from the registry"
+  size=$(($(stat -c %s "$QP_TMP/dk/small.manifest") + $(jq '.config.size + ([.layers[].size] | add)' "$QP_TMP/dk/small.manifest")))
+  log "dk/app:small as docker pushed it: $size bytes (the OCI layout's: $SMALL_SIZE)"
+  check_eq "usage of dk/app grew by the image docker pushed" "$size" "$(($(used dk/app) - before))"
+  check "usage of dk ($(used dk)) stays within its limit ($LIMIT)" test "$(used dk)" -le "$LIMIT"
+  check "nothing left reserved in dk" wait_reserved_zero dk
+}
+
 expect_continue_over_limit() {
   local file=$QP_TMP/2m.bin verbose=$QP_TMP/expect.verbose digest loc mark out code sent
   step "PUT 2 MiB with Expect: 100-continue over the limit"
@@ -319,6 +413,8 @@ main() {
   push_under_limit
   push_over_limit
   podman_chunked_over_limit
+  docker_over_limit
+  docker_under_limit
   expect_continue_over_limit
   delete_frees_usage
   egress_limit

@@ -4,14 +4,16 @@
 #   scripts/e2e.sh
 #
 # Starts docker-registry and the proxy jar on free loopback ports, then drives
-# skopeo, podman and curl through the proxy and checks that everything read
-# back is byte-identical to what was pushed.
+# skopeo, podman, docker and curl through the proxy and checks that everything
+# read back is byte-identical to what was pushed. The docker steps run a private
+# dockerd (vfs storage, state in the temp dir); where dockerd is not installed
+# they are skipped, unless REQUIRE_TEST_TOOLS=1 (as .ci/run sets).
 #
 # Environment:
 #   E2E_DIRECT=1  no proxy: run every step straight against the registry
 #                 (checks the test itself, e.g. before the jar exists)
 #   KEEP_TMP=1    keep the temp dir with logs, layouts and podman storage
-#   QP_JAR, JAVA_OPTS  see scripts/lib/common.sh
+#   QP_JAR, JAVA_OPTS, QP_DOCKER, REQUIRE_TEST_TOOLS  see scripts/lib/common.sh
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,6 +23,7 @@ source "$HERE/lib/common.sh"
 MANIFEST_ACCEPT='application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json'
 TARGET_PORT="" TARGET_HOST="" TARGET_URL=""
 LAYOUT="" SRC_A="" SRC_B=""
+DOCKER_OK=0
 
 # ---------------------------------------------------------------- raw HTTP
 
@@ -148,7 +151,7 @@ verify_pulled_layout() {
 ADMIN_URL=""
 
 setup() {
-  need curl jq skopeo podman umoci docker-registry sha256sum cmp
+  need curl jq skopeo podman umoci docker-registry sha256sum cmp gzip
   qp_init e2e
   step "start registry${E2E_DIRECT:+ (E2E_DIRECT=1: no proxy)}"
   start_registry
@@ -165,6 +168,8 @@ setup() {
   TARGET_URL=http://$TARGET_HOST
   : >"$QP_TMP/locations"
   log "target   $TARGET_URL"
+  step "start a docker daemon"
+  if start_dockerd; then DOCKER_OK=1; fi
 }
 
 build_images() {
@@ -279,6 +284,125 @@ report_podman_requests() {
   log "proxy access log during podman push (op method status bytes_in):"
   access_log_since "$1" '[.op, .method, .status, .bytes_in] | @tsv' -r \
     | sort | uniq -c | sed 's/^/      /'
+}
+
+# ---------------------------------------------------------------- docker
+
+# report_requests WHAT MARK: what went through the proxy since MARK, in order, runs of the
+# same request folded into one line (count op method status bytes_in).
+report_requests() {
+  [[ -n "$PROXY_PID" ]] || return 0
+  log "proxy access log during $1 (count op method status bytes_in):"
+  access_log_since "$2" '[.op, .method, .status, .bytes_in] | @tsv' -r | uniq -c | sed 's/^/      /'
+}
+
+# gunzip_sha256 REPO DIGEST: sha256 of the blob as read back, decompressed (a layer's diff id).
+gunzip_sha256() {
+  local sum
+  sum=$(curl -sSf "$TARGET_URL/v2/$1/blobs/$2" | gzip -dc | sha256sum) || return 1
+  echo "sha256:${sum%% *}"
+}
+
+# verify_docker_push REPO REF DIGEST CONFIG DIFF_IDS: what docker pushed, as the registry
+# holds it: the manifest by tag has the digest docker printed and the same bytes through
+# the target as straight from the registry, its config is the source image's, and its
+# layers (docker compressed them itself) read back intact and decompress to the source's
+# diff ids.
+verify_docker_push() {
+  local repo=$1 ref=$2 digest=$3 config=$4 diff_ids=$5 code d bad=0 got=()
+  code=$(http GET "$TARGET_URL/v2/$repo/manifests/$ref" -H "Accept: $MANIFEST_ACCEPT")
+  [[ "$code" == 200 ]] || { fail "GET manifest $repo:$ref: status $code"; return; }
+  cp "$QP_TMP/http.body" "$QP_TMP/docker-manifest.json"
+  check_eq "$repo:$ref manifest digest = the one docker push printed" "$digest" "$(sha256_of "$QP_TMP/docker-manifest.json")"
+  log "$repo:$ref manifest media type $(jq -r .mediaType "$QP_TMP/docker-manifest.json")"
+  if [[ -n "$PROXY_PID" ]]; then
+    curl -sSf -o "$QP_TMP/docker-manifest.direct" -H "Accept: $MANIFEST_ACCEPT" \
+      "$REGISTRY_URL/v2/$repo/manifests/$ref" || true
+    check "$repo:$ref manifest: the registry's answer direct and through the proxy agree" \
+      cmp -s "$QP_TMP/docker-manifest.json" "$QP_TMP/docker-manifest.direct"
+  fi
+  check_eq "$repo:$ref config digest = the source image's" "$config" "$(jq -r .config.digest "$QP_TMP/docker-manifest.json")"
+  while read -r d; do
+    [[ "$(blob_sha256 "$repo" "$d")" == "$d" ]] || { bad=1; log "blob $d read back wrong"; }
+  done < <(manifest_blobs "$QP_TMP/docker-manifest.json")
+  if ((bad)); then fail "$repo:$ref blobs read back"; else pass "$repo:$ref every blob reads back with its digest"; fi
+  while read -r d; do
+    got+=("$(gunzip_sha256 "$repo" "$d" 2>/dev/null || echo "unreadable:$d")")
+  done < <(jq -r '.layers[].digest' "$QP_TMP/docker-manifest.json")
+  check_eq "$repo:$ref layers decompress to the source's diff ids" "$diff_ids" \
+    "$(printf '%s\n' "${got[@]}" | jq -Rsc 'split("\n") | map(select(. != ""))')"
+}
+
+# docker_push_pull: load image a into the daemon, docker push it through the target, push
+# it again (every layer exists: HEADs only) and to a second repository (cross-repo
+# mounts), remove it locally and docker pull it back.
+docker_push_pull() {
+  ((DOCKER_OK)) || return 0
+  local repo=e2e/docker name=$TARGET_HOST/e2e/docker:v1 mounted=$TARGET_HOST/e2e/docker-mount:v1
+  local out=$QP_TMP/dk/out src_manifest config diff_ids layers digest mark
+  src_manifest=$(layout_blob "$LAYOUT" "$SRC_A")
+  config=$(jq -r .config.digest "$src_manifest")
+  diff_ids=$(jq -c .rootfs.diff_ids "$(layout_blob "$LAYOUT" "$config")")
+  layers=$(jq '.layers | length' "$src_manifest")
+
+  step "docker: load image a into the daemon (skopeo) as $name"
+  skopeo_to_docker "oci:$LAYOUT:a" "$name" || die "skopeo copy of image a into the docker daemon"
+  check_eq "docker image id = the source's config digest" "$config" "$(docker_ image inspect -f '{{.Id}}' "$name")"
+
+  step "docker push $name"
+  mark=$(log_mark)
+  docker_ push "$name" >"$out" 2>&1 || { cat "$out"; die "docker push $name"; }
+  pass "docker push $repo:v1"
+  sed 's/^/      /' "$out"
+  report_requests "docker push" "$mark"
+  check_eq "docker pushed all $layers layers" "$layers" "$(grep -c ': Pushed$' "$out")"
+  digest=$(grep -oE 'digest: sha256:[0-9a-f]{64}' "$out" | cut -d' ' -f2) || true
+  [[ -n "$digest" ]] || { fail "docker push printed no manifest digest"; return 0; }
+  verify_docker_push "$repo" v1 "$digest" "$config" "$diff_ids"
+
+  step "docker push $name again (the layers exist: HEAD checks only)"
+  mark=$(log_mark)
+  docker_ push "$name" >"$out" 2>&1 || { cat "$out"; die "second docker push $name"; }
+  pass "second docker push $repo:v1"
+  report_requests "the second docker push" "$mark"
+  check_eq "every layer: 'Layer already exists'" "$layers" "$(grep -c ': Layer already exists$' "$out")"
+  check "the second push printed the same digest" grep -q "digest: $digest " "$out"
+  if [[ -n "$PROXY_PID" ]]; then
+    check_eq "no upload or mount went through the proxy" 0 \
+      "$(access_log_since "$mark" 'select(.op | test("UPLOAD|MOUNT"))' | wc -l)"
+    check "the layers were checked with HEADs through the proxy" \
+      test "$(access_log_since "$mark" 'select(.op == "BLOB_HEAD" and .status == 200)' | wc -l)" -ge "$layers"
+  fi
+
+  step "docker push $mounted (the same layers, from e2e/docker: cross-repo mounts)"
+  docker_ tag "$name" "$mounted"
+  mark=$(log_mark)
+  docker_ push "$mounted" >"$out" 2>&1 || { cat "$out"; die "docker push $mounted"; }
+  pass "docker push e2e/docker-mount:v1"
+  report_requests "docker push to e2e/docker-mount" "$mark"
+  check_eq "every layer: 'Mounted from e2e/docker'" "$layers" "$(grep -c ': Mounted from e2e/docker$' "$out")"
+  check "the same manifest digest as in e2e/docker" grep -q "digest: $digest " "$out"
+  if [[ -n "$PROXY_PID" ]]; then
+    check "the proxy logged BLOB_MOUNTs answered 201" \
+      test "$(access_log_since "$mark" 'select(.op == "BLOB_MOUNT" and .status == 201)' | wc -l)" -ge "$layers"
+  fi
+
+  step "docker: remove the image locally, docker pull $name"
+  docker_ rmi "$name" "$mounted" >/dev/null || die "docker rmi"
+  if docker_ image inspect "$config" >/dev/null 2>&1; then
+    fail "the image is still in the daemon after docker rmi"
+  fi
+  mark=$(log_mark)
+  docker_ pull "$name" >"$out" 2>&1 || { cat "$out"; die "docker pull $name"; }
+  pass "docker pull $repo:v1"
+  report_requests "docker pull" "$mark"
+  check_eq "docker pulled all $layers layers" "$layers" "$(grep -c ': Pull complete$' "$out")"
+  check "docker pull printed the pushed digest" grep -q "^Digest: $digest$" "$out"
+  check_eq "pulled image id = the source's config digest" "$config" "$(docker_ image inspect -f '{{.Id}}' "$name")"
+  check_eq "pulled image diff ids = the source's" "$diff_ids" \
+    "$(docker_ image inspect -f '{{json .RootFS.Layers}}' "$name" | jq -c .)"
+  check "pulled image's RepoDigests has $repo@$digest" \
+    grep -qF "\"$TARGET_HOST/$repo@$digest\"" <(docker_ image inspect -f '{{json .RepoDigests}}' "$name")
 }
 
 delete_steps() {
@@ -404,6 +528,7 @@ main() {
   skopeo_push_pull e2e/a a
   podman_pull_push
   podman_push_upload
+  docker_push_pull
   skopeo_push_pull e2e/b b
   delete_steps
   expect_continue

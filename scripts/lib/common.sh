@@ -2,12 +2,17 @@
 # Helpers shared by the scripts in scripts/ (e2e, benchmarks). Source it, then call qp_init.
 #
 # Everything started here (registry, proxy, redis) is recorded in QP_PIDS and stopped
-# by the EXIT trap; all files live under QP_TMP, removed on exit unless KEEP_TMP=1.
+# by the EXIT trap (a docker daemon by stop_dockerd, from the same trap); all files live
+# under QP_TMP, removed on exit unless KEEP_TMP=1.
 #
 # Environment:
 #   QP_JAR      proxy jar (default: proxy/target/quota-proxy.jar)
 #   JAVA_OPTS   extra JVM options for the proxy
 #   KEEP_TMP=1  keep the temp dir (its path is printed at exit)
+#   QP_DOCKER   docker client for docker_ (default: /usr/bin/docker, Debian's docker.io,
+#               else the first docker on PATH)
+#   REQUIRE_TEST_TOOLS=1  a missing optional tool (dockerd) fails the script instead of
+#               skipping its steps (.ci/run sets it)
 
 QP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 QP_JAR=${QP_JAR:-$QP_ROOT/proxy/target/quota-proxy.jar}
@@ -21,6 +26,7 @@ FREE_PORT=""
 QP_PASSED=0
 QP_FAILED=0
 QP_FAILURES=()
+QP_SKIPS=()
 REGISTRY_PID=""
 REGISTRY_PORT=""
 REGISTRY_URL=""
@@ -34,6 +40,11 @@ REDIS_PID=""
 REDIS_PORT=""
 REDIS_URL=""
 REDIS_LOG=""
+DOCKERD_PID=""
+DOCKERD_LOG=""
+DOCKER_DIR=""
+DOCKER_SOCK=""
+QP_DOCKER=${QP_DOCKER:-}
 
 # ---------------------------------------------------------------- output
 
@@ -55,6 +66,12 @@ fail() {
 }
 die() { QP_DIED=1; fail "$*"; exit 1; }
 
+# skip WHAT: steps not run (a missing optional tool); listed again in the summary.
+skip() {
+  QP_SKIPS+=("$*")
+  printf '%sSKIP%s %s\n' "$_QP_BOLD" "$_QP_OFF" "$*"
+}
+
 # check DESCRIPTION CMD...: pass if CMD succeeds, fail (and go on) otherwise.
 check() {
   local what=$1; shift
@@ -70,6 +87,20 @@ need() {
   local tool
   for tool in "$@"; do
     command -v "$tool" >/dev/null 2>&1 || die "required tool not found: $tool"
+  done
+}
+
+# want WHAT TOOL...: true if every TOOL is installed. If one is not, WHAT is skipped
+# (printed, and listed in the summary) and want returns 1; with REQUIRE_TEST_TOOLS=1
+# (as .ci/run sets) a missing tool is a failure instead, as in the Java tests.
+want() {
+  local what=$1 tool
+  shift
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null 2>&1 && continue
+    [[ "${REQUIRE_TEST_TOOLS:-0}" == 1 ]] && die "required tool not found: $tool (REQUIRE_TEST_TOOLS=1)"
+    skip "$what: $tool is not installed"
+    return 1
   done
 }
 
@@ -93,6 +124,7 @@ qp_cleanup() {
     ((QP_DIED)) || fail "script aborted with exit code $rc (see output above)"
     summary "$QP_NAME" || true
   fi
+  stop_dockerd
   local pid
   for pid in "${QP_PIDS[@]}"; do
     qp_stop_pid "$pid"
@@ -109,19 +141,19 @@ qp_cleanup() {
 
 qp_dump_logs() {
   local f
-  for f in "$PROXY_LOG" "$REGISTRY_LOG" "$REDIS_LOG"; do
+  for f in "$PROXY_LOG" "$REGISTRY_LOG" "$REDIS_LOG" "$DOCKERD_LOG"; do
     [[ -n "$f" && -s "$f" ]] || continue
     printf '\n----- last 40 lines of %s -----\n' "$f"
     tail -n 40 "$f"
   done
 }
 
-# qp_stop_pid PID: TERM, wait up to 10 s, then KILL.
+# qp_stop_pid PID [SECONDS]: TERM, wait up to SECONDS (default 10), then KILL.
 qp_stop_pid() {
-  local pid=$1 i
+  local pid=$1 secs=${2:-10} i
   kill -0 "$pid" 2>/dev/null || return 0
   kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
+  for ((i = 0; i < secs * 10; i++)); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
@@ -294,6 +326,74 @@ rcli() {
   redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --raw "$@"
 }
 
+# ---------------------------------------------------------------- docker daemon
+
+# start_dockerd: a private Docker daemon (Debian's docker.io) with all its state in
+# QP_TMP/dk: vfs storage (no overlay mounts), no iptables rules, no bridge, no IP
+# forwarding or masquerading, its own containerd, a socket of its own. It only pushes and
+# pulls images (it runs no container), through loopback registries, which Docker takes
+# for insecure (plain HTTP) by default. Stopped by stop_dockerd in the EXIT trap.
+# Returns 1 (after printing SKIP) if dockerd or a docker client is not installed, unless
+# REQUIRE_TEST_TOOLS=1; a daemon that is installed but does not come up is a failure,
+# with its log. Sets DOCKERD_PID, DOCKERD_LOG, DOCKER_DIR, DOCKER_SOCK, QP_DOCKER.
+start_dockerd() {
+  local dir=$QP_TMP/dk i
+  if [[ -z "$QP_DOCKER" ]]; then
+    # Debian's client, not a newer one some hosts put first on PATH (/usr/local/bin).
+    if [[ -x /usr/bin/docker ]]; then QP_DOCKER=/usr/bin/docker; else QP_DOCKER=$(command -v docker || true); fi
+  fi
+  want "docker steps (Debian package docker.io)" dockerd "${QP_DOCKER:-docker}" || return 1
+  # A unix socket path is at most 107 bytes; containerd's longest is x/containerd/containerd-debug.sock.
+  ((${#dir} + 40 < 108)) || die "temp dir path too long for the docker daemon's sockets: $dir (set TMPDIR shorter)"
+  DOCKER_DIR=$dir
+  DOCKER_SOCK=$dir/sock
+  DOCKERD_LOG=$dir/dockerd.log
+  mkdir -p "$dir/client"
+  # An empty config file of its own: nothing from the host's /etc/docker/daemon.json.
+  echo '{}' >"$dir/daemon.json"
+  dockerd --config-file "$dir/daemon.json" --data-root "$dir/data" --exec-root "$dir/x" \
+    --pidfile "$dir/pid" -H "unix://$DOCKER_SOCK" --log-level warn --storage-driver vfs \
+    --iptables=false --ip-forward=false --ip-masq=false --bridge=none >"$DOCKERD_LOG" 2>&1 &
+  DOCKERD_PID=$!
+  for ((i = 0; i < 300; i++)); do
+    docker_ version >/dev/null 2>&1 && break
+    kill -0 "$DOCKERD_PID" 2>/dev/null || die "dockerd exited at start (its log is printed below)"
+    sleep 0.1
+  done
+  docker_ version >/dev/null 2>&1 || die "dockerd did not answer on $DOCKER_SOCK within 30 s"
+  log "dockerd  unix://$DOCKER_SOCK (pid $DOCKERD_PID, $(docker_ version -f 'dockerd {{.Server.Version}}, client {{.Client.Version}}' 2>&1) $QP_DOCKER)"
+}
+
+# docker_ ARGS...: the docker client against the daemon of start_dockerd, with a client
+# config dir of its own (no credentials, contexts or helpers of the host's user).
+docker_() {
+  env -u DOCKER_CONTEXT -u DOCKER_TLS_VERIFY -u DOCKER_CERT_PATH \
+    "$QP_DOCKER" --config "$DOCKER_DIR/client" -H "unix://$DOCKER_SOCK" "$@"
+}
+
+# skopeo_to_docker SRC_IMAGE NAME: load SRC_IMAGE (e.g. oci:DIR:TAG) into the daemon as NAME.
+skopeo_to_docker() {
+  skopeo copy -q --dest-daemon-host "unix://$DOCKER_SOCK" "$1" "docker-daemon:$2"
+}
+
+# stop_dockerd: stop the daemon (and its containerd, should it outlive it), and undo
+# what a killed daemon may have left mounted under DOCKER_DIR (it bind-mounts its data root).
+stop_dockerd() {
+  [[ -n "$DOCKERD_PID" ]] || return 0
+  local cpid mnt _x
+  cpid=$(cat "$DOCKER_DIR/x/containerd/containerd.pid" 2>/dev/null) || cpid=""
+  qp_stop_pid "$DOCKERD_PID" 20
+  DOCKERD_PID=""
+  if [[ "$cpid" =~ ^[0-9]+$ ]] && grep -qF "$DOCKER_DIR" "/proc/$cpid/cmdline" 2>/dev/null; then
+    qp_stop_pid "$cpid" 5
+  fi
+  # Deepest first, so nested mounts come off before their parents.
+  while read -r _x mnt _x; do
+    [[ "$mnt" == "$DOCKER_DIR" || "$mnt" == "$DOCKER_DIR"/* ]] && umount -l "$mnt" 2>/dev/null
+  done < <(tac /proc/self/mounts)
+  return 0
+}
+
 # ---------------------------------------------------------------- misc
 
 # sha256_of FILE: print "sha256:<hex>".
@@ -310,6 +410,10 @@ summary() {
   QP_SUMMARY_DONE=1
   ((QP_FAILED == 0)) || qp_dump_logs
   echo
+  if ((${#QP_SKIPS[@]} > 0)); then
+    printf '%sSKIPPED:%s\n' "$_QP_BOLD" "$_QP_OFF"
+    for f in "${QP_SKIPS[@]}"; do printf '  - %s\n' "$f"; done
+  fi
   if ((QP_FAILED > 0)); then
     printf '%sFAILED checks:%s\n' "$_QP_RED" "$_QP_OFF"
     for f in "${QP_FAILURES[@]}"; do printf '  - %s\n' "$f"; done
