@@ -6,6 +6,8 @@ import dev.quotaproxy.proxy.oci.OciError;
 import dev.quotaproxy.proxy.oci.OciOperation;
 import dev.quotaproxy.proxy.oci.OciRequest;
 import dev.quotaproxy.proxy.oci.OciRequestClassifier;
+import dev.quotaproxy.proxy.oci.RequestScreen;
+import dev.quotaproxy.proxy.oci.RequestTarget;
 import dev.quotaproxy.proxy.quota.ExchangeQuota;
 import dev.quotaproxy.proxy.quota.ExchangeQuota.Admission;
 import dev.quotaproxy.proxy.quota.ExchangeView;
@@ -31,6 +33,7 @@ import java.net.ConnectException;
 import java.net.UnknownHostException;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.Set;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
@@ -61,6 +64,7 @@ public final class ProxyExchange implements ExchangeView {
   private final HttpServerResponse response;
   private final OciRequest oci;
   private final String path;
+  private final RequestTarget target;
   private final long startNanos = System.nanoTime();
   private final IdleWatchdog watchdog;
   private final MeteredReadStream requestBody;
@@ -84,7 +88,8 @@ public final class ProxyExchange implements ExchangeView {
     this.request = request;
     this.response = request.response();
     this.path = request.path();
-    this.oci = OciRequestClassifier.classify(request.method().name(), path, request.query());
+    this.target = RequestTarget.parse(path, request.query());
+    this.oci = OciRequestClassifier.classify(request.method().name(), target);
     this.watchdog = new IdleWatchdog(context.vertx(), context.config().upstream().idleTimeout().toMillis(), this::onIdle);
     this.requestBody = new MeteredReadStream(request, watchdog::touch);
     this.user = Principal.user(request.getHeader(HttpHeaders.AUTHORIZATION));
@@ -98,6 +103,9 @@ public final class ProxyExchange implements ExchangeView {
   private void start() {
     response.closeHandler(v -> abort("client closed the connection"));
     request.exceptionHandler(e -> abort("client request failed: " + describe(e)));
+    if (refusedByScreen()) {
+      return;
+    }
     quota = context.quota().forExchange(this);
     quota.admit().onComplete(decision -> {
       if (finished) {
@@ -119,6 +127,22 @@ public final class ProxyExchange implements ExchangeView {
       }
       forward(admission);
     });
+  }
+
+  /**
+   * Refuses, before any quota rule runs or a byte goes upstream, a request the registry might execute
+   * otherwise than it was classified (see {@link RequestScreen}). What passes is forwarded with its raw
+   * path and query: the screen has made sure they mean to the registry what they meant here.
+   */
+  private boolean refusedByScreen() {
+    Optional<OciError> refusal = RequestScreen.refusal(request.method().name(), target, oci,
+        request.headers().getAll(HttpHeaders.CONTENT_TYPE), hasBody());
+    if (refusal.isEmpty()) {
+      return false;
+    }
+    context.meters().rejected(oci.operation(), RefusalReason.of(refusal.get()));
+    reply(refusal.get(), "refused " + refusal.get().code());
+    return true;
   }
 
   private void sendContinueIfExpected() {
