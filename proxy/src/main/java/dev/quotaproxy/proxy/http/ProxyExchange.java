@@ -6,6 +6,8 @@ import dev.quotaproxy.proxy.oci.OciError;
 import dev.quotaproxy.proxy.oci.OciOperation;
 import dev.quotaproxy.proxy.oci.OciRequest;
 import dev.quotaproxy.proxy.oci.OciRequestClassifier;
+import dev.quotaproxy.proxy.oci.RequestScreen;
+import dev.quotaproxy.proxy.oci.RequestTarget;
 import dev.quotaproxy.proxy.quota.ExchangeQuota;
 import dev.quotaproxy.proxy.quota.ExchangeQuota.Admission;
 import dev.quotaproxy.proxy.quota.ExchangeQuota.UpstreamAnswer;
@@ -35,6 +37,7 @@ import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.Set;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
@@ -65,6 +68,7 @@ public final class ProxyExchange implements ExchangeView {
   private final HttpServerResponse response;
   private final OciRequest oci;
   private final String path;
+  private final RequestTarget target;
   private final long startNanos = System.nanoTime();
   private final IdleWatchdog watchdog;
   private final MeteredReadStream requestBody;
@@ -99,7 +103,8 @@ public final class ProxyExchange implements ExchangeView {
     this.request = request;
     this.response = request.response();
     this.path = request.path();
-    this.oci = OciRequestClassifier.classify(request.method().name(), path, request.query());
+    this.target = RequestTarget.parse(path, request.query());
+    this.oci = OciRequestClassifier.classify(request.method().name(), target);
     this.watchdog = new IdleWatchdog(context.vertx(), context.config().upstream().idleTimeout().toMillis(), this::onIdle);
     this.requestBody = new MeteredReadStream(request, this::bodyMoved);
     this.body = requestBody;
@@ -114,6 +119,9 @@ public final class ProxyExchange implements ExchangeView {
   private void start() {
     response.closeHandler(v -> abort("client closed the connection"));
     request.exceptionHandler(e -> abort("client request failed: " + describe(e)));
+    if (refusedByScreen()) {
+      return;
+    }
     quota = context.quota().forExchange(this);
     guarded = quota.guardsBody() && hasBody();
     if (guarded && !expectsContinue()) {
@@ -202,6 +210,22 @@ public final class ProxyExchange implements ExchangeView {
         resetUpstream();
       }
     });
+  }
+
+  /**
+   * Refuses, before any quota rule runs or a byte goes upstream, a request the registry might execute
+   * otherwise than it was classified (see {@link RequestScreen}). What passes is forwarded with its raw
+   * path and query: the screen has made sure they mean to the registry what they meant here.
+   */
+  private boolean refusedByScreen() {
+    Optional<OciError> refusal = RequestScreen.refusal(request.method().name(), target, oci,
+        request.headers().getAll(HttpHeaders.CONTENT_TYPE), hasBody());
+    if (refusal.isEmpty()) {
+      return false;
+    }
+    context.meters().rejected(oci.operation(), RefusalReason.of(refusal.get()));
+    reply(refusal.get(), "refused " + refusal.get().code());
+    return true;
   }
 
   private void sendContinueIfExpected() {

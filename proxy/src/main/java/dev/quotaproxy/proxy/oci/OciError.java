@@ -16,6 +16,11 @@ public record OciError(int status, String code, String message, Map<String, Obje
     detail = Map.copyOf(detail);
   }
 
+  /** A request the proxy refuses to pass on as it came, with the registry's own code for the case. */
+  public static OciError badRequest(String code, String message) {
+    return new OciError(400, code, message, Map.of(), 0);
+  }
+
   /** The upstream could not be reached or broke off before answering. */
   public static OciError badGateway(String message) {
     return new OciError(502, "UNAVAILABLE", message, Map.of(), 0);

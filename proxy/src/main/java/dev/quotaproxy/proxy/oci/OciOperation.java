@@ -27,10 +27,14 @@ public enum OciOperation {
   UPLOAD_CHUNK,
   /** {@code PUT /v2/<name>/blobs/uploads/<id>?digest=<digest>}: closes the session, maybe with a last chunk. */
   UPLOAD_COMPLETE,
-  /** {@code GET /v2/<name>/blobs/uploads/<id>}. */
+  /** {@code GET} or {@code HEAD /v2/<name>/blobs/uploads/<id>}. */
   UPLOAD_STATUS,
   /** {@code DELETE /v2/<name>/blobs/uploads/<id>}. */
   UPLOAD_CANCEL,
-  /** Anything else, including malformed names and references: forwarded, the registry answers. */
+  /**
+   * Anything else, including malformed names and references: forwarded for the registry to answer if
+   * it cannot write (a GET or HEAD without a body, or outside {@code /v2/}), refused by
+   * {@link RequestScreen} otherwise.
+   */
   OTHER
 }

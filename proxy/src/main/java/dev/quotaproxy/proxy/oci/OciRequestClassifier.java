@@ -1,29 +1,45 @@
 package dev.quotaproxy.proxy.oci;
 
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
- * Turns method, path and query into an {@link OciRequest}. Pure: no I/O, no state.
+ * Turns method and request target into an {@link OciRequest}. Pure: no I/O, no state.
  *
- * <p>Routes are matched from the right, because a repository name has any number of components
- * and a component may itself be called {@code blobs} or {@code manifests}: in
- * {@code /v2/a/blobs/blobs/sha256:...} the name is {@code a/blobs}. Anything that does not fit the
- * grammar is {@link OciOperation#OTHER} and left for the registry to answer.
+ * <p>It mirrors CNCF distribution 2.8's router ({@code registry/api/v2/routes.go} and
+ * {@code descriptors.go}: gorilla/mux routes, tried in this order, on the decoded path):
+ * <pre>
+ *   base        /v2/                                                 any method, answers {}
+ *   tags        /v2/{name}/tags/list                                 GET
+ *   manifest    /v2/{name}/manifests/{reference: tag | digest}       GET HEAD PUT DELETE
+ *   blob        /v2/{name}/blobs/{digest}                            GET HEAD DELETE
+ *   upload      /v2/{name}/blobs/uploads/                            POST (start or mount)
+ *   session     /v2/{name}/blobs/uploads/{uuid: [a-zA-Z0-9-_.=]+}    GET HEAD PATCH PUT DELETE, and POST
+ *   catalog     /v2/_catalog                                         GET
+ * </pre>
+ * {name} is {@link OciNames#isRepositoryName}; any other method is a 405. A trailing slash other than
+ * the template's is a 301, and so is a path {@code path.Clean} would change. Names are greedy, so
+ * routes are matched here from the right: a component may itself be called {@code blobs} or
+ * {@code manifests}, and in {@code /v2/a/blobs/blobs/sha256:...} the name is {@code a/blobs}.
+ *
+ * <p>A POST on a session URL is a write distribution executes (it ignores the id and starts a new
+ * upload, or mounts); no client sends one, so it is {@link OciOperation#OTHER} here and
+ * {@link RequestScreen} refuses it with every other unrecognised request that could write. A POST to
+ * {@code .../blobs/uploads} without the slash is an upload start here although distribution answers
+ * 301: other registries take it, and judging a non-write as a write costs nothing. Upload ids are
+ * not held to distribution's grammar for the same reason.
  */
 public final class OciRequestClassifier {
   private OciRequestClassifier() {}
 
   /**
-   * @param method upper-case HTTP method
-   * @param path   raw (still percent-encoded) request path
-   * @param query  raw query string without '?', or null
+   * @param method the HTTP method as received; methods are case-sensitive, as in Go
+   * @param target the request target as the registry reads it
    */
-  public static OciRequest classify(String method, String path, String query) {
+  public static OciRequest classify(String method, RequestTarget target) {
+    String path = target.path();
+    if (path == null) {
+      return OciRequest.OTHER;
+    }
     if (path.equals("/v2") || path.equals("/v2/")) {
       return isRead(method) ? OciRequest.of(OciOperation.API_VERSION_CHECK, null) : OciRequest.OTHER;
     }
@@ -33,26 +49,22 @@ public final class OciRequestClassifier {
     if (path.equals("/v2/_catalog")) {
       return isRead(method) ? OciRequest.of(OciOperation.CATALOG, null) : OciRequest.OTHER;
     }
-    List<String> segments = decodeSegments(path.substring("/v2/".length()));
-    if (segments == null) {
-      return OciRequest.OTHER;
-    }
+    List<String> segments = List.of(path.substring("/v2/".length()).split("/", -1));
     int n = segments.size();
     String last = segments.get(n - 1);
 
     if (n >= 4 && segments.get(n - 3).equals("blobs") && segments.get(n - 2).equals("uploads") && !last.isEmpty()) {
-      OciRequest session = uploadSession(method, name(segments, n - 3), last, query);
+      OciRequest session = uploadSession(method, name(segments, n - 3), last, target);
       if (session != OciRequest.OTHER) {
         return session;
       }
     }
     if (method.equals("POST")) {
-      // Upload start: ".../blobs/uploads/", and without the trailing slash as distribution also accepts.
       if (n >= 4 && last.isEmpty() && segments.get(n - 3).equals("blobs") && segments.get(n - 2).equals("uploads")) {
-        return uploadStart(name(segments, n - 3), query);
+        return uploadStart(name(segments, n - 3), target);
       }
       if (n >= 3 && last.equals("uploads") && segments.get(n - 2).equals("blobs")) {
-        return uploadStart(name(segments, n - 2), query);
+        return uploadStart(name(segments, n - 2), target);
       }
     }
     if (n >= 3) {
@@ -77,6 +89,14 @@ public final class OciRequestClassifier {
       }
     }
     return OciRequest.OTHER;
+  }
+
+  /**
+   * The same for a raw (still percent-encoded) path and query; a target that is not canonical
+   * classifies as {@link OciOperation#OTHER}.
+   */
+  public static OciRequest classify(String method, String rawPath, String rawQuery) {
+    return classify(method, RequestTarget.parse(rawPath, rawQuery));
   }
 
   private static OciRequest manifest(String method, String name, String reference) {
@@ -106,37 +126,37 @@ public final class OciRequestClassifier {
     return op == OciOperation.OTHER ? OciRequest.OTHER : new OciRequest(op, name, null, digest, null, null);
   }
 
-  private static OciRequest uploadStart(String name, String query) {
+  private static OciRequest uploadStart(String name, RequestTarget target) {
     if (name == null) {
       return OciRequest.OTHER;
     }
-    Map<String, String> params = parseQuery(query);
-    String mount = params.get("mount");
+    String mount = target.parameter("mount");
     if (mount != null) {
-      return new OciRequest(OciOperation.BLOB_MOUNT, name, null, mount, null, params.get("from"));
+      return new OciRequest(OciOperation.BLOB_MOUNT, name, null, mount, null, target.parameter("from"));
     }
-    String digest = params.get("digest");
+    String digest = target.parameter("digest");
     if (digest != null) {
       return new OciRequest(OciOperation.UPLOAD_MONOLITHIC, name, null, digest, null, null);
     }
     return OciRequest.of(OciOperation.UPLOAD_START, name);
   }
 
-  private static OciRequest uploadSession(String method, String name, String uploadId, String query) {
+  private static OciRequest uploadSession(String method, String name, String uploadId, RequestTarget target) {
+    // Any id: distribution's are [a-zA-Z0-9-_.=]+, other registries' may not be, and they are metered alike.
     if (name == null) {
       return OciRequest.OTHER;
     }
     OciOperation op = switch (method) {
       case "PATCH" -> OciOperation.UPLOAD_CHUNK;
       case "PUT" -> OciOperation.UPLOAD_COMPLETE;
-      case "GET" -> OciOperation.UPLOAD_STATUS;
+      case "GET", "HEAD" -> OciOperation.UPLOAD_STATUS;
       case "DELETE" -> OciOperation.UPLOAD_CANCEL;
       default -> OciOperation.OTHER;
     };
     if (op == OciOperation.OTHER) {
       return OciRequest.OTHER;
     }
-    String digest = op == OciOperation.UPLOAD_COMPLETE ? parseQuery(query).get("digest") : null;
+    String digest = op == OciOperation.UPLOAD_COMPLETE ? target.parameter("digest") : null;
     return new OciRequest(op, name, null, digest, uploadId, null);
   }
 
@@ -151,37 +171,5 @@ public final class OciRequestClassifier {
 
   private static boolean isRead(String method) {
     return method.equals("GET") || method.equals("HEAD");
-  }
-
-  /** Splits on '/' and percent-decodes each segment; null when an escape is malformed. */
-  private static List<String> decodeSegments(String rawPath) {
-    try {
-      return Arrays.stream(rawPath.split("/", -1)).map(OciRequestClassifier::decode).toList();
-    } catch (IllegalArgumentException e) {
-      return null;
-    }
-  }
-
-  /** Query parameters, first value wins. '+' stays '+': digests such as {@code sha256+b64u:...} carry it. */
-  static Map<String, String> parseQuery(String query) {
-    Map<String, String> params = new HashMap<>();
-    if (query == null || query.isEmpty()) {
-      return params;
-    }
-    for (String pair : query.split("&")) {
-      int eq = pair.indexOf('=');
-      String key = eq < 0 ? pair : pair.substring(0, eq);
-      String value = eq < 0 ? "" : pair.substring(eq + 1);
-      try {
-        params.putIfAbsent(decode(key), decode(value));
-      } catch (IllegalArgumentException e) {
-        // A malformed escape in one parameter does not hide the others.
-      }
-    }
-    return params;
-  }
-
-  private static String decode(String text) {
-    return text.indexOf('%') < 0 ? text : URLDecoder.decode(text.replace("+", "%2B"), StandardCharsets.UTF_8);
   }
 }

@@ -15,7 +15,10 @@ public enum RefusalReason {
   EGRESS_LIMIT,
   /** The metering store could not be asked and pushes fail closed: 503. */
   STORE_UNAVAILABLE,
-  /** A request the proxy reads and rejects before the registry sees it (a manifest it cannot parse, or too large): 400. */
+  /**
+   * A request the proxy reads and rejects before the registry sees it (a manifest it cannot parse, or
+   * too large; a path, query or body the registry might read otherwise than the proxy): 400.
+   */
   INVALID_REQUEST,
   /** A client over its share of the push path (requests in flight, buffered manifests): 429, or 503 when the proxy is full. */
   CLIENT_LIMIT,

@@ -32,6 +32,7 @@ class OciRequestClassifierTest {
       PUT      | /v2/acme/app/blobs/uploads/5b0d4f8a-1c2e            | _state=abc&digest=$D       | UPLOAD_COMPLETE    | acme/app          | -         | $D     | 5b0d4f8a-1c2e | -
       PUT      | /v2/acme/app/blobs/uploads/5b0d4f8a-1c2e            | -                          | UPLOAD_COMPLETE    | acme/app          | -         | -      | 5b0d4f8a-1c2e | -
       GET      | /v2/acme/app/blobs/uploads/5b0d4f8a-1c2e            | -                          | UPLOAD_STATUS      | acme/app          | -         | -      | 5b0d4f8a-1c2e | -
+      HEAD     | /v2/acme/app/blobs/uploads/5b0d4f8a-1c2e            | -                          | UPLOAD_STATUS      | acme/app          | -         | -      | 5b0d4f8a-1c2e | -
       DELETE   | /v2/acme/app/blobs/uploads/5b0d4f8a-1c2e            | -                          | UPLOAD_CANCEL      | acme/app          | -         | -      | 5b0d4f8a-1c2e | -
       # Components named like route markers belong to the name: routes are matched from the right.
       GET      | /v2/a/blobs/blobs/$D                                | -                          | BLOB_GET           | a/blobs           | -         | $D     | -         | -
@@ -43,12 +44,25 @@ class OciRequestClassifierTest {
       GET      | /v2/tags/tags/list                                  | -                          | TAGS_LIST          | tags              | -         | -      | -         | -
       GET      | /v2/a/manifests/tags/list                           | -                          | TAGS_LIST          | a/manifests       | -         | -      | -         | -
       GET      | /v2/_catalog/manifests/latest                       | -                          | OTHER              | -                 | -         | -      | -         | -
-      # Separators the name grammar allows, and percent-encoded digests.
+      # Separators the name grammar allows; query values decoded as Go does ('+' is a space there).
       GET      | /v2/my-org/my__app.v2/sub--x/manifests/latest      | -                          | MANIFEST_GET       | my-org/my__app.v2/sub--x | latest | -  | -         | -
-      GET      | /v2/acme/app/blobs/sha256%3Aabc                     | -                          | BLOB_GET           | acme/app          | -         | sha256:abc | -     | -
       PUT      | /v2/a/blobs/uploads/u                               | digest=sha256%2Bb64u%3Aabc | UPLOAD_COMPLETE    | a                 | -         | sha256+b64u:abc | u | -
+      PUT      | /v2/a/blobs/uploads/u                               | digest=sha256+b64u:abc     | UPLOAD_COMPLETE    | a                 | -         | sha256 b64u:abc | u | -
+      PUT      | /v2/a/blobs/uploads/u                               | digest=$D&digest=sha256:0  | UPLOAD_COMPLETE    | a                 | -         | $D     | u         | -
+      # A host as first component: distribution 2.8 routes and stores these names.
+      GET      | /v2/Acme/app/manifests/latest                       | -                          | MANIFEST_GET       | Acme/app          | latest    | -      | -         | -
+      POST     | /v2/Acme/app/blobs/uploads/                         | -                          | UPLOAD_START       | Acme/app          | -         | -      | -         | -
+      PUT      | /v2/localhost:5000/app/manifests/v1                 | -                          | MANIFEST_PUT       | localhost:5000/app | v1       | -      | -         | -
+      PATCH    | /v2/Registry.Example-1.com:443/a/b/blobs/uploads/u1 | -                          | UPLOAD_CHUNK       | Registry.Example-1.com:443/a/b | - | - | u1      | -
+      GET      | /v2/Acme/manifests/latest                           | -                          | OTHER              | -                 | -         | -      | -         | -
+      GET      | /v2/-acme/app/manifests/latest                      | -                          | OTHER              | -                 | -         | -      | -         | -
+      GET      | /v2/acme/Team/manifests/latest                      | -                          | OTHER              | -                 | -         | -      | -         | -
+      # A target the registry would read otherwise (RequestTarget) is never what it seems.
+      GET      | /v2/acme/app/blobs/sha256%3Aabc                     | -                          | OTHER              | -                 | -         | -      | -         | -
+      POST     | /v2/acme/app/blobs%2Fuploads/                       | -                          | OTHER              | -                 | -         | -      | -         | -
+      POST     | /%762/acme/app/blobs/uploads/                       | -                          | OTHER              | -                 | -         | -      | -         | -
+      PATCH    | /v2/acme/app/./blobs/uploads/u1                     | -                          | OTHER              | -                 | -         | -      | -         | -
       # Malformed names, references and routes are the registry's to refuse.
-      GET      | /v2/Acme/app/manifests/latest                       | -                          | OTHER              | -                 | -         | -      | -         | -
       GET      | /v2/acme//app/manifests/latest                      | -                          | OTHER              | -                 | -         | -      | -         | -
       GET      | /v2/acme/-app/manifests/latest                      | -                          | OTHER              | -                 | -         | -      | -         | -
       GET      | /v2/acme/app_/manifests/latest                      | -                          | OTHER              | -                 | -         | -      | -         | -
@@ -63,6 +77,9 @@ class OciRequestClassifierTest {
       POST     | /v2/acme/app/manifests/latest                       | -                          | OTHER              | -                 | -         | -      | -         | -
       PUT      | /v2/acme/app/blobs/$D                               | -                          | OTHER              | -                 | -         | -      | -         | -
       POST     | /v2/acme/app/blobs/uploads/5b0d                     | -                          | OTHER              | -                 | -         | -      | -         | -
+      patch    | /v2/acme/app/blobs/uploads/5b0d                     | -                          | OTHER              | -                 | -         | -      | -         | -
+      PATCH    | /v2/acme/app/blobs/uploads/5b0d/                    | -                          | OTHER              | -                 | -         | -      | -         | -
+      PUT      | /v2/acme/app/manifests/latest/                      | -                          | OTHER              | -                 | -         | -      | -         | -
       DELETE   | /v2/_catalog                                        | -                          | OTHER              | -                 | -         | -      | -         | -
       POST     | /v2/                                                | -                          | OTHER              | -                 | -         | -      | -         | -
       GET      | /v1/_ping                                           | -                          | OTHER              | -                 | -         | -      | -         | -
