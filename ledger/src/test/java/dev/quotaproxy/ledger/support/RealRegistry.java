@@ -15,8 +15,9 @@ import org.junit.jupiter.api.Assumptions;
 
 /**
  * A real CNCF distribution registry (Debian's {@code docker-registry}) on a free loopback port, with
- * its own configuration: filesystem storage in a temporary directory, delete enabled, no auth. Shared
- * with the proxy module's tests through this module's test jar.
+ * its own configuration: filesystem storage in a temporary directory, delete enabled, no auth (or
+ * htpasswd Basic auth, {@link #start(Htpasswd)}). Shared with the proxy module's tests through this
+ * module's test jar.
  *
  * <p>Tests that need it are skipped where the binary is missing (a developer machine with only a
  * JDK and Maven), unless {@code REQUIRE_TEST_TOOLS=1} is set, as {@code .ci/run} does: then a
@@ -35,6 +36,13 @@ public final class RealRegistry implements AutoCloseable {
     this.port = port;
   }
 
+  /**
+   * The registry's {@code auth: htpasswd:} section: Basic auth against an Apache htpasswd file of
+   * bcrypt entries ({@code user:$2y$...}, one a line), in the realm its {@code WWW-Authenticate} names.
+   * distribution serves it over plain HTTP too (it only warns), which is what a loopback test needs.
+   */
+  public record Htpasswd(String realm, Path path) {}
+
   /** Skips (or, in CI, fails) the calling test when the registry binary is not installed. */
   public static void assumeInstalled() {
     boolean installed = Files.isExecutable(Path.of(BINARY));
@@ -45,6 +53,11 @@ public final class RealRegistry implements AutoCloseable {
   }
 
   public static RealRegistry start() throws IOException, InterruptedException {
+    return start(null);
+  }
+
+  /** A registry that asks for Basic credentials from the htpasswd file on every request; null for none. */
+  public static RealRegistry start(Htpasswd auth) throws IOException, InterruptedException {
     assumeInstalled();
     Path root = Files.createTempDirectory("quota-proxy-registry");
     int port = freePort();
@@ -62,7 +75,12 @@ public final class RealRegistry implements AutoCloseable {
         http:
           addr: 127.0.0.1:%d
           secret: quota-proxy-test-secret
-        """.formatted(root.resolve("data"), port));
+        """.formatted(root.resolve("data"), port) + (auth == null ? "" : """
+        auth:
+          htpasswd:
+            realm: %s
+            path: %s
+        """.formatted(auth.realm(), auth.path())));
     Process process = new ProcessBuilder(BINARY, "serve", config.toString())
         .redirectErrorStream(true)
         .redirectOutput(root.resolve("registry.log").toFile())
@@ -102,7 +120,8 @@ public final class RealRegistry implements AutoCloseable {
       try {
         HttpResponse<Void> answer = http.send(HttpRequest.newBuilder(URI.create(url() + "/v2/")).build(),
             HttpResponse.BodyHandlers.discarding());
-        if (answer.statusCode() == 200) {
+        // 401: up, and asking for the credentials it was configured with.
+        if (answer.statusCode() == 200 || answer.statusCode() == 401) {
           return;
         }
       } catch (IOException notYet) {

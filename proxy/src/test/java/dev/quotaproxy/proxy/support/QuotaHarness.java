@@ -50,7 +50,12 @@ public final class QuotaHarness implements AutoCloseable {
   public record Deployed(OciTestClient client, QuotaStore store, ConfiguredQuotas configured) {}
 
   public QuotaHarness() throws IOException, InterruptedException {
-    this.registry = RealRegistry.start();
+    this(RealRegistry.start());
+  }
+
+  /** Around a registry started by the caller (one with auth, say); it is closed with the harness. */
+  public QuotaHarness(RealRegistry registry) throws IOException {
+    this.registry = registry;
     try {
       this.redis = TestRedis.start();
       this.dir = Files.createTempDirectory("quota-harness");
