@@ -103,13 +103,13 @@ decision_path() {
   local -a reserve_cmd=(EVALSHA "$reserve" 10 "${common[@]}" "${ns}present:bench" "${ns}present:bench/app"
     2 bench-user bench bench/app)
   local ttl=3600000
-  [[ "$(rcli "${reserve_cmd[@]}" check-1 bench/app "$MIB" "$MIB" "$ttl" | tr '\n' ' ')" == "1 $MIB " ]] \
+  [[ "$(rcli "${reserve_cmd[@]}" check-1 '' bench/app "$MIB" "$MIB" "$ttl" | tr '\n' ' ')" == "1 $MIB " ]] \
     || die "reserve_bytes did not grant 1 MiB: check the arguments against its header"
 
   # 10,000 live reservations of 1 GiB each for the release runs.
   local i
   for ((i = 0; i < 10000; i++)); do
-    printf 'EVALSHA %s 10 %s %s%s %s%s 2 bench-user bench bench/app rel-%012d bench/app %d %d %d\n' "$reserve" \
+    printf 'EVALSHA %s 10 %s %s%s %s%s 2 bench-user bench bench/app rel-%012d "" bench/app %d %d %d\n' "$reserve" \
       "${common[*]}" "$ns" present:bench "$ns" present:bench/app "$i" $((1024 * MIB)) $((1024 * MIB)) "$ttl"
   done | rcli >/dev/null
   [[ "$(rcli HLEN "${ns}res")" == 10001 ]] || die "could not create the 10,000 reservations for release"
@@ -117,8 +117,8 @@ decision_path() {
   local before calls=0 results=()
   before=$(rcli HGET "${ns}reserved" bench)
   for c in $CLIENTS; do
-    r_reserve=$(rbench "$c" 1000000000 "${reserve_cmd[@]}" 'res-__rand_int__' bench/app "$MIB" "$MIB" "$ttl")
-    r_release=$(rbench "$c" 10000 EVALSHA "$release" 8 "${common[@]}" 0 bench-user 'rel-__rand_int__' "$MIB")
+    r_reserve=$(rbench "$c" 1000000000 "${reserve_cmd[@]}" 'res-__rand_int__' '' bench/app "$MIB" "$MIB" "$ttl")
+    r_release=$(rbench "$c" 10000 EVALSHA "$release" 8 "${common[@]}" 0 bench-user 'rel-__rand_int__' "$MIB" "$ttl")
     r_plain=$(rbench "$c" 1000 HINCRBY "${ns}plain" 'f-__rand_int__' 1)
     calls=$((calls + REQUESTS))
     results+=("$c $r_reserve $r_release $r_plain")

@@ -29,11 +29,15 @@ final class LuaScripts {
   static final Script RESERVE_BYTES = Script.named("reserve_bytes");
   static final Script RESERVE_BLOBS = Script.named("reserve_blobs");
   static final Script RELEASE = Script.named("release");
+  static final Script SETTLE = Script.named("settle");
+  static final Script OPEN_SESSION = Script.named("open_session");
+  static final Script SESSION = Script.named("session");
   static final Script COMMIT_BLOB = Script.named("commit_blob");
   static final Script COMMIT_MANIFEST = Script.named("commit_manifest");
   static final Script DROP_BLOB = Script.named("drop_blob");
   static final Script DROP_MANIFEST = Script.named("drop_manifest");
-  static final Script CHECK_EGRESS = Script.named("check_egress");
+  static final Script RESERVE_EGRESS = Script.named("reserve_egress");
+  static final Script SETTLE_EGRESS = Script.named("settle_egress");
   static final Script METER = Script.named("meter");
   static final Script SCOPE = Script.named("scope");
   static final Script RECORD_REJECTION = Script.named("record_rejection");
@@ -41,8 +45,9 @@ final class LuaScripts {
   static final Script PUT_SYSTEM = Script.named("put_system");
   static final Script SCOPE_USAGE = Script.named("scope_usage");
 
-  static final List<Script> ALL = List.of(RECORD_REJECTION, RESERVE_BYTES, RESERVE_BLOBS, RELEASE, COMMIT_BLOB, COMMIT_MANIFEST,
-      DROP_BLOB, DROP_MANIFEST, CHECK_EGRESS, METER, SCOPE, PUT_LIMITS, PUT_SYSTEM, SCOPE_USAGE);
+  static final List<Script> ALL = List.of(RECORD_REJECTION, RESERVE_BYTES, RESERVE_BLOBS, RELEASE, SETTLE, OPEN_SESSION, SESSION,
+      COMMIT_BLOB, COMMIT_MANIFEST, DROP_BLOB, DROP_MANIFEST, RESERVE_EGRESS, SETTLE_EGRESS, METER, SCOPE, PUT_LIMITS, PUT_SYSTEM,
+      SCOPE_USAGE);
 
   private final Redis redis;
 

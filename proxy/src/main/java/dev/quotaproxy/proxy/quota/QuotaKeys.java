@@ -15,19 +15,22 @@ import java.util.List;
  * qp:{T}:used                 HASH  S -> committed bytes (distinct blobs present in S)
  * qp:{T}:reserved             HASH  S -> bytes held by live reservations
  * qp:{T}:limits               HASH  S|hard, S|soft, S|egress, S|egress_window (absent: -1, -1, -1, 3600)
- * qp:{T}:sizes                HASH  digest -> size, set by every commit; deleted once no repository
- *                                   of the namespace holds the blob
- * qp:{T}:res                  HASH  reservation id -> {"repo":R,"total":"n","amounts":{"S":"n",...}}
- *                                   (numbers as strings: Lua's cjson prints only 14 significant digits)
- * qp:{T}:res_expiry           ZSET  reservation id -> expiry, epoch ms of the Redis clock
+ * qp:{T}:sizes                HASH  digest -> size, set by the first commit of the digest and never
+ *                                   overwritten; deleted once no repository of the namespace holds the blob
+ * qp:{T}:res                  HASH  reservation id (a request's or an upload session's) ->
+ *                                   {"repo":R,"total":"n","amounts":{"S":"n",...}} and "dirty":"1" for a session
+ *                                   the registry may hold unreserved bytes of (numbers as strings: Lua's cjson
+ *                                   prints only 14 significant digits); or {"retired":"1"}, the tombstone of
+ *                                   an id released whole, settled or committed, whose reserves grant nothing
+ * qp:{T}:res_expiry           ZSET  reservation id -> expiry (tombstones' too), epoch ms of the Redis clock
  * qp:{T}:present:S            HASH  digest -> number of repositories under S holding the blob
  * qp:{T}:manifests:R          SET   manifest digests committed to R
  * qp:{T}:refs:R:M             SET   digests manifest M of R references (layers, config, child manifests)
  * qp:{T}:refcount:R           HASH  digest -> number of manifests of R referencing it
  * qp:{T}:traffic:H            HASH  S|ingress, S|egress, S|pushes, S|pulls, user:U|ingress, ... for the
  *                                   hour H = epoch seconds / 3600; expires 8 days after its last write
- * qp:{T}:egress:S             HASH  window -> "seconds:index" of the window counted, bytes -> egress in it;
- *                                   expires at that window's end
+ * qp:{T}:egress:S             HASH  window -> "seconds:index" of the window counted, bytes -> egress reserved
+ *                                   and settled in it (reserve_egress, settle_egress); expires at that window's end
  * qp:namespaces               SET   top-level namespaces ever written (no hash tag: read across slots)
  * qp:system                   HASH  hard_storage, write_ratio, read_only_forced
  * qp:ledger                   STRING the epoch of the ledger (Postgres) this Redis belongs to

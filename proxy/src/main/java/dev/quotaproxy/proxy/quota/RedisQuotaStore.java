@@ -14,13 +14,17 @@ import io.vertx.redis.client.ResponseType;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The {@link QuotaStore} over Redis: each operation is one Lua script (see {@link LuaScripts}) over the
@@ -32,8 +36,11 @@ import java.util.function.Supplier;
  * values are refused with a failed future rather than silently rounded.
  */
 public final class RedisQuotaStore implements QuotaStore {
+  private static final Logger LOG = LoggerFactory.getLogger(RedisQuotaStore.class);
   /** Longest wait for one store call; Redis answers in well under a millisecond when it is healthy. */
   static final long CALL_TIMEOUT_MILLIS = 2_000;
+  /** How long a failed reserve and its release are followed for {@link #inDoubtSettled()}. */
+  private static final long IN_DOUBT_MILLIS = 10 * CALL_TIMEOUT_MILLIS;
 
   /** Requests that may queue for a pooled connection: a burst of uploads must wait, not fail. */
   static final int MAX_POOL_WAITING = 8192;
@@ -57,6 +64,8 @@ public final class RedisQuotaStore implements QuotaStore {
   private volatile NamespaceRecovery recovery = this::markNew;
   /** Namespaces this process has added to {@link QuotaKeys#NAMESPACES}: one SADD per namespace per process. */
   private final Set<String> registeredNamespaces = ConcurrentHashMap.newKeySet();
+  /** Failed reserves and the releases fired after them, until both are answered (see {@link #reserving}). */
+  private final Set<Future<?>> inDoubt = ConcurrentHashMap.newKeySet();
 
   /** A store on a client someone else owns (and closes); its calls are timed nowhere. */
   public RedisQuotaStore(Redis redis, Duration reservationTtl) {
@@ -102,97 +111,96 @@ public final class RedisQuotaStore implements QuotaStore {
     return ownsClient ? redis.close() : Future.succeededFuture();
   }
 
-  // TEMPORARY (issue9-core): the store side of the new interface is being written on branch issue9-store.
   @Override
   public Future<Reservation> reserveBytes(String repository, String requestId, String sessionId, long minBytes, long maxBytes) {
-    return reserveBytes(repository, requestId, minBytes, maxBytes);
-  }
-
-  @Override
-  public Future<Void> settle(String repository, String requestId, String sessionId, long storedBytes, boolean sessionDirty) {
-    return Future.failedFuture(new UnsupportedOperationException("settle"));
-  }
-
-  @Override
-  public Future<Reservation> openSession(String repository, String sessionId) {
-    return reserveBytes(repository, sessionId, 0, 0);
-  }
-
-  @Override
-  public Future<Session> session(String repository, String sessionId) {
-    return Future.succeededFuture(Session.UNKNOWN);
-  }
-
-  @Override
-  public Future<Commit> commitBlob(String repository, String requestId, String sessionId, Blob blob, String user) {
-    return commitBlob(repository, requestId, blob, user);
-  }
-
-  @Override
-  public Future<Map<String, Long>> sizesOf(String namespace, List<String> digests) {
-    return Future.failedFuture(new UnsupportedOperationException("sizesOf"));
-  }
-
-  @Override
-  public Future<EgressGrant> reserveEgress(String repository, long bytes) {
-    return Future.failedFuture(new UnsupportedOperationException("reserveEgress"));
-  }
-
-  @Override
-  public Future<Void> settleEgress(String repository, EgressGrant grant, long sentBytes) {
-    return Future.failedFuture(new UnsupportedOperationException("settleEgress"));
-  }
-
-  public Future<Reservation> reserveBytes(String repository, String reservationId, long minBytes, long maxBytes) {
-    return guarded("reserve_bytes", () -> {
+    return reserving("reserve_bytes", repository, requestId, () -> {
       check(minBytes >= 0 && maxBytes >= minBytes && maxBytes < MAX_EXACT, "need 0 <= minBytes <= maxBytes < 2^53, got " + minBytes + ".." + maxBytes);
+      checkId(requestId);
       Path path = new Path(repository);
-      List<String> args = List.of(reservationId, repository, Long.toString(minBytes), Long.toString(maxBytes), Long.toString(reservationTtlMillis));
+      List<String> args = List.of(requestId, orNone(sessionId), repository, Long.toString(minBytes), Long.toString(maxBytes),
+          Long.toString(reservationTtlMillis));
       return write(path, () -> path.run(LuaScripts.RESERVE_BYTES, path.presentKeys(), List.of(), args)).map(path::reservation);
     });
   }
 
   @Override
-  public Future<Reservation> reserveBlobs(String repository, String reservationId, List<Blob> blobs) {
-    return guarded("reserve_blobs", () -> {
+  public Future<Reservation> reserveBlobs(String repository, String requestId, List<Blob> blobs) {
+    return reserving("reserve_blobs", repository, requestId, () -> {
+      checkId(requestId);
       Path path = new Path(repository);
-      List<String> args = new ArrayList<>(List.of(reservationId, repository, Long.toString(reservationTtlMillis)));
+      List<String> args = new ArrayList<>(List.of(requestId, repository, Long.toString(reservationTtlMillis)));
       addBlobs(args, blobs);
       return write(path, () -> path.run(LuaScripts.RESERVE_BLOBS, path.presentKeys(), List.of(), args)).map(path::reservation);
     });
   }
 
-  /**
-   * Bytes given back also leave the session total a later {@code commitBlob(size -1)} uses: a release
-   * returns what was reserved but never uploaded (the rest of a chunk reservation). A partial release
-   * keeps the reservation, even when it then holds nothing, for that total.
-   */
+  /** A partial release also shrinks the reservation's total: bytes given back were never uploaded. */
   @Override
   public Future<Void> release(String repository, String reservationId, long bytes) {
     return guarded("release", () -> {
       check(bytes >= -1 && bytes < MAX_EXACT, "bytes must be -1 or 0 to 2^53: " + bytes);
+      checkId(reservationId);
       // No scopes: the reservation's own amounts say which scopes it holds bytes in.
       Path namespaceOnly = new Path(repository, List.of());
-      return namespaceOnly.run(LuaScripts.RELEASE, List.of(), List.of(), List.of(reservationId, Long.toString(bytes))).mapEmpty();
+      return namespaceOnly.run(LuaScripts.RELEASE, List.of(), List.of(),
+          List.of(reservationId, Long.toString(bytes), Long.toString(reservationTtlMillis))).mapEmpty();
     });
   }
 
-  public Future<Commit> commitBlob(String repository, String reservationId, Blob blob, String user) {
+  @Override
+  public Future<Void> settle(String repository, String requestId, String sessionId, long storedBytes, boolean sessionDirty) {
+    return guarded("settle", () -> {
+      check(storedBytes >= 0 && storedBytes < MAX_EXACT, "stored bytes must be 0 to 2^53: " + storedBytes);
+      checkId(requestId);
+      checkId(sessionId);
+      check(!requestId.equals(sessionId), "a request settles into another id, its session: " + requestId);
+      Path namespaceOnly = new Path(repository, List.of());
+      return namespaceOnly.run(LuaScripts.SETTLE, List.of(), List.of(), List.of(requestId, sessionId, repository,
+          Long.toString(storedBytes), sessionDirty ? "1" : "0", Long.toString(reservationTtlMillis))).mapEmpty();
+    });
+  }
+
+  @Override
+  public Future<Reservation> openSession(String repository, String sessionId) {
+    return reserving("open_session", repository, sessionId, () -> {
+      checkId(sessionId);
+      Path path = new Path(repository);
+      List<String> args = List.of(sessionId, repository, Long.toString(reservationTtlMillis));
+      return write(path, () -> path.run(LuaScripts.OPEN_SESSION, path.presentKeys(), List.of(), args)).map(path::reservation);
+    });
+  }
+
+  @Override
+  public Future<Session> session(String repository, String sessionId) {
+    return guarded("session", () -> {
+      checkId(sessionId);
+      Path namespaceOnly = new Path(repository, List.of());
+      return namespaceOnly.run(LuaScripts.SESSION, List.of(), List.of(), List.of(sessionId)).map(reply -> reply.get(0).toLong() == 1
+          ? new Session(true, reply.get(1).toLong(), reply.get(2).toLong() == 1)
+          : Session.UNKNOWN);
+    });
+  }
+
+  @Override
+  public Future<Commit> commitBlob(String repository, String requestId, String sessionId, Blob blob, String user) {
     return guarded("commit_blob", () -> {
-      checkSizeOrSessionTotal(blob);
+      // The size comes from bytes the proxy counted or from the registry; a known size wins over it anyway.
+      check(blob.size() >= 0 && blob.size() < MAX_EXACT, "a blob's size must be 0 to 2^53: " + blob);
       Path path = new Path(repository, user);
-      List<String> args = List.of(reservationId, blob.digest(), Long.toString(blob.size()));
+      List<String> args = List.of(orNone(requestId), orNone(sessionId), blob.digest(), Long.toString(blob.size()),
+          Long.toString(reservationTtlMillis));
       return write(path, () -> path.run(LuaScripts.COMMIT_BLOB, path.presentKeys(), List.of(), args)).map(path::commit);
     });
   }
 
   @Override
-  public Future<Commit> commitManifest(String repository, String reservationId, Blob manifest, List<Blob> references, String user) {
+  public Future<Commit> commitManifest(String repository, String requestId, Blob manifest, List<Blob> references, String user) {
     return guarded("commit_manifest", () -> {
       // A manifest's size is its body's, always known: it was read whole to decide on it.
       check(manifest.size() >= 0 && manifest.size() < MAX_EXACT, "a manifest's size must be 0 to 2^53: " + manifest);
       Path path = new Path(repository, user);
-      List<String> args = new ArrayList<>(List.of(reservationId, manifest.digest(), Long.toString(manifest.size())));
+      List<String> args = new ArrayList<>(List.of(orNone(requestId), manifest.digest(), Long.toString(manifest.size()),
+          Long.toString(reservationTtlMillis)));
       addBlobs(args, references);
       return write(path, () -> path.run(LuaScripts.COMMIT_MANIFEST, path.presentKeys(), path.manifestKeys(manifest.digest()), args))
           .map(path::commit);
@@ -203,7 +211,9 @@ public final class RedisQuotaStore implements QuotaStore {
   public Future<Change> dropBlob(String repository, String digest, String user) {
     return guarded("drop_blob", () -> {
       Path path = new Path(repository, user);
-      return write(path, () -> path.run(LuaScripts.DROP_BLOB, path.presentKeys(), List.of(), List.of(digest))).map(path::change);
+      // The repository's manifests decide whether the registry's garbage collection keeps the blob.
+      List<String> manifestKeys = List.of(path.keys.manifests(repository), path.keys.referenceCounts(repository));
+      return write(path, () -> path.run(LuaScripts.DROP_BLOB, path.presentKeys(), manifestKeys, List.of(digest))).map(path::change);
     });
   }
 
@@ -232,10 +242,48 @@ public final class RedisQuotaStore implements QuotaStore {
         .map(size -> size == null ? -1L : size.toLong()));
   }
 
-  public Future<EgressCheck> checkEgress(String repository) {
-    return guarded("check_egress", () -> {
+  @Override
+  public Future<Map<String, Long>> sizesOf(String namespace, List<String> digests) {
+    return guarded("sizes_of", () -> {
+      List<String> distinct = List.copyOf(new LinkedHashSet<>(digests));
+      if (distinct.isEmpty()) {
+        return Future.succeededFuture(Map.of());
+      }
+      Request hmget = Request.cmd(Command.HMGET).arg(QuotaKeys.of(namespace).sizes());
+      distinct.forEach(hmget::arg);
+      return redis.send(hmget).map(reply -> {
+        Map<String, Long> sizes = new LinkedHashMap<>();
+        for (int i = 0; i < distinct.size(); i++) {
+          Response size = reply.get(i);
+          sizes.put(distinct.get(i), size == null ? -1L : size.toLong());
+        }
+        return sizes;
+      });
+    });
+  }
+
+  @Override
+  public Future<EgressGrant> reserveEgress(String repository, long bytes) {
+    return guarded("reserve_egress", () -> {
+      check(bytes >= 0 && bytes < MAX_EXACT, "egress bytes must be 0 to 2^53: " + bytes);
       Path path = new Path(repository);
-      return path.run(LuaScripts.CHECK_EGRESS, path.egressKeys(), List.of(), List.of()).map(path::egressCheck);
+      return path.run(LuaScripts.RESERVE_EGRESS, path.egressKeys(), List.of(), List.of(Long.toString(bytes)))
+          .map(reply -> path.egressGrant(reply, bytes));
+    });
+  }
+
+  @Override
+  public Future<Void> settleEgress(String repository, EgressGrant grant, long sentBytes) {
+    return guarded("settle_egress", () -> {
+      check(sentBytes >= 0 && sentBytes < MAX_EXACT, "sent bytes must be 0 to 2^53: " + sentBytes);
+      if (!grant.allowed()) {
+        return Future.succeededFuture();
+      }
+      Path path = new Path(repository);
+      check(grant.windows().size() == path.scopes.size(), "a grant of " + repository + " has one window per scope: " + grant);
+      List<String> args = new ArrayList<>(List.of(Long.toString(grant.reservedBytes()), Long.toString(sentBytes)));
+      args.addAll(grant.windows());
+      return path.run(LuaScripts.SETTLE_EGRESS, path.egressKeys(), List.of(), args).mapEmpty();
     });
   }
 
@@ -243,7 +291,7 @@ public final class RedisQuotaStore implements QuotaStore {
    * The hour bucket is named from this process's clock, because key names must be known before the
    * call (Cluster routing; no names are built in Lua). Proxies' clocks agree to far better than an
    * hour, so skew only moves a request between neighbouring hours at the boundary. Egress windows,
-   * which refuse pulls, use the Redis clock inside the script.
+   * which refuse pulls, are kept by {@link #reserveEgress} and {@link #settleEgress} on the Redis clock.
    */
   @Override
   public Future<Void> meter(String repository, String user, Traffic traffic) {
@@ -255,7 +303,7 @@ public final class RedisQuotaStore implements QuotaStore {
       List<String> args = List.of(Long.toString(traffic.ingressBytes()), Long.toString(traffic.egressBytes()),
           Integer.toString(traffic.pushes()), Integer.toString(traffic.pulls()), Long.toString(TRAFFIC_RETENTION_SECONDS),
           Long.toString(hour * (HOUR_MILLIS / 1000)));
-      return write(path, () -> path.run(LuaScripts.METER, path.egressKeys(), List.of(path.keys.traffic(hour)), args)).mapEmpty();
+      return write(path, () -> path.run(LuaScripts.METER, path.presentKeys(), List.of(path.keys.traffic(hour)), args)).mapEmpty();
     });
   }
 
@@ -544,8 +592,48 @@ public final class RedisQuotaStore implements QuotaStore {
     }
   }
 
-  private static void checkSizeOrSessionTotal(Blob blob) {
-    check(blob.size() >= -1 && blob.size() < MAX_EXACT, "size must be -1 (the session total) or 0 to 2^53: " + blob);
+  private static void checkId(String id) {
+    check(id != null && !id.isEmpty(), "a reservation id is required");
+  }
+
+  /** An optional id as the scripts take it: '' for none. */
+  private static String orNone(String id) {
+    return id == null ? "" : id;
+  }
+
+  /**
+   * A {@link #guarded} reserve under {@code id}. One that fails after it was sent (a timeout, a connection
+   * lost with the call on it) may still reserve in Redis, now or later: the id is then released whole,
+   * which retires it, so what it reserved comes back and a copy still on its way grants nothing. Arguments
+   * refused before anything was sent retire nothing.
+   */
+  private Future<Reservation> reserving(String name, String repository, String id, Supplier<Future<Reservation>> operation) {
+    AtomicReference<Future<Reservation>> sent = new AtomicReference<>();
+    return guarded(name, () -> {
+      Future<Reservation> call = operation.get();
+      sent.set(call);
+      return call;
+    }).recover(failure -> {
+      Future<Reservation> call = sent.get();
+      if (call != null) {
+        Future<Void> release = release(repository, id, -1).onFailure(e -> LOG.warn(
+            "{}: {} of {} failed ({}) and its release failed too ({}): what it may hold expires with its TTL",
+            repository, name, id, failure.toString(), e.toString()));
+        // Bounded: a Redis that never answers must not make this set grow without end.
+        Future<?> both = Future.join(call, release).timeout(IN_DOUBT_MILLIS, TimeUnit.MILLISECONDS);
+        inDoubt.add(both);
+        both.onComplete(done -> inDoubt.remove(both));
+      }
+      return Future.failedFuture(failure);
+    });
+  }
+
+  /**
+   * Completes once every reserve that has failed so far, and the release that followed it, has been
+   * answered by Redis (or failed): then nothing they sent is still on its way. For tests.
+   */
+  Future<Void> inDoubtSettled() {
+    return Future.join(List.copyOf(inDoubt)).<Void>mapEmpty().otherwiseEmpty();
   }
 
   private static boolean isLimit(long value) {
@@ -640,28 +728,46 @@ public final class RedisQuotaStore implements QuotaStore {
       return scopes.get(position.toInteger() - 1);
     }
 
-    /** {1, granted} or {0, position, used, reserved, hard, requested, held by this reservation}. */
+    /**
+     * {1, granted}, {0, position, used, reserved, hard, requested, held by the request (and its session)},
+     * {2} (retired) or {3, digest, known size, given size}.
+     */
     Reservation reservation(Response reply) {
-      if (reply.get(0).toLong() == 1) {
+      long outcome = reply.get(0).toLong();
+      if (outcome == 1) {
         return new Reservation(reply.get(1).toLong(), null);
       }
-      return new Reservation(0, new Denial(scope(reply.get(1)), reply.get(2).toLong(), reply.get(3).toLong(),
-          reply.get(4).toLong(), reply.get(5).toLong(), reply.get(6).toLong()));
+      if (outcome == 0) {
+        return new Reservation(0, new Denial(scope(reply.get(1)), reply.get(2).toLong(), reply.get(3).toLong(),
+            reply.get(4).toLong(), reply.get(5).toLong(), reply.get(6).toLong()));
+      }
+      if (outcome == 2) {
+        return Reservation.RETIRED;
+      }
+      if (outcome == 3) {
+        return new Reservation(0, null, new SizeConflict(reply.get(1).toString(), reply.get(2).toLong(), reply.get(3).toLong()), false);
+      }
+      throw new IllegalStateException("unexpected reservation reply " + reply);
     }
 
     Change change(Response reply) {
       return new Change(states(reply, 0));
     }
 
-    /** {1} or {0, position, used, limit, window seconds, retry after seconds}. */
-    EgressCheck egressCheck(Response reply) {
+    /** {1, window per scope...} or {0, position, used, limit, window seconds, retry after seconds}. */
+    EgressGrant egressGrant(Response reply, long bytes) {
       if (reply.get(0).toLong() == 1) {
-        return EgressCheck.ALLOWED;
+        List<String> windows = new ArrayList<>(scopes.size());
+        for (int i = 1; i < reply.size(); i++) {
+          windows.add(reply.get(i).toString());
+        }
+        return new EgressGrant(true, bytes, List.copyOf(windows), null);
       }
-      return new EgressCheck(false, scope(reply.get(1)), reply.get(2).toLong(), reply.get(3).toLong(), reply.get(4).toLong(), reply.get(5).toLong());
+      return EgressGrant.refused(new EgressCheck(false, scope(reply.get(1)), reply.get(2).toLong(), reply.get(3).toLong(),
+          reply.get(4).toLong(), reply.get(5).toLong(), bytes));
     }
 
-    /** {known, size, states...}. */
+    /** {1, size charged, states...}. */
     Commit commit(Response reply) {
       return new Commit(reply.get(0).toLong() == 1, reply.get(1).toLong(), states(reply, 2));
     }

@@ -1,29 +1,23 @@
--- commit_blob: the registry accepted a blob; it becomes used where absent and the reservation is released.
+-- commit_blob: the registry accepted a blob; it becomes used where absent, and the request's and the session's
+-- reservations end.
 -- KEYS    common layout; SCOPE_KEYS are present:S
--- ARGV    common layout, then: reservation id, digest, size (-1: the reservation's session total)
+-- ARGV    common layout, then: request id ('' for none), session id ('' for none), digest, size (0 or more), TTL ms
 -- Result  UNKNOWN (-1) when the namespace's state is not known, changing nothing; otherwise
---         {1, size, states...}, or {0, -1, states...} when the size was -1 and the reservation is gone
---         (expired or never made): then nothing changes. states = path_states() after the change.
--- The size is recorded in sizes; every scope where the blob was absent (its count goes 0 -> 1) adds it to used,
--- and a blob_added event names those scopes (none when the repository held the blob already).
+--         {1, size charged, states...} with states = path_states() after the change.
+-- The size charged is the one sizes holds for the digest when it holds one (a known size is never overwritten),
+-- else the size given, which sizes then records. Every scope where the blob was absent (its count goes 0 -> 1)
+-- adds it to used, and a blob_added event names those scopes (none when the repository held the blob already).
+-- Both reservations are released whole and retired, held or not (tombstones expire after the TTL).
 
-local id, digest, size = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], tonumber(ARGV[EXTRA_ARGV + 3])
+local request, session, digest = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], ARGV[EXTRA_ARGV + 3]
+local size, ttl = tonumber(ARGV[EXTRA_ARGV + 4]), tonumber(ARGV[EXTRA_ARGV + 5])
 if not known() then
   return UNKNOWN
 end
-purge_expired(now_ms())
+local now = now_ms()
+purge_expired(now)
 
-local reservation = load_reservation(id)
-if size == -1 then
-  if not reservation then
-    return path_states({ 0, -1 })
-  end
-  size = reservation.total
-end
-
-add_blob(digest, size)
-if reservation then
-  release_amounts(reservation, nil)
-  delete_reservation(id)
-end
-return path_states({ 1, size })
+local charged = add_blob(digest, size)
+retire(request, now + ttl)
+retire(session, now + ttl)
+return path_states({ 1, charged })

@@ -1,25 +1,27 @@
 -- commit_manifest: the registry accepted a manifest; it and its references become used where absent.
 -- KEYS    common layout; SCOPE_KEYS are present:S; then manifests:R, refs:R:M, refcount:R
--- ARGV    common layout, then: reservation id, manifest digest, manifest size,
+-- ARGV    common layout, then: request id, manifest digest, manifest size, TTL ms,
 --         and digest, size pairs of the blobs it references (a repeated digest counts once)
 -- Result  UNKNOWN (-1) when the namespace's state is not known, changing nothing; otherwise
---         {1, manifest size, states...}
+--         {1, manifest size charged, states...}
+-- Each blob, the manifest included, is charged at the size sizes knows for it when it knows one (as commit_blob).
 -- A manifest new to the repository is added to manifests:R, its references stored in refs:R:M and each
--- counted once in refcount:R; re-putting a known manifest (another tag) changes no count. The reservation
--- is released whole either way. Events: blob_added for each blob new to the repository, and
--- manifest_added (with its references) for a manifest new to it.
+-- counted once in refcount:R; re-putting a known manifest (another tag) changes no count. The request's
+-- reservation is released whole and retired either way. Events: blob_added for each blob new to the
+-- repository, and manifest_added (with its references) for a manifest new to it.
 
 local MANIFESTS, REFS, REFCOUNT = KEYS[EXTRA_KEYS + 1], KEYS[EXTRA_KEYS + 2], KEYS[EXTRA_KEYS + 3]
-local id, manifest, size = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], tonumber(ARGV[EXTRA_ARGV + 3])
+local request, manifest, size = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], tonumber(ARGV[EXTRA_ARGV + 3])
+local ttl = tonumber(ARGV[EXTRA_ARGV + 4])
 if not known() then
   return UNKNOWN
 end
-purge_expired(now_ms())
+local now = now_ms()
+purge_expired(now)
 
-local reservation = load_reservation(id)
-add_blob(manifest, size)
+local charged = add_blob(manifest, size)
 local references, seen = {}, {}
-for j = EXTRA_ARGV + 4, #ARGV - 1, 2 do
+for j = EXTRA_ARGV + 5, #ARGV - 1, 2 do
   local digest = ARGV[j]
   if not seen[digest] then
     seen[digest] = true
@@ -36,8 +38,5 @@ if redis.call('SADD', MANIFESTS, manifest) == 1 then
   emit('manifest_added', { 'digest', manifest, 'refs', table.concat(references, ',') })
 end
 
-if reservation then
-  release_amounts(reservation, nil)
-  delete_reservation(id)
-end
-return path_states({ 1, size })
+retire(request, now + ttl)
+return path_states({ 1, charged })

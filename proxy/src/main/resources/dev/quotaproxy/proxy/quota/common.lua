@@ -106,18 +106,36 @@ local function path_states(out)
   return out
 end
 
--- Reservations: { repo = repository, total = session bytes, amounts = { scope = bytes } }, or nil.
+-- Reservations: { repo = repository, total = bytes kept (a session's), amounts = { scope = bytes },
+-- dirty = true when the registry may hold bytes of the session that no reservation covers }, or nil.
+-- An id is either live (such a table), retired (a tombstone, see tombstone) or absent: a tombstone reads as nil.
 local function load_reservation(id)
+  if id == '' then
+    return nil
+  end
   local json = redis.call('HGET', RES, id)
   if not json then
     return nil
   end
   local stored = cjson.decode(json)
-  local reservation = { repo = stored.repo, total = num(stored.total, 0), amounts = {} }
+  if stored.retired then
+    return nil
+  end
+  local reservation = { repo = stored.repo, total = num(stored.total, 0), amounts = {}, dirty = stored.dirty == '1' }
   for scope, amount in pairs(stored.amounts or {}) do
     reservation.amounts[scope] = num(amount, 0)
   end
   return reservation
+end
+
+-- Whether the id was released whole, settled or committed. Its reserves grant nothing from then on: a
+-- reserve that timed out in the proxy may still reach Redis after the release that followed it.
+local function is_retired(id)
+  if id == '' then
+    return false
+  end
+  local json = redis.call('HGET', RES, id)
+  return json ~= false and cjson.decode(json).retired ~= nil
 end
 
 -- Bytes the reservation id already holds in a scope (0 when it holds none): a denial reports them, so a
@@ -127,7 +145,7 @@ local function held_by(id, scope)
   return reservation and (reservation.amounts[scope] or 0) or 0
 end
 
--- Writes the reservation's amounts and total; its expiry is left as it is.
+-- Writes the reservation's amounts, total and dirty flag; its expiry is left as it is.
 local function store_reservation(id, reservation)
   local amounts = {}
   for scope, amount in pairs(reservation.amounts) do
@@ -135,7 +153,11 @@ local function store_reservation(id, reservation)
       amounts[scope] = int(amount)
     end
   end
-  redis.call('HSET', RES, id, cjson.encode({ repo = reservation.repo, total = int(reservation.total), amounts = amounts }))
+  local stored = { repo = reservation.repo, total = int(reservation.total), amounts = amounts }
+  if reservation.dirty then
+    stored.dirty = '1'
+  end
+  redis.call('HSET', RES, id, cjson.encode(stored))
 end
 
 local function set_expiry(id, expiry_ms)
@@ -159,8 +181,28 @@ local function delete_reservation(id)
   redis.call('ZREM', RES_EXPIRY, id)
 end
 
--- Releases and deletes every reservation of the namespace whose expiry has passed. Called first by
--- every script that reads or changes usage, so no decision counts an abandoned upload.
+-- Puts a tombstone in the id's place, whatever it held (the caller has accounted for that), until
+-- expiry_ms, when purge_expired deletes it like any reservation: by then no call sent for the id can
+-- still be on its way.
+local function tombstone(id, expiry_ms)
+  redis.call('HSET', RES, id, '{"retired":"1"}')
+  set_expiry(id, expiry_ms)
+end
+
+-- Releases whatever the id holds and retires it (see tombstone). An empty id (none) is left alone.
+local function retire(id, expiry_ms)
+  if id == '' then
+    return
+  end
+  local reservation = load_reservation(id)
+  if reservation then
+    release_amounts(reservation, nil)
+  end
+  tombstone(id, expiry_ms)
+end
+
+-- Releases and deletes every reservation (and tombstone) of the namespace whose expiry has passed. Called
+-- first by every script that reads or changes usage, so no decision counts an abandoned upload.
 local function purge_expired(now)
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', RES_EXPIRY, '-inf', int(now))) do
     local reservation = load_reservation(id)
@@ -171,13 +213,17 @@ local function purge_expired(now)
   end
 end
 
--- Makes a blob present in the repository (the innermost scope) and so in every scope of the path.
--- Each scope counts the repositories under it holding the blob and pays its size only when that
--- count goes from 0 to 1: a blob costs a scope once, however many of its repositories hold it.
+-- Makes a blob present in the repository (the innermost scope) and so in every scope of the path, and
+-- returns the size it counts at. A size the namespace knows wins and is never overwritten (a client may
+-- claim any size; the first commit's was counted or asked of the registry): `size` is recorded only for
+-- a digest without one. Each scope counts the repositories under it holding the blob and pays its size
+-- only when that count goes from 0 to 1: a blob costs a scope once, however many of its repositories hold it.
 local function add_blob(digest, size)
-  redis.call('HSET', SIZES, digest, int(size))
+  if redis.call('HSETNX', SIZES, digest, int(size)) == 0 then
+    size = num(redis.call('HGET', SIZES, digest), size)
+  end
   if redis.call('HEXISTS', SCOPE_KEYS[SCOPE_COUNT], digest) == 1 then
-    return
+    return size
   end
   local charged = {}
   for i = 1, SCOPE_COUNT do
@@ -187,6 +233,7 @@ local function add_blob(digest, size)
     end
   end
   emit('blob_added', { 'digest', digest, 'size', int(size), 'scopes', table.concat(charged, ',') })
+  return size
 end
 
 -- The reverse: the blob leaves the repository, and each scope where no other repository holds it.

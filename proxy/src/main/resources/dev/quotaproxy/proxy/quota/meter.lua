@@ -1,11 +1,11 @@
--- meter: adds one request's traffic to the hourly counters and to the egress windows.
--- KEYS    common layout; SCOPE_KEYS are egress:S; then traffic:H (the hour bucket)
+-- meter: adds one request's traffic to the hourly counters.
+-- KEYS    common layout; SCOPE_KEYS are present:S (unused here); then traffic:H (the hour bucket)
 -- ARGV    common layout (its user: '' for none), then: ingress bytes, egress bytes, pushes, pulls,
 --         seconds the hour bucket lives after its last write, the hour (epoch seconds of its start)
 -- Result  0
 -- Counters <scope>|ingress, |egress, |pushes, |pulls of every scope, and user:<name>|... of the user,
--- grow in traffic:H. Egress bytes also grow the current window counter of each scope that has an
--- egress limit (scopes without one are not counted); the counter expires when its window ends.
+-- grow in traffic:H. Egress windows are not touched: reserve_egress and settle_egress keep them, so a pull's
+-- bytes are counted in its window once.
 -- Event: traffic, with the four numbers and the hour.
 
 local TRAFFIC = KEYS[EXTRA_KEYS + 1]
@@ -18,7 +18,6 @@ local counters = {
 }
 local retention = ARGV[EXTRA_ARGV + 5]
 local hour = ARGV[EXTRA_ARGV + 6]
-local egress = counters[2][2]
 
 local wrote = false
 local function count(owner)
@@ -41,19 +40,4 @@ if wrote then
     'pushes', int(counters[3][2]), 'pulls', int(counters[4][2]), 'hour', hour })
 end
 
-if egress > 0 then
-  local now = now_ms()
-  for i = 1, SCOPE_COUNT do
-    local _, _, limit, seconds = limits_of(SCOPES[i])
-    if limit ~= -1 then
-      local window, window_end = egress_window(now, seconds)
-      if redis.call('HGET', SCOPE_KEYS[i], 'window') == window then
-        redis.call('HINCRBY', SCOPE_KEYS[i], 'bytes', int(egress))
-      else
-        redis.call('HSET', SCOPE_KEYS[i], 'window', window, 'bytes', int(egress))
-      end
-      redis.call('PEXPIREAT', SCOPE_KEYS[i], int(window_end))
-    end
-  end
-end
 return 0

@@ -1,12 +1,16 @@
--- reserve_blobs: reserves, in each scope of the path, the size of the blobs absent from that scope.
+-- reserve_blobs: reserves for a request, in each scope of the path, the size of the blobs absent from that scope.
 -- KEYS    common layout; SCOPE_KEYS are present:S
--- ARGV    common layout, then: reservation id, repository, TTL ms, and digest, size pairs (a repeated digest counts once)
+-- ARGV    common layout, then: request id, repository, TTL ms, and digest, size pairs (a repeated digest counts once)
 -- Result  UNKNOWN (-1) when the namespace's state is not known, changing nothing; otherwise
 --         {1, need of the innermost scope}, having added each scope's need to its reserved bytes and to the
---         reservation's amounts (its session total unchanged) and renewed its expiry;
+--         reservation's amounts (its total unchanged) and renewed its expiry;
 --         {0, i, used, reserved, hard, need, held} when scope i (outermost first) needs bytes and
---         used + reserved + need > hard; held = what this reservation already holds there.
--- A scope that needs nothing never refuses, even when over its limit.
+--         used + reserved + need > hard; held = what this reservation already holds there;
+--         {2} when the request id is retired (released whole or committed): nothing is reserved;
+--         {3, digest, known size, given size} for the first blob whose size sizes knows and the size given
+--         differs: nothing is reserved.
+-- Each blob counts at the size sizes knows for it, or the size given when it knows none. A scope that needs
+-- nothing never refuses, even when over its limit.
 
 local id, repository, ttl = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], tonumber(ARGV[EXTRA_ARGV + 3])
 if not known() then
@@ -14,19 +18,29 @@ if not known() then
 end
 local now = now_ms()
 purge_expired(now)
-
-local need, seen = {}, {}
-for i = 1, SCOPE_COUNT do
-  need[i] = 0
+if is_retired(id) then
+  return { 2 }
 end
+
+local blobs, seen = {}, {}
 for j = EXTRA_ARGV + 4, #ARGV - 1, 2 do
   local digest, size = ARGV[j], tonumber(ARGV[j + 1])
   if not seen[digest] then
     seen[digest] = true
-    for i = 1, SCOPE_COUNT do
-      if redis.call('HEXISTS', SCOPE_KEYS[i], digest) == 0 then
-        need[i] = need[i] + size
-      end
+    local known_size = redis.call('HGET', SIZES, digest)
+    if known_size and tonumber(known_size) ~= size then
+      return { 3, digest, tonumber(known_size), size }
+    end
+    blobs[#blobs + 1] = { digest, size }
+  end
+end
+
+local need = {}
+for i = 1, SCOPE_COUNT do
+  need[i] = 0
+  for _, blob in ipairs(blobs) do
+    if redis.call('HEXISTS', SCOPE_KEYS[i], blob[1]) == 0 then
+      need[i] = need[i] + blob[2]
     end
   end
 end

@@ -285,7 +285,7 @@ public final class LedgerFeedBench {
       Future<Void> done = Future.succeededFuture();
       for (Blob blob : references) {
         String session = "upload-" + number + "-" + digests++;
-        done = done.compose(ignored -> store.commitBlob(repository, session, blob, user)).compose(ignored -> {
+        done = done.compose(ignored -> store.commitBlob(repository, session, null, blob, user)).compose(ignored -> {
           if (!held.add(blob.digest())) {
             return Future.succeededFuture(); // a layer the repository had: the client skipped its upload
           }

@@ -118,7 +118,7 @@ class LedgerFeedTest {
 
     // Pushes go on while Postgres is down: the feed fails, acknowledges nothing, the stream grows.
     for (int i = 0; i < 5; i++) {
-      await(store.commitBlob("acme/down/r" + i, "u" + i, new Blob("sha256:down" + i, 1000 + i), "bob"));
+      await(store.commitBlob("acme/down/r" + i, "u" + i, null, new Blob("sha256:down" + i, 1000 + i), "bob"));
     }
     assertThat(feed.feedOnce().transform(Future::succeededFuture).await(30, TimeUnit.SECONDS).failed()).isTrue();
     assertThat(redis.command(Request.cmd(Command.XLEN).arg("qp:{acme}:events")).toLong()).isGreaterThanOrEqualTo(5);
@@ -134,9 +134,9 @@ class LedgerFeedTest {
 
   /** Blobs in two repositories sharing one, a manifest put and deleted, traffic, a refusal. */
   private void mixedWorkload(String user) throws Exception {
-    await(store.commitBlob(APP, "u1", new Blob("sha256:base", 500), user));
-    await(store.commitBlob(APP, "u2", new Blob("sha256:own", 200), user));
-    await(store.commitBlob(WEB, "u3", new Blob("sha256:base", 500), user));
+    await(store.commitBlob(APP, "u1", null, new Blob("sha256:base", 500), user));
+    await(store.commitBlob(APP, "u2", null, new Blob("sha256:own", 200), user));
+    await(store.commitBlob(WEB, "u3", null, new Blob("sha256:base", 500), user));
     await(store.commitManifest(APP, "m1", new Blob("sha256:m1", 50), List.of(new Blob("sha256:base", 500), new Blob("sha256:own", 200)), user));
     await(store.commitManifest(WEB, "m2", new Blob("sha256:m2", 40), List.of(new Blob("sha256:base", 500)), user));
     await(store.dropManifest(WEB, "sha256:m2", user));

@@ -7,6 +7,9 @@ import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
 import dev.quotaproxy.proxy.quota.QuotaStore.Commit;
 import dev.quotaproxy.proxy.quota.QuotaStore.Denial;
 import dev.quotaproxy.proxy.quota.QuotaStore.EgressCheck;
+import dev.quotaproxy.proxy.quota.QuotaStore.EgressGrant;
+import dev.quotaproxy.proxy.quota.QuotaStore.Session;
+import dev.quotaproxy.proxy.quota.QuotaStore.SizeConflict;
 import dev.quotaproxy.proxy.quota.QuotaStore.Reservation;
 import dev.quotaproxy.proxy.quota.QuotaStore.ScopeLimits;
 import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
@@ -68,9 +71,9 @@ class RedisQuotaStoreTest {
 
   @Test
   void everyCommittedChangeIsAnEventInTheNamespacesStreamWithItsUser() {
-    await(store.reserveBytes(APP, "u1", 300, 300));
-    await(store.commitBlob(APP, "u1", blob("a", 300), "alice"));
-    await(store.commitBlob(WEB, "u2", blob("a", 300), "bob"));
+    await(store.reserveBytes(APP, "u1", null, 300, 300));
+    await(store.commitBlob(APP, "u1", null, blob("a", 300), "alice"));
+    await(store.commitBlob(WEB, "u2", null, blob("a", 300), "bob"));
     await(store.commitManifest(APP, "m", blob("m", 50), List.of(blob("a", 300)), "alice"));
     await(store.dropManifest(APP, "sha256:m", "carol"));
     await(store.meter(APP, "dave", new Traffic(10, 20, 1, 0)));
@@ -103,8 +106,8 @@ class RedisQuotaStoreTest {
       return store.markKnown(namespace, "epoch-1");
     });
     try {
-      await(store.reserveBytes(APP, "u1", 10, 10));
-      await(store.commitBlob(APP, "u1", blob("a", 10), "alice"));
+      await(store.reserveBytes(APP, "u1", null, 10, 10));
+      await(store.commitBlob(APP, "u1", null, blob("a", 10), "alice"));
       redis.command(Request.cmd(Command.DEL).arg("qp:{acme}:epoch"));
       await(store.dropBlob(APP, "sha256:a", "alice"));
 
@@ -120,7 +123,7 @@ class RedisQuotaStoreTest {
   void aNamespaceThatCannotBeRecoveredRefusesTheCall() throws Exception {
     store.withRecovery(namespace -> Future.failedFuture(new IllegalStateException("ledger unreachable")));
     try {
-      Throwable failure = store.reserveBytes(APP, "u1", 10, 10).transform(Future::succeededFuture)
+      Throwable failure = store.reserveBytes(APP, "u1", null, 10, 10).transform(Future::succeededFuture)
           .await(10, TimeUnit.SECONDS).cause();
 
       assertThat(failure).hasMessage("ledger unreachable");
@@ -132,10 +135,10 @@ class RedisQuotaStoreTest {
 
   @Test
   void aDecisionAloneWritesNoEvent() {
-    await(store.reserveBytes(APP, "u1", 300, 300));
+    await(store.reserveBytes(APP, "u1", null, 300, 300));
     await(store.release(APP, "u1", -1));
-    await(store.commitBlob(APP, "u2", blob("a", 300), "alice"));
-    await(store.commitBlob(APP, "u3", blob("a", 300), "alice"));
+    await(store.commitBlob(APP, "u2", null, blob("a", 300), "alice"));
+    await(store.commitBlob(APP, "u3", null, blob("a", 300), "alice"));
 
     assertThat(events("acme")).extracting(e -> e.get("type")).as("the second commit changed nothing").containsExactly("blob_added");
   }
@@ -160,7 +163,7 @@ class RedisQuotaStoreTest {
         .listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS).actualPort();
     RedisQuotaStore silent = RedisQuotaStore.create(vertx, "redis://127.0.0.1:" + port, 2, Duration.ofHours(1));
 
-    Throwable failure = silent.reserveBytes(APP, "u1", 1, 1).transform(Future::succeededFuture)
+    Throwable failure = silent.reserveBytes(APP, "u1", null, 1, 1).transform(Future::succeededFuture)
         .await(10, TimeUnit.SECONDS).cause();
 
     assertThat(failure).isInstanceOf(java.util.concurrent.TimeoutException.class);
@@ -194,7 +197,7 @@ class RedisQuotaStoreTest {
   void commitReportsEveryScopeOfThePathWithItsLimits() {
     ScopeLimits teamLimits = new ScopeLimits(5000, 4000, 900, 60);
     await(store.putLimits("acme/team", teamLimits));
-    await(store.reserveBytes(APP, "other-upload", 7, 7));
+    await(store.reserveBytes(APP, "other-upload", null, 7, 7));
 
     Commit commit = commit(APP, blob("a", 100));
 
@@ -207,34 +210,29 @@ class RedisQuotaStoreTest {
 
   @Test
   void aCommitReleasesItsReservationWhole() {
-    await(store.reserveBytes(APP, "u1", 500, 500));
+    await(store.reserveBytes(APP, "u1", null, 500, 500));
 
-    Commit commit = await(store.commitBlob(APP, "u1", blob("a", 300), "tester"));
+    Commit commit = await(store.commitBlob(APP, "u1", null, blob("a", 300), "tester"));
 
     assertThat(commit.scopes()).extracting(ScopeState::reserved).containsExactly(0L, 0L, 0L);
     assertThat(commit.scopes()).extracting(ScopeState::used).containsExactly(300L, 300L, 300L);
   }
 
   @Test
-  void aSizeOfMinusOneCommitsTheSessionTotal() {
-    await(store.reserveBytes(APP, "u1", 300, 300));
-    await(store.reserveBytes(APP, "u1", 0, 200));
+  void aCommitOfASessionReleasesWhatItsRequestsSettledIntoIt() {
+    await(store.openSession(APP, "s1"));
+    await(store.reserveBytes(APP, "patch-1", "s1", 300, 300));
+    await(store.settle(APP, "patch-1", "s1", 300, false));
+    await(store.reserveBytes(APP, "put", "s1", 0, 200));
+    assertThat(await(store.session(APP, "s1"))).isEqualTo(new Session(true, 300, false));
 
-    Commit commit = await(store.commitBlob(APP, "u1", blob("a", -1), "tester"));
+    Commit commit = await(store.commitBlob(APP, "put", "s1", blob("a", 500), "tester"));
 
     assertThat(commit.sizeKnown()).isTrue();
     assertThat(commit.size()).isEqualTo(500);
+    assertThat(commit.scopes()).extracting(ScopeState::reserved).containsOnly(0L);
     assertThat(used(APP)).isEqualTo(500);
     assertThat(await(store.sizeOf("acme", "sha256:a"))).isEqualTo(500);
-  }
-
-  @Test
-  void aSessionTotalThatExpiredIsUnknownAndChangesNothing() {
-    Commit commit = await(store.commitBlob(APP, "never-reserved", blob("a", -1), "tester"));
-
-    assertThat(commit.sizeKnown()).isFalse();
-    assertThat(commit.scopes()).extracting(ScopeState::used).containsExactly(0L, 0L, 0L);
-    assertThat(await(store.sizeOf("acme", "sha256:a"))).isEqualTo(-1);
   }
 
   // --- manifests -------------------------------------------------------------------------------
@@ -325,14 +323,14 @@ class RedisQuotaStoreTest {
     await(store.putLimits("acme", new ScopeLimits(1000, -1, -1, 3600)));
     await(store.putLimits("acme/team", new ScopeLimits(500, -1, -1, 3600)));
     commit(WEB, blob("a", 300));
-    await(store.reserveBytes(WEB, "held", 100, 100));
+    await(store.reserveBytes(WEB, "held", null, 100, 100));
 
-    Reservation teamRefuses = await(store.reserveBytes(APP, "u1", 200, 200));
+    Reservation teamRefuses = await(store.reserveBytes(APP, "u1", null, 200, 200));
     assertThat(teamRefuses.granted()).isFalse();
     assertThat(teamRefuses.grantedBytes()).isZero();
     assertThat(teamRefuses.denial()).isEqualTo(new Denial("acme/team", 300, 100, 500, 200));
 
-    Reservation bothRefuse = await(store.reserveBytes(APP, "u1", 700, 700));
+    Reservation bothRefuse = await(store.reserveBytes(APP, "u1", null, 700, 700));
     assertThat(bothRefuse.denial()).isEqualTo(new Denial("acme", 300, 100, 1000, 700));
 
     assertThat(reserved("acme")).as("a refusal reserves nothing").isEqualTo(100);
@@ -342,9 +340,9 @@ class RedisQuotaStoreTest {
   void aReservationGrantsWhatFitsBetweenMinAndMax() {
     await(store.putLimits("acme/team", new ScopeLimits(1000, -1, -1, 3600)));
 
-    assertThat(await(store.reserveBytes(APP, "u1", 100, 800))).isEqualTo(new Reservation(800, null));
-    assertThat(await(store.reserveBytes(WEB, "u2", 100, 800))).isEqualTo(new Reservation(200, null));
-    Reservation none = await(store.reserveBytes(APP, "u3", 1, 10));
+    assertThat(await(store.reserveBytes(APP, "u1", null, 100, 800))).isEqualTo(new Reservation(800, null));
+    assertThat(await(store.reserveBytes(WEB, "u2", null, 100, 800))).isEqualTo(new Reservation(200, null));
+    Reservation none = await(store.reserveBytes(APP, "u3", null, 1, 10));
 
     assertThat(none.denial()).isEqualTo(new Denial("acme/team", 0, 1000, 1000, 1));
     assertThat(reserved("acme")).isEqualTo(1000);
@@ -357,12 +355,12 @@ class RedisQuotaStoreTest {
     await(store.putLimits(APP, new ScopeLimits(1000, -1, -1, 3600)));
     commit(APP, blob("a", 999));
 
-    assertThat(await(store.reserveBytes(APP, "u1", 0, 0))).isEqualTo(new Reservation(0, null));
+    assertThat(await(store.reserveBytes(APP, "u1", null, 0, 0))).isEqualTo(new Reservation(0, null));
     assertThat(redis.command(Request.cmd(Command.HEXISTS).arg("qp:{acme}:res").arg("u1")).toInteger())
         .as("a check leaves no reservation behind").isZero();
 
     commit(APP, blob("b", 1));
-    Reservation atLimit = await(store.reserveBytes(APP, "u2", 0, 0));
+    Reservation atLimit = await(store.reserveBytes(APP, "u2", null, 0, 0));
     assertThat(atLimit.denial()).isEqualTo(new Denial(APP, 1000, 0, 1000, 0));
   }
 
@@ -399,7 +397,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void releaseGivesBackPartOrAllOfAReservation() {
-    await(store.reserveBytes(APP, "u1", 1000, 1000));
+    await(store.reserveBytes(APP, "u1", null, 1000, 1000));
 
     await(store.release(APP, "u1", 300));
     assertThat(reserved("acme")).isEqualTo(700);
@@ -408,35 +406,38 @@ class RedisQuotaStoreTest {
     await(store.release(APP, "u1", 5000));
     assertThat(reserved(APP)).as("never more than it holds").isZero();
 
-    await(store.reserveBytes(APP, "u2", 400, 400));
+    await(store.reserveBytes(APP, "u2", null, 400, 400));
     await(store.release(APP, "u2", -1));
     assertThat(reserved("acme")).isZero();
-    assertThat(await(store.commitBlob(APP, "u2", blob("a", -1), "tester")).sizeKnown()).as("released whole: gone").isFalse();
+    assertThat(await(store.reserveBytes(APP, "u2", null, 1, 1))).as("released whole: retired").isEqualTo(Reservation.RETIRED);
   }
 
   @Test
-  void aPartialReleaseShrinksTheSessionTotal() {
-    await(store.reserveBytes(APP, "u1", 1000, 1000));
-    await(store.release(APP, "u1", 300));
+  void aPartialReleaseOfASessionShrinksWhatItHolds() {
+    await(store.openSession(APP, "s1"));
+    await(store.reserveBytes(APP, "patch", "s1", 1000, 1000));
+    await(store.settle(APP, "patch", "s1", 1000, false));
 
-    Commit commit = await(store.commitBlob(APP, "u1", blob("a", -1), "tester"));
+    await(store.release(APP, "s1", 300));
 
-    assertThat(commit.size()).isEqualTo(700);
-    assertThat(commit.scopes()).extracting(ScopeState::reserved).containsOnly(0L);
+    assertThat(await(store.session(APP, "s1"))).isEqualTo(new Session(true, 700, false));
+    assertThat(reserved("acme")).isEqualTo(700);
   }
 
   @Test
   void anExpiredReservationIsReleasedByTheNextCall() {
-    RedisQuotaStore shortLived = RedisQuotaStore.create(vertx, redis.url(), 2, Duration.ofMillis(200));
+    RedisQuotaStore shortLived = RedisQuotaStore.create(vertx, redis.url(), 2, Duration.ofMillis(500));
     try {
-      await(shortLived.reserveBytes(APP, "u1", 500, 500));
-      assertThat(reserved("acme")).isEqualTo(500);
+      await(shortLived.reserveBytes(APP, "u1", null, 500, 500));
+      await(shortLived.reserveBytes(APP, "patch", "s1", 300, 300));
+      await(shortLived.settle(APP, "patch", "s1", 300, false));
+      assertThat(reserved("acme")).isEqualTo(800);
 
-      await(vertx.timer(400));
+      await(vertx.timer(1000));
 
       assertThat(reserved("acme")).isZero();
       assertThat(reserved(APP)).isZero();
-      assertThat(await(shortLived.commitBlob(APP, "u1", blob("a", -1), "tester")).sizeKnown()).isFalse();
+      assertThat(await(shortLived.session(APP, "s1"))).as("an expired session is unknown").isEqualTo(Session.UNKNOWN);
       assertThat(used(APP)).isZero();
     } finally {
       await(shortLived.close());
@@ -447,9 +448,9 @@ class RedisQuotaStoreTest {
   void aReserveRenewsTheReservationsExpiry() {
     RedisQuotaStore shortLived = RedisQuotaStore.create(vertx, redis.url(), 2, Duration.ofMillis(600));
     try {
-      await(shortLived.reserveBytes(APP, "u1", 100, 100));
+      await(shortLived.reserveBytes(APP, "u1", null, 100, 100));
       await(vertx.timer(400));
-      await(shortLived.reserveBytes(APP, "u1", 100, 100));
+      await(shortLived.reserveBytes(APP, "u1", null, 100, 100));
       await(vertx.timer(400));
 
       assertThat(reserved(APP)).as("800 ms after the first reserve, 400 after the renewal").isEqualTo(200);
@@ -458,15 +459,325 @@ class RedisQuotaStoreTest {
     }
   }
 
+  // --- retired ids -----------------------------------------------------------------------------
+
+  @Test
+  void aReserveThatArrivesAfterItsReleaseGrantsNothing() {
+    // The release of a reserve that timed out in the proxy, overtaking the reserve itself.
+    await(store.release(APP, "late", -1));
+
+    assertThat(await(store.reserveBytes(APP, "late", null, 100, 100))).isEqualTo(Reservation.RETIRED);
+    assertThat(await(store.reserveBlobs(APP, "late", List.of(blob("a", 100))))).isEqualTo(Reservation.RETIRED);
+    assertThat(reserved("acme")).isZero();
+    assertThat(reserved(APP)).isZero();
+    assertThat(await(store.session(APP, "late"))).as("a tombstone is no reservation").isEqualTo(Session.UNKNOWN);
+    assertThat(redis.command(Request.cmd(Command.ZSCORE).arg("qp:{acme}:res_expiry").arg("late"))).as("the tombstone expires").isNotNull();
+  }
+
+  @Test
+  void aSettledRequestCanNeverHoldBytesAgain() {
+    await(store.reserveBytes(APP, "patch", "s1", 100, 100));
+    await(store.settle(APP, "patch", "s1", 100, false));
+
+    assertThat(await(store.reserveBytes(APP, "patch", "s1", 50, 50))).isEqualTo(Reservation.RETIRED);
+    assertThat(await(store.reserveBlobs(APP, "patch", List.of(blob("a", 50))))).isEqualTo(Reservation.RETIRED);
+    await(store.settle(APP, "patch", "s1", 100, false));
+
+    assertThat(await(store.session(APP, "s1")).held()).as("a second settle of the same request moves nothing").isEqualTo(100);
+    assertThat(reserved(APP)).isEqualTo(100);
+  }
+
+  @Test
+  void aCommitRetiresTheRequestAndTheSession() {
+    await(store.openSession(APP, "s1"));
+    await(store.reserveBytes(APP, "put", "s1", 100, 100));
+
+    await(store.commitBlob(APP, "put", "s1", blob("a", 100), "tester"));
+
+    assertThat(await(store.reserveBytes(APP, "put", "s1", 10, 10))).isEqualTo(Reservation.RETIRED);
+    assertThat(await(store.openSession(APP, "s1"))).as("a committed session is not opened again").isEqualTo(Reservation.RETIRED);
+    assertThat(await(store.session(APP, "s1"))).isEqualTo(Session.UNKNOWN);
+    assertThat(reserved(APP)).isZero();
+  }
+
+  @Test
+  void aManifestCommitRetiresItsRequest() {
+    await(store.reserveBlobs(APP, "put", List.of(blob("m", 50))));
+
+    await(store.commitManifest(APP, "put", blob("m", 50), List.of(), "tester"));
+
+    assertThat(await(store.reserveBlobs(APP, "put", List.of(blob("other", 10))))).isEqualTo(Reservation.RETIRED);
+    assertThat(reserved(APP)).isZero();
+  }
+
+  @Test
+  void aTombstoneIsPurgedWhenTheReservationTtlRunsOut() {
+    RedisQuotaStore shortLived = RedisQuotaStore.create(vertx, redis.url(), 2, Duration.ofMillis(300));
+    try {
+      await(shortLived.release(APP, "gone", -1));
+      assertThat(redis.command(Request.cmd(Command.HEXISTS).arg("qp:{acme}:res").arg("gone")).toInteger()).isEqualTo(1);
+
+      await(vertx.timer(600));
+      await(shortLived.session(APP, "anything"));
+
+      assertThat(redis.command(Request.cmd(Command.HEXISTS).arg("qp:{acme}:res").arg("gone")).toInteger()).isZero();
+      assertThat(redis.command(Request.cmd(Command.ZSCORE).arg("qp:{acme}:res_expiry").arg("gone"))).isNull();
+    } finally {
+      await(shortLived.close());
+    }
+  }
+
+  @Test
+  void aDenialCountsWhatTheRequestAndItsSessionHoldTogether() {
+    await(store.putLimits(APP, new ScopeLimits(1000, -1, -1, 3600)));
+    await(store.reserveBytes(APP, "patch-1", "s1", 300, 300));
+    await(store.settle(APP, "patch-1", "s1", 300, false));
+    await(store.reserveBytes(APP, "patch-2", "s1", 200, 200));
+
+    Reservation refused = await(store.reserveBytes(APP, "patch-2", "s1", 600, 600));
+
+    assertThat(refused.denial()).isEqualTo(new Denial(APP, 0, 500, 1000, 600, 500));
+    assertThat(await(store.reserveBytes(APP, "patch-2", null, 600, 600)).denial().heldByRequest()).as("without the session").isEqualTo(200);
+  }
+
+  // --- sessions --------------------------------------------------------------------------------
+
+  @Test
+  void openSessionRecordsACleanSessionHoldingNothingAndRefusesAtTheLimit() {
+    await(store.putLimits("acme/team", new ScopeLimits(1000, -1, -1, 3600)));
+
+    assertThat(await(store.openSession(APP, "s1"))).isEqualTo(new Reservation(0, null));
+    assertThat(await(store.session(APP, "s1"))).isEqualTo(new Session(true, 0, false));
+    assertThat(reserved("acme/team")).isZero();
+
+    await(store.reserveBytes(WEB, "other", null, 1000, 1000));
+    Reservation full = await(store.openSession(APP, "s2"));
+
+    assertThat(full.denial()).isEqualTo(new Denial("acme/team", 0, 1000, 1000, 0, 0));
+    assertThat(await(store.session(APP, "s2"))).as("a refused session is not recorded").isEqualTo(Session.UNKNOWN);
+  }
+
+  @Test
+  void openingAKnownSessionAgainOnlyRenewsIt() {
+    await(store.openSession(APP, "s1"));
+    await(store.settle(APP, "patch", "s1", 0, true));
+
+    assertThat(await(store.openSession(APP, "s1")).granted()).isTrue();
+
+    assertThat(await(store.session(APP, "s1"))).isEqualTo(new Session(true, 0, true));
+  }
+
+  @Test
+  void settleMovesWhatTheRegistryStoredIntoTheSessionAndReleasesTheRest() {
+    await(store.openSession(APP, "s1"));
+    await(store.reserveBytes(APP, "patch", "s1", 1000, 1000));
+
+    await(store.settle(APP, "patch", "s1", 600, false));
+
+    assertThat(await(store.session(APP, "s1"))).isEqualTo(new Session(true, 600, false));
+    assertThat(await(store.scope("acme")).reserved()).isEqualTo(600);
+    assertThat(reserved("acme/team")).isEqualTo(600);
+    assertThat(reserved(APP)).isEqualTo(600);
+
+    await(store.reserveBytes(APP, "patch-2", "s1", 400, 400));
+    await(store.settle(APP, "patch-2", "s1", 400, true));
+
+    assertThat(await(store.session(APP, "s1"))).as("a dirty settle leaves the session dirty").isEqualTo(new Session(true, 1000, true));
+    assertThat(reserved(APP)).isEqualTo(1000);
+  }
+
+  @Test
+  void settleIntoASessionTheStoreDoesNotKnowCreatesItDirty() {
+    await(store.reserveBytes(APP, "patch", "s1", 300, 300));
+
+    await(store.settle(APP, "patch", "s1", 300, false));
+
+    assertThat(await(store.session(APP, "s1"))).isEqualTo(new Session(true, 300, true));
+  }
+
+  @Test
+  void settleOfMoreThanTheRequestHeldKeepsWhatItHeldAndMarksTheSessionDirty() {
+    await(store.openSession(APP, "s1"));
+    await(store.reserveBytes(APP, "patch", "s1", 300, 300));
+
+    await(store.settle(APP, "patch", "s1", 500, false));
+
+    assertThat(await(store.session(APP, "s1"))).as("200 bytes no reservation covered").isEqualTo(new Session(true, 300, true));
+    assertThat(reserved(APP)).isEqualTo(300);
+  }
+
+  @Test
+  void settleOfARequestThatNeverReservedRetiresItAndStillMarksTheSession() {
+    await(store.openSession(APP, "s1"));
+
+    await(store.settle(APP, "cut-off", "s1", 0, true));
+
+    assertThat(await(store.session(APP, "s1"))).isEqualTo(new Session(true, 0, true));
+    assertThat(await(store.reserveBytes(APP, "cut-off", "s1", 10, 10))).isEqualTo(Reservation.RETIRED);
+    assertThat(reserved(APP)).isZero();
+  }
+
+  @Test
+  void settleIntoASessionCommittedOrCancelledMeanwhileReleasesEverything() {
+    await(store.openSession(APP, "committed"));
+    await(store.reserveBytes(APP, "late-patch", "committed", 300, 300));
+    await(store.commitBlob(APP, "put", "committed", blob("a", 100), "tester"));
+    await(store.openSession(APP, "cancelled"));
+    await(store.reserveBytes(APP, "late-patch-2", "cancelled", 200, 200));
+    await(store.release(APP, "cancelled", -1));
+
+    await(store.settle(APP, "late-patch", "committed", 300, false));
+    await(store.settle(APP, "late-patch-2", "cancelled", 200, false));
+
+    assertThat(reserved("acme")).isZero();
+    assertThat(reserved(APP)).isZero();
+    assertThat(await(store.session(APP, "committed"))).isEqualTo(Session.UNKNOWN);
+    assertThat(await(store.session(APP, "cancelled"))).isEqualTo(Session.UNKNOWN);
+  }
+
+  @Test
+  void aSettleRenewsTheSessionsExpiry() {
+    RedisQuotaStore shortLived = RedisQuotaStore.create(vertx, redis.url(), 2, Duration.ofMillis(800));
+    try {
+      await(shortLived.openSession(APP, "s1"));
+      await(vertx.timer(500));
+      await(shortLived.reserveBytes(APP, "patch", "s1", 100, 100));
+      await(shortLived.settle(APP, "patch", "s1", 100, false));
+      await(vertx.timer(500));
+
+      assertThat(await(shortLived.session(APP, "s1"))).as("1000 ms after the open, 500 after the settle").isEqualTo(new Session(true, 100, false));
+    } finally {
+      await(shortLived.close());
+    }
+  }
+
+  // --- known sizes -----------------------------------------------------------------------------
+
+  @Test
+  void aKnownSizeIsNeverOverwrittenAndIsWhatEveryScopeIsCharged() {
+    commit(APP, blob("a", 100));
+
+    Commit claimed = await(store.commitBlob(WEB, "u2", null, blob("a", 999_999), "tester"));
+
+    assertThat(claimed.size()).isEqualTo(100);
+    assertThat(used(WEB)).isEqualTo(100);
+    assertThat(used("acme")).isEqualTo(100);
+    assertThat(await(store.sizeOf("acme", "sha256:a"))).isEqualTo(100);
+    assertThat(events("acme")).extracting(e -> e.get("size")).containsOnly("100");
+  }
+
+  @Test
+  void aManifestCommitChargesKnownSizesForItselfAndItsReferences() {
+    commit(WEB, blob("layer", 1000));
+    commit(WEB, blob("m", 40));
+
+    Commit commit = await(store.commitManifest(APP, "put", blob("m", 5), List.of(blob("layer", 1), blob("config", 10)), "tester"));
+
+    assertThat(commit.size()).isEqualTo(40);
+    assertThat(used(APP)).isEqualTo(40 + 1000 + 10);
+    assertThat(await(store.sizesOf("acme", List.of("sha256:m", "sha256:layer", "sha256:config"))))
+        .containsExactly(Map.entry("sha256:m", 40L), Map.entry("sha256:layer", 1000L), Map.entry("sha256:config", 10L));
+  }
+
+  @Test
+  void reserveBlobsRefusesASizeThatContradictsTheKnownOneAndReservesNothing() {
+    commit(WEB, blob("a", 100));
+
+    Reservation conflict = await(store.reserveBlobs(APP, "put", List.of(blob("b", 50), blob("a", 1))));
+
+    assertThat(conflict).isEqualTo(new Reservation(0, null, new SizeConflict("sha256:a", 100, 1), false));
+    assertThat(conflict.granted()).isFalse();
+    assertThat(reserved(APP)).isZero();
+    assertThat(reserved("acme")).isZero();
+
+    assertThat(await(store.reserveBlobs(APP, "put", List.of(blob("b", 50), blob("a", 100))))).isEqualTo(new Reservation(150, null));
+  }
+
+  @Test
+  void sizesOfAnswersEveryDigestWithMinusOneForUnknownOnes() {
+    commit(APP, blob("a", 100));
+    commit(WEB, blob("b", 7));
+
+    Map<String, Long> sizes = await(store.sizesOf("acme", List.of("sha256:b", "sha256:nope", "sha256:a", "sha256:b")));
+
+    assertThat(sizes).containsExactly(Map.entry("sha256:b", 7L), Map.entry("sha256:nope", -1L), Map.entry("sha256:a", 100L));
+    assertThat(await(store.sizesOf("acme", List.of()))).isEmpty();
+    assertThat(await(store.sizesOf("globex", List.of("sha256:a")))).containsExactly(Map.entry("sha256:a", -1L));
+  }
+
+  // --- blobs a manifest still needs ------------------------------------------------------------
+
+  @Test
+  void aBlobAManifestStillReferencesStaysChargedWhenUnlinkedUntilTheManifestGoes() {
+    await(store.commitManifest(APP, "put", blob("m", 50), List.of(blob("layer", 1000)), "tester"));
+
+    QuotaStore.Change unlinked = await(store.dropBlob(APP, "sha256:layer", "tester"));
+
+    assertThat(unlinked.scopes()).extracting(ScopeState::used).as("garbage collection keeps it").containsOnly(1050L);
+    assertThat(events("acme")).extracting(e -> e.get("type")).doesNotContain("blob_removed");
+
+    await(store.dropManifest(APP, "sha256:m", "tester"));
+    assertThat(used(APP)).isZero();
+    assertThat(used("acme")).isZero();
+  }
+
+  @Test
+  void aManifestUnlinkedAsABlobStaysWhileTheRepositoryListsIt() {
+    await(store.commitManifest(APP, "put", blob("m", 50), List.of(), "tester"));
+
+    await(store.dropBlob(APP, "sha256:m", "tester"));
+    assertThat(used(APP)).isEqualTo(50);
+
+    await(store.dropManifest(APP, "sha256:m", "tester"));
+    assertThat(used(APP)).isZero();
+  }
+
+  // --- failures after the call may have reached Redis ------------------------------------------
+
+  @Test
+  void reservesThatTimeOutAreReleasedAndRetiredOnceRedisAnswersAgain() throws Exception {
+    await(store.putLimits(APP, new ScopeLimits(10_000, -1, -1, 3600)));
+    // Every script waits 3 s: longer than a call's 2 s timeout. The reserves are in Redis, unanswered.
+    redis.command(Request.cmd(Command.CLIENT).arg("PAUSE").arg(3000).arg("WRITE"));
+    try {
+      Future<Reservation> bytes = store.reserveBytes(APP, "patch", "s1", 1000, 1000);
+      Future<Reservation> blobs = store.reserveBlobs(APP, "put", List.of(blob("a", 500)));
+      Future<Reservation> session = store.openSession(APP, "s2");
+      for (Future<Reservation> reserve : List.of(bytes, blobs, session)) {
+        assertThat(reserve.transform(Future::succeededFuture).await(10, TimeUnit.SECONDS).cause())
+            .isInstanceOf(java.util.concurrent.TimeoutException.class);
+      }
+
+      // Redis answers again: each reserve ran, in whatever order against the release that followed it.
+      await(store.inDoubtSettled());
+    } finally {
+      redis.command(Request.cmd(Command.CLIENT).arg("UNPAUSE"));
+    }
+
+    assertThat(reserved("acme")).isZero();
+    assertThat(reserved(APP)).isZero();
+    assertThat(await(store.session(APP, "s2"))).isEqualTo(Session.UNKNOWN);
+    assertThat(await(store.reserveBytes(APP, "patch", "s1", 1, 1))).isEqualTo(Reservation.RETIRED);
+    assertThat(await(store.reserveBlobs(APP, "put", List.of(blob("a", 500))))).isEqualTo(Reservation.RETIRED);
+    assertThat(await(store.openSession(APP, "s2"))).isEqualTo(Reservation.RETIRED);
+  }
+
+  @Test
+  void aReserveRefusedForItsArgumentsRetiresNothing() {
+    assertThatThrownBy(() -> await(store.reserveBytes(APP, "u1", null, 10, 5))).hasCauseInstanceOf(IllegalArgumentException.class);
+
+    assertThat(await(store.reserveBytes(APP, "u1", null, 10, 10)).granted()).isTrue();
+  }
+
   // --- scripts ---------------------------------------------------------------------------------
 
   @Test
   void scriptsAreSentAgainAfterRedisForgetsThem() {
-    await(store.reserveBytes(APP, "u1", 10, 10));
+    await(store.reserveBytes(APP, "u1", null, 10, 10));
     redis.command(Request.cmd(Command.SCRIPT).arg("FLUSH"));
     assertThat(scriptCached(LuaScripts.RESERVE_BYTES)).isFalse();
 
-    assertThat(await(store.reserveBytes(APP, "u1", 10, 10)).granted()).isTrue();
+    assertThat(await(store.reserveBytes(APP, "u1", null, 10, 10)).granted()).isTrue();
 
     assertThat(reserved(APP)).isEqualTo(20);
     assertThat(scriptCached(LuaScripts.RESERVE_BYTES)).as("cached again for the EVALSHAs that follow").isTrue();
@@ -474,62 +785,132 @@ class RedisQuotaStoreTest {
 
   @Test
   void invalidArgumentsFailTheFutureWithoutCallingRedis() {
-    assertThatThrownBy(() -> await(store.reserveBytes(APP, "u1", 10, 5))).hasCauseInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> await(store.commitBlob(APP, "u1", blob("a", 1L << 53), "tester"))).hasCauseInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> await(store.reserveBytes("", "u1", 1, 1))).hasCauseInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> await(store.reserveBytes(APP, "u1", null, 10, 5))).hasCauseInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> await(store.commitBlob(APP, "u1", null, blob("a", 1L << 53), "tester"))).hasCauseInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> await(store.reserveBytes("", "u1", null, 1, 1))).hasCauseInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> await(store.commitBlob(APP, "u1", "s1", blob("a", -1), "tester")))
+        .as("a size is always known now: counted, or asked of the registry").hasCauseInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> await(store.settle(APP, "u1", null, 1, false))).hasCauseInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> await(store.settle(APP, "u1", "u1", 1, false))).hasCauseInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> await(store.reserveEgress(APP, -1))).hasCauseInstanceOf(IllegalArgumentException.class);
+    assertThat(redis.command(Request.cmd(Command.HLEN).arg("qp:{acme}:res")).toLong()).as("nothing was released or retired").isZero();
   }
 
   // --- egress and traffic ----------------------------------------------------------------------
 
   @Test
-  void egressIsRefusedOnceMeteredPastTheLimitUntilTheWindowEnds() {
+  void egressIsRefusedWhenAReservationWouldPassTheLimitUntilTheWindowEnds() {
     await(store.putLimits("acme/team", new ScopeLimits(-1, -1, 1000, 3600)));
-    assertThat(await(store.checkEgress(APP))).isEqualTo(EgressCheck.ALLOWED);
+    EgressGrant first = await(store.reserveEgress(APP, 600));
+    assertThat(first.allowed()).isTrue();
+    assertThat(first.reservedBytes()).isEqualTo(600);
+    assertThat(first.windows()).as("one window per scope, '' where unlimited").hasSize(3);
+    assertThat(first.windows().get(0)).isEmpty();
+    assertThat(first.windows().get(1)).startsWith("3600:");
+    assertThat(first.windows().get(2)).isEmpty();
 
-    await(store.meter(APP, "alice", new Traffic(0, 600, 0, 1)));
-    assertThat(await(store.checkEgress(APP)).allowed()).isTrue();
-
-    await(store.meter(WEB, "bob", new Traffic(0, 500, 0, 1)));
-    EgressCheck refused = await(store.checkEgress(APP));
+    EgressGrant refused = await(store.reserveEgress(WEB, 500));
 
     assertThat(refused.allowed()).isFalse();
-    assertThat(refused.scope()).isEqualTo("acme/team");
-    assertThat(refused.used()).isEqualTo(1100);
-    assertThat(refused.limit()).isEqualTo(1000);
-    assertThat(refused.windowSeconds()).isEqualTo(3600);
-    assertThat(refused.retryAfterSeconds()).isBetween(1L, 3600L);
-    assertThat(await(store.checkEgress("acme/elsewhere"))).as("only scopes under the limit's scope").isEqualTo(EgressCheck.ALLOWED);
+    assertThat(refused.reservedBytes()).isZero();
+    long retryAfter = refused.refusal().retryAfterSeconds();
+    assertThat(refused.refusal()).isEqualTo(new EgressCheck(false, "acme/team", 600, 1000, 3600, retryAfter, 500));
+    assertThat(retryAfter).isBetween(1L, 3600L);
+    assertThat(egressUsed("acme/team")).as("a refusal reserves nothing").isEqualTo(600);
+
+    assertThat(await(store.reserveEgress(WEB, 400)).allowed()).as("exactly up to the limit").isTrue();
+    assertThat(await(store.reserveEgress(APP, 0)).allowed()).as("at the limit, even a body of unknown length").isFalse();
+    assertThat(await(store.reserveEgress("acme/elsewhere", 5000)).windows()).as("only scopes under the limit's scope").containsOnly("");
+  }
+
+  @Test
+  void aBodyLargerThanAWholeWindowsLimitIsAllowedOncePerWindow() {
+    await(store.putLimits(APP, new ScopeLimits(-1, -1, 100, 3600)));
+
+    assertThat(await(store.reserveEgress(APP, 5000)).allowed()).as("nothing sent in the window yet").isTrue();
+    assertThat(await(store.reserveEgress(APP, 1)).allowed()).isFalse();
+    assertThat(await(store.reserveEgress(APP, 5000)).allowed()).isFalse();
+    assertThat(egressUsed(APP)).isEqualTo(5000);
+  }
+
+  @Test
+  void aLimitOfZeroAllowsNoEgressAtAll() {
+    await(store.putLimits(APP, new ScopeLimits(-1, -1, 0, 3600)));
+
+    assertThat(await(store.reserveEgress(APP, 10)).allowed()).isFalse();
+    assertThat(await(store.reserveEgress(APP, 0)).allowed()).isFalse();
+  }
+
+  @Test
+  void settleEgressGivesBackWhatWasNotSentAndAddsWhatAnUnknownLengthSent() {
+    await(store.putLimits("acme", new ScopeLimits(-1, -1, 1000, 3600)));
+    await(store.putLimits(APP, new ScopeLimits(-1, -1, 800, 3600)));
+    EgressGrant cutShort = await(store.reserveEgress(APP, 700));
+
+    await(store.settleEgress(APP, cutShort, 200));
+    assertThat(egressUsed("acme")).isEqualTo(200);
+    assertThat(egressUsed(APP)).isEqualTo(200);
+
+    EgressGrant unknownLength = await(store.reserveEgress(APP, 0));
+    assertThat(unknownLength.allowed()).isTrue();
+    await(store.settleEgress(APP, unknownLength, 650));
+    assertThat(egressUsed("acme")).isEqualTo(850);
+    assertThat(egressUsed(APP)).as("added after the fact: it may pass the limit").isEqualTo(850);
+    assertThat(await(store.reserveEgress(APP, 0)).refusal().scope()).isEqualTo(APP);
+
+    await(store.settleEgress(APP, cutShort, 0));
+    assertThat(egressUsed(APP)).isEqualTo(150);
+    await(store.settleEgress(APP, cutShort, 0));
+    await(store.settleEgress(APP, cutShort, 0));
+    assertThat(egressUsed(APP)).as("never below 0").isZero();
+    assertThat(egressUsed("acme")).isZero();
+
+    await(store.settleEgress(APP, EgressGrant.refused(EgressCheck.ALLOWED), 100));
+    assertThat(egressUsed("acme")).as("a refused grant reserved nothing to settle").isZero();
+  }
+
+  @Test
+  void settleEgressLeavesAWindowThatEndedAlone() {
+    await(store.putLimits(APP, new ScopeLimits(-1, -1, 1000, 1)));
+    EgressGrant old = await(store.reserveEgress(APP, 600));
+    // One-second windows aligned to the second: a second later is a later window.
+    await(vertx.timer(1000));
+    EgressGrant current = await(store.reserveEgress(APP, 300));
+    assertThat(current.windows().get(2)).isNotEqualTo(old.windows().get(2));
+
+    await(store.settleEgress(APP, old, 0));
+
+    assertThat(egressUsed(APP)).as("the 600 left the old window, not this one").isEqualTo(300);
   }
 
   @Test
   void anEgressWindowThatEndedCountsAsEmpty() {
     await(store.putLimits(APP, new ScopeLimits(-1, -1, 5, 1)));
-    EgressCheck refused = EgressCheck.ALLOWED;
-    // A one-second window may end between the meter and the check; then the second try is inside one.
-    for (int attempt = 0; attempt < 2 && refused.allowed(); attempt++) {
-      await(store.meter(APP, "alice", new Traffic(0, 10, 0, 1)));
-      refused = await(store.checkEgress(APP));
+    EgressGrant refused = null;
+    // A one-second window may end between the two reserves; then the next pair is inside one.
+    for (int attempt = 0; attempt < 3 && (refused == null || refused.allowed()); attempt++) {
+      await(store.reserveEgress(APP, 10));
+      refused = await(store.reserveEgress(APP, 0));
     }
     assertThat(refused.allowed()).isFalse();
-    assertThat(refused.retryAfterSeconds()).isEqualTo(1);
+    assertThat(refused.refusal().retryAfterSeconds()).isEqualTo(1);
 
     await(vertx.timer(1100));
 
-    assertThat(await(store.checkEgress(APP)).allowed()).isTrue();
+    assertThat(await(store.reserveEgress(APP, 0)).allowed()).isTrue();
   }
 
   @Test
   void aNewWindowLengthStartsAFreshCount() {
     await(store.putLimits(APP, new ScopeLimits(-1, -1, 100, 3600)));
-    await(store.meter(APP, "alice", new Traffic(0, 150, 0, 1)));
-    assertThat(await(store.checkEgress(APP)).allowed()).isFalse();
+    await(store.reserveEgress(APP, 150));
+    assertThat(await(store.reserveEgress(APP, 0)).allowed()).isFalse();
 
     await(store.putLimits(APP, new ScopeLimits(-1, -1, 100, 86_400)));
 
-    assertThat(await(store.checkEgress(APP)).allowed()).as("bytes counted in an hourly window are not a daily count").isTrue();
-    await(store.meter(APP, "alice", new Traffic(0, 60, 0, 1)));
-    await(store.meter(APP, "alice", new Traffic(0, 60, 0, 1)));
-    assertThat(await(store.checkEgress(APP)).used()).isEqualTo(120);
+    assertThat(await(store.reserveEgress(APP, 0)).allowed()).as("bytes counted in an hourly window are not a daily count").isTrue();
+    await(store.reserveEgress(APP, 60));
+    assertThat(await(store.reserveEgress(APP, 60)).refusal().used()).isEqualTo(60);
   }
 
   @Test
@@ -548,6 +929,18 @@ class RedisQuotaStoreTest {
         .containsEntry("user:alice|egress", 700L).containsEntry("user:alice|ingress", 300L)
         .containsEntry("user:alice|pulls", 1L).containsEntry("user:alice|pushes", 1L);
     assertThat(traffic).doesNotContainKey("user:|egress");
+  }
+
+  @Test
+  void meterLeavesEgressWindowsToTheReservationsSoNoByteCountsTwice() {
+    await(store.putLimits(APP, new ScopeLimits(-1, -1, 1000, 3600)));
+    EgressGrant pull = await(store.reserveEgress(APP, 700));
+    await(store.settleEgress(APP, pull, 700));
+
+    await(store.meter(APP, "alice", new Traffic(0, 700, 0, 1)));
+
+    assertThat(egressUsed(APP)).isEqualTo(700);
+    assertThat(trafficOfThisHour("acme")).containsEntry(APP + "|egress", 700L);
   }
 
   // --- limits, scopes, system ------------------------------------------------------------------
@@ -570,11 +963,11 @@ class RedisQuotaStoreTest {
     commit("acme/app", blob("a", 100));
     commit("globex/app", blob("a", 200));
     commit("initech/team/app", blob("b", 300));
-    await(store.reserveBytes("initech/app", "u1", 50, 50));
+    await(store.reserveBytes("initech/app", "u1", null, 50, 50));
     // A second process writing another namespace is listed too.
     RedisQuotaStore other = RedisQuotaStore.create(vertx, redis.url(), 2, Duration.ofMinutes(10));
     try {
-      await(other.commitBlob("hooli/app", "u2", blob("c", 1000), "tester"));
+      await(other.commitBlob("hooli/app", "u2", null, blob("c", 1000), "tester"));
     } finally {
       await(other.close());
     }
@@ -609,7 +1002,11 @@ class RedisQuotaStoreTest {
   // --- helpers ---------------------------------------------------------------------------------
 
   private Commit commit(String repository, Blob blob) {
-    return await(store.commitBlob(repository, "commit-" + blob.digest(), blob, "tester"));
+    return await(store.commitBlob(repository, "commit-" + blob.digest(), null, blob, "tester"));
+  }
+
+  private long egressUsed(String scope) {
+    return await(store.scopeUsage(scope)).egressUsed();
   }
 
   private long used(String scope) {
