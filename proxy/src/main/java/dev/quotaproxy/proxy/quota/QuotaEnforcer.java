@@ -166,7 +166,8 @@ public final class QuotaEnforcer implements QuotaRules {
     attempt.get().onComplete(ar -> {
       if (ar.failed()) {
         outcome.fail(ar.cause());
-      } else if (ar.result().granted() || !onlyInFlightInTheWay(ar.result().denial()) || System.nanoTime() > deadline) {
+      } else if (ar.result().denial() == null || !onlyInFlightInTheWay(ar.result().denial()) || System.nanoTime() > deadline) {
+        // Granted, or refused for a reason waiting cannot change (a size conflict, a retired id), or for good.
         outcome.complete(ar.result());
       } else {
         long jittered = delay / 2 + ThreadLocalRandom.current().nextLong(delay);
