@@ -461,7 +461,7 @@ class HostileClientTest {
       byte[] salt = new byte[16];
       new SecureRandom().nextBytes(salt);
       Files.writeString(htpasswd, "alice:" + OpenBSDBCrypt.generate("2y", "secret".toCharArray(), salt, 5) + "\n");
-      start(new QuotaHarness(RealRegistry.start(new RealRegistry.Htpasswd("quota-test", htpasswd))), hardLimit("acme", "2MiB"));
+      start(new QuotaHarness(RealRegistry.start(new RealRegistry.Htpasswd("registry-test", htpasswd))), hardLimit("acme", "2MiB"));
       String alice = basic("alice", "secret");
       String intruder = basic("alice", "wrong");
 
@@ -823,7 +823,7 @@ class HostileClientTest {
   private static void assertAuthChallenge(SoftAssertions soft, RawHttp.Reply reply, String what) {
     soft.assertThat(reply.status()).as("%s: %s", what, reply).isEqualTo(401);
     soft.assertThat(reply.header("WWW-Authenticate")).as("%s: challenge", what)
-        .hasValueSatisfying(h -> assertThat(h).contains("realm=\"quota-test\""));
+        .hasValueSatisfying(h -> assertThat(h).contains("realm=\"registry-test\""));
     assertNoFigures(soft, reply, what, 2 * MiB, 1536 * KiB, 512 * KiB, MiB);
   }
 

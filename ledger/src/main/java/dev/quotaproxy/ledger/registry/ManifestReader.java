@@ -1,8 +1,6 @@
 package dev.quotaproxy.ledger.registry;
 
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.json.DecodeException;
-import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
@@ -78,10 +76,11 @@ final class ManifestReader {
     return new Contents(type, List.of(), List.of());
   }
 
+  /** The body as the registry read it when it took the manifest (see {@link GoJson}), or null when it is no object. */
   private static JsonObject object(Buffer body) {
     try {
-      return Json.decodeValue(body) instanceof JsonObject object ? object : null;
-    } catch (DecodeException notJson) {
+      return GoJson.decode(body.getBytes(), GoJson.Mode.AS_GO_DOES) instanceof JsonObject object ? object : null;
+    } catch (GoJson.InvalidJsonException notJson) {
       return null;
     }
   }
@@ -115,8 +114,7 @@ final class ManifestReader {
   private static Descriptor descriptor(Object value, String field, String where) {
     if (value instanceof JsonObject descriptor
         && descriptor.getValue("digest") instanceof String digest && RegistryPaths.isSafeDigest(digest)
-        && descriptor.getValue("size") instanceof Number size && size.longValue() >= 0
-        && !(size instanceof Double) && !(size instanceof Float)) {
+        && descriptor.getValue("size") instanceof Long size && size >= 0) {
       return new Descriptor(digest, size.longValue());
     }
     LOG.warn("{}: {} is not a descriptor with a digest and a size; not counted", where, field);

@@ -83,6 +83,8 @@ public final class ProxyExchange implements ExchangeView {
   private boolean guarded;
   /** The registry asked for the guarded body (or did not answer in time): decided once. */
   private boolean upstreamContinued;
+  /** Why the client went away while the registry still had to answer (see {@link #abort}); null while it is there. */
+  private String clientGone;
   private long continueTimer = -1;
   private long firstByteTimer = -1;
 
@@ -440,6 +442,13 @@ public final class ProxyExchange implements ExchangeView {
     upstreamResponse = upstream;
     watchdog.touch();
     upstream.pause();
+    if (clientGone != null) {
+      quota.answered(upstream.statusCode(), upstream.headers()).onComplete(booked -> {
+        finish("aborted: " + clientGone);
+        resetUpstream();
+      });
+      return;
+    }
     if (continueTimer != -1) {
       context.vertx().cancelTimer(continueTimer);
       continueTimer = -1;
@@ -593,12 +602,38 @@ public final class ProxyExchange implements ExchangeView {
       // Over already, or answered by the proxy itself: what breaks now is the body it chose not to read.
       return;
     }
-    LOG.info("{} {}: aborted, {}", request.method(), path, reason);
-    finish("aborted: " + reason);
+    if (clientGone == null && awaitsRegistryVerdict()) {
+      // The registry may store or commit what it was sent: its answer is awaited for the quota's books
+      // (a commit must be charged even if nobody reads the 201), then dropped.
+      clientGone = reason;
+      LOG.info("{} {}: client gone ({}), awaiting the registry's answer", request.method(), path, reason);
+      if (!requestBodyDone) {
+        // A chunked chunk is closed where it stands, so the registry's session stays valid and can be cancelled.
+        upstreamRequest.end();
+      }
+      if (!response.closed()) {
+        request.connection().close();
+      }
+      return;
+    }
+    String why = clientGone != null ? clientGone + ", then " + reason : reason;
+    LOG.info("{} {}: aborted, {}", request.method(), path, why);
+    finish("aborted: " + why);
     resetUpstream();
     if (!response.closed()) {
       request.connection().close();
     }
+  }
+
+  /**
+   * Whether a client that goes away leaves the registry with something to answer that the quota must
+   * see: the whole body went up (it may commit), or a guarded chunk can be closed cleanly where it stands.
+   */
+  private boolean awaitsRegistryVerdict() {
+    if (upstreamRequest == null || upstreamResponse != null || !quota.guardsBody()) {
+      return false;
+    }
+    return requestBodyDone || oci.operation() == OciOperation.UPLOAD_CHUNK && upstreamRequest.isChunked() && upstreamContinued;
   }
 
   /**
@@ -732,6 +767,11 @@ public final class ProxyExchange implements ExchangeView {
   @Override
   public String uri() {
     return request.query() == null ? path : path + "?" + request.query();
+  }
+
+  @Override
+  public boolean clientGone() {
+    return clientGone != null;
   }
 
   @Override

@@ -1,10 +1,9 @@
 package dev.quotaproxy.proxy.oci;
 
 import dev.quotaproxy.config.ByteSize;
+import dev.quotaproxy.ledger.registry.GoJson;
 import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.json.DecodeException;
-import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.math.BigInteger;
@@ -150,12 +149,13 @@ public final class ManifestParser {
     return type.trim().toLowerCase(Locale.ROOT);
   }
 
+  /** The body as the registry reads it (see {@link GoJson}): keys folded to its fields, two keys for one field refused. */
   private static JsonObject decodeObject(byte[] body) {
     Object value;
     try {
-      value = Json.decodeValue(Buffer.buffer(body));
-    } catch (DecodeException e) {
-      throw new ManifestInvalidException("manifest is not valid JSON");
+      value = GoJson.decode(body, GoJson.Mode.STRICT);
+    } catch (GoJson.InvalidJsonException e) {
+      throw new ManifestInvalidException(e.getMessage());
     }
     if (!(value instanceof JsonObject manifest)) {
       throw new ManifestInvalidException("manifest is not a JSON object");

@@ -54,6 +54,8 @@ final class BlobUploadQuota implements ExchangeQuota {
   private long storedBefore = -1;
   private long reservedHere;
   private ReservingReadStream reserving;
+  /** The refusal of a chunk ended early at the limit: the client gets it once the registry has closed the chunk. */
+  private OciError cutOff;
   private boolean settled;
 
   BlobUploadQuota(QuotaEnforcer enforcer, ExchangeView exchange) {
@@ -132,10 +134,18 @@ final class BlobUploadQuota implements ExchangeQuota {
     reserving = new ReservingReadStream(body, enforcer.chunkReservation,
         (min, max) -> enforcer.reserveThroughContention(() -> reserveBytes(min, max)),
         denied -> {
-          // The chunk is refused, not the session: its earlier chunks stay reserved (ended() settles this one).
           long sessionPart = Math.max(0, denied.denial().heldByRequest() - reserving.reserved() - reservedHere);
           long arrived = sessionPart + reserving.forwarded() + reserving.pendingBytes();
-          refuse.accept(enforcer.uploadCutOff(exchange, denied.denial(), arrived));
+          OciError refusal = enforcer.uploadCutOff(exchange, denied.denial(), arrived);
+          if (operation == OciOperation.UPLOAD_CHUNK) {
+            // The chunk is closed where it stands, so the registry answers with a valid session, which
+            // answered() cancels: nothing of the refused upload stays on the registry's disk.
+            cutOff = refusal;
+            reserving.endEarly();
+          } else {
+            // A closing PUT must never be closed early: the registry would commit what it has.
+            refuse.accept(refusal);
+          }
         },
         failure -> {
           if (enforcer.failOpen) {
@@ -156,9 +166,12 @@ final class BlobUploadQuota implements ExchangeQuota {
   @Override
   public Future<Answer> answered(int status, MultiMap headers) {
     if (operation == OciOperation.UPLOAD_CHUNK) {
+      long sent = reserving != null ? reserving.forwarded() : Math.max(0, exchange.contentLength());
+      if (cutOff != null || exchange.clientGone()) {
+        return chunkEndedEarly(status, headers, sent);
+      }
       // A chunk answered 2xx was stored whole: its bytes stay reserved for the session.
       boolean stored = status / 100 == 2;
-      long sent = reserving != null ? reserving.forwarded() : Math.max(0, exchange.contentLength());
       settle(stored ? sent : 0, !stored && sent > 0);
       return Future.succeededFuture(Answer.RELAY);
     }
@@ -168,7 +181,7 @@ final class BlobUploadQuota implements ExchangeQuota {
       return new UploadStartQuota(enforcer, exchange).sessionOpened(status, headers);
     }
     if (status != 201) {
-      giveBack(reserving != null ? reserving.forwarded() : 0);
+      giveBack(reserving != null ? reserving.forwarded() : Math.max(0, exchange.contentLength()));
       return Future.succeededFuture(Answer.RELAY);
     }
     settled = true;
@@ -188,6 +201,34 @@ final class BlobUploadQuota implements ExchangeQuota {
         .recover(e -> enforcer.<Answer>recordFailure(exchange, "blob " + digest, e).otherwise(Answer.RELAY));
   }
 
+  /**
+   * A chunk closed early, at the limit or because its client went away: the registry's session is
+   * cancelled with the client's credentials, so the refused upload leaves nothing on its disk, and what
+   * the request and the session held is released. If the cancel fails, what the registry keeps stays
+   * reserved for the session until it expires.
+   */
+  private Future<Answer> chunkEndedEarly(int status, MultiMap headers, long sent) {
+    Answer answer = cutOff != null ? Answer.refuse(cutOff) : Answer.RELAY;
+    String location = headers.get("Location");
+    if (status / 100 != 2 || location == null) {
+      settle(0, sent > 0);
+      return Future.succeededFuture(answer);
+    }
+    return exchange.askUpstream(HttpMethod.DELETE, UpstreamLocations.pathAndQuery(location))
+        .map(cancelled -> cancelled.succeeded() || cancelled.status() == 404)
+        .otherwise(false)
+        .map(cancelled -> {
+          if (cancelled) {
+            settled = true;
+            release(requestId);
+            release(sessionId);
+          } else {
+            settle(sent, false);
+          }
+          return answer;
+        });
+  }
+
   /** The digest the registry stored the blob under: its {@code Docker-Content-Digest}, else the one asked for. */
   private String committedDigest(MultiMap headers) {
     String named = headers.get("Docker-Content-Digest");
@@ -200,12 +241,16 @@ final class BlobUploadQuota implements ExchangeQuota {
 
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
-    // Cut off, refused or gone before an answer: some of the body may have reached the registry.
-    giveBack(forwarded(bytesIn));
+    if (!settled && sessionId != null) {
+      // Ended with no answer from the registry (cut off, reset, gone): what went upstream may sit in a
+      // session nobody can resume or cancel now, so it stays reserved for the session until it expires.
+      settle(forwarded(bytesIn), true);
+    }
+    giveBack(0);
     enforcer.meter(exchange, new Traffic(bytesIn, 0, 0, 0));
   }
 
-  /** This request's bytes did not become the registry's: released, and the session marked dirty if some went upstream. */
+  /** The registry did not take this request's bytes: released, and the session marked dirty if some went upstream. */
   private void giveBack(long wentUpstream) {
     if (settled) {
       return;
@@ -228,7 +273,11 @@ final class BlobUploadQuota implements ExchangeQuota {
   }
 
   private void release() {
-    enforcer.store.release(repository, requestId, -1)
-        .onFailure(e -> LOG.warn("{}: reservation {} not released, it expires with its TTL: {}", repository, requestId, e.toString()));
+    release(requestId);
+  }
+
+  private void release(String id) {
+    enforcer.store.release(repository, id, -1)
+        .onFailure(e -> LOG.warn("{}: reservation {} not released, it expires with its TTL: {}", repository, id, e.toString()));
   }
 }

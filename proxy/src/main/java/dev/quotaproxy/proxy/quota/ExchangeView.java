@@ -14,6 +14,12 @@ public interface ExchangeView {
   /** Who the request acts for: Basic user name, a Bearer token's subject, or {@code anonymous}. */
   String user();
 
+  /**
+   * Whether the client went away before the registry answered: its body upstream was closed where it
+   * stood (or was whole), and the answer is seen only for the books.
+   */
+  boolean clientGone();
+
   /** The address the request came from: what per-client limits count by. */
   String clientAddress();
 

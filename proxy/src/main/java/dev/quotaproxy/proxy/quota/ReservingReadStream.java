@@ -27,7 +27,6 @@ final class ReservingReadStream implements ReadStream<Buffer> {
   private final Consumer<Throwable> onStoreFailure;
   private Handler<Buffer> handler;
   private Handler<Void> endHandler;
-  private Runnable onEnd = () -> { };
   private boolean ended;
   private Buffer pending;
   private boolean pausedDownstream;
@@ -68,9 +67,24 @@ final class ReservingReadStream implements ReadStream<Buffer> {
     return ended;
   }
 
-  /** Runs when the body has passed whole, before the end reaches downstream. */
-  void onEnd(Runnable onEnd) {
-    this.onEnd = onEnd;
+  /**
+   * Ends the body where it stands: the piece waiting for a reservation is never forwarded, the rest of
+   * the source is left unread, and downstream sees an end, as if the body were complete. For a chunk
+   * refused at the limit, this lets the registry close the chunk cleanly (its session stays valid, so it
+   * can be cancelled) instead of holding a broken one.
+   */
+  void endEarly() {
+    if (ended) {
+      return;
+    }
+    ended = true;
+    pending = null;
+    delegate.handler(null);
+    delegate.endHandler(null);
+    delegate.pause();
+    if (endHandler != null) {
+      endHandler.handle(null);
+    }
   }
 
   /** Fail-open after a store failure: let the rest through without reserving. */
@@ -155,7 +169,6 @@ final class ReservingReadStream implements ReadStream<Buffer> {
     this.endHandler = endHandler;
     delegate.endHandler(endHandler == null ? null : v -> {
       ended = true;
-      onEnd.run();
       this.endHandler.handle(v);
     });
     return this;

@@ -109,15 +109,29 @@ class ReservingReadStreamTest {
   @Test
   void theEndIsReportedAfterEveryPiece() {
     ReservingReadStream stream = stream(100);
-    List<Long> unusedAtEnd = new ArrayList<>();
-    stream.onEnd(() -> unusedAtEnd.add(stream.reserved() - stream.forwarded()));
     source.emit(30);
     answers.get(0).complete(new Reservation(100, null));
     source.end();
 
     assertThat(ended).isTrue();
     assertThat(stream.ended()).isTrue();
-    assertThat(unusedAtEnd).containsExactly(70L);
+    assertThat(stream.reserved() - stream.forwarded()).as("reserved ahead and not needed").isEqualTo(70);
+  }
+
+  @Test
+  void endingEarlyDropsThePieceThatWaitedAndEndsDownstreamAtOnce() {
+    ReservingReadStream stream = stream(100);
+    source.emit(100);
+    answers.get(0).complete(new Reservation(100, null));
+    source.emit(50);
+
+    stream.endEarly();
+
+    assertThat(ended).isTrue();
+    assertThat(stream.forwarded()).isEqualTo(100);
+    assertThat(stream.pendingBytes()).isZero();
+    assertThat(passed).hasSize(1);
+    assertThat(source.paused).as("the rest of the source is left unread").isTrue();
   }
 
   /** A body source driven by the test, honouring pause like a Vert.x request does. */
