@@ -774,8 +774,19 @@ public final class ProxyExchange implements ExchangeView {
     return clientGone != null;
   }
 
+  /**
+   * The client's address: the peer's, or, behind a load balancer the proxy trusts, the address that
+   * balancer saw (the last of {@code X-Forwarded-For}: earlier entries are the client's own word).
+   */
   @Override
   public String clientAddress() {
+    if (context.config().listen().trustForwardedHeaders()) {
+      String forwarded = request.getHeader("x-forwarded-for");
+      if (forwarded != null && !forwarded.isBlank()) {
+        String[] hops = forwarded.split(",");
+        return hops[hops.length - 1].trim();
+      }
+    }
     return request.remoteAddress() == null ? "" : request.remoteAddress().hostAddress();
   }
 

@@ -351,6 +351,42 @@ class ManifestParserTest {
     assertThat(ManifestParser.parse(ManifestParser.OCI_IMAGE_MANIFEST, body).references()).hasSize(4);
   }
 
+  @Test
+  void fieldsInAnotherCaseAreReadAsTheRegistryReadsThem() {
+    String folded = OCI_IMAGE.replace("\"layers\"", "\"LAYERS\"").replace("\"config\"", "\"Config\"")
+        .replace("\"digest\"", "\"Digest\"");
+
+    assertThat(ManifestParser.parse(ManifestParser.OCI_IMAGE_MANIFEST, bytes(folded)).references())
+        .extracting(Blob::digest).containsExactly(CONFIG, LAYER1, LAYER2, LAYER3);
+  }
+
+  @Test
+  void aFieldGivenTwiceInAnyCaseIsRefused() {
+    String twice = OCI_IMAGE.replace("\"layers\": [", "\"layers\": [], \"LAYERS\": [");
+
+    assertThatThrownBy(() -> ManifestParser.parse(ManifestParser.OCI_IMAGE_MANIFEST, bytes(twice)))
+        .isInstanceOf(ManifestInvalidException.class)
+        .hasMessageContaining("\"layers\" and \"LAYERS\"");
+  }
+
+  @Test
+  void aMediaTypeInAnotherCaseStillHasToMatchTheHeader() {
+    String hidden = OCI_IMAGE.replace("\"mediaType\": \"application/vnd.oci.image.manifest.v1+json\"",
+        "\"MediaType\": \"application/vnd.oci.image.index.v1+json\"");
+
+    assertThatThrownBy(() -> ManifestParser.parse(ManifestParser.OCI_IMAGE_MANIFEST, bytes(hidden)))
+        .isInstanceOf(ManifestInvalidException.class)
+        .hasMessageContaining("does not match the Content-Type");
+  }
+
+  @Test
+  void moreReferencesThanTheCapAreRefusedNamingIt() {
+    assertThat(ManifestParser.parse(ManifestParser.OCI_IMAGE_MANIFEST, Buffer.buffer(OCI_IMAGE), 4).references()).hasSize(4);
+    assertThatThrownBy(() -> ManifestParser.parse(ManifestParser.OCI_IMAGE_MANIFEST, Buffer.buffer(OCI_IMAGE), 3))
+        .isInstanceOf(ManifestInvalidException.class)
+        .hasMessage("manifest lists more than 3 references, the most this proxy accepts in one manifest (quota.max-manifest-references)");
+  }
+
   private static String withoutMediaType(String manifest) {
     return manifest.replaceFirst("\"mediaType\": \"application/vnd\\.(oci|docker)[^\"]*(manifest|index)[^\"]*\",", "");
   }

@@ -120,7 +120,17 @@ class QuotaErrorsTest {
         .put("resource", "egress_bytes")
         .put("usage", 10 * GIB + 200 * MIB)
         .put("limit", 10 * GIB)
-        .put("window_seconds", 86_400L));
+        .put("window_seconds", 86_400L)
+        .put("requested", 0L));
+  }
+
+  @Test
+  void aPullThatWouldPassTheLimitSaysSoWhileTheScopeIsUnderIt() {
+    OciError error = QuotaErrors.egressExceeded(new EgressCheck(false, "acme", MIB, 3 * MIB, 3_600, 600, 2 * MIB + 1));
+
+    assertThat(error.message()).isEqualTo(
+        "egress quota exceeded: acme pulled 1.0 MiB in the current 1h window, and pulling 2.0 MiB more would pass its 3.0 MiB limit; retry in 10m");
+    assertThat(detail(error).getLong("requested")).isEqualTo(2 * MIB + 1);
   }
 
   @Test
