@@ -117,32 +117,43 @@ def honest(rounds, name):
     return times, failures
 
 async def slow(requests, addresses, hold):
-    """Keeps `requests` PATCH heads open without bodies for `hold` seconds; returns how often the proxy cut one."""
+    """Keeps `requests` PATCH heads open without bodies for `hold` seconds; returns how often the proxy cut one.
+
+    Each connection first opens an upload session through the proxy, then sends PATCH heads on it again and
+    again: a head the proxy cuts off (nothing of it reached the registry) leaves the session usable."""
     cut, opened, refused = 0, 0, 0
     deadline = time.monotonic() + hold
+
+    async def session(source, n):
+        reader, writer = await asyncio.open_connection(host, port, local_addr=(source, 0))
+        writer.write(f"POST /v2/victim/slow{n % 7}/blobs/uploads/ HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+        location = [l.split(b": ", 1)[1].strip().decode() for l in head.split(b"\r\n") if l.lower().startswith(b"location:")]
+        return location[0].split(f":{port}", 1)[-1] if head.startswith(b"HTTP/1.1 202") and location else None
 
     async def one(n):
         nonlocal cut, opened, refused
         source = f"127.0.0.{2 + n % addresses}"
+        path = None
         while time.monotonic() < deadline:
             try:
+                if path is None:
+                    path = await session(source, n)
+                    if path is None:
+                        refused += 1
+                        await asyncio.sleep(1)
+                        continue
                 reader, writer = await asyncio.open_connection(host, port, local_addr=(source, 0))
-                writer.write(f"POST /v2/victim/slow{n % 7}/blobs/uploads/ HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n".encode())
-                head = await reader.readuntil(b"\r\n\r\n")
-                location = [l.split(b": ", 1)[1].strip().decode() for l in head.split(b"\r\n") if l.lower().startswith(b"location:")]
-                if not head.startswith(b"HTTP/1.1 202") or not location:
-                    refused += 1
-                    writer.close()
-                    await asyncio.sleep(1)
-                    continue
-                path = location[0].split(f":{port}", 1)[-1]
                 writer.write(f"PATCH {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/octet-stream\r\n"
                              f"Content-Length: {2 * 1024 * 1024}\r\n\r\n".encode())
                 opened += 1
                 # Idle: wait for the proxy to cut it off (or the hold to end).
                 try:
-                    await asyncio.wait_for(reader.read(1), timeout=max(0.1, deadline - time.monotonic()))
+                    answer = await asyncio.wait_for(reader.read(12), timeout=max(0.1, deadline - time.monotonic()))
                     cut += 1
+                    if not answer.startswith(b"HTTP/1.1 408"):
+                        refused += 1
                 except asyncio.TimeoutError:
                     pass
                 writer.close()
@@ -171,8 +182,8 @@ step "the slow client holds $SLOW_REQUESTS idle upload requests from $SLOW_ADDRE
 python3 "$QP_TMP/clients.py" slow "$PROXY_URL" "$SLOW_REQUESTS" "$SLOW_ADDRESSES" "$HOLD_SECONDS" >"$QP_TMP/slow.json" &
 SLOW_PID=$!
 QP_PIDS+=("$SLOW_PID")
-# Let the slow client open its requests before measuring and pushing.
-for _ in $(seq 1 50); do
+# Let the slow client open its sessions and send its heads before measuring and pushing.
+for _ in $(seq 1 100); do
   held=$(ss -tnH state established "( sport = :$PROXY_PORT )" | wc -l)
   ((held >= SLOW_REQUESTS)) && break
   sleep 0.2
@@ -192,6 +203,7 @@ check_eq "every honest request succeeded while the slow client held its requests
 wait "$SLOW_PID" || true
 log "slow client: $(cat "$QP_TMP/slow.json")"
 check "the proxy cut the idle requests off at its first-byte deadline" test "$(jq .cut "$QP_TMP/slow.json")" -gt 0
+check_eq "every idle request the proxy cut off got 408" 0 "$(jq .refused "$QP_TMP/slow.json")"
 read -r rss2 fds2 up2 <<<"$(proxy_state)"
 check_eq "nothing stays reserved once the slow client is gone" 0 "$(reserved)"
 

@@ -61,7 +61,8 @@ public final class RequestScreen {
     if (!target.isRegistryApi()) {
       return Optional.empty();
     }
-    if (FORM_METHODS.contains(method.toUpperCase(Locale.ROOT))) {
+    // An empty body carries no parameters, whatever its type says (Python's urllib labels every empty PUT a form).
+    if (hasBody && FORM_METHODS.contains(method.toUpperCase(Locale.ROOT))) {
       for (String contentType : contentTypes) {
         if (isForm(contentType)) {
           return refuse("a form body (Content-Type: " + contentType.strip() + ") is not accepted on " + method
