@@ -45,6 +45,8 @@ class GuardedBodyTest {
   private final AtomicLong upstreamBodyBytes = new AtomicLong();
   private volatile Consumer<HttpServerRequest> registry;
   private volatile OciError refusal;
+  /** How long the quota rules take to decide on an answer (a store call, say). */
+  private volatile long answeredAfterMillis;
   /** Completes when the exchange has ended, which the client may learn of a moment before the proxy's bookkeeping. */
   private final java.util.concurrent.CompletableFuture<Integer> ended = new java.util.concurrent.CompletableFuture<>();
 
@@ -102,7 +104,12 @@ class GuardedBodyTest {
       @Override
       public Future<Answer> answered(int status, MultiMap headers) {
         events.add("answered " + status);
-        return Future.succeededFuture(Answer.RELAY);
+        if (answeredAfterMillis == 0) {
+          return Future.succeededFuture(Answer.RELAY);
+        }
+        io.vertx.core.Promise<Answer> later = io.vertx.core.Promise.promise();
+        vertx.setTimer(answeredAfterMillis, id -> later.complete(Answer.RELAY));
+        return later.future();
       }
 
       @Override
@@ -139,6 +146,23 @@ class GuardedBodyTest {
     assertThat(answer).contains("WWW-Authenticate: Basic realm=\"test\"").contains("authentication required");
     assertThat(events).doesNotContain("decide").contains("answered 401");
     assertThat(upstreamBodyBytes.get()).isZero();
+  }
+
+  @Test
+  void anAnswerBeforeTheBodyIsRelayedWholeThoughTheRegistryClosesRightAfterIt() throws Exception {
+    // As Go's server does when it answers without reading a body it was asked to wait for.
+    registry = request -> {
+      request.response().setStatusCode(401).putHeader("Content-Type", "application/json")
+          .end("{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"authentication required\"}]}");
+      request.connection().close();
+    };
+    answeredAfterMillis = 200;
+    TestProxy proxy = proxy();
+
+    String answer = exchange(proxy, head(BODY.length, false), BODY);
+
+    assertThat(statusOf(answer)).isEqualTo(401);
+    assertThat(answer).contains("authentication required");
   }
 
   @Test

@@ -58,6 +58,8 @@ public final class ProxyExchange implements ExchangeView {
   private static final Set<String> SET_BY_PROXY = Set.of(
       "host", "expect", "content-length", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded");
   private static final String VIA = "1.1 quota-proxy";
+  /** Most an answer given before the request body was taken may carry: such answers are errors, and small. */
+  private static final int EARLY_ANSWER_BYTES = 1024 * 1024;
   /** How long a client may keep sending a body nobody will read, after its answer, before the close. */
   private static final long LINGER_MILLIS = 5_000;
   /** How often a spliced body, which the client connection's idle timer cannot see, tells that timer it is moving. */
@@ -83,6 +85,8 @@ public final class ProxyExchange implements ExchangeView {
   private boolean guarded;
   /** The registry asked for the guarded body (or did not answer in time): decided once. */
   private boolean upstreamContinued;
+  /** The registry's answer given before the request body was taken, read whole; null otherwise. */
+  private Buffer earlyAnswer;
   /** Why the client went away while the registry still had to answer (see {@link #abort}); null while it is there. */
   private String clientGone;
   private long continueTimer = -1;
@@ -441,7 +445,42 @@ public final class ProxyExchange implements ExchangeView {
     }
     upstreamResponse = upstream;
     watchdog.touch();
+    if (!requestBodyDone) {
+      // An answer before the body was taken (a 401, say): the registry closes its connection right after
+      // it, and an answer held paused would be lost with the connection. It is small: read whole first.
+      readEarlyAnswer(upstream).onComplete(read -> {
+        if (read.failed()) {
+          abort("early answer failed: " + describe(read.cause()));
+          return;
+        }
+        earlyAnswer = read.result();
+        decideOnAnswer(upstream);
+      });
+      return;
+    }
     upstream.pause();
+    decideOnAnswer(upstream);
+  }
+
+  /** The body of an answer given before the request's body was taken, read whole (at most {@link #EARLY_ANSWER_BYTES}). */
+  private static Future<Buffer> readEarlyAnswer(HttpClientResponse upstream) {
+    Promise<Buffer> read = Promise.promise();
+    Buffer body = Buffer.buffer();
+    upstream.handler(piece -> {
+      if (body.length() + piece.length() > EARLY_ANSWER_BYTES) {
+        upstream.handler(null);
+        read.tryFail(new IllegalStateException("an answer before the body of over " + EARLY_ANSWER_BYTES + " bytes"));
+      } else {
+        body.appendBuffer(piece);
+      }
+    });
+    upstream.exceptionHandler(read::tryFail);
+    upstream.endHandler(v -> read.tryComplete(body));
+    upstream.resume();
+    return read.future();
+  }
+
+  private void decideOnAnswer(HttpClientResponse upstream) {
     if (clientGone != null) {
       quota.answered(upstream.statusCode(), upstream.headers()).onComplete(booked -> {
         finish("aborted: " + clientGone);
@@ -490,7 +529,10 @@ public final class ProxyExchange implements ExchangeView {
       relaySpliced(upstream, spliceGate);
       return;
     }
-    new MeteredReadStream(upstream, watchdog::touch).pipe().endOnFailure(false).to(response).onComplete(done -> {
+    Future<Void> relayed = earlyAnswer != null
+        ? response.end(earlyAnswer)
+        : new MeteredReadStream(upstream, watchdog::touch).pipe().endOnFailure(false).to(response);
+    relayed.onComplete(done -> {
       if (done.failed()) {
         abort("response body failed: " + describe(done.cause()));
         return;

@@ -170,10 +170,10 @@ final class BlobUploadQuota implements ExchangeQuota {
       if (cutOff != null || exchange.clientGone()) {
         return chunkEndedEarly(status, headers, sent);
       }
-      // A chunk answered 2xx was stored whole: its bytes stay reserved for the session.
+      // A chunk answered 2xx was stored whole: its bytes stay reserved for the session. The answer waits
+      // for the books, so the client's next request on the session finds them settled.
       boolean stored = status / 100 == 2;
-      settle(stored ? sent : 0, !stored && sent > 0);
-      return Future.succeededFuture(Answer.RELAY);
+      return settle(stored ? sent : 0, !stored && sent > 0).map(Answer.RELAY).otherwise(Answer.RELAY);
     }
     if (operation == OciOperation.UPLOAD_MONOLITHIC && status == 202) {
       // The registry opened a session instead of taking the blob (distribution ignores ?digest= on POST).
@@ -263,12 +263,12 @@ final class BlobUploadQuota implements ExchangeQuota {
     }
   }
 
-  private void settle(long storedBytes, boolean dirty) {
+  private Future<Void> settle(long storedBytes, boolean dirty) {
     if (settled) {
-      return;
+      return Future.succeededFuture();
     }
     settled = true;
-    enforcer.store.settle(repository, requestId, sessionId, storedBytes, dirty)
+    return enforcer.store.settle(repository, requestId, sessionId, storedBytes, dirty)
         .onFailure(e -> LOG.warn("{}: reservation {} not settled, it expires with its TTL: {}", repository, requestId, e.toString()));
   }
 
