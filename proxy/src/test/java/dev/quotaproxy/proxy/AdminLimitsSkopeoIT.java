@@ -85,7 +85,7 @@ class AdminLimitsSkopeoIT {
       for (ProxyProcess proxy : proxies) {
         Skopeo.Result refused = Skopeo.copy(layout, "1", hostPort(proxy), "acme/app");
         assertThat(refused.succeeded()).as("skopeo through %s:%n%s", proxy.origin(), refused.output()).isFalse();
-        assertThat(refused.output()).contains("quota exceeded").contains("over its 256.0 KiB limit");
+        assertThat(refused.output()).contains("quota exceeded").contains("256.0 KiB storage limit");
       }
 
       putLimit(admins.get(1), "acme", "10MiB");
