@@ -154,7 +154,7 @@ public final class ProxyExchange implements ExchangeView {
         refuse(admission.refusal());
       } else if (admission.answered()) {
         answerWith(admission.answer());
-      } else if (guarded || quota.guardsBody() && admission.body() != null) {
+      } else if (guarded || quota.guardsBody() && admission.body() != null && admission.body().length() > 0) {
         forwardGuarded();
       } else {
         decideThenForward();
@@ -704,6 +704,11 @@ public final class ProxyExchange implements ExchangeView {
   private void resetUpstream() {
     if (upstreamRequest != null) {
       upstreamRequest.reset();
+      if (!requestBodyDone && upstreamResponse != null) {
+        // The registry answered a request whose body never went: the client side of that exchange is
+        // unfinished, so the connection must not carry another one, whatever reset made of it.
+        upstreamRequest.connection().close();
+      }
     }
   }
 
@@ -871,7 +876,9 @@ public final class ProxyExchange implements ExchangeView {
 
   @Override
   public Future<UpstreamAnswer> askUpstream(HttpMethod method, String uri) {
-    RequestOptions options = new RequestOptions().setMethod(method).setURI(uri);
+    // Bounded like any exchange: a registry that stops answering costs the client a 504, not a hang.
+    RequestOptions options = new RequestOptions().setMethod(method).setURI(uri)
+        .setIdleTimeout(context.config().upstream().idleTimeout().toMillis());
     String authorization = request.getHeader(HttpHeaders.AUTHORIZATION);
     if (authorization != null) {
       options.putHeader(HttpHeaders.AUTHORIZATION, authorization);

@@ -1,0 +1,84 @@
+package dev.quotaproxy.proxy;
+
+import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.quotaproxy.proxy.support.OciTestClient;
+import dev.quotaproxy.proxy.support.QuotaHarness;
+import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
+import dev.quotaproxy.proxy.support.RawHttp;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What {@link RequestFuzzTest} found in the proxy, each reduced to the fewest requests that show it,
+ * kept so it cannot come back.
+ */
+class FuzzFindingsTest {
+  private static final String LIMITS = """
+      quota:
+        scopes:
+          fuzz:
+            storage-hard: 1MiB
+      """;
+  private static final String OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+
+  private QuotaHarness harness;
+
+  @AfterEach
+  void stop() throws Exception {
+    if (harness != null) {
+      harness.close();
+    }
+  }
+
+  /**
+   * A manifest PUT with an empty body ({@code Content-Length: 0}, or none) is answered 400 by the
+   * registry, and the next request on that upstream connection must still be answered. It was not:
+   * the empty body went upstream with {@code Expect: 100-continue}, Go answered without asking for it,
+   * and the request, never ended, left the pooled connection unable to carry another one. An empty
+   * body is now forwarded plainly, and a connection whose request was answered before its body went
+   * is closed.
+   */
+  @Test
+  void anEmptyManifestPutDoesNotStallTheNextRequest() throws Exception {
+    harness = new QuotaHarness();
+    Deployed proxy = harness.startProxy(LIMITS, "--upstream.idle-timeout", "5s");
+    String origin = proxy.client().base();
+
+    RawHttp.Reply empty = RawHttp.exchange(origin, "PUT", "/v2/fuzz/a/manifests/t0", new byte[0], "Content-Type", OCI_MANIFEST);
+    assertThat(empty.status()).as("the empty manifest: %s", empty).isEqualTo(400);
+
+    long started = System.nanoTime();
+    RawHttp.Reply next = RawHttp.exchange(origin, "POST", "/v2/fuzz/a/blobs/uploads/", new byte[0]);
+    long millis = (System.nanoTime() - started) / 1_000_000;
+    assertThat(next.status()).as("the next request, an upload start, answered after %d ms: %s", millis, next).isEqualTo(202);
+  }
+
+  /**
+   * The same poisoned connection, met by a request the proxy makes itself before forwarding (the upload
+   * status a closing PUT of a session the store does not know asks for): it had no deadline, so the
+   * client waited until it gave up, holding its connection and its push slot. The proxy's own requests
+   * are now bounded by {@code upstream.idle-timeout} like any exchange.
+   */
+  @Test
+  void theCloseOfASessionTheProxyDoesNotKnowIsAnsweredAfterAnEmptyManifestPut() throws Exception {
+    harness = new QuotaHarness();
+    Deployed proxy = harness.startProxy(LIMITS, "--upstream.idle-timeout", "5s");
+    String origin = proxy.client().base();
+    byte[] blob = randomBytes(1000);
+    String registry = harness.registry().url();
+    String location = RawHttp.exchange(registry, "POST", "/v2/fuzz/a/blobs/uploads/", new byte[0]).header("Location").orElseThrow();
+    location = RawHttp.exchange(registry, "PATCH", RawHttp.target(location), blob).header("Location").orElseThrow();
+
+    RawHttp.Reply empty = RawHttp.exchange(origin, "PUT", "/v2/fuzz/a/manifests/t0", new byte[0], "Content-Type", OCI_MANIFEST);
+    assertThat(empty.status()).as("the empty manifest: %s", empty).isEqualTo(400);
+
+    try (RawHttp http = RawHttp.connect(origin)) {
+      http.head("PUT", RawHttp.target(location) + "&digest=" + OciTestClient.digest(blob), "Content-Length", "0");
+      RawHttp.Ending ending = http.awaitEnding(Duration.ofSeconds(15));
+      assertThat(ending.silent()).as("the closing PUT of an upload opened at the registry, 15 s later: %s", ending).isFalse();
+    }
+  }
+}
