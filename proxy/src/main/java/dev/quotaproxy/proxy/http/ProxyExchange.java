@@ -248,29 +248,7 @@ public final class ProxyExchange implements ExchangeView {
    * without it; one that answers instead is relayed, and no decision is made.
    */
   private void forwardGuarded() {
-    watchdog.start();
-    RequestOptions options = new RequestOptions()
-        .setMethod(request.method())
-        .setURI(admission.uri() != null ? admission.uri() : uri())
-        .setHeaders(upstreamHeaders());
-    context.upstream().request(options).onComplete(ar -> {
-      if (ar.failed()) {
-        upstreamFailed(ar.cause());
-        return;
-      }
-      upstreamRequest = ar.result();
-      if (finished) {
-        resetUpstream();
-        return;
-      }
-      upstreamRequest.exceptionHandler(e -> LOG.debug("{} {}: upstream request: {}", request.method(), path, e.toString()));
-      upstreamRequest.response().onComplete(r -> {
-        if (r.succeeded()) {
-          relay(r.result());
-        } else {
-          upstreamFailed(r.cause());
-        }
-      });
+    openUpstream(admission.uri() != null ? admission.uri() : uri(), () -> {
       if (admission.body() != null) {
         upstreamRequest.putHeader(HttpHeaders.CONTENT_LENGTH, Integer.toString(admission.body().length()));
       } else if (chunked()) {
@@ -343,9 +321,12 @@ public final class ProxyExchange implements ExchangeView {
     });
   }
 
-  private void forward(String forwardUri) {
+  /**
+   * Starts the watchdog and opens the upstream request with the client's headers, its answer wired to
+   * {@link #relay}; then {@code send} sends it. An upstream that cannot be had is answered for.
+   */
+  private void openUpstream(String uri, Runnable send) {
     watchdog.start();
-    String uri = forwardUri != null ? forwardUri : uri();
     RequestOptions options = new RequestOptions()
         .setMethod(request.method())
         .setURI(uri)
@@ -369,6 +350,12 @@ public final class ProxyExchange implements ExchangeView {
           upstreamFailed(r.cause());
         }
       });
+      send.run();
+    });
+  }
+
+  private void forward(String forwardUri) {
+    openUpstream(forwardUri != null ? forwardUri : uri(), () -> {
       if (admission.body() != null) {
         // The body was read already (a manifest with quotas that do not guard it): send it as read.
         requestBodyDone = true;
