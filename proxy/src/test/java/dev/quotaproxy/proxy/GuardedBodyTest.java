@@ -74,6 +74,12 @@ class GuardedBodyTest {
   }
 
   private void readAndAnswer(HttpServerRequest request) {
+    if (request.method() == io.vertx.core.http.HttpMethod.GET) {
+      // The proxy asking whether the registry serves the client (see the continue timeout): it does.
+      events.add("upstream probe");
+      request.response().setStatusCode(404).end();
+      return;
+    }
     request.handler(piece -> upstreamBodyBytes.addAndGet(piece.length()));
     request.endHandler(v -> {
       events.add("upstream body " + upstreamBodyBytes.get());
@@ -173,7 +179,29 @@ class GuardedBodyTest {
     String answer = exchange(proxy, head(BODY.length, false), BODY);
 
     assertThat(statusOf(answer)).isEqualTo(201);
-    assertThat(events).containsSubsequence("upstream head 100-continue", "decide", "upstream body " + BODY.length);
+    assertThat(events).containsSubsequence("upstream head 100-continue", "upstream probe", "decide", "upstream body " + BODY.length);
+  }
+
+  @Test
+  void aRegistryThatNeitherAsksNorAnswersIsAskedWhetherItServesTheClientBeforeAnyDecision() throws Exception {
+    // CNCF distribution refusing a client with a small body: it reads the body it will drop before it answers.
+    registry = request -> {
+      if (request.method() == io.vertx.core.http.HttpMethod.GET && request.path().equals("/v2/acme/app/tags/list")) {
+        events.add("upstream probe");
+        request.response().setStatusCode(401).putHeader("WWW-Authenticate", "Basic realm=\"test\"")
+            .putHeader("Content-Type", "application/json")
+            .end("{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"authentication required\"}]}");
+      }
+    };
+    TestProxy proxy = proxy("--upstream.continue-timeout", "200ms");
+
+    String answer = exchange(proxy, head(BODY.length, false), BODY);
+
+    assertThat(statusOf(answer)).isEqualTo(401);
+    assertThat(answer).contains("WWW-Authenticate: Basic realm=\"test\"").contains("authentication required");
+    assertThat(ended.get(10, TimeUnit.SECONDS)).isEqualTo(401);
+    assertThat(events).contains("upstream probe").doesNotContain("decide");
+    assertThat(upstreamBodyBytes.get()).isZero();
   }
 
   @Test

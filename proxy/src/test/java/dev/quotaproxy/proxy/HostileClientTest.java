@@ -1,5 +1,11 @@
 package dev.quotaproxy.proxy;
 
+import io.vertx.redis.client.Response;
+
+import io.vertx.redis.client.Request;
+
+import io.vertx.redis.client.Command;
+
 import static dev.quotaproxy.proxy.support.OciTestClient.digest;
 import static dev.quotaproxy.proxy.support.OciTestClient.image;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
@@ -60,9 +66,8 @@ import org.junit.jupiter.api.TestMethodOrder;
  * client got, the registry holds no more than the limit under each scope and the charge is what it
  * holds.
  *
- * <p>The assertions are the behaviour the product promises, not what the proxy does today: several
- * fail until the push path is hardened (issue 9). Each test reports all its broken expectations at
- * once (soft assertions), the invariant last, so a failure reads as a list of what got through.
+ * <p>Each test reports all its broken expectations at once (soft assertions), the invariant last, so a
+ * failure reads as a list of what got through.
  *
  * <p>Each test has a registry, a Redis and a proxy of its own, so what one attack leaks cannot show
  * up in another's invariant.
@@ -74,11 +79,7 @@ class HostileClientTest {
   private static final String OCTETS = "application/octet-stream";
   private static final String FORM = "application/x-www-form-urlencoded";
 
-  /**
-   * Settings the hardened proxy is assumed to add, kept here alone so they are easy to adjust. A proxy
-   * given a setting it does not know refuses to start (its configuration check), so the tests that
-   * use them fail at start until the settings exist.
-   */
+  /** The push path's guards as these tests set them, shorter or smaller than the defaults to be quick. */
   private static final class NewSettings {
     /** How long a request on the push path may take to send the first byte of its body. */
     static final Duration BODY_FIRST_BYTE_TIMEOUT = Duration.ofSeconds(2);
@@ -499,6 +500,40 @@ class HostileClientTest {
       Reply closed = client.send("PUT", withQuery(fits.header("Location").orElseThrow(), "digest=" + digest(last)),
           BodyPublishers.noBody(), "Authorization", alice);
       soft.assertThat(closed.status()).as("alice closes her session").isEqualTo(201);
+      soft.check(() -> invariant().check());
+      soft.assertAll();
+    } finally {
+      Files.deleteIfExists(htpasswd);
+    }
+  }
+
+  @Test
+  @Order(8)
+  void clientsTheRegistryRefusesLeaveNoStateBehind() throws Exception {
+    Path htpasswd = Files.createTempFile("htpasswd", "");
+    try {
+      byte[] salt = new byte[16];
+      new SecureRandom().nextBytes(salt);
+      Files.writeString(htpasswd, "alice:" + OpenBSDBCrypt.generate("2y", "secret".toCharArray(), salt, 5) + "\n");
+      start(new QuotaHarness(RealRegistry.start(new RealRegistry.Htpasswd("registry-test", htpasswd))), hardLimit("acme", "2MiB"));
+      String uuid = "7d705121-ced7-4ad4-bbd1-4db41c399d5b";
+
+      List<RawHttp.Reply> refused = List.of(
+          RawHttp.exchange(origin, "POST", "/v2/fresh/app/blobs/uploads/", new byte[0]),
+          RawHttp.exchange(origin, "POST", "/v2/fresh/app/blobs/uploads/?mount=sha256:" + "a".repeat(64) + "&from=acme/app", new byte[0]),
+          RawHttp.exchange(origin, "PATCH", "/v2/fresh/app/blobs/uploads/" + uuid, randomBytes(64 * KiB), "Content-Type", OCTETS),
+          RawHttp.exchange(origin, "PUT", "/v2/fresh/app/manifests/v1", "{\"schemaVersion\":2}".getBytes(StandardCharsets.UTF_8),
+              "Content-Type", "application/vnd.oci.image.manifest.v1+json"));
+
+      SoftAssertions soft = new SoftAssertions();
+      for (RawHttp.Reply reply : refused) {
+        soft.assertThat(reply.status()).as("%s", reply).isEqualTo(401);
+      }
+      Response keys = harness.redis().command(Request.cmd(Command.KEYS).arg("qp:{fresh}:*"));
+      soft.assertThat(keys == null ? List.of() : keys.stream().map(Response::toString).toList())
+          .as("Redis keys of a namespace only refused clients asked about").isEmpty();
+      Response namespaces = harness.redis().command(Request.cmd(Command.SMEMBERS).arg("qp:namespaces"));
+      soft.assertThat(namespaces == null ? List.of() : namespaces.stream().map(Response::toString).toList()).doesNotContain("fresh");
       soft.check(() -> invariant().check());
       soft.assertAll();
     } finally {

@@ -261,8 +261,33 @@ public final class ProxyExchange implements ExchangeView {
       upstreamRequest.sendHead();
       continueTimer = context.vertx().setTimer(context.config().upstream().continueTimeout().toMillis(), id -> {
         continueTimer = -1;
-        upstreamContinued();
+        continueTimedOut();
       });
+    });
+  }
+
+  /**
+   * The registry neither asked for the body nor answered. CNCF distribution does this when it refuses a
+   * client whose body is small or chunked (Go tries to read the body it will discard before it sends the
+   * refusal), so silence says nothing about authentication: the registry is asked, with the client's
+   * credentials, a read of the repository (its tag list), and a client it refuses gets that refusal, the
+   * quota never consulted. A client it serves is decided on as if the registry had asked for the body.
+   */
+  private void continueTimedOut() {
+    if (upstreamContinued || finished || upstreamResponse != null) {
+      return;
+    }
+    askUpstream(HttpMethod.GET, "/v2/" + oci.repository() + "/tags/list").onComplete(probe -> {
+      if (finished || upstreamResponse != null || upstreamContinued) {
+        return;
+      }
+      if (probe.succeeded() && (probe.result().status() == 401 || probe.result().status() == 403)) {
+        LOG.debug("{} {}: the registry refuses the client; no quota decision", request.method(), path);
+        answerWith(probe.result());
+        resetUpstream();
+        return;
+      }
+      upstreamContinued();
     });
   }
 

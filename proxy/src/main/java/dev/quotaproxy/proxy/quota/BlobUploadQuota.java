@@ -56,6 +56,8 @@ final class BlobUploadQuota implements ExchangeQuota {
   private ReservingReadStream reserving;
   /** The refusal of a chunk ended early at the limit: the client gets it once the registry has closed the chunk. */
   private OciError cutOff;
+  /** The registry asked for the body (it accepted the request's head): only then is the request's traffic the namespace's. */
+  private boolean decided;
   private boolean settled;
 
   BlobUploadQuota(QuotaEnforcer enforcer, ExchangeView exchange) {
@@ -96,6 +98,7 @@ final class BlobUploadQuota implements ExchangeQuota {
 
   @Override
   public Future<Admission> decide() {
+    decided = true;
     return enforcer.unlessReadOnly(exchange, this::reserve);
   }
 
@@ -165,6 +168,17 @@ final class BlobUploadQuota implements ExchangeQuota {
 
   @Override
   public Future<Answer> answered(int status, MultiMap headers) {
+    if (operation == OciOperation.UPLOAD_MONOLITHIC && status == 202) {
+      // The registry opened a session instead of taking the blob (distribution ignores ?digest= on POST).
+      giveBack(0);
+      return new UploadStartQuota(enforcer, exchange).sessionOpened(status, headers);
+    }
+    if (!decided) {
+      // Answered before the registry asked for the body (a 401, an unknown session): nothing was reserved
+      // or sent, and nothing is written for a request the registry did not take.
+      settled = true;
+      return Future.succeededFuture(Answer.RELAY);
+    }
     if (operation == OciOperation.UPLOAD_CHUNK) {
       long sent = reserving != null ? reserving.forwarded() : Math.max(0, exchange.contentLength());
       if (cutOff != null || exchange.clientGone()) {
@@ -174,11 +188,6 @@ final class BlobUploadQuota implements ExchangeQuota {
       // for the books, so the client's next request on the session finds them settled.
       boolean stored = status / 100 == 2;
       return settle(stored ? sent : 0, !stored && sent > 0).map(Answer.RELAY).otherwise(Answer.RELAY);
-    }
-    if (operation == OciOperation.UPLOAD_MONOLITHIC && status == 202) {
-      // The registry opened a session instead of taking the blob (distribution ignores ?digest= on POST).
-      giveBack(0);
-      return new UploadStartQuota(enforcer, exchange).sessionOpened(status, headers);
     }
     if (status != 201) {
       giveBack(reserving != null ? reserving.forwarded() : Math.max(0, exchange.contentLength()));
@@ -241,18 +250,24 @@ final class BlobUploadQuota implements ExchangeQuota {
 
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
+    if (!decided) {
+      // Never decided on: nothing reserved, nothing sent, nothing to write.
+      return;
+    }
     if (!settled && sessionId != null) {
       // Ended with no answer from the registry (cut off, reset, gone): what went upstream may sit in a
       // session nobody can resume or cancel now, so it stays reserved for the session until it expires.
       settle(forwarded(bytesIn), true);
     }
     giveBack(0);
-    enforcer.meter(exchange, new Traffic(bytesIn, 0, 0, 0));
+    if (decided) {
+      enforcer.meter(exchange, new Traffic(bytesIn, 0, 0, 0));
+    }
   }
 
   /** The registry did not take this request's bytes: released, and the session marked dirty if some went upstream. */
   private void giveBack(long wentUpstream) {
-    if (settled) {
+    if (settled || !decided) {
       return;
     }
     if (sessionId == null) {

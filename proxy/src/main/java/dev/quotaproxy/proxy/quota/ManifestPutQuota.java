@@ -191,7 +191,10 @@ final class ManifestPutQuota implements ExchangeQuota {
       buffered = 0;
     }
     body = null;
-    enforcer.meter(exchange, new Traffic(bytesIn, 0, status == 201 ? 1 : 0, 0));
+    if (manifest != null) {
+      // Decided on, so the registry had accepted its head: its traffic is the namespace's.
+      enforcer.meter(exchange, new Traffic(bytesIn, 0, status == 201 ? 1 : 0, 0));
+    }
   }
 
   private void release() {

@@ -52,7 +52,10 @@ final class MountQuota implements ExchangeQuota {
       // Not a digest: the registry refuses it (DIGEST_INVALID) and nothing can be mounted.
       return Future.succeededFuture(Admission.FORWARD);
     }
-    return blobSize()
+    // A namespace the store does not hold yet is not created for a request the registry has not
+    // authorised: such a mount is a plain upload, whose session is recorded on the registry's 202.
+    return enforcer.store.namespaceKnown(Scopes.namespace(repository))
+        .compose(exists -> exists ? blobSize() : Future.succeededFuture(-1L))
         .compose(known -> {
           if (known < 0) {
             return Future.succeededFuture(asPlainUpload());

@@ -114,6 +114,13 @@ public interface QuotaStore {
   /** A blob's size as indexed when it was committed anywhere in the namespace, or -1. */
   Future<Long> sizeOf(String namespace, String digest);
 
+  /**
+   * Whether the store holds the namespace's state now (it is known, see common.lua): a question that
+   * creates nothing, for decisions that must not create a namespace's state for a request the registry
+   * has not authorised yet.
+   */
+  Future<Boolean> namespaceKnown(String namespace);
+
   /** {@link #sizeOf} of several digests at once: each digest maps to its size, or -1. */
   Future<Map<String, Long>> sizesOf(String namespace, List<String> digests);
 

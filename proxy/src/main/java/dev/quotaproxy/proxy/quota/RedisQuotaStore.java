@@ -237,6 +237,12 @@ public final class RedisQuotaStore implements QuotaStore {
   }
 
   @Override
+  public Future<Boolean> namespaceKnown(String namespace) {
+    return guarded("namespace_known", () -> redis.send(Request.cmd(Command.EXISTS).arg(QuotaKeys.of(namespace).epoch()))
+        .map(reply -> reply != null && reply.toLong() == 1));
+  }
+
+  @Override
   public Future<Long> sizeOf(String namespace, String digest) {
     return guarded("size_of", () -> redis.send(Request.cmd(Command.HGET).arg(QuotaKeys.of(namespace).sizes()).arg(digest))
         .map(size -> size == null ? -1L : size.toLong()));
