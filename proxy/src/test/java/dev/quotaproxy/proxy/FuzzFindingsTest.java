@@ -7,6 +7,7 @@ import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.QuotaHarness;
 import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
 import dev.quotaproxy.proxy.support.RawHttp;
+import dev.quotaproxy.proxy.support.RegistryStorage;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -80,5 +81,28 @@ class FuzzFindingsTest {
       RawHttp.Ending ending = http.awaitEnding(Duration.ofSeconds(15));
       assertThat(ending.silent()).as("the closing PUT of an upload opened at the registry, 15 s later: %s", ending).isFalse();
     }
+  }
+
+  /**
+   * A closing PUT the registry refuses for its digest (400 {@code DIGEST_INVALID}) has had its body
+   * appended to the upload session, which distribution 2.8 keeps open with those bytes. They stay
+   * reserved for the session (until it ends or expires): otherwise a client could park a body on the
+   * registry's disk in as many sessions as it opens while its scope shows the room free.
+   */
+  @Test
+  void theBodyOfAClosingPutWithTheWrongDigestStaysReserved() throws Exception {
+    harness = new QuotaHarness();
+    Deployed proxy = harness.startProxy(LIMITS);
+    String origin = proxy.client().base();
+    byte[] body = randomBytes(100_000);
+    String location = RawHttp.target(proxy.client().startUpload("fuzz/a").header("Location").orElseThrow());
+
+    RawHttp.Reply put = RawHttp.exchange(origin, "PUT", location + "&digest=" + OciTestClient.digest(new byte[] {1}), body,
+        "Content-Type", "application/octet-stream");
+
+    assertThat(put.status()).as("a close naming another blob's digest: %s", put).isEqualTo(400);
+    long open = RegistryStorage.read(harness.registry().storage()).openUploadBytes("fuzz");
+    assertThat(open).as("bytes the registry keeps in the open upload").isEqualTo(body.length);
+    assertThat(harness.scope(proxy.store(), "fuzz").reserved()).as("bytes reserved in fuzz").isGreaterThanOrEqualTo(open);
   }
 }

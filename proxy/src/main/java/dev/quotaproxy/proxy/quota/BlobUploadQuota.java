@@ -170,7 +170,7 @@ final class BlobUploadQuota implements ExchangeQuota {
   public Future<Answer> answered(int status, MultiMap headers) {
     if (operation == OciOperation.UPLOAD_MONOLITHIC && status == 202) {
       // The registry opened a session instead of taking the blob (distribution ignores ?digest= on POST).
-      giveBack(0);
+      notTaken(0);
       return new UploadStartQuota(enforcer, exchange).sessionOpened(status, headers);
     }
     if (!decided) {
@@ -186,12 +186,12 @@ final class BlobUploadQuota implements ExchangeQuota {
       }
       // A chunk answered 2xx was stored whole: its bytes stay reserved for the session. The answer waits
       // for the books, so the client's next request on the session finds them settled.
-      boolean stored = status / 100 == 2;
-      return settle(stored ? sent : 0, !stored && sent > 0).map(Answer.RELAY).otherwise(Answer.RELAY);
+      Future<Void> booked = status / 100 == 2 ? settle(sent, false) : notTaken(sent);
+      return booked.map(Answer.RELAY).otherwise(Answer.RELAY);
     }
     if (status != 201) {
-      giveBack(reserving != null ? reserving.forwarded() : Math.max(0, exchange.contentLength()));
-      return Future.succeededFuture(Answer.RELAY);
+      return notTaken(reserving != null ? reserving.forwarded() : Math.max(0, exchange.contentLength()))
+          .map(Answer.RELAY).otherwise(Answer.RELAY);
     }
     settled = true;
     String digest = committedDigest(headers);
@@ -220,7 +220,7 @@ final class BlobUploadQuota implements ExchangeQuota {
     Answer answer = cutOff != null ? Answer.refuse(cutOff) : Answer.RELAY;
     String location = headers.get("Location");
     if (status / 100 != 2 || location == null) {
-      settle(0, sent > 0);
+      notTaken(sent);
       return Future.succeededFuture(answer);
     }
     return exchange.askUpstream(HttpMethod.DELETE, UpstreamLocations.pathAndQuery(location))
@@ -254,28 +254,28 @@ final class BlobUploadQuota implements ExchangeQuota {
       // Never decided on: nothing reserved, nothing sent, nothing to write.
       return;
     }
-    if (!settled && sessionId != null) {
-      // Ended with no answer from the registry (cut off, reset, gone): what went upstream may sit in a
-      // session nobody can resume or cancel now, so it stays reserved for the session until it expires.
-      settle(forwarded(bytesIn), true);
-    }
-    giveBack(0);
-    if (decided) {
-      enforcer.meter(exchange, new Traffic(bytesIn, 0, 0, 0));
-    }
+    // Ended with no answer from the registry (cut off, reset, gone): what went upstream may sit in a
+    // session nobody can resume or cancel now.
+    notTaken(forwarded(bytesIn));
+    enforcer.meter(exchange, new Traffic(bytesIn, 0, 0, 0));
   }
 
-  /** The registry did not take this request's bytes: released, and the session marked dirty if some went upstream. */
-  private void giveBack(long wentUpstream) {
+  /**
+   * The registry did not take this request's bytes into a blob or a stored chunk. What went upstream may
+   * still sit in its session (distribution keeps the body of a close it refused, and what arrived of a
+   * chunk cut short), so it stays reserved for the session, marked dirty, until the session ends or
+   * expires; the rest is released. Without a session, the request's reservation just goes.
+   */
+  private Future<Void> notTaken(long wentUpstream) {
     if (settled || !decided) {
-      return;
+      return Future.succeededFuture();
     }
     if (sessionId == null) {
       settled = true;
       release();
-    } else {
-      settle(0, wentUpstream > 0);
+      return Future.succeededFuture();
     }
+    return settle(wentUpstream, wentUpstream > 0);
   }
 
   private Future<Void> settle(long storedBytes, boolean dirty) {
