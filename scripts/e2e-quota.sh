@@ -353,8 +353,14 @@ expect_continue_over_limit() {
     pass "no 100 Continue in curl -v"
   fi
   check_eq "curl uploaded no body bytes" 0 "$sent"
-  check_eq "access log: UPLOAD_COMPLETE status and bytes_in" "403 0" \
-    "$(access_log_since "$mark" 'select(.op == "UPLOAD_COMPLETE") | "\(.status) \(.bytes_in)"' -r | tail -n 1)"
+  # The access log is written asynchronously, a moment after the answer: wait for its line.
+  local logged="" i
+  for ((i = 0; i < 50; i++)); do
+    logged=$(access_log_since "$mark" 'select(.op == "UPLOAD_COMPLETE") | "\(.status) \(.bytes_in)"' -r | tail -n 1)
+    [[ -n "$logged" ]] && break
+    sleep 0.1
+  done
+  check_eq "access log: UPLOAD_COMPLETE status and bytes_in" "403 0" "$logged"
   check "the 403 body is DENIED for scope q, with its limit" \
     body_matches ".errors[0].code == \"DENIED\" and .errors[0].detail.scope == \"q\" and .errors[0].detail.limit == $LIMIT"
   check_eq "q/app holds no bytes of the refused upload in the registry" 0 "$(upload_bytes q/app)"

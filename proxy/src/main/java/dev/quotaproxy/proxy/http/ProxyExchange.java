@@ -85,6 +85,8 @@ public final class ProxyExchange implements ExchangeView {
   private boolean guarded;
   /** The registry asked for the guarded body (or did not answer in time): decided once. */
   private boolean upstreamContinued;
+  /** The body as it goes upstream, counted; null until it starts. */
+  private MeteredReadStream sentUpstream;
   /** The registry's answer given before the request body was taken, read whole; null otherwise. */
   private Buffer earlyAnswer;
   /** Why the client went away while the registry still had to answer (see {@link #abort}); null while it is there. */
@@ -333,7 +335,8 @@ public final class ProxyExchange implements ExchangeView {
   }
 
   private void pipeBody() {
-    quota.body(body, this::refuseMidStream).pipe().endOnFailure(false).to(upstreamRequest).onComplete(sent -> {
+    sentUpstream = new MeteredReadStream(quota.body(body, this::refuseMidStream), () -> { });
+    sentUpstream.pipe().endOnFailure(false).to(upstreamRequest).onComplete(sent -> {
       if (sent.succeeded()) {
         requestBodyDone = true;
       } else if (upstreamResponse != null) {
@@ -826,6 +829,14 @@ public final class ProxyExchange implements ExchangeView {
   @Override
   public String uri() {
     return request.query() == null ? path : path + "?" + request.query();
+  }
+
+  @Override
+  public long bodyBytesSentUpstream() {
+    if (admission.body() != null) {
+      return requestBodyDone ? admission.body().length() : 0;
+    }
+    return sentUpstream == null ? 0 : sentUpstream.bytes();
   }
 
   @Override

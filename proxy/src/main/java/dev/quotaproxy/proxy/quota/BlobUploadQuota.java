@@ -161,10 +161,6 @@ final class BlobUploadQuota implements ExchangeQuota {
     return reserving;
   }
 
-  /** Body bytes that went upstream. */
-  private long forwarded(long bytesIn) {
-    return reserving != null ? reserving.forwarded() : bytesIn;
-  }
 
   @Override
   public Future<Answer> answered(int status, MultiMap headers) {
@@ -180,7 +176,7 @@ final class BlobUploadQuota implements ExchangeQuota {
       return Future.succeededFuture(Answer.RELAY);
     }
     if (operation == OciOperation.UPLOAD_CHUNK) {
-      long sent = reserving != null ? reserving.forwarded() : Math.max(0, exchange.contentLength());
+      long sent = exchange.bodyBytesSentUpstream();
       if (cutOff != null || exchange.clientGone()) {
         return chunkEndedEarly(status, headers, sent);
       }
@@ -190,8 +186,7 @@ final class BlobUploadQuota implements ExchangeQuota {
       return booked.map(Answer.RELAY).otherwise(Answer.RELAY);
     }
     if (status != 201) {
-      return notTaken(reserving != null ? reserving.forwarded() : Math.max(0, exchange.contentLength()))
-          .map(Answer.RELAY).otherwise(Answer.RELAY);
+      return notTaken(exchange.bodyBytesSentUpstream()).map(Answer.RELAY).otherwise(Answer.RELAY);
     }
     settled = true;
     String digest = committedDigest(headers);
@@ -201,8 +196,7 @@ final class BlobUploadQuota implements ExchangeQuota {
       release();
       return Future.succeededFuture(Answer.RELAY);
     }
-    long body = reserving != null ? reserving.forwarded() : Math.max(0, exchange.contentLength());
-    long measured = Math.max(storedBefore, sessionHeld) + body;
+    long measured = Math.max(storedBefore, sessionHeld) + exchange.bodyBytesSentUpstream();
     return exchange.upstreamSize(repository, digest, false)
         .compose(size -> enforcer.store.commitBlob(repository, requestId, sessionId, new Blob(digest, size >= 0 ? size : measured),
             exchange.user()))
@@ -256,7 +250,7 @@ final class BlobUploadQuota implements ExchangeQuota {
     }
     // Ended with no answer from the registry (cut off, reset, gone): what went upstream may sit in a
     // session nobody can resume or cancel now.
-    notTaken(forwarded(bytesIn));
+    notTaken(exchange.bodyBytesSentUpstream());
     enforcer.meter(exchange, new Traffic(bytesIn, 0, 0, 0));
   }
 

@@ -20,6 +20,9 @@ public interface ExchangeView {
    */
   boolean clientGone();
 
+  /** Body bytes handed upstream so far (what the registry may have received of this request). */
+  long bodyBytesSentUpstream();
+
   /** The address the request came from: what per-client limits count by. */
   String clientAddress();
 
