@@ -8,6 +8,7 @@ import dev.quotaproxy.proxy.support.QuotaHarness;
 import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
 import dev.quotaproxy.proxy.support.RawHttp;
 import dev.quotaproxy.proxy.support.RegistryStorage;
+import dev.quotaproxy.proxy.support.ScopeWatch;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -104,5 +105,48 @@ class FuzzFindingsTest {
     long open = RegistryStorage.read(harness.registry().storage()).openUploadBytes("fuzz");
     assertThat(open).as("bytes the registry keeps in the open upload").isEqualTo(body.length);
     assertThat(harness.scope(proxy.store(), "fuzz").reserved()).as("bytes reserved in fuzz").isGreaterThanOrEqualTo(open);
+  }
+
+  /**
+   * A mount whose client goes away while the proxy is reserving the blob's size must not leave that
+   * reservation behind: the rules' end ran before the grant and released nothing, and the grant that
+   * landed a moment later held the scope's room for an hour. The request id is now released, and so
+   * retired, whatever became of the reservation, and a grant that lands afterwards holds nothing.
+   */
+  @Test
+  void aMountWhoseClientLeavesHoldsNoReservation() throws Exception {
+    harness = new QuotaHarness();
+    Deployed proxy = harness.startProxy(LIMITS);
+    String origin = proxy.client().base();
+    assertThat(proxy.client().pushBlob("fuzz/seed", randomBytes(1000)).status()).as("fuzz's state exists").isEqualTo(201);
+    byte[] blob = randomBytes(50_000);
+    // Pushed around the proxy, so that its size is asked of the registry (a HEAD) before it is reserved.
+    assertThat(harness.direct().pushBlob("other/src", blob).status()).isEqualTo(201);
+
+    for (int i = 0; i < 10; i++) {
+      try (RawHttp http = RawHttp.connect(origin)) {
+        // The head, then the client is gone while the proxy asks the registry the size and reserves it.
+        http.head("POST", "/v2/fuzz/dst" + i + "/blobs/uploads/?mount=" + OciTestClient.digest(blob) + "&from=other/src");
+      }
+    }
+
+    // The mounts are decided and ended a moment after their clients left, reserving and releasing as they
+    // go: what counts is that the scope comes to rest holding nothing (for a second with no write).
+    try (ScopeWatch watch = ScopeWatch.start(harness.vertx(), harness.redis().url(), proxy.store(), "fuzz")) {
+      AssertionError last = null;
+      for (int attempt = 0; attempt < 10; attempt++) {
+        watch.awaitNothingReserved("fuzz", Duration.ofSeconds(10));
+        try {
+          watch.holdsFor("fuzz", state -> state.reserved() == 0, () -> "at rest holding no reservation", Duration.ofSeconds(1));
+          last = null;
+          break;
+        } catch (AssertionError stillMoving) {
+          last = stillMoving;
+        }
+      }
+      if (last != null) {
+        throw last;
+      }
+    }
   }
 }

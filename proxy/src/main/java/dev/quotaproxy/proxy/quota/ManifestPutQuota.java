@@ -42,7 +42,8 @@ final class ManifestPutQuota implements ExchangeQuota {
   private ParsedManifest manifest;
   /** The references as charged: sizes verified, references the registry does not hold left out. */
   private List<Blob> references = List.of();
-  private boolean reserved;
+  /** A reservation was asked for: whatever becomes of it, the request id is released (and so retired) at the end. */
+  private boolean reserving;
   private boolean settled;
 
   ManifestPutQuota(QuotaEnforcer enforcer, ExchangeView exchange) {
@@ -102,6 +103,11 @@ final class ManifestPutQuota implements ExchangeQuota {
           List<Blob> charged = new ArrayList<>();
           charged.add(manifest.blob());
           charged.addAll(references);
+          if (settled) {
+            // The exchange ended (its client left) while the references were being sized: nothing to reserve for.
+            return Future.succeededFuture(Admission.FORWARD);
+          }
+          reserving = true;
           return enforcer.reserveThroughContention(() -> enforcer.store.reserveBlobs(repository, requestId, charged))
               .map(r -> {
                 if (r.conflict() != null) {
@@ -113,7 +119,6 @@ final class ManifestPutQuota implements ExchangeQuota {
                 if (r.denial() != null) {
                   return Admission.refuse(enforcer.storageRefusal(exchange, r.denial()));
                 }
-                reserved = true;
                 return Admission.FORWARD;
               });
         })
@@ -202,7 +207,7 @@ final class ManifestPutQuota implements ExchangeQuota {
       return;
     }
     settled = true;
-    if (reserved) {
+    if (reserving) {
       enforcer.store.release(repository, requestId, -1)
           .onFailure(e -> LOG.warn("{}: reservation {} not released, it expires with its TTL: {}", repository, requestId, e.toString()));
     }

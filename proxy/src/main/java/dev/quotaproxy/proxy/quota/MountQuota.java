@@ -33,6 +33,8 @@ final class MountQuota implements ExchangeQuota {
   private final String requestId = QuotaEnforcer.requestId();
   /** The size reserved for the mount; -1 when it was turned into a plain upload. */
   private long size = -1;
+  /** A reservation was asked for: whatever becomes of it, the request id is released (and so retired) at the end. */
+  private boolean reserving;
   private boolean settled;
 
   MountQuota(QuotaEnforcer enforcer, ExchangeView exchange) {
@@ -60,6 +62,11 @@ final class MountQuota implements ExchangeQuota {
           if (known < 0) {
             return Future.succeededFuture(asPlainUpload());
           }
+          if (settled) {
+            // The exchange ended (its client left) while the size was being learned: nothing to reserve for.
+            return Future.succeededFuture(Admission.FORWARD);
+          }
+          reserving = true;
           return enforcer.reserveThroughContention(() -> enforcer.store.reserveBlobs(repository, requestId, List.of(new Blob(digest, known))))
               .map(r -> {
                 if (!r.granted()) {
@@ -116,7 +123,9 @@ final class MountQuota implements ExchangeQuota {
       return;
     }
     settled = true;
-    if (size >= 0) {
+    if (reserving) {
+      // Also when the client left while the reservation was being asked for: releasing retires the id, so
+      // a grant that lands afterwards holds nothing.
       enforcer.store.release(repository, requestId, -1)
           .onFailure(e -> LOG.warn("{}: reservation {} not released, it expires with its TTL: {}", repository, requestId, e.toString()));
     }
