@@ -74,7 +74,8 @@ final class PullQuota implements ExchangeQuota {
   public void ended(int status, long bytesIn, long bytesOut) {
     String repository = exchange.oci().repository();
     long sent = redirect && grant != null ? grant.reservedBytes() : bytesOut;
-    if (grant != null) {
+    // A grant that reserved in no window (no scope of the path has an egress limit) has nothing to settle.
+    if (grant != null && grant.windows().stream().anyMatch(window -> !window.isEmpty())) {
       enforcer.store.settleEgress(repository, grant, sent)
           .onFailure(e -> LOG.warn("{}: egress reservation not settled: {}", repository, e.toString()));
     }
