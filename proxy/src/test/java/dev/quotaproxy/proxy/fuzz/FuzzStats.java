@@ -43,7 +43,7 @@ public final class FuzzStats {
 
   /** One exchange: its role (fuzz, setup, cleanup, janitor), the request, the answer (null: none), the changes it made. */
   public void exchange(String role, FuzzRequest request, FuzzRequest.Classification classification, RawHttp.Reply reply,
-                       String ending, List<Change> made) {
+                       String ending, List<Change> made, List<FuzzRequest.Classification> makers) {
     roles.merge(role, 1L, Long::sum);
     if (role.equals("fuzz")) {
       operations.merge(request.op().toString(), 1L, Long::sum);
@@ -51,8 +51,8 @@ public final class FuzzStats {
       shapes.merge(request.shape(), 1L, Long::sum);
       answers.merge(reply == null ? ending : Integer.toString(reply.status()), 1L, Long::sum);
     }
-    for (Change change : made) {
-      changes.merge(change.kind() + " by " + classification.oci().operation(), 1L, Long::sum);
+    for (int i = 0; i < made.size(); i++) {
+      changes.merge(made.get(i).kind() + " by " + makers.get(i).oci().operation(), 1L, Long::sum);
     }
     if (reply == null || reply.status() < 400) {
       return;
@@ -63,7 +63,9 @@ public final class FuzzStats {
       refusals.merge(reason(reply), 1L, Long::sum);
     }
     boolean predicted = classification.refused();
-    boolean unsupported = reply.status() == 400 && "UNSUPPORTED".equals(reply.error().getString("code"));
+    // A HEAD's refusal has no body to name its code: a 400 of the proxy's own is taken as the screen's.
+    boolean unsupported = reply.status() == 400
+        && ("UNSUPPORTED".equals(reply.error().getString("code")) || request.isHead() && reply.body().length == 0);
     if (predicted != unsupported && role.equals("fuzz")) {
       String sample = (predicted ? "predicted a screen refusal, got " : "predicted no screen refusal, got ") + reason(reply);
       notes.merge("screen prediction differs from the answer", 1L, Long::sum);

@@ -80,9 +80,12 @@ public final class RegistryStorage {
    * @param linkedLayers     {@code _layers} entries with a {@code link}
    * @param held             digests R holds by the rules above (data present)
    * @param openUploadBytes  bytes of the data files of R's open upload sessions
+   * @param freedByDeletes   the references of R's deleted manifests: a linked layer among them is not held
+   *                         (unless a live manifest references it), even if it was uploaded again after the
+   *                         delete, which the files cannot tell apart
    */
   public record Repository(String name, Set<String> liveManifests, Set<String> deletedManifests, Set<String> linkedLayers,
-                           Set<String> held, long openUploadBytes) {}
+                           Set<String> held, long openUploadBytes, Set<String> freedByDeletes) {}
 
   private final Path root;
   private final SortedMap<String, Repository> repositories;
@@ -322,7 +325,7 @@ public final class RegistryStorage {
       }
     }
     held.removeIf(digest -> !sizes.containsKey(digest));
-    return new Repository(name, live, deleted, linked, held, openUploadBytes(directory.resolve("_uploads")));
+    return new Repository(name, live, deleted, linked, held, openUploadBytes(directory.resolve("_uploads")), freedByDeletes);
   }
 
   /** {@code <dir>/<algorithm>/<hex>} directories: the shape of both {@code _layers} and {@code _manifests/revisions}. */
