@@ -209,8 +209,25 @@ class RequestFuzzTest {
       storage = RegistryStorage.read(storageRoot);
     }
     FuzzRequest request = generator.build(r, plan, session, storage);
-    exchange(request, "fuzz");
+    String known = knownFinding(request);
+    if (known == null) {
+      exchange(request, "fuzz");
+    } else {
+      stats.note("left out, a known finding: " + known);
+    }
     cancelOpenSessions();
+  }
+
+  /**
+   * The shape of an open finding of {@link FuzzFindingsTest}, left out until the proxy is fixed (it
+   * would stall every run at its first occurrence); null for any other request.
+   */
+  static String knownFinding(FuzzRequest request) {
+    Classification classification = request.classify();
+    if (classification.oci().operation() == OciOperation.MANIFEST_PUT && !classification.refused() && request.serverReadsNoBody()) {
+      return "a manifest PUT with an empty body stalls the next upstream request (FuzzFindingsTest)";
+    }
+    return null;
   }
 
   /**
@@ -394,7 +411,7 @@ class RequestFuzzTest {
       try {
         return new Sent(request, classification, http.read(ANSWER, request.isHead()), null);
       } catch (SocketTimeoutException hang) {
-        throw new AssertionError("no answer and no close within " + ANSWER.toSeconds() + " s (a hang) to:\n    "
+        throw new AssertionError("no answer and no close within " + ANSWER.toSeconds() + " s (a hang) to " + request.shape() + ":\n    "
             + request.describe(authority) + "\nclassified as " + classification);
       } catch (IOException closed) {
         stats.note("connection closed without an answer");

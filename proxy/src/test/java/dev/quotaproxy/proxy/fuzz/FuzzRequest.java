@@ -256,6 +256,32 @@ public final class FuzzRequest {
     return new Classification(parsed, oci, RequestScreen.refusal(method, parsed, oci, contentTypes, hasBody));
   }
 
+  /**
+   * Whether the proxy's HTTP parser (Netty) reads no body at all: no {@code Transfer-Encoding} with a
+   * {@code chunked} token and no {@code Content-Length} above 0 (what follows the head is then the
+   * next request's), or chunked with no data.
+   */
+  public boolean serverReadsNoBody() {
+    String encoding = null;
+    String length = null;
+    for (Header header : allHeaders()) {
+      String name = header.name().trim();
+      if (name.equalsIgnoreCase("Transfer-Encoding") && encoding == null) {
+        encoding = header.value();
+      } else if (name.equalsIgnoreCase("Content-Length") && length == null) {
+        length = header.value().trim();
+      }
+    }
+    if (encoding != null && java.util.Arrays.stream(encoding.split(",")).anyMatch(t -> t.trim().equalsIgnoreCase("chunked"))) {
+      return payload.length == 0;
+    }
+    try {
+      return length == null || Long.parseLong(length) == 0;
+    } catch (NumberFormatException e) {
+      return true;
+    }
+  }
+
   /** Vert.x's {@code HttpUtils.parsePath}: the path of an origin-form or absolute-form target, up to the first '?'. */
   static String proxyPath(String uri) {
     int start;
