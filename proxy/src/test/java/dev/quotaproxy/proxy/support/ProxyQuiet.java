@@ -55,6 +55,15 @@ public final class ProxyQuiet implements AutoCloseable {
 
   /** The live request reservations now, by id (empty when quiet). */
   public Future<TreeMap<String, String>> liveRequests() {
+    return live("request:");
+  }
+
+  /** The live upload session reservations now, by id. */
+  public Future<TreeMap<String, String>> liveSessions() {
+    return live("session:");
+  }
+
+  private Future<TreeMap<String, String>> live(String prefix) {
     List<Future<Response>> reads = new ArrayList<>();
     for (String namespace : namespaces) {
       reads.add(client.send(Request.cmd(Command.HGETALL).arg(QuotaKeys.of(namespace).reservations())));
@@ -64,7 +73,7 @@ public final class ProxyQuiet implements AutoCloseable {
       for (int i = 0; i < reads.size(); i++) {
         Response hash = all.resultAt(i);
         forEachEntry(hash, (id, json) -> {
-          if (id.startsWith("request:") && !retired(json)) {
+          if (id.startsWith(prefix) && !retired(json)) {
             live.put(id, json);
           }
         });
