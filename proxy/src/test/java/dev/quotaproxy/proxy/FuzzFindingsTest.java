@@ -4,11 +4,14 @@ import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.proxy.support.OciTestClient;
+import dev.quotaproxy.proxy.support.ProxyQuiet;
 import dev.quotaproxy.proxy.support.QuotaHarness;
 import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
 import dev.quotaproxy.proxy.support.RawHttp;
+import dev.quotaproxy.proxy.support.RegistryStorage;
 import dev.quotaproxy.proxy.support.StorageInvariant;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -84,6 +87,36 @@ class FuzzFindingsTest {
       RawHttp.Ending ending = http.awaitEnding(Duration.ofSeconds(15));
       assertThat(ending.silent()).as("the closing PUT of an upload opened at the registry, 15 s later: %s", ending).isFalse();
     }
+  }
+
+  /**
+   * A closing PUT the registry refuses for its digest (400 {@code DIGEST_INVALID}) has had its body
+   * appended to the upload session, which distribution 2.8 keeps open with those bytes. The proxy gives
+   * the request's reservation back all the same ({@code BlobUploadQuota.answered}: not 201, so
+   * {@code giveBack}, which settles 0 bytes into the session and marks it dirty), so the registry holds
+   * bytes of an open upload that nothing reserves, against PRODUCT.md (Threat model: bytes the registry
+   * holds for an open upload stay reserved until the session ends). A client can park a body on the
+   * registry's disk this way in as many sessions as it opens while its scope shows the room free; the
+   * limit still holds at commit, where a dirty session's close asks the registry what it holds.
+   */
+  @Test
+  void theBodyOfAClosingPutWithTheWrongDigestStaysReserved() throws Exception {
+    harness = new QuotaHarness();
+    Deployed proxy = harness.startProxy(LIMITS);
+    String origin = proxy.client().base();
+    byte[] body = randomBytes(100_000);
+    String location = RawHttp.target(proxy.client().startUpload("fuzz/a").header("Location").orElseThrow());
+
+    RawHttp.Reply put = RawHttp.exchange(origin, "PUT", location + "&digest=" + OciTestClient.digest(new byte[] {1}), body,
+        "Content-Type", "application/octet-stream");
+
+    assertThat(put.status()).as("a close naming another blob's digest: %s", put).isEqualTo(400);
+    try (ProxyQuiet quiet = ProxyQuiet.start(harness.vertx(), harness.redis().url(), List.of("fuzz"))) {
+      quiet.await(Duration.ofSeconds(10));
+    }
+    long open = RegistryStorage.read(harness.registry().storage()).openUploadBytes("fuzz");
+    assertThat(open).as("bytes the registry keeps in the open upload").isEqualTo(body.length);
+    assertThat(harness.scope(proxy.store(), "fuzz").reserved()).as("bytes reserved in fuzz").isGreaterThanOrEqualTo(open);
   }
 
   /**
