@@ -120,6 +120,34 @@ class FuzzFindingsTest {
   }
 
   /**
+   * A mount whose client goes away while the proxy is reserving the blob's size keeps that reservation
+   * until it expires ({@code quota.reservation-ttl}, an hour by default): {@code MountQuota.ended} runs
+   * first and releases nothing, since no size is set yet, and does not retire the request id; the
+   * reservation granted a moment later is then nobody's. A client that opens mounts and hangs up holds
+   * the scope's room for free. ({@code ManifestPutQuota.release} has the same guard; the blob upload
+   * rules release, and so retire, the id whatever they hold, and a late reserve then grants nothing.)
+   */
+  @Test
+  void aMountWhoseClientLeavesHoldsNoReservation() throws Exception {
+    harness = new QuotaHarness();
+    Deployed proxy = harness.startProxy(LIMITS);
+    String origin = proxy.client().base();
+    byte[] blob = randomBytes(50_000);
+    assertThat(proxy.client().pushBlob("fuzz/src", blob).status()).isEqualTo(201);
+
+    for (int i = 0; i < 10; i++) {
+      try (RawHttp http = RawHttp.connect(origin)) {
+        http.head("POST", "/v2/fuzz/dst" + i + "/blobs/uploads/?mount=" + OciTestClient.digest(blob) + "&from=fuzz/src");
+      }
+    }
+
+    try (ProxyQuiet quiet = ProxyQuiet.start(harness.vertx(), harness.redis().url(), List.of("fuzz"))) {
+      quiet.await(Duration.ofSeconds(10));
+    }
+    assertThat(harness.scope(proxy.store(), "fuzz").reserved()).as("bytes reserved in fuzz").isZero();
+  }
+
+  /**
    * The system scope is charged the sum of the top-level namespaces' usage (README, The system scope),
    * so a blob held in two namespaces is charged twice there; PRODUCT.md defines every scope's usage,
    * the system scope's included, as its distinct blobs, and the invariant counts it once.

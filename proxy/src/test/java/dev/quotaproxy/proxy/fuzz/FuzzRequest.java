@@ -124,6 +124,11 @@ public final class FuzzRequest {
     return this;
   }
 
+  /** What the Content-Length header adds to the payload's length (negative: it announces less than is sent). */
+  public int lengthDelta() {
+    return lengthDelta;
+  }
+
   /** Whether the sending side is closed after the body. */
   public boolean halfClose() {
     return halfClose;
