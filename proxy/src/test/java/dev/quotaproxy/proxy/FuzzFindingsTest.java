@@ -133,11 +133,16 @@ class FuzzFindingsTest {
     Deployed proxy = harness.startProxy(LIMITS);
     String origin = proxy.client().base();
     byte[] blob = randomBytes(50_000);
-    assertThat(proxy.client().pushBlob("fuzz/src", blob).status()).isEqualTo(201);
+    // Pushed around the proxy, so that its size is asked of the registry (a HEAD) before it is reserved.
+    assertThat(harness.direct().pushBlob("other/src", blob).status()).isEqualTo(201);
 
     for (int i = 0; i < 10; i++) {
+      // As the fuzzing sent it: the head, bytes the proxy reads as a next request (no body is framed), the end of the stream.
       try (RawHttp http = RawHttp.connect(origin)) {
-        http.head("POST", "/v2/fuzz/dst" + i + "/blobs/uploads/?mount=" + OciTestClient.digest(blob) + "&from=fuzz/src");
+        http.head("POST", "/v2/fuzz/dst" + i + "/blobs/uploads/?mount=" + OciTestClient.digest(blob) + "&from=other/src");
+        http.write(randomBytes(40));
+        http.shutdownOutput();
+        http.awaitEnding(Duration.ofSeconds(10));
       }
     }
 
