@@ -5,14 +5,16 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.stream.Stream;
 
 /**
  * The writes a request made to a CNCF distribution 2.8 registry, read from its filesystem storage:
@@ -59,41 +61,55 @@ public final class StorageChanges {
     }
   }
 
-  /** The files of the registry's storage that writes change, by path relative to {@code docker/registry/v2}. */
-  public static SortedMap<String, String> snapshot(Path storageRoot) {
+  /**
+   * The files of the registry's storage that writes change, by path relative to {@code docker/registry/v2}.
+   * The {@code hashstates} an upload leaves behind, even once committed or cancelled, are not walked, nor
+   * the directories of the uploads in {@code ended} (ids are never reused).
+   */
+  public static SortedMap<String, String> snapshot(Path storageRoot, Set<String> ended) {
     Path v2 = storageRoot.resolve("docker/registry/v2");
     SortedMap<String, String> files = new TreeMap<>();
     if (!Files.isDirectory(v2)) {
       return files;
     }
-    try (Stream<Path> walk = Files.walk(v2)) {
-      for (Path path : (Iterable<Path>) walk::iterator) {
-        String name = path.getFileName().toString();
-        if (!name.equals("data") && !name.equals("link") && !name.equals("startedat")) {
-          continue;
+    try {
+      Files.walkFileTree(v2, new SimpleFileVisitor<>() {
+        @Override
+        public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attributes) {
+          String name = dir.getFileName().toString();
+          boolean skip = name.equals("hashstates") || ended.contains(name) && dir.getParent().getFileName().toString().equals("_uploads");
+          return skip ? FileVisitResult.SKIP_SUBTREE : FileVisitResult.CONTINUE;
         }
-        try {
-          if (!Files.isRegularFile(path)) {
-            continue;
+
+        @Override
+        public FileVisitResult visitFile(Path path, BasicFileAttributes attributes) throws IOException {
+          String name = path.getFileName().toString();
+          if (!attributes.isRegularFile() || !name.equals("data") && !name.equals("link") && !name.equals("startedat")) {
+            return FileVisitResult.CONTINUE;
           }
           String relative = v2.relativize(path).toString().replace('\\', '/');
-          files.put(relative, switch (name) {
-            case "data" -> Long.toString(Files.size(path));
-            case "link" -> Files.readString(path, StandardCharsets.ISO_8859_1);
-            default -> "";
-          });
-        } catch (NoSuchFileException gone) {
-          // Removed while walked (a session committed by a request still ending): the next snapshot sees it.
+          try {
+            files.put(relative, switch (name) {
+              case "data" -> Long.toString(attributes.size());
+              case "link" -> Files.readString(path, StandardCharsets.ISO_8859_1);
+              default -> "";
+            });
+          } catch (NoSuchFileException gone) {
+            // Removed while walked (a session committed by a request still ending): the next snapshot sees it.
+          }
+          return FileVisitResult.CONTINUE;
         }
-      }
+
+        @Override
+        public FileVisitResult visitFileFailed(Path path, IOException e) throws IOException {
+          if (e instanceof NoSuchFileException) {
+            return FileVisitResult.CONTINUE;
+          }
+          throw e;
+        }
+      });
     } catch (IOException e) {
       throw new UncheckedIOException("could not read the registry's storage at " + v2, e);
-    } catch (UncheckedIOException e) {
-      if (!(e.getCause() instanceof NoSuchFileException)) {
-        throw e;
-      }
-      // A directory went away under the walk: take the snapshot again.
-      return snapshot(storageRoot);
     }
     return files;
   }

@@ -270,15 +270,24 @@ public final class RegistryStorage {
     if (!Files.isDirectory(repositoriesDir)) {
       return List.of();
     }
-    try (Stream<Path> walk = Files.walk(repositoriesDir)) {
-      return walk.filter(Files::isDirectory)
-          // Repository names have no component starting with '_': those are distribution's own (a tag may be called _layers).
-          .filter(d -> !repositoriesDir.relativize(d).toString().matches("(.*/)?_.*"))
-          .filter(d -> Files.isDirectory(d.resolve("_layers")) || Files.isDirectory(d.resolve("_manifests"))
-              || Files.isDirectory(d.resolve("_uploads")))
-          .sorted()
-          .toList();
-    }
+    List<Path> found = new ArrayList<>();
+    Files.walkFileTree(repositoriesDir, new java.nio.file.SimpleFileVisitor<>() {
+      @Override
+      public java.nio.file.FileVisitResult preVisitDirectory(Path dir, java.nio.file.attribute.BasicFileAttributes attributes) {
+        // Repository names have no component starting with '_': those are distribution's own (a tag may be
+        // called _layers), and what is under them (every upload's leftover hash states among it) is not walked.
+        if (!dir.equals(repositoriesDir) && dir.getFileName().toString().startsWith("_")) {
+          return java.nio.file.FileVisitResult.SKIP_SUBTREE;
+        }
+        if (Files.isDirectory(dir.resolve("_layers")) || Files.isDirectory(dir.resolve("_manifests"))
+            || Files.isDirectory(dir.resolve("_uploads"))) {
+          found.add(dir);
+        }
+        return java.nio.file.FileVisitResult.CONTINUE;
+      }
+    });
+    found.sort(null);
+    return found;
   }
 
   private static Map<String, Long> blobSizes(Path blobs) throws IOException {
