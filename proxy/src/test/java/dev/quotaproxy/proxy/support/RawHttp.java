@@ -240,6 +240,14 @@ public final class RawHttp implements Closeable {
     }
   }
 
+  /**
+   * Closes the sending side only: the other side reads the end of the stream, as from a client that
+   * stopped short of the body it announced, while this side can still read the answer.
+   */
+  public void shutdownOutput() throws IOException {
+    socket.shutdownOutput();
+  }
+
   public InetAddress localAddress() {
     return socket.getLocalAddress();
   }

@@ -80,9 +80,12 @@ public final class RegistryStorage {
    * @param linkedLayers     {@code _layers} entries with a {@code link}
    * @param held             digests R holds by the rules above (data present)
    * @param openUploadBytes  bytes of the data files of R's open upload sessions
+   * @param freedByDeletes   the references of R's deleted manifests: a linked layer among them is not held
+   *                         (unless a live manifest references it), even if it was uploaded again after the
+   *                         delete, which the files cannot tell apart
    */
   public record Repository(String name, Set<String> liveManifests, Set<String> deletedManifests, Set<String> linkedLayers,
-                           Set<String> held, long openUploadBytes) {}
+                           Set<String> held, long openUploadBytes, Set<String> freedByDeletes) {}
 
   private final Path root;
   private final SortedMap<String, Repository> repositories;
@@ -267,15 +270,24 @@ public final class RegistryStorage {
     if (!Files.isDirectory(repositoriesDir)) {
       return List.of();
     }
-    try (Stream<Path> walk = Files.walk(repositoriesDir)) {
-      return walk.filter(Files::isDirectory)
-          // Repository names have no component starting with '_': those are distribution's own (a tag may be called _layers).
-          .filter(d -> !repositoriesDir.relativize(d).toString().matches("(.*/)?_.*"))
-          .filter(d -> Files.isDirectory(d.resolve("_layers")) || Files.isDirectory(d.resolve("_manifests"))
-              || Files.isDirectory(d.resolve("_uploads")))
-          .sorted()
-          .toList();
-    }
+    List<Path> found = new ArrayList<>();
+    Files.walkFileTree(repositoriesDir, new java.nio.file.SimpleFileVisitor<>() {
+      @Override
+      public java.nio.file.FileVisitResult preVisitDirectory(Path dir, java.nio.file.attribute.BasicFileAttributes attributes) {
+        // Repository names have no component starting with '_': those are distribution's own (a tag may be
+        // called _layers), and what is under them (every upload's leftover hash states among it) is not walked.
+        if (!dir.equals(repositoriesDir) && dir.getFileName().toString().startsWith("_")) {
+          return java.nio.file.FileVisitResult.SKIP_SUBTREE;
+        }
+        if (Files.isDirectory(dir.resolve("_layers")) || Files.isDirectory(dir.resolve("_manifests"))
+            || Files.isDirectory(dir.resolve("_uploads"))) {
+          found.add(dir);
+        }
+        return java.nio.file.FileVisitResult.CONTINUE;
+      }
+    });
+    found.sort(null);
+    return found;
   }
 
   private static Map<String, Long> blobSizes(Path blobs) throws IOException {
@@ -322,7 +334,7 @@ public final class RegistryStorage {
       }
     }
     held.removeIf(digest -> !sizes.containsKey(digest));
-    return new Repository(name, live, deleted, linked, held, openUploadBytes(directory.resolve("_uploads")));
+    return new Repository(name, live, deleted, linked, held, openUploadBytes(directory.resolve("_uploads")), freedByDeletes);
   }
 
   /** {@code <dir>/<algorithm>/<hex>} directories: the shape of both {@code _layers} and {@code _manifests/revisions}. */
