@@ -279,6 +279,18 @@ public final class Ledger {
         });
   }
 
+  /** Which of these event ids the ledger has recorded (applied): ids are {@code namespace/streamId}, as events carry them. */
+  public Future<Set<String>> recorded(Collection<String> eventIds) {
+    if (eventIds.isEmpty()) {
+      return Future.succeededFuture(Set.of());
+    }
+    return pool.preparedQuery(LedgerSql.RECORDED_EVENTS).execute(Tuple.of(eventIds.toArray(String[]::new))).map(rows -> {
+      Set<String> recorded = new HashSet<>();
+      rows.forEach(row -> recorded.add(row.getString("event_id")));
+      return recorded;
+    });
+  }
+
   /** The newest stream entry of the namespace applied (empty: none yet). */
   public Future<Optional<StreamPosition>> progress(String namespace) {
     return progress(pool, namespace);

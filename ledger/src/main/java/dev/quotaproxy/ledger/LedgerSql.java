@@ -127,6 +127,9 @@ final class LedgerSql {
       where scope = $1 or scope like $2
       order by scope""";
 
+  static final String RECORDED_EVENTS = """
+      select event_id from ledger_events where event_id = any($1::text[])""";
+
   static final String PROGRESS = """
       select last_stream_ms, last_stream_seq from namespace_progress where namespace = $1""";
 

@@ -25,6 +25,7 @@ import dev.quotaproxy.ledger.registry.WalkerOptions;
 import dev.quotaproxy.ledger.Retention;
 import dev.quotaproxy.proxy.ledger.LedgerFeed;
 import dev.quotaproxy.proxy.ledger.LedgerBinding;
+import dev.quotaproxy.proxy.ledger.EventOutbox;
 import dev.quotaproxy.proxy.ledger.LedgerRecovery;
 import dev.quotaproxy.proxy.ledger.Reconciliations;
 import dev.quotaproxy.proxy.ledger.RedisStateWatch;
@@ -145,16 +146,18 @@ public final class QuotaProxyMain {
 
     Ledger ledger = new Ledger(backends.ledgerDatabase.pool(vertx, config.ledger().poolSize()));
     Redis ledgerRedis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl).setMaxPoolSize(4).setPoolName("ledger"));
-    LedgerRecovery recovery = new LedgerRecovery(vertx, ledgerRedis, ledger);
-    RedisQuotaStore maintenance = RedisQuotaStore.create(vertx, redisUrl, 2, quota.reservationTtl()).withRecovery(recovery);
+    EventOutbox outbox = new EventOutbox(ledgerRedis, ledger);
+    RedisQuotaStore maintenance = RedisQuotaStore.create(vertx, redisUrl, 2, quota.reservationTtl(), outbox);
     Pool adminPool = backends.ledgerDatabase.pool(vertx, 2);
     LimitsLedger limits = new LimitsLedger(adminPool);
     LimitsSync limitsSync = new LimitsSync(limits, maintenance, config);
+    LedgerRecovery recovery = new LedgerRecovery(vertx, ledgerRedis, ledger, outbox, limitsSync::syncNamespace);
+    maintenance.withRecovery(recovery);
     // Redis is (re)filled from Postgres, the record of limits set by the file and through the admin API.
     ConfiguredQuotas configured = new ConfiguredQuotas(maintenance, quota, guard, limitsSync::syncOnce, "the ledger");
     PushLimits pushes = QuotaEnforcer.pushLimits(quota);
     Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(v,
-        RedisQuotaStore.create(v, redisUrl, connectionsPerLoop, quota.reservationTtl()).withRecovery(recovery),
+        RedisQuotaStore.create(v, redisUrl, connectionsPerLoop, quota.reservationTtl(), outbox).withRecovery(recovery),
         guard, quota, pushes);
 
     // Limits first, then the listener: a push in between would be measured against no limit. A store
@@ -185,6 +188,7 @@ public final class QuotaProxyMain {
           limitsSync.keepSyncing(vertx, LIMITS_SYNC_INTERVAL);
           new LedgerFeed(vertx, ledgerRedis, ledger, config.ledger().batchSize()).start();
           new RedisStateWatch(ledgerRedis, ledger, recovery).keepWatching(vertx, STATE_WATCH_MILLIS);
+          outbox.keepChecking(vertx, recovery);
           // The recorded setting, which the admin API may have changed since the file's was seeded.
           keepRollingUp(vertx, new Retention(backends.ledgerDatabase.pool(vertx, 1)), () -> limits.settings()
               .map(recorded -> recorded.settings().retentionDays()).otherwise(config.ledger().retentionDays()));

@@ -129,9 +129,8 @@ public final class LedgerFeed {
    * namespaces there are.
    */
   public Future<Integer> feedOnce() {
-    return redis.send(Request.cmd(Command.SMEMBERS).arg(QuotaKeys.NAMESPACES)).compose(members -> {
-      List<String> namespaces = new ArrayList<>();
-      members.forEach(member -> namespaces.add(member.toString()));
+    return QuotaKeys.Namespaces.read(redis).compose(listed -> {
+      List<String> namespaces = listed.names();
       if (namespaces.isEmpty()) {
         return Future.succeededFuture(0);
       }

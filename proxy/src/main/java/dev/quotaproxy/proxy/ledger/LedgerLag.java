@@ -40,11 +40,9 @@ public final class LedgerLag {
   }
 
   public Future<Lag> measure() {
-    return redis.send(Request.cmd(Command.SMEMBERS).arg(QuotaKeys.NAMESPACES)).compose(members -> {
+    return QuotaKeys.Namespaces.read(redis).compose(listed -> {
       List<Future<Lag>> lags = new ArrayList<>();
-      if (members != null) {
-        members.forEach(member -> lags.add(of(QuotaKeys.of(member.toString()).events())));
-      }
+      listed.names().forEach(namespace -> lags.add(of(QuotaKeys.of(namespace).events())));
       return Future.all(lags).map(all -> {
         Lag total = Lag.NONE;
         for (int i = 0; i < all.size(); i++) {

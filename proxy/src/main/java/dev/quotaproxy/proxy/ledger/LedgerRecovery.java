@@ -18,13 +18,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Makes a namespace's Redis state the ledger's again. The namespace's stream is first applied to the
- * ledger (whatever Redis still has of it), then the ledger's snapshot is written to Redis and the
- * namespace marked with the ledger's epoch; a namespace the ledger has never seen is only marked. One
+ * ledger (whatever Redis still has of it), then the events this process holds of it that Redis lost
+ * ({@link EventOutbox}), then the ledger's snapshot is written to Redis, the namespace's limits written
+ * again, the namespace listed, and marked with the ledger's epoch; a namespace the ledger has never seen
+ * gets its limits, is listed and marked. One
  * process restores a namespace at a time (a lock in Redis); the others wait for its marker. Until the
  * marker is back, every decision on the namespace is refused (fail closed); pulls are not affected.
  */
@@ -39,16 +42,34 @@ public final class LedgerRecovery implements NamespaceRecovery {
   private final Ledger ledger;
   private final RedisRestore restore;
   private final LedgerBinding binding;
+  private final EventOutbox outbox;
+  private final Function<String, Future<Void>> limits;
   private final String owner = UUID.randomUUID().toString();
   /** One recovery per namespace in this process, however many decisions ask for it at once. */
   private final Map<String, Future<Void>> running = new ConcurrentHashMap<>();
 
+  /** For jobs that run beside the proxies: no events held, and limits left to the proxies' sync. */
   public LedgerRecovery(Vertx vertx, Redis redis, Ledger ledger) {
+    this(vertx, redis, ledger, null, namespace -> Future.succeededFuture());
+  }
+
+  /**
+   * @param outbox this process's copy of the events it appended (null: none)
+   * @param limits writes the limits of every scope of a namespace to Redis, from where they are recorded
+   */
+  public LedgerRecovery(Vertx vertx, Redis redis, Ledger ledger, EventOutbox outbox, Function<String, Future<Void>> limits) {
     this.vertx = vertx;
     this.redis = redis;
     this.ledger = ledger;
     this.restore = new RedisRestore(redis);
     this.binding = new LedgerBinding(redis);
+    this.outbox = outbox;
+    this.limits = limits;
+  }
+
+  @Override
+  public Future<List<String>> namespacesOutsideRedis() {
+    return ledger.namespaces();
   }
 
   /**
@@ -88,7 +109,13 @@ public final class LedgerRecovery implements NamespaceRecovery {
 
   private Future<Void> restore(String namespace, QuotaKeys keys) {
     return ledger.redisEpoch().compose(epoch -> binding.claim(epoch).compose(bound -> drainStream(namespace, keys))
-        .compose(v -> ledger.snapshot(namespace))
+        .compose(v -> outbox == null ? Future.succeededFuture(0) : outbox.applyHeld(namespace))
+        .compose(lost -> {
+          if (lost > 0) {
+            LOG.warn("namespace {}: {} events Redis lost before the ledger read them were applied from this proxy's copy", namespace, lost);
+          }
+          return ledger.snapshot(namespace);
+        })
         .compose(snapshot -> {
           if (snapshot.repositories().isEmpty() && snapshot.position().isEmpty()) {
             return Future.succeededFuture();  // new to the ledger: nothing to restore
@@ -97,6 +124,8 @@ public final class LedgerRecovery implements NamespaceRecovery {
               namespace, snapshot.repositories().size());
           return restore.write(snapshot).compose(v -> keepStreamAhead(keys, snapshot.position().orElse(null)));
         })
+        .compose(v -> limits.apply(namespace))
+        .compose(v -> redis.send(Request.cmd(Command.SADD).arg(QuotaKeys.NAMESPACES).arg(namespace)))
         .compose(v -> redis.send(Request.cmd(Command.SET).arg(keys.epoch()).arg(epoch)))
         .<Void>mapEmpty()
         .onSuccess(v -> LOG.info("namespace {}: quota state known (epoch {})", namespace, epoch)));

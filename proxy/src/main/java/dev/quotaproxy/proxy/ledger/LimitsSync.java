@@ -2,6 +2,7 @@ package dev.quotaproxy.proxy.ledger;
 
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.config.ScopeLimitsConfig;
+import dev.quotaproxy.ledger.Scopes;
 import dev.quotaproxy.ledger.limits.Limits;
 import dev.quotaproxy.ledger.limits.LimitsLedger;
 import dev.quotaproxy.ledger.limits.LimitsLedger.ScopeRecord;
@@ -69,6 +70,24 @@ public final class LimitsSync {
         Limits limits = record.limits();
         writes.add(store.putLimits(record.scope(),
             new ScopeLimits(limits.storageHard(), limits.storageSoft(), limits.egress(), limits.egressWindowSeconds()), record.revision()));
+      }
+      return Future.all(writes).mapEmpty();
+    });
+  }
+
+  /**
+   * Writes the recorded limits of every scope of one namespace to Redis, each at its revision: part of
+   * restoring a namespace whose Redis state was lost, so no decision is made on it without its limits.
+   */
+  public Future<Void> syncNamespace(String namespace) {
+    return ledger.allLimits().compose(records -> {
+      List<Future<Boolean>> writes = new ArrayList<>();
+      for (ScopeRecord record : records) {
+        if (Scopes.namespace(record.scope()).equals(namespace)) {
+          Limits limits = record.limits();
+          writes.add(store.putLimits(record.scope(),
+              new ScopeLimits(limits.storageHard(), limits.storageSoft(), limits.egress(), limits.egressWindowSeconds()), record.revision()));
+        }
       }
       return Future.all(writes).mapEmpty();
     });

@@ -67,7 +67,9 @@ public final class ConfiguredQuotas {
 
   /**
    * One refresh: the configuration if it was never written, the settings (written again if the store
-   * lost them), then system usage, into the guard.
+   * lost them), then system usage, into the guard. System usage the store cannot sum yet (it lost its
+   * parts) makes the guard's state unknown, which refuses pushes; other failures (Redis unreachable)
+   * leave the last state, since every push then fails on its own store call anyway.
    */
   public Future<Void> refresh() {
     // If the store could not be reached at start, the configuration still has to go in first.
@@ -83,6 +85,11 @@ public final class ConfiguredQuotas {
           guard.update(usage, settings);
           return (Void) null;
         }))
+        .onFailure(e -> {
+          if (e instanceof SystemUsageUnknownException) {
+            guard.unknown();
+          }
+        })
         .onComplete(done -> {
           if (done.failed() && !lastRefreshFailed) {
             LOG.error("system usage not refreshed, quota store unreachable: {}", done.cause().toString());

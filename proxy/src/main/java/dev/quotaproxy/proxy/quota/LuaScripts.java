@@ -12,8 +12,10 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Runs the quota scripts ({@code *.lua} next to this class) on one Redis client and its pool.
@@ -24,6 +26,10 @@ import java.util.List;
  * upload). Redis forgets scripts on restart, failover or SCRIPT FLUSH: a call answered NOSCRIPT is sent
  * again with EVAL, which runs it and caches it for the EVALSHAs that follow. That retry is safe because
  * NOSCRIPT means nothing ran.
+ *
+ * <p>The operation's file is run as a function, and the script returns its reply beside the stream
+ * entries it appended ({@code with_events} in common.lua): {@link #run} hands the entries to the
+ * {@link EmittedEvents} and returns the reply alone.
  */
 final class LuaScripts {
   static final Script RESERVE_BYTES = Script.named("reserve_bytes");
@@ -49,10 +55,18 @@ final class LuaScripts {
       COMMIT_BLOB, COMMIT_MANIFEST, DROP_BLOB, DROP_MANIFEST, RESERVE_EGRESS, SETTLE_EGRESS, METER, SCOPE, PUT_LIMITS, PUT_SYSTEM,
       SCOPE_USAGE);
 
-  private final Redis redis;
+  /** Put around each operation's file: its {@code return}s then return from a function. */
+  static final String OPERATION_BEGIN = "local function operation()\n";
+  static final String OPERATION_END = "\nend\nreturn with_events(operation())\n";
+  /** The position of the events key among every script's keys (QuotaKeys.common). */
+  private static final int EVENTS_KEY = 6;
 
-  LuaScripts(Redis redis) {
+  private final Redis redis;
+  private final EmittedEvents events;
+
+  LuaScripts(Redis redis, EmittedEvents events) {
     this.redis = redis;
+    this.events = events;
   }
 
   /** SCRIPT LOADs every script; fails if Redis rejects one or names it differently than we do. */
@@ -69,13 +83,26 @@ final class LuaScripts {
     return Future.all(loads).mapEmpty();
   }
 
-  /** Runs the script by its SHA-1, falling back to its source when Redis does not know it. */
+  /** Runs the script by its SHA-1, falling back to its source when Redis does not know it; the operation's reply. */
   Future<Response> run(Script script, List<String> keys, List<String> args) {
     return redis.send(call(Command.EVALSHA, script.sha(), keys, args)).recover(failure -> {
       if (!isNoScript(failure)) {
         return Future.failedFuture(failure);
       }
       return redis.send(call(Command.EVAL, script.source(), keys, args));
+    }).map(both -> {
+      Response appended = both.get(1);
+      if (appended != null && appended.size() > 0) {
+        String namespace = QuotaKeys.namespaceOfKey(keys.get(EVENTS_KEY));
+        for (Response entry : appended) {
+          Map<String, String> fields = new HashMap<>();
+          for (int i = 1; i + 1 < entry.size(); i += 2) {
+            fields.put(entry.get(i).toString(), entry.get(i + 1).toString());
+          }
+          events.emitted(namespace, entry.get(0).toString(), fields);
+        }
+      }
+      return both.get(0);
     });
   }
 
@@ -95,10 +122,10 @@ final class LuaScripts {
     return message != null && message.startsWith("NOSCRIPT");
   }
 
-  /** One operation's full source (common.lua, then its file) and the SHA-1 Redis knows it by. */
+  /** One operation's full source (common.lua, then its file as a function) and the SHA-1 Redis knows it by. */
   record Script(String name, String source, String sha) {
     static Script named(String name) {
-      String source = resource("common.lua") + "\n" + resource(name + ".lua");
+      String source = resource("common.lua") + "\n" + OPERATION_BEGIN + resource(name + ".lua") + OPERATION_END;
       return new Script(name, source, sha1(source));
     }
 

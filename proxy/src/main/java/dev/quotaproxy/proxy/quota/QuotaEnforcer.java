@@ -111,8 +111,14 @@ public final class QuotaEnforcer implements QuotaRules {
     return readOnly.isEmpty() ? decision.get() : Future.succeededFuture(Admission.refuse(readOnly.get()));
   }
 
-  /** The refusal every push gets while the registry is read-only, recorded for reports; empty when writable. */
+  /**
+   * The refusal every push gets while the registry is read-only, recorded for reports, or while system
+   * usage is unknown (503, unless failing open); empty when writable.
+   */
   Optional<OciError> readOnlyRefusal(ExchangeView exchange) {
+    if (!system.snapshot().known() && !failOpen) {
+      return Optional.of(QuotaErrors.systemUsageUnknown());
+    }
     Optional<OciError> readOnly = system.readOnlyRefusal();
     if (readOnly.isPresent()) {
       SystemGuard.Snapshot state = system.snapshot();

@@ -137,6 +137,13 @@ public final class QuotaErrors {
         "quota store unavailable: pushes are refused until it is back; pulls still work", STORE_RETRY_AFTER_SECONDS);
   }
 
+  /** System usage is not summed over a complete list of namespaces yet (at start, or after Redis lost it). */
+  public static OciError systemUsageUnknown() {
+    return OciError.unavailable(
+        "system usage is being rebuilt in the quota store: pushes are refused until it is known; pulls still work",
+        STORE_RETRY_AFTER_SECONDS);
+  }
+
   /**
    * The {@link #WARNING_HEADER} values for a successful push: one for every scope whose used bytes
    * exceed its soft limit, in the order given (outermost first as the store returns them).

@@ -1,6 +1,11 @@
 package dev.quotaproxy.proxy.quota;
 
 import dev.quotaproxy.ledger.Scopes;
+import io.vertx.core.Future;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -31,7 +36,8 @@ import java.util.List;
  *                                   hour H = epoch seconds / 3600; expires 8 days after its last write
  * qp:{T}:egress:S             HASH  window -> "seconds:index" of the window counted, bytes -> egress reserved
  *                                   and settled in it (reserve_egress, settle_egress); expires at that window's end
- * qp:namespaces               SET   top-level namespaces ever written (no hash tag: read across slots)
+ * qp:namespaces               SET   top-level namespaces ever written (no hash tag: read across slots), and
+ *                                   "=census:TOKEN" once it was made complete after a loss (see {@link #CENSUS})
  * qp:system                   HASH  hard_storage, write_ratio, read_only_forced
  * qp:ledger                   STRING the epoch of the ledger (Postgres) this Redis belongs to
  * qp:ledger-lease             STRING held by the one process feeding the streams to the ledger
@@ -51,6 +57,48 @@ public final class QuotaKeys {
   public static final String SYSTEM = "qp:system";
   /** Which ledger this Redis's state belongs to; every proxy sharing the Redis must share that ledger. */
   public static final String LEDGER = "qp:ledger";
+  /**
+   * The member of {@link #NAMESPACES} that says the set is complete: written, with a fresh token, once
+   * every namespace the ledger knows and every namespace Redis holds state for was listed. It lives in
+   * the set, not beside it, so losing the set (deleted alone, or with everything) loses the census too.
+   * No namespace can be named so: OCI names have no {@code =}.
+   */
+  public static final String CENSUS_PREFIX = "=census:";
+
+  /** The members of {@link #NAMESPACES}: the namespaces, and the census token if the set is complete. */
+  public record Namespaces(List<String> names, String census) {
+    public boolean complete() {
+      return census != null;
+    }
+
+    /** Reads the set. */
+    public static Future<Namespaces> read(Redis redis) {
+      return redis.send(Request.cmd(Command.SMEMBERS).arg(NAMESPACES)).map(Namespaces::of);
+    }
+
+    public static Namespaces of(Response members) {
+      List<String> names = new ArrayList<>();
+      String census = null;
+      if (members != null) {
+        for (Response member : members) {
+          String value = member.toString();
+          if (value.startsWith(CENSUS_PREFIX)) {
+            census = value.substring(CENSUS_PREFIX.length());
+          } else {
+            names.add(value);
+          }
+        }
+      }
+      return new Namespaces(names, census);
+    }
+  }
+
+  /** The namespace of a key of this layout ({@code qp:{T}:...}); null for keys outside any namespace. */
+  public static String namespaceOfKey(String key) {
+    int open = key.indexOf('{');
+    int close = key.indexOf('}', open + 1);
+    return key.startsWith("qp:{") && open == 3 && close > open ? key.substring(open + 1, close) : null;
+  }
 
   private final String prefix;
 

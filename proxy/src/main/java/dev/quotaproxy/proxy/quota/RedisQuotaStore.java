@@ -62,22 +62,26 @@ public final class RedisQuotaStore implements QuotaStore {
   private final boolean ownsClient;
   private final StoreTimers timers;
   private volatile NamespaceRecovery recovery = this::markNew;
-  /** Namespaces this process has added to {@link QuotaKeys#NAMESPACES}: one SADD per namespace per process. */
-  private final Set<String> registeredNamespaces = ConcurrentHashMap.newKeySet();
+  /**
+   * When this store last added each namespace to {@link QuotaKeys#NAMESPACES}: it adds it again after
+   * {@link #RELIST_MILLIS}, so a list lost on its own (deleted by hand) is whole again within that.
+   */
+  private final Map<String, Long> listedAt = new ConcurrentHashMap<>();
+  static final long RELIST_MILLIS = 10_000;
   /** Failed reserves and the releases fired after them, until both are answered (see {@link #reserving}). */
   private final Set<Future<?>> inDoubt = ConcurrentHashMap.newKeySet();
 
   /** A store on a client someone else owns (and closes); its calls are timed nowhere. */
   public RedisQuotaStore(Redis redis, Duration reservationTtl) {
-    this(redis, reservationTtl, false, ProxyMetrics.discarded().redis());
+    this(redis, reservationTtl, false, ProxyMetrics.discarded().redis(), EmittedEvents.NONE);
   }
 
-  private RedisQuotaStore(Redis redis, Duration reservationTtl, boolean ownsClient, StoreTimers timers) {
+  private RedisQuotaStore(Redis redis, Duration reservationTtl, boolean ownsClient, StoreTimers timers, EmittedEvents events) {
     if (reservationTtl.isNegative() || reservationTtl.isZero()) {
       throw new IllegalArgumentException("reservation TTL must be positive: " + reservationTtl);
     }
     this.redis = redis;
-    this.scripts = new LuaScripts(redis);
+    this.scripts = new LuaScripts(redis, events);
     this.reservationTtlMillis = reservationTtl.toMillis();
     this.ownsClient = ownsClient;
     this.timers = timers;
@@ -91,6 +95,11 @@ public final class RedisQuotaStore implements QuotaStore {
   private static final java.util.concurrent.atomic.AtomicInteger CLIENTS = new java.util.concurrent.atomic.AtomicInteger();
 
   public static RedisQuotaStore create(Vertx vertx, String redisUrl, int poolSize, Duration reservationTtl) {
+    return create(vertx, redisUrl, poolSize, reservationTtl, EmittedEvents.NONE);
+  }
+
+  /** As {@link #create(Vertx, String, int, Duration)}, handing every event its scripts append to {@code events}. */
+  public static RedisQuotaStore create(Vertx vertx, String redisUrl, int poolSize, Duration reservationTtl, EmittedEvents events) {
     RedisOptions options = new RedisOptions()
         .setConnectionString(redisUrl)
         .setMaxPoolSize(poolSize)
@@ -98,7 +107,7 @@ public final class RedisQuotaStore implements QuotaStore {
         .setMaxWaitingHandlers(MAX_WAITING_HANDLERS)
         // Named for the pool metrics, which would otherwise carry a random id per client.
         .setPoolName("quota-store-" + CLIENTS.incrementAndGet());
-    return new RedisQuotaStore(Redis.createClient(vertx, options), reservationTtl, true, ProxyMetrics.of(vertx).redis());
+    return new RedisQuotaStore(Redis.createClient(vertx, options), reservationTtl, true, ProxyMetrics.of(vertx).redis(), events);
   }
 
   /** Sends every script to Redis once: fails if Redis is unreachable or rejects a script. */
@@ -373,11 +382,8 @@ public final class RedisQuotaStore implements QuotaStore {
    * pipelined batches. Expired reservations not yet purged still count as reserved.
    */
   public Future<List<ScopeState>> allScopes() {
-    return guarded("all_scopes", () -> redis.send(Request.cmd(Command.SMEMBERS).arg(QuotaKeys.NAMESPACES)).compose(members -> {
-      List<String> namespaces = new ArrayList<>();
-      if (members != null) {
-        members.forEach(member -> namespaces.add(member.toString()));
-      }
+    return guarded("all_scopes", () -> listedNamespaces().compose(listed -> {
+      List<String> namespaces = listed.names();
       List<Future<List<ScopeState>>> batches = new ArrayList<>();
       for (int from = 0; from < namespaces.size(); from += NAMESPACES_PER_BATCH) {
         batches.add(scopesOf(namespaces.subList(from, Math.min(namespaces.size(), from + NAMESPACES_PER_BATCH))));
@@ -460,52 +466,115 @@ public final class RedisQuotaStore implements QuotaStore {
    * batches. Reservations that expired since their namespace was last touched are still counted here;
    * the next call on that namespace purges them.
    *
+   * <p>The sum is only made over a complete list whose namespaces' states are all known: a list without
+   * its census (Redis lost it) is made complete first, and namespaces found unknown are restored first.
+   * If that cannot be done now, the call fails with {@link SystemUsageUnknownException}: a sum over what
+   * is left after a loss would read low, and a read-only registry would take pushes again.
+   *
    * <p>A batch mixes hash slots, which a standalone Redis accepts; on a Redis Cluster client the
    * requests would have to be grouped by node first.
    */
   @Override
   public Future<SystemUsage> systemUsage() {
-    return guarded("system_usage", this::sumNamespaces);
+    return guarded("system_usage", () -> sumNamespaces(true, true));
   }
 
-  private Future<SystemUsage> sumNamespaces() {
-    return redis.send(Request.cmd(Command.SMEMBERS).arg(QuotaKeys.NAMESPACES)).compose(members -> {
-      List<String> namespaces = new ArrayList<>();
-      if (members != null) {
-        members.forEach(member -> namespaces.add(member.toString()));
+  /** Once each, if needed: the census may be taken, and then the namespaces found unknown restored. */
+  private Future<SystemUsage> sumNamespaces(boolean mayTakeCensus, boolean mayRestore) {
+    return listedNamespaces().compose(listed -> {
+      if (!listed.complete()) {
+        return mayTakeCensus ? takeCensus().compose(v -> sumNamespaces(false, mayRestore))
+            : Future.failedFuture(new SystemUsageUnknownException("the list of namespaces is being rebuilt"));
       }
-      List<Future<SystemUsage>> batches = new ArrayList<>();
+      List<Future<NamespaceSums>> batches = new ArrayList<>();
+      List<String> namespaces = listed.names();
       for (int from = 0; from < namespaces.size(); from += NAMESPACES_PER_BATCH) {
         batches.add(usageOf(namespaces.subList(from, Math.min(namespaces.size(), from + NAMESPACES_PER_BATCH))));
       }
-      return Future.all(batches).map(all -> {
-        long used = 0;
-        long reserved = 0;
+      return Future.all(batches).compose(all -> {
+        NamespaceSums total = NamespaceSums.NONE;
         for (int i = 0; i < all.size(); i++) {
-          SystemUsage batch = all.resultAt(i);
-          used += batch.used();
-          reserved += batch.reserved();
+          total = total.plus(all.resultAt(i));
         }
-        return new SystemUsage(used, reserved);
+        if (total.unknown().isEmpty()) {
+          return Future.succeededFuture(new SystemUsage(total.used(), total.reserved()));
+        }
+        if (!mayRestore) {
+          return Future.failedFuture(new SystemUsageUnknownException("namespaces " + total.unknown() + " are being restored"));
+        }
+        List<Future<Void>> restores = new ArrayList<>();
+        total.unknown().forEach(namespace -> restores.add(recovery.ensureKnown(namespace)));
+        return Future.all(restores).compose(v -> sumNamespaces(false, false));
       });
     });
   }
 
-  private Future<SystemUsage> usageOf(List<String> namespaces) {
-    List<Request> requests = new ArrayList<>(namespaces.size() * 2);
+  private Future<QuotaKeys.Namespaces> listedNamespaces() {
+    return QuotaKeys.Namespaces.read(redis);
+  }
+
+  /**
+   * Makes {@link QuotaKeys#NAMESPACES} complete: adds every namespace the recovery knows outside Redis
+   * and every namespace Redis holds a state marker for (a scan, done only after a loss), then the census.
+   */
+  private Future<Void> takeCensus() {
+    LOG.warn("the list of namespaces in Redis is not complete (was its data lost?): listing every namespace again");
+    return recovery.namespacesOutsideRedis().compose(known -> {
+      Set<String> all = new java.util.TreeSet<>(known);
+      return scanMarkers("0", all).compose(v -> {
+        Request add = Request.cmd(Command.SADD).arg(QuotaKeys.NAMESPACES);
+        all.forEach(add::arg);
+        add.arg(QuotaKeys.CENSUS_PREFIX + java.util.UUID.randomUUID());
+        return redis.send(add).<Void>mapEmpty();
+      });
+    });
+  }
+
+  private Future<Void> scanMarkers(String cursor, Set<String> found) {
+    return redis.send(Request.cmd(Command.SCAN).arg(cursor).arg("MATCH").arg(QuotaKeys.of("*").epoch()).arg("COUNT").arg(1000))
+        .compose(reply -> {
+          reply.get(1).forEach(key -> {
+            String namespace = QuotaKeys.namespaceOfKey(key.toString());
+            if (namespace != null) {
+              found.add(namespace);
+            }
+          });
+          String next = reply.get(0).toString();
+          return next.equals("0") ? Future.succeededFuture() : scanMarkers(next, found);
+        });
+  }
+
+  /** Used and reserved bytes of some namespaces' top-level scopes, and which of them have no known state. */
+  private record NamespaceSums(long used, long reserved, List<String> unknown) {
+    static final NamespaceSums NONE = new NamespaceSums(0, 0, List.of());
+
+    NamespaceSums plus(NamespaceSums other) {
+      List<String> both = new ArrayList<>(unknown);
+      both.addAll(other.unknown);
+      return new NamespaceSums(used + other.used, reserved + other.reserved, both);
+    }
+  }
+
+  private Future<NamespaceSums> usageOf(List<String> namespaces) {
+    List<Request> requests = new ArrayList<>(namespaces.size() * 3);
     for (String namespace : namespaces) {
       QuotaKeys keys = QuotaKeys.of(namespace);
       requests.add(Request.cmd(Command.HGET).arg(keys.used()).arg(namespace));
       requests.add(Request.cmd(Command.HGET).arg(keys.reserved()).arg(namespace));
+      requests.add(Request.cmd(Command.EXISTS).arg(keys.epoch()));
     }
     return redis.batch(requests).map(replies -> {
       long used = 0;
       long reserved = 0;
-      for (int i = 0; i < replies.size(); i += 2) {
+      List<String> unknown = new ArrayList<>();
+      for (int i = 0; i < replies.size(); i += 3) {
         used += orZero(replies.get(i));
         reserved += orZero(replies.get(i + 1));
+        if (orZero(replies.get(i + 2)) == 0) {
+          unknown.add(namespaces.get(i / 3));
+        }
       }
-      return new SystemUsage(used, reserved);
+      return new NamespaceSums(used, reserved, unknown);
     });
   }
 
@@ -541,16 +610,19 @@ public final class RedisQuotaStore implements QuotaStore {
 
   /**
    * Runs a write after making sure the namespace is listed in {@link QuotaKeys#NAMESPACES}, which
-   * {@link #systemUsage()} reads. The list lives outside the namespace's hash slot, so it cannot be
-   * updated by the script itself; listing first means usage is never written to an unlisted namespace.
+   * {@link #systemUsage()} and the ledger feed read. The list lives outside the namespace's hash slot, so
+   * it cannot be updated by the script itself; listing first means usage is never written to an unlisted
+   * namespace. The recovery lists a namespace again whenever Redis lost its state.
    */
   private <T> Future<T> write(Path path, Supplier<Future<T>> operation) {
     String namespace = path.namespace;
-    if (registeredNamespaces.contains(namespace)) {
+    long now = System.currentTimeMillis();
+    Long listed = listedAt.get(namespace);
+    if (listed != null && now - listed < RELIST_MILLIS) {
       return whenKnown(namespace, operation);
     }
     return redis.send(Request.cmd(Command.SADD).arg(QuotaKeys.NAMESPACES).arg(namespace)).compose(added -> {
-      registeredNamespaces.add(namespace);
+      listedAt.put(namespace, now);
       return whenKnown(namespace, operation);
     });
   }
@@ -581,8 +653,10 @@ public final class RedisQuotaStore implements QuotaStore {
     return guarded("forget", () -> redis.send(Request.cmd(Command.DEL).arg(QuotaKeys.of(namespace).epoch())).mapEmpty());
   }
 
+  /** Without a ledger there is nothing to restore from: the namespace is listed and marked as new. */
   private Future<Void> markNew(String namespace) {
-    return markKnown(namespace, "new");
+    return guarded("mark_known", () -> redis.send(Request.cmd(Command.SADD).arg(QuotaKeys.NAMESPACES).arg(namespace)))
+        .compose(listed -> markKnown(namespace, "new"));
   }
 
   /** Appends digest, size pairs; blobs listed twice count once (the first of each digest is kept). */

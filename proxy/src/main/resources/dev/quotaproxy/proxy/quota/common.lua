@@ -10,8 +10,10 @@
 --   KEYS[EXTRA_KEYS + 1 ..], ARGV[EXTRA_ARGV + 1 ..]   the operation's own keys and arguments
 --
 -- Events: every committed change is appended to the namespace's stream (EVENTS) in the same script,
--- so a change and its event exist together or not at all. The ledger consumes the stream into
--- Postgres; an entry's id (time-sequence) orders the namespace's changes.
+-- so a change and its event exist together or not at all; the script also returns what it appended
+-- (with_events), which the proxy keeps until the ledger has it, in case Redis loses the stream first.
+-- The ledger consumes the stream into Postgres; an entry's id (time-sequence) orders the namespace's
+-- changes.
 --
 -- Known state: EPOCH exists while the namespace's state is the one the ledger knows. A script that
 -- decides or changes usage returns the bare integer -1 (UNKNOWN) without touching anything when it is
@@ -60,6 +62,10 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- What this call appended to the stream, each as { id, field, value, ... }: returned beside the
+-- operation's reply (see with_events), so the proxy keeps a copy until the ledger has it.
+local EMITTED = {}
+
 -- Appends an event about the repository (the innermost scope) to the namespace's stream:
 -- type, repo and user, then the event's own field/value pairs.
 local function emit(kind, fields)
@@ -67,7 +73,20 @@ local function emit(kind, fields)
   for _, value in ipairs(fields) do
     entry[#entry + 1] = value
   end
-  redis.call(unpack(entry))
+  local record = { redis.call(unpack(entry)) }
+  for i = 4, #entry do
+    record[#record + 1] = entry[i]
+  end
+  EMITTED[#EMITTED + 1] = record
+end
+
+-- Every script's reply (LuaScripts wraps each operation in a function): { the operation's reply, EMITTED }.
+-- A nil reply would end the array early, so it travels as false (a nil bulk reply).
+local function with_events(reply)
+  if reply == nil then
+    reply = false
+  end
+  return { reply, EMITTED }
 end
 
 -- Adds delta to a HASH counter and returns the new value. A counter that reaches zero is deleted,

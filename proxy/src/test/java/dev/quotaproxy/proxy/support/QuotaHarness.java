@@ -5,11 +5,13 @@ import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.ledger.support.RealRegistry;
 import dev.quotaproxy.proxy.ledger.LedgerFeed;
+import dev.quotaproxy.proxy.ledger.EventOutbox;
 import dev.quotaproxy.proxy.ledger.LedgerRecovery;
 import dev.quotaproxy.proxy.ledger.RedisStateWatch;
 import dev.quotaproxy.proxy.ProxyVerticle;
 import dev.quotaproxy.proxy.metrics.ProxyMetrics;
 import dev.quotaproxy.proxy.quota.ConfiguredQuotas;
+import dev.quotaproxy.proxy.quota.EmittedEvents;
 import dev.quotaproxy.proxy.quota.QuotaEnforcer;
 import dev.quotaproxy.proxy.quota.QuotaStore;
 import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
@@ -44,7 +46,7 @@ public final class QuotaHarness implements AutoCloseable {
 
   /** The ledger behind the proxies, when {@link #withLedger()} was called: Postgres, the feed, the recovery. */
   public record LedgerSide(EmbeddedPostgresServer postgres, Ledger ledger, LedgerFeed feed, LedgerRecovery recovery,
-                           RedisStateWatch watch) {}
+                           RedisStateWatch watch, EventOutbox outbox) {}
 
   /** One proxy instance: its client, its store and the refresh that feeds its read-only switch. */
   public record Deployed(OciTestClient client, QuotaStore store, ConfiguredQuotas configured) {}
@@ -76,10 +78,18 @@ public final class QuotaHarness implements AutoCloseable {
     postgres.database().migrate();
     Ledger ledgerOnPostgres = new Ledger(postgres.database().pool(vertx, 4));
     Redis client = Redis.createClient(vertx, redis.url());
-    LedgerRecovery recovery = new LedgerRecovery(vertx, client, ledgerOnPostgres);
+    EventOutbox outbox = new EventOutbox(client, ledgerOnPostgres);
+    // As the proxy's: a restored namespace gets its limits again, here the proxies' configured ones.
+    LedgerRecovery recovery = new LedgerRecovery(vertx, client, ledgerOnPostgres, outbox, namespace -> configuredLimits());
     ledger = new LedgerSide(postgres, ledgerOnPostgres, new LedgerFeed(vertx, client, ledgerOnPostgres, 500), recovery,
-        new RedisStateWatch(client, ledgerOnPostgres, recovery));
+        new RedisStateWatch(client, ledgerOnPostgres, recovery), outbox);
     return ledger;
+  }
+
+  private Future<Void> configuredLimits() {
+    List<Future<Void>> writes = new ArrayList<>();
+    proxies.forEach(proxy -> writes.add(proxy.configured().apply()));
+    return Future.all(writes).mapEmpty();
   }
 
   public Vertx vertx() {
@@ -114,7 +124,8 @@ public final class QuotaHarness implements AutoCloseable {
     args.addAll(List.of(flags));
     ProxyConfig proxyConfig = ProxyConfig.load(args, Map.of());
     ProxyConfig.Quota quota = proxyConfig.quota();
-    RedisQuotaStore store = RedisQuotaStore.create(vertx, redis.url(), 8, quota.reservationTtl());
+    RedisQuotaStore store = RedisQuotaStore.create(vertx, redis.url(), 8, quota.reservationTtl(),
+        ledger == null ? EmittedEvents.NONE : ledger.outbox());
     if (ledger != null) {
       store.withRecovery(ledger.recovery());
     }
