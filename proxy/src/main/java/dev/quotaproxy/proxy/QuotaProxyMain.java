@@ -34,6 +34,7 @@ import dev.quotaproxy.proxy.quota.PushLimits;
 import dev.quotaproxy.proxy.quota.QuotaEnforcer;
 import dev.quotaproxy.proxy.quota.QuotaRules;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.proxy.quota.EvictionPolicy;
 import dev.quotaproxy.proxy.quota.SystemGuard;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
@@ -172,7 +173,11 @@ public final class QuotaProxyMain {
           LOG.error("quota scripts not loaded, quota store unreachable: {}", e.toString());
           return Future.succeededFuture();
         })
-        .compose(loaded -> recovery.bindRedis().recover(e -> e instanceof LedgerBinding.OtherLedgerException
+        .compose(loaded -> EvictionPolicy.check(ledgerRedis).recover(e -> e instanceof EvictionPolicy.EvictingRedisException
+            ? Future.failedFuture(e)
+            // Unreachable: checked again by the state watch once it is back.
+            : Future.succeededFuture()))
+        .compose(checked -> recovery.bindRedis().recover(e -> e instanceof LedgerBinding.OtherLedgerException
             ? Future.failedFuture(e)
             // Unreachable: the state watch and every restore check again once it is back.
             : Future.succeededFuture()))

@@ -2,6 +2,7 @@ package dev.quotaproxy.proxy.ledger;
 
 import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.ledger.Ledger.StreamPosition;
+import dev.quotaproxy.proxy.quota.EvictionPolicy;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -9,6 +10,7 @@ import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,7 +18,8 @@ import org.slf4j.LoggerFactory;
  * Notices, without waiting for a push, when Redis no longer holds the state the ledger knows: a
  * namespace whose marker is gone (Redis came back empty) or carries another epoch (another Redis),
  * or whose event stream ends before what the ledger applied (Redis restored from an older copy). Such
- * a namespace is restored from the ledger; until then decisions on it are refused.
+ * a namespace is restored from the ledger; until then decisions on it are refused. Every pass also lists
+ * the ledger's namespaces in {@link QuotaKeys#NAMESPACES} again, and warns if Redis was set to evict.
  */
 public final class RedisStateWatch {
   private static final Logger LOG = LoggerFactory.getLogger(RedisStateWatch.class);
@@ -50,13 +53,26 @@ public final class RedisStateWatch {
 
   /** One pass over every namespace the ledger knows; restores those Redis does not hold as the ledger does. */
   public Future<Void> watchOnce() {
+    // A policy changed since the start cannot stop the proxy, but it must not go unnoticed.
+    EvictionPolicy.check(redis).onFailure(e -> {
+      if (e instanceof EvictionPolicy.EvictingRedisException) {
+        LOG.error("{}", e.getMessage());
+      }
+    });
     return recovery.bindRedis().compose(bound -> ledger.redisEpoch()).compose(epoch -> ledger.namespaces().compose(namespaces -> {
-      Future<Void> all = Future.succeededFuture();
+      // Listed again every pass: a list deleted on its own would otherwise hide them from the feed and the sums.
+      Future<Void> all = namespaces.isEmpty() ? Future.succeededFuture() : listed(namespaces);
       for (String namespace : namespaces) {
         all = all.compose(v -> check(namespace, epoch));
       }
       return all;
     }));
+  }
+
+  private Future<Void> listed(List<String> namespaces) {
+    Request add = Request.cmd(Command.SADD).arg(QuotaKeys.NAMESPACES);
+    namespaces.forEach(add::arg);
+    return redis.send(add).mapEmpty();
   }
 
   private Future<Void> check(String namespace, String epoch) {
