@@ -1,5 +1,6 @@
 package dev.quotaproxy.proxy;
 
+import static dev.quotaproxy.proxy.support.OciTestClient.digest;
 import static dev.quotaproxy.proxy.support.OciTestClient.image;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -7,13 +8,16 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.proxy.ledger.LedgerBinding;
+import dev.quotaproxy.proxy.quota.EvictionPolicy;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
+import dev.quotaproxy.proxy.support.RegistryStorage;
 import dev.quotaproxy.proxy.support.OciTestClient.Image;
 import dev.quotaproxy.proxy.support.QuotaHarness;
 import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
 import dev.quotaproxy.proxy.support.QuotaHarness.LedgerSide;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -132,6 +136,182 @@ class RedisLossTest {
     assertThat(QuotaHarness.await(proxy.store().scope("acme")).used()).isEqualTo(before);
     assertThat(harness.redis().command(Request.cmd(Command.GET).arg(QuotaKeys.LEDGER)).toString())
         .isEqualTo(QuotaHarness.await(ledger.ledger().redisEpoch()));
+  }
+
+  /**
+   * The issue's first finding: after a flush, namespaces were never listed again, so the feed stopped
+   * reading their streams and later pushes and deletes never reached the ledger.
+   */
+  @Test
+  void afterAFlushLaterPushesAndDeletesStillReachTheLedger() throws Exception {
+    Image first = image(randomBytes(300 * KiB));
+    assertThat(proxy.client().pushImage("acme/app", "1", first).status()).isEqualTo(201);
+    drainFeed();
+    harness.redis().flushAll();
+
+    Image second = image(randomBytes(200 * KiB));
+    assertThat(proxy.client().pushImage("acme/app", "2", second).status()).isEqualTo(201);
+    byte[] loose = randomBytes(100 * KiB);
+    assertThat(proxy.client().pushBlob("acme/tools", loose).status()).isEqualTo(201);
+    assertThat(proxy.client().delete("/v2/acme/tools/blobs/" + digest(loose)).status()).isEqualTo(202);
+    drainFeed();
+
+    assertThat(members(QuotaKeys.NAMESPACES)).contains("acme");
+    assertLedgerRedisAndRegistryAgree("acme", "acme/app", "acme/tools");
+  }
+
+  /** Events still in the stream when Redis lost it reach the ledger from the proxy's copy, without waiting for a push. */
+  @Test
+  void eventsRedisLostBeforeTheFeedReadThemReachTheLedgerFromTheProxysCopy() throws Exception {
+    assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);
+    harness.redis().flushAll();
+
+    // The outbox's own check, as it runs every second once the events are older than its grace.
+    QuotaHarness.await(ledger.outbox().check(ledger.recovery(), System.currentTimeMillis() + 60_000));
+
+    assertThat(ledger.outbox().recovered()).isPositive();
+    assertThat(ledger.outbox().size()).isZero();
+    assertLedgerRedisAndRegistryAgree("acme", "acme/app");
+  }
+
+  /** Redis restarted without persistence: data gone, scripts forgotten, every connection dropped. */
+  @Test
+  void aRestartWithoutPersistenceLosesNothing() throws Exception {
+    assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);
+    harness.redis().command(Request.cmd(Command.SCRIPT).arg("FLUSH"));
+    harness.redis().command(Request.cmd(Command.FLUSHDB));
+    harness.redis().command(Request.cmd(Command.CLIENT).arg("KILL").arg("TYPE").arg("normal").arg("SKIPME").arg("yes"));
+
+    assertThat(proxy.client().pushImage("acme/app", "2", image(randomBytes(200 * KiB))).status()).isEqualTo(201);
+    drainFeed();
+
+    assertLedgerRedisAndRegistryAgree("acme", "acme/app");
+  }
+
+  /**
+   * Redis came back from an older snapshot: every key as it was before the last pushes (DUMP, then
+   * RESTORE after a flush), markers included. The stream ends before the ledger's position: the watch
+   * restores the namespace, and what the ledger had not read yet comes from the proxy's copy.
+   */
+  @Test
+  void aRedisFromAnOlderSnapshotIsFoundAndRestored() throws Exception {
+    assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);
+    drainFeed();
+    Map<String, Object> snapshot = new java.util.HashMap<>();
+    for (Response key : harness.redis().command(Request.cmd(Command.KEYS).arg("*"))) {
+      snapshot.put(key.toString(), harness.redis().command(Request.cmd(Command.DUMP).arg(key.toString())).toBuffer());
+    }
+    assertThat(proxy.client().pushImage("acme/app", "2", image(randomBytes(200 * KiB))).status()).isEqualTo(201);
+    drainFeed();
+    assertThat(proxy.client().pushImage("acme/app", "3", image(randomBytes(100 * KiB))).status()).isEqualTo(201);
+
+    harness.redis().flushAll();
+    snapshot.forEach((key, dump) -> harness.redis().command(Request.cmd(Command.RESTORE).arg(key).arg(0).arg((io.vertx.core.buffer.Buffer) dump)));
+    QuotaHarness.await(ledger.watch().watchOnce());
+    drainFeed();
+
+    assertLedgerRedisAndRegistryAgree("acme", "acme/app");
+  }
+
+  @Test
+  void oneNamespacesKeysDeletedByHandAreRestored() throws Exception {
+    assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);
+    assertThat(proxy.client().pushImage("globex/web", "1", image(randomBytes(100 * KiB))).status()).isEqualTo(201);
+    drainFeed();
+    for (Response key : harness.redis().command(Request.cmd(Command.KEYS).arg("qp:{acme}:*"))) {
+      harness.redis().command(Request.cmd(Command.DEL).arg(key.toString()));
+    }
+
+    QuotaHarness.await(ledger.watch().watchOnce());
+
+    assertLedgerRedisAndRegistryAgree("acme", "acme/app");
+    assertThat(QuotaHarness.await(proxy.store().scope("acme")).limits().storageHard()).as("its limits too").isEqualTo(4 * 1024 * KiB);
+  }
+
+  @Test
+  void theNamespaceListDeletedOnItsOwnIsTakenAgainBeforeSystemUsageIsTrusted() throws Exception {
+    assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);
+    drainFeed();
+    long used = QuotaHarness.await(proxy.store().systemUsage()).used();
+    harness.redis().command(Request.cmd(Command.DEL).arg(QuotaKeys.NAMESPACES));
+
+    assertThat(QuotaHarness.await(proxy.store().systemUsage()).used()).isEqualTo(used);
+    assertThat(members(QuotaKeys.NAMESPACES)).contains("acme").anyMatch(member -> member.startsWith(QuotaKeys.CENSUS_PREFIX));
+  }
+
+  /**
+   * The issue's second finding: system usage read 0 after a flush, so a read-only registry took pushes
+   * again. Now, until it is summed over a complete list again, pushes get 503; then read-only again.
+   */
+  @Test
+  void aReadOnlyRegistryStaysReadOnlyAfterRedisLosesItsData() throws Exception {
+    Deployed limited = harness.startProxy("""
+        quota:
+          system:
+            hard-storage: 1MiB
+            write-ratio: 50%
+        """);
+    assertThat(limited.client().pushBlob("ro/app", randomBytes(600 * KiB)).status()).isEqualTo(201);
+    drainFeed();
+    QuotaHarness.await(limited.configured().refresh());
+    assertThat(limited.client().pushBlob("ro/other", randomBytes(KiB)).status()).as("read-only").isEqualTo(403);
+
+    int port = ledger.postgres().port();
+    ledger.postgres().close();
+    harness.redis().flushAll();
+    assertThatThrownBy(() -> QuotaHarness.await(limited.configured().refresh())).hasMessageContaining("system usage is not known");
+
+    var refused = limited.client().pushBlob("ro/other", randomBytes(KiB));
+    assertThat(refused.status()).isEqualTo(503);
+    assertThat(refused.header("Retry-After")).isNotNull();
+    assertThat(refused.body()).contains("system usage is being rebuilt");
+
+    EmbeddedPostgresServer restarted = EmbeddedPostgresServer.start(postgresData, port, false);
+    try {
+      QuotaHarness.await(limited.configured().refresh());
+      assertThat(QuotaHarness.await(limited.store().systemUsage()).used()).isGreaterThanOrEqualTo(600 * KiB);
+      var again = limited.client().pushBlob("ro/other", randomBytes(KiB));
+      assertThat(again.status()).as("read-only again, not writable").isEqualTo(403);
+      assertThat(again.body()).contains("registry is read-only");
+    } finally {
+      restarted.close();
+    }
+  }
+
+  @Test
+  void anEvictingRedisIsRefused() throws Exception {
+    QuotaHarness.await(EvictionPolicy.check(redisClient()));
+    harness.redis().command(Request.cmd(Command.CONFIG).arg("SET").arg("maxmemory-policy").arg("allkeys-lru"));
+    try {
+      assertThatThrownBy(() -> QuotaHarness.await(EvictionPolicy.check(redisClient())))
+          .isInstanceOf(EvictionPolicy.EvictingRedisException.class)
+          .hasMessageContaining("maxmemory-policy allkeys-lru").hasMessageContaining("set maxmemory-policy noeviction");
+    } finally {
+      harness.redis().command(Request.cmd(Command.CONFIG).arg("SET").arg("maxmemory-policy").arg("noeviction"));
+    }
+  }
+
+  private io.vertx.redis.client.Redis redisClient() {
+    return io.vertx.redis.client.Redis.createClient(harness.vertx(), harness.redis().url());
+  }
+
+  private java.util.Set<String> members(String key) {
+    java.util.Set<String> members = new java.util.TreeSet<>();
+    harness.redis().command(Request.cmd(Command.SMEMBERS).arg(key)).forEach(member -> members.add(member.toString()));
+    return members;
+  }
+
+  /** Per scope: the bytes the registry holds, Redis's charge and the ledger's usage are one figure. */
+  private void assertLedgerRedisAndRegistryAgree(String namespace, String... scopes) throws Exception {
+    Map<String, Long> ledgerUsage = QuotaHarness.await(ledger.ledger().snapshot(namespace)).usage();
+    RegistryStorage registry = RegistryStorage.read(harness.registry().storage());
+    java.util.List<String> all = new java.util.ArrayList<>(java.util.List.of(namespace));
+    all.addAll(java.util.List.of(scopes));
+    for (String scope : all) {
+      long held = registry.heldBytes(scope);
+      assertThat(QuotaHarness.await(proxy.store().scope(scope)).used()).as("Redis's charge of %s", scope).isEqualTo(held);
+      assertThat(ledgerUsage.getOrDefault(scope, 0L)).as("the ledger's usage of %s", scope).isEqualTo(held);
+    }
   }
 
   private void drainFeed() throws Exception {

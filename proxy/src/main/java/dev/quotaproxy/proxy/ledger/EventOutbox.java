@@ -129,7 +129,12 @@ public final class EventOutbox implements EmittedEvents {
    * are applied to the ledger and their namespace restored from it.
    */
   public Future<Void> check(LedgerRecovery recovery) {
-    long before = clock.getAsLong() - GRACE_MILLIS;
+    return check(recovery, clock.getAsLong());
+  }
+
+  /** {@link #check(LedgerRecovery)} as if it were {@code nowMillis}. */
+  public Future<Void> check(LedgerRecovery recovery, long nowMillis) {
+    long before = nowMillis - GRACE_MILLIS;
     Map<String, List<StreamPosition>> due = new ConcurrentHashMap<>();
     List<String> ids = new ArrayList<>();
     held.forEach((namespace, events) -> events.headMap(new StreamPosition(before, Long.MAX_VALUE), true).keySet().forEach(position -> {

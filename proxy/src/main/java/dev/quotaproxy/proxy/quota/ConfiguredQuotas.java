@@ -54,6 +54,19 @@ public final class ConfiguredQuotas {
     return fill.get().onSuccess(v -> applied = true);
   }
 
+  /** Writes the configured limits of every scope of one namespace (for a restore without a ledger of limits). */
+  public Future<Void> writeLimitsOf(String namespace) {
+    List<Future<Void>> writes = new ArrayList<>();
+    for (Map.Entry<String, ScopeLimitsConfig> scope : config.scopes().entrySet()) {
+      if (dev.quotaproxy.ledger.Scopes.namespace(scope.getKey()).equals(namespace)) {
+        ScopeLimitsConfig limits = scope.getValue();
+        writes.add(store.putLimits(scope.getKey(),
+            new ScopeLimits(limits.storageHard(), limits.storageSoft(), limits.egress(), limits.egressWindowSeconds())));
+      }
+    }
+    return Future.all(writes).mapEmpty();
+  }
+
   private Future<Void> writeConfigured() {
     List<Future<Void>> writes = new ArrayList<>();
     writes.add(store.putSystemSettings(systemSettings()));

@@ -483,7 +483,7 @@ public final class RedisQuotaStore implements QuotaStore {
   private Future<SystemUsage> sumNamespaces(boolean mayTakeCensus, boolean mayRestore) {
     return listedNamespaces().compose(listed -> {
       if (!listed.complete()) {
-        return mayTakeCensus ? takeCensus().compose(v -> sumNamespaces(false, mayRestore))
+        return mayTakeCensus ? takeCensus().recover(RedisQuotaStore::stillUnknown).compose(v -> sumNamespaces(false, mayRestore))
             : Future.failedFuture(new SystemUsageUnknownException("the list of namespaces is being rebuilt"));
       }
       List<Future<NamespaceSums>> batches = new ArrayList<>();
@@ -504,9 +504,14 @@ public final class RedisQuotaStore implements QuotaStore {
         }
         List<Future<Void>> restores = new ArrayList<>();
         total.unknown().forEach(namespace -> restores.add(recovery.ensureKnown(namespace)));
-        return Future.all(restores).compose(v -> sumNamespaces(false, false));
+        return Future.all(restores).recover(RedisQuotaStore::stillUnknown).compose(v -> sumNamespaces(false, false));
       });
     });
+  }
+
+  /** A rebuild that failed (the ledger unreachable, say): system usage stays unknown, whatever the cause. */
+  private static <T> Future<T> stillUnknown(Throwable cause) {
+    return Future.failedFuture(new SystemUsageUnknownException("its rebuild failed: " + cause));
   }
 
   private Future<QuotaKeys.Namespaces> listedNamespaces() {

@@ -80,15 +80,15 @@ public final class QuotaHarness implements AutoCloseable {
     Redis client = Redis.createClient(vertx, redis.url());
     EventOutbox outbox = new EventOutbox(client, ledgerOnPostgres);
     // As the proxy's: a restored namespace gets its limits again, here the proxies' configured ones.
-    LedgerRecovery recovery = new LedgerRecovery(vertx, client, ledgerOnPostgres, outbox, namespace -> configuredLimits());
+    LedgerRecovery recovery = new LedgerRecovery(vertx, client, ledgerOnPostgres, outbox, this::configuredLimits);
     ledger = new LedgerSide(postgres, ledgerOnPostgres, new LedgerFeed(vertx, client, ledgerOnPostgres, 500), recovery,
         new RedisStateWatch(client, ledgerOnPostgres, recovery), outbox);
     return ledger;
   }
 
-  private Future<Void> configuredLimits() {
+  private Future<Void> configuredLimits(String namespace) {
     List<Future<Void>> writes = new ArrayList<>();
-    proxies.forEach(proxy -> writes.add(proxy.configured().apply()));
+    proxies.forEach(proxy -> writes.add(proxy.configured().writeLimitsOf(namespace)));
     return Future.all(writes).mapEmpty();
   }
 
