@@ -206,7 +206,7 @@ class RedisLossTest {
     assertThat(proxy.client().pushImage("acme/app", "3", image(randomBytes(100 * KiB))).status()).isEqualTo(201);
 
     harness.redis().flushAll();
-    snapshot.forEach((key, dump) -> harness.redis().command(Request.cmd(Command.RESTORE).arg(key).arg(0).arg((io.vertx.core.buffer.Buffer) dump)));
+    snapshot.forEach((key, dump) -> harness.redis().command(Request.cmd(Command.RESTORE).arg(key).arg(0).arg((io.vertx.core.buffer.Buffer) dump).arg("REPLACE")));
     QuotaHarness.await(ledger.watch().watchOnce());
     drainFeed();
 
