@@ -6,7 +6,8 @@
 #
 # 1. Decision path. Starts a redis-server and loads the proxy's own scripts,
 #    built exactly as the proxy builds them (common.lua, a newline, then the
-#    operation's file; the SHA-1 Redis returns must equal the file's). Then
+#    operation's file wrapped in a function whose reply is returned with the
+#    events it appended; the SHA-1 Redis returns must equal the file's). Then
 #    redis-benchmark calls them by EVALSHA, with the keys and arguments
 #    RedisQuotaStore sends, for a repository bench/app whose two scopes both
 #    have a hard limit, at several client counts, no pipelining:
@@ -67,7 +68,9 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { print b - a }'; }
 # load_script NAME: SCRIPT LOAD NAME as the proxy sends it; print its SHA-1.
 load_script() {
   local src=$QP_TMP/$1.lua sha want
-  { cat "$SCRIPTS/common.lua"; printf '\n'; cat "$SCRIPTS/$1.lua"; } >"$src"
+  # As LuaScripts.Script.named: the operation's file runs as a function, its reply returned with its events.
+  { cat "$SCRIPTS/common.lua"; printf '\nlocal function operation()\n'; cat "$SCRIPTS/$1.lua"
+    printf '\nend\nreturn with_events(operation())\n'; } >"$src"
   sha=$(rcli -x SCRIPT LOAD <"$src")
   want=$(sha1sum "$src")
   [[ "$sha" == "${want%% *}" ]] || die "Redis named $1 $sha, the proxy would call it ${want%% *}"
@@ -103,7 +106,8 @@ decision_path() {
   local -a reserve_cmd=(EVALSHA "$reserve" 10 "${common[@]}" "${ns}present:bench" "${ns}present:bench/app"
     2 bench-user bench bench/app)
   local ttl=3600000
-  [[ "$(rcli "${reserve_cmd[@]}" check-1 '' bench/app "$MIB" "$MIB" "$ttl" | tr '\n' ' ')" == "1 $MIB " ]] \
+  # The reply is { { 1, granted }, events appended }: its first two lines.
+  [[ "$(rcli "${reserve_cmd[@]}" check-1 '' bench/app "$MIB" "$MIB" "$ttl" | head -2 | tr '\n' ' ')" == "1 $MIB " ]] \
     || die "reserve_bytes did not grant 1 MiB: check the arguments against its header"
 
   # 10,000 live reservations of 1 GiB each for the release runs.
