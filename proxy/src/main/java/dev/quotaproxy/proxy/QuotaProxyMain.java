@@ -35,6 +35,7 @@ import dev.quotaproxy.proxy.quota.QuotaEnforcer;
 import dev.quotaproxy.proxy.quota.QuotaRules;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
 import dev.quotaproxy.proxy.quota.EvictionPolicy;
+import dev.quotaproxy.proxy.quota.LiveReservations;
 import dev.quotaproxy.proxy.quota.SystemGuard;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
@@ -148,7 +149,8 @@ public final class QuotaProxyMain {
     Ledger ledger = new Ledger(backends.ledgerDatabase.pool(vertx, config.ledger().poolSize()));
     Redis ledgerRedis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl).setMaxPoolSize(4).setPoolName("ledger"));
     EventOutbox outbox = new EventOutbox(ledgerRedis, ledger);
-    RedisQuotaStore maintenance = RedisQuotaStore.create(vertx, redisUrl, 2, quota.reservationTtl(), outbox);
+    LiveReservations live = new LiveReservations();
+    RedisQuotaStore maintenance = RedisQuotaStore.create(vertx, redisUrl, 2, quota.reservationTtl(), outbox, live);
     Pool adminPool = backends.ledgerDatabase.pool(vertx, 2);
     LimitsLedger limits = new LimitsLedger(adminPool);
     LimitsSync limitsSync = new LimitsSync(limits, maintenance, config);
@@ -158,7 +160,7 @@ public final class QuotaProxyMain {
     ConfiguredQuotas configured = new ConfiguredQuotas(maintenance, quota, guard, limitsSync::syncOnce, "the ledger");
     PushLimits pushes = QuotaEnforcer.pushLimits(quota);
     Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(v,
-        RedisQuotaStore.create(v, redisUrl, connectionsPerLoop, quota.reservationTtl(), outbox).withRecovery(recovery),
+        RedisQuotaStore.create(v, redisUrl, connectionsPerLoop, quota.reservationTtl(), outbox, live).withRecovery(recovery),
         guard, quota, pushes);
 
     // Limits first, then the listener: a push in between would be measured against no limit. A store
@@ -194,6 +196,7 @@ public final class QuotaProxyMain {
           new LedgerFeed(vertx, ledgerRedis, ledger, config.ledger().batchSize()).start();
           new RedisStateWatch(ledgerRedis, ledger, recovery).keepWatching(vertx, STATE_WATCH_MILLIS);
           outbox.keepChecking(vertx, recovery);
+          keepReservations(vertx, maintenance);
           // The recorded setting, which the admin API may have changed since the file's was seeded.
           keepRollingUp(vertx, new Retention(backends.ledgerDatabase.pool(vertx, 1)), () -> limits.settings()
               .map(recorded -> recorded.settings().retentionDays()).otherwise(config.ledger().retentionDays()));
@@ -211,6 +214,22 @@ public final class QuotaProxyMain {
               backends.ledgerDatabase.pool(vertx, 2), readiness);
           return start(vertx, config, rules).compose(id -> startAdmin(vertx, config, admin).map(id));
         });
+  }
+
+  /** Renews this process's requests' reservations, and re-creates those Redis lost, every RedisQuotaStore.KEEP_MILLIS. */
+  public static void keepReservations(Vertx vertx, RedisQuotaStore store) {
+    boolean[] running = {false};
+    vertx.setPeriodic(RedisQuotaStore.KEEP_MILLIS, id -> {
+      if (!running[0]) {
+        running[0] = true;
+        store.keep().onComplete(done -> {
+          running[0] = false;
+          if (done.failed()) {
+            LOG.debug("reservations in flight not renewed (next round retries): {}", done.cause().toString());
+          }
+        });
+      }
+    });
   }
 
   /**

@@ -10,7 +10,10 @@ import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.proxy.ledger.LedgerBinding;
 import dev.quotaproxy.proxy.quota.EvictionPolicy;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
+import dev.quotaproxy.proxy.support.RawHttp;
 import dev.quotaproxy.proxy.support.RegistryStorage;
+import dev.quotaproxy.proxy.support.ScopeWatch;
+import dev.quotaproxy.proxy.support.StorageInvariant;
 import dev.quotaproxy.proxy.support.OciTestClient.Image;
 import dev.quotaproxy.proxy.support.QuotaHarness;
 import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
@@ -263,7 +266,7 @@ class RedisLossTest {
 
     var refused = limited.client().pushBlob("ro/other", randomBytes(KiB));
     assertThat(refused.status()).isEqualTo(503);
-    assertThat(refused.header("Retry-After")).isNotNull();
+    assertThat(refused.header("Retry-After")).isPresent();
     assertThat(refused.body()).contains("system usage is being rebuilt");
 
     EmbeddedPostgresServer restarted = EmbeddedPostgresServer.start(postgresData, port, false);
@@ -276,6 +279,39 @@ class RedisLossTest {
     } finally {
       restarted.close();
     }
+  }
+
+  /**
+   * A push in flight when Redis loses its data keeps its room: its proxy re-creates its reservation, and
+   * the restored namespace makes new grants wait until it has, so a second push cannot take the room and
+   * both land past the limit.
+   */
+  @Test
+  void aPushInFlightWhenRedisLosesItsDataKeepsItsRoom() throws Exception {
+    assertThat(proxy.client().pushBlob("acme/app", randomBytes(100 * KiB)).status()).isEqualTo(201);
+    drainFeed();
+    byte[] big = randomBytes(3 * 1024 * KiB);
+    String location = proxy.client().startUpload("acme/app").header("Location").orElseThrow();
+    String origin = proxy.client().base();
+    String target = RawHttp.target(location) + (location.contains("?") ? "&" : "?") + "digest=" + digest(big);
+    try (RawHttp slow = RawHttp.connect(origin);
+         ScopeWatch watch = ScopeWatch.start(harness.vertx(), harness.redis().url(), proxy.store(), "acme")) {
+      slow.head("PUT", target, "Content-Type", "application/octet-stream", "Content-Length", Integer.toString(big.length));
+      slow.write(java.util.Arrays.copyOfRange(big, 0, KiB));
+      watch.await("acme", state -> state.reserved() >= big.length, "the slow push's reservation", java.time.Duration.ofSeconds(10));
+
+      harness.redis().flushAll();
+      QuotaHarness.await(ledger.watch().watchOnce());  // restored at once, not at the next decision
+
+      var second = proxy.client().pushBlob("acme/other", randomBytes(2 * 1024 * KiB));
+      assertThat(second.status()).as("the room is the slow push's: %s", second.body()).isEqualTo(403);
+
+      slow.write(java.util.Arrays.copyOfRange(big, KiB, big.length));
+      assertThat(slow.read(java.time.Duration.ofSeconds(20)).status()).isEqualTo(201);
+    }
+    drainFeed();
+    StorageInvariant.check(harness.registry().storage(), proxy.store());
+    assertLedgerRedisAndRegistryAgree("acme", "acme/app");
   }
 
   @Test

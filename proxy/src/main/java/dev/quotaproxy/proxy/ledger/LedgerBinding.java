@@ -1,5 +1,6 @@
 package dev.quotaproxy.proxy.ledger;
 
+import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
 import io.vertx.core.Future;
 import io.vertx.redis.client.Command;
@@ -14,19 +15,36 @@ import io.vertx.redis.client.Request;
  * refuses to touch that Redis's state instead of restoring over it. A flushed Redis is claimed again.
  */
 public final class LedgerBinding {
-  private final Redis redis;
+  /** How long after a Redis was found empty its restored namespaces make new grants wait (see QuotaKeys#LOST). */
+  static final long LOST_MILLIS = 60_000;
 
-  public LedgerBinding(Redis redis) {
+  private final Redis redis;
+  private final Ledger ledger;
+
+  public LedgerBinding(Redis redis, Ledger ledger) {
     this.redis = redis;
+    this.ledger = ledger;
   }
 
-  /** Succeeds when this Redis belongs to the ledger of {@code epoch}, claiming it if it belongs to none. */
-  public Future<Void> claim(String epoch) {
-    return redis.send(Request.cmd(Command.SET).arg(QuotaKeys.LEDGER).arg(epoch).arg("NX"))
-        .compose(set -> redis.send(Request.cmd(Command.GET).arg(QuotaKeys.LEDGER)))
+  /**
+   * Succeeds when this Redis belongs to this process's ledger, claiming it if it belongs to none. A Redis
+   * that belongs to none while the ledger knows namespaces has lost its data (flushed, restarted empty):
+   * that is noted in {@link QuotaKeys#LOST} for a minute, so namespaces restored meanwhile make new grants
+   * wait for the reservations in flight to be re-created.
+   */
+  public Future<Void> claim() {
+    return ledger.redisEpoch().compose(epoch -> redis.send(Request.cmd(Command.SET).arg(QuotaKeys.LEDGER).arg(epoch).arg("NX"))
+        .compose(set -> set == null ? Future.succeededFuture() : noteLoss())
+        .compose(noted -> redis.send(Request.cmd(Command.GET).arg(QuotaKeys.LEDGER)))
         .compose(bound -> bound == null || epoch.equals(bound.toString())
             ? Future.succeededFuture()
-            : Future.failedFuture(new OtherLedgerException(bound.toString(), epoch)));
+            : Future.failedFuture(new OtherLedgerException(bound.toString(), epoch))));
+  }
+
+  private Future<Void> noteLoss() {
+    return ledger.namespaces().compose(namespaces -> namespaces.isEmpty()
+        ? Future.succeededFuture()
+        : redis.send(Request.cmd(Command.SET).arg(QuotaKeys.LOST).arg(1).arg("PX").arg(LOST_MILLIS)).mapEmpty());
   }
 
   /** This Redis's state belongs to another ledger than the process's own. */

@@ -119,7 +119,7 @@ public final class LedgerFeed {
    * ledger's Redis must not be written here (see {@link LedgerBinding}).
    */
   private Future<Boolean> boundToThisLedger() {
-    return ledger.redisEpoch().compose(new LedgerBinding(redis)::claim).map(true)
+    return new LedgerBinding(redis, ledger).claim().map(true)
         .recover(e -> redis.send(Request.cmd(Command.DEL).arg(LEASE)).transform(deleted -> Future.failedFuture(e)));
   }
 

@@ -36,6 +36,8 @@ public final class LedgerRecovery implements NamespaceRecovery {
   private static final long LOCK_MILLIS = 60_000;
   private static final long WAIT_MILLIS = 10_000;
   private static final long POLL_MILLIS = 100;
+  /** How long new grants wait after a restore: four rounds of RedisQuotaStore.keep. */
+  static final long RECOVERING_MILLIS = 1_000;
 
   private final Vertx vertx;
   private final Redis redis;
@@ -62,7 +64,7 @@ public final class LedgerRecovery implements NamespaceRecovery {
     this.redis = redis;
     this.ledger = ledger;
     this.restore = new RedisRestore(redis);
-    this.binding = new LedgerBinding(redis);
+    this.binding = new LedgerBinding(redis, ledger);
     this.outbox = outbox;
     this.limits = limits;
   }
@@ -77,7 +79,7 @@ public final class LedgerRecovery implements NamespaceRecovery {
    * with {@link LedgerBinding.OtherLedgerException} when it belongs to another: then nothing may be restored.
    */
   public Future<Void> bindRedis() {
-    return ledger.redisEpoch().compose(binding::claim);
+    return binding.claim();
   }
 
   /** Forgets the namespace's state and restores it from the ledger now: the ledger wins. */
@@ -108,7 +110,7 @@ public final class LedgerRecovery implements NamespaceRecovery {
   }
 
   private Future<Void> restore(String namespace, QuotaKeys keys) {
-    return ledger.redisEpoch().compose(epoch -> binding.claim(epoch).compose(bound -> drainStream(namespace, keys))
+    return ledger.redisEpoch().compose(epoch -> binding.claim().compose(bound -> drainStream(namespace, keys))
         .compose(v -> outbox == null ? Future.succeededFuture(0) : outbox.applyHeld(namespace))
         .compose(lost -> {
           if (lost > 0) {
@@ -117,12 +119,24 @@ public final class LedgerRecovery implements NamespaceRecovery {
           return ledger.snapshot(namespace);
         })
         .compose(snapshot -> {
+          Future<Void> written;
           if (snapshot.repositories().isEmpty() && snapshot.position().isEmpty()) {
-            return Future.succeededFuture();  // new to the ledger: nothing to restore
+            written = Future.succeededFuture();  // new to the ledger: nothing to restore
+          } else {
+            LOG.warn("namespace {}: Redis state is not the ledger's; restoring {} repositories from Postgres",
+                namespace, snapshot.repositories().size());
+            written = restore.write(snapshot).compose(v -> keepStreamAhead(keys, snapshot.position().orElse(null)));
           }
-          LOG.warn("namespace {}: Redis state is not the ledger's; restoring {} repositories from Postgres",
-              namespace, snapshot.repositories().size());
-          return restore.write(snapshot).compose(v -> keepStreamAhead(keys, snapshot.position().orElse(null)));
+          // Reservations in flight may have been lost with the rest (a namespace the ledger knows, or any
+          // namespace of a Redis that lost its data a moment ago): new grants wait while the proxies
+          // re-create theirs (RedisQuotaStore.keep, every 250 ms). A namespace new to an intact Redis has none.
+          boolean known = !(snapshot.repositories().isEmpty() && snapshot.position().isEmpty());
+          return written
+              .compose(v -> known ? Future.succeededFuture(true)
+                  : redis.send(Request.cmd(Command.EXISTS).arg(QuotaKeys.LOST)).map(lost -> lost != null && lost.toLong() == 1))
+              .compose(lost -> lost
+                  ? redis.send(Request.cmd(Command.SET).arg(keys.recovering()).arg(owner).arg("PX").arg(RECOVERING_MILLIS)).<Void>mapEmpty()
+                  : Future.<Void>succeededFuture());
         })
         .compose(v -> limits.apply(namespace))
         .compose(v -> redis.send(Request.cmd(Command.SADD).arg(QuotaKeys.NAMESPACES).arg(namespace)))

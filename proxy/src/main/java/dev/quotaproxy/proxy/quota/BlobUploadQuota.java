@@ -244,6 +244,7 @@ final class BlobUploadQuota implements ExchangeQuota {
 
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
+    enforcer.store.requestEnded(requestId);
     if (!decided) {
       // Never decided on: nothing reserved, nothing sent, nothing to write.
       return;

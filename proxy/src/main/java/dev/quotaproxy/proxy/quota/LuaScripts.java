@@ -50,10 +50,11 @@ final class LuaScripts {
   static final Script PUT_LIMITS = Script.named("put_limits");
   static final Script PUT_SYSTEM = Script.named("put_system");
   static final Script SCOPE_USAGE = Script.named("scope_usage");
+  static final Script KEEP = Script.named("keep");
 
   static final List<Script> ALL = List.of(RECORD_REJECTION, RESERVE_BYTES, RESERVE_BLOBS, RELEASE, SETTLE, OPEN_SESSION, SESSION,
       COMMIT_BLOB, COMMIT_MANIFEST, DROP_BLOB, DROP_MANIFEST, RESERVE_EGRESS, SETTLE_EGRESS, METER, SCOPE, PUT_LIMITS, PUT_SYSTEM,
-      SCOPE_USAGE);
+      SCOPE_USAGE, KEEP);
 
   /** Put around each operation's file: its {@code return}s then return from a function. */
   static final String OPERATION_BEGIN = "local function operation()\n";

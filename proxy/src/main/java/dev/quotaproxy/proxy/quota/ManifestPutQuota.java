@@ -191,6 +191,7 @@ final class ManifestPutQuota implements ExchangeQuota {
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
     release();
+    enforcer.store.requestEnded(requestId);
     if (buffered > 0) {
       enforcer.pushes.unbuffer(buffered);
       buffered = 0;

@@ -116,6 +116,7 @@ final class MountQuota implements ExchangeQuota {
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
     release();
+    enforcer.store.requestEnded(requestId);
   }
 
   private void release() {

@@ -41,8 +41,10 @@ import java.util.List;
  * qp:system                   HASH  hard_storage, write_ratio, read_only_forced
  * qp:ledger                   STRING the epoch of the ledger (Postgres) this Redis belongs to
  * qp:ledger-lease             STRING held by the one process feeding the streams to the ledger
+ * qp:lost                     STRING present for a minute after this Redis was found empty (see {@link #LOST})
  * qp:{T}:epoch                STRING the ledger epoch T's state was last made from (absent: unknown)
  * qp:{T}:restoring            STRING held by the one process restoring T from the ledger
+ * qp:{T}:recovering           STRING present for a second after T was restored (new grants wait, see common.lua)
  * qp:{T}:events               STREAM every committed change of T, in order, for the ledger
  * </pre>
  *
@@ -64,6 +66,11 @@ public final class QuotaKeys {
    * No namespace can be named so: OCI names have no {@code =}.
    */
   public static final String CENSUS_PREFIX = "=census:";
+  /**
+   * Present for a minute after this Redis was found empty while the ledger knew namespaces (it lost its
+   * data): namespaces restored meanwhile make new grants wait, as those the ledger knows always do.
+   */
+  public static final String LOST = "qp:lost";
 
   /** The members of {@link #NAMESPACES}: the namespaces, and the census token if the set is complete. */
   public record Namespaces(List<String> names, String census) {
@@ -143,6 +150,14 @@ public final class QuotaKeys {
   /** Present while the namespace's state is the one the ledger knows (see common.lua, Known state). */
   public String epoch() {
     return prefix + "epoch";
+  }
+
+  /**
+   * Present for a moment after the namespace was restored from the ledger: the proxies re-create the
+   * reservations in flight that Redis lost, and new grants wait (see common.lua, recovering).
+   */
+  public String recovering() {
+    return prefix + "recovering";
   }
 
   /** Held by the one process restoring the namespace's state from the ledger. */

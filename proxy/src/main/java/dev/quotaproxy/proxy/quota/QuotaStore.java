@@ -121,6 +121,14 @@ public interface QuotaStore {
    */
   Future<Boolean> namespaceKnown(String namespace);
 
+  /**
+   * The request that reserved under {@code requestId} has ended: whatever it still holds is no longer
+   * kept alive by this process (a store that renews requests' reservations stops renewing it, and it
+   * expires unless it was released, settled or committed already). Never fails.
+   */
+  default void requestEnded(String requestId) {
+  }
+
   /** {@link #sizeOf} of several digests at once: each digest maps to its size, or -1. */
   Future<Map<String, Long>> sizesOf(String namespace, List<String> digests);
 

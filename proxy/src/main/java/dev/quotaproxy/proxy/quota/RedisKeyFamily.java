@@ -23,12 +23,15 @@ public enum RedisKeyFamily {
   REFERENCE_COUNTS("qp:{T}:refcount:R", Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER),
   LIMITS("qp:{T}:limits", Source.LEDGER,
       "LimitsSync.syncNamespace as part of the namespace's restore, and every limits sync (10 s)", Noticed.MARKER),
-  /** What only Redis knows: bytes held by requests in flight. */
-  RESERVED("qp:{T}:reserved", Source.IN_FLIGHT,
-      "not rebuilt: uploads in flight when it was lost are charged when they commit, at the size the registry reports",
-      Noticed.MARKER),
-  RESERVATIONS("qp:{T}:res", Source.IN_FLIGHT, "as reserved", Noticed.MARKER),
-  RESERVATION_EXPIRY("qp:{T}:res_expiry", Source.IN_FLIGHT, "as reserved", Noticed.MARKER),
+  /** Bytes held by requests in flight and by open upload sessions. */
+  RESERVED("qp:{T}:reserved", Source.PROXIES,
+      "requests' reservations are re-created by the proxies that hold them (LiveReservations, RedisQuotaStore.keep), "
+          + "while a restored namespace makes new grants wait a second; an upload session's bytes are asked from the "
+          + "registry when it closes (its Range), and reserved again then, against the limit",
+      Noticed.KEEP),
+  RESERVATIONS("qp:{T}:res", Source.PROXIES, "as reserved", Noticed.KEEP),
+  RESERVATION_EXPIRY("qp:{T}:res_expiry", Source.PROXIES, "as reserved", Noticed.KEEP),
+  RECOVERING("qp:{T}:recovering", Source.RECOMPUTED, "a flag with a TTL, set by a restore", Noticed.NOT_NEEDED),
   EVENTS("qp:{T}:events", Source.PROXIES,
       "entries the ledger had not read yet are applied from the proxies' copies (EventOutbox); the stream starts "
           + "again after the ledger's position (LedgerRecovery)",
@@ -49,6 +52,7 @@ public enum RedisKeyFamily {
       Noticed.REFRESH),
   LEDGER_BINDING("qp:ledger", Source.LEDGER, "claimed again by LedgerBinding before any restore and any feeding",
       Noticed.NOT_NEEDED),
+  LOST("qp:lost", Source.RECOMPUTED, "a flag with a TTL, set when this Redis is found empty", Noticed.NOT_NEEDED),
   LEDGER_LEASE("qp:ledger-lease", Source.RECOMPUTED, "a lease with a TTL, taken again by the next feed pass", Noticed.NOT_NEEDED);
 
   /** Where a family's content comes back from. */
@@ -57,8 +61,6 @@ public enum RedisKeyFamily {
     LEDGER,
     /** Written again from what the proxies hold in memory. */
     PROXIES,
-    /** Only Redis knows it, and only while requests are in flight: lost with it, and not needed after they end. */
-    IN_FLIGHT,
     /** Starts over on its own. */
     RECOMPUTED,
     /** Nothing reads it back. */
@@ -73,6 +75,8 @@ public enum RedisKeyFamily {
      * Lost alone, with the marker kept, the periodic reconciliation of Redis against the ledger corrects it.
      */
     MARKER,
+    /** Each proxy's renewal of its requests' reservations (every 250 ms), which finds them missing. */
+    KEEP,
     /** The outbox check (every second) and the state watch's comparison of the stream with the ledger's position. */
     OUTBOX,
     /** The census member of the set goes with it: the next system sum takes the census again first. */

@@ -51,14 +51,27 @@ public final class RedisQuotaStore implements QuotaStore {
   private static final long MAX_EXACT = 1L << 53;
   /** The bare reply of a script that found the namespace's state unknown (common.lua). */
   private static final long UNKNOWN = -1;
+  /** The reply {4} of a reserving script on a namespace restored a moment ago (common.lua, recovering). */
+  private static final long RECOVERING = 4;
   private static final long TRAFFIC_RETENTION_SECONDS = Duration.ofDays(8).toSeconds();
   private static final long HOUR_MILLIS = Duration.ofHours(1).toMillis();
   /** Numbers per scope in a script's state reply: used, reserved, hard, soft, egress, egress window. */
   private static final int STATE_WIDTH = 6;
 
+  /**
+   * How long a request's reservation lives without renewal when a {@link LiveReservations} keeps it (see
+   * {@link #keep}): a process that dies gives its requests' bytes back within this.
+   */
+  public static final long REQUEST_LEASE_MILLIS = 30_000;
+  /** How often new grants on a namespace restored a moment ago ask again, and for how long at most. */
+  private static final long RECOVERING_RETRY_MILLIS = 100;
+  private static final int RECOVERING_RETRIES = 15;
+
   private final Redis redis;
+  private final Vertx vertx;
   private final LuaScripts scripts;
   private final long reservationTtlMillis;
+  private final LiveReservations live;
   private final boolean ownsClient;
   private final StoreTimers timers;
   private volatile NamespaceRecovery recovery = this::markNew;
@@ -73,14 +86,17 @@ public final class RedisQuotaStore implements QuotaStore {
 
   /** A store on a client someone else owns (and closes); its calls are timed nowhere. */
   public RedisQuotaStore(Redis redis, Duration reservationTtl) {
-    this(redis, reservationTtl, false, ProxyMetrics.discarded().redis(), EmittedEvents.NONE);
+    this(null, redis, reservationTtl, false, ProxyMetrics.discarded().redis(), EmittedEvents.NONE, null);
   }
 
-  private RedisQuotaStore(Redis redis, Duration reservationTtl, boolean ownsClient, StoreTimers timers, EmittedEvents events) {
+  private RedisQuotaStore(Vertx vertx, Redis redis, Duration reservationTtl, boolean ownsClient, StoreTimers timers, EmittedEvents events,
+                          LiveReservations live) {
     if (reservationTtl.isNegative() || reservationTtl.isZero()) {
       throw new IllegalArgumentException("reservation TTL must be positive: " + reservationTtl);
     }
+    this.vertx = vertx;
     this.redis = redis;
+    this.live = live;
     this.scripts = new LuaScripts(redis, events);
     this.reservationTtlMillis = reservationTtl.toMillis();
     this.ownsClient = ownsClient;
@@ -100,6 +116,15 @@ public final class RedisQuotaStore implements QuotaStore {
 
   /** As {@link #create(Vertx, String, int, Duration)}, handing every event its scripts append to {@code events}. */
   public static RedisQuotaStore create(Vertx vertx, String redisUrl, int poolSize, Duration reservationTtl, EmittedEvents events) {
+    return create(vertx, redisUrl, poolSize, reservationTtl, events, null);
+  }
+
+  /**
+   * As {@link #create(Vertx, String, int, Duration, EmittedEvents)}, keeping its requests' reservations in
+   * {@code live} (shared by the process's stores): they are then leases, which {@link #keep} renews.
+   */
+  public static RedisQuotaStore create(Vertx vertx, String redisUrl, int poolSize, Duration reservationTtl, EmittedEvents events,
+                                       LiveReservations live) {
     RedisOptions options = new RedisOptions()
         .setConnectionString(redisUrl)
         .setMaxPoolSize(poolSize)
@@ -107,7 +132,7 @@ public final class RedisQuotaStore implements QuotaStore {
         .setMaxWaitingHandlers(MAX_WAITING_HANDLERS)
         // Named for the pool metrics, which would otherwise carry a random id per client.
         .setPoolName("quota-store-" + CLIENTS.incrementAndGet());
-    return new RedisQuotaStore(Redis.createClient(vertx, options), reservationTtl, true, ProxyMetrics.of(vertx).redis(), events);
+    return new RedisQuotaStore(vertx, Redis.createClient(vertx, options), reservationTtl, true, ProxyMetrics.of(vertx).redis(), events, live);
   }
 
   /** Sends every script to Redis once: fails if Redis is unreachable or rejects a script. */
@@ -127,8 +152,9 @@ public final class RedisQuotaStore implements QuotaStore {
       checkId(requestId);
       Path path = new Path(repository);
       List<String> args = List.of(requestId, orNone(sessionId), repository, Long.toString(minBytes), Long.toString(maxBytes),
-          Long.toString(reservationTtlMillis));
-      return write(path, () -> path.run(LuaScripts.RESERVE_BYTES, path.presentKeys(), List.of(), args)).map(path::reservation);
+          Long.toString(ttlOf(requestId)));
+      return write(path, () -> path.run(LuaScripts.RESERVE_BYTES, path.presentKeys(), List.of(path.keys.recovering()), args))
+          .map(path::reservation).onSuccess(granted -> kept(requestId, repository, granted));
     });
   }
 
@@ -137,9 +163,10 @@ public final class RedisQuotaStore implements QuotaStore {
     return reserving("reserve_blobs", repository, requestId, () -> {
       checkId(requestId);
       Path path = new Path(repository);
-      List<String> args = new ArrayList<>(List.of(requestId, repository, Long.toString(reservationTtlMillis)));
+      List<String> args = new ArrayList<>(List.of(requestId, repository, Long.toString(ttlOf(requestId))));
       addBlobs(args, blobs);
-      return write(path, () -> path.run(LuaScripts.RESERVE_BLOBS, path.presentKeys(), List.of(), args)).map(path::reservation);
+      return write(path, () -> path.run(LuaScripts.RESERVE_BLOBS, path.presentKeys(), List.of(path.keys.recovering()), args))
+          .map(path::reservation).onSuccess(granted -> kept(requestId, repository, granted));
     });
   }
 
@@ -152,7 +179,14 @@ public final class RedisQuotaStore implements QuotaStore {
       // No scopes: the reservation's own amounts say which scopes it holds bytes in.
       Path namespaceOnly = new Path(repository, List.of());
       return namespaceOnly.run(LuaScripts.RELEASE, List.of(), List.of(),
-          List.of(reservationId, Long.toString(bytes), Long.toString(reservationTtlMillis))).mapEmpty();
+          List.of(reservationId, Long.toString(bytes), Long.toString(ttlOf(reservationId))))
+          // Failed or not, a whole release ends the renewal: what it may still hold then expires with its lease.
+          .onComplete(v -> {
+            if (live != null) {
+              live.released(reservationId, v.succeeded() || bytes < 0 ? bytes : 0);
+            }
+          })
+          .mapEmpty();
     });
   }
 
@@ -165,7 +199,8 @@ public final class RedisQuotaStore implements QuotaStore {
       check(!requestId.equals(sessionId), "a request settles into another id, its session: " + requestId);
       Path namespaceOnly = new Path(repository, List.of());
       return namespaceOnly.run(LuaScripts.SETTLE, List.of(), List.of(), List.of(requestId, sessionId, repository,
-          Long.toString(storedBytes), sessionDirty ? "1" : "0", Long.toString(reservationTtlMillis))).mapEmpty();
+          Long.toString(storedBytes), sessionDirty ? "1" : "0", Long.toString(reservationTtlMillis)))
+          .onComplete(v -> ended(requestId)).mapEmpty();
     });
   }
 
@@ -198,7 +233,8 @@ public final class RedisQuotaStore implements QuotaStore {
       Path path = new Path(repository, user);
       List<String> args = List.of(orNone(requestId), orNone(sessionId), blob.digest(), Long.toString(blob.size()),
           Long.toString(reservationTtlMillis));
-      return write(path, () -> path.run(LuaScripts.COMMIT_BLOB, path.presentKeys(), List.of(), args)).map(path::commit);
+      return write(path, () -> path.run(LuaScripts.COMMIT_BLOB, path.presentKeys(), List.of(), args)).map(path::commit)
+          .onComplete(v -> ended(requestId));
     });
   }
 
@@ -212,7 +248,7 @@ public final class RedisQuotaStore implements QuotaStore {
           Long.toString(reservationTtlMillis)));
       addBlobs(args, references);
       return write(path, () -> path.run(LuaScripts.COMMIT_MANIFEST, path.presentKeys(), path.manifestKeys(manifest.digest()), args))
-          .map(path::commit);
+          .map(path::commit).onComplete(v -> ended(requestId));
     });
   }
 
@@ -632,11 +668,94 @@ public final class RedisQuotaStore implements QuotaStore {
     });
   }
 
-  /** Runs the operation; if its script found the namespace's state unknown, recovers it and runs it once more. */
+  /**
+   * Runs the operation; if its script found the namespace's state unknown, recovers it and runs it once
+   * more; while the namespace is recovering (restored a moment ago), asks again every 100 ms.
+   */
   private <T> Future<T> whenKnown(String namespace, Supplier<Future<T>> operation) {
-    return operation.get().recover(failure -> failure instanceof NamespaceStateUnknownException
-        ? recovery.ensureKnown(namespace).compose(known -> operation.get())
+    return afterRecovering(namespace, operation, RECOVERING_RETRIES).recover(failure -> failure instanceof NamespaceStateUnknownException
+        ? recovery.ensureKnown(namespace).compose(known -> afterRecovering(namespace, operation, RECOVERING_RETRIES))
         : Future.failedFuture(failure));
+  }
+
+  private <T> Future<T> afterRecovering(String namespace, Supplier<Future<T>> operation, int retries) {
+    return operation.get().recover(failure -> {
+      if (!(failure instanceof NamespaceRecoveringException) || retries == 0 || vertx == null) {
+        return Future.failedFuture(failure);
+      }
+      io.vertx.core.Promise<T> later = io.vertx.core.Promise.promise();
+      vertx.setTimer(RECOVERING_RETRY_MILLIS, id -> afterRecovering(namespace, operation, retries - 1).onComplete(later));
+      return later.future();
+    });
+  }
+
+  /**
+   * Renews the leases of this process's requests' reservations and re-creates those Redis lost: one script
+   * call per namespace with requests in flight. Run every {@link #KEEP_MILLIS} by the process; the number
+   * re-created.
+   */
+  public Future<Integer> keep() {
+    if (live == null || live.size() == 0) {
+      return Future.succeededFuture(0);
+    }
+    List<Future<Integer>> calls = new ArrayList<>();
+    live.byNamespace().forEach((namespace, reservations) -> calls.add(guarded("keep", () -> {
+      List<String> args = new ArrayList<>(List.of(Long.toString(Math.min(REQUEST_LEASE_MILLIS, reservationTtlMillis))));
+      for (Map.Entry<String, LiveReservations.Live> reservation : reservations) {
+        List<String> scopes = Scopes.of(reservation.getValue().repository());
+        args.add(reservation.getKey());
+        args.add(reservation.getValue().repository());
+        args.add(Long.toString(reservation.getValue().bytes()));
+        args.add(Integer.toString(scopes.size()));
+        args.addAll(scopes);
+      }
+      Path namespaceOnly = new Path(namespace, List.of());
+      return scripts.run(LuaScripts.KEEP, namespaceOnly.keys.common(), prefixed(args)).map(Response::toInteger);
+    })));
+    return Future.all(calls).map(all -> {
+      int recreated = 0;
+      for (int i = 0; i < all.size(); i++) {
+        recreated += all.<Integer>resultAt(i);
+      }
+      if (recreated > 0) {
+        LOG.warn("{} reservations of requests in flight were missing from Redis (was its data lost?) and were re-created", recreated);
+      }
+      return recreated;
+    });
+  }
+
+  /** How often {@link #keep} runs: well inside the second a restored namespace makes new grants wait. */
+  public static final long KEEP_MILLIS = 250;
+
+  /** The common layout's arguments with no scopes and no user, then {@code args}. */
+  private static List<String> prefixed(List<String> args) {
+    List<String> all = new ArrayList<>(args.size() + 2);
+    all.add("0");
+    all.add("");
+    all.addAll(args);
+    return all;
+  }
+
+  /** A request's reservation is a lease when it is kept alive by {@link #keep}; everything else lives its TTL. */
+  private long ttlOf(String id) {
+    return live != null && LiveReservations.kept(id) ? Math.min(REQUEST_LEASE_MILLIS, reservationTtlMillis) : reservationTtlMillis;
+  }
+
+  private void kept(String requestId, String repository, Reservation granted) {
+    if (live != null && granted.granted() && granted.grantedBytes() > 0) {
+      live.granted(requestId, repository, granted.grantedBytes());
+    }
+  }
+
+  @Override
+  public void requestEnded(String requestId) {
+    ended(requestId);
+  }
+
+  private void ended(String requestId) {
+    if (live != null) {
+      live.ended(requestId);
+    }
   }
 
   /**
@@ -804,8 +923,15 @@ public final class RedisQuotaStore implements QuotaStore {
       args.add(user);
       args.addAll(scopes);
       args.addAll(extraArgs);
-      return scripts.run(script, allKeys, args).compose(reply -> reply != null && reply.type() == ResponseType.NUMBER
-          && reply.toLong() == UNKNOWN ? Future.failedFuture(new NamespaceStateUnknownException(namespace)) : Future.succeededFuture(reply));
+      return scripts.run(script, allKeys, args).compose(reply -> {
+        if (reply != null && reply.type() == ResponseType.NUMBER && reply.toLong() == UNKNOWN) {
+          return Future.failedFuture(new NamespaceStateUnknownException(namespace));
+        }
+        if (reply != null && reply.type() == ResponseType.MULTI && reply.size() == 1 && reply.get(0).toLong() == RECOVERING) {
+          return Future.failedFuture(new NamespaceRecoveringException(namespace));
+        }
+        return Future.succeededFuture(reply);
+      });
     }
 
     /** The scope a script named by its 1-based position on the path. */

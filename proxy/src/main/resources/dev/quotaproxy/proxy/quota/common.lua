@@ -220,6 +220,13 @@ local function retire(id, expiry_ms)
   tombstone(id, expiry_ms)
 end
 
+-- Whether the namespace was restored from the ledger a moment ago (the key qp:{T}:recovering, given to the
+-- reserving scripts as their own first key, exists): while it lasts the proxies re-create the reservations
+-- Redis lost with the rest (keep.lua), so no new grant may take their room yet.
+local function recovering()
+  return redis.call('EXISTS', KEYS[EXTRA_KEYS + 1]) == 1
+end
+
 -- Releases and deletes every reservation (and tombstone) of the namespace whose expiry has passed. Called
 -- first by every script that reads or changes usage, so no decision counts an abandoned upload.
 local function purge_expired(now)

@@ -1,11 +1,12 @@
 -- reserve_blobs: reserves for a request, in each scope of the path, the size of the blobs absent from that scope.
--- KEYS    common layout; SCOPE_KEYS are present:S
+-- KEYS    common layout; SCOPE_KEYS are present:S; then recovering (see common.lua)
 -- ARGV    common layout, then: request id, repository, TTL ms, and digest, size pairs (a repeated digest counts once)
 -- Result  UNKNOWN (-1) when the namespace's state is not known, changing nothing; otherwise
 --         {1, need of the innermost scope}, having added each scope's need to its reserved bytes and to the
 --         reservation's amounts (its total unchanged) and renewed its expiry;
 --         {0, i, used, reserved, hard, need, held} when scope i (outermost first) needs bytes and
 --         used + reserved + need > hard; held = what this reservation already holds there;
+--         {4} while the namespace is recovering (see common.lua): nothing is granted or changed; ask again shortly;
 --         {2} when the request id is retired (released whole or committed): nothing is reserved;
 --         {3, digest, known size, given size} for the first blob whose size sizes knows and the size given
 --         differs: nothing is reserved.
@@ -20,6 +21,9 @@ local now = now_ms()
 purge_expired(now)
 if is_retired(id) then
   return { 2 }
+end
+if recovering() then
+  return { 4 }
 end
 
 local blobs, seen = {}, {}

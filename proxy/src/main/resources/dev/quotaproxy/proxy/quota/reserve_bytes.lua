@@ -1,10 +1,11 @@
 -- reserve_bytes: reserves for a request the same number of bytes in every scope of a repository's path, all or nothing.
--- KEYS    common layout; SCOPE_KEYS are present:S (unused here)
+-- KEYS    common layout; SCOPE_KEYS are present:S (unused here); then recovering (see common.lua)
 -- ARGV    common layout, then: request id, session id ('' for none), repository, min bytes, max bytes, TTL ms
 -- Result  UNKNOWN (-1) when the namespace's state is not known, changing nothing; otherwise
 --         {1, granted} with granted = min(max, smallest headroom) >= min, where headroom = hard - used - reserved;
 --         {0, i, used, reserved, hard, min, held} when scope i (1-based, outermost first) is the first that does not
 --         fit; held = what the request and its session already hold there together;
+--         {4} while the namespace is recovering (see common.lua): nothing is granted or changed; ask again shortly;
 --         {2} when the request id is retired (released whole, settled or committed): nothing is granted or changed.
 -- With min = max = 0 nothing is granted, and a scope with used + reserved >= hard refuses.
 -- A grant adds to every scope's reserved bytes, to the reservation's amounts and total, and renews its expiry;
@@ -19,6 +20,9 @@ local now = now_ms()
 purge_expired(now)
 if is_retired(id) then
   return { 2 }
+end
+if recovering() then
+  return { 4 }
 end
 
 local function fits(headroom)

@@ -117,6 +117,12 @@ public final class ProxyProcess implements AutoCloseable {
         ? java.util.OptionalInt.of(process.exitValue()) : java.util.OptionalInt.empty();
   }
 
+  /** Kills the process as {@code kill -9} does: no shutdown hook, nothing flushed or released. */
+  public void kill() throws InterruptedException {
+    process.destroyForcibly();
+    process.waitFor(10, TimeUnit.SECONDS);
+  }
+
   /** Stops the process (SIGTERM, then SIGKILL after 10 s) and waits for it. */
   @Override
   public void close() {

@@ -4,14 +4,16 @@ import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.ledger.support.RealRegistry;
-import dev.quotaproxy.proxy.ledger.LedgerFeed;
+import dev.quotaproxy.proxy.ProxyVerticle;
+import dev.quotaproxy.proxy.QuotaProxyMain;
 import dev.quotaproxy.proxy.ledger.EventOutbox;
+import dev.quotaproxy.proxy.ledger.LedgerFeed;
 import dev.quotaproxy.proxy.ledger.LedgerRecovery;
 import dev.quotaproxy.proxy.ledger.RedisStateWatch;
-import dev.quotaproxy.proxy.ProxyVerticle;
 import dev.quotaproxy.proxy.metrics.ProxyMetrics;
 import dev.quotaproxy.proxy.quota.ConfiguredQuotas;
 import dev.quotaproxy.proxy.quota.EmittedEvents;
+import dev.quotaproxy.proxy.quota.LiveReservations;
 import dev.quotaproxy.proxy.quota.QuotaEnforcer;
 import dev.quotaproxy.proxy.quota.QuotaStore;
 import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
@@ -124,8 +126,10 @@ public final class QuotaHarness implements AutoCloseable {
     args.addAll(List.of(flags));
     ProxyConfig proxyConfig = ProxyConfig.load(args, Map.of());
     ProxyConfig.Quota quota = proxyConfig.quota();
+    // As the proxy's: requests' reservations are leases this proxy renews, re-created if Redis loses them.
     RedisQuotaStore store = RedisQuotaStore.create(vertx, redis.url(), 8, quota.reservationTtl(),
-        ledger == null ? EmittedEvents.NONE : ledger.outbox());
+        ledger == null ? EmittedEvents.NONE : ledger.outbox(), new LiveReservations());
+    QuotaProxyMain.keepReservations(vertx, store);
     if (ledger != null) {
       store.withRecovery(ledger.recovery());
     }
