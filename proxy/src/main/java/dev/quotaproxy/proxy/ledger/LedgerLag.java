@@ -19,13 +19,24 @@ import java.util.function.LongSupplier;
  */
 public final class LedgerLag {
   /** Entries waiting, and how old the oldest one is (0 when none wait). */
-  public record Lag(long entries, long oldestAgeMillis) {
-    static final Lag NONE = new Lag(0, 0);
+  public record Lag(long entries, long oldestAgeMillis, long stalledNamespaces) {
+    static final Lag NONE = new Lag(0, 0, 0);
+
+    Lag(long entries, long oldestAgeMillis) {
+      this(entries, oldestAgeMillis, oldestAgeMillis > STALLED_MILLIS ? 1 : 0);
+    }
 
     Lag plus(Lag other) {
-      return new Lag(entries + other.entries, Math.max(oldestAgeMillis, other.oldestAgeMillis));
+      return new Lag(entries + other.entries, Math.max(oldestAgeMillis, other.oldestAgeMillis), stalledNamespaces + other.stalledNamespaces);
     }
   }
+
+  /**
+   * A namespace whose oldest unread event is older than this is not being read: the feed moves events
+   * within a second while Postgres is up, so this means Postgres has been down a minute, or the feed
+   * does not see the namespace's stream.
+   */
+  public static final long STALLED_MILLIS = 60_000;
 
   private final Redis redis;
   private final LongSupplier clock;

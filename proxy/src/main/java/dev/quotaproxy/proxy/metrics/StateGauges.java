@@ -37,6 +37,7 @@ public final class StateGauges {
   private volatile double systemReadOnly = Double.NaN;
   private volatile double ledgerPending = Double.NaN;
   private volatile double ledgerOldestAge = Double.NaN;
+  private volatile double ledgerStalled = Double.NaN;
 
   /** The last finished reconciliation of a kind: scopes with drift, bytes of drift, when it finished (epoch seconds). */
   public record Reconciliation(String kind, long driftScopes, long driftBytes, double finishedEpochSeconds) {}
@@ -59,6 +60,9 @@ public final class StateGauges {
         .strongReference(true).description("Redis stream entries not yet applied to the Postgres ledger").register(registry);
     Gauge.builder("quota_proxy.ledger.oldest.pending.age", this, g -> g.ledgerOldestAge).baseUnit("seconds")
         .strongReference(true).description("Age of the oldest stream entry not yet applied to the ledger, 0 when none waits").register(registry);
+    Gauge.builder("quota_proxy.ledger.stalled.namespaces", this, g -> g.ledgerStalled)
+        .strongReference(true).description("Namespaces whose oldest event waiting for the ledger is over a minute old: not being read")
+        .register(registry);
   }
 
   /** Every scope with a hard limit; gauges follow the ones near it. */
@@ -95,6 +99,7 @@ public final class StateGauges {
   public void ledgerLag(LedgerLag.Lag lag) {
     ledgerPending = lag.entries();
     ledgerOldestAge = lag.oldestAgeMillis() / 1000.0;
+    ledgerStalled = lag.stalledNamespaces();
   }
 
   public void reconciliations(List<Reconciliation> latest) {

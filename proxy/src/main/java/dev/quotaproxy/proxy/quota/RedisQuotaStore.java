@@ -42,6 +42,15 @@ public final class RedisQuotaStore implements QuotaStore {
   /** How long a failed reserve and its release are followed for {@link #inDoubtSettled()}. */
   private static final long IN_DOUBT_MILLIS = 10 * CALL_TIMEOUT_MILLIS;
 
+  /**
+   * Store calls of one store (one event loop) waiting for Redis at once. Healthy, a call takes well under
+   * a millisecond and a few dozen wait; a Redis slowed to seconds would otherwise gather every push that
+   * arrives meanwhile, each holding its connection and buffers until its timeout.
+   */
+  static final int MAX_CALLS_IN_FLIGHT = 1024;
+  private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+  private volatile int maxCallsInFlight = MAX_CALLS_IN_FLIGHT;
+
   /** Requests that may queue for a pooled connection: a burst of uploads must wait, not fail. */
   static final int MAX_POOL_WAITING = 8192;
   /** Requests in flight on one connection (pipelined) before the client refuses more. */
@@ -859,12 +868,40 @@ public final class RedisQuotaStore implements QuotaStore {
    * failure, and times it: every call of the store passes here, so this is where Redis latency is measured.
    */
   private <T> Future<T> guarded(String name, Supplier<Future<T>> operation) {
+    // A slow Redis must not gather a queue of waiting pushes: past the bound a call fails at once, as an
+    // unreachable store does (503, or through when failing open), without sending anything.
+    if (inFlight.incrementAndGet() > maxCallsInFlight) {
+      inFlight.decrementAndGet();
+      return Future.failedFuture(new StoreOverloadedException(maxCallsInFlight));
+    }
     try {
       // A Redis that stops answering must not hold a push forever: past this the call counts as failed
       // (503, or through when failing open). A reservation that still lands later expires with its TTL.
-      return timers.time(name, () -> operation.get().timeout(CALL_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS));
+      return timers.time(name, () -> operation.get().timeout(CALL_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS))
+          .onComplete(done -> inFlight.decrementAndGet());
     } catch (IllegalArgumentException | NullPointerException e) {
+      inFlight.decrementAndGet();
       return Future.failedFuture(e);
+    }
+  }
+
+  /** Calls waiting for Redis now (for tests and the bound above). */
+  int callsInFlight() {
+    return inFlight.get();
+  }
+
+  /** Bounds the calls that may wait for Redis at once (the default is {@link #MAX_CALLS_IN_FLIGHT}). */
+  RedisQuotaStore limitCallsInFlight(int max) {
+    this.maxCallsInFlight = max;
+    return this;
+  }
+
+  /** Too many store calls are waiting for Redis (it is slow): this one was not sent. */
+  public static final class StoreOverloadedException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    StoreOverloadedException(int max) {
+      super(max + " quota store calls are already waiting for Redis", null, false, false);
     }
   }
 

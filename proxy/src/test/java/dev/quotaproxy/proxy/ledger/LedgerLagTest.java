@@ -80,7 +80,27 @@ class LedgerLagTest {
     group("globex");
     read("globex", 1);
 
-    assertThat(measure()).isEqualTo(new Lag(3, 90_000));
+    assertThat(measure()).isEqualTo(new Lag(3, 90_000, 1));
+  }
+
+  @Test
+  void everyNamespaceWhoseOldestEventIsOverAMinuteOldCountsAsStalled() throws Exception {
+    add("acme", NOW - 61_000);
+    add("globex", NOW - 120_000);
+    add("empty", NOW - 59_000);
+
+    assertThat(measure()).isEqualTo(new Lag(3, 120_000, 2));
+  }
+
+  @Test
+  void aNamespaceWhoseListingWasLostIsCountedOnceListedAgain() throws Exception {
+    add("acme", NOW - 5_000);
+    redis.command(Request.cmd(Command.DEL).arg(QuotaKeys.NAMESPACES));
+    assertThat(measure()).as("unlisted: the lag cannot see it").isEqualTo(new Lag(0, 0));
+
+    redis.command(Request.cmd(Command.SADD).arg(QuotaKeys.NAMESPACES).arg("acme").arg(QuotaKeys.CENSUS_PREFIX + "token"));
+
+    assertThat(measure()).as("the census member is no namespace").isEqualTo(new Lag(1, 5_000));
   }
 
   @Test

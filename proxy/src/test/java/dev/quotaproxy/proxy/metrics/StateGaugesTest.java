@@ -58,7 +58,7 @@ class StateGaugesTest {
     assertThat(registry.get("quota_proxy.ledger.pending.events").gauge().value()).isNaN();
 
     gauges.system(new SystemUsage(950, 30), new SystemSettings(1000, 0.95, false));
-    gauges.ledgerLag(new LedgerLag.Lag(12, 3_500));
+    gauges.ledgerLag(new LedgerLag.Lag(12, 3_500, 1));
     gauges.reconciliations(List.of(new Reconciliation("registry", 2, 4096, 1_700_000_000)));
 
     assertThat(registry.get("quota_proxy.system.usage").gauge().value()).isEqualTo(950);
@@ -67,6 +67,7 @@ class StateGaugesTest {
     assertThat(registry.get("quota_proxy.system.read.only").gauge().value()).isEqualTo(1);
     assertThat(registry.get("quota_proxy.ledger.pending.events").gauge().value()).isEqualTo(12);
     assertThat(registry.get("quota_proxy.ledger.oldest.pending.age").gauge().value()).isEqualTo(3.5);
+    assertThat(registry.get("quota_proxy.ledger.stalled.namespaces").gauge().value()).isEqualTo(1);
     assertThat(registry.get("quota_proxy.drift.scopes").tag("kind", "registry").gauge().value()).isEqualTo(2);
     assertThat(registry.get("quota_proxy.drift").tag("kind", "registry").gauge().value()).isEqualTo(4096);
 

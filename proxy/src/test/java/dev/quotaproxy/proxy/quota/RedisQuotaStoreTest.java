@@ -23,6 +23,7 @@ import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -65,6 +66,28 @@ class RedisQuotaStoreTest {
   @AfterEach
   void closeStore() {
     await(store.close());
+  }
+
+  // --- a slow Redis ------------------------------------------------------------------------------
+
+  @Test
+  void whileRedisIsSlowCallsBeyondTheBoundFailAtOnceAndNoneIsLeftWaiting() throws Exception {
+    store.limitCallsInFlight(10);
+    await(store.scope("acme"));  // connected before Redis stops answering
+    redis.command(Request.cmd(Command.CLIENT).arg("PAUSE").arg(1500).arg("ALL"));
+
+    List<Future<ScopeState>> calls = new ArrayList<>();
+    for (int i = 0; i < 15; i++) {
+      calls.add(store.scope("acme"));
+    }
+
+    List<Future<ScopeState>> refusedAtOnce = calls.stream().filter(Future::failed).toList();
+    assertThat(refusedAtOnce).hasSize(5)
+        .allSatisfy(call -> assertThat(call.cause()).isInstanceOf(RedisQuotaStore.StoreOverloadedException.class));
+    assertThat(store.callsInFlight()).isEqualTo(10);
+    Future.join(new ArrayList<>(calls)).otherwiseEmpty().await(10, TimeUnit.SECONDS);
+    assertThat(store.callsInFlight()).as("nothing left waiting").isZero();
+    assertThat(await(store.scope("acme")).used()).as("answering again").isZero();
   }
 
   // --- usage: blobs count once per scope -------------------------------------------------------
