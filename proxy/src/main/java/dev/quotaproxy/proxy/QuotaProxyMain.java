@@ -148,7 +148,7 @@ public final class QuotaProxyMain {
 
     Ledger ledger = new Ledger(backends.ledgerDatabase.pool(vertx, config.ledger().poolSize()));
     Redis ledgerRedis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl).setMaxPoolSize(4).setPoolName("ledger"));
-    EventOutbox outbox = new EventOutbox(ledgerRedis, ledger);
+    EventOutbox outbox = new EventOutbox(ledgerRedis, ledger).measuredIn(ProxyMetrics.of(vertx).registry());
     LiveReservations live = new LiveReservations();
     RedisQuotaStore maintenance = RedisQuotaStore.create(vertx, redisUrl, 2, quota.reservationTtl(), outbox, live);
     Pool adminPool = backends.ledgerDatabase.pool(vertx, 2);

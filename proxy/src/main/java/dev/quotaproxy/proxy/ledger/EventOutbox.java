@@ -78,6 +78,17 @@ public final class EventOutbox implements EmittedEvents {
     }
   }
 
+  /** Publishes what the outbox holds, and what it could not hold or had to recover, as gauges and counters. */
+  public EventOutbox measuredIn(io.micrometer.core.instrument.MeterRegistry registry) {
+    io.micrometer.core.instrument.Gauge.builder("quota_proxy.event.outbox.events", size, AtomicInteger::get)
+        .description("Events this proxy holds until the ledger has recorded them").register(registry);
+    io.micrometer.core.instrument.FunctionCounter.builder("quota_proxy.event.outbox.not.held", notHeld, AtomicLong::get)
+        .description("Events not held because the outbox was full: they rely on Redis alone").register(registry);
+    io.micrometer.core.instrument.FunctionCounter.builder("quota_proxy.event.outbox.recovered", recovered, AtomicLong::get)
+        .description("Events Redis lost before the ledger read them, applied to the ledger from this proxy's copy").register(registry);
+    return this;
+  }
+
   /** Events held now. */
   public int size() {
     return size.get();
