@@ -186,7 +186,10 @@ final class BlobUploadQuota implements ExchangeQuota {
       return booked.map(Answer.RELAY).otherwise(Answer.RELAY);
     }
     if (status != 201) {
-      return notTaken(exchange.bodyBytesSentUpstream()).map(Answer.RELAY).otherwise(Answer.RELAY);
+      Future<Void> booked = status >= 500 && operation == OciOperation.UPLOAD_COMPLETE && storedBefore >= 0
+          ? keepWhatTheRegistryHolds()
+          : notTaken(exchange.bodyBytesSentUpstream());
+      return booked.map(Answer.RELAY).otherwise(Answer.RELAY);
     }
     settled = true;
     String digest = committedDigest(headers);
@@ -230,6 +233,28 @@ final class BlobUploadQuota implements ExchangeQuota {
           }
           return answer;
         });
+  }
+
+  /**
+   * The registry failed a closing PUT (its disk full, say): it is asked what it still holds of the
+   * session, and only that stays reserved for it; a session it no longer has holds nothing. Without an
+   * answer, what went upstream stays reserved (dirty), as for any request the registry did not take.
+   */
+  private Future<Void> keepWhatTheRegistryHolds() {
+    long sent = exchange.bodyBytesSentUpstream();
+    return exchange.askUpstream(HttpMethod.GET, exchange.uri()).compose(status -> {
+      if (status.status() == 404) {
+        settled = true;
+        release(requestId);
+        release(sessionId);
+        return Future.succeededFuture();
+      }
+      if (!status.succeeded()) {
+        return notTaken(sent);
+      }
+      long held = UploadRange.storedBytes(status.header("Range"));
+      return settle(Math.max(0, held - storedBefore), false);
+    }, failure -> notTaken(sent));
   }
 
   /** The digest the registry stored the blob under: its {@code Docker-Content-Digest}, else the one asked for. */
