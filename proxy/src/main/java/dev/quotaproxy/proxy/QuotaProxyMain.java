@@ -212,7 +212,10 @@ public final class QuotaProxyMain {
           // Reports have a pool of their own: a long CSV download holds a connection for its whole length.
           AdminDependencies admin = new AdminDependencies(vertx, config, adminPool, limits, control,
               backends.ledgerDatabase.pool(vertx, 2), readiness);
-          return start(vertx, config, rules).compose(id -> startAdmin(vertx, config, admin).map(id));
+          // System usage is unknown until a refresh has summed it (pushes would get 503): the first one, before listening.
+          return configured.refresh().timeout(10, TimeUnit.SECONDS).otherwiseEmpty()
+              .compose(refreshed -> start(vertx, config, rules))
+              .compose(id -> startAdmin(vertx, config, admin).map(id));
         });
   }
 

@@ -12,11 +12,9 @@ import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -42,6 +40,8 @@ public final class EventOutbox implements EmittedEvents {
   /** Events younger than this are left to the feed, which applies them in well under a second. */
   static final long GRACE_MILLIS = 2_000;
   public static final long CHECK_MILLIS = 1_000;
+  /** Held events looked at per check: a backlog (Postgres was down) is worked through a few thousand a second. */
+  static final int PER_CHECK = 5_000;
 
   private final Redis redis;
   private final Ledger ledger;
@@ -134,56 +134,81 @@ public final class EventOutbox implements EmittedEvents {
     });
   }
 
-  /**
-   * One pass: forgets held events the ledger has recorded; of those older than {@link #GRACE_MILLIS}
-   * that it has not, the ones still in their stream wait for the feed, and the others, lost by Redis,
-   * are applied to the ledger and their namespace restored from it.
-   */
+  /** One pass of the check, now. */
   public Future<Void> check(LedgerRecovery recovery) {
     return check(recovery, clock.getAsLong());
   }
 
-  /** {@link #check(LedgerRecovery)} as if it were {@code nowMillis}. */
+  /**
+   * One pass over at most {@link #PER_CHECK} of the oldest held events past {@link #GRACE_MILLIS}: those
+   * the ledger has recorded are forgotten; of the others, those still in their stream wait for the feed,
+   * and those Redis lost are applied to the ledger and their namespace restored from it. The ledger is
+   * asked first: an event the feed applies and trims in between then looks lost and is applied again,
+   * which the ledger ignores (it keys events by id), so nothing is restored for it.
+   */
   public Future<Void> check(LedgerRecovery recovery, long nowMillis) {
-    long before = nowMillis - GRACE_MILLIS;
-    Map<String, List<StreamPosition>> due = new ConcurrentHashMap<>();
-    List<String> ids = new ArrayList<>();
-    held.forEach((namespace, events) -> events.headMap(new StreamPosition(before, Long.MAX_VALUE), true).keySet().forEach(position -> {
-      due.computeIfAbsent(namespace, n -> new ArrayList<>()).add(position);
-      ids.add(eventId(namespace, position));
-    }));
-    if (ids.isEmpty()) {
+    StreamPosition before = new StreamPosition(nowMillis - GRACE_MILLIS, Long.MAX_VALUE);
+    List<Map.Entry<String, StreamPosition>> due = new ArrayList<>();
+    held.forEach((namespace, events) -> {
+      for (StreamPosition position : events.headMap(before, true).keySet()) {
+        if (due.size() >= PER_CHECK) {
+          return;
+        }
+        due.add(Map.entry(namespace, position));
+      }
+    });
+    if (due.isEmpty()) {
       return Future.succeededFuture();
     }
-    // The stream first, then the ledger: an entry the feed applies and trims in between is then found recorded.
-    return inStreams(due).compose(inStream -> ledger.recorded(ids).compose(recorded -> {
-      Future<Void> all = Future.succeededFuture();
-      for (Map.Entry<String, List<StreamPosition>> namespaceDue : due.entrySet()) {
-        String namespace = namespaceDue.getKey();
-        Map<StreamPosition, Map<String, String>> lost = new java.util.TreeMap<>();
-        for (StreamPosition position : namespaceDue.getValue()) {
-          if (recorded.contains(eventId(namespace, position))) {
-            forget(namespace, position);
-          } else if (!inStream.getOrDefault(namespace, Set.of()).contains(position)) {
-            Map<String, String> fields = held.get(namespace).get(position);
-            if (fields != null) {
-              lost.put(position, fields);
-            }
-          }
-        }
-        if (!lost.isEmpty()) {
-          all = all.compose(v -> applyLost(namespace, lost).compose(fresh -> {
-            if (fresh == 0) {
-              return Future.succeededFuture();
-            }
-            LOG.warn("namespace {}: {} events Redis lost before the ledger read them were applied from this proxy's copy; "
-                + "restoring the namespace from the ledger", namespace, fresh);
-            return recovery.restoreFromLedger(namespace);
-          }));
+    return ledger.recorded(due.stream().map(event -> eventId(event.getKey(), event.getValue())).toList()).compose(recorded -> {
+      List<Map.Entry<String, StreamPosition>> unrecorded = new ArrayList<>();
+      for (Map.Entry<String, StreamPosition> event : due) {
+        if (recorded.contains(eventId(event.getKey(), event.getValue()))) {
+          forget(event.getKey(), event.getValue());
+        } else {
+          unrecorded.add(event);
         }
       }
+      return unrecorded.isEmpty() ? Future.succeededFuture() : applyThoseRedisLost(unrecorded, recovery);
+    });
+  }
+
+  /** Of events the ledger has not recorded, those their stream no longer holds: one XRANGE of each, pipelined. */
+  private Future<Void> applyThoseRedisLost(List<Map.Entry<String, StreamPosition>> unrecorded, LedgerRecovery recovery) {
+    List<Request> lookups = new ArrayList<>(unrecorded.size());
+    for (Map.Entry<String, StreamPosition> event : unrecorded) {
+      String id = event.getValue().ms() + "-" + event.getValue().seq();
+      lookups.add(Request.cmd(Command.XRANGE).arg(QuotaKeys.of(event.getKey()).events()).arg(id).arg(id));
+    }
+    return redis.batch(lookups).compose(replies -> {
+      Map<String, Map<StreamPosition, Map<String, String>>> lost = new java.util.TreeMap<>();
+      for (int i = 0; i < unrecorded.size(); i++) {
+        Response entries = replies.get(i);
+        if (entries != null && entries.size() > 0) {
+          continue;  // still in its stream: the feed will apply it
+        }
+        String namespace = unrecorded.get(i).getKey();
+        StreamPosition position = unrecorded.get(i).getValue();
+        NavigableMap<StreamPosition, Map<String, String>> events = held.get(namespace);
+        Map<String, String> fields = events == null ? null : events.get(position);
+        if (fields != null) {
+          lost.computeIfAbsent(namespace, n -> new java.util.TreeMap<>()).put(position, fields);
+        }
+      }
+      Future<Void> all = Future.succeededFuture();
+      for (Map.Entry<String, Map<StreamPosition, Map<String, String>>> namespaceLost : lost.entrySet()) {
+        String namespace = namespaceLost.getKey();
+        all = all.compose(v -> applyLost(namespace, namespaceLost.getValue()).compose(fresh -> {
+          if (fresh == 0) {
+            return Future.succeededFuture();
+          }
+          LOG.warn("namespace {}: {} events Redis lost before the ledger read them were applied from this proxy's copy; "
+              + "restoring the namespace from the ledger", namespace, fresh);
+          return recovery.restoreFromLedger(namespace);
+        }));
+      }
       return all;
-    }));
+    });
   }
 
   private Future<Integer> applyLost(String namespace, Map<StreamPosition, Map<String, String>> events) {
@@ -193,31 +218,6 @@ public final class EventOutbox implements EmittedEvents {
     return ledger.apply(parsed).onSuccess(fresh -> {
       recovered.addAndGet(fresh);
       events.keySet().forEach(position -> forget(namespace, position));
-    });
-  }
-
-  /** Which of the due positions each namespace's stream still holds: one XRANGE per namespace, pipelined. */
-  private Future<Map<String, Set<StreamPosition>>> inStreams(Map<String, List<StreamPosition>> due) {
-    List<String> namespaces = new ArrayList<>(due.keySet());
-    List<Request> ranges = new ArrayList<>();
-    for (String namespace : namespaces) {
-      List<StreamPosition> positions = due.get(namespace);
-      StreamPosition first = positions.get(0);
-      StreamPosition last = positions.get(positions.size() - 1);
-      ranges.add(Request.cmd(Command.XRANGE).arg(QuotaKeys.of(namespace).events())
-          .arg(first.ms() + "-" + first.seq()).arg(last.ms() + "-" + last.seq()));
-    }
-    return redis.batch(ranges).map(replies -> {
-      Map<String, Set<StreamPosition>> present = new ConcurrentHashMap<>();
-      for (int i = 0; i < namespaces.size(); i++) {
-        Set<StreamPosition> ids = new HashSet<>();
-        Response entries = replies.get(i);
-        if (entries != null) {
-          entries.forEach(entry -> ids.add(StreamPosition.parse(entry.get(0).toString())));
-        }
-        present.put(namespaces.get(i), ids);
-      }
-      return present;
     });
   }
 
