@@ -4,6 +4,7 @@ import dev.quotaproxy.ledger.Scopes;
 import dev.quotaproxy.proxy.metrics.ProxyMetrics;
 import dev.quotaproxy.proxy.metrics.StoreTimers;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
@@ -21,6 +22,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -48,7 +50,7 @@ public final class RedisQuotaStore implements QuotaStore {
    * arrives meanwhile, each holding its connection and buffers until its timeout.
    */
   static final int MAX_CALLS_IN_FLIGHT = 1024;
-  private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+  private final AtomicInteger inFlight = new AtomicInteger();
   private volatile int maxCallsInFlight = MAX_CALLS_IN_FLIGHT;
 
   /** Requests that may queue for a pooled connection: a burst of uploads must wait, not fail. */
@@ -72,6 +74,8 @@ public final class RedisQuotaStore implements QuotaStore {
    * {@link #keep}): a process that dies gives its requests' bytes back within this.
    */
   public static final long REQUEST_LEASE_MILLIS = 30_000;
+  /** How often {@link #keep} runs: well inside the second a restored namespace makes new grants wait. */
+  public static final long KEEP_MILLIS = 250;
   /** How often new grants on a namespace restored a moment ago ask again, and for how long at most. */
   private static final long RECOVERING_RETRY_MILLIS = 100;
   private static final int RECOVERING_RETRIES = 15;
@@ -117,7 +121,7 @@ public final class RedisQuotaStore implements QuotaStore {
    * requests under a few dozen concurrent uploads, so the pool is sized here and waiting is generous.
    * Call {@link #loadScripts()} before serving; {@link #close()} closes the client.
    */
-  private static final java.util.concurrent.atomic.AtomicInteger CLIENTS = new java.util.concurrent.atomic.AtomicInteger();
+  private static final AtomicInteger CLIENTS = new AtomicInteger();
 
   public static RedisQuotaStore create(Vertx vertx, String redisUrl, int poolSize, Duration reservationTtl) {
     return create(vertx, redisUrl, poolSize, reservationTtl, EmittedEvents.NONE);
@@ -692,7 +696,7 @@ public final class RedisQuotaStore implements QuotaStore {
       if (!(failure instanceof NamespaceRecoveringException) || retries == 0 || vertx == null) {
         return Future.failedFuture(failure);
       }
-      io.vertx.core.Promise<T> later = io.vertx.core.Promise.promise();
+      Promise<T> later = Promise.promise();
       vertx.setTimer(RECOVERING_RETRY_MILLIS, id -> afterRecovering(namespace, operation, retries - 1).onComplete(later));
       return later.future();
     });
@@ -732,9 +736,6 @@ public final class RedisQuotaStore implements QuotaStore {
       return recreated;
     });
   }
-
-  /** How often {@link #keep} runs: well inside the second a restored namespace makes new grants wait. */
-  public static final long KEEP_MILLIS = 250;
 
   /** The common layout's arguments with no scopes and no user, then {@code args}. */
   private static List<String> prefixed(List<String> args) {
