@@ -25,6 +25,7 @@ import dev.quotaproxy.ledger.registry.WalkerOptions;
 import dev.quotaproxy.ledger.Retention;
 import dev.quotaproxy.proxy.ledger.LedgerFeed;
 import dev.quotaproxy.proxy.ledger.LedgerBinding;
+import dev.quotaproxy.proxy.ledger.CommitIntents;
 import dev.quotaproxy.proxy.ledger.EventOutbox;
 import dev.quotaproxy.proxy.ledger.LedgerRecovery;
 import dev.quotaproxy.proxy.ledger.Reconciliations;
@@ -197,6 +198,8 @@ public final class QuotaProxyMain {
           new RedisStateWatch(ledgerRedis, ledger, recovery).keepWatching(vertx, STATE_WATCH_MILLIS);
           outbox.keepChecking(vertx, recovery);
           keepReservations(vertx, maintenance);
+          new CommitIntents(maintenance, ledgerRedis,
+              CommitIntents.headOn(vertx.createHttpClient(ProxyVerticle.upstreamOptions(config.upstream())))).keepChecking(vertx);
           // The recorded setting, which the admin API may have changed since the file's was seeded.
           keepRollingUp(vertx, new Retention(backends.ledgerDatabase.pool(vertx, 1)), () -> limits.settings()
               .map(recorded -> recorded.settings().retentionDays()).otherwise(config.ledger().retentionDays()));

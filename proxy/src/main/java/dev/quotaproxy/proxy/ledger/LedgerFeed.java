@@ -37,7 +37,12 @@ public final class LedgerFeed {
   static final String GROUP = "ledger";
   static final String CONSUMER = "feed";
   static final String LEASE = "qp:ledger-lease";
-  private static final long LEASE_MILLIS = 10_000;
+  /**
+   * Short: while a dead process's lease lasts nobody feeds, and the events it appended and the ledger has
+   * not read exist only in Redis (its copy died with it), so a Redis that loses its data meanwhile loses
+   * them. Renewed at every pass (every 200 ms idle, 2 s while Postgres fails), so a live feeder keeps it.
+   */
+  private static final long LEASE_MILLIS = 3_000;
   private static final long IDLE_POLL_MILLIS = 200;
   private static final long RETRY_MILLIS = 2_000;
 

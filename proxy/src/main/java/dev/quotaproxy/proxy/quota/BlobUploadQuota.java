@@ -99,7 +99,22 @@ final class BlobUploadQuota implements ExchangeQuota {
   @Override
   public Future<Admission> decide() {
     decided = true;
-    return enforcer.unlessReadOnly(exchange, this::reserve);
+    return enforcer.unlessReadOnly(exchange, () -> reserve().compose(this::intendingCommit));
+  }
+
+  /**
+   * A request that may make the registry store a blob (a closing PUT, a monolithic upload) records that
+   * before its body goes: a proxy that dies before charging the registry's 201 leaves the record, and
+   * another finishes the commit (CommitIntents).
+   */
+  private Future<Admission> intendingCommit(Admission admission) {
+    String digest = exchange.oci().digest();
+    boolean commits = operation == OciOperation.UPLOAD_COMPLETE || operation == OciOperation.UPLOAD_MONOLITHIC;
+    if (admission.refused() || !commits || digest == null || !OciNames.isDigest(digest)) {
+      return Future.succeededFuture(admission);
+    }
+    return enforcer.store.intendCommit(repository, requestId, sessionId, digest).map(admission)
+        .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
   }
 
   /** Bytes the registry holds of the session that no reservation covers: reserved before this request's own. */

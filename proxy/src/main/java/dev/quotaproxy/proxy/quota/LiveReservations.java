@@ -32,13 +32,21 @@ public final class LiveReservations {
     }
   }
 
+  /** A commit intent the request holds: renewed with its reservation, if it has one, while the request goes on. */
+  void intended(String id, String repository) {
+    if (kept(id)) {
+      byId.putIfAbsent(id, new Live(repository, 0));
+    }
+  }
+
   /** Some bytes given back (-1: all, and the id ended). */
   void released(String id, long bytes) {
     if (bytes < 0) {
       ended(id);
       return;
     }
-    byId.computeIfPresent(id, (key, live) -> live.bytes() > bytes ? new Live(live.repository(), live.bytes() - bytes) : null);
+    // A request that gave back all its bytes may still hold a commit intent: it stays until the request ends.
+    byId.computeIfPresent(id, (key, live) -> new Live(live.repository(), Math.max(0, live.bytes() - bytes)));
   }
 
   void ended(String id) {

@@ -42,6 +42,8 @@ import java.util.List;
  * qp:ledger                   STRING the epoch of the ledger (Postgres) this Redis belongs to
  * qp:ledger-lease             STRING held by the one process feeding the streams to the ledger
  * qp:lost                     STRING present for a minute after this Redis was found empty (see {@link #LOST})
+ * qp:{T}:commits              HASH  request id -> {"repo","digest","session","until"}: a closing PUT (or monolithic
+ *                                   upload) sent to the registry and not yet charged; see intend_commit.lua
  * qp:{T}:epoch                STRING the ledger epoch T's state was last made from (absent: unknown)
  * qp:{T}:restoring            STRING held by the one process restoring T from the ledger
  * qp:{T}:recovering           STRING present for a second after T was restored (new grants wait, see common.lua)
@@ -142,6 +144,11 @@ public final class QuotaKeys {
     return prefix + "res_expiry";
   }
 
+  /** Commit intents: request id -> what it is about to commit at the registry (see intend_commit.lua). */
+  public String commits() {
+    return prefix + "commits";
+  }
+
   /** A SCAN pattern for every key of a kind in the namespace: {@code kind} is present, manifests, refs or refcount. */
   public String every(String kind) {
     return prefix + kind + ":*";
@@ -172,10 +179,10 @@ public final class QuotaKeys {
 
   /**
    * The keys every script receives first, in this order (common.lua names them): used, reserved,
-   * limits, sizes, res, res_expiry.
+   * limits, sizes, res, res_expiry, events, epoch, commits.
    */
   public List<String> common() {
-    return List.of(used(), reserved(), limits(), sizes(), reservations(), reservationExpiry(), events(), epoch());
+    return List.of(used(), reserved(), limits(), sizes(), reservations(), reservationExpiry(), events(), epoch(), commits());
   }
 
   public String present(String scope) {

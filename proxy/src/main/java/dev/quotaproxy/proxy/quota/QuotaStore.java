@@ -129,6 +129,16 @@ public interface QuotaStore {
   default void requestEnded(String requestId) {
   }
 
+  /**
+   * Records, before a closing PUT (or monolithic upload) goes to the registry, that the request may make
+   * it store {@code digest} in {@code repository}: if the proxy dies before charging the registry's
+   * answer, another looks the blob up and charges it. Ended with the request's id (commit, release,
+   * settle).
+   */
+  default Future<Void> intendCommit(String repository, String requestId, String sessionId, String digest) {
+    return Future.succeededFuture();
+  }
+
   /** {@link #sizeOf} of several digests at once: each digest maps to its size, or -1. */
   Future<Map<String, Long>> sizesOf(String namespace, List<String> digests);
 

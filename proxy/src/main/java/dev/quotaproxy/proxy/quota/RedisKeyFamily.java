@@ -31,6 +31,10 @@ public enum RedisKeyFamily {
       Noticed.KEEP),
   RESERVATIONS("qp:{T}:res", Source.PROXIES, "as reserved", Noticed.KEEP),
   RESERVATION_EXPIRY("qp:{T}:res_expiry", Source.PROXIES, "as reserved", Noticed.KEEP),
+  COMMITS("qp:{T}:commits", Source.PROXIES,
+      "not rebuilt: intents of requests in flight, renewed by their proxies (keep.lua); lost with Redis, a proxy that "
+          + "also died then leaves its last commit uncharged",
+      Noticed.KEEP),
   RECOVERING("qp:{T}:recovering", Source.RECOMPUTED, "a flag with a TTL, set by a restore", Noticed.NOT_NEEDED),
   EVENTS("qp:{T}:events", Source.PROXIES,
       "entries the ledger had not read yet are applied from the proxies' copies (EventOutbox); the stream starts "

@@ -746,6 +746,38 @@ public final class RedisQuotaStore implements QuotaStore {
     return all;
   }
 
+  @Override
+  public Future<Void> intendCommit(String repository, String requestId, String sessionId, String digest) {
+    return guarded("intend_commit", () -> {
+      checkId(requestId);
+      check(digest != null && !digest.isEmpty(), "a commit intent needs a digest");
+      Path namespaceOnly = new Path(repository, List.of());
+      if (live != null) {
+        live.intended(requestId, repository);
+      }
+      return namespaceOnly.run(LuaScripts.INTEND_COMMIT, List.of(), List.of(),
+          List.of(requestId, repository, digest, orNone(sessionId), Long.toString(Math.min(REQUEST_LEASE_MILLIS, reservationTtlMillis))))
+          .mapEmpty();
+    });
+  }
+
+  /** A commit intent whose proxy stopped renewing it: the request id, and what it was about to commit. */
+  public record LapsedCommit(String requestId, String repository, String digest, String sessionId) {}
+
+  /** The commit intents of a namespace whose lease ran out (see {@code CommitIntents}). */
+  public Future<List<LapsedCommit>> lapsedCommits(String namespace) {
+    return guarded("lapsed_commits", () -> new Path(namespace, List.of()).run(LuaScripts.LAPSED_COMMITS, List.of(), List.of(), List.of())
+        .map(reply -> {
+          List<LapsedCommit> lapsed = new ArrayList<>();
+          for (int i = 0; reply != null && i + 3 < reply.size(); i += 4) {
+            String session = reply.get(i + 3).toString();
+            lapsed.add(new LapsedCommit(reply.get(i).toString(), reply.get(i + 1).toString(), reply.get(i + 2).toString(),
+                session.isEmpty() ? null : session));
+          }
+          return lapsed;
+        }));
+  }
+
   /** A request's reservation is a lease when it is kept alive by {@link #keep}; everything else lives its TTL. */
   private long ttlOf(String id) {
     return live != null && LiveReservations.kept(id) ? Math.min(REQUEST_LEASE_MILLIS, reservationTtlMillis) : reservationTtlMillis;

@@ -2,11 +2,11 @@
 -- (Redis scripts cannot include each other). Operation files use these and hold only their own logic.
 --
 -- Layout every script is called with:
---   KEYS[1..8]      used, reserved, limits, sizes, res, res_expiry, events, epoch of one namespace (QuotaKeys.common)
+--   KEYS[1..9]      used, reserved, limits, sizes, res, res_expiry, events, epoch, commits of one namespace (QuotaKeys.common)
 --   ARGV[1]         n, the number of scopes of the path (may be 0)
 --   ARGV[2]         the user the request acts for, recorded in the events it causes ('' when none)
 --   ARGV[3..2+n]    the scopes, outermost first (SCOPES); the last is the repository
---   KEYS[9..8+n]    one key per scope (SCOPE_KEYS): present:S, or egress:S where the script says so
+--   KEYS[10..9+n]   one key per scope (SCOPE_KEYS): present:S, or egress:S where the script says so
 --   KEYS[EXTRA_KEYS + 1 ..], ARGV[EXTRA_ARGV + 1 ..]   the operation's own keys and arguments
 --
 -- Events: every committed change is appended to the namespace's stream (EVENTS) in the same script,
@@ -25,17 +25,17 @@
 -- 14 significant digits), and are stored in reservation JSON as strings for the same reason.
 -- "Now" is the Redis server's clock (TIME), so every proxy instance shares one clock.
 
-local USED, RESERVED, LIMITS, SIZES, RES, RES_EXPIRY, EVENTS, EPOCH =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local USED, RESERVED, LIMITS, SIZES, RES, RES_EXPIRY, EVENTS, EPOCH, COMMITS =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local UNKNOWN = -1
 local SCOPE_COUNT = tonumber(ARGV[1])
 local USER = ARGV[2]
 local SCOPES, SCOPE_KEYS = {}, {}
 for i = 1, SCOPE_COUNT do
   SCOPES[i] = ARGV[2 + i]
-  SCOPE_KEYS[i] = KEYS[8 + i]
+  SCOPE_KEYS[i] = KEYS[9 + i]
 end
-local EXTRA_KEYS = 8 + SCOPE_COUNT
+local EXTRA_KEYS = 9 + SCOPE_COUNT
 local EXTRA_ARGV = 2 + SCOPE_COUNT
 
 -- Whether the namespace's state is known (see Known state above).
@@ -204,6 +204,8 @@ end
 -- expiry_ms, when purge_expired deletes it like any reservation: by then no call sent for the id can
 -- still be on its way.
 local function tombstone(id, expiry_ms)
+  -- A request that ended, committed or not, no longer intends a commit (see intend_commit.lua).
+  redis.call('HDEL', COMMITS, id)
   redis.call('HSET', RES, id, '{"retired":"1"}')
   set_expiry(id, expiry_ms)
 end

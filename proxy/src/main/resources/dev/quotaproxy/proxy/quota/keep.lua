@@ -1,5 +1,6 @@
--- keep: renews the leases of one proxy's live request reservations in a namespace, and re-creates those
--- Redis lost (flushed, restarted empty, restored from an older snapshot) while their requests go on.
+-- keep: renews the leases of one proxy's live request reservations (and commit intents) in a namespace, and
+-- re-creates the reservations Redis lost (flushed, restarted empty, restored from an older snapshot) while
+-- their requests go on.
 -- KEYS    common layout with no scopes
 -- ARGV    common layout (no scopes), then: lease ms, and per reservation: id, repository, bytes held,
 --         number of scopes k, then its k scopes (outermost first)
@@ -15,6 +16,12 @@ local recreated = 0
 local at = EXTRA_ARGV + 2
 while at <= #ARGV do
   local id, repository, bytes, k = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3])
+  local intent = redis.call('HGET', COMMITS, id)
+  if intent then
+    local renewed = cjson.decode(intent)
+    renewed['until'] = int(now + lease)
+    redis.call('HSET', COMMITS, id, cjson.encode(renewed))
+  end
   local json = redis.call('HGET', RES, id)
   if json then
     if not cjson.decode(json).retired then

@@ -78,6 +78,9 @@ class RedisKeyFamilyTest {
         Map.entry("qp:{acme}:traffic:493922", RedisKeyFamily.TRAFFIC),
         Map.entry("qp:{acme}:egress:acme/app", RedisKeyFamily.EGRESS),
         Map.entry("qp:{acme}:epoch", RedisKeyFamily.MARKER),
+        Map.entry("qp:{acme}:commits", RedisKeyFamily.COMMITS),
+        Map.entry("qp:{acme}:recovering", RedisKeyFamily.RECOVERING),
+        Map.entry("qp:lost", RedisKeyFamily.LOST),
         Map.entry("qp:namespaces", RedisKeyFamily.NAMESPACES),
         Map.entry("qp:ledger", RedisKeyFamily.LEDGER_BINDING),
         Map.entry("qp:ledger-lease", RedisKeyFamily.LEDGER_LEASE)));

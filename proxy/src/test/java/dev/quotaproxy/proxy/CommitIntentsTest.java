@@ -1,0 +1,91 @@
+package dev.quotaproxy.proxy;
+
+import static dev.quotaproxy.proxy.support.OciTestClient.digest;
+import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.quotaproxy.proxy.ledger.CommitIntents;
+import dev.quotaproxy.proxy.quota.QuotaKeys;
+import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.proxy.support.QuotaHarness;
+import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
+import dev.quotaproxy.proxy.support.StorageInvariant;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
+import java.net.URI;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A proxy that dies between sending a closing PUT and charging the registry's 201 leaves its commit
+ * intent behind; once its lease has run out, another proxy asks the registry and charges the blob if it
+ * was stored, or drops the intent. Here the dead proxy is a store whose leases last a millisecond, and
+ * the blob it was committing is put in the registry directly, as the registry did before the proxy died.
+ */
+class CommitIntentsTest {
+  private static final int KiB = 1024;
+
+  private QuotaHarness harness;
+  private Deployed proxy;
+  private RedisQuotaStore dead;
+  private CommitIntents intents;
+
+  @BeforeEach
+  void start() throws Exception {
+    harness = new QuotaHarness();
+    proxy = harness.startProxy("""
+        quota:
+          scopes:
+            acme: {storage-hard: 10MiB}
+        """);
+    dead = RedisQuotaStore.create(harness.vertx(), harness.redis().url(), 2, Duration.ofMillis(1));
+    URI registry = URI.create(harness.registry().url());
+    intents = new CommitIntents((RedisQuotaStore) proxy.store(), Redis.createClient(harness.vertx(), harness.redis().url()),
+        CommitIntents.headOn(harness.vertx().createHttpClient(new HttpClientOptions()
+            .setDefaultHost(registry.getHost()).setDefaultPort(registry.getPort()))));
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    harness.close();
+  }
+
+  @Test
+  void aBlobTheRegistryStoredForADeadProxyIsChargedAndAnIntentForNothingIsDropped() throws Exception {
+    assertThat(proxy.client().pushBlob("acme/app", randomBytes(KiB)).status()).isEqualTo(201);
+    byte[] stored = randomBytes(300 * KiB);
+    byte[] neverStored = randomBytes(200 * KiB);
+    QuotaHarness.await(dead.intendCommit("acme/app", "request:stored", "session:one", digest(stored)));
+    QuotaHarness.await(dead.intendCommit("acme/app", "request:lost", "session:two", digest(neverStored)));
+    assertThat(harness.direct().pushBlob("acme/app", stored).status()).as("stored by the registry, never charged").isEqualTo(201);
+    Thread.sleep(10);  // past the dead store's leases
+
+    assertThat(QuotaHarness.await(intents.checkOnce())).isEqualTo(2);
+
+    assertThat(QuotaHarness.await(proxy.store().scope("acme/app")).used()).isEqualTo(KiB + 300 * KiB);
+    assertThat(harness.redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).isZero();
+    StorageInvariant.check(harness.registry().storage(), proxy.store());
+  }
+
+  @Test
+  void anIntentWhoseRequestIsStillRenewedIsLeftAlone() throws Exception {
+    assertThat(proxy.client().pushBlob("acme/app", randomBytes(KiB)).status()).isEqualTo(201);
+    QuotaHarness.await(proxy.store().intendCommit("acme/app", "request:alive", null, digest(randomBytes(KiB))));
+
+    assertThat(QuotaHarness.await(intents.checkOnce())).isZero();
+    assertThat(harness.redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).isEqualTo(1);
+  }
+
+  @Test
+  void aRequestThatEndsTakesItsIntentWithIt() throws Exception {
+    assertThat(proxy.client().pushBlob("acme/app", randomBytes(KiB)).status()).isEqualTo(201);
+    assertThat(proxy.client().pushBlobChunked("acme/app", randomBytes(KiB)).status()).isEqualTo(201);
+
+    assertThat(harness.redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong())
+        .as("no intent left by pushes that finished").isZero();
+  }
+}
