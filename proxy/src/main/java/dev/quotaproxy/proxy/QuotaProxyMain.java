@@ -13,6 +13,7 @@ import dev.quotaproxy.config.ConfigurationException;
 import dev.quotaproxy.ledger.limits.LimitsLedger;
 import dev.quotaproxy.proxy.admin.RedisQuotaControl;
 import dev.quotaproxy.proxy.ledger.LimitsSync;
+import dev.quotaproxy.proxy.ledger.RegistryIntents;
 import io.vertx.core.http.HttpServer;
 import io.vertx.sqlclient.Pool;
 import java.util.ArrayList;
@@ -25,7 +26,6 @@ import dev.quotaproxy.ledger.registry.WalkerOptions;
 import dev.quotaproxy.ledger.Retention;
 import dev.quotaproxy.proxy.ledger.LedgerFeed;
 import dev.quotaproxy.proxy.ledger.LedgerBinding;
-import dev.quotaproxy.proxy.ledger.CommitIntents;
 import dev.quotaproxy.proxy.ledger.EventOutbox;
 import dev.quotaproxy.proxy.ledger.LedgerRecovery;
 import dev.quotaproxy.proxy.ledger.Reconciliations;
@@ -198,8 +198,8 @@ public final class QuotaProxyMain {
           new RedisStateWatch(ledgerRedis, ledger, recovery).keepWatching(vertx, STATE_WATCH_MILLIS);
           outbox.keepChecking(vertx, recovery);
           keepReservations(vertx, maintenance);
-          new CommitIntents(maintenance, ledgerRedis,
-              CommitIntents.headOn(vertx.createHttpClient(ProxyVerticle.upstreamOptions(config.upstream())))).keepChecking(vertx);
+          new RegistryIntents(maintenance, ledgerRedis,
+              RegistryIntents.headOn(vertx.createHttpClient(ProxyVerticle.upstreamOptions(config.upstream())))).keepChecking(vertx);
           // The recorded setting, which the admin API may have changed since the file's was seeded.
           keepRollingUp(vertx, new Retention(backends.ledgerDatabase.pool(vertx, 1)), () -> limits.settings()
               .map(recorded -> recorded.settings().retentionDays()).otherwise(config.ledger().retentionDays()));

@@ -1,6 +1,7 @@
 package dev.quotaproxy.proxy.quota;
 
 import dev.quotaproxy.proxy.oci.OciNames;
+import dev.quotaproxy.proxy.oci.OciOperation;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 
@@ -15,27 +16,65 @@ import io.vertx.core.MultiMap;
 final class DeleteQuota implements ExchangeQuota {
   private final QuotaEnforcer enforcer;
   private final ExchangeView exchange;
+  private final String requestId = QuotaEnforcer.requestId();
+  /** Whether an intent was recorded for this delete. */
+  private boolean intending;
 
   DeleteQuota(QuotaEnforcer enforcer, ExchangeView exchange) {
     this.enforcer = enforcer;
     this.exchange = exchange;
   }
 
+  /**
+   * A delete that may unlink a blob or a manifest records that before it goes (see
+   * {@link QuotaStore#intendDelete}): if its drop is not recorded after the registry's 202, another proxy
+   * asks the registry and records it. Deletes are never refused: without the record, a drop that fails
+   * waits for the reconciliation instead.
+   */
+  @Override
+  public Future<Admission> admit() {
+    String repository = exchange.oci().repository();
+    Future<Void> intended = switch (exchange.oci().operation()) {
+      case BLOB_DELETE -> OciNames.isDigest(exchange.oci().digest())
+          ? enforcer.store.intendDelete(repository, requestId, exchange.oci().digest(), false) : Future.succeededFuture();
+      case MANIFEST_DELETE -> OciNames.isDigest(exchange.oci().reference())
+          ? enforcer.store.intendDelete(repository, requestId, exchange.oci().reference(), true) : Future.succeededFuture();
+      default -> Future.succeededFuture();
+    };
+    return intended.onSuccess(v -> intending = exchange.oci().operation() != OciOperation.UPLOAD_CANCEL)
+        .map(Admission.FORWARD).otherwise(Admission.FORWARD);
+  }
+
   @Override
   public Future<Answer> answered(int status, MultiMap headers) {
+    String repository = exchange.oci().repository();
     if (status / 100 != 2) {
+      endIntent(repository);
       return Future.succeededFuture(Answer.RELAY);
     }
-    String repository = exchange.oci().repository();
     Future<?> recorded = switch (exchange.oci().operation()) {
-      case BLOB_DELETE -> enforcer.store.dropBlob(repository, exchange.oci().digest(), exchange.user());
+      case BLOB_DELETE -> enforcer.store.dropBlob(repository, exchange.oci().digest(), exchange.user(), intending ? requestId : null);
       case MANIFEST_DELETE -> OciNames.isDigest(exchange.oci().reference())
-          ? enforcer.store.dropManifest(repository, exchange.oci().reference(), exchange.user())
+          ? enforcer.store.dropManifest(repository, exchange.oci().reference(), exchange.user(), intending ? requestId : null)
           : Future.succeededFuture();
       case UPLOAD_CANCEL -> enforcer.store.release(repository, QuotaEnforcer.sessionId(exchange.oci().uploadId()), -1);
       default -> Future.succeededFuture();
     };
     return recorded.map(Answer.RELAY)
         .recover(e -> enforcer.<Answer>recordFailure(exchange, "delete", e).otherwise(Answer.RELAY));
+  }
+
+  @Override
+  public void ended(int status, long bytesIn, long bytesOut) {
+    // A drop that failed leaves the intent: no longer renewed, it lapses and is finished by RegistryIntents.
+    enforcer.store.requestEnded(requestId);
+  }
+
+  /** The registry did not delete: the intent goes (by ending the request's id). */
+  private void endIntent(String repository) {
+    if (intending) {
+      intending = false;
+      enforcer.store.release(repository, requestId, -1);
+    }
   }
 }

@@ -51,12 +51,12 @@ final class LuaScripts {
   static final Script PUT_SYSTEM = Script.named("put_system");
   static final Script SCOPE_USAGE = Script.named("scope_usage");
   static final Script KEEP = Script.named("keep");
-  static final Script INTEND_COMMIT = Script.named("intend_commit");
-  static final Script LAPSED_COMMITS = Script.named("lapsed_commits");
+  static final Script INTEND = Script.named("intend");
+  static final Script LAPSED_INTENTS = Script.named("lapsed_intents");
 
   static final List<Script> ALL = List.of(RECORD_REJECTION, RESERVE_BYTES, RESERVE_BLOBS, RELEASE, SETTLE, OPEN_SESSION, SESSION,
       COMMIT_BLOB, COMMIT_MANIFEST, DROP_BLOB, DROP_MANIFEST, RESERVE_EGRESS, SETTLE_EGRESS, METER, SCOPE, PUT_LIMITS, PUT_SYSTEM,
-      SCOPE_USAGE, KEEP, INTEND_COMMIT, LAPSED_COMMITS);
+      SCOPE_USAGE, KEEP, INTEND, LAPSED_INTENTS);
 
   /** Put around each operation's file: its {@code return}s then return from a function. */
   static final String OPERATION_BEGIN = "local function operation()\n";

@@ -100,13 +100,23 @@ public interface QuotaStore {
    * under it holds it, unless a manifest of the repository still references it (the registry's garbage
    * collection keeps such a blob, so it stays charged).
    */
-  Future<Change> dropBlob(String repository, String digest, String user);
+  default Future<Change> dropBlob(String repository, String digest, String user) {
+    return dropBlob(repository, digest, user, null);
+  }
+
+  /** As {@link #dropBlob(String, String, String)}, ending the intent of the deleting request ({@link #intendDelete}). */
+  Future<Change> dropBlob(String repository, String digest, String user, String requestId);
 
   /**
    * The registry deleted the manifest: it and every blob that no remaining manifest of the repository
    * references leave the repository (and each ancestor where no other repository holds them).
    */
-  Future<Change> dropManifest(String repository, String manifestDigest, String user);
+  default Future<Change> dropManifest(String repository, String manifestDigest, String user) {
+    return dropManifest(repository, manifestDigest, user, null);
+  }
+
+  /** As {@link #dropManifest(String, String, String)}, ending the intent of the deleting request ({@link #intendDelete}). */
+  Future<Change> dropManifest(String repository, String manifestDigest, String user, String requestId);
 
   /** A request was refused by a quota: records the refusal, with who asked, for reports. */
   Future<Void> recordRejection(String repository, String user, Rejection rejection);
@@ -136,6 +146,16 @@ public interface QuotaStore {
    * settle).
    */
   default Future<Void> intendCommit(String repository, String requestId, String sessionId, String digest) {
+    return Future.succeededFuture();
+  }
+
+  /**
+   * Records, before a DELETE of a blob ({@code manifest} false) or of a manifest by digest goes to the
+   * registry, that the request may make it unlink {@code digest}: if the drop is not recorded (the
+   * proxy died, or its store call failed), another asks the registry and records it. Ended by the drop,
+   * or by the request's id ending.
+   */
+  default Future<Void> intendDelete(String repository, String requestId, String digest, boolean manifest) {
     return Future.succeededFuture();
   }
 

@@ -32,8 +32,8 @@ public enum RedisKeyFamily {
   RESERVATIONS("qp:{T}:res", Source.PROXIES, "as reserved", Noticed.KEEP),
   RESERVATION_EXPIRY("qp:{T}:res_expiry", Source.PROXIES, "as reserved", Noticed.KEEP),
   COMMITS("qp:{T}:commits", Source.PROXIES,
-      "not rebuilt: intents of requests in flight, renewed by their proxies (keep.lua); lost with Redis, a proxy that "
-          + "also died then leaves its last commit uncharged",
+      "not rebuilt: intents of requests in flight (intend.lua), renewed by their proxies (keep.lua); lost with Redis, "
+          + "a request whose proxy also dies then leaves what it did to the registry to the reconciliation",
       Noticed.KEEP),
   RECOVERING("qp:{T}:recovering", Source.RECOMPUTED, "a flag with a TTL, set by a restore", Noticed.NOT_NEEDED),
   EVENTS("qp:{T}:events", Source.PROXIES,

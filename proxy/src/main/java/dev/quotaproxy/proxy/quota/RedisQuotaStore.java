@@ -266,21 +266,22 @@ public final class RedisQuotaStore implements QuotaStore {
   }
 
   @Override
-  public Future<Change> dropBlob(String repository, String digest, String user) {
+  public Future<Change> dropBlob(String repository, String digest, String user, String requestId) {
     return guarded("drop_blob", () -> {
       Path path = new Path(repository, user);
       // The repository's manifests decide whether the registry's garbage collection keeps the blob.
       List<String> manifestKeys = List.of(path.keys.manifests(repository), path.keys.referenceCounts(repository));
-      return write(path, () -> path.run(LuaScripts.DROP_BLOB, path.presentKeys(), manifestKeys, List.of(digest))).map(path::change);
+      return write(path, () -> path.run(LuaScripts.DROP_BLOB, path.presentKeys(), manifestKeys, List.of(digest, orNone(requestId))))
+          .map(path::change);
     });
   }
 
   @Override
-  public Future<Change> dropManifest(String repository, String manifestDigest, String user) {
+  public Future<Change> dropManifest(String repository, String manifestDigest, String user, String requestId) {
     return guarded("drop_manifest", () -> {
       Path path = new Path(repository, user);
       return write(path, () -> path.run(LuaScripts.DROP_MANIFEST, path.presentKeys(), path.manifestKeys(manifestDigest),
-          List.of(manifestDigest))).map(path::change);
+          List.of(manifestDigest, orNone(requestId)))).map(path::change);
     });
   }
 
@@ -748,31 +749,41 @@ public final class RedisQuotaStore implements QuotaStore {
 
   @Override
   public Future<Void> intendCommit(String repository, String requestId, String sessionId, String digest) {
-    return guarded("intend_commit", () -> {
+    return intend(Intent.What.COMMIT, repository, requestId, sessionId, digest);
+  }
+
+  @Override
+  public Future<Void> intendDelete(String repository, String requestId, String digest, boolean manifest) {
+    return intend(manifest ? Intent.What.DROP_MANIFEST : Intent.What.DROP_BLOB, repository, requestId, null, digest);
+  }
+
+  private Future<Void> intend(Intent.What what, String repository, String requestId, String sessionId, String digest) {
+    return guarded("intend", () -> {
       checkId(requestId);
-      check(digest != null && !digest.isEmpty(), "a commit intent needs a digest");
+      check(digest != null && !digest.isEmpty(), "an intent needs a digest");
       Path namespaceOnly = new Path(repository, List.of());
       if (live != null) {
         live.intended(requestId, repository);
       }
-      return namespaceOnly.run(LuaScripts.INTEND_COMMIT, List.of(), List.of(),
-          List.of(requestId, repository, digest, orNone(sessionId), Long.toString(Math.min(REQUEST_LEASE_MILLIS, reservationTtlMillis))))
-          .mapEmpty();
+      return namespaceOnly.run(LuaScripts.INTEND, List.of(), List.of(), List.of(requestId, what.name().toLowerCase(java.util.Locale.ROOT),
+          repository, digest, orNone(sessionId), Long.toString(Math.min(REQUEST_LEASE_MILLIS, reservationTtlMillis)))).mapEmpty();
     });
   }
 
-  /** A commit intent whose proxy stopped renewing it: the request id, and what it was about to commit. */
-  public record LapsedCommit(String requestId, String repository, String digest, String sessionId) {}
+  /** What a request was about to make the registry do when its intent was recorded (see intend.lua). */
+  public record Intent(String requestId, What what, String repository, String digest, String sessionId) {
+    public enum What { COMMIT, DROP_BLOB, DROP_MANIFEST }
+  }
 
-  /** The commit intents of a namespace whose lease ran out (see {@code CommitIntents}). */
-  public Future<List<LapsedCommit>> lapsedCommits(String namespace) {
-    return guarded("lapsed_commits", () -> new Path(namespace, List.of()).run(LuaScripts.LAPSED_COMMITS, List.of(), List.of(), List.of())
+  /** The intents of a namespace whose lease ran out: their proxy died, or their accounting failed (see {@code RegistryIntents}). */
+  public Future<List<Intent>> lapsedIntents(String namespace) {
+    return guarded("lapsed_intents", () -> new Path(namespace, List.of()).run(LuaScripts.LAPSED_INTENTS, List.of(), List.of(), List.of())
         .map(reply -> {
-          List<LapsedCommit> lapsed = new ArrayList<>();
-          for (int i = 0; reply != null && i + 3 < reply.size(); i += 4) {
-            String session = reply.get(i + 3).toString();
-            lapsed.add(new LapsedCommit(reply.get(i).toString(), reply.get(i + 1).toString(), reply.get(i + 2).toString(),
-                session.isEmpty() ? null : session));
+          List<Intent> lapsed = new ArrayList<>();
+          for (int i = 0; reply != null && i + 4 < reply.size(); i += 5) {
+            String session = reply.get(i + 4).toString();
+            lapsed.add(new Intent(reply.get(i).toString(), Intent.What.valueOf(reply.get(i + 1).toString().toUpperCase(java.util.Locale.ROOT)),
+                reply.get(i + 2).toString(), reply.get(i + 3).toString(), session.isEmpty() ? null : session));
           }
           return lapsed;
         }));

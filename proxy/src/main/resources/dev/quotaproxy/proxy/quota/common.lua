@@ -204,7 +204,7 @@ end
 -- expiry_ms, when purge_expired deletes it like any reservation: by then no call sent for the id can
 -- still be on its way.
 local function tombstone(id, expiry_ms)
-  -- A request that ended, committed or not, no longer intends a commit (see intend_commit.lua).
+  -- A request that ended, whatever it did, leaves no intent behind (see intend.lua).
   redis.call('HDEL', COMMITS, id)
   redis.call('HSET', RES, id, '{"retired":"1"}')
   set_expiry(id, expiry_ms)

@@ -1,6 +1,6 @@
 -- drop_blob: the registry unlinked a blob from the repository.
 -- KEYS    common layout; SCOPE_KEYS are present:S; then manifests:R, refcount:R
--- ARGV    common layout, then: digest
+-- ARGV    common layout, then: digest, the deleting request's id ('' for none), whose intent (intend.lua) ends
 -- Result  UNKNOWN (-1) when the namespace's state is not known, changing nothing; otherwise
 --         states... (path_states after the change)
 -- A blob a manifest of the repository still references (refcount:R > 0), or that is itself a manifest of it
@@ -11,8 +11,12 @@
 
 local MANIFESTS, REFCOUNT = KEYS[EXTRA_KEYS + 1], KEYS[EXTRA_KEYS + 2]
 local digest = ARGV[EXTRA_ARGV + 1]
+local request = ARGV[EXTRA_ARGV + 2] or ''
 if not known() then
   return UNKNOWN
+end
+if request ~= '' then
+  redis.call('HDEL', COMMITS, request)
 end
 purge_expired(now_ms())
 if num(redis.call('HGET', REFCOUNT, digest), 0) <= 0 and redis.call('SISMEMBER', MANIFESTS, digest) == 0 then

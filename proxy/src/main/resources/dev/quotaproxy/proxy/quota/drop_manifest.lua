@@ -1,6 +1,6 @@
 -- drop_manifest: the registry deleted a manifest from the repository.
 -- KEYS    common layout; SCOPE_KEYS are present:S; then manifests:R, refs:R:M, refcount:R
--- ARGV    common layout, then: manifest digest M
+-- ARGV    common layout, then: manifest digest M, the deleting request's id ('' for none), whose intent (intend.lua) ends
 -- Result  UNKNOWN (-1) when the namespace's state is not known, changing nothing; otherwise
 --         states... (path_states after the change)
 -- If M is a manifest of R: it leaves manifests:R, each digest it references loses one count in refcount:R,
@@ -11,8 +11,12 @@
 
 local MANIFESTS, REFS, REFCOUNT = KEYS[EXTRA_KEYS + 1], KEYS[EXTRA_KEYS + 2], KEYS[EXTRA_KEYS + 3]
 local manifest = ARGV[EXTRA_ARGV + 1]
+local request = ARGV[EXTRA_ARGV + 2] or ''
 if not known() then
   return UNKNOWN
+end
+if request ~= '' then
+  redis.call('HDEL', COMMITS, request)
 end
 purge_expired(now_ms())
 

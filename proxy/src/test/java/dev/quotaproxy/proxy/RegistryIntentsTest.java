@@ -4,9 +4,10 @@ import static dev.quotaproxy.proxy.support.OciTestClient.digest;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.ledger.CommitIntents;
+import dev.quotaproxy.proxy.ledger.RegistryIntents;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.QuotaHarness;
 import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
 import dev.quotaproxy.proxy.support.StorageInvariant;
@@ -21,18 +22,19 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * A proxy that dies between sending a closing PUT and charging the registry's 201 leaves its commit
- * intent behind; once its lease has run out, another proxy asks the registry and charges the blob if it
- * was stored, or drops the intent. Here the dead proxy is a store whose leases last a millisecond, and
- * the blob it was committing is put in the registry directly, as the registry did before the proxy died.
+ * A proxy that dies (or whose store call fails) between sending a closing PUT or a DELETE and recording
+ * what the registry did leaves its intent behind; once its lease has run out, another proxy asks the
+ * registry and records it: a stored blob is charged, a deleted one dropped, and an intent the registry
+ * did not act on just goes. Here the dead proxy is a store whose leases last a millisecond, and what the
+ * registry did before it died is done to the registry directly.
  */
-class CommitIntentsTest {
+class RegistryIntentsTest {
   private static final int KiB = 1024;
 
   private QuotaHarness harness;
   private Deployed proxy;
   private RedisQuotaStore dead;
-  private CommitIntents intents;
+  private RegistryIntents intents;
 
   @BeforeEach
   void start() throws Exception {
@@ -44,8 +46,8 @@ class CommitIntentsTest {
         """);
     dead = RedisQuotaStore.create(harness.vertx(), harness.redis().url(), 2, Duration.ofMillis(1));
     URI registry = URI.create(harness.registry().url());
-    intents = new CommitIntents((RedisQuotaStore) proxy.store(), Redis.createClient(harness.vertx(), harness.redis().url()),
-        CommitIntents.headOn(harness.vertx().createHttpClient(new HttpClientOptions()
+    intents = new RegistryIntents((RedisQuotaStore) proxy.store(), Redis.createClient(harness.vertx(), harness.redis().url()),
+        RegistryIntents.headOn(harness.vertx().createHttpClient(new HttpClientOptions()
             .setDefaultHost(registry.getHost()).setDefaultPort(registry.getPort()))));
   }
 
@@ -72,6 +74,28 @@ class CommitIntentsTest {
   }
 
   @Test
+  void aBlobOrManifestTheRegistryDeletedForADeadProxyIsDroppedAndOneItKeptStaysCharged() throws Exception {
+    OciTestClient.Image image = OciTestClient.image(randomBytes(200 * KiB));
+    assertThat(proxy.client().pushImage("acme/web", "1", image).status()).isEqualTo(201);
+    byte[] loose = randomBytes(100 * KiB);
+    byte[] kept = randomBytes(50 * KiB);
+    assertThat(proxy.client().pushBlob("acme/app", loose).status()).isEqualTo(201);
+    assertThat(proxy.client().pushBlob("acme/app", kept).status()).isEqualTo(201);
+    QuotaHarness.await(dead.intendDelete("acme/app", "request:del-loose", digest(loose), false));
+    QuotaHarness.await(dead.intendDelete("acme/app", "request:del-kept", digest(kept), false));
+    QuotaHarness.await(dead.intendDelete("acme/web", "request:del-manifest", image.manifestDigest(), true));
+    assertThat(harness.direct().delete("/v2/acme/app/blobs/" + digest(loose)).status()).isEqualTo(202);
+    assertThat(harness.direct().delete("/v2/acme/web/manifests/" + image.manifestDigest()).status()).isEqualTo(202);
+    Thread.sleep(10);  // past the dead store's leases
+
+    assertThat(QuotaHarness.await(intents.checkOnce())).isEqualTo(3);
+
+    assertThat(QuotaHarness.await(proxy.store().scope("acme/app")).used()).isEqualTo(50 * KiB);
+    assertThat(harness.redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).isZero();
+    StorageInvariant.check(harness.registry().storage(), proxy.store());
+  }
+
+  @Test
   void anIntentWhoseRequestIsStillRenewedIsLeftAlone() throws Exception {
     assertThat(proxy.client().pushBlob("acme/app", randomBytes(KiB)).status()).isEqualTo(201);
     QuotaHarness.await(proxy.store().intendCommit("acme/app", "request:alive", null, digest(randomBytes(KiB))));
@@ -84,6 +108,10 @@ class CommitIntentsTest {
   void aRequestThatEndsTakesItsIntentWithIt() throws Exception {
     assertThat(proxy.client().pushBlob("acme/app", randomBytes(KiB)).status()).isEqualTo(201);
     assertThat(proxy.client().pushBlobChunked("acme/app", randomBytes(KiB)).status()).isEqualTo(201);
+    byte[] deleted = randomBytes(KiB);
+    assertThat(proxy.client().pushBlob("acme/app", deleted).status()).isEqualTo(201);
+    assertThat(proxy.client().delete("/v2/acme/app/blobs/" + digest(deleted)).status()).isEqualTo(202);
+    assertThat(proxy.client().delete("/v2/acme/app/blobs/" + digest(randomBytes(KiB))).status()).as("nothing to delete").isEqualTo(404);
 
     assertThat(harness.redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong())
         .as("no intent left by pushes that finished").isZero();

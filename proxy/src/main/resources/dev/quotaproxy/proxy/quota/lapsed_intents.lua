@@ -1,0 +1,18 @@
+-- lapsed_intents: the intents (see intend.lua) whose lease ran out: their request's proxy died, or its
+-- accounting failed, between sending the request and recording what the registry did with it.
+-- KEYS    common layout with no scopes
+-- ARGV    common layout (n = 0)
+-- Result  a flat list: request id, what, repository, digest, session id ('' for none), for each lapsed intent.
+
+local now = now_ms()
+local out = {}
+local all = redis.call('HGETALL', COMMITS)
+for i = 1, #all, 2 do
+  local intent = cjson.decode(all[i + 1])
+  if num(intent['until'], 0) < now then
+    for _, value in ipairs({ all[i], intent.what or 'commit', intent.repo or '', intent.digest or '', intent.session or '' }) do
+      out[#out + 1] = value
+    end
+  end
+end
+return out
