@@ -68,12 +68,13 @@ final class MountQuota implements ExchangeQuota {
           }
           reserving = true;
           return enforcer.reserveThroughContention(() -> enforcer.store.reserveBlobs(repository, requestId, List.of(new Blob(digest, known))))
-              .map(r -> {
+              .compose(r -> {
                 if (!r.granted()) {
-                  return asPlainUpload();
+                  return Future.succeededFuture(asPlainUpload());
                 }
                 size = known;
-                return Admission.FORWARD;
+                // A mount links the blob at once: if this proxy dies before charging the 201, another does (RegistryIntents).
+                return enforcer.store.intendCommit(repository, requestId, null, digest).map(Admission.FORWARD);
               });
         })
         .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
