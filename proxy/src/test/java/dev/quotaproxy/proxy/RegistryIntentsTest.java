@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.proxy.ledger.RegistryIntents;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
+import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.QuotaHarness;
@@ -16,7 +17,10 @@ import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.Request;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -84,15 +88,38 @@ class RegistryIntentsTest {
     QuotaHarness.await(dead.intendDelete("acme/app", "request:del-loose", digest(loose), false));
     QuotaHarness.await(dead.intendDelete("acme/app", "request:del-kept", digest(kept), false));
     QuotaHarness.await(dead.intendDelete("acme/web", "request:del-manifest", image.manifestDigest(), true));
+    OciTestClient.Image keptImage = OciTestClient.image(randomBytes(60 * KiB));
+    assertThat(proxy.client().pushImage("acme/kept", "1", keptImage).status()).isEqualTo(201);
+    QuotaHarness.await(dead.intendDelete("acme/kept", "request:del-kept-manifest", keptImage.manifestDigest(), true));
     assertThat(harness.direct().delete("/v2/acme/app/blobs/" + digest(loose)).status()).isEqualTo(202);
     assertThat(harness.direct().delete("/v2/acme/web/manifests/" + image.manifestDigest()).status()).isEqualTo(202);
     Thread.sleep(10);  // past the dead store's leases
 
-    assertThat(QuotaHarness.await(intents.checkOnce())).isEqualTo(3);
+    assertThat(QuotaHarness.await(intents.checkOnce())).isEqualTo(4);
 
     assertThat(QuotaHarness.await(proxy.store().scope("acme/app")).used()).isEqualTo(50 * KiB);
+    assertThat(QuotaHarness.await(proxy.store().scope("acme/kept")).used()).as("a manifest the registry kept stays charged").isPositive();
     assertThat(harness.redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).isZero();
     StorageInvariant.check(harness.registry().storage(), proxy.store());
+  }
+
+  @Test
+  void aManifestTheRegistryStoredForADeadProxyIsChargedWithItsReferences() throws Exception {
+    OciTestClient.Image image = OciTestClient.image(randomBytes(200 * KiB), randomBytes(100 * KiB));
+    assertThat(harness.direct().pushImage("acme/app", "1", image).status()).as("stored by the registry, never charged").isEqualTo(201);
+    List<Blob> references = new ArrayList<>();
+    references.add(new Blob(digest(image.config()), image.config().length));
+    for (byte[] layer : image.layers()) {
+      references.add(new Blob(digest(layer), layer.length));
+    }
+    byte[] manifest = image.manifest().getBytes(StandardCharsets.UTF_8);
+    QuotaHarness.await(dead.intendManifest("acme/app", "request:manifest", new Blob(image.manifestDigest(), manifest.length), references));
+    Thread.sleep(10);  // past the dead store's leases
+
+    assertThat(QuotaHarness.await(intents.checkOnce())).isEqualTo(1);
+
+    StorageInvariant.check(harness.registry().storage(), proxy.store());
+    assertThat(QuotaHarness.await(proxy.store().scope("acme/app")).used()).isEqualTo(300 * KiB + image.config().length + manifest.length);
   }
 
   @Test

@@ -1,5 +1,6 @@
 package dev.quotaproxy.proxy.ledger;
 
+import dev.quotaproxy.proxy.oci.ManifestParser;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
 import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
@@ -29,6 +30,8 @@ import org.slf4j.LoggerFactory;
 public final class RegistryIntents {
   private static final Logger LOG = LoggerFactory.getLogger(RegistryIntents.class);
   public static final long CHECK_MILLIS = 5_000;
+  private static final String MANIFEST_TYPES = String.join(", ", ManifestParser.OCI_IMAGE_MANIFEST, ManifestParser.OCI_IMAGE_INDEX,
+      ManifestParser.OCI_ARTIFACT_MANIFEST, ManifestParser.DOCKER_MANIFEST, ManifestParser.DOCKER_MANIFEST_LIST);
 
   /**
    * The size of a blob ({@code kind} {@code blobs}) or manifest ({@code manifests}) in a repository at the
@@ -52,8 +55,9 @@ public final class RegistryIntents {
 
   /** A lookup through plain {@code HEAD /v2/<repository>/<kind>/<digest>} on the registry's client. */
   public static RegistryLookup headOn(HttpClient upstream) {
+    // A manifest is found only by a client that accepts its media type: every type, so none reads as gone.
     return (repository, kind, digest) -> upstream.request(new RequestOptions().setMethod(HttpMethod.HEAD)
-            .setURI("/v2/" + repository + "/" + kind + "/" + digest))
+            .setURI("/v2/" + repository + "/" + kind + "/" + digest).putHeader("Accept", MANIFEST_TYPES))
         .compose(HttpClientRequest::send)
         .compose(response -> response.end().compose(v -> {
           if (response.statusCode() == 200) {
@@ -101,10 +105,11 @@ public final class RegistryIntents {
   }
 
   private Future<Boolean> finish(Intent intent) {
-    String kind = intent.what() == Intent.What.DROP_MANIFEST ? "manifests" : "blobs";
+    String kind = intent.what() == Intent.What.DROP_MANIFEST || intent.what() == Intent.What.COMMIT_MANIFEST ? "manifests" : "blobs";
     return registry.size(intent.repository(), kind, intent.digest()).compose(size -> {
       Future<?> settled = switch (intent.what()) {
         case COMMIT -> size < 0 ? ended(intent) : charged(intent, size);
+        case COMMIT_MANIFEST -> size < 0 ? ended(intent) : manifestCharged(intent);
         case DROP_BLOB -> size < 0 ? dropped(intent, store.dropBlob(intent.repository(), intent.digest(), "", intent.requestId())) : ended(intent);
         case DROP_MANIFEST -> size < 0
             ? dropped(intent, store.dropManifest(intent.repository(), intent.digest(), "", intent.requestId())) : ended(intent);
@@ -121,6 +126,12 @@ public final class RegistryIntents {
     LOG.warn("{}: blob {} ({} bytes) was stored by a request whose proxy stopped before charging it; charged now",
         intent.repository(), intent.digest(), size);
     return store.commitBlob(intent.repository(), intent.requestId(), intent.sessionId(), new Blob(intent.digest(), size), "");
+  }
+
+  private Future<?> manifestCharged(Intent intent) {
+    LOG.warn("{}: manifest {} was stored by a request whose proxy stopped before charging it; charged now",
+        intent.repository(), intent.digest());
+    return store.commitManifest(intent.repository(), intent.requestId(), new Blob(intent.digest(), intent.size()), intent.references(), "");
   }
 
   private Future<?> dropped(Intent intent, Future<?> drop) {

@@ -120,7 +120,10 @@ final class ManifestPutQuota implements ExchangeQuota {
                   return Admission.refuse(enforcer.storageRefusal(exchange, r.denial()));
                 }
                 return Admission.FORWARD;
-              });
+              })
+              // Before the body goes: if this proxy dies before charging the 201, another does (RegistryIntents).
+              .compose(admission -> admission.refused() ? Future.succeededFuture(admission)
+                  : enforcer.store.intendManifest(repository, requestId, manifest.blob(), references).map(admission));
         })
         .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
   }

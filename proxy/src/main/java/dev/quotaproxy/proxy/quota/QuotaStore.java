@@ -159,6 +159,11 @@ public interface QuotaStore {
     return Future.succeededFuture();
   }
 
+  /** As {@link #intendCommit}, for a manifest {@code PUT}: with what its commit charges, the manifest and its references. */
+  default Future<Void> intendManifest(String repository, String requestId, Blob manifest, List<Blob> references) {
+    return Future.succeededFuture();
+  }
+
   /** {@link #sizeOf} of several digests at once: each digest maps to its size, or -1. */
   Future<Map<String, Long>> sizesOf(String namespace, List<String> digests);
 

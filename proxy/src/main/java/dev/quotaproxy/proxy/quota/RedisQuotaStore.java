@@ -757,7 +757,21 @@ public final class RedisQuotaStore implements QuotaStore {
     return intend(manifest ? Intent.What.DROP_MANIFEST : Intent.What.DROP_BLOB, repository, requestId, null, digest);
   }
 
+  @Override
+  public Future<Void> intendManifest(String repository, String requestId, Blob manifest, List<Blob> references) {
+    StringBuilder refs = new StringBuilder();
+    for (Blob reference : references) {
+      refs.append(refs.length() == 0 ? "" : ",").append(reference.digest()).append(':').append(reference.size());
+    }
+    return intend(Intent.What.COMMIT_MANIFEST, repository, requestId, null, manifest.digest(), Long.toString(manifest.size()), refs.toString());
+  }
+
   private Future<Void> intend(Intent.What what, String repository, String requestId, String sessionId, String digest) {
+    return intend(what, repository, requestId, sessionId, digest, "", "");
+  }
+
+  private Future<Void> intend(Intent.What what, String repository, String requestId, String sessionId, String digest, String size,
+                              String refs) {
     return guarded("intend", () -> {
       checkId(requestId);
       check(digest != null && !digest.isEmpty(), "an intent needs a digest");
@@ -766,13 +780,14 @@ public final class RedisQuotaStore implements QuotaStore {
         live.intended(requestId, repository);
       }
       return namespaceOnly.run(LuaScripts.INTEND, List.of(), List.of(), List.of(requestId, what.name().toLowerCase(java.util.Locale.ROOT),
-          repository, digest, orNone(sessionId), Long.toString(Math.min(REQUEST_LEASE_MILLIS, reservationTtlMillis)))).mapEmpty();
+          repository, digest, orNone(sessionId), Long.toString(Math.min(REQUEST_LEASE_MILLIS, reservationTtlMillis)), size, refs))
+          .mapEmpty();
     });
   }
 
   /** What a request was about to make the registry do when its intent was recorded (see intend.lua). */
-  public record Intent(String requestId, What what, String repository, String digest, String sessionId) {
-    public enum What { COMMIT, DROP_BLOB, DROP_MANIFEST }
+  public record Intent(String requestId, What what, String repository, String digest, String sessionId, long size, List<Blob> references) {
+    public enum What { COMMIT, COMMIT_MANIFEST, DROP_BLOB, DROP_MANIFEST }
   }
 
   /** The intents of a namespace whose lease ran out: their proxy died, or their accounting failed (see {@code RegistryIntents}). */
@@ -780,10 +795,19 @@ public final class RedisQuotaStore implements QuotaStore {
     return guarded("lapsed_intents", () -> new Path(namespace, List.of()).run(LuaScripts.LAPSED_INTENTS, List.of(), List.of(), List.of())
         .map(reply -> {
           List<Intent> lapsed = new ArrayList<>();
-          for (int i = 0; reply != null && i + 4 < reply.size(); i += 5) {
+          for (int i = 0; reply != null && i + 6 < reply.size(); i += 7) {
             String session = reply.get(i + 4).toString();
+            String size = reply.get(i + 5).toString();
+            List<Blob> references = new ArrayList<>();
+            for (String reference : reply.get(i + 6).toString().split(",")) {
+              int colon = reference.lastIndexOf(':');
+              if (colon > 0) {
+                references.add(new Blob(reference.substring(0, colon), Long.parseLong(reference.substring(colon + 1))));
+              }
+            }
             lapsed.add(new Intent(reply.get(i).toString(), Intent.What.valueOf(reply.get(i + 1).toString().toUpperCase(java.util.Locale.ROOT)),
-                reply.get(i + 2).toString(), reply.get(i + 3).toString(), session.isEmpty() ? null : session));
+                reply.get(i + 2).toString(), reply.get(i + 3).toString(), session.isEmpty() ? null : session,
+                size.isEmpty() ? -1 : Long.parseLong(size), List.copyOf(references)));
           }
           return lapsed;
         }));

@@ -2,8 +2,9 @@
 -- that commits a blob, a DELETE of a blob or a manifest): once the registry has done it, the proxy must
 -- account for it even if it dies, or its store call fails, before it can.
 -- KEYS    common layout with no scopes; COMMITS is where intents are kept
--- ARGV    common layout (n = 0), then: request id, what (commit, drop_blob or drop_manifest), repository, digest,
---         session id ('' for none), lease ms
+-- ARGV    common layout (n = 0), then: request id, what (commit, commit_manifest, drop_blob or drop_manifest),
+--         repository, digest, session id ('' for none), lease ms, and for commit_manifest: the manifest's size and
+--         its references as charged ("digest:size,...", '' for none)
 -- Result  1.
 -- The intent ({what, repo, digest, session, until}) lasts until the request's id is retired (commit_blob,
 -- release, settle: see tombstone in common.lua) or its drop is recorded (drop_blob, drop_manifest), its lease
@@ -12,6 +13,7 @@
 
 local id, what, repository, digest, session, lease = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], ARGV[EXTRA_ARGV + 3],
   ARGV[EXTRA_ARGV + 4], ARGV[EXTRA_ARGV + 5], tonumber(ARGV[EXTRA_ARGV + 6])
-redis.call('HSET', COMMITS, id,
-  cjson.encode({ what = what, repo = repository, digest = digest, session = session, ['until'] = int(now_ms() + lease) }))
+local size, refs = ARGV[EXTRA_ARGV + 7] or '', ARGV[EXTRA_ARGV + 8] or ''
+redis.call('HSET', COMMITS, id, cjson.encode({ what = what, repo = repository, digest = digest, session = session,
+  size = size, refs = refs, ['until'] = int(now_ms() + lease) }))
 return 1

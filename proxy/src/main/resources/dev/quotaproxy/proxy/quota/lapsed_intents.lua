@@ -2,7 +2,8 @@
 -- accounting failed, between sending the request and recording what the registry did with it.
 -- KEYS    common layout with no scopes
 -- ARGV    common layout (n = 0)
--- Result  a flat list: request id, what, repository, digest, session id ('' for none), for each lapsed intent.
+-- Result  a flat list: request id, what, repository, digest, session id, size, references ('' for none: see
+--         intend.lua), for each lapsed intent.
 
 local now = now_ms()
 local out = {}
@@ -10,7 +11,8 @@ local all = redis.call('HGETALL', COMMITS)
 for i = 1, #all, 2 do
   local intent = cjson.decode(all[i + 1])
   if num(intent['until'], 0) < now then
-    for _, value in ipairs({ all[i], intent.what or 'commit', intent.repo or '', intent.digest or '', intent.session or '' }) do
+    for _, value in ipairs({ all[i], intent.what or 'commit', intent.repo or '', intent.digest or '', intent.session or '',
+      intent.size or '', intent.refs or '' }) do
       out[#out + 1] = value
     end
   end
