@@ -45,6 +45,8 @@ class ProxyCrashIT {
   private Path work;
   private Vertx vertx;
   private RedisQuotaStore store;
+  /** Every proxy started, stopped after the test whatever its outcome. */
+  private final List<ProxyProcess> proxies = new java.util.ArrayList<>();
 
   @BeforeEach
   void start() throws Exception {
@@ -58,6 +60,7 @@ class ProxyCrashIT {
 
   @AfterEach
   void stop() throws Exception {
+    proxies.forEach(ProxyProcess::close);
     store.close().await(10, TimeUnit.SECONDS);
     vertx.close().await(10, TimeUnit.SECONDS);
     redis.close();
@@ -79,8 +82,6 @@ class ProxyCrashIT {
       awaitReserved(big.length, Duration.ofSeconds(20));
 
       doomed.kill();
-    } finally {
-      doomed.close();
     }
     OciTestClient other = new OciTestClient(survivor.origin());
     Instant killed = Instant.now();
@@ -96,7 +97,6 @@ class ProxyCrashIT {
     System.out.printf("ProxyCrashIT: the killed proxy's 3 MiB came back %d ms after the kill%n",
         Duration.between(killed, Instant.now()).toMillis());
     StorageInvariant.check(registry.storage(), store);
-    survivor.close();
   }
 
   private ProxyProcess startProxy(String name) throws Exception {
@@ -104,6 +104,7 @@ class ProxyCrashIT {
     ProxyProcess proxy = ProxyProcess.start(targetDirectory().resolve("quota-proxy.jar"), work.resolve(name + ".log"), List.of(
         "--upstream", registry.url(), "--redis.url", redis.url(), "--config", config.toString(), "--proxy.event-loops", "1",
         "--postgres.url", "postgresql://postgres:postgres@127.0.0.1:" + postgres.port() + "/postgres"));
+    proxies.add(proxy);
     proxy.awaitReady(Duration.ofSeconds(60));
     awaitLimit();
     return proxy;
