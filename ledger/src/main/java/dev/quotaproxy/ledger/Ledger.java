@@ -92,11 +92,30 @@ public final class Ledger {
    *
    * @param position     the newest event the snapshot includes (empty: none applied yet); stream entries
    *                     after it are not in the snapshot
+   * @param sequence     the highest namespace sequence number applied (0: none): Redis numbers its next
+   *                     events after it
    * @param usage        the used bytes of every scope in the namespace
    * @param repositories by repository name, each repository with any link or manifest
    */
-  public record NamespaceSnapshot(String namespace, Optional<StreamPosition> position, Map<String, Long> usage,
-                                  Map<String, RepositorySnapshot> repositories) {}
+  public record NamespaceSnapshot(String namespace, Optional<StreamPosition> position, long sequence,
+                                  Map<String, Long> usage, Map<String, RepositorySnapshot> repositories) {}
+
+  /**
+   * What one application of events did.
+   *
+   * @param count      events applied now (redelivered ones count 0)
+   * @param olderRedis namespaces whose new events came from a Redis holding older state than the ledger
+   *                   (see {@link #apply(List, Map)}): their usage was recounted from the links, and their
+   *                   Redis state must be restored from the ledger
+   */
+  public record Applied(int count, Set<String> olderRedis) {
+    public Applied {
+      olderRedis = Set.copyOf(olderRedis);
+    }
+  }
+
+  /** A namespace's row of {@code namespace_progress}. */
+  record Progress(StreamPosition position, long sequence) {}
 
   /**
    * Applies the events not applied before, all or nothing, and advances each namespace's position.
@@ -106,6 +125,21 @@ public final class Ledger {
    * @return how many events were applied now (redelivered ones count 0)
    */
   public Future<Integer> apply(List<LedgerEvent> events) {
+    return apply(events, Map.of()).map(Applied::count);
+  }
+
+  /**
+   * As {@link #apply(List)}, for events that carry their namespace's sequence number ({@code sequences},
+   * by event id; an event without one is not checked).
+   *
+   * <p>Redis numbers every event of a namespace, one after another, and the ledger keeps the highest number
+   * it applied. A new event that is later in its stream than the ledger's position but not later in number
+   * was appended by a Redis that came back with older state (an older snapshot, a truncated AOF): it decided
+   * on usage the ledger had already moved past, so the scopes it charged or freed are not trusted. Its
+   * links, manifests and traffic are applied; the namespace's usage is recounted from the links instead, and
+   * the namespace is named in {@link Applied#olderRedis()} for its Redis state to be restored.
+   */
+  public Future<Applied> apply(List<LedgerEvent> events, Map<String, Long> sequences) {
     Map<String, LedgerEvent> byId = new LinkedHashMap<>();
     Map<String, EventId> ids = new LinkedHashMap<>();
     try {
@@ -118,13 +152,48 @@ public final class Ledger {
       return Future.failedFuture(e);
     }
     if (byId.isEmpty()) {
-      return Future.succeededFuture(0);
+      return Future.succeededFuture(new Applied(0, Set.of()));
     }
     List<LedgerEvent> distinct = List.copyOf(byId.values());
-    return pool.withTransaction(connection -> recordEvents(connection, distinct, ids)
-        .compose(fresh -> applyEffects(connection, LedgerBatch.of(fresh))
-            .compose(done -> advanceProgress(connection, ids.values()))
-            .map(done -> fresh.size())));
+    Set<String> namespaces = new TreeSet<>();
+    ids.values().forEach(id -> namespaces.add(id.namespace()));
+    return pool.withTransaction(connection -> lockProgress(connection, namespaces)
+        .compose(progress -> recordEvents(connection, distinct, ids).compose(fresh -> {
+          Set<String> older = LedgerBatch.olderRedis(fresh, ids, sequences, progress);
+          return applyEffects(connection, LedgerBatch.of(fresh).withoutStorageOf(older))
+              .compose(done -> recount(connection, older))
+              .compose(done -> advanceProgress(connection, ids, sequences))
+              .map(done -> new Applied(fresh.size(), older));
+        })));
+  }
+
+  /**
+   * The progress rows of the namespaces, locked until the transaction ends, in name order: batches of one
+   * namespace (the feed, the outbox, a recovery) then judge their events against a position and a number
+   * no other batch is moving.
+   */
+  private static Future<Map<String, Progress>> lockProgress(SqlConnection connection, Set<String> namespaces) {
+    return connection.preparedQuery(LedgerSql.LOCK_PROGRESS).execute(Tuple.of(namespaces.toArray(String[]::new)))
+        .map(rows -> {
+          Map<String, Progress> progress = new HashMap<>();
+          rows.forEach(row -> progress.put(row.getString("namespace"), progressOf(row)));
+          return progress;
+        });
+  }
+
+  private static Progress progressOf(Row row) {
+    return new Progress(new StreamPosition(row.getLong("last_stream_ms"), row.getLong("last_stream_seq")),
+        row.getLong("last_sequence"));
+  }
+
+  /** Sets the usage of every scope of the namespaces to what their links add up to (see {@link LedgerSql#RECOUNT_NAMESPACE}). */
+  private static Future<Void> recount(SqlConnection connection, Set<String> namespaces) {
+    Future<Void> done = Future.succeededFuture();
+    for (String namespace : new TreeSet<>(namespaces)) {
+      done = done.compose(v -> connection.preparedQuery(LedgerSql.RECOUNT_NAMESPACE)
+          .execute(Tuple.of(namespace, underPattern(namespace))).mapEmpty());
+    }
+    return done;
   }
 
   /** Records the ids and returns, in batch order, the events whose id was new. */
@@ -240,13 +309,15 @@ public final class Ledger {
         texts(rejections, Rejected::reason)));
   }
 
-  /** Every event of the batch counts here, redelivered ones too: the position only moves forward. */
-  private static Future<Void> advanceProgress(SqlConnection connection, Collection<EventId> ids) {
-    List<Map.Entry<String, StreamPosition>> newest = List.copyOf(LedgerBatch.newestPositions(ids).entrySet());
+  /** Every event of the batch counts here, redelivered ones too: position and number only move forward. */
+  private static Future<Void> advanceProgress(SqlConnection connection, Map<String, EventId> ids, Map<String, Long> sequences) {
+    List<Map.Entry<String, StreamPosition>> newest = List.copyOf(LedgerBatch.newestPositions(ids.values()).entrySet());
+    Map<String, Long> highest = LedgerBatch.highestSequences(ids, sequences);
     return write(connection, LedgerSql.ADVANCE_PROGRESS, newest, () -> columns(
         texts(newest, Map.Entry::getKey),
         longs(newest, position -> position.getValue().ms()),
-        longs(newest, position -> position.getValue().seq())));
+        longs(newest, position -> position.getValue().seq()),
+        longs(newest, position -> highest.getOrDefault(position.getKey(), 0L))));
   }
 
   /** Runs a multi-row write, or nothing when there are no rows. */
@@ -297,13 +368,17 @@ public final class Ledger {
   }
 
   private static Future<Optional<StreamPosition>> progress(SqlClient client, String namespace) {
-    return client.preparedQuery(LedgerSql.PROGRESS).execute(Tuple.of(namespace)).map(rows -> {
-      if (rows.size() == 0) {
-        return Optional.empty();
-      }
-      Row row = rows.iterator().next();
-      return Optional.of(new StreamPosition(row.getLong("last_stream_ms"), row.getLong("last_stream_seq")));
-    });
+    return progressRow(client, namespace).map(progress -> progress.map(Progress::position));
+  }
+
+  /** The highest sequence number of the namespace applied (0: none numbered yet). */
+  public Future<Long> sequence(String namespace) {
+    return progressRow(pool, namespace).map(progress -> progress.map(Progress::sequence).orElse(0L));
+  }
+
+  private static Future<Optional<Progress>> progressRow(SqlClient client, String namespace) {
+    return client.preparedQuery(LedgerSql.PROGRESS).execute(Tuple.of(namespace))
+        .map(rows -> rows.size() == 0 ? Optional.empty() : Optional.of(progressOf(rows.iterator().next())));
   }
 
   /**
@@ -315,11 +390,14 @@ public final class Ledger {
     // The reads after the first go out together: one connection runs them in order, in one round trip.
     return pool.withTransaction(connection -> connection.query(LedgerSql.CONSISTENT_READ).execute()
         .compose(done -> Future.all(
-            progress(connection, namespace),
+            progressRow(connection, namespace),
             namespaceUsage(connection, namespace),
             connection.preparedQuery(LedgerSql.NAMESPACE_LINKS).execute(inNamespace),
             connection.preparedQuery(LedgerSql.NAMESPACE_MANIFESTS).execute(inNamespace)))
-        .map(read -> new NamespaceSnapshot(namespace, read.resultAt(0), read.resultAt(1),
+        .map(read -> new NamespaceSnapshot(namespace,
+            read.<Optional<Progress>>resultAt(0).map(Progress::position),
+            read.<Optional<Progress>>resultAt(0).map(Progress::sequence).orElse(0L),
+            read.resultAt(1),
             repositories(read.resultAt(2), read.resultAt(3)))));
   }
 

@@ -177,6 +177,48 @@ final class LedgerBatch {
     return references;
   }
 
+  /**
+   * The namespaces of which a fresh event is later in its stream than the ledger's position but not later in
+   * number than the ledger's sequence: appended by a Redis that had gone back to older state (see
+   * {@link Ledger#apply(List, Map)}). Events without a number, and namespaces with none applied, say nothing.
+   * An event earlier in its stream than the position, yet new, is a batch applied out of order (two readers
+   * overlapping a lease), not older state.
+   */
+  static Set<String> olderRedis(List<LedgerEvent> fresh, Map<String, EventId> ids, Map<String, Long> sequences,
+                                Map<String, Ledger.Progress> progress) {
+    Set<String> older = new TreeSet<>();
+    for (LedgerEvent event : fresh) {
+      EventId id = ids.get(event.id());
+      Ledger.Progress applied = progress.get(id.namespace());
+      long sequence = sequences.getOrDefault(event.id(), 0L);
+      if (applied != null && sequence > 0 && applied.sequence() > 0
+          && sequence <= applied.sequence() && id.position().compareTo(applied.position()) > 0) {
+        older.add(id.namespace());
+      }
+    }
+    return older;
+  }
+
+  /** This batch without the storage changes of the namespaces (their usage is recounted instead). */
+  LedgerBatch withoutStorageOf(Set<String> namespaces) {
+    if (!namespaces.isEmpty()) {
+      storageChanges.removeIf(change -> namespaces.contains(Scopes.namespace(change.scope())));
+    }
+    return this;
+  }
+
+  /** The highest sequence number per namespace among {@code ids} (namespaces without one absent). */
+  static Map<String, Long> highestSequences(Map<String, EventId> ids, Map<String, Long> sequences) {
+    Map<String, Long> highest = new LinkedHashMap<>();
+    ids.forEach((event, id) -> {
+      Long sequence = sequences.get(event);
+      if (sequence != null && sequence > 0) {
+        highest.merge(id.namespace(), sequence, Math::max);
+      }
+    });
+    return highest;
+  }
+
   /** The newest position per namespace among {@code ids}. */
   static Map<String, StreamPosition> newestPositions(Collection<EventId> ids) {
     Map<String, StreamPosition> newest = new LinkedHashMap<>();

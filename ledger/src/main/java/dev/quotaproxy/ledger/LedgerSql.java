@@ -106,14 +106,55 @@ final class LedgerSql {
                            $7::bigint[], $8::bigint[], $9::bigint[], $10::text[])
       on conflict (event_id) do nothing""";
 
-  /** Only ever forward: a batch redelivered late must not move a namespace's position back. */
+  /**
+   * Only ever forward: a batch redelivered late must not move a namespace's position back, nor its
+   * sequence number (events from a Redis with older state number below it until it is restored).
+   */
   static final String ADVANCE_PROGRESS = """
-      insert into namespace_progress as progress (namespace, last_stream_ms, last_stream_seq)
-      select * from unnest($1::text[], $2::bigint[], $3::bigint[])
+      insert into namespace_progress as progress (namespace, last_stream_ms, last_stream_seq, last_sequence)
+      select * from unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
       on conflict (namespace) do update set
-        last_stream_ms = excluded.last_stream_ms,
-        last_stream_seq = excluded.last_stream_seq
-      where (excluded.last_stream_ms, excluded.last_stream_seq) > (progress.last_stream_ms, progress.last_stream_seq)""";
+        last_stream_ms = case when (excluded.last_stream_ms, excluded.last_stream_seq)
+                                   > (progress.last_stream_ms, progress.last_stream_seq)
+                              then excluded.last_stream_ms else progress.last_stream_ms end,
+        last_stream_seq = case when (excluded.last_stream_ms, excluded.last_stream_seq)
+                                    > (progress.last_stream_ms, progress.last_stream_seq)
+                               then excluded.last_stream_seq else progress.last_stream_seq end,
+        last_sequence = greatest(progress.last_sequence, excluded.last_sequence)""";
+
+  /** Taken before a batch records its events: see Ledger.lockProgress. */
+  static final String LOCK_PROGRESS = """
+      select namespace, last_stream_ms, last_stream_seq, last_sequence from namespace_progress
+      where namespace = any($1::text[])
+      order by namespace
+      for update""";
+
+  /**
+   * Sets every scope of a namespace ($1, $2 its LIKE pattern) to the total size of the distinct digests
+   * linked at or under it, and 0 where none is (as the reconciliation's finish computes it, for one namespace).
+   */
+  static final String RECOUNT_NAMESPACE = """
+      with link_scopes as (
+        select distinct array_to_string(path[1:depth], '/') as scope, link.digest
+        from repository_blobs as link
+        cross join lateral string_to_array(link.repository, '/') as path
+        cross join lateral generate_series(1, cardinality(path)) as depth
+        where link.repository = $1 or link.repository like $2
+      ),
+      found as (
+        select s.scope, sum(blob.size)::bigint as bytes
+        from link_scopes as s
+        join blobs as blob on blob.digest = s.digest
+        group by s.scope
+      ),
+      held as (
+        select scope from scope_usage where scope = $1 or scope like $2
+      )
+      insert into scope_usage (scope, used_bytes, updated_at)
+      select coalesce(found.scope, held.scope), coalesce(found.bytes, 0), now()
+      from found
+      full join held on held.scope = found.scope
+      on conflict (scope) do update set used_bytes = excluded.used_bytes, updated_at = excluded.updated_at""";
 
   // ---- Reading --------------------------------------------------------------------------------
   // "In a namespace" is: the namespace itself, or anything under "<namespace>/". $2 is that prefix as a
@@ -131,7 +172,7 @@ final class LedgerSql {
       select event_id from ledger_events where event_id = any($1::text[])""";
 
   static final String PROGRESS = """
-      select last_stream_ms, last_stream_seq from namespace_progress where namespace = $1""";
+      select last_stream_ms, last_stream_seq, last_sequence from namespace_progress where namespace = $1""";
 
   /** For a snapshot: read everything after as of one moment, and write nothing. */
   static final String CONSISTENT_READ = """

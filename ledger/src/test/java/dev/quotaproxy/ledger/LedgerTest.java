@@ -367,6 +367,61 @@ class LedgerTest {
   }
 
   @Test
+  void eachNamespaceKeepsTheHighestSequenceNumberApplied() {
+    BlobAdded first = added("acme/app", "sha256:a", 100, "acme", "acme/app");
+    BlobAdded second = added("acme/app", "sha256:b", 50, "acme", "acme/app");
+    Ledger.Applied applied = applyNumbered(Map.of(first, 7L, second, 8L));
+
+    assertThat(applied).isEqualTo(new Ledger.Applied(2, Set.of()));
+    assertThat(ledger.sequence("acme").await()).isEqualTo(8);
+    assertThat(ledger.snapshot("acme").await().sequence()).isEqualTo(8);
+    assertThat(ledger.sequence("beta").await()).isZero();
+    // Redelivered, or unnumbered: the number stays.
+    applyNumbered(Map.of(first, 7L));
+    apply(added("acme/app", "sha256:c", 1, "acme", "acme/app"));
+    assertThat(ledger.sequence("acme").await()).isEqualTo(8);
+  }
+
+  /**
+   * Redis came back from an older snapshot: its stream numbers its next events after the older state's last
+   * number, though their ids (times) are new. Such an event charged usage the ledger already held (here
+   * sha256:b, which the older state had not seen): its charge is not trusted, the usage is recounted from the
+   * links, and the namespace is named for its Redis state to be restored.
+   */
+  @Test
+  void anEventNewInTimeButNotInNumberComesFromAnOlderRedisAndItsUsageIsRecounted() {
+    BlobAdded a = added("acme/app", "sha256:a", 100, "acme", "acme/app");
+    BlobAdded b = added("acme/app", "sha256:b", 50, "acme", "acme/app");
+    applyNumbered(Map.of(a, 1L, b, 2L));
+    apply(added("beta/web", "sha256:z", 10, "beta", "beta/web"));
+
+    // The older Redis knew only sha256:a (number 1): it charges sha256:b again, and a new sha256:c, as number 2 and 3.
+    BlobAdded bAgain = added("acme/other", "sha256:b", 50, "acme", "acme/other");
+    BlobAdded c = added("acme/app", "sha256:c", 30, "acme", "acme/app");
+    Ledger.Applied applied = applyNumbered(Map.of(bAgain, 2L, c, 3L));
+
+    assertThat(applied).isEqualTo(new Ledger.Applied(2, Set.of("acme")));
+    assertThat(ledger.namespaceUsage("acme").await())
+        .as("distinct links, not the older Redis's charges (which would give acme 230)")
+        .containsExactly(entry("acme", 180L), entry("acme/app", 180L), entry("acme/other", 50L));
+    assertThat(ledger.scopeUsage("beta").await()).as("other namespaces untouched").isEqualTo(10);
+    assertThat(rows("select repository, digest from repository_blobs where repository like 'acme/%' order by 1, 2"))
+        .as("links and manifests of those events are facts the registry holds: applied")
+        .containsExactly(List.of("acme/app", "sha256:a"), List.of("acme/app", "sha256:b"), List.of("acme/app", "sha256:c"),
+            List.of("acme/other", "sha256:b"));
+    assertThat(ledger.sequence("acme").await()).as("never back").isEqualTo(3);
+  }
+
+  @Test
+  void aNewEventEarlierInItsStreamThanThePositionIsABatchOutOfOrderNotAnOlderRedis() {
+    TrafficMetered late = eventAt("acme", 100, 0);
+    TrafficMetered early = eventAt("acme", 200, 0);
+    applyNumbered(Map.of(early, 5L));
+
+    assertThat(applyNumbered(Map.of(late, 4L))).isEqualTo(new Ledger.Applied(1, Set.of()));
+  }
+
+  @Test
   void streamPositionsParseAndOrderLikeStreamEntryIds() {
     assertThat(StreamPosition.parse("1700000000000-12")).isEqualTo(new StreamPosition(1_700_000_000_000L, 12));
     assertThat(new StreamPosition(5, 0)).isGreaterThan(new StreamPosition(4, 99)).isLessThan(new StreamPosition(5, 1));
@@ -445,6 +500,19 @@ class LedgerTest {
   private int apply(LedgerEvent... events) {
     try {
       return ledger.apply(Arrays.asList(events)).await(20, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  /** Applies events with their sequence numbers, in stream order (by id). */
+  private Ledger.Applied applyNumbered(Map<? extends LedgerEvent, Long> numbered) {
+    List<LedgerEvent> events = new ArrayList<>(numbered.keySet());
+    events.sort(java.util.Comparator.comparing(event -> StreamPosition.parse(event.id().substring(event.id().indexOf('/') + 1))));
+    Map<String, Long> sequences = new java.util.HashMap<>();
+    numbered.forEach((event, sequence) -> sequences.put(event.id(), sequence));
+    try {
+      return ledger.apply(events, sequences).await(20, TimeUnit.SECONDS);
     } catch (java.util.concurrent.TimeoutException e) {
       throw new AssertionError(e);
     }

@@ -194,7 +194,7 @@ public final class QuotaProxyMain {
         .compose(applied -> {
           configured.keepRefreshed(vertx);
           limitsSync.keepSyncing(vertx, LIMITS_SYNC_INTERVAL);
-          new LedgerFeed(vertx, ledgerRedis, ledger, config.ledger().batchSize()).start();
+          new LedgerFeed(vertx, ledgerRedis, ledger, config.ledger().batchSize(), recovery::restoreFromLedger).start();
           new RedisStateWatch(ledgerRedis, ledger, recovery).keepWatching(vertx, STATE_WATCH_MILLIS);
           outbox.keepChecking(vertx, recovery);
           keepReservations(vertx, maintenance);

@@ -203,24 +203,41 @@ class RedisLossTest {
   void aRedisFromAnOlderSnapshotIsFoundAndRestored() throws Exception {
     assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);
     drainFeed();
-    Map<String, Object> snapshot = new java.util.HashMap<>();
-    for (Response key : harness.redis().command(Request.cmd(Command.KEYS).arg("*"))) {
-      snapshot.put(key.toString(), harness.redis().command(Request.cmd(Command.DUMP).arg(key.toString())).toBuffer());
-    }
+    Map<String, Object> snapshot = dumpAll();
     assertThat(proxy.client().pushImage("acme/app", "2", image(randomBytes(200 * KiB))).status()).isEqualTo(201);
     drainFeed();
     assertThat(proxy.client().pushImage("acme/app", "3", image(randomBytes(100 * KiB))).status()).isEqualTo(201);
-    // The last push's traffic is metered after its answer: let it land before Redis goes back in time. A
-    // write landing after the older state came back, before the watch looks, hides it from the watch
-    // (the stream's last id moves past the ledger's): a known gap, left to the reconciliation for now.
-    awaitStreamSettled("acme");
+    drainFeed();
 
     harness.redis().flushAll();
-    snapshot.forEach((key, dump) -> harness.redis().command(Request.cmd(Command.RESTORE).arg(key).arg(0).arg((io.vertx.core.buffer.Buffer) dump).arg("REPLACE")));
+    restoreAll(snapshot);
     QuotaHarness.await(ledger.watch().watchOnce());
     drainFeed();
 
     assertLedgerRedisAndRegistryAgree("acme", "acme/app");
+  }
+
+  /**
+   * Redis goes back to an older snapshot and takes a write before anything looks: the write's stream id is
+   * new, so the stream no longer looks older than the ledger; its number does. The older state had not seen
+   * image 2, so it charged image 2's blobs to acme a second time: the ledger recounts acme from its links
+   * instead of trusting that charge, and Redis is restored, with no state watch involved.
+   */
+  @Test
+  void writesOnARedisFromAnOlderSnapshotNeitherHideItNorCountTwice() throws Exception {
+    assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);
+    drainFeed();
+    Map<String, Object> snapshot = dumpAll();
+    Image second = image(randomBytes(200 * KiB));
+    assertThat(proxy.client().pushImage("acme/app", "2", second).status()).isEqualTo(201);
+    drainFeed();
+
+    harness.redis().flushAll();
+    restoreAll(snapshot);
+    assertThat(proxy.client().pushImage("acme/other", "2", second).status()).isEqualTo(201);
+    drainFeed();
+
+    assertLedgerRedisAndRegistryAgree("acme", "acme/app", "acme/other");
   }
 
   @Test
@@ -357,18 +374,18 @@ class RedisLossTest {
     }
   }
 
-  /** Waits until the namespace's stream has not grown for 300 ms (at most 5 s). */
-  private void awaitStreamSettled(String namespace) throws Exception {
-    long deadline = System.currentTimeMillis() + 5_000;
-    long length = -1;
-    while (System.currentTimeMillis() < deadline) {
-      long now = harness.redis().command(Request.cmd(Command.XLEN).arg(QuotaKeys.of(namespace).events())).toLong();
-      if (now == length) {
-        return;
-      }
-      length = now;
-      Thread.sleep(300);
+  /** Every key of Redis as DUMP gives it: what an RDB snapshot taken now would bring back. */
+  private Map<String, Object> dumpAll() {
+    Map<String, Object> snapshot = new java.util.HashMap<>();
+    for (Response key : harness.redis().command(Request.cmd(Command.KEYS).arg("*"))) {
+      snapshot.put(key.toString(), harness.redis().command(Request.cmd(Command.DUMP).arg(key.toString())).toBuffer());
     }
+    return snapshot;
+  }
+
+  private void restoreAll(Map<String, Object> snapshot) {
+    snapshot.forEach((key, dump) -> harness.redis().command(
+        Request.cmd(Command.RESTORE).arg(key).arg(0).arg((io.vertx.core.buffer.Buffer) dump).arg("REPLACE")));
   }
 
   private void drainFeed() throws Exception {

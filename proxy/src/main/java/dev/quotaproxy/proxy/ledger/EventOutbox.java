@@ -212,10 +212,10 @@ public final class EventOutbox implements EmittedEvents {
   }
 
   private Future<Integer> applyLost(String namespace, Map<StreamPosition, Map<String, String>> events) {
-    List<LedgerEvent> parsed = new ArrayList<>();
+    StreamEvents.Batch parsed = new StreamEvents.Batch();
     new java.util.TreeMap<>(events).forEach((position, fields) ->
-        StreamEvents.parse(namespace, position.ms() + "-" + position.seq(), fields).ifPresent(parsed::add));
-    return ledger.apply(parsed).onSuccess(fresh -> {
+        parsed.add(namespace, position.ms() + "-" + position.seq(), fields));
+    return ledger.apply(parsed.events(), parsed.sequences()).map(Ledger.Applied::count).onSuccess(fresh -> {
       recovered.addAndGet(fresh);
       events.keySet().forEach(position -> forget(namespace, position));
     });

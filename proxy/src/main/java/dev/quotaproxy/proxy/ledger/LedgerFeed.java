@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,6 +51,7 @@ public final class LedgerFeed {
   private final Redis redis;
   private final Ledger ledger;
   private final int batchSize;
+  private final Function<String, Future<Void>> restoreOlder;
   private final String owner = UUID.randomUUID().toString();
   /** Streams whose consumer group this process has made sure of. */
   private final Set<String> grouped = ConcurrentHashMap.newKeySet();
@@ -60,11 +62,16 @@ public final class LedgerFeed {
   private boolean stopped;
   private boolean failing;
 
-  public LedgerFeed(Vertx vertx, Redis redis, Ledger ledger, int batchSize) {
+  /**
+   * @param restoreOlder restores a namespace's Redis state from the ledger (LedgerRecovery.restoreFromLedger),
+   *                     for a namespace whose Redis is found to hold older state than the ledger
+   */
+  public LedgerFeed(Vertx vertx, Redis redis, Ledger ledger, int batchSize, Function<String, Future<Void>> restoreOlder) {
     this.vertx = vertx;
     this.redis = redis;
     this.ledger = ledger;
     this.batchSize = batchSize;
+    this.restoreOlder = restoreOlder;
   }
 
   /** Starts feeding, as soon as and for as long as this process holds the lease. */
@@ -218,26 +225,38 @@ public final class LedgerFeed {
 
   private Future<Integer> apply(String namespace, String stream, List<Entry> entries) {
     StreamPosition already = applied.get(namespace);
-    List<LedgerEvent> events = new ArrayList<>();
+    StreamEvents.Batch batch = new StreamEvents.Batch();
     Set<String> unknownTypes = new HashSet<>();
     for (Entry entry : entries) {
       if (already != null && StreamPosition.parse(entry.id()).compareTo(already) <= 0) {
         continue;
       }
-      StreamEvents.parse(namespace, entry.id(), entry.fields())
-          .ifPresentOrElse(events::add, () -> unknownTypes.add(entry.fields().get("type")));
+      if (!batch.add(namespace, entry.id(), entry.fields())) {
+        unknownTypes.add(entry.fields().get("type"));
+      }
     }
     if (!unknownTypes.isEmpty()) {
       LOG.warn("{}: skipped stream entries of unknown types {}", namespace, unknownTypes);
     }
     String last = entries.get(entries.size() - 1).id();
-    return ledger.apply(events)
-        .compose(fresh -> acknowledge(stream, entries))
-        .compose(v -> trim(stream))
-        .map(v -> {
-          applied.put(namespace, StreamPosition.parse(last));
-          return entries.size();
-        });
+    return ledger.apply(batch.events(), batch.sequences())
+        .compose(outcome -> acknowledge(stream, entries)
+            .compose(v -> trim(stream))
+            .compose(v -> {
+              applied.put(namespace, StreamPosition.parse(last));
+              return outcome.olderRedis().isEmpty() ? Future.succeededFuture() : restoreOlder(namespace);
+            }))
+        .map(v -> entries.size());
+  }
+
+  /**
+   * Redis holds older state of the namespace than the ledger (it came back from an older snapshot, and
+   * numbered new events below what the ledger applied): the ledger recounted its usage; Redis is restored.
+   */
+  private Future<Void> restoreOlder(String namespace) {
+    LOG.warn("namespace {}: Redis appended events numbered below what the ledger applied: it holds older state; "
+        + "restoring it from the ledger", namespace);
+    return restoreOlder.apply(namespace);
   }
 
   private Future<Void> acknowledge(String stream, List<Entry> entries) {

@@ -125,7 +125,9 @@ public final class LedgerRecovery implements NamespaceRecovery {
           } else {
             LOG.warn("namespace {}: Redis state is not the ledger's; restoring {} repositories from Postgres",
                 namespace, snapshot.repositories().size());
-            written = restore.write(snapshot).compose(v -> keepStreamAhead(keys, snapshot.position().orElse(null)));
+            written = restore.write(snapshot)
+                .compose(v -> keepStreamAhead(keys, snapshot.position().orElse(null)))
+                .compose(v -> keepSequenceAhead(keys, snapshot.sequence()));
           }
           // Reservations in flight may have been lost with the rest (a namespace the ledger knows, or any
           // namespace of a Redis that lost its data a moment ago): new grants wait while the proxies
@@ -148,7 +150,7 @@ public final class LedgerRecovery implements NamespaceRecovery {
   /** Applies to the ledger whatever the namespace's stream still holds, so the snapshot includes it. */
   Future<Void> drainStream(String namespace, QuotaKeys keys) {
     return redis.send(Request.cmd(Command.XRANGE).arg(keys.events()).arg("-").arg("+")).compose(entries -> {
-      List<LedgerEvent> events = new ArrayList<>();
+      StreamEvents.Batch batch = new StreamEvents.Batch();
       if (entries != null) {
         for (Response entry : entries) {
           Map<String, String> fields = new HashMap<>();
@@ -156,10 +158,11 @@ public final class LedgerRecovery implements NamespaceRecovery {
           for (int i = 0; values != null && i + 1 < values.size(); i += 2) {
             fields.put(values.get(i).toString(), values.get(i + 1).toString());
           }
-          StreamEvents.parse(namespace, entry.get(0).toString(), fields).ifPresent(events::add);
+          batch.add(namespace, entry.get(0).toString(), fields);
         }
       }
-      return ledger.apply(events).mapEmpty();
+      // Numbered, so that entries a Redis with older state appended are recounted rather than trusted.
+      return ledger.apply(batch.events(), batch.sequences()).mapEmpty();
     });
   }
 
@@ -179,6 +182,20 @@ public final class LedgerRecovery implements NamespaceRecovery {
         // Newer entries already (events written since): the stream is ahead as it is.
         .recover(e -> Future.succeededFuture());
   }
+
+  /**
+   * The namespace's next events must number after what the ledger applied; a higher number Redis holds
+   * (events appended and not applied yet) is kept. One script, so no event is numbered in between.
+   */
+  private Future<Void> keepSequenceAhead(QuotaKeys keys, long applied) {
+    return redis.send(Request.cmd(Command.EVAL).arg(SEQUENCE_AT_LEAST).arg(1).arg(keys.sequence()).arg(applied)).mapEmpty();
+  }
+
+  private static final String SEQUENCE_AT_LEAST = """
+      if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then
+        redis.call('SET', KEYS[1], ARGV[1])
+      end
+      return 0""";
 
   /** Another process restores the namespace: wait for the marker it sets. */
   private Future<Void> awaitMarker(QuotaKeys keys, long deadline) {

@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Notices, without waiting for a push, when Redis no longer holds the state the ledger knows: a
  * namespace whose marker is gone (Redis came back empty) or carries another epoch (another Redis),
- * or whose event stream ends before what the ledger applied (Redis restored from an older copy). Such
+ * or whose event stream ends before what the ledger applied, or whose sequence number is below the ledger's
+ * (Redis restored from an older copy; events it appends after are found out by the ledger too). Such
  * a namespace is restored from the ledger; until then decisions on it are refused. Every pass also lists
  * the ledger's namespaces in {@link QuotaKeys#NAMESPACES} again, and warns if Redis was set to evict.
  */
@@ -81,11 +82,20 @@ public final class RedisStateWatch {
       if (marker == null || !epoch.equals(marker.toString())) {
         return forgetAndRestore(namespace, marker == null ? "has no marker" : "carries another epoch");
       }
-      return ledger.progress(namespace).compose(progress -> progress.isEmpty()
-          ? Future.succeededFuture()
-          : lastStreamId(keys).compose(last -> last == null || last.compareTo(progress.get()) < 0
-              ? forgetAndRestore(namespace, "has an event stream older than the ledger's")
-              : Future.succeededFuture()));
+      // The ledger's number first: Redis numbers every event before the ledger can apply it, so a Redis read
+      // after it is below it only if Redis went back.
+      return ledger.sequence(namespace).compose(applied -> redis.send(Request.cmd(Command.GET).arg(keys.sequence()))
+          .compose(numbered -> {
+            long inRedis = numbered == null ? 0 : numbered.toLong();
+            if (inRedis < applied) {
+              return forgetAndRestore(namespace, "numbered its events up to " + inRedis + ", below the ledger's " + applied);
+            }
+            return ledger.progress(namespace).compose(progress -> progress.isEmpty()
+                ? Future.succeededFuture()
+                : lastStreamId(keys).compose(last -> last == null || last.compareTo(progress.get()) < 0
+                    ? forgetAndRestore(namespace, "has an event stream older than the ledger's")
+                    : Future.succeededFuture()));
+          }));
     });
   }
 

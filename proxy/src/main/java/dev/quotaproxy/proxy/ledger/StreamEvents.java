@@ -8,17 +8,48 @@ import dev.quotaproxy.ledger.LedgerEvent.ManifestRemoved;
 import dev.quotaproxy.ledger.LedgerEvent.Rejected;
 import dev.quotaproxy.ledger.LedgerEvent.TrafficMetered;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
 /**
  * Reads the entries the Lua scripts append to a namespace's stream (see common.lua, Events) into
- * ledger events. Pure. An entry's stream id gives the event its identity and its time.
+ * ledger events. Pure. An entry's stream id gives the event its identity and its time; its {@code n}
+ * field, its namespace sequence number.
  */
 final class StreamEvents {
   private StreamEvents() {}
+
+  /** Entries read into events for one {@code Ledger.apply}, with the sequence numbers they carry. */
+  static final class Batch {
+    private final List<LedgerEvent> events = new ArrayList<>();
+    private final Map<String, Long> sequences = new HashMap<>();
+
+    /** Adds the entry's event; false for an entry of a type this version does not know (then nothing is added). */
+    boolean add(String namespace, String streamId, Map<String, String> fields) {
+      Optional<LedgerEvent> event = parse(namespace, streamId, fields);
+      event.ifPresent(parsed -> {
+        events.add(parsed);
+        long sequence = number(fields, "n");
+        if (sequence > 0) {
+          sequences.put(parsed.id(), sequence);
+        }
+      });
+      return event.isPresent();
+    }
+
+    List<LedgerEvent> events() {
+      return events;
+    }
+
+    /** By event id; events written before numbering carry none. */
+    Map<String, Long> sequences() {
+      return sequences;
+    }
+  }
 
   /**
    * @param namespace the stream's namespace

@@ -48,6 +48,7 @@ import java.util.List;
  * qp:{T}:restoring            STRING held by the one process restoring T from the ledger
  * qp:{T}:recovering           STRING present for a second after T was restored (new grants wait, see common.lua)
  * qp:{T}:events               STREAM every committed change of T, in order, for the ledger
+ * qp:{T}:sequence             STRING the number of T's last event (each carries its own, n; see common.lua)
  * </pre>
  *
  * <p>Repository names cannot contain {@code :} or {@code |} (OCI grammar), so the separators are unambiguous.
@@ -177,12 +178,18 @@ public final class QuotaKeys {
     return prefix + "events";
   }
 
+  /** The number of the namespace's last event: every event carries the next (see common.lua, Events). */
+  public String sequence() {
+    return prefix + "sequence";
+  }
+
   /**
    * The keys every script receives first, in this order (common.lua names them): used, reserved,
-   * limits, sizes, res, res_expiry, events, epoch, commits.
+   * limits, sizes, res, res_expiry, events, epoch, commits, sequence.
    */
   public List<String> common() {
-    return List.of(used(), reserved(), limits(), sizes(), reservations(), reservationExpiry(), events(), epoch(), commits());
+    return List.of(used(), reserved(), limits(), sizes(), reservations(), reservationExpiry(), events(), epoch(), commits(),
+        sequence());
   }
 
   public String present(String scope) {

@@ -40,6 +40,9 @@ public enum RedisKeyFamily {
       "entries the ledger had not read yet are applied from the proxies' copies (EventOutbox); the stream starts "
           + "again after the ledger's position (LedgerRecovery)",
       Noticed.OUTBOX),
+  SEQUENCE("qp:{T}:sequence", Source.LEDGER,
+      "RedisRestore, from the ledger's highest applied number (or kept, if Redis holds a higher one not yet applied)",
+      Noticed.SEQUENCE),
   TRAFFIC("qp:{T}:traffic:H", Source.NOT_READ,
       "not rebuilt: hourly counters written for operators, never read back; the ledger keeps traffic from the events",
       Noticed.NOT_NEEDED),
@@ -83,6 +86,11 @@ public enum RedisKeyFamily {
     KEEP,
     /** The outbox check (every second) and the state watch's comparison of the stream with the ledger's position. */
     OUTBOX,
+    /**
+     * Lost with the rest of the namespace (the marker notices), or gone back with an older state: the state
+     * watch finds it below the ledger's, and the ledger finds the next events numbered below what it applied.
+     */
+    SEQUENCE,
     /** The census member of the set goes with it: the next system sum takes the census again first. */
     CENSUS,
     /** The next refresh of system usage (quota.system.refresh). */

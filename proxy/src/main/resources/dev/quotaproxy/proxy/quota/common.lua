@@ -2,18 +2,21 @@
 -- (Redis scripts cannot include each other). Operation files use these and hold only their own logic.
 --
 -- Layout every script is called with:
---   KEYS[1..9]      used, reserved, limits, sizes, res, res_expiry, events, epoch, commits of one namespace (QuotaKeys.common)
+--   KEYS[1..10]     used, reserved, limits, sizes, res, res_expiry, events, epoch, commits, sequence of one
+--                   namespace (QuotaKeys.common)
 --   ARGV[1]         n, the number of scopes of the path (may be 0)
 --   ARGV[2]         the user the request acts for, recorded in the events it causes ('' when none)
 --   ARGV[3..2+n]    the scopes, outermost first (SCOPES); the last is the repository
---   KEYS[10..9+n]   one key per scope (SCOPE_KEYS): present:S, or egress:S where the script says so
+--   KEYS[11..10+n]  one key per scope (SCOPE_KEYS): present:S, or egress:S where the script says so
 --   KEYS[EXTRA_KEYS + 1 ..], ARGV[EXTRA_ARGV + 1 ..]   the operation's own keys and arguments
 --
 -- Events: every committed change is appended to the namespace's stream (EVENTS) in the same script,
 -- so a change and its event exist together or not at all; the script also returns what it appended
 -- (with_events), which the proxy keeps until the ledger has it, in case Redis loses the stream first.
 -- The ledger consumes the stream into Postgres; an entry's id (time-sequence) orders the namespace's
--- changes.
+-- changes. Every entry also carries n, the next number of the namespace's SEQUENCE: the ledger keeps the
+-- highest it applied, so a Redis that came back with older state numbers its next events below it and
+-- is found out, though their time-based ids are new (Ledger.apply).
 --
 -- Known state: EPOCH exists while the namespace's state is the one the ledger knows. A script that
 -- decides or changes usage returns the bare integer -1 (UNKNOWN) without touching anything when it is
@@ -25,17 +28,17 @@
 -- 14 significant digits), and are stored in reservation JSON as strings for the same reason.
 -- "Now" is the Redis server's clock (TIME), so every proxy instance shares one clock.
 
-local USED, RESERVED, LIMITS, SIZES, RES, RES_EXPIRY, EVENTS, EPOCH, COMMITS =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local USED, RESERVED, LIMITS, SIZES, RES, RES_EXPIRY, EVENTS, EPOCH, COMMITS, SEQUENCE =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local UNKNOWN = -1
 local SCOPE_COUNT = tonumber(ARGV[1])
 local USER = ARGV[2]
 local SCOPES, SCOPE_KEYS = {}, {}
 for i = 1, SCOPE_COUNT do
   SCOPES[i] = ARGV[2 + i]
-  SCOPE_KEYS[i] = KEYS[9 + i]
+  SCOPE_KEYS[i] = KEYS[10 + i]
 end
-local EXTRA_KEYS = 9 + SCOPE_COUNT
+local EXTRA_KEYS = 10 + SCOPE_COUNT
 local EXTRA_ARGV = 2 + SCOPE_COUNT
 
 -- Whether the namespace's state is known (see Known state above).
@@ -67,9 +70,10 @@ end
 local EMITTED = {}
 
 -- Appends an event about the repository (the innermost scope) to the namespace's stream:
--- type, repo and user, then the event's own field/value pairs.
+-- type, repo, user and its number, then the event's own field/value pairs.
 local function emit(kind, fields)
-  local entry = { 'XADD', EVENTS, '*', 'type', kind, 'repo', SCOPES[SCOPE_COUNT], 'user', USER }
+  local n = redis.call('INCR', SEQUENCE)
+  local entry = { 'XADD', EVENTS, '*', 'type', kind, 'repo', SCOPES[SCOPE_COUNT], 'user', USER, 'n', int(n) }
   for _, value in ipairs(fields) do
     entry[#entry + 1] = value
   end

@@ -147,7 +147,7 @@ public final class LedgerFeedBench {
           settings.getString(0), embeddedPostgres == null ? "given" : "embedded", settings.getString(1), settings.getString(2),
           NAMESPACES);
 
-      bench.drain(new LedgerFeed(vertx, feedRedis, ledger, 500), pool, bench.fill(warmup), wrong);
+      bench.drain(new LedgerFeed(vertx, feedRedis, ledger, 500, namespace -> io.vertx.core.Future.succeededFuture()), pool, bench.fill(warmup), wrong);
       Map<Integer, List<Double>> rates = new LinkedHashMap<>();
       Map<Integer, long[]> totals = new LinkedHashMap<>();
       batchSizes.forEach(size -> {
@@ -158,7 +158,7 @@ public final class LedgerFeedBench {
         for (int size : batchSizes) {
           Map<String, Long> added = bench.fill(eventsPerRound);
           long entries = added.values().stream().mapToLong(Long::longValue).sum();
-          double seconds = bench.drain(new LedgerFeed(vertx, feedRedis, ledger, size), pool, added, wrong);
+          double seconds = bench.drain(new LedgerFeed(vertx, feedRedis, ledger, size, namespace -> io.vertx.core.Future.succeededFuture()), pool, added, wrong);
           rates.get(size).add(entries / seconds);
           totals.get(size)[0] += entries;
           totals.get(size)[1] += batches(added, size);

@@ -69,7 +69,7 @@ class EventOutboxTest {
     assertThat(outbox.size()).as("still in its stream: left to the feed").isEqualTo(1);
     assertThat(outbox.recovered()).isZero();
 
-    await(new LedgerFeed(vertx, client, ledger, 100).feedOnce());
+    await(new LedgerFeed(vertx, client, ledger, 100, recovery::restoreFromLedger).feedOnce());
     await(outbox.check(recovery, later()));
     assertThat(outbox.size()).as("recorded by the ledger: forgotten").isZero();
     assertThat(outbox.recovered()).isZero();

@@ -52,7 +52,7 @@ class LedgerFeedTest {
   private void connect() {
     pool = postgres.database().pool(vertx, 4);
     ledger = new Ledger(pool);
-    feed = new LedgerFeed(vertx, Redis.createClient(vertx, redis.url()), ledger, 3);
+    feed = new LedgerFeed(vertx, Redis.createClient(vertx, redis.url()), ledger, 3, namespace -> Future.succeededFuture());
   }
 
   @AfterEach

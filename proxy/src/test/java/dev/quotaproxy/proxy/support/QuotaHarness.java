@@ -83,7 +83,7 @@ public final class QuotaHarness implements AutoCloseable {
     EventOutbox outbox = new EventOutbox(client, ledgerOnPostgres);
     // As the proxy's: a restored namespace gets its limits again, here the proxies' configured ones.
     LedgerRecovery recovery = new LedgerRecovery(vertx, client, ledgerOnPostgres, outbox, this::configuredLimits);
-    ledger = new LedgerSide(postgres, ledgerOnPostgres, new LedgerFeed(vertx, client, ledgerOnPostgres, 500), recovery,
+    ledger = new LedgerSide(postgres, ledgerOnPostgres, new LedgerFeed(vertx, client, ledgerOnPostgres, 500, recovery::restoreFromLedger), recovery,
         new RedisStateWatch(client, ledgerOnPostgres, recovery), outbox);
     return ledger;
   }
