@@ -15,6 +15,7 @@
 #
 #   flushall, flushdb         FLUSHALL / FLUSHDB on the proxy's Redis
 #   redis-restart             redis-server killed (-9), started again empty on the same port
+#   redis-older               an RDB saved, kill -9 2-5 s later, started again from that RDB
 #   ns-keys                   one namespace's qp:{ns}:* keys deleted by hand
 #   redis-slow                CLIENT PAUSE 3000 ALL, again and again, for 10 s
 #   postgres-down             Postgres stopped (immediate) for 20-30 s under load
@@ -28,7 +29,7 @@
 # compares per scope (namespaces, every repository path, the system scope as the sum of the
 # namespaces) the registry's storage, Redis's charge and the ledger's, and prints
 #
-#   faults: 9 injected; events lost 0, double-counted 0, drift 0 bytes
+#   faults: 10 injected; events lost 0, double-counted 0, drift 0 bytes
 #
 # each of which must be 0; checks that no limited scope holds more than its hard limit and
 # that no push was accepted while read-only was in force; then reconciles

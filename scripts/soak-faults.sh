@@ -5,7 +5,7 @@
 #   scripts/soak-faults.sh [DURATION]          DURATION: 30m by default; 90s, 5m, 2h
 #   FAULT_SEED=1234 scripts/soak-faults.sh 30m replay a soak
 #
-# Faults come in seeded random orders of the nine kinds of e2e-faults.sh, one after
+# Faults come in seeded random orders of the ten kinds of e2e-faults.sh, one after
 # another, 2-6 s of workload apart; Postgres stays down 1-3 minutes each time. When the
 # time is up the clients stop, the ledger catches up, and the same checks as e2e-faults.sh
 # run. It prints its figures: the operations by client, kind and status; how long pushes

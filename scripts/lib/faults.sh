@@ -27,6 +27,8 @@
 # Faults, one at a time, each at a seeded random moment, each followed by its recovery and a
 # probe push that measures how long pushes took to be accepted again:
 #   flushall, flushdb, redis-restart (kill -9, started again empty on the same port),
+#   redis-older (an RDB saved, a few seconds of workload, kill -9, started again from that
+#   RDB: state older than the ledger's, as an older snapshot or a truncated AOF brings back),
 #   ns-keys (one namespace's qp:{ns}:* keys deleted by hand), redis-slow (CLIENT PAUSE 3000
 #   ALL, again and again for ~10 s), postgres-down (immediate stop, started again later),
 #   registry-down (stopped mid-push, started again), proxy-kill (kill -9 mid-push, started
@@ -50,14 +52,14 @@
 #
 # Settings (the calling script sets them):
 #   FAULT_SEED       seed of every random choice (FAULT_SEED from the environment, else random)
-#   FAULT_MODE       ci: the nine faults once each, in a seeded order; soak: faults until
+#   FAULT_MODE       ci: the ten faults once each, in a seeded order; soak: faults until
 #                    FAULT_DURATION seconds have passed, cycling through seeded orders
 #   FAULT_DURATION   soak only: seconds of faults
 #   FAULT_GAP_MIN, FAULT_GAP_MAX  seconds of workload before each fault
 #   FAULT_PG_MIN, FAULT_PG_MAX    seconds Postgres stays down
 #   FAULT_SLOW_SECS  seconds Redis is slowed
 
-FAULT_KINDS=(flushall flushdb redis-restart ns-keys redis-slow postgres-down registry-down proxy-kill read-only)
+FAULT_KINDS=(flushall flushdb redis-restart redis-older ns-keys redis-slow postgres-down registry-down proxy-kill read-only)
 NAMESPACES=(alpha beta gamma delta)
 CLIENTS=(sk pm c1 c2)
 ADMIN_TOKEN=fault-suite-admin-token-0123456789abcdef
@@ -581,6 +583,22 @@ fault_redis_restart() {
   FAULT_DETAIL="redis-server killed (-9) and started again empty on port $REDIS_PORT"
 }
 
+# fault_redis_older SECONDS: Redis comes back from a snapshot taken SECONDS before it died, so
+# it holds older state than the ledger, which read the events of those seconds meanwhile.
+fault_redis_older() {
+  local secs=$1
+  rcli SAVE >/dev/null
+  mv "$QP_TMP/dump.rdb" "$QP_TMP/older.rdb"
+  sleep "$secs"
+  kill -KILL "$REDIS_PID" 2>/dev/null
+  wait "$REDIS_PID" 2>/dev/null || true
+  mv "$QP_TMP/older.rdb" "$QP_TMP/dump.rdb"
+  redis_up
+  # Loaded: a later restart must come back empty, as redis-restart means.
+  rm -f "$QP_TMP/dump.rdb"
+  FAULT_DETAIL="RDB saved, kill -9 $secs s later, started again from that RDB"
+}
+
 # fault_ns_keys NS
 fault_ns_keys() {
   local ns=$1 n
@@ -695,7 +713,7 @@ inject() {
 
 # schedule: the faults of this run, in order, as "GAP KIND PARAM": the seconds of workload
 # before it, the fault, and its seeded parameter (seconds down, or the namespace), so a seed
-# replays the same faults at the same points. ci: the nine kinds once, in a seeded order.
+# replays the same faults at the same points. ci: the ten kinds once, in a seeded order.
 # soak: seeded orders one after another, until the gaps and the planned outages add up to
 # FAULT_DURATION seconds.
 schedule() {
@@ -714,6 +732,7 @@ schedule() {
       case $i in
         postgres-down) rand_between "$FAULT_PG_MIN" "$FAULT_PG_MAX"; param=$RAND ;;
         registry-down) rand_between 2 5; param=$RAND ;;
+        redis-older) rand_between 2 5; param=$RAND ;;
         read-only) rand_between 4 7; param=$RAND ;;
         redis-slow) param=$FAULT_SLOW_SECS ;;
         ns-keys) pick NAMESPACES; param=$PICKED ;;
