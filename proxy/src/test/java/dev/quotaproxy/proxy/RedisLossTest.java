@@ -240,6 +240,30 @@ class RedisLossTest {
     assertLedgerRedisAndRegistryAgree("acme", "acme/app", "acme/other");
   }
 
+  /**
+   * Redis goes back to an older snapshot, and the next request is a delete of a manifest pushed after it (and
+   * already in the ledger): the older state has never heard of it, and would free nothing. This proxy saw the namespace's events numbered
+   * further than that state, so the delete's script finds the state unknown, the namespace is restored from
+   * the ledger (with this proxy's copy of events) first, and the delete frees what it must.
+   */
+  @Test
+  void noDecisionIsMadeOnAnOlderStateThanThisProxySaw() throws Exception {
+    assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);
+    drainFeed();
+    Map<String, Object> snapshot = dumpAll();
+    Image second = image(randomBytes(200 * KiB));
+    assertThat(proxy.client().pushImage("acme/app", "2", second).status()).isEqualTo(201);
+    drainFeed();
+
+    harness.redis().flushAll();
+    restoreAll(snapshot);
+    assertThat(proxy.client().delete("/v2/acme/app/manifests/" + second.manifestDigest()).status()).isEqualTo(202);
+    drainFeed();
+
+    assertLedgerRedisAndRegistryAgree("acme", "acme/app");
+    assertThat(QuotaHarness.await(proxy.store().scope("acme/app")).used()).as("image 2 freed").isLessThan(300 * KiB + 10 * KiB);
+  }
+
   @Test
   void oneNamespacesKeysDeletedByHandAreRestored() throws Exception {
     assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);

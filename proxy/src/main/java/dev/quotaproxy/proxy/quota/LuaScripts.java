@@ -66,8 +66,10 @@ final class LuaScripts {
 
   private final Redis redis;
   private final EmittedEvents events;
+  private final SeenSequences seen;
 
-  LuaScripts(Redis redis, EmittedEvents events) {
+  LuaScripts(Redis redis, EmittedEvents events, SeenSequences seen) {
+    this.seen = seen;
     this.redis = redis;
     this.events = events;
   }
@@ -103,6 +105,10 @@ final class LuaScripts {
             fields.put(entry.get(i).toString(), entry.get(i + 1).toString());
           }
           events.emitted(namespace, entry.get(0).toString(), fields);
+          String number = fields.get("n");
+          if (number != null) {
+            seen.saw(namespace, Long.parseLong(number));
+          }
         }
       }
       return both.get(0);

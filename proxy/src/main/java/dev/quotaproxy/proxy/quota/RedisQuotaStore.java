@@ -83,6 +83,7 @@ public final class RedisQuotaStore implements QuotaStore {
   private final Redis redis;
   private final Vertx vertx;
   private final LuaScripts scripts;
+  private final SeenSequences seen = new SeenSequences();
   private final long reservationTtlMillis;
   private final LiveReservations live;
   private final boolean ownsClient;
@@ -110,7 +111,7 @@ public final class RedisQuotaStore implements QuotaStore {
     this.vertx = vertx;
     this.redis = redis;
     this.live = live;
-    this.scripts = new LuaScripts(redis, events);
+    this.scripts = new LuaScripts(redis, events, seen);
     this.reservationTtlMillis = reservationTtl.toMillis();
     this.ownsClient = ownsClient;
     this.timers = timers;
@@ -688,7 +689,9 @@ public final class RedisQuotaStore implements QuotaStore {
    */
   private <T> Future<T> whenKnown(String namespace, Supplier<Future<T>> operation) {
     return afterRecovering(namespace, operation, RECOVERING_RETRIES).recover(failure -> failure instanceof NamespaceStateUnknownException
-        ? recovery.ensureKnown(namespace).compose(known -> afterRecovering(namespace, operation, RECOVERING_RETRIES))
+        ? recovery.ensureKnown(namespace)
+            .onSuccess(known -> seen.forget(namespace))
+            .compose(known -> afterRecovering(namespace, operation, RECOVERING_RETRIES))
         : Future.failedFuture(failure));
   }
 
@@ -738,11 +741,12 @@ public final class RedisQuotaStore implements QuotaStore {
     });
   }
 
-  /** The common layout's arguments with no scopes and no user, then {@code args}. */
+  /** The common layout's arguments with no scopes, no user and no floor (the script decides nothing), then {@code args}. */
   private static List<String> prefixed(List<String> args) {
-    List<String> all = new ArrayList<>(args.size() + 2);
+    List<String> all = new ArrayList<>(args.size() + 3);
     all.add("0");
     all.add("");
+    all.add("0");
     all.addAll(args);
     return all;
   }
@@ -1023,9 +1027,10 @@ public final class RedisQuotaStore implements QuotaStore {
       List<String> allKeys = new ArrayList<>(keys.common());
       allKeys.addAll(scopeKeys);
       allKeys.addAll(extraKeys);
-      List<String> args = new ArrayList<>(2 + scopes.size() + extraArgs.size());
+      List<String> args = new ArrayList<>(3 + scopes.size() + extraArgs.size());
       args.add(Integer.toString(scopes.size()));
       args.add(user);
+      args.add(Long.toString(seen.floor(namespace)));
       args.addAll(scopes);
       args.addAll(extraArgs);
       return scripts.run(script, allKeys, args).compose(reply -> {

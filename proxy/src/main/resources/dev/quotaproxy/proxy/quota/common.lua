@@ -6,7 +6,8 @@
 --                   namespace (QuotaKeys.common)
 --   ARGV[1]         n, the number of scopes of the path (may be 0)
 --   ARGV[2]         the user the request acts for, recorded in the events it causes ('' when none)
---   ARGV[3..2+n]    the scopes, outermost first (SCOPES); the last is the repository
+--   ARGV[3]         the floor: the highest event number the caller has seen the namespace reach (0: none)
+--   ARGV[4..3+n]    the scopes, outermost first (SCOPES); the last is the repository
 --   KEYS[11..10+n]  one key per scope (SCOPE_KEYS): present:S, or egress:S where the script says so
 --   KEYS[EXTRA_KEYS + 1 ..], ARGV[EXTRA_ARGV + 1 ..]   the operation's own keys and arguments
 --
@@ -18,10 +19,10 @@
 -- highest it applied, so a Redis that came back with older state numbers its next events below it and
 -- is found out, though their time-based ids are new (Ledger.apply).
 --
--- Known state: EPOCH exists while the namespace's state is the one the ledger knows. A script that
--- decides or changes usage returns the bare integer -1 (UNKNOWN) without touching anything when it is
--- missing (Redis came back empty, or the namespace is new): the caller then restores the namespace
--- from the ledger, or marks a new one, and asks again.
+-- Known state: EPOCH exists while the namespace's state is the one the ledger knows, and SEQUENCE is
+-- at least the caller's FLOOR. A script that decides or changes usage returns the bare integer -1
+-- (UNKNOWN) without touching anything otherwise (Redis came back empty or older, or the namespace is
+-- new): the caller then restores the namespace from the ledger, or marks a new one, and asks again.
 --
 -- Numbers: Lua numbers are doubles, exact for integers below 2^53 (8 PiB); the Java side refuses
 -- larger values. Integers go back to Redis through int(), never tostring() or cjson (both print only
@@ -33,17 +34,19 @@ local USED, RESERVED, LIMITS, SIZES, RES, RES_EXPIRY, EVENTS, EPOCH, COMMITS, SE
 local UNKNOWN = -1
 local SCOPE_COUNT = tonumber(ARGV[1])
 local USER = ARGV[2]
+local FLOOR = tonumber(ARGV[3]) or 0
 local SCOPES, SCOPE_KEYS = {}, {}
 for i = 1, SCOPE_COUNT do
-  SCOPES[i] = ARGV[2 + i]
+  SCOPES[i] = ARGV[3 + i]
   SCOPE_KEYS[i] = KEYS[10 + i]
 end
 local EXTRA_KEYS = 10 + SCOPE_COUNT
-local EXTRA_ARGV = 2 + SCOPE_COUNT
+local EXTRA_ARGV = 3 + SCOPE_COUNT
 
--- Whether the namespace's state is known (see Known state above).
+-- Whether the namespace's state is known (see Known state above): marked, and numbered at least as far
+-- as the caller has seen it go (lower: Redis went back to older state since, see SeenSequences).
 local function known()
-  return redis.call('EXISTS', EPOCH) == 1
+  return redis.call('EXISTS', EPOCH) == 1 and tonumber(redis.call('GET', SEQUENCE) or '0') >= FLOOR
 end
 
 -- An integer as Redis expects it: all digits, no exponent.

@@ -1,6 +1,6 @@
 -- put_limits: sets one scope's limits unless the limits hash holds a newer revision of them.
 -- KEYS    common layout with one scope (SCOPE_KEYS unused)
--- ARGV    common layout: 1, '', scope; then hard, soft, egress, egress window seconds, revision
+-- ARGV    common layout: 1, '', 0, scope; then hard, soft, egress, egress window seconds, revision
 -- Result  1 when written, 0 when a newer revision was there (nothing changes)
 -- The revision is the ledger row's updated_at in microseconds: the admin API writes a change right
 -- after committing it, and every proxy's periodic sync rewrites every row; without the revision a

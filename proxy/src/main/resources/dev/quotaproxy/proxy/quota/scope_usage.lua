@@ -1,7 +1,7 @@
 -- scope_usage: one scope's usage, limits and egress in its current window, after purging expired
 -- reservations of its namespace. For the usage API; decides nothing.
 -- KEYS    common layout with one scope; SCOPE_KEYS[1] is egress:S
--- ARGV    common layout: 1, '', scope
+-- ARGV    common layout: 1, '', 0, scope
 -- Result  {known (1 or 0), used, reserved, hard, soft, egress, egress window seconds, egress used}
 
 local now = now_ms()
