@@ -87,8 +87,9 @@ public enum RedisKeyFamily {
     /** The outbox check (every second) and the state watch's comparison of the stream with the ledger's position. */
     OUTBOX,
     /**
-     * Lost with the rest of the namespace (the marker notices), or gone back with an older state: the state
-     * watch finds it below the ledger's, and the ledger finds the next events numbered below what it applied.
+     * Lost with the rest of the namespace (the marker notices), or gone back with an older state: every script
+     * that decides finds it below the number its proxy saw (SeenSequences), the state watch finds it below the
+     * ledger's, and the ledger finds the next events numbered below what it applied.
      */
     SEQUENCE,
     /** The census member of the set goes with it: the next system sum takes the census again first. */
