@@ -408,9 +408,9 @@ public final class RedisQuotaStore implements QuotaStore {
     if (!isLimit(settings.hardStorage()) || !(settings.writeRatio() >= 0 && settings.writeRatio() <= 1)) {
       return Future.failedFuture(new IllegalArgumentException("hard storage must be -1 or 0 to 2^53 and the write ratio 0 to 1: " + settings));
     }
-    return guarded("put_system", () -> scripts.run(LuaScripts.PUT_SYSTEM, List.of(QuotaKeys.SYSTEM), List.of("0", "",
+    return guarded("put_system", () -> scripts.run(LuaScripts.PUT_SYSTEM, List.of(QuotaKeys.SYSTEM), prefixed(List.of(
             Long.toString(settings.hardStorage()), Double.toString(settings.writeRatio()), settings.readOnlyForced() ? "1" : "0",
-            Long.toString(revision)))
+            Long.toString(revision))))
         .map(reply -> reply.toLong() == 1));
   }
 
