@@ -8,6 +8,7 @@ import dev.quotaproxy.proxy.ledger.RegistryIntents;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
 import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.proxy.support.AnswerDroppingRelay;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.QuotaHarness;
 import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
@@ -120,6 +121,45 @@ class RegistryIntentsTest {
 
     StorageInvariant.check(harness.registry().storage(), proxy.store());
     assertThat(QuotaHarness.await(proxy.store().scope("acme/app")).used()).isEqualTo(300 * KiB + image.config().length + manifest.length);
+  }
+
+  /**
+   * The registry stores a blob, a manifest, a mount, and the connection breaks before its 201 reaches the
+   * proxy: the client gets 502, and the request's intent stays until it lapses, when the registry is asked
+   * and what it holds is charged.
+   */
+  @Test
+  void whatTheRegistryStoredButNeverAnsweredIsChargedOnceTheIntentLapses() throws Exception {
+    try (AnswerDroppingRelay relay = AnswerDroppingRelay.start(harness.vertx(), harness.registry().url())) {
+      Deployed cut = harness.startProxy("""
+          quota:
+            reservation-ttl: 1s
+            scopes:
+              acme: {storage-hard: 10MiB}
+          """, "--upstream", relay.url());
+      byte[] blob = randomBytes(300 * KiB);
+      OciTestClient.Image image = OciTestClient.image(randomBytes(100 * KiB));
+      assertThat(cut.client().pushBlob("acme/app", image.config()).status()).isEqualTo(201);
+      assertThat(cut.client().pushBlob("acme/app", image.layers()[0]).status()).isEqualTo(201);
+
+      relay.dropNextCreated();
+      assertThat(cut.client().pushBlob("acme/app", blob).status()).as("the blob's 201 never came").isEqualTo(502);
+      relay.dropNextCreated();
+      assertThat(cut.client().putManifest("acme/app", "1", image.manifest()).status()).as("the manifest's 201 never came").isEqualTo(502);
+      relay.dropNextCreated();
+      assertThat(cut.client().mount("acme/other", digest(blob), "acme/app").status()).as("the mount's 201 never came").isEqualTo(502);
+      assertThat(harness.direct().head("/v2/acme/app/blobs/" + digest(blob)).status()).as("stored all the same").isEqualTo(200);
+
+      int settled = 0;
+      for (int round = 0; round < 50 && settled < 3; round++) {
+        Thread.sleep(100);  // until the intents' one-second leases have run out
+        settled += QuotaHarness.await(intents.checkOnce());
+      }
+
+      assertThat(settled).isEqualTo(3);
+      StorageInvariant.check(harness.registry().storage(), cut.store());
+      assertThat(QuotaHarness.await(cut.store().scope("acme/other")).used()).isEqualTo(300 * KiB);
+    }
   }
 
   @Test

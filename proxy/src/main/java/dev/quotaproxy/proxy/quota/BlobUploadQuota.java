@@ -59,6 +59,8 @@ final class BlobUploadQuota implements ExchangeQuota {
   /** The registry asked for the body (it accepted the request's head): only then is the request's traffic the namespace's. */
   private boolean decided;
   private boolean settled;
+  /** Its commit intent is recorded (intend.lua): see {@link #ended}. */
+  private boolean intended;
 
   BlobUploadQuota(QuotaEnforcer enforcer, ExchangeView exchange) {
     this.enforcer = enforcer;
@@ -113,7 +115,11 @@ final class BlobUploadQuota implements ExchangeQuota {
     if (admission.refused() || !commits || digest == null || !OciNames.isDigest(digest)) {
       return Future.succeededFuture(admission);
     }
-    return enforcer.store.intendCommit(repository, requestId, sessionId, digest).map(admission)
+    return enforcer.store.intendCommit(repository, requestId, sessionId, digest)
+        .map(v -> {
+          intended = true;
+          return admission;
+        })
         .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
   }
 
@@ -289,9 +295,16 @@ final class BlobUploadQuota implements ExchangeQuota {
       // Never decided on: nothing reserved, nothing sent, nothing to write.
       return;
     }
-    // Ended with no answer from the registry (cut off, reset, gone): what went upstream may sit in a
-    // session nobody can resume or cancel now.
-    notTaken(exchange.bodyBytesSentUpstream());
+    if (intended && !settled) {
+      // No answer to a request that may have made the registry store it (the registry died, or the connection
+      // broke, between storing and answering): its intent stays, no longer renewed, and lapses; RegistryIntents
+      // then asks the registry, and charges what it holds or lets the reservation go.
+      settled = true;
+    } else {
+      // Ended with no answer from the registry (cut off, reset, gone): what went upstream may sit in a
+      // session nobody can resume or cancel now.
+      notTaken(exchange.bodyBytesSentUpstream());
+    }
     enforcer.meter(exchange, new Traffic(bytesIn, 0, 0, 0));
   }
 

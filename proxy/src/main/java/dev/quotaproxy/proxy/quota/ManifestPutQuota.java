@@ -45,6 +45,8 @@ final class ManifestPutQuota implements ExchangeQuota {
   /** A reservation was asked for: whatever becomes of it, the request id is released (and so retired) at the end. */
   private boolean reserving;
   private boolean settled;
+  /** Its commit intent is recorded (intend.lua): see {@link #ended}. */
+  private boolean intended;
 
   ManifestPutQuota(QuotaEnforcer enforcer, ExchangeView exchange) {
     this.enforcer = enforcer;
@@ -123,7 +125,10 @@ final class ManifestPutQuota implements ExchangeQuota {
               })
               // Before the body goes: if this proxy dies before charging the 201, another does (RegistryIntents).
               .compose(admission -> admission.refused() ? Future.succeededFuture(admission)
-                  : enforcer.store.intendManifest(repository, requestId, manifest.blob(), references).map(admission));
+                  : enforcer.store.intendManifest(repository, requestId, manifest.blob(), references).map(v -> {
+                    intended = true;
+                    return admission;
+                  }));
         })
         .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
   }
@@ -193,6 +198,12 @@ final class ManifestPutQuota implements ExchangeQuota {
 
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
+    if (intended && !settled) {
+      // No answer to a request that may have made the registry store it (the registry died, or the connection
+      // broke, between storing and answering): its intent stays, no longer renewed, and lapses; RegistryIntents
+      // then asks the registry, and charges what it holds or lets the reservation go.
+      settled = true;
+    }
     release();
     enforcer.store.requestEnded(requestId);
     if (buffered > 0) {

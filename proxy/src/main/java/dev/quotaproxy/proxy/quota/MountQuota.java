@@ -36,6 +36,8 @@ final class MountQuota implements ExchangeQuota {
   /** A reservation was asked for: whatever becomes of it, the request id is released (and so retired) at the end. */
   private boolean reserving;
   private boolean settled;
+  /** Its commit intent is recorded (intend.lua): see {@link #ended}. */
+  private boolean intended;
 
   MountQuota(QuotaEnforcer enforcer, ExchangeView exchange) {
     this.enforcer = enforcer;
@@ -74,7 +76,10 @@ final class MountQuota implements ExchangeQuota {
                 }
                 size = known;
                 // A mount links the blob at once: if this proxy dies before charging the 201, another does (RegistryIntents).
-                return enforcer.store.intendCommit(repository, requestId, null, digest).map(Admission.FORWARD);
+                return enforcer.store.intendCommit(repository, requestId, null, digest).map(v -> {
+                  intended = true;
+                  return Admission.FORWARD;
+                });
               });
         })
         .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
@@ -116,6 +121,12 @@ final class MountQuota implements ExchangeQuota {
 
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
+    if (intended && !settled) {
+      // No answer to a request that may have made the registry store it (the registry died, or the connection
+      // broke, between storing and answering): its intent stays, no longer renewed, and lapses; RegistryIntents
+      // then asks the registry, and charges what it holds or lets the reservation go.
+      settled = true;
+    }
     release();
     enforcer.store.requestEnded(requestId);
   }
