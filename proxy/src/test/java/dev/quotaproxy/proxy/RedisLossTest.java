@@ -218,23 +218,22 @@ class RedisLossTest {
   }
 
   /**
-   * Redis goes back to an older snapshot and takes a write before anything looks: the write's stream id is
-   * new, so the stream no longer looks older than the ledger; its number does. The older state had not seen
-   * image 2, so it charged image 2's blobs to acme a second time: the ledger recounts acme from its links
-   * instead of trusting that charge, and Redis is restored, with no state watch involved.
+   * Redis goes back to an older snapshot and takes a write before anything looks, through a proxy that started
+   * since (so it has seen no number to hold the state to): the write's stream id is new, so the stream no
+   * longer looks older than the ledger; its number does. The older state had not seen image 2, so it charged
+   * image 2's blobs to acme a second time: the ledger recounts acme from its links instead of trusting that
+   * charge, and Redis is restored, with no state watch involved.
    */
   @Test
   void writesOnARedisFromAnOlderSnapshotNeitherHideItNorCountTwice() throws Exception {
-    assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);
-    drainFeed();
-    Map<String, Object> snapshot = dumpAll();
-    Image second = image(randomBytes(200 * KiB));
-    assertThat(proxy.client().pushImage("acme/app", "2", second).status()).isEqualTo(201);
-    drainFeed();
+    Image second = redisGoesBackToBeforeASecondImage();
+    Deployed started = harness.startProxy("""
+        quota:
+          scopes:
+            acme: {storage-hard: 4MiB}
+        """);
 
-    harness.redis().flushAll();
-    restoreAll(snapshot);
-    assertThat(proxy.client().pushImage("acme/other", "2", second).status()).isEqualTo(201);
+    assertThat(started.client().pushImage("acme/other", "2", second).status()).isEqualTo(201);
     drainFeed();
 
     assertLedgerRedisAndRegistryAgree("acme", "acme/app", "acme/other");
@@ -242,21 +241,15 @@ class RedisLossTest {
 
   /**
    * Redis goes back to an older snapshot, and the next request is a delete of a manifest pushed after it (and
-   * already in the ledger): the older state has never heard of it, and would free nothing. This proxy saw the namespace's events numbered
-   * further than that state, so the delete's script finds the state unknown, the namespace is restored from
-   * the ledger (with this proxy's copy of events) first, and the delete frees what it must.
+   * already in the ledger): the older state has never heard of it, and would free nothing. This proxy saw the
+   * namespace's events numbered further than that state, so the delete's script finds the state unknown, the
+   * namespace is restored from the ledger (with this proxy's copy of events) first, and the delete frees what
+   * it must.
    */
   @Test
   void noDecisionIsMadeOnAnOlderStateThanThisProxySaw() throws Exception {
-    assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);
-    drainFeed();
-    Map<String, Object> snapshot = dumpAll();
-    Image second = image(randomBytes(200 * KiB));
-    assertThat(proxy.client().pushImage("acme/app", "2", second).status()).isEqualTo(201);
-    drainFeed();
+    Image second = redisGoesBackToBeforeASecondImage();
 
-    harness.redis().flushAll();
-    restoreAll(snapshot);
     assertThat(proxy.client().delete("/v2/acme/app/manifests/" + second.manifestDigest()).status()).isEqualTo(202);
     drainFeed();
 
@@ -396,6 +389,22 @@ class RedisLossTest {
       assertThat(QuotaHarness.await(proxy.store().scope(scope)).used()).as("Redis's charge of %s", scope).isEqualTo(held);
       assertThat(ledgerUsage.getOrDefault(scope, 0L)).as("the ledger's usage of %s", scope).isEqualTo(held);
     }
+  }
+
+  /**
+   * Image 1 pushed to acme/app and in the ledger, Redis's state saved, image 2 pushed and in the ledger; then
+   * Redis goes back to the saved state, as a restart from that RDB snapshot would bring it back.
+   */
+  private Image redisGoesBackToBeforeASecondImage() throws Exception {
+    assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);
+    drainFeed();
+    Map<String, Object> snapshot = dumpAll();
+    Image second = image(randomBytes(200 * KiB));
+    assertThat(proxy.client().pushImage("acme/app", "2", second).status()).isEqualTo(201);
+    drainFeed();
+    harness.redis().flushAll();
+    restoreAll(snapshot);
+    return second;
   }
 
   /** Every key of Redis as DUMP gives it: what an RDB snapshot taken now would bring back. */
