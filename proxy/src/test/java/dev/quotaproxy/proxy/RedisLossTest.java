@@ -8,8 +8,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.proxy.ledger.LedgerBinding;
+import dev.quotaproxy.proxy.ledger.RegistryIntents;
 import dev.quotaproxy.proxy.quota.EvictionPolicy;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
+import dev.quotaproxy.proxy.quota.RedisQuotaStore;
 import dev.quotaproxy.proxy.support.RawHttp;
 import dev.quotaproxy.proxy.support.RegistryStorage;
 import dev.quotaproxy.proxy.support.ScopeWatch;
@@ -21,6 +23,7 @@ import dev.quotaproxy.proxy.support.QuotaHarness.LedgerSide;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -255,6 +258,34 @@ class RedisLossTest {
 
     assertLedgerRedisAndRegistryAgree("acme", "acme/app");
     assertThat(QuotaHarness.await(proxy.store().scope("acme/app")).used()).as("image 2 freed").isLessThan(300 * KiB + 10 * KiB);
+  }
+
+  /**
+   * An older snapshot brings back the intent of a request that finished after it: here a layer's commit,
+   * whose manifest was deleted since, so the layer is freed though the registry keeps its link. Settled again,
+   * the intent would find the layer at the registry and charge it a second time; the restore marks it
+   * unconfirmed, no proxy renews it, and it is dropped when it lapses.
+   */
+  @Test
+  void anIntentAnOlderSnapshotBringsBackIsNotSettledAgain() throws Exception {
+    Image image = image(randomBytes(300 * KiB));
+    assertThat(proxy.client().pushImage("acme/app", "1", image).status()).isEqualTo(201);
+    assertThat(proxy.client().delete("/v2/acme/app/manifests/" + image.manifestDigest()).status()).isEqualTo(202);
+    drainFeed();
+    RedisQuotaStore finished = RedisQuotaStore.create(harness.vertx(), harness.redis().url(), 2, java.time.Duration.ofMillis(1));
+    QuotaHarness.await(finished.intendCommit("acme/app", "request:finished-long-ago", null, digest(image.layers()[0])));
+    URI registry = URI.create(harness.registry().url());
+    RegistryIntents intents = new RegistryIntents((RedisQuotaStore) proxy.store(), io.vertx.redis.client.Redis.createClient(
+        harness.vertx(), harness.redis().url()), RegistryIntents.headOn(harness.vertx().createHttpClient(
+        new io.vertx.core.http.HttpClientOptions().setDefaultHost(registry.getHost()).setDefaultPort(registry.getPort()))));
+
+    QuotaHarness.await(ledger.recovery().restoreFromLedger("acme"));
+    Thread.sleep(10);  // past the intent's lease
+
+    assertThat(QuotaHarness.await(intents.checkOnce())).as("settled none").isZero();
+    assertThat(harness.redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).as("dropped").isZero();
+    assertLedgerRedisAndRegistryAgree("acme", "acme/app");
+    QuotaHarness.await(finished.close());
   }
 
   @Test

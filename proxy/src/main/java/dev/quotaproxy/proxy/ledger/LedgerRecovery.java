@@ -127,7 +127,8 @@ public final class LedgerRecovery implements NamespaceRecovery {
                 namespace, snapshot.repositories().size());
             written = restore.write(snapshot)
                 .compose(v -> keepStreamAhead(keys, snapshot.position().orElse(null)))
-                .compose(v -> keepSequenceAhead(keys, snapshot.sequence()));
+                .compose(v -> keepSequenceAhead(keys, snapshot.sequence()))
+                .compose(v -> unconfirmIntents(keys));
           }
           // Reservations in flight may have been lost with the rest (a namespace the ledger knows, or any
           // namespace of a Redis that lost its data a moment ago): new grants wait while the proxies
@@ -190,6 +191,26 @@ public final class LedgerRecovery implements NamespaceRecovery {
   private Future<Void> keepSequenceAhead(QuotaKeys keys, long applied) {
     return redis.send(Request.cmd(Command.EVAL).arg(SEQUENCE_AT_LEAST).arg(1).arg(keys.sequence()).arg(applied)).mapEmpty();
   }
+
+  /**
+   * The intents Redis holds now may have come back with an older snapshot after their requests finished
+   * (their outcomes are in the ledger): settled again, a blob freed since would be charged again, since the
+   * registry keeps a layer's link after the manifests referencing it are deleted. Each is marked unconfirmed:
+   * the proxy whose request is still going renews it (keep.lua) and clears the mark; one never renewed is
+   * dropped when it lapses (lapsed_intents.lua) instead of settled.
+   */
+  private Future<Void> unconfirmIntents(QuotaKeys keys) {
+    return redis.send(Request.cmd(Command.EVAL).arg(UNCONFIRM_INTENTS).arg(1).arg(keys.commits())).mapEmpty();
+  }
+
+  private static final String UNCONFIRM_INTENTS = """
+      local all = redis.call('HGETALL', KEYS[1])
+      for i = 1, #all, 2 do
+        local intent = cjson.decode(all[i + 1])
+        intent.unconfirmed = '1'
+        redis.call('HSET', KEYS[1], all[i], cjson.encode(intent))
+      end
+      return #all / 2""";
 
   private static final String SEQUENCE_AT_LEAST = """
       if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then

@@ -33,7 +33,8 @@ public enum RedisKeyFamily {
   RESERVATION_EXPIRY("qp:{T}:res_expiry", Source.PROXIES, "as reserved", Noticed.KEEP),
   COMMITS("qp:{T}:commits", Source.PROXIES,
       "not rebuilt: intents of requests in flight (intend.lua), renewed by their proxies (keep.lua); lost with Redis, "
-          + "a request whose proxy also dies then leaves what it did to the registry to the reconciliation",
+          + "a request whose proxy also dies then leaves what it did to the registry to the reconciliation; brought back "
+          + "by an older snapshot, they are marked unconfirmed by the restore, and dropped unless a live request renews them",
       Noticed.KEEP),
   RECOVERING("qp:{T}:recovering", Source.RECOMPUTED, "a flag with a TTL, set by a restore", Noticed.NOT_NEEDED),
   EVENTS("qp:{T}:events", Source.PROXIES,

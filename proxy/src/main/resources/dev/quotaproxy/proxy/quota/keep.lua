@@ -20,6 +20,7 @@ while at <= #ARGV do
   if intent then
     local renewed = cjson.decode(intent)
     renewed['until'] = int(now + lease)
+    renewed.unconfirmed = nil
     redis.call('HSET', COMMITS, id, cjson.encode(renewed))
   end
   local json = redis.call('HGET', RES, id)
