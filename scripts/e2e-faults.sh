@@ -34,7 +34,7 @@
 # each of which must be 0; checks that no limited scope holds more than its hard limit and
 # that no push was accepted while read-only was in force; then reconciles
 # (POST /api/v1/reconciliations), which must find nothing. The details of each check are in
-# scripts/lib/faults.sh. About 2 minutes 10 s on 2 cores.
+# scripts/lib/faults.sh. About 2 minutes 25 s on 2 cores.
 #
 # Environment:
 #   FAULT_SEED         the seed (default: random); always printed first, as "seed N"
