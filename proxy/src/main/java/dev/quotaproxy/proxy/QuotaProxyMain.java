@@ -1,53 +1,53 @@
 package dev.quotaproxy.proxy;
 
-import dev.quotaproxy.admin.reports.ReportRoutes;
-import dev.quotaproxy.proxy.metrics.ProxyMetrics;
-import dev.quotaproxy.proxy.metrics.Readiness;
 import dev.quotaproxy.admin.AdminApi;
 import dev.quotaproxy.admin.AdminRoutes;
 import dev.quotaproxy.admin.AdminTokens;
 import dev.quotaproxy.admin.QuotaControl;
 import dev.quotaproxy.admin.limits.LimitsRoutes;
 import dev.quotaproxy.admin.limits.SystemRoutes;
+import dev.quotaproxy.admin.reports.ReportRoutes;
 import dev.quotaproxy.config.ConfigurationException;
-import dev.quotaproxy.ledger.limits.LimitsLedger;
-import dev.quotaproxy.proxy.admin.RedisQuotaControl;
-import dev.quotaproxy.proxy.ledger.LimitsSync;
-import dev.quotaproxy.proxy.ledger.RegistryIntents;
-import io.vertx.core.http.HttpServer;
-import io.vertx.sqlclient.Pool;
-import java.util.ArrayList;
 import dev.quotaproxy.config.ProxyConfig;
-import dev.quotaproxy.proxy.quota.ConfiguredQuotas;
 import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.ledger.Reconciler;
+import dev.quotaproxy.ledger.Retention;
+import dev.quotaproxy.ledger.limits.LimitsLedger;
 import dev.quotaproxy.ledger.registry.RegistryWalker;
 import dev.quotaproxy.ledger.registry.WalkerOptions;
-import dev.quotaproxy.ledger.Retention;
-import dev.quotaproxy.proxy.ledger.LedgerFeed;
-import dev.quotaproxy.proxy.ledger.LedgerBinding;
+import dev.quotaproxy.proxy.admin.RedisQuotaControl;
 import dev.quotaproxy.proxy.ledger.EventOutbox;
+import dev.quotaproxy.proxy.ledger.LedgerBinding;
+import dev.quotaproxy.proxy.ledger.LedgerFeed;
 import dev.quotaproxy.proxy.ledger.LedgerRecovery;
+import dev.quotaproxy.proxy.ledger.LimitsSync;
 import dev.quotaproxy.proxy.ledger.Reconciliations;
 import dev.quotaproxy.proxy.ledger.RedisStateWatch;
+import dev.quotaproxy.proxy.ledger.RegistryIntents;
 import dev.quotaproxy.proxy.metrics.ProxyMetrics;
+import dev.quotaproxy.proxy.metrics.Readiness;
+import dev.quotaproxy.proxy.quota.ConfiguredQuotas;
+import dev.quotaproxy.proxy.quota.EvictionPolicy;
+import dev.quotaproxy.proxy.quota.LiveReservations;
 import dev.quotaproxy.proxy.quota.PushLimits;
 import dev.quotaproxy.proxy.quota.QuotaEnforcer;
 import dev.quotaproxy.proxy.quota.QuotaRules;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
-import dev.quotaproxy.proxy.quota.EvictionPolicy;
-import dev.quotaproxy.proxy.quota.LiveReservations;
 import dev.quotaproxy.proxy.quota.SystemGuard;
+import dev.quotaproxy.proxy.schedule.Periodic;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.ThreadingModel;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.http.HttpServer;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisOptions;
+import io.vertx.sqlclient.Pool;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -224,16 +224,9 @@ public final class QuotaProxyMain {
 
   /** Renews this process's requests' reservations, and re-creates those Redis lost, every RedisQuotaStore.KEEP_MILLIS. */
   public static void keepReservations(Vertx vertx, RedisQuotaStore store) {
-    boolean[] running = {false};
-    vertx.setPeriodic(RedisQuotaStore.KEEP_MILLIS, id -> {
-      if (!running[0]) {
-        running[0] = true;
-        store.keep().onComplete(done -> {
-          running[0] = false;
-          if (done.failed()) {
-            LOG.debug("reservations in flight not renewed (next round retries): {}", done.cause().toString());
-          }
-        });
+    Periodic.every(vertx, RedisQuotaStore.KEEP_MILLIS, store::keep, done -> {
+      if (done.failed()) {
+        LOG.debug("reservations in flight not renewed (next round retries): {}", done.cause().toString());
       }
     });
   }

@@ -5,6 +5,7 @@ import dev.quotaproxy.ledger.Ledger.StreamPosition;
 import dev.quotaproxy.ledger.LedgerEvent;
 import dev.quotaproxy.proxy.quota.EmittedEvents;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
+import dev.quotaproxy.proxy.schedule.Periodic;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
@@ -51,7 +52,6 @@ public final class EventOutbox implements EmittedEvents {
   private final AtomicInteger size = new AtomicInteger();
   private final AtomicLong notHeld = new AtomicLong();
   private final AtomicLong recovered = new AtomicLong();
-  private boolean checking;
 
   public EventOutbox(Redis redis, Ledger ledger) {
     this(redis, ledger, DEFAULT_CAPACITY, System::currentTimeMillis);
@@ -120,17 +120,10 @@ public final class EventOutbox implements EmittedEvents {
 
   /** Checks every {@link #CHECK_MILLIS}, never two at once; lost events are applied and their namespaces restored. */
   public long keepChecking(Vertx vertx, LedgerRecovery recovery) {
-    return vertx.setPeriodic(CHECK_MILLIS, id -> {
-      if (checking) {
-        return;
+    return Periodic.every(vertx, CHECK_MILLIS, () -> check(recovery), done -> {
+      if (done.failed()) {
+        LOG.debug("event outbox not checked (retried): {}", done.cause().toString());
       }
-      checking = true;
-      check(recovery).onComplete(done -> {
-        checking = false;
-        if (done.failed()) {
-          LOG.debug("event outbox not checked (retried): {}", done.cause().toString());
-        }
-      });
     });
   }
 

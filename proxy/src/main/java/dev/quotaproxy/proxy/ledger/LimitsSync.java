@@ -11,6 +11,7 @@ import dev.quotaproxy.ledger.limits.SystemSettings;
 import dev.quotaproxy.proxy.quota.QuotaStore;
 import dev.quotaproxy.proxy.quota.QuotaStore.ScopeLimits;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.proxy.schedule.Periodic;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.time.Duration;
@@ -36,7 +37,6 @@ public final class LimitsSync {
   private final RedisQuotaStore store;
   private final ProxyConfig config;
   private boolean seeded;
-  private boolean syncing;
   private boolean lastFailed;
 
   public LimitsSync(LimitsLedger ledger, RedisQuotaStore store, ProxyConfig config) {
@@ -101,20 +101,13 @@ public final class LimitsSync {
 
   /** Syncs every {@code interval}, never two at once. */
   public long keepSyncing(Vertx vertx, Duration interval) {
-    return vertx.setPeriodic(interval.toMillis(), id -> {
-      if (syncing) {
-        return;
+    return Periodic.every(vertx, interval.toMillis(), this::syncOnce, done -> {
+      if (done.failed() && !lastFailed) {
+        LOG.warn("limits not synced from the ledger to the quota store (will retry): {}", done.cause().toString());
+      } else if (done.succeeded() && lastFailed) {
+        LOG.info("limits synced from the ledger to the quota store again");
       }
-      syncing = true;
-      syncOnce().onComplete(done -> {
-        syncing = false;
-        if (done.failed() && !lastFailed) {
-          LOG.warn("limits not synced from the ledger to the quota store (will retry): {}", done.cause().toString());
-        } else if (done.succeeded() && lastFailed) {
-          LOG.info("limits synced from the ledger to the quota store again");
-        }
-        lastFailed = done.failed();
-      });
+      lastFailed = done.failed();
     });
   }
 }

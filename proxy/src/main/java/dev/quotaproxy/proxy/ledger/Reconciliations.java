@@ -4,6 +4,7 @@ import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.ledger.Reconciler;
 import dev.quotaproxy.ledger.Reconciler.Report;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
+import dev.quotaproxy.proxy.schedule.Periodic;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
@@ -36,7 +37,6 @@ public final class Reconciliations {
   private final Ledger ledger;
   private final Reconciler reconciler;
   private final LedgerRecovery recovery;
-  private boolean running;
 
   public Reconciliations(Redis redis, Ledger ledger, Reconciler reconciler, LedgerRecovery recovery) {
     this.redis = redis;
@@ -50,14 +50,10 @@ public final class Reconciliations {
     if (interval.isZero()) {
       return;
     }
-    vertx.setPeriodic(interval.toMillis(), id -> {
-      if (running) {
-        return;
+    Periodic.every(vertx, interval.toMillis(), () -> redisAgainstLedger().compose(drift -> registry()), done -> {
+      if (done.failed()) {
+        LOG.warn("scheduled reconciliation failed (the next one resumes it): {}", done.cause().toString());
       }
-      running = true;
-      redisAgainstLedger().compose(drift -> registry())
-          .onFailure(e -> LOG.warn("scheduled reconciliation failed (the next one resumes it): {}", e.toString()))
-          .onComplete(done -> running = false);
     });
   }
 

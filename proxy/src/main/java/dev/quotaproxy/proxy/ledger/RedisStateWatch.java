@@ -4,6 +4,7 @@ import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.ledger.Ledger.StreamPosition;
 import dev.quotaproxy.proxy.quota.EvictionPolicy;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
+import dev.quotaproxy.proxy.schedule.Periodic;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
@@ -28,7 +29,6 @@ public final class RedisStateWatch {
   private final Redis redis;
   private final Ledger ledger;
   private final LedgerRecovery recovery;
-  private boolean watching;
 
   public RedisStateWatch(Redis redis, Ledger ledger, LedgerRecovery recovery) {
     this.redis = redis;
@@ -38,18 +38,11 @@ public final class RedisStateWatch {
 
   /** Checks now and then every {@code intervalMillis}, never two checks at once. */
   public long keepWatching(Vertx vertx, long intervalMillis) {
-    watchUnlessRunning();
-    return vertx.setPeriodic(intervalMillis, id -> watchUnlessRunning());
-  }
-
-  private void watchUnlessRunning() {
-    if (watching) {
-      return;
-    }
-    watching = true;
-    watchOnce()
-        .onFailure(e -> LOG.warn("Redis state not checked against the ledger: {}", e.toString()))
-        .onComplete(done -> watching = false);
+    return Periodic.nowAndEvery(vertx, intervalMillis, this::watchOnce, done -> {
+      if (done.failed()) {
+        LOG.warn("Redis state not checked against the ledger: {}", done.cause().toString());
+      }
+    });
   }
 
   /** One pass over every namespace the ledger knows; restores those Redis does not hold as the ledger does. */

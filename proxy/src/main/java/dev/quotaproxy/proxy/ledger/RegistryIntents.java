@@ -5,6 +5,7 @@ import dev.quotaproxy.proxy.quota.QuotaKeys;
 import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore.Intent;
+import dev.quotaproxy.proxy.schedule.Periodic;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
@@ -45,7 +46,6 @@ public final class RegistryIntents {
   private final RedisQuotaStore store;
   private final Redis redis;
   private final RegistryLookup registry;
-  private boolean checking;
 
   public RegistryIntents(RedisQuotaStore store, Redis redis, RegistryLookup registry) {
     this.store = store;
@@ -71,17 +71,10 @@ public final class RegistryIntents {
 
   /** Checks every {@link #CHECK_MILLIS}, never two at once. */
   public long keepChecking(Vertx vertx) {
-    return vertx.setPeriodic(CHECK_MILLIS, id -> {
-      if (checking) {
-        return;
+    return Periodic.every(vertx, CHECK_MILLIS, this::checkOnce, done -> {
+      if (done.failed()) {
+        LOG.debug("commit intents not checked (next round retries): {}", done.cause().toString());
       }
-      checking = true;
-      checkOnce().onComplete(done -> {
-        checking = false;
-        if (done.failed()) {
-          LOG.debug("commit intents not checked (next round retries): {}", done.cause().toString());
-        }
-      });
     });
   }
 

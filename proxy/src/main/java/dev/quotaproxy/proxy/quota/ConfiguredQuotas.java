@@ -4,6 +4,7 @@ import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.config.ScopeLimitsConfig;
 import dev.quotaproxy.proxy.quota.QuotaStore.ScopeLimits;
 import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
+import dev.quotaproxy.proxy.schedule.Periodic;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
@@ -28,7 +29,6 @@ public final class ConfiguredQuotas {
   private final SystemGuard guard;
   private boolean applied;
   private boolean lastRefreshFailed;
-  private boolean refreshing;
   private final Supplier<Future<Void>> fill;
   private final String source;
 
@@ -115,15 +115,8 @@ public final class ConfiguredQuotas {
 
   /** Refreshes now and then every {@code quota.system.refresh}, never two at once; returns the timer id. */
   public long keepRefreshed(Vertx vertx) {
-    refreshUnlessRunning();
-    return vertx.setPeriodic(config.system().refresh().toMillis(), id -> refreshUnlessRunning());
-  }
-
-  private void refreshUnlessRunning() {
-    if (!refreshing) {
-      refreshing = true;
-      refresh().onComplete(done -> refreshing = false);
-    }
+    // refresh() logs its own outcome.
+    return Periodic.nowAndEvery(vertx, config.system().refresh().toMillis(), this::refresh, done -> { });
   }
 
   private SystemSettings systemSettings() {
