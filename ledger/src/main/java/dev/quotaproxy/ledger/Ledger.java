@@ -53,32 +53,6 @@ public final class Ledger {
     this.pool = pool;
   }
 
-  /** A position in a namespace's event stream: the stream entry id {@code <ms>-<seq>}. */
-  public record StreamPosition(long ms, long seq) implements Comparable<StreamPosition> {
-    public static StreamPosition parse(String streamId) {
-      int dash = streamId.indexOf('-');
-      try {
-        if (dash > 0) {
-          return new StreamPosition(Long.parseLong(streamId.substring(0, dash)), Long.parseLong(streamId.substring(dash + 1)));
-        }
-      } catch (NumberFormatException e) {
-        // reported below
-      }
-      throw new IllegalArgumentException("not a stream entry id (<ms>-<seq>): " + streamId);
-    }
-
-    @Override
-    public int compareTo(StreamPosition other) {
-      int byMs = Long.compare(ms, other.ms);
-      return byMs != 0 ? byMs : Long.compare(seq, other.seq);
-    }
-
-    @Override
-    public String toString() {
-      return ms + "-" + seq;
-    }
-  }
-
   /**
    * What one repository holds.
    *
@@ -114,8 +88,6 @@ public final class Ledger {
     }
   }
 
-  /** A namespace's row of {@code namespace_progress}. */
-  record Progress(StreamPosition position, long sequence) {}
 
   /**
    * Applies the events not applied before, all or nothing, and advances each namespace's position.
@@ -172,17 +144,17 @@ public final class Ledger {
    * namespace (the feed, the outbox, a recovery) then judge their events against a position and a number
    * no other batch is moving.
    */
-  private static Future<Map<String, Progress>> lockProgress(SqlConnection connection, Set<String> namespaces) {
+  private static Future<Map<String, NamespaceProgress>> lockProgress(SqlConnection connection, Set<String> namespaces) {
     return connection.preparedQuery(LedgerSql.LOCK_PROGRESS).execute(Tuple.of(namespaces.toArray(String[]::new)))
         .map(rows -> {
-          Map<String, Progress> progress = new HashMap<>();
+          Map<String, NamespaceProgress> progress = new HashMap<>();
           rows.forEach(row -> progress.put(row.getString("namespace"), progressOf(row)));
           return progress;
         });
   }
 
-  private static Progress progressOf(Row row) {
-    return new Progress(new StreamPosition(row.getLong("last_stream_ms"), row.getLong("last_stream_seq")),
+  private static NamespaceProgress progressOf(Row row) {
+    return new NamespaceProgress(new StreamPosition(row.getLong("last_stream_ms"), row.getLong("last_stream_seq")),
         row.getLong("last_sequence"));
   }
 
@@ -368,15 +340,15 @@ public final class Ledger {
   }
 
   private static Future<Optional<StreamPosition>> progress(SqlClient client, String namespace) {
-    return progressRow(client, namespace).map(progress -> progress.map(Progress::position));
+    return progressRow(client, namespace).map(progress -> progress.map(NamespaceProgress::position));
   }
 
   /** The highest sequence number of the namespace applied (0: none numbered yet). */
   public Future<Long> sequence(String namespace) {
-    return progressRow(pool, namespace).map(progress -> progress.map(Progress::sequence).orElse(0L));
+    return progressRow(pool, namespace).map(progress -> progress.map(NamespaceProgress::sequence).orElse(0L));
   }
 
-  private static Future<Optional<Progress>> progressRow(SqlClient client, String namespace) {
+  private static Future<Optional<NamespaceProgress>> progressRow(SqlClient client, String namespace) {
     return client.preparedQuery(LedgerSql.PROGRESS).execute(Tuple.of(namespace))
         .map(rows -> rows.size() == 0 ? Optional.empty() : Optional.of(progressOf(rows.iterator().next())));
   }
@@ -395,8 +367,8 @@ public final class Ledger {
             connection.preparedQuery(LedgerSql.NAMESPACE_LINKS).execute(inNamespace),
             connection.preparedQuery(LedgerSql.NAMESPACE_MANIFESTS).execute(inNamespace)))
         .map(read -> new NamespaceSnapshot(namespace,
-            read.<Optional<Progress>>resultAt(0).map(Progress::position),
-            read.<Optional<Progress>>resultAt(0).map(Progress::sequence).orElse(0L),
+            read.<Optional<NamespaceProgress>>resultAt(0).map(NamespaceProgress::position),
+            read.<Optional<NamespaceProgress>>resultAt(0).map(NamespaceProgress::sequence).orElse(0L),
             read.resultAt(1),
             repositories(read.resultAt(2), read.resultAt(3)))));
   }

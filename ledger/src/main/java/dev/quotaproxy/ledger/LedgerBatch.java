@@ -1,6 +1,5 @@
 package dev.quotaproxy.ledger;
 
-import dev.quotaproxy.ledger.Ledger.StreamPosition;
 import dev.quotaproxy.ledger.LedgerEvent.BlobAdded;
 import dev.quotaproxy.ledger.LedgerEvent.BlobRemoved;
 import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;
@@ -180,16 +179,16 @@ final class LedgerBatch {
   /**
    * The namespaces of which a fresh event is later in its stream than the ledger's position but not later in
    * number than the ledger's sequence: appended by a Redis that had gone back to older state (see
-   * {@link Ledger#apply(List, Map)}). Events without a number, and namespaces with none applied, say nothing.
+   * the ledger's apply). Events without a number, and namespaces with none applied, say nothing.
    * An event earlier in its stream than the position, yet new, is a batch applied out of order (two readers
    * overlapping a lease), not older state.
    */
   static Set<String> olderRedis(List<LedgerEvent> fresh, Map<String, EventId> ids, Map<String, Long> sequences,
-                                Map<String, Ledger.Progress> progress) {
+                                Map<String, NamespaceProgress> progress) {
     Set<String> older = new TreeSet<>();
     for (LedgerEvent event : fresh) {
       EventId id = ids.get(event.id());
-      Ledger.Progress applied = progress.get(id.namespace());
+      NamespaceProgress applied = progress.get(id.namespace());
       long sequence = sequences.getOrDefault(event.id(), 0L);
       if (applied != null && sequence > 0 && applied.sequence() > 0
           && sequence <= applied.sequence() && id.position().compareTo(applied.position()) > 0) {

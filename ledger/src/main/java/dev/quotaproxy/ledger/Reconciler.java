@@ -61,14 +61,6 @@ public final class Reconciler {
   }
 
   /**
-   * One scope whose usage the ledger had wrong.
-   *
-   * @param expected what the ledger's {@code scope_usage} held before the run
-   * @param found    the usage recomputed from the links after the walk; the ledger now holds it
-   */
-  public record Drift(String scope, long expected, long found) {}
-
-  /**
    * @param reconciliationId  the {@code reconciliations} row
    * @param complete          the whole catalog was walked, usage recomputed and the run marked done;
    *                          false when it stopped at {@code maxRepositories} (run it again to go on)

@@ -1,6 +1,5 @@
 package dev.quotaproxy.ledger;
 
-import dev.quotaproxy.ledger.Reconciler.Drift;
 import dev.quotaproxy.ledger.RepositoryDiff.Reference;
 import io.vertx.core.Future;
 import io.vertx.sqlclient.Pool;

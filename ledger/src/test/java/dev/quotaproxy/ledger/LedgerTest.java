@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.entry;
 
 import dev.quotaproxy.ledger.Ledger.NamespaceSnapshot;
 import dev.quotaproxy.ledger.Ledger.RepositorySnapshot;
-import dev.quotaproxy.ledger.Ledger.StreamPosition;
 import dev.quotaproxy.ledger.LedgerEvent.BlobAdded;
 import dev.quotaproxy.ledger.LedgerEvent.BlobRemoved;
 import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;

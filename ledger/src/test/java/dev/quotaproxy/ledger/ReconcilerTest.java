@@ -3,7 +3,6 @@ package dev.quotaproxy.ledger;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.quotaproxy.ledger.Reconciler.Drift;
 import dev.quotaproxy.ledger.Reconciler.Kind;
 import dev.quotaproxy.ledger.Reconciler.Report;
 import dev.quotaproxy.ledger.registry.RegistryWalker;

@@ -1,6 +1,5 @@
 package dev.quotaproxy.ledger.bench;
 
-import dev.quotaproxy.ledger.Ledger.StreamPosition;
 import dev.quotaproxy.ledger.LedgerEvent;
 import dev.quotaproxy.ledger.LedgerEvent.BlobAdded;
 import dev.quotaproxy.ledger.LedgerEvent.BlobRemoved;
@@ -9,6 +8,7 @@ import dev.quotaproxy.ledger.LedgerEvent.ManifestRemoved;
 import dev.quotaproxy.ledger.LedgerEvent.Rejected;
 import dev.quotaproxy.ledger.LedgerEvent.TrafficMetered;
 import dev.quotaproxy.ledger.Scopes;
+import dev.quotaproxy.ledger.StreamPosition;
 import io.vertx.sqlclient.Pool;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;

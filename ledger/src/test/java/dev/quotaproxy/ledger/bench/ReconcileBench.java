@@ -1,7 +1,7 @@
 package dev.quotaproxy.ledger.bench;
 
+import dev.quotaproxy.ledger.Drift;
 import dev.quotaproxy.ledger.Reconciler;
-import dev.quotaproxy.ledger.Reconciler.Drift;
 import dev.quotaproxy.ledger.Reconciler.Report;
 import dev.quotaproxy.ledger.registry.RegistryWalker;
 import dev.quotaproxy.ledger.registry.WalkerOptions;

@@ -1,7 +1,7 @@
 package dev.quotaproxy.proxy.admin;
 
 import dev.quotaproxy.admin.QuotaControl;
-import dev.quotaproxy.ledger.Reconciler.Drift;
+import dev.quotaproxy.ledger.Drift;
 import dev.quotaproxy.ledger.Scopes;
 import dev.quotaproxy.ledger.limits.Limits;
 import dev.quotaproxy.ledger.limits.SystemSettings;

@@ -1,6 +1,6 @@
 package dev.quotaproxy.proxy.ledger;
 
-import dev.quotaproxy.ledger.Ledger.StreamPosition;
+import dev.quotaproxy.ledger.StreamPosition;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
 import io.vertx.core.Future;
 import io.vertx.redis.client.Command;

@@ -1,8 +1,8 @@
 package dev.quotaproxy.proxy.ledger;
 
 import dev.quotaproxy.ledger.Ledger;
-import dev.quotaproxy.ledger.Ledger.StreamPosition;
 import dev.quotaproxy.ledger.LedgerEvent;
+import dev.quotaproxy.ledger.StreamPosition;
 import dev.quotaproxy.proxy.quota.NamespaceRecovery;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
 import io.vertx.core.Future;

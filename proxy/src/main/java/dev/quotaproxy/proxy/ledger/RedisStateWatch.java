@@ -1,7 +1,7 @@
 package dev.quotaproxy.proxy.ledger;
 
 import dev.quotaproxy.ledger.Ledger;
-import dev.quotaproxy.ledger.Ledger.StreamPosition;
+import dev.quotaproxy.ledger.StreamPosition;
 import dev.quotaproxy.proxy.quota.EvictionPolicy;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
 import dev.quotaproxy.proxy.schedule.Periodic;
