@@ -5,8 +5,8 @@ import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.proxy.ledger.RegistryIntents;
+import dev.quotaproxy.proxy.oci.Blob;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
-import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
 import dev.quotaproxy.proxy.support.AnswerDroppingRelay;
 import dev.quotaproxy.proxy.support.OciTestClient;

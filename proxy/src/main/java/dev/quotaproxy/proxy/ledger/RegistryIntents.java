@@ -1,8 +1,8 @@
 package dev.quotaproxy.proxy.ledger;
 
+import dev.quotaproxy.proxy.oci.Blob;
 import dev.quotaproxy.proxy.oci.ManifestParser;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
-import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore.Intent;
 import dev.quotaproxy.proxy.schedule.Periodic;

@@ -2,7 +2,6 @@ package dev.quotaproxy.proxy.oci;
 
 import dev.quotaproxy.config.ByteSize;
 import dev.quotaproxy.ledger.registry.GoJson;
-import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;

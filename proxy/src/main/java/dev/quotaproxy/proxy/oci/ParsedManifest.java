@@ -1,6 +1,5 @@
 package dev.quotaproxy.proxy.oci;
 
-import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
 import java.util.List;
 
 /**

@@ -1,9 +1,9 @@
 package dev.quotaproxy.proxy.quota;
 
+import dev.quotaproxy.proxy.oci.Blob;
 import dev.quotaproxy.proxy.oci.OciError;
 import dev.quotaproxy.proxy.oci.OciNames;
 import dev.quotaproxy.proxy.oci.OciOperation;
-import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
 import dev.quotaproxy.proxy.quota.QuotaStore.Reservation;
 import dev.quotaproxy.proxy.quota.QuotaStore.Traffic;
 import io.vertx.core.Future;

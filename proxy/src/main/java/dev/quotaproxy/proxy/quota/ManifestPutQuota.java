@@ -1,13 +1,13 @@
 package dev.quotaproxy.proxy.quota;
 
+import dev.quotaproxy.config.ByteSize;
 import dev.quotaproxy.ledger.Scopes;
+import dev.quotaproxy.proxy.oci.Blob;
 import dev.quotaproxy.proxy.oci.ManifestParser;
 import dev.quotaproxy.proxy.oci.OciError;
 import dev.quotaproxy.proxy.oci.ParsedManifest;
-import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
 import dev.quotaproxy.proxy.quota.QuotaStore.SizeConflict;
 import dev.quotaproxy.proxy.quota.QuotaStore.Traffic;
-import dev.quotaproxy.config.ByteSize;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.buffer.Buffer;

@@ -1,5 +1,6 @@
 package dev.quotaproxy.proxy.quota;
 
+import dev.quotaproxy.proxy.oci.Blob;
 import io.vertx.core.Future;
 import java.util.List;
 import java.util.Map;
@@ -202,9 +203,6 @@ public interface QuotaStore {
 
   /** The system settings as stored; empty when none are (never written, or the store lost its data). */
   Future<Optional<SystemSettings>> systemSettings();
-
-  /** {@code sha256:...} and its size in bytes. */
-  record Blob(String digest, long size) {}
 
   /**
    * @param grantedBytes bytes added to the reservation (0 for blob reservations that needed nothing)

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.ledger.Ledger;
+import dev.quotaproxy.proxy.oci.Blob;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
-import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
 import dev.quotaproxy.proxy.support.TestRedis;
 import io.vertx.core.Future;

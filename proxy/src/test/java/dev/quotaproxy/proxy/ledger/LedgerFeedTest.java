@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.ledger.Ledger;
-import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
+import dev.quotaproxy.proxy.oci.Blob;
 import dev.quotaproxy.proxy.quota.QuotaStore.Rejection;
 import dev.quotaproxy.proxy.quota.QuotaStore.Traffic;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.quotaproxy.proxy.oci.ManifestParser.ManifestInvalidException;
-import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;

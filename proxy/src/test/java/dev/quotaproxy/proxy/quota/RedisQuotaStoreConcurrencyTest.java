@@ -3,7 +3,7 @@ package dev.quotaproxy.proxy.quota;
 import static dev.quotaproxy.proxy.quota.RedisQuotaStoreTest.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.quota.QuotaStore.Blob;
+import dev.quotaproxy.proxy.oci.Blob;
 import dev.quotaproxy.proxy.quota.QuotaStore.EgressGrant;
 import dev.quotaproxy.proxy.quota.QuotaStore.Reservation;
 import dev.quotaproxy.proxy.quota.QuotaStore.ScopeLimits;
