@@ -1,7 +1,6 @@
 package dev.quotaproxy.proxy.ledger;
 
 import dev.quotaproxy.ledger.Ledger;
-import dev.quotaproxy.ledger.LedgerEvent;
 import dev.quotaproxy.ledger.StreamPosition;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
 import io.vertx.core.Future;

@@ -1,7 +1,6 @@
 package dev.quotaproxy.proxy.ledger;
 
 import dev.quotaproxy.ledger.Ledger;
-import dev.quotaproxy.ledger.LedgerEvent;
 import dev.quotaproxy.ledger.StreamPosition;
 import dev.quotaproxy.proxy.quota.NamespaceRecovery;
 import dev.quotaproxy.proxy.quota.QuotaKeys;
@@ -12,7 +11,6 @@ import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
