@@ -1,5 +1,6 @@
 package dev.quotaproxy.ledger;
 
+import dev.quotaproxy.oci.Scopes;
 import dev.quotaproxy.ledger.LedgerEvent.BlobAdded;
 import dev.quotaproxy.ledger.LedgerEvent.BlobRemoved;
 import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;

@@ -1,5 +1,6 @@
 package dev.quotaproxy.ledger;
 
+import dev.quotaproxy.oci.Scopes;
 import dev.quotaproxy.ledger.ReconciliationStore.Run;
 import dev.quotaproxy.ledger.registry.RegistryWalker;
 import dev.quotaproxy.ledger.registry.RegistryWalker.WalkResult;

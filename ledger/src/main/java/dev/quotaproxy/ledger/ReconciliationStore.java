@@ -1,5 +1,6 @@
 package dev.quotaproxy.ledger;
 
+import dev.quotaproxy.oci.Scopes;
 import dev.quotaproxy.ledger.RepositoryDiff.Reference;
 import io.vertx.core.Future;
 import io.vertx.sqlclient.Pool;

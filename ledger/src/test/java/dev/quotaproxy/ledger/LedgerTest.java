@@ -1,5 +1,6 @@
 package dev.quotaproxy.ledger;
 
+import dev.quotaproxy.oci.Scopes;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.entry;

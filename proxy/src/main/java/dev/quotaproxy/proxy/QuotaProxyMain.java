@@ -15,26 +15,26 @@ import dev.quotaproxy.ledger.Retention;
 import dev.quotaproxy.ledger.limits.LimitsLedger;
 import dev.quotaproxy.ledger.registry.RegistryWalker;
 import dev.quotaproxy.ledger.registry.WalkerOptions;
-import dev.quotaproxy.proxy.admin.RedisQuotaControl;
-import dev.quotaproxy.proxy.ledger.EventOutbox;
-import dev.quotaproxy.proxy.ledger.LedgerBinding;
-import dev.quotaproxy.proxy.ledger.LedgerFeed;
-import dev.quotaproxy.proxy.ledger.LedgerRecovery;
-import dev.quotaproxy.proxy.ledger.LimitsSync;
-import dev.quotaproxy.proxy.ledger.Reconciliations;
-import dev.quotaproxy.proxy.ledger.RedisStateWatch;
-import dev.quotaproxy.proxy.ledger.RegistryIntents;
+import dev.quotaproxy.proxy.control.RedisQuotaControl;
+import dev.quotaproxy.metering.sync.EventOutbox;
+import dev.quotaproxy.metering.sync.LedgerBinding;
+import dev.quotaproxy.metering.sync.LedgerFeed;
+import dev.quotaproxy.metering.sync.LedgerRecovery;
+import dev.quotaproxy.metering.sync.LimitsSync;
+import dev.quotaproxy.metering.sync.Reconciliations;
+import dev.quotaproxy.metering.sync.RedisStateWatch;
+import dev.quotaproxy.metering.sync.RegistryIntents;
 import dev.quotaproxy.proxy.metrics.ProxyMetrics;
 import dev.quotaproxy.proxy.metrics.Readiness;
 import dev.quotaproxy.proxy.quota.ConfiguredQuotas;
-import dev.quotaproxy.proxy.quota.EvictionPolicy;
-import dev.quotaproxy.proxy.quota.LiveReservations;
+import dev.quotaproxy.metering.EvictionPolicy;
+import dev.quotaproxy.metering.LiveReservations;
 import dev.quotaproxy.proxy.quota.PushLimits;
 import dev.quotaproxy.proxy.quota.QuotaEnforcer;
 import dev.quotaproxy.proxy.quota.QuotaRules;
-import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.metering.RedisQuotaStore;
 import dev.quotaproxy.proxy.quota.SystemGuard;
-import dev.quotaproxy.proxy.schedule.Periodic;
+import dev.quotaproxy.metering.schedule.Periodic;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.ThreadingModel;
@@ -151,7 +151,7 @@ public final class QuotaProxyMain {
     Redis ledgerRedis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl).setMaxPoolSize(4).setPoolName("ledger"));
     EventOutbox outbox = new EventOutbox(ledgerRedis, ledger).measuredIn(ProxyMetrics.of(vertx).registry());
     LiveReservations live = new LiveReservations();
-    RedisQuotaStore maintenance = RedisQuotaStore.create(vertx, redisUrl, 2, quota.reservationTtl(), outbox, live);
+    RedisQuotaStore maintenance = RedisQuotaStore.create(vertx, redisUrl, 2, quota.reservationTtl(), outbox, live, ProxyMetrics.of(vertx).redis());
     Pool adminPool = backends.ledgerDatabase.pool(vertx, 2);
     LimitsLedger limits = new LimitsLedger(adminPool);
     LimitsSync limitsSync = new LimitsSync(limits, maintenance, config);
@@ -161,7 +161,7 @@ public final class QuotaProxyMain {
     ConfiguredQuotas configured = new ConfiguredQuotas(maintenance, quota, guard, limitsSync::syncOnce, "the ledger");
     PushLimits pushes = QuotaEnforcer.pushLimits(quota);
     Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(v,
-        RedisQuotaStore.create(v, redisUrl, connectionsPerLoop, quota.reservationTtl(), outbox, live).withRecovery(recovery),
+        RedisQuotaStore.create(v, redisUrl, connectionsPerLoop, quota.reservationTtl(), outbox, live, ProxyMetrics.of(v).redis()).withRecovery(recovery),
         guard, quota, pushes);
 
     // Limits first, then the listener: a push in between would be measured against no limit. A store

@@ -6,7 +6,7 @@ import dev.quotaproxy.admin.AdminApi;
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.ledger.limits.LimitsLedger;
 import dev.quotaproxy.proxy.QuotaProxyMain.AdminDependencies;
-import dev.quotaproxy.proxy.admin.RedisQuotaControl;
+import dev.quotaproxy.proxy.control.RedisQuotaControl;
 import dev.quotaproxy.proxy.metrics.Readiness;
 import io.vertx.core.Vertx;
 import java.util.List;

@@ -2,7 +2,7 @@ package dev.quotaproxy.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.oci.OciError;
+import dev.quotaproxy.proxy.route.OciError;
 import dev.quotaproxy.proxy.quota.ExchangeQuota;
 import dev.quotaproxy.proxy.quota.QuotaRules;
 import dev.quotaproxy.proxy.support.TestProxy;

@@ -6,12 +6,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.ledger.support.RealRegistry;
-import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.metering.RedisQuotaStore;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.ProxyProcess;
 import dev.quotaproxy.proxy.support.RawHttp;
 import dev.quotaproxy.proxy.support.StorageInvariant;
-import dev.quotaproxy.proxy.support.TestRedis;
+import dev.quotaproxy.metering.support.TestRedis;
 import io.vertx.core.Vertx;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -5,7 +5,7 @@ import static dev.quotaproxy.proxy.support.OciTestClient.image;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
+import dev.quotaproxy.metering.QuotaStore.ScopeState;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.OciTestClient.Image;
 import dev.quotaproxy.proxy.support.OciTestClient.Reply;

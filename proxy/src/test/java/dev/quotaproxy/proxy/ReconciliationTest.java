@@ -7,7 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.quotaproxy.ledger.Reconciler;
 import dev.quotaproxy.ledger.registry.RegistryWalker;
 import dev.quotaproxy.ledger.registry.WalkerOptions;
-import dev.quotaproxy.proxy.ledger.Reconciliations;
+import dev.quotaproxy.metering.sync.Reconciliations;
 import dev.quotaproxy.proxy.support.OciTestClient.Image;
 import dev.quotaproxy.proxy.support.QuotaHarness;
 import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;

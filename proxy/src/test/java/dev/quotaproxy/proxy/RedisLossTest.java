@@ -7,11 +7,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
-import dev.quotaproxy.proxy.ledger.LedgerBinding;
-import dev.quotaproxy.proxy.ledger.RegistryIntents;
-import dev.quotaproxy.proxy.quota.EvictionPolicy;
-import dev.quotaproxy.proxy.quota.QuotaKeys;
-import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.metering.sync.LedgerBinding;
+import dev.quotaproxy.metering.sync.RegistryIntents;
+import dev.quotaproxy.metering.EvictionPolicy;
+import dev.quotaproxy.metering.QuotaKeys;
+import dev.quotaproxy.metering.RedisQuotaStore;
 import dev.quotaproxy.proxy.support.RawHttp;
 import dev.quotaproxy.proxy.support.RegistryStorage;
 import dev.quotaproxy.proxy.support.ScopeWatch;

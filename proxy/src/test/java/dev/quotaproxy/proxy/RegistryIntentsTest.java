@@ -4,10 +4,10 @@ import static dev.quotaproxy.proxy.support.OciTestClient.digest;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.ledger.RegistryIntents;
-import dev.quotaproxy.proxy.oci.Blob;
-import dev.quotaproxy.proxy.quota.QuotaKeys;
-import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.metering.sync.RegistryIntents;
+import dev.quotaproxy.oci.Blob;
+import dev.quotaproxy.metering.QuotaKeys;
+import dev.quotaproxy.metering.RedisQuotaStore;
 import dev.quotaproxy.proxy.support.AnswerDroppingRelay;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.QuotaHarness;

@@ -4,7 +4,7 @@ import static dev.quotaproxy.proxy.support.OciTestClient.digest;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.quota.QuotaStore.EgressCheck;
+import dev.quotaproxy.metering.QuotaStore.EgressCheck;
 import dev.quotaproxy.proxy.support.QuotaHarness;
 import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
 import io.micrometer.core.instrument.Counter;

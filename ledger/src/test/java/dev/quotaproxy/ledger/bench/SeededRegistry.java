@@ -1,6 +1,6 @@
 package dev.quotaproxy.ledger.bench;
 
-import dev.quotaproxy.ledger.Scopes;
+import dev.quotaproxy.oci.Scopes;
 import dev.quotaproxy.ledger.support.RealRegistry;
 import dev.quotaproxy.ledger.support.RegistryPusher;
 import dev.quotaproxy.ledger.support.RegistryPusher.Pushed;

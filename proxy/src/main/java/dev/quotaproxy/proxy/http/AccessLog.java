@@ -1,6 +1,6 @@
 package dev.quotaproxy.proxy.http;
 
-import dev.quotaproxy.proxy.oci.OciRequest;
+import dev.quotaproxy.proxy.route.OciRequest;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

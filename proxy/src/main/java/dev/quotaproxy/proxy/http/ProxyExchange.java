@@ -2,12 +2,12 @@ package dev.quotaproxy.proxy.http;
 
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.proxy.metrics.Outcome;
-import dev.quotaproxy.proxy.oci.OciError;
-import dev.quotaproxy.proxy.oci.OciOperation;
-import dev.quotaproxy.proxy.oci.OciRequest;
-import dev.quotaproxy.proxy.oci.OciRequestClassifier;
-import dev.quotaproxy.proxy.oci.RequestScreen;
-import dev.quotaproxy.proxy.oci.RequestTarget;
+import dev.quotaproxy.proxy.route.OciError;
+import dev.quotaproxy.proxy.route.OciOperation;
+import dev.quotaproxy.proxy.route.OciRequest;
+import dev.quotaproxy.proxy.route.OciRequestClassifier;
+import dev.quotaproxy.proxy.route.RequestScreen;
+import dev.quotaproxy.proxy.route.RequestTarget;
 import dev.quotaproxy.proxy.quota.ExchangeQuota;
 import dev.quotaproxy.proxy.quota.ExchangeQuota.Admission;
 import dev.quotaproxy.proxy.quota.ExchangeQuota.UpstreamAnswer;

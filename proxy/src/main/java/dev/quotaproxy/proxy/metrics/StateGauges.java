@@ -1,9 +1,9 @@
 package dev.quotaproxy.proxy.metrics;
 
-import dev.quotaproxy.proxy.ledger.LedgerLag;
+import dev.quotaproxy.metering.sync.LedgerLag;
 import dev.quotaproxy.proxy.metrics.NearLimitScopes.ScopeUsage;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemUsage;
+import dev.quotaproxy.metering.QuotaStore.SystemSettings;
+import dev.quotaproxy.metering.QuotaStore.SystemUsage;
 import dev.quotaproxy.proxy.quota.SystemGuard;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;

@@ -1,10 +1,10 @@
 package dev.quotaproxy.proxy.metrics;
 
-import dev.quotaproxy.proxy.ledger.LedgerLag;
+import dev.quotaproxy.metering.sync.LedgerLag;
 import dev.quotaproxy.proxy.metrics.NearLimitScopes.ScopeUsage;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemUsage;
-import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.metering.QuotaStore.SystemSettings;
+import dev.quotaproxy.metering.QuotaStore.SystemUsage;
+import dev.quotaproxy.metering.RedisQuotaStore;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;

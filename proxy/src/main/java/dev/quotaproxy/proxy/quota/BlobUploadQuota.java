@@ -1,11 +1,11 @@
 package dev.quotaproxy.proxy.quota;
 
-import dev.quotaproxy.proxy.oci.Blob;
-import dev.quotaproxy.proxy.oci.OciError;
-import dev.quotaproxy.proxy.oci.OciNames;
-import dev.quotaproxy.proxy.oci.OciOperation;
-import dev.quotaproxy.proxy.quota.QuotaStore.Reservation;
-import dev.quotaproxy.proxy.quota.QuotaStore.Traffic;
+import dev.quotaproxy.oci.Blob;
+import dev.quotaproxy.proxy.route.OciError;
+import dev.quotaproxy.oci.OciNames;
+import dev.quotaproxy.proxy.route.OciOperation;
+import dev.quotaproxy.metering.QuotaStore.Reservation;
+import dev.quotaproxy.metering.QuotaStore.Traffic;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.buffer.Buffer;

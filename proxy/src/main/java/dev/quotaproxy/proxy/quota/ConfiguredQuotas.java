@@ -1,10 +1,12 @@
 package dev.quotaproxy.proxy.quota;
 
+import dev.quotaproxy.metering.QuotaStore;
+import dev.quotaproxy.metering.SystemUsageUnknownException;
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.config.ScopeLimitsConfig;
-import dev.quotaproxy.proxy.quota.QuotaStore.ScopeLimits;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
-import dev.quotaproxy.proxy.schedule.Periodic;
+import dev.quotaproxy.metering.QuotaStore.ScopeLimits;
+import dev.quotaproxy.metering.QuotaStore.SystemSettings;
+import dev.quotaproxy.metering.schedule.Periodic;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
@@ -58,7 +60,7 @@ public final class ConfiguredQuotas {
   public Future<Void> writeLimitsOf(String namespace) {
     List<Future<Void>> writes = new ArrayList<>();
     for (Map.Entry<String, ScopeLimitsConfig> scope : config.scopes().entrySet()) {
-      if (dev.quotaproxy.ledger.Scopes.namespace(scope.getKey()).equals(namespace)) {
+      if (dev.quotaproxy.oci.Scopes.namespace(scope.getKey()).equals(namespace)) {
         ScopeLimitsConfig limits = scope.getValue();
         writes.add(store.putLimits(scope.getKey(),
             new ScopeLimits(limits.storageHard(), limits.storageSoft(), limits.egress(), limits.egressWindowSeconds())));

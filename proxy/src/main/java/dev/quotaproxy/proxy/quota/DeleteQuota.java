@@ -1,7 +1,7 @@
 package dev.quotaproxy.proxy.quota;
 
-import dev.quotaproxy.proxy.oci.OciNames;
-import dev.quotaproxy.proxy.oci.OciOperation;
+import dev.quotaproxy.oci.OciNames;
+import dev.quotaproxy.proxy.route.OciOperation;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 

@@ -1,13 +1,13 @@
 package dev.quotaproxy.proxy.quota;
 
 import dev.quotaproxy.config.ByteSize;
-import dev.quotaproxy.ledger.Scopes;
-import dev.quotaproxy.proxy.oci.Blob;
-import dev.quotaproxy.proxy.oci.ManifestParser;
-import dev.quotaproxy.proxy.oci.OciError;
-import dev.quotaproxy.proxy.oci.ParsedManifest;
-import dev.quotaproxy.proxy.quota.QuotaStore.SizeConflict;
-import dev.quotaproxy.proxy.quota.QuotaStore.Traffic;
+import dev.quotaproxy.oci.Scopes;
+import dev.quotaproxy.oci.Blob;
+import dev.quotaproxy.oci.ManifestParser;
+import dev.quotaproxy.proxy.route.OciError;
+import dev.quotaproxy.oci.ParsedManifest;
+import dev.quotaproxy.metering.QuotaStore.SizeConflict;
+import dev.quotaproxy.metering.QuotaStore.Traffic;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.buffer.Buffer;
@@ -92,7 +92,8 @@ final class ManifestPutQuota implements ExchangeQuota {
 
   private Future<Admission> parseAndReserve() {
     try {
-      manifest = ManifestParser.parse(exchange.contentType(), body, enforcer.guards.maxManifestReferences());
+      ManifestParser.requireWithinLimit(body.length());
+      manifest = ManifestParser.parse(exchange.contentType(), body.getBytes(), enforcer.guards.maxManifestReferences());
     } catch (ManifestParser.ManifestInvalidException e) {
       return Future.succeededFuture(Admission.refuse(QuotaErrors.manifestInvalid(e.getMessage())));
     }

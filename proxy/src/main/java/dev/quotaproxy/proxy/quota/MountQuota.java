@@ -1,8 +1,8 @@
 package dev.quotaproxy.proxy.quota;
 
-import dev.quotaproxy.ledger.Scopes;
-import dev.quotaproxy.proxy.oci.Blob;
-import dev.quotaproxy.proxy.oci.OciNames;
+import dev.quotaproxy.oci.Scopes;
+import dev.quotaproxy.oci.Blob;
+import dev.quotaproxy.oci.OciNames;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import java.util.List;

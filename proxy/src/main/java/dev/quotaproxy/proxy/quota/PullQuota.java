@@ -1,9 +1,9 @@
 package dev.quotaproxy.proxy.quota;
 
-import dev.quotaproxy.ledger.Scopes;
-import dev.quotaproxy.proxy.oci.OciOperation;
-import dev.quotaproxy.proxy.quota.QuotaStore.EgressGrant;
-import dev.quotaproxy.proxy.quota.QuotaStore.Traffic;
+import dev.quotaproxy.oci.Scopes;
+import dev.quotaproxy.proxy.route.OciOperation;
+import dev.quotaproxy.metering.QuotaStore.EgressGrant;
+import dev.quotaproxy.metering.QuotaStore.Traffic;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import org.slf4j.Logger;

@@ -1,13 +1,14 @@
 package dev.quotaproxy.proxy.quota;
 
+import dev.quotaproxy.metering.QuotaStore;
 import dev.quotaproxy.config.ProxyConfig;
-import dev.quotaproxy.proxy.oci.OciError;
+import dev.quotaproxy.proxy.route.OciError;
 import dev.quotaproxy.proxy.quota.ExchangeQuota.Admission;
-import dev.quotaproxy.proxy.quota.QuotaStore.Denial;
-import dev.quotaproxy.proxy.quota.QuotaStore.EgressCheck;
-import dev.quotaproxy.proxy.quota.QuotaStore.Rejection;
-import dev.quotaproxy.proxy.quota.QuotaStore.Reservation;
-import dev.quotaproxy.proxy.quota.QuotaStore.Traffic;
+import dev.quotaproxy.metering.QuotaStore.Denial;
+import dev.quotaproxy.metering.QuotaStore.EgressCheck;
+import dev.quotaproxy.metering.QuotaStore.Rejection;
+import dev.quotaproxy.metering.QuotaStore.Reservation;
+import dev.quotaproxy.metering.QuotaStore.Traffic;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;

@@ -1,6 +1,6 @@
 package dev.quotaproxy.proxy.quota;
 
-import dev.quotaproxy.proxy.oci.OciError;
+import dev.quotaproxy.proxy.route.OciError;
 
 /**
  * Why the proxy refused a request itself, as a metric label: a small fixed set, read back from the

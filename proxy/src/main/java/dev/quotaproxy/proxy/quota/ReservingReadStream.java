@@ -1,7 +1,7 @@
 package dev.quotaproxy.proxy.quota;
 
-import dev.quotaproxy.proxy.oci.OciError;
-import dev.quotaproxy.proxy.quota.QuotaStore.Reservation;
+import dev.quotaproxy.proxy.route.OciError;
+import dev.quotaproxy.metering.QuotaStore.Reservation;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.buffer.Buffer;

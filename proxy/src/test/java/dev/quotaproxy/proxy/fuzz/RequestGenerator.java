@@ -1,5 +1,6 @@
 package dev.quotaproxy.proxy.fuzz;
 
+import dev.quotaproxy.oci.Blob;
 import dev.quotaproxy.proxy.fuzz.FuzzRequest.Framing;
 import dev.quotaproxy.proxy.fuzz.FuzzRequest.Header;
 import dev.quotaproxy.proxy.support.OciTestClient;

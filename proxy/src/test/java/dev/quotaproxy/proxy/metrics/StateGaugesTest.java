@@ -2,11 +2,11 @@ package dev.quotaproxy.proxy.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.ledger.LedgerLag;
+import dev.quotaproxy.metering.sync.LedgerLag;
 import dev.quotaproxy.proxy.metrics.NearLimitScopes.ScopeUsage;
 import dev.quotaproxy.proxy.metrics.StateGauges.Reconciliation;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemUsage;
+import dev.quotaproxy.metering.QuotaStore.SystemSettings;
+import dev.quotaproxy.metering.QuotaStore.SystemUsage;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.List;
 import org.junit.jupiter.api.Test;

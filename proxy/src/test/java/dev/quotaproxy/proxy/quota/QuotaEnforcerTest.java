@@ -3,8 +3,8 @@ package dev.quotaproxy.proxy.quota;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.config.ProxyConfig;
-import dev.quotaproxy.proxy.quota.QuotaStore.Denial;
-import dev.quotaproxy.proxy.quota.QuotaStore.Reservation;
+import dev.quotaproxy.metering.QuotaStore.Denial;
+import dev.quotaproxy.metering.QuotaStore.Reservation;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayDeque;

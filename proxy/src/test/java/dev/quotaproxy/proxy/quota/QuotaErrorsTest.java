@@ -2,12 +2,12 @@ package dev.quotaproxy.proxy.quota;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.oci.OciError;
-import dev.quotaproxy.proxy.quota.QuotaStore.Denial;
-import dev.quotaproxy.proxy.quota.QuotaStore.EgressCheck;
-import dev.quotaproxy.proxy.quota.QuotaStore.ScopeLimits;
-import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
+import dev.quotaproxy.proxy.route.OciError;
+import dev.quotaproxy.metering.QuotaStore.Denial;
+import dev.quotaproxy.metering.QuotaStore.EgressCheck;
+import dev.quotaproxy.metering.QuotaStore.ScopeLimits;
+import dev.quotaproxy.metering.QuotaStore.ScopeState;
+import dev.quotaproxy.metering.QuotaStore.SystemSettings;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
 import org.junit.jupiter.api.Test;

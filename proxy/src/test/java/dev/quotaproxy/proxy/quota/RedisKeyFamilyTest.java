@@ -1,11 +1,13 @@
 package dev.quotaproxy.proxy.quota;
 
+import dev.quotaproxy.metering.QuotaKeys;
+import dev.quotaproxy.metering.RedisKeyFamily;
 import static dev.quotaproxy.proxy.support.OciTestClient.digest;
 import static dev.quotaproxy.proxy.support.OciTestClient.image;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.quota.RedisKeyFamily.Source;
+import dev.quotaproxy.metering.RedisKeyFamily.Source;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.OciTestClient.Image;
 import dev.quotaproxy.proxy.support.QuotaHarness;

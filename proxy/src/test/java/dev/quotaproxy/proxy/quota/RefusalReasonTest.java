@@ -2,10 +2,10 @@ package dev.quotaproxy.proxy.quota;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.oci.OciError;
-import dev.quotaproxy.proxy.quota.QuotaStore.Denial;
-import dev.quotaproxy.proxy.quota.QuotaStore.EgressCheck;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
+import dev.quotaproxy.proxy.route.OciError;
+import dev.quotaproxy.metering.QuotaStore.Denial;
+import dev.quotaproxy.metering.QuotaStore.EgressCheck;
+import dev.quotaproxy.metering.QuotaStore.SystemSettings;
 import org.junit.jupiter.api.Test;
 
 /** Every refusal QuotaErrors builds is told apart, by the reply alone, for the rejections metric. */

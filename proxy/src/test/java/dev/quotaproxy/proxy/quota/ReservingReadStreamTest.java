@@ -2,8 +2,8 @@ package dev.quotaproxy.proxy.quota;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.quota.QuotaStore.Denial;
-import dev.quotaproxy.proxy.quota.QuotaStore.Reservation;
+import dev.quotaproxy.metering.QuotaStore.Denial;
+import dev.quotaproxy.metering.QuotaStore.Reservation;
 import io.vertx.core.Handler;
 import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;

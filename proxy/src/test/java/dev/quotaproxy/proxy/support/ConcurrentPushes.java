@@ -2,7 +2,7 @@ package dev.quotaproxy.proxy.support;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
+import dev.quotaproxy.metering.QuotaStore.ScopeState;
 import dev.quotaproxy.proxy.support.OciTestClient.Reply;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;

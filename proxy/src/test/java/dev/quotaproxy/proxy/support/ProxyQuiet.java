@@ -1,6 +1,6 @@
 package dev.quotaproxy.proxy.support;
 
-import dev.quotaproxy.proxy.quota.QuotaKeys;
+import dev.quotaproxy.metering.QuotaKeys;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;

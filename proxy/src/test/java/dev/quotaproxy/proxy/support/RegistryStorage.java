@@ -4,7 +4,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import dev.quotaproxy.config.ByteSize;
-import dev.quotaproxy.ledger.Scopes;
+import dev.quotaproxy.oci.Scopes;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -1,8 +1,8 @@
 package dev.quotaproxy.proxy.support;
 
-import dev.quotaproxy.ledger.Scopes;
-import dev.quotaproxy.proxy.quota.QuotaStore;
-import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
+import dev.quotaproxy.oci.Scopes;
+import dev.quotaproxy.metering.QuotaStore;
+import dev.quotaproxy.metering.QuotaStore.ScopeState;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;

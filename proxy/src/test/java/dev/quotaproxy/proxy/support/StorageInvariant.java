@@ -1,13 +1,14 @@
 package dev.quotaproxy.proxy.support;
 
+import dev.quotaproxy.metering.support.TestRedis;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.config.ByteSize;
-import dev.quotaproxy.proxy.quota.QuotaKeys;
-import dev.quotaproxy.proxy.quota.QuotaStore;
-import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
-import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.metering.QuotaKeys;
+import dev.quotaproxy.metering.QuotaStore;
+import dev.quotaproxy.metering.QuotaStore.ScopeState;
+import dev.quotaproxy.metering.QuotaStore.SystemSettings;
+import dev.quotaproxy.metering.RedisQuotaStore;
 import io.vertx.core.Future;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;

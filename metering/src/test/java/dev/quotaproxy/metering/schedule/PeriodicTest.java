@@ -1,0 +1,67 @@
+package dev.quotaproxy.metering.schedule;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.AsyncResult;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class PeriodicTest {
+  private final Vertx vertx = Vertx.vertx();
+
+  @AfterEach
+  void close() throws Exception {
+    vertx.close().await(10, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void aPassStillRunningWhenTheNextIsDueIsNotJoinedByAnother() throws Exception {
+    AtomicInteger started = new AtomicInteger();
+    AtomicReference<Promise<Void>> running = new AtomicReference<>();
+    List<AsyncResult<?>> outcomes = new CopyOnWriteArrayList<>();
+    vertx.runOnContext(v -> Periodic.every(vertx, 5, () -> {
+      started.incrementAndGet();
+      Promise<Void> pass = Promise.promise();
+      running.set(pass);
+      return pass.future();
+    }, outcomes::add));
+
+    waitUntil(() -> started.get() == 1);
+    Thread.sleep(100);  // twenty intervals go by while the first pass runs
+    assertThat(started).hasValue(1);
+
+    vertx.runOnContext(v -> running.get().fail("Redis went away"));
+    waitUntil(() -> started.get() == 2);
+    assertThat(outcomes).hasSize(1);
+    assertThat(outcomes.get(0).cause()).hasMessage("Redis went away");
+  }
+
+  @Test
+  void nowAndEveryRunsTheFirstPassAtOnceAndAPassThatThrowsCountsAsFailed() throws Exception {
+    List<AsyncResult<?>> outcomes = new CopyOnWriteArrayList<>();
+    AtomicInteger started = new AtomicInteger();
+    vertx.runOnContext(v -> Periodic.nowAndEvery(vertx, 60_000, () -> {
+      started.incrementAndGet();
+      throw new IllegalStateException("not ready");
+    }, outcomes::add));
+
+    waitUntil(() -> outcomes.size() == 1);
+    assertThat(started).as("before the first interval").hasValue(1);
+    assertThat(outcomes.get(0).failed()).isTrue();
+  }
+
+  private static void waitUntil(java.util.function.BooleanSupplier condition) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (!condition.getAsBoolean()) {
+      assertThat(System.nanoTime()).as("in time").isLessThan(deadline);
+      Thread.sleep(5);
+    }
+  }
+}
