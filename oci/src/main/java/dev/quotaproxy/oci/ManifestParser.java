@@ -24,13 +24,6 @@ public final class ManifestParser {
   /** The distribution limit on a manifest body; larger ones are refused before being buffered further. */
   public static final int MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
-  public static final String OCI_IMAGE_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-  public static final String OCI_IMAGE_INDEX = "application/vnd.oci.image.index.v1+json";
-  /** The artifact manifest of OCI 1.1 release candidates, dropped from the final spec; some registries still take it. */
-  public static final String OCI_ARTIFACT_MANIFEST = "application/vnd.oci.artifact.manifest.v1+json";
-  public static final String DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
-  public static final String DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json";
-
   /** Where a manifest keeps its references. */
   private enum Layout {
     /** {@code config}, {@code layers} and the artifact manifest's {@code blobs}. */
@@ -40,11 +33,11 @@ public final class ManifestParser {
   }
 
   private static final Map<String, Layout> KNOWN_TYPES = Map.of(
-      OCI_IMAGE_MANIFEST, Layout.IMAGE,
-      DOCKER_MANIFEST, Layout.IMAGE,
-      OCI_ARTIFACT_MANIFEST, Layout.IMAGE,
-      OCI_IMAGE_INDEX, Layout.INDEX,
-      DOCKER_MANIFEST_LIST, Layout.INDEX);
+      MediaTypes.OCI_IMAGE_MANIFEST, Layout.IMAGE,
+      MediaTypes.DOCKER_MANIFEST, Layout.IMAGE,
+      MediaTypes.OCI_ARTIFACT_MANIFEST, Layout.IMAGE,
+      MediaTypes.OCI_IMAGE_INDEX, Layout.INDEX,
+      MediaTypes.DOCKER_MANIFEST_LIST, Layout.INDEX);
 
   /** Content types that say nothing about the manifest, so the body has to. */
   private static final Set<String> GENERIC_TYPES = Set.of("application/json", "application/octet-stream");
@@ -107,10 +100,10 @@ public final class ManifestParser {
       return new ParsedManifest(bodyType, digest, body.length, references);
     }
     if (manifest.containsKey("manifests")) {
-      return new ParsedManifest(OCI_IMAGE_INDEX, digest, body.length, references(Layout.INDEX, manifest, cap));
+      return new ParsedManifest(MediaTypes.OCI_IMAGE_INDEX, digest, body.length, references(Layout.INDEX, manifest, cap));
     }
     if (manifest.containsKey("layers")) {
-      return new ParsedManifest(OCI_IMAGE_MANIFEST, digest, body.length, references(Layout.IMAGE, manifest, cap));
+      return new ParsedManifest(MediaTypes.OCI_IMAGE_MANIFEST, digest, body.length, references(Layout.IMAGE, manifest, cap));
     }
     return new ParsedManifest(headerType, digest, body.length, List.of());
   }

@@ -20,7 +20,7 @@ public record ParsedManifest(String mediaType, String digest, long size, List<Bl
 
   /** Whether its references are manifests (an index or a list) rather than blobs (config and layers). */
   public boolean referencesManifests() {
-    return mediaType.equals(ManifestParser.OCI_IMAGE_INDEX) || mediaType.equals(ManifestParser.DOCKER_MANIFEST_LIST);
+    return MediaTypes.listsManifests(mediaType);
   }
 
   /** The manifest's own bytes as a blob, the way the quota store counts it. */

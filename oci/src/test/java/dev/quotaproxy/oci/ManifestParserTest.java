@@ -90,34 +90,34 @@ class ManifestParserTest {
 
   @Test
   void ociImageManifestReferencesItsConfigAndEveryLayerButNotItsSubject() {
-    ParsedManifest parsed = ManifestParser.parse(ManifestParser.OCI_IMAGE_MANIFEST, bytes(OCI_IMAGE));
+    ParsedManifest parsed = ManifestParser.parse(MediaTypes.OCI_IMAGE_MANIFEST, bytes(OCI_IMAGE));
 
-    assertThat(parsed.mediaType()).isEqualTo(ManifestParser.OCI_IMAGE_MANIFEST);
+    assertThat(parsed.mediaType()).isEqualTo(MediaTypes.OCI_IMAGE_MANIFEST);
     assertThat(parsed.references()).containsExactly(
         new Blob(CONFIG, 1472), new Blob(LAYER1, 3623807), new Blob(LAYER2, 29150012), new Blob(LAYER3, 512));
   }
 
   @Test
   void dockerImageManifestReferencesItsConfigAndEveryLayer() {
-    ParsedManifest parsed = ManifestParser.parse(ManifestParser.DOCKER_MANIFEST, bytes(DOCKER_IMAGE));
+    ParsedManifest parsed = ManifestParser.parse(MediaTypes.DOCKER_MANIFEST, bytes(DOCKER_IMAGE));
 
-    assertThat(parsed.mediaType()).isEqualTo(ManifestParser.DOCKER_MANIFEST);
+    assertThat(parsed.mediaType()).isEqualTo(MediaTypes.DOCKER_MANIFEST);
     assertThat(parsed.references()).containsExactly(new Blob(CONFIG, 7023), new Blob(LAYER1, 32654), new Blob(LAYER2, 16724));
   }
 
   @Test
   void ociIndexReferencesEveryManifestIncludingAttestations() {
-    ParsedManifest parsed = ManifestParser.parse(ManifestParser.OCI_IMAGE_INDEX, bytes(OCI_INDEX));
+    ParsedManifest parsed = ManifestParser.parse(MediaTypes.OCI_IMAGE_INDEX, bytes(OCI_INDEX));
 
-    assertThat(parsed.mediaType()).isEqualTo(ManifestParser.OCI_IMAGE_INDEX);
+    assertThat(parsed.mediaType()).isEqualTo(MediaTypes.OCI_IMAGE_INDEX);
     assertThat(parsed.references()).containsExactly(new Blob(AMD64, 1402), new Blob(ARM64, 1402), new Blob(ATTESTATION, 566));
   }
 
   @Test
   void dockerManifestListReferencesEveryManifest() {
-    ParsedManifest parsed = ManifestParser.parse(ManifestParser.DOCKER_MANIFEST_LIST, bytes(DOCKER_LIST));
+    ParsedManifest parsed = ManifestParser.parse(MediaTypes.DOCKER_MANIFEST_LIST, bytes(DOCKER_LIST));
 
-    assertThat(parsed.mediaType()).isEqualTo(ManifestParser.DOCKER_MANIFEST_LIST);
+    assertThat(parsed.mediaType()).isEqualTo(MediaTypes.DOCKER_MANIFEST_LIST);
     assertThat(parsed.references()).containsExactly(new Blob(AMD64, 528), new Blob(ARM64, 528));
   }
 
@@ -126,13 +126,13 @@ class ManifestParserTest {
     byte[] body = bytes(OCI_IMAGE);
     String expected = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(body));
 
-    ParsedManifest parsed = ManifestParser.parse(ManifestParser.OCI_IMAGE_MANIFEST, body);
+    ParsedManifest parsed = ManifestParser.parse(MediaTypes.OCI_IMAGE_MANIFEST, body);
 
     assertThat(parsed.digest()).isEqualTo(expected);
     assertThat(parsed.size()).isEqualTo(body.length);
     assertThat(parsed.blob()).isEqualTo(new Blob(expected, body.length));
     // The same document with other whitespace is another manifest.
-    assertThat(ManifestParser.parse(ManifestParser.OCI_IMAGE_MANIFEST, bytes(OCI_IMAGE.strip())).digest()).isNotEqualTo(expected);
+    assertThat(ManifestParser.parse(MediaTypes.OCI_IMAGE_MANIFEST, bytes(OCI_IMAGE.strip())).digest()).isNotEqualTo(expected);
   }
 
   @Test
@@ -184,17 +184,17 @@ class ManifestParserTest {
 
     assertThat(ManifestParser.parse(null, bytes(image)))
         .extracting(ParsedManifest::mediaType, ParsedManifest::references)
-        .containsExactly(ManifestParser.OCI_IMAGE_MANIFEST,
+        .containsExactly(MediaTypes.OCI_IMAGE_MANIFEST,
             List.of(new Blob(CONFIG, 7023), new Blob(LAYER1, 32654), new Blob(LAYER2, 16724)));
     assertThat(ManifestParser.parse("application/json", bytes(index)))
         .extracting(ParsedManifest::mediaType, ParsedManifest::references)
-        .containsExactly(ManifestParser.OCI_IMAGE_INDEX,
+        .containsExactly(MediaTypes.OCI_IMAGE_INDEX,
             List.of(new Blob(AMD64, 1402), new Blob(ARM64, 1402), new Blob(ATTESTATION, 566)));
   }
 
   @Test
   void headerNamingAKnownTypeNeedsNoMediaTypeInTheBody() {
-    assertThat(ManifestParser.parse(ManifestParser.DOCKER_MANIFEST, bytes(withoutMediaType(DOCKER_IMAGE))).references())
+    assertThat(ManifestParser.parse(MediaTypes.DOCKER_MANIFEST, bytes(withoutMediaType(DOCKER_IMAGE))).references())
         .hasSize(3);
   }
 
@@ -212,9 +212,9 @@ class ManifestParserTest {
         }
         """.formatted(LAYER1, LAYER2, SUBJECT);
 
-    assertThat(ManifestParser.parse(ManifestParser.OCI_ARTIFACT_MANIFEST, bytes(artifact)).references())
+    assertThat(ManifestParser.parse(MediaTypes.OCI_ARTIFACT_MANIFEST, bytes(artifact)).references())
         .containsExactly(new Blob(LAYER1, 8123), new Blob(LAYER2, 77));
-    assertThat(ManifestParser.parse(null, bytes(artifact)).mediaType()).isEqualTo(ManifestParser.OCI_ARTIFACT_MANIFEST);
+    assertThat(ManifestParser.parse(null, bytes(artifact)).mediaType()).isEqualTo(MediaTypes.OCI_ARTIFACT_MANIFEST);
   }
 
   @Test
@@ -241,7 +241,7 @@ class ManifestParserTest {
          "annotations": null}
         """.formatted(LAYER1);
 
-    assertThat(ManifestParser.parse(ManifestParser.OCI_IMAGE_MANIFEST, bytes(artifact)).references()).containsExactly(
+    assertThat(ManifestParser.parse(MediaTypes.OCI_IMAGE_MANIFEST, bytes(artifact)).references()).containsExactly(
         new Blob("sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", 2), new Blob(LAYER1, 3821));
   }
 
@@ -333,7 +333,7 @@ class ManifestParserTest {
     Arrays.fill(tooLarge, (byte) ' ');
 
     assertThat(ManifestParser.MAX_MANIFEST_BYTES).isEqualTo(4 * 1024 * 1024);
-    for (String contentType : new String[] {ManifestParser.OCI_IMAGE_MANIFEST, "application/vnd.example.blob", null}) {
+    for (String contentType : new String[] {MediaTypes.OCI_IMAGE_MANIFEST, "application/vnd.example.blob", null}) {
       assertThatThrownBy(() -> ManifestParser.parse(contentType, tooLarge))
           .isInstanceOf(ManifestInvalidException.class)
           .hasMessage("manifest is 4194305 bytes, over the limit of 4194304 bytes (4.0 MiB)");
@@ -348,7 +348,7 @@ class ManifestParserTest {
     byte[] body = bytes(OCI_IMAGE + padding);
 
     assertThat(body).hasSize(ManifestParser.MAX_MANIFEST_BYTES);
-    assertThat(ManifestParser.parse(ManifestParser.OCI_IMAGE_MANIFEST, body).references()).hasSize(4);
+    assertThat(ManifestParser.parse(MediaTypes.OCI_IMAGE_MANIFEST, body).references()).hasSize(4);
   }
 
   @Test
@@ -356,7 +356,7 @@ class ManifestParserTest {
     String folded = OCI_IMAGE.replace("\"layers\"", "\"LAYERS\"").replace("\"config\"", "\"Config\"")
         .replace("\"digest\"", "\"Digest\"");
 
-    assertThat(ManifestParser.parse(ManifestParser.OCI_IMAGE_MANIFEST, bytes(folded)).references())
+    assertThat(ManifestParser.parse(MediaTypes.OCI_IMAGE_MANIFEST, bytes(folded)).references())
         .extracting(Blob::digest).containsExactly(CONFIG, LAYER1, LAYER2, LAYER3);
   }
 
@@ -364,7 +364,7 @@ class ManifestParserTest {
   void aFieldGivenTwiceInAnyCaseIsRefused() {
     String twice = OCI_IMAGE.replace("\"layers\": [", "\"layers\": [], \"LAYERS\": [");
 
-    assertThatThrownBy(() -> ManifestParser.parse(ManifestParser.OCI_IMAGE_MANIFEST, bytes(twice)))
+    assertThatThrownBy(() -> ManifestParser.parse(MediaTypes.OCI_IMAGE_MANIFEST, bytes(twice)))
         .isInstanceOf(ManifestInvalidException.class)
         .hasMessageContaining("\"layers\" and \"LAYERS\"");
   }
@@ -374,15 +374,15 @@ class ManifestParserTest {
     String hidden = OCI_IMAGE.replace("\"mediaType\": \"application/vnd.oci.image.manifest.v1+json\"",
         "\"MediaType\": \"application/vnd.oci.image.index.v1+json\"");
 
-    assertThatThrownBy(() -> ManifestParser.parse(ManifestParser.OCI_IMAGE_MANIFEST, bytes(hidden)))
+    assertThatThrownBy(() -> ManifestParser.parse(MediaTypes.OCI_IMAGE_MANIFEST, bytes(hidden)))
         .isInstanceOf(ManifestInvalidException.class)
         .hasMessageContaining("does not match the Content-Type");
   }
 
   @Test
   void moreReferencesThanTheCapAreRefusedNamingIt() {
-    assertThat(ManifestParser.parse(ManifestParser.OCI_IMAGE_MANIFEST, bytes(OCI_IMAGE), 4).references()).hasSize(4);
-    assertThatThrownBy(() -> ManifestParser.parse(ManifestParser.OCI_IMAGE_MANIFEST, bytes(OCI_IMAGE), 3))
+    assertThat(ManifestParser.parse(MediaTypes.OCI_IMAGE_MANIFEST, bytes(OCI_IMAGE), 4).references()).hasSize(4);
+    assertThatThrownBy(() -> ManifestParser.parse(MediaTypes.OCI_IMAGE_MANIFEST, bytes(OCI_IMAGE), 3))
         .isInstanceOf(ManifestInvalidException.class)
         .hasMessage("manifest lists more than 3 references, the most this proxy accepts in one manifest (quota.max-manifest-references)");
   }

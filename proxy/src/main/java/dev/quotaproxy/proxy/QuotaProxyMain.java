@@ -24,6 +24,7 @@ import dev.quotaproxy.metering.sync.LimitsSync;
 import dev.quotaproxy.metering.sync.Reconciliations;
 import dev.quotaproxy.metering.sync.RedisStateWatch;
 import dev.quotaproxy.metering.sync.RegistryIntents;
+import dev.quotaproxy.proxy.metrics.MetricsRoutes;
 import dev.quotaproxy.proxy.metrics.ProxyMetrics;
 import dev.quotaproxy.proxy.metrics.Readiness;
 import dev.quotaproxy.proxy.quota.ConfiguredQuotas;
@@ -196,7 +197,7 @@ public final class QuotaProxyMain {
           limitsSync.keepSyncing(vertx, LIMITS_SYNC_INTERVAL);
           new LedgerFeed(vertx, ledgerRedis, ledger, config.ledger().batchSize(), recovery::restoreFromLedger).start();
           new RedisStateWatch(ledgerRedis, ledger, recovery).keepWatching(vertx, STATE_WATCH_MILLIS);
-          outbox.keepChecking(vertx, recovery);
+          outbox.keepChecking(vertx, recovery::restoreFromLedger);
           keepReservations(vertx, maintenance);
           new RegistryIntents(maintenance, ledgerRedis,
               RegistryIntents.headOn(vertx.createHttpClient(ProxyVerticle.upstreamOptions(config.upstream())))).keepChecking(vertx);
@@ -251,7 +252,7 @@ public final class QuotaProxyMain {
   /** Every part of the admin API, in one place: add a part here and the listener and the wiring test see it. */
   static List<AdminRoutes> adminParts(AdminDependencies deps) {
     List<AdminRoutes> parts = new ArrayList<>();
-    parts.add(ProxyMetrics.of(deps.vertx()).routes(deps.readiness()));
+    parts.add(new MetricsRoutes(ProxyMetrics.of(deps.vertx()), deps.readiness()));
     if (deps.quota() != null) {
       parts.add(new LimitsRoutes(deps.limits(), deps.quota()));
       parts.add(new SystemRoutes(deps.limits(), deps.quota()));

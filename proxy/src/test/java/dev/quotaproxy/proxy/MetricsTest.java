@@ -1,5 +1,6 @@
 package dev.quotaproxy.proxy;
 
+import dev.quotaproxy.proxy.metrics.MetricsRoutes;
 import static dev.quotaproxy.proxy.support.OciTestClient.digest;
 import static dev.quotaproxy.proxy.support.OciTestClient.image;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
@@ -81,7 +82,7 @@ class MetricsTest {
         .check("upstream", Readiness.upstream(vertx.createHttpClient(
             new HttpClientOptions().setDefaultHost(registry.getHost()).setDefaultPort(registry.getPort()))));
     AdminTokens tokens = new AdminTokens(List.of(new AdminTokenConfig("ops", ADMIN_TOKEN, AdminTokenConfig.Role.ADMIN, List.of())));
-    Router router = QuotaHarness.await(AdminApi.router(vertx, tokens, List.of(harness.metrics().routes(readiness))));
+    Router router = QuotaHarness.await(AdminApi.router(vertx, tokens, List.of(new MetricsRoutes(harness.metrics(), readiness))));
     admin = QuotaHarness.await(vertx.createHttpServer().requestHandler(router).listen(0, "127.0.0.1"));
   }
 

@@ -173,7 +173,7 @@ class RedisLossTest {
     harness.redis().flushAll();
 
     // The outbox's own check, as it runs every second once the events are older than its grace.
-    QuotaHarness.await(ledger.outbox().check(ledger.recovery(), System.currentTimeMillis() + 60_000));
+    QuotaHarness.await(ledger.outbox().check(ledger.recovery()::restoreFromLedger, System.currentTimeMillis() + 60_000));
 
     assertThat(ledger.outbox().recovered()).isPositive();
     assertThat(ledger.outbox().size()).isZero();

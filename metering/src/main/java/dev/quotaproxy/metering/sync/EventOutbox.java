@@ -19,6 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -117,9 +118,12 @@ public final class EventOutbox implements EmittedEvents {
     return applyLost(namespace, taken);
   }
 
-  /** Checks every {@link #CHECK_MILLIS}, never two at once; lost events are applied and their namespaces restored. */
-  public long keepChecking(Vertx vertx, LedgerRecovery recovery) {
-    return Periodic.every(vertx, CHECK_MILLIS, () -> check(recovery), done -> {
+  /**
+   * Checks every {@link #CHECK_MILLIS}, never two at once; lost events are applied and their namespaces restored
+   * by {@code restore} (the recovery's restore from the ledger).
+   */
+  public long keepChecking(Vertx vertx, Function<String, Future<Void>> restore) {
+    return Periodic.every(vertx, CHECK_MILLIS, () -> check(restore), done -> {
       if (done.failed()) {
         LOG.debug("event outbox not checked (retried): {}", done.cause().toString());
       }
@@ -127,8 +131,8 @@ public final class EventOutbox implements EmittedEvents {
   }
 
   /** One pass of the check, now. */
-  public Future<Void> check(LedgerRecovery recovery) {
-    return check(recovery, clock.getAsLong());
+  public Future<Void> check(Function<String, Future<Void>> restore) {
+    return check(restore, clock.getAsLong());
   }
 
   /**
@@ -138,7 +142,7 @@ public final class EventOutbox implements EmittedEvents {
    * asked first: an event the feed applies and trims in between then looks lost and is applied again,
    * which the ledger ignores (it keys events by id), so nothing is restored for it.
    */
-  public Future<Void> check(LedgerRecovery recovery, long nowMillis) {
+  public Future<Void> check(Function<String, Future<Void>> restore, long nowMillis) {
     StreamPosition before = new StreamPosition(nowMillis - GRACE_MILLIS, Long.MAX_VALUE);
     List<Map.Entry<String, StreamPosition>> due = new ArrayList<>();
     held.forEach((namespace, events) -> {
@@ -161,12 +165,12 @@ public final class EventOutbox implements EmittedEvents {
           unrecorded.add(event);
         }
       }
-      return unrecorded.isEmpty() ? Future.succeededFuture() : applyThoseRedisLost(unrecorded, recovery);
+      return unrecorded.isEmpty() ? Future.succeededFuture() : applyThoseRedisLost(unrecorded, restore);
     });
   }
 
   /** Of events the ledger has not recorded, those their stream no longer holds: one XRANGE of each, pipelined. */
-  private Future<Void> applyThoseRedisLost(List<Map.Entry<String, StreamPosition>> unrecorded, LedgerRecovery recovery) {
+  private Future<Void> applyThoseRedisLost(List<Map.Entry<String, StreamPosition>> unrecorded, Function<String, Future<Void>> restore) {
     List<Request> lookups = new ArrayList<>(unrecorded.size());
     for (Map.Entry<String, StreamPosition> event : unrecorded) {
       String id = event.getValue().ms() + "-" + event.getValue().seq();
@@ -196,7 +200,7 @@ public final class EventOutbox implements EmittedEvents {
           }
           LOG.warn("namespace {}: {} events Redis lost before the ledger read them were applied from this proxy's copy; "
               + "restoring the namespace from the ledger", namespace, fresh);
-          return recovery.restoreFromLedger(namespace);
+          return restore.apply(namespace);
         }));
       }
       return all;

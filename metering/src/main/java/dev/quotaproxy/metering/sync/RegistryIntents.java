@@ -1,5 +1,6 @@
 package dev.quotaproxy.metering.sync;
 
+import dev.quotaproxy.oci.MediaTypes;
 import dev.quotaproxy.oci.Blob;
 import dev.quotaproxy.oci.ManifestParser;
 import dev.quotaproxy.metering.QuotaKeys;
@@ -31,8 +32,8 @@ import org.slf4j.LoggerFactory;
 public final class RegistryIntents {
   private static final Logger LOG = LoggerFactory.getLogger(RegistryIntents.class);
   public static final long CHECK_MILLIS = 5_000;
-  private static final String MANIFEST_TYPES = String.join(", ", ManifestParser.OCI_IMAGE_MANIFEST, ManifestParser.OCI_IMAGE_INDEX,
-      ManifestParser.OCI_ARTIFACT_MANIFEST, ManifestParser.DOCKER_MANIFEST, ManifestParser.DOCKER_MANIFEST_LIST);
+  private static final String MANIFEST_TYPES = String.join(", ", MediaTypes.OCI_IMAGE_MANIFEST, MediaTypes.OCI_IMAGE_INDEX,
+      MediaTypes.OCI_ARTIFACT_MANIFEST, MediaTypes.DOCKER_MANIFEST, MediaTypes.DOCKER_MANIFEST_LIST);
 
   /**
    * The size of a blob ({@code kind} {@code blobs}) or manifest ({@code manifests}) in a repository at the

@@ -65,12 +65,12 @@ class EventOutboxTest {
     await(store.commitBlob("acme/app", null, null, new Blob(DIGEST, 1000), "alice"));
     assertThat(outbox.size()).isEqualTo(1);
 
-    await(outbox.check(recovery, later()));
+    await(outbox.check(recovery::restoreFromLedger, later()));
     assertThat(outbox.size()).as("still in its stream: left to the feed").isEqualTo(1);
     assertThat(outbox.recovered()).isZero();
 
     await(new LedgerFeed(vertx, client, ledger, 100, recovery::restoreFromLedger).feedOnce());
-    await(outbox.check(recovery, later()));
+    await(outbox.check(recovery::restoreFromLedger, later()));
     assertThat(outbox.size()).as("recorded by the ledger: forgotten").isZero();
     assertThat(outbox.recovered()).isZero();
   }
@@ -80,7 +80,7 @@ class EventOutboxTest {
     await(store.commitBlob("acme/app", null, null, new Blob(DIGEST, 1000), "alice"));
     redis.command(Request.cmd(Command.DEL).arg(QuotaKeys.of("acme").events()));
 
-    await(outbox.check(recovery, later()));
+    await(outbox.check(recovery::restoreFromLedger, later()));
 
     assertThat(outbox.recovered()).isEqualTo(1);
     assertThat(outbox.size()).isZero();

@@ -41,11 +41,11 @@ import org.slf4j.LoggerFactory;
 final class BlobUploadQuota implements ExchangeQuota {
   private static final Logger LOG = LoggerFactory.getLogger(BlobUploadQuota.class);
 
-  private final QuotaEnforcer enforcer;
+  private final QuotaPolicy policy;
   private final ExchangeView exchange;
   private final String repository;
   private final OciOperation operation;
-  private final String requestId = QuotaEnforcer.requestId();
+  private final String requestId = QuotaPolicy.requestId();
   /** The store's id of the upload session; null for a monolithic POST, which has none yet. */
   private final String sessionId;
   /** What the session's reservation held when this request was admitted (a closing PUT asks). */
@@ -62,12 +62,12 @@ final class BlobUploadQuota implements ExchangeQuota {
   /** Its commit intent is recorded (intend.lua): see {@link #ended}. */
   private boolean intended;
 
-  BlobUploadQuota(QuotaEnforcer enforcer, ExchangeView exchange) {
-    this.enforcer = enforcer;
+  BlobUploadQuota(QuotaPolicy policy, ExchangeView exchange) {
+    this.policy = policy;
     this.exchange = exchange;
     this.repository = exchange.oci().repository();
     this.operation = exchange.oci().operation();
-    this.sessionId = QuotaEnforcer.sessionId(exchange.oci().uploadId());
+    this.sessionId = QuotaPolicy.sessionId(exchange.oci().uploadId());
   }
 
   @Override
@@ -81,7 +81,7 @@ final class BlobUploadQuota implements ExchangeQuota {
     if (operation != OciOperation.UPLOAD_COMPLETE) {
       return Future.succeededFuture(Admission.FORWARD);
     }
-    return enforcer.store.session(repository, sessionId).compose(session -> {
+    return policy.store.session(repository, sessionId).compose(session -> {
       sessionHeld = session.held();
       if (session.recorded() && !session.dirty()) {
         storedBefore = session.held();
@@ -95,13 +95,13 @@ final class BlobUploadQuota implements ExchangeQuota {
         storedBefore = UploadRange.storedBytes(status.header("Range"));
         return Future.succeededFuture(Admission.FORWARD);
       }, failure -> Future.succeededFuture(Admission.refuse(OciError.badGateway("the upstream registry failed to answer"))));
-    }, failure -> Future.succeededFuture(enforcer.storeUnreachable(exchange, failure)));
+    }, failure -> Future.succeededFuture(policy.storeUnreachable(exchange, failure)));
   }
 
   @Override
   public Future<Admission> decide() {
     decided = true;
-    return enforcer.unlessReadOnly(exchange, () -> reserve().compose(this::intendingCommit));
+    return policy.unlessReadOnly(exchange, () -> reserve().compose(this::intendingCommit));
   }
 
   /**
@@ -115,12 +115,12 @@ final class BlobUploadQuota implements ExchangeQuota {
     if (admission.refused() || !commits || digest == null || !OciNames.isDigest(digest)) {
       return Future.succeededFuture(admission);
     }
-    return enforcer.store.intendCommit(repository, requestId, sessionId, digest)
+    return policy.store.intendCommit(repository, requestId, sessionId, digest)
         .map(v -> {
           intended = true;
           return admission;
         })
-        .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
+        .recover(e -> Future.succeededFuture(policy.storeUnreachable(exchange, e)));
   }
 
   /** Bytes the registry holds of the session that no reservation covers: reserved before this request's own. */
@@ -133,20 +133,20 @@ final class BlobUploadQuota implements ExchangeQuota {
     if (need == 0) {
       return Future.succeededFuture(Admission.FORWARD);
     }
-    return enforcer.reserveThroughContention(() -> reserveBytes(need, need))
+    return policy.reserveThroughContention(() -> reserveBytes(need, need))
         .map(r -> {
           if (!r.granted()) {
-            return Admission.refuse(enforcer.storageRefusal(exchange, r.denial()));
+            return Admission.refuse(policy.storageRefusal(exchange, r.denial()));
           }
           reservedHere = r.grantedBytes();
           return Admission.FORWARD;
         })
-        .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
+        .recover(e -> Future.succeededFuture(policy.storeUnreachable(exchange, e)));
   }
 
   /** A reservation for this request; one that arrives retired (released meanwhile after a timeout) counts as a store failure. */
   private Future<Reservation> reserveBytes(long min, long max) {
-    return enforcer.store.reserveBytes(repository, requestId, sessionId, min, max)
+    return policy.store.reserveBytes(repository, requestId, sessionId, min, max)
         .compose(r -> r.retired() ? Future.failedFuture(new IllegalStateException("reservation " + requestId + " was released")) : Future.succeededFuture(r));
   }
 
@@ -155,12 +155,12 @@ final class BlobUploadQuota implements ExchangeQuota {
     if (!exchange.chunked()) {
       return body;
     }
-    reserving = new ReservingReadStream(body, enforcer.chunkReservation,
-        (min, max) -> enforcer.reserveThroughContention(() -> reserveBytes(min, max)),
+    reserving = new ReservingReadStream(body, policy.chunkReservation,
+        (min, max) -> policy.reserveThroughContention(() -> reserveBytes(min, max)),
         denied -> {
           long sessionPart = Math.max(0, denied.denial().heldByRequest() - reserving.reserved() - reservedHere);
           long arrived = sessionPart + reserving.forwarded() + reserving.pendingBytes();
-          OciError refusal = enforcer.uploadCutOff(exchange, denied.denial(), arrived);
+          OciError refusal = policy.uploadCutOff(exchange, denied.denial(), arrived);
           if (operation == OciOperation.UPLOAD_CHUNK) {
             // The chunk is closed where it stands, so the registry answers with a valid session, which
             // answered() cancels: nothing of the refused upload stays on the registry's disk.
@@ -172,10 +172,10 @@ final class BlobUploadQuota implements ExchangeQuota {
           }
         },
         failure -> {
-          if (enforcer.failOpen) {
+          if (policy.failOpen) {
             reserving.continueUnmetered();
           } else {
-            enforcer.storeUnreachable(exchange, failure);
+            policy.storeUnreachable(exchange, failure);
             refuse.accept(QuotaErrors.storeUnavailable());
           }
         });
@@ -188,7 +188,7 @@ final class BlobUploadQuota implements ExchangeQuota {
     if (operation == OciOperation.UPLOAD_MONOLITHIC && status == 202) {
       // The registry opened a session instead of taking the blob (distribution ignores ?digest= on POST).
       notTaken(0);
-      return new UploadStartQuota(enforcer, exchange).sessionOpened(status, headers);
+      return new UploadStartQuota(policy, exchange).sessionOpened(status, headers);
     }
     if (!decided) {
       // Answered before the registry asked for the body (a 401, an unknown session): nothing was reserved
@@ -222,10 +222,10 @@ final class BlobUploadQuota implements ExchangeQuota {
     }
     long measured = Math.max(storedBefore, sessionHeld) + exchange.bodyBytesSentUpstream();
     return exchange.upstreamSize(repository, digest, false)
-        .compose(size -> enforcer.store.commitBlob(repository, requestId, sessionId, new Blob(digest, size >= 0 ? size : measured),
+        .compose(size -> policy.store.commitBlob(repository, requestId, sessionId, new Blob(digest, size >= 0 ? size : measured),
             exchange.user()))
         .map(commit -> Answer.relay(QuotaErrors.softLimitWarnings(commit.scopes())))
-        .recover(e -> enforcer.<Answer>recordFailure(exchange, "blob " + digest, e).otherwise(Answer.RELAY));
+        .recover(e -> policy.<Answer>recordFailure(exchange, "blob " + digest, e).otherwise(Answer.RELAY));
   }
 
   /**
@@ -290,7 +290,7 @@ final class BlobUploadQuota implements ExchangeQuota {
 
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
-    enforcer.store.requestEnded(requestId);
+    policy.store.requestEnded(requestId);
     if (!decided) {
       // Never decided on: nothing reserved, nothing sent, nothing to write.
       return;
@@ -305,7 +305,7 @@ final class BlobUploadQuota implements ExchangeQuota {
       // session nobody can resume or cancel now.
       notTaken(exchange.bodyBytesSentUpstream());
     }
-    enforcer.meter(exchange, new Traffic(bytesIn, 0, 0, 0));
+    policy.meter(exchange, new Traffic(bytesIn, 0, 0, 0));
   }
 
   /**
@@ -331,7 +331,7 @@ final class BlobUploadQuota implements ExchangeQuota {
       return Future.succeededFuture();
     }
     settled = true;
-    return enforcer.store.settle(repository, requestId, sessionId, storedBytes, dirty)
+    return policy.store.settle(repository, requestId, sessionId, storedBytes, dirty)
         .onFailure(e -> LOG.warn("{}: reservation {} not settled, it expires with its TTL: {}", repository, requestId, e.toString()));
   }
 
@@ -340,7 +340,7 @@ final class BlobUploadQuota implements ExchangeQuota {
   }
 
   private void release(String id) {
-    enforcer.store.release(repository, id, -1)
+    policy.store.release(repository, id, -1)
         .onFailure(e -> LOG.warn("{}: reservation {} not released, it expires with its TTL: {}", repository, id, e.toString()));
   }
 }

@@ -33,10 +33,10 @@ import org.slf4j.LoggerFactory;
 final class ManifestPutQuota implements ExchangeQuota {
   private static final Logger LOG = LoggerFactory.getLogger(ManifestPutQuota.class);
 
-  private final QuotaEnforcer enforcer;
+  private final QuotaPolicy policy;
   private final ExchangeView exchange;
   private final String repository;
-  private final String requestId = QuotaEnforcer.requestId();
+  private final String requestId = QuotaPolicy.requestId();
   private Buffer body;
   private long buffered;
   private ParsedManifest manifest;
@@ -48,8 +48,8 @@ final class ManifestPutQuota implements ExchangeQuota {
   /** Its commit intent is recorded (intend.lua): see {@link #ended}. */
   private boolean intended;
 
-  ManifestPutQuota(QuotaEnforcer enforcer, ExchangeView exchange) {
-    this.enforcer = enforcer;
+  ManifestPutQuota(QuotaPolicy policy, ExchangeView exchange) {
+    this.policy = policy;
     this.exchange = exchange;
     this.repository = exchange.oci().repository();
   }
@@ -67,11 +67,11 @@ final class ManifestPutQuota implements ExchangeQuota {
       return Future.succeededFuture(Admission.refuse(tooLarge()));
     }
     long budget = length >= 0 ? length : ManifestParser.MAX_MANIFEST_BYTES;
-    if (!enforcer.pushes.tryBuffer(budget)) {
-      return Future.succeededFuture(Admission.refuse(QuotaErrors.manifestBufferFull(enforcer.pushes.manifestBudget())));
+    if (!policy.pushes.tryBuffer(budget)) {
+      return Future.succeededFuture(Admission.refuse(QuotaErrors.manifestBufferFull(policy.pushes.manifestBudget())));
     }
     buffered = budget;
-    return exchange.readBody(ManifestParser.MAX_MANIFEST_BYTES, enforcer.guards.manifestBodyTimeout()).compose(read -> {
+    return exchange.readBody(ManifestParser.MAX_MANIFEST_BYTES, policy.guards.manifestBodyTimeout()).compose(read -> {
       body = read;
       return Future.succeededFuture(Admission.forwardBody(read));
     }, e -> {
@@ -87,13 +87,13 @@ final class ManifestPutQuota implements ExchangeQuota {
 
   @Override
   public Future<Admission> decide() {
-    return enforcer.unlessReadOnly(exchange, this::parseAndReserve);
+    return policy.unlessReadOnly(exchange, this::parseAndReserve);
   }
 
   private Future<Admission> parseAndReserve() {
     try {
       ManifestParser.requireWithinLimit(body.length());
-      manifest = ManifestParser.parse(exchange.contentType(), body.getBytes(), enforcer.guards.maxManifestReferences());
+      manifest = ManifestParser.parse(exchange.contentType(), body.getBytes(), policy.guards.maxManifestReferences());
     } catch (ManifestParser.ManifestInvalidException e) {
       return Future.succeededFuture(Admission.refuse(QuotaErrors.manifestInvalid(e.getMessage())));
     }
@@ -111,7 +111,7 @@ final class ManifestPutQuota implements ExchangeQuota {
             return Future.succeededFuture(Admission.FORWARD);
           }
           reserving = true;
-          return enforcer.reserveThroughContention(() -> enforcer.store.reserveBlobs(repository, requestId, charged))
+          return policy.reserveThroughContention(() -> policy.store.reserveBlobs(repository, requestId, charged))
               .map(r -> {
                 if (r.conflict() != null) {
                   return Admission.refuse(sizeConflict(r.conflict()));
@@ -120,18 +120,18 @@ final class ManifestPutQuota implements ExchangeQuota {
                   throw new IllegalStateException("reservation " + requestId + " was released");
                 }
                 if (r.denial() != null) {
-                  return Admission.refuse(enforcer.storageRefusal(exchange, r.denial()));
+                  return Admission.refuse(policy.storageRefusal(exchange, r.denial()));
                 }
                 return Admission.FORWARD;
               })
               // Before the body goes: if this proxy dies before charging the 201, another does (RegistryIntents).
               .compose(admission -> admission.refused() ? Future.succeededFuture(admission)
-                  : enforcer.store.intendManifest(repository, requestId, manifest.blob(), references).map(v -> {
+                  : policy.store.intendManifest(repository, requestId, manifest.blob(), references).map(v -> {
                     intended = true;
                     return admission;
                   }));
         })
-        .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
+        .recover(e -> Future.succeededFuture(policy.storeUnreachable(exchange, e)));
   }
 
   /** The references with the sizes to charge, or the first whose descriptor contradicts a known size. */
@@ -147,7 +147,7 @@ final class ManifestPutQuota implements ExchangeQuota {
       return Future.succeededFuture(new Verified(List.of(), null));
     }
     List<String> digests = claimed.stream().map(Blob::digest).toList();
-    return enforcer.store.sizesOf(Scopes.namespace(repository), digests).compose(known -> {
+    return policy.store.sizesOf(Scopes.namespace(repository), digests).compose(known -> {
       List<Future<Long>> sizes = new ArrayList<>(claimed.size());
       for (Blob blob : claimed) {
         long size = known.getOrDefault(blob.digest(), -1L);
@@ -192,9 +192,9 @@ final class ManifestPutQuota implements ExchangeQuota {
     if (named != null && !named.trim().equals(manifest.digest())) {
       LOG.warn("{}: the registry stored manifest {} for a body whose digest is {}; charged as measured", repository, named.trim(), manifest.digest());
     }
-    return enforcer.store.commitManifest(repository, requestId, manifest.blob(), references, exchange.user())
+    return policy.store.commitManifest(repository, requestId, manifest.blob(), references, exchange.user())
         .map(commit -> Answer.relay(QuotaErrors.softLimitWarnings(commit.scopes())))
-        .recover(e -> enforcer.<Answer>recordFailure(exchange, "manifest " + manifest.digest(), e).otherwise(Answer.RELAY));
+        .recover(e -> policy.<Answer>recordFailure(exchange, "manifest " + manifest.digest(), e).otherwise(Answer.RELAY));
   }
 
   @Override
@@ -206,15 +206,15 @@ final class ManifestPutQuota implements ExchangeQuota {
       settled = true;
     }
     release();
-    enforcer.store.requestEnded(requestId);
+    policy.store.requestEnded(requestId);
     if (buffered > 0) {
-      enforcer.pushes.unbuffer(buffered);
+      policy.pushes.unbuffer(buffered);
       buffered = 0;
     }
     body = null;
     if (manifest != null) {
       // Decided on, so the registry had accepted its head: its traffic is the namespace's.
-      enforcer.meter(exchange, new Traffic(bytesIn, 0, status == 201 ? 1 : 0, 0));
+      policy.meter(exchange, new Traffic(bytesIn, 0, status == 201 ? 1 : 0, 0));
     }
   }
 
@@ -224,7 +224,7 @@ final class ManifestPutQuota implements ExchangeQuota {
     }
     settled = true;
     if (reserving) {
-      enforcer.store.release(repository, requestId, -1)
+      policy.store.release(repository, requestId, -1)
           .onFailure(e -> LOG.warn("{}: reservation {} not released, it expires with its TTL: {}", repository, requestId, e.toString()));
     }
   }

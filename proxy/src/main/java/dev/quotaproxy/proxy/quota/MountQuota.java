@@ -26,11 +26,11 @@ import org.slf4j.LoggerFactory;
 final class MountQuota implements ExchangeQuota {
   private static final Logger LOG = LoggerFactory.getLogger(MountQuota.class);
 
-  private final QuotaEnforcer enforcer;
+  private final QuotaPolicy policy;
   private final ExchangeView exchange;
   private final String repository;
   private final String digest;
-  private final String requestId = QuotaEnforcer.requestId();
+  private final String requestId = QuotaPolicy.requestId();
   /** The size reserved for the mount; -1 when it was turned into a plain upload. */
   private long size = -1;
   /** A reservation was asked for: whatever becomes of it, the request id is released (and so retired) at the end. */
@@ -39,8 +39,8 @@ final class MountQuota implements ExchangeQuota {
   /** Its commit intent is recorded (intend.lua): see {@link #ended}. */
   private boolean intended;
 
-  MountQuota(QuotaEnforcer enforcer, ExchangeView exchange) {
-    this.enforcer = enforcer;
+  MountQuota(QuotaPolicy policy, ExchangeView exchange) {
+    this.policy = policy;
     this.exchange = exchange;
     this.repository = exchange.oci().repository();
     this.digest = exchange.oci().digest();
@@ -48,7 +48,7 @@ final class MountQuota implements ExchangeQuota {
 
   @Override
   public Future<Admission> decide() {
-    return enforcer.unlessReadOnly(exchange, this::reserve);
+    return policy.unlessReadOnly(exchange, this::reserve);
   }
 
   private Future<Admission> reserve() {
@@ -58,7 +58,7 @@ final class MountQuota implements ExchangeQuota {
     }
     // A namespace the store does not hold yet is not created for a request the registry has not
     // authorised: such a mount is a plain upload, whose session is recorded on the registry's 202.
-    return enforcer.store.namespaceKnown(Scopes.namespace(repository))
+    return policy.store.namespaceKnown(Scopes.namespace(repository))
         .compose(exists -> exists ? blobSize() : Future.succeededFuture(-1L))
         .compose(known -> {
           if (known < 0) {
@@ -69,20 +69,20 @@ final class MountQuota implements ExchangeQuota {
             return Future.succeededFuture(Admission.FORWARD);
           }
           reserving = true;
-          return enforcer.reserveThroughContention(() -> enforcer.store.reserveBlobs(repository, requestId, List.of(new Blob(digest, known))))
+          return policy.reserveThroughContention(() -> policy.store.reserveBlobs(repository, requestId, List.of(new Blob(digest, known))))
               .compose(r -> {
                 if (!r.granted()) {
                   return Future.succeededFuture(asPlainUpload());
                 }
                 size = known;
                 // A mount links the blob at once: if this proxy dies before charging the 201, another does (RegistryIntents).
-                return enforcer.store.intendCommit(repository, requestId, null, digest).map(v -> {
+                return policy.store.intendCommit(repository, requestId, null, digest).map(v -> {
                   intended = true;
                   return Admission.FORWARD;
                 });
               });
         })
-        .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
+        .recover(e -> Future.succeededFuture(policy.storeUnreachable(exchange, e)));
   }
 
   private Admission asPlainUpload() {
@@ -91,8 +91,8 @@ final class MountQuota implements ExchangeQuota {
 
   private Future<Long> blobSize() {
     String from = exchange.oci().mountFrom();
-    return enforcer.store.sizeOf(Scopes.namespace(repository), digest)
-        .compose(s -> s >= 0 || from == null ? Future.succeededFuture(s) : enforcer.store.sizeOf(Scopes.namespace(from), digest))
+    return policy.store.sizeOf(Scopes.namespace(repository), digest)
+        .compose(s -> s >= 0 || from == null ? Future.succeededFuture(s) : policy.store.sizeOf(Scopes.namespace(from), digest))
         .compose(s -> s >= 0 || from == null || !OciNames.isRepositoryName(from)
             ? Future.succeededFuture(s)
             : exchange.upstreamSize(from, digest, false));
@@ -103,7 +103,7 @@ final class MountQuota implements ExchangeQuota {
     if (status == 202) {
       // A plain session, opened by the registry or asked for by the proxy: an upload start's rules.
       release();
-      return new UploadStartQuota(enforcer, exchange).sessionOpened(status, headers);
+      return new UploadStartQuota(policy, exchange).sessionOpened(status, headers);
     }
     if (status != 201 || size < 0) {
       release();
@@ -114,9 +114,9 @@ final class MountQuota implements ExchangeQuota {
     if (named != null && !named.trim().equals(digest)) {
       LOG.warn("{}: the registry mounted {} for a mount of {}; charged as asked", repository, named.trim(), digest);
     }
-    return enforcer.store.commitBlob(repository, requestId, null, new Blob(digest, size), exchange.user())
+    return policy.store.commitBlob(repository, requestId, null, new Blob(digest, size), exchange.user())
         .map(commit -> Answer.relay(QuotaErrors.softLimitWarnings(commit.scopes())))
-        .recover(e -> enforcer.<Answer>recordFailure(exchange, "mounted blob " + digest, e).otherwise(Answer.RELAY));
+        .recover(e -> policy.<Answer>recordFailure(exchange, "mounted blob " + digest, e).otherwise(Answer.RELAY));
   }
 
   @Override
@@ -128,7 +128,7 @@ final class MountQuota implements ExchangeQuota {
       settled = true;
     }
     release();
-    enforcer.store.requestEnded(requestId);
+    policy.store.requestEnded(requestId);
   }
 
   private void release() {
@@ -139,7 +139,7 @@ final class MountQuota implements ExchangeQuota {
     if (reserving) {
       // Also when the client left while the reservation was being asked for: releasing retires the id, so
       // a grant that lands afterwards holds nothing.
-      enforcer.store.release(repository, requestId, -1)
+      policy.store.release(repository, requestId, -1)
           .onFailure(e -> LOG.warn("{}: reservation {} not released, it expires with its TTL: {}", repository, requestId, e.toString()));
     }
   }

@@ -19,10 +19,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /** A refusal caused only by others' bytes in flight is waited out; a scope that is really full is refused at once. */
-class QuotaEnforcerTest {
+class QuotaPolicyTest {
   private final Vertx vertx = Vertx.vertx();
   private final ProxyConfig.Quota settings = ProxyConfig.load(List.of("--upstream", "http://127.0.0.1:5000"), Map.of()).quota();
-  private final QuotaEnforcer enforcer = new QuotaEnforcer(vertx, null, new SystemGuard(), settings, QuotaEnforcer.pushLimits(settings));
+  private final QuotaPolicy policy = new QuotaPolicy(vertx, null, new SystemGuard(), settings, QuotaEnforcer.pushLimits(settings));
 
   @AfterEach
   void stop() throws Exception {
@@ -40,7 +40,7 @@ class QuotaEnforcerTest {
       "999,  1,    1000, 0,   0,   true",
       "1000, 0,    1000, 0,   0,   false"})
   void tellsOthersBytesInFlightFromAFullScope(long used, long reserved, long hard, long requested, long held, boolean inFlight) {
-    assertThat(QuotaEnforcer.onlyInFlightInTheWay(new Denial("acme", used, reserved, hard, requested, held))).isEqualTo(inFlight);
+    assertThat(QuotaPolicy.onlyInFlightInTheWay(new Denial("acme", used, reserved, hard, requested, held))).isEqualTo(inFlight);
   }
 
   @Test
@@ -51,7 +51,7 @@ class QuotaEnforcerTest {
         new Reservation(100, null)));
     AtomicInteger attempts = new AtomicInteger();
 
-    Reservation outcome = enforcer.reserveThroughContention(() -> {
+    Reservation outcome = policy.reserveThroughContention(() -> {
       attempts.incrementAndGet();
       return Future.succeededFuture(answers.remove());
     }).await(10, TimeUnit.SECONDS);
@@ -65,7 +65,7 @@ class QuotaEnforcerTest {
     AtomicInteger attempts = new AtomicInteger();
     Denial full = new Denial("acme", 950, 0, 1000, 100, 0);
 
-    Reservation outcome = enforcer.reserveThroughContention(() -> {
+    Reservation outcome = policy.reserveThroughContention(() -> {
       attempts.incrementAndGet();
       return Future.succeededFuture(new Reservation(0, full));
     }).await(10, TimeUnit.SECONDS);
