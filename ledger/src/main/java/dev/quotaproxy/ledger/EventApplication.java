@@ -6,7 +6,6 @@ import static dev.quotaproxy.ledger.LedgerSql.texts;
 import static dev.quotaproxy.ledger.LedgerSql.times;
 import static dev.quotaproxy.ledger.LedgerSql.underPattern;
 
-import dev.quotaproxy.ledger.Ledger.Applied;
 import dev.quotaproxy.ledger.LedgerBatch.EventId;
 import dev.quotaproxy.ledger.LedgerBatch.HourlyUsage;
 import dev.quotaproxy.ledger.LedgerBatch.RepositoryDigest;
@@ -61,14 +60,9 @@ final class EventApplication {
     return connection.preparedQuery(LedgerSql.LOCK_PROGRESS).execute(Tuple.of(namespaces.toArray(String[]::new)))
         .map(rows -> {
           Map<String, NamespaceProgress> progress = new HashMap<>();
-          rows.forEach(row -> progress.put(row.getString("namespace"), progressOf(row)));
+          rows.forEach(row -> progress.put(row.getString("namespace"), NamespaceProgress.of(row)));
           return progress;
         });
-  }
-
-  static NamespaceProgress progressOf(Row row) {
-    return new NamespaceProgress(new StreamPosition(row.getLong("last_stream_ms"), row.getLong("last_stream_seq")),
-        row.getLong("last_sequence"));
   }
 
   /** Sets the usage of every scope of the namespaces to what their links add up to (see {@link LedgerSql#RECOUNT_NAMESPACE}). */

@@ -74,19 +74,6 @@ public final class Ledger {
   public record NamespaceSnapshot(String namespace, Optional<StreamPosition> position, long sequence,
                                   Map<String, Long> usage, Map<String, RepositorySnapshot> repositories) {}
 
-  /**
-   * What one application of events did.
-   *
-   * @param count      events applied now (redelivered ones count 0)
-   * @param olderRedis namespaces whose new events came from a Redis holding older state than the ledger
-   *                   (see {@link #apply(List, Map)}): their usage was recounted from the links, and their
-   *                   Redis state must be restored from the ledger
-   */
-  public record Applied(int count, Set<String> olderRedis) {
-    public Applied {
-      olderRedis = Set.copyOf(olderRedis);
-    }
-  }
 
 
   /**
@@ -180,7 +167,7 @@ public final class Ledger {
 
   private static Future<Optional<NamespaceProgress>> progressRow(SqlClient client, String namespace) {
     return client.preparedQuery(LedgerSql.PROGRESS).execute(Tuple.of(namespace))
-        .map(rows -> rows.size() == 0 ? Optional.empty() : Optional.of(EventApplication.progressOf(rows.iterator().next())));
+        .map(rows -> rows.size() == 0 ? Optional.empty() : Optional.of(NamespaceProgress.of(rows.iterator().next())));
   }
 
   /**

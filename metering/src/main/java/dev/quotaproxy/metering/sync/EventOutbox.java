@@ -1,5 +1,6 @@
 package dev.quotaproxy.metering.sync;
 
+import dev.quotaproxy.ledger.Applied;
 import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.ledger.StreamPosition;
 import dev.quotaproxy.metering.EmittedEvents;
@@ -211,7 +212,7 @@ public final class EventOutbox implements EmittedEvents {
     StreamEvents.Batch parsed = new StreamEvents.Batch();
     new java.util.TreeMap<>(events).forEach((position, fields) ->
         parsed.add(namespace, position.ms() + "-" + position.seq(), fields));
-    return ledger.apply(parsed.events(), parsed.sequences()).map(Ledger.Applied::count).onSuccess(fresh -> {
+    return ledger.apply(parsed.events(), parsed.sequences()).map(Applied::count).onSuccess(fresh -> {
       recovered.addAndGet(fresh);
       events.keySet().forEach(position -> forget(namespace, position));
     });
