@@ -248,6 +248,37 @@ local function purge_expired(now)
   end
 end
 
+-- How a script that reserves under `id` starts: nil and the time when it may go on, else its reply now
+-- (UNKNOWN, {2} for a retired id, {4} while recovering when `checks_recovery`). Expired reservations are
+-- purged first, so that what the script reads next counts no abandoned upload.
+local function reserving_start(id, checks_recovery)
+  if not known() then
+    return UNKNOWN
+  end
+  local now = now_ms()
+  purge_expired(now)
+  if is_retired(id) then
+    return { 2 }
+  end
+  if checks_recovery and recovering() then
+    return { 4 }
+  end
+  return nil, now
+end
+
+-- How a script that unlinks starts: nil when it may go on, else UNKNOWN. The deleting request's intent
+-- (intend.lua, '' for none) ends here, and expired reservations are purged.
+local function dropping_start(request)
+  if not known() then
+    return UNKNOWN
+  end
+  if request ~= '' then
+    redis.call('HDEL', COMMITS, request)
+  end
+  purge_expired(now_ms())
+  return nil
+end
+
 -- Makes a blob present in the repository (the innermost scope) and so in every scope of the path, and
 -- returns the size it counts at. A size the namespace knows wins and is never overwritten (a client may
 -- claim any size; the first commit's was counted or asked of the registry): `size` is recorded only for

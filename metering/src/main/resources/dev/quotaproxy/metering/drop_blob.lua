@@ -12,13 +12,9 @@
 local MANIFESTS, REFCOUNT = KEYS[EXTRA_KEYS + 1], KEYS[EXTRA_KEYS + 2]
 local digest = ARGV[EXTRA_ARGV + 1]
 local request = ARGV[EXTRA_ARGV + 2] or ''
-if not known() then
+if dropping_start(request) then
   return UNKNOWN
 end
-if request ~= '' then
-  redis.call('HDEL', COMMITS, request)
-end
-purge_expired(now_ms())
 if num(redis.call('HGET', REFCOUNT, digest), 0) <= 0 and redis.call('SISMEMBER', MANIFESTS, digest) == 0 then
   remove_blob(digest)
 end

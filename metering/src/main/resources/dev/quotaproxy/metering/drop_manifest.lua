@@ -12,13 +12,9 @@
 local MANIFESTS, REFS, REFCOUNT = KEYS[EXTRA_KEYS + 1], KEYS[EXTRA_KEYS + 2], KEYS[EXTRA_KEYS + 3]
 local manifest = ARGV[EXTRA_ARGV + 1]
 local request = ARGV[EXTRA_ARGV + 2] or ''
-if not known() then
+if dropping_start(request) then
   return UNKNOWN
 end
-if request ~= '' then
-  redis.call('HDEL', COMMITS, request)
-end
-purge_expired(now_ms())
 
 if redis.call('SREM', MANIFESTS, manifest) == 0 then
   remove_blob(manifest)

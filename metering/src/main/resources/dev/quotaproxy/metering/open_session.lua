@@ -9,13 +9,9 @@
 --         proxy): nothing is recorded.
 
 local id, repository, ttl = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], tonumber(ARGV[EXTRA_ARGV + 3])
-if not known() then
-  return UNKNOWN
-end
-local now = now_ms()
-purge_expired(now)
-if is_retired(id) then
-  return { 2 }
+local refusal, now = reserving_start(id, false)
+if refusal then
+  return refusal
 end
 
 for i = 1, SCOPE_COUNT do

@@ -14,16 +14,9 @@
 -- nothing never refuses, even when over its limit.
 
 local id, repository, ttl = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], tonumber(ARGV[EXTRA_ARGV + 3])
-if not known() then
-  return UNKNOWN
-end
-local now = now_ms()
-purge_expired(now)
-if is_retired(id) then
-  return { 2 }
-end
-if recovering() then
-  return { 4 }
+local refusal, now = reserving_start(id, true)
+if refusal then
+  return refusal
 end
 
 local blobs, seen = {}, {}

@@ -13,16 +13,9 @@
 
 local id, session, repository = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], ARGV[EXTRA_ARGV + 3]
 local min, max, ttl = tonumber(ARGV[EXTRA_ARGV + 4]), tonumber(ARGV[EXTRA_ARGV + 5]), tonumber(ARGV[EXTRA_ARGV + 6])
-if not known() then
-  return UNKNOWN
-end
-local now = now_ms()
-purge_expired(now)
-if is_retired(id) then
-  return { 2 }
-end
-if recovering() then
-  return { 4 }
+local refusal, now = reserving_start(id, true)
+if refusal then
+  return refusal
 end
 
 local function fits(headroom)
