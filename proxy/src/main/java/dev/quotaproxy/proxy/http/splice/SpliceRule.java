@@ -1,4 +1,4 @@
-package dev.quotaproxy.proxy.http;
+package dev.quotaproxy.proxy.http.splice;
 
 /**
  * Which upstream answers are worth moving kernel to kernel: a body of known length, large enough

@@ -1,4 +1,4 @@
-package dev.quotaproxy.proxy.http;
+package dev.quotaproxy.proxy.http.splice;
 
 import com.sun.jna.Library;
 import com.sun.jna.Native;

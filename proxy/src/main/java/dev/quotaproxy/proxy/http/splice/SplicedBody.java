@@ -1,4 +1,4 @@
-package dev.quotaproxy.proxy.http;
+package dev.quotaproxy.proxy.http.splice;
 
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;

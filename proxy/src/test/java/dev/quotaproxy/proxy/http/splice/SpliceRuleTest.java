@@ -1,4 +1,4 @@
-package dev.quotaproxy.proxy.http;
+package dev.quotaproxy.proxy.http.splice;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
