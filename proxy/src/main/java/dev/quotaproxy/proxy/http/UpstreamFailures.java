@@ -1,6 +1,6 @@
 package dev.quotaproxy.proxy.http;
 
-import dev.quotaproxy.proxy.oci.OciError;
+import dev.quotaproxy.proxy.route.OciError;
 import io.netty.channel.ConnectTimeoutException;
 import io.vertx.core.http.ConnectionPoolTooBusyException;
 import java.net.ConnectException;

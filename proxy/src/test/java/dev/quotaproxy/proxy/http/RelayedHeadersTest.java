@@ -2,7 +2,7 @@ package dev.quotaproxy.proxy.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.oci.OciError;
+import dev.quotaproxy.proxy.route.OciError;
 import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpMethod;
 import java.net.URI;
