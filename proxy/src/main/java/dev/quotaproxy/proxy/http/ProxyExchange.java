@@ -50,6 +50,11 @@ import org.slf4j.LoggerFactory;
  * policy both ways ({@link ForwardedHeaders}, {@link RelayedHeaders}), what an upstream failure tells
  * the client ({@link UpstreamFailures}), the proxy's own requests ({@link UpstreamRegistry}) and the
  * spliced relay ({@link SpliceRelay}).
+ *
+ * <p>Over 350 lines, and kept whole: every step (admit, the guarded-body handshake, forward, relay, abort,
+ * finish) reads and moves the one set of fields below (what was admitted, sent, answered, replied), and
+ * the order of those moves is what keeps a charge and the bytes in step. Split across classes, each step
+ * would reach into the others' state; here they read top to bottom in the order a request lives them.
  */
 public final class ProxyExchange implements ExchangeView {
   private static final Logger LOG = LoggerFactory.getLogger(ProxyExchange.class);
