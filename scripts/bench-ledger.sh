@@ -178,7 +178,7 @@ summary_table() {
   echo "every part checked the ledger against what was sent or what the registry holds: all passed"
 }
 
-main() {
+bench_ledger_main() {
   need java mvn
   [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BL_ROUNDS must be a positive integer"
   qp_init bench-ledger
@@ -195,4 +195,4 @@ main() {
 }
 
 LOAD_START=""
-main "$@"
+bench_ledger_main "$@"

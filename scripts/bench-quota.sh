@@ -54,14 +54,11 @@ VARIANTS=${BQ_VARIANTS:-large-put small-put large-chunked small-chunked}
 LARGE_COUNT=${BQ_LARGE_COUNT:-20} LARGE_MIB=${BQ_LARGE_MIB:-64}
 SMALL_COUNT=${BQ_SMALL_COUNT:-200} SMALL_MIB=${BQ_SMALL_MIB:-1}
 SCRIPTS=$QP_ROOT/metering/src/main/resources/dev/quotaproxy/metering
-MIB=$((1024 * 1024))
 MAX_TIME=600   # seconds; no single request may hang the benchmark longer
 PIB=$((1024 * 1024 * 1024 * 1024 * 1024))
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# fmt NUMBER FORMAT: NUMBER printed with the printf FORMAT.
 fmt() { awk -v v="$1" -v f="$2" 'BEGIN { printf f, v }'; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { print b - a }'; }
 
 # ================================================================ 1. decision path
 
@@ -154,60 +151,33 @@ decision_path() {
 
 # ================================================================ 2. push throughput
 
-# upload_url BASE REPO: POST an upload session; set UPLOAD_URL to its absolute URL.
-# (Helpers here set globals rather than print: a die inside $(...) would only
-# leave the subshell, its message captured instead of shown.)
-UPLOAD_URL=""
-upload_url() {
-  local loc
-  loc=$(curl -sSf -o /dev/null -D - -X POST -H 'Content-Length: 0' "$1/v2/$2/blobs/uploads/" \
-    | awk 'tolower($1) == "location:" { sub(/\r$/, "", $2); print $2 }') \
-    || die "POST $1/v2/$2/blobs/uploads/ failed"
-  [[ -n "$loc" ]] || die "no Location from POST $1/v2/$2/blobs/uploads/"
-  [[ "$loc" == http* ]] || loc=$1$loc
-  UPLOAD_URL=$loc
-}
-
-with_digest() {
-  if [[ "$1" == *\?* ]]; then echo "$1&digest=$2"; else echo "$1?digest=$2"; fi
-}
-
-# push_put BASE REPO FILE DIGEST: POST, then one PUT ?digest= with Content-Length.
-push_put() {
-  local code
-  upload_url "$1" "$2"
-  # 'Expect:' turns curl's automatic 100-continue off, as in bench.sh.
-  code=$(curl -sS -o /dev/null --max-time "$MAX_TIME" -X PUT -T "$3" -H 'Expect:' \
-    -H 'Content-Type: application/octet-stream' -w '%{http_code}' \
-    "$(with_digest "$UPLOAD_URL" "$4")") || die "PUT of $3 to $1 ($2) failed"
-  [[ "$code" == 201 ]] || die "PUT of $3 to $1 ($2): status $code"
-}
-
 # push_chunked BASE REPO FILE DIGEST: POST, one chunked PATCH, then an empty PUT ?digest=.
+# (The monolithic push, POST + PUT with Content-Length, is put_blob in lib/http.sh.)
 push_chunked() {
-  local out code loc
-  upload_url "$1" "$2"
-  out=$(curl -sS -o /dev/null -D - --max-time "$MAX_TIME" -X PATCH -T "$3" -H 'Expect:' \
-    -H 'Transfer-Encoding: chunked' -H 'Content-Type: application/octet-stream' \
-    "$UPLOAD_URL") || die "PATCH of $3 to $1 ($2) failed"
-  code=$(awk 'NR == 1 { print $2 }' <<<"$out")
+  local code
+  start_upload "$1" "$2" || die "POST $1/v2/$2/blobs/uploads/ failed"
+  # 'Expect:' turns curl's automatic 100-continue off, as put_blob does.
+  code=$(http PATCH "$UPLOAD_URL" --max-time "$MAX_TIME" -T "$3" -H 'Expect:' \
+    -H 'Transfer-Encoding: chunked' -H 'Content-Type: application/octet-stream')
   [[ "$code" == 202 ]] || die "PATCH of $3 to $1 ($2): status $code"
-  loc=$(awk 'tolower($1) == "location:" { sub(/\r$/, "", $2); print $2 }' <<<"$out")
-  [[ "$loc" == http* ]] || loc=$1$loc
-  code=$(curl -sS -o /dev/null -X PUT -H 'Content-Length: 0' -w '%{http_code}' "$(with_digest "$loc" "$4")") \
-    || die "closing PUT to $1 ($2) failed"
+  code=$(http PUT "$(with_digest "$(absolute_url "$1" "$(header Location)")" "$4")" -H 'Content-Length: 0')
   [[ "$code" == 201 ]] || die "closing PUT of $3 to $1 ($2): status $code"
 }
 
 # push_set BASE REPO KIND HOW: push every blob of KIND (large, small) with HOW
-# (put, chunked); set PUSH_SECS to the seconds it took.
+# (put, chunked); set PUSH_SECS to the seconds it took. (It sets a global rather than
+# print: a die inside $(...) would only leave the subshell, its message captured.)
 PUSH_SECS=""
 push_set() {
   local base=$1 repo=$2 kind=$3 how=$4 start i
   local -n digests=DIGESTS_$kind
   start=$(now)
   for ((i = 0; i < ${#digests[@]}; i++)); do
-    "push_$how" "$base" "$repo" "$QP_TMP/$kind/$i.bin" "${digests[$i]}"
+    if [[ "$how" == put ]]; then
+      put_blob "$base" "$repo" "$QP_TMP/$kind/$i.bin" "${digests[$i]}"
+    else
+      push_chunked "$base" "$repo" "$QP_TMP/$kind/$i.bin" "${digests[$i]}"
+    fi
   done
   PUSH_SECS=$(elapsed "$start")
 }
@@ -242,13 +212,12 @@ proxy_side_times() {
 
 # make_set KIND COUNT MIB: COUNT random blobs of MIB MiB; their digests in DIGESTS_KIND.
 make_set() {
-  local kind=$1 count=$2 mib=$3 i sum
+  local kind=$1 count=$2 mib=$3 i
   local -n digests=DIGESTS_$kind
   mkdir -p "$QP_TMP/$kind"
   for ((i = 0; i < count; i++)); do
-    head -c $((mib * MIB)) /dev/urandom >"$QP_TMP/$kind/$i.bin"
-    sum=$(sha256sum "$QP_TMP/$kind/$i.bin")
-    digests+=("sha256:${sum%% *}")
+    random_file "$QP_TMP/$kind/$i.bin" $((mib * MIB))
+    digests+=("$(sha256_of "$QP_TMP/$kind/$i.bin")")
   done
 }
 
@@ -321,15 +290,15 @@ YAML
 
   # The on-proxy really metered: every round's repository is charged exactly
   # the bytes pushed to it, and nothing is left reserved.
-  local used bad=0
+  local charged bad=0
   for ((round = 0; round <= ROUNDS; round++)); do
     for variant in "${variants[@]}"; do
       if [[ "$variant" == large-* ]]; then bytes=$large_bytes; else bytes=$small_bytes; fi
-      used=$(rcli HGET 'qp:{bpush}:used' "bpush/on-$variant-r$round")
-      [[ "$used" == "$bytes" ]] || { bad=1; log "bpush/on-$variant-r$round: charged ${used:-0}, pushed $bytes"; }
+      charged=$(used "bpush/on-$variant-r$round")
+      [[ "$charged" == "$bytes" ]] || { bad=1; log "bpush/on-$variant-r$round: charged $charged, pushed $bytes"; }
     done
   done
-  [[ "$(rcli HVALS 'qp:{bpush}:reserved' | awk '{ s += $1 } END { print s + 0 }')" == 0 ]] \
+  [[ "$(reserved_total bpush)" == 0 ]] \
     || { bad=1; log "bytes still reserved: $(rcli HGETALL 'qp:{bpush}:reserved' | tr '\n' ' ')"; }
   PROXY_LOG=$on_log
   [[ -z "$(access_log 'select(.status >= 400)' -r)" ]] || { bad=1; log "the on-proxy answered errors"; }
@@ -337,7 +306,7 @@ YAML
   echo "  quotas on: every repository charged exactly the bytes pushed, nothing left reserved"
 }
 
-main() {
+bench_quota_main() {
   need curl jq java docker-registry redis-server redis-cli redis-benchmark sha1sum sha256sum
   [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BQ_ROUNDS must be a positive integer"
   qp_init bench-quota
@@ -351,4 +320,4 @@ main() {
   echo "bench-quota: done"
 }
 
-main "$@"
+bench_quota_main "$@"

@@ -45,31 +45,6 @@ MAX_TIME=900   # seconds; no single transfer may hang the benchmark for longer
 
 # ---------------------------------------------------------------- transfers
 
-# make_blob MIB FILE: write MIB MiB of random bytes to FILE.
-make_blob() {
-  head -c "$(($1 * 1024 * 1024))" /dev/urandom >"$2"
-}
-
-# push_blob BASE_URL REPO FILE DIGEST: upload FILE as one monolithic PUT;
-# print the seconds the PUT took.
-push_blob() {
-  local base=$1 repo=$2 file=$3 digest=$4 headers loc out
-  headers=$QP_TMP/post.headers
-  curl -sSf -o /dev/null -D "$headers" -X POST -H 'Content-Length: 0' \
-    "$base/v2/$repo/blobs/uploads/" || die "POST upload to $base/v2/$repo"
-  loc=$(awk 'tolower($1) == "location:" { sub(/\r$/, "", $2); print $2 }' "$headers")
-  [[ -n "$loc" ]] || die "no Location from POST $base/v2/$repo/blobs/uploads/"
-  [[ "$loc" == http* ]] || loc=$base$loc
-  if [[ "$loc" == *\?* ]]; then loc+="&digest=$digest"; else loc+="?digest=$digest"; fi
-  # 'Expect:' switches curl's automatic Expect: 100-continue off: this measures
-  # streaming, not the 100-continue round trip (e2e.sh tests that).
-  out=$(curl -sS -o /dev/null --max-time "$MAX_TIME" -X PUT -T "$file" -H 'Expect:' \
-    -H 'Content-Type: application/octet-stream' -w '%{http_code} %{time_total}' "$loc") \
-    || die "PUT of $file to $base ($repo) failed"
-  [[ "${out%% *}" == 201 ]] || die "PUT of $file to $base ($repo): status ${out%% *}"
-  echo "${out#* }"
-}
-
 # pull_blob BASE_URL REPO DIGEST SIZE: GET the blob to /dev/null; print seconds.
 pull_blob() {
   local base=$1 repo=$2 digest=$3 size=$4 out code secs got
@@ -86,13 +61,13 @@ pull_blob() {
 # (SHA-NI where the CPU has it, like the Go clients) and check the digest;
 # print seconds.
 pull_verified() {
-  local base=$1 repo=$2 digest=$3 start end got
-  start=$(date +%s.%N)
+  local base=$1 repo=$2 digest=$3 start secs got
+  start=$(now)
   got=$(curl -sSf --max-time "$MAX_TIME" "$base/v2/$repo/blobs/$digest" | openssl dgst -sha256 -r) \
     || die "verified GET $base/v2/$repo/blobs/$digest failed"
-  end=$(date +%s.%N)
+  secs=$(elapsed "$start")
   [[ "sha256:${got%% *}" == "$digest" ]] || die "verified GET $base/v2/$repo: digest sha256:${got%% *}, expected $digest"
-  awk -v a="$start" -v b="$end" 'BEGIN { print b - a }'
+  echo "$secs"
 }
 
 # start_haproxy NAME [OPTION]: HAProxy in HTTP mode in front of the registry, as a
@@ -133,13 +108,8 @@ start_copying_proxy() {
 
 # ---------------------------------------------------------------- numbers
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 mbps()   { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / 1e6 / s }'; }
 ratio()  { awk -v p="$1" -v d="$2" 'BEGIN { printf "%.2f", p / d }'; }
-kib_to_mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-
-# status_kib PID FIELD: a kB field (VmRSS, VmHWM) of /proc/PID/status.
-status_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 
 # ---------------------------------------------------------------- phases
 
@@ -158,7 +128,7 @@ throughput() {
     paths+=(haproxy haproxy-splice)
   fi
   step "throughput: ${SIZE_MIB} MiB blob, 1 warm-up + $ROUNDS rounds per path (${paths[*]})"
-  make_blob "$SIZE_MIB" "$file"
+  random_file "$file" $((SIZE_MIB * MIB))
   digest=$(sha256_of "$file")
   size=$(stat -c %s "$file")
   log "blob $digest"
@@ -169,7 +139,8 @@ throughput() {
       base=${url[$path]}
       repo=bench/$path-r$round-$RANDOM
       local p v r
-      p=$(push_blob "$base" "$repo" "$file" "$digest")
+      put_blob "$base" "$repo" "$file" "$digest"
+      p=$PUT_SECS
       r=$(pull_blob "$base" "$repo" "$digest" "$size")
       v=$(pull_verified "$base" "$repo" "$digest")
       if ((round == 0)); then
@@ -209,11 +180,11 @@ poll_rss() {
 }
 
 memory() {
-  local file=$QP_TMP/big.bin digest size repo=bench/big-$RANDOM got poller idle push_s pull_s start end
+  local file=$QP_TMP/big.bin digest size repo=bench/big-$RANDOM got poller idle push_s pull_s start
   step "memory: ${BIG_MIB} MiB blob through the proxy with JAVA_OPTS=$HEAP_OPTS"
   stop_proxy
   JAVA_OPTS=$HEAP_OPTS start_proxy proxy-small-heap.log
-  make_blob "$BIG_MIB" "$file"
+  random_file "$file" $((BIG_MIB * MIB))
   digest=$(sha256_of "$file")
   size=$(stat -c %s "$file")
   idle=$(status_kib "$PROXY_PID" VmRSS)
@@ -221,12 +192,12 @@ memory() {
   poll_rss "$PROXY_PID" "$QP_TMP/rss.max" &
   poller=$!
   QP_PIDS+=("$poller")
-  push_s=$(push_blob "$PROXY_URL" "$repo" "$file" "$digest")
-  start=$(date +%s.%N)
+  put_blob "$PROXY_URL" "$repo" "$file" "$digest"
+  push_s=$PUT_SECS
+  start=$(now)
   got=$(curl -sSf --max-time "$MAX_TIME" "$PROXY_URL/v2/$repo/blobs/$digest" | sha256sum) \
     || die "GET of the ${BIG_MIB} MiB blob through the proxy failed"
-  end=$(date +%s.%N)
-  pull_s=$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')
+  pull_s=$(elapsed "$start")
   local hwm polled
   hwm=$(status_kib "$PROXY_PID" VmHWM)
   kill "$poller" 2>/dev/null || true
@@ -246,7 +217,7 @@ memory() {
   [[ "$match" == yes ]] || die "digest read back: sha256:${got%% *}, expected $digest"
 }
 
-main() {
+bench_main() {
   need curl jq java docker-registry sha256sum openssl
   [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer"
   qp_init bench
@@ -260,4 +231,4 @@ main() {
   echo "bench: done"
 }
 
-main "$@"
+bench_main "$@"

@@ -26,65 +26,12 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$HERE/lib/common.sh"
 
-KIB=1024
-MIB=$((1024 * 1024))
 LAYOUT=""
 SMALL="" SMALL_SIZE=0 LIMIT=0 LIMIT_TEXT=""
 EGRESS_LIMIT=$MIB
 DOCKER_OK=0
 
 # ---------------------------------------------------------------- helpers
-
-# http METHOD URL [CURL_ARGS...]: print the status code; the body goes to
-# $QP_TMP/http.body and the headers to $QP_TMP/http.headers.
-http() {
-  local method=$1 url=$2
-  shift 2
-  local -a how=(-X "$method")
-  [[ "$method" == HEAD ]] && how=(--head)
-  curl -sS -o "$QP_TMP/http.body" -D "$QP_TMP/http.headers" -w '%{http_code}' \
-    "${how[@]}" "$@" "$url"
-}
-
-# header NAME: the value of header NAME in the last response's headers.
-header() {
-  awk -v name="${1,,}" '
-    /^HTTP\// { value = ""; found = 0 }
-    { line = $0; sub(/\r$/, "", line) }
-    tolower(substr(line, 1, index(line, ":") - 1)) == name {
-      value = substr(line, index(line, ":") + 1); sub(/^[ \t]+/, "", value); found = 1
-    }
-    END { if (found) print value; exit !found }' "$QP_TMP/http.headers"
-}
-
-# start_upload REPO: POST an upload session through the proxy; print its absolute URL.
-start_upload() {
-  local code loc
-  code=$(http POST "$PROXY_URL/v2/$1/blobs/uploads/" -H 'Content-Length: 0')
-  [[ "$code" == 202 ]] || { fail "POST upload to $1: expected 202, got $code"; return 1; }
-  loc=$(header Location) || { fail "POST upload to $1: no Location header"; return 1; }
-  [[ "$loc" == http* ]] || loc=$PROXY_URL$loc
-  echo "$loc"
-}
-
-# with_digest URL DIGEST: URL plus the digest query parameter.
-with_digest() {
-  if [[ "$1" == *\?* ]]; then echo "$1&digest=$2"; else echo "$1?digest=$2"; fi
-}
-
-# used SCOPE / reserved SCOPE: committed / in-flight bytes of SCOPE (0 when absent).
-used() { redis_hash_field used "$1"; }
-reserved() { redis_hash_field reserved "$1"; }
-redis_hash_field() {
-  local ns=${2%%/*} value
-  value=$(rcli HGET "qp:{$ns}:$1" "$2")
-  echo "${value:-0}"
-}
-
-# reserved_total NAMESPACE: in-flight bytes over every scope of the namespace.
-reserved_total() {
-  rcli HVALS "qp:{$1}:reserved" | awk '{ s += $1 } END { print s + 0 }'
-}
 
 # wait_reserved_zero NAMESPACE: give a release issued after the response up to 5 s.
 wait_reserved_zero() {
@@ -128,16 +75,9 @@ registry_blob_file() {
 # mib BYTES: the way the proxy prints sizes between 1 MiB and 1 GiB ("1.5 MiB").
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 
-podman_() {
-  local p=$QP_TMP/podman
-  # As in e2e.sh: vfs and private storage, nothing shared with the host's podman.
-  podman --root "$p/root" --runroot "$p/run" --tmpdir "$p/tmp" \
-    --storage-driver vfs --cgroup-manager=cgroupfs --events-backend=file "$@"
-}
-
 # ---------------------------------------------------------------- steps
 
-setup() {
+e2e_quota_setup() {
   need curl jq skopeo podman umoci docker-registry redis-server redis-cli find gzip
   qp_init e2e-quota
   step "build test images (OCI layout, random layers)"
@@ -145,12 +85,12 @@ setup() {
   SMALL=$("$HERE/make-test-image.sh" "$LAYOUT" small 2 384 | tail -n 1)
   "$HERE/make-test-image.sh" "$LAYOUT" big 1 2048 >/dev/null
   "$HERE/make-test-image.sh" "$LAYOUT" pod 1 3072 >/dev/null
-  SMALL_SIZE=$(image_size small)
+  SMALL_SIZE=$(image_size "$LAYOUT" small)
   # A bit above one small image, in whole 512 KiB so the proxy prints it exactly.
   LIMIT=$(((SMALL_SIZE + 512 * KIB + 512 * KIB - 1) / (512 * KIB) * (512 * KIB)))
   LIMIT_TEXT=$(mib "$LIMIT")
   log "image small $SMALL: $SMALL_SIZE bytes (manifest + config + 2 layers)"
-  log "image big: $(image_size big) bytes, image pod: $(image_size pod) bytes"
+  log "image big: $(image_size "$LAYOUT" big) bytes, image pod: $(image_size "$LAYOUT" pod) bytes"
   log "limit of scope q: $LIMIT bytes ($LIMIT_TEXT)"
 
   cat >"$QP_TMP/quota.yml" <<YAML
@@ -194,7 +134,7 @@ push_under_limit() {
 
 push_over_limit() {
   local out=$QP_TMP/skopeo-big.out layer headroom before uploaded
-  layer=$(jq -r '.layers[0].digest' "$(layout_blob "$(layout_digest big)")")
+  layer=$(jq -r '.layers[0].digest' "$(layout_blob "$LAYOUT" "$(layout_digest "$LAYOUT" big)")")
   before=$(used q)
   headroom=$((LIMIT - before))
   step "skopeo push big -> q/app:big (its 2 MiB layer is over the $headroom bytes left)"
@@ -228,10 +168,7 @@ podman_chunked_over_limit() {
   headroom=$((LIMIT - before))
   step "podman push pod -> localhost:$PROXY_PORT/q/podman:v1 (chunked 3 MiB layer, $headroom bytes left)"
   mkdir -p "$QP_TMP/podman"
-  # Into podman's storage without a registry (podman pull oci:DIR would name the
-  # image after DIR, which is not a valid repository name here).
-  skopeo copy -q "oci:$LAYOUT:pod" "containers-storage:[vfs@$QP_TMP/podman/root+$QP_TMP/podman/run]localhost/qtest/pod:v1" \
-    || die "skopeo copy of pod into podman's storage"
+  skopeo_to_podman "oci:$LAYOUT:pod" localhost/qtest/pod:v1 || die "skopeo copy of pod into podman's storage"
   mark=$(log_mark)
   # The name localhost:PORT is one podman has never pulled from, so it cannot
   # mount and must upload the layer, recompressed, with unknown length (chunked PATCH).
@@ -267,7 +204,8 @@ docker_over_limit() {
   ((DOCKER_OK)) || return 0
   local name=127.0.0.1:$PROXY_PORT/dk/app:big out=$QP_TMP/dk/push-big.out mark before headroom
   local diff_id refused uploaded d line bad=0 start secs
-  diff_id=$(jq -r '.rootfs.diff_ids[0]' "$(layout_blob "$(jq -r .config.digest "$(layout_blob "$(layout_digest big)")")")")
+  diff_id=$(jq -r '.rootfs.diff_ids[0]' \
+    "$(layout_blob "$LAYOUT" "$(jq -r .config.digest "$(layout_blob "$LAYOUT" "$(layout_digest "$LAYOUT" big)")")")")
   before=$(used dk)
   headroom=$((LIMIT - before))
   step "docker push big -> dk/app:big (a 2 MiB layer, $headroom bytes left in dk)"
@@ -334,16 +272,16 @@ docker_under_limit() {
 }
 
 expect_continue_over_limit() {
-  local file=$QP_TMP/2m.bin verbose=$QP_TMP/expect.verbose digest loc mark out code sent
+  local file=$QP_TMP/2m.bin verbose=$QP_TMP/expect.verbose digest mark out code sent
   step "PUT 2 MiB with Expect: 100-continue over the limit"
-  head -c $((2 * MIB)) /dev/urandom >"$file"
+  random_file "$file" $((2 * MIB))
   digest=$(sha256_of "$file")
-  loc=$(start_upload q/app) || return 0
+  start_upload "$PROXY_URL" q/app || return 0
   mark=$(log_mark)
   # With no answer to the Expect within --expect100-timeout, curl sends the body anyway.
   out=$(curl -v -sS -T "$file" -H 'Expect: 100-continue' --expect100-timeout 5 \
     -H 'Content-Type: application/octet-stream' -o "$QP_TMP/http.body" \
-    -w '%{http_code} %{size_upload}' "$(with_digest "$loc" "$digest")" 2>"$verbose") || true
+    -w '%{http_code} %{size_upload}' "$(with_digest "$UPLOAD_URL" "$digest")" 2>"$verbose") || true
   read -r code sent <<<"$out"
   check_eq "PUT over the limit with Expect: 100-continue" 403 "$code"
   check "curl sent Expect: 100-continue" grep -qi '^> Expect: 100-continue' "$verbose"
@@ -379,12 +317,12 @@ delete_frees_usage() {
 }
 
 egress_limit() {
-  local file=$QP_TMP/egress.bin digest loc code i retry egress
+  local file=$QP_TMP/egress.bin digest code retry egress
   step "egress: scope eg may pull $(mib "$EGRESS_LIMIT") per 1h window"
-  head -c $((768 * KIB)) /dev/urandom >"$file"
+  random_file "$file" $((768 * KIB))
   digest=$(sha256_of "$file")
-  loc=$(start_upload eg/x) || return 0
-  code=$(http PUT "$(with_digest "$loc" "$digest")" -H 'Content-Type: application/octet-stream' \
+  start_upload "$PROXY_URL" eg/x || return 0
+  code=$(http PUT "$(with_digest "$UPLOAD_URL" "$digest")" -H 'Content-Type: application/octet-stream' \
     --data-binary "@$file")
   check_eq "push a 768 KiB blob to eg/x" 201 "$code"
   code=$(http GET "$PROXY_URL/v2/eg/x/blobs/$digest")
@@ -402,16 +340,8 @@ egress_limit() {
     '.errors[0].code == "TOOMANYREQUESTS" and (.errors[0].message | startswith("egress quota exceeded: eg "))'
 }
 
-check_no_5xx() {
-  local bad
-  step "proxy access log"
-  access_log '"\(.op) \(.status)"' -r | sort | uniq -c | sed 's/^/      /'
-  bad=$(access_log 'select(.status >= 500) | "\(.method) \(.path) \(.status) \(.outcome)"' -r)
-  if [[ -n "$bad" ]]; then fail "proxy answered 5xx:"$'\n'"$bad"; else pass "no 5xx in the proxy access log"; fi
-}
-
-main() {
-  setup
+e2e_quota_main() {
+  e2e_quota_setup
   push_under_limit
   push_over_limit
   podman_chunked_over_limit
@@ -420,8 +350,8 @@ main() {
   expect_continue_over_limit
   delete_frees_usage
   egress_limit
-  check_no_5xx
+  check_access_log '"\(.op) \(.status)"'
   summary e2e-quota
 }
 
-main "$@"
+e2e_quota_main "$@"

@@ -29,24 +29,16 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$HERE/lib/common.sh"
 
-TOKEN=e2e-report-admin-token-0123456789
+ADMIN_TOKEN=e2e-report-admin-token-0123456789
 VIEWER=e2e-report-viewer-token-0123456789
 LAYOUT=""
-ADMIN_PORT="" ADMIN_URL=""
 SIZE_APP=0 SIZE_SVC=0 SIZE_WEB=0
 REPORT=""
 
 # ---------------------------------------------------------------- helpers
 
-# api PATH [CURL_ARGS...]: GET an admin API path with the admin token; the body on stdout.
-api() {
-  local path=$1
-  shift
-  curl -sSf -H "Authorization: Bearer $TOKEN" "$@" "$ADMIN_URL$path"
-}
-
 # report_json QUERY: the hourly usage report of the last 48 hours, with QUERY added.
-report_json() { api "/api/v1/reports/usage?granularity=hour&${1:-}"; }
+report_json() { admin_api GET "/reports/usage?granularity=hour&${1:-}" -f; }
 
 # storage_of JSON SCOPE: the highest storage of SCOPE in the report JSON.
 storage_of() { jq --arg k "$2" '[.rows[] | select(.key == $k) | .storage_bytes] | max // 0' <<<"$1"; }
@@ -75,7 +67,7 @@ dom_attribute() {
 
 # ---------------------------------------------------------------- steps
 
-setup() {
+e2e_report_setup() {
   need curl jq skopeo umoci docker-registry chromium pdftoppm pdftotext timeout
   qp_init e2e-report
   step "build test images (OCI layout, random layers)"
@@ -83,20 +75,18 @@ setup() {
   "$HERE/make-test-image.sh" "$LAYOUT" app 2 300 >/dev/null
   "$HERE/make-test-image.sh" "$LAYOUT" svc 1 700 >/dev/null
   "$HERE/make-test-image.sh" "$LAYOUT" web 2 500 >/dev/null
-  SIZE_APP=$(image_size app) SIZE_SVC=$(image_size svc) SIZE_WEB=$(image_size web)
+  SIZE_APP=$(image_size "$LAYOUT" app) SIZE_SVC=$(image_size "$LAYOUT" svc) SIZE_WEB=$(image_size "$LAYOUT" web)
   log "app $SIZE_APP bytes, svc $SIZE_SVC bytes, web $SIZE_WEB bytes"
 
   step "start registry and proxy (admin listener, embedded Redis and Postgres)"
   start_registry
-  free_port
-  ADMIN_PORT=$FREE_PORT
-  ADMIN_URL=http://127.0.0.1:$ADMIN_PORT
+  free_admin_port
   cat >"$QP_TMP/admin.yml" <<YAML
 admin:
   tokens:
     acme-view: {token: "$VIEWER", role: viewer, scopes: "acme"}
 YAML
-  start_proxy proxy.log --config "$QP_TMP/admin.yml" --admin.port "$ADMIN_PORT" --admin.token "$TOKEN"
+  start_proxy proxy.log --config "$QP_TMP/admin.yml" --admin.port "$ADMIN_PORT" --admin.token "$ADMIN_TOKEN"
   wait_http "$ADMIN_URL/reports" "$PROXY_PID" 60 || die "no report page on $ADMIN_URL/reports"
   log "admin    $ADMIN_URL"
 }
@@ -141,7 +131,7 @@ check_report() {
 
   step "CSV says what JSON says"
   csv=$QP_TMP/report.csv
-  api "/api/v1/reports/usage?granularity=hour&format=csv" -o "$csv" || fail "CSV report"
+  admin_api GET "/reports/usage?granularity=hour&format=csv" -f -o "$csv" || fail "CSV report"
   check_eq "CSV header" "bucket,scope,storage_bytes,ingress_bytes,egress_bytes,pushes,pulls" "$(head -n 1 "$csv" | tr -d '\r')"
   rows=$(jq -r '.rows[] | [.bucket, .key, .storage_bytes, .ingress_bytes, .egress_bytes, .pushes, .pulls] | @csv' <<<"$REPORT" \
     | tr -d '"')
@@ -151,15 +141,15 @@ check_report() {
   check_eq "users (no credentials: anonymous)" '["anonymous"]' "$(report_json by=user | jq -c '[.rows[].key] | unique')"
   check_eq "repositories" '["acme/app","acme/team/svc","globex/web"]' \
     "$(report_json by=repository | jq -c '[.rows[].key] | unique')"
-  check_eq "PUT group uni (acme, acme/team, globex)" 201 "$(curl -s -o "$QP_TMP/group.json" -w '%{http_code}' -X PUT \
-    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-    -d '{"scopes": ["acme", "acme/team", "globex"], "description": "e2e"}' "$ADMIN_URL/api/v1/groups/uni")"
+  check_eq "PUT group uni (acme, acme/team, globex)" 201 "$(admin_api PUT /groups/uni -o "$QP_TMP/group.json" \
+    -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d '{"scopes": ["acme", "acme/team", "globex"], "description": "e2e"}')"
   check_eq "group uni's ingress counts acme/team once" "$pushed" "$(report_json by=group | jq .totals.ingress_bytes)"
 }
 
 check_page() {
   local dom=$QP_TMP/report-dom.html png=$QP_TMP/report-page.png url totals storage top traffic
-  url="$ADMIN_URL/reports#token=$TOKEN&period=48h"
+  url="$ADMIN_URL/reports#token=$ADMIN_TOKEN&period=48h"
   step "the report page in headless Chromium"
   chromium_ --dump-dom "$url" >"$dom" || fail "chromium --dump-dom"
   check_eq "the page rendered (body data-state)" rendered "$(dom_attribute "$dom" body data-state)"
@@ -190,7 +180,7 @@ check_page() {
 check_pdf() {
   local pdf=$QP_TMP/report.pdf
   step "the PDF report"
-  api "/api/v1/reports/pdf" -o "$pdf" || fail "GET /api/v1/reports/pdf"
+  admin_api GET /reports/pdf -f -o "$pdf" || fail "GET /api/v1/reports/pdf"
   check "it is a PDF" grep -q '^%PDF-' "$pdf"
   pdftoppm -png -r 60 -f 1 -l 1 "$pdf" "$QP_TMP/report-pdf" || fail "pdftoppm"
   check "pdftoppm rendered page 1" test -s "$QP_TMP/report-pdf-1.png"
@@ -203,17 +193,18 @@ check_pdf() {
 check_viewer() {
   local dom=$QP_TMP/viewer-dom.html code
   step "a viewer granted acme"
+  # The admin API as the viewer: ADMIN_TOKEN set for these calls only.
   check_eq "its report holds acme's scopes only" '["acme","acme/app","acme/team","acme/team/svc"]' \
-    "$(curl -sSf -H "Authorization: Bearer $VIEWER" "$ADMIN_URL/api/v1/reports/usage?granularity=hour" | jq -c '[.rows[].key] | unique')"
-  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $VIEWER" "$ADMIN_URL/api/v1/reports/usage?scope=globex")
+    "$(ADMIN_TOKEN=$VIEWER admin_api GET "/reports/usage?granularity=hour" -f | jq -c '[.rows[].key] | unique')"
+  code=$(ADMIN_TOKEN=$VIEWER admin_api GET "/reports/usage?scope=globex" -o /dev/null -w '%{http_code}')
   check_eq "globex's report is refused" 403 "$code"
   chromium_ --dump-dom "$ADMIN_URL/reports#token=$VIEWER&period=48h" >"$dom" || fail "chromium --dump-dom (viewer)"
   check_eq "its page shows acme and the scopes right under it" '["acme","acme/app","acme/team"]' \
     "$(dom_attribute "$dom" storage-chart data-rendered | jq -c .keys)"
 }
 
-main() {
-  setup
+e2e_report_main() {
+  e2e_report_setup
   push_and_pull
   check_report
   check_page
@@ -222,4 +213,4 @@ main() {
   summary e2e-report
 }
 
-main "$@"
+e2e_report_main "$@"

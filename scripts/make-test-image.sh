@@ -14,6 +14,9 @@
 # layer, config and manifest digests. Prints the new manifest digest.
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=lib/layout.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/layout.sh"
+
 usage() { sed -n '2,15s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 
 (($# >= 2 && $# <= 5)) || usage
@@ -52,6 +55,4 @@ done
 umoci gc --layout "$out"
 
 # A tag with no layers at all (LAYERS=0 and no FROM_TAG) is still valid OCI.
-jq -r --arg t "$tag" \
-  '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' \
-  "$out/index.json"
+layout_digest "$out" "$tag"

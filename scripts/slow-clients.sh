@@ -50,15 +50,11 @@ start_proxy proxy.log --config "$QP_TMP/quota.yml" --redis.url "$REDIS_URL"
 # proxy_state: resident memory (KiB), open descriptors, established connections to the registry.
 proxy_state() {
   local rss fds upstream
-  rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$PROXY_PID/status")
+  rss=$(status_kib "$PROXY_PID" VmRSS)
   fds=$(find "/proc/$PROXY_PID/fd" -mindepth 1 -maxdepth 1 | wc -l)
   upstream=$(ss -tnH state established "( dport = :$REGISTRY_PORT )" 2>/dev/null | wc -l)
   echo "$rss $fds $upstream"
 }
-
-mib_of() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-
-reserved() { rcli HGET 'qp:{victim}:reserved' victim | sed 's/^$/0/'; }
 
 # The honest client and the slow client, in Python: raw HTTP, so the slow one can stop after a head.
 cat >"$QP_TMP/clients.py" <<'PY'
@@ -190,7 +186,7 @@ for _ in $(seq 1 100); do
 done
 read -r rss1 fds1 up1 <<<"$(proxy_state)"
 held=$(ss -tnH state established "( sport = :$PROXY_PORT )" | wc -l)
-reserved_held=$(reserved)
+reserved_held=$(reserved victim)
 log "client connections held open on the proxy: $held"
 log "victim's reserved bytes while they are held: $reserved_held"
 check "the proxy holds the slow client's $SLOW_REQUESTS connections" test "$held" -ge "$SLOW_REQUESTS"
@@ -205,13 +201,13 @@ log "slow client: $(cat "$QP_TMP/slow.json")"
 check "the proxy cut the idle requests off at its first-byte deadline" test "$(jq .cut "$QP_TMP/slow.json")" -gt 0
 check_eq "every idle request the proxy cut off got 408" 0 "$(jq .refused "$QP_TMP/slow.json")"
 read -r rss2 fds2 up2 <<<"$(proxy_state)"
-check_eq "nothing stays reserved once the slow client is gone" 0 "$(reserved)"
+check_eq "nothing stays reserved once the slow client is gone" 0 "$(reserved victim)"
 
 step "what the slow requests cost the proxy"
 printf '    %-34s %12s %12s %12s\n' "" "RSS (MiB)" "descriptors" "to registry"
-printf '    %-34s %12.1f %12d %12d\n' "before" "$(mib_of "$rss0")" "$fds0" "$up0"
-printf '    %-34s %12.1f %12d %12d\n' "holding $SLOW_REQUESTS idle requests" "$(mib_of "$rss1")" "$fds1" "$up1"
-printf '    %-34s %12.1f %12d %12d\n' "after" "$(mib_of "$rss2")" "$fds2" "$up2"
+printf '    %-34s %12.1f %12d %12d\n' "before" "$(kib_to_mib "$rss0")" "$fds0" "$up0"
+printf '    %-34s %12.1f %12d %12d\n' "holding $SLOW_REQUESTS idle requests" "$(kib_to_mib "$rss1")" "$fds1" "$up1"
+printf '    %-34s %12.1f %12d %12d\n' "after" "$(kib_to_mib "$rss2")" "$fds2" "$up2"
 printf '    honest p50 latency: alone %.3fs, with the slow client %.3fs (max %.3fs / %.3fs)\n' \
   "$(jq .p50 "$QP_TMP/baseline.json")" "$(jq .p50 "$QP_TMP/during.json")" \
   "$(jq .max "$QP_TMP/baseline.json")" "$(jq .max "$QP_TMP/during.json")"

@@ -1,5 +1,8 @@
 # shellcheck shell=bash
 # Helpers shared by the scripts in scripts/ (e2e, benchmarks). Source it, then call qp_init.
+# It sources the rest of the library: lib/http.sh (curl, registry and admin-API helpers)
+# and lib/layout.sh (OCI layout helpers). Every function is defined once under scripts/
+# (lib/check-no-duplicate-functions.sh checks it): a script uses these, not copies of them.
 #
 # Everything started here (registry, proxy, redis) is recorded in QP_PIDS and stopped
 # by the EXIT trap (a docker daemon by stop_dockerd, from the same trap); all files live
@@ -14,7 +17,8 @@
 #   REQUIRE_TEST_TOOLS=1  a missing optional tool (dockerd) fails the script instead of
 #               skipping its steps (.ci/run sets it)
 
-QP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+QP_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+QP_ROOT=$(cd "$QP_LIB/../.." && pwd)
 QP_JAR=${QP_JAR:-$QP_ROOT/proxy/target/quota-proxy.jar}
 QP_TMP=""
 QP_NAME=""
@@ -45,6 +49,16 @@ DOCKERD_LOG=""
 DOCKER_DIR=""
 DOCKER_SOCK=""
 QP_DOCKER=${QP_DOCKER:-}
+ADMIN_PORT=""
+ADMIN_URL=""
+ADMIN_TOKEN=""
+# shellcheck disable=SC2034  # units for the scripts that source this
+KIB=1024 MIB=$((1024 * 1024))
+
+# shellcheck source-path=SCRIPTDIR source-path=SCRIPTDIR/lib source=http.sh
+source "$QP_LIB/http.sh"
+# shellcheck source-path=SCRIPTDIR source-path=SCRIPTDIR/lib source=layout.sh
+source "$QP_LIB/layout.sh"
 
 # ---------------------------------------------------------------- output
 
@@ -197,6 +211,13 @@ free_port() {
   die "no free loopback port found"
 }
 
+# free_admin_port: set ADMIN_PORT to a free port for the proxy's --admin.port, and ADMIN_URL.
+free_admin_port() {
+  free_port
+  ADMIN_PORT=$FREE_PORT
+  ADMIN_URL=http://127.0.0.1:$ADMIN_PORT
+}
+
 # wait_http URL PID SECONDS: wait until URL answers 2xx, failing early if PID dies.
 wait_http() {
   local url=$1 pid=$2 secs=$3 i
@@ -237,12 +258,18 @@ http:
   addr: 127.0.0.1:$REGISTRY_PORT
   secret: $(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 YAML
-  docker-registry serve "$dir/config.yml" >"$REGISTRY_LOG" 2>&1 &
+  registry_up
+  log "registry $REGISTRY_URL (pid $REGISTRY_PID, storage $dir/data)"
+}
+
+# registry_up: docker-registry with start_registry's configuration (its port, its storage):
+# start_registry's start, and a restart after a stop (lib/faults.sh stops it under load).
+registry_up() {
+  docker-registry serve "$QP_TMP/registry/config.yml" >>"$REGISTRY_LOG" 2>&1 &
   REGISTRY_PID=$!
   QP_PIDS+=("$REGISTRY_PID")
   wait_http "$REGISTRY_URL/v2/" "$REGISTRY_PID" 30 \
     || die "registry did not come up on $REGISTRY_URL"
-  log "registry $REGISTRY_URL (pid $REGISTRY_PID, storage $dir/data)"
 }
 
 # ---------------------------------------------------------------- proxy
@@ -257,8 +284,18 @@ start_proxy() {
   free_port
   PROXY_PORT=$FREE_PORT
   PROXY_URL=http://127.0.0.1:$PROXY_PORT
-  PROXY_LOG=$QP_TMP/${1:-proxy.log}
+  local name=${1:-proxy.log}
   shift $(($# > 0 ? 1 : 0))
+  proxy_up "$name" "$@"
+  log "proxy    $PROXY_URL (pid $PROXY_PID${JAVA_OPTS:+, JAVA_OPTS=$JAVA_OPTS}${*:+, $*}, log $PROXY_LOG)"
+}
+
+# proxy_up LOG_NAME [ARGS...]: the proxy jar on PROXY_PORT in front of REGISTRY_URL, with
+# ARGS, logging to QP_TMP/LOG_NAME: start_proxy's start, and a restart on the same port
+# after a stop or a kill (lib/faults.sh). Sets PROXY_PID, PROXY_LOG.
+proxy_up() {
+  PROXY_LOG=$QP_TMP/$1
+  shift
   # JAVA_OPTS is deliberately word-split: it holds several JVM options.
   # shellcheck disable=SC2086
   # --admin.port 0: the admin listener takes any free port, so several proxies (bench-quota.sh runs
@@ -268,8 +305,7 @@ start_proxy() {
   PROXY_PID=$!
   QP_PIDS+=("$PROXY_PID")
   wait_http "$PROXY_URL/v2/" "$PROXY_PID" 60 \
-    || die "proxy did not become ready on $PROXY_URL"
-  log "proxy    $PROXY_URL (pid $PROXY_PID${JAVA_OPTS:+, JAVA_OPTS=$JAVA_OPTS}${*:+, $*}, log $PROXY_LOG)"
+    || die "proxy did not become ready on $PROXY_URL (see $PROXY_LOG)"
 }
 
 stop_proxy() {
@@ -296,6 +332,16 @@ access_log_since() {
     | jq -c "$@" -R "fromjson? | objects | select(has(\"op\")) | $filter"
 }
 
+# check_access_log SUMMARY_FILTER: the step "proxy access log": its records counted by
+# SUMMARY_FILTER (a jq string, e.g. .op), then a check that the proxy answered no 5xx.
+check_access_log() {
+  local bad
+  step "proxy access log"
+  access_log "$1" -r | sort | uniq -c | sed 's/^/      /'
+  bad=$(access_log 'select(.status >= 500) | "\(.method) \(.path) \(.status) \(.outcome)"' -r)
+  if [[ -n "$bad" ]]; then fail "proxy answered 5xx:"$'\n'"$bad"; else pass "no 5xx in the proxy access log"; fi
+}
+
 # ---------------------------------------------------------------- redis
 
 # start_redis: a private redis-server on a fresh loopback port, in memory only
@@ -303,27 +349,49 @@ access_log_since() {
 # Sets REDIS_PORT, REDIS_URL, REDIS_PID, REDIS_LOG.
 start_redis() {
   need redis-server redis-cli
-  local i
   free_port
   REDIS_PORT=$FREE_PORT
   REDIS_URL=redis://127.0.0.1:$REDIS_PORT
   REDIS_LOG=$QP_TMP/redis.log
+  redis_up
+  log "redis    $REDIS_URL (pid $REDIS_PID, $(redis-server --version | awk '{ print $3 }'))"
+}
+
+# redis_up: redis-server on REDIS_PORT as start_redis runs it (in memory; an RDB in QP_TMP,
+# should a script SAVE one, is loaded): start_redis's start, and a restart on the same port
+# after a kill (lib/faults.sh).
+redis_up() {
+  local i
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$QP_TMP" >"$REDIS_LOG" 2>&1 &
+    --dir "$QP_TMP" >>"$REDIS_LOG" 2>&1 &
   REDIS_PID=$!
   QP_PIDS+=("$REDIS_PID")
   for ((i = 0; i < 100; i++)); do
-    [[ "$(rcli PING 2>/dev/null)" == PONG ]] && break
+    [[ "$(rcli PING 2>/dev/null)" == PONG ]] && return 0
     kill -0 "$REDIS_PID" 2>/dev/null || die "redis-server exited (see $REDIS_LOG)"
     sleep 0.1
   done
-  [[ "$(rcli PING 2>/dev/null)" == PONG ]] || die "redis-server did not answer on port $REDIS_PORT"
-  log "redis    $REDIS_URL (pid $REDIS_PID, $(redis-server --version | awk '{ print $3 }'))"
+  die "redis-server did not answer on port $REDIS_PORT"
 }
 
 # rcli ARGS...: redis-cli against the redis of start_redis (raw replies, one a line).
 rcli() {
   redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --raw "$@"
+}
+
+# used SCOPE / reserved SCOPE: the proxy's committed / in-flight bytes of SCOPE in Redis
+# (0 when absent).
+used() { redis_hash_field used "$1"; }
+reserved() { redis_hash_field reserved "$1"; }
+redis_hash_field() {
+  local ns=${2%%/*} value
+  value=$(rcli HGET "qp:{$ns}:$1" "$2")
+  echo "${value:-0}"
+}
+
+# reserved_total NAMESPACE: in-flight bytes over every scope of the namespace.
+reserved_total() {
+  rcli HVALS "qp:{$1}:reserved" | awk '{ s += $1 } END { print s + 0 }'
 }
 
 # ---------------------------------------------------------------- docker daemon
@@ -376,6 +444,29 @@ skopeo_to_docker() {
   skopeo copy -q --dest-daemon-host "unix://$DOCKER_SOCK" "$1" "docker-daemon:$2"
 }
 
+# ---------------------------------------------------------------- podman
+
+# podman_args: set PODMAN to podman with storage of its own under QP_TMP/podman: vfs and
+# private root/runroot/tmpdir (no overlay, no fuse, nothing shared with the host's podman),
+# cgroupfs and file events because there is no systemd. An array, so that timeout can run it.
+podman_args() {
+  local p=$QP_TMP/podman
+  PODMAN=(podman --root "$p/root" --runroot "$p/run" --tmpdir "$p/tmp"
+    --storage-driver vfs --cgroup-manager=cgroupfs --events-backend=file)
+}
+
+# podman_ ARGS...: podman with podman_args's options.
+podman_() {
+  podman_args
+  "${PODMAN[@]}" "$@"
+}
+
+# skopeo_to_podman SRC_IMAGE NAME: copy SRC_IMAGE (e.g. oci:DIR:TAG) into podman_'s storage
+# as NAME, no registry involved (podman pull oci:DIR would name the image after DIR).
+skopeo_to_podman() {
+  skopeo copy -q "$1" "containers-storage:[vfs@$QP_TMP/podman/root+$QP_TMP/podman/run]$2"
+}
+
 # stop_dockerd: stop the daemon (and its containerd, should it outlive it), and undo
 # what a killed daemon may have left mounted under DOCKER_DIR (it bind-mounts its data root).
 stop_dockerd() {
@@ -394,7 +485,7 @@ stop_dockerd() {
   return 0
 }
 
-# ---------------------------------------------------------------- misc
+# ---------------------------------------------------------------- files, numbers, time
 
 # sha256_of FILE: print "sha256:<hex>".
 sha256_of() {
@@ -402,6 +493,23 @@ sha256_of() {
   sum=$(sha256sum "$1") || return 1
   echo "sha256:${sum%% *}"
 }
+
+# random_file FILE BYTES: BYTES of /dev/urandom into FILE.
+random_file() { head -c "$2" /dev/urandom >"$1"; }
+
+# now: the time, epoch seconds with a fraction. Bash's own clock: no process started (the
+# fault suite's clients call it for every operation); a decimal comma made a point for awk.
+now() { local t=$EPOCHREALTIME; echo "${t/,/.}"; }
+# elapsed START: seconds from START (a now) until now.
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { print b - a }'; }
+
+# median NUMBERS...: their median.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# kib_to_mib KIB: KiB as MiB, one decimal.
+kib_to_mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# status_kib PID FIELD: a kB field (VmRSS, VmHWM) of /proc/PID/status.
+status_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 
 # summary NAME: print the PASS/FAIL summary (after the log tails, on failure)
 # and return non-zero if any check failed.
@@ -426,27 +534,4 @@ summary() {
   fi
   printf '%s: %d passed, %d failed\n' "$1" "$QP_PASSED" "$QP_FAILED"
   ((QP_FAILED == 0))
-}
-
-# layout_digest TAG: the manifest digest of TAG in the OCI layout $LAYOUT (set by the
-# calling script).
-layout_digest() {
-  jq -r --arg t "$1" \
-    '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' \
-    "$LAYOUT/index.json"
-}
-
-# layout_blob DIGEST: path of a blob in the test layout.
-layout_blob() { echo "$LAYOUT/blobs/${1%%:*}/${1#*:}"; }
-
-# image_size TAG: bytes of the manifest, its config and its layers, as stored in
-# the layout (the sizes of the files, not the sizes the manifest claims).
-image_size() {
-  local manifest d total
-  manifest=$(layout_blob "$(layout_digest "$1")")
-  total=$(stat -c %s "$manifest")
-  while read -r d; do
-    total=$((total + $(stat -c %s "$(layout_blob "$d")")))
-  done < <(jq -r '.config.digest, .layers[].digest' "$manifest")
-  echo "$total"
 }

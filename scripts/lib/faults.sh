@@ -63,8 +63,6 @@ FAULT_KINDS=(flushall flushdb redis-restart redis-older ns-keys redis-slow postg
 NAMESPACES=(alpha beta gamma delta)
 CLIENTS=(sk pm c1 c2)
 ADMIN_TOKEN=fault-suite-admin-token-0123456789abcdef
-KIB=1024
-MIB=$((1024 * 1024))
 # Hard limits, in bytes, of the scopes near them (images are 100-600 KiB).
 declare -A LIMITS=(
   [beta]=$((1536 * KIB))
@@ -81,7 +79,6 @@ LAYOUT=""
 EVENTS=""
 STOP_FILE=""
 FAULT_LOG=""
-ADMIN_PORT="" ADMIN_URL=""
 PG_BIN="" PG_USER="" PG_DIR="" PG_PORT="" PG_URL=""
 PROXY_ARGS=()
 PROXY_STARTS=0
@@ -93,7 +90,6 @@ declare -A FIGURE=()
 
 # ---------------------------------------------------------------- small helpers
 
-now() { echo "$EPOCHREALTIME"; }
 hms() { date -d "@$1" +%H:%M:%S.%3N; }
 # fsub A B: A - B, seconds with a fraction.
 fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
@@ -101,22 +97,8 @@ fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
 # subshell reseeds RANDOM, and the run would no longer replay from its seed.)
 rand_between() { RAND=$(($1 + RANDOM % ($2 - $1 + 1))); }
 
-api() {
-  local method=$1 path=$2
-  shift 2
-  curl -sS --max-time 120 -X "$method" -H "Authorization: Bearer $ADMIN_TOKEN" "$@" "$ADMIN_URL/api/v1$path"
-}
-
 sql() {
   psql -h 127.0.0.1 -p "$PG_PORT" -U quota -d ledger -At -F $'\t' -v ON_ERROR_STOP=1 -c "$1"
-}
-
-# podman_args: podman's options as e2e.sh runs it: vfs and private storage, nothing shared
-# with the host's podman (an array, so that timeout can run podman with them).
-podman_args() {
-  local p=$QP_TMP/podman
-  PODMAN=(podman --root "$p/root" --runroot "$p/run" --tmpdir "$p/tmp"
-    --storage-driver vfs --cgroup-manager=cgroupfs --events-backend=file)
 }
 
 # ---------------------------------------------------------------- topology
@@ -162,48 +144,20 @@ pg_down() {
   as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1
 }
 
-# redis_up: redis-server again on REDIS_PORT, as start_redis started it (empty: no persistence).
-redis_up() {
-  local i
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$QP_TMP" >>"$REDIS_LOG" 2>&1 &
-  REDIS_PID=$!
-  QP_PIDS+=("$REDIS_PID")
-  for ((i = 0; i < 100; i++)); do
-    [[ "$(rcli PING 2>/dev/null)" == PONG ]] && return 0
-    sleep 0.1
-  done
-  die "redis-server did not come back on port $REDIS_PORT"
-}
-
-# registry_up: docker-registry again with start_registry's configuration (same port, same storage).
-registry_up() {
-  docker-registry serve "$QP_TMP/registry/config.yml" >>"$REGISTRY_LOG" 2>&1 &
-  REGISTRY_PID=$!
-  QP_PIDS+=("$REGISTRY_PID")
-  wait_http "$REGISTRY_URL/v2/" "$REGISTRY_PID" 30 || die "registry did not come back on $REGISTRY_URL"
-}
-
-# proxy_up: the first start goes through start_proxy (which picks PROXY_PORT); later ones run
-# the same command on the same ports, each logging to a file of its own (proxy-N.log).
-proxy_up() {
+# faults_proxy_up: the first start goes through start_proxy (which picks PROXY_PORT); later
+# ones (after proxy-kill) through proxy_up, on the same ports, each logging to a file of its
+# own (proxy-N.log). Then waits for the admin listener.
+faults_proxy_up() {
   PROXY_STARTS=$((PROXY_STARTS + 1))
   if ((PROXY_STARTS == 1)); then
     start_proxy proxy-1.log "${PROXY_ARGS[@]}"
   else
-    PROXY_LOG=$QP_TMP/proxy-$PROXY_STARTS.log
-    # As start_proxy does; JAVA_OPTS is deliberately word-split.
-    # shellcheck disable=SC2086
-    java ${JAVA_OPTS:-} -jar "$QP_JAR" --upstream "$REGISTRY_URL" \
-      --port "$PROXY_PORT" --host 127.0.0.1 --admin.port 0 "${PROXY_ARGS[@]}" >"$PROXY_LOG" 2>&1 &
-    PROXY_PID=$!
-    QP_PIDS+=("$PROXY_PID")
-    wait_http "$PROXY_URL/v2/" "$PROXY_PID" 60 || die "proxy did not come back on $PROXY_URL (see $PROXY_LOG)"
+    proxy_up "proxy-$PROXY_STARTS.log" "${PROXY_ARGS[@]}"
   fi
   wait_http "$ADMIN_URL/healthz" "$PROXY_PID" 30 || die "no admin listener on $ADMIN_URL"
 }
 
-build_images() {
+faults_build_images() {
   step "build test images (OCI layout, random layers) and load some into podman's storage"
   LAYOUT=$QP_TMP/images
   local tag kib
@@ -213,16 +167,14 @@ build_images() {
   done
   # img1b shares img1's layers and adds one: a shared base, counted once per scope.
   "$HERE/make-test-image.sh" "$LAYOUT" img1b 1 64 img1 >/dev/null || die "make-test-image.sh img1b"
-  for tag in "${POOL[@]}"; do log "image $tag: $(image_size "$tag") bytes"; done
+  for tag in "${POOL[@]}"; do log "image $tag: $(image_size "$LAYOUT" "$tag") bytes"; done
   mkdir -p "$QP_TMP/podman"
   for tag in "${PODMAN_POOL[@]}"; do
-    skopeo copy -q "oci:$LAYOUT:$tag" \
-      "containers-storage:[vfs@$QP_TMP/podman/root+$QP_TMP/podman/run]localhost/ft/$tag:v1" \
-      || die "skopeo copy of $tag into podman's storage"
+    skopeo_to_podman "oci:$LAYOUT:$tag" "localhost/ft/$tag:v1" || die "skopeo copy of $tag into podman's storage"
   done
 }
 
-setup() {
+faults_setup() {
   need curl jq skopeo podman umoci docker-registry redis-server redis-cli psql runuser find awk sha256sum
   qp_init "$FAULT_NAME"
   trap faults_cleanup EXIT
@@ -231,7 +183,7 @@ setup() {
   FAULT_LOG=$QP_TMP/faults.log
   mkdir -p "$EVENTS" "$QP_TMP/w/injector"
   : >"$FAULT_LOG"
-  build_images
+  faults_build_images
 
   local scope
   {
@@ -253,12 +205,10 @@ setup() {
   start_registry
   start_redis
   start_postgres
-  free_port
-  ADMIN_PORT=$FREE_PORT
-  ADMIN_URL=http://127.0.0.1:$ADMIN_PORT
+  free_admin_port
   PROXY_ARGS=(--config "$QP_TMP/quota.yml" --redis.url "$REDIS_URL" --postgres.url "$PG_URL"
     --admin.port "$ADMIN_PORT" --admin.token "$ADMIN_TOKEN")
-  proxy_up
+  faults_proxy_up
   log "admin    $ADMIN_URL"
   for scope in "${!LIMITS[@]}"; do log "limit    $scope: ${LIMITS[$scope]} bytes"; done
 }
@@ -288,23 +238,16 @@ record() {
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$5" "$(now)" "$WORKER" "$1" "$2" "${3:--}" "$4" >>"$EVENTS/$WORKER.tsv"
 }
 
-# w_http METHOD URL [CURL_ARGS...]: the status (000: no answer); body and headers in the
-# client's own files.
-w_http() {
-  local method=$1 url=$2
-  shift 2
-  curl -s -o "$WDIR/body" -D "$WDIR/headers" -w '%{http_code}' --max-time 60 -X "$method" "$@" "$url" || true
-}
-
-w_location() {
-  local loc
-  loc=$(awk 'tolower($1) == "location:" { sub(/\r$/, ""); print $2 }' "$WDIR/headers" | tail -n 1)
-  [[ -z "$loc" || "$loc" == http* ]] || loc=$PROXY_URL$loc
-  echo "$loc"
-}
-
-with_digest() {
-  if [[ "$1" == *\?* ]]; then echo "$1&digest=$2"; else echo "$1?digest=$2"; fi
+# as_client NAME: what follows runs as client NAME: its events file, its own directory
+# (WDIR), where http keeps its last response; every request bounded to 60 s (stop_workers
+# waits for the last one), curl's errors not printed (a refused connection is a status 000,
+# recorded as such).
+as_client() {
+  WORKER=$1
+  WDIR=$QP_TMP/w/$WORKER
+  mkdir -p "$WDIR"
+  # shellcheck disable=SC2034  # read by http (lib/http.sh)
+  HTTP_DIR=$WDIR HTTP_OPTS=(--max-time 60 --no-show-error)
 }
 
 # upload_blob REPO FILE HOW: push one blob the way HOW says (put: POST, then PUT ?digest=
@@ -313,26 +256,25 @@ with_digest() {
 upload_blob() {
   local repo=$1 file=$2 how=$3 digest code loc
   digest=$(sha256_of "$file")
-  code=$(w_http POST "$PROXY_URL/v2/$repo/blobs/uploads/" -H 'Content-Length: 0')
+  # Not start_upload: a refusal here is an outcome to record, not a failed check.
+  code=$(http POST "$PROXY_URL/v2/$repo/blobs/uploads/" -H 'Content-Length: 0')
   [[ "$code" == 202 ]] || { echo "$code"; return; }
-  loc=$(w_location)
+  loc=$(absolute_url "$PROXY_URL" "$(header Location)")
   if [[ "$how" == chunked || "$how" == patch ]]; then
     if [[ "$how" == chunked ]]; then
       # -T - reads standard input: curl sends it chunked, without Content-Length.
-      code=$(w_http PATCH "$loc" -H 'Content-Type: application/octet-stream' -T - <"$file")
+      code=$(http PATCH "$loc" -H 'Content-Type: application/octet-stream' -T - <"$file")
     else
-      code=$(w_http PATCH "$loc" -H 'Content-Type: application/octet-stream' --data-binary "@$file")
+      code=$(http PATCH "$loc" -H 'Content-Type: application/octet-stream' --data-binary "@$file")
     fi
     [[ "$code" == 202 ]] || { echo "$code"; return; }
-    loc=$(w_location)
-    w_http PUT "$(with_digest "$loc" "$digest")" -H 'Content-Length: 0'
+    loc=$(absolute_url "$PROXY_URL" "$(header Location)")
+    http PUT "$(with_digest "$loc" "$digest")" -H 'Content-Length: 0'
   else
-    w_http PUT "$(with_digest "$loc" "$digest")" -H 'Content-Type: application/octet-stream' \
+    http PUT "$(with_digest "$loc" "$digest")" -H 'Content-Type: application/octet-stream' \
       --data-binary "@$file"
   fi
 }
-
-random_file() { head -c "$2" /dev/urandom >"$1"; }
 
 # pick ARRAY_NAME: a seeded element of the array, into PICKED (not a $(...) helper either).
 pick() {
@@ -370,7 +312,7 @@ curl_push() {
   printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[%s]}' \
     "$(sha256_of "$cfg")" "$(stat -c %s "$cfg")" "$layers" >"$manifest"
   digest=$(sha256_of "$manifest")
-  code=$(w_http PUT "$PROXY_URL/v2/$repo/manifests/t$((RANDOM % 4))" \
+  code=$(http PUT "$PROXY_URL/v2/$repo/manifests/t$((RANDOM % 4))" \
     -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary "@$manifest")
   record push "$repo" "$digest" "$code" "$start"
   [[ "$code" == 201 ]] && LIVE+=("$repo@$digest")
@@ -398,7 +340,7 @@ delete_one() {
   ref=${refs_[i]}
   repo=${ref%@*} digest=${ref#*@}
   start=$(now)
-  code=$(w_http DELETE "$PROXY_URL/v2/$repo/$what/$digest")
+  code=$(http DELETE "$PROXY_URL/v2/$repo/$what/$digest")
   record "$kind" "$repo" "$digest" "$code" "$start"
   if [[ "$code" == 202 || "$code" == 404 ]]; then refs_=("${refs_[@]:0:i}" "${refs_[@]:i+1}"); fi
 }
@@ -411,11 +353,11 @@ pull_one() {
   ref=$PICKED
   repo=${ref%@*} digest=${ref#*@}
   start=$(now)
-  code=$(w_http GET "$PROXY_URL/v2/$repo/manifests/$digest" \
+  code=$(http GET "$PROXY_URL/v2/$repo/manifests/$digest" \
     -H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json')
   if [[ "$code" == 200 ]]; then
-    layer=$(jq -r '.layers[0].digest // empty' "$WDIR/body" 2>/dev/null)
-    [[ -z "$layer" ]] || code=$(w_http GET "$PROXY_URL/v2/$repo/blobs/$layer" -L)
+    layer=$(jq -r '.layers[0].digest // empty' "$WDIR/http.body" 2>/dev/null)
+    [[ -z "$layer" ]] || code=$(http GET "$PROXY_URL/v2/$repo/blobs/$layer" -L)
   fi
   record pull "$repo" "$digest" "$code" "$start"
 }
@@ -445,7 +387,7 @@ skopeo_push() {
   else
     code=$(client_code "$out" "$rc")
     # The layout's digest: what the manifest PUT would have been, had it been sent.
-    record push "$repo" "$(layout_digest "$tag")" "$code" "$start"
+    record push "$repo" "$(layout_digest "$LAYOUT" "$tag")" "$code" "$start"
     cp "$out" "$WDIR/skopeo-failed-$(date +%s%N).out"
   fi
 }
@@ -489,9 +431,7 @@ podman_push() {
 # worker NAME: one client's loop until STOP_FILE exists, seeded by FAULT_SEED and its name.
 # Runs in a subshell of its own; no command failure stops it.
 worker() {
-  WORKER=$1
-  WDIR=$QP_TMP/w/$WORKER
-  mkdir -p "$WDIR"
+  as_client "$1"
   set +e
   local i=0 seed r repo
   seed=$(cksum <<<"$FAULT_SEED/$WORKER" | cut -d' ' -f1)
@@ -564,9 +504,8 @@ stop_workers() {
 # a fault injected a second later hits a push in flight. Sets SLOW_PID.
 slow_upload() {
   local loc
-  loc=$(curl -s -D - -o /dev/null --max-time 10 -X POST -H 'Content-Length: 0' \
-    "$PROXY_URL/v2/alpha/slow/app/blobs/uploads/" | awk 'tolower($1) == "location:" { sub(/\r$/, ""); print $2 }')
-  [[ -z "$loc" || "$loc" == http* ]] || loc=$PROXY_URL$loc
+  http POST "$PROXY_URL/v2/alpha/slow/app/blobs/uploads/" --max-time 10 -H 'Content-Length: 0' >/dev/null
+  loc=$(absolute_url "$PROXY_URL" "$(header Location)")
   random_file "$QP_TMP/slow.bin" $((2 * MIB))
   curl -s -o /dev/null --max-time 30 --limit-rate 512K -X PATCH -H 'Content-Type: application/octet-stream' \
     --data-binary "@$QP_TMP/slow.bin" "${loc:-$PROXY_URL/v2/alpha/slow/app/blobs/uploads/none}" &
@@ -646,29 +585,28 @@ fault_proxy_kill() {
   kill -KILL "$PROXY_PID" 2>/dev/null
   wait "$PROXY_PID" 2>/dev/null || true
   wait "$SLOW_PID" 2>/dev/null || true
-  proxy_up
+  faults_proxy_up
   FAULT_DETAIL="kill -9 1 s into a 2 MiB PATCH, started again (log $(basename "$PROXY_LOG"))"
 }
 
 # fault_read_only SECONDS
 fault_read_only() {
   local secs=$1 on forced="" i code
-  api PUT /system -H 'Content-Type: application/json' -d '{"read_only": true}' >/dev/null \
+  admin_api PUT /system -H 'Content-Type: application/json' -d '{"read_only": true}' >/dev/null \
     || { fail "PUT /api/v1/system read_only true"; return; }
   for ((i = 0; i < 50; i++)); do
-    forced=$(api GET /system | jq -r '.read_only.in_force') && [[ "$forced" == true ]] && break
+    forced=$(admin_api GET /system | jq -r '.read_only.in_force') && [[ "$forced" == true ]] && break
     sleep 0.1
   done
   on=$(now)
   sleep "$SYSTEM_REFRESH.5"
   # While it is on, a push is refused at once, saying why.
-  code=$(curl -s -o "$QP_TMP/ro.body" -w '%{http_code}' --max-time 10 -X POST -H 'Content-Length: 0' \
-    "$PROXY_URL/v2/alpha/probe/app/blobs/uploads/")
+  code=$(http POST "$PROXY_URL/v2/alpha/probe/app/blobs/uploads/" --max-time 10 -H 'Content-Length: 0')
   check "a push while read-only is refused with 403 saying read-only (got $code)" \
-    grep -q 'read-only' "$QP_TMP/ro.body"
+    grep -q 'read-only' "$QP_TMP/http.body"
   sleep "$secs"
   RO_WINDOWS+=("$on $(now)")
-  api PUT /system -H 'Content-Type: application/json' -d '{"read_only": false}' >/dev/null \
+  admin_api PUT /system -H 'Content-Type: application/json' -d '{"read_only": false}' >/dev/null \
     || fail "PUT /api/v1/system read_only false"
   FAULT_DETAIL="read-only in force $([[ "$forced" == true ]] && echo yes || echo "NOT SEEN"), on for $secs s"
 }
@@ -703,7 +641,7 @@ inject() {
   printf '%s fault %d %s: injecting\n' "$(hms "$start")" "$FAULTS_INJECTED" "$kind"
   "fault_${kind//-/_}" "$param"
   end=$(now)
-  took=$(WORKER=injector WDIR=$QP_TMP/w/injector probe_push) || took=never
+  took=$(as_client injector; probe_push) || took=never
   printf '%s fault %d %s: %s - %s (%s s), %s; a push accepted again %s s after\n' \
     "$(hms "$end")" "$FAULTS_INJECTED" "$kind" "$(hms "$start")" "$(hms "$end")" "$(fsub "$end" "$start")" \
     "$FAULT_DETAIL" "$took" | tee -a "$FAULT_LOG"
@@ -799,7 +737,7 @@ wait_quiet() {
   check "every ledger stream is read and acknowledged (pending + lag = $lag)" test "$lag" = 0
   # The gauge is sampled every 15 s: give it two samples.
   for ((i = 0; i < 40; i++)); do
-    metric=$(curl -s --max-time 5 "$ADMIN_URL/metrics" | awk '$1 == "quota_proxy_ledger_pending_events" { print $2 + 0 }')
+    metric=$(metric quota_proxy_ledger_pending_events)
     [[ "$metric" == 0 ]] && break
     sleep 1
   done
@@ -888,7 +826,7 @@ measure_scopes() {
     printf '%s\n' "${NAMESPACES[@]}") | sort -u); do
     rcli HGETALL "qp:{$ns}:used" | paste - - >>"$dir/redis.tsv"
   done
-  sys=$(api GET /system | jq -r '.usage.used // "null"')
+  sys=$(admin_api GET /system | jq -r '.usage.used // "null"')
   printf '(system)\t%s\n' "$sys" >>"$dir/redis.tsv"
   sql "select scope, used_bytes from scope_usage" >"$dir/ledger.tsv" || fail "read scope_usage from the ledger"
   sys=$(awk -F'\t' '$1 !~ /\// { s += $2 } END { print s + 0 }' "$dir/ledger.tsv")
@@ -980,7 +918,7 @@ check_read_only() {
 check_reconciliation() {
   local out
   step "POST /api/v1/reconciliations (after the checks above)"
-  out=$(api POST /reconciliations) || { fail "POST /api/v1/reconciliations"; return; }
+  out=$(admin_api POST /reconciliations) || { fail "POST /api/v1/reconciliations"; return; }
   log "redis drift:    $(jq -c '.redis.drift' <<<"$out")"
   log "registry drift: $(jq -c '.registry.drift' <<<"$out") ($(jq -r '.registry.repositories' <<<"$out") repositories)"
   check "the reconciliation found no drift" \
@@ -996,8 +934,7 @@ report_figures() {
   printf '%s\n' "${RECOVERY[@]}" | sort -k1,1 -k2,2g | awk '
     { n[$1]++; v[$1, n[$1]] = $2 }
     END { for (k in n) printf "        %-14s x%-3d %s %s %s\n", k, n[k], v[k, 1], v[k, int((n[k] + 1) / 2)], v[k, n[k]] }' | sort
-  log "reserved bytes left in Redis: $(for ns in "${NAMESPACES[@]}"; do printf '%s=%s ' "$ns" \
-    "$(rcli HGET "qp:{$ns}:reserved" "$ns" | grep . || echo 0)"; done)"
+  log "reserved bytes left in Redis: $(for ns in "${NAMESPACES[@]}"; do printf '%s=%s ' "$ns" "$(reserved "$ns")"; done)"
   echo
   echo "faults: $FAULTS_INJECTED injected; events lost ${FIGURE[lost]}, double-counted ${FIGURE[double]}, drift ${FIGURE[drift]} bytes"
   check_eq "events lost" 0 "${FIGURE[lost]}"
@@ -1010,7 +947,7 @@ faults_main() {
   [[ "$FAULT_MODE" != soak ]] || echo "soak: $FAULT_DURATION s of faults"
   RANDOM=$FAULT_SEED
   schedule
-  setup
+  faults_setup
   start_workers
   run_faults
   wait_quiet
