@@ -95,14 +95,14 @@ decision_path() {
   # marker every script answers UNKNOWN and changes nothing.
   rcli SET "${ns}epoch" bench >/dev/null
 
-  # The layout RedisQuotaStore sends (common.lua): 9 namespace keys, one
-  # present:S key per scope; ARGV: the scope count, the user, the scopes, then
-  # the script's own arguments.
+  # The layout RedisQuotaStore sends (common.lua): 10 namespace keys, one
+  # present:S key per scope; ARGV: the scope count, the user, the floor (the
+  # highest event number seen; 0 here), the scopes, then the script's own arguments.
   local -a common=("${ns}used" "${ns}reserved" "${ns}limits" "${ns}sizes" "${ns}res" "${ns}res_expiry"
-    "${ns}events" "${ns}epoch" "${ns}commits")
+    "${ns}events" "${ns}epoch" "${ns}commits" "${ns}sequence")
   # reserve_bytes's own key after the scopes': recovering (absent here, as on a namespace not just restored).
-  local -a reserve_cmd=(EVALSHA "$reserve" 12 "${common[@]}" "${ns}present:bench" "${ns}present:bench/app"
-    "${ns}recovering" 2 bench-user bench bench/app)
+  local -a reserve_cmd=(EVALSHA "$reserve" 13 "${common[@]}" "${ns}present:bench" "${ns}present:bench/app"
+    "${ns}recovering" 2 bench-user 0 bench bench/app)
   local ttl=3600000
   # The reply is { { 1, granted }, events appended }: its first two lines.
   [[ "$(rcli "${reserve_cmd[@]}" check-1 '' bench/app "$MIB" "$MIB" "$ttl" | head -2 | tr '\n' ' ')" == "1 $MIB " ]] \
@@ -111,8 +111,8 @@ decision_path() {
   # 10,000 live reservations of 1 GiB each for the release runs.
   local i
   for ((i = 0; i < 10000; i++)); do
-    printf 'EVALSHA %s 10 %s %s%s %s%s 2 bench-user bench bench/app rel-%012d "" bench/app %d %d %d\n' "$reserve" \
-      "${common[*]}" "$ns" present:bench "$ns" present:bench/app "$i" $((1024 * MIB)) $((1024 * MIB)) "$ttl"
+    printf 'EVALSHA %s 13 %s %s%s %s%s %s%s 2 bench-user 0 bench bench/app rel-%012d "" bench/app %d %d %d\n' "$reserve" \
+      "${common[*]}" "$ns" present:bench "$ns" present:bench/app "$ns" recovering "$i" $((1024 * MIB)) $((1024 * MIB)) "$ttl"
   done | rcli >/dev/null
   [[ "$(rcli HLEN "${ns}res")" == 10001 ]] || die "could not create the 10,000 reservations for release"
 
@@ -120,7 +120,7 @@ decision_path() {
   before=$(rcli HGET "${ns}reserved" bench)
   for c in $CLIENTS; do
     r_reserve=$(rbench "$c" 1000000000 "${reserve_cmd[@]}" 'res-__rand_int__' '' bench/app "$MIB" "$MIB" "$ttl")
-    r_release=$(rbench "$c" 10000 EVALSHA "$release" 9 "${common[@]}" 0 bench-user 'rel-__rand_int__' "$MIB" "$ttl")
+    r_release=$(rbench "$c" 10000 EVALSHA "$release" 10 "${common[@]}" 0 bench-user 0 'rel-__rand_int__' "$MIB" "$ttl")
     r_plain=$(rbench "$c" 1000 HINCRBY "${ns}plain" 'f-__rand_int__' 1)
     calls=$((calls + REQUESTS))
     results+=("$c $r_reserve $r_release $r_plain")
