@@ -45,7 +45,8 @@ final class BlobUploadQuota implements ExchangeQuota {
   private final ExchangeView exchange;
   private final String repository;
   private final OciOperation operation;
-  private final String requestId = QuotaPolicy.requestId();
+  /** This request's own id, its commit intent, and the booking of its outcome (commit, settle or release), once. */
+  private final RequestHold hold;
   /** The store's id of the upload session; null for a monolithic POST, which has none yet. */
   private final String sessionId;
   /** What the session's reservation held when this request was admitted (a closing PUT asks). */
@@ -58,9 +59,6 @@ final class BlobUploadQuota implements ExchangeQuota {
   private OciError cutOff;
   /** The registry asked for the body (it accepted the request's head): only then is the request's traffic the namespace's. */
   private boolean decided;
-  private boolean settled;
-  /** Its commit intent is recorded (intend.lua): see {@link #ended}. */
-  private boolean intended;
 
   BlobUploadQuota(QuotaPolicy policy, ExchangeView exchange) {
     this.policy = policy;
@@ -68,6 +66,7 @@ final class BlobUploadQuota implements ExchangeQuota {
     this.repository = exchange.oci().repository();
     this.operation = exchange.oci().operation();
     this.sessionId = QuotaPolicy.sessionId(exchange.oci().uploadId());
+    this.hold = new RequestHold(policy.store, repository);
   }
 
   @Override
@@ -115,9 +114,9 @@ final class BlobUploadQuota implements ExchangeQuota {
     if (admission.refused() || !commits || digest == null || !OciNames.isDigest(digest)) {
       return Future.succeededFuture(admission);
     }
-    return policy.store.intendCommit(repository, requestId, sessionId, digest)
+    return policy.store.intendCommit(repository, hold.id(), sessionId, digest)
         .map(v -> {
-          intended = true;
+          hold.intentRecorded();
           return admission;
         })
         .recover(e -> Future.succeededFuture(policy.storeUnreachable(exchange, e)));
@@ -146,8 +145,8 @@ final class BlobUploadQuota implements ExchangeQuota {
 
   /** A reservation for this request; one that arrives retired (released meanwhile after a timeout) counts as a store failure. */
   private Future<Reservation> reserveBytes(long min, long max) {
-    return policy.store.reserveBytes(repository, requestId, sessionId, min, max)
-        .compose(r -> r.retired() ? Future.failedFuture(new IllegalStateException("reservation " + requestId + " was released")) : Future.succeededFuture(r));
+    return policy.store.reserveBytes(repository, hold.id(), sessionId, min, max)
+        .compose(r -> r.retired() ? Future.failedFuture(new IllegalStateException("reservation " + hold.id() + " was released")) : Future.succeededFuture(r));
   }
 
   @Override
@@ -193,7 +192,7 @@ final class BlobUploadQuota implements ExchangeQuota {
     if (!decided) {
       // Answered before the registry asked for the body (a 401, an unknown session): nothing was reserved
       // or sent, and nothing is written for a request the registry did not take.
-      settled = true;
+      hold.settleOnce();
       return Future.succeededFuture(Answer.RELAY);
     }
     if (operation == OciOperation.UPLOAD_CHUNK) {
@@ -212,17 +211,19 @@ final class BlobUploadQuota implements ExchangeQuota {
           : notTaken(exchange.bodyBytesSentUpstream());
       return booked.map(Answer.RELAY).otherwise(Answer.RELAY);
     }
-    settled = true;
+    // Booked here: the commit releases the request's and the session's reservations whole and retires the
+    // request's id; a blob that cannot be charged releases the request's.
+    hold.settleOnce();
     String digest = committedDigest(headers);
     if (digest == null) {
       LOG.error("{} {}: the registry accepted a blob without naming a valid digest; not charged, usage drifts until reconciled",
           operation, repository);
-      release();
+      release(hold.id());
       return Future.succeededFuture(Answer.RELAY);
     }
     long measured = Math.max(storedBefore, sessionHeld) + exchange.bodyBytesSentUpstream();
     return exchange.upstreamSize(repository, digest, false)
-        .compose(size -> policy.store.commitBlob(repository, requestId, sessionId, new Blob(digest, size >= 0 ? size : measured),
+        .compose(size -> policy.store.commitBlob(repository, hold.id(), sessionId, new Blob(digest, size >= 0 ? size : measured),
             exchange.user()))
         .map(commit -> Answer.relay(QuotaErrors.softLimitWarnings(commit.scopes())))
         .recover(e -> policy.<Answer>recordFailure(exchange, "blob " + digest, e).otherwise(Answer.RELAY));
@@ -246,8 +247,8 @@ final class BlobUploadQuota implements ExchangeQuota {
         .otherwise(false)
         .map(cancelled -> {
           if (cancelled) {
-            settled = true;
-            release(requestId);
+            hold.settleOnce();
+            release(hold.id());
             release(sessionId);
           } else {
             settle(sent, false);
@@ -265,8 +266,8 @@ final class BlobUploadQuota implements ExchangeQuota {
     long sent = exchange.bodyBytesSentUpstream();
     return exchange.askUpstream(HttpMethod.GET, exchange.uri()).compose(status -> {
       if (status.status() == 404) {
-        settled = true;
-        release(requestId);
+        hold.settleOnce();
+        release(hold.id());
         release(sessionId);
         return Future.succeededFuture();
       }
@@ -290,17 +291,13 @@ final class BlobUploadQuota implements ExchangeQuota {
 
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
-    policy.store.requestEnded(requestId);
+    policy.store.requestEnded(hold.id());
     if (!decided) {
       // Never decided on: nothing reserved, nothing sent, nothing to write.
       return;
     }
-    if (intended && !settled) {
-      // No answer to a request that may have made the registry store it (the registry died, or the connection
-      // broke, between storing and answering): its intent stays, no longer renewed, and lapses; RegistryIntents
-      // then asks the registry, and charges what it holds or lets the reservation go.
-      settled = true;
-    } else {
+    // No answer to a request that may have made the registry store the blob: left to its intent (see RequestHold).
+    if (!hold.leaveToIntent()) {
       // Ended with no answer from the registry (cut off, reset, gone): what went upstream may sit in a
       // session nobody can resume or cancel now.
       notTaken(exchange.bodyBytesSentUpstream());
@@ -315,28 +312,23 @@ final class BlobUploadQuota implements ExchangeQuota {
    * expires; the rest is released. Without a session, the request's reservation just goes.
    */
   private Future<Void> notTaken(long wentUpstream) {
-    if (settled || !decided) {
+    if (hold.settled() || !decided) {
       return Future.succeededFuture();
     }
     if (sessionId == null) {
-      settled = true;
-      release();
+      hold.settleOnce();
+      release(hold.id());
       return Future.succeededFuture();
     }
     return settle(wentUpstream, wentUpstream > 0);
   }
 
   private Future<Void> settle(long storedBytes, boolean dirty) {
-    if (settled) {
+    if (!hold.settleOnce()) {
       return Future.succeededFuture();
     }
-    settled = true;
-    return policy.store.settle(repository, requestId, sessionId, storedBytes, dirty)
-        .onFailure(e -> LOG.warn("{}: reservation {} not settled, it expires with its TTL: {}", repository, requestId, e.toString()));
-  }
-
-  private void release() {
-    release(requestId);
+    return policy.store.settle(repository, hold.id(), sessionId, storedBytes, dirty)
+        .onFailure(e -> LOG.warn("{}: reservation {} not settled, it expires with its TTL: {}", repository, hold.id(), e.toString()));
   }
 
   private void release(String id) {

@@ -36,22 +36,19 @@ final class ManifestPutQuota implements ExchangeQuota {
   private final QuotaPolicy policy;
   private final ExchangeView exchange;
   private final String repository;
-  private final String requestId = QuotaPolicy.requestId();
+  /** The reservation and commit intent of this request, under its own id. */
+  private final RequestHold hold;
   private Buffer body;
   private long buffered;
   private ParsedManifest manifest;
   /** The references as charged: sizes verified, references the registry does not hold left out. */
   private List<Blob> references = List.of();
-  /** A reservation was asked for: whatever becomes of it, the request id is released (and so retired) at the end. */
-  private boolean reserving;
-  private boolean settled;
-  /** Its commit intent is recorded (intend.lua): see {@link #ended}. */
-  private boolean intended;
 
   ManifestPutQuota(QuotaPolicy policy, ExchangeView exchange) {
     this.policy = policy;
     this.exchange = exchange;
     this.repository = exchange.oci().repository();
+    this.hold = new RequestHold(policy.store, repository);
   }
 
   @Override
@@ -106,18 +103,18 @@ final class ManifestPutQuota implements ExchangeQuota {
           List<Blob> charged = new ArrayList<>();
           charged.add(manifest.blob());
           charged.addAll(references);
-          if (settled) {
+          if (hold.settled()) {
             // The exchange ended (its client left) while the references were being sized: nothing to reserve for.
             return Future.succeededFuture(Admission.FORWARD);
           }
-          reserving = true;
-          return policy.reserveThroughContention(() -> policy.store.reserveBlobs(repository, requestId, charged))
+          hold.reservationAsked();
+          return policy.reserveThroughContention(() -> policy.store.reserveBlobs(repository, hold.id(), charged))
               .map(r -> {
                 if (r.conflict() != null) {
                   return Admission.refuse(sizeConflict(r.conflict()));
                 }
                 if (r.retired()) {
-                  throw new IllegalStateException("reservation " + requestId + " was released");
+                  throw new IllegalStateException("reservation " + hold.id() + " was released");
                 }
                 if (r.denial() != null) {
                   return Admission.refuse(policy.storageRefusal(exchange, r.denial()));
@@ -126,8 +123,8 @@ final class ManifestPutQuota implements ExchangeQuota {
               })
               // Before the body goes: if this proxy dies before charging the 201, another does (RegistryIntents).
               .compose(admission -> admission.refused() ? Future.succeededFuture(admission)
-                  : policy.store.intendManifest(repository, requestId, manifest.blob(), references).map(v -> {
-                    intended = true;
+                  : policy.store.intendManifest(repository, hold.id(), manifest.blob(), references).map(v -> {
+                    hold.intentRecorded();
                     return admission;
                   }));
         })
@@ -184,29 +181,24 @@ final class ManifestPutQuota implements ExchangeQuota {
   public Future<Answer> answered(int status, MultiMap headers) {
     if (status != 201 || manifest == null) {
       // Refused, failed, or a manifest the proxy never decided on: nothing to charge.
-      release();
+      hold.release();
       return Future.succeededFuture(Answer.RELAY);
     }
-    settled = true;
+    // The commit releases the reservation whole and retires the id: nothing is left to release.
+    hold.settleOnce();
     String named = headers.get("Docker-Content-Digest");
     if (named != null && !named.trim().equals(manifest.digest())) {
       LOG.warn("{}: the registry stored manifest {} for a body whose digest is {}; charged as measured", repository, named.trim(), manifest.digest());
     }
-    return policy.store.commitManifest(repository, requestId, manifest.blob(), references, exchange.user())
+    return policy.store.commitManifest(repository, hold.id(), manifest.blob(), references, exchange.user())
         .map(commit -> Answer.relay(QuotaErrors.softLimitWarnings(commit.scopes())))
         .recover(e -> policy.<Answer>recordFailure(exchange, "manifest " + manifest.digest(), e).otherwise(Answer.RELAY));
   }
 
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
-    if (intended && !settled) {
-      // No answer to a request that may have made the registry store it (the registry died, or the connection
-      // broke, between storing and answering): its intent stays, no longer renewed, and lapses; RegistryIntents
-      // then asks the registry, and charges what it holds or lets the reservation go.
-      settled = true;
-    }
-    release();
-    policy.store.requestEnded(requestId);
+    // Released, unless answered; left to its intent when the registry may have stored it unanswered.
+    hold.ended();
     if (buffered > 0) {
       policy.pushes.unbuffer(buffered);
       buffered = 0;
@@ -215,17 +207,6 @@ final class ManifestPutQuota implements ExchangeQuota {
     if (manifest != null) {
       // Decided on, so the registry had accepted its head: its traffic is the namespace's.
       policy.meter(exchange, new Traffic(bytesIn, 0, status == 201 ? 1 : 0, 0));
-    }
-  }
-
-  private void release() {
-    if (settled) {
-      return;
-    }
-    settled = true;
-    if (reserving) {
-      policy.store.release(repository, requestId, -1)
-          .onFailure(e -> LOG.warn("{}: reservation {} not released, it expires with its TTL: {}", repository, requestId, e.toString()));
     }
   }
 }
