@@ -1,5 +1,6 @@
 package dev.quotaproxy.proxy.support;
 
+import static dev.quotaproxy.testing.Eventually.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.config.ByteSize;
@@ -8,7 +9,6 @@ import dev.quotaproxy.proxy.quota.QuotaStore;
 import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
 import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
 import dev.quotaproxy.proxy.quota.RedisQuotaStore;
-import io.vertx.core.Future;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
@@ -20,7 +20,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 /**
@@ -217,9 +216,5 @@ public final class StorageInvariant {
 
   private static String bytes(long bytes) {
     return bytes + " (" + ByteSize.format(bytes) + ")";
-  }
-
-  private static <T> T await(Future<T> future) throws Exception {
-    return future.await(30, TimeUnit.SECONDS);
   }
 }
