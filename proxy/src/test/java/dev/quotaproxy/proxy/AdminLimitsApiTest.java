@@ -1,6 +1,8 @@
 package dev.quotaproxy.proxy;
 
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
+import static dev.quotaproxy.testing.Eventually.eventually;
+import static dev.quotaproxy.testing.Eventually.eventuallyGet;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.admin.AdminApi;
@@ -314,8 +316,8 @@ class AdminLimitsApiTest {
     // Once the ledger has the push (the feed runs on its own), Redis is made to believe in usage that
     // neither the ledger nor the registry holds: the reconciliation finds and corrects it.
     var pool = postgres.database().pool(proxy.vertx(), 1);
-    await(() -> pool.query("select used_bytes from scope_usage where scope = 'reconciled'").execute().await(5, TimeUnit.SECONDS).size() == 1,
-        "the ledger has the push");
+    eventually(Duration.ofSeconds(20), () -> assertThat(pool.query("select used_bytes from scope_usage where scope = 'reconciled'")
+        .execute().await(5, TimeUnit.SECONDS).size()).as("ledger rows for the push").isEqualTo(1));
     redis.command(Request.cmd(Command.HINCRBY).arg(QuotaKeys.of("reconciled").used()).arg("reconciled").arg(5000));
     JsonObject report = json(send("POST", "/api/v1/reconciliations", ADMIN, null), 200);
     assertThat(report.getJsonObject("redis").getJsonArray("drift").stream().map(JsonObject.class::cast)
@@ -367,7 +369,13 @@ class AdminLimitsApiTest {
     redis.flushAll();
     // The refresh finds the settings gone and refills Redis from Postgres, with the API's limits.
     awaitRedisLimit("flushed", 50 * KiB);
-    var refused = proxy.client().pushBlob("flushed/app", randomBytes(60 * KiB));
+    // The refresh that wrote the limit back may have found the namespace still being restored: until the
+    // next one, system usage is unknown and a push is refused 503 (fail closed). Only that is waited out.
+    var refused = eventuallyGet(Duration.ofSeconds(20), () -> {
+      var reply = proxy.client().pushBlob("flushed/app", randomBytes(60 * KiB));
+      assertThat(reply.status()).as("a push while system usage is rebuilt: %s", reply.body()).isNotEqualTo(503);
+      return reply;
+    });
     assertThat(refused.status()).isEqualTo(403);
     assertThat(refused.body()).contains("50.0 KiB");
   }
@@ -414,25 +422,17 @@ class AdminLimitsApiTest {
 
   /** The read-only switch follows the system settings within one refresh (100 ms here). */
   private static void awaitPush(String repository, int status) throws Exception {
-    await(() -> proxy.client().pushBlob(repository, randomBytes(KiB)).status() == status, "a push to " + repository + " answered " + status);
+    eventually(Duration.ofSeconds(20),
+        () -> assertThat(proxy.client().pushBlob(repository, randomBytes(KiB)).status()).as("a push to %s", repository).isEqualTo(status));
   }
 
   private static void awaitRedisLimit(String scope, long hard) throws Exception {
     RedisQuotaStore store = RedisQuotaStore.create(proxy.vertx(), redis.url(), 1, Duration.ofHours(1));
     try {
-      await(() -> store.scope(scope).await(5, TimeUnit.SECONDS).limits().storageHard() == hard, scope + "'s hard limit in Redis is " + hard);
+      eventually(Duration.ofSeconds(20), () -> assertThat(store.scope(scope).await(5, TimeUnit.SECONDS).limits().storageHard())
+          .as("%s's hard limit in Redis", scope).isEqualTo(hard));
     } finally {
       store.close();
-    }
-  }
-
-  private static void await(java.util.concurrent.Callable<Boolean> condition, String what) throws Exception {
-    Instant deadline = Instant.now().plusSeconds(20);
-    while (!condition.call()) {
-      if (Instant.now().isAfter(deadline)) {
-        throw new AssertionError("not within 20 s: " + what);
-      }
-      Thread.sleep(50);
     }
   }
 

@@ -2,6 +2,8 @@ package dev.quotaproxy.proxy;
 
 import static dev.quotaproxy.proxy.support.OciTestClient.digest;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
+import static dev.quotaproxy.testing.Eventually.await;
+import static dev.quotaproxy.testing.Eventually.eventually;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
@@ -88,12 +90,9 @@ class ProxyCrashIT {
     assertThat(other.pushBlob("acme/other", randomBytes(3 * MiB)).status()).as("the dead proxy's room, at once").isEqualTo(403);
 
     // Within the lease the room is free again: the next reserve purges what expired.
-    int status = 0;
-    while (Duration.between(killed, Instant.now()).compareTo(Duration.ofSeconds(25)) < 0 && status != 201) {
-      Thread.sleep(500);
-      status = other.pushBlob("acme/other", randomBytes(3 * MiB)).status();
-    }
-    assertThat(status).as("a 3 MiB push within 25 s of the kill").isEqualTo(201);
+    eventually(Duration.ofSeconds(25).minus(Duration.between(killed, Instant.now())), Duration.ofMillis(500),
+        () -> assertThat(other.pushBlob("acme/other", randomBytes(3 * MiB)).status())
+            .as("a 3 MiB push within 25 s of the kill").isEqualTo(201));
     System.out.printf("ProxyCrashIT: the killed proxy's 3 MiB came back %d ms after the kill%n",
         Duration.between(killed, Instant.now()).toMillis());
     StorageInvariant.check(registry.storage(), store);
@@ -111,23 +110,14 @@ class ProxyCrashIT {
   }
 
   private void awaitLimit() throws Exception {
-    Instant deadline = Instant.now().plus(Duration.ofSeconds(30));
-    while (store.scope("acme").await(10, TimeUnit.SECONDS).limits().storageHard() != 4 * MiB) {
-      if (Instant.now().isAfter(deadline)) {
-        throw new IllegalStateException("the proxy did not write the limit of acme to Redis");
-      }
-      Thread.sleep(50);
-    }
+    eventually(Duration.ofSeconds(30),
+        () -> assertThat(await(store.scope("acme")).limits().storageHard())
+            .as("the limit of acme the proxy wrote to Redis").isEqualTo(4 * MiB));
   }
 
   private void awaitReserved(long bytes, Duration timeout) throws Exception {
-    Instant deadline = Instant.now().plus(timeout);
-    while (store.scope("acme").await(10, TimeUnit.SECONDS).reserved() < bytes) {
-      if (Instant.now().isAfter(deadline)) {
-        throw new IllegalStateException("the slow push did not reserve " + bytes + " bytes");
-      }
-      Thread.sleep(50);
-    }
+    eventually(timeout,
+        () -> assertThat(await(store.scope("acme")).reserved()).as("bytes the slow push reserved").isGreaterThanOrEqualTo(bytes));
   }
 
   private static Path targetDirectory() throws Exception {

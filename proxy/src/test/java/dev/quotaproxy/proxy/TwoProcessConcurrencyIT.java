@@ -1,5 +1,6 @@
 package dev.quotaproxy.proxy;
 
+import static dev.quotaproxy.testing.Eventually.eventually;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
@@ -18,7 +19,6 @@ import io.vertx.core.Vertx;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalInt;
@@ -152,13 +152,8 @@ class TwoProcessConcurrencyIT {
   }
 
   private static void awaitLimit(String scope) throws Exception {
-    Instant deadline = Instant.now().plus(Duration.ofSeconds(30));
-    while (scope(scope).limits().storageHard() != LIMIT) {
-      if (Instant.now().isAfter(deadline)) {
-        throw new IllegalStateException("the proxies did not write the limit of " + scope + " to Redis");
-      }
-      Thread.sleep(50);
-    }
+    eventually(Duration.ofSeconds(30),
+        () -> assertThat(scope(scope).limits().storageHard()).as("the limit of %s the proxies wrote to Redis", scope).isEqualTo(LIMIT));
   }
 
   /** The module's target directory: where the test classes were compiled to, one up. */

@@ -1,5 +1,6 @@
 package dev.quotaproxy.ledger.limits;
 
+import static dev.quotaproxy.testing.Eventually.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -39,10 +40,6 @@ class LimitsLedgerTest {
   @BeforeEach
   void empty() {
     postgres.truncateAll();
-  }
-
-  private static <T> T await(Future<T> future) throws Exception {
-    return future.await(20, TimeUnit.SECONDS);
   }
 
   @Test

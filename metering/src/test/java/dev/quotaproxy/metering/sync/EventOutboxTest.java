@@ -1,5 +1,6 @@
 package dev.quotaproxy.metering.sync;
 
+import static dev.quotaproxy.testing.Eventually.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
@@ -101,9 +102,5 @@ class EventOutboxTest {
 
   private static long later() {
     return System.currentTimeMillis() + 60_000;
-  }
-
-  private static <T> T await(Future<T> future) throws Exception {
-    return future.await(30, TimeUnit.SECONDS);
   }
 }

@@ -1,5 +1,6 @@
 package dev.quotaproxy.metering.sync;
 
+import static dev.quotaproxy.testing.Eventually.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
@@ -156,9 +157,4 @@ class LedgerFeedTest {
   private long count(String sql) throws Exception {
     return pool.query(sql).execute().await(10, TimeUnit.SECONDS).iterator().next().getLong(0);
   }
-
-  private static <T> T await(Future<T> future) throws Exception {
-    return future.await(30, TimeUnit.SECONDS);
-  }
-
 }

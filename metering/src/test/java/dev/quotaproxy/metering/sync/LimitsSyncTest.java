@@ -1,5 +1,6 @@
 package dev.quotaproxy.metering.sync;
 
+import static dev.quotaproxy.testing.Eventually.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.config.ProxyConfig;
@@ -11,7 +12,6 @@ import dev.quotaproxy.metering.QuotaStore;
 import dev.quotaproxy.metering.QuotaStore.ScopeLimits;
 import dev.quotaproxy.metering.RedisQuotaStore;
 import dev.quotaproxy.metering.support.TestRedis;
-import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,10 +54,6 @@ class LimitsSyncTest {
     vertx.close().await(10, TimeUnit.SECONDS);
     postgres.close();
     redis.close();
-  }
-
-  private static <T> T await(Future<T> future) throws Exception {
-    return future.await(20, TimeUnit.SECONDS);
   }
 
   @Test

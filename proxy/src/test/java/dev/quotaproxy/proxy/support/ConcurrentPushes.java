@@ -1,5 +1,6 @@
 package dev.quotaproxy.proxy.support;
 
+import static dev.quotaproxy.testing.Eventually.eventually;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.metering.QuotaStore.ScopeState;
@@ -9,7 +10,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -190,13 +190,8 @@ public final class ConcurrentPushes {
     ScopeState state = scope.call();
     assertThat(state.limits().storageHard()).as("the scope's hard limit").isEqualTo(limitBytes);
     assertThat(state.used()).as("scope usage = bytes the registry accepted (%s)", tally).isEqualTo(acceptedBytes);
-    Instant deadline = Instant.now().plus(Duration.ofSeconds(5));
-    while (state.reserved() != 0 && Instant.now().isBefore(deadline)) {
-      Thread.sleep(50);
-      state = scope.call();
-    }
-    assertThat(state.reserved()).as("bytes still reserved after every push ended").isZero();
-    assertThat(state.used()).as("usage, once settled").isEqualTo(acceptedBytes);
+    eventually(Duration.ofSeconds(5), () -> assertThat(scope.call().reserved()).as("bytes still reserved after every push ended").isZero());
+    assertThat(scope.call().used()).as("usage, once settled").isEqualTo(acceptedBytes);
 
     for (Outcome outcome : outcomes) {
       Reply head = registry.head("/v2/" + outcome.push().repository() + "/blobs/" + outcome.push().digest());

@@ -1,6 +1,8 @@
 package dev.quotaproxy.proxy.support;
 
 import dev.quotaproxy.metering.support.TestRedis;
+import static dev.quotaproxy.testing.Eventually.await;
+
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.ledger.Ledger;
@@ -144,10 +146,6 @@ public final class QuotaHarness implements AutoCloseable {
     Deployed deployed = new Deployed(new OciTestClient("http://127.0.0.1:" + verticle.actualPort()), store, configured);
     proxies.add(deployed);
     return deployed;
-  }
-
-  public static <T> T await(Future<T> future) throws Exception {
-    return future.await(30, TimeUnit.SECONDS);
   }
 
   /** A scope's committed and reserved bytes, with its limits. */

@@ -1,6 +1,7 @@
 package dev.quotaproxy.proxy.support;
 
 import dev.quotaproxy.metering.support.TestRedis;
+import static dev.quotaproxy.testing.Eventually.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.config.ByteSize;
@@ -9,7 +10,6 @@ import dev.quotaproxy.metering.QuotaStore;
 import dev.quotaproxy.metering.QuotaStore.ScopeState;
 import dev.quotaproxy.metering.QuotaStore.SystemSettings;
 import dev.quotaproxy.metering.RedisQuotaStore;
-import io.vertx.core.Future;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
@@ -21,7 +21,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 /**
@@ -218,9 +217,5 @@ public final class StorageInvariant {
 
   private static String bytes(long bytes) {
     return bytes + " (" + ByteSize.format(bytes) + ")";
-  }
-
-  private static <T> T await(Future<T> future) throws Exception {
-    return future.await(30, TimeUnit.SECONDS);
   }
 }
