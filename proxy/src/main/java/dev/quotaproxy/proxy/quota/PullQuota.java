@@ -36,7 +36,7 @@ final class PullQuota implements ExchangeQuota {
     Future<Long> bytes;
     if (status == 200 || status == 206) {
       bytes = Future.succeededFuture(contentLength(headers));
-    } else if (status / 100 == 3 && exchange.oci().operation() == OciOperation.BLOB_GET) {
+    } else if (isRedirect(status) && exchange.oci().operation() == OciOperation.BLOB_GET) {
       // The bytes come from elsewhere (object storage): the blob's size is what leaves the registry.
       redirect = true;
       bytes = policy.store.sizeOf(Scopes.namespace(repository), exchange.oci().digest()).map(size -> Math.max(0, size));
@@ -55,6 +55,11 @@ final class PullQuota implements ExchangeQuota {
           LOG.warn("{}: egress not checked, quota store unreachable: {}", repository, e.toString());
           return Answer.RELAY;
         });
+  }
+
+  /** A redirect sends the client elsewhere for the bytes; a 304 (or 300) sends no bytes at all and is no pull. */
+  private static boolean isRedirect(int status) {
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
   }
 
   /** The body's declared length; 0 when unknown (chunked), which is then counted as it goes and settled at the end. */

@@ -114,6 +114,18 @@ class PullQuotaTest {
     assertThat(rules.store.calls()).isEmpty();
   }
 
+  @ParameterizedTest
+  @ValueSource(ints = {300, 304})
+  void aBlobAnswerInThreeHundredsThatIsNoRedirectIsNotCharged(int status) {
+    rules.store.answerWith("sizeOf", 8000L);
+    PullQuota rule = rule();
+
+    done(rule.answered(status, FakeExchange.headers()));
+    rule.ended(status, 0, 0);
+
+    assertThat(rules.store.calls()).isEmpty();
+  }
+
   @Test
   void aBlobRedirectedToObjectStorageIsChargedItsKnownSize() {
     rules.store.answerWith("sizeOf", 8000L);
