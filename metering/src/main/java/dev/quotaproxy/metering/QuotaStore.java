@@ -4,7 +4,6 @@ import dev.quotaproxy.oci.Blob;
 import io.vertx.core.Future;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * The metering store: every quota decision and every committed change, each one atomic over all
@@ -189,20 +188,8 @@ public interface QuotaStore {
    */
   Future<Void> meter(String repository, String user, Traffic traffic);
 
-  /** Sets a scope's limits, effective for the next decision of every proxy instance. */
-  Future<Void> putLimits(String scope, ScopeLimits limits);
-
-  /** A scope's usage and limits. */
+  /** A scope's usage and limits. Limits are written by {@link RedisLimits}; every scope is read by {@link UsageReader}. */
   Future<ScopeState> scope(String scope);
-
-  /** Sum of used and reserved bytes over all top-level namespaces: the system scope. */
-  Future<SystemUsage> systemUsage();
-
-  /** Stores the system settings where every proxy instance reads them. */
-  Future<Void> putSystemSettings(SystemSettings settings);
-
-  /** The system settings as stored; empty when none are (never written, or the store lost its data). */
-  Future<Optional<SystemSettings>> systemSettings();
 
   /**
    * @param grantedBytes bytes added to the reservation (0 for blob reservations that needed nothing)

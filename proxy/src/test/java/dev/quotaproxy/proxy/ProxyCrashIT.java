@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.ledger.support.RealRegistry;
-import dev.quotaproxy.metering.RedisQuotaStore;
+import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.ProxyProcess;
 import dev.quotaproxy.proxy.support.RawHttp;
@@ -44,7 +44,7 @@ class ProxyCrashIT {
   private EmbeddedPostgresServer postgres;
   private Path work;
   private Vertx vertx;
-  private RedisQuotaStore store;
+  private StoreOnRedis stores;
   /** Every proxy started, stopped after the test whatever its outcome. */
   private final List<ProxyProcess> proxies = new java.util.ArrayList<>();
 
@@ -55,13 +55,13 @@ class ProxyCrashIT {
     postgres = EmbeddedPostgresServer.start();
     work = Files.createDirectories(targetDirectory().resolve("proxy-crash-it"));
     vertx = Vertx.vertx();
-    store = RedisQuotaStore.create(vertx, redis.url(), 2, Duration.ofHours(1));
+    stores = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofHours(1));
   }
 
   @AfterEach
   void stop() throws Exception {
     proxies.forEach(ProxyProcess::close);
-    store.close().await(10, TimeUnit.SECONDS);
+    stores.close().await(10, TimeUnit.SECONDS);
     vertx.close().await(10, TimeUnit.SECONDS);
     redis.close();
     postgres.close();
@@ -96,7 +96,7 @@ class ProxyCrashIT {
     assertThat(status).as("a 3 MiB push within 25 s of the kill").isEqualTo(201);
     System.out.printf("ProxyCrashIT: the killed proxy's 3 MiB came back %d ms after the kill%n",
         Duration.between(killed, Instant.now()).toMillis());
-    StorageInvariant.check(registry.storage(), store);
+    StorageInvariant.check(registry.storage(), stores);
   }
 
   private ProxyProcess startProxy(String name) throws Exception {
@@ -112,7 +112,7 @@ class ProxyCrashIT {
 
   private void awaitLimit() throws Exception {
     Instant deadline = Instant.now().plus(Duration.ofSeconds(30));
-    while (store.scope("acme").await(10, TimeUnit.SECONDS).limits().storageHard() != 4 * MiB) {
+    while (stores.store().scope("acme").await(10, TimeUnit.SECONDS).limits().storageHard() != 4 * MiB) {
       if (Instant.now().isAfter(deadline)) {
         throw new IllegalStateException("the proxy did not write the limit of acme to Redis");
       }
@@ -122,7 +122,7 @@ class ProxyCrashIT {
 
   private void awaitReserved(long bytes, Duration timeout) throws Exception {
     Instant deadline = Instant.now().plus(timeout);
-    while (store.scope("acme").await(10, TimeUnit.SECONDS).reserved() < bytes) {
+    while (stores.store().scope("acme").await(10, TimeUnit.SECONDS).reserved() < bytes) {
       if (Instant.now().isAfter(deadline)) {
         throw new IllegalStateException("the slow push did not reserve " + bytes + " bytes");
       }

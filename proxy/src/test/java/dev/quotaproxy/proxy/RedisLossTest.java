@@ -11,7 +11,7 @@ import dev.quotaproxy.metering.sync.LedgerBinding;
 import dev.quotaproxy.metering.sync.RegistryIntents;
 import dev.quotaproxy.metering.EvictionPolicy;
 import dev.quotaproxy.metering.QuotaKeys;
-import dev.quotaproxy.metering.RedisQuotaStore;
+import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.proxy.support.RawHttp;
 import dev.quotaproxy.proxy.support.RegistryStorage;
 import dev.quotaproxy.proxy.support.ScopeWatch;
@@ -272,10 +272,10 @@ class RedisLossTest {
     assertThat(proxy.client().pushImage("acme/app", "1", image).status()).isEqualTo(201);
     assertThat(proxy.client().delete("/v2/acme/app/manifests/" + image.manifestDigest()).status()).isEqualTo(202);
     drainFeed();
-    RedisQuotaStore finished = RedisQuotaStore.create(harness.vertx(), harness.redis().url(), 2, java.time.Duration.ofMillis(1));
-    QuotaHarness.await(finished.intendCommit("acme/app", "request:finished-long-ago", null, digest(image.layers()[0])));
+    StoreOnRedis finished = StoreOnRedis.open(harness.vertx(), harness.redis().url(), 2, java.time.Duration.ofMillis(1));
+    QuotaHarness.await(finished.store().intendCommit("acme/app", "request:finished-long-ago", null, digest(image.layers()[0])));
     URI registry = URI.create(harness.registry().url());
-    RegistryIntents intents = new RegistryIntents((RedisQuotaStore) proxy.store(), io.vertx.redis.client.Redis.createClient(
+    RegistryIntents intents = new RegistryIntents(proxy.store(), proxy.stores().leases(), io.vertx.redis.client.Redis.createClient(
         harness.vertx(), harness.redis().url()), RegistryIntents.headOn(harness.vertx().createHttpClient(
         new io.vertx.core.http.HttpClientOptions().setDefaultHost(registry.getHost()).setDefaultPort(registry.getPort()))));
 
@@ -307,10 +307,10 @@ class RedisLossTest {
   void theNamespaceListDeletedOnItsOwnIsTakenAgainBeforeSystemUsageIsTrusted() throws Exception {
     assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);
     drainFeed();
-    long used = QuotaHarness.await(proxy.store().systemUsage()).used();
+    long used = QuotaHarness.await(proxy.stores().usage().systemUsage()).used();
     harness.redis().command(Request.cmd(Command.DEL).arg(QuotaKeys.NAMESPACES));
 
-    assertThat(QuotaHarness.await(proxy.store().systemUsage()).used()).isEqualTo(used);
+    assertThat(QuotaHarness.await(proxy.stores().usage().systemUsage()).used()).isEqualTo(used);
     assertThat(members(QuotaKeys.NAMESPACES)).contains("acme").anyMatch(member -> member.startsWith(QuotaKeys.CENSUS_PREFIX));
   }
 
@@ -344,7 +344,7 @@ class RedisLossTest {
     EmbeddedPostgresServer restarted = EmbeddedPostgresServer.start(postgresData, port, false);
     try {
       QuotaHarness.await(limited.configured().refresh());
-      assertThat(QuotaHarness.await(limited.store().systemUsage()).used()).isGreaterThanOrEqualTo(600 * KiB);
+      assertThat(QuotaHarness.await(limited.stores().usage().systemUsage()).used()).isGreaterThanOrEqualTo(600 * KiB);
       var again = limited.client().pushBlob("ro/other", randomBytes(KiB));
       assertThat(again.status()).as("read-only again, not writable").isEqualTo(403);
       assertThat(again.body()).contains("registry is read-only");
@@ -382,7 +382,7 @@ class RedisLossTest {
       assertThat(slow.read(java.time.Duration.ofSeconds(20)).status()).isEqualTo(201);
     }
     drainFeed();
-    StorageInvariant.check(harness.registry().storage(), proxy.store());
+    StorageInvariant.check(harness.registry().storage(), proxy.stores());
     assertLedgerRedisAndRegistryAgree("acme", "acme/app");
   }
 

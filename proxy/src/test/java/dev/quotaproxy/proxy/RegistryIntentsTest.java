@@ -7,7 +7,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.quotaproxy.metering.sync.RegistryIntents;
 import dev.quotaproxy.oci.Blob;
 import dev.quotaproxy.metering.QuotaKeys;
-import dev.quotaproxy.metering.RedisQuotaStore;
+import dev.quotaproxy.metering.support.StoreOnRedis;
+import dev.quotaproxy.metering.QuotaStore;
 import dev.quotaproxy.proxy.support.AnswerDroppingRelay;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.QuotaHarness;
@@ -38,7 +39,7 @@ class RegistryIntentsTest {
 
   private QuotaHarness harness;
   private Deployed proxy;
-  private RedisQuotaStore dead;
+  private QuotaStore dead;
   private RegistryIntents intents;
 
   @BeforeEach
@@ -49,9 +50,9 @@ class RegistryIntentsTest {
           scopes:
             acme: {storage-hard: 10MiB}
         """);
-    dead = RedisQuotaStore.create(harness.vertx(), harness.redis().url(), 2, Duration.ofMillis(1));
+    dead = StoreOnRedis.open(harness.vertx(), harness.redis().url(), 2, Duration.ofMillis(1)).store();
     URI registry = URI.create(harness.registry().url());
-    intents = new RegistryIntents((RedisQuotaStore) proxy.store(), Redis.createClient(harness.vertx(), harness.redis().url()),
+    intents = new RegistryIntents(proxy.store(), proxy.stores().leases(), Redis.createClient(harness.vertx(), harness.redis().url()),
         RegistryIntents.headOn(harness.vertx().createHttpClient(new HttpClientOptions()
             .setDefaultHost(registry.getHost()).setDefaultPort(registry.getPort()))));
   }
@@ -75,7 +76,7 @@ class RegistryIntentsTest {
 
     assertThat(QuotaHarness.await(proxy.store().scope("acme/app")).used()).isEqualTo(KiB + 300 * KiB);
     assertThat(harness.redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).isZero();
-    StorageInvariant.check(harness.registry().storage(), proxy.store());
+    StorageInvariant.check(harness.registry().storage(), proxy.stores());
   }
 
   @Test
@@ -101,7 +102,7 @@ class RegistryIntentsTest {
     assertThat(QuotaHarness.await(proxy.store().scope("acme/app")).used()).isEqualTo(50 * KiB);
     assertThat(QuotaHarness.await(proxy.store().scope("acme/kept")).used()).as("a manifest the registry kept stays charged").isPositive();
     assertThat(harness.redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).isZero();
-    StorageInvariant.check(harness.registry().storage(), proxy.store());
+    StorageInvariant.check(harness.registry().storage(), proxy.stores());
   }
 
   @Test
@@ -119,7 +120,7 @@ class RegistryIntentsTest {
 
     assertThat(QuotaHarness.await(intents.checkOnce())).isEqualTo(1);
 
-    StorageInvariant.check(harness.registry().storage(), proxy.store());
+    StorageInvariant.check(harness.registry().storage(), proxy.stores());
     assertThat(QuotaHarness.await(proxy.store().scope("acme/app")).used()).isEqualTo(300 * KiB + image.config().length + manifest.length);
   }
 
@@ -157,7 +158,7 @@ class RegistryIntentsTest {
       }
 
       assertThat(settled).isEqualTo(3);
-      StorageInvariant.check(harness.registry().storage(), cut.store());
+      StorageInvariant.check(harness.registry().storage(), cut.stores());
       assertThat(QuotaHarness.await(cut.store().scope("acme/other")).used()).isEqualTo(300 * KiB);
     }
   }

@@ -83,7 +83,7 @@ class SlowRedisTest {
     } finally {
       clients.shutdownNow();
     }
-    StorageInvariant.check(harness.registry().storage(), proxy.store());
+    StorageInvariant.check(harness.registry().storage(), proxy.stores());
   }
 
   private record Timed(int status, Duration took) {}

@@ -10,7 +10,7 @@ import dev.quotaproxy.ledger.limits.LimitsLedger.SettingsRecord;
 import dev.quotaproxy.ledger.limits.SystemSettings;
 import dev.quotaproxy.metering.QuotaStore;
 import dev.quotaproxy.metering.QuotaStore.ScopeLimits;
-import dev.quotaproxy.metering.RedisQuotaStore;
+import dev.quotaproxy.metering.RedisLimits;
 import dev.quotaproxy.metering.schedule.Periodic;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -34,14 +34,14 @@ public final class LimitsSync {
   private static final Logger LOG = LoggerFactory.getLogger(LimitsSync.class);
 
   private final LimitsLedger ledger;
-  private final RedisQuotaStore store;
+  private final RedisLimits redisLimits;
   private final ProxyConfig config;
   private boolean seeded;
   private boolean lastFailed;
 
-  public LimitsSync(LimitsLedger ledger, RedisQuotaStore store, ProxyConfig config) {
+  public LimitsSync(LimitsLedger ledger, RedisLimits redisLimits, ProxyConfig config) {
     this.ledger = ledger;
-    this.store = store;
+    this.redisLimits = redisLimits;
     this.config = config;
   }
 
@@ -68,7 +68,7 @@ public final class LimitsSync {
       List<Future<Boolean>> writes = new ArrayList<>(records.size());
       for (ScopeRecord record : records) {
         Limits limits = record.limits();
-        writes.add(store.putLimits(record.scope(),
+        writes.add(redisLimits.putLimits(record.scope(),
             new ScopeLimits(limits.storageHard(), limits.storageSoft(), limits.egress(), limits.egressWindowSeconds()), record.revision()));
       }
       return Future.all(writes).mapEmpty();
@@ -85,7 +85,7 @@ public final class LimitsSync {
       for (ScopeRecord record : records) {
         if (Scopes.namespace(record.scope()).equals(namespace)) {
           Limits limits = record.limits();
-          writes.add(store.putLimits(record.scope(),
+          writes.add(redisLimits.putLimits(record.scope(),
               new ScopeLimits(limits.storageHard(), limits.storageSoft(), limits.egress(), limits.egressWindowSeconds()), record.revision()));
         }
       }
@@ -95,7 +95,7 @@ public final class LimitsSync {
 
   private Future<Boolean> writeSettings(SettingsRecord record) {
     SystemSettings settings = record.settings();
-    return store.putSystemSettings(new QuotaStore.SystemSettings(settings.hardStorage(), settings.writeRatio(), settings.readOnlyForced()),
+    return redisLimits.putSystemSettings(new QuotaStore.SystemSettings(settings.hardStorage(), settings.writeRatio(), settings.readOnlyForced()),
         record.revision());
   }
 

@@ -10,7 +10,8 @@ import dev.quotaproxy.metering.NamespaceRecovery;
 import dev.quotaproxy.metering.QuotaStore;
 import dev.quotaproxy.metering.QuotaStore.ScopeLimits;
 import dev.quotaproxy.metering.QuotaStore.ScopeState;
-import dev.quotaproxy.metering.RedisQuotaStore;
+import dev.quotaproxy.metering.RedisLimits;
+import dev.quotaproxy.metering.UsageReader;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -18,12 +19,14 @@ import java.util.List;
 
 /** The admin API's view of Redis (usage, limits in force) and of reconciliation, over the proxy's own store. */
 public final class RedisQuotaControl implements QuotaControl {
-  private final RedisQuotaStore store;
+  private final UsageReader reader;
+  private final RedisLimits redisLimits;
   private final NamespaceRecovery recovery;
   private final Reconciliations reconciliations;
 
-  public RedisQuotaControl(RedisQuotaStore store, NamespaceRecovery recovery, Reconciliations reconciliations) {
-    this.store = store;
+  public RedisQuotaControl(UsageReader reader, RedisLimits redisLimits, NamespaceRecovery recovery, Reconciliations reconciliations) {
+    this.reader = reader;
+    this.redisLimits = redisLimits;
     this.recovery = recovery;
     this.reconciliations = reconciliations;
   }
@@ -44,8 +47,8 @@ public final class RedisQuotaControl implements QuotaControl {
             : unavailable("the state of namespace " + namespace + " is being restored from the ledger; try again", null));
   }
 
-  private Future<RedisQuotaStore.ScopeUsage> read(String scope) {
-    return store.scopeUsage(scope).recover(e -> unavailable("the quota store cannot be reached (" + e.getMessage() + ")", e));
+  private Future<UsageReader.ScopeUsage> read(String scope) {
+    return reader.scopeUsage(scope).recover(e -> unavailable("the quota store cannot be reached (" + e.getMessage() + ")", e));
   }
 
   private static <T> Future<T> unavailable(String why, Throwable cause) {
@@ -54,24 +57,24 @@ public final class RedisQuotaControl implements QuotaControl {
 
   @Override
   public Future<List<ScopeUsage>> scopes() {
-    return store.allScopes().map(scopes -> scopes.stream().map(state -> toUsage(state, 0)).toList());
+    return reader.scopes().map(scopes -> scopes.stream().map(state -> toUsage(state, 0)).toList());
   }
 
   @Override
   public Future<Void> applyLimits(String scope, Limits limits, long revision) {
-    return store.putLimits(scope, new ScopeLimits(limits.storageHard(), limits.storageSoft(), limits.egress(), limits.egressWindowSeconds()),
+    return redisLimits.putLimits(scope, new ScopeLimits(limits.storageHard(), limits.storageSoft(), limits.egress(), limits.egressWindowSeconds()),
         revision).mapEmpty();
   }
 
   @Override
   public Future<Void> applySystem(SystemSettings settings, long revision) {
-    return store.putSystemSettings(new QuotaStore.SystemSettings(settings.hardStorage(), settings.writeRatio(), settings.readOnlyForced()),
+    return redisLimits.putSystemSettings(new QuotaStore.SystemSettings(settings.hardStorage(), settings.writeRatio(), settings.readOnlyForced()),
         revision).mapEmpty();
   }
 
   @Override
   public Future<SystemUsage> systemUsage() {
-    return store.systemUsage().map(usage -> new SystemUsage(usage.used(), usage.reserved()));
+    return reader.systemUsage().map(system -> new SystemUsage(system.used(), system.reserved()));
   }
 
   /** Redis against the ledger first (so the registry walk starts from a ledger that has every event), then the registry. */
