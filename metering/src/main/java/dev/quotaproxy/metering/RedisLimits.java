@@ -2,8 +2,8 @@ package dev.quotaproxy.metering;
 
 import static dev.quotaproxy.metering.StoreClient.MAX_EXACT;
 
-import dev.quotaproxy.metering.QuotaStore.ScopeLimits;
-import dev.quotaproxy.metering.QuotaStore.SystemSettings;
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.config.SystemSettings;
 import io.vertx.core.Future;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
@@ -15,6 +15,10 @@ import java.util.Optional;
  * The limits and system settings every decision reads, as Redis holds them. They are written from the
  * ledger (by {@code LimitsSync}, and by the admin API right after it records a change), each at the
  * revision of its ledger row, so an older copy landing late never undoes a newer one (put_limits.lua).
+ *
+ * <p>Of the system settings Redis keeps only what every decision reads: {@code hard_storage},
+ * {@code write_ratio} and {@code read_only_forced} ({@code qp:system}). The rest (overcommit, retention)
+ * is the ledger's: it is not written here, and reads back as {@link SystemSettings#DEFAULTS}.
  *
  * <p>Limits pass no {@link NamespaceGate}: put_limits.lua decides nothing, so it runs whether or not the
  * namespace's state is known, as it must, since a restore writes the namespace's limits before it marks
@@ -32,7 +36,7 @@ public final class RedisLimits {
    * store holds a newer revision nothing changes. True when written. All four values are stored (-1
    * included), so the hash shows what was set rather than relying on defaults.
    */
-  public Future<Boolean> putLimits(String scope, ScopeLimits limits, long revision) {
+  public Future<Boolean> putLimits(String scope, Limits limits, long revision) {
     return client.guarded("put_limits", () -> {
       StoreClient.check(isLimit(limits.storageHard()) && isLimit(limits.storageSoft()) && isLimit(limits.egress())
           && limits.egressWindowSeconds() >= 1, "limits must be -1 or 0 to 2^53, the egress window at least a second: " + limits);
@@ -71,7 +75,8 @@ public final class RedisLimits {
           return Optional.of(new SystemSettings(
               hard == null ? defaults.hardStorage() : hard.toLong(),
               ratio == null ? defaults.writeRatio() : Double.parseDouble(ratio.toString()),
-              forced == null ? defaults.readOnlyForced() : forced.toLong() == 1));
+              forced == null ? defaults.readOnlyForced() : forced.toLong() == 1,
+              defaults.allowOvercommit(), defaults.retentionDays()));
         });
   }
 

@@ -6,9 +6,9 @@ import dev.quotaproxy.metering.QuotaStore.Denial;
 import dev.quotaproxy.metering.QuotaStore.EgressCheck;
 import dev.quotaproxy.metering.QuotaStore.EgressGrant;
 import dev.quotaproxy.metering.QuotaStore.Reservation;
-import dev.quotaproxy.metering.QuotaStore.ScopeLimits;
 import dev.quotaproxy.metering.QuotaStore.ScopeState;
 import dev.quotaproxy.metering.QuotaStore.SizeConflict;
+import dev.quotaproxy.config.Limits;
 import dev.quotaproxy.oci.Blob;
 import dev.quotaproxy.oci.Scopes;
 import io.vertx.core.Future;
@@ -182,7 +182,7 @@ final class ScopePath {
     for (int i = 0; i < scopes.size(); i++) {
       int at = from + i * STATE_WIDTH;
       states.add(new ScopeState(scopes.get(i), reply.get(at).toLong(), reply.get(at + 1).toLong(),
-          new ScopeLimits(reply.get(at + 2).toLong(), reply.get(at + 3).toLong(), reply.get(at + 4).toLong(), reply.get(at + 5).toLong())));
+          new Limits(reply.get(at + 2).toLong(), reply.get(at + 3).toLong(), reply.get(at + 4).toLong(), reply.get(at + 5).toLong())));
     }
     return states;
   }

@@ -1,8 +1,7 @@
 package dev.quotaproxy.metering;
 
-import dev.quotaproxy.metering.QuotaStore.ScopeLimits;
+import dev.quotaproxy.config.Limits;
 import dev.quotaproxy.metering.QuotaStore.ScopeState;
-import dev.quotaproxy.metering.QuotaStore.SystemUsage;
 import io.vertx.core.Future;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
@@ -35,29 +34,30 @@ public final class UsageReader {
     this.gate = gate;
   }
 
-  /**
-   * A scope's usage for reading (the usage API): its state, whether its namespace's state is known
-   * (when not, the numbers are not to be trusted), and its egress in the current window.
-   */
-  public record ScopeUsage(boolean known, ScopeState state, long egressUsed) {}
+  /** One scope's usage, and whether its namespace's state is known: when not, the numbers are not to be trusted. */
+  public record Reading(boolean known, ScopeUsage usage) {}
 
-  public Future<ScopeUsage> scopeUsage(String scope) {
+  /** A scope's usage, limits and egress in its current window (the usage API). */
+  public Future<Reading> scopeUsage(String scope) {
     return client.guarded("scope_usage", () -> {
       ScopePath path = new ScopePath(client, scope, List.of(scope));
-      return path.run(LuaScripts.SCOPE_USAGE, path.egressKeys(), List.of(), List.of()).map(reply ->
-          new ScopeUsage(reply.get(0).toLong() == 1, path.states(reply, 1).get(0), reply.get(1 + ScopePath.STATE_WIDTH).toLong()));
+      return path.run(LuaScripts.SCOPE_USAGE, path.egressKeys(), List.of(), List.of()).map(reply -> {
+        ScopeState state = path.states(reply, 1).get(0);
+        return new Reading(reply.get(0).toLong() == 1,
+            new ScopeUsage(scope, state.used(), state.reserved(), reply.get(1 + ScopePath.STATE_WIDTH).toLong(), state.limits()));
+      });
     });
   }
 
   /**
-   * Every scope the store holds usage, reservations or limits for. Expired reservations not yet purged
-   * still count as reserved.
+   * Every scope the store holds usage, reservations or limits for; their egress is not read (0).
+   * Expired reservations not yet purged still count as reserved.
    */
-  public Future<List<ScopeState>> scopes() {
+  public Future<List<ScopeUsage>> scopes() {
     return client.guarded("all_scopes", () -> QuotaKeys.Namespaces.read(client.redis)
         .compose(listed -> eachNamespace(listed.names(), SCOPES))
         .map(perNamespace -> {
-          List<ScopeState> scopes = new ArrayList<>();
+          List<ScopeUsage> scopes = new ArrayList<>();
           perNamespace.forEach(scopes::addAll);
           return scopes;
         }));
@@ -121,7 +121,7 @@ public final class UsageReader {
   }
 
   /** Every scope of a namespace, from its used, reserved and limits hashes. */
-  private static final NamespaceRead<List<ScopeState>> SCOPES = new NamespaceRead<>() {
+  private static final NamespaceRead<List<ScopeUsage>> SCOPES = new NamespaceRead<>() {
     @Override
     public List<Request> requests(String namespace, QuotaKeys keys) {
       return List.of(Request.cmd(Command.HGETALL).arg(keys.used()), Request.cmd(Command.HGETALL).arg(keys.reserved()),
@@ -129,18 +129,18 @@ public final class UsageReader {
     }
 
     @Override
-    public List<ScopeState> result(String namespace, List<Response> replies) {
+    public List<ScopeUsage> result(String namespace, List<Response> replies) {
       Map<String, String> used = hash(replies.get(0));
       Map<String, String> reserved = hash(replies.get(1));
       Map<String, String> limits = hash(replies.get(2));
       TreeSet<String> names = new TreeSet<>(used.keySet());
       names.addAll(reserved.keySet());
       limits.keySet().forEach(field -> names.add(field.substring(0, field.lastIndexOf('|'))));
-      List<ScopeState> scopes = new ArrayList<>(names.size());
+      List<ScopeUsage> scopes = new ArrayList<>(names.size());
       for (String scope : names) {
-        scopes.add(new ScopeState(scope, parse(used.get(scope), 0), parse(reserved.get(scope), 0), new ScopeLimits(
+        scopes.add(new ScopeUsage(scope, parse(used.get(scope), 0), parse(reserved.get(scope), 0), 0, new Limits(
             parse(limits.get(scope + "|hard"), -1), parse(limits.get(scope + "|soft"), -1), parse(limits.get(scope + "|egress"), -1),
-            parse(limits.get(scope + "|egress_window"), ScopeLimits.UNLIMITED.egressWindowSeconds()))));
+            parse(limits.get(scope + "|egress_window"), Limits.UNLIMITED.egressWindowSeconds()))));
       }
       return scopes;
     }

@@ -6,8 +6,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.quotaproxy.oci.Blob;
 import dev.quotaproxy.metering.QuotaStore.EgressGrant;
 import dev.quotaproxy.metering.QuotaStore.Reservation;
-import dev.quotaproxy.metering.QuotaStore.ScopeLimits;
 import dev.quotaproxy.metering.QuotaStore.ScopeState;
+import dev.quotaproxy.config.Limits;
 import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.metering.support.TestRedis;
 import io.vertx.core.Future;
@@ -53,7 +53,7 @@ class RedisQuotaStoreConcurrencyTest {
   void thirtyTwoUploadsIntoTenMebibytesThroughOnePool() {
     StoreOnRedis one = StoreOnRedis.open(vertx, redis.url(), 8, Duration.ofMinutes(10));
     try {
-      await(one.putLimits("acme", new ScopeLimits(10 * MIB, -1, -1, 3600)));
+      await(one.putLimits("acme", new Limits(10 * MIB, -1, -1, 3600)));
 
       List<Future<Boolean>> uploads = new ArrayList<>();
       for (int i = 0; i < 32; i++) {
@@ -71,7 +71,7 @@ class RedisQuotaStoreConcurrencyTest {
     StoreOnRedis first = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
     StoreOnRedis second = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
     try {
-      await(first.putLimits("acme", new ScopeLimits(10 * MIB, -1, -1, 3600)));
+      await(first.putLimits("acme", new Limits(10 * MIB, -1, -1, 3600)));
 
       List<Future<Boolean>> uploads = new ArrayList<>();
       for (int i = 0; i < 16; i++) {
@@ -91,7 +91,7 @@ class RedisQuotaStoreConcurrencyTest {
     StoreOnRedis first = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
     StoreOnRedis second = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
     try {
-      await(first.putLimits("acme", new ScopeLimits(10 * MIB, -1, -1, 3600)));
+      await(first.putLimits("acme", new Limits(10 * MIB, -1, -1, 3600)));
       List<RedisQuotaStore> stores = new ArrayList<>();
       for (int i = 0; i < 32; i++) {
         stores.add((i % 2 == 0 ? first : second).store());
@@ -146,7 +146,7 @@ class RedisQuotaStoreConcurrencyTest {
     StoreOnRedis first = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
     StoreOnRedis second = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
     try {
-      await(first.putLimits("acme", new ScopeLimits(100 * MIB, -1, -1, 3600)));
+      await(first.putLimits("acme", new Limits(100 * MIB, -1, -1, 3600)));
       for (int i = 0; i < 32; i++) {
         await(first.store().reserveBytes(REPOSITORY, "patch-" + i, "session-" + i, MIB, MIB));
       }
@@ -172,7 +172,7 @@ class RedisQuotaStoreConcurrencyTest {
     StoreOnRedis first = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
     StoreOnRedis second = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
     try {
-      await(first.putLimits("acme", new ScopeLimits(100 * MIB, -1, -1, 3600)));
+      await(first.putLimits("acme", new Limits(100 * MIB, -1, -1, 3600)));
 
       // A release that overtakes its reserve (as after a timeout) retires the id: the reserve then grants nothing.
       List<Future<?>> races = new ArrayList<>();
@@ -197,7 +197,7 @@ class RedisQuotaStoreConcurrencyTest {
     StoreOnRedis first = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
     StoreOnRedis second = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
     try {
-      await(first.putLimits("acme/team", new ScopeLimits(-1, -1, 3 * MIB, 3600)));
+      await(first.putLimits("acme/team", new Limits(-1, -1, 3 * MIB, 3600)));
 
       List<Future<EgressGrant>> pulls = new ArrayList<>();
       for (int i = 0; i < 10; i++) {
@@ -206,7 +206,7 @@ class RedisQuotaStoreConcurrencyTest {
       await(Future.all(pulls));
 
       assertThat(pulls.stream().filter(pull -> pull.result().allowed()).count()).isEqualTo(1);
-      assertThat(await(first.usage().scopeUsage("acme/team")).egressUsed()).isEqualTo(2 * MIB);
+      assertThat(await(first.usage().scopeUsage("acme/team")).usage().egressUsed()).isEqualTo(2 * MIB);
     } finally {
       await(first.close());
       await(second.close());
@@ -218,8 +218,8 @@ class RedisQuotaStoreConcurrencyTest {
     StoreOnRedis first = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
     StoreOnRedis second = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
     try {
-      await(first.putLimits("acme", new ScopeLimits(-1, -1, 10 * MIB, 3600)));
-      await(first.putLimits(REPOSITORY, new ScopeLimits(-1, -1, 7 * MIB, 3600)));
+      await(first.putLimits("acme", new Limits(-1, -1, 10 * MIB, 3600)));
+      await(first.putLimits(REPOSITORY, new Limits(-1, -1, 7 * MIB, 3600)));
 
       // Each allowed pull settles all it reserved, racing the others' reserves: settling must not open room.
       List<Future<Boolean>> pulls = new ArrayList<>();
@@ -232,8 +232,8 @@ class RedisQuotaStoreConcurrencyTest {
       await(Future.all(pulls));
 
       assertThat(pulls.stream().filter(Future::result).count()).isEqualTo(7);
-      assertThat(await(first.usage().scopeUsage(REPOSITORY)).egressUsed()).isEqualTo(7 * MIB);
-      assertThat(await(first.usage().scopeUsage("acme")).egressUsed()).isEqualTo(7 * MIB);
+      assertThat(await(first.usage().scopeUsage(REPOSITORY)).usage().egressUsed()).isEqualTo(7 * MIB);
+      assertThat(await(first.usage().scopeUsage("acme")).usage().egressUsed()).isEqualTo(7 * MIB);
     } finally {
       await(first.close());
       await(second.close());

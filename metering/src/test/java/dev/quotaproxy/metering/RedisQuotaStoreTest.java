@@ -3,18 +3,17 @@ package dev.quotaproxy.metering;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.config.SystemSettings;
 import dev.quotaproxy.oci.Blob;
 import dev.quotaproxy.metering.QuotaStore.Commit;
 import dev.quotaproxy.metering.QuotaStore.Denial;
 import dev.quotaproxy.metering.QuotaStore.EgressCheck;
 import dev.quotaproxy.metering.QuotaStore.EgressGrant;
 import dev.quotaproxy.metering.QuotaStore.Reservation;
-import dev.quotaproxy.metering.QuotaStore.ScopeLimits;
 import dev.quotaproxy.metering.QuotaStore.ScopeState;
 import dev.quotaproxy.metering.QuotaStore.Session;
 import dev.quotaproxy.metering.QuotaStore.SizeConflict;
-import dev.quotaproxy.metering.QuotaStore.SystemSettings;
-import dev.quotaproxy.metering.QuotaStore.SystemUsage;
 import dev.quotaproxy.metering.QuotaStore.Traffic;
 import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.metering.support.TestRedis;
@@ -222,7 +221,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void commitReportsEveryScopeOfThePathWithItsLimits() {
-    ScopeLimits teamLimits = new ScopeLimits(5000, 4000, 900, 60);
+    Limits teamLimits = new Limits(5000, 4000, 900, 60);
     await(stores.putLimits("acme/team", teamLimits));
     await(store.reserveBytes(APP, "other-upload", null, 7, 7));
 
@@ -230,9 +229,9 @@ class RedisQuotaStoreTest {
 
     assertThat(commit.size()).isEqualTo(100);
     assertThat(commit.scopes()).containsExactly(
-        new ScopeState("acme", 100, 7, ScopeLimits.UNLIMITED),
+        new ScopeState("acme", 100, 7, Limits.UNLIMITED),
         new ScopeState("acme/team", 100, 7, teamLimits),
-        new ScopeState(APP, 100, 7, ScopeLimits.UNLIMITED));
+        new ScopeState(APP, 100, 7, Limits.UNLIMITED));
   }
 
   @Test
@@ -347,8 +346,8 @@ class RedisQuotaStoreTest {
 
   @Test
   void aRefusedReservationNamesTheOutermostScopeThatDoesNotFit() {
-    await(stores.putLimits("acme", new ScopeLimits(1000, -1, -1, 3600)));
-    await(stores.putLimits("acme/team", new ScopeLimits(500, -1, -1, 3600)));
+    await(stores.putLimits("acme", new Limits(1000, -1, -1, 3600)));
+    await(stores.putLimits("acme/team", new Limits(500, -1, -1, 3600)));
     commit(WEB, blob("a", 300));
     await(store.reserveBytes(WEB, "held", null, 100, 100));
 
@@ -365,7 +364,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void aReservationGrantsWhatFitsBetweenMinAndMax() {
-    await(stores.putLimits("acme/team", new ScopeLimits(1000, -1, -1, 3600)));
+    await(stores.putLimits("acme/team", new Limits(1000, -1, -1, 3600)));
 
     assertThat(await(store.reserveBytes(APP, "u1", null, 100, 800))).isEqualTo(new Reservation(800, null));
     assertThat(await(store.reserveBytes(WEB, "u2", null, 100, 800))).isEqualTo(new Reservation(200, null));
@@ -379,7 +378,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void theCheckAtUploadStartRefusesExactlyAtTheLimit() {
-    await(stores.putLimits(APP, new ScopeLimits(1000, -1, -1, 3600)));
+    await(stores.putLimits(APP, new Limits(1000, -1, -1, 3600)));
     commit(APP, blob("a", 999));
 
     assertThat(await(store.reserveBytes(APP, "u1", null, 0, 0))).isEqualTo(new Reservation(0, null));
@@ -412,8 +411,8 @@ class RedisQuotaStoreTest {
   @Test
   void reserveBlobsRefusesWhereTheNeedDoesNotFitAndIgnoresScopesThatNeedNothing() {
     commit(WEB, blob("a", 100));
-    await(stores.putLimits("acme/team", new ScopeLimits(120, -1, -1, 3600)));
-    await(stores.putLimits(WEB, new ScopeLimits(50, -1, -1, 3600)));
+    await(stores.putLimits("acme/team", new Limits(120, -1, -1, 3600)));
+    await(stores.putLimits(WEB, new Limits(50, -1, -1, 3600)));
 
     Reservation refused = await(store.reserveBlobs(APP, "put", List.of(blob("a", 100), blob("b", 50))));
     assertThat(refused.denial()).isEqualTo(new Denial("acme/team", 100, 0, 120, 50));
@@ -556,7 +555,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void aDenialCountsWhatTheRequestAndItsSessionHoldTogether() {
-    await(stores.putLimits(APP, new ScopeLimits(1000, -1, -1, 3600)));
+    await(stores.putLimits(APP, new Limits(1000, -1, -1, 3600)));
     await(store.reserveBytes(APP, "patch-1", "s1", 300, 300));
     await(store.settle(APP, "patch-1", "s1", 300, false));
     await(store.reserveBytes(APP, "patch-2", "s1", 200, 200));
@@ -571,7 +570,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void openSessionRecordsACleanSessionHoldingNothingAndRefusesAtTheLimit() {
-    await(stores.putLimits("acme/team", new ScopeLimits(1000, -1, -1, 3600)));
+    await(stores.putLimits("acme/team", new Limits(1000, -1, -1, 3600)));
 
     assertThat(await(store.openSession(APP, "s1"))).isEqualTo(new Reservation(0, null));
     assertThat(await(store.session(APP, "s1"))).isEqualTo(new Session(true, 0, false));
@@ -763,7 +762,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void reservesThatTimeOutAreReleasedAndRetiredOnceRedisAnswersAgain() throws Exception {
-    await(stores.putLimits(APP, new ScopeLimits(10_000, -1, -1, 3600)));
+    await(stores.putLimits(APP, new Limits(10_000, -1, -1, 3600)));
     // Every script waits 3 s: longer than a call's 2 s timeout. The reserves are in Redis, unanswered.
     redis.command(Request.cmd(Command.CLIENT).arg("PAUSE").arg(3000).arg("WRITE"));
     try {
@@ -827,7 +826,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void egressIsRefusedWhenAReservationWouldPassTheLimitUntilTheWindowEnds() {
-    await(stores.putLimits("acme/team", new ScopeLimits(-1, -1, 1000, 3600)));
+    await(stores.putLimits("acme/team", new Limits(-1, -1, 1000, 3600)));
     EgressGrant first = await(store.reserveEgress(APP, 600));
     assertThat(first.allowed()).isTrue();
     assertThat(first.reservedBytes()).isEqualTo(600);
@@ -852,7 +851,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void aBodyLargerThanAWholeWindowsLimitIsAllowedOncePerWindow() {
-    await(stores.putLimits(APP, new ScopeLimits(-1, -1, 100, 3600)));
+    await(stores.putLimits(APP, new Limits(-1, -1, 100, 3600)));
 
     assertThat(await(store.reserveEgress(APP, 5000)).allowed()).as("nothing sent in the window yet").isTrue();
     assertThat(await(store.reserveEgress(APP, 1)).allowed()).isFalse();
@@ -862,7 +861,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void aLimitOfZeroAllowsNoEgressAtAll() {
-    await(stores.putLimits(APP, new ScopeLimits(-1, -1, 0, 3600)));
+    await(stores.putLimits(APP, new Limits(-1, -1, 0, 3600)));
 
     assertThat(await(store.reserveEgress(APP, 10)).allowed()).isFalse();
     assertThat(await(store.reserveEgress(APP, 0)).allowed()).isFalse();
@@ -870,8 +869,8 @@ class RedisQuotaStoreTest {
 
   @Test
   void settleEgressGivesBackWhatWasNotSentAndAddsWhatAnUnknownLengthSent() {
-    await(stores.putLimits("acme", new ScopeLimits(-1, -1, 1000, 3600)));
-    await(stores.putLimits(APP, new ScopeLimits(-1, -1, 800, 3600)));
+    await(stores.putLimits("acme", new Limits(-1, -1, 1000, 3600)));
+    await(stores.putLimits(APP, new Limits(-1, -1, 800, 3600)));
     EgressGrant cutShort = await(store.reserveEgress(APP, 700));
 
     await(store.settleEgress(APP, cutShort, 200));
@@ -898,7 +897,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void settleEgressLeavesAWindowThatEndedAlone() {
-    await(stores.putLimits(APP, new ScopeLimits(-1, -1, 1000, 1)));
+    await(stores.putLimits(APP, new Limits(-1, -1, 1000, 1)));
     EgressGrant old = await(store.reserveEgress(APP, 600));
     // One-second windows aligned to the second: a second later is a later window.
     await(vertx.timer(1000));
@@ -912,7 +911,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void anEgressWindowThatEndedCountsAsEmpty() {
-    await(stores.putLimits(APP, new ScopeLimits(-1, -1, 5, 1)));
+    await(stores.putLimits(APP, new Limits(-1, -1, 5, 1)));
     EgressGrant refused = null;
     // A one-second window may end between the two reserves; then the next pair is inside one.
     for (int attempt = 0; attempt < 3 && (refused == null || refused.allowed()); attempt++) {
@@ -929,11 +928,11 @@ class RedisQuotaStoreTest {
 
   @Test
   void aNewWindowLengthStartsAFreshCount() {
-    await(stores.putLimits(APP, new ScopeLimits(-1, -1, 100, 3600)));
+    await(stores.putLimits(APP, new Limits(-1, -1, 100, 3600)));
     await(store.reserveEgress(APP, 150));
     assertThat(await(store.reserveEgress(APP, 0)).allowed()).isFalse();
 
-    await(stores.putLimits(APP, new ScopeLimits(-1, -1, 100, 86_400)));
+    await(stores.putLimits(APP, new Limits(-1, -1, 100, 86_400)));
 
     assertThat(await(store.reserveEgress(APP, 0)).allowed()).as("bytes counted in an hourly window are not a daily count").isTrue();
     await(store.reserveEgress(APP, 60));
@@ -960,7 +959,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void meterLeavesEgressWindowsToTheReservationsSoNoByteCountsTwice() {
-    await(stores.putLimits(APP, new ScopeLimits(-1, -1, 1000, 3600)));
+    await(stores.putLimits(APP, new Limits(-1, -1, 1000, 3600)));
     EgressGrant pull = await(store.reserveEgress(APP, 700));
     await(store.settleEgress(APP, pull, 700));
 
@@ -974,15 +973,15 @@ class RedisQuotaStoreTest {
 
   @Test
   void limitsAreStoredPerScopeAndUnsetScopesAreUnlimited() {
-    ScopeLimits limits = new ScopeLimits(10_000, 8_000, 50_000, 86_400);
+    Limits limits = new Limits(10_000, 8_000, 50_000, 86_400);
     await(stores.putLimits("acme/team", limits));
 
     assertThat(await(store.scope("acme/team"))).isEqualTo(new ScopeState("acme/team", 0, 0, limits));
-    assertThat(await(store.scope("acme"))).isEqualTo(new ScopeState("acme", 0, 0, ScopeLimits.UNLIMITED));
-    assertThat(await(store.scope("globex"))).isEqualTo(new ScopeState("globex", 0, 0, ScopeLimits.UNLIMITED));
+    assertThat(await(store.scope("acme"))).isEqualTo(new ScopeState("acme", 0, 0, Limits.UNLIMITED));
+    assertThat(await(store.scope("globex"))).isEqualTo(new ScopeState("globex", 0, 0, Limits.UNLIMITED));
 
-    await(stores.putLimits("acme/team", ScopeLimits.UNLIMITED));
-    assertThat(await(store.scope("acme/team")).limits()).isEqualTo(ScopeLimits.UNLIMITED);
+    await(stores.putLimits("acme/team", Limits.UNLIMITED));
+    assertThat(await(store.scope("acme/team")).limits()).isEqualTo(Limits.UNLIMITED);
   }
 
   @Test
@@ -1011,7 +1010,7 @@ class RedisQuotaStoreTest {
   void systemSettingsAreStoredAndEmptyWhenAbsent() {
     assertThat(await(stores.limits().systemSettings())).isEmpty();
 
-    SystemSettings settings = new SystemSettings(1L << 40, 0.95, true);
+    SystemSettings settings = new SystemSettings(1L << 40, 0.95, true, false, 30);
     await(stores.putSystemSettings(settings));
 
     assertThat(await(stores.limits().systemSettings())).contains(settings);
@@ -1033,7 +1032,7 @@ class RedisQuotaStoreTest {
   }
 
   private long egressUsed(String scope) {
-    return await(stores.usage().scopeUsage(scope)).egressUsed();
+    return await(stores.usage().scopeUsage(scope)).usage().egressUsed();
   }
 
   private long used(String scope) {

@@ -166,7 +166,7 @@ public final class QuotaProxyMain {
     NamespaceGate maintenanceGate = new NamespaceGate(maintenance, recovery);
     UsageReader usage = new UsageReader(maintenanceGate);
     // Redis is (re)filled from Postgres, the record of limits set by the file and through the admin API.
-    ConfiguredQuotas configured = new ConfiguredQuotas(redisLimits, usage, quota, guard, limitsSync::syncOnce, "the ledger");
+    ConfiguredQuotas configured = new ConfiguredQuotas(redisLimits, usage, config, guard, limitsSync::syncOnce, "the ledger");
     PushLimits pushes = QuotaEnforcer.pushLimits(quota);
     Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(v, new RedisQuotaStore(new NamespaceGate(
         StoreClient.create(v, redisUrl, connectionsPerLoop, outbox, ProxyMetrics.of(v).redis()), recovery), quota.reservationTtl(), live),

@@ -1,12 +1,12 @@
 package dev.quotaproxy.metering.support;
 
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.config.SystemSettings;
 import dev.quotaproxy.metering.CallTimer;
 import dev.quotaproxy.metering.EmittedEvents;
 import dev.quotaproxy.metering.LiveReservations;
 import dev.quotaproxy.metering.NamespaceGate;
 import dev.quotaproxy.metering.NamespaceRecovery;
-import dev.quotaproxy.metering.QuotaStore.ScopeLimits;
-import dev.quotaproxy.metering.QuotaStore.SystemSettings;
 import dev.quotaproxy.metering.RedisLimits;
 import dev.quotaproxy.metering.RedisQuotaStore;
 import dev.quotaproxy.metering.RequestLeases;
@@ -44,8 +44,8 @@ public record StoreOnRedis(StoreClient client, NamespaceGate gate, RedisQuotaSto
    * Sets a scope's limits as a test does, at revision 0: they replace what an earlier test write set, and
    * any revision the ledger recorded wins over them.
    */
-  public Future<Void> putLimits(String scope, ScopeLimits limits) {
-    return this.limits.putLimits(scope, limits, 0).mapEmpty();
+  public Future<Void> putLimits(String scope, Limits scopeLimits) {
+    return limits.putLimits(scope, scopeLimits, 0).mapEmpty();
   }
 
   /** Sets the system settings at revision 0, as {@link #putLimits} does limits. */

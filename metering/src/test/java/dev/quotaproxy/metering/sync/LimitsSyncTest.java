@@ -2,13 +2,11 @@ package dev.quotaproxy.metering.sync;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.quotaproxy.config.Limits;
 import dev.quotaproxy.config.ProxyConfig;
+import dev.quotaproxy.config.SystemSettings;
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
-import dev.quotaproxy.ledger.limits.Limits;
 import dev.quotaproxy.ledger.limits.LimitsLedger;
-import dev.quotaproxy.ledger.limits.SystemSettings;
-import dev.quotaproxy.metering.QuotaStore;
-import dev.quotaproxy.metering.QuotaStore.ScopeLimits;
 import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.metering.support.TestRedis;
 import io.vertx.core.Future;
@@ -64,7 +62,7 @@ class LimitsSyncTest {
   void theFirstSyncRecordsTheFileAndAChangeThatNeverReachedRedisArrivesWithTheNext() throws Exception {
     await(sync.syncOnce());
     assertThat(await(stores.store().scope("filed")).limits().storageHard()).isEqualTo(1 << 20);
-    assertThat(await(stores.limits().systemSettings())).contains(new QuotaStore.SystemSettings(1L << 30, 0.9, false));
+    assertThat(await(stores.limits().systemSettings())).contains(new SystemSettings(1L << 30, 0.9, false, false, 30));
 
     // Committed to Postgres, and the process died before writing Redis.
     await(ledger.putLimits("crashed", new Limits(5000, -1, -1, 3600), "ops"));
@@ -81,13 +79,13 @@ class LimitsSyncTest {
     var first = await(ledger.putLimits("raced", new Limits(1000, -1, -1, 3600), "ops")).after();
     var second = await(ledger.putLimits("raced", new Limits(2000, -1, -1, 3600), "ops")).after();
     // The API writes the newer change; a sync that read the row before it lands afterwards.
-    assertThat(await(stores.limits().putLimits("raced", new ScopeLimits(2000, -1, -1, 3600), second.revision()))).isTrue();
-    assertThat(await(stores.limits().putLimits("raced", new ScopeLimits(1000, -1, -1, 3600), first.revision()))).isFalse();
+    assertThat(await(stores.limits().putLimits("raced", new Limits(2000, -1, -1, 3600), second.revision()))).isTrue();
+    assertThat(await(stores.limits().putLimits("raced", new Limits(1000, -1, -1, 3600), first.revision()))).isFalse();
     assertThat(await(stores.store().scope("raced")).limits().storageHard()).isEqualTo(2000);
 
     var settings = await(ledger.settings());
-    assertThat(await(stores.limits().putSystemSettings(new QuotaStore.SystemSettings(1, 0.5, false), settings.revision() + 1))).isTrue();
-    assertThat(await(stores.limits().putSystemSettings(new QuotaStore.SystemSettings(2, 0.5, false), settings.revision()))).isFalse();
+    assertThat(await(stores.limits().putSystemSettings(new SystemSettings(1, 0.5, false, false, 30), settings.revision() + 1))).isTrue();
+    assertThat(await(stores.limits().putSystemSettings(new SystemSettings(2, 0.5, false, false, 30), settings.revision()))).isFalse();
     assertThat(await(stores.limits().systemSettings()).orElseThrow().hardStorage()).isEqualTo(1);
   }
 }

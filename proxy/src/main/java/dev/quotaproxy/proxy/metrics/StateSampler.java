@@ -1,9 +1,9 @@
 package dev.quotaproxy.proxy.metrics;
 
 import dev.quotaproxy.metering.sync.LedgerLag;
-import dev.quotaproxy.proxy.metrics.NearLimitScopes.ScopeUsage;
-import dev.quotaproxy.metering.QuotaStore.SystemSettings;
-import dev.quotaproxy.metering.QuotaStore.SystemUsage;
+import dev.quotaproxy.config.SystemSettings;
+import dev.quotaproxy.metering.ScopeUsage;
+import dev.quotaproxy.metering.SystemUsage;
 import dev.quotaproxy.metering.NamespaceGate;
 import dev.quotaproxy.metering.RedisLimits;
 import dev.quotaproxy.metering.StoreClient;
@@ -58,10 +58,7 @@ public final class StateSampler {
 
   /** The scopes with a hard limit, with their committed usage: only they can be near one. */
   private Future<List<ScopeUsage>> limitedScopes() {
-    return usage.scopes().map(states -> states.stream()
-        .filter(state -> state.limits().storageHard() >= 0)
-        .map(state -> new ScopeUsage(state.scope(), state.used(), state.limits().storageHard()))
-        .toList());
+    return usage.scopes().map(scopes -> scopes.stream().filter(scope -> scope.limits().storageHard() >= 0).toList());
   }
 
   private static Counter failures(MeterRegistry registry, String source) {

@@ -4,7 +4,6 @@ import dev.quotaproxy.metering.RedisLimits;
 import dev.quotaproxy.metering.SystemUsageUnknownException;
 import dev.quotaproxy.metering.UsageReader;
 import dev.quotaproxy.config.ProxyConfig;
-import dev.quotaproxy.metering.QuotaStore.SystemSettings;
 import dev.quotaproxy.metering.schedule.Periodic;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -24,7 +23,7 @@ public final class ConfiguredQuotas {
 
   private final RedisLimits redisLimits;
   private final UsageReader usage;
-  private final ProxyConfig.Quota config;
+  private final ProxyConfig config;
   private final SystemGuard guard;
   private boolean applied;
   private boolean lastRefreshFailed;
@@ -34,10 +33,11 @@ public final class ConfiguredQuotas {
   /**
    * @param redisLimits where the system settings are read back from
    * @param usage       where system usage is summed
+   * @param config      how often to refresh, and the settings the guard takes if the store has none even after a fill
    * @param fill        writes every limit and the system settings to the store
    * @param source      where {@code fill} takes them from, for the log
    */
-  public ConfiguredQuotas(RedisLimits redisLimits, UsageReader usage, ProxyConfig.Quota config, SystemGuard guard, Supplier<Future<Void>> fill,
+  public ConfiguredQuotas(RedisLimits redisLimits, UsageReader usage, ProxyConfig config, SystemGuard guard, Supplier<Future<Void>> fill,
                           String source) {
     this.redisLimits = redisLimits;
     this.usage = usage;
@@ -66,7 +66,7 @@ public final class ConfiguredQuotas {
             ? Future.succeededFuture(found.get())
             : apply().compose(v -> redisLimits.systemSettings()).map(written -> {
               LOG.warn("quota settings were missing from the store (was its data lost?); written again from {}", source);
-              return written.orElse(systemSettings());
+              return written.orElse(config.systemSettings());
             }))
         .compose(settings -> usage.systemUsage().map(system -> {
           guard.update(system, settings);
@@ -90,11 +90,6 @@ public final class ConfiguredQuotas {
   /** Refreshes now and then every {@code quota.system.refresh}, never two at once; returns the timer id. */
   public long keepRefreshed(Vertx vertx) {
     // refresh() logs its own outcome.
-    return Periodic.nowAndEvery(vertx, config.system().refresh().toMillis(), this::refresh, done -> { });
-  }
-
-  private SystemSettings systemSettings() {
-    ProxyConfig.SystemQuota system = config.system();
-    return new SystemSettings(system.hardStorage(), system.writeRatio(), system.readOnlyForced());
+    return Periodic.nowAndEvery(vertx, config.quota().system().refresh().toMillis(), this::refresh, done -> { });
   }
 }

@@ -1,9 +1,7 @@
 package dev.quotaproxy.proxy.support;
 
+import dev.quotaproxy.config.Limits;
 import dev.quotaproxy.config.ProxyConfig;
-import dev.quotaproxy.config.ScopeLimitsConfig;
-import dev.quotaproxy.metering.QuotaStore.ScopeLimits;
-import dev.quotaproxy.metering.QuotaStore.SystemSettings;
 import dev.quotaproxy.metering.RedisLimits;
 import dev.quotaproxy.oci.Scopes;
 import io.vertx.core.Future;
@@ -18,18 +16,17 @@ import java.util.Map;
  */
 public final class ConfigurationFill {
   private final RedisLimits redisLimits;
-  private final ProxyConfig.Quota config;
+  private final ProxyConfig config;
 
-  public ConfigurationFill(RedisLimits redisLimits, ProxyConfig.Quota config) {
+  public ConfigurationFill(RedisLimits redisLimits, ProxyConfig config) {
     this.redisLimits = redisLimits;
     this.config = config;
   }
 
   /** Every scope limit and the system settings. */
   public Future<Void> all() {
-    ProxyConfig.SystemQuota system = config.system();
     List<Future<?>> writes = new ArrayList<>();
-    writes.add(redisLimits.putSystemSettings(new SystemSettings(system.hardStorage(), system.writeRatio(), system.readOnlyForced()), 0));
+    writes.add(redisLimits.putSystemSettings(config.systemSettings(), 0));
     writes.add(limits(scope -> true));
     return Future.all(writes).mapEmpty();
   }
@@ -41,11 +38,9 @@ public final class ConfigurationFill {
 
   private Future<Void> limits(java.util.function.Predicate<String> which) {
     List<Future<Boolean>> writes = new ArrayList<>();
-    for (Map.Entry<String, ScopeLimitsConfig> scope : config.scopes().entrySet()) {
+    for (Map.Entry<String, Limits> scope : config.quota().scopes().entrySet()) {
       if (which.test(scope.getKey())) {
-        ScopeLimitsConfig limits = scope.getValue();
-        writes.add(redisLimits.putLimits(scope.getKey(),
-            new ScopeLimits(limits.storageHard(), limits.storageSoft(), limits.egress(), limits.egressWindowSeconds()), 0));
+        writes.add(redisLimits.putLimits(scope.getKey(), scope.getValue(), 0));
       }
     }
     return Future.all(writes).mapEmpty();

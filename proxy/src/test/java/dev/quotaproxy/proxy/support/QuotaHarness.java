@@ -136,8 +136,8 @@ public final class QuotaHarness implements AutoCloseable {
         ledger == null ? EmittedEvents.NONE : ledger.outbox(), new LiveReservations(), ledger == null ? null : ledger.recovery());
     stores.leases().keepRenewing(vertx);
     SystemGuard guard = new SystemGuard();
-    ConfigurationFill fill = new ConfigurationFill(stores.limits(), quota);
-    ConfiguredQuotas configured = new ConfiguredQuotas(stores.limits(), stores.usage(), quota, guard, fill::all, "the configuration");
+    ConfigurationFill fill = new ConfigurationFill(stores.limits(), proxyConfig);
+    ConfiguredQuotas configured = new ConfiguredQuotas(stores.limits(), stores.usage(), proxyConfig, guard, fill::all, "the configuration");
     await(configured.apply());
     await(configured.refresh());
     ProxyVerticle verticle = new ProxyVerticle(proxyConfig,

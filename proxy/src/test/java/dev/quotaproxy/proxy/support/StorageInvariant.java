@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.config.ByteSize;
 import dev.quotaproxy.metering.QuotaKeys;
-import dev.quotaproxy.metering.QuotaStore;
+import dev.quotaproxy.config.SystemSettings;
 import dev.quotaproxy.metering.QuotaStore.ScopeState;
-import dev.quotaproxy.metering.QuotaStore.SystemSettings;
+import dev.quotaproxy.metering.SystemUsage;
 import dev.quotaproxy.metering.support.StoreOnRedis;
 import io.vertx.core.Future;
 import io.vertx.redis.client.Command;
@@ -130,7 +130,7 @@ public final class StorageInvariant {
       figures.add(new ScopeFigures(scope, state.used(), registry.heldBytes(scope), state.limits().storageHard(),
           preExisting.getOrDefault(scope, 0L), state.reserved(), registry.openUploadBytes(scope), registry.held(scope)));
     }
-    QuotaStore.SystemUsage system = await(stores.usage().systemUsage());
+    SystemUsage system = await(stores.usage().systemUsage());
     long systemHard = await(stores.limits().systemSettings()).map(SystemSettings::hardStorage).orElse(-1L);
     figures.add(new ScopeFigures(RegistryStorage.SYSTEM, system.used(), registry.heldBytes(RegistryStorage.SYSTEM), systemHard,
         preExisting.getOrDefault(RegistryStorage.SYSTEM, 0L), system.reserved(), registry.openUploadBytes(RegistryStorage.SYSTEM),
