@@ -15,7 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** The redis.* and quota.* settings other than quota.scopes (see {@link ScopeLimitsConfigTest}). */
+/** The redis.* and quota.* settings other than quota.scopes (see {@link ScopeLimitSettingsTest}). */
 class QuotaConfigTest {
   @TempDir Path dir;
 

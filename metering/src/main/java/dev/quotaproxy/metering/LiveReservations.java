@@ -10,7 +10,7 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The reservations of this process's requests in flight (not upload sessions, which outlive a request
  * and are checked against the registry when they close). Their records in Redis are leases the process
- * renews while the requests go on ({@link RedisQuotaStore#keep}): a process that dies stops renewing, and
+ * renews while the requests go on ({@link RequestLeases#keep}): a process that dies stops renewing, and
  * its reservations come back within the lease. And Redis losing them (a flush, a restart, an older
  * snapshot) does not free their room for others: the renewal re-creates them, while a restored namespace
  * makes new grants wait ({@code recovering} in common.lua).

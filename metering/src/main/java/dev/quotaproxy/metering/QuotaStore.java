@@ -1,10 +1,10 @@
 package dev.quotaproxy.metering;
 
+import dev.quotaproxy.config.Limits;
 import dev.quotaproxy.oci.Blob;
 import io.vertx.core.Future;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * The metering store: every quota decision and every committed change, each one atomic over all
@@ -189,20 +189,8 @@ public interface QuotaStore {
    */
   Future<Void> meter(String repository, String user, Traffic traffic);
 
-  /** Sets a scope's limits, effective for the next decision of every proxy instance. */
-  Future<Void> putLimits(String scope, ScopeLimits limits);
-
-  /** A scope's usage and limits. */
+  /** A scope's usage and limits. Limits are written by {@link RedisLimits}; every scope is read by {@link UsageReader}. */
   Future<ScopeState> scope(String scope);
-
-  /** Sum of used and reserved bytes over all top-level namespaces: the system scope. */
-  Future<SystemUsage> systemUsage();
-
-  /** Stores the system settings where every proxy instance reads them. */
-  Future<Void> putSystemSettings(SystemSettings settings);
-
-  /** The system settings as stored; empty when none are (never written, or the store lost its data). */
-  Future<Optional<SystemSettings>> systemSettings();
 
   /**
    * @param grantedBytes bytes added to the reservation (0 for blob reservations that needed nothing)
@@ -278,17 +266,8 @@ public interface QuotaStore {
   /** @param scopes every scope of the path after the change, outermost first */
   record Change(List<ScopeState> scopes) {}
 
-  record ScopeState(String scope, long used, long reserved, ScopeLimits limits) {}
-
-  /**
-   * @param storageHard         bytes, or -1
-   * @param storageSoft         bytes, or -1 (a warning threshold, never a refusal)
-   * @param egress              bytes per egress window, or -1
-   * @param egressWindowSeconds length of the calendar window egress is counted in (aligned to the epoch)
-   */
-  record ScopeLimits(long storageHard, long storageSoft, long egress, long egressWindowSeconds) {
-    public static final ScopeLimits UNLIMITED = new ScopeLimits(-1, -1, -1, 3600);
-  }
+  /** A scope on the path of a call: its committed and in-flight bytes and its limits, as the script left them. */
+  record ScopeState(String scope, long used, long reserved, Limits limits) {}
 
   /**
    * @param allowed           false when a scope is at or over its egress limit in the current window
@@ -307,14 +286,4 @@ public interface QuotaStore {
   /** Body bytes of one request and whether it was a push (manifest PUT) or a pull (manifest GET). */
   record Traffic(long ingressBytes, long egressBytes, int pushes, int pulls) {}
 
-  record SystemUsage(long used, long reserved) {}
-
-  /**
-   * @param hardStorage    bytes the whole registry may hold, or -1
-   * @param writeRatio     fraction of hardStorage (0 to 1) at which the registry turns read-only
-   * @param readOnlyForced read-only set by hand, whatever the usage
-   */
-  record SystemSettings(long hardStorage, double writeRatio, boolean readOnlyForced) {
-    public static final SystemSettings DEFAULTS = new SystemSettings(-1, 1.0, false);
-  }
 }

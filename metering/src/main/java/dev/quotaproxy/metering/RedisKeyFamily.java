@@ -25,7 +25,7 @@ public enum RedisKeyFamily {
       "LimitsSync.syncNamespace as part of the namespace's restore, and every limits sync (10 s)", Noticed.MARKER),
   /** Bytes held by requests in flight and by open upload sessions. */
   RESERVED("qp:{T}:reserved", Source.PROXIES,
-      "requests' reservations are re-created by the proxies that hold them (LiveReservations, RedisQuotaStore.keep), "
+      "requests' reservations are re-created by the proxies that hold them (LiveReservations, RequestLeases.keep), "
           + "while a restored namespace makes new grants wait a second; an upload session's bytes are asked from the "
           + "registry when it closes (its Range), and reserved again then, against the limit",
       Noticed.KEEP),

@@ -6,8 +6,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.quotaproxy.oci.Blob;
 import dev.quotaproxy.metering.QuotaStore.EgressGrant;
 import dev.quotaproxy.metering.QuotaStore.Reservation;
-import dev.quotaproxy.metering.QuotaStore.ScopeLimits;
 import dev.quotaproxy.metering.QuotaStore.ScopeState;
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.metering.support.TestRedis;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -50,35 +51,35 @@ class RedisQuotaStoreConcurrencyTest {
 
   @Test
   void thirtyTwoUploadsIntoTenMebibytesThroughOnePool() {
-    RedisQuotaStore store = RedisQuotaStore.create(vertx, redis.url(), 8, Duration.ofMinutes(10));
+    StoreOnRedis one = StoreOnRedis.open(vertx, redis.url(), 8, Duration.ofMinutes(10));
     try {
-      await(store.putLimits("acme", new ScopeLimits(10 * MIB, -1, -1, 3600)));
+      await(one.putLimits("acme", new Limits(10 * MIB, -1, -1, 3600)));
 
       List<Future<Boolean>> uploads = new ArrayList<>();
       for (int i = 0; i < 32; i++) {
-        uploads.add(upload(store, "upload-" + i));
+        uploads.add(upload(one.store(), "upload-" + i));
       }
 
-      assertExactlyTenGranted(uploads, store);
+      assertExactlyTenGranted(uploads, one.store());
     } finally {
-      await(store.close());
+      await(one.close());
     }
   }
 
   @Test
   void sixteenUploadsEachFromTwoSeparateClients() {
-    RedisQuotaStore first = RedisQuotaStore.create(vertx, redis.url(), 4, Duration.ofMinutes(10));
-    RedisQuotaStore second = RedisQuotaStore.create(vertx, redis.url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis first = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis second = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
     try {
-      await(first.putLimits("acme", new ScopeLimits(10 * MIB, -1, -1, 3600)));
+      await(first.putLimits("acme", new Limits(10 * MIB, -1, -1, 3600)));
 
       List<Future<Boolean>> uploads = new ArrayList<>();
       for (int i = 0; i < 16; i++) {
-        uploads.add(upload(first, "first-" + i));
-        uploads.add(upload(second, "second-" + i));
+        uploads.add(upload(first.store(), "first-" + i));
+        uploads.add(upload(second.store(), "second-" + i));
       }
 
-      assertExactlyTenGranted(uploads, first);
+      assertExactlyTenGranted(uploads, first.store());
     } finally {
       await(first.close());
       await(second.close());
@@ -87,13 +88,13 @@ class RedisQuotaStoreConcurrencyTest {
 
   @Test
   void thirtyTwoSessionsReservingAndSettlingIntoTenMebibytesHoldExactlyTenThenCommitWhatTheyHold() {
-    RedisQuotaStore first = RedisQuotaStore.create(vertx, redis.url(), 4, Duration.ofMinutes(10));
-    RedisQuotaStore second = RedisQuotaStore.create(vertx, redis.url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis first = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis second = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
     try {
-      await(first.putLimits("acme", new ScopeLimits(10 * MIB, -1, -1, 3600)));
+      await(first.putLimits("acme", new Limits(10 * MIB, -1, -1, 3600)));
       List<RedisQuotaStore> stores = new ArrayList<>();
       for (int i = 0; i < 32; i++) {
-        stores.add(i % 2 == 0 ? first : second);
+        stores.add((i % 2 == 0 ? first : second).store());
         await(stores.get(i).openSession(REPOSITORY, "session-" + i));
       }
 
@@ -112,10 +113,10 @@ class RedisQuotaStoreConcurrencyTest {
 
       assertThat(chunks.stream().filter(chunk -> chunk.result() > 0).count()).isEqualTo(10);
       long held = chunks.stream().mapToLong(Future::result).sum();
-      assertThat(await(first.scope("acme")).reserved()).as("what the ten sessions hold, the rest released").isEqualTo(held);
+      assertThat(await(first.store().scope("acme")).reserved()).as("what the ten sessions hold, the rest released").isEqualTo(held);
       long sessionsHold = 0;
       for (int i = 0; i < 32; i++) {
-        sessionsHold += await(first.session(REPOSITORY, "session-" + i)).held();
+        sessionsHold += await(first.store().session(REPOSITORY, "session-" + i)).held();
       }
       assertThat(sessionsHold).isEqualTo(held);
 
@@ -130,10 +131,10 @@ class RedisQuotaStoreConcurrencyTest {
       }
       await(Future.all(commits));
 
-      ScopeState acme = await(first.scope("acme"));
+      ScopeState acme = await(first.store().scope("acme"));
       assertThat(acme.used()).isEqualTo(held);
       assertThat(acme.reserved()).isZero();
-      assertThat(await(first.scope(REPOSITORY)).reserved()).isZero();
+      assertThat(await(first.store().scope(REPOSITORY)).reserved()).isZero();
     } finally {
       await(first.close());
       await(second.close());
@@ -142,24 +143,24 @@ class RedisQuotaStoreConcurrencyTest {
 
   @Test
   void settlesRacingTheirSessionsCommitLeaveNothingReserved() {
-    RedisQuotaStore first = RedisQuotaStore.create(vertx, redis.url(), 4, Duration.ofMinutes(10));
-    RedisQuotaStore second = RedisQuotaStore.create(vertx, redis.url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis first = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis second = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
     try {
-      await(first.putLimits("acme", new ScopeLimits(100 * MIB, -1, -1, 3600)));
+      await(first.putLimits("acme", new Limits(100 * MIB, -1, -1, 3600)));
       for (int i = 0; i < 32; i++) {
-        await(first.reserveBytes(REPOSITORY, "patch-" + i, "session-" + i, MIB, MIB));
+        await(first.store().reserveBytes(REPOSITORY, "patch-" + i, "session-" + i, MIB, MIB));
       }
 
       // Whichever lands first, the bytes end released: by the commit, or by the settle into a retired session.
       List<Future<?>> races = new ArrayList<>();
       for (int i = 0; i < 32; i++) {
-        races.add(first.settle(REPOSITORY, "patch-" + i, "session-" + i, MIB, false));
-        races.add(second.commitBlob(REPOSITORY, "put-" + i, "session-" + i, new Blob("sha256:" + i, MIB), "tester"));
+        races.add(first.store().settle(REPOSITORY, "patch-" + i, "session-" + i, MIB, false));
+        races.add(second.store().commitBlob(REPOSITORY, "put-" + i, "session-" + i, new Blob("sha256:" + i, MIB), "tester"));
       }
       await(Future.all(races));
 
-      assertThat(await(first.scope("acme")).reserved()).isZero();
-      assertThat(await(first.scope("acme")).used()).isEqualTo(32 * MIB);
+      assertThat(await(first.store().scope("acme")).reserved()).isZero();
+      assertThat(await(first.store().scope("acme")).used()).isEqualTo(32 * MIB);
     } finally {
       await(first.close());
       await(second.close());
@@ -168,22 +169,22 @@ class RedisQuotaStoreConcurrencyTest {
 
   @Test
   void reservesRacingTheirReleasesLeaveNothingReserved() {
-    RedisQuotaStore first = RedisQuotaStore.create(vertx, redis.url(), 4, Duration.ofMinutes(10));
-    RedisQuotaStore second = RedisQuotaStore.create(vertx, redis.url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis first = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis second = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
     try {
-      await(first.putLimits("acme", new ScopeLimits(100 * MIB, -1, -1, 3600)));
+      await(first.putLimits("acme", new Limits(100 * MIB, -1, -1, 3600)));
 
       // A release that overtakes its reserve (as after a timeout) retires the id: the reserve then grants nothing.
       List<Future<?>> races = new ArrayList<>();
       for (int i = 0; i < 32; i++) {
-        races.add(first.reserveBytes(REPOSITORY, "patch-" + i, null, MIB, MIB));
-        races.add(second.release(REPOSITORY, "patch-" + i, -1));
+        races.add(first.store().reserveBytes(REPOSITORY, "patch-" + i, null, MIB, MIB));
+        races.add(second.store().release(REPOSITORY, "patch-" + i, -1));
       }
       await(Future.all(races));
 
-      assertThat(await(first.scope("acme")).reserved()).isZero();
+      assertThat(await(first.store().scope("acme")).reserved()).isZero();
       for (int i = 0; i < 32; i++) {
-        assertThat(await(first.reserveBytes(REPOSITORY, "patch-" + i, null, 1, 1))).isEqualTo(Reservation.RETIRED);
+        assertThat(await(first.store().reserveBytes(REPOSITORY, "patch-" + i, null, 1, 1))).isEqualTo(Reservation.RETIRED);
       }
     } finally {
       await(first.close());
@@ -193,19 +194,19 @@ class RedisQuotaStoreConcurrencyTest {
 
   @Test
   void tenConcurrentPullsOfTwoMebibytesUnderAThreeMebibyteLimitAllowExactlyOne() {
-    RedisQuotaStore first = RedisQuotaStore.create(vertx, redis.url(), 4, Duration.ofMinutes(10));
-    RedisQuotaStore second = RedisQuotaStore.create(vertx, redis.url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis first = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis second = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
     try {
-      await(first.putLimits("acme/team", new ScopeLimits(-1, -1, 3 * MIB, 3600)));
+      await(first.putLimits("acme/team", new Limits(-1, -1, 3 * MIB, 3600)));
 
       List<Future<EgressGrant>> pulls = new ArrayList<>();
       for (int i = 0; i < 10; i++) {
-        pulls.add((i % 2 == 0 ? first : second).reserveEgress(REPOSITORY, 2 * MIB));
+        pulls.add((i % 2 == 0 ? first : second).store().reserveEgress(REPOSITORY, 2 * MIB));
       }
       await(Future.all(pulls));
 
       assertThat(pulls.stream().filter(pull -> pull.result().allowed()).count()).isEqualTo(1);
-      assertThat(await(first.scopeUsage("acme/team")).egressUsed()).isEqualTo(2 * MIB);
+      assertThat(await(first.usage().scopeUsage("acme/team")).usage().egressUsed()).isEqualTo(2 * MIB);
     } finally {
       await(first.close());
       await(second.close());
@@ -214,16 +215,16 @@ class RedisQuotaStoreConcurrencyTest {
 
   @Test
   void concurrentPullsAreAllowedExactlyUpToTheEgressLimit() {
-    RedisQuotaStore first = RedisQuotaStore.create(vertx, redis.url(), 4, Duration.ofMinutes(10));
-    RedisQuotaStore second = RedisQuotaStore.create(vertx, redis.url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis first = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis second = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
     try {
-      await(first.putLimits("acme", new ScopeLimits(-1, -1, 10 * MIB, 3600)));
-      await(first.putLimits(REPOSITORY, new ScopeLimits(-1, -1, 7 * MIB, 3600)));
+      await(first.putLimits("acme", new Limits(-1, -1, 10 * MIB, 3600)));
+      await(first.putLimits(REPOSITORY, new Limits(-1, -1, 7 * MIB, 3600)));
 
       // Each allowed pull settles all it reserved, racing the others' reserves: settling must not open room.
       List<Future<Boolean>> pulls = new ArrayList<>();
       for (int i = 0; i < 32; i++) {
-        RedisQuotaStore store = i % 2 == 0 ? first : second;
+        RedisQuotaStore store = (i % 2 == 0 ? first : second).store();
         pulls.add(store.reserveEgress(REPOSITORY, MIB).compose(grant -> grant.allowed()
             ? store.settleEgress(REPOSITORY, grant, MIB).map(true)
             : Future.succeededFuture(false)));
@@ -231,8 +232,8 @@ class RedisQuotaStoreConcurrencyTest {
       await(Future.all(pulls));
 
       assertThat(pulls.stream().filter(Future::result).count()).isEqualTo(7);
-      assertThat(await(first.scopeUsage(REPOSITORY)).egressUsed()).isEqualTo(7 * MIB);
-      assertThat(await(first.scopeUsage("acme")).egressUsed()).isEqualTo(7 * MIB);
+      assertThat(await(first.usage().scopeUsage(REPOSITORY)).usage().egressUsed()).isEqualTo(7 * MIB);
+      assertThat(await(first.usage().scopeUsage("acme")).usage().egressUsed()).isEqualTo(7 * MIB);
     } finally {
       await(first.close());
       await(second.close());

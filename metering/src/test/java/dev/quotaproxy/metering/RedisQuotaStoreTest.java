@@ -3,19 +3,19 @@ package dev.quotaproxy.metering;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.config.SystemSettings;
 import dev.quotaproxy.oci.Blob;
 import dev.quotaproxy.metering.QuotaStore.Commit;
 import dev.quotaproxy.metering.QuotaStore.Denial;
 import dev.quotaproxy.metering.QuotaStore.EgressCheck;
 import dev.quotaproxy.metering.QuotaStore.EgressGrant;
 import dev.quotaproxy.metering.QuotaStore.Reservation;
-import dev.quotaproxy.metering.QuotaStore.ScopeLimits;
 import dev.quotaproxy.metering.QuotaStore.ScopeState;
 import dev.quotaproxy.metering.QuotaStore.Session;
 import dev.quotaproxy.metering.QuotaStore.SizeConflict;
-import dev.quotaproxy.metering.QuotaStore.SystemSettings;
-import dev.quotaproxy.metering.QuotaStore.SystemUsage;
 import dev.quotaproxy.metering.QuotaStore.Traffic;
+import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.metering.support.TestRedis;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -41,6 +41,7 @@ class RedisQuotaStoreTest {
 
   private static TestRedis redis;
   private static Vertx vertx;
+  private StoreOnRedis stores;
   private RedisQuotaStore store;
 
   @BeforeAll
@@ -59,20 +60,21 @@ class RedisQuotaStoreTest {
   void freshStore() {
     redis.flushAll();
     // A store per test: its memory of registered namespaces must not outlive the FLUSHALL.
-    store = RedisQuotaStore.create(vertx, redis.url(), 8, Duration.ofMinutes(10));
-    await(store.loadScripts());
+    stores = StoreOnRedis.open(vertx, redis.url(), 8, Duration.ofMinutes(10));
+    store = stores.store();
+    await(stores.client().loadScripts());
   }
 
   @AfterEach
   void closeStore() {
-    await(store.close());
+    await(stores.close());
   }
 
   // --- a slow Redis ------------------------------------------------------------------------------
 
   @Test
   void whileRedisIsSlowCallsBeyondTheBoundFailAtOnceAndNoneIsLeftWaiting() throws Exception {
-    store.limitCallsInFlight(10);
+    stores.client().limitCallsInFlight(10);
     await(store.scope("acme"));  // connected before Redis stops answering
     redis.command(Request.cmd(Command.CLIENT).arg("PAUSE").arg(1500).arg("ALL"));
 
@@ -83,10 +85,10 @@ class RedisQuotaStoreTest {
 
     List<Future<ScopeState>> refusedAtOnce = calls.stream().filter(Future::failed).toList();
     assertThat(refusedAtOnce).hasSize(5)
-        .allSatisfy(call -> assertThat(call.cause()).isInstanceOf(RedisQuotaStore.StoreOverloadedException.class));
-    assertThat(store.callsInFlight()).isEqualTo(10);
+        .allSatisfy(call -> assertThat(call.cause()).isInstanceOf(StoreClient.StoreOverloadedException.class));
+    assertThat(stores.client().callsInFlight()).isEqualTo(10);
     Future.join(new ArrayList<>(calls)).otherwiseEmpty().await(10, TimeUnit.SECONDS);
-    assertThat(store.callsInFlight()).as("nothing left waiting").isZero();
+    assertThat(stores.client().callsInFlight()).as("nothing left waiting").isZero();
     assertThat(await(store.scope("acme")).used()).as("answering again").isZero();
   }
 
@@ -124,35 +126,36 @@ class RedisQuotaStoreTest {
   @Test
   void aNamespaceWhoseStateIsNotKnownIsRecoveredBeforeAnythingIsDecidedOrChanged() {
     List<String> recovered = new java.util.concurrent.CopyOnWriteArrayList<>();
-    store.withRecovery(namespace -> {
+    StoreOnRedis recovering = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofMinutes(10), EmittedEvents.NONE, null, namespace -> {
       recovered.add(namespace);
-      return store.markKnown(namespace, "epoch-1");
+      return stores.gate().markKnown(namespace, "epoch-1");
     });
     try {
-      await(store.reserveBytes(APP, "u1", null, 10, 10));
-      await(store.commitBlob(APP, "u1", null, blob("a", 10), "alice"));
+      await(recovering.store().reserveBytes(APP, "u1", null, 10, 10));
+      await(recovering.store().commitBlob(APP, "u1", null, blob("a", 10), "alice"));
       redis.command(Request.cmd(Command.DEL).arg("qp:{acme}:epoch"));
-      await(store.dropBlob(APP, "sha256:a", "alice"));
+      await(recovering.store().dropBlob(APP, "sha256:a", "alice"));
 
       assertThat(recovered).containsExactly("acme", "acme");
       assertThat(redis.command(Request.cmd(Command.GET).arg("qp:{acme}:epoch")).toString()).isEqualTo("epoch-1");
       assertThat(used(APP)).isZero();
     } finally {
-      store.withRecovery(namespace -> store.markKnown(namespace, "new"));
+      await(recovering.close());
     }
   }
 
   @Test
   void aNamespaceThatCannotBeRecoveredRefusesTheCall() throws Exception {
-    store.withRecovery(namespace -> Future.failedFuture(new IllegalStateException("ledger unreachable")));
+    StoreOnRedis unrecoverable = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofMinutes(10), EmittedEvents.NONE, null,
+        namespace -> Future.failedFuture(new IllegalStateException("ledger unreachable")));
     try {
-      Throwable failure = store.reserveBytes(APP, "u1", null, 10, 10).transform(Future::succeededFuture)
+      Throwable failure = unrecoverable.store().reserveBytes(APP, "u1", null, 10, 10).transform(Future::succeededFuture)
           .await(10, TimeUnit.SECONDS).cause();
 
       assertThat(failure).hasMessage("ledger unreachable");
       assertThat(reserved(APP)).isZero();
     } finally {
-      store.withRecovery(namespace -> store.markKnown(namespace, "new"));
+      await(unrecoverable.close());
     }
   }
 
@@ -184,9 +187,9 @@ class RedisQuotaStoreTest {
     // Accepts connections and reads commands, never answers: a hung Redis.
     int port = vertx.createNetServer().connectHandler(socket -> socket.handler(ignored -> { }))
         .listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS).actualPort();
-    RedisQuotaStore silent = RedisQuotaStore.create(vertx, "redis://127.0.0.1:" + port, 2, Duration.ofHours(1));
+    StoreOnRedis silent = StoreOnRedis.open(vertx, "redis://127.0.0.1:" + port, 2, Duration.ofHours(1));
 
-    Throwable failure = silent.reserveBytes(APP, "u1", null, 1, 1).transform(Future::succeededFuture)
+    Throwable failure = silent.store().reserveBytes(APP, "u1", null, 1, 1).transform(Future::succeededFuture)
         .await(10, TimeUnit.SECONDS).cause();
 
     assertThat(failure).isInstanceOf(java.util.concurrent.TimeoutException.class);
@@ -218,17 +221,17 @@ class RedisQuotaStoreTest {
 
   @Test
   void commitReportsEveryScopeOfThePathWithItsLimits() {
-    ScopeLimits teamLimits = new ScopeLimits(5000, 4000, 900, 60);
-    await(store.putLimits("acme/team", teamLimits));
+    Limits teamLimits = new Limits(5000, 4000, 900, 60);
+    await(stores.putLimits("acme/team", teamLimits));
     await(store.reserveBytes(APP, "other-upload", null, 7, 7));
 
     Commit commit = commit(APP, blob("a", 100));
 
     assertThat(commit.size()).isEqualTo(100);
     assertThat(commit.scopes()).containsExactly(
-        new ScopeState("acme", 100, 7, ScopeLimits.UNLIMITED),
+        new ScopeState("acme", 100, 7, Limits.UNLIMITED),
         new ScopeState("acme/team", 100, 7, teamLimits),
-        new ScopeState(APP, 100, 7, ScopeLimits.UNLIMITED));
+        new ScopeState(APP, 100, 7, Limits.UNLIMITED));
   }
 
   @Test
@@ -343,8 +346,8 @@ class RedisQuotaStoreTest {
 
   @Test
   void aRefusedReservationNamesTheOutermostScopeThatDoesNotFit() {
-    await(store.putLimits("acme", new ScopeLimits(1000, -1, -1, 3600)));
-    await(store.putLimits("acme/team", new ScopeLimits(500, -1, -1, 3600)));
+    await(stores.putLimits("acme", new Limits(1000, -1, -1, 3600)));
+    await(stores.putLimits("acme/team", new Limits(500, -1, -1, 3600)));
     commit(WEB, blob("a", 300));
     await(store.reserveBytes(WEB, "held", null, 100, 100));
 
@@ -361,7 +364,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void aReservationGrantsWhatFitsBetweenMinAndMax() {
-    await(store.putLimits("acme/team", new ScopeLimits(1000, -1, -1, 3600)));
+    await(stores.putLimits("acme/team", new Limits(1000, -1, -1, 3600)));
 
     assertThat(await(store.reserveBytes(APP, "u1", null, 100, 800))).isEqualTo(new Reservation(800, null));
     assertThat(await(store.reserveBytes(WEB, "u2", null, 100, 800))).isEqualTo(new Reservation(200, null));
@@ -375,7 +378,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void theCheckAtUploadStartRefusesExactlyAtTheLimit() {
-    await(store.putLimits(APP, new ScopeLimits(1000, -1, -1, 3600)));
+    await(stores.putLimits(APP, new Limits(1000, -1, -1, 3600)));
     commit(APP, blob("a", 999));
 
     assertThat(await(store.reserveBytes(APP, "u1", null, 0, 0))).isEqualTo(new Reservation(0, null));
@@ -408,8 +411,8 @@ class RedisQuotaStoreTest {
   @Test
   void reserveBlobsRefusesWhereTheNeedDoesNotFitAndIgnoresScopesThatNeedNothing() {
     commit(WEB, blob("a", 100));
-    await(store.putLimits("acme/team", new ScopeLimits(120, -1, -1, 3600)));
-    await(store.putLimits(WEB, new ScopeLimits(50, -1, -1, 3600)));
+    await(stores.putLimits("acme/team", new Limits(120, -1, -1, 3600)));
+    await(stores.putLimits(WEB, new Limits(50, -1, -1, 3600)));
 
     Reservation refused = await(store.reserveBlobs(APP, "put", List.of(blob("a", 100), blob("b", 50))));
     assertThat(refused.denial()).isEqualTo(new Denial("acme/team", 100, 0, 120, 50));
@@ -449,18 +452,18 @@ class RedisQuotaStoreTest {
 
   @Test
   void anExpiredReservationIsReleasedByTheNextCall() {
-    RedisQuotaStore shortLived = RedisQuotaStore.create(vertx, redis.url(), 2, Duration.ofMillis(500));
+    StoreOnRedis shortLived = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofMillis(500));
     try {
-      await(shortLived.reserveBytes(APP, "u1", null, 500, 500));
-      await(shortLived.reserveBytes(APP, "patch", "s1", 300, 300));
-      await(shortLived.settle(APP, "patch", "s1", 300, false));
+      await(shortLived.store().reserveBytes(APP, "u1", null, 500, 500));
+      await(shortLived.store().reserveBytes(APP, "patch", "s1", 300, 300));
+      await(shortLived.store().settle(APP, "patch", "s1", 300, false));
       assertThat(reserved("acme")).isEqualTo(800);
 
       await(vertx.timer(1000));
 
       assertThat(reserved("acme")).isZero();
       assertThat(reserved(APP)).isZero();
-      assertThat(await(shortLived.session(APP, "s1"))).as("an expired session is unknown").isEqualTo(Session.UNKNOWN);
+      assertThat(await(shortLived.store().session(APP, "s1"))).as("an expired session is unknown").isEqualTo(Session.UNKNOWN);
       assertThat(used(APP)).isZero();
     } finally {
       await(shortLived.close());
@@ -469,11 +472,11 @@ class RedisQuotaStoreTest {
 
   @Test
   void aReserveRenewsTheReservationsExpiry() {
-    RedisQuotaStore shortLived = RedisQuotaStore.create(vertx, redis.url(), 2, Duration.ofMillis(600));
+    StoreOnRedis shortLived = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofMillis(600));
     try {
-      await(shortLived.reserveBytes(APP, "u1", null, 100, 100));
+      await(shortLived.store().reserveBytes(APP, "u1", null, 100, 100));
       await(vertx.timer(400));
-      await(shortLived.reserveBytes(APP, "u1", null, 100, 100));
+      await(shortLived.store().reserveBytes(APP, "u1", null, 100, 100));
       await(vertx.timer(400));
 
       assertThat(reserved(APP)).as("800 ms after the first reserve, 400 after the renewal").isEqualTo(200);
@@ -535,13 +538,13 @@ class RedisQuotaStoreTest {
 
   @Test
   void aTombstoneIsPurgedWhenTheReservationTtlRunsOut() {
-    RedisQuotaStore shortLived = RedisQuotaStore.create(vertx, redis.url(), 2, Duration.ofMillis(300));
+    StoreOnRedis shortLived = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofMillis(300));
     try {
-      await(shortLived.release(APP, "gone", -1));
+      await(shortLived.store().release(APP, "gone", -1));
       assertThat(redis.command(Request.cmd(Command.HEXISTS).arg("qp:{acme}:res").arg("gone")).toInteger()).isEqualTo(1);
 
       await(vertx.timer(600));
-      await(shortLived.session(APP, "anything"));
+      await(shortLived.store().session(APP, "anything"));
 
       assertThat(redis.command(Request.cmd(Command.HEXISTS).arg("qp:{acme}:res").arg("gone")).toInteger()).isZero();
       assertThat(redis.command(Request.cmd(Command.ZSCORE).arg("qp:{acme}:res_expiry").arg("gone"))).isNull();
@@ -552,7 +555,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void aDenialCountsWhatTheRequestAndItsSessionHoldTogether() {
-    await(store.putLimits(APP, new ScopeLimits(1000, -1, -1, 3600)));
+    await(stores.putLimits(APP, new Limits(1000, -1, -1, 3600)));
     await(store.reserveBytes(APP, "patch-1", "s1", 300, 300));
     await(store.settle(APP, "patch-1", "s1", 300, false));
     await(store.reserveBytes(APP, "patch-2", "s1", 200, 200));
@@ -567,7 +570,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void openSessionRecordsACleanSessionHoldingNothingAndRefusesAtTheLimit() {
-    await(store.putLimits("acme/team", new ScopeLimits(1000, -1, -1, 3600)));
+    await(stores.putLimits("acme/team", new Limits(1000, -1, -1, 3600)));
 
     assertThat(await(store.openSession(APP, "s1"))).isEqualTo(new Reservation(0, null));
     assertThat(await(store.session(APP, "s1"))).isEqualTo(new Session(true, 0, false));
@@ -660,15 +663,15 @@ class RedisQuotaStoreTest {
 
   @Test
   void aSettleRenewsTheSessionsExpiry() {
-    RedisQuotaStore shortLived = RedisQuotaStore.create(vertx, redis.url(), 2, Duration.ofMillis(800));
+    StoreOnRedis shortLived = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofMillis(800));
     try {
-      await(shortLived.openSession(APP, "s1"));
+      await(shortLived.store().openSession(APP, "s1"));
       await(vertx.timer(500));
-      await(shortLived.reserveBytes(APP, "patch", "s1", 100, 100));
-      await(shortLived.settle(APP, "patch", "s1", 100, false));
+      await(shortLived.store().reserveBytes(APP, "patch", "s1", 100, 100));
+      await(shortLived.store().settle(APP, "patch", "s1", 100, false));
       await(vertx.timer(500));
 
-      assertThat(await(shortLived.session(APP, "s1"))).as("1000 ms after the open, 500 after the settle").isEqualTo(new Session(true, 100, false));
+      assertThat(await(shortLived.store().session(APP, "s1"))).as("1000 ms after the open, 500 after the settle").isEqualTo(new Session(true, 100, false));
     } finally {
       await(shortLived.close());
     }
@@ -759,7 +762,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void reservesThatTimeOutAreReleasedAndRetiredOnceRedisAnswersAgain() throws Exception {
-    await(store.putLimits(APP, new ScopeLimits(10_000, -1, -1, 3600)));
+    await(stores.putLimits(APP, new Limits(10_000, -1, -1, 3600)));
     // Every script waits 3 s: longer than a call's 2 s timeout. The reserves are in Redis, unanswered.
     redis.command(Request.cmd(Command.CLIENT).arg("PAUSE").arg(3000).arg("WRITE"));
     try {
@@ -823,7 +826,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void egressIsRefusedWhenAReservationWouldPassTheLimitUntilTheWindowEnds() {
-    await(store.putLimits("acme/team", new ScopeLimits(-1, -1, 1000, 3600)));
+    await(stores.putLimits("acme/team", new Limits(-1, -1, 1000, 3600)));
     EgressGrant first = await(store.reserveEgress(APP, 600));
     assertThat(first.allowed()).isTrue();
     assertThat(first.reservedBytes()).isEqualTo(600);
@@ -848,7 +851,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void aBodyLargerThanAWholeWindowsLimitIsAllowedOncePerWindow() {
-    await(store.putLimits(APP, new ScopeLimits(-1, -1, 100, 3600)));
+    await(stores.putLimits(APP, new Limits(-1, -1, 100, 3600)));
 
     assertThat(await(store.reserveEgress(APP, 5000)).allowed()).as("nothing sent in the window yet").isTrue();
     assertThat(await(store.reserveEgress(APP, 1)).allowed()).isFalse();
@@ -858,7 +861,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void aLimitOfZeroAllowsNoEgressAtAll() {
-    await(store.putLimits(APP, new ScopeLimits(-1, -1, 0, 3600)));
+    await(stores.putLimits(APP, new Limits(-1, -1, 0, 3600)));
 
     assertThat(await(store.reserveEgress(APP, 10)).allowed()).isFalse();
     assertThat(await(store.reserveEgress(APP, 0)).allowed()).isFalse();
@@ -866,8 +869,8 @@ class RedisQuotaStoreTest {
 
   @Test
   void settleEgressGivesBackWhatWasNotSentAndAddsWhatAnUnknownLengthSent() {
-    await(store.putLimits("acme", new ScopeLimits(-1, -1, 1000, 3600)));
-    await(store.putLimits(APP, new ScopeLimits(-1, -1, 800, 3600)));
+    await(stores.putLimits("acme", new Limits(-1, -1, 1000, 3600)));
+    await(stores.putLimits(APP, new Limits(-1, -1, 800, 3600)));
     EgressGrant cutShort = await(store.reserveEgress(APP, 700));
 
     await(store.settleEgress(APP, cutShort, 200));
@@ -894,7 +897,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void settleEgressLeavesAWindowThatEndedAlone() {
-    await(store.putLimits(APP, new ScopeLimits(-1, -1, 1000, 1)));
+    await(stores.putLimits(APP, new Limits(-1, -1, 1000, 1)));
     EgressGrant old = await(store.reserveEgress(APP, 600));
     // One-second windows aligned to the second: a second later is a later window.
     await(vertx.timer(1000));
@@ -908,7 +911,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void anEgressWindowThatEndedCountsAsEmpty() {
-    await(store.putLimits(APP, new ScopeLimits(-1, -1, 5, 1)));
+    await(stores.putLimits(APP, new Limits(-1, -1, 5, 1)));
     EgressGrant refused = null;
     // A one-second window may end between the two reserves; then the next pair is inside one.
     for (int attempt = 0; attempt < 3 && (refused == null || refused.allowed()); attempt++) {
@@ -925,11 +928,11 @@ class RedisQuotaStoreTest {
 
   @Test
   void aNewWindowLengthStartsAFreshCount() {
-    await(store.putLimits(APP, new ScopeLimits(-1, -1, 100, 3600)));
+    await(stores.putLimits(APP, new Limits(-1, -1, 100, 3600)));
     await(store.reserveEgress(APP, 150));
     assertThat(await(store.reserveEgress(APP, 0)).allowed()).isFalse();
 
-    await(store.putLimits(APP, new ScopeLimits(-1, -1, 100, 86_400)));
+    await(stores.putLimits(APP, new Limits(-1, -1, 100, 86_400)));
 
     assertThat(await(store.reserveEgress(APP, 0)).allowed()).as("bytes counted in an hourly window are not a daily count").isTrue();
     await(store.reserveEgress(APP, 60));
@@ -956,7 +959,7 @@ class RedisQuotaStoreTest {
 
   @Test
   void meterLeavesEgressWindowsToTheReservationsSoNoByteCountsTwice() {
-    await(store.putLimits(APP, new ScopeLimits(-1, -1, 1000, 3600)));
+    await(stores.putLimits(APP, new Limits(-1, -1, 1000, 3600)));
     EgressGrant pull = await(store.reserveEgress(APP, 700));
     await(store.settleEgress(APP, pull, 700));
 
@@ -970,15 +973,15 @@ class RedisQuotaStoreTest {
 
   @Test
   void limitsAreStoredPerScopeAndUnsetScopesAreUnlimited() {
-    ScopeLimits limits = new ScopeLimits(10_000, 8_000, 50_000, 86_400);
-    await(store.putLimits("acme/team", limits));
+    Limits limits = new Limits(10_000, 8_000, 50_000, 86_400);
+    await(stores.putLimits("acme/team", limits));
 
     assertThat(await(store.scope("acme/team"))).isEqualTo(new ScopeState("acme/team", 0, 0, limits));
-    assertThat(await(store.scope("acme"))).isEqualTo(new ScopeState("acme", 0, 0, ScopeLimits.UNLIMITED));
-    assertThat(await(store.scope("globex"))).isEqualTo(new ScopeState("globex", 0, 0, ScopeLimits.UNLIMITED));
+    assertThat(await(store.scope("acme"))).isEqualTo(new ScopeState("acme", 0, 0, Limits.UNLIMITED));
+    assertThat(await(store.scope("globex"))).isEqualTo(new ScopeState("globex", 0, 0, Limits.UNLIMITED));
 
-    await(store.putLimits("acme/team", ScopeLimits.UNLIMITED));
-    assertThat(await(store.scope("acme/team")).limits()).isEqualTo(ScopeLimits.UNLIMITED);
+    await(stores.putLimits("acme/team", Limits.UNLIMITED));
+    assertThat(await(store.scope("acme/team")).limits()).isEqualTo(Limits.UNLIMITED);
   }
 
   @Test
@@ -988,29 +991,29 @@ class RedisQuotaStoreTest {
     commit("initech/team/app", blob("b", 300));
     await(store.reserveBytes("initech/app", "u1", null, 50, 50));
     // A second process writing another namespace is listed too.
-    RedisQuotaStore other = RedisQuotaStore.create(vertx, redis.url(), 2, Duration.ofMinutes(10));
+    StoreOnRedis other = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofMinutes(10));
     try {
-      await(other.commitBlob("hooli/app", "u2", null, blob("c", 1000), "tester"));
+      await(other.store().commitBlob("hooli/app", "u2", null, blob("c", 1000), "tester"));
     } finally {
       await(other.close());
     }
 
-    assertThat(await(store.systemUsage())).isEqualTo(new SystemUsage(1600, 50));
+    assertThat(await(stores.usage().systemUsage())).isEqualTo(new SystemUsage(1600, 50));
   }
 
   @Test
   void systemUsageOfAnEmptyStoreIsZero() {
-    assertThat(await(store.systemUsage())).isEqualTo(new SystemUsage(0, 0));
+    assertThat(await(stores.usage().systemUsage())).isEqualTo(new SystemUsage(0, 0));
   }
 
   @Test
   void systemSettingsAreStoredAndEmptyWhenAbsent() {
-    assertThat(await(store.systemSettings())).isEmpty();
+    assertThat(await(stores.limits().systemSettings())).isEmpty();
 
-    SystemSettings settings = new SystemSettings(1L << 40, 0.95, true);
-    await(store.putSystemSettings(settings));
+    SystemSettings settings = new SystemSettings(1L << 40, 0.95, true, false, 30);
+    await(stores.putSystemSettings(settings));
 
-    assertThat(await(store.systemSettings())).contains(settings);
+    assertThat(await(stores.limits().systemSettings())).contains(settings);
   }
 
   @Test
@@ -1029,7 +1032,7 @@ class RedisQuotaStoreTest {
   }
 
   private long egressUsed(String scope) {
-    return await(store.scopeUsage(scope)).egressUsed();
+    return await(stores.usage().scopeUsage(scope)).usage().egressUsed();
   }
 
   private long used(String scope) {

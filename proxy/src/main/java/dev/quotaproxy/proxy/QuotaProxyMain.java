@@ -33,9 +33,13 @@ import dev.quotaproxy.metering.LiveReservations;
 import dev.quotaproxy.proxy.quota.PushLimits;
 import dev.quotaproxy.proxy.quota.QuotaEnforcer;
 import dev.quotaproxy.proxy.quota.QuotaRules;
+import dev.quotaproxy.metering.NamespaceGate;
+import dev.quotaproxy.metering.RedisLimits;
 import dev.quotaproxy.metering.RedisQuotaStore;
+import dev.quotaproxy.metering.RequestLeases;
+import dev.quotaproxy.metering.StoreClient;
+import dev.quotaproxy.metering.UsageReader;
 import dev.quotaproxy.proxy.quota.SystemGuard;
-import dev.quotaproxy.metering.schedule.Periodic;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.ThreadingModel;
@@ -152,17 +156,20 @@ public final class QuotaProxyMain {
     Redis ledgerRedis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl).setMaxPoolSize(4).setPoolName("ledger"));
     EventOutbox outbox = new EventOutbox(ledgerRedis, ledger).measuredIn(ProxyMetrics.of(vertx).registry());
     LiveReservations live = new LiveReservations();
-    RedisQuotaStore maintenance = RedisQuotaStore.create(vertx, redisUrl, 2, quota.reservationTtl(), outbox, live, ProxyMetrics.of(vertx).redis());
+    StoreClient maintenance = StoreClient.create(vertx, redisUrl, 2, outbox, ProxyMetrics.of(vertx).redis());
+    RedisLimits redisLimits = new RedisLimits(maintenance);
     Pool adminPool = backends.ledgerDatabase.pool(vertx, 2);
     LimitsLedger limits = new LimitsLedger(adminPool);
-    LimitsSync limitsSync = new LimitsSync(limits, maintenance, config);
+    LimitsSync limitsSync = new LimitsSync(limits, redisLimits, config);
+    // The recovery writes limits, which pass no gate: so it is built first, and every gate is built with it.
     LedgerRecovery recovery = new LedgerRecovery(vertx, ledgerRedis, ledger, outbox, limitsSync::syncNamespace);
-    maintenance.withRecovery(recovery);
+    NamespaceGate maintenanceGate = new NamespaceGate(maintenance, recovery);
+    UsageReader usage = new UsageReader(maintenanceGate);
     // Redis is (re)filled from Postgres, the record of limits set by the file and through the admin API.
-    ConfiguredQuotas configured = new ConfiguredQuotas(maintenance, quota, guard, limitsSync::syncOnce, "the ledger");
+    ConfiguredQuotas configured = new ConfiguredQuotas(redisLimits, usage, config, guard, limitsSync::syncOnce, "the ledger");
     PushLimits pushes = QuotaEnforcer.pushLimits(quota);
-    Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(v,
-        RedisQuotaStore.create(v, redisUrl, connectionsPerLoop, quota.reservationTtl(), outbox, live, ProxyMetrics.of(v).redis()).withRecovery(recovery),
+    Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(v, new RedisQuotaStore(new NamespaceGate(
+        StoreClient.create(v, redisUrl, connectionsPerLoop, outbox, ProxyMetrics.of(v).redis()), recovery), quota.reservationTtl(), live),
         guard, quota, pushes);
 
     // Limits first, then the listener: a push in between would be measured against no limit. A store
@@ -198,8 +205,9 @@ public final class QuotaProxyMain {
           new LedgerFeed(vertx, ledgerRedis, ledger, config.ledger().batchSize(), recovery::restoreFromLedger).start();
           new RedisStateWatch(ledgerRedis, ledger, recovery).keepWatching(vertx, STATE_WATCH_MILLIS);
           outbox.keepChecking(vertx, recovery::restoreFromLedger);
-          keepReservations(vertx, maintenance);
-          new RegistryIntents(maintenance, ledgerRedis,
+          RequestLeases leases = new RequestLeases(maintenance, live, quota.reservationTtl());
+          leases.keepRenewing(vertx);
+          new RegistryIntents(new RedisQuotaStore(maintenanceGate, quota.reservationTtl(), live), leases, ledgerRedis,
               RegistryIntents.headOn(vertx.createHttpClient(ProxyVerticle.upstreamOptions(config.upstream())))).keepChecking(vertx);
           // The recorded setting, which the admin API may have changed since the file's was seeded.
           keepRollingUp(vertx, new Retention(backends.ledgerDatabase.pool(vertx, 1)), () -> limits.settings()
@@ -207,7 +215,7 @@ public final class QuotaProxyMain {
           Reconciliations reconciliations = reconciliations(vertx, config, backends, ledgerRedis, ledger, recovery);
           reconciliations.keepReconciling(vertx, config.ledger().reconcileInterval());
           backfillAnEmptyLedger(ledger, reconciliations);
-          QuotaControl control = new RedisQuotaControl(maintenance, recovery, reconciliations);
+          QuotaControl control = new RedisQuotaControl(usage, redisLimits, recovery, reconciliations);
           Pool probePool = backends.ledgerDatabase.pool(vertx, 1);
           ProxyMetrics.of(vertx).sample(vertx, ledgerRedis, probePool);
           Readiness readiness = upstreamReadiness(vertx, config)
@@ -221,15 +229,6 @@ public final class QuotaProxyMain {
               .compose(refreshed -> start(vertx, config, rules))
               .compose(id -> startAdmin(vertx, config, admin).map(id));
         });
-  }
-
-  /** Renews this process's requests' reservations, and re-creates those Redis lost, every RedisQuotaStore.KEEP_MILLIS. */
-  public static void keepReservations(Vertx vertx, RedisQuotaStore store) {
-    Periodic.every(vertx, RedisQuotaStore.KEEP_MILLIS, store::keep, done -> {
-      if (done.failed()) {
-        LOG.debug("reservations in flight not renewed (next round retries): {}", done.cause().toString());
-      }
-    });
   }
 
   /**

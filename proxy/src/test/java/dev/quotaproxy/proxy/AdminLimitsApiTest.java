@@ -17,7 +17,7 @@ import dev.quotaproxy.ledger.limits.LimitsLedger;
 import dev.quotaproxy.proxy.control.RedisQuotaControl;
 import dev.quotaproxy.metering.sync.LedgerRecovery;
 import dev.quotaproxy.metering.QuotaKeys;
-import dev.quotaproxy.metering.RedisQuotaStore;
+import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.ledger.support.RealRegistry;
 import dev.quotaproxy.metering.support.TestRedis;
@@ -334,18 +334,18 @@ class AdminLimitsApiTest {
     try {
       int nothingListens = freePort();
       // Redis down.
-      RedisQuotaStore unreachable = RedisQuotaStore.create(vertx, "redis://127.0.0.1:" + nothingListens, 1, Duration.ofHours(1));
-      var down = usageThrough(vertx, new RedisQuotaControl(unreachable, null, null), "acme");
+      StoreOnRedis unreachable = StoreOnRedis.open(vertx, "redis://127.0.0.1:" + nothingListens, 1, Duration.ofHours(1));
+      var down = usageThrough(vertx, new RedisQuotaControl(unreachable.usage(), unreachable.limits(), null, null), "acme");
       assertThat(down.statusCode()).isEqualTo(400);
       assertThat(error(down).getString("code")).isEqualTo("USAGE_UNAVAILABLE");
       assertThat(error(down).getString("message")).startsWith("usage is unavailable: the quota store cannot be reached");
 
       // Redis up, but it does not know the namespace's state and the ledger (Postgres down) cannot restore it.
-      RedisQuotaStore store = RedisQuotaStore.create(vertx, redis.url(), 1, Duration.ofHours(1));
+      StoreOnRedis stores = StoreOnRedis.open(vertx, redis.url(), 1, Duration.ofHours(1));
       Ledger deadLedger = new Ledger(LedgerDatabase.fromUrl(URI.create("postgresql://postgres:postgres@127.0.0.1:" + nothingListens
           + "/postgres")).pool(vertx, 1));
       var recovery = new LedgerRecovery(vertx, io.vertx.redis.client.Redis.createClient(vertx, redis.url()), deadLedger);
-      var unknown = usageThrough(vertx, new RedisQuotaControl(store, recovery, null), "neverseen");
+      var unknown = usageThrough(vertx, new RedisQuotaControl(stores.usage(), stores.limits(), recovery, null), "neverseen");
       assertThat(unknown.statusCode()).isEqualTo(400);
       assertThat(error(unknown).getString("message")).contains("namespace neverseen").contains("could not be restored from the ledger");
     } finally {
@@ -427,12 +427,12 @@ class AdminLimitsApiTest {
   }
 
   private static void awaitRedisLimit(String scope, long hard) throws Exception {
-    RedisQuotaStore store = RedisQuotaStore.create(proxy.vertx(), redis.url(), 1, Duration.ofHours(1));
+    StoreOnRedis stores = StoreOnRedis.open(proxy.vertx(), redis.url(), 1, Duration.ofHours(1));
     try {
-      eventually(Duration.ofSeconds(20), () -> assertThat(store.scope(scope).await(5, TimeUnit.SECONDS).limits().storageHard())
+      eventually(Duration.ofSeconds(20), () -> assertThat(stores.store().scope(scope).await(5, TimeUnit.SECONDS).limits().storageHard())
           .as("%s's hard limit in Redis", scope).isEqualTo(hard));
     } finally {
-      store.close();
+      stores.close();
     }
   }
 

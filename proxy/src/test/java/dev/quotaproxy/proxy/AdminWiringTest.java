@@ -28,7 +28,7 @@ class AdminWiringTest {
     try {
       ProxyConfig config = ProxyConfig.load(List.of("--upstream", "http://127.0.0.1:5000"), Map.of());
       // Nothing is called while routes are registered: the stores behind them are not needed.
-      var deps = new AdminDependencies(vertx, config, null, new LimitsLedger(null), new RedisQuotaControl(null, null, null), null,
+      var deps = new AdminDependencies(vertx, config, null, new LimitsLedger(null), new RedisQuotaControl(null, null, null, null), null,
           new Readiness());
       List<String> missing = AdminApi.unimplemented(vertx, QuotaProxyMain.adminParts(deps)).await(20, TimeUnit.SECONDS);
       assertThat(missing).isEmpty();

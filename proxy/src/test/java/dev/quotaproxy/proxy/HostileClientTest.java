@@ -134,7 +134,7 @@ class HostileClientTest {
   }
 
   private StorageInvariant invariant() {
-    return StorageInvariant.of(harness.registry().storage(), proxy.store()).withChargedDigestsFrom(harness.redis());
+    return StorageInvariant.of(harness.registry().storage(), proxy.stores()).withChargedDigestsFrom(harness.redis());
   }
 
   private Path storage() {

@@ -8,7 +8,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.ledger.support.RealRegistry;
-import dev.quotaproxy.metering.RedisQuotaStore;
+import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.ProxyProcess;
 import dev.quotaproxy.proxy.support.RawHttp;
@@ -46,7 +46,7 @@ class ProxyCrashIT {
   private EmbeddedPostgresServer postgres;
   private Path work;
   private Vertx vertx;
-  private RedisQuotaStore store;
+  private StoreOnRedis stores;
   /** Every proxy started, stopped after the test whatever its outcome. */
   private final List<ProxyProcess> proxies = new java.util.ArrayList<>();
 
@@ -57,13 +57,13 @@ class ProxyCrashIT {
     postgres = EmbeddedPostgresServer.start();
     work = Files.createDirectories(targetDirectory().resolve("proxy-crash-it"));
     vertx = Vertx.vertx();
-    store = RedisQuotaStore.create(vertx, redis.url(), 2, Duration.ofHours(1));
+    stores = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofHours(1));
   }
 
   @AfterEach
   void stop() throws Exception {
     proxies.forEach(ProxyProcess::close);
-    store.close().await(10, TimeUnit.SECONDS);
+    stores.close().await(10, TimeUnit.SECONDS);
     vertx.close().await(10, TimeUnit.SECONDS);
     redis.close();
     postgres.close();
@@ -95,7 +95,7 @@ class ProxyCrashIT {
             .as("a 3 MiB push within 25 s of the kill").isEqualTo(201));
     System.out.printf("ProxyCrashIT: the killed proxy's 3 MiB came back %d ms after the kill%n",
         Duration.between(killed, Instant.now()).toMillis());
-    StorageInvariant.check(registry.storage(), store);
+    StorageInvariant.check(registry.storage(), stores);
   }
 
   private ProxyProcess startProxy(String name) throws Exception {
@@ -111,13 +111,13 @@ class ProxyCrashIT {
 
   private void awaitLimit() throws Exception {
     eventually(Duration.ofSeconds(30),
-        () -> assertThat(await(store.scope("acme")).limits().storageHard())
+        () -> assertThat(await(stores.store().scope("acme")).limits().storageHard())
             .as("the limit of acme the proxy wrote to Redis").isEqualTo(4 * MiB));
   }
 
   private void awaitReserved(long bytes, Duration timeout) throws Exception {
     eventually(timeout,
-        () -> assertThat(await(store.scope("acme")).reserved()).as("bytes the slow push reserved").isGreaterThanOrEqualTo(bytes));
+        () -> assertThat(await(stores.store().scope("acme")).reserved()).as("bytes the slow push reserved").isGreaterThanOrEqualTo(bytes));
   }
 
   private static Path targetDirectory() throws Exception {

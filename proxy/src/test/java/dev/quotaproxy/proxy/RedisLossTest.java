@@ -12,7 +12,7 @@ import dev.quotaproxy.metering.sync.LedgerBinding;
 import dev.quotaproxy.metering.sync.RegistryIntents;
 import dev.quotaproxy.metering.EvictionPolicy;
 import dev.quotaproxy.metering.QuotaKeys;
-import dev.quotaproxy.metering.RedisQuotaStore;
+import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.proxy.support.RawHttp;
 import dev.quotaproxy.proxy.support.RegistryStorage;
 import dev.quotaproxy.proxy.support.ScopeWatch;
@@ -246,8 +246,8 @@ class RedisLossTest {
     assertThat(proxy.client().pushImage("acme/app", "1", image).status()).isEqualTo(201);
     assertThat(proxy.client().delete("/v2/acme/app/manifests/" + image.manifestDigest()).status()).isEqualTo(202);
     drainFeed();
-    RedisQuotaStore finished = RedisQuotaStore.create(proxy.harness().vertx(), proxy.harness().redis().url(), 2, java.time.Duration.ofMillis(1));
-    await(finished.intendCommit("acme/app", "request:finished-long-ago", null, digest(image.layers()[0])));
+    StoreOnRedis finished = StoreOnRedis.open(proxy.harness().vertx(), proxy.harness().redis().url(), 2, java.time.Duration.ofMillis(1));
+    await(finished.store().intendCommit("acme/app", "request:finished-long-ago", null, digest(image.layers()[0])));
     RegistryIntents intents = proxy.intents();
 
     await(proxy.ledger().recovery().restoreFromLedger("acme"));
@@ -278,10 +278,10 @@ class RedisLossTest {
   void theNamespaceListDeletedOnItsOwnIsTakenAgainBeforeSystemUsageIsTrusted() throws Exception {
     assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);
     drainFeed();
-    long used = await(proxy.store().systemUsage()).used();
+    long used = await(proxy.stores().usage().systemUsage()).used();
     proxy.harness().redis().command(Request.cmd(Command.DEL).arg(QuotaKeys.NAMESPACES));
 
-    assertThat(await(proxy.store().systemUsage()).used()).isEqualTo(used);
+    assertThat(await(proxy.stores().usage().systemUsage()).used()).isEqualTo(used);
     assertThat(members(QuotaKeys.NAMESPACES)).contains("acme").anyMatch(member -> member.startsWith(QuotaKeys.CENSUS_PREFIX));
   }
 
@@ -315,7 +315,7 @@ class RedisLossTest {
     EmbeddedPostgresServer restarted = EmbeddedPostgresServer.start(proxy.postgresData(), port, false);
     try {
       await(limited.configured().refresh());
-      assertThat(await(limited.store().systemUsage()).used()).isGreaterThanOrEqualTo(600 * KiB);
+      assertThat(await(limited.stores().usage().systemUsage()).used()).isGreaterThanOrEqualTo(600 * KiB);
       var again = limited.client().pushBlob("ro/other", randomBytes(KiB));
       assertThat(again.status()).as("read-only again, not writable").isEqualTo(403);
       assertThat(again.body()).contains("registry is read-only");
@@ -353,7 +353,7 @@ class RedisLossTest {
       assertThat(slow.read(java.time.Duration.ofSeconds(20)).status()).isEqualTo(201);
     }
     drainFeed();
-    StorageInvariant.check(proxy.harness().registry().storage(), proxy.store());
+    StorageInvariant.check(proxy.harness().registry().storage(), proxy.stores());
     assertLedgerRedisAndRegistryAgree("acme", "acme/app");
   }
 

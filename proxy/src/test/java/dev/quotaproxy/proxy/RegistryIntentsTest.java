@@ -9,7 +9,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.quotaproxy.metering.sync.RegistryIntents;
 import dev.quotaproxy.oci.Blob;
 import dev.quotaproxy.metering.QuotaKeys;
-import dev.quotaproxy.metering.RedisQuotaStore;
+import dev.quotaproxy.metering.support.StoreOnRedis;
+import dev.quotaproxy.metering.QuotaStore;
 import dev.quotaproxy.proxy.support.AnswerDroppingRelay;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.ProxyFixture;
@@ -38,12 +39,12 @@ class RegistryIntentsTest {
 
   @RegisterExtension
   final ProxyFixture proxy = ProxyFixture.acme("10MiB");
-  private RedisQuotaStore dead;
+  private QuotaStore dead;
   private RegistryIntents intents;
 
   @BeforeEach
   void start() {
-    dead = RedisQuotaStore.create(proxy.harness().vertx(), proxy.harness().redis().url(), 2, Duration.ofMillis(1));
+    dead = StoreOnRedis.open(proxy.harness().vertx(), proxy.harness().redis().url(), 2, Duration.ofMillis(1)).store();
     intents = proxy.intents();
   }
 
@@ -61,7 +62,7 @@ class RegistryIntentsTest {
 
     assertThat(await(proxy.store().scope("acme/app")).used()).isEqualTo(KiB + 300 * KiB);
     assertThat(proxy.harness().redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).isZero();
-    StorageInvariant.check(proxy.harness().registry().storage(), proxy.store());
+    StorageInvariant.check(proxy.harness().registry().storage(), proxy.stores());
   }
 
   @Test
@@ -87,7 +88,7 @@ class RegistryIntentsTest {
     assertThat(await(proxy.store().scope("acme/app")).used()).isEqualTo(50 * KiB);
     assertThat(await(proxy.store().scope("acme/kept")).used()).as("a manifest the registry kept stays charged").isPositive();
     assertThat(proxy.harness().redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).isZero();
-    StorageInvariant.check(proxy.harness().registry().storage(), proxy.store());
+    StorageInvariant.check(proxy.harness().registry().storage(), proxy.stores());
   }
 
   @Test
@@ -105,7 +106,7 @@ class RegistryIntentsTest {
 
     assertThat(await(intents.checkOnce())).isEqualTo(1);
 
-    StorageInvariant.check(proxy.harness().registry().storage(), proxy.store());
+    StorageInvariant.check(proxy.harness().registry().storage(), proxy.stores());
     assertThat(await(proxy.store().scope("acme/app")).used()).isEqualTo(300 * KiB + image.config().length + manifest.length);
   }
 
@@ -140,7 +141,7 @@ class RegistryIntentsTest {
       AtomicInteger settled = new AtomicInteger();
       eventually(Duration.ofSeconds(10), Duration.ofMillis(100),
           () -> assertThat(settled.addAndGet(await(intents.checkOnce()))).as("intents settled").isEqualTo(3));
-      StorageInvariant.check(proxy.harness().registry().storage(), cut.store());
+      StorageInvariant.check(proxy.harness().registry().storage(), cut.stores());
       assertThat(await(cut.store().scope("acme/other")).used()).isEqualTo(300 * KiB);
     }
   }

@@ -170,7 +170,7 @@ class RequestFuzzTest {
     List<Blob> blobs = pool(poolRandom);
     List<Manifest> manifests = manifests(poolRandom, blobs);
     RequestGenerator generator = new RequestGenerator(REPOSITORIES, blobs, manifests, authority);
-    StorageInvariant invariant = StorageInvariant.of(storageRoot, proxy.store()).withChargedDigestsFrom(harness.redis());
+    StorageInvariant invariant = StorageInvariant.of(storageRoot, proxy.stores()).withChargedDigestsFrom(harness.redis());
 
     long started = System.nanoTime();
     String failure = null;
@@ -351,7 +351,7 @@ class RequestFuzzTest {
       }
     }
     quiet.await(QUIET);
-    StorageInvariant.of(storageRoot, proxy.store()).withChargedDigestsFrom(harness.redis()).check();
+    StorageInvariant.of(storageRoot, proxy.stores()).withChargedDigestsFrom(harness.redis()).check();
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ class SlowRedisTest {
     } finally {
       clients.shutdownNow();
     }
-    StorageInvariant.check(proxy.harness().registry().storage(), proxy.store());
+    StorageInvariant.check(proxy.harness().registry().storage(), proxy.stores());
   }
 
   private record Timed(int status, Duration took) {}

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.metering.QuotaStore.ScopeState;
-import dev.quotaproxy.metering.RedisQuotaStore;
+import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.proxy.support.ConcurrentPushes;
 import dev.quotaproxy.proxy.support.ConcurrentPushes.Outcome;
 import dev.quotaproxy.proxy.support.ConcurrentPushes.Push;
@@ -56,7 +56,7 @@ class TwoProcessConcurrencyIT {
   static Path work;
   static final List<ProxyProcess> proxies = new ArrayList<>();
   static Vertx vertx;
-  static RedisQuotaStore store;
+  static StoreOnRedis stores;
 
   @BeforeAll
   static void start() throws Exception {
@@ -71,7 +71,7 @@ class TwoProcessConcurrencyIT {
       proxy.awaitReady(Duration.ofSeconds(60));
     }
     vertx = Vertx.vertx();
-    store = RedisQuotaStore.create(vertx, redis.url(), 2, Duration.ofHours(1));
+    stores = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofHours(1));
     // A proxy listens before its configured limits are written: wait for them, or the race would be unlimited.
     for (String scope : List.of("length", "chunked")) {
       awaitLimit(scope);
@@ -81,8 +81,8 @@ class TwoProcessConcurrencyIT {
   @AfterAll
   static void stop() throws Exception {
     proxies.forEach(ProxyProcess::close);
-    if (store != null) {
-      store.close().await(10, TimeUnit.SECONDS);
+    if (stores != null) {
+      stores.close().await(10, TimeUnit.SECONDS);
     }
     if (vertx != null) {
       vertx.close().await(10, TimeUnit.SECONDS);
@@ -148,7 +148,7 @@ class TwoProcessConcurrencyIT {
   }
 
   private static ScopeState scope(String name) throws Exception {
-    return store.scope(name).await(10, TimeUnit.SECONDS);
+    return stores.store().scope(name).await(10, TimeUnit.SECONDS);
   }
 
   private static void awaitLimit(String scope) throws Exception {

@@ -1,10 +1,10 @@
 package dev.quotaproxy.admin.limits;
 
 import dev.quotaproxy.config.ByteSize;
+import dev.quotaproxy.config.Limits;
 import dev.quotaproxy.config.Parsers;
 import dev.quotaproxy.config.SizeOrPercent;
-import dev.quotaproxy.ledger.limits.Limits;
-import dev.quotaproxy.ledger.limits.SystemSettings;
+import dev.quotaproxy.config.SystemSettings;
 import io.vertx.core.json.JsonObject;
 import java.math.BigDecimal;
 import java.time.Duration;

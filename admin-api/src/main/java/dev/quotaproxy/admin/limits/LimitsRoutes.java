@@ -4,12 +4,13 @@ import dev.quotaproxy.admin.AdminRoutes;
 import dev.quotaproxy.admin.ApiErrors;
 import dev.quotaproxy.admin.Caller;
 import dev.quotaproxy.admin.QuotaControl;
-import dev.quotaproxy.admin.QuotaControl.ScopeUsage;
 import dev.quotaproxy.admin.QuotaControl.UsageUnavailableException;
-import dev.quotaproxy.ledger.limits.Limits;
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.ledger.limits.LimitsJson;
 import dev.quotaproxy.ledger.limits.LimitsLedger;
 import dev.quotaproxy.ledger.limits.LimitsLedger.ScopeRecord;
 import dev.quotaproxy.ledger.limits.Overcommit.OvercommitException;
+import dev.quotaproxy.metering.ScopeUsage;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -191,7 +192,7 @@ public final class LimitsRoutes implements AdminRoutes {
   }
 
   private static JsonObject limitsJson(String scope, Limits limits) {
-    return new JsonObject().put("scope", scope).mergeIn(limits.toJson());
+    return new JsonObject().put("scope", scope).mergeIn(LimitsJson.of(limits));
   }
 
   private static JsonObject recordJson(ScopeRecord record) {
@@ -200,6 +201,6 @@ public final class LimitsRoutes implements AdminRoutes {
 
   private static JsonObject scopeJson(ScopeUsage scope) {
     return new JsonObject().put("scope", scope.scope()).put("used", scope.used()).put("reserved", scope.reserved())
-        .put("ratio", ScopeListing.ratio(scope)).put("limits", scope.limits().toJson());
+        .put("ratio", ScopeListing.ratio(scope)).put("limits", LimitsJson.of(scope.limits()));
   }
 }

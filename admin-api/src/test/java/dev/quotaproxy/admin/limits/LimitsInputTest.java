@@ -3,8 +3,8 @@ package dev.quotaproxy.admin.limits;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.quotaproxy.ledger.limits.Limits;
-import dev.quotaproxy.ledger.limits.SystemSettings;
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.config.SystemSettings;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
 

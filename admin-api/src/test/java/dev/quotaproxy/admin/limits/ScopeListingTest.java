@@ -2,9 +2,9 @@ package dev.quotaproxy.admin.limits;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.admin.QuotaControl.ScopeUsage;
 import dev.quotaproxy.admin.limits.ScopeListing.Sort;
-import dev.quotaproxy.ledger.limits.Limits;
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.metering.ScopeUsage;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

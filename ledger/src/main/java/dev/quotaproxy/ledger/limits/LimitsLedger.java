@@ -3,6 +3,8 @@ package dev.quotaproxy.ledger.limits;
 import dev.quotaproxy.ledger.limits.ConfigurationSeed.Recorded;
 import dev.quotaproxy.ledger.limits.Overcommit.OvercommitException;
 import dev.quotaproxy.config.ByteSize;
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.config.SystemSettings;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
@@ -90,8 +92,8 @@ public final class LimitsLedger {
     return pool.withTransaction(connection -> lockSettings(connection).compose(system -> before(connection, scope)
         .compose(before -> overcommitCheck(connection, system, scope, before, limits)
             .compose(checked -> upsert(connection, scope, limits, actor))
-            .compose(after -> audit(connection, actor, "limits.put", scope, before == null ? null : before.limits().toJson(),
-                after.limits().toJson()).map(new Change<>(before, after))))));
+            .compose(after -> audit(connection, actor, "limits.put", scope, before == null ? null : LimitsJson.of(before.limits()),
+                LimitsJson.of(after.limits())).map(new Change<>(before, after))))));
   }
 
   /**
@@ -105,7 +107,7 @@ public final class LimitsLedger {
             return Future.succeededFuture(Optional.<Change<ScopeRecord>>empty());
           }
           return upsert(connection, scope, Limits.UNLIMITED, actor)
-              .compose(after -> audit(connection, actor, "limits.delete", scope, before.limits().toJson(), after.limits().toJson())
+              .compose(after -> audit(connection, actor, "limits.delete", scope, LimitsJson.of(before.limits()), LimitsJson.of(after.limits()))
                   .map(v -> Optional.of(new Change<>(before, after))));
         })));
   }
@@ -125,7 +127,7 @@ public final class LimitsLedger {
               + ByteSize.format(sum) + " (" + sum + " bytes); lower those limits first, or set allow_overcommit"));
         }
         return writeSettings(connection, after, actor)
-            .compose(written -> audit(connection, actor, "system.put", "system", before.settings().toJson(), after.toJson())
+            .compose(written -> audit(connection, actor, "system.put", "system", LimitsJson.of(before.settings()), LimitsJson.of(after))
                 .map(new Change<>(before, written)));
       });
     }));
@@ -147,14 +149,14 @@ public final class LimitsLedger {
           for (ConfigurationSeed.Write write : ConfigurationSeed.scopes(recorded, scopes)) {
             done = done.compose(v -> upsert(connection, write.scope(), write.after(), ConfigurationSeed.ACTOR))
                 .compose(after -> audit(connection, ConfigurationSeed.ACTOR, "limits.configure", write.scope(),
-                    write.before() == null ? null : write.before().toJson(), write.after().toJson()));
+                    write.before() == null ? null : LimitsJson.of(write.before()), LimitsJson.of(write.after())));
           }
           boolean hadRow = !"default".equals(settings.updatedBy());
           SystemSettings after = ConfigurationSeed.system(hadRow ? settings.settings() : null, settings.updatedBy(), system);
           if (after != null) {
             done = done.compose(v -> writeSettings(connection, after, ConfigurationSeed.ACTOR))
                 .compose(written -> audit(connection, ConfigurationSeed.ACTOR, "system.configure", "system",
-                    hadRow ? settings.settings().toJson() : null, after.toJson()));
+                    hadRow ? LimitsJson.of(settings.settings()) : null, LimitsJson.of(after)));
           }
           return done;
         })));

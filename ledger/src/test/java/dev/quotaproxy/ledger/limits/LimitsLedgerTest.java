@@ -4,6 +4,8 @@ import static dev.quotaproxy.testing.Eventually.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.config.SystemSettings;
 import dev.quotaproxy.ledger.limits.LimitsLedger.AuditEntry;
 import dev.quotaproxy.ledger.limits.Overcommit.OvercommitException;
 import dev.quotaproxy.ledger.support.TestPostgres;

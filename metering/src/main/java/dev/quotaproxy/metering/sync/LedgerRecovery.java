@@ -34,7 +34,7 @@ public final class LedgerRecovery implements NamespaceRecovery {
   private static final long LOCK_MILLIS = 60_000;
   private static final long WAIT_MILLIS = 10_000;
   private static final long POLL_MILLIS = 100;
-  /** How long new grants wait after a restore: four rounds of RedisQuotaStore.keep. */
+  /** How long new grants wait after a restore: four rounds of RequestLeases.keep. */
   static final long RECOVERING_MILLIS = 1_000;
 
   private final Vertx vertx;
@@ -130,7 +130,7 @@ public final class LedgerRecovery implements NamespaceRecovery {
           }
           // Reservations in flight may have been lost with the rest (a namespace the ledger knows, or any
           // namespace of a Redis that lost its data a moment ago): new grants wait while the proxies
-          // re-create theirs (RedisQuotaStore.keep, every 250 ms). A namespace new to an intact Redis has none.
+          // re-create theirs (RequestLeases.keep, every 250 ms). A namespace new to an intact Redis has none.
           boolean known = !(snapshot.repositories().isEmpty() && snapshot.position().isEmpty());
           return written
               .compose(v -> known ? Future.succeededFuture(true)

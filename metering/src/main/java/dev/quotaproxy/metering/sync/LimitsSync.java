@@ -1,24 +1,17 @@
 package dev.quotaproxy.metering.sync;
 
 import dev.quotaproxy.config.ProxyConfig;
-import dev.quotaproxy.config.ScopeLimitsConfig;
 import dev.quotaproxy.oci.Scopes;
-import dev.quotaproxy.ledger.limits.Limits;
 import dev.quotaproxy.ledger.limits.LimitsLedger;
 import dev.quotaproxy.ledger.limits.LimitsLedger.ScopeRecord;
 import dev.quotaproxy.ledger.limits.LimitsLedger.SettingsRecord;
-import dev.quotaproxy.ledger.limits.SystemSettings;
-import dev.quotaproxy.metering.QuotaStore;
-import dev.quotaproxy.metering.QuotaStore.ScopeLimits;
-import dev.quotaproxy.metering.RedisQuotaStore;
+import dev.quotaproxy.metering.RedisLimits;
 import dev.quotaproxy.metering.schedule.Periodic;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,27 +27,20 @@ public final class LimitsSync {
   private static final Logger LOG = LoggerFactory.getLogger(LimitsSync.class);
 
   private final LimitsLedger ledger;
-  private final RedisQuotaStore store;
+  private final RedisLimits redisLimits;
   private final ProxyConfig config;
   private boolean seeded;
   private boolean lastFailed;
 
-  public LimitsSync(LimitsLedger ledger, RedisQuotaStore store, ProxyConfig config) {
+  public LimitsSync(LimitsLedger ledger, RedisLimits redisLimits, ProxyConfig config) {
     this.ledger = ledger;
-    this.store = store;
+    this.redisLimits = redisLimits;
     this.config = config;
   }
 
   /** Records the configuration's limits and settings in Postgres, leaving what admins set through the API. */
   public Future<Void> seed() {
-    Map<String, Limits> scopes = new LinkedHashMap<>();
-    for (Map.Entry<String, ScopeLimitsConfig> scope : config.quota().scopes().entrySet()) {
-      ScopeLimitsConfig limits = scope.getValue();
-      scopes.put(scope.getKey(), new Limits(limits.storageHard(), limits.storageSoft(), limits.egress(), limits.egressWindowSeconds()));
-    }
-    ProxyConfig.SystemQuota system = config.quota().system();
-    return ledger.seedConfiguration(scopes, new SystemSettings(system.hardStorage(), system.writeRatio(), system.readOnlyForced(), false,
-        config.ledger().retentionDays())).onSuccess(v -> seeded = true);
+    return ledger.seedConfiguration(config.quota().scopes(), config.systemSettings()).onSuccess(v -> seeded = true);
   }
 
   /**
@@ -67,9 +53,7 @@ public final class LimitsSync {
     return recorded.compose(v -> ledger.settings()).compose(this::writeSettings).compose(v -> ledger.allLimits()).compose(records -> {
       List<Future<Boolean>> writes = new ArrayList<>(records.size());
       for (ScopeRecord record : records) {
-        Limits limits = record.limits();
-        writes.add(store.putLimits(record.scope(),
-            new ScopeLimits(limits.storageHard(), limits.storageSoft(), limits.egress(), limits.egressWindowSeconds()), record.revision()));
+        writes.add(redisLimits.putLimits(record.scope(), record.limits(), record.revision()));
       }
       return Future.all(writes).mapEmpty();
     });
@@ -84,9 +68,7 @@ public final class LimitsSync {
       List<Future<Boolean>> writes = new ArrayList<>();
       for (ScopeRecord record : records) {
         if (Scopes.namespace(record.scope()).equals(namespace)) {
-          Limits limits = record.limits();
-          writes.add(store.putLimits(record.scope(),
-              new ScopeLimits(limits.storageHard(), limits.storageSoft(), limits.egress(), limits.egressWindowSeconds()), record.revision()));
+          writes.add(redisLimits.putLimits(record.scope(), record.limits(), record.revision()));
         }
       }
       return Future.all(writes).mapEmpty();
@@ -94,9 +76,7 @@ public final class LimitsSync {
   }
 
   private Future<Boolean> writeSettings(SettingsRecord record) {
-    SystemSettings settings = record.settings();
-    return store.putSystemSettings(new QuotaStore.SystemSettings(settings.hardStorage(), settings.writeRatio(), settings.readOnlyForced()),
-        record.revision());
+    return redisLimits.putSystemSettings(record.settings(), record.revision());
   }
 
   /** Syncs every {@code interval}, never two at once. */

@@ -4,8 +4,9 @@ import dev.quotaproxy.oci.MediaTypes;
 import dev.quotaproxy.oci.Blob;
 import dev.quotaproxy.oci.ManifestParser;
 import dev.quotaproxy.metering.QuotaKeys;
-import dev.quotaproxy.metering.RedisQuotaStore;
-import dev.quotaproxy.metering.RedisQuotaStore.Intent;
+import dev.quotaproxy.metering.QuotaStore;
+import dev.quotaproxy.metering.RequestLeases;
+import dev.quotaproxy.metering.RequestLeases.Intent;
 import dev.quotaproxy.metering.schedule.Periodic;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -44,12 +45,15 @@ public final class RegistryIntents {
     Future<Long> size(String repository, String kind, String digest);
   }
 
-  private final RedisQuotaStore store;
+  private final QuotaStore store;
+  private final RequestLeases leases;
   private final Redis redis;
   private final RegistryLookup registry;
 
-  public RegistryIntents(RedisQuotaStore store, Redis redis, RegistryLookup registry) {
+  /** Settles through {@code store} the intents {@code leases} finds lapsed. */
+  public RegistryIntents(QuotaStore store, RequestLeases leases, Redis redis, RegistryLookup registry) {
     this.store = store;
+    this.leases = leases;
     this.redis = redis;
     this.registry = registry;
   }
@@ -84,7 +88,7 @@ public final class RegistryIntents {
     return QuotaKeys.Namespaces.read(redis).compose(listed -> {
       Future<Integer> all = Future.succeededFuture(0);
       for (String namespace : listed.names()) {
-        all = all.compose(done -> store.lapsedIntents(namespace).compose(this::finish).map(n -> done + n));
+        all = all.compose(done -> leases.lapsedIntents(namespace).compose(this::finish).map(n -> done + n));
       }
       return all;
     });

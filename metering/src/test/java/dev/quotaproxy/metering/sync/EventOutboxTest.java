@@ -7,7 +7,8 @@ import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.oci.Blob;
 import dev.quotaproxy.metering.QuotaKeys;
-import dev.quotaproxy.metering.RedisQuotaStore;
+import dev.quotaproxy.metering.QuotaStore;
+import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.metering.support.TestRedis;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -34,7 +35,7 @@ class EventOutboxTest {
   private Ledger ledger;
   private Redis client;
   private EventOutbox outbox;
-  private RedisQuotaStore store;
+  private QuotaStore store;
   private LedgerRecovery recovery;
 
   @BeforeEach
@@ -46,9 +47,8 @@ class EventOutboxTest {
     ledger = new Ledger(postgres.database().pool(vertx, 4));
     client = Redis.createClient(vertx, redis.url());
     outbox = new EventOutbox(client, ledger);
-    store = RedisQuotaStore.create(vertx, redis.url(), 4, Duration.ofHours(1), outbox);
     recovery = new LedgerRecovery(vertx, client, ledger, outbox, namespace -> Future.succeededFuture());
-    store.withRecovery(recovery);
+    store = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofHours(1), outbox, null, recovery).store();
   }
 
   @AfterEach

@@ -8,7 +8,8 @@ import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.oci.Blob;
 import dev.quotaproxy.metering.QuotaStore.Rejection;
 import dev.quotaproxy.metering.QuotaStore.Traffic;
-import dev.quotaproxy.metering.RedisQuotaStore;
+import dev.quotaproxy.metering.QuotaStore;
+import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.metering.support.TestRedis;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -35,7 +36,7 @@ class LedgerFeedTest {
   private TestRedis redis;
   private EmbeddedPostgresServer postgres;
   private Path data;
-  private RedisQuotaStore store;
+  private QuotaStore store;
   private Pool pool;
   private Ledger ledger;
   private LedgerFeed feed;
@@ -46,7 +47,7 @@ class LedgerFeedTest {
     data = Files.createTempDirectory("ledger-feed-test");
     postgres = EmbeddedPostgresServer.start(data, 0, false);
     postgres.database().migrate();
-    store = RedisQuotaStore.create(vertx, redis.url(), 4, Duration.ofHours(1));
+    store = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofHours(1)).store();
     connect();
   }
 

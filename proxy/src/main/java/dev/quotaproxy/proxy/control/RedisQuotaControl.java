@@ -1,16 +1,16 @@
 package dev.quotaproxy.proxy.control;
 
 import dev.quotaproxy.admin.QuotaControl;
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.config.SystemSettings;
 import dev.quotaproxy.ledger.Drift;
 import dev.quotaproxy.oci.Scopes;
-import dev.quotaproxy.ledger.limits.Limits;
-import dev.quotaproxy.ledger.limits.SystemSettings;
 import dev.quotaproxy.metering.sync.Reconciliations;
 import dev.quotaproxy.metering.NamespaceRecovery;
-import dev.quotaproxy.metering.QuotaStore;
-import dev.quotaproxy.metering.QuotaStore.ScopeLimits;
-import dev.quotaproxy.metering.QuotaStore.ScopeState;
-import dev.quotaproxy.metering.RedisQuotaStore;
+import dev.quotaproxy.metering.RedisLimits;
+import dev.quotaproxy.metering.ScopeUsage;
+import dev.quotaproxy.metering.SystemUsage;
+import dev.quotaproxy.metering.UsageReader;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -18,12 +18,14 @@ import java.util.List;
 
 /** The admin API's view of Redis (usage, limits in force) and of reconciliation, over the proxy's own store. */
 public final class RedisQuotaControl implements QuotaControl {
-  private final RedisQuotaStore store;
+  private final UsageReader reader;
+  private final RedisLimits redisLimits;
   private final NamespaceRecovery recovery;
   private final Reconciliations reconciliations;
 
-  public RedisQuotaControl(RedisQuotaStore store, NamespaceRecovery recovery, Reconciliations reconciliations) {
-    this.store = store;
+  public RedisQuotaControl(UsageReader reader, RedisLimits redisLimits, NamespaceRecovery recovery, Reconciliations reconciliations) {
+    this.reader = reader;
+    this.redisLimits = redisLimits;
     this.recovery = recovery;
     this.reconciliations = reconciliations;
   }
@@ -35,17 +37,17 @@ public final class RedisQuotaControl implements QuotaControl {
   @Override
   public Future<ScopeUsage> scope(String scope) {
     String namespace = Scopes.namespace(scope);
-    return read(scope).compose(usage -> usage.known() ? Future.succeededFuture(usage)
+    return read(scope).compose(reading -> reading.known() ? Future.succeededFuture(reading)
             : recovery.ensureKnown(namespace)
                 .recover(e -> unavailable("Redis does not hold the state of namespace " + namespace
                     + " and it could not be restored from the ledger now (" + e.getMessage() + ")", e))
                 .compose(restored -> read(scope)))
-        .compose(usage -> usage.known() ? Future.succeededFuture(toUsage(usage.state(), usage.egressUsed()))
+        .compose(reading -> reading.known() ? Future.succeededFuture(reading.usage())
             : unavailable("the state of namespace " + namespace + " is being restored from the ledger; try again", null));
   }
 
-  private Future<RedisQuotaStore.ScopeUsage> read(String scope) {
-    return store.scopeUsage(scope).recover(e -> unavailable("the quota store cannot be reached (" + e.getMessage() + ")", e));
+  private Future<UsageReader.Reading> read(String scope) {
+    return reader.scopeUsage(scope).recover(e -> unavailable("the quota store cannot be reached (" + e.getMessage() + ")", e));
   }
 
   private static <T> Future<T> unavailable(String why, Throwable cause) {
@@ -54,24 +56,22 @@ public final class RedisQuotaControl implements QuotaControl {
 
   @Override
   public Future<List<ScopeUsage>> scopes() {
-    return store.allScopes().map(scopes -> scopes.stream().map(state -> toUsage(state, 0)).toList());
+    return reader.scopes();
   }
 
   @Override
   public Future<Void> applyLimits(String scope, Limits limits, long revision) {
-    return store.putLimits(scope, new ScopeLimits(limits.storageHard(), limits.storageSoft(), limits.egress(), limits.egressWindowSeconds()),
-        revision).mapEmpty();
+    return redisLimits.putLimits(scope, limits, revision).mapEmpty();
   }
 
   @Override
   public Future<Void> applySystem(SystemSettings settings, long revision) {
-    return store.putSystemSettings(new QuotaStore.SystemSettings(settings.hardStorage(), settings.writeRatio(), settings.readOnlyForced()),
-        revision).mapEmpty();
+    return redisLimits.putSystemSettings(settings, revision).mapEmpty();
   }
 
   @Override
   public Future<SystemUsage> systemUsage() {
-    return store.systemUsage().map(usage -> new SystemUsage(usage.used(), usage.reserved()));
+    return reader.systemUsage();
   }
 
   /** Redis against the ledger first (so the registry walk starts from a ledger that has every event), then the registry. */
@@ -95,11 +95,5 @@ public final class RedisQuotaControl implements QuotaControl {
 
   private static JsonObject drift(String scope, long expected, long found) {
     return new JsonObject().put("scope", scope).put("expected", expected).put("found", found);
-  }
-
-  private static ScopeUsage toUsage(ScopeState state, long egressUsed) {
-    ScopeLimits limits = state.limits();
-    return new ScopeUsage(state.scope(), state.used(), state.reserved(), egressUsed,
-        new Limits(limits.storageHard(), limits.storageSoft(), limits.egress(), limits.egressWindowSeconds()));
   }
 }

@@ -1,9 +1,9 @@
 package dev.quotaproxy.proxy.metrics;
 
 import dev.quotaproxy.metering.sync.LedgerLag;
-import dev.quotaproxy.proxy.metrics.NearLimitScopes.ScopeUsage;
-import dev.quotaproxy.metering.QuotaStore.SystemSettings;
-import dev.quotaproxy.metering.QuotaStore.SystemUsage;
+import dev.quotaproxy.config.SystemSettings;
+import dev.quotaproxy.metering.ScopeUsage;
+import dev.quotaproxy.metering.SystemUsage;
 import dev.quotaproxy.proxy.quota.SystemGuard;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
@@ -68,7 +68,7 @@ public final class StateGauges {
   /** Every scope with a hard limit; gauges follow the ones near it. */
   public synchronized void scopes(List<ScopeUsage> all) {
     List<ScopeUsage> near = nearLimit.select(all);
-    long above = all.stream().filter(s -> s.hardLimit() >= 0 && s.ratio() >= nearLimit.threshold()).count();
+    long above = all.stream().filter(nearLimit::near).count();
     nearLimitCount = above;
     Set<String> kept = new HashSet<>();
     for (ScopeUsage scope : near) {
@@ -142,8 +142,8 @@ public final class StateGauges {
 
     void update(ScopeUsage scope) {
       used = scope.used();
-      limit = scope.hardLimit();
-      ratio = scope.ratio();
+      limit = scope.limits().storageHard();
+      ratio = NearLimitScopes.ratio(scope);
     }
 
     void remove() {

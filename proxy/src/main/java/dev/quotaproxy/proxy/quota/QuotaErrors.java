@@ -2,10 +2,10 @@ package dev.quotaproxy.proxy.quota;
 
 import dev.quotaproxy.config.ByteSize;
 import dev.quotaproxy.proxy.route.OciError;
+import dev.quotaproxy.config.SystemSettings;
 import dev.quotaproxy.metering.QuotaStore.Denial;
 import dev.quotaproxy.metering.QuotaStore.EgressCheck;
 import dev.quotaproxy.metering.QuotaStore.ScopeState;
-import dev.quotaproxy.metering.QuotaStore.SystemSettings;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -1,8 +1,8 @@
 package dev.quotaproxy.proxy.quota;
 
 import dev.quotaproxy.proxy.route.OciError;
-import dev.quotaproxy.metering.QuotaStore.SystemSettings;
-import dev.quotaproxy.metering.QuotaStore.SystemUsage;
+import dev.quotaproxy.config.SystemSettings;
+import dev.quotaproxy.metering.SystemUsage;
 import java.util.Optional;
 
 /**

@@ -9,7 +9,8 @@ import dev.quotaproxy.metering.EmbeddedRedis;
 import dev.quotaproxy.metering.QuotaKeys;
 import dev.quotaproxy.metering.QuotaStore.Rejection;
 import dev.quotaproxy.metering.QuotaStore.Traffic;
-import dev.quotaproxy.metering.RedisQuotaStore;
+import dev.quotaproxy.metering.support.StoreOnRedis;
+import dev.quotaproxy.metering.QuotaStore;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
@@ -40,7 +41,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The proxy's event path end to end: entries appended to the namespaces' Redis streams by the proxy's own
- * Lua scripts (through {@link RedisQuotaStore}, so each is exactly what common.lua's {@code emit} writes:
+ * Lua scripts (through {@link dev.quotaproxy.metering.RedisQuotaStore}, so each is exactly what common.lua's {@code emit} writes:
  * type, repo, user, then the event's fields), then moved into Postgres by {@link LedgerFeed#feedOnce()}
  * until the streams are drained: read through the consumer group, applied in one transaction per batch,
  * acknowledged and trimmed. Events per second for several batch sizes ({@code ledger.batch-size}, 500 by
@@ -70,7 +71,7 @@ public final class LedgerFeedBench {
   private static final int SHARED_LAYERS = 20;
   private static final long MIB = 1024 * 1024;
 
-  private final RedisQuotaStore store;
+  private final QuotaStore store;
   private final Redis admin;
   private final List<String> namespaces = new ArrayList<>();
   private final List<Client> clients = new ArrayList<>();
@@ -81,7 +82,7 @@ public final class LedgerFeedBench {
   private final AtomicLong pulls = new AtomicLong();
   private final AtomicLong rejections = new AtomicLong();
 
-  private LedgerFeedBench(RedisQuotaStore store, Redis admin) {
+  private LedgerFeedBench(QuotaStore store, Redis admin) {
     this.store = store;
     this.admin = admin;
     List<List<String>> byClient = new ArrayList<>();
@@ -131,9 +132,9 @@ public final class LedgerFeedBench {
       Ledger ledger = new Ledger(pool);
       Redis feedRedis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl).setMaxPoolSize(4));
       Redis admin = Redis.createClient(vertx, redisUrl);
-      RedisQuotaStore store = RedisQuotaStore.create(vertx, redisUrl, 16, Duration.ofHours(1));
-      store.loadScripts().await(10, TimeUnit.SECONDS);
-      LedgerFeedBench bench = new LedgerFeedBench(store, admin);
+      StoreOnRedis stores = StoreOnRedis.open(vertx, redisUrl, 16, Duration.ofHours(1));
+      stores.client().loadScripts().await(10, TimeUnit.SECONDS);
+      LedgerFeedBench bench = new LedgerFeedBench(stores.store(), admin);
       if (count(pool, "select count(*) from ledger_events") != 0 || bench.streamLengths().values().stream().mapToLong(Long::longValue).sum() != 0) {
         throw new IllegalStateException("give the benchmark an empty ledger and a Redis without quota-proxy streams");
       }
@@ -182,7 +183,7 @@ public final class LedgerFeedBench {
             sorted.get(0), sorted.get(sorted.size() - 1), meanBatch);
       });
       bench.verify(ledger, pool, wrong);
-      store.close().await(10, TimeUnit.SECONDS);
+      stores.close().await(10, TimeUnit.SECONDS);
       pool.close().await(10, TimeUnit.SECONDS);
     } finally {
       vertx.close().await(10, TimeUnit.SECONDS);

@@ -13,7 +13,6 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -235,27 +234,8 @@ final class FakeQuotaStore implements QuotaStore {
   }
 
   @Override
-  public Future<Void> putLimits(String scope, ScopeLimits limits) {
-    return call("putLimits", () -> notForRules("putLimits"), scope, limits);
-  }
-
-  @Override
   public Future<ScopeState> scope(String scope) {
     return call("scope", () -> notForRules("scope"), scope);
   }
 
-  @Override
-  public Future<SystemUsage> systemUsage() {
-    return call("systemUsage", () -> notForRules("systemUsage"));
-  }
-
-  @Override
-  public Future<Void> putSystemSettings(SystemSettings settings) {
-    return call("putSystemSettings", () -> notForRules("putSystemSettings"), settings);
-  }
-
-  @Override
-  public Future<Optional<SystemSettings>> systemSettings() {
-    return call("systemSettings", () -> notForRules("systemSettings"));
-  }
 }

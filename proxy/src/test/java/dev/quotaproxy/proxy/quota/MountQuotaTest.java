@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.quotaproxy.metering.QuotaStore.Commit;
 import dev.quotaproxy.metering.QuotaStore.Denial;
 import dev.quotaproxy.metering.QuotaStore.Reservation;
-import dev.quotaproxy.metering.QuotaStore.ScopeLimits;
+import dev.quotaproxy.config.Limits;
 import dev.quotaproxy.metering.QuotaStore.ScopeState;
 import dev.quotaproxy.oci.Blob;
 import dev.quotaproxy.proxy.quota.ExchangeQuota.Admission;
@@ -214,7 +214,7 @@ class MountQuotaTest {
   void theCommitCarriesSoftLimitWarnings() {
     knownSize(500);
     rules.store.answerWith("commitBlob", new Commit(true, 500, List.of(
-        new ScopeState("acme", 950, 0, new ScopeLimits(1000, 900, -1, 3600)))));
+        new ScopeState("acme", 950, 0, new Limits(1000, 900, -1, 3600)))));
     MountQuota rule = rule();
     done(rule.decide());
 

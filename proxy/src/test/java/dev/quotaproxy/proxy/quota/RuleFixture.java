@@ -3,8 +3,8 @@ package dev.quotaproxy.proxy.quota;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.config.ProxyConfig;
-import dev.quotaproxy.metering.QuotaStore.SystemSettings;
-import dev.quotaproxy.metering.QuotaStore.SystemUsage;
+import dev.quotaproxy.config.SystemSettings;
+import dev.quotaproxy.metering.SystemUsage;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.time.Duration;
@@ -33,7 +33,7 @@ final class RuleFixture {
 
   /** An administrator set the registry read-only. */
   RuleFixture readOnly() {
-    system.update(new SystemUsage(10, 0), new SystemSettings(-1, 1.0, true));
+    system.update(new SystemUsage(10, 0), new SystemSettings(-1, 1.0, true, false, 30));
     return this;
   }
 

@@ -1,9 +1,9 @@
 package dev.quotaproxy.proxy.support;
 
+import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.metering.sync.RegistryIntents;
 import dev.quotaproxy.proxy.quota.ConfiguredQuotas;
 import dev.quotaproxy.metering.QuotaStore;
-import dev.quotaproxy.metering.RedisQuotaStore;
 import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
 import dev.quotaproxy.proxy.support.QuotaHarness.LedgerSide;
 import io.vertx.core.http.HttpClientOptions;
@@ -151,19 +151,24 @@ public final class ProxyFixture implements BeforeAllCallback, AfterAllCallback, 
     return deployed.store();
   }
 
+  /** The store's parts: request path, limit writes, the scan over all namespaces, leases. */
+  public StoreOnRedis stores() {
+    return deployed.stores();
+  }
+
   public ConfiguredQuotas configured() {
     return deployed.configured();
   }
 
   /** The storage invariant between the registry's files and this proxy's store, naming the digests charged in Redis. */
   public StorageInvariant invariant() {
-    return StorageInvariant.of(harness.registry().storage(), store()).withChargedDigestsFrom(harness.redis());
+    return StorageInvariant.of(harness.registry().storage(), stores()).withChargedDigestsFrom(harness.redis());
   }
 
   /** The intents check as a proxy runs it: on this proxy's store, asking the registry with HEAD. */
   public RegistryIntents intents() {
     URI registry = URI.create(harness.registry().url());
-    return new RegistryIntents((RedisQuotaStore) store(), Redis.createClient(harness.vertx(), harness.redis().url()),
+    return new RegistryIntents(store(), stores().leases(), Redis.createClient(harness.vertx(), harness.redis().url()),
         RegistryIntents.headOn(harness.vertx().createHttpClient(new HttpClientOptions()
             .setDefaultHost(registry.getHost()).setDefaultPort(registry.getPort()))));
   }

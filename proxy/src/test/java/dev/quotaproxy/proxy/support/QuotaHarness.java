@@ -1,5 +1,6 @@
 package dev.quotaproxy.proxy.support;
 
+import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.metering.support.TestRedis;
 import static dev.quotaproxy.testing.Eventually.await;
 
@@ -8,7 +9,6 @@ import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.ledger.support.RealRegistry;
 import dev.quotaproxy.proxy.ProxyVerticle;
-import dev.quotaproxy.proxy.QuotaProxyMain;
 import dev.quotaproxy.metering.sync.EventOutbox;
 import dev.quotaproxy.metering.sync.LedgerFeed;
 import dev.quotaproxy.metering.sync.LedgerRecovery;
@@ -20,7 +20,6 @@ import dev.quotaproxy.metering.LiveReservations;
 import dev.quotaproxy.proxy.quota.QuotaEnforcer;
 import dev.quotaproxy.metering.QuotaStore;
 import dev.quotaproxy.metering.QuotaStore.ScopeState;
-import dev.quotaproxy.metering.RedisQuotaStore;
 import dev.quotaproxy.proxy.quota.SystemGuard;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -53,8 +52,13 @@ public final class QuotaHarness implements AutoCloseable {
   public record LedgerSide(EmbeddedPostgresServer postgres, Ledger ledger, LedgerFeed feed, LedgerRecovery recovery,
                            RedisStateWatch watch, EventOutbox outbox) {}
 
-  /** One proxy instance: its client, its store and the refresh that feeds its read-only switch. */
-  public record Deployed(OciTestClient client, QuotaStore store, ConfiguredQuotas configured) {}
+  /** One proxy instance: its client, its store's parts, the refresh that feeds its read-only switch, and what fills Redis. */
+  public record Deployed(OciTestClient client, StoreOnRedis stores, ConfiguredQuotas configured, ConfigurationFill fill) {
+    /** The store its requests decide with. */
+    public QuotaStore store() {
+      return stores.store();
+    }
+  }
 
   public QuotaHarness() throws IOException, InterruptedException {
     this(RealRegistry.start());
@@ -93,7 +97,7 @@ public final class QuotaHarness implements AutoCloseable {
 
   private Future<Void> configuredLimits(String namespace) {
     List<Future<Void>> writes = new ArrayList<>();
-    proxies.forEach(proxy -> writes.add(proxy.configured().writeLimitsOf(namespace)));
+    proxies.forEach(proxy -> writes.add(proxy.fill().limitsOf(namespace)));
     return Future.all(writes).mapEmpty();
   }
 
@@ -130,20 +134,19 @@ public final class QuotaHarness implements AutoCloseable {
     ProxyConfig proxyConfig = ProxyConfig.load(args, Map.of());
     ProxyConfig.Quota quota = proxyConfig.quota();
     // As the proxy's: requests' reservations are leases this proxy renews, re-created if Redis loses them.
-    RedisQuotaStore store = RedisQuotaStore.create(vertx, redis.url(), 8, quota.reservationTtl(),
-        ledger == null ? EmittedEvents.NONE : ledger.outbox(), new LiveReservations());
-    QuotaProxyMain.keepReservations(vertx, store);
-    if (ledger != null) {
-      store.withRecovery(ledger.recovery());
-    }
+    StoreOnRedis stores = StoreOnRedis.open(vertx, redis.url(), 8, quota.reservationTtl(),
+        ledger == null ? EmittedEvents.NONE : ledger.outbox(), new LiveReservations(), ledger == null ? null : ledger.recovery(),
+        metrics.redis());
+    stores.leases().keepRenewing(vertx);
     SystemGuard guard = new SystemGuard();
-    ConfiguredQuotas configured = new ConfiguredQuotas(store, quota, guard);
+    ConfigurationFill fill = new ConfigurationFill(stores.limits(), proxyConfig);
+    ConfiguredQuotas configured = new ConfiguredQuotas(stores.limits(), stores.usage(), proxyConfig, guard, fill::all, "the configuration");
     await(configured.apply());
     await(configured.refresh());
     ProxyVerticle verticle = new ProxyVerticle(proxyConfig,
-        v -> new QuotaEnforcer(v, store, guard, quota, QuotaEnforcer.pushLimits(quota)));
+        v -> new QuotaEnforcer(v, stores.store(), guard, quota, QuotaEnforcer.pushLimits(quota)));
     await(vertx.deployVerticle(verticle));
-    Deployed deployed = new Deployed(new OciTestClient("http://127.0.0.1:" + verticle.actualPort()), store, configured);
+    Deployed deployed = new Deployed(new OciTestClient("http://127.0.0.1:" + verticle.actualPort()), stores, configured, fill);
     proxies.add(deployed);
     return deployed;
   }

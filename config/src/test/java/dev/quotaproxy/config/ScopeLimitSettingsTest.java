@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** quota.scopes: per-scope limits from the YAML file, checked field by field and against each other. */
-class ScopeLimitsConfigTest {
+class ScopeLimitSettingsTest {
   private static final long GIB = 1024L * 1024 * 1024;
   private static final String NAME_GRAMMAR = "must be a repository name like acme or acme/team/app:"
       + " lowercase letters and digits, with '.', '_', '__' or '-' only between them, components joined by single '/'";
@@ -22,39 +22,39 @@ class ScopeLimitsConfigTest {
 
   @Test
   void scopesAreReadWithSoftLimitsInBytesAndWindowsInSeconds() throws IOException {
-    Map<String, ScopeLimitsConfig> scopes = scopes("""
+    Map<String, Limits> scopes = scopes("""
         acme: {storage-hard: 10GiB, storage-soft: 80%, egress: 100GiB, egress-window: 1d}
         acme/team/app:
           storage-hard: 2G
         """);
 
     assertThat(scopes).containsExactly(
-        Map.entry("acme", new ScopeLimitsConfig(10 * GIB, 8 * GIB, 100 * GIB, 86_400)),
-        Map.entry("acme/team/app", new ScopeLimitsConfig(2 * GIB, -1, -1, 3600)));
+        Map.entry("acme", new Limits(10 * GIB, 8 * GIB, 100 * GIB, 86_400)),
+        Map.entry("acme/team/app", new Limits(2 * GIB, -1, -1, 3600)));
   }
 
   @Test
   void anEntryWithoutFieldsLimitsNothing() throws IOException {
     assertThat(scopes("acme:\nbeta: {}\n")).containsExactly(
-        Map.entry("acme", new ScopeLimitsConfig(-1, -1, -1, 3600)),
-        Map.entry("beta", new ScopeLimitsConfig(-1, -1, -1, 3600)));
+        Map.entry("acme", new Limits(-1, -1, -1, 3600)),
+        Map.entry("beta", new Limits(-1, -1, -1, 3600)));
   }
 
   @Test
   void scopeNamesMayHoldDotsUnderscoresAndDashes() throws IOException {
-    Map<String, ScopeLimitsConfig> scopes = scopes("""
+    Map<String, Limits> scopes = scopes("""
         my.org/team__x/app-1: {egress: 1TB, egress-window: 90m}
         'a_b/c--d': {storage-hard: 1.5G}
         """);
 
     assertThat(scopes).containsOnlyKeys("my.org/team__x/app-1", "a_b/c--d");
-    assertThat(scopes.get("my.org/team__x/app-1")).isEqualTo(new ScopeLimitsConfig(-1, -1, 1_000_000_000_000L, 5400));
+    assertThat(scopes.get("my.org/team__x/app-1")).isEqualTo(new Limits(-1, -1, 1_000_000_000_000L, 5400));
     assertThat(scopes.get("a_b/c--d").storageHard()).isEqualTo(1610612736L);
   }
 
   @Test
   void softLimitsMayBeSizesUpToTheHardLimitOrWithoutOne() throws IOException {
-    Map<String, ScopeLimitsConfig> scopes = scopes("""
+    Map<String, Limits> scopes = scopes("""
         equal: {storage-hard: 1G, storage-soft: 1024M}
         full: {storage-hard: 1G, storage-soft: 100%}
         nohard: {storage-soft: 5G}
@@ -63,15 +63,15 @@ class ScopeLimitsConfigTest {
 
     assertThat(scopes.get("equal").storageSoft()).isEqualTo(GIB);
     assertThat(scopes.get("full").storageSoft()).isEqualTo(GIB);
-    assertThat(scopes.get("nohard")).isEqualTo(new ScopeLimitsConfig(-1, 5 * GIB, -1, 3600));
+    assertThat(scopes.get("nohard")).isEqualTo(new Limits(-1, 5 * GIB, -1, 3600));
     assertThat(scopes.get("bare").storageSoft()).isEqualTo(80);
   }
 
   @Test
   void theScopeMapCannotBeChanged() throws IOException {
-    Map<String, ScopeLimitsConfig> scopes = scopes("acme: {storage-hard: 1G}\n");
+    Map<String, Limits> scopes = scopes("acme: {storage-hard: 1G}\n");
 
-    assertThatThrownBy(() -> scopes.put("other", new ScopeLimitsConfig(-1, -1, -1, 3600))).isInstanceOf(UnsupportedOperationException.class);
+    assertThatThrownBy(() -> scopes.put("other", new Limits(-1, -1, -1, 3600))).isInstanceOf(UnsupportedOperationException.class);
   }
 
   @Test
@@ -169,7 +169,7 @@ class ScopeLimitsConfigTest {
     assertThat(config.quota().scopes()).containsOnlyKeys("acme");
   }
 
-  private Map<String, ScopeLimitsConfig> scopes(String scopesYaml) throws IOException {
+  private Map<String, Limits> scopes(String scopesYaml) throws IOException {
     return load(config(scopesYaml)).quota().scopes();
   }
 

@@ -1,9 +1,8 @@
-package dev.quotaproxy.ledger.limits;
-
-import io.vertx.core.json.JsonObject;
+package dev.quotaproxy.config;
 
 /**
- * The system scope's settings as recorded.
+ * The system scope's settings: seeded from the configuration file, recorded in the ledger, changed
+ * through the admin API; Redis holds the three every decision reads (see {@code RedisLimits}).
  *
  * @param hardStorage     bytes the whole registry may hold, or -1
  * @param writeRatio      fraction of hardStorage (above 0, at most 1) at which the registry turns read-only
@@ -13,9 +12,4 @@ import io.vertx.core.json.JsonObject;
  */
 public record SystemSettings(long hardStorage, double writeRatio, boolean readOnlyForced, boolean allowOvercommit, int retentionDays) {
   public static final SystemSettings DEFAULTS = new SystemSettings(-1, 1.0, false, false, 30);
-
-  public JsonObject toJson() {
-    return new JsonObject().put("hard_storage", hardStorage).put("write_ratio", writeRatio).put("read_only_forced", readOnlyForced)
-        .put("allow_overcommit", allowOvercommit).put("retention_days", retentionDays);
-  }
 }

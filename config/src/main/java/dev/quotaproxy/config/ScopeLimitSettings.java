@@ -5,16 +5,10 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Limits of one scope (a namespace or repository path, holding every repository under it) as the
- * file gives them, resolved: the soft limit in bytes, the egress window in seconds. -1 is unlimited.
- *
- * @param storageHard         bytes the scope may hold; a push beyond it is refused
- * @param storageSoft         bytes past which usage is warned about, never refused; -1 for none
- * @param egress              bytes the scope's pulls may take per window
- * @param egressWindowSeconds length of the window egress is counted in
+ * The settings of one scope's limits in the file ({@code quota.scopes.<scope>.*}), and the {@link Limits}
+ * they resolve to: the soft limit in bytes, the egress window in seconds. -1 is unlimited.
  */
-public record ScopeLimitsConfig(long storageHard, long storageSoft, long egress, long egressWindowSeconds) {
-
+public final class ScopeLimitSettings {
   public static final Setting<Long> STORAGE_HARD = Setting.withDefault("storage-hard", "SIZE",
       "Bytes the scope may hold: the distinct blobs and manifests of every repository under it. A push beyond it is refused. -1: unlimited.",
       "-1", ByteSize.parser());
@@ -30,8 +24,10 @@ public record ScopeLimitsConfig(long storageHard, long storageSoft, long egress,
 
   public static final List<Setting<?>> FIELDS = List.of(STORAGE_HARD, STORAGE_SOFT, EGRESS, EGRESS_WINDOW);
 
+  private ScopeLimitSettings() {}
+
   /** Checks the fields against each other; adds a problem and gives nothing when they disagree. */
-  static Optional<ScopeLimitsConfig> from(MapSetting setting, String scope, Settings entry, List<String> problems) {
+  static Optional<Limits> from(MapSetting setting, String scope, Settings entry, List<String> problems) {
     long hard = entry.get(STORAGE_HARD);
     SizeOrPercent soft = entry.get(STORAGE_SOFT);
     String softKey = setting.keyOf(scope, STORAGE_SOFT) + " (from " + entry.sourceOf(STORAGE_SOFT) + ")";
@@ -44,6 +40,6 @@ public record ScopeLimitsConfig(long storageHard, long storageSoft, long egress,
       problems.add(softKey + " must not exceed storage-hard: " + ByteSize.format(softBytes) + " is more than " + ByteSize.format(hard));
       return Optional.empty();
     }
-    return Optional.of(new ScopeLimitsConfig(hard, softBytes, entry.get(EGRESS), entry.get(EGRESS_WINDOW).toSeconds()));
+    return Optional.of(new Limits(hard, softBytes, entry.get(EGRESS), entry.get(EGRESS_WINDOW).toSeconds()));
   }
 }
