@@ -11,7 +11,8 @@ import java.util.Map;
 import java.util.Optional;
 
 /** The proxy's typed configuration, built from the settings catalog and checked as a whole. */
-public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, boolean zeroCopy, Redis redis, Quota quota, Ledger ledger, Admin admin) {
+public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, boolean zeroCopy, Redis redis, Quota quota, Ledger ledger,
+    Admin admin) {
 
   /** The system settings the file gives (quota.system.*, ledger.retention-days); it has no setting for overcommit: false. */
   public SystemSettings systemSettings() {
@@ -100,13 +101,13 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
   }
 
   /**
+   * @param enabled           false runs a plain transparent proxy: nothing metered, no Redis
    * @param failOpen          when Redis cannot be asked: true lets pushes through unmetered, false refuses them with 503
    * @param reservationTtl    how long an upload's reservation outlives its last reserve
    * @param chunkReservation  bytes reserved at a time for an upload without Content-Length
    * @param system            limits on the registry as a whole
    * @param scopes            limits by scope name, in the order the file gives them
    */
-  /** @param enabled false runs a plain transparent proxy: nothing metered, no Redis */
   public record Quota(boolean enabled, boolean failOpen, Duration reservationTtl, long chunkReservation, SystemQuota system,
       Map<String, Limits> scopes, PushGuards guards) {}
 
@@ -335,8 +336,8 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
 
   private static Map<String, Limits> scopeLimits(Settings s, List<String> problems) {
     Map<String, Limits> scopes = new LinkedHashMap<>();
-    s.entries(QUOTA_SCOPES).forEach((scope, entry) ->
-        ScopeLimitSettings.from(QUOTA_SCOPES, scope, entry, problems).ifPresent(limits -> scopes.put(scope, limits)));
+    s.entries(QUOTA_SCOPES).forEach(
+        (scope, entry) -> ScopeLimitSettings.from(QUOTA_SCOPES, scope, entry, problems).ifPresent(limits -> scopes.put(scope, limits)));
     return Collections.unmodifiableMap(scopes);
   }
 }

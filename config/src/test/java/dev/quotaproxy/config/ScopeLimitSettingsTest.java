@@ -98,12 +98,15 @@ class ScopeLimitSettingsTest {
             "quota.scopes (from file " + yaml + "): 'acme/' " + NAME_GRAMMAR,
             "unknown setting 'quota.scopes.ok.storage-hrad' in " + yaml + " (did you mean storage-hard?)",
             "quota.scopes.ok.egress in " + yaml + " must be a single value",
-            "quota.scopes.values.storage-hard (from file " + yaml + "): 'lots' must be a size like 500M, 1G, 2TiB, 10GB or a number of bytes (-1 for unlimited)",
+            "quota.scopes.values.storage-hard (from file " + yaml
+                + "): 'lots' must be a size like 500M, 1G, 2TiB, 10GB or a number of bytes (-1 for unlimited)",
             "quota.scopes.values.storage-soft (from file " + yaml + "): '150%' must be at most 100%",
-            "quota.scopes.values.egress (from file " + yaml + "): '-2' must be a size like 500M, 1G, 2TiB, 10GB or a number of bytes (-1 for unlimited)",
+            "quota.scopes.values.egress (from file " + yaml
+                + "): '-2' must be a size like 500M, 1G, 2TiB, 10GB or a number of bytes (-1 for unlimited)",
             "quota.scopes.values.egress-window (from file " + yaml + "): '30s' must be at least 60000ms",
             "quota.scopes.window.egress-window (from file " + yaml + "): '90500ms' must be a whole number of seconds",
-            "quota.scopes.soft.storage-soft (from file " + yaml + "): 'plenty' must be a size like 500M, 8G or 10GB (-1 for none), or a percentage like 80%",
+            "quota.scopes.soft.storage-soft (from file " + yaml
+                + "): 'plenty' must be a size like 500M, 8G or 10GB (-1 for none), or a percentage like 80%",
             "quota.scopes.flat in " + yaml + " must be a mapping of its settings: storage-hard, storage-soft, egress, egress-window"));
   }
 

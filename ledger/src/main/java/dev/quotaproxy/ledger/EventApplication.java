@@ -17,11 +17,9 @@ import dev.quotaproxy.ledger.LedgerBatch.UserHour;
 import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;
 import dev.quotaproxy.ledger.LedgerEvent.Rejected;
 import io.vertx.core.Future;
-import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Tuple;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -40,7 +38,7 @@ final class EventApplication {
   private EventApplication() {}
 
   static Future<Applied> apply(SqlConnection connection, List<LedgerEvent> distinct, Map<String, EventId> ids,
-                               Set<String> namespaces, Map<String, Long> sequences) {
+      Set<String> namespaces, Map<String, Long> sequences) {
     return lockProgress(connection, namespaces)
         .compose(progress -> recordEvents(connection, distinct, ids).compose(fresh -> {
           Set<String> older = LedgerBatch.olderRedis(fresh, ids, sequences, progress);
@@ -77,7 +75,7 @@ final class EventApplication {
 
   /** Records the ids and returns, in batch order, the events whose id was new. */
   private static Future<List<LedgerEvent>> recordEvents(SqlConnection connection, List<LedgerEvent> events,
-                                                        Map<String, EventId> ids) {
+      Map<String, EventId> ids) {
     Tuple rows = columns(
         texts(events, LedgerEvent::id),
         texts(events, event -> ids.get(event.id()).namespace()),
@@ -98,8 +96,8 @@ final class EventApplication {
     List<ManifestAdded> manifests = List.copyOf(batch.manifestInserts.values());
     List<RepositoryReference> references = batch.references();
     return write(connection, LedgerSql.UPSERT_BLOBS, blobs, () -> columns(
-            texts(blobs, Map.Entry::getKey),
-            longs(blobs, Map.Entry::getValue)))
+        texts(blobs, Map.Entry::getKey),
+        longs(blobs, Map.Entry::getValue)))
         // Unlinks first: a blob removed and added again in one batch ends linked, with its new time.
         .compose(done -> write(connection, LedgerSql.UNLINK_BLOBS, batch.unlinks, () -> columns(
             texts(batch.unlinks, RepositoryDigest::repository),
@@ -143,9 +141,9 @@ final class EventApplication {
           StorageOutcome outcome = batch.replayStorage(before);
           Set<String> changed = outcome.usage().keySet();
           return connection.preparedQuery(LedgerSql.SET_SCOPE_USAGE).execute(columns(
-                  texts(changed, scope -> scope),
-                  longs(changed, outcome.usage()::get),
-                  times(changed, outcome.changedAt()::get)))
+              texts(changed, scope -> scope),
+              longs(changed, outcome.usage()::get),
+              times(changed, outcome.changedAt()::get)))
               .map(done -> outcome.highWater());
         });
   }

@@ -1,33 +1,17 @@
 package dev.quotaproxy.ledger;
 
-import static dev.quotaproxy.ledger.LedgerSql.columns;
-import static dev.quotaproxy.ledger.LedgerSql.longs;
-import static dev.quotaproxy.ledger.LedgerSql.texts;
-import static dev.quotaproxy.ledger.LedgerSql.times;
 import static dev.quotaproxy.ledger.LedgerSql.underPattern;
 
 import dev.quotaproxy.ledger.LedgerBatch.EventId;
-import dev.quotaproxy.ledger.LedgerBatch.HourlyUsage;
-import dev.quotaproxy.ledger.LedgerBatch.RepositoryDigest;
-import dev.quotaproxy.ledger.LedgerBatch.RepositoryReference;
-import dev.quotaproxy.ledger.LedgerBatch.ScopeHour;
-import dev.quotaproxy.ledger.LedgerBatch.StorageOutcome;
-import dev.quotaproxy.ledger.LedgerBatch.Traffic;
-import dev.quotaproxy.ledger.LedgerBatch.UserHour;
-import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;
-import dev.quotaproxy.ledger.LedgerEvent.Rejected;
 import io.vertx.core.Future;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.SqlClient;
-import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Tuple;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -36,7 +20,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.function.Supplier;
 
 /**
  * The durable record of usage in Postgres: applies the metering store's events exactly once, and
@@ -72,9 +55,7 @@ public final class Ledger {
    * @param repositories by repository name, each repository with any link or manifest
    */
   public record NamespaceSnapshot(String namespace, Optional<StreamPosition> position, long sequence,
-                                  Map<String, Long> usage, Map<String, RepositorySnapshot> repositories) {}
-
-
+      Map<String, Long> usage, Map<String, RepositorySnapshot> repositories) {}
 
   /**
    * Applies the events not applied before, all or nothing, and advances each namespace's position.
@@ -210,8 +191,8 @@ public final class Ledger {
     Map<String, RepositorySnapshot> repositories = new TreeMap<>();
     for (String name : names) {
       Map<String, Set<String>> manifestsOfRepository = new TreeMap<>();
-      references.getOrDefault(name, Map.of()).forEach((digest, referenced) ->
-          manifestsOfRepository.put(digest, Collections.unmodifiableSet(referenced)));
+      references.getOrDefault(name, Map.of())
+          .forEach((digest, referenced) -> manifestsOfRepository.put(digest, Collections.unmodifiableSet(referenced)));
       repositories.put(name, new RepositorySnapshot(
           Collections.unmodifiableMap(blobs.getOrDefault(name, new TreeMap<>())),
           Collections.unmodifiableMap(manifestsOfRepository)));
@@ -257,7 +238,7 @@ public final class Ledger {
           List<Tuple> batch = new ArrayList<>();
           drift.forEach((scope, numbers) -> batch.add(Tuple.of(id, scope, numbers[0], numbers[1])));
           return connection.preparedQuery(
-                  "insert into drift (reconciliation_id, scope, expected_bytes, found_bytes, corrected) values ($1, $2, $3, $4, true)")
+              "insert into drift (reconciliation_id, scope, expected_bytes, found_bytes, corrected) values ($1, $2, $3, $4, true)")
               .executeBatch(batch)
               .map(id);
         }));

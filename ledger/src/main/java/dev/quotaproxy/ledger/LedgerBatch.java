@@ -185,7 +185,7 @@ final class LedgerBatch {
    * overlapping a lease), not older state.
    */
   static Set<String> olderRedis(List<LedgerEvent> fresh, Map<String, EventId> ids, Map<String, Long> sequences,
-                                Map<String, NamespaceProgress> progress) {
+      Map<String, NamespaceProgress> progress) {
     Set<String> older = new TreeSet<>();
     for (LedgerEvent event : fresh) {
       EventId id = ids.get(event.id());

@@ -194,8 +194,8 @@ final class ReconciliationStore {
   /** Drops everything the ledger holds for a repository the registry no longer lists. */
   Future<Void> dropRepository(Run run, String repository) {
     return pool.withTransaction(connection -> run(connection, List.of(
-            new Statement("delete from manifests where repository = $1", params(repository)),
-            new Statement("delete from repository_blobs where repository = $1", params(repository))))
+        new Statement("delete from manifests where repository = $1", params(repository)),
+        new Statement("delete from repository_blobs where repository = $1", params(repository))))
         .compose(ignored -> changed(connection, run, repository)));
   }
 

@@ -9,7 +9,7 @@ import java.util.Map;
  */
 @FunctionalInterface
 public interface EmittedEvents {
-  EmittedEvents NONE = (namespace, id, fields) -> { };
+  EmittedEvents NONE = (namespace, id, fields) -> {};
 
   /** Called on the event loop of the call that appended the entry; must not block. */
   void emitted(String namespace, String streamId, Map<String, String> fields);

@@ -62,7 +62,8 @@ public final class LiveReservations {
   /** The live reservations grouped by namespace, each as id and what it holds. */
   Map<String, List<Map.Entry<String, Live>>> byNamespace() {
     Map<String, List<Map.Entry<String, Live>>> grouped = new TreeMap<>();
-    byId.forEach((id, live) -> grouped.computeIfAbsent(Scopes.namespace(live.repository()), n -> new ArrayList<>()).add(Map.entry(id, live)));
+    byId.forEach(
+        (id, live) -> grouped.computeIfAbsent(Scopes.namespace(live.repository()), n -> new ArrayList<>()).add(Map.entry(id, live)));
     return grouped;
   }
 }

@@ -80,7 +80,8 @@ final class LuaScripts {
     for (Script script : ALL) {
       loads.add(redis.send(Request.cmd(Command.SCRIPT).arg("LOAD").arg(script.source())).compose(sha -> {
         if (sha == null || !script.sha().equals(sha.toString())) {
-          return Future.failedFuture(new IllegalStateException("Redis named script " + script.name() + " " + sha + ", expected " + script.sha()));
+          return Future
+              .failedFuture(new IllegalStateException("Redis named script " + script.name() + " " + sha + ", expected " + script.sha()));
         }
         return Future.succeededFuture(sha);
       }));

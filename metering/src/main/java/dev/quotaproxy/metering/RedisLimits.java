@@ -52,18 +52,19 @@ public final class RedisLimits {
   /** Stores the system settings at a revision, as {@link #putLimits} does limits. */
   public Future<Boolean> putSystemSettings(SystemSettings settings, long revision) {
     if (!isLimit(settings.hardStorage()) || !(settings.writeRatio() >= 0 && settings.writeRatio() <= 1)) {
-      return Future.failedFuture(new IllegalArgumentException("hard storage must be -1 or 0 to 2^53 and the write ratio 0 to 1: " + settings));
+      return Future
+          .failedFuture(new IllegalArgumentException("hard storage must be -1 or 0 to 2^53 and the write ratio 0 to 1: " + settings));
     }
     return client.guarded("put_system", () -> client.scripts.run(LuaScripts.PUT_SYSTEM, List.of(QuotaKeys.SYSTEM),
-            ScopePath.withoutScopes(List.of(Long.toString(settings.hardStorage()), Double.toString(settings.writeRatio()),
-                settings.readOnlyForced() ? "1" : "0", Long.toString(revision))))
+        ScopePath.withoutScopes(List.of(Long.toString(settings.hardStorage()), Double.toString(settings.writeRatio()),
+            settings.readOnlyForced() ? "1" : "0", Long.toString(revision))))
         .map(reply -> reply.toLong() == 1));
   }
 
   /** The system settings as stored; empty when none are (never written, or Redis lost its data). */
   public Future<Optional<SystemSettings>> systemSettings() {
     return client.guarded("system_settings", () -> client.redis.send(
-            Request.cmd(Command.HMGET).arg(QuotaKeys.SYSTEM).arg("hard_storage").arg("write_ratio").arg("read_only_forced")))
+        Request.cmd(Command.HMGET).arg(QuotaKeys.SYSTEM).arg("hard_storage").arg("write_ratio").arg("read_only_forced")))
         .map(reply -> {
           Response hard = reply.get(0);
           Response ratio = reply.get(1);

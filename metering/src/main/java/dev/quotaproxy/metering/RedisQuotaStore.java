@@ -60,7 +60,8 @@ public final class RedisQuotaStore implements QuotaStore {
   @Override
   public Future<Reservation> reserveBytes(String repository, String requestId, String sessionId, long minBytes, long maxBytes) {
     return inDoubt.reserving("reserve_bytes", repository, requestId, () -> {
-      check(minBytes >= 0 && maxBytes >= minBytes && maxBytes < MAX_EXACT, "need 0 <= minBytes <= maxBytes < 2^53, got " + minBytes + ".." + maxBytes);
+      check(minBytes >= 0 && maxBytes >= minBytes && maxBytes < MAX_EXACT,
+          "need 0 <= minBytes <= maxBytes < 2^53, got " + minBytes + ".." + maxBytes);
       checkId(requestId);
       ScopePath path = new ScopePath(client, repository);
       List<String> args = List.of(requestId, orNone(sessionId), repository, Long.toString(minBytes), Long.toString(maxBytes),
@@ -122,7 +123,8 @@ public final class RedisQuotaStore implements QuotaStore {
       checkId(sessionId);
       ScopePath path = new ScopePath(client, repository);
       List<String> args = List.of(sessionId, repository, Long.toString(reservationTtlMillis));
-      return gate.write(path.namespace, () -> path.run(LuaScripts.OPEN_SESSION, path.presentKeys(), List.of(), args)).map(path::reservation);
+      return gate.write(path.namespace, () -> path.run(LuaScripts.OPEN_SESSION, path.presentKeys(), List.of(), args))
+          .map(path::reservation);
     });
   }
 
@@ -159,7 +161,8 @@ public final class RedisQuotaStore implements QuotaStore {
       List<String> args = new ArrayList<>(List.of(orNone(requestId), manifest.digest(), Long.toString(manifest.size()),
           Long.toString(reservationTtlMillis)));
       ScopePath.addBlobs(args, references);
-      return gate.write(path.namespace, () -> path.run(LuaScripts.COMMIT_MANIFEST, path.presentKeys(), path.manifestKeys(manifest.digest()), args))
+      return gate
+          .write(path.namespace, () -> path.run(LuaScripts.COMMIT_MANIFEST, path.presentKeys(), path.manifestKeys(manifest.digest()), args))
           .map(path::commit).onComplete(v -> ended(requestId));
     });
   }
@@ -170,7 +173,8 @@ public final class RedisQuotaStore implements QuotaStore {
       ScopePath path = new ScopePath(client, repository, user);
       // The repository's manifests decide whether the registry's garbage collection keeps the blob.
       List<String> manifestKeys = List.of(path.keys.manifests(repository), path.keys.referenceCounts(repository));
-      return gate.write(path.namespace, () -> path.run(LuaScripts.DROP_BLOB, path.presentKeys(), manifestKeys, List.of(digest, orNone(requestId))))
+      return gate
+          .write(path.namespace, () -> path.run(LuaScripts.DROP_BLOB, path.presentKeys(), manifestKeys, List.of(digest, orNone(requestId))))
           .map(path::change);
     });
   }
@@ -261,13 +265,15 @@ public final class RedisQuotaStore implements QuotaStore {
   public Future<Void> meter(String repository, String user, Traffic traffic) {
     return client.guarded("meter", () -> {
       check(traffic.ingressBytes() >= 0 && traffic.ingressBytes() < MAX_EXACT && traffic.egressBytes() >= 0
-          && traffic.egressBytes() < MAX_EXACT && traffic.pushes() >= 0 && traffic.pulls() >= 0, "traffic counts must be 0 to 2^53: " + traffic);
+          && traffic.egressBytes() < MAX_EXACT && traffic.pushes() >= 0 && traffic.pulls() >= 0,
+          "traffic counts must be 0 to 2^53: " + traffic);
       ScopePath path = new ScopePath(client, repository, user);
       long hour = System.currentTimeMillis() / HOUR_MILLIS;
       List<String> args = List.of(Long.toString(traffic.ingressBytes()), Long.toString(traffic.egressBytes()),
           Integer.toString(traffic.pushes()), Integer.toString(traffic.pulls()), Long.toString(TRAFFIC_RETENTION_SECONDS),
           Long.toString(hour * (HOUR_MILLIS / 1000)));
-      return gate.write(path.namespace, () -> path.run(LuaScripts.METER, path.presentKeys(), List.of(path.keys.traffic(hour)), args)).mapEmpty();
+      return gate.write(path.namespace, () -> path.run(LuaScripts.METER, path.presentKeys(), List.of(path.keys.traffic(hour)), args))
+          .mapEmpty();
     });
   }
 
@@ -295,11 +301,12 @@ public final class RedisQuotaStore implements QuotaStore {
     for (Blob reference : references) {
       refs.append(refs.length() == 0 ? "" : ",").append(reference.digest()).append(':').append(reference.size());
     }
-    return intend(Intent.What.COMMIT_MANIFEST, repository, requestId, null, manifest.digest(), Long.toString(manifest.size()), refs.toString());
+    return intend(Intent.What.COMMIT_MANIFEST, repository, requestId, null, manifest.digest(), Long.toString(manifest.size()),
+        refs.toString());
   }
 
   private Future<Void> intend(Intent.What what, String repository, String requestId, String sessionId, String digest, String size,
-                              String refs) {
+      String refs) {
     return client.guarded("intend", () -> {
       checkId(requestId);
       check(digest != null && !digest.isEmpty(), "an intent needs a digest");

@@ -81,7 +81,8 @@ public final class UsageReader {
   private Future<SystemUsage> sumNamespaces(boolean mayTakeCensus, boolean mayRestore) {
     return QuotaKeys.Namespaces.read(client.redis).compose(listed -> {
       if (!listed.complete()) {
-        return mayTakeCensus ? gate.takeCensus().recover(UsageReader::stillUnknown).compose(v -> sumNamespaces(false, mayRestore))
+        return mayTakeCensus
+            ? gate.takeCensus().recover(UsageReader::stillUnknown).compose(v -> sumNamespaces(false, mayRestore))
             : Future.failedFuture(new SystemUsageUnknownException("the list of namespaces is being rebuilt"));
       }
       return eachNamespace(listed.names(), TOP_LEVEL_USAGE).compose(perNamespace -> {
@@ -152,7 +153,8 @@ public final class UsageReader {
   private static final NamespaceRead<NamespaceUsage> TOP_LEVEL_USAGE = new NamespaceRead<>() {
     @Override
     public List<Request> requests(String namespace, QuotaKeys keys) {
-      return List.of(Request.cmd(Command.HGET).arg(keys.used()).arg(namespace), Request.cmd(Command.HGET).arg(keys.reserved()).arg(namespace),
+      return List.of(Request.cmd(Command.HGET).arg(keys.used()).arg(namespace),
+          Request.cmd(Command.HGET).arg(keys.reserved()).arg(namespace),
           Request.cmd(Command.EXISTS).arg(keys.epoch()));
     }
 

@@ -75,7 +75,7 @@ class RedisQuotaStoreTest {
   @Test
   void whileRedisIsSlowCallsBeyondTheBoundFailAtOnceAndNoneIsLeftWaiting() throws Exception {
     stores.client().limitCallsInFlight(10);
-    await(store.scope("acme"));  // connected before Redis stops answering
+    await(store.scope("acme")); // connected before Redis stops answering
     redis.command(Request.cmd(Command.CLIENT).arg("PAUSE").arg(1500).arg("ALL"));
 
     List<Future<ScopeState>> calls = new ArrayList<>();
@@ -108,15 +108,15 @@ class RedisQuotaStoreTest {
 
     assertThat(events).extracting(e -> e.get("type") + " " + e.get("repo") + " " + e.get("user") + " " + e.getOrDefault("digest", "")
         + " " + e.getOrDefault("scopes", "")).containsExactly(
-        "blob_added acme/team/app alice sha256:a acme,acme/team,acme/team/app",
-        "blob_added acme/team/web bob sha256:a acme/team/web",
-        "blob_added acme/team/app alice sha256:m acme,acme/team,acme/team/app",
-        "manifest_added acme/team/app alice sha256:m ",
-        "manifest_removed acme/team/app carol sha256:m ",
-        "blob_removed acme/team/app carol sha256:m acme,acme/team,acme/team/app",
-        "blob_removed acme/team/app carol sha256:a acme/team/app",
-        "traffic acme/team/app dave  ",
-        "rejection acme/team/app erin  ");
+            "blob_added acme/team/app alice sha256:a acme,acme/team,acme/team/app",
+            "blob_added acme/team/web bob sha256:a acme/team/web",
+            "blob_added acme/team/app alice sha256:m acme,acme/team,acme/team/app",
+            "manifest_added acme/team/app alice sha256:m ",
+            "manifest_removed acme/team/app carol sha256:m ",
+            "blob_removed acme/team/app carol sha256:m acme,acme/team,acme/team/app",
+            "blob_removed acme/team/app carol sha256:a acme/team/app",
+            "traffic acme/team/app dave  ",
+            "rejection acme/team/app erin  ");
     assertThat(events.get(0)).containsEntry("size", "300");
     assertThat(events.get(3)).containsEntry("refs", "sha256:a");
     assertThat(events.get(7)).containsEntry("ingress", "10").containsEntry("egress", "20").containsEntry("pushes", "1").containsKey("hour");
@@ -185,7 +185,7 @@ class RedisQuotaStoreTest {
   @Test
   void aRedisThatStopsAnsweringFailsTheCallInsteadOfHoldingIt() throws Exception {
     // Accepts connections and reads commands, never answers: a hung Redis.
-    int port = vertx.createNetServer().connectHandler(socket -> socket.handler(ignored -> { }))
+    int port = vertx.createNetServer().connectHandler(socket -> socket.handler(ignored -> {}))
         .listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS).actualPort();
     StoreOnRedis silent = StoreOnRedis.open(vertx, "redis://127.0.0.1:" + port, 2, Duration.ofHours(1));
 
@@ -671,7 +671,8 @@ class RedisQuotaStoreTest {
       await(shortLived.store().settle(APP, "patch", "s1", 100, false));
       await(vertx.timer(500));
 
-      assertThat(await(shortLived.store().session(APP, "s1"))).as("1000 ms after the open, 500 after the settle").isEqualTo(new Session(true, 100, false));
+      assertThat(await(shortLived.store().session(APP, "s1"))).as("1000 ms after the open, 500 after the settle")
+          .isEqualTo(new Session(true, 100, false));
     } finally {
       await(shortLived.close());
     }
@@ -812,7 +813,8 @@ class RedisQuotaStoreTest {
   @Test
   void invalidArgumentsFailTheFutureWithoutCallingRedis() {
     assertThatThrownBy(() -> await(store.reserveBytes(APP, "u1", null, 10, 5))).hasCauseInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> await(store.commitBlob(APP, "u1", null, blob("a", 1L << 53), "tester"))).hasCauseInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> await(store.commitBlob(APP, "u1", null, blob("a", 1L << 53), "tester")))
+        .hasCauseInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> await(store.reserveBytes("", "u1", null, 1, 1))).hasCauseInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> await(store.commitBlob(APP, "u1", "s1", blob("a", -1), "tester")))
         .as("a size is always known now: counted, or asked of the registry").hasCauseInstanceOf(IllegalArgumentException.class);

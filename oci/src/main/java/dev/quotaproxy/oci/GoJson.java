@@ -28,8 +28,8 @@ import java.util.stream.Collectors;
 public final class GoJson {
   /** The fields of manifests and descriptors the registry reads, by folded name. */
   private static final Map<String, String> FIELDS = Set.of(
-          "schemaVersion", "mediaType", "artifactType", "config", "layers", "blobs", "manifests", "subject",
-          "annotations", "digest", "size", "urls", "platform", "data")
+      "schemaVersion", "mediaType", "artifactType", "config", "layers", "blobs", "manifests", "subject",
+      "annotations", "digest", "size", "urls", "platform", "data")
       .stream().collect(Collectors.toUnmodifiableMap(GoJson::fold, Function.identity()));
   /** Maps whose keys are data, not fields: their case is their own. */
   private static final Set<String> FREE_FORM = Set.of("annotations", "labels");
@@ -73,29 +73,29 @@ public final class GoJson {
 
   private static Object value(JsonParser parser, JsonToken token, Mode mode, boolean freeForm) throws IOException {
     switch (token) {
-      case START_OBJECT:
+      case START_OBJECT :
         return object(parser, mode, freeForm);
-      case START_ARRAY: {
+      case START_ARRAY : {
         List<Object> array = new ArrayList<>();
         for (JsonToken next = parser.nextToken(); next != JsonToken.END_ARRAY; next = parser.nextToken()) {
           array.add(value(parser, next, mode, false));
         }
         return array;
       }
-      case VALUE_STRING:
+      case VALUE_STRING :
         return parser.getText();
-      case VALUE_NUMBER_INT:
+      case VALUE_NUMBER_INT :
         BigInteger integer = parser.getBigIntegerValue();
         return integer.bitLength() < Long.SIZE ? (Object) integer.longValue() : integer;
-      case VALUE_NUMBER_FLOAT:
+      case VALUE_NUMBER_FLOAT :
         return parser.getDecimalValue();
-      case VALUE_TRUE:
+      case VALUE_TRUE :
         return Boolean.TRUE;
-      case VALUE_FALSE:
+      case VALUE_FALSE :
         return Boolean.FALSE;
-      case VALUE_NULL:
+      case VALUE_NULL :
         return null;
-      default:
+      default :
         throw new InvalidJsonException("manifest is not valid JSON");
     }
   }

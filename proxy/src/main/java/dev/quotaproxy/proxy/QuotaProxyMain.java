@@ -193,8 +193,9 @@ public final class QuotaProxyMain {
             // Unreachable: the state watch and every restore check again once it is back.
             : Future.succeededFuture()))
         .compose(bound -> limitsSync.seed()
-            .onFailure(e -> LOG.error("configured limits not recorded in the ledger yet, Postgres unreachable (retried with every sync): {}",
-                e.toString()))
+            .onFailure(
+                e -> LOG.error("configured limits not recorded in the ledger yet, Postgres unreachable (retried with every sync): {}",
+                    e.toString()))
             .otherwiseEmpty())
         .compose(seeded -> configured.apply()
             .onFailure(e -> LOG.error("configured limits not written yet, quota store unreachable: {}", e.toString()))
@@ -236,7 +237,7 @@ public final class QuotaProxyMain {
    * are off: no Redis, no Postgres.
    */
   record AdminDependencies(Vertx vertx, ProxyConfig config, Pool ledgerPool, LimitsLedger limits, QuotaControl quota,
-                           Pool reportPool, Readiness readiness) {
+      Pool reportPool, Readiness readiness) {
     static AdminDependencies none(Vertx vertx, ProxyConfig config) {
       return new AdminDependencies(vertx, config, null, null, null, null, upstreamReadiness(vertx, config));
     }
@@ -277,7 +278,7 @@ public final class QuotaProxyMain {
   }
 
   static Reconciliations reconciliations(Vertx vertx, ProxyConfig config, Backends backends, Redis redis, Ledger ledger,
-                                         LedgerRecovery recovery) {
+      LedgerRecovery recovery) {
     RegistryWalker walker = new RegistryWalker(vertx,
         WalkerOptions.of(config.upstream().origin()).withCaCertificates(config.upstream().caCertificates()));
     Reconciler reconciler = new Reconciler(backends.ledgerDatabase.pool(vertx, 2), walker);
@@ -313,7 +314,8 @@ public final class QuotaProxyMain {
       Ledger ledger = new Ledger(backends.ledgerDatabase.pool(vertx, 2));
       Redis redis = Redis.createClient(vertx, backends.redisUrl);
       Reconciliations reconciliations = reconciliations(vertx, config, backends, redis, ledger, new LedgerRecovery(vertx, redis, ledger));
-      Future<?> run = job.equals("backfill") ? reconciliations.backfill()
+      Future<?> run = job.equals("backfill")
+          ? reconciliations.backfill()
           : reconciliations.redisAgainstLedger().compose(redisDrift -> reconciliations.registry());
       Object report = run.await(24, TimeUnit.HOURS);
       System.out.println(job + " done: " + report);

@@ -191,7 +191,8 @@ class AdminLimitsApiTest {
     assertThat(ratio.statusCode()).isEqualTo(400);
     assertThat(error(ratio).getString("message")).isEqualTo("write_ratio must be at most 100%");
     assertThat(send("PUT", "/api/v1/system", ADMIN, new JsonObject().put("write_ratio", "0%")).statusCode()).isEqualTo(400);
-    assertThat(json(send("GET", "/api/v1/limits?scope=badinput", ADMIN, null), 200).getString("updated_by")).as("nothing recorded").isNull();
+    assertThat(json(send("GET", "/api/v1/limits?scope=badinput", ADMIN, null), 200).getString("updated_by")).as("nothing recorded")
+        .isNull();
   }
 
   @Test
@@ -285,10 +286,12 @@ class AdminLimitsApiTest {
 
     JsonObject byName = json(send("GET", "/api/v1/scopes?sort=name&order=asc&offset=1&limit=2", ADMIN, null), 200);
     assertThat(byName.getLong("total")).isEqualTo(page.getLong("total"));
-    assertThat(names(byName)).containsExactlyElementsOf(names(json(send("GET", "/api/v1/scopes?sort=name&order=asc&limit=500", ADMIN, null), 200))
-        .subList(1, 3));
+    assertThat(names(byName))
+        .containsExactlyElementsOf(names(json(send("GET", "/api/v1/scopes?sort=name&order=asc&limit=500", ADMIN, null), 200))
+            .subList(1, 3));
 
-    assertThat(names(json(send("GET", "/api/v1/scopes?limit=500", VIEWER, null), 200))).allMatch(n -> n.equals("acme") || n.startsWith("acme/"));
+    assertThat(names(json(send("GET", "/api/v1/scopes?limit=500", VIEWER, null), 200)))
+        .allMatch(n -> n.equals("acme") || n.startsWith("acme/"));
   }
 
   @Test
@@ -354,8 +357,10 @@ class AdminLimitsApiTest {
   }
 
   private static HttpResponse<String> usageThrough(Vertx vertx, RedisQuotaControl control, String scope) throws Exception {
-    var router = AdminApi.router(vertx, new AdminTokens(List.of(new AdminTokenConfig("ops", ADMIN, AdminTokenConfig.Role.ADMIN, List.of()))),
-        List.of(new LimitsRoutes(new LimitsLedger(postgres.database().pool(vertx, 1)), control))).await(20, TimeUnit.SECONDS);
+    var router = AdminApi
+        .router(vertx, new AdminTokens(List.of(new AdminTokenConfig("ops", ADMIN, AdminTokenConfig.Role.ADMIN, List.of()))),
+            List.of(new LimitsRoutes(new LimitsLedger(postgres.database().pool(vertx, 1)), control)))
+        .await(20, TimeUnit.SECONDS);
     var server = vertx.createHttpServer().requestHandler(router).listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS);
     return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.actualPort() + "/api/v1/usage?scope=" + scope))
         .header("Authorization", "Bearer " + ADMIN).build(), HttpResponse.BodyHandlers.ofString());
@@ -460,7 +465,8 @@ class AdminLimitsApiTest {
   }
 
   static JsonObject json(HttpResponse<String> response, int status) {
-    assertThat(response.statusCode()).as("%s %s: %s", response.request().method(), response.request().uri(), response.body()).isEqualTo(status);
+    assertThat(response.statusCode()).as("%s %s: %s", response.request().method(), response.request().uri(), response.body())
+        .isEqualTo(status);
     return new JsonObject(response.body());
   }
 

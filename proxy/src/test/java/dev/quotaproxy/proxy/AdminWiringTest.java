@@ -33,7 +33,8 @@ class AdminWiringTest {
       List<String> missing = AdminApi.unimplemented(vertx, QuotaProxyMain.adminParts(deps)).await(20, TimeUnit.SECONDS);
       assertThat(missing).isEmpty();
       // Without quotas there is nothing to serve them from: they answer 501 rather than fail.
-      assertThat(AdminApi.unimplemented(vertx, QuotaProxyMain.adminParts(AdminDependencies.none(vertx, config))).await(20, TimeUnit.SECONDS))
+      assertThat(
+          AdminApi.unimplemented(vertx, QuotaProxyMain.adminParts(AdminDependencies.none(vertx, config))).await(20, TimeUnit.SECONDS))
           .containsAll(LIMITS_OPERATIONS);
     } finally {
       vertx.close().await(10, TimeUnit.SECONDS);

@@ -41,8 +41,7 @@ class DisguisedWritesTest {
       """;
   private static final int BLOB_SIZE = 256 * 1024;
 
-  @RegisterExtension
-  static final ProxyFixture proxy = ProxyFixture.of(LIMITS);
+  @RegisterExtension static final ProxyFixture proxy = ProxyFixture.of(LIMITS);
 
   @Test
   void anUploadStartBehindAnEncodedSlashIsRefused() throws Exception {
@@ -168,7 +167,7 @@ class DisguisedWritesTest {
 
   /** Sends the request as written, expects the proxy's 400 UNSUPPORTED, and that the registry's files did not change. */
   private static void assertRefusedAndNothingStored(String method, String target, Map<String, String> headers, byte[] body,
-                                                    String message) throws Exception {
+      String message) throws Exception {
     Map<String, Long> before = registryFiles();
 
     RawAnswer answer = send(proxy.client().base(), method, target, headers, body);

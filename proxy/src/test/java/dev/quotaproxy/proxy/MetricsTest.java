@@ -49,8 +49,7 @@ class MetricsTest {
 
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-  @RegisterExtension
-  final ProxyFixture proxy = ProxyFixture.of("""
+  @RegisterExtension final ProxyFixture proxy = ProxyFixture.of("""
       quota:
         scopes:
           acme: {storage-hard: 1MiB}

@@ -52,8 +52,7 @@ class QuotaEnforcementTest {
             egress-window: 1h
       """;
 
-  @RegisterExtension
-  static final ProxyFixture proxy = ProxyFixture.of(LIMITS, "--quota.chunk-reservation", "64KiB");
+  @RegisterExtension static final ProxyFixture proxy = ProxyFixture.of(LIMITS, "--quota.chunk-reservation", "64KiB");
 
   @BeforeEach
   void freshLimits() throws Exception {
@@ -160,7 +159,8 @@ class QuotaEnforcementTest {
     byte[] tooBig = randomBytes(3 * MiB);
 
     Reply answered = proxy.client().send("POST", "/v2/mono/app/blobs/uploads/?digest=" + digest(blob), BodyPublishers.ofByteArray(blob));
-    Reply refused = proxy.client().send("POST", "/v2/small/mono/blobs/uploads/?digest=" + digest(tooBig), BodyPublishers.ofByteArray(tooBig));
+    Reply refused = proxy.client().send("POST", "/v2/small/mono/blobs/uploads/?digest=" + digest(tooBig),
+        BodyPublishers.ofByteArray(tooBig));
 
     // distribution 2.8 does not take a blob in one POST: it opens a session (202) without asking for the
     // body, so nothing is decided on it, stored or charged, even where it would not fit.

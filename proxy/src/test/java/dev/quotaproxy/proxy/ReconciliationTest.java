@@ -29,15 +29,15 @@ class ReconciliationTest {
 
   private final Vertx vertx = Vertx.vertx();
 
-  @RegisterExtension
-  final ProxyFixture proxy = ProxyFixture.of("").withLedger();
+  @RegisterExtension final ProxyFixture proxy = ProxyFixture.of("").withLedger();
   private Reconciliations reconciliations;
 
   @BeforeEach
   void start() {
     reconciliations = new Reconciliations(Redis.createClient(vertx, proxy.harness().redis().url()), proxy.ledger().ledger(),
         new Reconciler(proxy.ledger().postgres().database().pool(vertx, 2),
-            new RegistryWalker(vertx, WalkerOptions.of(URI.create(proxy.harness().registry().url())))), proxy.ledger().recovery());
+            new RegistryWalker(vertx, WalkerOptions.of(URI.create(proxy.harness().registry().url())))),
+        proxy.ledger().recovery());
   }
 
   @AfterEach

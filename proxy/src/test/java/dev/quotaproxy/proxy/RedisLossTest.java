@@ -31,8 +31,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class RedisLossTest {
   private static final int KiB = 1024;
 
-  @RegisterExtension
-  final ProxyFixture proxy = ProxyFixture.acme("4MiB").withLedger();
+  @RegisterExtension final ProxyFixture proxy = ProxyFixture.acme("4MiB").withLedger();
 
   @Test
   void afterRedisIsFlushedUsageIsRebuiltFromTheLedgerBeforeAnyPushIsDecided() throws Exception {
@@ -43,7 +42,7 @@ class RedisLossTest {
     Map<String, Long> before = usage("acme", "acme/app", "acme/web");
 
     proxy.harness().redis().flushAll();
-    await(proxy.configured().refresh());  // limits written again from the configuration
+    await(proxy.configured().refresh()); // limits written again from the configuration
 
     // The next push finds the namespace unknown, has it restored from the ledger, then is decided.
     assertThat(proxy.client().pushBlob("acme/app", randomBytes(100 * KiB)).status()).isEqualTo(201);
@@ -108,7 +107,8 @@ class RedisLossTest {
     assertThat(proxy.client().pushBlob("acme/app", randomBytes(KiB)).status()).as("no state to decide on").isEqualTo(503);
     assertThatThrownBy(() -> await(proxy.ledger().feed().feedIfLeading()))
         .hasMessageContaining("this Redis belongs to ledger another-ledger");
-    assertThat(proxy.harness().redis().command(Request.cmd(Command.EXISTS).arg("qp:ledger-lease")).toLong()).as("lease given back").isZero();
+    assertThat(proxy.harness().redis().command(Request.cmd(Command.EXISTS).arg("qp:ledger-lease")).toLong()).as("lease given back")
+        .isZero();
     assertThat(proxy.harness().redis().command(Request.cmd(Command.GET).arg(QuotaKeys.of("acme").epoch()))).isNull();
 
     proxy.harness().redis().command(Request.cmd(Command.DEL).arg(QuotaKeys.LEDGER));
@@ -251,10 +251,11 @@ class RedisLossTest {
     RegistryIntents intents = proxy.intents();
 
     await(proxy.ledger().recovery().restoreFromLedger("acme"));
-    Thread.sleep(10);  // past the intent's 1 ms lease: time must pass, and nothing in Redis signals a lapse
+    Thread.sleep(10); // past the intent's 1 ms lease: time must pass, and nothing in Redis signals a lapse
 
     assertThat(await(intents.checkOnce())).as("settled none").isZero();
-    assertThat(proxy.harness().redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).as("dropped").isZero();
+    assertThat(proxy.harness().redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).as("dropped")
+        .isZero();
     assertLedgerRedisAndRegistryAgree("acme", "acme/app");
     await(finished.close());
   }
@@ -338,13 +339,13 @@ class RedisLossTest {
     String origin = proxy.client().base();
     String target = RawHttp.target(location) + (location.contains("?") ? "&" : "?") + "digest=" + digest(big);
     try (RawHttp slow = RawHttp.connect(origin);
-         ScopeWatch watch = ScopeWatch.start(proxy.harness().vertx(), proxy.harness().redis().url(), proxy.store(), "acme")) {
+        ScopeWatch watch = ScopeWatch.start(proxy.harness().vertx(), proxy.harness().redis().url(), proxy.store(), "acme")) {
       slow.head("PUT", target, "Content-Type", "application/octet-stream", "Content-Length", Integer.toString(big.length));
       slow.write(java.util.Arrays.copyOfRange(big, 0, KiB));
       watch.await("acme", state -> state.reserved() >= big.length, "the slow push's reservation", java.time.Duration.ofSeconds(10));
 
       proxy.harness().redis().flushAll();
-      await(proxy.ledger().watch().watchOnce());  // restored at once, not at the next decision
+      await(proxy.ledger().watch().watchOnce()); // restored at once, not at the next decision
 
       var second = proxy.client().pushBlob("acme/other", randomBytes(2 * 1024 * KiB));
       assertThat(second.status()).as("the room is the slow push's: %s", second.body()).isEqualTo(403);

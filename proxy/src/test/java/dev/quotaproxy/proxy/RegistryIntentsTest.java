@@ -37,8 +37,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class RegistryIntentsTest {
   private static final int KiB = 1024;
 
-  @RegisterExtension
-  final ProxyFixture proxy = ProxyFixture.acme("10MiB");
+  @RegisterExtension final ProxyFixture proxy = ProxyFixture.acme("10MiB");
   private QuotaStore dead;
   private RegistryIntents intents;
 
@@ -56,7 +55,7 @@ class RegistryIntentsTest {
     await(dead.intendCommit("acme/app", "request:stored", "session:one", digest(stored)));
     await(dead.intendCommit("acme/app", "request:lost", "session:two", digest(neverStored)));
     assertThat(proxy.harness().direct().pushBlob("acme/app", stored).status()).as("stored by the registry, never charged").isEqualTo(201);
-    Thread.sleep(10);  // past the dead store's 1 ms leases: time must pass, and nothing in Redis signals a lapse
+    Thread.sleep(10); // past the dead store's 1 ms leases: time must pass, and nothing in Redis signals a lapse
 
     assertThat(await(intents.checkOnce())).isEqualTo(2);
 
@@ -81,7 +80,7 @@ class RegistryIntentsTest {
     await(dead.intendDelete("acme/kept", "request:del-kept-manifest", keptImage.manifestDigest(), true));
     assertThat(proxy.harness().direct().delete("/v2/acme/app/blobs/" + digest(loose)).status()).isEqualTo(202);
     assertThat(proxy.harness().direct().delete("/v2/acme/web/manifests/" + image.manifestDigest()).status()).isEqualTo(202);
-    Thread.sleep(10);  // past the dead store's 1 ms leases: time must pass, and nothing in Redis signals a lapse
+    Thread.sleep(10); // past the dead store's 1 ms leases: time must pass, and nothing in Redis signals a lapse
 
     assertThat(await(intents.checkOnce())).isEqualTo(4);
 
@@ -94,7 +93,8 @@ class RegistryIntentsTest {
   @Test
   void aManifestTheRegistryStoredForADeadProxyIsChargedWithItsReferences() throws Exception {
     OciTestClient.Image image = OciTestClient.image(randomBytes(200 * KiB), randomBytes(100 * KiB));
-    assertThat(proxy.harness().direct().pushImage("acme/app", "1", image).status()).as("stored by the registry, never charged").isEqualTo(201);
+    assertThat(proxy.harness().direct().pushImage("acme/app", "1", image).status()).as("stored by the registry, never charged")
+        .isEqualTo(201);
     List<Blob> references = new ArrayList<>();
     references.add(new Blob(digest(image.config()), image.config().length));
     for (byte[] layer : image.layers()) {
@@ -102,7 +102,7 @@ class RegistryIntentsTest {
     }
     byte[] manifest = image.manifest().getBytes(StandardCharsets.UTF_8);
     await(dead.intendManifest("acme/app", "request:manifest", new Blob(image.manifestDigest(), manifest.length), references));
-    Thread.sleep(10);  // past the dead store's 1 ms leases: time must pass, and nothing in Redis signals a lapse
+    Thread.sleep(10); // past the dead store's 1 ms leases: time must pass, and nothing in Redis signals a lapse
 
     assertThat(await(intents.checkOnce())).isEqualTo(1);
 

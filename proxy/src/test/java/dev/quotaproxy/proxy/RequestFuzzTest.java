@@ -269,7 +269,8 @@ class RequestFuzzTest {
   private String patch(String location, byte[] data, boolean direct) throws Exception {
     RawHttp.Reply reply;
     if (direct) {
-      reply = RawHttp.exchange(harness.registry().url(), "PATCH", RawHttp.target(location), data, "Content-Type", "application/octet-stream");
+      reply = RawHttp.exchange(harness.registry().url(), "PATCH", RawHttp.target(location), data, "Content-Type",
+          "application/octet-stream");
     } else {
       FuzzRequest patch = honest(Op.PATCH, "PATCH", RawHttp.target(location), "application/octet-stream", data);
       patch = withUpload(patch, uploadId(location));
@@ -310,7 +311,8 @@ class RequestFuzzTest {
       String id = session.substring(session.lastIndexOf('/') + 1);
       String repository = session.substring("repositories/".length(), session.indexOf("/_uploads/"));
       long size = Long.parseLong(current.getOrDefault(session + "/data", "0"));
-      String startedAt = current.get(path).isEmpty() ? Files.readString(storageRoot.resolve("docker/registry/v2").resolve(path)).trim()
+      String startedAt = current.get(path).isEmpty()
+          ? Files.readString(storageRoot.resolve("docker/registry/v2").resolve(path)).trim()
           : current.get(path);
       String target = "/v2/" + repository + "/blobs/uploads/" + id + "?_state=" + UploadState.sign(repository, id, size, startedAt);
       exchange(withUpload(honest(Op.UPLOAD_CANCEL, "DELETE", target, null, new byte[0]), id), "cleanup");

@@ -28,8 +28,7 @@ class SlowRedisTest {
   private static final int KiB = 1024;
   private static final Duration PAUSE = Duration.ofSeconds(3);
 
-  @RegisterExtension
-  final ProxyFixture proxy = ProxyFixture.acme("10MiB");
+  @RegisterExtension final ProxyFixture proxy = ProxyFixture.acme("10MiB");
 
   @BeforeEach
   void warm() throws Exception {

@@ -48,7 +48,8 @@ class SystemQuotaTest {
     assertThat(refused.status()).isEqualTo(403);
     JsonObject error = new JsonObject(refused.body()).getJsonArray("errors").getJsonObject(0);
     assertThat(error.getString("code")).isEqualTo("DENIED");
-    assertThat(error.getString("message")).startsWith("registry is read-only: storage is at 58.5% of 1.0 MiB, at or over the 50% write ratio");
+    assertThat(error.getString("message"))
+        .startsWith("registry is read-only: storage is at 58.5% of 1.0 MiB, at or over the 50% write ratio");
     assertThat(client.get("/v2/ro/app/blobs/" + digest(blob)).status()).as("pulls still work").isEqualTo(200);
     assertThat(client.delete("/v2/ro/app/blobs/" + digest(blob)).status()).as("deletes still work").isEqualTo(202);
 

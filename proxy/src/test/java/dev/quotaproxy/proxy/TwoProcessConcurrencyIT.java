@@ -65,7 +65,8 @@ class TwoProcessConcurrencyIT {
     postgres = EmbeddedPostgresServer.start();
     work = Files.createDirectories(targetDirectory().resolve("two-process-it"));
     for (int n = 1; n <= 2; n++) {
-      proxies.add(startProxy("proxy-" + n, List.of("--postgres.url", "postgresql://postgres:postgres@127.0.0.1:" + postgres.port() + "/postgres")));
+      proxies.add(
+          startProxy("proxy-" + n, List.of("--postgres.url", "postgresql://postgres:postgres@127.0.0.1:" + postgres.port() + "/postgres")));
     }
     for (ProxyProcess proxy : proxies) {
       proxy.awaitReady(Duration.ofSeconds(60));

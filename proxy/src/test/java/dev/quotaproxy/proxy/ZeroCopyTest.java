@@ -47,8 +47,7 @@ class ZeroCopyTest {
             egress-window: 1h
       """;
 
-  @RegisterExtension
-  static final ProxyFixture proxy = ProxyFixture.of(LIMITS);
+  @RegisterExtension static final ProxyFixture proxy = ProxyFixture.of(LIMITS);
   static HttpClient http;
   private double splicedBefore;
 

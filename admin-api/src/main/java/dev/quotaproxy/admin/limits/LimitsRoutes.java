@@ -141,7 +141,8 @@ public final class LimitsRoutes implements AdminRoutes {
 
   private Future<Void> apply(ScopeRecord record) {
     return control.applyLimits(record.scope(), record.limits(), record.revision())
-        .onFailure(e -> LOG.warn("limits of {} recorded but not yet in the quota store (the sync retries): {}", record.scope(), e.toString()));
+        .onFailure(
+            e -> LOG.warn("limits of {} recorded but not yet in the quota store (the sync retries): {}", record.scope(), e.toString()));
   }
 
   private static void refused(RoutingContext ctx, Throwable failure) {
@@ -154,7 +155,8 @@ public final class LimitsRoutes implements AdminRoutes {
   }
 
   static void unavailable(RoutingContext ctx, Throwable failure) {
-    String why = failure instanceof UsageUnavailableException ? failure.getMessage()
+    String why = failure instanceof UsageUnavailableException
+        ? failure.getMessage()
         : "the quota store cannot be reached (" + failure.getMessage() + ")";
     ApiErrors.send(ctx, 400, "USAGE_UNAVAILABLE", "usage is unavailable: " + why);
   }
@@ -196,7 +198,8 @@ public final class LimitsRoutes implements AdminRoutes {
   }
 
   private static JsonObject recordJson(ScopeRecord record) {
-    return limitsJson(record.scope(), record.limits()).put("updated_at", record.updatedAt().toString()).put("updated_by", record.updatedBy());
+    return limitsJson(record.scope(), record.limits()).put("updated_at", record.updatedAt().toString()).put("updated_by",
+        record.updatedBy());
   }
 
   private static JsonObject scopeJson(ScopeUsage scope) {

@@ -33,7 +33,8 @@ class LimitsInputTest {
     assertThatThrownBy(() -> LimitsInput.limits(new JsonObject().put("storage_hard", "1G").put("storage_soft", "120%")))
         .hasMessageContaining("storage_soft must be at most 100%");
     assertThatThrownBy(() -> LimitsInput.limits(new JsonObject().put("egress", 1.5))).hasMessageContaining("whole number of bytes");
-    assertThatThrownBy(() -> LimitsInput.limits(new JsonObject().put("egress_window", "30s"))).hasMessageStartingWith("egress_window must be at least");
+    assertThatThrownBy(() -> LimitsInput.limits(new JsonObject().put("egress_window", "30s")))
+        .hasMessageStartingWith("egress_window must be at least");
     assertThatThrownBy(() -> LimitsInput.limits(new JsonObject().put("storage_hard", "9PiB"))).hasMessageContaining("too large");
   }
 

@@ -9,7 +9,8 @@ public final class LimitsJson {
   private LimitsJson() {}
 
   public static JsonObject of(Limits limits) {
-    return new JsonObject().put("storage_hard", limits.storageHard()).put("storage_soft", limits.storageSoft()).put("egress", limits.egress())
+    return new JsonObject().put("storage_hard", limits.storageHard()).put("storage_soft", limits.storageSoft())
+        .put("egress", limits.egress())
         .put("egress_window_seconds", limits.egressWindowSeconds());
   }
 

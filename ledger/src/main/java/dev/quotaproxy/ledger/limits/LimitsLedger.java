@@ -107,8 +107,9 @@ public final class LimitsLedger {
             return Future.succeededFuture(Optional.<Change<ScopeRecord>>empty());
           }
           return upsert(connection, scope, Limits.UNLIMITED, actor)
-              .compose(after -> audit(connection, actor, "limits.delete", scope, LimitsJson.of(before.limits()), LimitsJson.of(after.limits()))
-                  .map(v -> Optional.of(new Change<>(before, after))));
+              .compose(
+                  after -> audit(connection, actor, "limits.delete", scope, LimitsJson.of(before.limits()), LimitsJson.of(after.limits()))
+                      .map(v -> Optional.of(new Change<>(before, after))));
         })));
   }
 
@@ -181,15 +182,14 @@ public final class LimitsLedger {
 
   // ---- inside a transaction -----------------------------------------------------------------
 
-  private static final String SELECT_LIMITS =
-      "select scope, storage_hard, storage_soft, egress, egress_window_seconds, updated_at, updated_by from scope_limits";
+  private static final String SELECT_LIMITS = "select scope, storage_hard, storage_soft, egress, egress_window_seconds, updated_at, updated_by from scope_limits";
   private static final String SELECT_SETTINGS = "select hard_storage, write_ratio, read_only_forced, allow_overcommit, retention_days,"
       + " updated_at, updated_by from system_settings where id = 1";
 
   /** Takes the settings row's lock (making the row if there is none): every change holds it until commit. */
   private static Future<SettingsRecord> lockSettings(SqlConnection connection) {
     return connection.query("insert into system_settings (id, updated_at, updated_by) values (1, 'epoch', 'default')"
-            + " on conflict (id) do nothing").execute()
+        + " on conflict (id) do nothing").execute()
         .compose(v -> connection.query(SELECT_SETTINGS + " for update").execute())
         .map(rows -> settingsRecord(rows.iterator().next()));
   }
@@ -200,7 +200,7 @@ public final class LimitsLedger {
   }
 
   private static Future<Void> overcommitCheck(SqlConnection connection, SettingsRecord system, String scope, ScopeRecord before,
-                                              Limits limits) {
+      Limits limits) {
     if (!Overcommit.topLevel(scope)) {
       return Future.succeededFuture();
     }
@@ -221,7 +221,7 @@ public final class LimitsLedger {
   /** The finite hard limits of top-level scopes, {@code except} one (null: none excepted). */
   private static Future<Long> topLevelSum(SqlConnection connection, String except) {
     return connection.preparedQuery("select coalesce(sum(storage_hard), 0)::bigint from scope_limits"
-            + " where position('/' in scope) = 0 and storage_hard >= 0 and ($1::text is null or scope <> $1)")
+        + " where position('/' in scope) = 0 and storage_hard >= 0 and ($1::text is null or scope <> $1)")
         .execute(Tuple.of(except))
         .map(rows -> rows.iterator().next().getLong(0));
   }
@@ -250,8 +250,9 @@ public final class LimitsLedger {
   }
 
   private static Future<Void> audit(SqlConnection connection, String actor, String action, String subject, JsonObject before,
-                                    JsonObject after) {
-    return connection.preparedQuery("insert into audit_log (at, actor, action, subject, before, after) values (clock_timestamp(), $1, $2, $3, $4, $5)")
+      JsonObject after) {
+    return connection
+        .preparedQuery("insert into audit_log (at, actor, action, subject, before, after) values (clock_timestamp(), $1, $2, $3, $4, $5)")
         .execute(Tuple.of(actor, action, subject, before, after)).mapEmpty();
   }
 

@@ -71,7 +71,7 @@ class LimitsLedgerTest {
   void anOvercommittingTopLevelLimitIsRefusedInTheTransactionAndNothingIsWritten() throws Exception {
     await(ledger.updateSettings(s -> new SystemSettings(1000, 1.0, false, false, 30), "ops"));
     await(ledger.putLimits("acme", new Limits(600, -1, -1, 3600), "ops"));
-    await(ledger.putLimits("acme/app", new Limits(900, -1, -1, 3600), "ops"));  // not top level: not summed
+    await(ledger.putLimits("acme/app", new Limits(900, -1, -1, 3600), "ops")); // not top level: not summed
 
     assertThatThrownBy(() -> await(ledger.putLimits("globex", new Limits(500, -1, -1, 3600), "ops")))
         .isInstanceOf(OvercommitException.class)

@@ -74,7 +74,8 @@ public final class EventOutbox implements EmittedEvents {
       }
       return;
     }
-    if (held.computeIfAbsent(namespace, n -> new ConcurrentSkipListMap<>()).put(StreamPosition.parse(streamId), Map.copyOf(fields)) != null) {
+    if (held.computeIfAbsent(namespace, n -> new ConcurrentSkipListMap<>()).put(StreamPosition.parse(streamId),
+        Map.copyOf(fields)) != null) {
       size.decrementAndGet();
     }
   }
@@ -182,7 +183,7 @@ public final class EventOutbox implements EmittedEvents {
       for (int i = 0; i < unrecorded.size(); i++) {
         Response entries = replies.get(i);
         if (entries != null && entries.size() > 0) {
-          continue;  // still in its stream: the feed will apply it
+          continue; // still in its stream: the feed will apply it
         }
         String namespace = unrecorded.get(i).getKey();
         StreamPosition position = unrecorded.get(i).getValue();
@@ -210,8 +211,7 @@ public final class EventOutbox implements EmittedEvents {
 
   private Future<Integer> applyLost(String namespace, Map<StreamPosition, Map<String, String>> events) {
     StreamEvents.Batch parsed = new StreamEvents.Batch();
-    new java.util.TreeMap<>(events).forEach((position, fields) ->
-        parsed.add(namespace, position.ms() + "-" + position.seq(), fields));
+    new java.util.TreeMap<>(events).forEach((position, fields) -> parsed.add(namespace, position.ms() + "-" + position.seq(), fields));
     return ledger.apply(parsed.events(), parsed.sequences()).map(Applied::count).onSuccess(fresh -> {
       recovered.addAndGet(fresh);
       events.keySet().forEach(position -> forget(namespace, position));

@@ -27,7 +27,8 @@ public final class LedgerLag {
     }
 
     Lag plus(Lag other) {
-      return new Lag(entries + other.entries, Math.max(oldestAgeMillis, other.oldestAgeMillis), stalledNamespaces + other.stalledNamespaces);
+      return new Lag(entries + other.entries, Math.max(oldestAgeMillis, other.oldestAgeMillis),
+          stalledNamespaces + other.stalledNamespaces);
     }
   }
 

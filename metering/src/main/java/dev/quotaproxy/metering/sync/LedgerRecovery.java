@@ -119,7 +119,7 @@ public final class LedgerRecovery implements NamespaceRecovery {
         .compose(snapshot -> {
           Future<Void> written;
           if (snapshot.repositories().isEmpty() && snapshot.position().isEmpty()) {
-            written = Future.succeededFuture();  // new to the ledger: nothing to restore
+            written = Future.succeededFuture(); // new to the ledger: nothing to restore
           } else {
             LOG.warn("namespace {}: Redis state is not the ledger's; restoring {} repositories from Postgres",
                 namespace, snapshot.repositories().size());
@@ -133,7 +133,8 @@ public final class LedgerRecovery implements NamespaceRecovery {
           // re-create theirs (RequestLeases.keep, every 250 ms). A namespace new to an intact Redis has none.
           boolean known = !(snapshot.repositories().isEmpty() && snapshot.position().isEmpty());
           return written
-              .compose(v -> known ? Future.succeededFuture(true)
+              .compose(v -> known
+                  ? Future.succeededFuture(true)
                   : redis.send(Request.cmd(Command.EXISTS).arg(QuotaKeys.LOST)).map(lost -> lost != null && lost.toLong() == 1))
               .compose(lost -> lost
                   ? redis.send(Request.cmd(Command.SET).arg(keys.recovering()).arg(owner).arg("PX").arg(RECOVERING_MILLIS)).<Void>mapEmpty()

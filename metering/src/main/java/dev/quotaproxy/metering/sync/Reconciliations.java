@@ -105,7 +105,7 @@ public final class Reconciliations {
         .compose(v -> redis.send(Request.cmd(Command.HGETALL).arg(keys.used())))
         .compose(redisUsed -> ledger.namespaceUsage(namespace).compose(ledgerUsed -> lastEntry(keys).compose(after -> {
           if (!before.equals(after)) {
-            return Future.succeededFuture();  // changes arrived meanwhile: compare on the next round
+            return Future.succeededFuture(); // changes arrived meanwhile: compare on the next round
           }
           Map<String, long[]> differences = differences(hash(redisUsed), ledgerUsed);
           if (differences.isEmpty()) {

@@ -32,8 +32,8 @@ final class RedisRestore {
 
   /** The Redis state of a snapshot: computed from the repositories' links, so it is consistent by construction. */
   record State(Map<String, Long> sizes, Map<String, Map<String, Long>> present, Map<String, Long> used,
-               Map<String, Set<String>> manifests, Map<String, Map<String, Set<String>>> references,
-               Map<String, Map<String, Long>> referenceCounts) {
+      Map<String, Set<String>> manifests, Map<String, Map<String, Set<String>>> references,
+      Map<String, Map<String, Long>> referenceCounts) {
 
     static State of(NamespaceSnapshot snapshot) {
       Map<String, Long> sizes = new TreeMap<>();
@@ -70,19 +70,19 @@ final class RedisRestore {
       cleared.add(keys.sizes());
       cleared.forEach(key -> commands.add(Request.cmd(Command.DEL).arg(key)));
       state.sizes().forEach((digest, size) -> commands.add(Request.cmd(Command.HSET).arg(keys.sizes()).arg(digest).arg(size)));
-      state.present().forEach((scope, counts) ->
-          counts.forEach((digest, count) -> commands.add(Request.cmd(Command.HSET).arg(keys.present(scope)).arg(digest).arg(count))));
+      state.present().forEach((scope, counts) -> counts
+          .forEach((digest, count) -> commands.add(Request.cmd(Command.HSET).arg(keys.present(scope)).arg(digest).arg(count))));
       state.used().forEach((scope, bytes) -> {
         if (bytes > 0) {
           commands.add(Request.cmd(Command.HSET).arg(keys.used()).arg(scope).arg(bytes));
         }
       });
-      state.manifests().forEach((repository, digests) ->
-          digests.forEach(digest -> commands.add(Request.cmd(Command.SADD).arg(keys.manifests(repository)).arg(digest))));
-      state.references().forEach((repository, byManifest) -> byManifest.forEach((manifest, refs) ->
-          refs.forEach(digest -> commands.add(Request.cmd(Command.SADD).arg(keys.references(repository, manifest)).arg(digest)))));
-      state.referenceCounts().forEach((repository, counts) -> counts.forEach((digest, count) ->
-          commands.add(Request.cmd(Command.HSET).arg(keys.referenceCounts(repository)).arg(digest).arg(count))));
+      state.manifests().forEach((repository, digests) -> digests
+          .forEach(digest -> commands.add(Request.cmd(Command.SADD).arg(keys.manifests(repository)).arg(digest))));
+      state.references().forEach((repository, byManifest) -> byManifest.forEach((manifest, refs) -> refs
+          .forEach(digest -> commands.add(Request.cmd(Command.SADD).arg(keys.references(repository, manifest)).arg(digest)))));
+      state.referenceCounts().forEach((repository, counts) -> counts.forEach(
+          (digest, count) -> commands.add(Request.cmd(Command.HSET).arg(keys.referenceCounts(repository)).arg(digest).arg(count))));
       return inBatches(commands);
     });
   }

@@ -2,7 +2,6 @@ package dev.quotaproxy.metering.sync;
 
 import dev.quotaproxy.oci.MediaTypes;
 import dev.quotaproxy.oci.Blob;
-import dev.quotaproxy.oci.ManifestParser;
 import dev.quotaproxy.metering.QuotaKeys;
 import dev.quotaproxy.metering.QuotaStore;
 import dev.quotaproxy.metering.RequestLeases;
@@ -62,14 +61,17 @@ public final class RegistryIntents {
   public static RegistryLookup headOn(HttpClient upstream) {
     // A manifest is found only by a client that accepts its media type: every type, so none reads as gone.
     return (repository, kind, digest) -> upstream.request(new RequestOptions().setMethod(HttpMethod.HEAD)
-            .setURI("/v2/" + repository + "/" + kind + "/" + digest).putHeader("Accept", MANIFEST_TYPES))
+        .setURI("/v2/" + repository + "/" + kind + "/" + digest).putHeader("Accept", MANIFEST_TYPES))
         .compose(HttpClientRequest::send)
         .compose(response -> response.end().compose(v -> {
           if (response.statusCode() == 200) {
             String length = response.getHeader("Content-Length");
-            return length == null ? Future.failedFuture("HEAD of " + digest + " named no size") : Future.succeededFuture(Long.parseLong(length));
+            return length == null
+                ? Future.failedFuture("HEAD of " + digest + " named no size")
+                : Future.succeededFuture(Long.parseLong(length));
           }
-          return response.statusCode() == 404 ? Future.succeededFuture(-1L)
+          return response.statusCode() == 404
+              ? Future.succeededFuture(-1L)
               : Future.failedFuture("HEAD of " + digest + " in " + repository + " answered " + response.statusCode());
         }));
   }
@@ -108,9 +110,11 @@ public final class RegistryIntents {
       Future<?> settled = switch (intent.what()) {
         case COMMIT -> size < 0 ? ended(intent) : charged(intent, size);
         case COMMIT_MANIFEST -> size < 0 ? ended(intent) : manifestCharged(intent);
-        case DROP_BLOB -> size < 0 ? dropped(intent, store.dropBlob(intent.repository(), intent.digest(), "", intent.requestId())) : ended(intent);
+        case DROP_BLOB ->
+          size < 0 ? dropped(intent, store.dropBlob(intent.repository(), intent.digest(), "", intent.requestId())) : ended(intent);
         case DROP_MANIFEST -> size < 0
-            ? dropped(intent, store.dropManifest(intent.repository(), intent.digest(), "", intent.requestId())) : ended(intent);
+            ? dropped(intent, store.dropManifest(intent.repository(), intent.digest(), "", intent.requestId()))
+            : ended(intent);
       };
       return settled.map(true);
     }).recover(e -> {

@@ -67,7 +67,8 @@ final class StreamEvents {
     }
     LedgerEvent event = switch (fields.getOrDefault("type", "")) {
       case "blob_added" -> new BlobAdded(id, at, repository, user, fields.get("digest"), number(fields, "size"), list(fields, "scopes"));
-      case "blob_removed" -> new BlobRemoved(id, at, repository, user, fields.get("digest"), number(fields, "size"), list(fields, "scopes"));
+      case "blob_removed" ->
+        new BlobRemoved(id, at, repository, user, fields.get("digest"), number(fields, "size"), list(fields, "scopes"));
       case "manifest_added" -> new ManifestAdded(id, at, repository, user, fields.get("digest"), list(fields, "refs"));
       case "manifest_removed" -> new ManifestRemoved(id, at, repository, user, fields.get("digest"));
       case "traffic" -> new TrafficMetered(id, at, repository, user, Instant.ofEpochSecond(number(fields, "hour")),

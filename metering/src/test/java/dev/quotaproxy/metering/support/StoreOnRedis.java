@@ -21,7 +21,7 @@ import java.time.Duration;
  * client: the request-path store, the limit writes, the usage reads and the leases. Closed together.
  */
 public record StoreOnRedis(StoreClient client, NamespaceGate gate, RedisQuotaStore store, RedisLimits limits, UsageReader usage,
-                           RequestLeases leases) {
+    RequestLeases leases) {
 
   /** Without a ledger (namespaces are marked new), events or live reservations. */
   public static StoreOnRedis open(Vertx vertx, String redisUrl, int poolSize, Duration reservationTtl) {
@@ -33,13 +33,13 @@ public record StoreOnRedis(StoreClient client, NamespaceGate gate, RedisQuotaSto
    * @param recovery how unknown namespaces are made known; null: they are marked new
    */
   public static StoreOnRedis open(Vertx vertx, String redisUrl, int poolSize, Duration reservationTtl, EmittedEvents events,
-                                  LiveReservations live, NamespaceRecovery recovery) {
+      LiveReservations live, NamespaceRecovery recovery) {
     return open(vertx, redisUrl, poolSize, reservationTtl, events, live, recovery, CallTimer.UNTIMED);
   }
 
   /** As the proxy opens its stores: every call timed by {@code timer} (its metrics). */
   public static StoreOnRedis open(Vertx vertx, String redisUrl, int poolSize, Duration reservationTtl, EmittedEvents events,
-                                  LiveReservations live, NamespaceRecovery recovery, CallTimer timer) {
+      LiveReservations live, NamespaceRecovery recovery, CallTimer timer) {
     StoreClient client = StoreClient.create(vertx, redisUrl, poolSize, events, timer);
     NamespaceGate gate = recovery == null ? new NamespaceGate(client) : new NamespaceGate(client, recovery);
     return new StoreOnRedis(client, gate, new RedisQuotaStore(gate, reservationTtl, live), new RedisLimits(client), new UsageReader(gate),

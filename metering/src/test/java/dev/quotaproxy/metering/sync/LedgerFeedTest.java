@@ -78,7 +78,8 @@ class LedgerFeedTest {
     }
     assertThat(count("select count(*) from rejections")).isEqualTo(1);
     assertThat(count("select coalesce(sum(ingress_bytes), 0) from user_traffic_hourly where user_name = 'alice'")).isEqualTo(700);
-    assertThat(redis.command(Request.cmd(Command.XLEN).arg("qp:{acme}:events")).toLong()).as("trimmed to what is acknowledged").isLessThanOrEqualTo(1);
+    assertThat(redis.command(Request.cmd(Command.XLEN).arg("qp:{acme}:events")).toLong()).as("trimmed to what is acknowledged")
+        .isLessThanOrEqualTo(1);
     assertThat(redis.command(Request.cmd(Command.XPENDING).arg("qp:{acme}:events").arg("ledger")).get(0).toLong()).isZero();
   }
 
@@ -139,7 +140,8 @@ class LedgerFeedTest {
     await(store.commitBlob(APP, "u1", null, new Blob("sha256:base", 500), user));
     await(store.commitBlob(APP, "u2", null, new Blob("sha256:own", 200), user));
     await(store.commitBlob(WEB, "u3", null, new Blob("sha256:base", 500), user));
-    await(store.commitManifest(APP, "m1", new Blob("sha256:m1", 50), List.of(new Blob("sha256:base", 500), new Blob("sha256:own", 200)), user));
+    await(store.commitManifest(APP, "m1", new Blob("sha256:m1", 50), List.of(new Blob("sha256:base", 500), new Blob("sha256:own", 200)),
+        user));
     await(store.commitManifest(WEB, "m2", new Blob("sha256:m2", 40), List.of(new Blob("sha256:base", 500)), user));
     await(store.dropManifest(WEB, "sha256:m2", user));
     await(store.meter(APP, user, new Traffic(700, 300, 1, 1)));

@@ -56,7 +56,7 @@ class LedgerLagTest {
     add("acme", NOW - 40_000);
     add("acme", NOW - 5_000);
     group("acme");
-    read("acme", 2);  // two delivered, pending until acknowledged
+    read("acme", 2); // two delivered, pending until acknowledged
 
     assertThat(measure()).isEqualTo(new Lag(3, 50_000));
   }

@@ -44,7 +44,8 @@ class LimitsSyncTest {
           scopes:
             filed: {storage-hard: 1MiB}
         """);
-    sync = new LimitsSync(ledger, stores.limits(), ProxyConfig.load(List.of("--config", config.toString(), "--upstream", "http://127.0.0.1:5000"), Map.of()));
+    sync = new LimitsSync(ledger, stores.limits(),
+        ProxyConfig.load(List.of("--config", config.toString(), "--upstream", "http://127.0.0.1:5000"), Map.of()));
   }
 
   @AfterAll
@@ -62,7 +63,8 @@ class LimitsSyncTest {
 
     // Committed to Postgres, and the process died before writing Redis.
     await(ledger.putLimits("crashed", new Limits(5000, -1, -1, 3600), "ops"));
-    await(ledger.updateSettings(s -> new SystemSettings(s.hardStorage(), s.writeRatio(), true, s.allowOvercommit(), s.retentionDays()), "ops"));
+    await(ledger.updateSettings(s -> new SystemSettings(s.hardStorage(), s.writeRatio(), true, s.allowOvercommit(), s.retentionDays()),
+        "ops"));
     assertThat(await(stores.store().scope("crashed")).limits().storageHard()).isEqualTo(-1);
 
     await(sync.syncOnce());

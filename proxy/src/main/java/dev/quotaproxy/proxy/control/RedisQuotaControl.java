@@ -37,12 +37,14 @@ public final class RedisQuotaControl implements QuotaControl {
   @Override
   public Future<ScopeUsage> scope(String scope) {
     String namespace = Scopes.namespace(scope);
-    return read(scope).compose(reading -> reading.known() ? Future.succeededFuture(reading)
-            : recovery.ensureKnown(namespace)
-                .recover(e -> unavailable("Redis does not hold the state of namespace " + namespace
-                    + " and it could not be restored from the ledger now (" + e.getMessage() + ")", e))
-                .compose(restored -> read(scope)))
-        .compose(reading -> reading.known() ? Future.succeededFuture(reading.usage())
+    return read(scope).compose(reading -> reading.known()
+        ? Future.succeededFuture(reading)
+        : recovery.ensureKnown(namespace)
+            .recover(e -> unavailable("Redis does not hold the state of namespace " + namespace
+                + " and it could not be restored from the ledger now (" + e.getMessage() + ")", e))
+            .compose(restored -> read(scope)))
+        .compose(reading -> reading.known()
+            ? Future.succeededFuture(reading.usage())
             : unavailable("the state of namespace " + namespace + " is being restored from the ledger; try again", null));
   }
 

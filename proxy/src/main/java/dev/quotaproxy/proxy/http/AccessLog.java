@@ -15,7 +15,7 @@ final class AccessLog {
   private AccessLog() {}
 
   static void write(OciRequest oci, String method, String path, String user, int status, long bytesIn, long bytesOut, long millis,
-                    String outcome) {
+      String outcome) {
     if (!LOG.isInfoEnabled()) {
       return;
     }

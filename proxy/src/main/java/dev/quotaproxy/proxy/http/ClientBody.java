@@ -186,7 +186,7 @@ final class ClientBody {
       return;
     }
     long timer = vertx.setTimer(LINGER_MILLIS, id -> request.connection().close());
-    request.handler(dropped -> { });
+    request.handler(dropped -> {});
     request.exceptionHandler(e -> vertx.cancelTimer(timer));
     request.endHandler(v -> {
       vertx.cancelTimer(timer);

@@ -11,7 +11,7 @@ import io.vertx.core.http.HttpClient;
  * the header policy both ways, the quota rules, the settings and the request meters.
  */
 public record ProxyContext(Vertx vertx, HttpClient upstream, UpstreamRegistry registry, ProxyConfig config, ForwardedHeaders forwarded,
-                           RelayedHeaders relayed, QuotaRules quota, RequestMeters meters) {
+    RelayedHeaders relayed, QuotaRules quota, RequestMeters meters) {
 
   public ProxyContext(Vertx vertx, HttpClient upstream, ProxyConfig config, QuotaRules quota, RequestMeters meters) {
     this(vertx, upstream, new UpstreamRegistry(upstream, config.upstream().idleTimeout().toMillis()), config,

@@ -296,7 +296,7 @@ public final class ProxyExchange implements ExchangeView {
   }
 
   private void pipeBody() {
-    sentUpstream = new MeteredReadStream(quota.body(body.stream(), this::refuseMidStream), () -> { });
+    sentUpstream = new MeteredReadStream(quota.body(body.stream(), this::refuseMidStream), () -> {});
     sentUpstream.pipe().endOnFailure(false).to(upstreamRequest).onComplete(sent -> {
       if (sent.succeeded()) {
         requestBodyDone = true;

@@ -12,8 +12,8 @@ import java.util.List;
  * and to the scopes an operator has to act on. Pure.
  */
 public final class NearLimitScopes {
-  private static final Comparator<ScopeUsage> FULLEST_FIRST =
-      Comparator.comparingDouble(NearLimitScopes::ratio).reversed().thenComparing(ScopeUsage::scope);
+  private static final Comparator<ScopeUsage> FULLEST_FIRST = Comparator.comparingDouble(NearLimitScopes::ratio).reversed()
+      .thenComparing(ScopeUsage::scope);
 
   private final double threshold;
   private final int max;

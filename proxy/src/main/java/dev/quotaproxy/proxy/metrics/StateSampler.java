@@ -102,7 +102,8 @@ public final class StateSampler {
             .map(stored -> new SystemState(system, stored.orElse(SystemSettings.DEFAULTS)))),
         state -> gauges.system(state.usage(), state.settings()));
     Future<?> lagRead = read("ledger lag", redisFailures, lag::measure, gauges::ledgerLag);
-    Future<?> driftRead = reconciliations == null ? Future.succeededFuture()
+    Future<?> driftRead = reconciliations == null
+        ? Future.succeededFuture()
         : read("reconciliations", postgresFailures, reconciliations::read, gauges::reconciliations);
     return Future.join(scopesRead, systemRead, lagRead, driftRead).transform(done -> Future.succeededFuture());
   }

@@ -146,7 +146,9 @@ final class BlobUploadQuota implements ExchangeQuota {
   /** A reservation for this request; one that arrives retired (released meanwhile after a timeout) counts as a store failure. */
   private Future<Reservation> reserveBytes(long min, long max) {
     return policy.store.reserveBytes(repository, hold.id(), sessionId, min, max)
-        .compose(r -> r.retired() ? Future.failedFuture(new IllegalStateException("reservation " + hold.id() + " was released")) : Future.succeededFuture(r));
+        .compose(r -> r.retired()
+            ? Future.failedFuture(new IllegalStateException("reservation " + hold.id() + " was released"))
+            : Future.succeededFuture(r));
   }
 
   @Override
@@ -180,7 +182,6 @@ final class BlobUploadQuota implements ExchangeQuota {
         });
     return reserving;
   }
-
 
   @Override
   public Future<Answer> answered(int status, MultiMap headers) {

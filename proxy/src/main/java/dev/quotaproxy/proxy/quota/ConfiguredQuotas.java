@@ -38,7 +38,7 @@ public final class ConfiguredQuotas {
    * @param source      where {@code fill} takes them from, for the log
    */
   public ConfiguredQuotas(RedisLimits redisLimits, UsageReader usage, ProxyConfig config, SystemGuard guard, Supplier<Future<Void>> fill,
-                          String source) {
+      String source) {
     this.redisLimits = redisLimits;
     this.usage = usage;
     this.config = config;
@@ -90,6 +90,6 @@ public final class ConfiguredQuotas {
   /** Refreshes now and then every {@code quota.system.refresh}, never two at once; returns the timer id. */
   public long keepRefreshed(Vertx vertx) {
     // refresh() logs its own outcome.
-    return Periodic.nowAndEvery(vertx, config.quota().system().refresh().toMillis(), this::refresh, done -> { });
+    return Periodic.nowAndEvery(vertx, config.quota().system().refresh().toMillis(), this::refresh, done -> {});
   }
 }

@@ -36,9 +36,11 @@ final class DeleteQuota implements ExchangeQuota {
     String repository = exchange.oci().repository();
     Future<Void> intended = switch (exchange.oci().operation()) {
       case BLOB_DELETE -> OciNames.isDigest(exchange.oci().digest())
-          ? policy.store.intendDelete(repository, requestId, exchange.oci().digest(), false) : Future.succeededFuture();
+          ? policy.store.intendDelete(repository, requestId, exchange.oci().digest(), false)
+          : Future.succeededFuture();
       case MANIFEST_DELETE -> OciNames.isDigest(exchange.oci().reference())
-          ? policy.store.intendDelete(repository, requestId, exchange.oci().reference(), true) : Future.succeededFuture();
+          ? policy.store.intendDelete(repository, requestId, exchange.oci().reference(), true)
+          : Future.succeededFuture();
       default -> Future.succeededFuture();
     };
     return intended.onSuccess(v -> intending = exchange.oci().operation() != OciOperation.UPLOAD_CANCEL)

@@ -76,7 +76,8 @@ final class ManifestPutQuota implements ExchangeQuota {
         return Future.succeededFuture(Admission.refuse(tooLarge()));
       }
       if (e instanceof ExchangeView.BodyTimeoutException) {
-        return Future.succeededFuture(Admission.refuse(QuotaErrors.bodyTimeout("the manifest " + e.getMessage().replaceFirst("^the body ", ""))));
+        return Future
+            .succeededFuture(Admission.refuse(QuotaErrors.bodyTimeout("the manifest " + e.getMessage().replaceFirst("^the body ", ""))));
       }
       return Future.failedFuture(e);
     });
@@ -122,7 +123,8 @@ final class ManifestPutQuota implements ExchangeQuota {
                 return Admission.FORWARD;
               })
               // Before the body goes: if this proxy dies before charging the 201, another does (RegistryIntents).
-              .compose(admission -> admission.refused() ? Future.succeededFuture(admission)
+              .compose(admission -> admission.refused()
+                  ? Future.succeededFuture(admission)
                   : policy.store.intendManifest(repository, hold.id(), manifest.blob(), references).map(v -> {
                     hold.intentRecorded();
                     return admission;
@@ -148,7 +150,8 @@ final class ManifestPutQuota implements ExchangeQuota {
       List<Future<Long>> sizes = new ArrayList<>(claimed.size());
       for (Blob blob : claimed) {
         long size = known.getOrDefault(blob.digest(), -1L);
-        sizes.add(size >= 0 ? Future.succeededFuture(size) : exchange.upstreamSize(repository, blob.digest(), manifest.referencesManifests()));
+        sizes.add(
+            size >= 0 ? Future.succeededFuture(size) : exchange.upstreamSize(repository, blob.digest(), manifest.referencesManifests()));
       }
       return Future.all(sizes).map(all -> {
         List<Blob> verified = new ArrayList<>(claimed.size());
@@ -174,7 +177,8 @@ final class ManifestPutQuota implements ExchangeQuota {
   }
 
   private static OciError tooLarge() {
-    return QuotaErrors.manifestInvalid("manifest is larger than the registry's " + (ManifestParser.MAX_MANIFEST_BYTES >> 20) + " MiB limit");
+    return QuotaErrors
+        .manifestInvalid("manifest is larger than the registry's " + (ManifestParser.MAX_MANIFEST_BYTES >> 20) + " MiB limit");
   }
 
   @Override
@@ -188,7 +192,8 @@ final class ManifestPutQuota implements ExchangeQuota {
     hold.settleOnce();
     String named = headers.get("Docker-Content-Digest");
     if (named != null && !named.trim().equals(manifest.digest())) {
-      LOG.warn("{}: the registry stored manifest {} for a body whose digest is {}; charged as measured", repository, named.trim(), manifest.digest());
+      LOG.warn("{}: the registry stored manifest {} for a body whose digest is {}; charged as measured", repository, named.trim(),
+          manifest.digest());
     }
     return policy.store.commitManifest(repository, hold.id(), manifest.blob(), references, exchange.user())
         .map(commit -> Answer.relay(QuotaErrors.softLimitWarnings(commit.scopes())))

@@ -85,7 +85,7 @@ final class PullQuota implements ExchangeQuota {
           .onFailure(e -> LOG.warn("{}: egress reservation not settled: {}", repository, e.toString()));
     }
     if (status / 100 != 2 && !redirect) {
-      return;  // an error body is not a pull
+      return; // an error body is not a pull
     }
     boolean pulled = exchange.oci().operation() == OciOperation.MANIFEST_GET;
     policy.meter(exchange, new Traffic(0, sent, 0, pulled ? 1 : 0));

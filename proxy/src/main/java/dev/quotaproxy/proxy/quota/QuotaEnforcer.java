@@ -4,20 +4,8 @@ import dev.quotaproxy.metering.QuotaStore;
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.proxy.route.OciError;
 import dev.quotaproxy.proxy.quota.ExchangeQuota.Admission;
-import dev.quotaproxy.metering.QuotaStore.Denial;
-import dev.quotaproxy.metering.QuotaStore.EgressCheck;
-import dev.quotaproxy.metering.QuotaStore.Rejection;
-import dev.quotaproxy.metering.QuotaStore.Reservation;
-import dev.quotaproxy.metering.QuotaStore.Traffic;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import java.util.Optional;
-import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Chooses, for each exchange, the quota rules of its operation (one class per intercepted operation,

@@ -75,17 +75,17 @@ public final class OciRequestClassifier {
         return OciRequest.OTHER;
       }
       switch (marker) {
-        case "manifests":
+        case "manifests" :
           return manifest(method, name, last);
-        case "blobs":
+        case "blobs" :
           return blob(method, name, last);
-        case "tags":
+        case "tags" :
           return last.equals("list") && isRead(method) ? OciRequest.of(OciOperation.TAGS_LIST, name) : OciRequest.OTHER;
-        case "referrers":
+        case "referrers" :
           return isRead(method) && OciNames.isDigest(last)
               ? new OciRequest(OciOperation.REFERRERS, name, null, last, null, null)
               : OciRequest.OTHER;
-        default:
+        default :
           return OciRequest.OTHER;
       }
     }

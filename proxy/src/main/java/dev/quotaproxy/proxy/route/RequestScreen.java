@@ -54,7 +54,7 @@ public final class RequestScreen {
    * @return the error to answer with, or empty to go on
    */
   public static Optional<OciError> refusal(String method, RequestTarget target, OciRequest request,
-                                           List<String> contentTypes, boolean hasBody) {
+      List<String> contentTypes, boolean hasBody) {
     if (!target.canonical()) {
       return refuse(target.problem());
     }

@@ -135,7 +135,8 @@ public final class LedgerFeedBench {
       StoreOnRedis stores = StoreOnRedis.open(vertx, redisUrl, 16, Duration.ofHours(1));
       stores.client().loadScripts().await(10, TimeUnit.SECONDS);
       LedgerFeedBench bench = new LedgerFeedBench(stores.store(), admin);
-      if (count(pool, "select count(*) from ledger_events") != 0 || bench.streamLengths().values().stream().mapToLong(Long::longValue).sum() != 0) {
+      if (count(pool, "select count(*) from ledger_events") != 0
+          || bench.streamLengths().values().stream().mapToLong(Long::longValue).sum() != 0) {
         throw new IllegalStateException("give the benchmark an empty ledger and a Redis without quota-proxy streams");
       }
       Row settings = pool.query("""
@@ -144,11 +145,12 @@ public final class LedgerFeedBench {
       String redisVersion = admin.send(Request.cmd(Command.INFO).arg("server")).await(10, TimeUnit.SECONDS).toString()
           .lines().filter(line -> line.startsWith("redis_version:")).findFirst().orElse("redis_version:?").substring(14);
       System.out.printf("ledger feed: Redis %s (%s), Postgres %s (%s, synchronous_commit=%s, fsync=%s); LedgerFeed.feedOnce() "
-              + "until the streams are drained, %d namespaces%n", redisVersion, embeddedRedis == null ? "given" : "embedded",
+          + "until the streams are drained, %d namespaces%n", redisVersion, embeddedRedis == null ? "given" : "embedded",
           settings.getString(0), embeddedPostgres == null ? "given" : "embedded", settings.getString(1), settings.getString(2),
           NAMESPACES);
 
-      bench.drain(new LedgerFeed(vertx, feedRedis, ledger, 500, namespace -> io.vertx.core.Future.succeededFuture()), pool, bench.fill(warmup), wrong);
+      bench.drain(new LedgerFeed(vertx, feedRedis, ledger, 500, namespace -> io.vertx.core.Future.succeededFuture()), pool,
+          bench.fill(warmup), wrong);
       Map<Integer, List<Double>> rates = new LinkedHashMap<>();
       Map<Integer, long[]> totals = new LinkedHashMap<>();
       batchSizes.forEach(size -> {
@@ -159,7 +161,8 @@ public final class LedgerFeedBench {
         for (int size : batchSizes) {
           Map<String, Long> added = bench.fill(eventsPerRound);
           long entries = added.values().stream().mapToLong(Long::longValue).sum();
-          double seconds = bench.drain(new LedgerFeed(vertx, feedRedis, ledger, size, namespace -> io.vertx.core.Future.succeededFuture()), pool, added, wrong);
+          double seconds = bench.drain(new LedgerFeed(vertx, feedRedis, ledger, size, namespace -> io.vertx.core.Future.succeededFuture()),
+              pool, added, wrong);
           rates.get(size).add(entries / seconds);
           totals.get(size)[0] += entries;
           totals.get(size)[1] += batches(added, size);
@@ -172,7 +175,8 @@ public final class LedgerFeedBench {
       System.out.printf("  %6s %10s %22s %11s%n", "batch", "events/s", "(min - max of rounds)", "mean batch");
       rates.forEach((size, perRound) -> {
         List<Double> sorted = perRound.stream().sorted().toList();
-        double median = sorted.size() % 2 == 1 ? sorted.get(sorted.size() / 2)
+        double median = sorted.size() % 2 == 1
+            ? sorted.get(sorted.size() / 2)
             : (sorted.get(sorted.size() / 2 - 1) + sorted.get(sorted.size() / 2)) / 2;
         double meanBatch = (double) totals.get(size)[0] / totals.get(size)[1];
         StringBuilder each = new StringBuilder();
@@ -330,7 +334,7 @@ public final class LedgerFeedBench {
     long eventsBefore = count(pool, "select count(*) from ledger_events");
     long handled = 0;
     long started = System.nanoTime();
-    for (int handledNow = -1; handledNow != 0; ) {
+    for (int handledNow = -1; handledNow != 0;) {
       handledNow = feed.feedOnce().await(120, TimeUnit.SECONDS);
       handled += handledNow;
     }

@@ -40,7 +40,7 @@ class ClientBodyTest {
     int port = vertx.createHttpServer(new HttpServerOptions().setHandle100ContinueAutomatically(false))
         .requestHandler(request -> {
           request.pause();
-          IdleWatchdog watchdog = new IdleWatchdog(vertx, 60_000, () -> { });
+          IdleWatchdog watchdog = new IdleWatchdog(vertx, 60_000, () -> {});
           ClientBody body = new ClientBody(vertx, request, watchdog, FIRST_BYTE_MILLIS, millis -> {
             noFirstByte = millis;
             request.response().setStatusCode(408).end();
@@ -68,13 +68,13 @@ class ClientBodyTest {
       "0,     null,          0,  false, false",
       "null,  null,          -1, false, false",
       "abc,   null,          -1, false, false",
-      "5,     chunked,       -1, true,  true",   // chunked overrides the length
+      "5,     chunked,       -1, true,  true", // chunked overrides the length
       "null,  Chunked,       -1, true,  true",
       "null,  'gzip, chunked', -1, true, true",
       "null,  gzip,          -1, false, false",
   })
   void theHeadSaysWhetherThereIsABodyAndHowLong(String contentLength, String transferEncoding, long length, boolean chunked,
-                                                 boolean present) {
+      boolean present) {
     MultiMap head = MultiMap.caseInsensitiveMultiMap();
     if (contentLength != null) {
       head.add("Content-Length", contentLength);
@@ -162,7 +162,7 @@ class ClientBodyTest {
   void theFirstByteEndsTheDeadline() throws Exception {
     handler = (request, body) -> {
       body.startFirstByteDeadline();
-      body.stream().handler(piece -> { });
+      body.stream().handler(piece -> {});
       body.stream().resume();
       vertx.setTimer(3 * FIRST_BYTE_MILLIS, id -> request.response().end("bytes " + body.bytes()));
     };

@@ -56,7 +56,7 @@ class RelayedHeadersTest {
       "GET,  200, null, true",
       "GET,  200, 12,   false",
       "GET,  404, null, true",
-      "HEAD, 200, null, false",   // an answer to HEAD has no body, whatever its head says
+      "HEAD, 200, null, false", // an answer to HEAD has no body, whatever its head says
       "GET,  204, null, false",
       "GET,  304, null, false",
   })

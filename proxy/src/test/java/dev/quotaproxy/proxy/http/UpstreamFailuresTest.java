@@ -35,7 +35,7 @@ class UpstreamFailuresTest {
   @ParameterizedTest(name = "{0} -> {1}")
   @MethodSource("failures")
   void eachKindOfFailureGetsItsStatusAndAMessageThatKeepsTheRegistryPrivate(Throwable cause, int status, long retryAfter,
-                                                                            String message) {
+      String message) {
     OciError error = UpstreamFailures.answerFor(cause, 2500);
 
     assertThat(error.status()).isEqualTo(status);

@@ -113,7 +113,7 @@ class UpstreamRegistryTest {
 
   @Test
   void aRegistryThatCannotBeReachedFailsTheQuestion() throws Exception {
-    HttpServer gone = vertx.createHttpServer().requestHandler(request -> { });
+    HttpServer gone = vertx.createHttpServer().requestHandler(request -> {});
     int port = gone.listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS).actualPort();
     gone.close().await(10, TimeUnit.SECONDS);
 
@@ -126,7 +126,7 @@ class UpstreamRegistryTest {
 
   @Test
   void aRegistryThatStopsAnsweringFailsTheQuestionWithinTheIdleTimeout() throws Exception {
-    answer = request -> { };
+    answer = request -> {};
 
     Future<UpstreamAnswer> asked = onEventLoop(() -> registry.ask(HttpMethod.GET, "/v2/acme/app/tags/list", null));
 

@@ -173,11 +173,17 @@ class ChunkedUploadQuotaTest {
       handler.handle(Buffer.buffer(new byte[bytes]));
     }
 
-    @Override public ReadStream<Buffer> handler(Handler<Buffer> handler) { this.handler = handler; return this; }
-    @Override public ReadStream<Buffer> endHandler(Handler<Void> endHandler) { return this; }
-    @Override public ReadStream<Buffer> exceptionHandler(Handler<Throwable> handler) { return this; }
-    @Override public ReadStream<Buffer> pause() { paused = true; return this; }
-    @Override public ReadStream<Buffer> resume() { paused = false; return this; }
-    @Override public ReadStream<Buffer> fetch(long amount) { paused = false; return this; }
+    @Override
+    public ReadStream<Buffer> handler(Handler<Buffer> handler) { this.handler = handler; return this; }
+    @Override
+    public ReadStream<Buffer> endHandler(Handler<Void> endHandler) { return this; }
+    @Override
+    public ReadStream<Buffer> exceptionHandler(Handler<Throwable> handler) { return this; }
+    @Override
+    public ReadStream<Buffer> pause() { paused = true; return this; }
+    @Override
+    public ReadStream<Buffer> resume() { paused = false; return this; }
+    @Override
+    public ReadStream<Buffer> fetch(long amount) { paused = false; return this; }
   }
 }

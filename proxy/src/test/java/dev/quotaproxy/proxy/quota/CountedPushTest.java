@@ -28,12 +28,21 @@ class CountedPushTest {
 
   /** Rules that note each moment they are given. */
   private final ExchangeQuota rules = new ExchangeQuota() {
-    @Override public Future<Admission> admit() { seen.add("admit"); return Future.succeededFuture(Admission.forwardTo("/x")); }
-    @Override public boolean guardsBody() { seen.add("guardsBody"); return true; }
-    @Override public Future<Admission> decide() { seen.add("decide"); return Future.succeededFuture(Admission.FORWARD); }
-    @Override public ReadStream<Buffer> body(ReadStream<Buffer> body, Consumer<OciError> refuse) { seen.add("body"); return null; }
-    @Override public Future<Answer> answered(int status, MultiMap headers) { seen.add("answered " + status); return Future.succeededFuture(Answer.RELAY); }
-    @Override public void ended(int status, long bytesIn, long bytesOut) { seen.add("ended " + status + " " + bytesIn + " " + bytesOut); }
+    @Override
+    public Future<Admission> admit() { seen.add("admit"); return Future.succeededFuture(Admission.forwardTo("/x")); }
+    @Override
+    public boolean guardsBody() { seen.add("guardsBody"); return true; }
+    @Override
+    public Future<Admission> decide() { seen.add("decide"); return Future.succeededFuture(Admission.FORWARD); }
+    @Override
+    public ReadStream<Buffer> body(ReadStream<Buffer> body, Consumer<OciError> refuse) { seen.add("body"); return null; }
+    @Override
+    public Future<Answer> answered(int status, MultiMap headers) {
+      seen.add("answered " + status);
+      return Future.succeededFuture(Answer.RELAY);
+    }
+    @Override
+    public void ended(int status, long bytesIn, long bytesOut) { seen.add("ended " + status + " " + bytesIn + " " + bytesOut); }
   };
 
   @Test
@@ -43,7 +52,7 @@ class CountedPushTest {
     assertThat(done(push.admit()).uri()).isEqualTo("/x");
     assertThat(push.guardsBody()).isTrue();
     done(push.decide());
-    push.body(null, error -> { });
+    push.body(null, error -> {});
     done(push.answered(201, FakeExchange.headers()));
     assertThat(left).isZero();
     push.ended(201, 10, 20);
@@ -66,7 +75,8 @@ class CountedPushTest {
   }
 
   @ParameterizedTest
-  @EnumSource(value = OciOperation.class, names = {"UPLOAD_START", "UPLOAD_CHUNK", "UPLOAD_COMPLETE", "UPLOAD_MONOLITHIC", "BLOB_MOUNT", "MANIFEST_PUT"})
+  @EnumSource(value = OciOperation.class, names = {"UPLOAD_START", "UPLOAD_CHUNK", "UPLOAD_COMPLETE", "UPLOAD_MONOLITHIC", "BLOB_MOUNT",
+      "MANIFEST_PUT"})
   void theEnforcerCountsEveryPushAndRefusesOneOverTheClientsLimit(OciOperation operation) {
     RuleFixture fixture = new RuleFixture();
     PushLimits pushes = new PushLimits(1, RuleFixture.MANIFEST_BUFFER);

@@ -127,7 +127,7 @@ final class FakeQuotaStore implements QuotaStore {
   @Override
   public Future<Reservation> reserveBlobs(String repository, String requestId, List<Blob> blobs) {
     return call("reserveBlobs", () -> Future.succeededFuture(
-            new Reservation(new LinkedHashSet<>(blobs).stream().mapToLong(Blob::size).sum(), null)),
+        new Reservation(new LinkedHashSet<>(blobs).stream().mapToLong(Blob::size).sum(), null)),
         repository, requestId, blobs);
   }
 

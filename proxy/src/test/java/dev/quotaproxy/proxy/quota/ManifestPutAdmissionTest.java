@@ -17,8 +17,8 @@ import org.junit.jupiter.api.Test;
  */
 class ManifestPutAdmissionTest {
   private final RuleFixture rules = new RuleFixture();
-  private final FakeExchange exchange =
-      ManifestPutQuotaTest.manifestPut(MediaTypes.OCI_IMAGE_MANIFEST, ManifestPutQuotaTest.image(100, 2000));
+  private final FakeExchange exchange = ManifestPutQuotaTest.manifestPut(MediaTypes.OCI_IMAGE_MANIFEST,
+      ManifestPutQuotaTest.image(100, 2000));
 
   private ManifestPutQuota rule() {
     return new ManifestPutQuota(rules.policy(), exchange);

@@ -24,7 +24,8 @@ class QuotaErrorsTest {
     OciError error = QuotaErrors.storageExceeded(new Denial("acme", 10_485_760 - 16_384, 16_384, 10_485_760, 16_384));
 
     assertThat(error.message())
-        .isEqualTo("quota exceeded: pushing 16.0 KiB to acme would raise its storage to 10.0 MiB (10502144 bytes), over its 10.0 MiB limit");
+        .isEqualTo(
+            "quota exceeded: pushing 16.0 KiB to acme would raise its storage to 10.0 MiB (10502144 bytes), over its 10.0 MiB limit");
   }
 
   @Test

@@ -33,8 +33,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class RedisKeyFamilyTest {
   private static final int KiB = 1024;
 
-  @RegisterExtension
-  final ProxyFixture proxy = ProxyFixture.of("""
+  @RegisterExtension final ProxyFixture proxy = ProxyFixture.of("""
       quota:
         scopes:
           acme: {storage-hard: 4MiB}
@@ -165,7 +164,8 @@ class RedisKeyFamilyTest {
         });
         yield members;
       }
-      case "string" -> RedisKeyFamily.only(key).orElseThrow() == RedisKeyFamily.MARKER ? "marked"
+      case "string" -> RedisKeyFamily.only(key).orElseThrow() == RedisKeyFamily.MARKER
+          ? "marked"
           : proxy.harness().redis().command(Request.cmd(Command.GET).arg(key)).toString();
       default -> type;
     };

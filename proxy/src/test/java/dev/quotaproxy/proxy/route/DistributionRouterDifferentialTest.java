@@ -57,13 +57,12 @@ class DistributionRouterDifferentialTest {
 
   /** distribution's routes, in registration order, as mux compiles them. */
   enum Route {
-    BASE("/v2/", "^/v2[/]?$"),
-    TAGS("/v2/{name}/tags/list", "^/v2/(?<name>" + NAME + ")/tags/list[/]?$"),
-    MANIFEST("/v2/{name}/manifests/{reference}", "^/v2/(?<name>" + NAME + ")/manifests/(?<reference>" + TAG + "|" + DIGEST + ")[/]?$"),
-    BLOB("/v2/{name}/blobs/{digest}", "^/v2/(?<name>" + NAME + ")/blobs/(?<digest>" + DIGEST + ")[/]?$"),
-    BLOB_UPLOAD("/v2/{name}/blobs/uploads/", "^/v2/(?<name>" + NAME + ")/blobs/uploads[/]?$"),
-    BLOB_UPLOAD_CHUNK("/v2/{name}/blobs/uploads/{uuid}", "^/v2/(?<name>" + NAME + ")/blobs/uploads/(?<uuid>" + UUID + ")[/]?$"),
-    CATALOG("/v2/_catalog", "^/v2/_catalog[/]?$");
+    BASE("/v2/", "^/v2[/]?$"), TAGS("/v2/{name}/tags/list", "^/v2/(?<name>" + NAME + ")/tags/list[/]?$"), MANIFEST(
+        "/v2/{name}/manifests/{reference}",
+        "^/v2/(?<name>" + NAME + ")/manifests/(?<reference>" + TAG + "|" + DIGEST + ")[/]?$"), BLOB("/v2/{name}/blobs/{digest}",
+            "^/v2/(?<name>" + NAME + ")/blobs/(?<digest>" + DIGEST + ")[/]?$"), BLOB_UPLOAD("/v2/{name}/blobs/uploads/",
+                "^/v2/(?<name>" + NAME + ")/blobs/uploads[/]?$"), BLOB_UPLOAD_CHUNK("/v2/{name}/blobs/uploads/{uuid}",
+                    "^/v2/(?<name>" + NAME + ")/blobs/uploads/(?<uuid>" + UUID + ")[/]?$"), CATALOG("/v2/_catalog", "^/v2/_catalog[/]?$");
 
     final String template;
     final Pattern pattern;
@@ -207,8 +206,10 @@ class DistributionRouterDifferentialTest {
         case BASE -> method.equals("GET") || method.equals("HEAD")
             ? Outcome.of(new OciRequest(OciOperation.API_VERSION_CHECK, null, null, null, null, null))
             : Outcome.NO_HANDLER; // apiBase answers every method with {}; nothing is written
-        case TAGS -> method.equals("GET") ? Outcome.of(new OciRequest(OciOperation.TAGS_LIST, name, null, null, null, null)) : Outcome.NO_HANDLER;
-        case CATALOG -> method.equals("GET") ? Outcome.of(new OciRequest(OciOperation.CATALOG, null, null, null, null, null)) : Outcome.NO_HANDLER;
+        case TAGS ->
+          method.equals("GET") ? Outcome.of(new OciRequest(OciOperation.TAGS_LIST, name, null, null, null, null)) : Outcome.NO_HANDLER;
+        case CATALOG ->
+          method.equals("GET") ? Outcome.of(new OciRequest(OciOperation.CATALOG, null, null, null, null, null)) : Outcome.NO_HANDLER;
         case MANIFEST -> {
           OciOperation operation = switch (method) {
             case "GET" -> OciOperation.MANIFEST_GET;
@@ -217,7 +218,9 @@ class DistributionRouterDifferentialTest {
             case "DELETE" -> OciOperation.MANIFEST_DELETE;
             default -> null;
           };
-          yield operation == null ? Outcome.NO_HANDLER : Outcome.of(new OciRequest(operation, name, match.group("reference"), null, null, null));
+          yield operation == null
+              ? Outcome.NO_HANDLER
+              : Outcome.of(new OciRequest(operation, name, match.group("reference"), null, null, null));
         }
         case BLOB -> {
           OciOperation operation = switch (method) {
@@ -226,7 +229,9 @@ class DistributionRouterDifferentialTest {
             case "DELETE" -> OciOperation.BLOB_DELETE;
             default -> null;
           };
-          yield operation == null ? Outcome.NO_HANDLER : Outcome.of(new OciRequest(operation, name, null, match.group("digest"), null, null));
+          yield operation == null
+              ? Outcome.NO_HANDLER
+              : Outcome.of(new OciRequest(operation, name, null, match.group("digest"), null, null));
         }
         // Without an id, only POST does anything: PATCH, PUT and DELETE find no upload (BLOB_UPLOAD_UNKNOWN).
         case BLOB_UPLOAD -> method.equals("POST") ? Outcome.of(uploadStart(name, query)) : Outcome.NO_HANDLER;

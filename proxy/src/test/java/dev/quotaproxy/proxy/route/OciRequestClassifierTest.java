@@ -87,7 +87,7 @@ class OciRequestClassifierTest {
       GET      | /v2x/a/manifests/latest                             | -                          | OTHER              | -                 | -         | -      | -         | -
       """)
   void classifies(String method, String path, String query, OciOperation operation, String repository,
-                  String reference, String digest, String uploadId, String mountFrom) {
+      String reference, String digest, String uploadId, String mountFrom) {
     OciRequest request = OciRequestClassifier.classify(method, expand(path), expand(query));
 
     assertThat(request).isEqualTo(new OciRequest(operation, repository, expand(reference), expand(digest), uploadId, mountFrom));

@@ -113,7 +113,7 @@ class RequestScreenTest {
       GET      | /v2/_catalog                              | n=1;x                                   | -                                                   | false | the request query is ambiguous: it contains ';', which the registry does not read as a separator
       """)
   void refusesWhatTheRegistryMightExecuteOtherwise(String method, String path, String query, String contentType, boolean body,
-                                                    String message) {
+      String message) {
     Optional<OciError> refusal = screen(method, path, query, contentType == null ? List.of() : List.of(contentType), body);
 
     assertThat(refusal).hasValueSatisfying(error -> {

@@ -58,7 +58,8 @@ public final class ConcurrentPushes {
 
     @Override
     public String toString() {
-      return push.repository() + " via " + push.origin() + ": " + (failure != null ? "failed: " + failure : status + " " + code + " " + body);
+      return push.repository() + " via " + push.origin() + ": "
+          + (failure != null ? "failed: " + failure : status + " " + code + " " + body);
     }
   }
 
@@ -159,7 +160,7 @@ public final class ConcurrentPushes {
    * @param scope       reads the scope's state from the store
    */
   public static Tally verify(List<Outcome> outcomes, long limitBytes, int minAccepted, Callable<ScopeState> scope,
-                             OciTestClient registry, Path registryStorage) throws Exception {
+      OciTestClient registry, Path registryStorage) throws Exception {
     List<Outcome> unexpected = outcomes.stream()
         .filter(o -> !(o.status() == 201 || (o.status() == 403 && "DENIED".equals(o.code()))))
         .toList();

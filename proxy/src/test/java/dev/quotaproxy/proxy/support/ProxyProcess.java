@@ -122,7 +122,8 @@ public final class ProxyProcess implements AutoCloseable {
   /** Waits for the process to exit on its own; its exit code, or empty when it still runs after the timeout. */
   public java.util.OptionalInt awaitExit(Duration timeout) throws InterruptedException {
     return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)
-        ? java.util.OptionalInt.of(process.exitValue()) : java.util.OptionalInt.empty();
+        ? java.util.OptionalInt.of(process.exitValue())
+        : java.util.OptionalInt.empty();
   }
 
   /** Kills the process as {@code kill -9} does: no shutdown hook, nothing flushed or released. */

@@ -50,7 +50,7 @@ public final class QuotaHarness implements AutoCloseable {
 
   /** The ledger behind the proxies, when {@link #withLedger()} was called: Postgres, the feed, the recovery. */
   public record LedgerSide(EmbeddedPostgresServer postgres, Ledger ledger, LedgerFeed feed, LedgerRecovery recovery,
-                           RedisStateWatch watch, EventOutbox outbox) {}
+      RedisStateWatch watch, EventOutbox outbox) {}
 
   /** One proxy instance: its client, its store's parts, the refresh that feeds its read-only switch, and what fills Redis. */
   public record Deployed(OciTestClient client, StoreOnRedis stores, ConfiguredQuotas configured, ConfigurationFill fill) {
@@ -90,7 +90,8 @@ public final class QuotaHarness implements AutoCloseable {
     EventOutbox outbox = new EventOutbox(client, ledgerOnPostgres);
     // As the proxy's: a restored namespace gets its limits again, here the proxies' configured ones.
     LedgerRecovery recovery = new LedgerRecovery(vertx, client, ledgerOnPostgres, outbox, this::configuredLimits);
-    ledger = new LedgerSide(postgres, ledgerOnPostgres, new LedgerFeed(vertx, client, ledgerOnPostgres, 500, recovery::restoreFromLedger), recovery,
+    ledger = new LedgerSide(postgres, ledgerOnPostgres, new LedgerFeed(vertx, client, ledgerOnPostgres, 500, recovery::restoreFromLedger),
+        recovery,
         new RedisStateWatch(client, ledgerOnPostgres, recovery), outbox);
     return ledger;
   }

@@ -85,7 +85,7 @@ public final class RegistryStorage {
    *                         delete, which the files cannot tell apart
    */
   public record Repository(String name, Set<String> liveManifests, Set<String> deletedManifests, Set<String> linkedLayers,
-                           Set<String> held, long openUploadBytes, Set<String> freedByDeletes) {}
+      Set<String> held, long openUploadBytes, Set<String> freedByDeletes) {}
 
   private final Path root;
   private final SortedMap<String, Repository> repositories;

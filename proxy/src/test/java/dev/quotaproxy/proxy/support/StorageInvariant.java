@@ -61,7 +61,7 @@ public final class StorageInvariant {
    * @param heldDigests  what the registry holds under the scope
    */
   public record ScopeFigures(String scope, long charged, long held, long hardLimit, long preExisting, long reserved,
-                             long openUploads, Set<String> heldDigests) {
+      long openUploads, Set<String> heldDigests) {
     public boolean chargeMatches() {
       return charged == held;
     }

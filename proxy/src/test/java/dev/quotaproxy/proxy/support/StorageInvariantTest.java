@@ -14,8 +14,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class StorageInvariantTest {
   private static final int KiB = 1024;
 
-  @RegisterExtension
-  final ProxyFixture proxy = ProxyFixture.acme("1MiB");
+  @RegisterExtension final ProxyFixture proxy = ProxyFixture.acme("1MiB");
 
   @Test
   void holdsAfterPushesAndDeletesThroughTheProxy() throws Exception {
@@ -44,7 +43,8 @@ class StorageInvariantTest {
         .hasMessageContaining(digest(around) + " 2048000 (2.0 MiB) in acme/app")
         .hasMessageContaining("held, not charged: " + digest(around));
 
-    var allowed = StorageInvariant.of(proxy.harness().registry().storage(), proxy.stores()).allowingPreExisting("acme", 2000 * KiB).figures();
+    var allowed = StorageInvariant.of(proxy.harness().registry().storage(), proxy.stores()).allowingPreExisting("acme", 2000 * KiB)
+        .figures();
     assertThat(allowed).filteredOn(f -> f.scope().equals("acme")).singleElement()
         .satisfies(f -> assertThat(f.withinLimit()).as("there before the limit").isTrue())
         .satisfies(f -> assertThat(f.chargeMatches()).as("but still not charged").isFalse());

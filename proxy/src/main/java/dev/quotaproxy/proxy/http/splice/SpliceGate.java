@@ -63,7 +63,8 @@ public final class SpliceGate extends ChannelInboundHandlerAdapter {
         pipeline.addBefore(VERTX_HANDLER, NAME, new SpliceGate());
         // A splice takes as much per call as a read would allocate: let that grow to a whole pipe.
         // Set now, before the connection's first read fixes its allocation handle.
-        channel.config().setRecvByteBufAllocator(new AdaptiveRecvByteBufAllocator(MIN_READ_BYTES, INITIAL_READ_BYTES, SplicePipes.PIPE_BYTES));
+        channel.config()
+            .setRecvByteBufAllocator(new AdaptiveRecvByteBufAllocator(MIN_READ_BYTES, INITIAL_READ_BYTES, SplicePipes.PIPE_BYTES));
       }
     }
   }
@@ -99,7 +100,7 @@ public final class SpliceGate extends ChannelInboundHandlerAdapter {
       }
       state = State.HANDED_OVER;
       Buffer bytes = Buffer.buffer((int) heldBytes);
-      for (HttpContent piece; (piece = held.poll()) != null; ) {
+      for (HttpContent piece; (piece = held.poll()) != null;) {
         ByteBuf content = piece.content();
         byte[] copy = new byte[content.readableBytes()];
         content.readBytes(copy);
@@ -116,8 +117,10 @@ public final class SpliceGate extends ChannelInboundHandlerAdapter {
     switch (state) {
       case ARMED -> {
         if (msg instanceof HttpResponse head && head.status().code() >= 200) {
-          long length = msg instanceof HttpContent ? -1 : SpliceRule.spliceableLength(head.status().code(),
-              head.headers().get(HttpHeaderNames.CONTENT_LENGTH), head.headers().contains(HttpHeaderNames.TRANSFER_ENCODING));
+          long length = msg instanceof HttpContent
+              ? -1
+              : SpliceRule.spliceableLength(head.status().code(),
+                  head.headers().get(HttpHeaderNames.CONTENT_LENGTH), head.headers().contains(HttpHeaderNames.TRANSFER_ENCODING));
           if (length >= 0) {
             state = State.HOLDING;
             bodyLength = length;
@@ -160,7 +163,7 @@ public final class SpliceGate extends ChannelInboundHandlerAdapter {
   }
 
   private void releaseHeld() {
-    for (HttpContent piece; (piece = held.poll()) != null; ) {
+    for (HttpContent piece; (piece = held.poll()) != null;) {
       piece.release();
     }
   }
