@@ -199,16 +199,7 @@ public final class UsageReader {
 
   private static Map<String, String> hash(Response reply) {
     Map<String, String> values = new LinkedHashMap<>();
-    if (reply == null) {
-      return values;
-    }
-    if (reply.isMap()) {
-      reply.getKeys().forEach(key -> values.put(key, reply.get(key).toString()));
-    } else {
-      for (int i = 0; i + 1 < reply.size(); i += 2) {
-        values.put(reply.get(i).toString(), reply.get(i + 1).toString());
-      }
-    }
+    RedisReplies.forEachField(reply, (field, value) -> values.put(field, value.toString()));
     return values;
   }
 

@@ -4,6 +4,7 @@ import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.ledger.Reconciler;
 import dev.quotaproxy.ledger.Reconciler.Report;
 import dev.quotaproxy.metering.QuotaKeys;
+import dev.quotaproxy.metering.RedisReplies;
 import dev.quotaproxy.metering.schedule.Periodic;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -137,16 +138,8 @@ public final class Reconciliations {
 
   private static Map<String, Long> hash(Response reply) {
     Map<String, Long> values = new TreeMap<>();
-    if (reply == null) {
-      return values;
-    }
-    if (reply.isMap()) {
-      reply.getKeys().forEach(key -> values.put(key, reply.get(key).toLong()));
-    } else {
-      for (int i = 0; i + 1 < reply.size(); i += 2) {
-        values.put(reply.get(i).toString(), reply.get(i + 1).toLong());
-      }
-    }
+    RedisReplies.forEachField(reply, (field, value) -> values.put(field, value.toLong()));
     return values;
   }
+
 }
