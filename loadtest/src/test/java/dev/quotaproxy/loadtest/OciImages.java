@@ -1,0 +1,56 @@
+package dev.quotaproxy.loadtest;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Images generated for a virtual user, with their digests computed: a config blob, one layer of a
+ * chosen size, and the OCI image manifest that lists them. Nothing is read from fixtures, so every
+ * user pushes content the registry has not seen unless the workload shares it on purpose.
+ */
+final class OciImages {
+  static final String MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json";
+  private static final String CONFIG_TYPE = "application/vnd.oci.image.config.v1+json";
+  private static final String LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar";
+
+  private OciImages() {}
+
+  /** One image: what a push sends, keyed as the simulations' session attributes. */
+  static Map<String, Object> image(long seed, int layerBytes) {
+    SplittableRandom random = new SplittableRandom(seed);
+    byte[] layer = new byte[layerBytes];
+    for (int i = 0; i < layer.length; i += 8) {
+      long word = random.nextLong();
+      for (int j = 0; j < 8 && i + j < layer.length; j++) {
+        layer[i + j] = (byte) (word >>> (8 * j));
+      }
+    }
+    String layerDigest = sha256(layer);
+    byte[] config = ("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Labels\":{\"seed\":\"" + seed
+        + "\"}},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" + layerDigest + "\"]}}").getBytes(StandardCharsets.UTF_8);
+    String configDigest = sha256(config);
+    byte[] manifest = ("{\"schemaVersion\":2,\"mediaType\":\"" + MANIFEST_TYPE + "\","
+        + "\"config\":{\"mediaType\":\"" + CONFIG_TYPE + "\",\"digest\":\"" + configDigest + "\",\"size\":" + config.length + "},"
+        + "\"layers\":[{\"mediaType\":\"" + LAYER_TYPE + "\",\"digest\":\"" + layerDigest + "\",\"size\":" + layer.length + "}]}")
+        .getBytes(StandardCharsets.UTF_8);
+    return Map.of("config", config, "configDigest", configDigest, "layer", layer, "layerDigest", layerDigest,
+        "layerSize", layer.length, "manifest", manifest, "manifestDigest", sha256(manifest));
+  }
+
+  /** The upload URL the registry gave, with the digest that closes it. */
+  static String closing(String location, String digest) {
+    return location + (location.contains("?") ? "&" : "?") + "digest=" + digest;
+  }
+
+  static String sha256(byte[] bytes) {
+    try {
+      return "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java runtime has SHA-256", e);
+    }
+  }
+}

@@ -1,0 +1,88 @@
+package dev.quotaproxy.loadtest;
+
+import static io.gatling.javaapi.core.CoreDsl.ByteArrayBody;
+import static io.gatling.javaapi.core.CoreDsl.exec;
+import static io.gatling.javaapi.core.CoreDsl.global;
+import static io.gatling.javaapi.core.CoreDsl.rampUsers;
+import static io.gatling.javaapi.core.CoreDsl.scenario;
+import static io.gatling.javaapi.http.HttpDsl.header;
+import static io.gatling.javaapi.http.HttpDsl.http;
+import static io.gatling.javaapi.http.HttpDsl.status;
+
+import io.gatling.javaapi.core.ChainBuilder;
+import io.gatling.javaapi.core.ScenarioBuilder;
+import io.gatling.javaapi.core.Simulation;
+import io.gatling.javaapi.http.HttpProtocolBuilder;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A short push-then-pull run through the proxy, as registry clients make them: a HEAD for each blob
+ * first (as docker does), the config by POST and monolithic PUT, the layer by POST, chunked PATCH and
+ * a closing PUT, the manifest by PUT; then the pull: manifest HEAD and GET, and the layer. Every answer
+ * must be the one a registry gives; the run fails its assertions on any error or a slow p99.
+ *
+ * <p>Parameters (system properties): {@code baseUrl} [http://127.0.0.1:8080], {@code tenants} [3],
+ * {@code users} [30] arriving over {@code seconds} [15], {@code minKib} [4] to {@code maxKib} [1024]
+ * per layer, {@code p99Ms} [2000], {@code maxErrorPercent} [0].
+ */
+public class SmokeSimulation extends Simulation {
+  private static final String BASE_URL = System.getProperty("baseUrl", "http://127.0.0.1:8080");
+  private static final int TENANTS = Integer.getInteger("tenants", 3);
+  private static final int USERS = Integer.getInteger("users", 30);
+  private static final int SECONDS = Integer.getInteger("seconds", 15);
+  private static final int MIN_KIB = Integer.getInteger("minKib", 4);
+  private static final int MAX_KIB = Integer.getInteger("maxKib", 1024);
+  private static final int P99_MS = Integer.getInteger("p99Ms", 2000);
+  private static final double MAX_ERROR_PERCENT = Double.parseDouble(System.getProperty("maxErrorPercent", "0"));
+
+  private static final AtomicLong USER = new AtomicLong(System.nanoTime());
+
+  /** A fresh image for this user, in a repository of one of the tenants. */
+  private static final ChainBuilder IMAGE = exec(session -> {
+    long n = USER.incrementAndGet();
+    int kib = MIN_KIB + (int) Math.floorMod(n * 7919, (long) Math.max(1, MAX_KIB - MIN_KIB + 1));
+    return session.setAll(OciImages.image(n, kib * 1024))
+        .set("repository", "tenant" + Math.floorMod(n, TENANTS) + "/app" + Math.floorMod(n, 3))
+        .set("tag", "smoke-" + Long.toHexString(n));
+  });
+
+  private static final ChainBuilder PUSH = exec(
+      http("blob HEAD (absent)").head("/v2/#{repository}/blobs/#{configDigest}").check(status().in(200, 404)),
+      http("upload start (config)").post("/v2/#{repository}/blobs/uploads/")
+          .check(status().is(202), header("Location").saveAs("upload")),
+      http("upload monolithic PUT (config)").put(session -> OciImages.closing(session.getString("upload"), session.getString("configDigest")))
+          .header("Content-Type", "application/octet-stream").body(ByteArrayBody("#{config}")).check(status().is(201)),
+      http("blob HEAD (absent)").head("/v2/#{repository}/blobs/#{layerDigest}").check(status().in(200, 404)),
+      http("upload start (layer)").post("/v2/#{repository}/blobs/uploads/")
+          .check(status().is(202), header("Location").saveAs("upload")),
+      http("upload chunk PATCH (layer)").patch("#{upload}")
+          .header("Content-Type", "application/octet-stream").body(ByteArrayBody("#{layer}"))
+          .check(status().is(202), header("Location").saveAs("upload")),
+      http("upload closing PUT (layer)").put(session -> OciImages.closing(session.getString("upload"), session.getString("layerDigest")))
+          .check(status().is(201)),
+      http("manifest PUT").put("/v2/#{repository}/manifests/#{tag}")
+          .header("Content-Type", OciImages.MANIFEST_TYPE).body(ByteArrayBody("#{manifest}"))
+          .check(status().is(201), header("Docker-Content-Digest").isEL("#{manifestDigest}")));
+
+  private static final ChainBuilder PULL = exec(
+      http("manifest HEAD").head("/v2/#{repository}/manifests/#{tag}").header("Accept", OciImages.MANIFEST_TYPE)
+          .check(status().is(200), header("Docker-Content-Digest").isEL("#{manifestDigest}")),
+      http("manifest GET").get("/v2/#{repository}/manifests/#{manifestDigest}").header("Accept", OciImages.MANIFEST_TYPE)
+          .check(status().is(200)),
+      http("blob GET (layer)").get("/v2/#{repository}/blobs/#{layerDigest}")
+          .check(status().is(200), header("Content-Length").isEL("#{layerSize}")));
+
+  private final HttpProtocolBuilder protocol = http.baseUrl(BASE_URL).disableCaching().shareConnections()
+      .userAgentHeader("quota-proxy-loadtest (gatling)");
+
+  private final ScenarioBuilder pushThenPull = scenario("push then pull").exec(IMAGE, PUSH, PULL);
+
+  {
+    setUp(pushThenPull.injectOpen(rampUsers(USERS).during(Duration.ofSeconds(SECONDS))))
+        .protocols(protocol)
+        .assertions(
+            global().failedRequests().percent().lte(MAX_ERROR_PERCENT),
+            global().responseTime().percentile(99.0).lt(P99_MS));
+  }
+}
