@@ -1,13 +1,10 @@
 package dev.quotaproxy.loadtest;
 
-import static io.gatling.javaapi.core.CoreDsl.ByteArrayBody;
 import static io.gatling.javaapi.core.CoreDsl.exec;
 import static io.gatling.javaapi.core.CoreDsl.global;
 import static io.gatling.javaapi.core.CoreDsl.rampUsers;
 import static io.gatling.javaapi.core.CoreDsl.scenario;
-import static io.gatling.javaapi.http.HttpDsl.header;
 import static io.gatling.javaapi.http.HttpDsl.http;
-import static io.gatling.javaapi.http.HttpDsl.status;
 
 import io.gatling.javaapi.core.ChainBuilder;
 import io.gatling.javaapi.core.ScenarioBuilder;
@@ -17,10 +14,9 @@ import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A short push-then-pull run through the proxy, as registry clients make them: a HEAD for each blob
- * first (as docker does), the config by POST and monolithic PUT, the layer by POST, chunked PATCH and
- * a closing PUT, the manifest by PUT; then the pull: manifest HEAD and GET, and the layer. Every answer
- * must be the one a registry gives; the run fails its assertions on any error or a slow p99.
+ * A short push-then-pull run through the proxy, as registry clients make them ({@link RegistryClient}),
+ * each user pushing a fresh image into a repository of one of the tenants. Every answer must be the one a
+ * registry gives; the run fails its assertions on any error or a slow p99.
  *
  * <p>Parameters (system properties): {@code baseUrl} [http://127.0.0.1:8080], {@code tenants} [3],
  * {@code users} [30] arriving over {@code seconds} [15], {@code minKib} [4] to {@code maxKib} [1024]
@@ -47,36 +43,10 @@ public class SmokeSimulation extends Simulation {
         .set("tag", "smoke-" + Long.toHexString(n));
   });
 
-  private static final ChainBuilder PUSH = exec(
-      http("blob HEAD (absent)").head("/v2/#{repository}/blobs/#{configDigest}").check(status().in(200, 404)),
-      http("upload start (config)").post("/v2/#{repository}/blobs/uploads/")
-          .check(status().is(202), header("Location").saveAs("upload")),
-      http("upload monolithic PUT (config)").put(session -> OciImages.closing(session.getString("upload"), session.getString("configDigest")))
-          .header("Content-Type", "application/octet-stream").body(ByteArrayBody("#{config}")).check(status().is(201)),
-      http("blob HEAD (absent)").head("/v2/#{repository}/blobs/#{layerDigest}").check(status().in(200, 404)),
-      http("upload start (layer)").post("/v2/#{repository}/blobs/uploads/")
-          .check(status().is(202), header("Location").saveAs("upload")),
-      http("upload chunk PATCH (layer)").patch("#{upload}")
-          .header("Content-Type", "application/octet-stream").body(ByteArrayBody("#{layer}"))
-          .check(status().is(202), header("Location").saveAs("upload")),
-      http("upload closing PUT (layer)").put(session -> OciImages.closing(session.getString("upload"), session.getString("layerDigest")))
-          .check(status().is(201)),
-      http("manifest PUT").put("/v2/#{repository}/manifests/#{tag}")
-          .header("Content-Type", OciImages.MANIFEST_TYPE).body(ByteArrayBody("#{manifest}"))
-          .check(status().is(201), header("Docker-Content-Digest").isEL("#{manifestDigest}")));
-
-  private static final ChainBuilder PULL = exec(
-      http("manifest HEAD").head("/v2/#{repository}/manifests/#{tag}").header("Accept", OciImages.MANIFEST_TYPE)
-          .check(status().is(200), header("Docker-Content-Digest").isEL("#{manifestDigest}")),
-      http("manifest GET").get("/v2/#{repository}/manifests/#{manifestDigest}").header("Accept", OciImages.MANIFEST_TYPE)
-          .check(status().is(200)),
-      http("blob GET (layer)").get("/v2/#{repository}/blobs/#{layerDigest}")
-          .check(status().is(200), header("Content-Length").isEL("#{layerSize}")));
-
   private final HttpProtocolBuilder protocol = http.baseUrl(BASE_URL).disableCaching().shareConnections()
       .userAgentHeader("quota-proxy-loadtest (gatling)");
 
-  private final ScenarioBuilder pushThenPull = scenario("push then pull").exec(IMAGE, PUSH, PULL);
+  private final ScenarioBuilder pushThenPull = scenario("push then pull").exec(IMAGE, RegistryClient.push(false), RegistryClient.pull());
 
   {
     setUp(pushThenPull.injectOpen(rampUsers(USERS).during(Duration.ofSeconds(SECONDS))))
