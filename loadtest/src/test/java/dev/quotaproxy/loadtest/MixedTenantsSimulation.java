@@ -49,8 +49,7 @@ public class MixedTenantsSimulation extends Simulation {
     byte[] base = OciImages.bytes(tenant + 1L, BASE_KIB * 1024);
     return exec(session -> {
       long n = USER.incrementAndGet();
-      int kib = MIN_KIB + (int) Math.floorMod(n * 7919, (long) Math.max(1, MAX_KIB - MIN_KIB + 1));
-      return session.setAll(OciImages.image(n, kib * 1024, base))
+      return session.setAll(OciImages.image(n, OciImages.layerBytes(n, MIN_KIB, MAX_KIB), base))
           .set("repository", "tenant" + tenant + "/app" + Math.floorMod(n, 3))
           .set("tag", "mixed-" + Long.toHexString(n));
     });

@@ -66,6 +66,11 @@ final class OciImages {
     return "{\"mediaType\":\"" + LAYER_TYPE + "\",\"digest\":\"" + digest + "\",\"size\":" + size + "}";
   }
 
+  /** A layer size for user {@code n}, spread over {@code minKib} to {@code maxKib} KiB the same way on every run. */
+  static int layerBytes(long n, int minKib, int maxKib) {
+    return 1024 * (minKib + (int) Math.floorMod(n * 7919, (long) Math.max(1, maxKib - minKib + 1)));
+  }
+
   /** The upload URL the registry gave, with the digest that closes it. */
   static String closing(String location, String digest) {
     return location + (location.contains("?") ? "&" : "?") + "digest=" + digest;

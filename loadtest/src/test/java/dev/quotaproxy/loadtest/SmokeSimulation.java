@@ -37,8 +37,7 @@ public class SmokeSimulation extends Simulation {
   /** A fresh image for this user, in a repository of one of the tenants. */
   private static final ChainBuilder IMAGE = exec(session -> {
     long n = USER.incrementAndGet();
-    int kib = MIN_KIB + (int) Math.floorMod(n * 7919, (long) Math.max(1, MAX_KIB - MIN_KIB + 1));
-    return session.setAll(OciImages.image(n, kib * 1024))
+    return session.setAll(OciImages.image(n, OciImages.layerBytes(n, MIN_KIB, MAX_KIB)))
         .set("repository", "tenant" + Math.floorMod(n, TENANTS) + "/app" + Math.floorMod(n, 3))
         .set("tag", "smoke-" + Long.toHexString(n));
   });
