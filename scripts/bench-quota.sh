@@ -53,7 +53,7 @@ ROUNDS=${BQ_ROUNDS:-3}
 VARIANTS=${BQ_VARIANTS:-large-put small-put large-chunked small-chunked}
 LARGE_COUNT=${BQ_LARGE_COUNT:-20} LARGE_MIB=${BQ_LARGE_MIB:-64}
 SMALL_COUNT=${BQ_SMALL_COUNT:-200} SMALL_MIB=${BQ_SMALL_MIB:-1}
-SCRIPTS=$QP_ROOT/proxy/src/main/resources/dev/quotaproxy/proxy/quota
+SCRIPTS=$QP_ROOT/metering/src/main/resources/dev/quotaproxy/metering
 MAX_TIME=600   # seconds; no single request may hang the benchmark longer
 PIB=$((1024 * 1024 * 1024 * 1024 * 1024))
 

@@ -47,7 +47,7 @@ public final class AdminApi {
     return OpenAPIContract.from(vertx, CONTRACT).map(contract -> {
       RouterBuilder builder = RouterBuilder.create(vertx, contract, RequestExtractor.withBodyHandler());
       for (OpenAPIRoute route : builder.getRoutes()) {
-        route.setDoSecurity(false);  // the scheme documents the bearer token; authenticate() enforces it
+        route.setDoSecurity(false); // the scheme documents the bearer token; authenticate() enforces it
       }
       parts.forEach(part -> part.operations(builder));
       for (OpenAPIRoute route : builder.getRoutes()) {

@@ -1,7 +1,9 @@
 package dev.quotaproxy.admin;
 
-import dev.quotaproxy.ledger.limits.Limits;
-import dev.quotaproxy.ledger.limits.SystemSettings;
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.config.SystemSettings;
+import dev.quotaproxy.metering.ScopeUsage;
+import dev.quotaproxy.metering.SystemUsage;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
@@ -12,17 +14,6 @@ import java.util.List;
  * next request of every instance sees it. Implemented by the proxy.
  */
 public interface QuotaControl {
-
-  /**
-   * A scope's usage and the limits in force.
-   *
-   * @param used        committed bytes
-   * @param reserved    bytes in flight (uploads not yet committed)
-   * @param egressUsed  bytes pulled in the scope's current egress window
-   */
-  record ScopeUsage(String scope, long used, long reserved, long egressUsed, Limits limits) {}
-
-  record SystemUsage(long used, long reserved) {}
 
   /** The usage cannot be told now: the store cannot be reached, or the namespace's state is not known and cannot be restored. */
   final class UsageUnavailableException extends RuntimeException {

@@ -44,7 +44,7 @@ final class MapSettingReader {
       try {
         setting.nameParser().parse(name);
       } catch (IllegalArgumentException e) {
-        problems.add(SettingsLoader.refusal(setting.prefix(), "file " + file, name, e.getMessage()));
+        problems.add(SettingProblems.refusal(setting.prefix(), "file " + file, name, e.getMessage()));
       }
       Settings entry = entry(name, fields);
       if (problems.size() == problemsBefore) {
@@ -78,7 +78,7 @@ final class MapSettingReader {
       try {
         values.put(field.key(), field.parser().parse(text));
       } catch (IllegalArgumentException e) {
-        problems.add(SettingsLoader.refusal(setting.keyOf(name, field), sources.get(field.key()), text, e.getMessage()));
+        problems.add(SettingProblems.refusal(setting.keyOf(name, field), sources.get(field.key()), text, e.getMessage()));
       }
     }
     return new Settings(values, sources);
@@ -96,7 +96,7 @@ final class MapSettingReader {
   }
 
   private String suggestion(String unknown) {
-    return SettingsLoader.closest(setting.fields().stream().map(Setting::key).toList(), unknown)
+    return SettingProblems.closest(setting.fields().stream().map(Setting::key).toList(), unknown)
         .map(key -> " (did you mean " + key + "?)")
         .orElse("");
   }

@@ -11,7 +11,14 @@ import java.util.Map;
 import java.util.Optional;
 
 /** The proxy's typed configuration, built from the settings catalog and checked as a whole. */
-public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, boolean zeroCopy, Redis redis, Quota quota, Ledger ledger, Admin admin) {
+public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, boolean zeroCopy, Redis redis, Quota quota, Ledger ledger,
+    Admin admin) {
+
+  /** The system settings the file gives (quota.system.*, ledger.retention-days); it has no setting for overcommit: false. */
+  public SystemSettings systemSettings() {
+    SystemQuota system = quota.system();
+    return new SystemSettings(system.hardStorage(), system.writeRatio(), system.readOnlyForced(), false, ledger.retentionDays());
+  }
 
   /**
    * The admin API's listener and who may call it.
@@ -94,15 +101,15 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
   }
 
   /**
+   * @param enabled           false runs a plain transparent proxy: nothing metered, no Redis
    * @param failOpen          when Redis cannot be asked: true lets pushes through unmetered, false refuses them with 503
    * @param reservationTtl    how long an upload's reservation outlives its last reserve
    * @param chunkReservation  bytes reserved at a time for an upload without Content-Length
    * @param system            limits on the registry as a whole
    * @param scopes            limits by scope name, in the order the file gives them
    */
-  /** @param enabled false runs a plain transparent proxy: nothing metered, no Redis */
   public record Quota(boolean enabled, boolean failOpen, Duration reservationTtl, long chunkReservation, SystemQuota system,
-      Map<String, ScopeLimitsConfig> scopes, PushGuards guards) {}
+      Map<String, Limits> scopes, PushGuards guards) {}
 
   /**
    * What keeps a client from holding quota, connections or memory for free on the push path.
@@ -239,7 +246,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
   public static final MapSetting QUOTA_SCOPES = new MapSetting("quota.scopes", "SCOPE",
       "Limits of a scope: a namespace or repository path like acme or acme/team/app, counting every repository under it."
           + " Limits set or removed through the admin API win over these.",
-      Parsers.repositoryName(), ScopeLimitsConfig.FIELDS);
+      Parsers.repositoryName(), ScopeLimitSettings.FIELDS);
 
   public static final List<Setting<?>> CATALOG = List.of(
       UPSTREAM_URL, UPSTREAM_CA, UPSTREAM_POOL_SIZE, UPSTREAM_MAX_WAITING, UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_IDLE_TIMEOUT,
@@ -277,7 +284,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
     if (s.find(UPSTREAM_CA).isPresent() && !origin.getScheme().equals("https")) {
       problems.add("upstream.ca (from " + s.sourceOf(UPSTREAM_CA) + ") is only used with an https:// upstream.url, but it is " + origin);
     }
-    Map<String, ScopeLimitsConfig> scopes = scopeLimits(s, problems);
+    Map<String, Limits> scopes = scopeLimits(s, problems);
     List<AdminTokenConfig> tokens = adminTokens(s, problems);
     if (!problems.isEmpty()) {
       throw new ConfigurationException(problems);
@@ -327,10 +334,10 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
     return tokens;
   }
 
-  private static Map<String, ScopeLimitsConfig> scopeLimits(Settings s, List<String> problems) {
-    Map<String, ScopeLimitsConfig> scopes = new LinkedHashMap<>();
-    s.entries(QUOTA_SCOPES).forEach((scope, entry) ->
-        ScopeLimitsConfig.from(QUOTA_SCOPES, scope, entry, problems).ifPresent(limits -> scopes.put(scope, limits)));
+  private static Map<String, Limits> scopeLimits(Settings s, List<String> problems) {
+    Map<String, Limits> scopes = new LinkedHashMap<>();
+    s.entries(QUOTA_SCOPES).forEach(
+        (scope, entry) -> ScopeLimitSettings.from(QUOTA_SCOPES, scope, entry, problems).ifPresent(limits -> scopes.put(scope, limits)));
     return Collections.unmodifiableMap(scopes);
   }
 }

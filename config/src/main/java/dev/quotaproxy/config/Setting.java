@@ -35,7 +35,8 @@ public record Setting<T>(
     return new Setting<>(key, hint, description, null, false, parser, List.of(aliases));
   }
 
-  public static <T> Setting<T> withDefault(String key, String hint, String description, String defaultText, ValueParser<T> parser, String... aliases) {
+  public static <T> Setting<T> withDefault(String key, String hint, String description, String defaultText, ValueParser<T> parser,
+      String... aliases) {
     return new Setting<>(key, hint, description, defaultText, false, parser, List.of(aliases));
   }
 

@@ -6,7 +6,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -71,18 +70,13 @@ public final class SettingsLoader {
       try {
         values.put(s.key(), s.parser().parse(text));
       } catch (IllegalArgumentException e) {
-        problems.add(refusal(s.key(), sources.get(s.key()), text, e.getMessage()));
+        problems.add(SettingProblems.refusal(s.key(), sources.get(s.key()), text, e.getMessage()));
       }
     }
     if (!problems.isEmpty()) {
       throw new ConfigurationException(problems);
     }
     return new Settings(values, sources, entries);
-  }
-
-  /** "listen.port (from flag --port): '70000' must be between 0 and 65535", with any password in the text hidden. */
-  static String refusal(String key, String source, String text, String reason) {
-    return key + " (from " + source + "): '" + Redaction.hidePassword(text) + "' " + reason;
   }
 
   /** {@code --key value}, {@code --key=value}, and a bare {@code --flag} for true|false settings. */
@@ -207,7 +201,7 @@ public final class SettingsLoader {
     if (!yamlOnly.isEmpty()) {
       return yamlOnly;
     }
-    return closest(catalog.stream().map(Setting::key).toList(), unknown)
+    return SettingProblems.closest(catalog.stream().map(Setting::key).toList(), unknown)
         .map(key -> " (did you mean " + key + "?)")
         .orElse("");
   }
@@ -218,32 +212,6 @@ public final class SettingsLoader {
         .findFirst()
         .map(m -> ": " + m.prefix() + " is set in the YAML file only, as a mapping of " + m.nameHint() + " names to their settings")
         .orElse("");
-  }
-
-  /** The known name a couple of typos away from an unknown one, if any. */
-  static Optional<String> closest(List<String> known, String unknown) {
-    return known.stream()
-        .filter(key -> editDistance(key, unknown) <= 3)
-        .min(Comparator.comparingInt(key -> editDistance(key, unknown)));
-  }
-
-  static int editDistance(String a, String b) {
-    int[] previous = new int[b.length() + 1];
-    int[] current = new int[b.length() + 1];
-    for (int j = 0; j <= b.length(); j++) {
-      previous[j] = j;
-    }
-    for (int i = 1; i <= a.length(); i++) {
-      current[0] = i;
-      for (int j = 1; j <= b.length(); j++) {
-        int substitution = previous[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
-        current[j] = Math.min(substitution, Math.min(previous[j], current[j - 1]) + 1);
-      }
-      int[] swap = previous;
-      previous = current;
-      current = swap;
-    }
-    return previous[b.length()];
   }
 
   /** One paragraph per setting: flags, environment variable, default and meaning. */

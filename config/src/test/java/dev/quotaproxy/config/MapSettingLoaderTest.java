@@ -17,7 +17,8 @@ class MapSettingLoaderTest {
   static final Setting<String> NAME = Setting.withDefault("cache.name", "TEXT", "Name.", "main", Parsers.text());
   static final Setting<URI> URL = Setting.optional("url", "URL", "Where the mirror is.", Parsers.httpOrigin());
   static final Setting<Integer> WEIGHT = Setting.withDefault("weight", "N", "Share of traffic.", "1", Parsers.intBetween(1, 10));
-  static final MapSetting MIRRORS = new MapSetting("cache.mirrors", "MIRROR", "Mirrors by name.", Parsers.repositoryName(), List.of(URL, WEIGHT));
+  static final MapSetting MIRRORS = new MapSetting("cache.mirrors", "MIRROR", "Mirrors by name.", Parsers.repositoryName(),
+      List.of(URL, WEIGHT));
 
   @TempDir Path dir;
 

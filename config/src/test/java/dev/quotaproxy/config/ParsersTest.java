@@ -42,9 +42,9 @@ class ParsersTest {
 
   @Test
   void editDistanceCountsSingleEdits() {
-    assertThat(SettingsLoader.editDistance("listen.port", "listen.prot")).isEqualTo(2);
-    assertThat(SettingsLoader.editDistance("upstream.url", "upstream.url")).isZero();
-    assertThat(SettingsLoader.editDistance("", "abc")).isEqualTo(3);
+    assertThat(SettingProblems.editDistance("listen.port", "listen.prot")).isEqualTo(2);
+    assertThat(SettingProblems.editDistance("upstream.url", "upstream.url")).isZero();
+    assertThat(SettingProblems.editDistance("", "abc")).isEqualTo(3);
   }
 
   @Test

@@ -117,7 +117,8 @@ class ProxyConfigTest {
     assertThatThrownBy(() -> ProxyConfig.load(List.of("--upstream", "http://r", "--listen.tls.cert", cert.toString()), Map.of()))
         .isInstanceOfSatisfying(ConfigurationException.class, e -> assertThat(e.problems()).containsExactly(
             "listen.tls.cert and listen.tls.key go together: set both to serve HTTPS, or neither"));
-    assertThatThrownBy(() -> ProxyConfig.load(List.of("--upstream", "http://r", "--listen.tls.key", dir.resolve("nope.pem").toString()), Map.of()))
+    assertThatThrownBy(
+        () -> ProxyConfig.load(List.of("--upstream", "http://r", "--listen.tls.key", dir.resolve("nope.pem").toString()), Map.of()))
         .hasMessageContaining("listen.tls.key (from flag --listen.tls.key): '" + dir.resolve("nope.pem") + "' no such file");
 
     Path key = write("key.pem", "y");

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** The redis.* and quota.* settings other than quota.scopes (see {@link ScopeLimitsConfigTest}). */
+/** The redis.* and quota.* settings other than quota.scopes (see {@link ScopeLimitSettingsTest}). */
 class QuotaConfigTest {
   @TempDir Path dir;
 
@@ -78,14 +78,14 @@ class QuotaConfigTest {
   @Test
   void everyRefusalSaysWhyWithItsSource() {
     assertThatThrownBy(() -> ProxyConfig.load(List.of("--upstream", "http://r",
-            "--redis.url", "http://redis:6379",
-            "--redis.pool-size", "0",
-            "--quota.fail-open=sometimes",
-            "--quota.reservation-ttl", "500ms",
-            "--quota.chunk-reservation", "32K",
-            "--quota.system.hard-storage", "lots",
-            "--quota.system.write-ratio", "150%",
-            "--quota.system.refresh", "50ms"),
+        "--redis.url", "http://redis:6379",
+        "--redis.pool-size", "0",
+        "--quota.fail-open=sometimes",
+        "--quota.reservation-ttl", "500ms",
+        "--quota.chunk-reservation", "32K",
+        "--quota.system.hard-storage", "lots",
+        "--quota.system.write-ratio", "150%",
+        "--quota.system.refresh", "50ms"),
         Map.of("QUOTA_PROXY_QUOTA_SYSTEM_READ_ONLY", "maybe")))
         .isInstanceOfSatisfying(ConfigurationException.class, e -> assertThat(e.problems()).containsExactlyInAnyOrder(
             "redis.url (from flag --redis.url): 'http://redis:6379' must start with redis:// or rediss:// (TLS)",
@@ -101,7 +101,8 @@ class QuotaConfigTest {
 
   @Test
   void writeRatioOfZeroAndUnlimitedChunksAreRefused() {
-    assertThatThrownBy(() -> ProxyConfig.load(List.of("--upstream", "http://r", "--quota.system.write-ratio", "0", "--quota.chunk-reservation", "-1"), Map.of()))
+    assertThatThrownBy(() -> ProxyConfig
+        .load(List.of("--upstream", "http://r", "--quota.system.write-ratio", "0", "--quota.chunk-reservation", "-1"), Map.of()))
         .isInstanceOfSatisfying(ConfigurationException.class, e -> assertThat(e.problems()).containsExactlyInAnyOrder(
             "quota.system.write-ratio (from flag --quota.system.write-ratio): '0' must be more than 0%",
             "quota.chunk-reservation (from flag --quota.chunk-reservation): '-1' must be at least 64.0 KiB"));

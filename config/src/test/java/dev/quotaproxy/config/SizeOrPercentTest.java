@@ -34,7 +34,8 @@ class SizeOrPercentTest {
   void refusalsSayBothFormsOrWhyThePercentageIsWrong() {
     assertThatThrownBy(() -> parser.parse("lots"))
         .hasMessage("must be a size like 500M, 8G or 10GB (-1 for none), or a percentage like 80%");
-    assertThatThrownBy(() -> parser.parse("1.5")).hasMessage("must be a size like 500M, 8G or 10GB (-1 for none), or a percentage like 80%");
+    assertThatThrownBy(() -> parser.parse("1.5"))
+        .hasMessage("must be a size like 500M, 8G or 10GB (-1 for none), or a percentage like 80%");
     assertThatThrownBy(() -> parser.parse("150%")).hasMessage("must be at most 100%");
     assertThatThrownBy(() -> parser.parse("0%")).hasMessage("must be more than 0%");
     assertThatThrownBy(() -> parser.parse("8G%")).hasMessage("must be a percentage like 95%");

@@ -1,33 +1,17 @@
 package dev.quotaproxy.ledger;
 
-import static dev.quotaproxy.ledger.LedgerSql.columns;
-import static dev.quotaproxy.ledger.LedgerSql.longs;
-import static dev.quotaproxy.ledger.LedgerSql.texts;
-import static dev.quotaproxy.ledger.LedgerSql.times;
 import static dev.quotaproxy.ledger.LedgerSql.underPattern;
 
 import dev.quotaproxy.ledger.LedgerBatch.EventId;
-import dev.quotaproxy.ledger.LedgerBatch.HourlyUsage;
-import dev.quotaproxy.ledger.LedgerBatch.RepositoryDigest;
-import dev.quotaproxy.ledger.LedgerBatch.RepositoryReference;
-import dev.quotaproxy.ledger.LedgerBatch.ScopeHour;
-import dev.quotaproxy.ledger.LedgerBatch.StorageOutcome;
-import dev.quotaproxy.ledger.LedgerBatch.Traffic;
-import dev.quotaproxy.ledger.LedgerBatch.UserHour;
-import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;
-import dev.quotaproxy.ledger.LedgerEvent.Rejected;
 import io.vertx.core.Future;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.SqlClient;
-import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Tuple;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -36,7 +20,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.function.Supplier;
 
 /**
  * The durable record of usage in Postgres: applies the metering store's events exactly once, and
@@ -72,22 +55,7 @@ public final class Ledger {
    * @param repositories by repository name, each repository with any link or manifest
    */
   public record NamespaceSnapshot(String namespace, Optional<StreamPosition> position, long sequence,
-                                  Map<String, Long> usage, Map<String, RepositorySnapshot> repositories) {}
-
-  /**
-   * What one application of events did.
-   *
-   * @param count      events applied now (redelivered ones count 0)
-   * @param olderRedis namespaces whose new events came from a Redis holding older state than the ledger
-   *                   (see {@link #apply(List, Map)}): their usage was recounted from the links, and their
-   *                   Redis state must be restored from the ledger
-   */
-  public record Applied(int count, Set<String> olderRedis) {
-    public Applied {
-      olderRedis = Set.copyOf(olderRedis);
-    }
-  }
-
+      Map<String, Long> usage, Map<String, RepositorySnapshot> repositories) {}
 
   /**
    * Applies the events not applied before, all or nothing, and advances each namespace's position.
@@ -129,178 +97,8 @@ public final class Ledger {
     List<LedgerEvent> distinct = List.copyOf(byId.values());
     Set<String> namespaces = new TreeSet<>();
     ids.values().forEach(id -> namespaces.add(id.namespace()));
-    return pool.withTransaction(connection -> lockProgress(connection, namespaces)
-        .compose(progress -> recordEvents(connection, distinct, ids).compose(fresh -> {
-          Set<String> older = LedgerBatch.olderRedis(fresh, ids, sequences, progress);
-          return applyEffects(connection, LedgerBatch.of(fresh).withoutStorageOf(older))
-              .compose(done -> recount(connection, older))
-              .compose(done -> advanceProgress(connection, ids, sequences))
-              .map(done -> new Applied(fresh.size(), older));
-        })));
+    return pool.withTransaction(connection -> EventApplication.apply(connection, distinct, ids, namespaces, sequences));
   }
-
-  /**
-   * The progress rows of the namespaces, locked until the transaction ends, in name order: batches of one
-   * namespace (the feed, the outbox, a recovery) then judge their events against a position and a number
-   * no other batch is moving.
-   */
-  private static Future<Map<String, NamespaceProgress>> lockProgress(SqlConnection connection, Set<String> namespaces) {
-    return connection.preparedQuery(LedgerSql.LOCK_PROGRESS).execute(Tuple.of(namespaces.toArray(String[]::new)))
-        .map(rows -> {
-          Map<String, NamespaceProgress> progress = new HashMap<>();
-          rows.forEach(row -> progress.put(row.getString("namespace"), progressOf(row)));
-          return progress;
-        });
-  }
-
-  private static NamespaceProgress progressOf(Row row) {
-    return new NamespaceProgress(new StreamPosition(row.getLong("last_stream_ms"), row.getLong("last_stream_seq")),
-        row.getLong("last_sequence"));
-  }
-
-  /** Sets the usage of every scope of the namespaces to what their links add up to (see {@link LedgerSql#RECOUNT_NAMESPACE}). */
-  private static Future<Void> recount(SqlConnection connection, Set<String> namespaces) {
-    Future<Void> done = Future.succeededFuture();
-    for (String namespace : new TreeSet<>(namespaces)) {
-      done = done.compose(v -> connection.preparedQuery(LedgerSql.RECOUNT_NAMESPACE)
-          .execute(Tuple.of(namespace, underPattern(namespace))).mapEmpty());
-    }
-    return done;
-  }
-
-  /** Records the ids and returns, in batch order, the events whose id was new. */
-  private static Future<List<LedgerEvent>> recordEvents(SqlConnection connection, List<LedgerEvent> events,
-                                                        Map<String, EventId> ids) {
-    Tuple rows = columns(
-        texts(events, LedgerEvent::id),
-        texts(events, event -> ids.get(event.id()).namespace()),
-        texts(events, event -> ids.get(event.id()).streamId()),
-        texts(events, LedgerBatch::typeOf),
-        times(events, LedgerEvent::at));
-    return connection.preparedQuery(LedgerSql.RECORD_EVENTS).execute(rows).map(inserted -> {
-      Set<String> fresh = new HashSet<>();
-      inserted.forEach(row -> fresh.add(row.getString("event_id")));
-      return events.stream().filter(event -> fresh.contains(event.id())).toList();
-    });
-  }
-
-  /** One statement per table, in an order that respects the foreign keys (blobs before their links). */
-  private static Future<Void> applyEffects(SqlConnection connection, LedgerBatch batch) {
-    List<Map.Entry<String, Long>> blobs = List.copyOf(batch.blobSizes.entrySet());
-    List<Map.Entry<RepositoryDigest, Instant>> links = List.copyOf(batch.links.entrySet());
-    List<ManifestAdded> manifests = List.copyOf(batch.manifestInserts.values());
-    List<RepositoryReference> references = batch.references();
-    return write(connection, LedgerSql.UPSERT_BLOBS, blobs, () -> columns(
-            texts(blobs, Map.Entry::getKey),
-            longs(blobs, Map.Entry::getValue)))
-        // Unlinks first: a blob removed and added again in one batch ends linked, with its new time.
-        .compose(done -> write(connection, LedgerSql.UNLINK_BLOBS, batch.unlinks, () -> columns(
-            texts(batch.unlinks, RepositoryDigest::repository),
-            texts(batch.unlinks, RepositoryDigest::digest))))
-        .compose(done -> write(connection, LedgerSql.LINK_BLOBS, links, () -> columns(
-            texts(links, link -> link.getKey().repository()),
-            texts(links, link -> link.getKey().digest()),
-            times(links, Map.Entry::getValue))))
-        .compose(done -> write(connection, LedgerSql.DELETE_MANIFESTS, batch.manifestDeletes, () -> columns(
-            texts(batch.manifestDeletes, RepositoryDigest::repository),
-            texts(batch.manifestDeletes, RepositoryDigest::digest))))
-        .compose(done -> write(connection, LedgerSql.INSERT_MANIFESTS, manifests, () -> columns(
-            texts(manifests, ManifestAdded::repository),
-            texts(manifests, ManifestAdded::digest),
-            times(manifests, ManifestAdded::at),
-            texts(manifests, ManifestAdded::user))))
-        .compose(done -> write(connection, LedgerSql.INSERT_REFERENCES, references, () -> columns(
-            texts(references, RepositoryReference::repository),
-            texts(references, RepositoryReference::manifestDigest),
-            texts(references, RepositoryReference::digest))))
-        .compose(done -> applyStorage(connection, batch))
-        .compose(highWater -> addHourlyUsage(connection, batch.hourlyUsage(highWater)))
-        .compose(done -> addUserTraffic(connection, batch.userTraffic))
-        .compose(done -> recordRejections(connection, batch.rejections));
-  }
-
-  /**
-   * Scope usage: locks the touched scopes' rows, replays the batch's charges and frees over them
-   * (usage never below 0, high water per hour), writes the results back, and gives the high water.
-   */
-  private static Future<Map<ScopeHour, Long>> applyStorage(SqlConnection connection, LedgerBatch batch) {
-    String[] scopes = batch.storageScopes().toArray(String[]::new);
-    if (scopes.length == 0) {
-      return Future.succeededFuture(Map.of());
-    }
-    return connection.preparedQuery(LedgerSql.ENSURE_SCOPES).execute(columns(scopes))
-        .compose(done -> connection.preparedQuery(LedgerSql.LOCK_SCOPES).execute(columns(scopes)))
-        .compose(locked -> {
-          Map<String, Long> before = new HashMap<>();
-          locked.forEach(row -> before.put(row.getString("scope"), row.getLong("used_bytes")));
-          StorageOutcome outcome = batch.replayStorage(before);
-          Set<String> changed = outcome.usage().keySet();
-          return connection.preparedQuery(LedgerSql.SET_SCOPE_USAGE).execute(columns(
-                  texts(changed, scope -> scope),
-                  longs(changed, outcome.usage()::get),
-                  times(changed, outcome.changedAt()::get)))
-              .map(done -> outcome.highWater());
-        });
-  }
-
-  private static Future<Void> addHourlyUsage(SqlConnection connection, Map<ScopeHour, HourlyUsage> usage) {
-    List<Map.Entry<ScopeHour, HourlyUsage>> rows = List.copyOf(usage.entrySet());
-    return write(connection, LedgerSql.ADD_HOURLY_USAGE, rows, () -> columns(
-        texts(rows, row -> row.getKey().scope()),
-        times(rows, row -> row.getKey().hour()),
-        longs(rows, row -> row.getValue().storageHighWater()),
-        longs(rows, row -> row.getValue().traffic().ingressBytes()),
-        longs(rows, row -> row.getValue().traffic().egressBytes()),
-        longs(rows, row -> row.getValue().traffic().pushes()),
-        longs(rows, row -> row.getValue().traffic().pulls())));
-  }
-
-  private static Future<Void> addUserTraffic(SqlConnection connection, Map<UserHour, Traffic> traffic) {
-    List<Map.Entry<UserHour, Traffic>> rows = List.copyOf(traffic.entrySet());
-    return write(connection, LedgerSql.ADD_USER_TRAFFIC, rows, () -> columns(
-        texts(rows, row -> row.getKey().user()),
-        texts(rows, row -> row.getKey().repository()),
-        times(rows, row -> row.getKey().hour()),
-        longs(rows, row -> row.getValue().ingressBytes()),
-        longs(rows, row -> row.getValue().egressBytes()),
-        longs(rows, row -> row.getValue().pushes()),
-        longs(rows, row -> row.getValue().pulls())));
-  }
-
-  private static Future<Void> recordRejections(SqlConnection connection, List<Rejected> rejections) {
-    return write(connection, LedgerSql.RECORD_REJECTIONS, rejections, () -> columns(
-        texts(rejections, Rejected::id),
-        times(rejections, Rejected::at),
-        texts(rejections, Rejected::repository),
-        texts(rejections, Rejected::scope),
-        texts(rejections, Rejected::user),
-        texts(rejections, Rejected::resource),
-        longs(rejections, Rejected::requested),
-        longs(rejections, Rejected::usage),
-        longs(rejections, Rejected::limit),
-        texts(rejections, Rejected::reason)));
-  }
-
-  /** Every event of the batch counts here, redelivered ones too: position and number only move forward. */
-  private static Future<Void> advanceProgress(SqlConnection connection, Map<String, EventId> ids, Map<String, Long> sequences) {
-    List<Map.Entry<String, StreamPosition>> newest = List.copyOf(LedgerBatch.newestPositions(ids.values()).entrySet());
-    Map<String, Long> highest = LedgerBatch.highestSequences(ids, sequences);
-    return write(connection, LedgerSql.ADVANCE_PROGRESS, newest, () -> columns(
-        texts(newest, Map.Entry::getKey),
-        longs(newest, position -> position.getValue().ms()),
-        longs(newest, position -> position.getValue().seq()),
-        longs(newest, position -> highest.getOrDefault(position.getKey(), 0L))));
-  }
-
-  /** Runs a multi-row write, or nothing when there are no rows. */
-  private static Future<Void> write(SqlConnection connection, String sql, Collection<?> rows, Supplier<Tuple> columns) {
-    if (rows.isEmpty()) {
-      return Future.succeededFuture();
-    }
-    return connection.preparedQuery(sql).execute(columns.get()).mapEmpty();
-  }
-
-  // ---- Reading ----------------------------------------------------------------------------------
 
   /** The used bytes of one scope (0 when the ledger has none). */
   public Future<Long> scopeUsage(String scope) {
@@ -350,7 +148,7 @@ public final class Ledger {
 
   private static Future<Optional<NamespaceProgress>> progressRow(SqlClient client, String namespace) {
     return client.preparedQuery(LedgerSql.PROGRESS).execute(Tuple.of(namespace))
-        .map(rows -> rows.size() == 0 ? Optional.empty() : Optional.of(progressOf(rows.iterator().next())));
+        .map(rows -> rows.size() == 0 ? Optional.empty() : Optional.of(NamespaceProgress.of(rows.iterator().next())));
   }
 
   /**
@@ -393,8 +191,8 @@ public final class Ledger {
     Map<String, RepositorySnapshot> repositories = new TreeMap<>();
     for (String name : names) {
       Map<String, Set<String>> manifestsOfRepository = new TreeMap<>();
-      references.getOrDefault(name, Map.of()).forEach((digest, referenced) ->
-          manifestsOfRepository.put(digest, Collections.unmodifiableSet(referenced)));
+      references.getOrDefault(name, Map.of())
+          .forEach((digest, referenced) -> manifestsOfRepository.put(digest, Collections.unmodifiableSet(referenced)));
       repositories.put(name, new RepositorySnapshot(
           Collections.unmodifiableMap(blobs.getOrDefault(name, new TreeMap<>())),
           Collections.unmodifiableMap(manifestsOfRepository)));
@@ -440,7 +238,7 @@ public final class Ledger {
           List<Tuple> batch = new ArrayList<>();
           drift.forEach((scope, numbers) -> batch.add(Tuple.of(id, scope, numbers[0], numbers[1])));
           return connection.preparedQuery(
-                  "insert into drift (reconciliation_id, scope, expected_bytes, found_bytes, corrected) values ($1, $2, $3, $4, true)")
+              "insert into drift (reconciliation_id, scope, expected_bytes, found_bytes, corrected) values ($1, $2, $3, $4, true)")
               .executeBatch(batch)
               .map(id);
         }));

@@ -1,5 +1,6 @@
 package dev.quotaproxy.ledger;
 
+import dev.quotaproxy.oci.Scopes;
 import dev.quotaproxy.ledger.LedgerEvent.BlobAdded;
 import dev.quotaproxy.ledger.LedgerEvent.BlobRemoved;
 import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;
@@ -184,7 +185,7 @@ final class LedgerBatch {
    * overlapping a lease), not older state.
    */
   static Set<String> olderRedis(List<LedgerEvent> fresh, Map<String, EventId> ids, Map<String, Long> sequences,
-                                Map<String, NamespaceProgress> progress) {
+      Map<String, NamespaceProgress> progress) {
     Set<String> older = new TreeSet<>();
     for (LedgerEvent event : fresh) {
       EventId id = ids.get(event.id());

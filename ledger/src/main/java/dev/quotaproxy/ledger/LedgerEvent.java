@@ -26,7 +26,7 @@ public sealed interface LedgerEvent {
 
   /** A blob (layer, config or manifest) became linked to the repository. */
   record BlobAdded(String id, Instant at, String repository, String user, String digest, long size,
-                   List<String> chargedScopes) implements LedgerEvent {
+      List<String> chargedScopes) implements LedgerEvent {
     public BlobAdded {
       chargedScopes = List.copyOf(chargedScopes);
     }
@@ -34,7 +34,7 @@ public sealed interface LedgerEvent {
 
   /** A blob was unlinked from the repository (a delete, or no manifest references it any more). */
   record BlobRemoved(String id, Instant at, String repository, String user, String digest, long size,
-                     List<String> freedScopes) implements LedgerEvent {
+      List<String> freedScopes) implements LedgerEvent {
     public BlobRemoved {
       freedScopes = List.copyOf(freedScopes);
     }
@@ -42,7 +42,7 @@ public sealed interface LedgerEvent {
 
   /** A manifest new to the repository, with the digests it references (config, layers, child manifests). */
   record ManifestAdded(String id, Instant at, String repository, String user, String digest,
-                       List<String> references) implements LedgerEvent {
+      List<String> references) implements LedgerEvent {
     public ManifestAdded {
       references = List.copyOf(references);
     }
@@ -53,9 +53,9 @@ public sealed interface LedgerEvent {
 
   /** One request's traffic, counted into the hour that starts at {@code hour}. */
   record TrafficMetered(String id, Instant at, String repository, String user, Instant hour,
-                        long ingressBytes, long egressBytes, int pushes, int pulls) implements LedgerEvent {}
+      long ingressBytes, long egressBytes, int pushes, int pulls) implements LedgerEvent {}
 
   /** A push refused by a quota: what was asked, and where it did not fit. */
   record Rejected(String id, Instant at, String repository, String user, String scope, String resource,
-                  long requested, long usage, long limit, String reason) implements LedgerEvent {}
+      long requested, long usage, long limit, String reason) implements LedgerEvent {}
 }

@@ -1,5 +1,6 @@
 package dev.quotaproxy.ledger;
 
+import dev.quotaproxy.oci.Scopes;
 import dev.quotaproxy.ledger.ReconciliationStore.Run;
 import dev.quotaproxy.ledger.registry.RegistryWalker;
 import dev.quotaproxy.ledger.registry.RegistryWalker.WalkResult;
@@ -71,7 +72,7 @@ public final class Reconciler {
    *                          attempts) or whose usage drifted: Redis should be refreshed for them
    */
   public record Report(long reconciliationId, Kind kind, boolean complete, int walked, int walkedInTotal,
-                       List<Drift> drift, Set<String> changedNamespaces) {
+      List<Drift> drift, Set<String> changedNamespaces) {
     public Report {
       drift = List.copyOf(drift);
       changedNamespaces = Set.copyOf(changedNamespaces);

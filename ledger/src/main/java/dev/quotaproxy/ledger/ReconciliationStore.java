@@ -1,5 +1,6 @@
 package dev.quotaproxy.ledger;
 
+import dev.quotaproxy.oci.Scopes;
 import dev.quotaproxy.ledger.RepositoryDiff.Reference;
 import io.vertx.core.Future;
 import io.vertx.sqlclient.Pool;
@@ -193,8 +194,8 @@ final class ReconciliationStore {
   /** Drops everything the ledger holds for a repository the registry no longer lists. */
   Future<Void> dropRepository(Run run, String repository) {
     return pool.withTransaction(connection -> run(connection, List.of(
-            new Statement("delete from manifests where repository = $1", params(repository)),
-            new Statement("delete from repository_blobs where repository = $1", params(repository))))
+        new Statement("delete from manifests where repository = $1", params(repository)),
+        new Statement("delete from repository_blobs where repository = $1", params(repository))))
         .compose(ignored -> changed(connection, run, repository)));
   }
 

@@ -27,9 +27,9 @@ import java.util.Set;
  * </ul>
  */
 record RepositoryDiff(String repository,
-                      Map<String, Long> addBlobs, Set<String> dropBlobs,
-                      Set<String> addManifests, Set<String> dropManifests,
-                      List<Reference> addReferences, List<Reference> dropReferences) {
+    Map<String, Long> addBlobs, Set<String> dropBlobs,
+    Set<String> addManifests, Set<String> dropManifests,
+    List<Reference> addReferences, List<Reference> dropReferences) {
 
   record Reference(String manifest, String digest) {}
 

@@ -30,6 +30,16 @@ public final class Retention {
    */
   public record RollUp(long usageHours, long usageDays, long userTrafficHours, long userTrafficDays, long eventIdsPruned) {}
 
+  /** How both roll-ups end: a day's traffic adds to what the day had, and the rows rolled and written are counted. */
+  private static final String ADD_TRAFFIC_AND_COUNT = """
+          ingress_bytes = daily.ingress_bytes + excluded.ingress_bytes,
+          egress_bytes = daily.egress_bytes + excluded.egress_bytes,
+          pushes = daily.pushes + excluded.pushes,
+          pulls = daily.pulls + excluded.pulls
+        returning 1
+      )
+      select (select count(*) from rolled) as hours, (select count(*) from days) as days""";
+
   // A day is the UTC date of its hours. A day already rolled up (hours that arrived late, after an
   // earlier run) gets the new hours added: counters summed, the high water the greater of the two.
   private static final String ROLL_UP_USAGE = """
@@ -44,13 +54,7 @@ public final class Retention {
         group by 1, 2
         on conflict (scope, day) do update set
           storage_high_water = greatest(daily.storage_high_water, excluded.storage_high_water),
-          ingress_bytes = daily.ingress_bytes + excluded.ingress_bytes,
-          egress_bytes = daily.egress_bytes + excluded.egress_bytes,
-          pushes = daily.pushes + excluded.pushes,
-          pulls = daily.pulls + excluded.pulls
-        returning 1
-      )
-      select (select count(*) from rolled) as hours, (select count(*) from days) as days""";
+""" + ADD_TRAFFIC_AND_COUNT;
 
   private static final String ROLL_UP_USER_TRAFFIC = """
       with rolled as (
@@ -63,13 +67,7 @@ public final class Retention {
         from rolled
         group by 1, 2, 3
         on conflict (user_name, repository, day) do update set
-          ingress_bytes = daily.ingress_bytes + excluded.ingress_bytes,
-          egress_bytes = daily.egress_bytes + excluded.egress_bytes,
-          pushes = daily.pushes + excluded.pushes,
-          pulls = daily.pulls + excluded.pulls
-        returning 1
-      )
-      select (select count(*) from rolled) as hours, (select count(*) from days) as days""";
+""" + ADD_TRAFFIC_AND_COUNT;
 
   /**
    * An id only guards against its event being delivered again, which the stream does while it holds

@@ -11,7 +11,8 @@ class LedgerDatabaseTest {
   void aUrlNamesServerDatabaseAndCredentials() {
     LedgerDatabase db = LedgerDatabase.fromUrl(URI.create("postgresql://quota:s3cret@db.internal:6543/ledger"));
 
-    assertThat(db).isEqualTo(new LedgerDatabase("jdbc:postgresql://db.internal:6543/ledger", "db.internal", 6543, "ledger", "quota", "s3cret"));
+    assertThat(db)
+        .isEqualTo(new LedgerDatabase("jdbc:postgresql://db.internal:6543/ledger", "db.internal", 6543, "ledger", "quota", "s3cret"));
     assertThat(LedgerDatabase.fromUrl(URI.create("postgresql://db")).port()).isEqualTo(5432);
     assertThat(LedgerDatabase.fromUrl(URI.create("postgresql://db")).database()).isEqualTo("postgres");
   }

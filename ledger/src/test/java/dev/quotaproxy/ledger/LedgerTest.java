@@ -1,5 +1,6 @@
 package dev.quotaproxy.ledger;
 
+import dev.quotaproxy.oci.Scopes;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.entry;
@@ -369,9 +370,9 @@ class LedgerTest {
   void eachNamespaceKeepsTheHighestSequenceNumberApplied() {
     BlobAdded first = added("acme/app", "sha256:a", 100, "acme", "acme/app");
     BlobAdded second = added("acme/app", "sha256:b", 50, "acme", "acme/app");
-    Ledger.Applied applied = applyNumbered(Map.of(first, 7L, second, 8L));
+    Applied applied = applyNumbered(Map.of(first, 7L, second, 8L));
 
-    assertThat(applied).isEqualTo(new Ledger.Applied(2, Set.of()));
+    assertThat(applied).isEqualTo(new Applied(2, Set.of()));
     assertThat(ledger.sequence("acme").await()).isEqualTo(8);
     assertThat(ledger.snapshot("acme").await().sequence()).isEqualTo(8);
     assertThat(ledger.sequence("beta").await()).isZero();
@@ -397,9 +398,9 @@ class LedgerTest {
     // The older Redis knew only sha256:a (number 1): it charges sha256:b again, and a new sha256:c, as number 2 and 3.
     BlobAdded bAgain = added("acme/other", "sha256:b", 50, "acme", "acme/other");
     BlobAdded c = added("acme/app", "sha256:c", 30, "acme", "acme/app");
-    Ledger.Applied applied = applyNumbered(Map.of(bAgain, 2L, c, 3L));
+    Applied applied = applyNumbered(Map.of(bAgain, 2L, c, 3L));
 
-    assertThat(applied).isEqualTo(new Ledger.Applied(2, Set.of("acme")));
+    assertThat(applied).isEqualTo(new Applied(2, Set.of("acme")));
     assertThat(ledger.namespaceUsage("acme").await())
         .as("distinct links, not the older Redis's charges (which would give acme 230)")
         .containsExactly(entry("acme", 180L), entry("acme/app", 180L), entry("acme/other", 50L));
@@ -417,7 +418,7 @@ class LedgerTest {
     TrafficMetered early = eventAt("acme", 200, 0);
     applyNumbered(Map.of(early, 5L));
 
-    assertThat(applyNumbered(Map.of(late, 4L))).isEqualTo(new Ledger.Applied(1, Set.of()));
+    assertThat(applyNumbered(Map.of(late, 4L))).isEqualTo(new Applied(1, Set.of()));
   }
 
   @Test
@@ -505,7 +506,7 @@ class LedgerTest {
   }
 
   /** Applies events with their sequence numbers, in stream order (by id). */
-  private Ledger.Applied applyNumbered(Map<? extends LedgerEvent, Long> numbered) {
+  private Applied applyNumbered(Map<? extends LedgerEvent, Long> numbered) {
     List<LedgerEvent> events = new ArrayList<>(numbered.keySet());
     events.sort(java.util.Comparator.comparing(event -> StreamPosition.parse(event.id().substring(event.id().indexOf('/') + 1))));
     Map<String, Long> sequences = new java.util.HashMap<>();

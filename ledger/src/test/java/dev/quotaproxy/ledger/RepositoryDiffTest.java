@@ -22,8 +22,7 @@ class RepositoryDiffTest {
     return new RepositoryInventory("acme/app", blobs, manifests, missing);
   }
 
-  private static final RepositoryInventory TAGGED =
-      inventory(Map.of(M, 500L, CONFIG, 10L, LAYER, 1000L), Map.of(M, IMAGE), Set.of());
+  private static final RepositoryInventory TAGGED = inventory(Map.of(M, 500L, CONFIG, 10L, LAYER, 1000L), Map.of(M, IMAGE), Set.of());
 
   @Test
   void intoAnEmptyLedgerEverythingTheRegistryHoldsIsAdded() {

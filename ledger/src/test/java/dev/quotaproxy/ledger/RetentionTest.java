@@ -66,12 +66,14 @@ class RetentionTest {
     RollUp rollUp = rollUp();
 
     assertThat(rollUp).isEqualTo(new RollUp(4, 3, 3, 2, 0));
-    assertThat(rows("select scope, day, storage_high_water, ingress_bytes, egress_bytes, pushes, pulls from usage_daily order by scope, day"))
+    assertThat(
+        rows("select scope, day, storage_high_water, ingress_bytes, egress_bytes, pushes, pulls from usage_daily order by scope, day"))
         .containsExactly(
             List.of("acme", FEB_27, 50L, 1L, 1L, 1L, 1L),
             List.of("acme", FEB_28, 300L, 1011L, 1022L, 11L, 13L),
             List.of("acme/app", FEB_28, 70L, 5L, 5L, 1L, 1L));
-    assertThat(rows("select user_name, repository, day, ingress_bytes, egress_bytes, pushes, pulls from user_traffic_daily order by user_name"))
+    assertThat(
+        rows("select user_name, repository, day, ingress_bytes, egress_bytes, pushes, pulls from user_traffic_daily order by user_name"))
         .containsExactly(
             List.of("alice", "acme/app", FEB_28, 11L, 22L, 1L, 3L),
             List.of("bob", "acme/app", FEB_27, 7L, 7L, 7L, 7L));

@@ -3,7 +3,7 @@ package dev.quotaproxy.proxy;
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.ledger.LedgerDatabase;
-import dev.quotaproxy.proxy.quota.EmbeddedRedis;
+import dev.quotaproxy.metering.EmbeddedRedis;
 import java.io.IOException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

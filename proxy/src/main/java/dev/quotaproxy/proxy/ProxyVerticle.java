@@ -3,7 +3,7 @@ package dev.quotaproxy.proxy;
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.proxy.http.ProxyContext;
 import dev.quotaproxy.proxy.http.ProxyExchange;
-import dev.quotaproxy.proxy.http.SpliceGate;
+import dev.quotaproxy.proxy.http.splice.SpliceGate;
 import dev.quotaproxy.proxy.metrics.ProxyMetrics;
 import dev.quotaproxy.proxy.quota.QuotaRules;
 import io.vertx.core.Future;

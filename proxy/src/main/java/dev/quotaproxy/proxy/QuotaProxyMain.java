@@ -15,26 +15,31 @@ import dev.quotaproxy.ledger.Retention;
 import dev.quotaproxy.ledger.limits.LimitsLedger;
 import dev.quotaproxy.ledger.registry.RegistryWalker;
 import dev.quotaproxy.ledger.registry.WalkerOptions;
-import dev.quotaproxy.proxy.admin.RedisQuotaControl;
-import dev.quotaproxy.proxy.ledger.EventOutbox;
-import dev.quotaproxy.proxy.ledger.LedgerBinding;
-import dev.quotaproxy.proxy.ledger.LedgerFeed;
-import dev.quotaproxy.proxy.ledger.LedgerRecovery;
-import dev.quotaproxy.proxy.ledger.LimitsSync;
-import dev.quotaproxy.proxy.ledger.Reconciliations;
-import dev.quotaproxy.proxy.ledger.RedisStateWatch;
-import dev.quotaproxy.proxy.ledger.RegistryIntents;
+import dev.quotaproxy.proxy.control.RedisQuotaControl;
+import dev.quotaproxy.metering.sync.EventOutbox;
+import dev.quotaproxy.metering.sync.LedgerBinding;
+import dev.quotaproxy.metering.sync.LedgerFeed;
+import dev.quotaproxy.metering.sync.LedgerRecovery;
+import dev.quotaproxy.metering.sync.LimitsSync;
+import dev.quotaproxy.metering.sync.Reconciliations;
+import dev.quotaproxy.metering.sync.RedisStateWatch;
+import dev.quotaproxy.metering.sync.RegistryIntents;
+import dev.quotaproxy.proxy.metrics.MetricsRoutes;
 import dev.quotaproxy.proxy.metrics.ProxyMetrics;
 import dev.quotaproxy.proxy.metrics.Readiness;
 import dev.quotaproxy.proxy.quota.ConfiguredQuotas;
-import dev.quotaproxy.proxy.quota.EvictionPolicy;
-import dev.quotaproxy.proxy.quota.LiveReservations;
+import dev.quotaproxy.metering.EvictionPolicy;
+import dev.quotaproxy.metering.LiveReservations;
 import dev.quotaproxy.proxy.quota.PushLimits;
 import dev.quotaproxy.proxy.quota.QuotaEnforcer;
 import dev.quotaproxy.proxy.quota.QuotaRules;
-import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.metering.NamespaceGate;
+import dev.quotaproxy.metering.RedisLimits;
+import dev.quotaproxy.metering.RedisQuotaStore;
+import dev.quotaproxy.metering.RequestLeases;
+import dev.quotaproxy.metering.StoreClient;
+import dev.quotaproxy.metering.UsageReader;
 import dev.quotaproxy.proxy.quota.SystemGuard;
-import dev.quotaproxy.proxy.schedule.Periodic;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.ThreadingModel;
@@ -151,17 +156,20 @@ public final class QuotaProxyMain {
     Redis ledgerRedis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl).setMaxPoolSize(4).setPoolName("ledger"));
     EventOutbox outbox = new EventOutbox(ledgerRedis, ledger).measuredIn(ProxyMetrics.of(vertx).registry());
     LiveReservations live = new LiveReservations();
-    RedisQuotaStore maintenance = RedisQuotaStore.create(vertx, redisUrl, 2, quota.reservationTtl(), outbox, live);
+    StoreClient maintenance = StoreClient.create(vertx, redisUrl, 2, outbox, ProxyMetrics.of(vertx).redis());
+    RedisLimits redisLimits = new RedisLimits(maintenance);
     Pool adminPool = backends.ledgerDatabase.pool(vertx, 2);
     LimitsLedger limits = new LimitsLedger(adminPool);
-    LimitsSync limitsSync = new LimitsSync(limits, maintenance, config);
+    LimitsSync limitsSync = new LimitsSync(limits, redisLimits, config);
+    // The recovery writes limits, which pass no gate: so it is built first, and every gate is built with it.
     LedgerRecovery recovery = new LedgerRecovery(vertx, ledgerRedis, ledger, outbox, limitsSync::syncNamespace);
-    maintenance.withRecovery(recovery);
+    NamespaceGate maintenanceGate = new NamespaceGate(maintenance, recovery);
+    UsageReader usage = new UsageReader(maintenanceGate);
     // Redis is (re)filled from Postgres, the record of limits set by the file and through the admin API.
-    ConfiguredQuotas configured = new ConfiguredQuotas(maintenance, quota, guard, limitsSync::syncOnce, "the ledger");
+    ConfiguredQuotas configured = new ConfiguredQuotas(redisLimits, usage, config, guard, limitsSync::syncOnce, "the ledger");
     PushLimits pushes = QuotaEnforcer.pushLimits(quota);
-    Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(v,
-        RedisQuotaStore.create(v, redisUrl, connectionsPerLoop, quota.reservationTtl(), outbox, live).withRecovery(recovery),
+    Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(v, new RedisQuotaStore(new NamespaceGate(
+        StoreClient.create(v, redisUrl, connectionsPerLoop, outbox, ProxyMetrics.of(v).redis()), recovery), quota.reservationTtl(), live),
         guard, quota, pushes);
 
     // Limits first, then the listener: a push in between would be measured against no limit. A store
@@ -185,8 +193,9 @@ public final class QuotaProxyMain {
             // Unreachable: the state watch and every restore check again once it is back.
             : Future.succeededFuture()))
         .compose(bound -> limitsSync.seed()
-            .onFailure(e -> LOG.error("configured limits not recorded in the ledger yet, Postgres unreachable (retried with every sync): {}",
-                e.toString()))
+            .onFailure(
+                e -> LOG.error("configured limits not recorded in the ledger yet, Postgres unreachable (retried with every sync): {}",
+                    e.toString()))
             .otherwiseEmpty())
         .compose(seeded -> configured.apply()
             .onFailure(e -> LOG.error("configured limits not written yet, quota store unreachable: {}", e.toString()))
@@ -196,9 +205,10 @@ public final class QuotaProxyMain {
           limitsSync.keepSyncing(vertx, LIMITS_SYNC_INTERVAL);
           new LedgerFeed(vertx, ledgerRedis, ledger, config.ledger().batchSize(), recovery::restoreFromLedger).start();
           new RedisStateWatch(ledgerRedis, ledger, recovery).keepWatching(vertx, STATE_WATCH_MILLIS);
-          outbox.keepChecking(vertx, recovery);
-          keepReservations(vertx, maintenance);
-          new RegistryIntents(maintenance, ledgerRedis,
+          outbox.keepChecking(vertx, recovery::restoreFromLedger);
+          RequestLeases leases = new RequestLeases(maintenance, live, quota.reservationTtl());
+          leases.keepRenewing(vertx);
+          new RegistryIntents(new RedisQuotaStore(maintenanceGate, quota.reservationTtl(), live), leases, ledgerRedis,
               RegistryIntents.headOn(vertx.createHttpClient(ProxyVerticle.upstreamOptions(config.upstream())))).keepChecking(vertx);
           // The recorded setting, which the admin API may have changed since the file's was seeded.
           keepRollingUp(vertx, new Retention(backends.ledgerDatabase.pool(vertx, 1)), () -> limits.settings()
@@ -206,7 +216,7 @@ public final class QuotaProxyMain {
           Reconciliations reconciliations = reconciliations(vertx, config, backends, ledgerRedis, ledger, recovery);
           reconciliations.keepReconciling(vertx, config.ledger().reconcileInterval());
           backfillAnEmptyLedger(ledger, reconciliations);
-          QuotaControl control = new RedisQuotaControl(maintenance, recovery, reconciliations);
+          QuotaControl control = new RedisQuotaControl(usage, redisLimits, recovery, reconciliations);
           Pool probePool = backends.ledgerDatabase.pool(vertx, 1);
           ProxyMetrics.of(vertx).sample(vertx, ledgerRedis, probePool);
           Readiness readiness = upstreamReadiness(vertx, config)
@@ -222,21 +232,12 @@ public final class QuotaProxyMain {
         });
   }
 
-  /** Renews this process's requests' reservations, and re-creates those Redis lost, every RedisQuotaStore.KEEP_MILLIS. */
-  public static void keepReservations(Vertx vertx, RedisQuotaStore store) {
-    Periodic.every(vertx, RedisQuotaStore.KEEP_MILLIS, store::keep, done -> {
-      if (done.failed()) {
-        LOG.debug("reservations in flight not renewed (next round retries): {}", done.cause().toString());
-      }
-    });
-  }
-
   /**
    * What the admin API's parts are built from. Quota side (pool, limits, control) is null when quotas
    * are off: no Redis, no Postgres.
    */
   record AdminDependencies(Vertx vertx, ProxyConfig config, Pool ledgerPool, LimitsLedger limits, QuotaControl quota,
-                           Pool reportPool, Readiness readiness) {
+      Pool reportPool, Readiness readiness) {
     static AdminDependencies none(Vertx vertx, ProxyConfig config) {
       return new AdminDependencies(vertx, config, null, null, null, null, upstreamReadiness(vertx, config));
     }
@@ -251,7 +252,7 @@ public final class QuotaProxyMain {
   /** Every part of the admin API, in one place: add a part here and the listener and the wiring test see it. */
   static List<AdminRoutes> adminParts(AdminDependencies deps) {
     List<AdminRoutes> parts = new ArrayList<>();
-    parts.add(ProxyMetrics.of(deps.vertx()).routes(deps.readiness()));
+    parts.add(new MetricsRoutes(ProxyMetrics.of(deps.vertx()), deps.readiness()));
     if (deps.quota() != null) {
       parts.add(new LimitsRoutes(deps.limits(), deps.quota()));
       parts.add(new SystemRoutes(deps.limits(), deps.quota()));
@@ -277,7 +278,7 @@ public final class QuotaProxyMain {
   }
 
   static Reconciliations reconciliations(Vertx vertx, ProxyConfig config, Backends backends, Redis redis, Ledger ledger,
-                                         LedgerRecovery recovery) {
+      LedgerRecovery recovery) {
     RegistryWalker walker = new RegistryWalker(vertx,
         WalkerOptions.of(config.upstream().origin()).withCaCertificates(config.upstream().caCertificates()));
     Reconciler reconciler = new Reconciler(backends.ledgerDatabase.pool(vertx, 2), walker);
@@ -313,7 +314,8 @@ public final class QuotaProxyMain {
       Ledger ledger = new Ledger(backends.ledgerDatabase.pool(vertx, 2));
       Redis redis = Redis.createClient(vertx, backends.redisUrl);
       Reconciliations reconciliations = reconciliations(vertx, config, backends, redis, ledger, new LedgerRecovery(vertx, redis, ledger));
-      Future<?> run = job.equals("backfill") ? reconciliations.backfill()
+      Future<?> run = job.equals("backfill")
+          ? reconciliations.backfill()
           : reconciliations.redisAgainstLedger().compose(redisDrift -> reconciliations.registry());
       Object report = run.await(24, TimeUnit.HOURS);
       System.out.println(job + " done: " + report);

@@ -1,6 +1,8 @@
 package dev.quotaproxy.proxy;
 
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
+import static dev.quotaproxy.testing.Eventually.eventually;
+import static dev.quotaproxy.testing.Eventually.eventuallyGet;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.admin.AdminApi;
@@ -12,13 +14,13 @@ import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.ledger.LedgerDatabase;
 import dev.quotaproxy.ledger.limits.LimitsLedger;
-import dev.quotaproxy.proxy.admin.RedisQuotaControl;
-import dev.quotaproxy.proxy.ledger.LedgerRecovery;
-import dev.quotaproxy.proxy.quota.QuotaKeys;
-import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.proxy.control.RedisQuotaControl;
+import dev.quotaproxy.metering.sync.LedgerRecovery;
+import dev.quotaproxy.metering.QuotaKeys;
+import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.ledger.support.RealRegistry;
-import dev.quotaproxy.proxy.support.TestRedis;
+import dev.quotaproxy.metering.support.TestRedis;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -189,7 +191,8 @@ class AdminLimitsApiTest {
     assertThat(ratio.statusCode()).isEqualTo(400);
     assertThat(error(ratio).getString("message")).isEqualTo("write_ratio must be at most 100%");
     assertThat(send("PUT", "/api/v1/system", ADMIN, new JsonObject().put("write_ratio", "0%")).statusCode()).isEqualTo(400);
-    assertThat(json(send("GET", "/api/v1/limits?scope=badinput", ADMIN, null), 200).getString("updated_by")).as("nothing recorded").isNull();
+    assertThat(json(send("GET", "/api/v1/limits?scope=badinput", ADMIN, null), 200).getString("updated_by")).as("nothing recorded")
+        .isNull();
   }
 
   @Test
@@ -283,10 +286,12 @@ class AdminLimitsApiTest {
 
     JsonObject byName = json(send("GET", "/api/v1/scopes?sort=name&order=asc&offset=1&limit=2", ADMIN, null), 200);
     assertThat(byName.getLong("total")).isEqualTo(page.getLong("total"));
-    assertThat(names(byName)).containsExactlyElementsOf(names(json(send("GET", "/api/v1/scopes?sort=name&order=asc&limit=500", ADMIN, null), 200))
-        .subList(1, 3));
+    assertThat(names(byName))
+        .containsExactlyElementsOf(names(json(send("GET", "/api/v1/scopes?sort=name&order=asc&limit=500", ADMIN, null), 200))
+            .subList(1, 3));
 
-    assertThat(names(json(send("GET", "/api/v1/scopes?limit=500", VIEWER, null), 200))).allMatch(n -> n.equals("acme") || n.startsWith("acme/"));
+    assertThat(names(json(send("GET", "/api/v1/scopes?limit=500", VIEWER, null), 200)))
+        .allMatch(n -> n.equals("acme") || n.startsWith("acme/"));
   }
 
   @Test
@@ -314,8 +319,8 @@ class AdminLimitsApiTest {
     // Once the ledger has the push (the feed runs on its own), Redis is made to believe in usage that
     // neither the ledger nor the registry holds: the reconciliation finds and corrects it.
     var pool = postgres.database().pool(proxy.vertx(), 1);
-    await(() -> pool.query("select used_bytes from scope_usage where scope = 'reconciled'").execute().await(5, TimeUnit.SECONDS).size() == 1,
-        "the ledger has the push");
+    eventually(Duration.ofSeconds(20), () -> assertThat(pool.query("select used_bytes from scope_usage where scope = 'reconciled'")
+        .execute().await(5, TimeUnit.SECONDS).size()).as("ledger rows for the push").isEqualTo(1));
     redis.command(Request.cmd(Command.HINCRBY).arg(QuotaKeys.of("reconciled").used()).arg("reconciled").arg(5000));
     JsonObject report = json(send("POST", "/api/v1/reconciliations", ADMIN, null), 200);
     assertThat(report.getJsonObject("redis").getJsonArray("drift").stream().map(JsonObject.class::cast)
@@ -332,18 +337,18 @@ class AdminLimitsApiTest {
     try {
       int nothingListens = freePort();
       // Redis down.
-      RedisQuotaStore unreachable = RedisQuotaStore.create(vertx, "redis://127.0.0.1:" + nothingListens, 1, Duration.ofHours(1));
-      var down = usageThrough(vertx, new RedisQuotaControl(unreachable, null, null), "acme");
+      StoreOnRedis unreachable = StoreOnRedis.open(vertx, "redis://127.0.0.1:" + nothingListens, 1, Duration.ofHours(1));
+      var down = usageThrough(vertx, new RedisQuotaControl(unreachable.usage(), unreachable.limits(), null, null), "acme");
       assertThat(down.statusCode()).isEqualTo(400);
       assertThat(error(down).getString("code")).isEqualTo("USAGE_UNAVAILABLE");
       assertThat(error(down).getString("message")).startsWith("usage is unavailable: the quota store cannot be reached");
 
       // Redis up, but it does not know the namespace's state and the ledger (Postgres down) cannot restore it.
-      RedisQuotaStore store = RedisQuotaStore.create(vertx, redis.url(), 1, Duration.ofHours(1));
+      StoreOnRedis stores = StoreOnRedis.open(vertx, redis.url(), 1, Duration.ofHours(1));
       Ledger deadLedger = new Ledger(LedgerDatabase.fromUrl(URI.create("postgresql://postgres:postgres@127.0.0.1:" + nothingListens
           + "/postgres")).pool(vertx, 1));
       var recovery = new LedgerRecovery(vertx, io.vertx.redis.client.Redis.createClient(vertx, redis.url()), deadLedger);
-      var unknown = usageThrough(vertx, new RedisQuotaControl(store, recovery, null), "neverseen");
+      var unknown = usageThrough(vertx, new RedisQuotaControl(stores.usage(), stores.limits(), recovery, null), "neverseen");
       assertThat(unknown.statusCode()).isEqualTo(400);
       assertThat(error(unknown).getString("message")).contains("namespace neverseen").contains("could not be restored from the ledger");
     } finally {
@@ -352,8 +357,10 @@ class AdminLimitsApiTest {
   }
 
   private static HttpResponse<String> usageThrough(Vertx vertx, RedisQuotaControl control, String scope) throws Exception {
-    var router = AdminApi.router(vertx, new AdminTokens(List.of(new AdminTokenConfig("ops", ADMIN, AdminTokenConfig.Role.ADMIN, List.of()))),
-        List.of(new LimitsRoutes(new LimitsLedger(postgres.database().pool(vertx, 1)), control))).await(20, TimeUnit.SECONDS);
+    var router = AdminApi
+        .router(vertx, new AdminTokens(List.of(new AdminTokenConfig("ops", ADMIN, AdminTokenConfig.Role.ADMIN, List.of()))),
+            List.of(new LimitsRoutes(new LimitsLedger(postgres.database().pool(vertx, 1)), control)))
+        .await(20, TimeUnit.SECONDS);
     var server = vertx.createHttpServer().requestHandler(router).listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS);
     return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.actualPort() + "/api/v1/usage?scope=" + scope))
         .header("Authorization", "Bearer " + ADMIN).build(), HttpResponse.BodyHandlers.ofString());
@@ -369,12 +376,11 @@ class AdminLimitsApiTest {
     awaitRedisLimit("flushed", 50 * KiB);
     // The refresh that wrote the limit back may have found the namespace still being restored: until the
     // next one, system usage is unknown and a push is refused 503 (fail closed). Only that is waited out.
-    var reply = new java.util.concurrent.atomic.AtomicReference<OciTestClient.Reply>();
-    await(() -> {
-      reply.set(proxy.client().pushBlob("flushed/app", randomBytes(60 * KiB)));
-      return reply.get().status() != 503;
-    }, "a push answered other than 503 once system usage is rebuilt");
-    var refused = reply.get();
+    var refused = eventuallyGet(Duration.ofSeconds(20), () -> {
+      var reply = proxy.client().pushBlob("flushed/app", randomBytes(60 * KiB));
+      assertThat(reply.status()).as("a push while system usage is rebuilt: %s", reply.body()).isNotEqualTo(503);
+      return reply;
+    });
     assertThat(refused.status()).isEqualTo(403);
     assertThat(refused.body()).contains("50.0 KiB");
   }
@@ -421,25 +427,17 @@ class AdminLimitsApiTest {
 
   /** The read-only switch follows the system settings within one refresh (100 ms here). */
   private static void awaitPush(String repository, int status) throws Exception {
-    await(() -> proxy.client().pushBlob(repository, randomBytes(KiB)).status() == status, "a push to " + repository + " answered " + status);
+    eventually(Duration.ofSeconds(20),
+        () -> assertThat(proxy.client().pushBlob(repository, randomBytes(KiB)).status()).as("a push to %s", repository).isEqualTo(status));
   }
 
   private static void awaitRedisLimit(String scope, long hard) throws Exception {
-    RedisQuotaStore store = RedisQuotaStore.create(proxy.vertx(), redis.url(), 1, Duration.ofHours(1));
+    StoreOnRedis stores = StoreOnRedis.open(proxy.vertx(), redis.url(), 1, Duration.ofHours(1));
     try {
-      await(() -> store.scope(scope).await(5, TimeUnit.SECONDS).limits().storageHard() == hard, scope + "'s hard limit in Redis is " + hard);
+      eventually(Duration.ofSeconds(20), () -> assertThat(stores.store().scope(scope).await(5, TimeUnit.SECONDS).limits().storageHard())
+          .as("%s's hard limit in Redis", scope).isEqualTo(hard));
     } finally {
-      store.close();
-    }
-  }
-
-  private static void await(java.util.concurrent.Callable<Boolean> condition, String what) throws Exception {
-    Instant deadline = Instant.now().plusSeconds(20);
-    while (!condition.call()) {
-      if (Instant.now().isAfter(deadline)) {
-        throw new AssertionError("not within 20 s: " + what);
-      }
-      Thread.sleep(50);
+      stores.close();
     }
   }
 
@@ -467,7 +465,8 @@ class AdminLimitsApiTest {
   }
 
   static JsonObject json(HttpResponse<String> response, int status) {
-    assertThat(response.statusCode()).as("%s %s: %s", response.request().method(), response.request().uri(), response.body()).isEqualTo(status);
+    assertThat(response.statusCode()).as("%s %s: %s", response.request().method(), response.request().uri(), response.body())
+        .isEqualTo(status);
     return new JsonObject(response.body());
   }
 

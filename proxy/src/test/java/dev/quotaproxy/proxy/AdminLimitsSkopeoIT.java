@@ -9,7 +9,7 @@ import dev.quotaproxy.proxy.support.OciTestClient.Image;
 import dev.quotaproxy.proxy.support.ProxyProcess;
 import dev.quotaproxy.ledger.support.RealRegistry;
 import dev.quotaproxy.proxy.support.Skopeo;
-import dev.quotaproxy.proxy.support.TestRedis;
+import dev.quotaproxy.metering.support.TestRedis;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
 import java.net.http.HttpClient;

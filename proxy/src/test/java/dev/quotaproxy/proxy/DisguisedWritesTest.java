@@ -6,8 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.OciTestClient.Reply;
-import dev.quotaproxy.proxy.support.QuotaHarness;
-import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
+import dev.quotaproxy.proxy.support.ProxyFixture;
 import io.vertx.core.json.JsonObject;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -23,9 +22,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Writes dressed up so that a proxy classifying the raw request would let them through unmetered,
@@ -43,21 +41,7 @@ class DisguisedWritesTest {
       """;
   private static final int BLOB_SIZE = 256 * 1024;
 
-  static QuotaHarness harness;
-  static Deployed proxy;
-  static OciTestClient client;
-
-  @BeforeAll
-  static void start() throws Exception {
-    harness = new QuotaHarness();
-    proxy = harness.startProxy(LIMITS);
-    client = proxy.client();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    harness.close();
-  }
+  @RegisterExtension static final ProxyFixture proxy = ProxyFixture.of(LIMITS);
 
   @Test
   void anUploadStartBehindAnEncodedSlashIsRefused() throws Exception {
@@ -68,12 +52,12 @@ class DisguisedWritesTest {
   @Test
   void aClosingPutBehindAnEncodedSlashIsRefused() throws Exception {
     byte[] blob = randomBytes(BLOB_SIZE);
-    String session = path(client.startUpload("disguise/encoded-put").header("Location").orElseThrow());
+    String session = path(proxy.client().startUpload("disguise/encoded-put").header("Location").orElseThrow());
 
     assertRefusedAndNothingStored("PUT", session.replace("/blobs/uploads/", "/blobs%2Fuploads/") + "&digest=" + digest(blob),
         Map.of("Content-Type", "application/octet-stream"), blob,
         "the request path is not in canonical form: encoded '/' (%2F) in segment 4");
-    assertThat(harness.direct().head("/v2/disguise/encoded-put/blobs/" + digest(blob)).status()).isEqualTo(404);
+    assertThat(proxy.harness().direct().head("/v2/disguise/encoded-put/blobs/" + digest(blob)).status()).isEqualTo(404);
   }
 
   @Test
@@ -85,22 +69,22 @@ class DisguisedWritesTest {
   @Test
   void aDigestInAFormBodyOfTheClosingPutIsRefused() throws Exception {
     byte[] blob = randomBytes(BLOB_SIZE);
-    String session = path(client.startUpload("disguise/form-put").header("Location").orElseThrow());
-    Reply patched = client.send("PATCH", session, BodyPublishers.ofByteArray(blob), "Content-Type", "application/octet-stream");
+    String session = path(proxy.client().startUpload("disguise/form-put").header("Location").orElseThrow());
+    Reply patched = proxy.client().send("PATCH", session, BodyPublishers.ofByteArray(blob), "Content-Type", "application/octet-stream");
     assertThat(patched.status()).isEqualTo(202);
 
     assertRefusedAndNothingStored("PUT", path(patched.header("Location").orElseThrow()),
         Map.of("Content-Type", "application/x-www-form-urlencoded"), ("digest=" + digest(blob)).getBytes(StandardCharsets.UTF_8),
         "a form body (Content-Type: application/x-www-form-urlencoded) is not accepted on PUT requests:"
             + " the registry would read parameters such as digest and mount from it");
-    assertThat(harness.direct().head("/v2/disguise/form-put/blobs/" + digest(blob)).status()).isEqualTo(404);
+    assertThat(proxy.harness().direct().head("/v2/disguise/form-put/blobs/" + digest(blob)).status()).isEqualTo(404);
   }
 
   /** The control: the same form-body closing PUT, straight to the registry, stores the blob. */
   @Test
   void aDigestInAFormBodyIsReadByTheRegistry() throws Exception {
     byte[] blob = randomBytes(BLOB_SIZE);
-    OciTestClient registry = harness.direct();
+    OciTestClient registry = proxy.harness().direct();
     String session = path(registry.startUpload("disguise/form-direct").header("Location").orElseThrow());
     Reply patched = registry.send("PATCH", session, BodyPublishers.ofByteArray(blob), "Content-Type", "application/octet-stream");
 
@@ -114,25 +98,25 @@ class DisguisedWritesTest {
   @Test
   void aMountInAFormBodyIsRefused() throws Exception {
     byte[] blob = randomBytes(BLOB_SIZE);
-    assertThat(client.pushBlob("disguise/source", blob).status()).isEqualTo(201);
+    assertThat(proxy.client().pushBlob("disguise/source", blob).status()).isEqualTo(201);
 
     assertRefusedAndNothingStored("POST", "/v2/disguise/form-mount/blobs/uploads/",
         Map.of("Content-Type", "multipart/form-data; boundary=b"), multipart("b", "mount", digest(blob), "from", "disguise/source"),
         "a form body (Content-Type: multipart/form-data; boundary=b) is not accepted on POST requests:"
             + " the registry would read parameters such as digest and mount from it");
-    assertThat(harness.direct().head("/v2/disguise/form-mount/blobs/" + digest(blob)).status()).isEqualTo(404);
+    assertThat(proxy.harness().direct().head("/v2/disguise/form-mount/blobs/" + digest(blob)).status()).isEqualTo(404);
   }
 
   @Test
   void aMountOnAnUploadSessionIsRefused() throws Exception {
     byte[] blob = randomBytes(BLOB_SIZE);
-    assertThat(client.pushBlob("disguise/source", blob).status()).isEqualTo(201);
-    String session = path(client.startUpload("disguise/session-mount").header("Location").orElseThrow());
+    assertThat(proxy.client().pushBlob("disguise/source", blob).status()).isEqualTo(201);
+    String session = path(proxy.client().startUpload("disguise/session-mount").header("Location").orElseThrow());
 
     // distribution 2.8 answers a POST on a session URL with a new upload, or here a mount (201).
     assertRefusedAndNothingStored("POST", session + "&mount=" + digest(blob) + "&from=disguise/source", Map.of(), new byte[0],
         "POST " + session.substring(0, session.indexOf('?')) + " is not a registry operation this proxy recognises");
-    assertThat(harness.direct().head("/v2/disguise/session-mount/blobs/" + digest(blob)).status()).isEqualTo(404);
+    assertThat(proxy.harness().direct().head("/v2/disguise/session-mount/blobs/" + digest(blob)).status()).isEqualTo(404);
   }
 
   @Test
@@ -154,7 +138,7 @@ class DisguisedWritesTest {
   @Test
   void aLowerCasePatchIsRefused() throws Exception {
     byte[] blob = randomBytes(BLOB_SIZE);
-    String session = path(client.startUpload("disguise/lower").header("Location").orElseThrow());
+    String session = path(proxy.client().startUpload("disguise/lower").header("Location").orElseThrow());
 
     assertRefusedAndNothingStored("patch", session, Map.of("Content-Type", "application/octet-stream"), blob,
         "patch " + session.substring(0, session.indexOf('?')) + " is not a registry operation this proxy recognises");
@@ -163,11 +147,11 @@ class DisguisedWritesTest {
   @Test
   void aClosingPutWithTwoDigestsIsRefused() throws Exception {
     byte[] blob = randomBytes(BLOB_SIZE);
-    String session = path(client.startUpload("disguise/twice").header("Location").orElseThrow());
+    String session = path(proxy.client().startUpload("disguise/twice").header("Location").orElseThrow());
 
     assertRefusedAndNothingStored("PUT", session + "&digest=" + digest(new byte[] {1}) + "&digest=" + digest(blob),
         Map.of("Content-Type", "application/octet-stream"), blob, "the request query is ambiguous: 'digest' is given more than once");
-    assertThat(harness.direct().head("/v2/disguise/twice/blobs/" + digest(blob)).status()).isEqualTo(404);
+    assertThat(proxy.harness().direct().head("/v2/disguise/twice/blobs/" + digest(blob)).status()).isEqualTo(404);
   }
 
   @Test
@@ -175,18 +159,18 @@ class DisguisedWritesTest {
     byte[] blob = randomBytes(BLOB_SIZE);
 
     // distribution's name grammar takes a host first: "Disguise/app" is a repository it stores.
-    assertThat(client.pushBlob("Disguise/app", blob).status()).isEqualTo(201);
+    assertThat(proxy.client().pushBlob("Disguise/app", blob).status()).isEqualTo(201);
 
-    assertThat(harness.scope(proxy.store(), "Disguise/app").used()).isEqualTo(blob.length);
-    assertThat(harness.scope(proxy.store(), "Disguise").used()).isEqualTo(blob.length);
+    assertThat(proxy.harness().scope(proxy.store(), "Disguise/app").used()).isEqualTo(blob.length);
+    assertThat(proxy.harness().scope(proxy.store(), "Disguise").used()).isEqualTo(blob.length);
   }
 
   /** Sends the request as written, expects the proxy's 400 UNSUPPORTED, and that the registry's files did not change. */
   private static void assertRefusedAndNothingStored(String method, String target, Map<String, String> headers, byte[] body,
-                                                    String message) throws Exception {
+      String message) throws Exception {
     Map<String, Long> before = registryFiles();
 
-    RawAnswer answer = send(client.base(), method, target, headers, body);
+    RawAnswer answer = send(proxy.client().base(), method, target, headers, body);
 
     assertThat(answer.status()).as(answer.body()).isEqualTo(400);
     JsonObject error = new JsonObject(answer.body()).getJsonArray("errors").getJsonObject(0);
@@ -198,7 +182,7 @@ class DisguisedWritesTest {
   /** Every file under the registry's blobs and repositories, with its size. */
   private static Map<String, Long> registryFiles() throws IOException {
     Map<String, Long> files = new TreeMap<>();
-    Path root = harness.registry().storage().resolve("docker/registry/v2");
+    Path root = proxy.harness().registry().storage().resolve("docker/registry/v2");
     for (String area : new String[] {"blobs", "repositories"}) {
       Path dir = root.resolve(area);
       if (!Files.exists(dir)) {

@@ -2,7 +2,7 @@ package dev.quotaproxy.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.oci.OciError;
+import dev.quotaproxy.proxy.route.OciError;
 import dev.quotaproxy.proxy.quota.ExchangeQuota;
 import dev.quotaproxy.proxy.quota.QuotaRules;
 import dev.quotaproxy.proxy.support.TestProxy;
@@ -143,7 +143,8 @@ class GuardedBodyTest {
   @Test
   void aRegistryThatAnswersBeforeAskingIsRelayedAndNothingIsDecided() throws Exception {
     registry = request -> request.response().setStatusCode(401).putHeader("WWW-Authenticate", "Basic realm=\"test\"")
-        .putHeader("Content-Type", "application/json").end("{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"authentication required\"}]}");
+        .putHeader("Content-Type", "application/json")
+        .end("{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"authentication required\"}]}");
     TestProxy proxy = proxy();
 
     String answer = exchange(proxy, head(BODY.length, false), BODY);
@@ -306,7 +307,7 @@ class GuardedBodyTest {
     ByteArrayOutputStream read = new ByteArrayOutputStream();
     byte[] buffer = new byte[8192];
     try {
-      for (int n; (n = in.read(buffer)) >= 0; ) {
+      for (int n; (n = in.read(buffer)) >= 0;) {
         read.write(buffer, 0, n);
         String text = read.toString(StandardCharsets.US_ASCII);
         int headEnd = text.indexOf("\r\n\r\n");

@@ -134,7 +134,7 @@ class HostileClientTest {
   }
 
   private StorageInvariant invariant() {
-    return StorageInvariant.of(harness.registry().storage(), proxy.store()).withChargedDigestsFrom(harness.redis());
+    return StorageInvariant.of(harness.registry().storage(), proxy.stores()).withChargedDigestsFrom(harness.redis());
   }
 
   private Path storage() {
@@ -232,7 +232,8 @@ class HostileClientTest {
     RawHttp.Reply formDigest = RawHttp.exchange(origin, "PUT", RawHttp.target(uploaded),
         ("digest=" + digest(blob)).getBytes(StandardCharsets.US_ASCII), "Content-Type", FORM);
     assertUnsupported(soft, formDigest, "closing PUT with the digest in a form body");
-    RawHttp.Reply formOverQuery = RawHttp.exchange(origin, "PUT", RawHttp.target(withQuery(alsoUploaded, "digest=" + digest(new byte[] {1}))),
+    RawHttp.Reply formOverQuery = RawHttp.exchange(origin, "PUT",
+        RawHttp.target(withQuery(alsoUploaded, "digest=" + digest(new byte[] {1}))),
         ("digest=" + digest(blob)).getBytes(StandardCharsets.US_ASCII), "Content-Type", FORM);
     assertUnsupported(soft, formOverQuery, "closing PUT whose form body digest overrides the query's");
     String boundary = "hostile" + System.nanoTime();
@@ -395,7 +396,8 @@ class HostileClientTest {
       for (int i = 0; i < 2; i++) {
         RawHttp connection = RawHttp.connect(origin);
         idle.add(connection);
-        connection.head("PATCH", RawHttp.target(session("acme/idle" + i)), "Content-Type", OCTETS, "Content-Length", Integer.toString(2 * MiB));
+        connection.head("PATCH", RawHttp.target(session("acme/idle" + i)), "Content-Type", OCTETS, "Content-Length",
+            Integer.toString(2 * MiB));
       }
 
       SoftAssertions soft = new SoftAssertions();
@@ -576,7 +578,7 @@ class HostileClientTest {
       layers[i] = randomBytes(100);
       assertThat(client.pushBlob("acme/app", layers[i]).status()).isEqualTo(201);
     }
-    Image image = image(layers);  // the layers and the config: one reference over the cap
+    Image image = image(layers); // the layers and the config: one reference over the cap
     assertThat(client.pushBlob("acme/app", image.config()).status()).isEqualTo(201);
 
     Reply reply = client.putManifest("acme/app", "v1", image.manifest());
@@ -738,7 +740,8 @@ class HostileClientTest {
       http.write(sent);
       // As the attacker would wait a moment: here, until the registry has written what was sent.
       long arrived = RegistryStorage.awaitUploadData(storage(), "acme/app", id, sent.length - 64 * KiB, Duration.ofSeconds(20));
-      assertThat(arrived).as("bytes of the abandoned chunk in the registry before the hang-up").isGreaterThanOrEqualTo(sent.length - 64 * KiB);
+      assertThat(arrived).as("bytes of the abandoned chunk in the registry before the hang-up")
+          .isGreaterThanOrEqualTo(sent.length - 64 * KiB);
     }
 
     SoftAssertions soft = new SoftAssertions();

@@ -1,23 +1,23 @@
 package dev.quotaproxy.proxy;
 
+import dev.quotaproxy.proxy.metrics.MetricsRoutes;
 import static dev.quotaproxy.proxy.support.OciTestClient.digest;
 import static dev.quotaproxy.proxy.support.OciTestClient.image;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
+import static dev.quotaproxy.testing.Eventually.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.admin.AdminApi;
 import dev.quotaproxy.admin.AdminTokens;
 import dev.quotaproxy.config.AdminTokenConfig;
-import dev.quotaproxy.proxy.ledger.Reconciliations;
+import dev.quotaproxy.metering.sync.Reconciliations;
 import dev.quotaproxy.proxy.metrics.Readiness;
 import dev.quotaproxy.proxy.metrics.StateSampler;
-import dev.quotaproxy.proxy.quota.QuotaKeys;
+import dev.quotaproxy.metering.QuotaKeys;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.OciTestClient.Image;
 import dev.quotaproxy.proxy.support.PrometheusText;
-import dev.quotaproxy.proxy.support.QuotaHarness;
-import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
-import dev.quotaproxy.proxy.support.QuotaHarness.LedgerSide;
+import dev.quotaproxy.proxy.support.ProxyFixture;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpServer;
@@ -31,13 +31,11 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The admin listener's /metrics, /healthz and /readyz over a proxy with quotas, a real registry, a real
@@ -50,47 +48,33 @@ class MetricsTest {
   private static final String ADMIN_TOKEN = "metrics-test-admin-token-0123456789";
 
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-  private QuotaHarness harness;
-  private Path postgresData;
-  private LedgerSide ledger;
-  private Deployed proxy;
+
+  @RegisterExtension final ProxyFixture proxy = ProxyFixture.of("""
+      quota:
+        scopes:
+          acme: {storage-hard: 1MiB}
+          globex: {storage-hard: 100MiB}
+      """).withLedger();
   private Redis redis;
   private StateSampler sampler;
   private HttpServer admin;
 
   @BeforeEach
   void start() throws Exception {
-    harness = new QuotaHarness();
-    postgresData = Files.createTempDirectory("metrics-postgres");
-    ledger = harness.withLedger(postgresData, 0);
-    proxy = harness.startProxy("""
-        quota:
-          scopes:
-            acme: {storage-hard: 1MiB}
-            globex: {storage-hard: 100MiB}
-        """);
-    Vertx vertx = harness.vertx();
+    Vertx vertx = proxy.harness().vertx();
     // Wired as the proxy process wires it: the sampler on its own Redis client and ledger pool.
-    redis = Redis.createClient(vertx, harness.redis().url());
-    Pool pool = ledger.postgres().database().pool(vertx, 2);
-    sampler = harness.metrics().sample(vertx, redis, pool);
-    URI registry = URI.create(harness.registry().url());
+    redis = Redis.createClient(vertx, proxy.harness().redis().url());
+    Pool pool = proxy.ledger().postgres().database().pool(vertx, 2);
+    sampler = proxy.harness().metrics().sample(vertx, redis, pool);
+    URI registry = URI.create(proxy.harness().registry().url());
     Readiness readiness = new Readiness()
         .check("redis", Readiness.redis(redis))
         .check("postgres", Readiness.postgres(pool))
         .check("upstream", Readiness.upstream(vertx.createHttpClient(
             new HttpClientOptions().setDefaultHost(registry.getHost()).setDefaultPort(registry.getPort()))));
     AdminTokens tokens = new AdminTokens(List.of(new AdminTokenConfig("ops", ADMIN_TOKEN, AdminTokenConfig.Role.ADMIN, List.of())));
-    Router router = QuotaHarness.await(AdminApi.router(vertx, tokens, List.of(harness.metrics().routes(readiness))));
-    admin = QuotaHarness.await(vertx.createHttpServer().requestHandler(router).listen(0, "127.0.0.1"));
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    harness.close();
-    try (var files = Files.walk(postgresData)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
-    }
+    Router router = await(AdminApi.router(vertx, tokens, List.of(new MetricsRoutes(proxy.harness().metrics(), readiness))));
+    admin = await(vertx.createHttpServer().requestHandler(router).listen(0, "127.0.0.1"));
   }
 
   @Test
@@ -107,7 +91,7 @@ class MetricsTest {
     }
     // 900 KiB and more are in acme: 200 KiB more does not fit its 1 MiB.
     assertThat(proxy.client().pushBlob("acme/app", randomBytes(200 * KiB)).status()).isEqualTo(403);
-    QuotaHarness.await(sampler.sampleOnce());
+    await(sampler.sampleOnce());
 
     PrometheusText scrape = scrape();
 
@@ -139,7 +123,7 @@ class MetricsTest {
     assertThat(scrape.value("quota_proxy_rejections_total", "operation", "UPLOAD_COMPLETE", "reason", "storage_limit")).isEqualTo(1);
     assertThat(scrape.find("quota_proxy_rejections_total")).hasSize(1);
     // acme is past 80% of its limit and has gauges; globex (under 1%) has none.
-    long acmeUsed = harness.scope(proxy.store(), "acme").used();
+    long acmeUsed = proxy.harness().scope(proxy.store(), "acme").used();
     assertThat(acmeUsed).isEqualTo(image.totalSize());
     assertThat(scrape.value("quota_proxy_scope_usage_bytes", "scope", "acme")).isEqualTo(acmeUsed);
     assertThat(scrape.value("quota_proxy_scope_limit_bytes", "scope", "acme")).isEqualTo(ACME_LIMIT);
@@ -164,8 +148,8 @@ class MetricsTest {
 
     // The image deleted, acme falls far under its limit and its gauges go.
     assertThat(proxy.client().delete("/v2/acme/app/manifests/" + image.manifestDigest()).status()).isEqualTo(202);
-    assertThat(harness.scope(proxy.store(), "acme").used()).isLessThan(ACME_LIMIT / 2);
-    QuotaHarness.await(sampler.sampleOnce());
+    assertThat(proxy.harness().scope(proxy.store(), "acme").used()).isLessThan(ACME_LIMIT / 2);
+    await(sampler.sampleOnce());
     PrometheusText later = scrape();
     assertThat(later.find("quota_proxy_scope_usage_bytes")).isEmpty();
     assertThat(later.find("quota_proxy_scope_limit_bytes")).isEmpty();
@@ -176,19 +160,19 @@ class MetricsTest {
   void ledgerLagAndDriftAreSampledFromRedisAndPostgres() throws Exception {
     assertThat(proxy.client().pushBlob("acme/app", randomBytes(100 * KiB)).status()).isEqualTo(201);
     assertThat(proxy.client().pushBlob("globex/web", randomBytes(10 * KiB)).status()).isEqualTo(201);
-    QuotaHarness.await(sampler.sampleOnce());
+    await(sampler.sampleOnce());
     PrometheusText before = scrape();
     // Nothing fed yet: both commits wait in their namespaces' streams.
     assertThat(before.value("quota_proxy_ledger_pending_events")).isGreaterThanOrEqualTo(2);
     assertThat(before.value("quota_proxy_ledger_oldest_pending_age_seconds")).isBetween(0.0, 60.0);
 
-    while (QuotaHarness.await(ledger.feed().feedOnce()) > 0) {
+    while (await(proxy.ledger().feed().feedOnce()) > 0) {
       // drain
     }
     // Redis drifts from the ledger by 4 KiB in acme, which reconciliation finds and corrects.
-    harness.redis().command(Request.cmd(Command.HINCRBY).arg(QuotaKeys.of("acme").used()).arg("acme").arg(4 * KiB));
-    QuotaHarness.await(new Reconciliations(redis, ledger.ledger(), null, ledger.recovery()).redisAgainstLedger());
-    QuotaHarness.await(sampler.sampleOnce());
+    proxy.harness().redis().command(Request.cmd(Command.HINCRBY).arg(QuotaKeys.of("acme").used()).arg("acme").arg(4 * KiB));
+    await(new Reconciliations(redis, proxy.ledger().ledger(), null, proxy.ledger().recovery()).redisAgainstLedger());
+    await(sampler.sampleOnce());
     PrometheusText after = scrape();
 
     assertThat(after.value("quota_proxy_ledger_pending_events")).isZero();
@@ -208,10 +192,10 @@ class MetricsTest {
   @Test
   void withRedisDownPushesAreRefusedAsStoreUnavailableAndTheFailedCallsAreTimed() throws Exception {
     assertThat(proxy.client().pushBlob("acme/app", randomBytes(10 * KiB)).status()).isEqualTo(201);
-    harness.redis().close();
+    proxy.harness().redis().close();
 
     assertThat(proxy.client().pushBlob("acme/app", randomBytes(10 * KiB)).status()).isEqualTo(503);
-    QuotaHarness.await(sampler.sampleOnce());
+    await(sampler.sampleOnce());
     PrometheusText scrape = scrape();
 
     assertThat(scrape.value("quota_proxy_rejections_total", "operation", "UPLOAD_START", "reason", "store_unavailable")).isEqualTo(1);
@@ -232,7 +216,7 @@ class MetricsTest {
       assertThat(body.getJsonObject("checks").getJsonObject(check).getBoolean("ok")).as(check).isTrue();
     }
 
-    harness.redis().close();
+    proxy.harness().redis().close();
     HttpResponse<String> notReady = get("/readyz");
 
     assertThat(notReady.statusCode()).isEqualTo(503);
@@ -245,7 +229,7 @@ class MetricsTest {
 
   @Test
   void notReadyNamingPostgresOnceItStops() throws Exception {
-    ledger.postgres().close();
+    proxy.ledger().postgres().close();
 
     HttpResponse<String> notReady = get("/readyz");
 

@@ -31,7 +31,8 @@ class PoolLimitTest {
     int upstreamPort = vertx.createHttpServer()
         .requestHandler(held::tryComplete)
         .listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS).actualPort();
-    TestProxy proxy = TestProxy.start(vertx, "http://127.0.0.1:" + upstreamPort, "--upstream.pool-size", "1", "--upstream.max-waiting", "0");
+    TestProxy proxy = TestProxy.start(vertx, "http://127.0.0.1:" + upstreamPort, "--upstream.pool-size", "1", "--upstream.max-waiting",
+        "0");
     HttpClient client = vertx.createHttpClient();
 
     Future<HttpClientResponse> first = client.request(HttpMethod.GET, proxy.port(), "127.0.0.1", "/v2/a/manifests/one")

@@ -2,16 +2,18 @@ package dev.quotaproxy.proxy;
 
 import static dev.quotaproxy.proxy.support.OciTestClient.digest;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
+import static dev.quotaproxy.testing.Eventually.await;
+import static dev.quotaproxy.testing.Eventually.eventually;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.ledger.support.RealRegistry;
-import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.ProxyProcess;
 import dev.quotaproxy.proxy.support.RawHttp;
 import dev.quotaproxy.proxy.support.StorageInvariant;
-import dev.quotaproxy.proxy.support.TestRedis;
+import dev.quotaproxy.metering.support.TestRedis;
 import io.vertx.core.Vertx;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,7 +46,7 @@ class ProxyCrashIT {
   private EmbeddedPostgresServer postgres;
   private Path work;
   private Vertx vertx;
-  private RedisQuotaStore store;
+  private StoreOnRedis stores;
   /** Every proxy started, stopped after the test whatever its outcome. */
   private final List<ProxyProcess> proxies = new java.util.ArrayList<>();
 
@@ -55,13 +57,13 @@ class ProxyCrashIT {
     postgres = EmbeddedPostgresServer.start();
     work = Files.createDirectories(targetDirectory().resolve("proxy-crash-it"));
     vertx = Vertx.vertx();
-    store = RedisQuotaStore.create(vertx, redis.url(), 2, Duration.ofHours(1));
+    stores = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofHours(1));
   }
 
   @AfterEach
   void stop() throws Exception {
     proxies.forEach(ProxyProcess::close);
-    store.close().await(10, TimeUnit.SECONDS);
+    stores.close().await(10, TimeUnit.SECONDS);
     vertx.close().await(10, TimeUnit.SECONDS);
     redis.close();
     postgres.close();
@@ -88,15 +90,12 @@ class ProxyCrashIT {
     assertThat(other.pushBlob("acme/other", randomBytes(3 * MiB)).status()).as("the dead proxy's room, at once").isEqualTo(403);
 
     // Within the lease the room is free again: the next reserve purges what expired.
-    int status = 0;
-    while (Duration.between(killed, Instant.now()).compareTo(Duration.ofSeconds(25)) < 0 && status != 201) {
-      Thread.sleep(500);
-      status = other.pushBlob("acme/other", randomBytes(3 * MiB)).status();
-    }
-    assertThat(status).as("a 3 MiB push within 25 s of the kill").isEqualTo(201);
+    eventually(Duration.ofSeconds(25).minus(Duration.between(killed, Instant.now())), Duration.ofMillis(500),
+        () -> assertThat(other.pushBlob("acme/other", randomBytes(3 * MiB)).status())
+            .as("a 3 MiB push within 25 s of the kill").isEqualTo(201));
     System.out.printf("ProxyCrashIT: the killed proxy's 3 MiB came back %d ms after the kill%n",
         Duration.between(killed, Instant.now()).toMillis());
-    StorageInvariant.check(registry.storage(), store);
+    StorageInvariant.check(registry.storage(), stores);
   }
 
   private ProxyProcess startProxy(String name) throws Exception {
@@ -111,23 +110,14 @@ class ProxyCrashIT {
   }
 
   private void awaitLimit() throws Exception {
-    Instant deadline = Instant.now().plus(Duration.ofSeconds(30));
-    while (store.scope("acme").await(10, TimeUnit.SECONDS).limits().storageHard() != 4 * MiB) {
-      if (Instant.now().isAfter(deadline)) {
-        throw new IllegalStateException("the proxy did not write the limit of acme to Redis");
-      }
-      Thread.sleep(50);
-    }
+    eventually(Duration.ofSeconds(30),
+        () -> assertThat(await(stores.store().scope("acme")).limits().storageHard())
+            .as("the limit of acme the proxy wrote to Redis").isEqualTo(4 * MiB));
   }
 
   private void awaitReserved(long bytes, Duration timeout) throws Exception {
-    Instant deadline = Instant.now().plus(timeout);
-    while (store.scope("acme").await(10, TimeUnit.SECONDS).reserved() < bytes) {
-      if (Instant.now().isAfter(deadline)) {
-        throw new IllegalStateException("the slow push did not reserve " + bytes + " bytes");
-      }
-      Thread.sleep(50);
-    }
+    eventually(timeout,
+        () -> assertThat(await(stores.store().scope("acme")).reserved()).as("bytes the slow push reserved").isGreaterThanOrEqualTo(bytes));
   }
 
   private static Path targetDirectory() throws Exception {

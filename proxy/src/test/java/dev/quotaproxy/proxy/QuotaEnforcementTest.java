@@ -3,14 +3,13 @@ package dev.quotaproxy.proxy;
 import static dev.quotaproxy.proxy.support.OciTestClient.digest;
 import static dev.quotaproxy.proxy.support.OciTestClient.image;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
+import static dev.quotaproxy.testing.Eventually.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
-import dev.quotaproxy.proxy.support.OciTestClient;
+import dev.quotaproxy.metering.QuotaStore.ScopeState;
 import dev.quotaproxy.proxy.support.OciTestClient.Image;
 import dev.quotaproxy.proxy.support.OciTestClient.Reply;
-import dev.quotaproxy.proxy.support.QuotaHarness;
-import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
+import dev.quotaproxy.proxy.support.ProxyFixture;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
@@ -25,10 +24,9 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Every enforcement point, through the proxy, against a real registry, metered in a real Redis.
@@ -54,41 +52,27 @@ class QuotaEnforcementTest {
             egress-window: 1h
       """;
 
-  static QuotaHarness harness;
-  static Deployed proxy;
-  static OciTestClient client;
-
-  @BeforeAll
-  static void start() throws Exception {
-    harness = new QuotaHarness();
-    proxy = harness.startProxy(LIMITS, "--quota.chunk-reservation", "64KiB");
-    client = proxy.client();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    harness.close();
-  }
+  @RegisterExtension static final ProxyFixture proxy = ProxyFixture.of(LIMITS, "--quota.chunk-reservation", "64KiB");
 
   @BeforeEach
   void freshLimits() throws Exception {
-    QuotaHarness.await(proxy.configured().apply());
+    await(proxy.configured().apply());
   }
 
   private static ScopeState scope(String name) throws Exception {
-    return harness.scope(proxy.store(), name);
+    return proxy.harness().scope(proxy.store(), name);
   }
 
   @Test
   void anImagePushedTwiceAndRetaggedCostsNothingTheSecondTime() throws Exception {
     Image image = image(randomBytes(300 * KiB), randomBytes(200 * KiB));
 
-    assertThat(client.pushImage("twice/app", "v1", image).status()).isEqualTo(201);
+    assertThat(proxy.client().pushImage("twice/app", "v1", image).status()).isEqualTo(201);
     long once = scope("twice").used();
     assertThat(once).isEqualTo(image.totalSize());
 
-    assertThat(client.pushImage("twice/app", "v1", image).status()).isEqualTo(201);
-    assertThat(client.putManifest("twice/app", "v2", image.manifest()).status()).isEqualTo(201);
+    assertThat(proxy.client().pushImage("twice/app", "v1", image).status()).isEqualTo(201);
+    assertThat(proxy.client().putManifest("twice/app", "v2", image.manifest()).status()).isEqualTo(201);
 
     assertThat(scope("twice").used()).isEqualTo(once);
     assertThat(scope("twice/app").used()).isEqualTo(once);
@@ -101,8 +85,8 @@ class QuotaEnforcementTest {
     Image a = image(base, randomBytes(100 * KiB));
     Image b = image(base, randomBytes(50 * KiB));
 
-    assertThat(client.pushImage("shared/a", "1", a).status()).isEqualTo(201);
-    assertThat(client.pushImage("shared/b", "1", b).status()).isEqualTo(201);
+    assertThat(proxy.client().pushImage("shared/a", "1", a).status()).isEqualTo(201);
+    assertThat(proxy.client().pushImage("shared/b", "1", b).status()).isEqualTo(201);
 
     assertThat(scope("shared/a").used()).isEqualTo(a.totalSize());
     assertThat(scope("shared/b").used()).isEqualTo(b.totalSize());
@@ -113,7 +97,7 @@ class QuotaEnforcementTest {
   void anUploadOverTheLimitIsRefusedBeforeAByteReachesTheRegistry() throws Exception {
     byte[] blob = randomBytes(3 * MiB);
 
-    Reply refused = client.pushBlob("small/app", blob);
+    Reply refused = proxy.client().pushBlob("small/app", blob);
 
     assertThat(refused.status()).isEqualTo(403);
     JsonObject error = new JsonObject(refused.body()).getJsonArray("errors").getJsonObject(0);
@@ -122,7 +106,7 @@ class QuotaEnforcementTest {
         .isEqualTo("quota exceeded: pushing 3.0 MiB to small would raise its storage to 3.0 MiB, over its 2.0 MiB limit");
     assertThat(error.getJsonObject("detail").getMap()).containsEntry("scope", "small").containsEntry("limit", 2 * MiB);
     assertThat(uploadedBytesInRegistry("small/app")).isZero();
-    assertThat(harness.direct().head("/v2/small/app/blobs/" + digest(blob)).status()).isEqualTo(404);
+    assertThat(proxy.harness().direct().head("/v2/small/app/blobs/" + digest(blob)).status()).isEqualTo(404);
     assertThat(scope("small").used()).isZero();
     assertThat(scope("small").reserved()).isZero();
   }
@@ -131,12 +115,12 @@ class QuotaEnforcementTest {
   void aChunkedUploadOverTheLimitIsCutOffAtTheLimit() throws Exception {
     byte[] blob = randomBytes(4 * MiB);
 
-    Reply refused = client.pushBlobChunked("capped/app", blob);
+    Reply refused = proxy.client().pushBlobChunked("capped/app", blob);
 
     assertThat(refused.status()).isEqualTo(403);
     assertThat(new JsonObject(refused.body()).getJsonArray("errors").getJsonObject(0).getString("code")).isEqualTo("DENIED");
     assertThat(uploadedBytesInRegistry("capped/app")).as("the registry got nothing beyond the limit").isLessThanOrEqualTo(3L * MiB);
-    assertThat(harness.direct().head("/v2/capped/app/blobs/" + digest(blob)).status()).isEqualTo(404);
+    assertThat(proxy.harness().direct().head("/v2/capped/app/blobs/" + digest(blob)).status()).isEqualTo(404);
     assertThat(scope("capped").used()).isZero();
     assertThat(scope("capped").reserved()).as("the cut-off session holds nothing").isZero();
   }
@@ -145,7 +129,7 @@ class QuotaEnforcementTest {
   void aChunkedUploadUnderTheLimitIsChargedItsExactSize() throws Exception {
     byte[] blob = randomBytes(MiB + 123);
 
-    assertThat(client.pushBlobChunked("chunked/app", blob).status()).isEqualTo(201);
+    assertThat(proxy.client().pushBlobChunked("chunked/app", blob).status()).isEqualTo(201);
 
     assertThat(scope("chunked/app").used()).isEqualTo(blob.length);
     assertThat(scope("chunked/app").reserved()).isZero();
@@ -154,15 +138,15 @@ class QuotaEnforcementTest {
   @Test
   void anUploadWhoseReservationExpiredIsChargedTheSizeTheRegistryReports() throws Exception {
     byte[] blob = randomBytes(100 * KiB);
-    String location = client.startUpload("expired/app").header("Location").orElseThrow();
-    Reply patch = client.send("PATCH", location, BodyPublishers.ofByteArray(blob));
+    String location = proxy.client().startUpload("expired/app").header("Location").orElseThrow();
+    Reply patch = proxy.client().send("PATCH", location, BodyPublishers.ofByteArray(blob));
     assertThat(patch.status()).isEqualTo(202);
     String uploadId = location.replaceAll(".*/uploads/([^?]+).*", "$1");
     // The session's reservation runs out (as after an hour of silence): the next call on the namespace releases it.
-    harness.redis().command(Request.cmd(Command.ZADD).arg("qp:{expired}:res_expiry").arg(0).arg("session:" + uploadId));
+    proxy.harness().redis().command(Request.cmd(Command.ZADD).arg("qp:{expired}:res_expiry").arg(0).arg("session:" + uploadId));
     assertThat(scope("expired/app").reserved()).as("released: the session total is gone").isZero();
 
-    Reply closed = client.send("PUT", patch.header("Location").orElseThrow() + "&digest=" + digest(blob), BodyPublishers.noBody());
+    Reply closed = proxy.client().send("PUT", patch.header("Location").orElseThrow() + "&digest=" + digest(blob), BodyPublishers.noBody());
 
     assertThat(closed.status()).isEqualTo(201);
     assertThat(scope("expired/app").used()).isEqualTo(blob.length);
@@ -174,8 +158,9 @@ class QuotaEnforcementTest {
     byte[] blob = randomBytes(300 * KiB);
     byte[] tooBig = randomBytes(3 * MiB);
 
-    Reply answered = client.send("POST", "/v2/mono/app/blobs/uploads/?digest=" + digest(blob), BodyPublishers.ofByteArray(blob));
-    Reply refused = client.send("POST", "/v2/small/mono/blobs/uploads/?digest=" + digest(tooBig), BodyPublishers.ofByteArray(tooBig));
+    Reply answered = proxy.client().send("POST", "/v2/mono/app/blobs/uploads/?digest=" + digest(blob), BodyPublishers.ofByteArray(blob));
+    Reply refused = proxy.client().send("POST", "/v2/small/mono/blobs/uploads/?digest=" + digest(tooBig),
+        BodyPublishers.ofByteArray(tooBig));
 
     // distribution 2.8 does not take a blob in one POST: it opens a session (202) without asking for the
     // body, so nothing is decided on it, stored or charged, even where it would not fit.
@@ -189,7 +174,7 @@ class QuotaEnforcementTest {
 
   @Test
   void aMountOfSomethingThatIsNotADigestIsLeftToTheRegistry() throws Exception {
-    Reply answered = client.mount("mountbad/app", "not-a-digest", "other/app");
+    Reply answered = proxy.client().mount("mountbad/app", "not-a-digest", "other/app");
 
     assertThat(answered.status()).as("the registry opens a plain upload instead").isEqualTo(202);
     assertThat(scope("mountbad/app").used()).isZero();
@@ -198,33 +183,33 @@ class QuotaEnforcementTest {
 
   @Test
   void anUploadStartIntoAFullScopeIsRefusedAtOnce() throws Exception {
-    assertThat(client.pushBlob("full/app", randomBytes(MiB)).status()).isEqualTo(201);
+    assertThat(proxy.client().pushBlob("full/app", randomBytes(MiB)).status()).isEqualTo(201);
 
-    Reply refused = client.startUpload("full/app");
+    Reply refused = proxy.client().startUpload("full/app");
 
     assertThat(refused.status()).isEqualTo(403);
     assertThat(new JsonObject(refused.body()).getJsonArray("errors").getJsonObject(0).getString("message"))
         .isEqualTo("quota exceeded: full/app is at 1.0 MiB of its 1.0 MiB storage limit");
-    assertThat(client.startUpload("full/other").status()).as("a sibling is not full").isEqualTo(202);
+    assertThat(proxy.client().startUpload("full/other").status()).as("a sibling is not full").isEqualTo(202);
   }
 
   @Test
   void aMountThatDoesNotFitBecomesAPlainUploadAndAMountOfWhatIsThereIsFree() throws Exception {
     byte[] big = randomBytes(3 * MiB);
-    assertThat(client.pushBlob("source/big", big).status()).isEqualTo(201);
+    assertThat(proxy.client().pushBlob("source/big", big).status()).isEqualTo(201);
 
-    Reply plain = client.mount("small/app", digest(big), "source/big");
+    Reply plain = proxy.client().mount("small/app", digest(big), "source/big");
 
     // Never a refusal that would tell what the source holds: the registry opens a session, as for a digest nobody has.
     assertThat(plain.status()).isEqualTo(202);
     assertThat(plain.header("Location")).hasValueSatisfying(location -> assertThat(location).contains("/v2/small/app/blobs/uploads/"));
     assertThat(plain.body()).doesNotContain("MiB");
-    assertThat(harness.direct().head("/v2/small/app/blobs/" + digest(big)).status()).isEqualTo(404);
+    assertThat(proxy.harness().direct().head("/v2/small/app/blobs/" + digest(big)).status()).isEqualTo(404);
     assertThat(scope("small").reserved()).isZero();
 
     byte[] little = randomBytes(100 * KiB);
-    assertThat(client.pushBlob("small/one", little).status()).isEqualTo(201);
-    assertThat(client.mount("small/two", digest(little), "small/one").status()).isEqualTo(201);
+    assertThat(proxy.client().pushBlob("small/one", little).status()).isEqualTo(201);
+    assertThat(proxy.client().mount("small/two", digest(little), "small/one").status()).isEqualTo(201);
     assertThat(scope("small").used()).as("already in the namespace: free there").isEqualTo(little.length);
     assertThat(scope("small/two").used()).isEqualTo(little.length);
   }
@@ -233,19 +218,19 @@ class QuotaEnforcementTest {
   void aManifestOverTheLimitIsRefusedBeforeTheRegistrySeesIt() throws Exception {
     Image image = image(randomBytes(3 * MiB));
     // Blobs already in the registry (pushed around the proxy): the manifest is what would charge them.
-    harness.direct().pushBlob("small/bypass", image.config());
-    harness.direct().pushBlob("small/bypass", image.layers()[0]);
+    proxy.harness().direct().pushBlob("small/bypass", image.config());
+    proxy.harness().direct().pushBlob("small/bypass", image.layers()[0]);
 
-    Reply refused = client.putManifest("small/bypass", "v1", image.manifest());
+    Reply refused = proxy.client().putManifest("small/bypass", "v1", image.manifest());
 
     assertThat(refused.status()).isEqualTo(403);
-    assertThat(harness.direct().get("/v2/small/bypass/manifests/v1").status()).isEqualTo(404);
+    assertThat(proxy.harness().direct().get("/v2/small/bypass/manifests/v1").status()).isEqualTo(404);
     assertThat(scope("small").reserved()).isZero();
   }
 
   @Test
   void aMalformedManifestIsRefusedWithTheRegistrysCodeAndChargesNothing() throws Exception {
-    Reply refused = client.putManifest("bad/app", "v1", "{\"schemaVersion\":2,\"layers\":\"nope\"}");
+    Reply refused = proxy.client().putManifest("bad/app", "v1", "{\"schemaVersion\":2,\"layers\":\"nope\"}");
 
     assertThat(refused.status()).isEqualTo(400);
     assertThat(new JsonObject(refused.body()).getJsonArray("errors").getJsonObject(0).getString("code")).isEqualTo("MANIFEST_INVALID");
@@ -257,11 +242,11 @@ class QuotaEnforcementTest {
     byte[] base = randomBytes(300 * KiB);
     Image first = image(base, randomBytes(100 * KiB));
     Image second = image(base, randomBytes(200 * KiB));
-    assertThat(client.pushImage("del/app", "first", first).status()).isEqualTo(201);
-    assertThat(client.pushImage("del/app", "second", second).status()).isEqualTo(201);
+    assertThat(proxy.client().pushImage("del/app", "first", first).status()).isEqualTo(201);
+    assertThat(proxy.client().pushImage("del/app", "second", second).status()).isEqualTo(201);
     long before = scope("del/app").used();
 
-    assertThat(client.delete("/v2/del/app/manifests/" + first.manifestDigest()).status()).isEqualTo(202);
+    assertThat(proxy.client().delete("/v2/del/app/manifests/" + first.manifestDigest()).status()).isEqualTo(202);
 
     long ownBytes = first.totalSize() - base.length;
     assertThat(scope("del/app").used()).isEqualTo(before - ownBytes);
@@ -269,20 +254,20 @@ class QuotaEnforcementTest {
 
     // Unlinking a layer the second manifest still references frees nothing: garbage collection keeps it.
     byte[] secondLayer = second.layers()[1];
-    assertThat(client.delete("/v2/del/app/blobs/" + digest(secondLayer)).status()).isEqualTo(202);
+    assertThat(proxy.client().delete("/v2/del/app/blobs/" + digest(secondLayer)).status()).isEqualTo(202);
     assertThat(scope("del/app").used()).isEqualTo(before - ownBytes);
     // Once no manifest references it either, it goes, with everything else the last manifest held.
-    assertThat(client.delete("/v2/del/app/manifests/" + second.manifestDigest()).status()).isEqualTo(202);
+    assertThat(proxy.client().delete("/v2/del/app/manifests/" + second.manifestDigest()).status()).isEqualTo(202);
     assertThat(scope("del/app").used()).isZero();
   }
 
   @Test
   void aFailedUploadChargesNothingAndKeepsWhatTheRegistryHoldsOfItReserved() throws Exception {
-    Reply start = client.startUpload("failed/app");
+    Reply start = proxy.client().startUpload("failed/app");
     String location = start.header("Location").orElseThrow();
     byte[] blob = randomBytes(100 * KiB);
 
-    Reply wrongDigest = client.send("PUT", location + "&digest=" + digest(new byte[] {1}), BodyPublishers.ofByteArray(blob));
+    Reply wrongDigest = proxy.client().send("PUT", location + "&digest=" + digest(new byte[] {1}), BodyPublishers.ofByteArray(blob));
 
     assertThat(wrongDigest.status()).isEqualTo(400);
     assertThat(scope("failed").used()).isZero();
@@ -293,9 +278,9 @@ class QuotaEnforcementTest {
 
   @Test
   void aPushThatLeavesAScopeOverItsSoftLimitIsWarned() throws Exception {
-    assertThat(client.pushBlob("soft/app", randomBytes(MiB)).header("Warning")).isEmpty();
+    assertThat(proxy.client().pushBlob("soft/app", randomBytes(MiB)).header("Warning")).isEmpty();
 
-    Reply warned = client.pushBlob("soft/app", randomBytes(1536 * KiB));
+    Reply warned = proxy.client().pushBlob("soft/app", randomBytes(1536 * KiB));
 
     assertThat(warned.status()).isEqualTo(201);
     assertThat(warned.header("Warning")).hasValueSatisfying(w -> assertThat(w).startsWith("299 - \"soft is at 62"));
@@ -304,21 +289,21 @@ class QuotaEnforcementTest {
   @Test
   void pullsOverTheEgressLimitGet429WithRetryAfter() throws Exception {
     byte[] blob = randomBytes(1536 * KiB);
-    assertThat(client.pushBlob("pull/app", blob).status()).isEqualTo(201);
+    assertThat(proxy.client().pushBlob("pull/app", blob).status()).isEqualTo(201);
 
-    assertThat(client.get("/v2/pull/app/blobs/" + digest(blob)).status()).isEqualTo(200);
-    Reply limited = client.get("/v2/pull/app/blobs/" + digest(blob));
+    assertThat(proxy.client().get("/v2/pull/app/blobs/" + digest(blob)).status()).isEqualTo(200);
+    Reply limited = proxy.client().get("/v2/pull/app/blobs/" + digest(blob));
 
     assertThat(limited.status()).isEqualTo(429);
     assertThat(new JsonObject(limited.body()).getJsonArray("errors").getJsonObject(0).getString("code")).isEqualTo("TOOMANYREQUESTS");
     assertThat(limited.header("Retry-After")).hasValueSatisfying(s -> assertThat(Long.parseLong(s)).isBetween(1L, 3600L));
-    assertThat(client.get("/v2/pull/app/blobs/" + digest(blob)).status()).isEqualTo(429);
-    assertThat(client.head("/v2/pull/app/blobs/" + digest(blob)).status()).as("HEAD moves no bytes").isEqualTo(200);
+    assertThat(proxy.client().get("/v2/pull/app/blobs/" + digest(blob)).status()).isEqualTo(429);
+    assertThat(proxy.client().head("/v2/pull/app/blobs/" + digest(blob)).status()).as("HEAD moves no bytes").isEqualTo(200);
   }
 
   @Test
   void anExpectContinueUploadOverTheLimitIsRefusedBeforeTheBodyIsSent() throws Exception {
-    String location = client.startUpload("small/expect").header("Location").orElseThrow();
+    String location = proxy.client().startUpload("small/expect").header("Location").orElseThrow();
     Vertx vertx = Vertx.vertx();
     try {
       // java.net.http waits forever on a final answer to Expect (a JDK 17 bug), so this one speaks Vert.x.
@@ -339,7 +324,7 @@ class QuotaEnforcementTest {
 
   /** Bytes the registry holds in unfinished uploads of a repository. */
   private static long uploadedBytesInRegistry(String repository) throws Exception {
-    Path uploads = harness.registry().storage().resolve("docker/registry/v2/repositories/" + repository + "/_uploads");
+    Path uploads = proxy.harness().registry().storage().resolve("docker/registry/v2/repositories/" + repository + "/_uploads");
     if (!Files.exists(uploads)) {
       return 0;
     }

@@ -3,62 +3,35 @@ package dev.quotaproxy.proxy;
 import static dev.quotaproxy.proxy.support.OciTestClient.digest;
 import static dev.quotaproxy.proxy.support.OciTestClient.image;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
+import static dev.quotaproxy.testing.Eventually.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
-import dev.quotaproxy.proxy.ledger.LedgerBinding;
-import dev.quotaproxy.proxy.ledger.RegistryIntents;
-import dev.quotaproxy.proxy.quota.EvictionPolicy;
-import dev.quotaproxy.proxy.quota.QuotaKeys;
-import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.metering.sync.LedgerBinding;
+import dev.quotaproxy.metering.sync.RegistryIntents;
+import dev.quotaproxy.metering.EvictionPolicy;
+import dev.quotaproxy.metering.QuotaKeys;
+import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.proxy.support.RawHttp;
 import dev.quotaproxy.proxy.support.RegistryStorage;
 import dev.quotaproxy.proxy.support.ScopeWatch;
 import dev.quotaproxy.proxy.support.StorageInvariant;
 import dev.quotaproxy.proxy.support.OciTestClient.Image;
-import dev.quotaproxy.proxy.support.QuotaHarness;
+import dev.quotaproxy.proxy.support.ProxyFixture;
 import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
-import dev.quotaproxy.proxy.support.QuotaHarness.LedgerSide;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
-import java.net.URI;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Redis loses its data while the proxy runs: pushes wait for (or, without the ledger, are refused until) the rebuild. */
 class RedisLossTest {
   private static final int KiB = 1024;
 
-  private QuotaHarness harness;
-  private Path postgresData;
-  private LedgerSide ledger;
-  private Deployed proxy;
-
-  @BeforeEach
-  void start() throws Exception {
-    harness = new QuotaHarness();
-    postgresData = Files.createTempDirectory("redis-loss-postgres");
-    ledger = harness.withLedger(postgresData, 0);
-    proxy = harness.startProxy("""
-        quota:
-          scopes:
-            acme: {storage-hard: 4MiB}
-        """);
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    harness.close();
-    try (var files = Files.walk(postgresData)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
-    }
-  }
+  @RegisterExtension final ProxyFixture proxy = ProxyFixture.acme("4MiB").withLedger();
 
   @Test
   void afterRedisIsFlushedUsageIsRebuiltFromTheLedgerBeforeAnyPushIsDecided() throws Exception {
@@ -68,8 +41,8 @@ class RedisLossTest {
     drainFeed();
     Map<String, Long> before = usage("acme", "acme/app", "acme/web");
 
-    harness.redis().flushAll();
-    QuotaHarness.await(proxy.configured().refresh());  // limits written again from the configuration
+    proxy.harness().redis().flushAll();
+    await(proxy.configured().refresh()); // limits written again from the configuration
 
     // The next push finds the namespace unknown, has it restored from the ledger, then is decided.
     assertThat(proxy.client().pushBlob("acme/app", randomBytes(100 * KiB)).status()).isEqualTo(201);
@@ -86,19 +59,19 @@ class RedisLossTest {
     byte[] layer = randomBytes(200 * KiB);
     assertThat(proxy.client().pushBlob("acme/app", layer).status()).isEqualTo(201);
     drainFeed();
-    long before = QuotaHarness.await(proxy.store().scope("acme")).used();
-    int port = ledger.postgres().port();
-    ledger.postgres().close();
-    harness.redis().flushAll();
+    long before = await(proxy.store().scope("acme")).used();
+    int port = proxy.ledger().postgres().port();
+    proxy.ledger().postgres().close();
+    proxy.harness().redis().flushAll();
 
     assertThat(proxy.client().pushBlob("acme/app", randomBytes(KiB)).status()).as("no rebuild possible: fail closed").isEqualTo(503);
     assertThat(proxy.client().get("/v2/acme/app/blobs/" + dev.quotaproxy.proxy.support.OciTestClient.digest(layer)).status())
         .as("pulls unaffected").isEqualTo(200);
 
-    EmbeddedPostgresServer restarted = EmbeddedPostgresServer.start(postgresData, port, false);
+    EmbeddedPostgresServer restarted = EmbeddedPostgresServer.start(proxy.postgresData(), port, false);
     try {
       assertThat(proxy.client().pushBlob("acme/app", randomBytes(KiB)).status()).isEqualTo(201);
-      assertThat(QuotaHarness.await(proxy.store().scope("acme")).used()).isEqualTo(before + KiB);
+      assertThat(await(proxy.store().scope("acme")).used()).isEqualTo(before + KiB);
     } finally {
       restarted.close();
     }
@@ -108,52 +81,53 @@ class RedisLossTest {
   void theWatchRestoresANamespaceFromAnOlderRedisWithoutWaitingForAPush() throws Exception {
     assertThat(proxy.client().pushBlob("acme/app", randomBytes(300 * KiB)).status()).isEqualTo(201);
     drainFeed();
-    long before = QuotaHarness.await(proxy.store().scope("acme")).used();
-    harness.redis().flushAll();
+    long before = await(proxy.store().scope("acme")).used();
+    proxy.harness().redis().flushAll();
 
-    QuotaHarness.await(ledger.watch().watchOnce());
+    await(proxy.ledger().watch().watchOnce());
 
-    assertThat(QuotaHarness.await(proxy.store().scope("acme")).used()).isEqualTo(before);
+    assertThat(await(proxy.store().scope("acme")).used()).isEqualTo(before);
   }
 
   /**
    * A Redis flushed and then claimed by a process of another ledger (a second proxy on its own
    * Postgres): this proxy must not restore its ledger over it, nor decide pushes on it, nor feed its
-   * events into this ledger. Once the claim is gone (an operator deleted the key), it restores again.
+   * events into this proxy.ledger(). Once the claim is gone (an operator deleted the key), it restores again.
    */
   @Test
   void aRedisClaimedByAnotherLedgerIsNeitherRestoredOverNorFedFrom() throws Exception {
     assertThat(proxy.client().pushBlob("acme/app", randomBytes(300 * KiB)).status()).isEqualTo(201);
     drainFeed();
-    long before = QuotaHarness.await(proxy.store().scope("acme")).used();
-    harness.redis().flushAll();
-    harness.redis().command(Request.cmd(Command.SET).arg(QuotaKeys.LEDGER).arg("another-ledger"));
+    long before = await(proxy.store().scope("acme")).used();
+    proxy.harness().redis().flushAll();
+    proxy.harness().redis().command(Request.cmd(Command.SET).arg(QuotaKeys.LEDGER).arg("another-ledger"));
 
-    assertThatThrownBy(() -> QuotaHarness.await(ledger.watch().watchOnce()))
+    assertThatThrownBy(() -> await(proxy.ledger().watch().watchOnce()))
         .isInstanceOf(LedgerBinding.OtherLedgerException.class);
     assertThat(proxy.client().pushBlob("acme/app", randomBytes(KiB)).status()).as("no state to decide on").isEqualTo(503);
-    assertThatThrownBy(() -> QuotaHarness.await(ledger.feed().feedIfLeading()))
+    assertThatThrownBy(() -> await(proxy.ledger().feed().feedIfLeading()))
         .hasMessageContaining("this Redis belongs to ledger another-ledger");
-    assertThat(harness.redis().command(Request.cmd(Command.EXISTS).arg("qp:ledger-lease")).toLong()).as("lease given back").isZero();
-    assertThat(harness.redis().command(Request.cmd(Command.GET).arg(QuotaKeys.of("acme").epoch()))).isNull();
+    assertThat(proxy.harness().redis().command(Request.cmd(Command.EXISTS).arg("qp:ledger-lease")).toLong()).as("lease given back")
+        .isZero();
+    assertThat(proxy.harness().redis().command(Request.cmd(Command.GET).arg(QuotaKeys.of("acme").epoch()))).isNull();
 
-    harness.redis().command(Request.cmd(Command.DEL).arg(QuotaKeys.LEDGER));
-    QuotaHarness.await(ledger.watch().watchOnce());
-    assertThat(QuotaHarness.await(proxy.store().scope("acme")).used()).isEqualTo(before);
-    assertThat(harness.redis().command(Request.cmd(Command.GET).arg(QuotaKeys.LEDGER)).toString())
-        .isEqualTo(QuotaHarness.await(ledger.ledger().redisEpoch()));
+    proxy.harness().redis().command(Request.cmd(Command.DEL).arg(QuotaKeys.LEDGER));
+    await(proxy.ledger().watch().watchOnce());
+    assertThat(await(proxy.store().scope("acme")).used()).isEqualTo(before);
+    assertThat(proxy.harness().redis().command(Request.cmd(Command.GET).arg(QuotaKeys.LEDGER)).toString())
+        .isEqualTo(await(proxy.ledger().ledger().redisEpoch()));
   }
 
   /**
    * The issue's first finding: after a flush, namespaces were never listed again, so the feed stopped
-   * reading their streams and later pushes and deletes never reached the ledger.
+   * reading their streams and later pushes and deletes never reached the proxy.ledger().
    */
   @Test
   void afterAFlushLaterPushesAndDeletesStillReachTheLedger() throws Exception {
     Image first = image(randomBytes(300 * KiB));
     assertThat(proxy.client().pushImage("acme/app", "1", first).status()).isEqualTo(201);
     drainFeed();
-    harness.redis().flushAll();
+    proxy.harness().redis().flushAll();
 
     Image second = image(randomBytes(200 * KiB));
     assertThat(proxy.client().pushImage("acme/app", "2", second).status()).isEqualTo(201);
@@ -170,13 +144,13 @@ class RedisLossTest {
   @Test
   void eventsRedisLostBeforeTheFeedReadThemReachTheLedgerFromTheProxysCopy() throws Exception {
     assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);
-    harness.redis().flushAll();
+    proxy.harness().redis().flushAll();
 
     // The outbox's own check, as it runs every second once the events are older than its grace.
-    QuotaHarness.await(ledger.outbox().check(ledger.recovery(), System.currentTimeMillis() + 60_000));
+    await(proxy.ledger().outbox().check(proxy.ledger().recovery()::restoreFromLedger, System.currentTimeMillis() + 60_000));
 
-    assertThat(ledger.outbox().recovered()).isPositive();
-    assertThat(ledger.outbox().size()).isZero();
+    assertThat(proxy.ledger().outbox().recovered()).isPositive();
+    assertThat(proxy.ledger().outbox().size()).isZero();
     assertLedgerRedisAndRegistryAgree("acme", "acme/app");
   }
 
@@ -184,9 +158,9 @@ class RedisLossTest {
   @Test
   void aRestartWithoutPersistenceLosesNothing() throws Exception {
     assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);
-    harness.redis().command(Request.cmd(Command.SCRIPT).arg("FLUSH"));
-    harness.redis().command(Request.cmd(Command.FLUSHDB));
-    harness.redis().command(Request.cmd(Command.CLIENT).arg("KILL").arg("TYPE").arg("normal").arg("SKIPME").arg("yes"));
+    proxy.harness().redis().command(Request.cmd(Command.SCRIPT).arg("FLUSH"));
+    proxy.harness().redis().command(Request.cmd(Command.FLUSHDB));
+    proxy.harness().redis().command(Request.cmd(Command.CLIENT).arg("KILL").arg("TYPE").arg("normal").arg("SKIPME").arg("yes"));
 
     long started = System.nanoTime();
     assertThat(proxy.client().pushImage("acme/app", "2", image(randomBytes(200 * KiB))).status()).isEqualTo(201);
@@ -212,9 +186,9 @@ class RedisLossTest {
     assertThat(proxy.client().pushImage("acme/app", "3", image(randomBytes(100 * KiB))).status()).isEqualTo(201);
     drainFeed();
 
-    harness.redis().flushAll();
+    proxy.harness().redis().flushAll();
     restoreAll(snapshot);
-    QuotaHarness.await(ledger.watch().watchOnce());
+    await(proxy.ledger().watch().watchOnce());
     drainFeed();
 
     assertLedgerRedisAndRegistryAgree("acme", "acme/app");
@@ -230,7 +204,7 @@ class RedisLossTest {
   @Test
   void writesOnARedisFromAnOlderSnapshotNeitherHideItNorCountTwice() throws Exception {
     Image second = redisGoesBackToBeforeASecondImage();
-    Deployed started = harness.startProxy("""
+    Deployed started = proxy.harness().startProxy("""
         quota:
           scopes:
             acme: {storage-hard: 4MiB}
@@ -257,7 +231,7 @@ class RedisLossTest {
     drainFeed();
 
     assertLedgerRedisAndRegistryAgree("acme", "acme/app");
-    assertThat(QuotaHarness.await(proxy.store().scope("acme/app")).used()).as("image 2 freed").isLessThan(300 * KiB + 10 * KiB);
+    assertThat(await(proxy.store().scope("acme/app")).used()).as("image 2 freed").isLessThan(300 * KiB + 10 * KiB);
   }
 
   /**
@@ -272,20 +246,18 @@ class RedisLossTest {
     assertThat(proxy.client().pushImage("acme/app", "1", image).status()).isEqualTo(201);
     assertThat(proxy.client().delete("/v2/acme/app/manifests/" + image.manifestDigest()).status()).isEqualTo(202);
     drainFeed();
-    RedisQuotaStore finished = RedisQuotaStore.create(harness.vertx(), harness.redis().url(), 2, java.time.Duration.ofMillis(1));
-    QuotaHarness.await(finished.intendCommit("acme/app", "request:finished-long-ago", null, digest(image.layers()[0])));
-    URI registry = URI.create(harness.registry().url());
-    RegistryIntents intents = new RegistryIntents((RedisQuotaStore) proxy.store(), io.vertx.redis.client.Redis.createClient(
-        harness.vertx(), harness.redis().url()), RegistryIntents.headOn(harness.vertx().createHttpClient(
-        new io.vertx.core.http.HttpClientOptions().setDefaultHost(registry.getHost()).setDefaultPort(registry.getPort()))));
+    StoreOnRedis finished = StoreOnRedis.open(proxy.harness().vertx(), proxy.harness().redis().url(), 2, java.time.Duration.ofMillis(1));
+    await(finished.store().intendCommit("acme/app", "request:finished-long-ago", null, digest(image.layers()[0])));
+    RegistryIntents intents = proxy.intents();
 
-    QuotaHarness.await(ledger.recovery().restoreFromLedger("acme"));
-    Thread.sleep(10);  // past the intent's lease
+    await(proxy.ledger().recovery().restoreFromLedger("acme"));
+    Thread.sleep(10); // past the intent's 1 ms lease: time must pass, and nothing in Redis signals a lapse
 
-    assertThat(QuotaHarness.await(intents.checkOnce())).as("settled none").isZero();
-    assertThat(harness.redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).as("dropped").isZero();
+    assertThat(await(intents.checkOnce())).as("settled none").isZero();
+    assertThat(proxy.harness().redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).as("dropped")
+        .isZero();
     assertLedgerRedisAndRegistryAgree("acme", "acme/app");
-    QuotaHarness.await(finished.close());
+    await(finished.close());
   }
 
   @Test
@@ -293,24 +265,24 @@ class RedisLossTest {
     assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);
     assertThat(proxy.client().pushImage("globex/web", "1", image(randomBytes(100 * KiB))).status()).isEqualTo(201);
     drainFeed();
-    for (Response key : harness.redis().command(Request.cmd(Command.KEYS).arg("qp:{acme}:*"))) {
-      harness.redis().command(Request.cmd(Command.DEL).arg(key.toString()));
+    for (Response key : proxy.harness().redis().command(Request.cmd(Command.KEYS).arg("qp:{acme}:*"))) {
+      proxy.harness().redis().command(Request.cmd(Command.DEL).arg(key.toString()));
     }
 
-    QuotaHarness.await(ledger.watch().watchOnce());
+    await(proxy.ledger().watch().watchOnce());
 
     assertLedgerRedisAndRegistryAgree("acme", "acme/app");
-    assertThat(QuotaHarness.await(proxy.store().scope("acme")).limits().storageHard()).as("its limits too").isEqualTo(4 * 1024 * KiB);
+    assertThat(await(proxy.store().scope("acme")).limits().storageHard()).as("its limits too").isEqualTo(4 * 1024 * KiB);
   }
 
   @Test
   void theNamespaceListDeletedOnItsOwnIsTakenAgainBeforeSystemUsageIsTrusted() throws Exception {
     assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);
     drainFeed();
-    long used = QuotaHarness.await(proxy.store().systemUsage()).used();
-    harness.redis().command(Request.cmd(Command.DEL).arg(QuotaKeys.NAMESPACES));
+    long used = await(proxy.stores().usage().systemUsage()).used();
+    proxy.harness().redis().command(Request.cmd(Command.DEL).arg(QuotaKeys.NAMESPACES));
 
-    assertThat(QuotaHarness.await(proxy.store().systemUsage()).used()).isEqualTo(used);
+    assertThat(await(proxy.stores().usage().systemUsage()).used()).isEqualTo(used);
     assertThat(members(QuotaKeys.NAMESPACES)).contains("acme").anyMatch(member -> member.startsWith(QuotaKeys.CENSUS_PREFIX));
   }
 
@@ -320,7 +292,7 @@ class RedisLossTest {
    */
   @Test
   void aReadOnlyRegistryStaysReadOnlyAfterRedisLosesItsData() throws Exception {
-    Deployed limited = harness.startProxy("""
+    Deployed limited = proxy.harness().startProxy("""
         quota:
           system:
             hard-storage: 1MiB
@@ -328,23 +300,23 @@ class RedisLossTest {
         """);
     assertThat(limited.client().pushBlob("ro/app", randomBytes(600 * KiB)).status()).isEqualTo(201);
     drainFeed();
-    QuotaHarness.await(limited.configured().refresh());
+    await(limited.configured().refresh());
     assertThat(limited.client().pushBlob("ro/other", randomBytes(KiB)).status()).as("read-only").isEqualTo(403);
 
-    int port = ledger.postgres().port();
-    ledger.postgres().close();
-    harness.redis().flushAll();
-    assertThatThrownBy(() -> QuotaHarness.await(limited.configured().refresh())).hasMessageContaining("system usage is not known");
+    int port = proxy.ledger().postgres().port();
+    proxy.ledger().postgres().close();
+    proxy.harness().redis().flushAll();
+    assertThatThrownBy(() -> await(limited.configured().refresh())).hasMessageContaining("system usage is not known");
 
     var refused = limited.client().pushBlob("ro/other", randomBytes(KiB));
     assertThat(refused.status()).isEqualTo(503);
     assertThat(refused.header("Retry-After")).isPresent();
     assertThat(refused.body()).contains("system usage is being rebuilt");
 
-    EmbeddedPostgresServer restarted = EmbeddedPostgresServer.start(postgresData, port, false);
+    EmbeddedPostgresServer restarted = EmbeddedPostgresServer.start(proxy.postgresData(), port, false);
     try {
-      QuotaHarness.await(limited.configured().refresh());
-      assertThat(QuotaHarness.await(limited.store().systemUsage()).used()).isGreaterThanOrEqualTo(600 * KiB);
+      await(limited.configured().refresh());
+      assertThat(await(limited.stores().usage().systemUsage()).used()).isGreaterThanOrEqualTo(600 * KiB);
       var again = limited.client().pushBlob("ro/other", randomBytes(KiB));
       assertThat(again.status()).as("read-only again, not writable").isEqualTo(403);
       assertThat(again.body()).contains("registry is read-only");
@@ -367,13 +339,13 @@ class RedisLossTest {
     String origin = proxy.client().base();
     String target = RawHttp.target(location) + (location.contains("?") ? "&" : "?") + "digest=" + digest(big);
     try (RawHttp slow = RawHttp.connect(origin);
-         ScopeWatch watch = ScopeWatch.start(harness.vertx(), harness.redis().url(), proxy.store(), "acme")) {
+        ScopeWatch watch = ScopeWatch.start(proxy.harness().vertx(), proxy.harness().redis().url(), proxy.store(), "acme")) {
       slow.head("PUT", target, "Content-Type", "application/octet-stream", "Content-Length", Integer.toString(big.length));
       slow.write(java.util.Arrays.copyOfRange(big, 0, KiB));
       watch.await("acme", state -> state.reserved() >= big.length, "the slow push's reservation", java.time.Duration.ofSeconds(10));
 
-      harness.redis().flushAll();
-      QuotaHarness.await(ledger.watch().watchOnce());  // restored at once, not at the next decision
+      proxy.harness().redis().flushAll();
+      await(proxy.ledger().watch().watchOnce()); // restored at once, not at the next decision
 
       var second = proxy.client().pushBlob("acme/other", randomBytes(2 * 1024 * KiB));
       assertThat(second.status()).as("the room is the slow push's: %s", second.body()).isEqualTo(403);
@@ -382,42 +354,42 @@ class RedisLossTest {
       assertThat(slow.read(java.time.Duration.ofSeconds(20)).status()).isEqualTo(201);
     }
     drainFeed();
-    StorageInvariant.check(harness.registry().storage(), proxy.store());
+    StorageInvariant.check(proxy.harness().registry().storage(), proxy.stores());
     assertLedgerRedisAndRegistryAgree("acme", "acme/app");
   }
 
   @Test
   void anEvictingRedisIsRefused() throws Exception {
-    QuotaHarness.await(EvictionPolicy.check(redisClient()));
-    harness.redis().command(Request.cmd(Command.CONFIG).arg("SET").arg("maxmemory-policy").arg("allkeys-lru"));
+    await(EvictionPolicy.check(redisClient()));
+    proxy.harness().redis().command(Request.cmd(Command.CONFIG).arg("SET").arg("maxmemory-policy").arg("allkeys-lru"));
     try {
-      assertThatThrownBy(() -> QuotaHarness.await(EvictionPolicy.check(redisClient())))
+      assertThatThrownBy(() -> await(EvictionPolicy.check(redisClient())))
           .isInstanceOf(EvictionPolicy.EvictingRedisException.class)
           .hasMessageContaining("maxmemory-policy allkeys-lru").hasMessageContaining("set maxmemory-policy noeviction");
     } finally {
-      harness.redis().command(Request.cmd(Command.CONFIG).arg("SET").arg("maxmemory-policy").arg("noeviction"));
+      proxy.harness().redis().command(Request.cmd(Command.CONFIG).arg("SET").arg("maxmemory-policy").arg("noeviction"));
     }
   }
 
   private io.vertx.redis.client.Redis redisClient() {
-    return io.vertx.redis.client.Redis.createClient(harness.vertx(), harness.redis().url());
+    return io.vertx.redis.client.Redis.createClient(proxy.harness().vertx(), proxy.harness().redis().url());
   }
 
   private java.util.Set<String> members(String key) {
     java.util.Set<String> members = new java.util.TreeSet<>();
-    harness.redis().command(Request.cmd(Command.SMEMBERS).arg(key)).forEach(member -> members.add(member.toString()));
+    proxy.harness().redis().command(Request.cmd(Command.SMEMBERS).arg(key)).forEach(member -> members.add(member.toString()));
     return members;
   }
 
   /** Per scope: the bytes the registry holds, Redis's charge and the ledger's usage are one figure. */
   private void assertLedgerRedisAndRegistryAgree(String namespace, String... scopes) throws Exception {
-    Map<String, Long> ledgerUsage = QuotaHarness.await(ledger.ledger().snapshot(namespace)).usage();
-    RegistryStorage registry = RegistryStorage.read(harness.registry().storage());
+    Map<String, Long> ledgerUsage = await(proxy.ledger().ledger().snapshot(namespace)).usage();
+    RegistryStorage registry = RegistryStorage.read(proxy.harness().registry().storage());
     java.util.List<String> all = new java.util.ArrayList<>(java.util.List.of(namespace));
     all.addAll(java.util.List.of(scopes));
     for (String scope : all) {
       long held = registry.heldBytes(scope);
-      assertThat(QuotaHarness.await(proxy.store().scope(scope)).used()).as("Redis's charge of %s", scope).isEqualTo(held);
+      assertThat(await(proxy.store().scope(scope)).used()).as("Redis's charge of %s", scope).isEqualTo(held);
       assertThat(ledgerUsage.getOrDefault(scope, 0L)).as("the ledger's usage of %s", scope).isEqualTo(held);
     }
   }
@@ -433,7 +405,7 @@ class RedisLossTest {
     Image second = image(randomBytes(200 * KiB));
     assertThat(proxy.client().pushImage("acme/app", "2", second).status()).isEqualTo(201);
     drainFeed();
-    harness.redis().flushAll();
+    proxy.harness().redis().flushAll();
     restoreAll(snapshot);
     return second;
   }
@@ -441,19 +413,19 @@ class RedisLossTest {
   /** Every key of Redis as DUMP gives it: what an RDB snapshot taken now would bring back. */
   private Map<String, Object> dumpAll() {
     Map<String, Object> snapshot = new java.util.HashMap<>();
-    for (Response key : harness.redis().command(Request.cmd(Command.KEYS).arg("*"))) {
-      snapshot.put(key.toString(), harness.redis().command(Request.cmd(Command.DUMP).arg(key.toString())).toBuffer());
+    for (Response key : proxy.harness().redis().command(Request.cmd(Command.KEYS).arg("*"))) {
+      snapshot.put(key.toString(), proxy.harness().redis().command(Request.cmd(Command.DUMP).arg(key.toString())).toBuffer());
     }
     return snapshot;
   }
 
   private void restoreAll(Map<String, Object> snapshot) {
-    snapshot.forEach((key, dump) -> harness.redis().command(
+    snapshot.forEach((key, dump) -> proxy.harness().redis().command(
         Request.cmd(Command.RESTORE).arg(key).arg(0).arg((io.vertx.core.buffer.Buffer) dump).arg("REPLACE")));
   }
 
   private void drainFeed() throws Exception {
-    for (int round = 0; round < 100 && QuotaHarness.await(ledger.feed().feedOnce()) > 0; round++) {
+    for (int round = 0; round < 100 && await(proxy.ledger().feed().feedOnce()) > 0; round++) {
       // until every event is in the ledger
     }
   }
@@ -461,7 +433,7 @@ class RedisLossTest {
   private Map<String, Long> usage(String... scopes) throws Exception {
     Map<String, Long> usage = new java.util.HashMap<>();
     for (String scope : scopes) {
-      usage.put(scope, QuotaHarness.await(proxy.store().scope(scope)).used());
+      usage.put(scope, await(proxy.store().scope(scope)).used());
     }
     return usage;
   }

@@ -65,7 +65,7 @@ class RegistryDiskFullTest {
 
       watch.awaitNothingReserved("acme", Duration.ofSeconds(10));
     }
-    StorageInvariant.check(harness.registry().storage(), proxy.store());
+    StorageInvariant.check(harness.registry().storage(), proxy.stores());
   }
 
   private static boolean run(String... command) throws IOException, InterruptedException {

@@ -2,29 +2,30 @@ package dev.quotaproxy.proxy;
 
 import static dev.quotaproxy.proxy.support.OciTestClient.digest;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
+import static dev.quotaproxy.testing.Eventually.await;
+import static dev.quotaproxy.testing.Eventually.eventually;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.ledger.RegistryIntents;
-import dev.quotaproxy.proxy.oci.Blob;
-import dev.quotaproxy.proxy.quota.QuotaKeys;
-import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.metering.sync.RegistryIntents;
+import dev.quotaproxy.oci.Blob;
+import dev.quotaproxy.metering.QuotaKeys;
+import dev.quotaproxy.metering.support.StoreOnRedis;
+import dev.quotaproxy.metering.QuotaStore;
 import dev.quotaproxy.proxy.support.AnswerDroppingRelay;
 import dev.quotaproxy.proxy.support.OciTestClient;
-import dev.quotaproxy.proxy.support.QuotaHarness;
+import dev.quotaproxy.proxy.support.ProxyFixture;
 import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
 import dev.quotaproxy.proxy.support.StorageInvariant;
-import io.vertx.core.http.HttpClientOptions;
 import io.vertx.redis.client.Command;
-import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.Request;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A proxy that dies (or whose store call fails) between sending a closing PUT or a DELETE and recording
@@ -36,29 +37,14 @@ import org.junit.jupiter.api.Test;
 class RegistryIntentsTest {
   private static final int KiB = 1024;
 
-  private QuotaHarness harness;
-  private Deployed proxy;
-  private RedisQuotaStore dead;
+  @RegisterExtension final ProxyFixture proxy = ProxyFixture.acme("10MiB");
+  private QuotaStore dead;
   private RegistryIntents intents;
 
   @BeforeEach
-  void start() throws Exception {
-    harness = new QuotaHarness();
-    proxy = harness.startProxy("""
-        quota:
-          scopes:
-            acme: {storage-hard: 10MiB}
-        """);
-    dead = RedisQuotaStore.create(harness.vertx(), harness.redis().url(), 2, Duration.ofMillis(1));
-    URI registry = URI.create(harness.registry().url());
-    intents = new RegistryIntents((RedisQuotaStore) proxy.store(), Redis.createClient(harness.vertx(), harness.redis().url()),
-        RegistryIntents.headOn(harness.vertx().createHttpClient(new HttpClientOptions()
-            .setDefaultHost(registry.getHost()).setDefaultPort(registry.getPort()))));
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    harness.close();
+  void start() {
+    dead = StoreOnRedis.open(proxy.harness().vertx(), proxy.harness().redis().url(), 2, Duration.ofMillis(1)).store();
+    intents = proxy.intents();
   }
 
   @Test
@@ -66,16 +52,16 @@ class RegistryIntentsTest {
     assertThat(proxy.client().pushBlob("acme/app", randomBytes(KiB)).status()).isEqualTo(201);
     byte[] stored = randomBytes(300 * KiB);
     byte[] neverStored = randomBytes(200 * KiB);
-    QuotaHarness.await(dead.intendCommit("acme/app", "request:stored", "session:one", digest(stored)));
-    QuotaHarness.await(dead.intendCommit("acme/app", "request:lost", "session:two", digest(neverStored)));
-    assertThat(harness.direct().pushBlob("acme/app", stored).status()).as("stored by the registry, never charged").isEqualTo(201);
-    Thread.sleep(10);  // past the dead store's leases
+    await(dead.intendCommit("acme/app", "request:stored", "session:one", digest(stored)));
+    await(dead.intendCommit("acme/app", "request:lost", "session:two", digest(neverStored)));
+    assertThat(proxy.harness().direct().pushBlob("acme/app", stored).status()).as("stored by the registry, never charged").isEqualTo(201);
+    Thread.sleep(10); // past the dead store's 1 ms leases: time must pass, and nothing in Redis signals a lapse
 
-    assertThat(QuotaHarness.await(intents.checkOnce())).isEqualTo(2);
+    assertThat(await(intents.checkOnce())).isEqualTo(2);
 
-    assertThat(QuotaHarness.await(proxy.store().scope("acme/app")).used()).isEqualTo(KiB + 300 * KiB);
-    assertThat(harness.redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).isZero();
-    StorageInvariant.check(harness.registry().storage(), proxy.store());
+    assertThat(await(proxy.store().scope("acme/app")).used()).isEqualTo(KiB + 300 * KiB);
+    assertThat(proxy.harness().redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).isZero();
+    StorageInvariant.check(proxy.harness().registry().storage(), proxy.stores());
   }
 
   @Test
@@ -86,41 +72,42 @@ class RegistryIntentsTest {
     byte[] kept = randomBytes(50 * KiB);
     assertThat(proxy.client().pushBlob("acme/app", loose).status()).isEqualTo(201);
     assertThat(proxy.client().pushBlob("acme/app", kept).status()).isEqualTo(201);
-    QuotaHarness.await(dead.intendDelete("acme/app", "request:del-loose", digest(loose), false));
-    QuotaHarness.await(dead.intendDelete("acme/app", "request:del-kept", digest(kept), false));
-    QuotaHarness.await(dead.intendDelete("acme/web", "request:del-manifest", image.manifestDigest(), true));
+    await(dead.intendDelete("acme/app", "request:del-loose", digest(loose), false));
+    await(dead.intendDelete("acme/app", "request:del-kept", digest(kept), false));
+    await(dead.intendDelete("acme/web", "request:del-manifest", image.manifestDigest(), true));
     OciTestClient.Image keptImage = OciTestClient.image(randomBytes(60 * KiB));
     assertThat(proxy.client().pushImage("acme/kept", "1", keptImage).status()).isEqualTo(201);
-    QuotaHarness.await(dead.intendDelete("acme/kept", "request:del-kept-manifest", keptImage.manifestDigest(), true));
-    assertThat(harness.direct().delete("/v2/acme/app/blobs/" + digest(loose)).status()).isEqualTo(202);
-    assertThat(harness.direct().delete("/v2/acme/web/manifests/" + image.manifestDigest()).status()).isEqualTo(202);
-    Thread.sleep(10);  // past the dead store's leases
+    await(dead.intendDelete("acme/kept", "request:del-kept-manifest", keptImage.manifestDigest(), true));
+    assertThat(proxy.harness().direct().delete("/v2/acme/app/blobs/" + digest(loose)).status()).isEqualTo(202);
+    assertThat(proxy.harness().direct().delete("/v2/acme/web/manifests/" + image.manifestDigest()).status()).isEqualTo(202);
+    Thread.sleep(10); // past the dead store's 1 ms leases: time must pass, and nothing in Redis signals a lapse
 
-    assertThat(QuotaHarness.await(intents.checkOnce())).isEqualTo(4);
+    assertThat(await(intents.checkOnce())).isEqualTo(4);
 
-    assertThat(QuotaHarness.await(proxy.store().scope("acme/app")).used()).isEqualTo(50 * KiB);
-    assertThat(QuotaHarness.await(proxy.store().scope("acme/kept")).used()).as("a manifest the registry kept stays charged").isPositive();
-    assertThat(harness.redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).isZero();
-    StorageInvariant.check(harness.registry().storage(), proxy.store());
+    assertThat(await(proxy.store().scope("acme/app")).used()).isEqualTo(50 * KiB);
+    assertThat(await(proxy.store().scope("acme/kept")).used()).as("a manifest the registry kept stays charged").isPositive();
+    assertThat(proxy.harness().redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).isZero();
+    StorageInvariant.check(proxy.harness().registry().storage(), proxy.stores());
   }
 
   @Test
   void aManifestTheRegistryStoredForADeadProxyIsChargedWithItsReferences() throws Exception {
     OciTestClient.Image image = OciTestClient.image(randomBytes(200 * KiB), randomBytes(100 * KiB));
-    assertThat(harness.direct().pushImage("acme/app", "1", image).status()).as("stored by the registry, never charged").isEqualTo(201);
+    assertThat(proxy.harness().direct().pushImage("acme/app", "1", image).status()).as("stored by the registry, never charged")
+        .isEqualTo(201);
     List<Blob> references = new ArrayList<>();
     references.add(new Blob(digest(image.config()), image.config().length));
     for (byte[] layer : image.layers()) {
       references.add(new Blob(digest(layer), layer.length));
     }
     byte[] manifest = image.manifest().getBytes(StandardCharsets.UTF_8);
-    QuotaHarness.await(dead.intendManifest("acme/app", "request:manifest", new Blob(image.manifestDigest(), manifest.length), references));
-    Thread.sleep(10);  // past the dead store's leases
+    await(dead.intendManifest("acme/app", "request:manifest", new Blob(image.manifestDigest(), manifest.length), references));
+    Thread.sleep(10); // past the dead store's 1 ms leases: time must pass, and nothing in Redis signals a lapse
 
-    assertThat(QuotaHarness.await(intents.checkOnce())).isEqualTo(1);
+    assertThat(await(intents.checkOnce())).isEqualTo(1);
 
-    StorageInvariant.check(harness.registry().storage(), proxy.store());
-    assertThat(QuotaHarness.await(proxy.store().scope("acme/app")).used()).isEqualTo(300 * KiB + image.config().length + manifest.length);
+    StorageInvariant.check(proxy.harness().registry().storage(), proxy.stores());
+    assertThat(await(proxy.store().scope("acme/app")).used()).isEqualTo(300 * KiB + image.config().length + manifest.length);
   }
 
   /**
@@ -130,8 +117,8 @@ class RegistryIntentsTest {
    */
   @Test
   void whatTheRegistryStoredButNeverAnsweredIsChargedOnceTheIntentLapses() throws Exception {
-    try (AnswerDroppingRelay relay = AnswerDroppingRelay.start(harness.vertx(), harness.registry().url())) {
-      Deployed cut = harness.startProxy("""
+    try (AnswerDroppingRelay relay = AnswerDroppingRelay.start(proxy.harness().vertx(), proxy.harness().registry().url())) {
+      Deployed cut = proxy.harness().startProxy("""
           quota:
             reservation-ttl: 1s
             scopes:
@@ -148,27 +135,24 @@ class RegistryIntentsTest {
       assertThat(cut.client().putManifest("acme/app", "1", image.manifest()).status()).as("the manifest's 201 never came").isEqualTo(502);
       relay.dropNextCreated();
       assertThat(cut.client().mount("acme/other", digest(blob), "acme/app").status()).as("the mount's 201 never came").isEqualTo(502);
-      assertThat(harness.direct().head("/v2/acme/app/blobs/" + digest(blob)).status()).as("stored all the same").isEqualTo(200);
+      assertThat(proxy.harness().direct().head("/v2/acme/app/blobs/" + digest(blob)).status()).as("stored all the same").isEqualTo(200);
 
-      int settled = 0;
-      for (int round = 0; round < 50 && settled < 3; round++) {
-        Thread.sleep(100);  // until the intents' one-second leases have run out
-        settled += QuotaHarness.await(intents.checkOnce());
-      }
-
-      assertThat(settled).isEqualTo(3);
-      StorageInvariant.check(harness.registry().storage(), cut.store());
-      assertThat(QuotaHarness.await(cut.store().scope("acme/other")).used()).isEqualTo(300 * KiB);
+      // Until the intents' one-second leases have run out, each check settles what has lapsed so far.
+      AtomicInteger settled = new AtomicInteger();
+      eventually(Duration.ofSeconds(10), Duration.ofMillis(100),
+          () -> assertThat(settled.addAndGet(await(intents.checkOnce()))).as("intents settled").isEqualTo(3));
+      StorageInvariant.check(proxy.harness().registry().storage(), cut.stores());
+      assertThat(await(cut.store().scope("acme/other")).used()).isEqualTo(300 * KiB);
     }
   }
 
   @Test
   void anIntentWhoseRequestIsStillRenewedIsLeftAlone() throws Exception {
     assertThat(proxy.client().pushBlob("acme/app", randomBytes(KiB)).status()).isEqualTo(201);
-    QuotaHarness.await(proxy.store().intendCommit("acme/app", "request:alive", null, digest(randomBytes(KiB))));
+    await(proxy.store().intendCommit("acme/app", "request:alive", null, digest(randomBytes(KiB))));
 
-    assertThat(QuotaHarness.await(intents.checkOnce())).isZero();
-    assertThat(harness.redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).isEqualTo(1);
+    assertThat(await(intents.checkOnce())).isZero();
+    assertThat(proxy.harness().redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong()).isEqualTo(1);
   }
 
   @Test
@@ -180,7 +164,7 @@ class RegistryIntentsTest {
     assertThat(proxy.client().delete("/v2/acme/app/blobs/" + digest(deleted)).status()).isEqualTo(202);
     assertThat(proxy.client().delete("/v2/acme/app/blobs/" + digest(randomBytes(KiB))).status()).as("nothing to delete").isEqualTo(404);
 
-    assertThat(harness.redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong())
+    assertThat(proxy.harness().redis().command(Request.cmd(Command.HLEN).arg(QuotaKeys.of("acme").commits())).toLong())
         .as("no intent left by pushes that finished").isZero();
   }
 }

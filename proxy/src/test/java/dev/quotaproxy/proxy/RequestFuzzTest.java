@@ -17,8 +17,8 @@ import dev.quotaproxy.proxy.fuzz.StorageChanges;
 import dev.quotaproxy.proxy.fuzz.StorageChanges.Change;
 import dev.quotaproxy.proxy.fuzz.StorageChanges.Kind;
 import dev.quotaproxy.proxy.fuzz.UploadState;
-import dev.quotaproxy.proxy.oci.OciOperation;
-import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
+import dev.quotaproxy.proxy.route.OciOperation;
+import dev.quotaproxy.metering.QuotaStore.ScopeState;
 import dev.quotaproxy.proxy.support.ProxyQuiet;
 import dev.quotaproxy.proxy.support.QuotaHarness;
 import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
@@ -170,7 +170,7 @@ class RequestFuzzTest {
     List<Blob> blobs = pool(poolRandom);
     List<Manifest> manifests = manifests(poolRandom, blobs);
     RequestGenerator generator = new RequestGenerator(REPOSITORIES, blobs, manifests, authority);
-    StorageInvariant invariant = StorageInvariant.of(storageRoot, proxy.store()).withChargedDigestsFrom(harness.redis());
+    StorageInvariant invariant = StorageInvariant.of(storageRoot, proxy.stores()).withChargedDigestsFrom(harness.redis());
 
     long started = System.nanoTime();
     String failure = null;
@@ -269,7 +269,8 @@ class RequestFuzzTest {
   private String patch(String location, byte[] data, boolean direct) throws Exception {
     RawHttp.Reply reply;
     if (direct) {
-      reply = RawHttp.exchange(harness.registry().url(), "PATCH", RawHttp.target(location), data, "Content-Type", "application/octet-stream");
+      reply = RawHttp.exchange(harness.registry().url(), "PATCH", RawHttp.target(location), data, "Content-Type",
+          "application/octet-stream");
     } else {
       FuzzRequest patch = honest(Op.PATCH, "PATCH", RawHttp.target(location), "application/octet-stream", data);
       patch = withUpload(patch, uploadId(location));
@@ -310,7 +311,8 @@ class RequestFuzzTest {
       String id = session.substring(session.lastIndexOf('/') + 1);
       String repository = session.substring("repositories/".length(), session.indexOf("/_uploads/"));
       long size = Long.parseLong(current.getOrDefault(session + "/data", "0"));
-      String startedAt = current.get(path).isEmpty() ? Files.readString(storageRoot.resolve("docker/registry/v2").resolve(path)).trim()
+      String startedAt = current.get(path).isEmpty()
+          ? Files.readString(storageRoot.resolve("docker/registry/v2").resolve(path)).trim()
           : current.get(path);
       String target = "/v2/" + repository + "/blobs/uploads/" + id + "?_state=" + UploadState.sign(repository, id, size, startedAt);
       exchange(withUpload(honest(Op.UPLOAD_CANCEL, "DELETE", target, null, new byte[0]), id), "cleanup");
@@ -351,7 +353,7 @@ class RequestFuzzTest {
       }
     }
     quiet.await(QUIET);
-    StorageInvariant.of(storageRoot, proxy.store()).withChargedDigestsFrom(harness.redis()).check();
+    StorageInvariant.of(storageRoot, proxy.stores()).withChargedDigestsFrom(harness.redis()).check();
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -4,8 +4,7 @@ import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.proxy.support.OciTestClient.Reply;
-import dev.quotaproxy.proxy.support.QuotaHarness;
-import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
+import dev.quotaproxy.proxy.support.ProxyFixture;
 import dev.quotaproxy.proxy.support.ScopeWatch;
 import dev.quotaproxy.proxy.support.StorageInvariant;
 import io.vertx.redis.client.Command;
@@ -16,9 +15,9 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Slow is not down: Redis answering in seconds (paused with {@code CLIENT PAUSE}, so every command waits,
@@ -29,30 +28,18 @@ class SlowRedisTest {
   private static final int KiB = 1024;
   private static final Duration PAUSE = Duration.ofSeconds(3);
 
-  private QuotaHarness harness;
-  private Deployed proxy;
+  @RegisterExtension final ProxyFixture proxy = ProxyFixture.acme("10MiB");
 
   @BeforeEach
-  void start() throws Exception {
-    harness = new QuotaHarness();
-    proxy = harness.startProxy("""
-        quota:
-          scopes:
-            acme: {storage-hard: 10MiB}
-        """);
+  void warm() throws Exception {
     assertThat(proxy.client().pushBlob("acme/warm", randomBytes(KiB)).status()).isEqualTo(201);
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    harness.close();
   }
 
   @Test
   void pushesFailFastWhileRedisIsSlowHoldNothingAndWorkAgainWhenItIsFast() throws Exception {
     ExecutorService clients = Executors.newFixedThreadPool(10);
-    try (ScopeWatch watch = ScopeWatch.start(harness.vertx(), harness.redis().url(), proxy.store(), "acme")) {
-      harness.redis().command(Request.cmd(Command.CLIENT).arg("PAUSE").arg(PAUSE.toMillis()).arg("ALL"));
+    try (ScopeWatch watch = ScopeWatch.start(proxy.harness().vertx(), proxy.harness().redis().url(), proxy.store(), "acme")) {
+      proxy.harness().redis().command(Request.cmd(Command.CLIENT).arg("PAUSE").arg(PAUSE.toMillis()).arg("ALL"));
       long pausedAt = System.nanoTime();
       List<Future<Timed>> pushes = new ArrayList<>();
       for (int i = 0; i < 10; i++) {
@@ -83,7 +70,7 @@ class SlowRedisTest {
     } finally {
       clients.shutdownNow();
     }
-    StorageInvariant.check(harness.registry().storage(), proxy.store());
+    StorageInvariant.check(proxy.harness().registry().storage(), proxy.stores());
   }
 
   private record Timed(int status, Duration took) {}

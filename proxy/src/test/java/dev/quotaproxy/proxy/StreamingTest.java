@@ -193,7 +193,7 @@ class StreamingTest {
   void aClientLeavingMidUploadClosesTheUpstreamConnection() throws Exception {
     onOneContext(() -> client.request(new RequestOptions().setHost("127.0.0.1").setPort(proxy.port())
         .setMethod(HttpMethod.PATCH).setURI("/v2/t/blobs/uploads/u")).map(request -> {
-          request.putHeader("Content-Length", Long.toString(64L * MiB)).exceptionHandler(e -> { });
+          request.putHeader("Content-Length", Long.toString(64L * MiB)).exceptionHandler(e -> {});
           pump(request, MiB, 1, null, new AtomicLong()).onSuccess(v -> request.connection().close());
           return request;
         })).await(10, TimeUnit.SECONDS);
@@ -206,7 +206,7 @@ class StreamingTest {
   void anAnswerBeforeTheBodyReachesTheClientWhole() throws Exception {
     Buffer body = onOneContext(() -> client.request(new RequestOptions().setHost("127.0.0.1").setPort(proxy.port())
         .setMethod(HttpMethod.PATCH).setURI("/v2/t/blobs/uploads/refuse")).compose(request -> {
-          request.putHeader("Content-Length", Long.toString(32L * MiB)).exceptionHandler(e -> { });
+          request.putHeader("Content-Length", Long.toString(32L * MiB)).exceptionHandler(e -> {});
           pump(request, 32L * MiB, 3, null, new AtomicLong());
           return request.response();
         }).compose(response -> {
@@ -224,7 +224,8 @@ class StreamingTest {
     AtomicLong received = new AtomicLong();
     long started = System.nanoTime();
 
-    Future<Void> download = client.request(HttpMethod.GET, impatient.port(), "127.0.0.1", "/v2/t/blobs/sha256:" + size + "?stall-after=" + 8 * MiB)
+    Future<Void> download = client
+        .request(HttpMethod.GET, impatient.port(), "127.0.0.1", "/v2/t/blobs/sha256:" + size + "?stall-after=" + 8 * MiB)
         .compose(request -> request.send().compose(response -> {
           response.handler(chunk -> received.addAndGet(chunk.length()));
           return response.end();
@@ -241,7 +242,8 @@ class StreamingTest {
     long size = 64L * MiB;
     AtomicLong received = new AtomicLong();
 
-    Future<Void> download = client.request(HttpMethod.GET, proxy.port(), "127.0.0.1", "/v2/t/blobs/sha256:" + size + "?hang-up-after=" + 8 * MiB)
+    Future<Void> download = client
+        .request(HttpMethod.GET, proxy.port(), "127.0.0.1", "/v2/t/blobs/sha256:" + size + "?hang-up-after=" + 8 * MiB)
         .compose(request -> request.send().compose(response -> {
           response.handler(chunk -> received.addAndGet(chunk.length()));
           return response.end();
@@ -297,11 +299,17 @@ class StreamingTest {
 
   /** A sink that is never full, for recomputing the expected digest. */
   private static final class DiscardingStream implements WriteStream<Buffer> {
-    @Override public WriteStream<Buffer> exceptionHandler(io.vertx.core.Handler<Throwable> handler) { return this; }
-    @Override public Future<Void> write(Buffer data) { return Future.succeededFuture(); }
-    @Override public Future<Void> end() { return Future.succeededFuture(); }
-    @Override public WriteStream<Buffer> setWriteQueueMaxSize(int maxSize) { return this; }
-    @Override public boolean writeQueueFull() { return false; }
-    @Override public WriteStream<Buffer> drainHandler(io.vertx.core.Handler<Void> handler) { return this; }
+    @Override
+    public WriteStream<Buffer> exceptionHandler(io.vertx.core.Handler<Throwable> handler) { return this; }
+    @Override
+    public Future<Void> write(Buffer data) { return Future.succeededFuture(); }
+    @Override
+    public Future<Void> end() { return Future.succeededFuture(); }
+    @Override
+    public WriteStream<Buffer> setWriteQueueMaxSize(int maxSize) { return this; }
+    @Override
+    public boolean writeQueueFull() { return false; }
+    @Override
+    public WriteStream<Buffer> drainHandler(io.vertx.core.Handler<Void> handler) { return this; }
   }
 }

@@ -2,6 +2,7 @@ package dev.quotaproxy.proxy;
 
 import static dev.quotaproxy.proxy.support.OciTestClient.digest;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
+import static dev.quotaproxy.testing.Eventually.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.proxy.support.OciTestClient;
@@ -41,17 +42,18 @@ class SystemQuotaTest {
     byte[] blob = randomBytes(600 * KiB);
     assertThat(client.pushBlob("ro/app", blob).status()).isEqualTo(201);
 
-    QuotaHarness.await(proxy.configured().refresh());
+    await(proxy.configured().refresh());
 
     Reply refused = client.pushBlob("ro/other", randomBytes(KiB));
     assertThat(refused.status()).isEqualTo(403);
     JsonObject error = new JsonObject(refused.body()).getJsonArray("errors").getJsonObject(0);
     assertThat(error.getString("code")).isEqualTo("DENIED");
-    assertThat(error.getString("message")).startsWith("registry is read-only: storage is at 58.5% of 1.0 MiB, at or over the 50% write ratio");
+    assertThat(error.getString("message"))
+        .startsWith("registry is read-only: storage is at 58.5% of 1.0 MiB, at or over the 50% write ratio");
     assertThat(client.get("/v2/ro/app/blobs/" + digest(blob)).status()).as("pulls still work").isEqualTo(200);
     assertThat(client.delete("/v2/ro/app/blobs/" + digest(blob)).status()).as("deletes still work").isEqualTo(202);
 
-    QuotaHarness.await(proxy.configured().refresh());
+    await(proxy.configured().refresh());
 
     assertThat(client.pushBlob("ro/other", randomBytes(KiB)).status()).as("writable again").isEqualTo(201);
   }
@@ -81,7 +83,7 @@ class SystemQuotaTest {
     harness.redis().flushAll();
     assertThat(proxy.client().pushBlob("lost/app", randomBytes(200 * KiB)).status()).as("no limit while it is gone").isEqualTo(201);
 
-    QuotaHarness.await(proxy.configured().refresh());
+    await(proxy.configured().refresh());
 
     assertThat(proxy.client().pushBlob("lost/app", randomBytes(200 * KiB)).status()).isEqualTo(403);
   }

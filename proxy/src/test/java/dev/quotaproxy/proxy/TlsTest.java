@@ -8,7 +8,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
-import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerOptions;
@@ -37,10 +36,10 @@ class TlsTest {
         .setCertPath(certificates.serverCertificate().toString()).setKeyPath(certificates.serverKey().toString()));
     // Like distribution: builds its upload Location from X-Forwarded-Proto and its own host.
     upstreamPort = vertx.createHttpServer(tls).requestHandler(request -> request.response()
-            .setStatusCode(202)
-            .putHeader("Location", "https://localhost:" + upstreamPort + "/v2/a/blobs/uploads/u")
-            .putHeader("X-Seen-Proto", String.valueOf(request.getHeader("X-Forwarded-Proto")))
-            .end("upstream over tls"))
+        .setStatusCode(202)
+        .putHeader("Location", "https://localhost:" + upstreamPort + "/v2/a/blobs/uploads/u")
+        .putHeader("X-Seen-Proto", String.valueOf(request.getHeader("X-Forwarded-Proto")))
+        .end("upstream over tls"))
         // All loopback addresses, so that 127.0.0.2 reaches it under a name its certificate does not carry.
         .listen(0, "0.0.0.0").await(10, TimeUnit.SECONDS).actualPort();
     httpsClient = vertx.createHttpClient(new HttpClientOptions().setSsl(true).setVerifyHost(true)

@@ -34,8 +34,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Everything that is not a quota decision reaches the other side unchanged. */
 class TransparencyTest {
-  @RegisterExtension
-  static WireMockExtension registry = WireMockExtension.newInstance().options(wireMockConfig().dynamicPort()).build();
+  @RegisterExtension static WireMockExtension registry = WireMockExtension.newInstance().options(wireMockConfig().dynamicPort()).build();
 
   static Vertx vertx;
   static HttpClient client;
@@ -163,7 +162,8 @@ class TransparencyTest {
   void errorsAndAuthenticationChallengesPassUnchanged() throws Exception {
     String body = "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"authentication required\",\"detail\":null}]}";
     registry.stubFor(get(anyUrl()).willReturn(aResponse().withStatus(401)
-        .withHeader("WWW-Authenticate", "Bearer realm=\"https://auth.example/token\",service=\"registry\",scope=\"repository:acme/app:pull\"")
+        .withHeader("WWW-Authenticate",
+            "Bearer realm=\"https://auth.example/token\",service=\"registry\",scope=\"repository:acme/app:pull\"")
         .withHeader("Content-Type", "application/json; charset=utf-8")
         .withBody(body)));
 

@@ -1,10 +1,11 @@
 package dev.quotaproxy.proxy;
 
+import static dev.quotaproxy.testing.Eventually.eventually;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
-import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
-import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.metering.QuotaStore.ScopeState;
+import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.proxy.support.ConcurrentPushes;
 import dev.quotaproxy.proxy.support.ConcurrentPushes.Outcome;
 import dev.quotaproxy.proxy.support.ConcurrentPushes.Push;
@@ -13,12 +14,11 @@ import dev.quotaproxy.proxy.support.ConcurrentPushes.Tally;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.ProxyProcess;
 import dev.quotaproxy.ledger.support.RealRegistry;
-import dev.quotaproxy.proxy.support.TestRedis;
+import dev.quotaproxy.metering.support.TestRedis;
 import io.vertx.core.Vertx;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalInt;
@@ -56,7 +56,7 @@ class TwoProcessConcurrencyIT {
   static Path work;
   static final List<ProxyProcess> proxies = new ArrayList<>();
   static Vertx vertx;
-  static RedisQuotaStore store;
+  static StoreOnRedis stores;
 
   @BeforeAll
   static void start() throws Exception {
@@ -65,13 +65,14 @@ class TwoProcessConcurrencyIT {
     postgres = EmbeddedPostgresServer.start();
     work = Files.createDirectories(targetDirectory().resolve("two-process-it"));
     for (int n = 1; n <= 2; n++) {
-      proxies.add(startProxy("proxy-" + n, List.of("--postgres.url", "postgresql://postgres:postgres@127.0.0.1:" + postgres.port() + "/postgres")));
+      proxies.add(
+          startProxy("proxy-" + n, List.of("--postgres.url", "postgresql://postgres:postgres@127.0.0.1:" + postgres.port() + "/postgres")));
     }
     for (ProxyProcess proxy : proxies) {
       proxy.awaitReady(Duration.ofSeconds(60));
     }
     vertx = Vertx.vertx();
-    store = RedisQuotaStore.create(vertx, redis.url(), 2, Duration.ofHours(1));
+    stores = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofHours(1));
     // A proxy listens before its configured limits are written: wait for them, or the race would be unlimited.
     for (String scope : List.of("length", "chunked")) {
       awaitLimit(scope);
@@ -81,8 +82,8 @@ class TwoProcessConcurrencyIT {
   @AfterAll
   static void stop() throws Exception {
     proxies.forEach(ProxyProcess::close);
-    if (store != null) {
-      store.close().await(10, TimeUnit.SECONDS);
+    if (stores != null) {
+      stores.close().await(10, TimeUnit.SECONDS);
     }
     if (vertx != null) {
       vertx.close().await(10, TimeUnit.SECONDS);
@@ -148,17 +149,12 @@ class TwoProcessConcurrencyIT {
   }
 
   private static ScopeState scope(String name) throws Exception {
-    return store.scope(name).await(10, TimeUnit.SECONDS);
+    return stores.store().scope(name).await(10, TimeUnit.SECONDS);
   }
 
   private static void awaitLimit(String scope) throws Exception {
-    Instant deadline = Instant.now().plus(Duration.ofSeconds(30));
-    while (scope(scope).limits().storageHard() != LIMIT) {
-      if (Instant.now().isAfter(deadline)) {
-        throw new IllegalStateException("the proxies did not write the limit of " + scope + " to Redis");
-      }
-      Thread.sleep(50);
-    }
+    eventually(Duration.ofSeconds(30),
+        () -> assertThat(scope(scope).limits().storageHard()).as("the limit of %s the proxies wrote to Redis", scope).isEqualTo(LIMIT));
   }
 
   /** The module's target directory: where the test classes were compiled to, one up. */

@@ -28,8 +28,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** An upstream that breaks, stalls or lies gets an OCI error or a closed connection, never a hang. */
 class UpstreamFailureTest {
-  @RegisterExtension
-  static WireMockExtension registry = WireMockExtension.newInstance().options(wireMockConfig().dynamicPort()).build();
+  @RegisterExtension static WireMockExtension registry = WireMockExtension.newInstance().options(wireMockConfig().dynamicPort()).build();
 
   static Vertx vertx;
   static HttpClient client;
@@ -105,7 +104,7 @@ class UpstreamFailureTest {
     registry.stubFor(put(anyUrl()).willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
 
     HttpClientResponse response = client.request(new RequestOptions().setHost("127.0.0.1").setPort(proxy.port())
-            .setMethod(HttpMethod.PUT).setURI("/v2/acme/app/blobs/uploads/u?digest=sha256:ab"))
+        .setMethod(HttpMethod.PUT).setURI("/v2/acme/app/blobs/uploads/u?digest=sha256:ab"))
         .compose(request -> request.send(Buffer.buffer(new byte[256 * 1024])))
         .await(10, TimeUnit.SECONDS);
 

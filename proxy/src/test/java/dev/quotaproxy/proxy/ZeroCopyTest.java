@@ -2,10 +2,11 @@ package dev.quotaproxy.proxy;
 
 import static dev.quotaproxy.proxy.support.OciTestClient.digest;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
+import static dev.quotaproxy.testing.Eventually.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.quota.QuotaStore.EgressCheck;
-import dev.quotaproxy.proxy.support.QuotaHarness;
+import dev.quotaproxy.metering.QuotaStore.EgressCheck;
+import dev.quotaproxy.proxy.support.ProxyFixture;
 import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
 import io.micrometer.core.instrument.Counter;
 import io.vertx.core.buffer.Buffer;
@@ -17,10 +18,10 @@ import io.vertx.core.http.RequestOptions;
 import java.net.URI;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Blob downloads of 1 MiB or more go from the registry's socket to the client's with splice(2),
@@ -46,27 +47,19 @@ class ZeroCopyTest {
             egress-window: 1h
       """;
 
-  static QuotaHarness harness;
-  static Deployed proxy;
+  @RegisterExtension static final ProxyFixture proxy = ProxyFixture.of(LIMITS);
   static HttpClient http;
   private double splicedBefore;
 
   @BeforeAll
-  static void start() throws Exception {
-    harness = new QuotaHarness();
-    proxy = harness.startProxy(LIMITS);
+  static void start() {
     // One connection: a second request reuses it, so a test can tell whether the first left it usable.
-    http = harness.vertx().createHttpClient(new HttpClientOptions().setKeepAlive(true), new PoolOptions().setHttp1MaxSize(1));
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    harness.close();
+    http = proxy.harness().vertx().createHttpClient(new HttpClientOptions().setKeepAlive(true), new PoolOptions().setHttp1MaxSize(1));
   }
 
   @BeforeEach
   void note() {
-    assertThat(harness.vertx().isNativeTransportEnabled()).as("Linux epoll, which splice needs, is in use").isTrue();
+    assertThat(proxy.harness().vertx().isNativeTransportEnabled()).as("Linux epoll, which splice needs, is in use").isTrue();
     splicedBefore = spliced();
   }
 
@@ -75,7 +68,7 @@ class ZeroCopyTest {
     byte[] blob = randomBytes(3 * MiB + 17);
     assertThat(proxy.client().pushBlob("spliced/large", blob).status()).isEqualTo(201);
 
-    Pulled pulled = pull(proxy, "/v2/spliced/large/blobs/" + digest(blob));
+    Pulled pulled = pull(proxy.deployed(), "/v2/spliced/large/blobs/" + digest(blob));
 
     assertThat(pulled.status()).isEqualTo(200);
     assertThat(pulled.body().length()).isEqualTo(blob.length);
@@ -92,9 +85,9 @@ class ZeroCopyTest {
     assertThat(proxy.client().pushBlob("zc/reuse", large).status()).isEqualTo(201);
     assertThat(proxy.client().pushBlob("zc/reuse", small).status()).isEqualTo(201);
 
-    Pulled first = pull(proxy, "/v2/zc/reuse/blobs/" + digest(large));
-    Pulled second = pull(proxy, "/v2/zc/reuse/blobs/" + digest(small));
-    Pulled third = pull(proxy, "/v2/zc/reuse/blobs/" + digest(large));
+    Pulled first = pull(proxy.deployed(), "/v2/zc/reuse/blobs/" + digest(large));
+    Pulled second = pull(proxy.deployed(), "/v2/zc/reuse/blobs/" + digest(small));
+    Pulled third = pull(proxy.deployed(), "/v2/zc/reuse/blobs/" + digest(large));
 
     assertThat(digest(first.body().getBytes())).isEqualTo(digest(large));
     assertThat(digest(second.body().getBytes())).isEqualTo(digest(small));
@@ -110,7 +103,7 @@ class ZeroCopyTest {
     int from = 1000;
     int to = from + 2 * MiB - 1;
 
-    Pulled pulled = pull(proxy, "/v2/zc/range/blobs/" + digest(blob), "Range", "bytes=" + from + "-" + to);
+    Pulled pulled = pull(proxy.deployed(), "/v2/zc/range/blobs/" + digest(blob), "Range", "bytes=" + from + "-" + to);
 
     assertThat(pulled.status()).isEqualTo(206);
     assertThat(pulled.body().getBytes()).isEqualTo(Arrays.copyOfRange(blob, from, to + 1));
@@ -122,7 +115,7 @@ class ZeroCopyTest {
     byte[] blob = randomBytes(MiB - 1);
     assertThat(proxy.client().pushBlob("zc/small", blob).status()).isEqualTo(201);
 
-    Pulled pulled = pull(proxy, "/v2/zc/small/blobs/" + digest(blob));
+    Pulled pulled = pull(proxy.deployed(), "/v2/zc/small/blobs/" + digest(blob));
 
     assertThat(digest(pulled.body().getBytes())).isEqualTo(digest(blob));
     assertThat(spliced()).isEqualTo(splicedBefore);
@@ -130,7 +123,7 @@ class ZeroCopyTest {
 
   @Test
   void withZeroCopyOffBlobsAreCopied() throws Exception {
-    Deployed copying = harness.startProxy(LIMITS, "--proxy.zero-copy", "false");
+    Deployed copying = proxy.harness().startProxy(LIMITS, "--proxy.zero-copy", "false");
     byte[] blob = randomBytes(2 * MiB);
     assertThat(copying.client().pushBlob("copied/off", blob).status()).isEqualTo(201);
 
@@ -162,12 +155,12 @@ class ZeroCopyTest {
   }
 
   private static double spliced() {
-    Counter counter = harness.metrics().registry().find("quota_proxy.spliced.bytes").counter();
+    Counter counter = proxy.harness().metrics().registry().find("quota_proxy.spliced.bytes").counter();
     return counter == null ? 0 : counter.count();
   }
 
   private static long egressUsed(String repository) throws Exception {
-    var grant = QuotaHarness.await(proxy.store().reserveEgress(repository, 0));
+    var grant = await(proxy.store().reserveEgress(repository, 0));
     assertThat(grant.allowed()).as("the scope is at its one-byte limit after a pull").isFalse();
     EgressCheck check = grant.refusal();
     return check.used();

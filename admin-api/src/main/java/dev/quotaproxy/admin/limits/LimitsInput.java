@@ -1,10 +1,10 @@
 package dev.quotaproxy.admin.limits;
 
 import dev.quotaproxy.config.ByteSize;
+import dev.quotaproxy.config.Limits;
 import dev.quotaproxy.config.Parsers;
 import dev.quotaproxy.config.SizeOrPercent;
-import dev.quotaproxy.ledger.limits.Limits;
-import dev.quotaproxy.ledger.limits.SystemSettings;
+import dev.quotaproxy.config.SystemSettings;
 import io.vertx.core.json.JsonObject;
 import java.math.BigDecimal;
 import java.time.Duration;
@@ -41,17 +41,21 @@ public final class LimitsInput {
     if (softValue != null) {
       SizeOrPercent parsed;
       try {
-        parsed = softValue instanceof Number number ? new SizeOrPercent.Bytes(number.longValue()) : SizeOrPercent.parser().parse(softValue.toString());
+        parsed = softValue instanceof Number number
+            ? new SizeOrPercent.Bytes(number.longValue())
+            : SizeOrPercent.parser().parse(softValue.toString());
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("storage_soft " + e.getMessage());
       }
       if (parsed instanceof SizeOrPercent.Percent && hard == ByteSize.UNLIMITED) {
-        throw new IllegalArgumentException("storage_soft is a percentage of storage_hard, which is unlimited: give storage_hard too, or storage_soft as a size");
+        throw new IllegalArgumentException(
+            "storage_soft is a percentage of storage_hard, which is unlimited: give storage_hard too, or storage_soft as a size");
       }
       soft = checked("storage_soft", parsed.of(hard));
     }
     if (hard != ByteSize.UNLIMITED && soft > hard) {
-      throw new IllegalArgumentException("storage_soft must not exceed storage_hard: " + ByteSize.format(soft) + " is more than " + ByteSize.format(hard));
+      throw new IllegalArgumentException(
+          "storage_soft must not exceed storage_hard: " + ByteSize.format(soft) + " is more than " + ByteSize.format(hard));
     }
     long egress = size(body, "egress");
     long window = Limits.UNLIMITED.egressWindowSeconds();

@@ -4,12 +4,13 @@ import dev.quotaproxy.admin.AdminRoutes;
 import dev.quotaproxy.admin.ApiErrors;
 import dev.quotaproxy.admin.Caller;
 import dev.quotaproxy.admin.QuotaControl;
-import dev.quotaproxy.admin.QuotaControl.ScopeUsage;
 import dev.quotaproxy.admin.QuotaControl.UsageUnavailableException;
-import dev.quotaproxy.ledger.limits.Limits;
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.ledger.limits.LimitsJson;
 import dev.quotaproxy.ledger.limits.LimitsLedger;
 import dev.quotaproxy.ledger.limits.LimitsLedger.ScopeRecord;
 import dev.quotaproxy.ledger.limits.Overcommit.OvercommitException;
+import dev.quotaproxy.metering.ScopeUsage;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -140,7 +141,8 @@ public final class LimitsRoutes implements AdminRoutes {
 
   private Future<Void> apply(ScopeRecord record) {
     return control.applyLimits(record.scope(), record.limits(), record.revision())
-        .onFailure(e -> LOG.warn("limits of {} recorded but not yet in the quota store (the sync retries): {}", record.scope(), e.toString()));
+        .onFailure(
+            e -> LOG.warn("limits of {} recorded but not yet in the quota store (the sync retries): {}", record.scope(), e.toString()));
   }
 
   private static void refused(RoutingContext ctx, Throwable failure) {
@@ -153,7 +155,8 @@ public final class LimitsRoutes implements AdminRoutes {
   }
 
   static void unavailable(RoutingContext ctx, Throwable failure) {
-    String why = failure instanceof UsageUnavailableException ? failure.getMessage()
+    String why = failure instanceof UsageUnavailableException
+        ? failure.getMessage()
         : "the quota store cannot be reached (" + failure.getMessage() + ")";
     ApiErrors.send(ctx, 400, "USAGE_UNAVAILABLE", "usage is unavailable: " + why);
   }
@@ -191,15 +194,16 @@ public final class LimitsRoutes implements AdminRoutes {
   }
 
   private static JsonObject limitsJson(String scope, Limits limits) {
-    return new JsonObject().put("scope", scope).mergeIn(limits.toJson());
+    return new JsonObject().put("scope", scope).mergeIn(LimitsJson.of(limits));
   }
 
   private static JsonObject recordJson(ScopeRecord record) {
-    return limitsJson(record.scope(), record.limits()).put("updated_at", record.updatedAt().toString()).put("updated_by", record.updatedBy());
+    return limitsJson(record.scope(), record.limits()).put("updated_at", record.updatedAt().toString()).put("updated_by",
+        record.updatedBy());
   }
 
   private static JsonObject scopeJson(ScopeUsage scope) {
     return new JsonObject().put("scope", scope.scope()).put("used", scope.used()).put("reserved", scope.reserved())
-        .put("ratio", ScopeListing.ratio(scope)).put("limits", scope.limits().toJson());
+        .put("ratio", ScopeListing.ratio(scope)).put("limits", LimitsJson.of(scope.limits()));
   }
 }

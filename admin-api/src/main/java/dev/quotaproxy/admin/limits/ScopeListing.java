@@ -1,6 +1,6 @@
 package dev.quotaproxy.admin.limits;
 
-import dev.quotaproxy.admin.QuotaControl.ScopeUsage;
+import dev.quotaproxy.metering.ScopeUsage;
 import java.util.Comparator;
 import java.util.List;
 import java.util.function.Predicate;

@@ -1,6 +1,6 @@
 package dev.quotaproxy.admin.limits;
 
-import dev.quotaproxy.ledger.limits.SystemSettings;
+import dev.quotaproxy.config.SystemSettings;
 
 /** The system scope's read-only state as usage makes it, the same rule the proxies' guard applies. Pure. */
 public final class SystemState {

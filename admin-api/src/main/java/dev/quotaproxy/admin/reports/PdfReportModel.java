@@ -1,6 +1,6 @@
 package dev.quotaproxy.admin.reports;
 
-import dev.quotaproxy.ledger.Scopes;
+import dev.quotaproxy.oci.Scopes;
 import dev.quotaproxy.ledger.reports.ReportRow;
 import dev.quotaproxy.ledger.reports.ReportSink;
 import dev.quotaproxy.ledger.reports.ReportTotals;

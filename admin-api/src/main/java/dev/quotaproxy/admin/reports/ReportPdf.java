@@ -104,7 +104,8 @@ final class ReportPdf {
       heading("Ingress and egress per " + heading.period().granularity().label());
       chart(trafficChart(heading.period(), model), 200);
 
-      heading("Scopes by peak storage" + (model.scopes.size() > TOP_SCOPES ? " (top " + TOP_SCOPES + " of " + model.scopes.size() + ")" : ""));
+      heading(
+          "Scopes by peak storage" + (model.scopes.size() > TOP_SCOPES ? " (top " + TOP_SCOPES + " of " + model.scopes.size() + ")" : ""));
       table(List.of("scope", "storage peak", "ingress", "egress", "pushes", "pulls"), new float[] {3, 1.3f, 1.3f, 1.3f, 0.8f, 0.8f},
           rows(model.topScopes(TOP_SCOPES), true));
       heading("Users by traffic" + (model.users.size() > TOP_USERS ? " (top " + TOP_USERS + " of " + model.users.size() + ")" : ""));
@@ -171,7 +172,8 @@ final class ReportPdf {
     TimeSeries egress = new TimeSeries("egress");
     model.traffic.forEach((bucket, sums) -> {
       // A bar as wide as its bucket.
-      RegularTimePeriod time = period.granularity() == Granularity.HOUR ? new Hour(Date.from(bucket), UTC, Locale.ROOT)
+      RegularTimePeriod time = period.granularity() == Granularity.HOUR
+          ? new Hour(Date.from(bucket), UTC, Locale.ROOT)
           : new Day(Date.from(bucket), UTC, Locale.ROOT);
       ingress.addOrUpdate(time, sums[0]);
       egress.addOrUpdate(time, sums[1]);

@@ -50,8 +50,8 @@ final class ReportRequest {
     Optional<ScopeSet> readable = narrow(scope, grants);
     Future<List<Group>> wanted;
     if (parameters.group() != null) {
-      wanted = groups.get(parameters.group()).map(found -> List.of(found.orElseThrow(() ->
-          Refusal.notFound("no group " + parameters.group()))));
+      wanted = groups.get(parameters.group())
+          .map(found -> List.of(found.orElseThrow(() -> Refusal.notFound("no group " + parameters.group()))));
     } else {
       wanted = by == By.GROUP ? groups.list() : Future.succeededFuture(List.of());
     }
@@ -99,7 +99,8 @@ final class ReportRequest {
       return Optional.empty();
     }
     try {
-      return Optional.of(text.length() == 10 ? LocalDate.parse(text).atStartOfDay(ZoneOffset.UTC).toInstant()
+      return Optional.of(text.length() == 10
+          ? LocalDate.parse(text).atStartOfDay(ZoneOffset.UTC).toInstant()
           : OffsetDateTime.parse(text).toInstant());
     } catch (DateTimeParseException e) {
       throw new IllegalArgumentException(name + " must be an ISO-8601 date (2026-11-01) or time with an offset"

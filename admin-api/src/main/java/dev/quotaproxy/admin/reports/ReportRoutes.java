@@ -85,7 +85,8 @@ public final class ReportRoutes implements AdminRoutes {
   private void reportPdf(RoutingContext ctx) {
     var q = ctx.queryParams();
     Caller caller = Caller.of(ctx);
-    var parameters = new ReportRequest.Parameters("scope", q.get("granularity"), q.get("from"), q.get("to"), q.get("scope"), q.get("group"));
+    var parameters = new ReportRequest.Parameters("scope", q.get("granularity"), q.get("from"), q.get("to"), q.get("scope"),
+        q.get("group"));
     ReportRequest.resolve(parameters, caller, groups, Instant.now()).compose(query -> {
       if (query.period().granularity() == Granularity.HOUR && query.period().to().isAfter(query.period().from().plus(MAX_PDF_HOURS))) {
         return Future.failedFuture(Refusal.badRequest("a PDF by hour covers at most " + MAX_PDF_HOURS.toDays()
@@ -93,7 +94,8 @@ public final class ReportRoutes implements AdminRoutes {
       }
       PdfReportModel model = new PdfReportModel();
       ReportQuery byUser = new ReportQuery(By.USER, query.period(), query.scopes(), Map.of());
-      ReportPdf.Heading heading = new ReportPdf.Heading(query.period(), coverage(q.get("group"), query, caller), caller.name(), Instant.now());
+      ReportPdf.Heading heading = new ReportPdf.Heading(query.period(), coverage(q.get("group"), query, caller), caller.name(),
+          Instant.now());
       return reports.stream(query, model.scopeSink())
           .compose(totals -> {
             model.totals = totals;
@@ -217,10 +219,10 @@ public final class ReportRoutes implements AdminRoutes {
 
   private static void fail(RoutingContext ctx, Throwable failure) {
     if (ctx.response().closed()) {
-      return;  // the client left mid-report: nobody to tell
+      return; // the client left mid-report: nobody to tell
     }
     if (!ctx.response().headWritten()) {
-      ctx.response().headers().remove("Content-Disposition");  // the report's, not the error's
+      ctx.response().headers().remove("Content-Disposition"); // the report's, not the error's
     }
     if (failure instanceof Refusal refusal) {
       ApiErrors.send(ctx, refusal.status, refusal.code, refusal.getMessage());

@@ -131,7 +131,17 @@
       // Few points (a scope new in the period) get their markers, or a late change would be a speck.
       return { name: key, type: 'line', step: 'end', showSymbol: rows.length <= 3, lineStyle: { width: 2 }, data };
     });
-    chart('storage-chart').setOption({
+    chart('storage-chart').setOption(overTime(report, series), true);
+    const points = series.reduce((n, s) => n + s.data.length, 0);
+    $('storage-chart').dataset.rendered = JSON.stringify({
+      series: series.length, points, keys: series.map((s) => s.name),
+      peak_bytes: series.reduce((sum, s) => sum + peak(rowsByKey.get(s.name)), 0),
+    });
+  }
+
+  // Both charts over time share their frame: the report's period on the x axis, bytes on the y axis.
+  function overTime(report, series) {
+    return {
       animation: false,
       tooltip,
       legend: { top: 0 },
@@ -139,12 +149,7 @@
       xAxis: { type: 'time', min: report.from, max: report.to },
       yAxis: bytesAxis,
       series,
-    }, true);
-    const points = series.reduce((n, s) => n + s.data.length, 0);
-    $('storage-chart').dataset.rendered = JSON.stringify({
-      series: series.length, points, keys: series.map((s) => s.name),
-      peak_bytes: series.reduce((sum, s) => sum + peak(rowsByKey.get(s.name)), 0),
-    });
+    };
   }
 
   function drawTop(rowsByKey, shown) {
@@ -177,18 +182,10 @@
     const times = [...buckets.keys()].sort();
     const ingress = times.map((t) => [t, buckets.get(t)[0]]);
     const egress = times.map((t) => [t, buckets.get(t)[1]]);
-    chart('traffic-chart').setOption({
-      animation: false,
-      tooltip,
-      legend: { top: 0 },
-      grid: { left: 80, right: 20, top: 40, bottom: 30 },
-      xAxis: { type: 'time', min: report.from, max: report.to },
-      yAxis: bytesAxis,
-      series: [
-        { name: 'ingress', type: 'bar', barMaxWidth: 14, data: ingress, itemStyle: { color: '#2e9e6b' } },
-        { name: 'egress', type: 'bar', barMaxWidth: 14, data: egress, itemStyle: { color: '#d8843d' } },
-      ],
-    }, true);
+    chart('traffic-chart').setOption(overTime(report, [
+      { name: 'ingress', type: 'bar', barMaxWidth: 14, data: ingress, itemStyle: { color: '#2e9e6b' } },
+      { name: 'egress', type: 'bar', barMaxWidth: 14, data: egress, itemStyle: { color: '#d8843d' } },
+    ]), true);
     $('traffic-chart').dataset.rendered = JSON.stringify({
       series: 2, points: times.length,
       ingress_bytes: ingress.reduce((sum, p) => sum + p[1], 0),

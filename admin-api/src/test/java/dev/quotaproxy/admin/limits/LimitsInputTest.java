@@ -3,8 +3,8 @@ package dev.quotaproxy.admin.limits;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.quotaproxy.ledger.limits.Limits;
-import dev.quotaproxy.ledger.limits.SystemSettings;
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.config.SystemSettings;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
 
@@ -33,7 +33,8 @@ class LimitsInputTest {
     assertThatThrownBy(() -> LimitsInput.limits(new JsonObject().put("storage_hard", "1G").put("storage_soft", "120%")))
         .hasMessageContaining("storage_soft must be at most 100%");
     assertThatThrownBy(() -> LimitsInput.limits(new JsonObject().put("egress", 1.5))).hasMessageContaining("whole number of bytes");
-    assertThatThrownBy(() -> LimitsInput.limits(new JsonObject().put("egress_window", "30s"))).hasMessageStartingWith("egress_window must be at least");
+    assertThatThrownBy(() -> LimitsInput.limits(new JsonObject().put("egress_window", "30s")))
+        .hasMessageStartingWith("egress_window must be at least");
     assertThatThrownBy(() -> LimitsInput.limits(new JsonObject().put("storage_hard", "9PiB"))).hasMessageContaining("too large");
   }
 

@@ -2,9 +2,9 @@ package dev.quotaproxy.admin.limits;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.admin.QuotaControl.ScopeUsage;
 import dev.quotaproxy.admin.limits.ScopeListing.Sort;
-import dev.quotaproxy.ledger.limits.Limits;
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.metering.ScopeUsage;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -14,11 +14,11 @@ class ScopeListingTest {
   }
 
   private static final List<ScopeUsage> ALL = List.of(
-      scope("acme", 500, 1000),          // 50%
-      scope("acme/app", 400, -1),         // no hard limit
-      scope("globex", 90, 100),           // 90%
-      scope("initech", 0, 10),            // limit, no usage
-      scope("empty", 0, -1),              // neither: not listed
+      scope("acme", 500, 1000), // 50%
+      scope("acme/app", 400, -1), // no hard limit
+      scope("globex", 90, 100), // 90%
+      scope("initech", 0, 10), // limit, no usage
+      scope("empty", 0, -1), // neither: not listed
       scope("umbrella", 700, -1));
 
   private static List<String> names(ScopeListing.Page page) {

@@ -76,7 +76,8 @@ class ReportPageTest {
   @Test
   void aWrongTokenShowsTheApisMessage() throws Exception {
     Path chromium = Tools.require("/usr/bin/chromium", "chromium");
-    String dom = chromium(chromium, "--dump-dom", "http://127.0.0.1:" + fixture.server.actualPort() + "/reports#token=wrong-token-0123456789");
+    String dom = chromium(chromium, "--dump-dom",
+        "http://127.0.0.1:" + fixture.server.actualPort() + "/reports#token=wrong-token-0123456789");
     assertThat(attribute(dom, "body", "data-state")).isEqualTo("error");
     assertThat(dom).contains("the bearer token is not valid");
   }

@@ -16,7 +16,8 @@ final class Tools {
     Path path = Path.of(binary);
     boolean installed = Files.isExecutable(path);
     if (!installed && "1".equals(System.getenv("REQUIRE_TEST_TOOLS"))) {
-      throw new IllegalStateException(binary + " is required (REQUIRE_TEST_TOOLS=1) but not installed (Debian package " + debianPackage + ")");
+      throw new IllegalStateException(
+          binary + " is required (REQUIRE_TEST_TOOLS=1) but not installed (Debian package " + debianPackage + ")");
     }
     Assumptions.assumeTrue(installed, binary + " not installed (Debian package " + debianPackage + "); skipping");
     return path;

@@ -1,5 +1,7 @@
 package dev.quotaproxy.ledger.limits;
 
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.config.SystemSettings;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -3,6 +3,8 @@ package dev.quotaproxy.ledger.limits;
 import dev.quotaproxy.ledger.limits.ConfigurationSeed.Recorded;
 import dev.quotaproxy.ledger.limits.Overcommit.OvercommitException;
 import dev.quotaproxy.config.ByteSize;
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.config.SystemSettings;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
@@ -90,8 +92,8 @@ public final class LimitsLedger {
     return pool.withTransaction(connection -> lockSettings(connection).compose(system -> before(connection, scope)
         .compose(before -> overcommitCheck(connection, system, scope, before, limits)
             .compose(checked -> upsert(connection, scope, limits, actor))
-            .compose(after -> audit(connection, actor, "limits.put", scope, before == null ? null : before.limits().toJson(),
-                after.limits().toJson()).map(new Change<>(before, after))))));
+            .compose(after -> audit(connection, actor, "limits.put", scope, before == null ? null : LimitsJson.of(before.limits()),
+                LimitsJson.of(after.limits())).map(new Change<>(before, after))))));
   }
 
   /**
@@ -105,8 +107,9 @@ public final class LimitsLedger {
             return Future.succeededFuture(Optional.<Change<ScopeRecord>>empty());
           }
           return upsert(connection, scope, Limits.UNLIMITED, actor)
-              .compose(after -> audit(connection, actor, "limits.delete", scope, before.limits().toJson(), after.limits().toJson())
-                  .map(v -> Optional.of(new Change<>(before, after))));
+              .compose(
+                  after -> audit(connection, actor, "limits.delete", scope, LimitsJson.of(before.limits()), LimitsJson.of(after.limits()))
+                      .map(v -> Optional.of(new Change<>(before, after))));
         })));
   }
 
@@ -125,7 +128,7 @@ public final class LimitsLedger {
               + ByteSize.format(sum) + " (" + sum + " bytes); lower those limits first, or set allow_overcommit"));
         }
         return writeSettings(connection, after, actor)
-            .compose(written -> audit(connection, actor, "system.put", "system", before.settings().toJson(), after.toJson())
+            .compose(written -> audit(connection, actor, "system.put", "system", LimitsJson.of(before.settings()), LimitsJson.of(after))
                 .map(new Change<>(before, written)));
       });
     }));
@@ -147,14 +150,14 @@ public final class LimitsLedger {
           for (ConfigurationSeed.Write write : ConfigurationSeed.scopes(recorded, scopes)) {
             done = done.compose(v -> upsert(connection, write.scope(), write.after(), ConfigurationSeed.ACTOR))
                 .compose(after -> audit(connection, ConfigurationSeed.ACTOR, "limits.configure", write.scope(),
-                    write.before() == null ? null : write.before().toJson(), write.after().toJson()));
+                    write.before() == null ? null : LimitsJson.of(write.before()), LimitsJson.of(write.after())));
           }
           boolean hadRow = !"default".equals(settings.updatedBy());
           SystemSettings after = ConfigurationSeed.system(hadRow ? settings.settings() : null, settings.updatedBy(), system);
           if (after != null) {
             done = done.compose(v -> writeSettings(connection, after, ConfigurationSeed.ACTOR))
                 .compose(written -> audit(connection, ConfigurationSeed.ACTOR, "system.configure", "system",
-                    hadRow ? settings.settings().toJson() : null, after.toJson()));
+                    hadRow ? LimitsJson.of(settings.settings()) : null, LimitsJson.of(after)));
           }
           return done;
         })));
@@ -179,15 +182,14 @@ public final class LimitsLedger {
 
   // ---- inside a transaction -----------------------------------------------------------------
 
-  private static final String SELECT_LIMITS =
-      "select scope, storage_hard, storage_soft, egress, egress_window_seconds, updated_at, updated_by from scope_limits";
+  private static final String SELECT_LIMITS = "select scope, storage_hard, storage_soft, egress, egress_window_seconds, updated_at, updated_by from scope_limits";
   private static final String SELECT_SETTINGS = "select hard_storage, write_ratio, read_only_forced, allow_overcommit, retention_days,"
       + " updated_at, updated_by from system_settings where id = 1";
 
   /** Takes the settings row's lock (making the row if there is none): every change holds it until commit. */
   private static Future<SettingsRecord> lockSettings(SqlConnection connection) {
     return connection.query("insert into system_settings (id, updated_at, updated_by) values (1, 'epoch', 'default')"
-            + " on conflict (id) do nothing").execute()
+        + " on conflict (id) do nothing").execute()
         .compose(v -> connection.query(SELECT_SETTINGS + " for update").execute())
         .map(rows -> settingsRecord(rows.iterator().next()));
   }
@@ -198,7 +200,7 @@ public final class LimitsLedger {
   }
 
   private static Future<Void> overcommitCheck(SqlConnection connection, SettingsRecord system, String scope, ScopeRecord before,
-                                              Limits limits) {
+      Limits limits) {
     if (!Overcommit.topLevel(scope)) {
       return Future.succeededFuture();
     }
@@ -219,7 +221,7 @@ public final class LimitsLedger {
   /** The finite hard limits of top-level scopes, {@code except} one (null: none excepted). */
   private static Future<Long> topLevelSum(SqlConnection connection, String except) {
     return connection.preparedQuery("select coalesce(sum(storage_hard), 0)::bigint from scope_limits"
-            + " where position('/' in scope) = 0 and storage_hard >= 0 and ($1::text is null or scope <> $1)")
+        + " where position('/' in scope) = 0 and storage_hard >= 0 and ($1::text is null or scope <> $1)")
         .execute(Tuple.of(except))
         .map(rows -> rows.iterator().next().getLong(0));
   }
@@ -248,8 +250,9 @@ public final class LimitsLedger {
   }
 
   private static Future<Void> audit(SqlConnection connection, String actor, String action, String subject, JsonObject before,
-                                    JsonObject after) {
-    return connection.preparedQuery("insert into audit_log (at, actor, action, subject, before, after) values (clock_timestamp(), $1, $2, $3, $4, $5)")
+      JsonObject after) {
+    return connection
+        .preparedQuery("insert into audit_log (at, actor, action, subject, before, after) values (clock_timestamp(), $1, $2, $3, $4, $5)")
         .execute(Tuple.of(actor, action, subject, before, after)).mapEmpty();
   }
 

@@ -1,5 +1,6 @@
 package dev.quotaproxy.ledger.limits;
 
+import dev.quotaproxy.config.SystemSettings;
 import java.util.Optional;
 
 /**

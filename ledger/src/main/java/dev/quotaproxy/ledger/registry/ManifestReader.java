@@ -1,5 +1,6 @@
 package dev.quotaproxy.ledger.registry;
 
+import dev.quotaproxy.oci.GoJson;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -79,7 +80,7 @@ final class ManifestReader {
   /** The body as the registry read it when it took the manifest (see {@link GoJson}), or null when it is no object. */
   private static JsonObject object(Buffer body) {
     try {
-      return GoJson.decode(body.getBytes(), GoJson.Mode.AS_GO_DOES) instanceof JsonObject object ? object : null;
+      return GoJson.decode(body.getBytes(), GoJson.Mode.AS_GO_DOES) instanceof Map<?, ?> object ? new JsonObject(fields(object)) : null;
     } catch (GoJson.InvalidJsonException notJson) {
       return null;
     }
@@ -119,5 +120,11 @@ final class ManifestReader {
     }
     LOG.warn("{}: {} is not a descriptor with a digest and a size; not counted", where, field);
     return null;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> fields(Map<?, ?> object) {
+    // GoJson's objects are keyed by field name, always strings.
+    return (Map<String, Object>) object;
   }
 }

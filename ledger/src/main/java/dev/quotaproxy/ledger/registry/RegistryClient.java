@@ -119,7 +119,8 @@ final class RegistryClient {
     // completes (eclipse-vertx/vert.x#4705). The limiter starts every request on its context.
     return limiter.submit(() -> http.request(request)
         .compose(outgoing -> outgoing.send().compose(response -> response.body().map(body -> answer(response, body))))
-        .recover(failure -> Future.failedFuture(failure instanceof RegistryException ? failure
+        .recover(failure -> Future.failedFuture(failure instanceof RegistryException
+            ? failure
             : new RegistryException(method + " " + pathAndQuery + " failed: " + failure, failure))));
   }
 

@@ -18,7 +18,7 @@ import java.util.Set;
  *                  for: a blob deleted straight in the registry, a child manifest never pushed
  */
 public record RepositoryInventory(String repository, Map<String, Long> blobs, Map<String, Manifest> manifests,
-                                  Set<String> missing) {
+    Set<String> missing) {
 
   /**
    * @param references what the manifest names, in its order: config and layers (and {@code blobs}) of an

@@ -20,7 +20,7 @@ import java.util.Optional;
  * @param timeout     longest time one request may move no bytes
  */
 public record WalkerOptions(URI registry, int concurrency, int pageSize, boolean verifyBlobs, Duration timeout,
-                            Optional<Path> caCertificates) {
+    Optional<Path> caCertificates) {
   public static final int DEFAULT_CONCURRENCY = 8;
   public static final int DEFAULT_PAGE_SIZE = 1000;
 

@@ -6,8 +6,7 @@ import java.time.temporal.ChronoUnit;
 
 /** The length of a report's time buckets, aligned to UTC. */
 public enum Granularity {
-  HOUR(ChronoUnit.HOURS),
-  DAY(ChronoUnit.DAYS);
+  HOUR(ChronoUnit.HOURS), DAY(ChronoUnit.DAYS);
 
   private final ChronoUnit unit;
 

@@ -76,7 +76,8 @@ public final class Groups {
 
   /** The groups with these names that exist, by name. */
   public Future<Map<String, Group>> get(List<String> names) {
-    return pool.preparedQuery(SELECT.formatted("where g.name = any($1::text[])")).execute(Tuple.tuple().addValue(names.toArray(String[]::new)))
+    return pool.preparedQuery(SELECT.formatted("where g.name = any($1::text[])"))
+        .execute(Tuple.tuple().addValue(names.toArray(String[]::new)))
         .map(rows -> {
           Map<String, Group> found = new LinkedHashMap<>();
           groups(rows).forEach(group -> found.put(group.name(), group));
@@ -125,7 +126,7 @@ public final class Groups {
   }
 
   private static Future<Void> audit(SqlConnection connection, String actor, String action, String subject,
-                                    JsonObject before, JsonObject after) {
+      JsonObject before, JsonObject after) {
     return connection.preparedQuery("insert into audit_log (actor, action, subject, before, after) values ($1, $2, $3, $4, $5)")
         .execute(Tuple.of(actor, action, subject, before, after)).mapEmpty();
   }

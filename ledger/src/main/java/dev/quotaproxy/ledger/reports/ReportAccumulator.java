@@ -1,6 +1,6 @@
 package dev.quotaproxy.ledger.reports;
 
-import dev.quotaproxy.ledger.Scopes;
+import dev.quotaproxy.oci.Scopes;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.HashSet;

@@ -7,7 +7,7 @@ import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;
 import dev.quotaproxy.ledger.LedgerEvent.ManifestRemoved;
 import dev.quotaproxy.ledger.LedgerEvent.Rejected;
 import dev.quotaproxy.ledger.LedgerEvent.TrafficMetered;
-import dev.quotaproxy.ledger.Scopes;
+import dev.quotaproxy.oci.Scopes;
 import dev.quotaproxy.ledger.StreamPosition;
 import io.vertx.sqlclient.Pool;
 import java.nio.charset.StandardCharsets;

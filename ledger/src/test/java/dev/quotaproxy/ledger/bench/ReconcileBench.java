@@ -66,7 +66,7 @@ public final class ReconcileBench {
       SeededRegistry seeded = new SeededRegistry(registry, repositories);
       double seeding = seeded.seed(seedThreads);
       System.out.printf(Locale.ROOT, "registry %s (docker-registry), seeded in %.1f s on %d threads: %d repositories, "
-              + "%d distinct blobs (layers, configs, manifests), %d manifests, %d links%n", registry.url(), seeding,
+          + "%d distinct blobs (layers, configs, manifests), %d manifests, %d links%n", registry.url(), seeding,
           seedThreads, seeded.repositories(), seeded.blobs(), seeded.manifests(), seeded.links());
 
       Pool pool = postgres.database().pool(vertx, 2);

@@ -1,6 +1,6 @@
 package dev.quotaproxy.ledger.bench;
 
-import dev.quotaproxy.ledger.Scopes;
+import dev.quotaproxy.oci.Scopes;
 import dev.quotaproxy.ledger.support.RealRegistry;
 import dev.quotaproxy.ledger.support.RegistryPusher;
 import dev.quotaproxy.ledger.support.RegistryPusher.Pushed;
@@ -272,7 +272,8 @@ final class SeededRegistry {
     expect(wrong, "manifests rows", manifests(), BenchPostgres.number(pool, "select count(*) from manifests"));
     expect(wrong, "manifest_references rows", references(), BenchPostgres.number(pool, "select count(*) from manifest_references"));
     expect(wrong, "repositories in the ledger", repositories(),
-        BenchPostgres.number(pool, "select count(*) from (select repository from repository_blobs union select repository from manifests) r"));
+        BenchPostgres.number(pool,
+            "select count(*) from (select repository from repository_blobs union select repository from manifests) r"));
     Map<String, Long> expected = usage();
     Map<String, Long> ledger = new TreeMap<>();
     BenchPostgres.sql(pool, "select scope, used_bytes from scope_usage where used_bytes <> 0")

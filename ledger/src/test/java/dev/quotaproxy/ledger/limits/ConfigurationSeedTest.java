@@ -2,6 +2,8 @@ package dev.quotaproxy.ledger.limits;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.config.SystemSettings;
 import dev.quotaproxy.ledger.limits.ConfigurationSeed.Recorded;
 import dev.quotaproxy.ledger.limits.ConfigurationSeed.Write;
 import java.util.Map;

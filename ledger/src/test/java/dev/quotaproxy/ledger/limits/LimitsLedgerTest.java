@@ -1,8 +1,11 @@
 package dev.quotaproxy.ledger.limits;
 
+import static dev.quotaproxy.testing.Eventually.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.config.SystemSettings;
 import dev.quotaproxy.ledger.limits.LimitsLedger.AuditEntry;
 import dev.quotaproxy.ledger.limits.Overcommit.OvercommitException;
 import dev.quotaproxy.ledger.support.TestPostgres;
@@ -41,10 +44,6 @@ class LimitsLedgerTest {
     postgres.truncateAll();
   }
 
-  private static <T> T await(Future<T> future) throws Exception {
-    return future.await(20, TimeUnit.SECONDS);
-  }
-
   @Test
   void aChangeIsRecordedWithItsAuditEntryWhoBeforeAndAfter() throws Exception {
     var first = await(ledger.putLimits("acme", new Limits(1000, 800, -1, 3600), "ops"));
@@ -72,7 +71,7 @@ class LimitsLedgerTest {
   void anOvercommittingTopLevelLimitIsRefusedInTheTransactionAndNothingIsWritten() throws Exception {
     await(ledger.updateSettings(s -> new SystemSettings(1000, 1.0, false, false, 30), "ops"));
     await(ledger.putLimits("acme", new Limits(600, -1, -1, 3600), "ops"));
-    await(ledger.putLimits("acme/app", new Limits(900, -1, -1, 3600), "ops"));  // not top level: not summed
+    await(ledger.putLimits("acme/app", new Limits(900, -1, -1, 3600), "ops")); // not top level: not summed
 
     assertThatThrownBy(() -> await(ledger.putLimits("globex", new Limits(500, -1, -1, 3600), "ops")))
         .isInstanceOf(OvercommitException.class)

@@ -2,6 +2,7 @@ package dev.quotaproxy.ledger.limits;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.quotaproxy.config.SystemSettings;
 import dev.quotaproxy.ledger.limits.Overcommit.Refusal;
 import org.junit.jupiter.api.Test;
 

@@ -35,7 +35,7 @@ class ReportAccumulatorTest {
     var report = new ReportAccumulator(By.SCOPE, rows::add);
     report.add("acme", "acme", H1, 300, 300, 0, 1, 0);
     report.add("acme/app", "acme/app", H1, 300, 300, 0, 1, 0);
-    report.add("acme/app-x", "acme/app-x", H2, 0, 0, 5, 0, 1);  // not under acme/app, but under acme
+    report.add("acme/app-x", "acme/app-x", H2, 0, 0, 5, 0, 1); // not under acme/app, but under acme
     report.add("globex", "globex", H2, 100, 100, 7, 1, 1);
     ReportTotals totals = report.finish();
 

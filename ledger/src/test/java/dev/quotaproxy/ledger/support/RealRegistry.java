@@ -1,5 +1,8 @@
 package dev.quotaproxy.ledger.support;
 
+import static dev.quotaproxy.testing.Eventually.eventually;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -9,7 +12,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 
@@ -112,24 +114,20 @@ public final class RealRegistry implements AutoCloseable {
 
   private void awaitReady() throws IOException, InterruptedException {
     HttpClient http = HttpClient.newHttpClient();
-    Instant deadline = Instant.now().plus(Duration.ofSeconds(30));
-    while (Instant.now().isBefore(deadline)) {
+    eventually(Duration.ofSeconds(30), () -> {
       if (!process.isAlive()) {
         throw new IOException("docker-registry exited: " + Files.readString(root.resolve("registry.log")));
       }
+      int status;
       try {
-        HttpResponse<Void> answer = http.send(HttpRequest.newBuilder(URI.create(url() + "/v2/")).build(),
-            HttpResponse.BodyHandlers.discarding());
-        // 401: up, and asking for the credentials it was configured with.
-        if (answer.statusCode() == 200 || answer.statusCode() == 401) {
-          return;
-        }
+        status = http.send(HttpRequest.newBuilder(URI.create(url() + "/v2/")).build(), HttpResponse.BodyHandlers.discarding())
+            .statusCode();
       } catch (IOException notYet) {
-        // Not listening yet: a start-up wait on the test thread, not an event loop.
+        throw new AssertionError("docker-registry is not listening on " + url() + " yet", notYet);
       }
-      process.waitFor(50, TimeUnit.MILLISECONDS);
-    }
-    throw new IOException("docker-registry did not answer on " + url());
+      // 401: up, and asking for the credentials it was configured with.
+      assertThat(status).as("docker-registry's answer to GET %s/v2/", url()).isIn(200, 401);
+    });
   }
 
   private static int freePort() throws IOException {

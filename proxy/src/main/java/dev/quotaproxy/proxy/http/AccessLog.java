@@ -1,6 +1,6 @@
 package dev.quotaproxy.proxy.http;
 
-import dev.quotaproxy.proxy.oci.OciRequest;
+import dev.quotaproxy.proxy.route.OciRequest;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -15,7 +15,7 @@ final class AccessLog {
   private AccessLog() {}
 
   static void write(OciRequest oci, String method, String path, String user, int status, long bytesIn, long bytesOut, long millis,
-                    String outcome) {
+      String outcome) {
     if (!LOG.isInfoEnabled()) {
       return;
     }

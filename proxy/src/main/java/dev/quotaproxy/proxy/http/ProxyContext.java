@@ -6,11 +6,15 @@ import dev.quotaproxy.proxy.quota.QuotaRules;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
 
-/** What every exchange on one event loop shares: the upstream pool, the quota rules, the settings and the request meters. */
-public record ProxyContext(Vertx vertx, HttpClient upstream, ProxyConfig config, UpstreamUrlRewriter rewriter, QuotaRules quota,
-                           RequestMeters meters) {
+/**
+ * What every exchange on one event loop shares: the upstream pool and the proxy's own requests on it,
+ * the header policy both ways, the quota rules, the settings and the request meters.
+ */
+public record ProxyContext(Vertx vertx, HttpClient upstream, UpstreamRegistry registry, ProxyConfig config, ForwardedHeaders forwarded,
+    RelayedHeaders relayed, QuotaRules quota, RequestMeters meters) {
 
   public ProxyContext(Vertx vertx, HttpClient upstream, ProxyConfig config, QuotaRules quota, RequestMeters meters) {
-    this(vertx, upstream, config, new UpstreamUrlRewriter(config.upstream().origin()), quota, meters);
+    this(vertx, upstream, new UpstreamRegistry(upstream, config.upstream().idleTimeout().toMillis()), config,
+        new ForwardedHeaders(config.listen()), new RelayedHeaders(new UpstreamUrlRewriter(config.upstream().origin())), quota, meters);
   }
 }

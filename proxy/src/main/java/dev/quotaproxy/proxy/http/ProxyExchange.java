@@ -1,13 +1,15 @@
 package dev.quotaproxy.proxy.http;
 
-import dev.quotaproxy.config.ProxyConfig;
+import static dev.quotaproxy.proxy.http.UpstreamFailures.describe;
+
+import dev.quotaproxy.proxy.http.splice.SpliceRelay;
 import dev.quotaproxy.proxy.metrics.Outcome;
-import dev.quotaproxy.proxy.oci.OciError;
-import dev.quotaproxy.proxy.oci.OciOperation;
-import dev.quotaproxy.proxy.oci.OciRequest;
-import dev.quotaproxy.proxy.oci.OciRequestClassifier;
-import dev.quotaproxy.proxy.oci.RequestScreen;
-import dev.quotaproxy.proxy.oci.RequestTarget;
+import dev.quotaproxy.proxy.route.OciError;
+import dev.quotaproxy.proxy.route.OciOperation;
+import dev.quotaproxy.proxy.route.OciRequest;
+import dev.quotaproxy.proxy.route.OciRequestClassifier;
+import dev.quotaproxy.proxy.route.RequestScreen;
+import dev.quotaproxy.proxy.route.RequestTarget;
 import dev.quotaproxy.proxy.quota.ExchangeQuota;
 import dev.quotaproxy.proxy.quota.ExchangeQuota.Admission;
 import dev.quotaproxy.proxy.quota.ExchangeQuota.UpstreamAnswer;
@@ -15,13 +17,10 @@ import dev.quotaproxy.proxy.quota.QuotaErrors;
 import dev.quotaproxy.proxy.quota.ExchangeView;
 import dev.quotaproxy.proxy.quota.Principal;
 import dev.quotaproxy.proxy.quota.RefusalReason;
-import io.netty.channel.ConnectTimeoutException;
-import io.netty.channel.epoll.AbstractEpollStreamChannel;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.ConnectionPoolTooBusyException;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
@@ -30,16 +29,10 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.RequestOptions;
-import io.vertx.core.net.HostAndPort;
-import io.vertx.core.streams.ReadStream;
-import java.net.ConnectException;
-import java.net.UnknownHostException;
+import io.vertx.core.net.SocketAddress;
 import java.time.Duration;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
-import java.util.Set;
-import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,18 +45,21 @@ import org.slf4j.LoggerFactory;
  * after it, both connections are closed so that a truncated body can never look complete. A client
  * that goes away resets the upstream request, which closes that connection instead of returning it
  * to the pool half-used.
+ *
+ * <p>This class is the state machine; around it, the client's body ({@link ClientBody}), the header
+ * policy both ways ({@link ForwardedHeaders}, {@link RelayedHeaders}), what an upstream failure tells
+ * the client ({@link UpstreamFailures}), the proxy's own requests ({@link UpstreamRegistry}) and the
+ * spliced relay ({@link SpliceRelay}).
+ *
+ * <p>Over 350 lines, and kept whole: every step (admit, the guarded-body handshake, forward, relay, abort,
+ * finish) reads and moves the one set of fields below (what was admitted, sent, answered, replied), and
+ * the order of those moves is what keeps a charge and the bytes in step. Split across classes, each step
+ * would reach into the others' state; here they read top to bottom in the order a request lives them.
  */
 public final class ProxyExchange implements ExchangeView {
   private static final Logger LOG = LoggerFactory.getLogger(ProxyExchange.class);
-  private static final Set<String> SET_BY_PROXY = Set.of(
-      "host", "expect", "content-length", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded");
-  private static final String VIA = "1.1 quota-proxy";
   /** Most an answer given before the request body was taken may carry: such answers are errors, and small. */
   private static final int EARLY_ANSWER_BYTES = 1024 * 1024;
-  /** How long a client may keep sending a body nobody will read, after its answer, before the close. */
-  private static final long LINGER_MILLIS = 5_000;
-  /** How often a spliced body, which the client connection's idle timer cannot see, tells that timer it is moving. */
-  private static final long SPLICE_KEEPALIVE_NANOS = 1_000_000_000L;
 
   private final ProxyContext context;
   private final HttpServerRequest request;
@@ -73,14 +69,12 @@ public final class ProxyExchange implements ExchangeView {
   private final RequestTarget target;
   private final long startNanos = System.nanoTime();
   private final IdleWatchdog watchdog;
-  private final MeteredReadStream requestBody;
+  private final ClientBody body;
   private final String user;
   private ExchangeQuota quota = ExchangeQuota.NONE;
 
   /** What admission decided: forward as is, with a body read already, or to another URI. */
   private Admission admission = Admission.FORWARD;
-  /** The body as it will be forwarded: the request's, or the request's with its first piece taken already. */
-  private ReadStream<Buffer> body;
   /** The body is guarded (see {@link ExchangeQuota#guardsBody()}): first byte first, head upstream with Expect. */
   private boolean guarded;
   /** The registry asked for the guarded body (or did not answer in time): decided once. */
@@ -92,17 +86,12 @@ public final class ProxyExchange implements ExchangeView {
   /** Why the client went away while the registry still had to answer (see {@link #abort}); null while it is there. */
   private String clientGone;
   private long continueTimer = -1;
-  private long firstByteTimer = -1;
 
   private HttpClientRequest upstreamRequest;
   private HttpClientResponse upstreamResponse;
-  /** Upstream and client channels, and the upstream's gate, when this exchange's answer may be spliced; null otherwise. */
-  private AbstractEpollStreamChannel[] spliceChannels;
-  private SpliceGate spliceGate;
-  private long splicedBytes;
-  private long lastSpliceKeepAlive;
+  /** The answer's splice relay when it may be spliced (see {@link #armSplice}); null otherwise. */
+  private SpliceRelay splice;
   private boolean requestBodyDone;
-  private boolean continueSent;
   private boolean replied;
   private boolean finished;
 
@@ -114,8 +103,8 @@ public final class ProxyExchange implements ExchangeView {
     this.target = RequestTarget.parse(path, request.query());
     this.oci = OciRequestClassifier.classify(request.method().name(), target);
     this.watchdog = new IdleWatchdog(context.vertx(), context.config().upstream().idleTimeout().toMillis(), this::onIdle);
-    this.requestBody = new MeteredReadStream(request, this::bodyMoved);
-    this.body = requestBody;
+    this.body = new ClientBody(context.vertx(), request, watchdog, context.config().quota().guards().bodyFirstByteTimeout().toMillis(),
+        this::noFirstByte);
     this.user = Principal.user(request.getHeader(HttpHeaders.AUTHORIZATION));
   }
 
@@ -131,12 +120,12 @@ public final class ProxyExchange implements ExchangeView {
       return;
     }
     quota = context.quota().forExchange(this);
-    guarded = quota.guardsBody() && hasBody();
-    if (guarded && !expectsContinue()) {
+    guarded = quota.guardsBody() && body.present();
+    if (guarded && !body.expectsContinue()) {
       // A head alone asks nothing of the quota store or the registry: a client that sends nothing after
       // it holds no reservation and no upstream connection, only its own until the deadline.
-      startFirstByteDeadline();
-      body = HeldBody.take(requestBody, this::admit);
+      body.startFirstByteDeadline();
+      body.takeFirstPiece(this::admit);
     } else {
       admit();
     }
@@ -179,45 +168,30 @@ public final class ProxyExchange implements ExchangeView {
         refuse(decided.refusal());
         return;
       }
-      if (hasBody()) {
+      if (body.present()) {
         // Answered here and not forwarded: the decision to take the body is the proxy's.
-        sendContinueIfExpected();
+        body.sendContinueIfExpected();
       }
       forward(decided.uri() != null ? decided.uri() : admission.uri());
     });
   }
 
   private void refuse(OciError refusal) {
+    refuse(refusal, "refused " + refusal.code());
+  }
+
+  /** The proxy answers with a refusal of its own, counted as one, and the registry's request, if any, is reset. */
+  private void refuse(OciError refusal, String outcome) {
     context.meters().rejected(oci.operation(), RefusalReason.of(refusal));
-    reply(refusal, "refused " + refusal.code());
+    reply(refusal, outcome);
     resetUpstream();
   }
 
-  private boolean expectsContinue() {
-    return "100-continue".equalsIgnoreCase(request.getHeader(HttpHeaders.EXPECT));
-  }
-
-  /** Every byte of the request body that moves: the idle watchdog sees it, and the first one ends the first-byte deadline. */
-  private void bodyMoved() {
-    watchdog.touch();
-    if (firstByteTimer != -1) {
-      context.vertx().cancelTimer(firstByteTimer);
-      firstByteTimer = -1;
+  /** The body's first byte did not come within its deadline: the request is cut off holding nothing. */
+  private void noFirstByte(long millis) {
+    if (!finished) {
+      refuse(QuotaErrors.bodyTimeout("the request body did not start within " + millis + "ms"), "aborted: no body within " + millis + "ms");
     }
-  }
-
-  /** The body's first byte must come within the deadline from now, or the request is cut off holding nothing. */
-  private void startFirstByteDeadline() {
-    long millis = context.config().quota().guards().bodyFirstByteTimeout().toMillis();
-    firstByteTimer = context.vertx().setTimer(millis, id -> {
-      firstByteTimer = -1;
-      if (!finished && requestBody.bytes() == 0 && !request.isEnded()) {
-        OciError timeout = QuotaErrors.bodyTimeout("the request body did not start within " + millis + "ms");
-        context.meters().rejected(oci.operation(), RefusalReason.of(timeout));
-        reply(timeout, "aborted: no body within " + millis + "ms");
-        resetUpstream();
-      }
-    });
   }
 
   /**
@@ -227,20 +201,12 @@ public final class ProxyExchange implements ExchangeView {
    */
   private boolean refusedByScreen() {
     Optional<OciError> refusal = RequestScreen.refusal(request.method().name(), target, oci,
-        request.headers().getAll(HttpHeaders.CONTENT_TYPE), hasBody());
+        request.headers().getAll(HttpHeaders.CONTENT_TYPE), body.present());
     if (refusal.isEmpty()) {
       return false;
     }
-    context.meters().rejected(oci.operation(), RefusalReason.of(refusal.get()));
-    reply(refusal.get(), "refused " + refusal.get().code());
+    refuse(refusal.get());
     return true;
-  }
-
-  private void sendContinueIfExpected() {
-    if (!continueSent && "100-continue".equalsIgnoreCase(request.getHeader(HttpHeaders.EXPECT))) {
-      continueSent = true;
-      response.writeContinue();
-    }
   }
 
   /**
@@ -253,10 +219,8 @@ public final class ProxyExchange implements ExchangeView {
     openUpstream(admission.uri() != null ? admission.uri() : uri(), () -> {
       if (admission.body() != null) {
         upstreamRequest.putHeader(HttpHeaders.CONTENT_LENGTH, Integer.toString(admission.body().length()));
-      } else if (chunked()) {
-        upstreamRequest.setChunked(true);
       } else {
-        upstreamRequest.putHeader(HttpHeaders.CONTENT_LENGTH, request.getHeader(HttpHeaders.CONTENT_LENGTH));
+        declareClientBody();
       }
       upstreamRequest.putHeader(HttpHeaders.EXPECT, "100-continue");
       upstreamRequest.continueHandler(v -> upstreamContinued());
@@ -279,11 +243,11 @@ public final class ProxyExchange implements ExchangeView {
     if (upstreamContinued || finished || upstreamResponse != null) {
       return;
     }
-    askUpstream(HttpMethod.GET, "/v2/" + oci.repository() + "/tags/list").onComplete(probe -> {
+    context.registry().readRefusal(oci.repository(), request.getHeader(HttpHeaders.AUTHORIZATION)).onComplete(probe -> {
       if (finished || upstreamResponse != null || upstreamContinued) {
         return;
       }
-      if (probe.succeeded() && (probe.result().status() == 401 || probe.result().status() == 403)) {
+      if (probe.result() != null) {
         LOG.debug("{} {}: the registry refuses the client; no quota decision", request.method(), path);
         answerWith(probe.result());
         resetUpstream();
@@ -295,10 +259,7 @@ public final class ProxyExchange implements ExchangeView {
 
   /** The registry asked for the guarded body (or took too long to): decide, then send it or refuse. */
   private void upstreamContinued() {
-    if (continueTimer != -1) {
-      context.vertx().cancelTimer(continueTimer);
-      continueTimer = -1;
-    }
+    stopContinueTimer();
     if (upstreamContinued || finished || upstreamResponse != null) {
       return;
     }
@@ -326,16 +287,16 @@ public final class ProxyExchange implements ExchangeView {
       upstreamRequest.end(admission.body());
       return;
     }
-    if (expectsContinue() && requestBody.bytes() == 0) {
+    if (body.expectsContinue() && body.bytes() == 0) {
       // The client waited for our 100: its deadline for the first byte starts now.
-      startFirstByteDeadline();
+      body.startFirstByteDeadline();
     }
-    sendContinueIfExpected();
+    body.sendContinueIfExpected();
     pipeBody();
   }
 
   private void pipeBody() {
-    sentUpstream = new MeteredReadStream(quota.body(body, this::refuseMidStream), () -> { });
+    sentUpstream = new MeteredReadStream(quota.body(body.stream(), this::refuseMidStream), () -> {});
     sentUpstream.pipe().endOnFailure(false).to(upstreamRequest).onComplete(sent -> {
       if (sent.succeeded()) {
         requestBodyDone = true;
@@ -358,7 +319,7 @@ public final class ProxyExchange implements ExchangeView {
     RequestOptions options = new RequestOptions()
         .setMethod(request.method())
         .setURI(uri)
-        .setHeaders(upstreamHeaders());
+        .setHeaders(context.forwarded().toUpstream(request.headers(), request.authority(), peerAddress()));
     context.upstream().request(options).onComplete(ar -> {
       if (ar.failed()) {
         upstreamFailed(ar.cause());
@@ -391,67 +352,40 @@ public final class ProxyExchange implements ExchangeView {
         upstreamRequest.end(admission.body());
         return;
       }
-      if (!hasBody()) {
+      if (!body.present()) {
         requestBodyDone = true;
         armSplice();
         upstreamRequest.end();
         return;
       }
-      if (chunked()) {
-        upstreamRequest.setChunked(true);
-      } else {
-        upstreamRequest.putHeader(HttpHeaders.CONTENT_LENGTH, request.getHeader(HttpHeaders.CONTENT_LENGTH));
-      }
+      declareClientBody();
       pipeBody();
     });
   }
 
-  /** A blob download may skip the JVM (see {@link SplicedBody}); the gate decides once it sees the answer's head. */
+  /** The body goes upstream as the client sends it: chunked, or with the client's length. */
+  private void declareClientBody() {
+    if (body.chunked()) {
+      upstreamRequest.setChunked(true);
+    } else {
+      upstreamRequest.putHeader(HttpHeaders.CONTENT_LENGTH, request.getHeader(HttpHeaders.CONTENT_LENGTH));
+    }
+  }
+
+  /** A blob download may skip the JVM (see {@link SpliceRelay}); the gate decides once it sees the answer's head. */
   private void armSplice() {
     if (!context.config().zeroCopy() || request.method() != HttpMethod.GET || oci.operation() != OciOperation.BLOB_GET
         || request.version() == HttpVersion.HTTP_2) {
       return;
     }
-    spliceChannels = SplicedBody.channels(upstreamRequest.connection(), request.connection());
-    if (spliceChannels != null) {
-      spliceGate = SplicedBody.gate(upstreamRequest.connection());
-      spliceGate.arm();
-    }
+    splice = SpliceRelay.arm(upstreamRequest.connection(), request.connection());
   }
 
   /** A quota rule stopped a body part-way (a chunked upload over the limit): refuse, never forward the rest. */
   private void refuseMidStream(OciError refusal) {
-    if (finished) {
-      return;
+    if (!finished) {
+      refuse(refusal, "refused " + refusal.code() + " mid-body");
     }
-    context.meters().rejected(oci.operation(), RefusalReason.of(refusal));
-    reply(refusal, "refused " + refusal.code() + " mid-body");
-    resetUpstream();
-  }
-
-  private MultiMap upstreamHeaders() {
-    MultiMap headers = MultiMap.caseInsensitiveMultiMap();
-    ProxyConfig.Listen listen = context.config().listen();
-    if (listen.trustForwardedHeaders()) {
-      HopByHopHeaders.copyEndToEnd(request.headers(), headers, Set.of("host", "expect", "content-length", "x-forwarded-for"));
-    } else {
-      HopByHopHeaders.copyEndToEnd(request.headers(), headers, SET_BY_PROXY);
-    }
-    // The registry builds its Location and Link URLs from these, so they point at the proxy.
-    HostAndPort clientHost = clientAuthority();
-    if (!headers.contains("x-forwarded-host") && clientHost != null) {
-      headers.set("X-Forwarded-Host", clientHost.toString());
-    }
-    if (!headers.contains("x-forwarded-proto")) {
-      headers.set("X-Forwarded-Proto", listen.scheme());
-    }
-    String clientAddress = request.remoteAddress() == null ? null : request.remoteAddress().hostAddress();
-    String forwardedFor = listen.trustForwardedHeaders() ? request.getHeader("x-forwarded-for") : null;
-    if (clientAddress != null) {
-      headers.set("X-Forwarded-For", forwardedFor == null ? clientAddress : forwardedFor + ", " + clientAddress);
-    }
-    headers.add("Via", VIA);
-    return headers;
   }
 
   private void relay(HttpClientResponse upstream) {
@@ -480,17 +414,17 @@ public final class ProxyExchange implements ExchangeView {
   /** The body of an answer given before the request's body was taken, read whole (at most {@link #EARLY_ANSWER_BYTES}). */
   private static Future<Buffer> readEarlyAnswer(HttpClientResponse upstream) {
     Promise<Buffer> read = Promise.promise();
-    Buffer body = Buffer.buffer();
+    Buffer whole = Buffer.buffer();
     upstream.handler(piece -> {
-      if (body.length() + piece.length() > EARLY_ANSWER_BYTES) {
+      if (whole.length() + piece.length() > EARLY_ANSWER_BYTES) {
         upstream.handler(null);
         read.tryFail(new IllegalStateException("an answer before the body of over " + EARLY_ANSWER_BYTES + " bytes"));
       } else {
-        body.appendBuffer(piece);
+        whole.appendBuffer(piece);
       }
     });
     upstream.exceptionHandler(read::tryFail);
-    upstream.endHandler(v -> read.tryComplete(body));
+    upstream.endHandler(v -> read.tryComplete(whole));
     upstream.resume();
     return read.future();
   }
@@ -503,10 +437,7 @@ public final class ProxyExchange implements ExchangeView {
       });
       return;
     }
-    if (continueTimer != -1) {
-      context.vertx().cancelTimer(continueTimer);
-      continueTimer = -1;
-    }
+    stopContinueTimer();
     quota.answered(upstream.statusCode(), upstream.headers()).onComplete(answer -> {
       if (finished) {
         return;
@@ -526,22 +457,17 @@ public final class ProxyExchange implements ExchangeView {
       response.setStatusMessage(upstream.statusMessage());
     }
     MultiMap headers = response.headers();
-    HopByHopHeaders.copyEndToEnd(upstream.headers(), headers, Set.of());
-    String clientOrigin = clientOrigin();
-    rewrite(headers, "Location", value -> context.rewriter().rewriteUrl(value, clientOrigin));
-    rewrite(headers, "Content-Location", value -> context.rewriter().rewriteUrl(value, clientOrigin));
-    rewrite(headers, "Link", value -> context.rewriter().rewriteLink(value, clientOrigin));
-    warnings.forEach(warning -> headers.add("Warning", warning));
-    boolean bodiless = request.method() == HttpMethod.HEAD || upstream.statusCode() == 204 || upstream.statusCode() == 304;
-    if (!bodiless && !headers.contains(HttpHeaders.CONTENT_LENGTH)) {
+    String clientOrigin = context.forwarded().clientOrigin(request.headers(), request.authority());
+    context.relayed().toClient(upstream.headers(), headers, clientOrigin, warnings);
+    if (RelayedHeaders.chunked(request.method(), upstream.statusCode(), headers)) {
       response.setChunked(true);
     }
     if (!requestBodyDone) {
       // The registry answered before taking the whole body: the rest of it must not be read as a next request.
       headers.set(HttpHeaders.CONNECTION, "close");
     }
-    if (spliceGate != null && spliceGate.holding()) {
-      relaySpliced(upstream, spliceGate);
+    if (splice != null && splice.holding()) {
+      relaySpliced(upstream);
       return;
     }
     Future<Void> relayed = earlyAnswer != null
@@ -555,33 +481,19 @@ public final class ProxyExchange implements ExchangeView {
       finish("ok");
       if (!requestBodyDone) {
         resetUpstream();
-        closeAfterDrainingRequest();
+        body.dropThenClose();
       }
     });
   }
 
   /**
-   * Sends the head and the body bytes the gate held through Vert.x, then, once they have left, has the
-   * kernel move the rest. The upstream connection is closed afterwards: its HTTP decoder never saw the
-   * body end, so it cannot carry another exchange.
+   * A body the gate held goes to the client spliced. The upstream connection is closed afterwards: its
+   * HTTP decoder never saw the body end, so it cannot carry another exchange.
    */
-  private void relaySpliced(HttpClientResponse upstream, SpliceGate gate) {
+  private void relaySpliced(HttpClientResponse upstream) {
     // The reset below surfaces here; the exchange is over by then.
     upstream.exceptionHandler(e -> LOG.debug("{} {}: upstream after splice: {}", request.method(), path, e.toString()));
-    gate.handOver().compose(held -> {
-      if (finished) {
-        return Future.<Void>failedFuture("exchange already ended");
-      }
-      watchdog.touch();
-      Future<Void> sent = response.writeHead();
-      if (held.bytes().length() > 0) {
-        sent = response.write(held.bytes());
-      }
-      lastSpliceKeepAlive = System.nanoTime();
-      return sent.compose(v -> finished
-          ? Future.<Void>failedFuture("exchange already ended")
-          : SplicedBody.start(spliceChannels[0], spliceChannels[1], held.remaining(), this::splicedPiece));
-    }).onComplete(done -> {
+    splice.relay(response, () -> finished, watchdog::touch).onComplete(done -> {
       if (finished) {
         return;
       }
@@ -595,23 +507,6 @@ public final class ProxyExchange implements ExchangeView {
     });
   }
 
-  private void splicedPiece(long bytes) {
-    splicedBytes += bytes;
-    watchdog.touch();
-    long now = System.nanoTime();
-    if (now - lastSpliceKeepAlive >= SPLICE_KEEPALIVE_NANOS && !response.closed()) {
-      // An empty write passes the client connection's idle handler, which spliced bytes bypass.
-      lastSpliceKeepAlive = now;
-      response.write(Buffer.buffer());
-    }
-  }
-
-  private static void rewrite(MultiMap headers, String name, java.util.function.UnaryOperator<String> rewriter) {
-    if (headers.contains(name)) {
-      headers.set(name, headers.getAll(name).stream().map(rewriter).toList());
-    }
-  }
-
   /**
    * Answers for an upstream that could not be used. The client is told what kind of failure it was;
    * where the registry lives and the low-level cause go only to the log.
@@ -620,19 +515,7 @@ public final class ProxyExchange implements ExchangeView {
     if (finished) {
       return;
     }
-    OciError error;
-    if (cause instanceof ConnectionPoolTooBusyException) {
-      error = OciError.unavailable("too many requests waiting for a connection to the upstream registry", 1);
-    } else if (cause instanceof ConnectTimeoutException) {
-      error = OciError.gatewayTimeout("the upstream registry did not accept a connection within "
-          + context.config().upstream().connectTimeout().toMillis() + "ms");
-    } else if (cause instanceof ConnectException || cause instanceof UnknownHostException) {
-      error = OciError.badGateway("the upstream registry is unreachable");
-    } else if (cause instanceof SSLException) {
-      error = OciError.badGateway("TLS with the upstream registry failed");
-    } else {
-      error = OciError.badGateway("the upstream registry failed to answer");
-    }
+    OciError error = UpstreamFailures.answerFor(cause, context.config().upstream().connectTimeout().toMillis());
     LOG.warn("{} {}: {} ({}: {})", request.method(), path, error.message(), context.config().upstream().origin(), describe(cause));
     reply(error, "upstream error");
     resetUpstream();
@@ -642,14 +525,14 @@ public final class ProxyExchange implements ExchangeView {
     if (finished) {
       return;
     }
-    String timeout = context.config().upstream().idleTimeout().toMillis() + "ms";
+    long timeoutMillis = context.config().upstream().idleTimeout().toMillis();
     if (upstreamResponse == null && requestBodyDone) {
-      String message = "the upstream registry did not answer within " + timeout;
-      LOG.warn("{} {}: {} ({})", request.method(), path, message, context.config().upstream().origin());
-      reply(OciError.gatewayTimeout(message), "upstream timeout");
+      OciError timeout = UpstreamFailures.noAnswerWithin(timeoutMillis);
+      LOG.warn("{} {}: {} ({})", request.method(), path, timeout.message(), context.config().upstream().origin());
+      reply(timeout, "upstream timeout");
       resetUpstream();
     } else {
-      abort(upstreamResponse == null ? "client sent nothing for " + timeout : "transfer stalled for " + timeout);
+      abort(upstreamResponse == null ? "client sent nothing for " + timeoutMillis + "ms" : "transfer stalled for " + timeoutMillis + "ms");
     }
   }
 
@@ -693,28 +576,6 @@ public final class ProxyExchange implements ExchangeView {
     return requestBodyDone || oci.operation() == OciOperation.UPLOAD_CHUNK && upstreamRequest.isChunked() && upstreamContinued;
   }
 
-  /**
-   * Closes the client connection once the body it is still sending has been read and dropped, or after
-   * {@link #LINGER_MILLIS}. Closing over unread data would send a TCP reset, and a reset makes the
-   * client's kernel discard the answer it has not read yet.
-   */
-  private void closeAfterDrainingRequest() {
-    // New handlers on the request itself take it from the body pipe, which is left to lapse: closing
-    // it would also strip the upstream request's exception handler.
-    if (request.isEnded()) {
-      request.connection().close();
-      return;
-    }
-    long timer = context.vertx().setTimer(LINGER_MILLIS, id -> request.connection().close());
-    request.handler(dropped -> { });
-    request.exceptionHandler(e -> context.vertx().cancelTimer(timer));
-    request.endHandler(v -> {
-      context.vertx().cancelTimer(timer);
-      request.connection().close();
-    });
-    request.resume();
-  }
-
   /** Resetting closes the upstream connection: a half-used one must never go back to the pool. */
   private void resetUpstream() {
     if (upstreamRequest != null) {
@@ -728,20 +589,12 @@ public final class ProxyExchange implements ExchangeView {
   }
 
   private void reply(OciError error, String outcome) {
-    MultiMap headers = MultiMap.caseInsensitiveMultiMap().add(HttpHeaders.CONTENT_TYPE, "application/json; charset=utf-8");
-    if (error.retryAfterSeconds() > 0) {
-      headers.add(HttpHeaders.RETRY_AFTER, Long.toString(error.retryAfterSeconds()));
-    }
-    reply(error.status(), headers, Buffer.buffer(error.body()), outcome);
+    reply(error.status(), RelayedHeaders.ofError(error), Buffer.buffer(error.body()), outcome);
   }
 
   /** Answers with what the registry answered to the proxy's own request for this one (an upload's status, say). */
   private void answerWith(UpstreamAnswer answer) {
-    MultiMap headers = MultiMap.caseInsensitiveMultiMap();
-    for (String name : RELAYED_FROM_OWN_REQUESTS) {
-      answer.headers().getAll(name).forEach(value -> headers.add(name, value));
-    }
-    reply(answer.status(), headers, answer.body(), "answered by the registry");
+    reply(answer.status(), RelayedHeaders.ofOwnRequest(answer.headers()), answer.body(), "answered by the registry");
   }
 
   /** The proxy's own answer, in place of the registry's; a request body still coming is read and dropped, then the connection closes. */
@@ -750,13 +603,13 @@ public final class ProxyExchange implements ExchangeView {
     if (!response.headWritten() && !response.closed()) {
       response.setStatusCode(status);
       response.headers().addAll(headers);
-      boolean unreadBody = hasBody() && !request.isEnded();
+      boolean unreadBody = body.present() && !request.isEnded();
       if (unreadBody) {
         response.putHeader(HttpHeaders.CONNECTION, "close");
       }
       response.end(content).onComplete(v -> {
         if (unreadBody) {
-          closeAfterDrainingRequest();
+          body.dropThenClose();
         }
       });
     } else if (!response.closed()) {
@@ -771,25 +624,26 @@ public final class ProxyExchange implements ExchangeView {
     }
     finished = true;
     watchdog.stop();
-    for (long timer : new long[] {continueTimer, firstByteTimer}) {
-      if (timer != -1) {
-        context.vertx().cancelTimer(timer);
-      }
-    }
+    stopContinueTimer();
+    body.stopFirstByteDeadline();
     long nanos = System.nanoTime() - startNanos;
     long millis = nanos / 1_000_000;
     int status = response.headWritten() ? response.getStatusCode() : 0;
+    long splicedBytes = splice == null ? 0 : splice.splicedBytes();
     long bytesOut = response.bytesWritten() + splicedBytes;
-    quota.ended(status, requestBody.bytes(), bytesOut);
-    context.meters().record(oci.operation(), status, Outcome.of(outcome), requestBody.bytes(), bytesOut, nanos);
+    quota.ended(status, body.bytes(), bytesOut);
+    context.meters().record(oci.operation(), status, Outcome.of(outcome), body.bytes(), bytesOut, nanos);
     if (splicedBytes > 0) {
       context.meters().spliced(splicedBytes);
     }
-    AccessLog.write(oci, request.method().name(), path, user, status, requestBody.bytes(), bytesOut, millis, outcome);
+    AccessLog.write(oci, request.method().name(), path, user, status, body.bytes(), bytesOut, millis, outcome);
   }
 
-  private boolean hasBody() {
-    return chunked() || contentLength() > 0;
+  private void stopContinueTimer() {
+    if (continueTimer != -1) {
+      context.vertx().cancelTimer(continueTimer);
+      continueTimer = -1;
+    }
   }
 
   @Override
@@ -804,21 +658,12 @@ public final class ProxyExchange implements ExchangeView {
 
   @Override
   public long contentLength() {
-    String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
-    if (length == null || chunked()) {
-      return -1;
-    }
-    try {
-      return Long.parseLong(length.trim());
-    } catch (NumberFormatException e) {
-      return -1;
-    }
+    return body.contentLength();
   }
 
   @Override
   public boolean chunked() {
-    String encoding = request.getHeader(HttpHeaders.TRANSFER_ENCODING);
-    return encoding != null && encoding.toLowerCase(Locale.ROOT).contains("chunked");
+    return body.chunked();
   }
 
   @Override
@@ -844,114 +689,24 @@ public final class ProxyExchange implements ExchangeView {
     return clientGone != null;
   }
 
-  /**
-   * The client's address: the peer's, or, behind a load balancer the proxy trusts, the address that
-   * balancer saw (the last of {@code X-Forwarded-For}: earlier entries are the client's own word).
-   */
+  /** The client's address, as the header policy has it (see {@link ForwardedHeaders#clientAddress}). */
   @Override
   public String clientAddress() {
-    if (context.config().listen().trustForwardedHeaders()) {
-      String forwarded = request.getHeader("x-forwarded-for");
-      if (forwarded != null && !forwarded.isBlank()) {
-        String[] hops = forwarded.split(",");
-        return hops[hops.length - 1].trim();
-      }
-    }
-    return request.remoteAddress() == null ? "" : request.remoteAddress().hostAddress();
+    SocketAddress peer = request.remoteAddress();
+    return context.forwarded().clientAddress(request.headers(), peer == null ? "" : peer.hostAddress());
+  }
+
+  private String peerAddress() {
+    return request.remoteAddress() == null ? null : request.remoteAddress().hostAddress();
   }
 
   @Override
   public Future<Buffer> readBody(int maxBytes, Duration deadline) {
-    sendContinueIfExpected();
-    if (requestBody.bytes() == 0 && firstByteTimer == -1) {
-      startFirstByteDeadline();
-    }
-    Promise<Buffer> read = Promise.promise();
-    long timer = context.vertx().setTimer(deadline.toMillis(), id -> {
-      body.handler(null);
-      request.pause();
-      read.tryFail(new BodyTimeoutException("the body did not arrive whole within " + deadline.toMillis() + "ms"));
-    });
-    Buffer collected = Buffer.buffer();
-    body.handler(piece -> {
-      if (collected.length() + piece.length() > maxBytes) {
-        body.handler(null);
-        request.pause();
-        context.vertx().cancelTimer(timer);
-        read.tryFail(new BodyTooLargeException(maxBytes));
-      } else {
-        collected.appendBuffer(piece);
-      }
-    });
-    body.endHandler(v -> {
-      context.vertx().cancelTimer(timer);
-      read.tryComplete(collected);
-    });
-    body.resume();
-    return read.future();
+    return body.readWhole(maxBytes, deadline);
   }
-
-  /** How much of an error answer to the proxy's own requests is kept to relay: registries' error bodies are small JSON. */
-  private static final int OWN_ANSWER_BODY_BYTES = 64 * 1024;
-  /** What of the registry's answer to the proxy's own request reaches the client when it becomes the answer. */
-  private static final List<String> RELAYED_FROM_OWN_REQUESTS = List.of(
-      "Content-Type", "WWW-Authenticate", "Docker-Distribution-API-Version", "Retry-After");
 
   @Override
   public Future<UpstreamAnswer> askUpstream(HttpMethod method, String uri) {
-    // Bounded like any exchange: a registry that stops answering costs the client a 504, not a hang.
-    RequestOptions options = new RequestOptions().setMethod(method).setURI(uri)
-        .setIdleTimeout(context.config().upstream().idleTimeout().toMillis());
-    String authorization = request.getHeader(HttpHeaders.AUTHORIZATION);
-    if (authorization != null) {
-      options.putHeader(HttpHeaders.AUTHORIZATION, authorization);
-    }
-    options.putHeader("Via", VIA);
-    return context.upstream().request(options)
-        .compose(HttpClientRequest::send)
-        .compose(answer -> {
-          Buffer kept = Buffer.buffer();
-          Promise<UpstreamAnswer> done = Promise.promise();
-          answer.handler(piece -> {
-            if (kept.length() + piece.length() <= OWN_ANSWER_BODY_BYTES) {
-              kept.appendBuffer(piece);
-            }
-          });
-          answer.exceptionHandler(done::tryFail);
-          answer.endHandler(v -> done.tryComplete(new UpstreamAnswer(answer.statusCode(), answer.headers(), kept)));
-          return done.future();
-        });
-  }
-
-  /** The host and port the client addressed, as a trusted load balancer or the client itself says. */
-  private HostAndPort clientAuthority() {
-    if (context.config().listen().trustForwardedHeaders()) {
-      String forwarded = request.getHeader("x-forwarded-host");
-      if (forwarded != null) {
-        return HostAndPort.parseAuthority(forwarded.split(",")[0].trim(), -1);
-      }
-    }
-    return request.authority();
-  }
-
-  private String clientOrigin() {
-    ProxyConfig.Listen listen = context.config().listen();
-    String scheme = listen.scheme();
-    if (listen.trustForwardedHeaders() && request.getHeader("x-forwarded-proto") != null) {
-      scheme = request.getHeader("x-forwarded-proto").split(",")[0].trim();
-    }
-    HostAndPort authority = clientAuthority();
-    String host = authority != null ? authority.toString() : listen.host() + ":" + listen.port();
-    return scheme + "://" + host;
-  }
-
-  /** The failure's message, and its root cause's where that says more ("PKIX path building failed ..."). */
-  private static String describe(Throwable e) {
-    String message = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
-    Throwable root = e;
-    while (root.getCause() != null && root.getCause() != root) {
-      root = root.getCause();
-    }
-    return root != e && root.getMessage() != null && !message.contains(root.getMessage()) ? message + ": " + root.getMessage() : message;
+    return context.registry().ask(method, uri, request.getHeader(HttpHeaders.AUTHORIZATION));
   }
 }

@@ -1,5 +1,6 @@
 package dev.quotaproxy.proxy.metrics;
 
+import dev.quotaproxy.metering.ScopeUsage;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -11,22 +12,8 @@ import java.util.List;
  * and to the scopes an operator has to act on. Pure.
  */
 public final class NearLimitScopes {
-  /** A scope's committed usage and its hard limit (bytes; -1 for none). */
-  public record ScopeUsage(String scope, long used, long hardLimit) {
-    /**
-     * Usage as a share of the limit. A limit of 0 refuses every push: such a scope is full (1) while
-     * empty, and infinitely over once anything is in it.
-     */
-    public double ratio() {
-      if (hardLimit > 0) {
-        return (double) used / hardLimit;
-      }
-      return used == 0 ? 1.0 : Double.POSITIVE_INFINITY;
-    }
-  }
-
-  private static final Comparator<ScopeUsage> FULLEST_FIRST =
-      Comparator.comparingDouble(ScopeUsage::ratio).reversed().thenComparing(ScopeUsage::scope);
+  private static final Comparator<ScopeUsage> FULLEST_FIRST = Comparator.comparingDouble(NearLimitScopes::ratio).reversed()
+      .thenComparing(ScopeUsage::scope);
 
   private final double threshold;
   private final int max;
@@ -51,11 +38,28 @@ public final class NearLimitScopes {
     return max;
   }
 
+  /**
+   * Committed usage as a share of the hard limit. A limit of 0 refuses every push: such a scope is full
+   * (1) while empty, and infinitely over once anything is in it.
+   */
+  public static double ratio(ScopeUsage scope) {
+    long hardLimit = scope.limits().storageHard();
+    if (hardLimit > 0) {
+      return (double) scope.used() / hardLimit;
+    }
+    return scope.used() == 0 ? 1.0 : Double.POSITIVE_INFINITY;
+  }
+
+  /** Whether the scope has a hard limit and is at {@code threshold} of it or past. */
+  public boolean near(ScopeUsage scope) {
+    return scope.limits().storageHard() >= 0 && ratio(scope) >= threshold;
+  }
+
   /** The scopes near their limits, fullest first (ties by name, so the choice is stable between refreshes). */
   public List<ScopeUsage> select(List<ScopeUsage> scopes) {
     List<ScopeUsage> near = new ArrayList<>();
     for (ScopeUsage scope : scopes) {
-      if (scope.hardLimit() >= 0 && scope.ratio() >= threshold) {
+      if (near(scope)) {
         near.add(scope);
       }
     }

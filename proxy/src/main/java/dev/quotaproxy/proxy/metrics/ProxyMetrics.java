@@ -22,7 +22,7 @@ import java.util.EnumSet;
  * The process's metrics: one Prometheus registry that Vert.x reports its own meters to (HTTP server
  * and client, connection pools, the Redis and SQL clients, the JVM) and the proxy its own (requests,
  * rejections, store latency, and the sampled state of {@link StateGauges}). Scraped at {@code /metrics}
- * ({@link MetricsRoutes}).
+ * ({@code MetricsRoutes}).
  *
  * <p>The instance is kept in the Vert.x instance's local shared data, so the parts built per event
  * loop (verticles, stores) find it from the {@link Vertx} they are given: {@link #of(Vertx)}. A Vert.x
@@ -136,10 +136,5 @@ public final class ProxyMetrics implements Shareable {
     StateGauges gauges = new StateGauges(registry, new NearLimitScopes(NEAR_LIMIT_THRESHOLD, NEAR_LIMIT_MAX_SCOPES));
     sampler = new StateSampler(vertx, registry, gauges, redis, pool).keepSampling(SAMPLE_INTERVAL);
     return sampler;
-  }
-
-  /** The admin listener's {@code /metrics}, {@code /healthz} and {@code /readyz}. */
-  public MetricsRoutes routes(Readiness readiness) {
-    return new MetricsRoutes(this, readiness);
   }
 }

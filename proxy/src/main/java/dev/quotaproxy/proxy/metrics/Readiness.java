@@ -100,7 +100,8 @@ public final class Readiness {
     }
     return answer.transform(done -> {
       long millis = (System.nanoTime() - start) / 1_000_000;
-      return Future.succeededFuture(done.succeeded() ? new Check(name, true, millis, null)
+      return Future.succeededFuture(done.succeeded()
+          ? new Check(name, true, millis, null)
           : new Check(name, false, millis, describe(done.cause())));
     });
   }

@@ -1,6 +1,6 @@
 package dev.quotaproxy.proxy.metrics;
 
-import dev.quotaproxy.proxy.oci.OciOperation;
+import dev.quotaproxy.proxy.route.OciOperation;
 import dev.quotaproxy.proxy.quota.RefusalReason;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;

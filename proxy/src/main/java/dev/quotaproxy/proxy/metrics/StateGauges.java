@@ -1,9 +1,9 @@
 package dev.quotaproxy.proxy.metrics;
 
-import dev.quotaproxy.proxy.ledger.LedgerLag;
-import dev.quotaproxy.proxy.metrics.NearLimitScopes.ScopeUsage;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemUsage;
+import dev.quotaproxy.metering.sync.LedgerLag;
+import dev.quotaproxy.config.SystemSettings;
+import dev.quotaproxy.metering.ScopeUsage;
+import dev.quotaproxy.metering.SystemUsage;
 import dev.quotaproxy.proxy.quota.SystemGuard;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
@@ -47,7 +47,8 @@ public final class StateGauges {
     this.nearLimit = nearLimit;
     Gauge.builder("quota_proxy.scopes.near.limit", this, g -> g.nearLimitCount)
         .strongReference(true).description("Scopes whose usage is at or above the near-limit threshold of their hard limit (all of them, "
-            + "not only those with gauges of their own)").register(registry);
+            + "not only those with gauges of their own)")
+        .register(registry);
     Gauge.builder("quota_proxy.system.usage", this, g -> g.systemUsed).baseUnit("bytes")
         .strongReference(true).description("Committed storage of the whole registry").register(registry);
     Gauge.builder("quota_proxy.system.reserved", this, g -> g.systemReserved).baseUnit("bytes")
@@ -55,11 +56,13 @@ public final class StateGauges {
     Gauge.builder("quota_proxy.system.hard.limit", this, g -> g.systemHardLimit).baseUnit("bytes")
         .strongReference(true).description("The registry's hard storage limit, -1 when unlimited").register(registry);
     Gauge.builder("quota_proxy.system.read.only", this, g -> g.systemReadOnly)
-        .strongReference(true).description("1 while the registry refuses pushes (write ratio reached, or forced), else 0").register(registry);
+        .strongReference(true).description("1 while the registry refuses pushes (write ratio reached, or forced), else 0")
+        .register(registry);
     Gauge.builder("quota_proxy.ledger.pending.events", this, g -> g.ledgerPending)
         .strongReference(true).description("Redis stream entries not yet applied to the Postgres ledger").register(registry);
     Gauge.builder("quota_proxy.ledger.oldest.pending.age", this, g -> g.ledgerOldestAge).baseUnit("seconds")
-        .strongReference(true).description("Age of the oldest stream entry not yet applied to the ledger, 0 when none waits").register(registry);
+        .strongReference(true).description("Age of the oldest stream entry not yet applied to the ledger, 0 when none waits")
+        .register(registry);
     Gauge.builder("quota_proxy.ledger.stalled.namespaces", this, g -> g.ledgerStalled)
         .strongReference(true).description("Namespaces whose oldest event waiting for the ledger is over a minute old: not being read")
         .register(registry);
@@ -68,7 +71,7 @@ public final class StateGauges {
   /** Every scope with a hard limit; gauges follow the ones near it. */
   public synchronized void scopes(List<ScopeUsage> all) {
     List<ScopeUsage> near = nearLimit.select(all);
-    long above = all.stream().filter(s -> s.hardLimit() >= 0 && s.ratio() >= nearLimit.threshold()).count();
+    long above = all.stream().filter(nearLimit::near).count();
     nearLimitCount = above;
     Set<String> kept = new HashSet<>();
     for (ScopeUsage scope : near) {
@@ -120,7 +123,8 @@ public final class StateGauges {
         .register(registry);
     Gauge.builder("quota_proxy.reconciliation.finished.timestamp", reconciliations, r -> r.get(kind).finishedEpochSeconds())
         .tag("kind", kind).baseUnit("seconds")
-        .strongReference(true).description("When the last reconciliation of this kind finished, seconds since the epoch").register(registry);
+        .strongReference(true).description("When the last reconciliation of this kind finished, seconds since the epoch")
+        .register(registry);
   }
 
   /** The three gauges of one scope near its limit. */
@@ -142,8 +146,8 @@ public final class StateGauges {
 
     void update(ScopeUsage scope) {
       used = scope.used();
-      limit = scope.hardLimit();
-      ratio = scope.ratio();
+      limit = scope.limits().storageHard();
+      ratio = NearLimitScopes.ratio(scope);
     }
 
     void remove() {

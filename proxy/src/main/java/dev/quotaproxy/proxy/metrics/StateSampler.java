@@ -1,10 +1,13 @@
 package dev.quotaproxy.proxy.metrics;
 
-import dev.quotaproxy.proxy.ledger.LedgerLag;
-import dev.quotaproxy.proxy.metrics.NearLimitScopes.ScopeUsage;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemUsage;
-import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.metering.sync.LedgerLag;
+import dev.quotaproxy.config.SystemSettings;
+import dev.quotaproxy.metering.ScopeUsage;
+import dev.quotaproxy.metering.SystemUsage;
+import dev.quotaproxy.metering.NamespaceGate;
+import dev.quotaproxy.metering.RedisLimits;
+import dev.quotaproxy.metering.StoreClient;
+import dev.quotaproxy.metering.UsageReader;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
@@ -31,7 +34,8 @@ public final class StateSampler {
 
   private final Vertx vertx;
   private final StateGauges gauges;
-  private final RedisQuotaStore system;
+  private final UsageReader usage;
+  private final RedisLimits settings;
   private final LedgerLag lag;
   private final LastReconciliations reconciliations;
   private final Counter redisFailures;
@@ -42,8 +46,10 @@ public final class StateSampler {
   StateSampler(Vertx vertx, MeterRegistry registry, StateGauges gauges, Redis redis, Pool pool) {
     this.vertx = vertx;
     this.gauges = gauges;
-    // Only reads, which neither reserve nor expire anything: the reservation TTL is never used.
-    this.system = new RedisQuotaStore(redis, Duration.ofHours(1));
+    StoreClient client = StoreClient.over(redis);
+    // Without the ledger's recovery: a namespace system usage finds unknown is marked new here.
+    this.usage = new UsageReader(new NamespaceGate(client));
+    this.settings = new RedisLimits(client);
     this.lag = new LedgerLag(redis);
     this.reconciliations = pool == null ? null : new LastReconciliations(pool);
     this.redisFailures = failures(registry, "redis");
@@ -52,10 +58,7 @@ public final class StateSampler {
 
   /** The scopes with a hard limit, with their committed usage: only they can be near one. */
   private Future<List<ScopeUsage>> limitedScopes() {
-    return system.allScopes().map(states -> states.stream()
-        .filter(state -> state.limits().storageHard() >= 0)
-        .map(state -> new ScopeUsage(state.scope(), state.used(), state.limits().storageHard()))
-        .toList());
+    return usage.scopes().map(scopes -> scopes.stream().filter(scope -> scope.limits().storageHard() >= 0).toList());
   }
 
   private static Counter failures(MeterRegistry registry, String source) {
@@ -95,11 +98,12 @@ public final class StateSampler {
   public Future<Void> sampleOnce() {
     Future<?> scopesRead = read("scopes", redisFailures, this::limitedScopes, gauges::scopes);
     Future<?> systemRead = read("system usage", redisFailures,
-        () -> system.systemUsage().compose(usage -> system.systemSettings()
-            .map(settings -> new SystemState(usage, settings.orElse(SystemSettings.DEFAULTS)))),
+        () -> usage.systemUsage().compose(system -> settings.systemSettings()
+            .map(stored -> new SystemState(system, stored.orElse(SystemSettings.DEFAULTS)))),
         state -> gauges.system(state.usage(), state.settings()));
     Future<?> lagRead = read("ledger lag", redisFailures, lag::measure, gauges::ledgerLag);
-    Future<?> driftRead = reconciliations == null ? Future.succeededFuture()
+    Future<?> driftRead = reconciliations == null
+        ? Future.succeededFuture()
         : read("reconciliations", postgresFailures, reconciliations::read, gauges::reconciliations);
     return Future.join(scopesRead, systemRead, lagRead, driftRead).transform(done -> Future.succeededFuture());
   }

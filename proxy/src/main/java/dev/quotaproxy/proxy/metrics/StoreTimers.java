@@ -1,5 +1,6 @@
 package dev.quotaproxy.proxy.metrics;
 
+import dev.quotaproxy.metering.CallTimer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.vertx.core.Future;
@@ -14,7 +15,7 @@ import java.util.function.Supplier;
  * labelled by the store operation (a method name, a fixed set) and whether it succeeded. A failed call
  * includes those cut off by the call timeout, so a Redis that hangs shows as slow failures here.
  */
-public final class StoreTimers {
+public final class StoreTimers implements CallTimer {
   static final Duration[] BUCKETS = {
       Duration.ofNanos(250_000), Duration.ofNanos(500_000), Duration.ofMillis(1), Duration.ofMillis(2), Duration.ofMillis(5),
       Duration.ofMillis(10), Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250),
@@ -30,7 +31,7 @@ public final class StoreTimers {
     this.name = name;
   }
 
-  /** Makes the call and times it until it completes; a call that throws instead is not timed. */
+  @Override
   public <T> Future<T> time(String operation, Supplier<Future<T>> call) {
     Timer[] pair = timers.computeIfAbsent(operation, this::register);
     long start = System.nanoTime();

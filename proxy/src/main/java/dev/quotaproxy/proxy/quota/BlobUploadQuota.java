@@ -1,11 +1,11 @@
 package dev.quotaproxy.proxy.quota;
 
-import dev.quotaproxy.proxy.oci.Blob;
-import dev.quotaproxy.proxy.oci.OciError;
-import dev.quotaproxy.proxy.oci.OciNames;
-import dev.quotaproxy.proxy.oci.OciOperation;
-import dev.quotaproxy.proxy.quota.QuotaStore.Reservation;
-import dev.quotaproxy.proxy.quota.QuotaStore.Traffic;
+import dev.quotaproxy.oci.Blob;
+import dev.quotaproxy.proxy.route.OciError;
+import dev.quotaproxy.oci.OciNames;
+import dev.quotaproxy.proxy.route.OciOperation;
+import dev.quotaproxy.metering.QuotaStore.Reservation;
+import dev.quotaproxy.metering.QuotaStore.Traffic;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.buffer.Buffer;
@@ -41,11 +41,12 @@ import org.slf4j.LoggerFactory;
 final class BlobUploadQuota implements ExchangeQuota {
   private static final Logger LOG = LoggerFactory.getLogger(BlobUploadQuota.class);
 
-  private final QuotaEnforcer enforcer;
+  private final QuotaPolicy policy;
   private final ExchangeView exchange;
   private final String repository;
   private final OciOperation operation;
-  private final String requestId = QuotaEnforcer.requestId();
+  /** This request's own id, its commit intent, and the booking of its outcome (commit, settle or release), once. */
+  private final RequestHold hold;
   /** The store's id of the upload session; null for a monolithic POST, which has none yet. */
   private final String sessionId;
   /** What the session's reservation held when this request was admitted (a closing PUT asks). */
@@ -58,16 +59,14 @@ final class BlobUploadQuota implements ExchangeQuota {
   private OciError cutOff;
   /** The registry asked for the body (it accepted the request's head): only then is the request's traffic the namespace's. */
   private boolean decided;
-  private boolean settled;
-  /** Its commit intent is recorded (intend.lua): see {@link #ended}. */
-  private boolean intended;
 
-  BlobUploadQuota(QuotaEnforcer enforcer, ExchangeView exchange) {
-    this.enforcer = enforcer;
+  BlobUploadQuota(QuotaPolicy policy, ExchangeView exchange) {
+    this.policy = policy;
     this.exchange = exchange;
     this.repository = exchange.oci().repository();
     this.operation = exchange.oci().operation();
-    this.sessionId = QuotaEnforcer.sessionId(exchange.oci().uploadId());
+    this.sessionId = QuotaPolicy.sessionId(exchange.oci().uploadId());
+    this.hold = new RequestHold(policy.store, repository);
   }
 
   @Override
@@ -81,7 +80,7 @@ final class BlobUploadQuota implements ExchangeQuota {
     if (operation != OciOperation.UPLOAD_COMPLETE) {
       return Future.succeededFuture(Admission.FORWARD);
     }
-    return enforcer.store.session(repository, sessionId).compose(session -> {
+    return policy.store.session(repository, sessionId).compose(session -> {
       sessionHeld = session.held();
       if (session.recorded() && !session.dirty()) {
         storedBefore = session.held();
@@ -95,13 +94,13 @@ final class BlobUploadQuota implements ExchangeQuota {
         storedBefore = UploadRange.storedBytes(status.header("Range"));
         return Future.succeededFuture(Admission.FORWARD);
       }, failure -> Future.succeededFuture(Admission.refuse(OciError.badGateway("the upstream registry failed to answer"))));
-    }, failure -> Future.succeededFuture(enforcer.storeUnreachable(exchange, failure)));
+    }, failure -> Future.succeededFuture(policy.storeUnreachable(exchange, failure)));
   }
 
   @Override
   public Future<Admission> decide() {
     decided = true;
-    return enforcer.unlessReadOnly(exchange, () -> reserve().compose(this::intendingCommit));
+    return policy.unlessReadOnly(exchange, () -> reserve().compose(this::intendingCommit));
   }
 
   /**
@@ -115,12 +114,12 @@ final class BlobUploadQuota implements ExchangeQuota {
     if (admission.refused() || !commits || digest == null || !OciNames.isDigest(digest)) {
       return Future.succeededFuture(admission);
     }
-    return enforcer.store.intendCommit(repository, requestId, sessionId, digest)
+    return policy.store.intendCommit(repository, hold.id(), sessionId, digest)
         .map(v -> {
-          intended = true;
+          hold.intentRecorded();
           return admission;
         })
-        .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
+        .recover(e -> Future.succeededFuture(policy.storeUnreachable(exchange, e)));
   }
 
   /** Bytes the registry holds of the session that no reservation covers: reserved before this request's own. */
@@ -133,21 +132,23 @@ final class BlobUploadQuota implements ExchangeQuota {
     if (need == 0) {
       return Future.succeededFuture(Admission.FORWARD);
     }
-    return enforcer.reserveThroughContention(() -> reserveBytes(need, need))
+    return policy.reserveThroughContention(() -> reserveBytes(need, need))
         .map(r -> {
           if (!r.granted()) {
-            return Admission.refuse(enforcer.storageRefusal(exchange, r.denial()));
+            return Admission.refuse(policy.storageRefusal(exchange, r.denial()));
           }
           reservedHere = r.grantedBytes();
           return Admission.FORWARD;
         })
-        .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
+        .recover(e -> Future.succeededFuture(policy.storeUnreachable(exchange, e)));
   }
 
   /** A reservation for this request; one that arrives retired (released meanwhile after a timeout) counts as a store failure. */
   private Future<Reservation> reserveBytes(long min, long max) {
-    return enforcer.store.reserveBytes(repository, requestId, sessionId, min, max)
-        .compose(r -> r.retired() ? Future.failedFuture(new IllegalStateException("reservation " + requestId + " was released")) : Future.succeededFuture(r));
+    return policy.store.reserveBytes(repository, hold.id(), sessionId, min, max)
+        .compose(r -> r.retired()
+            ? Future.failedFuture(new IllegalStateException("reservation " + hold.id() + " was released"))
+            : Future.succeededFuture(r));
   }
 
   @Override
@@ -155,12 +156,12 @@ final class BlobUploadQuota implements ExchangeQuota {
     if (!exchange.chunked()) {
       return body;
     }
-    reserving = new ReservingReadStream(body, enforcer.chunkReservation,
-        (min, max) -> enforcer.reserveThroughContention(() -> reserveBytes(min, max)),
+    reserving = new ReservingReadStream(body, policy.chunkReservation,
+        (min, max) -> policy.reserveThroughContention(() -> reserveBytes(min, max)),
         denied -> {
           long sessionPart = Math.max(0, denied.denial().heldByRequest() - reserving.reserved() - reservedHere);
           long arrived = sessionPart + reserving.forwarded() + reserving.pendingBytes();
-          OciError refusal = enforcer.uploadCutOff(exchange, denied.denial(), arrived);
+          OciError refusal = policy.uploadCutOff(exchange, denied.denial(), arrived);
           if (operation == OciOperation.UPLOAD_CHUNK) {
             // The chunk is closed where it stands, so the registry answers with a valid session, which
             // answered() cancels: nothing of the refused upload stays on the registry's disk.
@@ -172,28 +173,27 @@ final class BlobUploadQuota implements ExchangeQuota {
           }
         },
         failure -> {
-          if (enforcer.failOpen) {
+          if (policy.failOpen) {
             reserving.continueUnmetered();
           } else {
-            enforcer.storeUnreachable(exchange, failure);
+            policy.storeUnreachable(exchange, failure);
             refuse.accept(QuotaErrors.storeUnavailable());
           }
         });
     return reserving;
   }
 
-
   @Override
   public Future<Answer> answered(int status, MultiMap headers) {
     if (operation == OciOperation.UPLOAD_MONOLITHIC && status == 202) {
       // The registry opened a session instead of taking the blob (distribution ignores ?digest= on POST).
       notTaken(0);
-      return new UploadStartQuota(enforcer, exchange).sessionOpened(status, headers);
+      return new UploadStartQuota(policy, exchange).sessionOpened(status, headers);
     }
     if (!decided) {
       // Answered before the registry asked for the body (a 401, an unknown session): nothing was reserved
       // or sent, and nothing is written for a request the registry did not take.
-      settled = true;
+      hold.settleOnce();
       return Future.succeededFuture(Answer.RELAY);
     }
     if (operation == OciOperation.UPLOAD_CHUNK) {
@@ -212,20 +212,22 @@ final class BlobUploadQuota implements ExchangeQuota {
           : notTaken(exchange.bodyBytesSentUpstream());
       return booked.map(Answer.RELAY).otherwise(Answer.RELAY);
     }
-    settled = true;
+    // Booked here: the commit releases the request's and the session's reservations whole and retires the
+    // request's id; a blob that cannot be charged releases the request's.
+    hold.settleOnce();
     String digest = committedDigest(headers);
     if (digest == null) {
       LOG.error("{} {}: the registry accepted a blob without naming a valid digest; not charged, usage drifts until reconciled",
           operation, repository);
-      release();
+      release(hold.id());
       return Future.succeededFuture(Answer.RELAY);
     }
     long measured = Math.max(storedBefore, sessionHeld) + exchange.bodyBytesSentUpstream();
     return exchange.upstreamSize(repository, digest, false)
-        .compose(size -> enforcer.store.commitBlob(repository, requestId, sessionId, new Blob(digest, size >= 0 ? size : measured),
+        .compose(size -> policy.store.commitBlob(repository, hold.id(), sessionId, new Blob(digest, size >= 0 ? size : measured),
             exchange.user()))
         .map(commit -> Answer.relay(QuotaErrors.softLimitWarnings(commit.scopes())))
-        .recover(e -> enforcer.<Answer>recordFailure(exchange, "blob " + digest, e).otherwise(Answer.RELAY));
+        .recover(e -> policy.<Answer>recordFailure(exchange, "blob " + digest, e).otherwise(Answer.RELAY));
   }
 
   /**
@@ -246,8 +248,8 @@ final class BlobUploadQuota implements ExchangeQuota {
         .otherwise(false)
         .map(cancelled -> {
           if (cancelled) {
-            settled = true;
-            release(requestId);
+            hold.settleOnce();
+            release(hold.id());
             release(sessionId);
           } else {
             settle(sent, false);
@@ -265,8 +267,8 @@ final class BlobUploadQuota implements ExchangeQuota {
     long sent = exchange.bodyBytesSentUpstream();
     return exchange.askUpstream(HttpMethod.GET, exchange.uri()).compose(status -> {
       if (status.status() == 404) {
-        settled = true;
-        release(requestId);
+        hold.settleOnce();
+        release(hold.id());
         release(sessionId);
         return Future.succeededFuture();
       }
@@ -290,22 +292,18 @@ final class BlobUploadQuota implements ExchangeQuota {
 
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
-    enforcer.store.requestEnded(requestId);
+    policy.store.requestEnded(hold.id());
     if (!decided) {
       // Never decided on: nothing reserved, nothing sent, nothing to write.
       return;
     }
-    if (intended && !settled) {
-      // No answer to a request that may have made the registry store it (the registry died, or the connection
-      // broke, between storing and answering): its intent stays, no longer renewed, and lapses; RegistryIntents
-      // then asks the registry, and charges what it holds or lets the reservation go.
-      settled = true;
-    } else {
+    // No answer to a request that may have made the registry store the blob: left to its intent (see RequestHold).
+    if (!hold.leaveToIntent()) {
       // Ended with no answer from the registry (cut off, reset, gone): what went upstream may sit in a
       // session nobody can resume or cancel now.
       notTaken(exchange.bodyBytesSentUpstream());
     }
-    enforcer.meter(exchange, new Traffic(bytesIn, 0, 0, 0));
+    policy.meter(exchange, new Traffic(bytesIn, 0, 0, 0));
   }
 
   /**
@@ -315,32 +313,27 @@ final class BlobUploadQuota implements ExchangeQuota {
    * expires; the rest is released. Without a session, the request's reservation just goes.
    */
   private Future<Void> notTaken(long wentUpstream) {
-    if (settled || !decided) {
+    if (hold.settled() || !decided) {
       return Future.succeededFuture();
     }
     if (sessionId == null) {
-      settled = true;
-      release();
+      hold.settleOnce();
+      release(hold.id());
       return Future.succeededFuture();
     }
     return settle(wentUpstream, wentUpstream > 0);
   }
 
   private Future<Void> settle(long storedBytes, boolean dirty) {
-    if (settled) {
+    if (!hold.settleOnce()) {
       return Future.succeededFuture();
     }
-    settled = true;
-    return enforcer.store.settle(repository, requestId, sessionId, storedBytes, dirty)
-        .onFailure(e -> LOG.warn("{}: reservation {} not settled, it expires with its TTL: {}", repository, requestId, e.toString()));
-  }
-
-  private void release() {
-    release(requestId);
+    return policy.store.settle(repository, hold.id(), sessionId, storedBytes, dirty)
+        .onFailure(e -> LOG.warn("{}: reservation {} not settled, it expires with its TTL: {}", repository, hold.id(), e.toString()));
   }
 
   private void release(String id) {
-    enforcer.store.release(repository, id, -1)
+    policy.store.release(repository, id, -1)
         .onFailure(e -> LOG.warn("{}: reservation {} not released, it expires with its TTL: {}", repository, id, e.toString()));
   }
 }

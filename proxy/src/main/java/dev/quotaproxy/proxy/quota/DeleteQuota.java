@@ -1,7 +1,7 @@
 package dev.quotaproxy.proxy.quota;
 
-import dev.quotaproxy.proxy.oci.OciNames;
-import dev.quotaproxy.proxy.oci.OciOperation;
+import dev.quotaproxy.oci.OciNames;
+import dev.quotaproxy.proxy.route.OciOperation;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 
@@ -14,14 +14,14 @@ import io.vertx.core.MultiMap;
  * its reservation.
  */
 final class DeleteQuota implements ExchangeQuota {
-  private final QuotaEnforcer enforcer;
+  private final QuotaPolicy policy;
   private final ExchangeView exchange;
-  private final String requestId = QuotaEnforcer.requestId();
+  private final String requestId = QuotaPolicy.requestId();
   /** Whether an intent was recorded for this delete. */
   private boolean intending;
 
-  DeleteQuota(QuotaEnforcer enforcer, ExchangeView exchange) {
-    this.enforcer = enforcer;
+  DeleteQuota(QuotaPolicy policy, ExchangeView exchange) {
+    this.policy = policy;
     this.exchange = exchange;
   }
 
@@ -36,9 +36,11 @@ final class DeleteQuota implements ExchangeQuota {
     String repository = exchange.oci().repository();
     Future<Void> intended = switch (exchange.oci().operation()) {
       case BLOB_DELETE -> OciNames.isDigest(exchange.oci().digest())
-          ? enforcer.store.intendDelete(repository, requestId, exchange.oci().digest(), false) : Future.succeededFuture();
+          ? policy.store.intendDelete(repository, requestId, exchange.oci().digest(), false)
+          : Future.succeededFuture();
       case MANIFEST_DELETE -> OciNames.isDigest(exchange.oci().reference())
-          ? enforcer.store.intendDelete(repository, requestId, exchange.oci().reference(), true) : Future.succeededFuture();
+          ? policy.store.intendDelete(repository, requestId, exchange.oci().reference(), true)
+          : Future.succeededFuture();
       default -> Future.succeededFuture();
     };
     return intended.onSuccess(v -> intending = exchange.oci().operation() != OciOperation.UPLOAD_CANCEL)
@@ -53,28 +55,28 @@ final class DeleteQuota implements ExchangeQuota {
       return Future.succeededFuture(Answer.RELAY);
     }
     Future<?> recorded = switch (exchange.oci().operation()) {
-      case BLOB_DELETE -> enforcer.store.dropBlob(repository, exchange.oci().digest(), exchange.user(), intending ? requestId : null);
+      case BLOB_DELETE -> policy.store.dropBlob(repository, exchange.oci().digest(), exchange.user(), intending ? requestId : null);
       case MANIFEST_DELETE -> OciNames.isDigest(exchange.oci().reference())
-          ? enforcer.store.dropManifest(repository, exchange.oci().reference(), exchange.user(), intending ? requestId : null)
+          ? policy.store.dropManifest(repository, exchange.oci().reference(), exchange.user(), intending ? requestId : null)
           : Future.succeededFuture();
-      case UPLOAD_CANCEL -> enforcer.store.release(repository, QuotaEnforcer.sessionId(exchange.oci().uploadId()), -1);
+      case UPLOAD_CANCEL -> policy.store.release(repository, QuotaPolicy.sessionId(exchange.oci().uploadId()), -1);
       default -> Future.succeededFuture();
     };
     return recorded.map(Answer.RELAY)
-        .recover(e -> enforcer.<Answer>recordFailure(exchange, "delete", e).otherwise(Answer.RELAY));
+        .recover(e -> policy.<Answer>recordFailure(exchange, "delete", e).otherwise(Answer.RELAY));
   }
 
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
     // A drop that failed leaves the intent: no longer renewed, it lapses and is finished by RegistryIntents.
-    enforcer.store.requestEnded(requestId);
+    policy.store.requestEnded(requestId);
   }
 
   /** The registry did not delete: the intent goes (by ending the request's id). */
   private void endIntent(String repository) {
     if (intending) {
       intending = false;
-      enforcer.store.release(repository, requestId, -1);
+      policy.store.release(repository, requestId, -1);
     }
   }
 }

@@ -1,6 +1,6 @@
 package dev.quotaproxy.proxy.quota;
 
-import dev.quotaproxy.proxy.oci.OciRequest;
+import dev.quotaproxy.proxy.route.OciRequest;
 import dev.quotaproxy.proxy.quota.ExchangeQuota.UpstreamAnswer;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;

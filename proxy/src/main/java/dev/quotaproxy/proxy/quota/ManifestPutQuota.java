@@ -1,13 +1,13 @@
 package dev.quotaproxy.proxy.quota;
 
 import dev.quotaproxy.config.ByteSize;
-import dev.quotaproxy.ledger.Scopes;
-import dev.quotaproxy.proxy.oci.Blob;
-import dev.quotaproxy.proxy.oci.ManifestParser;
-import dev.quotaproxy.proxy.oci.OciError;
-import dev.quotaproxy.proxy.oci.ParsedManifest;
-import dev.quotaproxy.proxy.quota.QuotaStore.SizeConflict;
-import dev.quotaproxy.proxy.quota.QuotaStore.Traffic;
+import dev.quotaproxy.oci.Scopes;
+import dev.quotaproxy.oci.Blob;
+import dev.quotaproxy.oci.ManifestParser;
+import dev.quotaproxy.proxy.route.OciError;
+import dev.quotaproxy.oci.ParsedManifest;
+import dev.quotaproxy.metering.QuotaStore.SizeConflict;
+import dev.quotaproxy.metering.QuotaStore.Traffic;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.buffer.Buffer;
@@ -33,25 +33,22 @@ import org.slf4j.LoggerFactory;
 final class ManifestPutQuota implements ExchangeQuota {
   private static final Logger LOG = LoggerFactory.getLogger(ManifestPutQuota.class);
 
-  private final QuotaEnforcer enforcer;
+  private final QuotaPolicy policy;
   private final ExchangeView exchange;
   private final String repository;
-  private final String requestId = QuotaEnforcer.requestId();
+  /** The reservation and commit intent of this request, under its own id. */
+  private final RequestHold hold;
   private Buffer body;
   private long buffered;
   private ParsedManifest manifest;
   /** The references as charged: sizes verified, references the registry does not hold left out. */
   private List<Blob> references = List.of();
-  /** A reservation was asked for: whatever becomes of it, the request id is released (and so retired) at the end. */
-  private boolean reserving;
-  private boolean settled;
-  /** Its commit intent is recorded (intend.lua): see {@link #ended}. */
-  private boolean intended;
 
-  ManifestPutQuota(QuotaEnforcer enforcer, ExchangeView exchange) {
-    this.enforcer = enforcer;
+  ManifestPutQuota(QuotaPolicy policy, ExchangeView exchange) {
+    this.policy = policy;
     this.exchange = exchange;
     this.repository = exchange.oci().repository();
+    this.hold = new RequestHold(policy.store, repository);
   }
 
   @Override
@@ -67,11 +64,11 @@ final class ManifestPutQuota implements ExchangeQuota {
       return Future.succeededFuture(Admission.refuse(tooLarge()));
     }
     long budget = length >= 0 ? length : ManifestParser.MAX_MANIFEST_BYTES;
-    if (!enforcer.pushes.tryBuffer(budget)) {
-      return Future.succeededFuture(Admission.refuse(QuotaErrors.manifestBufferFull(enforcer.pushes.manifestBudget())));
+    if (!policy.pushes.tryBuffer(budget)) {
+      return Future.succeededFuture(Admission.refuse(QuotaErrors.manifestBufferFull(policy.pushes.manifestBudget())));
     }
     buffered = budget;
-    return exchange.readBody(ManifestParser.MAX_MANIFEST_BYTES, enforcer.guards.manifestBodyTimeout()).compose(read -> {
+    return exchange.readBody(ManifestParser.MAX_MANIFEST_BYTES, policy.guards.manifestBodyTimeout()).compose(read -> {
       body = read;
       return Future.succeededFuture(Admission.forwardBody(read));
     }, e -> {
@@ -79,7 +76,8 @@ final class ManifestPutQuota implements ExchangeQuota {
         return Future.succeededFuture(Admission.refuse(tooLarge()));
       }
       if (e instanceof ExchangeView.BodyTimeoutException) {
-        return Future.succeededFuture(Admission.refuse(QuotaErrors.bodyTimeout("the manifest " + e.getMessage().replaceFirst("^the body ", ""))));
+        return Future
+            .succeededFuture(Admission.refuse(QuotaErrors.bodyTimeout("the manifest " + e.getMessage().replaceFirst("^the body ", ""))));
       }
       return Future.failedFuture(e);
     });
@@ -87,12 +85,13 @@ final class ManifestPutQuota implements ExchangeQuota {
 
   @Override
   public Future<Admission> decide() {
-    return enforcer.unlessReadOnly(exchange, this::parseAndReserve);
+    return policy.unlessReadOnly(exchange, this::parseAndReserve);
   }
 
   private Future<Admission> parseAndReserve() {
     try {
-      manifest = ManifestParser.parse(exchange.contentType(), body, enforcer.guards.maxManifestReferences());
+      ManifestParser.requireWithinLimit(body.length());
+      manifest = ManifestParser.parse(exchange.contentType(), body.getBytes(), policy.guards.maxManifestReferences());
     } catch (ManifestParser.ManifestInvalidException e) {
       return Future.succeededFuture(Admission.refuse(QuotaErrors.manifestInvalid(e.getMessage())));
     }
@@ -105,32 +104,33 @@ final class ManifestPutQuota implements ExchangeQuota {
           List<Blob> charged = new ArrayList<>();
           charged.add(manifest.blob());
           charged.addAll(references);
-          if (settled) {
+          if (hold.settled()) {
             // The exchange ended (its client left) while the references were being sized: nothing to reserve for.
             return Future.succeededFuture(Admission.FORWARD);
           }
-          reserving = true;
-          return enforcer.reserveThroughContention(() -> enforcer.store.reserveBlobs(repository, requestId, charged))
+          hold.reservationAsked();
+          return policy.reserveThroughContention(() -> policy.store.reserveBlobs(repository, hold.id(), charged))
               .map(r -> {
                 if (r.conflict() != null) {
                   return Admission.refuse(sizeConflict(r.conflict()));
                 }
                 if (r.retired()) {
-                  throw new IllegalStateException("reservation " + requestId + " was released");
+                  throw new IllegalStateException("reservation " + hold.id() + " was released");
                 }
                 if (r.denial() != null) {
-                  return Admission.refuse(enforcer.storageRefusal(exchange, r.denial()));
+                  return Admission.refuse(policy.storageRefusal(exchange, r.denial()));
                 }
                 return Admission.FORWARD;
               })
               // Before the body goes: if this proxy dies before charging the 201, another does (RegistryIntents).
-              .compose(admission -> admission.refused() ? Future.succeededFuture(admission)
-                  : enforcer.store.intendManifest(repository, requestId, manifest.blob(), references).map(v -> {
-                    intended = true;
+              .compose(admission -> admission.refused()
+                  ? Future.succeededFuture(admission)
+                  : policy.store.intendManifest(repository, hold.id(), manifest.blob(), references).map(v -> {
+                    hold.intentRecorded();
                     return admission;
                   }));
         })
-        .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
+        .recover(e -> Future.succeededFuture(policy.storeUnreachable(exchange, e)));
   }
 
   /** The references with the sizes to charge, or the first whose descriptor contradicts a known size. */
@@ -146,11 +146,12 @@ final class ManifestPutQuota implements ExchangeQuota {
       return Future.succeededFuture(new Verified(List.of(), null));
     }
     List<String> digests = claimed.stream().map(Blob::digest).toList();
-    return enforcer.store.sizesOf(Scopes.namespace(repository), digests).compose(known -> {
+    return policy.store.sizesOf(Scopes.namespace(repository), digests).compose(known -> {
       List<Future<Long>> sizes = new ArrayList<>(claimed.size());
       for (Blob blob : claimed) {
         long size = known.getOrDefault(blob.digest(), -1L);
-        sizes.add(size >= 0 ? Future.succeededFuture(size) : exchange.upstreamSize(repository, blob.digest(), manifest.referencesManifests()));
+        sizes.add(
+            size >= 0 ? Future.succeededFuture(size) : exchange.upstreamSize(repository, blob.digest(), manifest.referencesManifests()));
       }
       return Future.all(sizes).map(all -> {
         List<Blob> verified = new ArrayList<>(claimed.size());
@@ -176,55 +177,41 @@ final class ManifestPutQuota implements ExchangeQuota {
   }
 
   private static OciError tooLarge() {
-    return QuotaErrors.manifestInvalid("manifest is larger than the registry's " + (ManifestParser.MAX_MANIFEST_BYTES >> 20) + " MiB limit");
+    return QuotaErrors
+        .manifestInvalid("manifest is larger than the registry's " + (ManifestParser.MAX_MANIFEST_BYTES >> 20) + " MiB limit");
   }
 
   @Override
   public Future<Answer> answered(int status, MultiMap headers) {
     if (status != 201 || manifest == null) {
       // Refused, failed, or a manifest the proxy never decided on: nothing to charge.
-      release();
+      hold.release();
       return Future.succeededFuture(Answer.RELAY);
     }
-    settled = true;
+    // The commit releases the reservation whole and retires the id: nothing is left to release.
+    hold.settleOnce();
     String named = headers.get("Docker-Content-Digest");
     if (named != null && !named.trim().equals(manifest.digest())) {
-      LOG.warn("{}: the registry stored manifest {} for a body whose digest is {}; charged as measured", repository, named.trim(), manifest.digest());
+      LOG.warn("{}: the registry stored manifest {} for a body whose digest is {}; charged as measured", repository, named.trim(),
+          manifest.digest());
     }
-    return enforcer.store.commitManifest(repository, requestId, manifest.blob(), references, exchange.user())
+    return policy.store.commitManifest(repository, hold.id(), manifest.blob(), references, exchange.user())
         .map(commit -> Answer.relay(QuotaErrors.softLimitWarnings(commit.scopes())))
-        .recover(e -> enforcer.<Answer>recordFailure(exchange, "manifest " + manifest.digest(), e).otherwise(Answer.RELAY));
+        .recover(e -> policy.<Answer>recordFailure(exchange, "manifest " + manifest.digest(), e).otherwise(Answer.RELAY));
   }
 
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
-    if (intended && !settled) {
-      // No answer to a request that may have made the registry store it (the registry died, or the connection
-      // broke, between storing and answering): its intent stays, no longer renewed, and lapses; RegistryIntents
-      // then asks the registry, and charges what it holds or lets the reservation go.
-      settled = true;
-    }
-    release();
-    enforcer.store.requestEnded(requestId);
+    // Released, unless answered; left to its intent when the registry may have stored it unanswered.
+    hold.ended();
     if (buffered > 0) {
-      enforcer.pushes.unbuffer(buffered);
+      policy.pushes.unbuffer(buffered);
       buffered = 0;
     }
     body = null;
     if (manifest != null) {
       // Decided on, so the registry had accepted its head: its traffic is the namespace's.
-      enforcer.meter(exchange, new Traffic(bytesIn, 0, status == 201 ? 1 : 0, 0));
-    }
-  }
-
-  private void release() {
-    if (settled) {
-      return;
-    }
-    settled = true;
-    if (reserving) {
-      enforcer.store.release(repository, requestId, -1)
-          .onFailure(e -> LOG.warn("{}: reservation {} not released, it expires with its TTL: {}", repository, requestId, e.toString()));
+      policy.meter(exchange, new Traffic(bytesIn, 0, status == 201 ? 1 : 0, 0));
     }
   }
 }

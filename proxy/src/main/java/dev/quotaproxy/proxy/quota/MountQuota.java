@@ -1,8 +1,8 @@
 package dev.quotaproxy.proxy.quota;
 
-import dev.quotaproxy.ledger.Scopes;
-import dev.quotaproxy.proxy.oci.Blob;
-import dev.quotaproxy.proxy.oci.OciNames;
+import dev.quotaproxy.oci.Scopes;
+import dev.quotaproxy.oci.Blob;
+import dev.quotaproxy.oci.OciNames;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import java.util.List;
@@ -26,29 +26,26 @@ import org.slf4j.LoggerFactory;
 final class MountQuota implements ExchangeQuota {
   private static final Logger LOG = LoggerFactory.getLogger(MountQuota.class);
 
-  private final QuotaEnforcer enforcer;
+  private final QuotaPolicy policy;
   private final ExchangeView exchange;
   private final String repository;
   private final String digest;
-  private final String requestId = QuotaEnforcer.requestId();
+  /** The reservation and commit intent of this request, under its own id. */
+  private final RequestHold hold;
   /** The size reserved for the mount; -1 when it was turned into a plain upload. */
   private long size = -1;
-  /** A reservation was asked for: whatever becomes of it, the request id is released (and so retired) at the end. */
-  private boolean reserving;
-  private boolean settled;
-  /** Its commit intent is recorded (intend.lua): see {@link #ended}. */
-  private boolean intended;
 
-  MountQuota(QuotaEnforcer enforcer, ExchangeView exchange) {
-    this.enforcer = enforcer;
+  MountQuota(QuotaPolicy policy, ExchangeView exchange) {
+    this.policy = policy;
     this.exchange = exchange;
     this.repository = exchange.oci().repository();
     this.digest = exchange.oci().digest();
+    this.hold = new RequestHold(policy.store, repository);
   }
 
   @Override
   public Future<Admission> decide() {
-    return enforcer.unlessReadOnly(exchange, this::reserve);
+    return policy.unlessReadOnly(exchange, this::reserve);
   }
 
   private Future<Admission> reserve() {
@@ -58,31 +55,31 @@ final class MountQuota implements ExchangeQuota {
     }
     // A namespace the store does not hold yet is not created for a request the registry has not
     // authorised: such a mount is a plain upload, whose session is recorded on the registry's 202.
-    return enforcer.store.namespaceKnown(Scopes.namespace(repository))
+    return policy.store.namespaceKnown(Scopes.namespace(repository))
         .compose(exists -> exists ? blobSize() : Future.succeededFuture(-1L))
         .compose(known -> {
           if (known < 0) {
             return Future.succeededFuture(asPlainUpload());
           }
-          if (settled) {
+          if (hold.settled()) {
             // The exchange ended (its client left) while the size was being learned: nothing to reserve for.
             return Future.succeededFuture(Admission.FORWARD);
           }
-          reserving = true;
-          return enforcer.reserveThroughContention(() -> enforcer.store.reserveBlobs(repository, requestId, List.of(new Blob(digest, known))))
+          hold.reservationAsked();
+          return policy.reserveThroughContention(() -> policy.store.reserveBlobs(repository, hold.id(), List.of(new Blob(digest, known))))
               .compose(r -> {
                 if (!r.granted()) {
                   return Future.succeededFuture(asPlainUpload());
                 }
                 size = known;
                 // A mount links the blob at once: if this proxy dies before charging the 201, another does (RegistryIntents).
-                return enforcer.store.intendCommit(repository, requestId, null, digest).map(v -> {
-                  intended = true;
+                return policy.store.intendCommit(repository, hold.id(), null, digest).map(v -> {
+                  hold.intentRecorded();
                   return Admission.FORWARD;
                 });
               });
         })
-        .recover(e -> Future.succeededFuture(enforcer.storeUnreachable(exchange, e)));
+        .recover(e -> Future.succeededFuture(policy.storeUnreachable(exchange, e)));
   }
 
   private Admission asPlainUpload() {
@@ -91,8 +88,8 @@ final class MountQuota implements ExchangeQuota {
 
   private Future<Long> blobSize() {
     String from = exchange.oci().mountFrom();
-    return enforcer.store.sizeOf(Scopes.namespace(repository), digest)
-        .compose(s -> s >= 0 || from == null ? Future.succeededFuture(s) : enforcer.store.sizeOf(Scopes.namespace(from), digest))
+    return policy.store.sizeOf(Scopes.namespace(repository), digest)
+        .compose(s -> s >= 0 || from == null ? Future.succeededFuture(s) : policy.store.sizeOf(Scopes.namespace(from), digest))
         .compose(s -> s >= 0 || from == null || !OciNames.isRepositoryName(from)
             ? Future.succeededFuture(s)
             : exchange.upstreamSize(from, digest, false));
@@ -102,46 +99,28 @@ final class MountQuota implements ExchangeQuota {
   public Future<Answer> answered(int status, MultiMap headers) {
     if (status == 202) {
       // A plain session, opened by the registry or asked for by the proxy: an upload start's rules.
-      release();
-      return new UploadStartQuota(enforcer, exchange).sessionOpened(status, headers);
+      hold.release();
+      return new UploadStartQuota(policy, exchange).sessionOpened(status, headers);
     }
     if (status != 201 || size < 0) {
-      release();
+      hold.release();
       return Future.succeededFuture(Answer.RELAY);
     }
-    settled = true;
+    // The commit releases the reservation whole and retires the id: nothing is left to release.
+    hold.settleOnce();
     String named = headers.get("Docker-Content-Digest");
     if (named != null && !named.trim().equals(digest)) {
       LOG.warn("{}: the registry mounted {} for a mount of {}; charged as asked", repository, named.trim(), digest);
     }
-    return enforcer.store.commitBlob(repository, requestId, null, new Blob(digest, size), exchange.user())
+    return policy.store.commitBlob(repository, hold.id(), null, new Blob(digest, size), exchange.user())
         .map(commit -> Answer.relay(QuotaErrors.softLimitWarnings(commit.scopes())))
-        .recover(e -> enforcer.<Answer>recordFailure(exchange, "mounted blob " + digest, e).otherwise(Answer.RELAY));
+        .recover(e -> policy.<Answer>recordFailure(exchange, "mounted blob " + digest, e).otherwise(Answer.RELAY));
   }
 
+  /** Released, unless answered; left to its intent when the registry may have mounted it unanswered. */
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
-    if (intended && !settled) {
-      // No answer to a request that may have made the registry store it (the registry died, or the connection
-      // broke, between storing and answering): its intent stays, no longer renewed, and lapses; RegistryIntents
-      // then asks the registry, and charges what it holds or lets the reservation go.
-      settled = true;
-    }
-    release();
-    enforcer.store.requestEnded(requestId);
-  }
-
-  private void release() {
-    if (settled) {
-      return;
-    }
-    settled = true;
-    if (reserving) {
-      // Also when the client left while the reservation was being asked for: releasing retires the id, so
-      // a grant that lands afterwards holds nothing.
-      enforcer.store.release(repository, requestId, -1)
-          .onFailure(e -> LOG.warn("{}: reservation {} not released, it expires with its TTL: {}", repository, requestId, e.toString()));
-    }
+    hold.ended();
   }
 
   /**

@@ -1,9 +1,9 @@
 package dev.quotaproxy.proxy.quota;
 
-import dev.quotaproxy.ledger.Scopes;
-import dev.quotaproxy.proxy.oci.OciOperation;
-import dev.quotaproxy.proxy.quota.QuotaStore.EgressGrant;
-import dev.quotaproxy.proxy.quota.QuotaStore.Traffic;
+import dev.quotaproxy.oci.Scopes;
+import dev.quotaproxy.proxy.route.OciOperation;
+import dev.quotaproxy.metering.QuotaStore.EgressGrant;
+import dev.quotaproxy.metering.QuotaStore.Traffic;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import org.slf4j.Logger;
@@ -20,13 +20,13 @@ import org.slf4j.LoggerFactory;
 final class PullQuota implements ExchangeQuota {
   private static final Logger LOG = LoggerFactory.getLogger(PullQuota.class);
 
-  private final QuotaEnforcer enforcer;
+  private final QuotaPolicy policy;
   private final ExchangeView exchange;
   private EgressGrant grant;
   private boolean redirect;
 
-  PullQuota(QuotaEnforcer enforcer, ExchangeView exchange) {
-    this.enforcer = enforcer;
+  PullQuota(QuotaPolicy policy, ExchangeView exchange) {
+    this.policy = policy;
     this.exchange = exchange;
   }
 
@@ -36,17 +36,17 @@ final class PullQuota implements ExchangeQuota {
     Future<Long> bytes;
     if (status == 200 || status == 206) {
       bytes = Future.succeededFuture(contentLength(headers));
-    } else if (status / 100 == 3 && exchange.oci().operation() == OciOperation.BLOB_GET) {
+    } else if (isRedirect(status) && exchange.oci().operation() == OciOperation.BLOB_GET) {
       // The bytes come from elsewhere (object storage): the blob's size is what leaves the registry.
       redirect = true;
-      bytes = enforcer.store.sizeOf(Scopes.namespace(repository), exchange.oci().digest()).map(size -> Math.max(0, size));
+      bytes = policy.store.sizeOf(Scopes.namespace(repository), exchange.oci().digest()).map(size -> Math.max(0, size));
     } else {
       return Future.succeededFuture(Answer.RELAY);
     }
-    return bytes.compose(length -> enforcer.store.reserveEgress(repository, length))
+    return bytes.compose(length -> policy.store.reserveEgress(repository, length))
         .map(reserved -> {
           if (!reserved.allowed()) {
-            return Answer.refuse(enforcer.egressRefusal(exchange, reserved.refusal()));
+            return Answer.refuse(policy.egressRefusal(exchange, reserved.refusal()));
           }
           grant = reserved;
           return Answer.RELAY;
@@ -55,6 +55,11 @@ final class PullQuota implements ExchangeQuota {
           LOG.warn("{}: egress not checked, quota store unreachable: {}", repository, e.toString());
           return Answer.RELAY;
         });
+  }
+
+  /** A redirect sends the client elsewhere for the bytes; a 304 (or 300) sends no bytes at all and is no pull. */
+  private static boolean isRedirect(int status) {
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
   }
 
   /** The body's declared length; 0 when unknown (chunked), which is then counted as it goes and settled at the end. */
@@ -76,13 +81,13 @@ final class PullQuota implements ExchangeQuota {
     long sent = redirect && grant != null ? grant.reservedBytes() : bytesOut;
     // A grant that reserved in no window (no scope of the path has an egress limit) has nothing to settle.
     if (grant != null && grant.windows().stream().anyMatch(window -> !window.isEmpty())) {
-      enforcer.store.settleEgress(repository, grant, sent)
+      policy.store.settleEgress(repository, grant, sent)
           .onFailure(e -> LOG.warn("{}: egress reservation not settled: {}", repository, e.toString()));
     }
     if (status / 100 != 2 && !redirect) {
-      return;  // an error body is not a pull
+      return; // an error body is not a pull
     }
     boolean pulled = exchange.oci().operation() == OciOperation.MANIFEST_GET;
-    enforcer.meter(exchange, new Traffic(0, sent, 0, pulled ? 1 : 0));
+    policy.meter(exchange, new Traffic(0, sent, 0, pulled ? 1 : 0));
   }
 }

@@ -1,11 +1,11 @@
 package dev.quotaproxy.proxy.quota;
 
 import dev.quotaproxy.config.ByteSize;
-import dev.quotaproxy.proxy.oci.OciError;
-import dev.quotaproxy.proxy.quota.QuotaStore.Denial;
-import dev.quotaproxy.proxy.quota.QuotaStore.EgressCheck;
-import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
+import dev.quotaproxy.proxy.route.OciError;
+import dev.quotaproxy.config.SystemSettings;
+import dev.quotaproxy.metering.QuotaStore.Denial;
+import dev.quotaproxy.metering.QuotaStore.EgressCheck;
+import dev.quotaproxy.metering.QuotaStore.ScopeState;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

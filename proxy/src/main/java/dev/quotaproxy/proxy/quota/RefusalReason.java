@@ -1,6 +1,6 @@
 package dev.quotaproxy.proxy.quota;
 
-import dev.quotaproxy.proxy.oci.OciError;
+import dev.quotaproxy.proxy.route.OciError;
 
 /**
  * Why the proxy refused a request itself, as a metric label: a small fixed set, read back from the
@@ -36,7 +36,8 @@ public enum RefusalReason {
   /** The reason behind a refusal the quota rules returned. */
   public static RefusalReason of(OciError refusal) {
     return switch (refusal.status()) {
-      case 403 -> refusal.detail().containsKey("scope") ? STORAGE_LIMIT
+      case 403 -> refusal.detail().containsKey("scope")
+          ? STORAGE_LIMIT
           : refusal.detail().containsKey("reason") ? READ_ONLY : OTHER;
       case 429 -> "egress_bytes".equals(refusal.detail().get("resource")) ? EGRESS_LIMIT : CLIENT_LIMIT;
       case 503 -> "busy".equals(refusal.detail().get("reason")) ? CLIENT_LIMIT : STORE_UNAVAILABLE;

@@ -1,7 +1,6 @@
 package dev.quotaproxy.proxy.quota;
 
-import dev.quotaproxy.proxy.oci.OciError;
-import dev.quotaproxy.proxy.quota.QuotaStore.Reservation;
+import dev.quotaproxy.metering.QuotaStore.Reservation;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.buffer.Buffer;
@@ -39,7 +38,7 @@ final class ReservingReadStream implements ReadStream<Buffer> {
    * @param onStoreFailure the store could not be asked: cut off, or call {@link #continueUnmetered()}
    */
   ReservingReadStream(ReadStream<Buffer> delegate, long increment, Reserver reserver,
-                      Consumer<Reservation> onDenied, Consumer<Throwable> onStoreFailure) {
+      Consumer<Reservation> onDenied, Consumer<Throwable> onStoreFailure) {
     this.delegate = delegate;
     this.increment = increment;
     this.reserver = reserver;

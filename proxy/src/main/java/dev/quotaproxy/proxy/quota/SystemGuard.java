@@ -1,8 +1,8 @@
 package dev.quotaproxy.proxy.quota;
 
-import dev.quotaproxy.proxy.oci.OciError;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemUsage;
+import dev.quotaproxy.proxy.route.OciError;
+import dev.quotaproxy.config.SystemSettings;
+import dev.quotaproxy.metering.SystemUsage;
 import java.util.Optional;
 
 /**

@@ -1,6 +1,6 @@
 package dev.quotaproxy.proxy.quota;
 
-import dev.quotaproxy.proxy.oci.OciError;
+import dev.quotaproxy.proxy.route.OciError;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpMethod;
@@ -22,11 +22,11 @@ import org.slf4j.LoggerFactory;
 final class UploadStartQuota implements ExchangeQuota {
   private static final Logger LOG = LoggerFactory.getLogger(UploadStartQuota.class);
 
-  private final QuotaEnforcer enforcer;
+  private final QuotaPolicy policy;
   private final ExchangeView exchange;
 
-  UploadStartQuota(QuotaEnforcer enforcer, ExchangeView exchange) {
-    this.enforcer = enforcer;
+  UploadStartQuota(QuotaPolicy policy, ExchangeView exchange) {
+    this.policy = policy;
     this.exchange = exchange;
   }
 
@@ -42,17 +42,17 @@ final class UploadStartQuota implements ExchangeQuota {
       return Future.succeededFuture(Answer.RELAY);
     }
     String uploadId = uploadId(location);
-    Optional<OciError> readOnly = enforcer.readOnlyRefusal(exchange);
+    Optional<OciError> readOnly = policy.readOnlyRefusal(exchange);
     if (readOnly.isPresent()) {
       return cancelled(location, readOnly.get());
     }
     String repository = exchange.oci().repository();
-    return enforcer.store.openSession(repository, QuotaEnforcer.sessionId(uploadId))
+    return policy.store.openSession(repository, QuotaPolicy.sessionId(uploadId))
         .compose(opened -> opened.granted()
             ? Future.succeededFuture(Answer.RELAY)
-            : cancelled(location, enforcer.storageRefusal(exchange, opened.denial())))
+            : cancelled(location, policy.storageRefusal(exchange, opened.denial())))
         .recover(e -> {
-          Admission unreachable = enforcer.storeUnreachable(exchange, e);
+          Admission unreachable = policy.storeUnreachable(exchange, e);
           return unreachable.refused() ? cancelled(location, unreachable.refusal()) : Future.succeededFuture(Answer.RELAY);
         });
   }

@@ -3,13 +3,14 @@ package dev.quotaproxy.proxy.bench;
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.ledger.LedgerDatabase;
-import dev.quotaproxy.proxy.ledger.LedgerFeed;
-import dev.quotaproxy.proxy.oci.Blob;
-import dev.quotaproxy.proxy.quota.EmbeddedRedis;
-import dev.quotaproxy.proxy.quota.QuotaKeys;
-import dev.quotaproxy.proxy.quota.QuotaStore.Rejection;
-import dev.quotaproxy.proxy.quota.QuotaStore.Traffic;
-import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.metering.sync.LedgerFeed;
+import dev.quotaproxy.oci.Blob;
+import dev.quotaproxy.metering.EmbeddedRedis;
+import dev.quotaproxy.metering.QuotaKeys;
+import dev.quotaproxy.metering.QuotaStore.Rejection;
+import dev.quotaproxy.metering.QuotaStore.Traffic;
+import dev.quotaproxy.metering.support.StoreOnRedis;
+import dev.quotaproxy.metering.QuotaStore;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
@@ -40,7 +41,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The proxy's event path end to end: entries appended to the namespaces' Redis streams by the proxy's own
- * Lua scripts (through {@link RedisQuotaStore}, so each is exactly what common.lua's {@code emit} writes:
+ * Lua scripts (through {@link dev.quotaproxy.metering.RedisQuotaStore}, so each is exactly what common.lua's {@code emit} writes:
  * type, repo, user, then the event's fields), then moved into Postgres by {@link LedgerFeed#feedOnce()}
  * until the streams are drained: read through the consumer group, applied in one transaction per batch,
  * acknowledged and trimmed. Events per second for several batch sizes ({@code ledger.batch-size}, 500 by
@@ -70,7 +71,7 @@ public final class LedgerFeedBench {
   private static final int SHARED_LAYERS = 20;
   private static final long MIB = 1024 * 1024;
 
-  private final RedisQuotaStore store;
+  private final QuotaStore store;
   private final Redis admin;
   private final List<String> namespaces = new ArrayList<>();
   private final List<Client> clients = new ArrayList<>();
@@ -81,7 +82,7 @@ public final class LedgerFeedBench {
   private final AtomicLong pulls = new AtomicLong();
   private final AtomicLong rejections = new AtomicLong();
 
-  private LedgerFeedBench(RedisQuotaStore store, Redis admin) {
+  private LedgerFeedBench(QuotaStore store, Redis admin) {
     this.store = store;
     this.admin = admin;
     List<List<String>> byClient = new ArrayList<>();
@@ -131,10 +132,11 @@ public final class LedgerFeedBench {
       Ledger ledger = new Ledger(pool);
       Redis feedRedis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl).setMaxPoolSize(4));
       Redis admin = Redis.createClient(vertx, redisUrl);
-      RedisQuotaStore store = RedisQuotaStore.create(vertx, redisUrl, 16, Duration.ofHours(1));
-      store.loadScripts().await(10, TimeUnit.SECONDS);
-      LedgerFeedBench bench = new LedgerFeedBench(store, admin);
-      if (count(pool, "select count(*) from ledger_events") != 0 || bench.streamLengths().values().stream().mapToLong(Long::longValue).sum() != 0) {
+      StoreOnRedis stores = StoreOnRedis.open(vertx, redisUrl, 16, Duration.ofHours(1));
+      stores.client().loadScripts().await(10, TimeUnit.SECONDS);
+      LedgerFeedBench bench = new LedgerFeedBench(stores.store(), admin);
+      if (count(pool, "select count(*) from ledger_events") != 0
+          || bench.streamLengths().values().stream().mapToLong(Long::longValue).sum() != 0) {
         throw new IllegalStateException("give the benchmark an empty ledger and a Redis without quota-proxy streams");
       }
       Row settings = pool.query("""
@@ -143,11 +145,12 @@ public final class LedgerFeedBench {
       String redisVersion = admin.send(Request.cmd(Command.INFO).arg("server")).await(10, TimeUnit.SECONDS).toString()
           .lines().filter(line -> line.startsWith("redis_version:")).findFirst().orElse("redis_version:?").substring(14);
       System.out.printf("ledger feed: Redis %s (%s), Postgres %s (%s, synchronous_commit=%s, fsync=%s); LedgerFeed.feedOnce() "
-              + "until the streams are drained, %d namespaces%n", redisVersion, embeddedRedis == null ? "given" : "embedded",
+          + "until the streams are drained, %d namespaces%n", redisVersion, embeddedRedis == null ? "given" : "embedded",
           settings.getString(0), embeddedPostgres == null ? "given" : "embedded", settings.getString(1), settings.getString(2),
           NAMESPACES);
 
-      bench.drain(new LedgerFeed(vertx, feedRedis, ledger, 500, namespace -> io.vertx.core.Future.succeededFuture()), pool, bench.fill(warmup), wrong);
+      bench.drain(new LedgerFeed(vertx, feedRedis, ledger, 500, namespace -> io.vertx.core.Future.succeededFuture()), pool,
+          bench.fill(warmup), wrong);
       Map<Integer, List<Double>> rates = new LinkedHashMap<>();
       Map<Integer, long[]> totals = new LinkedHashMap<>();
       batchSizes.forEach(size -> {
@@ -158,7 +161,8 @@ public final class LedgerFeedBench {
         for (int size : batchSizes) {
           Map<String, Long> added = bench.fill(eventsPerRound);
           long entries = added.values().stream().mapToLong(Long::longValue).sum();
-          double seconds = bench.drain(new LedgerFeed(vertx, feedRedis, ledger, size, namespace -> io.vertx.core.Future.succeededFuture()), pool, added, wrong);
+          double seconds = bench.drain(new LedgerFeed(vertx, feedRedis, ledger, size, namespace -> io.vertx.core.Future.succeededFuture()),
+              pool, added, wrong);
           rates.get(size).add(entries / seconds);
           totals.get(size)[0] += entries;
           totals.get(size)[1] += batches(added, size);
@@ -171,7 +175,8 @@ public final class LedgerFeedBench {
       System.out.printf("  %6s %10s %22s %11s%n", "batch", "events/s", "(min - max of rounds)", "mean batch");
       rates.forEach((size, perRound) -> {
         List<Double> sorted = perRound.stream().sorted().toList();
-        double median = sorted.size() % 2 == 1 ? sorted.get(sorted.size() / 2)
+        double median = sorted.size() % 2 == 1
+            ? sorted.get(sorted.size() / 2)
             : (sorted.get(sorted.size() / 2 - 1) + sorted.get(sorted.size() / 2)) / 2;
         double meanBatch = (double) totals.get(size)[0] / totals.get(size)[1];
         StringBuilder each = new StringBuilder();
@@ -182,7 +187,7 @@ public final class LedgerFeedBench {
             sorted.get(0), sorted.get(sorted.size() - 1), meanBatch);
       });
       bench.verify(ledger, pool, wrong);
-      store.close().await(10, TimeUnit.SECONDS);
+      stores.close().await(10, TimeUnit.SECONDS);
       pool.close().await(10, TimeUnit.SECONDS);
     } finally {
       vertx.close().await(10, TimeUnit.SECONDS);
@@ -329,7 +334,7 @@ public final class LedgerFeedBench {
     long eventsBefore = count(pool, "select count(*) from ledger_events");
     long handled = 0;
     long started = System.nanoTime();
-    for (int handledNow = -1; handledNow != 0; ) {
+    for (int handledNow = -1; handledNow != 0;) {
       handledNow = feed.feedOnce().await(120, TimeUnit.SECONDS);
       handled += handledNow;
     }

@@ -1,10 +1,10 @@
 package dev.quotaproxy.proxy.fuzz;
 
-import dev.quotaproxy.proxy.oci.OciError;
-import dev.quotaproxy.proxy.oci.OciRequest;
-import dev.quotaproxy.proxy.oci.OciRequestClassifier;
-import dev.quotaproxy.proxy.oci.RequestScreen;
-import dev.quotaproxy.proxy.oci.RequestTarget;
+import dev.quotaproxy.proxy.route.OciError;
+import dev.quotaproxy.proxy.route.OciRequest;
+import dev.quotaproxy.proxy.route.OciRequestClassifier;
+import dev.quotaproxy.proxy.route.RequestScreen;
+import dev.quotaproxy.proxy.route.RequestTarget;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

@@ -43,7 +43,7 @@ public final class FuzzStats {
 
   /** One exchange: its role (fuzz, setup, cleanup, janitor), the request, the answer (null: none), the changes it made. */
   public void exchange(String role, FuzzRequest request, FuzzRequest.Classification classification, RawHttp.Reply reply,
-                       String ending, List<Change> made, List<FuzzRequest.Classification> makers) {
+      String ending, List<Change> made, List<FuzzRequest.Classification> makers) {
     roles.merge(role, 1L, Long::sum);
     if (role.equals("fuzz")) {
       operations.merge(request.op().toString(), 1L, Long::sum);

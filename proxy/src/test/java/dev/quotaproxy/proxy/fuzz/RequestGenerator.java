@@ -1,5 +1,6 @@
 package dev.quotaproxy.proxy.fuzz;
 
+import dev.quotaproxy.oci.Blob;
 import dev.quotaproxy.proxy.fuzz.FuzzRequest.Framing;
 import dev.quotaproxy.proxy.fuzz.FuzzRequest.Header;
 import dev.quotaproxy.proxy.support.OciTestClient;
@@ -27,12 +28,13 @@ import java.util.Set;
 public final class RequestGenerator {
   /** The valid operation a request starts from. */
   public enum Op {
-    UPLOAD_START, PATCH, PUT_CLOSE, PUT_WITH_BODY, MONOLITHIC, MOUNT, MANIFEST_PUT, BLOB_DELETE, MANIFEST_DELETE,
-    BLOB_GET, BLOB_HEAD, MANIFEST_GET, MANIFEST_HEAD, TAGS_LIST, CATALOG, UPLOAD_STATUS, UPLOAD_CANCEL, BASE
+    UPLOAD_START, PATCH, PUT_CLOSE, PUT_WITH_BODY, MONOLITHIC, MOUNT, MANIFEST_PUT, BLOB_DELETE, MANIFEST_DELETE, BLOB_GET, BLOB_HEAD, MANIFEST_GET, MANIFEST_HEAD, TAGS_LIST, CATALOG, UPLOAD_STATUS, UPLOAD_CANCEL, BASE
   }
 
   /** What an operation needs opened before it: an upload session, empty, with a chunk, or with two. */
-  public enum SessionNeed { NONE, EMPTY, WITH_DATA, TWO_CHUNKS }
+  public enum SessionNeed {
+    NONE, EMPTY, WITH_DATA, TWO_CHUNKS
+  }
 
   public record Blob(byte[] bytes, String digest) {}
 
@@ -56,7 +58,8 @@ public final class RequestGenerator {
       "application/x-www-form-urlencoded;", " application/x-www-form-urlencoded\t", "APPLICATION/X-WWW-FORM-URLENCODED ; q=1",
       "multipart/form-data; boundary=%s", "multipart/form-data;boundary=\"%s\"", "Multipart/Form-Data; boundary=%s; charset=x",
       "multipart/form-data ;boundary=%s"};
-  private static final String[] UNKNOWN_METHODS = {"PROPFIND", "MKCOL", "FOO", "LOCK", "PURGE", "OPTIONS", "TRACE", "M-POST", "COPY", "MOVE"};
+  private static final String[] UNKNOWN_METHODS = {"PROPFIND", "MKCOL", "FOO", "LOCK", "PURGE", "OPTIONS", "TRACE", "M-POST", "COPY",
+      "MOVE"};
   private static final String[] STANDARD_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
   private static final List<String> KEYWORDS = List.of("v2", "blobs", "uploads", "manifests", "tags", "list", "_catalog");
   private static final Set<String> DECIDING = Set.of("digest", "mount", "from");
@@ -224,7 +227,8 @@ public final class RequestGenerator {
         request.headers.add(Header.of("Content-Type", manifest.mediaType()));
       }
       case BLOB_DELETE -> request = new FuzzRequest(plan.op(), "DELETE", v2 + "/blobs/" + heldBlob(r, repository, storage, blob));
-      case MANIFEST_DELETE -> request = new FuzzRequest(plan.op(), "DELETE", v2 + "/manifests/" + heldManifest(r, repository, storage, true));
+      case MANIFEST_DELETE ->
+        request = new FuzzRequest(plan.op(), "DELETE", v2 + "/manifests/" + heldManifest(r, repository, storage, true));
       case BLOB_GET -> request = new FuzzRequest(plan.op(), "GET", v2 + "/blobs/" + heldBlob(r, repository, storage, blob));
       case BLOB_HEAD -> request = new FuzzRequest(plan.op(), "HEAD", v2 + "/blobs/" + heldBlob(r, repository, storage, blob));
       case MANIFEST_GET -> {
@@ -306,12 +310,7 @@ public final class RequestGenerator {
   // Mutations
 
   private enum Mutation {
-    PCT_ENCODE, PREFIX_ENCODED, METHOD_CASE, KEYWORD_CASE, SLASHES, DOT_SEGMENT, ABSOLUTE_FORM, FRAGMENT,
-    DUP_PARAM, REORDER_PARAMS, ENCODED_PARAM_NAME, SEMICOLON, PLUS, ENCODED_VALUE, EMPTY_PAIRS, PARAM_NAME_CASE,
-    EXTRA_PARAM, DROP_PARAM, FORM_BODY, FORM_CONTENT_TYPE, TWO_CONTENT_TYPES, EXPECT_CONTINUE, BASIC_AUTH,
-    SECOND_LOOPBACK, HTTP_1_0, CONNECTION_CLOSE, HEADER_SPELLING, CHUNKED, LENGTH_SHORT, LENGTH_LONG, NO_LENGTH,
-    BODY_ON_BODYLESS, TE_VARIANT, TE_AND_LENGTH, UNKNOWN_METHOD, OTHER_METHOD, MANIFEST_KEYS, MANIFEST_TYPE,
-    WRONG_DIGEST
+    PCT_ENCODE, PREFIX_ENCODED, METHOD_CASE, KEYWORD_CASE, SLASHES, DOT_SEGMENT, ABSOLUTE_FORM, FRAGMENT, DUP_PARAM, REORDER_PARAMS, ENCODED_PARAM_NAME, SEMICOLON, PLUS, ENCODED_VALUE, EMPTY_PAIRS, PARAM_NAME_CASE, EXTRA_PARAM, DROP_PARAM, FORM_BODY, FORM_CONTENT_TYPE, TWO_CONTENT_TYPES, EXPECT_CONTINUE, BASIC_AUTH, SECOND_LOOPBACK, HTTP_1_0, CONNECTION_CLOSE, HEADER_SPELLING, CHUNKED, LENGTH_SHORT, LENGTH_LONG, NO_LENGTH, BODY_ON_BODYLESS, TE_VARIANT, TE_AND_LENGTH, UNKNOWN_METHOD, OTHER_METHOD, MANIFEST_KEYS, MANIFEST_TYPE, WRONG_DIGEST
   }
 
   private void mutate(Random r, FuzzRequest request, Plan plan, Session session, RegistryStorage storage) {

@@ -166,7 +166,8 @@ public final class StorageChanges {
         long from = was == null ? 0 : Long.parseLong(was);
         long to = is == null ? 0 : Long.parseLong(is);
         // A session's data going away with the session is its removal, reported by startedat.
-        return is == null || from == to ? null
+        return is == null || from == to
+            ? null
             : new Change(Kind.UPLOAD_DATA, path, repository, uploadId, from + " -> " + to + " bytes");
       }
       return null;

@@ -3,7 +3,8 @@ package dev.quotaproxy.proxy.metrics;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.quotaproxy.proxy.metrics.NearLimitScopes.ScopeUsage;
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.metering.ScopeUsage;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -13,10 +14,10 @@ class NearLimitScopesTest {
   @Test
   void keepsScopesAtOrAboveTheThresholdFullestFirst() {
     List<ScopeUsage> picked = nearLimit.select(List.of(
-        new ScopeUsage("acme", 79, 100),
-        new ScopeUsage("globex", 80, 100),
-        new ScopeUsage("initech", 95, 100),
-        new ScopeUsage("umbrella", 120, 100)));
+        usage("acme", 79, 100),
+        usage("globex", 80, 100),
+        usage("initech", 95, 100),
+        usage("umbrella", 120, 100)));
 
     assertThat(picked).extracting(ScopeUsage::scope).containsExactly("umbrella", "initech", "globex");
   }
@@ -24,8 +25,8 @@ class NearLimitScopesTest {
   @Test
   void keepsOnlyTheFullestWhenMoreAreNear() {
     List<ScopeUsage> picked = nearLimit.select(List.of(
-        new ScopeUsage("a", 81, 100), new ScopeUsage("b", 99, 100), new ScopeUsage("c", 90, 100),
-        new ScopeUsage("d", 85, 100), new ScopeUsage("e", 100, 100)));
+        usage("a", 81, 100), usage("b", 99, 100), usage("c", 90, 100),
+        usage("d", 85, 100), usage("e", 100, 100)));
 
     assertThat(picked).extracting(ScopeUsage::scope).containsExactly("e", "b", "c");
   }
@@ -33,24 +34,24 @@ class NearLimitScopesTest {
   @Test
   void tiesAreBrokenByNameSoTheSetIsStable() {
     List<ScopeUsage> picked = new NearLimitScopes(0.5, 2).select(List.of(
-        new ScopeUsage("zeta", 90, 100), new ScopeUsage("alpha", 900, 1000), new ScopeUsage("mid", 9, 10)));
+        usage("zeta", 90, 100), usage("alpha", 900, 1000), usage("mid", 9, 10)));
 
     assertThat(picked).extracting(ScopeUsage::scope).containsExactly("alpha", "mid");
   }
 
   @Test
   void scopesWithoutAHardLimitAreNeverNearOne() {
-    assertThat(nearLimit.select(List.of(new ScopeUsage("acme", 1L << 40, -1)))).isEmpty();
+    assertThat(nearLimit.select(List.of(usage("acme", 1L << 40, -1)))).isEmpty();
   }
 
   @Test
   void aZeroLimitIsFullEvenWhenEmpty() {
-    ScopeUsage empty = new ScopeUsage("frozen", 0, 0);
-    ScopeUsage holding = new ScopeUsage("frozen/app", 10, 0);
+    ScopeUsage empty = usage("frozen", 0, 0);
+    ScopeUsage holding = usage("frozen/app", 10, 0);
 
-    assertThat(empty.ratio()).isEqualTo(1.0);
-    assertThat(holding.ratio()).isInfinite();
-    assertThat(nearLimit.select(List.of(empty, holding, new ScopeUsage("acme", 99, 100))))
+    assertThat(NearLimitScopes.ratio(empty)).isEqualTo(1.0);
+    assertThat(NearLimitScopes.ratio(holding)).isInfinite();
+    assertThat(nearLimit.select(List.of(empty, holding, usage("acme", 99, 100))))
         .extracting(ScopeUsage::scope).containsExactly("frozen/app", "frozen", "acme");
   }
 
@@ -58,5 +59,10 @@ class NearLimitScopesTest {
   void refusesANegativeThresholdOrSize() {
     assertThatThrownBy(() -> new NearLimitScopes(-0.1, 3)).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> new NearLimitScopes(0.8, -1)).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  /** A scope's committed usage under a hard limit (bytes; -1 for none), nothing reserved or pulled. */
+  private static ScopeUsage usage(String scope, long used, long hardLimit) {
+    return new ScopeUsage(scope, used, 0, 0, new Limits(hardLimit, -1, -1, 3600));
   }
 }

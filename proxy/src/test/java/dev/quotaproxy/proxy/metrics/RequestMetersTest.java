@@ -2,7 +2,7 @@ package dev.quotaproxy.proxy.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.oci.OciOperation;
+import dev.quotaproxy.proxy.route.OciOperation;
 import dev.quotaproxy.proxy.quota.RefusalReason;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.concurrent.TimeUnit;

@@ -2,11 +2,12 @@ package dev.quotaproxy.proxy.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.ledger.LedgerLag;
-import dev.quotaproxy.proxy.metrics.NearLimitScopes.ScopeUsage;
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.config.SystemSettings;
+import dev.quotaproxy.metering.ScopeUsage;
+import dev.quotaproxy.metering.SystemUsage;
+import dev.quotaproxy.metering.sync.LedgerLag;
 import dev.quotaproxy.proxy.metrics.StateGauges.Reconciliation;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemUsage;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -17,7 +18,7 @@ class StateGaugesTest {
 
   @Test
   void scopeGaugesFollowTheNearLimitSet() {
-    gauges.scopes(List.of(new ScopeUsage("acme", 90, 100), new ScopeUsage("globex", 10, 100)));
+    gauges.scopes(List.of(usage("acme", 90, 100), usage("globex", 10, 100)));
 
     assertThat(gauges.reportedScopes()).containsExactly("acme");
     assertThat(scope("quota_proxy.scope.usage", "acme")).isEqualTo(90);
@@ -26,7 +27,7 @@ class StateGaugesTest {
     assertThat(registry.find("quota_proxy.scope.usage").tag("scope", "globex").gauge()).isNull();
 
     // acme is freed, globex fills: acme's gauges go, globex's come.
-    gauges.scopes(List.of(new ScopeUsage("acme", 20, 100), new ScopeUsage("globex", 85, 100)));
+    gauges.scopes(List.of(usage("acme", 20, 100), usage("globex", 85, 100)));
 
     assertThat(gauges.reportedScopes()).containsExactly("globex");
     assertThat(registry.find("quota_proxy.scope.usage").tag("scope", "acme").gauge()).isNull();
@@ -36,7 +37,7 @@ class StateGaugesTest {
 
   @Test
   void atMostMaxScopesHaveGaugesAndAllNearOnesAreCounted() {
-    gauges.scopes(List.of(new ScopeUsage("a", 81, 100), new ScopeUsage("b", 99, 100), new ScopeUsage("c", 90, 100)));
+    gauges.scopes(List.of(usage("a", 81, 100), usage("b", 99, 100), usage("c", 90, 100)));
 
     assertThat(gauges.reportedScopes()).containsExactlyInAnyOrder("b", "c");
     assertThat(registry.find("quota_proxy.scope.usage").gauges()).hasSize(2);
@@ -45,8 +46,8 @@ class StateGaugesTest {
 
   @Test
   void aScopeStillNearHasItsValuesUpdatedInPlace() {
-    gauges.scopes(List.of(new ScopeUsage("acme", 90, 100)));
-    gauges.scopes(List.of(new ScopeUsage("acme", 95, 100)));
+    gauges.scopes(List.of(usage("acme", 90, 100)));
+    gauges.scopes(List.of(usage("acme", 95, 100)));
 
     assertThat(registry.find("quota_proxy.scope.usage").gauges()).hasSize(1);
     assertThat(scope("quota_proxy.scope.usage", "acme")).isEqualTo(95);
@@ -57,7 +58,7 @@ class StateGaugesTest {
     assertThat(registry.get("quota_proxy.system.usage").gauge().value()).isNaN();
     assertThat(registry.get("quota_proxy.ledger.pending.events").gauge().value()).isNaN();
 
-    gauges.system(new SystemUsage(950, 30), new SystemSettings(1000, 0.95, false));
+    gauges.system(new SystemUsage(950, 30), new SystemSettings(1000, 0.95, false, false, 30));
     gauges.ledgerLag(new LedgerLag.Lag(12, 3_500, 1));
     gauges.reconciliations(List.of(new Reconciliation("registry", 2, 4096, 1_700_000_000)));
 
@@ -71,7 +72,7 @@ class StateGaugesTest {
     assertThat(registry.get("quota_proxy.drift.scopes").tag("kind", "registry").gauge().value()).isEqualTo(2);
     assertThat(registry.get("quota_proxy.drift").tag("kind", "registry").gauge().value()).isEqualTo(4096);
 
-    gauges.system(new SystemUsage(100, 0), new SystemSettings(1000, 0.95, false));
+    gauges.system(new SystemUsage(100, 0), new SystemSettings(1000, 0.95, false, false, 30));
     gauges.reconciliations(List.of(new Reconciliation("registry", 0, 0, 1_700_000_600)));
     assertThat(registry.get("quota_proxy.system.read.only").gauge().value()).isZero();
     assertThat(registry.get("quota_proxy.drift.scopes").tag("kind", "registry").gauge().value()).isZero();
@@ -80,5 +81,10 @@ class StateGaugesTest {
 
   private double scope(String name, String scope) {
     return registry.get(name).tag("scope", scope).gauge().value();
+  }
+
+  /** A scope's committed usage under a hard limit (bytes; -1 for none), nothing reserved or pulled. */
+  private static ScopeUsage usage(String scope, long used, long hardLimit) {
+    return new ScopeUsage(scope, used, 0, 0, new Limits(hardLimit, -1, -1, 3600));
   }
 }

@@ -2,12 +2,12 @@ package dev.quotaproxy.proxy.quota;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.oci.OciError;
-import dev.quotaproxy.proxy.quota.QuotaStore.Denial;
-import dev.quotaproxy.proxy.quota.QuotaStore.EgressCheck;
-import dev.quotaproxy.proxy.quota.QuotaStore.ScopeLimits;
-import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.config.SystemSettings;
+import dev.quotaproxy.proxy.route.OciError;
+import dev.quotaproxy.metering.QuotaStore.Denial;
+import dev.quotaproxy.metering.QuotaStore.EgressCheck;
+import dev.quotaproxy.metering.QuotaStore.ScopeState;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -24,7 +24,8 @@ class QuotaErrorsTest {
     OciError error = QuotaErrors.storageExceeded(new Denial("acme", 10_485_760 - 16_384, 16_384, 10_485_760, 16_384));
 
     assertThat(error.message())
-        .isEqualTo("quota exceeded: pushing 16.0 KiB to acme would raise its storage to 10.0 MiB (10502144 bytes), over its 10.0 MiB limit");
+        .isEqualTo(
+            "quota exceeded: pushing 16.0 KiB to acme would raise its storage to 10.0 MiB (10502144 bytes), over its 10.0 MiB limit");
   }
 
   @Test
@@ -66,7 +67,7 @@ class QuotaErrorsTest {
   void registryReadOnlyByWriteRatio() {
     long usage = (long) Math.ceil(0.96 * TIB);
 
-    OciError error = QuotaErrors.registryReadOnly(usage, new SystemSettings(TIB, 0.95, false));
+    OciError error = QuotaErrors.registryReadOnly(usage, new SystemSettings(TIB, 0.95, false, false, 30));
 
     assertThat(error).extracting(OciError::status, OciError::code, OciError::retryAfterSeconds).containsExactly(403, "DENIED", 0L);
     assertThat(error.message()).isEqualTo(
@@ -81,7 +82,7 @@ class QuotaErrorsTest {
 
   @Test
   void readOnlyShowsATenthOfAPercentWhenItMatters() {
-    OciError error = QuotaErrors.registryReadOnly(958 * GIB, new SystemSettings(1000 * GIB, 0.955, false));
+    OciError error = QuotaErrors.registryReadOnly(958 * GIB, new SystemSettings(1000 * GIB, 0.955, false, false, 30));
 
     assertThat(error.message()).isEqualTo(
         "registry is read-only: storage is at 95.8% of 1000.0 GiB, at or over the 95.5% write ratio; delete images to free space");
@@ -89,7 +90,7 @@ class QuotaErrorsTest {
 
   @Test
   void registryReadOnlyForcedByAnAdministrator() {
-    OciError error = QuotaErrors.registryReadOnly(10 * GIB, new SystemSettings(TIB, 0.95, true));
+    OciError error = QuotaErrors.registryReadOnly(10 * GIB, new SystemSettings(TIB, 0.95, true, false, 30));
 
     assertThat(error).extracting(OciError::status, OciError::code).containsExactly(403, "DENIED");
     assertThat(error.message()).isEqualTo("registry is read-only: set by an administrator; pushes are refused until that is lifted");
@@ -98,12 +99,12 @@ class QuotaErrorsTest {
 
   @Test
   void forcedReadOnlyWinsOverTheWriteRatio() {
-    assertThat(QuotaErrors.registryReadOnly(TIB, new SystemSettings(TIB, 0.9, true)).message()).contains("administrator");
+    assertThat(QuotaErrors.registryReadOnly(TIB, new SystemSettings(TIB, 0.9, true, false, 30)).message()).contains("administrator");
   }
 
   @Test
   void readOnlyWithoutARegistryLimitStillAnswers() {
-    assertThat(QuotaErrors.registryReadOnly(3 * GIB, new SystemSettings(-1, 1.0, false)).message())
+    assertThat(QuotaErrors.registryReadOnly(3 * GIB, new SystemSettings(-1, 1.0, false, false, 30)).message())
         .isEqualTo("registry is read-only: storage is at 3.0 GiB; delete images to free space");
   }
 
@@ -154,10 +155,10 @@ class QuotaErrorsTest {
   @Test
   void softLimitWarningsForEveryScopeOverItsSoftLimit() {
     List<ScopeState> afterCommit = List.of(
-        new ScopeState("acme", (long) Math.ceil(0.91 * 10 * GIB), 0, new ScopeLimits(10 * GIB, 9 * GIB, -1, 3600)),
-        new ScopeState("acme/team", 8 * GIB + 512 * MIB, 3 * GIB, new ScopeLimits(-1, 8 * GIB, -1, 3600)),
-        new ScopeState("acme/team/app", 5 * GIB, 0, new ScopeLimits(10 * GIB, -1, -1, 3600)),
-        new ScopeState("acme/team/lib", 4 * GIB, 0, new ScopeLimits(10 * GIB, 4 * GIB, -1, 3600)));
+        new ScopeState("acme", (long) Math.ceil(0.91 * 10 * GIB), 0, new Limits(10 * GIB, 9 * GIB, -1, 3600)),
+        new ScopeState("acme/team", 8 * GIB + 512 * MIB, 3 * GIB, new Limits(-1, 8 * GIB, -1, 3600)),
+        new ScopeState("acme/team/app", 5 * GIB, 0, new Limits(10 * GIB, -1, -1, 3600)),
+        new ScopeState("acme/team/lib", 4 * GIB, 0, new Limits(10 * GIB, 4 * GIB, -1, 3600)));
 
     assertThat(QuotaErrors.softLimitWarnings(afterCommit)).containsExactly(
         "299 - \"acme is at 91% of its 10.0 GiB storage quota\"",
@@ -166,14 +167,14 @@ class QuotaErrorsTest {
 
   @Test
   void reservedBytesDoNotTriggerASoftWarning() {
-    ScopeState scope = new ScopeState("acme", 7 * GIB, 2 * GIB, new ScopeLimits(10 * GIB, 8 * GIB, -1, 3600));
+    ScopeState scope = new ScopeState("acme", 7 * GIB, 2 * GIB, new Limits(10 * GIB, 8 * GIB, -1, 3600));
 
     assertThat(QuotaErrors.softLimitWarnings(List.of(scope))).isEmpty();
   }
 
   @Test
   void softWarningPercentIsOfTheHardLimitRoundedDown() {
-    ScopeState scope = new ScopeState("acme", 9_771_050_598L, 0, new ScopeLimits(10 * GIB, 8 * GIB, -1, 3600));
+    ScopeState scope = new ScopeState("acme", 9_771_050_598L, 0, new Limits(10 * GIB, 8 * GIB, -1, 3600));
 
     assertThat(QuotaErrors.softLimitWarning(scope)).isEqualTo("299 - \"acme is at 90.9% of its 10.0 GiB storage quota\"");
   }

@@ -1,21 +1,20 @@
 package dev.quotaproxy.proxy.quota;
 
+import dev.quotaproxy.metering.QuotaKeys;
+import dev.quotaproxy.metering.RedisKeyFamily;
 import static dev.quotaproxy.proxy.support.OciTestClient.digest;
 import static dev.quotaproxy.proxy.support.OciTestClient.image;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
+import static dev.quotaproxy.testing.Eventually.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.quota.RedisKeyFamily.Source;
+import dev.quotaproxy.metering.RedisKeyFamily.Source;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.OciTestClient.Image;
-import dev.quotaproxy.proxy.support.QuotaHarness;
-import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
-import dev.quotaproxy.proxy.support.QuotaHarness.LedgerSide;
+import dev.quotaproxy.proxy.support.ProxyFixture;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -23,9 +22,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The catalogue of Redis keys is complete: every key a real workload leaves in Redis belongs to exactly
@@ -35,35 +33,16 @@ import org.junit.jupiter.api.Test;
 class RedisKeyFamilyTest {
   private static final int KiB = 1024;
 
-  private QuotaHarness harness;
-  private Path postgresData;
-  private LedgerSide ledger;
-  private Deployed proxy;
-
-  @BeforeEach
-  void start() throws Exception {
-    harness = new QuotaHarness();
-    postgresData = Files.createTempDirectory("key-family-postgres");
-    ledger = harness.withLedger(postgresData, 0);
-    proxy = harness.startProxy("""
-        quota:
-          scopes:
-            acme: {storage-hard: 4MiB}
-            acme/app: {storage-soft: 1MiB, egress: 100MiB}
-            globex: {storage-hard: 10MiB}
-          system:
-            hard-storage: 1GiB
-            write-ratio: 0.9
-        """);
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    harness.close();
-    try (var files = Files.walk(postgresData)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
-    }
-  }
+  @RegisterExtension final ProxyFixture proxy = ProxyFixture.of("""
+      quota:
+        scopes:
+          acme: {storage-hard: 4MiB}
+          acme/app: {storage-soft: 1MiB, egress: 100MiB}
+          globex: {storage-hard: 10MiB}
+        system:
+          hard-storage: 1GiB
+          write-ratio: 0.9
+      """).withLedger();
 
   @Test
   void layoutsNameOneFamilyEach() {
@@ -92,7 +71,7 @@ class RedisKeyFamilyTest {
   @Test
   void everyKeyAWorkloadLeavesBelongsToOneFamilyAndThoseOfTheLedgerComeBackWholeAfterAFlush() throws Exception {
     workload();
-    QuotaHarness.await(proxy.configured().refresh());
+    await(proxy.configured().refresh());
 
     Map<String, Object> before = new TreeMap<>();
     Set<RedisKeyFamily> seen = EnumSet.noneOf(RedisKeyFamily.class);
@@ -116,9 +95,9 @@ class RedisKeyFamilyTest {
             RedisKeyFamily.SYSTEM, RedisKeyFamily.LEDGER_BINDING);
 
     // Some events are still only in the streams (the feed has not run since the last pushes): they must not be lost.
-    harness.redis().flushAll();
-    QuotaHarness.await(ledger.watch().watchOnce());
-    QuotaHarness.await(proxy.configured().refresh());
+    proxy.harness().redis().flushAll();
+    await(proxy.ledger().watch().watchOnce());
+    await(proxy.configured().refresh());
 
     Map<String, Object> after = new TreeMap<>();
     for (String key : keys()) {
@@ -127,7 +106,7 @@ class RedisKeyFamilyTest {
       }
     }
     assertThat(after).isEqualTo(before);
-    assertThat(ledger.outbox().recovered()).as("events Redis lost came from the proxy's copy").isPositive();
+    assertThat(proxy.ledger().outbox().recovered()).as("events Redis lost came from the proxy's copy").isPositive();
   }
 
   /** Pushes, a pull, a delete, a refusal: every kind of state, with events left unread in the streams. */
@@ -149,24 +128,24 @@ class RedisKeyFamilyTest {
   }
 
   private void drainFeed() throws Exception {
-    for (int round = 0; round < 100 && QuotaHarness.await(ledger.feed().feedOnce()) > 0; round++) {
+    for (int round = 0; round < 100 && await(proxy.ledger().feed().feedOnce()) > 0; round++) {
       // until every event is in the ledger
     }
   }
 
   private List<String> keys() {
     List<String> keys = new ArrayList<>();
-    harness.redis().command(Request.cmd(Command.KEYS).arg("*")).forEach(key -> keys.add(key.toString()));
+    proxy.harness().redis().command(Request.cmd(Command.KEYS).arg("*")).forEach(key -> keys.add(key.toString()));
     return keys;
   }
 
   /** A key's content, comparable: hashes and sets as sorted maps and sets; the census member and the marker's value left out. */
   private Object content(String key) {
-    String type = harness.redis().command(Request.cmd(Command.TYPE).arg(key)).toString();
+    String type = proxy.harness().redis().command(Request.cmd(Command.TYPE).arg(key)).toString();
     return switch (type) {
       case "hash" -> {
         Map<String, String> fields = new TreeMap<>();
-        Response all = harness.redis().command(Request.cmd(Command.HGETALL).arg(key));
+        Response all = proxy.harness().redis().command(Request.cmd(Command.HGETALL).arg(key));
         if (all.isMap()) {
           all.getKeys().forEach(field -> fields.put(field, all.get(field).toString()));
         } else {
@@ -178,15 +157,16 @@ class RedisKeyFamilyTest {
       }
       case "set" -> {
         Set<String> members = new TreeSet<>();
-        harness.redis().command(Request.cmd(Command.SMEMBERS).arg(key)).forEach(member -> {
+        proxy.harness().redis().command(Request.cmd(Command.SMEMBERS).arg(key)).forEach(member -> {
           if (!member.toString().startsWith(QuotaKeys.CENSUS_PREFIX)) {
             members.add(member.toString());
           }
         });
         yield members;
       }
-      case "string" -> RedisKeyFamily.only(key).orElseThrow() == RedisKeyFamily.MARKER ? "marked"
-          : harness.redis().command(Request.cmd(Command.GET).arg(key)).toString();
+      case "string" -> RedisKeyFamily.only(key).orElseThrow() == RedisKeyFamily.MARKER
+          ? "marked"
+          : proxy.harness().redis().command(Request.cmd(Command.GET).arg(key)).toString();
       default -> type;
     };
   }

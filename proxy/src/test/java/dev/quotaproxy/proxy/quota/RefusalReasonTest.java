@@ -2,10 +2,10 @@ package dev.quotaproxy.proxy.quota;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.oci.OciError;
-import dev.quotaproxy.proxy.quota.QuotaStore.Denial;
-import dev.quotaproxy.proxy.quota.QuotaStore.EgressCheck;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
+import dev.quotaproxy.config.SystemSettings;
+import dev.quotaproxy.proxy.route.OciError;
+import dev.quotaproxy.metering.QuotaStore.Denial;
+import dev.quotaproxy.metering.QuotaStore.EgressCheck;
 import org.junit.jupiter.api.Test;
 
 /** Every refusal QuotaErrors builds is told apart, by the reply alone, for the rejections metric. */
@@ -18,9 +18,9 @@ class RefusalReasonTest {
 
   @Test
   void readOnlyByWriteRatioAndForced() {
-    assertThat(RefusalReason.of(QuotaErrors.registryReadOnly(96, new SystemSettings(100, 0.95, false))))
+    assertThat(RefusalReason.of(QuotaErrors.registryReadOnly(96, new SystemSettings(100, 0.95, false, false, 30))))
         .isEqualTo(RefusalReason.READ_ONLY);
-    assertThat(RefusalReason.of(QuotaErrors.registryReadOnly(1, new SystemSettings(-1, 1.0, true))))
+    assertThat(RefusalReason.of(QuotaErrors.registryReadOnly(1, new SystemSettings(-1, 1.0, true, false, 30))))
         .isEqualTo(RefusalReason.READ_ONLY);
   }
 

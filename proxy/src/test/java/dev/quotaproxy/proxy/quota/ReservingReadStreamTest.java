@@ -2,8 +2,8 @@ package dev.quotaproxy.proxy.quota;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.quota.QuotaStore.Denial;
-import dev.quotaproxy.proxy.quota.QuotaStore.Reservation;
+import dev.quotaproxy.metering.QuotaStore.Denial;
+import dev.quotaproxy.metering.QuotaStore.Reservation;
 import io.vertx.core.Handler;
 import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
@@ -30,7 +30,7 @@ class ReservingReadStreamTest {
           return answer.future();
         },
         refusal -> denied = refusal,
-        failure -> { });
+        failure -> {});
     stream.handler(passed::add);
     stream.endHandler(v -> ended = true);
     return stream;
@@ -149,11 +149,17 @@ class ReservingReadStreamTest {
       endHandler.handle(null);
     }
 
-    @Override public ReadStream<Buffer> handler(Handler<Buffer> handler) { this.handler = handler; return this; }
-    @Override public ReadStream<Buffer> endHandler(Handler<Void> endHandler) { this.endHandler = endHandler; return this; }
-    @Override public ReadStream<Buffer> exceptionHandler(Handler<Throwable> handler) { return this; }
-    @Override public ReadStream<Buffer> pause() { paused = true; return this; }
-    @Override public ReadStream<Buffer> resume() { paused = false; return this; }
-    @Override public ReadStream<Buffer> fetch(long amount) { paused = false; return this; }
+    @Override
+    public ReadStream<Buffer> handler(Handler<Buffer> handler) { this.handler = handler; return this; }
+    @Override
+    public ReadStream<Buffer> endHandler(Handler<Void> endHandler) { this.endHandler = endHandler; return this; }
+    @Override
+    public ReadStream<Buffer> exceptionHandler(Handler<Throwable> handler) { return this; }
+    @Override
+    public ReadStream<Buffer> pause() { paused = true; return this; }
+    @Override
+    public ReadStream<Buffer> resume() { paused = false; return this; }
+    @Override
+    public ReadStream<Buffer> fetch(long amount) { paused = false; return this; }
   }
 }

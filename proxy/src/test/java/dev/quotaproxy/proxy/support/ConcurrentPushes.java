@@ -1,15 +1,15 @@
 package dev.quotaproxy.proxy.support;
 
+import static dev.quotaproxy.testing.Eventually.eventually;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
+import dev.quotaproxy.metering.QuotaStore.ScopeState;
 import dev.quotaproxy.proxy.support.OciTestClient.Reply;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -58,7 +58,8 @@ public final class ConcurrentPushes {
 
     @Override
     public String toString() {
-      return push.repository() + " via " + push.origin() + ": " + (failure != null ? "failed: " + failure : status + " " + code + " " + body);
+      return push.repository() + " via " + push.origin() + ": "
+          + (failure != null ? "failed: " + failure : status + " " + code + " " + body);
     }
   }
 
@@ -159,7 +160,7 @@ public final class ConcurrentPushes {
    * @param scope       reads the scope's state from the store
    */
   public static Tally verify(List<Outcome> outcomes, long limitBytes, int minAccepted, Callable<ScopeState> scope,
-                             OciTestClient registry, Path registryStorage) throws Exception {
+      OciTestClient registry, Path registryStorage) throws Exception {
     List<Outcome> unexpected = outcomes.stream()
         .filter(o -> !(o.status() == 201 || (o.status() == 403 && "DENIED".equals(o.code()))))
         .toList();
@@ -190,13 +191,8 @@ public final class ConcurrentPushes {
     ScopeState state = scope.call();
     assertThat(state.limits().storageHard()).as("the scope's hard limit").isEqualTo(limitBytes);
     assertThat(state.used()).as("scope usage = bytes the registry accepted (%s)", tally).isEqualTo(acceptedBytes);
-    Instant deadline = Instant.now().plus(Duration.ofSeconds(5));
-    while (state.reserved() != 0 && Instant.now().isBefore(deadline)) {
-      Thread.sleep(50);
-      state = scope.call();
-    }
-    assertThat(state.reserved()).as("bytes still reserved after every push ended").isZero();
-    assertThat(state.used()).as("usage, once settled").isEqualTo(acceptedBytes);
+    eventually(Duration.ofSeconds(5), () -> assertThat(scope.call().reserved()).as("bytes still reserved after every push ended").isZero());
+    assertThat(scope.call().used()).as("usage, once settled").isEqualTo(acceptedBytes);
 
     for (Outcome outcome : outcomes) {
       Reply head = registry.head("/v2/" + outcome.push().repository() + "/blobs/" + outcome.push().digest());

@@ -1,5 +1,9 @@
 package dev.quotaproxy.proxy.support;
 
+import static dev.quotaproxy.testing.Eventually.eventually;
+import static dev.quotaproxy.testing.Eventually.eventuallyGet;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -9,7 +13,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -73,48 +76,54 @@ public final class ProxyProcess implements AutoCloseable {
   /** Waits until {@code GET /v2/} through the proxy answers 200 (the registry behind it is up too). */
   public void awaitReady(Duration timeout) throws IOException, InterruptedException {
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-    Instant deadline = Instant.now().plus(timeout);
-    int lastStatus = 0;
-    while (Instant.now().isBefore(deadline)) {
-      if (!process.isAlive()) {
-        throw new IOException("the proxy on port " + port + " exited with " + process.exitValue() + "; its output:\n" + output());
-      }
-      try {
-        lastStatus = http.send(HttpRequest.newBuilder(URI.create(origin() + "/v2/")).timeout(Duration.ofSeconds(5)).build(),
-            HttpResponse.BodyHandlers.discarding()).statusCode();
-        if (lastStatus == 200) {
-          return;
+    try {
+      eventually(timeout, Duration.ofMillis(100), () -> {
+        assertAlive();
+        int status;
+        try {
+          status = http.send(HttpRequest.newBuilder(URI.create(origin() + "/v2/")).timeout(Duration.ofSeconds(5)).build(),
+              HttpResponse.BodyHandlers.discarding()).statusCode();
+        } catch (IOException notYet) {
+          throw new AssertionError("not listening yet", notYet);
         }
-      } catch (IOException notYet) {
-        // Not listening yet.
-      }
-      process.waitFor(100, TimeUnit.MILLISECONDS);
+        assertThat(status).as("the answer to GET /v2/ through the proxy").isEqualTo(200);
+      });
+    } catch (AssertionError notReady) {
+      throw new IOException("the proxy on port " + port + " did not answer /v2/ with 200 within " + timeout
+          + " (" + notReady.getMessage() + "); its output:\n" + output(), notReady);
     }
-    throw new IOException("the proxy on port " + port + " did not answer /v2/ with 200 within " + timeout
-        + " (last status " + lastStatus + "); its output:\n" + output());
   }
 
   /** The admin API's origin, from the start-up line that names the port it bound; waits for that line. */
   public String adminOrigin(Duration timeout) throws IOException, InterruptedException {
     java.util.regex.Pattern line = java.util.regex.Pattern.compile("admin API listening on (http://[^\\s]+)");
-    Instant deadline = Instant.now().plus(timeout);
-    while (Instant.now().isBefore(deadline)) {
-      java.util.regex.Matcher found = line.matcher(output());
-      if (found.find()) {
+    try {
+      return eventuallyGet(timeout, Duration.ofMillis(100), () -> {
+        java.util.regex.Matcher found = line.matcher(output());
+        if (!found.find()) {
+          assertAlive();
+          throw new AssertionError("no admin API address logged yet");
+        }
         return found.group(1);
-      }
-      if (!process.isAlive()) {
-        break;
-      }
-      process.waitFor(100, TimeUnit.MILLISECONDS);
+      });
+    } catch (AssertionError notLogged) {
+      throw new IOException("the proxy on port " + port + " logged no admin API address within " + timeout + "; its output:\n" + output(),
+          notLogged);
     }
-    throw new IOException("the proxy on port " + port + " logged no admin API address within " + timeout + "; its output:\n" + output());
+  }
+
+  /** Fails at once, with the output, when the process has exited: waiting on it is no use then. */
+  private void assertAlive() throws IOException {
+    if (!process.isAlive()) {
+      throw new IOException("the proxy on port " + port + " exited with " + process.exitValue() + "; its output:\n" + output());
+    }
   }
 
   /** Waits for the process to exit on its own; its exit code, or empty when it still runs after the timeout. */
   public java.util.OptionalInt awaitExit(Duration timeout) throws InterruptedException {
     return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)
-        ? java.util.OptionalInt.of(process.exitValue()) : java.util.OptionalInt.empty();
+        ? java.util.OptionalInt.of(process.exitValue())
+        : java.util.OptionalInt.empty();
   }
 
   /** Kills the process as {@code kill -9} does: no shutdown hook, nothing flushed or released. */

@@ -1,6 +1,6 @@
 package dev.quotaproxy.proxy.support;
 
-import dev.quotaproxy.proxy.quota.QuotaKeys;
+import dev.quotaproxy.metering.QuotaKeys;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -33,7 +33,7 @@ public final class ProxyQuiet implements AutoCloseable {
   private final Redis client;
   private final RedisConnection subscriber;
   private final List<String> namespaces;
-  private final AtomicReference<Runnable> onWrite = new AtomicReference<>(() -> { });
+  private final AtomicReference<Runnable> onWrite = new AtomicReference<>(() -> {});
 
   private ProxyQuiet(Redis client, RedisConnection subscriber, List<String> namespaces) {
     this.client = client;
@@ -100,7 +100,7 @@ public final class ProxyQuiet implements AutoCloseable {
       throw new AssertionError("the proxy was not quiet within " + timeout.toMillis() + " ms: requests still holding reservations "
           + last.get(), e);
     } finally {
-      onWrite.set(() -> { });
+      onWrite.set(() -> {});
     }
   }
 

@@ -1,23 +1,25 @@
 package dev.quotaproxy.proxy.support;
 
+import dev.quotaproxy.metering.support.StoreOnRedis;
+import dev.quotaproxy.metering.support.TestRedis;
+import static dev.quotaproxy.testing.Eventually.await;
+
 import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.ledger.support.RealRegistry;
 import dev.quotaproxy.proxy.ProxyVerticle;
-import dev.quotaproxy.proxy.QuotaProxyMain;
-import dev.quotaproxy.proxy.ledger.EventOutbox;
-import dev.quotaproxy.proxy.ledger.LedgerFeed;
-import dev.quotaproxy.proxy.ledger.LedgerRecovery;
-import dev.quotaproxy.proxy.ledger.RedisStateWatch;
+import dev.quotaproxy.metering.sync.EventOutbox;
+import dev.quotaproxy.metering.sync.LedgerFeed;
+import dev.quotaproxy.metering.sync.LedgerRecovery;
+import dev.quotaproxy.metering.sync.RedisStateWatch;
 import dev.quotaproxy.proxy.metrics.ProxyMetrics;
 import dev.quotaproxy.proxy.quota.ConfiguredQuotas;
-import dev.quotaproxy.proxy.quota.EmittedEvents;
-import dev.quotaproxy.proxy.quota.LiveReservations;
+import dev.quotaproxy.metering.EmittedEvents;
+import dev.quotaproxy.metering.LiveReservations;
 import dev.quotaproxy.proxy.quota.QuotaEnforcer;
-import dev.quotaproxy.proxy.quota.QuotaStore;
-import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
-import dev.quotaproxy.proxy.quota.RedisQuotaStore;
+import dev.quotaproxy.metering.QuotaStore;
+import dev.quotaproxy.metering.QuotaStore.ScopeState;
 import dev.quotaproxy.proxy.quota.SystemGuard;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -48,10 +50,15 @@ public final class QuotaHarness implements AutoCloseable {
 
   /** The ledger behind the proxies, when {@link #withLedger()} was called: Postgres, the feed, the recovery. */
   public record LedgerSide(EmbeddedPostgresServer postgres, Ledger ledger, LedgerFeed feed, LedgerRecovery recovery,
-                           RedisStateWatch watch, EventOutbox outbox) {}
+      RedisStateWatch watch, EventOutbox outbox) {}
 
-  /** One proxy instance: its client, its store and the refresh that feeds its read-only switch. */
-  public record Deployed(OciTestClient client, QuotaStore store, ConfiguredQuotas configured) {}
+  /** One proxy instance: its client, its store's parts, the refresh that feeds its read-only switch, and what fills Redis. */
+  public record Deployed(OciTestClient client, StoreOnRedis stores, ConfiguredQuotas configured, ConfigurationFill fill) {
+    /** The store its requests decide with. */
+    public QuotaStore store() {
+      return stores.store();
+    }
+  }
 
   public QuotaHarness() throws IOException, InterruptedException {
     this(RealRegistry.start());
@@ -83,14 +90,15 @@ public final class QuotaHarness implements AutoCloseable {
     EventOutbox outbox = new EventOutbox(client, ledgerOnPostgres);
     // As the proxy's: a restored namespace gets its limits again, here the proxies' configured ones.
     LedgerRecovery recovery = new LedgerRecovery(vertx, client, ledgerOnPostgres, outbox, this::configuredLimits);
-    ledger = new LedgerSide(postgres, ledgerOnPostgres, new LedgerFeed(vertx, client, ledgerOnPostgres, 500, recovery::restoreFromLedger), recovery,
+    ledger = new LedgerSide(postgres, ledgerOnPostgres, new LedgerFeed(vertx, client, ledgerOnPostgres, 500, recovery::restoreFromLedger),
+        recovery,
         new RedisStateWatch(client, ledgerOnPostgres, recovery), outbox);
     return ledger;
   }
 
   private Future<Void> configuredLimits(String namespace) {
     List<Future<Void>> writes = new ArrayList<>();
-    proxies.forEach(proxy -> writes.add(proxy.configured().writeLimitsOf(namespace)));
+    proxies.forEach(proxy -> writes.add(proxy.fill().limitsOf(namespace)));
     return Future.all(writes).mapEmpty();
   }
 
@@ -127,26 +135,21 @@ public final class QuotaHarness implements AutoCloseable {
     ProxyConfig proxyConfig = ProxyConfig.load(args, Map.of());
     ProxyConfig.Quota quota = proxyConfig.quota();
     // As the proxy's: requests' reservations are leases this proxy renews, re-created if Redis loses them.
-    RedisQuotaStore store = RedisQuotaStore.create(vertx, redis.url(), 8, quota.reservationTtl(),
-        ledger == null ? EmittedEvents.NONE : ledger.outbox(), new LiveReservations());
-    QuotaProxyMain.keepReservations(vertx, store);
-    if (ledger != null) {
-      store.withRecovery(ledger.recovery());
-    }
+    StoreOnRedis stores = StoreOnRedis.open(vertx, redis.url(), 8, quota.reservationTtl(),
+        ledger == null ? EmittedEvents.NONE : ledger.outbox(), new LiveReservations(), ledger == null ? null : ledger.recovery(),
+        metrics.redis());
+    stores.leases().keepRenewing(vertx);
     SystemGuard guard = new SystemGuard();
-    ConfiguredQuotas configured = new ConfiguredQuotas(store, quota, guard);
+    ConfigurationFill fill = new ConfigurationFill(stores.limits(), proxyConfig);
+    ConfiguredQuotas configured = new ConfiguredQuotas(stores.limits(), stores.usage(), proxyConfig, guard, fill::all, "the configuration");
     await(configured.apply());
     await(configured.refresh());
     ProxyVerticle verticle = new ProxyVerticle(proxyConfig,
-        v -> new QuotaEnforcer(v, store, guard, quota, QuotaEnforcer.pushLimits(quota)));
+        v -> new QuotaEnforcer(v, stores.store(), guard, quota, QuotaEnforcer.pushLimits(quota)));
     await(vertx.deployVerticle(verticle));
-    Deployed deployed = new Deployed(new OciTestClient("http://127.0.0.1:" + verticle.actualPort()), store, configured);
+    Deployed deployed = new Deployed(new OciTestClient("http://127.0.0.1:" + verticle.actualPort()), stores, configured, fill);
     proxies.add(deployed);
     return deployed;
-  }
-
-  public static <T> T await(Future<T> future) throws Exception {
-    return future.await(30, TimeUnit.SECONDS);
   }
 
   /** A scope's committed and reserved bytes, with its limits. */

@@ -280,8 +280,8 @@ public final class RawHttp implements Closeable {
     String encoding = head.header("Transfer-Encoding").orElse("").toLowerCase(Locale.ROOT);
     if (encoding.contains("chunked")) {
       ByteArrayOutputStream body = new ByteArrayOutputStream();
-      for (int size = Integer.parseInt(line(deadline).split(";")[0].trim(), 16); size > 0;
-           size = Integer.parseInt(line(deadline).split(";")[0].trim(), 16)) {
+      for (int size = Integer.parseInt(line(deadline).split(";")[0].trim(), 16); size > 0; size = Integer
+          .parseInt(line(deadline).split(";")[0].trim(), 16)) {
         body.write(bytes(size, deadline));
         line(deadline);
       }

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import dev.quotaproxy.config.ByteSize;
-import dev.quotaproxy.ledger.Scopes;
+import dev.quotaproxy.oci.Scopes;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -85,7 +85,7 @@ public final class RegistryStorage {
    *                         delete, which the files cannot tell apart
    */
   public record Repository(String name, Set<String> liveManifests, Set<String> deletedManifests, Set<String> linkedLayers,
-                           Set<String> held, long openUploadBytes, Set<String> freedByDeletes) {}
+      Set<String> held, long openUploadBytes, Set<String> freedByDeletes) {}
 
   private final Path root;
   private final SortedMap<String, Repository> repositories;

@@ -65,7 +65,8 @@ class RegistryStorageTest {
   void aRepositoryHoldsItsLiveManifestsTheirReferencesAndTheLayersNoDeletedManifestReferenced() {
     RegistryStorage storage = RegistryStorage.read(registry.storage());
 
-    assertThat(storage.heldBy("acme/one")).as("the unlinked layer stays: live manifest one references it; the deleted manifest's own blobs go")
+    assertThat(storage.heldBy("acme/one"))
+        .as("the unlinked layer stays: live manifest one references it; the deleted manifest's own blobs go")
         .containsExactlyInAnyOrder(ONE.manifestDigest(), digest(ONE.config()), digest(BASE), digest(OWN_ONE));
     assertThat(storage.heldBy("acme/team/two")).as("the loose blob stays linked; the deleted loose blob does not")
         .containsExactlyInAnyOrder(TWO.manifestDigest(), digest(TWO.config()), digest(BASE), digest(OWN_TWO), digest(LOOSE));

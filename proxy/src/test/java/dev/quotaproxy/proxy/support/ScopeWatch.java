@@ -1,8 +1,8 @@
 package dev.quotaproxy.proxy.support;
 
-import dev.quotaproxy.ledger.Scopes;
-import dev.quotaproxy.proxy.quota.QuotaStore;
-import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
+import dev.quotaproxy.oci.Scopes;
+import dev.quotaproxy.metering.QuotaStore;
+import dev.quotaproxy.metering.QuotaStore.ScopeState;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
@@ -29,7 +29,7 @@ public final class ScopeWatch implements AutoCloseable {
   private final Redis client;
   private final RedisConnection subscriber;
   private final QuotaStore store;
-  private final AtomicReference<Runnable> onWrite = new AtomicReference<>(() -> { });
+  private final AtomicReference<Runnable> onWrite = new AtomicReference<>(() -> {});
 
   private ScopeWatch(Redis client, RedisConnection subscriber, QuotaStore store) {
     this.client = client;
@@ -66,7 +66,7 @@ public final class ScopeWatch implements AutoCloseable {
     } catch (TimeoutException e) {
       throw new AssertionError("scope " + scope + ": not " + what + " within " + timeout.toMillis() + " ms; last read " + last.get(), e);
     } finally {
-      onWrite.set(() -> { });
+      onWrite.set(() -> {});
     }
   }
 
@@ -100,7 +100,7 @@ public final class ScopeWatch implements AutoCloseable {
         throw new AssertionError("scope " + scope + ": not " + what.get() + ": " + breaking);
       }
     } finally {
-      onWrite.set(() -> { });
+      onWrite.set(() -> {});
     }
   }
 

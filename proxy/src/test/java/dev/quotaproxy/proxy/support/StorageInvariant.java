@@ -1,14 +1,15 @@
 package dev.quotaproxy.proxy.support;
 
+import dev.quotaproxy.metering.support.TestRedis;
+import static dev.quotaproxy.testing.Eventually.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.config.ByteSize;
-import dev.quotaproxy.proxy.quota.QuotaKeys;
-import dev.quotaproxy.proxy.quota.QuotaStore;
-import dev.quotaproxy.proxy.quota.QuotaStore.ScopeState;
-import dev.quotaproxy.proxy.quota.QuotaStore.SystemSettings;
-import dev.quotaproxy.proxy.quota.RedisQuotaStore;
-import io.vertx.core.Future;
+import dev.quotaproxy.metering.QuotaKeys;
+import dev.quotaproxy.config.SystemSettings;
+import dev.quotaproxy.metering.QuotaStore.ScopeState;
+import dev.quotaproxy.metering.SystemUsage;
+import dev.quotaproxy.metering.support.StoreOnRedis;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
@@ -20,7 +21,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 /**
@@ -34,7 +34,7 @@ import java.util.stream.Collectors;
  * </ul>
  * "Holds" is {@link RegistryStorage}'s reading of the files (see its rules). The scopes checked are
  * every scope a repository of the registry belongs to, every scope the store knows (usage,
- * reservations or limits: {@link RedisQuotaStore#allScopes()}), and the system scope (the store's
+ * reservations or limits: {@link dev.quotaproxy.metering.UsageReader#scopes()}), and the system scope (the store's
  * system usage against the distinct bytes of all repositories, and its {@code hard_storage}).
  *
  * <p>A failure lists each scope that breaks it: the charged and held figures, the limit, what is
@@ -44,7 +44,7 @@ import java.util.stream.Collectors;
  */
 public final class StorageInvariant {
   private final Path registryStorage;
-  private final QuotaStore store;
+  private final StoreOnRedis stores;
   private final Map<String, Long> preExisting = new HashMap<>();
   private TestRedis redis;
 
@@ -61,7 +61,7 @@ public final class StorageInvariant {
    * @param heldDigests  what the registry holds under the scope
    */
   public record ScopeFigures(String scope, long charged, long held, long hardLimit, long preExisting, long reserved,
-                             long openUploads, Set<String> heldDigests) {
+      long openUploads, Set<String> heldDigests) {
     public boolean chargeMatches() {
       return charged == held;
     }
@@ -75,19 +75,19 @@ public final class StorageInvariant {
     }
   }
 
-  private StorageInvariant(Path registryStorage, QuotaStore store) {
+  private StorageInvariant(Path registryStorage, StoreOnRedis stores) {
     this.registryStorage = registryStorage;
-    this.store = store;
+    this.stores = stores;
   }
 
   /** The invariant between the registry storage at {@code registryStorage} ({@code RealRegistry.storage()}) and the store. */
-  public static StorageInvariant of(Path registryStorage, QuotaStore store) {
-    return new StorageInvariant(registryStorage, store);
+  public static StorageInvariant of(Path registryStorage, StoreOnRedis stores) {
+    return new StorageInvariant(registryStorage, stores);
   }
 
   /** Checks it with no pre-existing bytes allowed anywhere. */
-  public static void check(Path registryStorage, QuotaStore store) throws Exception {
-    of(registryStorage, store).check();
+  public static void check(Path registryStorage, StoreOnRedis stores) throws Exception {
+    of(registryStorage, stores).check();
   }
 
   /** Lets the scope hold up to {@code bytes} over its hard limit: bytes it held before the limit was lowered. */
@@ -121,18 +121,16 @@ public final class StorageInvariant {
 
   private List<ScopeFigures> figures(RegistryStorage registry) throws Exception {
     Set<String> scopes = new TreeSet<>(registry.scopes());
-    if (store instanceof RedisQuotaStore redisStore) {
-      await(redisStore.allScopes()).forEach(state -> scopes.add(state.scope()));
-    }
+    await(stores.usage().scopes()).forEach(state -> scopes.add(state.scope()));
     scopes.remove(RegistryStorage.SYSTEM);
     List<ScopeFigures> figures = new ArrayList<>();
     for (String scope : scopes) {
-      ScopeState state = await(store.scope(scope));
+      ScopeState state = await(stores.store().scope(scope));
       figures.add(new ScopeFigures(scope, state.used(), registry.heldBytes(scope), state.limits().storageHard(),
           preExisting.getOrDefault(scope, 0L), state.reserved(), registry.openUploadBytes(scope), registry.held(scope)));
     }
-    QuotaStore.SystemUsage system = await(store.systemUsage());
-    long systemHard = await(store.systemSettings()).map(SystemSettings::hardStorage).orElse(-1L);
+    SystemUsage system = await(stores.usage().systemUsage());
+    long systemHard = await(stores.limits().systemSettings()).map(SystemSettings::hardStorage).orElse(-1L);
     figures.add(new ScopeFigures(RegistryStorage.SYSTEM, system.used(), registry.heldBytes(RegistryStorage.SYSTEM), systemHard,
         preExisting.getOrDefault(RegistryStorage.SYSTEM, 0L), system.reserved(), registry.openUploadBytes(RegistryStorage.SYSTEM),
         registry.held(RegistryStorage.SYSTEM)));
@@ -217,9 +215,5 @@ public final class StorageInvariant {
 
   private static String bytes(long bytes) {
     return bytes + " (" + ByteSize.format(bytes) + ")";
-  }
-
-  private static <T> T await(Future<T> future) throws Exception {
-    return future.await(30, TimeUnit.SECONDS);
   }
 }

@@ -7,37 +7,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.quotaproxy.proxy.support.OciTestClient.Image;
-import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** {@link StorageInvariant} holding after honest pushes, and saying what leaked when bytes go around the proxy. */
 class StorageInvariantTest {
   private static final int KiB = 1024;
 
-  private QuotaHarness harness;
-  private Deployed proxy;
-
-  @BeforeEach
-  void start() throws Exception {
-    harness = new QuotaHarness();
-    proxy = harness.startProxy("""
-        quota:
-          scopes:
-            acme:
-              storage-hard: 1MiB
-        """);
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    harness.close();
-  }
-
-  private StorageInvariant invariant() {
-    return StorageInvariant.of(harness.registry().storage(), proxy.store()).withChargedDigestsFrom(harness.redis());
-  }
+  @RegisterExtension final ProxyFixture proxy = ProxyFixture.acme("1MiB");
 
   @Test
   void holdsAfterPushesAndDeletesThroughTheProxy() throws Exception {
@@ -46,7 +23,7 @@ class StorageInvariantTest {
     assertThat(proxy.client().pushImage("acme/team/web", "v1", image).status()).isEqualTo(201);
     assertThat(proxy.client().delete("/v2/acme/team/web/manifests/" + image.manifestDigest()).status()).isEqualTo(202);
 
-    var figures = invariant().check();
+    var figures = proxy.invariant().check();
 
     assertThat(figures).filteredOn(f -> f.scope().equals("acme")).singleElement()
         .satisfies(f -> assertThat(f.held()).isEqualTo(image.totalSize()).isEqualTo(f.charged()));
@@ -57,16 +34,17 @@ class StorageInvariantTest {
   @Test
   void aBlobPushedAroundTheProxyIsNamedWithItsScopeAndSize() throws Exception {
     byte[] around = randomBytes(2000 * KiB);
-    assertThat(harness.direct().pushBlob("acme/app", around).status()).isEqualTo(201);
+    assertThat(proxy.harness().direct().pushBlob("acme/app", around).status()).isEqualTo(201);
 
-    assertThatThrownBy(() -> invariant().check())
+    assertThatThrownBy(() -> proxy.invariant().check())
         .hasMessageContaining("scope acme: charged 0 (0 B), registry holds 2048000 (2.0 MiB), hard limit 1048576 (1.0 MiB)")
         .hasMessageContaining("charge is under the registry by 2048000")
         .hasMessageContaining("past the limit")
         .hasMessageContaining(digest(around) + " 2048000 (2.0 MiB) in acme/app")
         .hasMessageContaining("held, not charged: " + digest(around));
 
-    var allowed = StorageInvariant.of(harness.registry().storage(), proxy.store()).allowingPreExisting("acme", 2000 * KiB).figures();
+    var allowed = StorageInvariant.of(proxy.harness().registry().storage(), proxy.stores()).allowingPreExisting("acme", 2000 * KiB)
+        .figures();
     assertThat(allowed).filteredOn(f -> f.scope().equals("acme")).singleElement()
         .satisfies(f -> assertThat(f.withinLimit()).as("there before the limit").isTrue())
         .satisfies(f -> assertThat(f.chargeMatches()).as("but still not charged").isFalse());

@@ -46,7 +46,8 @@ public record TestCertificates(Path caCertificate, Path serverCertificate, Path 
           Date.from(now.plus(Duration.ofDays(1))), new X500Name("CN=localhost"), serverKeys.getPublic())
           .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
           .addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName[] {
-              new GeneralName(GeneralName.dNSName, "localhost"), new GeneralName(GeneralName.iPAddress, "127.0.0.1")})), caKeys);
+              new GeneralName(GeneralName.dNSName, "localhost"), new GeneralName(GeneralName.iPAddress, "127.0.0.1")})),
+          caKeys);
 
       return new TestCertificates(
           Files.writeString(dir.resolve("ca.pem"), pem(ca)),

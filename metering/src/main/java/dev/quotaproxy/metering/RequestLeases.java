@@ -1,0 +1,119 @@
+package dev.quotaproxy.metering;
+
+import dev.quotaproxy.metering.schedule.Periodic;
+import dev.quotaproxy.oci.Blob;
+import dev.quotaproxy.oci.Scopes;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Response;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Requests' records in Redis are leases: their reservations and their intents (intend.lua) live
+ * {@link #REQUEST_LEASE_MILLIS} unless renewed. This process renews its own ({@link #keep}, on a timer);
+ * the intents of others whose lease ran out are found here ({@link #lapsedIntents}) for
+ * {@code RegistryIntents} to settle with the registry.
+ */
+public final class RequestLeases {
+  private static final Logger LOG = LoggerFactory.getLogger(RequestLeases.class);
+  /**
+   * How long a request's reservation lives without renewal when a {@link LiveReservations} keeps it (see
+   * {@link #keep}): a process that dies gives its requests' bytes back within this.
+   */
+  public static final long REQUEST_LEASE_MILLIS = 30_000;
+  /** How often {@link #keep} runs: well inside the second a restored namespace makes new grants wait. */
+  public static final long KEEP_MILLIS = 250;
+
+  private final StoreClient client;
+  private final LiveReservations live;
+  private final long leaseMillis;
+
+  /** Renews {@code live}'s reservations, with a lease no longer than their TTL. */
+  public RequestLeases(StoreClient client, LiveReservations live, Duration reservationTtl) {
+    this.client = client;
+    this.live = live;
+    this.leaseMillis = leaseMillis(reservationTtl.toMillis());
+  }
+
+  /** The lease of a request's reservation or intent: at most its TTL. */
+  static long leaseMillis(long reservationTtlMillis) {
+    return Math.min(REQUEST_LEASE_MILLIS, reservationTtlMillis);
+  }
+
+  /** Renews this process's requests' reservations, and re-creates those Redis lost, every {@link #KEEP_MILLIS}. */
+  public long keepRenewing(Vertx vertx) {
+    return Periodic.every(vertx, KEEP_MILLIS, this::keep, done -> {
+      if (done.failed()) {
+        LOG.debug("reservations in flight not renewed (next round retries): {}", done.cause().toString());
+      }
+    });
+  }
+
+  /**
+   * Renews the leases of this process's requests' reservations and re-creates those Redis lost: one script
+   * call per namespace with requests in flight; the number re-created.
+   */
+  public Future<Integer> keep() {
+    if (live == null || live.size() == 0) {
+      return Future.succeededFuture(0);
+    }
+    List<Future<Integer>> calls = new ArrayList<>();
+    live.byNamespace().forEach((namespace, reservations) -> calls.add(client.guarded("keep", () -> {
+      List<String> args = new ArrayList<>(List.of(Long.toString(leaseMillis)));
+      for (Map.Entry<String, LiveReservations.Live> reservation : reservations) {
+        List<String> scopes = Scopes.of(reservation.getValue().repository());
+        args.add(reservation.getKey());
+        args.add(reservation.getValue().repository());
+        args.add(Long.toString(reservation.getValue().bytes()));
+        args.add(Integer.toString(scopes.size()));
+        args.addAll(scopes);
+      }
+      return client.scripts.run(LuaScripts.KEEP, QuotaKeys.of(namespace).common(), ScopePath.withoutScopes(args)).map(Response::toInteger);
+    })));
+    return Future.all(calls).map(all -> {
+      int recreated = 0;
+      for (int i = 0; i < all.size(); i++) {
+        recreated += all.<Integer>resultAt(i);
+      }
+      if (recreated > 0) {
+        LOG.warn("{} reservations of requests in flight were missing from Redis (was its data lost?) and were re-created", recreated);
+      }
+      return recreated;
+    });
+  }
+
+  /** What a request was about to make the registry do when its intent was recorded (see intend.lua). */
+  public record Intent(String requestId, What what, String repository, String digest, String sessionId, long size, List<Blob> references) {
+    public enum What { COMMIT, COMMIT_MANIFEST, DROP_BLOB, DROP_MANIFEST }
+  }
+
+  /** The intents of a namespace whose lease ran out: their proxy died, or their accounting failed (see {@code RegistryIntents}). */
+  public Future<List<Intent>> lapsedIntents(String namespace) {
+    return client.guarded("lapsed_intents", () -> new ScopePath(client, namespace, List.of())
+        .run(LuaScripts.LAPSED_INTENTS, List.of(), List.of(), List.of())
+        .map(reply -> {
+          List<Intent> lapsed = new ArrayList<>();
+          for (int i = 0; reply != null && i + 6 < reply.size(); i += 7) {
+            String session = reply.get(i + 4).toString();
+            String size = reply.get(i + 5).toString();
+            List<Blob> references = new ArrayList<>();
+            for (String reference : reply.get(i + 6).toString().split(",")) {
+              int colon = reference.lastIndexOf(':');
+              if (colon > 0) {
+                references.add(new Blob(reference.substring(0, colon), Long.parseLong(reference.substring(colon + 1))));
+              }
+            }
+            lapsed.add(new Intent(reply.get(i).toString(), Intent.What.valueOf(reply.get(i + 1).toString().toUpperCase(Locale.ROOT)),
+                reply.get(i + 2).toString(), reply.get(i + 3).toString(), session.isEmpty() ? null : session,
+                size.isEmpty() ? -1 : Long.parseLong(size), List.copyOf(references)));
+          }
+          return lapsed;
+        }));
+  }
+}

@@ -1,0 +1,116 @@
+package dev.quotaproxy.metering.sync;
+
+import dev.quotaproxy.ledger.Ledger.NamespaceSnapshot;
+import dev.quotaproxy.oci.Scopes;
+import dev.quotaproxy.metering.QuotaKeys;
+import io.vertx.core.Future;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * Writes a namespace's committed state, as the ledger holds it, into Redis: sizes, which repositories
+ * under each scope hold which blobs, used bytes, manifests, their references and reference counts.
+ * Reservations (bytes in flight, which only Redis knows), limits, the event stream and the marker are
+ * left as they are. The caller has the namespace's marker removed first, so no decision reads the
+ * state half-written, and sets it again after.
+ */
+final class RedisRestore {
+  /** Commands per pipelined batch: big enough to be quick, small enough not to hold Redis long. */
+  private static final int BATCH = 1_000;
+
+  private final Redis redis;
+
+  RedisRestore(Redis redis) {
+    this.redis = redis;
+  }
+
+  /** The Redis state of a snapshot: computed from the repositories' links, so it is consistent by construction. */
+  record State(Map<String, Long> sizes, Map<String, Map<String, Long>> present, Map<String, Long> used,
+      Map<String, Set<String>> manifests, Map<String, Map<String, Set<String>>> references,
+      Map<String, Map<String, Long>> referenceCounts) {
+
+    static State of(NamespaceSnapshot snapshot) {
+      Map<String, Long> sizes = new TreeMap<>();
+      Map<String, Map<String, Long>> present = new TreeMap<>();
+      Map<String, Set<String>> manifests = new TreeMap<>();
+      Map<String, Map<String, Set<String>>> references = new TreeMap<>();
+      Map<String, Map<String, Long>> referenceCounts = new TreeMap<>();
+      snapshot.repositories().forEach((repository, held) -> {
+        sizes.putAll(held.blobs());
+        for (String scope : Scopes.of(repository)) {
+          Map<String, Long> counts = present.computeIfAbsent(scope, s -> new TreeMap<>());
+          held.blobs().keySet().forEach(digest -> counts.merge(digest, 1L, Long::sum));
+        }
+        if (!held.manifests().isEmpty()) {
+          manifests.put(repository, held.manifests().keySet());
+          references.put(repository, held.manifests());
+          Map<String, Long> counts = referenceCounts.computeIfAbsent(repository, r -> new TreeMap<>());
+          held.manifests().values().forEach(refs -> refs.forEach(digest -> counts.merge(digest, 1L, Long::sum)));
+        }
+      });
+      Map<String, Long> used = new TreeMap<>();
+      present.forEach((scope, counts) -> used.put(scope, counts.keySet().stream().mapToLong(d -> sizes.getOrDefault(d, 0L)).sum()));
+      return new State(sizes, present, used, manifests, references, referenceCounts);
+    }
+  }
+
+  Future<Void> write(NamespaceSnapshot snapshot) {
+    QuotaKeys keys = QuotaKeys.of(snapshot.namespace());
+    State state = State.of(snapshot);
+    return keysToClear(keys).compose(stale -> {
+      List<Request> commands = new ArrayList<>();
+      List<String> cleared = new ArrayList<>(stale);
+      cleared.add(keys.used());
+      cleared.add(keys.sizes());
+      cleared.forEach(key -> commands.add(Request.cmd(Command.DEL).arg(key)));
+      state.sizes().forEach((digest, size) -> commands.add(Request.cmd(Command.HSET).arg(keys.sizes()).arg(digest).arg(size)));
+      state.present().forEach((scope, counts) -> counts
+          .forEach((digest, count) -> commands.add(Request.cmd(Command.HSET).arg(keys.present(scope)).arg(digest).arg(count))));
+      state.used().forEach((scope, bytes) -> {
+        if (bytes > 0) {
+          commands.add(Request.cmd(Command.HSET).arg(keys.used()).arg(scope).arg(bytes));
+        }
+      });
+      state.manifests().forEach((repository, digests) -> digests
+          .forEach(digest -> commands.add(Request.cmd(Command.SADD).arg(keys.manifests(repository)).arg(digest))));
+      state.references().forEach((repository, byManifest) -> byManifest.forEach((manifest, refs) -> refs
+          .forEach(digest -> commands.add(Request.cmd(Command.SADD).arg(keys.references(repository, manifest)).arg(digest)))));
+      state.referenceCounts().forEach((repository, counts) -> counts.forEach(
+          (digest, count) -> commands.add(Request.cmd(Command.HSET).arg(keys.referenceCounts(repository)).arg(digest).arg(count))));
+      return inBatches(commands);
+    });
+  }
+
+  /** Every per-scope and per-repository key the namespace has now: they may hold state the ledger no longer has. */
+  private Future<List<String>> keysToClear(QuotaKeys keys) {
+    List<String> found = new ArrayList<>();
+    Future<Void> all = Future.succeededFuture();
+    for (String pattern : List.of(keys.every("present"), keys.every("manifests"), keys.every("refs"), keys.every("refcount"))) {
+      all = all.compose(v -> scanPattern("0", pattern, found));
+    }
+    return all.map(v -> found);
+  }
+
+  private Future<Void> scanPattern(String cursor, String pattern, List<String> found) {
+    return redis.send(Request.cmd(Command.SCAN).arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000)).compose(reply -> {
+      reply.get(1).forEach(key -> found.add(key.toString()));
+      String next = reply.get(0).toString();
+      return next.equals("0") ? Future.succeededFuture() : scanPattern(next, pattern, found);
+    });
+  }
+
+  private Future<Void> inBatches(List<Request> commands) {
+    Future<Void> done = Future.succeededFuture();
+    for (int from = 0; from < commands.size(); from += BATCH) {
+      List<Request> batch = commands.subList(from, Math.min(commands.size(), from + BATCH));
+      done = done.compose(v -> redis.batch(batch).<Void>mapEmpty());
+    }
+    return done;
+  }
+}

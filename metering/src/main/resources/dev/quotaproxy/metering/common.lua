@@ -1,0 +1,329 @@
+-- common.lua: shared names and helpers, joined in front of every operation script by LuaScripts
+-- (Redis scripts cannot include each other). Operation files use these and hold only their own logic.
+--
+-- Layout every script is called with:
+--   KEYS[1..10]     used, reserved, limits, sizes, res, res_expiry, events, epoch, commits, sequence of one
+--                   namespace (QuotaKeys.common)
+--   ARGV[1]         n, the number of scopes of the path (may be 0)
+--   ARGV[2]         the user the request acts for, recorded in the events it causes ('' when none)
+--   ARGV[3]         the floor: the highest event number the caller has seen the namespace reach (0: none)
+--   ARGV[4..3+n]    the scopes, outermost first (SCOPES); the last is the repository
+--   KEYS[11..10+n]  one key per scope (SCOPE_KEYS): present:S, or egress:S where the script says so
+--   KEYS[EXTRA_KEYS + 1 ..], ARGV[EXTRA_ARGV + 1 ..]   the operation's own keys and arguments
+--
+-- Events: every committed change is appended to the namespace's stream (EVENTS) in the same script,
+-- so a change and its event exist together or not at all; the script also returns what it appended
+-- (with_events), which the proxy keeps until the ledger has it, in case Redis loses the stream first.
+-- The ledger consumes the stream into Postgres; an entry's id (time-sequence) orders the namespace's
+-- changes. Every entry also carries n, the next number of the namespace's SEQUENCE: the ledger keeps the
+-- highest it applied, so a Redis that came back with older state numbers its next events below it and
+-- is found out, though their time-based ids are new (Ledger.apply).
+--
+-- Known state: EPOCH exists while the namespace's state is the one the ledger knows, and SEQUENCE is
+-- at least the caller's FLOOR. A script that decides or changes usage returns the bare integer -1
+-- (UNKNOWN) without touching anything otherwise (Redis came back empty or older, or the namespace is
+-- new): the caller then restores the namespace from the ledger, or marks a new one, and asks again.
+--
+-- Numbers: Lua numbers are doubles, exact for integers below 2^53 (8 PiB); the Java side refuses
+-- larger values. Integers go back to Redis through int(), never tostring() or cjson (both print only
+-- 14 significant digits), and are stored in reservation JSON as strings for the same reason.
+-- "Now" is the Redis server's clock (TIME), so every proxy instance shares one clock.
+
+local USED, RESERVED, LIMITS, SIZES, RES, RES_EXPIRY, EVENTS, EPOCH, COMMITS, SEQUENCE =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local UNKNOWN = -1
+local SCOPE_COUNT = tonumber(ARGV[1])
+local USER = ARGV[2]
+local FLOOR = tonumber(ARGV[3]) or 0
+local SCOPES, SCOPE_KEYS = {}, {}
+for i = 1, SCOPE_COUNT do
+  SCOPES[i] = ARGV[3 + i]
+  SCOPE_KEYS[i] = KEYS[10 + i]
+end
+local EXTRA_KEYS = 10 + SCOPE_COUNT
+local EXTRA_ARGV = 3 + SCOPE_COUNT
+
+-- Whether the namespace's state is known (see Known state above): marked, and numbered at least as far
+-- as the caller has seen it go (lower: Redis went back to older state since, see SeenSequences).
+local function known()
+  return redis.call('EXISTS', EPOCH) == 1 and tonumber(redis.call('GET', SEQUENCE) or '0') >= FLOOR
+end
+
+-- An integer as Redis expects it: all digits, no exponent.
+local function int(n)
+  return string.format('%d', n)
+end
+
+-- A reply or stored value as a number; absent values (false) and garbage read as the default.
+local function num(value, default)
+  local n = tonumber(value)
+  if n == nil then
+    return default
+  end
+  return n
+end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- What this call appended to the stream, each as { id, field, value, ... }: returned beside the
+-- operation's reply (see with_events), so the proxy keeps a copy until the ledger has it.
+local EMITTED = {}
+
+-- Appends an event about the repository (the innermost scope) to the namespace's stream:
+-- type, repo, user and its number, then the event's own field/value pairs.
+local function emit(kind, fields)
+  local n = redis.call('INCR', SEQUENCE)
+  local entry = { 'XADD', EVENTS, '*', 'type', kind, 'repo', SCOPES[SCOPE_COUNT], 'user', USER, 'n', int(n) }
+  for _, value in ipairs(fields) do
+    entry[#entry + 1] = value
+  end
+  local record = { redis.call(unpack(entry)) }
+  for i = 4, #entry do
+    record[#record + 1] = entry[i]
+  end
+  EMITTED[#EMITTED + 1] = record
+end
+
+-- Every script's reply (LuaScripts wraps each operation in a function): { the operation's reply, EMITTED }.
+-- A nil reply would end the array early, so it travels as false (a nil bulk reply).
+local function with_events(reply)
+  if reply == nil then
+    reply = false
+  end
+  return { reply, EMITTED }
+end
+
+-- Adds delta to a HASH counter and returns the new value. A counter that reaches zero is deleted,
+-- so absent always means 0 and hashes do not fill with zeros.
+local function add(key, field, delta)
+  if delta == 0 then
+    return num(redis.call('HGET', key, field), 0)
+  end
+  local value = redis.call('HINCRBY', key, field, int(delta))
+  if value <= 0 then
+    redis.call('HDEL', key, field)
+  end
+  return value
+end
+
+-- A scope's limits: hard, soft, egress, egress window seconds (-1 meaning unlimited).
+local function limits_of(scope)
+  local l = redis.call('HMGET', LIMITS, scope .. '|hard', scope .. '|soft', scope .. '|egress', scope .. '|egress_window')
+  return num(l[1], -1), num(l[2], -1), num(l[3], -1), num(l[4], 3600)
+end
+
+local function usage_of(scope)
+  return num(redis.call('HGET', USED, scope), 0), num(redis.call('HGET', RESERVED, scope), 0)
+end
+
+-- Every scope of the path, six numbers each: used, reserved, hard, soft, egress, egress window.
+local function path_states(out)
+  out = out or {}
+  for i = 1, SCOPE_COUNT do
+    local used, reserved = usage_of(SCOPES[i])
+    local hard, soft, egress, window = limits_of(SCOPES[i])
+    for _, value in ipairs({ used, reserved, hard, soft, egress, window }) do
+      out[#out + 1] = value
+    end
+  end
+  return out
+end
+
+-- Reservations: { repo = repository, total = bytes kept (a session's), amounts = { scope = bytes },
+-- dirty = true when the registry may hold bytes of the session that no reservation covers }, or nil.
+-- An id is either live (such a table), retired (a tombstone, see tombstone) or absent: a tombstone reads as nil.
+local function load_reservation(id)
+  if id == '' then
+    return nil
+  end
+  local json = redis.call('HGET', RES, id)
+  if not json then
+    return nil
+  end
+  local stored = cjson.decode(json)
+  if stored.retired then
+    return nil
+  end
+  local reservation = { repo = stored.repo, total = num(stored.total, 0), amounts = {}, dirty = stored.dirty == '1' }
+  for scope, amount in pairs(stored.amounts or {}) do
+    reservation.amounts[scope] = num(amount, 0)
+  end
+  return reservation
+end
+
+-- Whether the id was released whole, settled or committed. Its reserves grant nothing from then on: a
+-- reserve that timed out in the proxy may still reach Redis after the release that followed it.
+local function is_retired(id)
+  if id == '' then
+    return false
+  end
+  local json = redis.call('HGET', RES, id)
+  return json ~= false and cjson.decode(json).retired ~= nil
+end
+
+-- Bytes the reservation id already holds in a scope (0 when it holds none): a denial reports them, so a
+-- caller can tell room taken by others' uploads from room taken by its own.
+local function held_by(id, scope)
+  local reservation = load_reservation(id)
+  return reservation and (reservation.amounts[scope] or 0) or 0
+end
+
+-- Writes the reservation's amounts, total and dirty flag; its expiry is left as it is.
+local function store_reservation(id, reservation)
+  local amounts = {}
+  for scope, amount in pairs(reservation.amounts) do
+    if amount > 0 then
+      amounts[scope] = int(amount)
+    end
+  end
+  local stored = { repo = reservation.repo, total = int(reservation.total), amounts = amounts }
+  if reservation.dirty then
+    stored.dirty = '1'
+  end
+  redis.call('HSET', RES, id, cjson.encode(stored))
+end
+
+local function set_expiry(id, expiry_ms)
+  redis.call('ZADD', RES_EXPIRY, int(expiry_ms), id)
+end
+
+-- Gives back up to `bytes` of each scope's amount, or all of it when bytes is nil.
+local function release_amounts(reservation, bytes)
+  for scope, amount in pairs(reservation.amounts) do
+    local give = amount
+    if bytes ~= nil and bytes < amount then
+      give = bytes
+    end
+    add(RESERVED, scope, -give)
+    reservation.amounts[scope] = amount - give
+  end
+end
+
+local function delete_reservation(id)
+  redis.call('HDEL', RES, id)
+  redis.call('ZREM', RES_EXPIRY, id)
+end
+
+-- Puts a tombstone in the id's place, whatever it held (the caller has accounted for that), until
+-- expiry_ms, when purge_expired deletes it like any reservation: by then no call sent for the id can
+-- still be on its way.
+local function tombstone(id, expiry_ms)
+  -- A request that ended, whatever it did, leaves no intent behind (see intend.lua).
+  redis.call('HDEL', COMMITS, id)
+  redis.call('HSET', RES, id, '{"retired":"1"}')
+  set_expiry(id, expiry_ms)
+end
+
+-- Releases whatever the id holds and retires it (see tombstone). An empty id (none) is left alone.
+local function retire(id, expiry_ms)
+  if id == '' then
+    return
+  end
+  local reservation = load_reservation(id)
+  if reservation then
+    release_amounts(reservation, nil)
+  end
+  tombstone(id, expiry_ms)
+end
+
+-- Whether the namespace was restored from the ledger a moment ago (the key qp:{T}:recovering, given to the
+-- reserving scripts as their own first key, exists): while it lasts the proxies re-create the reservations
+-- Redis lost with the rest (keep.lua), so no new grant may take their room yet.
+local function recovering()
+  return redis.call('EXISTS', KEYS[EXTRA_KEYS + 1]) == 1
+end
+
+-- Releases and deletes every reservation (and tombstone) of the namespace whose expiry has passed. Called
+-- first by every script that reads or changes usage, so no decision counts an abandoned upload.
+local function purge_expired(now)
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', RES_EXPIRY, '-inf', int(now))) do
+    local reservation = load_reservation(id)
+    if reservation then
+      release_amounts(reservation, nil)
+    end
+    delete_reservation(id)
+  end
+end
+
+-- How a script that reserves under `id` starts: nil and the time when it may go on, else its reply now
+-- (UNKNOWN, {2} for a retired id, {4} while recovering when `checks_recovery`). Expired reservations are
+-- purged first, so that what the script reads next counts no abandoned upload.
+local function reserving_start(id, checks_recovery)
+  if not known() then
+    return UNKNOWN
+  end
+  local now = now_ms()
+  purge_expired(now)
+  if is_retired(id) then
+    return { 2 }
+  end
+  if checks_recovery and recovering() then
+    return { 4 }
+  end
+  return nil, now
+end
+
+-- How a script that unlinks starts: nil when it may go on, else UNKNOWN. The deleting request's intent
+-- (intend.lua, '' for none) ends here, and expired reservations are purged.
+local function dropping_start(request)
+  if not known() then
+    return UNKNOWN
+  end
+  if request ~= '' then
+    redis.call('HDEL', COMMITS, request)
+  end
+  purge_expired(now_ms())
+  return nil
+end
+
+-- Makes a blob present in the repository (the innermost scope) and so in every scope of the path, and
+-- returns the size it counts at. A size the namespace knows wins and is never overwritten (a client may
+-- claim any size; the first commit's was counted or asked of the registry): `size` is recorded only for
+-- a digest without one. Each scope counts the repositories under it holding the blob and pays its size
+-- only when that count goes from 0 to 1: a blob costs a scope once, however many of its repositories hold it.
+local function add_blob(digest, size)
+  if redis.call('HSETNX', SIZES, digest, int(size)) == 0 then
+    size = num(redis.call('HGET', SIZES, digest), size)
+  end
+  if redis.call('HEXISTS', SCOPE_KEYS[SCOPE_COUNT], digest) == 1 then
+    return size
+  end
+  local charged = {}
+  for i = 1, SCOPE_COUNT do
+    if redis.call('HINCRBY', SCOPE_KEYS[i], digest, 1) == 1 then
+      add(USED, SCOPES[i], size)
+      charged[#charged + 1] = SCOPES[i]
+    end
+  end
+  emit('blob_added', { 'digest', digest, 'size', int(size), 'scopes', table.concat(charged, ',') })
+  return size
+end
+
+-- The reverse: the blob leaves the repository, and each scope where no other repository holds it.
+-- Once it has left the whole namespace (the outermost scope) its size is forgotten too.
+local function remove_blob(digest)
+  if redis.call('HEXISTS', SCOPE_KEYS[SCOPE_COUNT], digest) == 0 then
+    return
+  end
+  local size = num(redis.call('HGET', SIZES, digest), 0)
+  local freed = {}
+  for i = 1, SCOPE_COUNT do
+    if add(SCOPE_KEYS[i], digest, -1) <= 0 then
+      add(USED, SCOPES[i], -size)
+      freed[#freed + 1] = SCOPES[i]
+      if i == 1 then
+        redis.call('HDEL', SIZES, digest)
+      end
+    end
+  end
+  emit('blob_removed', { 'digest', digest, 'size', int(size), 'scopes', table.concat(freed, ',') })
+end
+
+-- The egress window of `seconds` that `now_ms` falls in: its name ("seconds:index") and its end (ms).
+local function egress_window(now, seconds)
+  local index = math.floor(now / (seconds * 1000))
+  return int(seconds) .. ':' .. int(index), (index + 1) * seconds * 1000
+end

@@ -1,0 +1,58 @@
+-- reserve_bytes: reserves for a request the same number of bytes in every scope of a repository's path, all or nothing.
+-- KEYS    common layout; SCOPE_KEYS are present:S (unused here); then recovering (see common.lua)
+-- ARGV    common layout, then: request id, session id ('' for none), repository, min bytes, max bytes, TTL ms
+-- Result  UNKNOWN (-1) when the namespace's state is not known, changing nothing; otherwise
+--         {1, granted} with granted = min(max, smallest headroom) >= min, where headroom = hard - used - reserved;
+--         {0, i, used, reserved, hard, min, held} when scope i (1-based, outermost first) is the first that does not
+--         fit; held = what the request and its session already hold there together;
+--         {4} while the namespace is recovering (see common.lua): nothing is granted or changed; ask again shortly;
+--         {2} when the request id is retired (released whole, settled or committed): nothing is granted or changed.
+-- With min = max = 0 nothing is granted, and a scope with used + reserved >= hard refuses.
+-- A grant adds to every scope's reserved bytes, to the reservation's amounts and total, and renews its expiry;
+-- a grant of 0 creates no reservation (it only renews one that exists).
+
+local id, session, repository = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], ARGV[EXTRA_ARGV + 3]
+local min, max, ttl = tonumber(ARGV[EXTRA_ARGV + 4]), tonumber(ARGV[EXTRA_ARGV + 5]), tonumber(ARGV[EXTRA_ARGV + 6])
+local refusal, now = reserving_start(id, true)
+if refusal then
+  return refusal
+end
+
+local function fits(headroom)
+  if max == 0 then
+    return headroom > 0
+  end
+  return headroom >= min
+end
+
+local granted = max
+for i = 1, SCOPE_COUNT do
+  local used, reserved = usage_of(SCOPES[i])
+  local hard = limits_of(SCOPES[i])
+  if hard ~= -1 then
+    local headroom = hard - used - reserved
+    if not fits(headroom) then
+      return { 0, i, used, reserved, hard, min, held_by(id, SCOPES[i]) + held_by(session, SCOPES[i]) }
+    end
+    if headroom < granted then
+      granted = headroom
+    end
+  end
+end
+
+local existing = load_reservation(id)
+if granted == 0 and not existing then
+  -- An empty grant: nothing to hold, so no reservation is left behind.
+  return { 1, 0 }
+end
+local reservation = existing or { repo = repository, total = 0, amounts = {} }
+if granted > 0 then
+  for i = 1, SCOPE_COUNT do
+    add(RESERVED, SCOPES[i], granted)
+    reservation.amounts[SCOPES[i]] = (reservation.amounts[SCOPES[i]] or 0) + granted
+  end
+  reservation.total = reservation.total + granted
+end
+store_reservation(id, reservation)
+set_expiry(id, now + ttl)
+return { 1, granted }
