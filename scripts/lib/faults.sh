@@ -718,6 +718,18 @@ wait_quiet() {
     sleep 1
   done
   check "every namespace's state is back in Redis (qp:{ns}:epoch)" test "$ok" = 1
+  # Requests whose outcome was not recorded are settled with the registry: the proxy's own
+  # within seconds, a killed proxy's once their lease (30 s) lapses.
+  local intents
+  for ((i = 0; i < 60; i++)); do
+    intents=$(metric quota_proxy_intents_unsettled)
+    for ns in "${NAMESPACES[@]}"; do
+      intents=$((${intents:-0} + $(rcli HLEN "qp:{$ns}:commits")))
+    done
+    ((intents == 0)) && break
+    sleep 1
+  done
+  check "every request's intent is settled (unsettled in the proxy and in Redis: $intents)" test "$intents" = 0
   for ((i = 0; i < 120; i++)); do
     lag=0
     for ns in "${NAMESPACES[@]}"; do

@@ -1,11 +1,16 @@
 package dev.quotaproxy.metering;
 
+import dev.quotaproxy.metering.RequestLeases.Intent;
 import dev.quotaproxy.oci.Scopes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The reservations of this process's requests in flight (not upload sessions, which outlive a request
@@ -14,12 +19,44 @@ import java.util.concurrent.ConcurrentHashMap;
  * its reservations come back within the lease. And Redis losing them (a flush, a restart, an older
  * snapshot) does not free their room for others: the renewal re-creates them, while a restored namespace
  * makes new grants wait ({@code recovering} in common.lua).
+ *
+ * <p>It also holds what this process's requests intended (intend.lua) until their outcome is recorded. A
+ * request that ends without that (the registry's answer never came, or recording it failed) leaves its
+ * intent here, {@link #unsettled}: the process settles it itself with the registry ({@code RegistryIntents})
+ * after {@link #SETTLE_AFTER_MILLIS}. Redis's copy of the intent is for a process that dies; it can be
+ * lost with Redis's data, or come back from an older snapshot marked unconfirmed and be dropped, and the
+ * registry's change would then never be accounted for.
  */
 public final class LiveReservations {
+  private static final Logger LOG = LoggerFactory.getLogger(LiveReservations.class);
+  /**
+   * How long an ended request's unrecorded intent waits before the registry is asked what it did: a
+   * registry that lost the connection may still be finishing the request.
+   */
+  public static final long SETTLE_AFTER_MILLIS = 3_000;
+  /** Unsettled intents held at most (a registry unreachable for long under load); more are left to Redis's copies. */
+  static final int UNSETTLED_CAPACITY = 10_000;
+  /** An intent the registry could not be asked about for this long is given up, left to the reconciliation. */
+  static final long GIVE_UP_MILLIS = 3_600_000;
+
   /** A reservation in flight: its repository, and the bytes it holds in each scope of it. */
   public record Live(String repository, long bytes) {}
 
+  private record Unsettled(Intent intent, long dueMillis) {}
+
   private final Map<String, Live> byId = new ConcurrentHashMap<>();
+  private final Map<String, Intent> openIntents = new ConcurrentHashMap<>();
+  private final Map<String, Unsettled> unsettled = new ConcurrentHashMap<>();
+  private final AtomicLong notHeld = new AtomicLong();
+  private final LongSupplier clock;
+
+  public LiveReservations() {
+    this(System::currentTimeMillis);
+  }
+
+  LiveReservations(LongSupplier clock) {
+    this.clock = clock;
+  }
 
   /** Only requests' ids are kept: a session's bytes are the registry's, asked for when it closes. */
   static boolean kept(String id) {
@@ -57,6 +94,70 @@ public final class LiveReservations {
 
   public int size() {
     return byId.size();
+  }
+
+  /** Publishes the unsettled intents as a gauge, and those not held as a counter. */
+  public LiveReservations measuredIn(io.micrometer.core.instrument.MeterRegistry registry) {
+    io.micrometer.core.instrument.Gauge.builder("quota_proxy.intents.unsettled", unsettled, Map::size)
+        .description("Intents of this proxy's ended requests whose outcome is not recorded yet: settled with the registry")
+        .register(registry);
+    io.micrometer.core.instrument.FunctionCounter.builder("quota_proxy.intents.not.held", notHeld, AtomicLong::get)
+        .description("Unsettled intents not held because too many were: they rely on Redis's copies alone").register(registry);
+    return this;
+  }
+
+  /** A request is about to record an intent: held until its outcome is recorded, whether Redis records the intent or not. */
+  void intentOpened(Intent intent) {
+    openIntents.put(intent.requestId(), intent);
+  }
+
+  /** What the request made the registry do is recorded, or the registry did nothing: its intent is done with. */
+  void outcomeRecorded(String id) {
+    if (id != null) {
+      openIntents.remove(id);
+      unsettled.remove(id);
+    }
+  }
+
+  /** The request is over: an intent whose outcome was not recorded becomes unsettled. */
+  void requestOver(String id) {
+    Intent intent = id == null ? null : openIntents.remove(id);
+    if (intent == null) {
+      return;
+    }
+    if (unsettled.size() >= UNSETTLED_CAPACITY) {
+      if (notHeld.getAndIncrement() == 0) {
+        LOG.warn("{} unsettled intents held already: further ones rely on Redis's copies alone", UNSETTLED_CAPACITY);
+      }
+      return;
+    }
+    unsettled.put(id, new Unsettled(intent, clock.getAsLong() + SETTLE_AFTER_MILLIS));
+  }
+
+  /** The unsettled intents due to be settled with the registry now (each stays until its outcome is recorded). */
+  public List<Intent> dueIntents() {
+    long now = clock.getAsLong();
+    List<Intent> due = new ArrayList<>();
+    unsettled.forEach((id, held) -> {
+      if (now - held.dueMillis() > GIVE_UP_MILLIS) {
+        unsettled.remove(id);
+        LOG.error("{}: what request {} did with {} could not be told for an hour; left to the reconciliation",
+            held.intent().repository(), id, held.intent().digest());
+      } else if (held.dueMillis() <= now) {
+        due.add(held.intent());
+      }
+    });
+    return due;
+  }
+
+  /** Intents of ended requests whose outcome is not recorded yet. */
+  public int unsettledCount() {
+    return unsettled.size();
+  }
+
+  /** Unsettled intents not held because {@link #UNSETTLED_CAPACITY} were held already. */
+  public long notHeld() {
+    return notHeld.get();
   }
 
   /** The live reservations grouped by namespace, each as id and what it holds. */

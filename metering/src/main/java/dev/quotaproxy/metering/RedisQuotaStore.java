@@ -90,6 +90,9 @@ public final class RedisQuotaStore implements QuotaStore {
       check(bytes >= -1 && bytes < MAX_EXACT, "bytes must be -1 or 0 to 2^53: " + bytes);
       checkId(reservationId);
       // No scopes: the reservation's own amounts say which scopes it holds bytes in.
+      if (bytes < 0) {
+        recorded(reservationId); // released whole: the registry did nothing the id intended
+      }
       ScopePath namespaceOnly = new ScopePath(client, repository, List.of());
       return namespaceOnly.run(LuaScripts.RELEASE, List.of(), List.of(),
           List.of(reservationId, Long.toString(bytes), Long.toString(ttlOf(reservationId))))
@@ -110,6 +113,7 @@ public final class RedisQuotaStore implements QuotaStore {
       checkId(requestId);
       checkId(sessionId);
       check(!requestId.equals(sessionId), "a request settles into another id, its session: " + requestId);
+      recorded(requestId); // the registry took no blob from it: what it stored is the session's
       ScopePath namespaceOnly = new ScopePath(client, repository, List.of());
       return namespaceOnly.run(LuaScripts.SETTLE, List.of(), List.of(), List.of(requestId, sessionId, repository,
           Long.toString(storedBytes), sessionDirty ? "1" : "0", Long.toString(reservationTtlMillis)))
@@ -148,7 +152,7 @@ public final class RedisQuotaStore implements QuotaStore {
       List<String> args = List.of(orNone(requestId), orNone(sessionId), blob.digest(), Long.toString(blob.size()),
           Long.toString(reservationTtlMillis));
       return gate.write(path.namespace, () -> path.run(LuaScripts.COMMIT_BLOB, path.presentKeys(), List.of(), args)).map(path::commit)
-          .onComplete(v -> ended(requestId));
+          .onSuccess(v -> recorded(requestId)).onComplete(v -> ended(requestId));
     });
   }
 
@@ -163,7 +167,7 @@ public final class RedisQuotaStore implements QuotaStore {
       ScopePath.addBlobs(args, references);
       return gate
           .write(path.namespace, () -> path.run(LuaScripts.COMMIT_MANIFEST, path.presentKeys(), path.manifestKeys(manifest.digest()), args))
-          .map(path::commit).onComplete(v -> ended(requestId));
+          .map(path::commit).onSuccess(v -> recorded(requestId)).onComplete(v -> ended(requestId));
     });
   }
 
@@ -175,7 +179,7 @@ public final class RedisQuotaStore implements QuotaStore {
       List<String> manifestKeys = List.of(path.keys.manifests(repository), path.keys.referenceCounts(repository));
       return gate
           .write(path.namespace, () -> path.run(LuaScripts.DROP_BLOB, path.presentKeys(), manifestKeys, List.of(digest, orNone(requestId))))
-          .map(path::change);
+          .map(path::change).onSuccess(v -> recorded(requestId));
     });
   }
 
@@ -184,7 +188,7 @@ public final class RedisQuotaStore implements QuotaStore {
     return client.guarded("drop_manifest", () -> {
       ScopePath path = new ScopePath(client, repository, user);
       return gate.write(path.namespace, () -> path.run(LuaScripts.DROP_MANIFEST, path.presentKeys(), path.manifestKeys(manifestDigest),
-          List.of(manifestDigest, orNone(requestId)))).map(path::change);
+          List.of(manifestDigest, orNone(requestId)))).map(path::change).onSuccess(v -> recorded(requestId));
     });
   }
 
@@ -287,36 +291,39 @@ public final class RedisQuotaStore implements QuotaStore {
 
   @Override
   public Future<Void> intendCommit(String repository, String requestId, String sessionId, String digest) {
-    return intend(Intent.What.COMMIT, repository, requestId, sessionId, digest, "", "");
+    return intend(new Intent(requestId, Intent.What.COMMIT, repository, digest, sessionId, -1, List.of()));
   }
 
   @Override
   public Future<Void> intendDelete(String repository, String requestId, String digest, boolean manifest) {
-    return intend(manifest ? Intent.What.DROP_MANIFEST : Intent.What.DROP_BLOB, repository, requestId, null, digest, "", "");
+    return intend(
+        new Intent(requestId, manifest ? Intent.What.DROP_MANIFEST : Intent.What.DROP_BLOB, repository, digest, null, -1, List.of()));
   }
 
   @Override
   public Future<Void> intendManifest(String repository, String requestId, Blob manifest, List<Blob> references) {
-    StringBuilder refs = new StringBuilder();
-    for (Blob reference : references) {
-      refs.append(refs.length() == 0 ? "" : ",").append(reference.digest()).append(':').append(reference.size());
-    }
-    return intend(Intent.What.COMMIT_MANIFEST, repository, requestId, null, manifest.digest(), Long.toString(manifest.size()),
-        refs.toString());
+    return intend(new Intent(requestId, Intent.What.COMMIT_MANIFEST, repository, manifest.digest(), null, manifest.size(),
+        List.copyOf(references)));
   }
 
-  private Future<Void> intend(Intent.What what, String repository, String requestId, String sessionId, String digest, String size,
-      String refs) {
+  private Future<Void> intend(Intent intent) {
     return client.guarded("intend", () -> {
-      checkId(requestId);
-      check(digest != null && !digest.isEmpty(), "an intent needs a digest");
-      ScopePath namespaceOnly = new ScopePath(client, repository, List.of());
-      if (live != null) {
-        live.intended(requestId, repository);
+      checkId(intent.requestId());
+      check(intent.digest() != null && !intent.digest().isEmpty(), "an intent needs a digest");
+      StringBuilder refs = new StringBuilder();
+      for (Blob reference : intent.references()) {
+        refs.append(refs.length() == 0 ? "" : ",").append(reference.digest()).append(':').append(reference.size());
       }
-      return namespaceOnly.run(LuaScripts.INTEND, List.of(), List.of(), List.of(requestId, what.name().toLowerCase(Locale.ROOT),
-          repository, digest, orNone(sessionId), Long.toString(RequestLeases.leaseMillis(reservationTtlMillis)), size, refs))
-          .mapEmpty();
+      ScopePath namespaceOnly = new ScopePath(client, intent.repository(), List.of());
+      if (live != null) {
+        live.intended(intent.requestId(), intent.repository());
+        // Held by this process too, from before it is sent: the request may go on whether Redis records it or not.
+        live.intentOpened(intent);
+      }
+      return namespaceOnly.run(LuaScripts.INTEND, List.of(), List.of(), List.of(intent.requestId(),
+          intent.what().name().toLowerCase(Locale.ROOT), intent.repository(), intent.digest(), orNone(intent.sessionId()),
+          Long.toString(RequestLeases.leaseMillis(reservationTtlMillis)), intent.size() < 0 ? "" : Long.toString(intent.size()),
+          refs.toString())).mapEmpty();
     });
   }
 
@@ -334,6 +341,16 @@ public final class RedisQuotaStore implements QuotaStore {
   @Override
   public void requestEnded(String requestId) {
     ended(requestId);
+    if (live != null) {
+      live.requestOver(requestId);
+    }
+  }
+
+  /** The outcome of what the id intended is recorded (or there was none): this process no longer settles it. */
+  private void recorded(String id) {
+    if (live != null) {
+      live.outcomeRecorded(id);
+    }
   }
 
   private void ended(String requestId) {

@@ -93,6 +93,14 @@ public final class RequestLeases {
     public enum What { COMMIT, COMMIT_MANIFEST, DROP_BLOB, DROP_MANIFEST }
   }
 
+  /**
+   * This process's own intents whose requests ended without their outcome recorded, due to be settled with
+   * the registry now (see {@link LiveReservations#dueIntents}).
+   */
+  public List<Intent> unsettledIntents() {
+    return live == null ? List.of() : live.dueIntents();
+  }
+
   /** The intents of a namespace whose lease ran out: their proxy died, or their accounting failed (see {@code RegistryIntents}). */
   public Future<List<Intent>> lapsedIntents(String namespace) {
     return client.guarded("lapsed_intents", () -> new ScopePath(client, namespace, List.of())

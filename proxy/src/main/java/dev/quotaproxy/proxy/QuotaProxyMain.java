@@ -155,7 +155,7 @@ public final class QuotaProxyMain {
     Ledger ledger = new Ledger(backends.ledgerDatabase.pool(vertx, config.ledger().poolSize()));
     Redis ledgerRedis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl).setMaxPoolSize(4).setPoolName("ledger"));
     EventOutbox outbox = new EventOutbox(ledgerRedis, ledger).measuredIn(ProxyMetrics.of(vertx).registry());
-    LiveReservations live = new LiveReservations();
+    LiveReservations live = new LiveReservations().measuredIn(ProxyMetrics.of(vertx).registry());
     StoreClient maintenance = StoreClient.create(vertx, redisUrl, 2, outbox, ProxyMetrics.of(vertx).redis());
     RedisLimits redisLimits = new RedisLimits(maintenance);
     Pool adminPool = backends.ledgerDatabase.pool(vertx, 2);

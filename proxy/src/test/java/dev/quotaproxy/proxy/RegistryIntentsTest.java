@@ -146,6 +146,40 @@ class RegistryIntentsTest {
     }
   }
 
+  /**
+   * Redis loses the intents of requests whose 201 never came (a flush, or an older snapshot that brings them
+   * back unconfirmed, to be dropped): the proxy that sent them still holds them, and settles them with the
+   * registry a few seconds after they ended. Without its own copy, the manifest and blob the registry
+   * stored would never be charged, and the scope would pass its limit uncounted.
+   */
+  @Test
+  void whatTheRegistryStoredForARequestWhoseIntentRedisLostIsChargedFromTheProxysOwnCopy() throws Exception {
+    try (AnswerDroppingRelay relay = AnswerDroppingRelay.start(proxy.harness().vertx(), proxy.harness().registry().url())) {
+      Deployed cut = proxy.harness().startProxy("""
+          quota:
+            scopes:
+              acme: {storage-hard: 10MiB}
+          """, "--upstream", relay.url());
+      byte[] blob = randomBytes(300 * KiB);
+      OciTestClient.Image image = OciTestClient.image(randomBytes(100 * KiB));
+      assertThat(cut.client().pushBlob("acme/app", image.config()).status()).isEqualTo(201);
+      assertThat(cut.client().pushBlob("acme/app", image.layers()[0]).status()).isEqualTo(201);
+      relay.dropNextCreated();
+      assertThat(cut.client().pushBlob("acme/app", blob).status()).as("the blob's 201 never came").isEqualTo(502);
+      relay.dropNextCreated();
+      assertThat(cut.client().putManifest("acme/app", "1", image.manifest()).status()).as("the manifest's 201 never came").isEqualTo(502);
+      proxy.harness().redis().command(Request.cmd(Command.DEL).arg(QuotaKeys.of("acme").commits()));
+
+      RegistryIntents own = proxy.intents(cut.stores());
+      AtomicInteger settled = new AtomicInteger();
+      eventually(Duration.ofSeconds(15), Duration.ofMillis(200),
+          () -> assertThat(settled.addAndGet(await(own.checkOnce()))).as("intents settled").isEqualTo(2));
+      StorageInvariant.check(proxy.harness().registry().storage(), cut.stores());
+      assertThat(await(cut.store().scope("acme/app")).used())
+          .isEqualTo(300 * KiB + 100 * KiB + image.config().length + image.manifest().getBytes(StandardCharsets.UTF_8).length);
+    }
+  }
+
   @Test
   void anIntentWhoseRequestIsStillRenewedIsLeftAlone() throws Exception {
     assertThat(proxy.client().pushBlob("acme/app", randomBytes(KiB)).status()).isEqualTo(201);

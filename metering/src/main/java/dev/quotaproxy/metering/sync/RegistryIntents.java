@@ -2,6 +2,7 @@ package dev.quotaproxy.metering.sync;
 
 import dev.quotaproxy.oci.MediaTypes;
 import dev.quotaproxy.oci.Blob;
+import dev.quotaproxy.metering.LiveReservations;
 import dev.quotaproxy.metering.QuotaKeys;
 import dev.quotaproxy.metering.QuotaStore;
 import dev.quotaproxy.metering.RequestLeases;
@@ -27,7 +28,9 @@ import org.slf4j.LoggerFactory;
  * reconciliation asks it, without a client's credentials): a blob it stored is charged, a blob or
  * manifest it no longer has is dropped, and otherwise the record just goes. Without this, a blob stored
  * at that moment would never be charged (it is in no manifest yet, so no reconciliation walk sees it),
- * and a deleted one would stay charged until the next reconciliation.
+ * and a deleted one would stay charged until the next reconciliation. The requests of this process that
+ * ended so are settled the same way from its own copy of their intents ({@link LiveReservations}), a few
+ * seconds after they end, since Redis's copy may be lost with its data.
  */
 public final class RegistryIntents {
   private static final Logger LOG = LoggerFactory.getLogger(RegistryIntents.class);
@@ -85,15 +88,19 @@ public final class RegistryIntents {
     });
   }
 
-  /** One pass over every listed namespace; how many lapsed intents were settled. */
+  /**
+   * One pass: this process's own unsettled intents first (they need no Redis to be found), then the lapsed
+   * intents of every listed namespace; how many were settled.
+   */
   public Future<Integer> checkOnce() {
-    return QuotaKeys.Namespaces.read(redis).compose(listed -> {
-      Future<Integer> all = Future.succeededFuture(0);
+    Future<Integer> own = finish(leases.unsettledIntents());
+    return own.compose(settled -> QuotaKeys.Namespaces.read(redis).compose(listed -> {
+      Future<Integer> all = Future.succeededFuture(settled);
       for (String namespace : listed.names()) {
         all = all.compose(done -> leases.lapsedIntents(namespace).compose(this::finish).map(n -> done + n));
       }
       return all;
-    });
+    }));
   }
 
   private Future<Integer> finish(List<Intent> lapsed) {
@@ -125,19 +132,22 @@ public final class RegistryIntents {
   }
 
   private Future<?> charged(Intent intent, long size) {
-    LOG.warn("{}: blob {} ({} bytes) was stored by a request whose proxy stopped before charging it; charged now",
+    LOG.warn(
+        "{}: blob {} ({} bytes) was stored by a request whose outcome was never recorded (its proxy stopped, or its store call failed); charged now",
         intent.repository(), intent.digest(), size);
     return store.commitBlob(intent.repository(), intent.requestId(), intent.sessionId(), new Blob(intent.digest(), size), "");
   }
 
   private Future<?> manifestCharged(Intent intent) {
-    LOG.warn("{}: manifest {} was stored by a request whose proxy stopped before charging it; charged now",
+    LOG.warn(
+        "{}: manifest {} was stored by a request whose outcome was never recorded (its proxy stopped, or its store call failed); charged now",
         intent.repository(), intent.digest());
     return store.commitManifest(intent.repository(), intent.requestId(), new Blob(intent.digest(), intent.size()), intent.references(), "");
   }
 
   private Future<?> dropped(Intent intent, Future<?> drop) {
-    LOG.warn("{}: {} was deleted by a request whose proxy stopped before recording it; recorded now", intent.repository(), intent.digest());
+    LOG.warn("{}: {} was deleted by a request whose outcome was never recorded (its proxy stopped, or its store call failed); recorded now",
+        intent.repository(), intent.digest());
     return drop;
   }
 

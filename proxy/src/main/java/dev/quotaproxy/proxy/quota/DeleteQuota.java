@@ -1,7 +1,6 @@
 package dev.quotaproxy.proxy.quota;
 
 import dev.quotaproxy.oci.OciNames;
-import dev.quotaproxy.proxy.route.OciOperation;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 
@@ -17,7 +16,10 @@ final class DeleteQuota implements ExchangeQuota {
   private final QuotaPolicy policy;
   private final ExchangeView exchange;
   private final String requestId = QuotaPolicy.requestId();
-  /** Whether an intent was recorded for this delete. */
+  /**
+   * Whether this delete has an intent: held by this process from the moment it is asked for, and in Redis
+   * once recorded there.
+   */
   private boolean intending;
 
   DeleteQuota(QuotaPolicy policy, ExchangeView exchange) {
@@ -27,13 +29,18 @@ final class DeleteQuota implements ExchangeQuota {
 
   /**
    * A delete that may unlink a blob or a manifest records that before it goes (see
-   * {@link QuotaStore#intendDelete}): if its drop is not recorded after the registry's 202, another proxy
-   * asks the registry and records it. Deletes are never refused: without the record, a drop that fails
-   * waits for the reconciliation instead.
+   * {@link QuotaStore#intendDelete}): if its drop is not recorded after the registry's 202, this process
+   * (or, if it died, another) asks the registry and records it. Deletes are never refused: if Redis cannot
+   * record the intent, this process's copy of it still settles a drop that fails.
    */
   @Override
   public Future<Admission> admit() {
     String repository = exchange.oci().repository();
+    intending = switch (exchange.oci().operation()) {
+      case BLOB_DELETE -> OciNames.isDigest(exchange.oci().digest());
+      case MANIFEST_DELETE -> OciNames.isDigest(exchange.oci().reference());
+      default -> false;
+    };
     Future<Void> intended = switch (exchange.oci().operation()) {
       case BLOB_DELETE -> OciNames.isDigest(exchange.oci().digest())
           ? policy.store.intendDelete(repository, requestId, exchange.oci().digest(), false)
@@ -43,8 +50,7 @@ final class DeleteQuota implements ExchangeQuota {
           : Future.succeededFuture();
       default -> Future.succeededFuture();
     };
-    return intended.onSuccess(v -> intending = exchange.oci().operation() != OciOperation.UPLOAD_CANCEL)
-        .map(Admission.FORWARD).otherwise(Admission.FORWARD);
+    return intended.map(Admission.FORWARD).otherwise(Admission.FORWARD);
   }
 
   @Override
@@ -68,7 +74,7 @@ final class DeleteQuota implements ExchangeQuota {
 
   @Override
   public void ended(int status, long bytesIn, long bytesOut) {
-    // A drop that failed leaves the intent: no longer renewed, it lapses and is finished by RegistryIntents.
+    // A drop that failed leaves the intent unsettled: RegistryIntents asks the registry and records it.
     policy.store.requestEnded(requestId);
   }
 

@@ -10,9 +10,10 @@ import org.slf4j.LoggerFactory;
  * (committed, released, or handed to its upload session), which happens once.
  *
  * <p>A request that ends with no answer after recording its intent may have made the registry store what
- * it intended: its reservation is then left to the intent, which, no longer renewed, lapses, and
- * RegistryIntents asks the registry and charges what it holds or lets the reservation go. Any other end
- * releases what the request reserved.
+ * it intended: its reservation is then left to the intent, which RegistryIntents settles a few seconds later
+ * from this process's copy (or, if the process died, from Redis's once its lease lapses): it asks the
+ * registry, and charges what it holds or lets the reservation go. Any other end releases what the request
+ * reserved.
  */
 final class RequestHold {
   private static final Logger LOG = LoggerFactory.getLogger(RequestHold.class);
@@ -78,8 +79,8 @@ final class RequestHold {
 
   /**
    * At the end of a request with no outcome booked after its intent was recorded (the registry died, or
-   * the connection broke, between storing and answering): the intent stays, no longer renewed, and lapses;
-   * RegistryIntents then asks the registry, and charges what it holds or lets the reservation go. Returns
+   * the connection broke, between storing and answering): the intent stays unsettled; RegistryIntents then
+   * asks the registry, and charges what it holds or lets the reservation go. Returns
    * whether the request was left to its intent, now booked.
    */
   boolean leaveToIntent() {

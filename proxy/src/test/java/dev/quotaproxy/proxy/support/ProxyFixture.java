@@ -167,8 +167,13 @@ public final class ProxyFixture implements BeforeAllCallback, AfterAllCallback, 
 
   /** The intents check as a proxy runs it: on this proxy's store, asking the registry with HEAD. */
   public RegistryIntents intents() {
+    return intents(stores());
+  }
+
+  /** The intents check as the proxy on {@code stores} runs it (settling its own requests' intents too). */
+  public RegistryIntents intents(StoreOnRedis stores) {
     URI registry = URI.create(harness.registry().url());
-    return new RegistryIntents(store(), stores().leases(), Redis.createClient(harness.vertx(), harness.redis().url()),
+    return new RegistryIntents(stores.store(), stores.leases(), Redis.createClient(harness.vertx(), harness.redis().url()),
         RegistryIntents.headOn(harness.vertx().createHttpClient(new HttpClientOptions()
             .setDefaultHost(registry.getHost()).setDefaultPort(registry.getPort()))));
   }

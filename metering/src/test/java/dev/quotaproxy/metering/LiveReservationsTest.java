@@ -1,0 +1,72 @@
+package dev.quotaproxy.metering;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.quotaproxy.metering.RequestLeases.Intent;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** What this process holds of its requests' intents, and when one becomes its own to settle. */
+class LiveReservationsTest {
+  private final AtomicLong now = new AtomicLong(1_000_000);
+  private final LiveReservations live = new LiveReservations(now::get);
+
+  private static Intent manifest(String id) {
+    return new Intent(id, Intent.What.COMMIT_MANIFEST, "acme/app", "sha256:" + "a".repeat(64), null, 500, List.of());
+  }
+
+  @Test
+  void anIntentWhoseOutcomeWasRecordedIsNeverSettledAgain() {
+    live.intentOpened(manifest("request:1"));
+    live.outcomeRecorded("request:1");
+    live.requestOver("request:1");
+    now.addAndGet(LiveReservations.SETTLE_AFTER_MILLIS + 1);
+
+    assertThat(live.dueIntents()).isEmpty();
+    assertThat(live.unsettledCount()).isZero();
+  }
+
+  @Test
+  void aRequestThatEndsWithItsOutcomeUnrecordedLeavesItsIntentToSettleAfterAGrace() {
+    live.intentOpened(manifest("request:1"));
+    live.requestOver("request:1");
+
+    assertThat(live.unsettledCount()).isEqualTo(1);
+    assertThat(live.dueIntents()).as("the registry may still be finishing the request").isEmpty();
+    now.addAndGet(LiveReservations.SETTLE_AFTER_MILLIS);
+    assertThat(live.dueIntents()).containsExactly(manifest("request:1"));
+    assertThat(live.dueIntents()).as("due until its outcome is recorded").hasSize(1);
+
+    live.outcomeRecorded("request:1");
+    assertThat(live.dueIntents()).isEmpty();
+    assertThat(live.unsettledCount()).isZero();
+  }
+
+  @Test
+  void aRequestWithNoIntentLeavesNothing() {
+    live.requestOver("request:2");
+    live.requestOver(null);
+    assertThat(live.unsettledCount()).isZero();
+  }
+
+  @Test
+  void anIntentThatCannotBeSettledForAnHourIsGivenUp() {
+    live.intentOpened(manifest("request:1"));
+    live.requestOver("request:1");
+    now.addAndGet(LiveReservations.SETTLE_AFTER_MILLIS + LiveReservations.GIVE_UP_MILLIS + 1);
+
+    assertThat(live.dueIntents()).isEmpty();
+    assertThat(live.unsettledCount()).isZero();
+  }
+
+  @Test
+  void pastItsCapacityAnUnsettledIntentIsCountedNotHeld() {
+    for (int i = 0; i <= LiveReservations.UNSETTLED_CAPACITY; i++) {
+      live.intentOpened(manifest("request:" + i));
+      live.requestOver("request:" + i);
+    }
+    assertThat(live.unsettledCount()).isEqualTo(LiveReservations.UNSETTLED_CAPACITY);
+    assertThat(live.notHeld()).isEqualTo(1);
+  }
+}
