@@ -16,7 +16,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -36,6 +35,8 @@ public final class RedisQuotaStore implements QuotaStore {
   private final LiveReservations live;
   /** Reserves that failed after they were sent, each released whole. */
   private final InDoubtReserves inDoubt;
+  /** Records requests' intents (intend.lua). */
+  private final RequestLeases leases;
 
   /** A store whose reservations all live their TTL. */
   public RedisQuotaStore(NamespaceGate gate, Duration reservationTtl) {
@@ -55,6 +56,7 @@ public final class RedisQuotaStore implements QuotaStore {
     this.reservationTtlMillis = reservationTtl.toMillis();
     this.live = live;
     this.inDoubt = new InDoubtReserves(client, this::release);
+    this.leases = new RequestLeases(client, live, reservationTtl);
   }
 
   @Override
@@ -291,40 +293,19 @@ public final class RedisQuotaStore implements QuotaStore {
 
   @Override
   public Future<Void> intendCommit(String repository, String requestId, String sessionId, String digest) {
-    return intend(new Intent(requestId, Intent.What.COMMIT, repository, digest, sessionId, -1, List.of()));
+    return leases.intend(new Intent(requestId, Intent.What.COMMIT, repository, digest, sessionId, -1, List.of()));
   }
 
   @Override
   public Future<Void> intendDelete(String repository, String requestId, String digest, boolean manifest) {
-    return intend(
+    return leases.intend(
         new Intent(requestId, manifest ? Intent.What.DROP_MANIFEST : Intent.What.DROP_BLOB, repository, digest, null, -1, List.of()));
   }
 
   @Override
   public Future<Void> intendManifest(String repository, String requestId, Blob manifest, List<Blob> references) {
-    return intend(new Intent(requestId, Intent.What.COMMIT_MANIFEST, repository, manifest.digest(), null, manifest.size(),
+    return leases.intend(new Intent(requestId, Intent.What.COMMIT_MANIFEST, repository, manifest.digest(), null, manifest.size(),
         List.copyOf(references)));
-  }
-
-  private Future<Void> intend(Intent intent) {
-    return client.guarded("intend", () -> {
-      checkId(intent.requestId());
-      check(intent.digest() != null && !intent.digest().isEmpty(), "an intent needs a digest");
-      StringBuilder refs = new StringBuilder();
-      for (Blob reference : intent.references()) {
-        refs.append(refs.length() == 0 ? "" : ",").append(reference.digest()).append(':').append(reference.size());
-      }
-      ScopePath namespaceOnly = new ScopePath(client, intent.repository(), List.of());
-      if (live != null) {
-        live.intended(intent.requestId(), intent.repository());
-        // Held by this process too, from before it is sent: the request may go on whether Redis records it or not.
-        live.intentOpened(intent);
-      }
-      return namespaceOnly.run(LuaScripts.INTEND, List.of(), List.of(), List.of(intent.requestId(),
-          intent.what().name().toLowerCase(Locale.ROOT), intent.repository(), intent.digest(), orNone(intent.sessionId()),
-          Long.toString(RequestLeases.leaseMillis(reservationTtlMillis)), intent.size() < 0 ? "" : Long.toString(intent.size()),
-          refs.toString())).mapEmpty();
-    });
   }
 
   /** A request's reservation is a lease when it is kept alive by {@link RequestLeases#keep}; everything else lives its TTL. */

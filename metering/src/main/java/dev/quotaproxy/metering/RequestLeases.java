@@ -88,6 +88,30 @@ public final class RequestLeases {
     });
   }
 
+  /**
+   * Records what a request is about to make the registry do (intend.lua). This process holds it too, from
+   * before it is sent: the request may go on whether Redis records it or not (see {@link LiveReservations}).
+   */
+  Future<Void> intend(Intent intent) {
+    return client.guarded("intend", () -> {
+      StoreClient.checkId(intent.requestId());
+      StoreClient.check(intent.digest() != null && !intent.digest().isEmpty(), "an intent needs a digest");
+      StringBuilder refs = new StringBuilder();
+      for (Blob reference : intent.references()) {
+        refs.append(refs.length() == 0 ? "" : ",").append(reference.digest()).append(':').append(reference.size());
+      }
+      if (live != null) {
+        live.intended(intent.requestId(), intent.repository());
+        live.intentOpened(intent);
+      }
+      return new ScopePath(client, intent.repository(), List.of()).run(LuaScripts.INTEND, List.of(), List.of(),
+          List.of(intent.requestId(), intent.what().name().toLowerCase(Locale.ROOT), intent.repository(), intent.digest(),
+              ScopePath.orNone(intent.sessionId()), Long.toString(leaseMillis), intent.size() < 0 ? "" : Long.toString(intent.size()),
+              refs.toString()))
+          .mapEmpty();
+    });
+  }
+
   /** What a request was about to make the registry do when its intent was recorded (see intend.lua). */
   public record Intent(String requestId, What what, String repository, String digest, String sessionId, long size, List<Blob> references) {
     public enum What { COMMIT, COMMIT_MANIFEST, DROP_BLOB, DROP_MANIFEST }

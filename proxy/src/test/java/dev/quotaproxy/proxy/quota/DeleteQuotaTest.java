@@ -98,15 +98,32 @@ class DeleteQuotaTest {
     assertThat(rules.store.only("release").args()).containsExactly("acme/app", requestId(), -1L);
   }
 
+  /**
+   * Redis could not record the intent, but the proxy holds its own copy: the drop names the request, so
+   * that recording it ends that copy too (and a drop that fails leaves it to be settled with the registry).
+   */
   @Test
-  void anIntentTheStoreCannotRecordNeitherRefusesTheDeleteNorNamesItInTheDrop() {
+  void anIntentTheStoreCannotRecordDoesNotRefuseTheDeleteAndTheDropStillNamesTheRequest() {
     rules.store.fail("intendDelete");
     DeleteQuota rule = rule();
 
     assertThat(done(rule.admit())).isSameAs(Admission.FORWARD);
     done(rule.answered(202, FakeExchange.headers()));
+    rule.ended(202, 0, 0);
 
-    assertThat(rules.store.only("dropBlob").args()).containsExactly("acme/app", DIGEST, "alice", null);
+    assertThat(rules.store.only("dropBlob").args()).containsExactly("acme/app", DIGEST, "alice", requestId());
+  }
+
+  @Test
+  void aDeleteTheRegistryRefusesAfterAnUnrecordedIntentStillEndsTheIntent() {
+    rules.store.fail("intendDelete");
+    DeleteQuota rule = rule();
+
+    done(rule.admit());
+    done(rule.answered(404, FakeExchange.headers()));
+    rule.ended(404, 0, 0);
+
+    assertThat(rules.store.only("release").args()).containsExactly("acme/app", requestId(), -1L);
   }
 
   @Test
