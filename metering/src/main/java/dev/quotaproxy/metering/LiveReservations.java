@@ -5,6 +5,7 @@ import dev.quotaproxy.oci.Scopes;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -30,8 +31,8 @@ import org.slf4j.LoggerFactory;
 public final class LiveReservations {
   private static final Logger LOG = LoggerFactory.getLogger(LiveReservations.class);
   /**
-   * How long an ended request's unrecorded intent waits before the registry is asked what it did: a
-   * registry that lost the connection may still be finishing the request.
+   * How long an ended request's unrecorded intent waits before the registry is asked what it did, when it
+   * never answered: a registry that lost the connection may still be finishing the request.
    */
   public static final long SETTLE_AFTER_MILLIS = 3_000;
   /** Unsettled intents held at most (a registry unreachable for long under load); more are left to Redis's copies. */
@@ -46,6 +47,8 @@ public final class LiveReservations {
 
   private final Map<String, Live> byId = new ConcurrentHashMap<>();
   private final Map<String, Intent> openIntents = new ConcurrentHashMap<>();
+  /** Open intents whose registry answered, and whose recording failed: settled as soon as their request ends. */
+  private final Set<String> answered = ConcurrentHashMap.newKeySet();
   private final Map<String, Unsettled> unsettled = new ConcurrentHashMap<>();
   private final AtomicLong notHeld = new AtomicLong();
   private final LongSupplier clock;
@@ -115,13 +118,25 @@ public final class LiveReservations {
   void outcomeRecorded(String id) {
     if (id != null) {
       openIntents.remove(id);
+      answered.remove(id);
       unsettled.remove(id);
+    }
+  }
+
+  /**
+   * The registry answered the request, and recording what it did failed: nothing is left to wait for, so
+   * the intent is settled as soon as the request ends, before a later change to the same blob can overtake it.
+   */
+  void outcomeNotRecorded(String id) {
+    if (id != null && openIntents.containsKey(id)) {
+      answered.add(id);
     }
   }
 
   /** The request is over: an intent whose outcome was not recorded becomes unsettled. */
   void requestOver(String id) {
     Intent intent = id == null ? null : openIntents.remove(id);
+    boolean wasAnswered = id != null && answered.remove(id);
     if (intent == null) {
       return;
     }
@@ -131,7 +146,8 @@ public final class LiveReservations {
       }
       return;
     }
-    unsettled.put(id, new Unsettled(intent, clock.getAsLong() + SETTLE_AFTER_MILLIS));
+    long now = clock.getAsLong();
+    unsettled.put(id, new Unsettled(intent.endedAt(now), wasAnswered ? now : now + SETTLE_AFTER_MILLIS));
   }
 
   /** The unsettled intents due to be settled with the registry now (each stays until its outcome is recorded). */
@@ -148,6 +164,19 @@ public final class LiveReservations {
       }
     });
     return due;
+  }
+
+  /** The unsettled intents to commit {@code digest} (a blob or a manifest) in {@code repository}. */
+  List<Intent> unsettledCommits(String repository, String digest) {
+    List<Intent> commits = new ArrayList<>();
+    unsettled.values().forEach(held -> {
+      Intent intent = held.intent();
+      if ((intent.what() == Intent.What.COMMIT || intent.what() == Intent.What.COMMIT_MANIFEST) && intent.repository().equals(repository)
+          && intent.digest().equals(digest)) {
+        commits.add(intent);
+      }
+    });
+    return commits;
   }
 
   /** Intents of ended requests whose outcome is not recorded yet. */

@@ -44,6 +44,8 @@ import java.util.List;
  * qp:lost                     STRING present for a minute after this Redis was found empty (see {@link #LOST})
  * qp:{T}:commits              HASH  request id -> {"repo","digest","session","until"}: a closing PUT (or monolithic
  *                                   upload) sent to the registry and not yet charged; see intend_commit.lua
+ * qp:{T}:freed                ZSET  "R digest" -> when a drop took the digest out of R's usage (Redis clock ms),
+ *                                   kept an hour: a commit settled late from an intent is skipped when freed since
  * qp:{T}:epoch                STRING the ledger epoch T's state was last made from (absent: unknown)
  * qp:{T}:restoring            STRING held by the one process restoring T from the ledger
  * qp:{T}:recovering           STRING present for a second after T was restored (new grants wait, see common.lua)
@@ -143,6 +145,11 @@ public final class QuotaKeys {
 
   public String reservationExpiry() {
     return prefix + "res_expiry";
+  }
+
+  /** Blobs and manifests freed in the last hour, by repository (see remove_blob in common.lua). */
+  public String freed() {
+    return prefix + "freed";
   }
 
   /** Commit intents: request id -> what it is about to commit at the registry (see intend_commit.lua). */

@@ -97,6 +97,16 @@ public interface QuotaStore {
   Future<Commit> commitManifest(String repository, String requestId, Blob manifest, List<Blob> references, String user);
 
   /**
+   * As {@link #commitBlob}, settled late from the intent of a request that ended at {@code endedAtMillis}
+   * without its outcome recorded: nothing is charged if the repository freed the blob since (a manifest
+   * charged it meanwhile, and that manifest's delete freed it: the link the registry keeps is not usage).
+   */
+  Future<Commit> commitBlobLate(String repository, String requestId, String sessionId, Blob blob, long endedAtMillis);
+
+  /** As {@link #commitManifest}, settled late as {@link #commitBlobLate}: nothing changes if the repository freed the manifest since. */
+  Future<Commit> commitManifestLate(String repository, String requestId, Blob manifest, List<Blob> references, long endedAtMillis);
+
+  /**
    * The registry unlinked the blob from the repository: it leaves each scope where no other repository
    * under it holds it, unless a manifest of the repository still references it (the registry's garbage
    * collection keeps such a blob, so it stays charged).

@@ -30,33 +30,38 @@ public enum RedisKeyFamily {
       Noticed.KEEP), RESERVATIONS("qp:{T}:res", Source.PROXIES, "as reserved", Noticed.KEEP), RESERVATION_EXPIRY("qp:{T}:res_expiry",
           Source.PROXIES, "as reserved", Noticed.KEEP), COMMITS("qp:{T}:commits", Source.PROXIES,
               "not rebuilt: intents of requests in flight (intend.lua), renewed by their proxies (keep.lua); lost with Redis, "
-                  + "a request whose proxy also dies then leaves what it did to the registry to the reconciliation; brought back "
-                  + "by an older snapshot, they are marked unconfirmed by the restore, and dropped unless a live request renews them",
-              Noticed.KEEP), RECOVERING("qp:{T}:recovering", Source.RECOMPUTED, "a flag with a TTL, set by a restore",
-                  Noticed.NOT_NEEDED), EVENTS("qp:{T}:events", Source.PROXIES,
-                      "entries the ledger had not read yet are applied from the proxies' copies (EventOutbox); the stream starts "
-                          + "again after the ledger's position (LedgerRecovery)",
-                      Noticed.OUTBOX), SEQUENCE("qp:{T}:sequence", Source.LEDGER,
-                          "RedisRestore, from the ledger's highest applied number (or kept, if Redis holds a higher one not yet applied)",
-                          Noticed.SEQUENCE), TRAFFIC("qp:{T}:traffic:H", Source.NOT_READ,
-                              "not rebuilt: hourly counters written for operators, never read back; the ledger keeps traffic from the events",
-                              Noticed.NOT_NEEDED), EGRESS("qp:{T}:egress:S", Source.RECOMPUTED,
-                                  "not rebuilt: the current egress window starts over (at most one window's limit more egress)",
-                                  Noticed.NOT_NEEDED), MARKER("qp:{T}:epoch", Source.LEDGER,
-                                      "set last by every restore: its absence is what makes a namespace unknown",
-                                      Noticed.MARKER), RESTORING("qp:{T}:restoring", Source.RECOMPUTED,
-                                          "a lock with a TTL, taken again by the next restore",
-                                          Noticed.NOT_NEEDED), NAMESPACES("qp:namespaces", Source.LEDGER,
-                                              "the census: the ledger's namespaces and every namespace with a marker (a SCAN), listed with a new census "
-                                                  + "member; every state watch lists the ledger's again; each proxy lists a namespace it writes every 10 s",
-                                              Noticed.CENSUS), SYSTEM("qp:system", Source.LEDGER,
-                                                  "ConfiguredQuotas writes the recorded settings again when a refresh finds none",
-                                                  Noticed.REFRESH), LEDGER_BINDING("qp:ledger", Source.LEDGER,
-                                                      "claimed again by LedgerBinding before any restore and any feeding",
-                                                      Noticed.NOT_NEEDED), LOST("qp:lost", Source.RECOMPUTED,
-                                                          "a flag with a TTL, set when this Redis is found empty",
-                                                          Noticed.NOT_NEEDED), LEDGER_LEASE("qp:ledger-lease", Source.RECOMPUTED,
-                                                              "a lease with a TTL, taken again by the next feed pass", Noticed.NOT_NEEDED);
+                  + "or brought back by an older snapshot (marked unconfirmed by the restore, and dropped unless a live request "
+                  + "renews them), an intent whose request ended unsettled is settled from its proxy's own copy (LiveReservations); "
+                  + "one whose proxy died too leaves what it did to the registry to the reconciliation",
+              Noticed.KEEP), FREED("qp:{T}:freed", Source.RECOMPUTED,
+                  "not rebuilt: frees of the last hour start over; lost, a late commit of a blob freed meanwhile charges it "
+                      + "again, which the reconciliation corrects",
+                  Noticed.NOT_NEEDED), RECOVERING("qp:{T}:recovering", Source.RECOMPUTED, "a flag with a TTL, set by a restore",
+                      Noticed.NOT_NEEDED), EVENTS("qp:{T}:events", Source.PROXIES,
+                          "entries the ledger had not read yet are applied from the proxies' copies (EventOutbox); the stream starts "
+                              + "again after the ledger's position (LedgerRecovery)",
+                          Noticed.OUTBOX), SEQUENCE("qp:{T}:sequence", Source.LEDGER,
+                              "RedisRestore, from the ledger's highest applied number (or kept, if Redis holds a higher one not yet applied)",
+                              Noticed.SEQUENCE), TRAFFIC("qp:{T}:traffic:H", Source.NOT_READ,
+                                  "not rebuilt: hourly counters written for operators, never read back; the ledger keeps traffic from the events",
+                                  Noticed.NOT_NEEDED), EGRESS("qp:{T}:egress:S", Source.RECOMPUTED,
+                                      "not rebuilt: the current egress window starts over (at most one window's limit more egress)",
+                                      Noticed.NOT_NEEDED), MARKER("qp:{T}:epoch", Source.LEDGER,
+                                          "set last by every restore: its absence is what makes a namespace unknown",
+                                          Noticed.MARKER), RESTORING("qp:{T}:restoring", Source.RECOMPUTED,
+                                              "a lock with a TTL, taken again by the next restore",
+                                              Noticed.NOT_NEEDED), NAMESPACES("qp:namespaces", Source.LEDGER,
+                                                  "the census: the ledger's namespaces and every namespace with a marker (a SCAN), listed with a new census "
+                                                      + "member; every state watch lists the ledger's again; each proxy lists a namespace it writes every 10 s",
+                                                  Noticed.CENSUS), SYSTEM("qp:system", Source.LEDGER,
+                                                      "ConfiguredQuotas writes the recorded settings again when a refresh finds none",
+                                                      Noticed.REFRESH), LEDGER_BINDING("qp:ledger", Source.LEDGER,
+                                                          "claimed again by LedgerBinding before any restore and any feeding",
+                                                          Noticed.NOT_NEEDED), LOST("qp:lost", Source.RECOMPUTED,
+                                                              "a flag with a TTL, set when this Redis is found empty",
+                                                              Noticed.NOT_NEEDED), LEDGER_LEASE("qp:ledger-lease", Source.RECOMPUTED,
+                                                                  "a lease with a TTL, taken again by the next feed pass",
+                                                                  Noticed.NOT_NEEDED);
 
   /** Where a family's content comes back from. */
   public enum Source {

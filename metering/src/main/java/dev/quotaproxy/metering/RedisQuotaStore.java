@@ -24,6 +24,9 @@ import java.util.Map;
  * against every other proxy instance and runs on one shard of a Redis Cluster. Calls go through a
  * {@link StoreClient} (its guard, timeout and timing) and, where they change usage, a {@link NamespaceGate};
  * {@link ScopePath} lays out the arguments and reads the replies; the arithmetic is in the scripts.
+ *
+ * <p>Over 350 lines: one short method per {@link QuotaStore} operation, each a guarded call of its
+ * script, with nothing else left to move out.
  */
 public final class RedisQuotaStore implements QuotaStore {
   private static final long TRAFFIC_RETENTION_SECONDS = Duration.ofDays(8).toSeconds();
@@ -147,29 +150,50 @@ public final class RedisQuotaStore implements QuotaStore {
 
   @Override
   public Future<Commit> commitBlob(String repository, String requestId, String sessionId, Blob blob, String user) {
+    return commitBlob(repository, requestId, sessionId, blob, user, "");
+  }
+
+  @Override
+  public Future<Commit> commitBlobLate(String repository, String requestId, String sessionId, Blob blob, long endedAtMillis) {
+    return commitBlob(repository, requestId, sessionId, blob, "", Long.toString(endedAtMillis));
+  }
+
+  /** {@code since}: when the request ended, for a commit settled late (see commit_blob.lua); '' otherwise. */
+  private Future<Commit> commitBlob(String repository, String requestId, String sessionId, Blob blob, String user, String since) {
     return client.guarded("commit_blob", () -> {
       // The size comes from bytes the proxy counted or from the registry; a known size wins over it anyway.
       check(blob.size() >= 0 && blob.size() < MAX_EXACT, "a blob's size must be 0 to 2^53: " + blob);
       ScopePath path = new ScopePath(client, repository, user);
       List<String> args = List.of(orNone(requestId), orNone(sessionId), blob.digest(), Long.toString(blob.size()),
-          Long.toString(reservationTtlMillis));
-      return gate.write(path.namespace, () -> path.run(LuaScripts.COMMIT_BLOB, path.presentKeys(), List.of(), args)).map(path::commit)
-          .onSuccess(v -> recorded(requestId)).onComplete(v -> ended(requestId));
+          Long.toString(reservationTtlMillis), since);
+      return gate.write(path.namespace, () -> path.run(LuaScripts.COMMIT_BLOB, path.presentKeys(), List.of(path.keys.freed()), args))
+          .map(path::commit)
+          .onComplete(v -> recorded(requestId, v.succeeded())).onComplete(v -> ended(requestId));
     });
   }
 
   @Override
   public Future<Commit> commitManifest(String repository, String requestId, Blob manifest, List<Blob> references, String user) {
+    return commitManifest(repository, requestId, manifest, references, user, "");
+  }
+
+  @Override
+  public Future<Commit> commitManifestLate(String repository, String requestId, Blob manifest, List<Blob> references, long endedAtMillis) {
+    return commitManifest(repository, requestId, manifest, references, "", Long.toString(endedAtMillis));
+  }
+
+  private Future<Commit> commitManifest(String repository, String requestId, Blob manifest, List<Blob> references, String user,
+      String since) {
     return client.guarded("commit_manifest", () -> {
       // A manifest's size is its body's, always known: it was read whole to decide on it.
       check(manifest.size() >= 0 && manifest.size() < MAX_EXACT, "a manifest's size must be 0 to 2^53: " + manifest);
       ScopePath path = new ScopePath(client, repository, user);
       List<String> args = new ArrayList<>(List.of(orNone(requestId), manifest.digest(), Long.toString(manifest.size()),
-          Long.toString(reservationTtlMillis)));
+          Long.toString(reservationTtlMillis), since));
       ScopePath.addBlobs(args, references);
       return gate
           .write(path.namespace, () -> path.run(LuaScripts.COMMIT_MANIFEST, path.presentKeys(), path.manifestKeys(manifest.digest()), args))
-          .map(path::commit).onSuccess(v -> recorded(requestId)).onComplete(v -> ended(requestId));
+          .map(path::commit).onComplete(v -> recorded(requestId, v.succeeded())).onComplete(v -> ended(requestId));
     });
   }
 
@@ -178,20 +202,32 @@ public final class RedisQuotaStore implements QuotaStore {
     return client.guarded("drop_blob", () -> {
       ScopePath path = new ScopePath(client, repository, user);
       // The repository's manifests decide whether the registry's garbage collection keeps the blob.
-      List<String> manifestKeys = List.of(path.keys.manifests(repository), path.keys.referenceCounts(repository));
+      List<String> manifestKeys = List.of(path.keys.manifests(repository), path.keys.referenceCounts(repository), path.keys.freed());
       return gate
           .write(path.namespace, () -> path.run(LuaScripts.DROP_BLOB, path.presentKeys(), manifestKeys, List.of(digest, orNone(requestId))))
-          .map(path::change).onSuccess(v -> recorded(requestId));
+          .map(path::change).onComplete(v -> recorded(requestId, v.succeeded()))
+          // A commit of the blob this process could not record yet is overtaken: charged by a manifest, or gone.
+          .onSuccess(v -> pendingCommits(repository, digest).forEach(commit -> release(repository, commit.requestId(), -1)));
     });
   }
 
   @Override
   public Future<Change> dropManifest(String repository, String manifestDigest, String user, String requestId) {
-    return client.guarded("drop_manifest", () -> {
+    // A commit of the manifest this process could not record yet goes first, so its references are known, and freed.
+    Future<?> first = Future.succeededFuture();
+    for (Intent commit : pendingCommits(repository, manifestDigest)) {
+      first = first.compose(v -> commitManifestLate(repository, commit.requestId(), new Blob(manifestDigest, commit.size()),
+          commit.references(), commit.endedAtMillis()));
+    }
+    return first.transform(v -> client.guarded("drop_manifest", () -> {
       ScopePath path = new ScopePath(client, repository, user);
       return gate.write(path.namespace, () -> path.run(LuaScripts.DROP_MANIFEST, path.presentKeys(), path.manifestKeys(manifestDigest),
-          List.of(manifestDigest, orNone(requestId)))).map(path::change).onSuccess(v -> recorded(requestId));
-    });
+          List.of(manifestDigest, orNone(requestId)))).map(path::change).onComplete(v2 -> recorded(requestId, v2.succeeded()));
+    }));
+  }
+
+  private List<Intent> pendingCommits(String repository, String digest) {
+    return live == null ? List.of() : live.unsettledCommits(repository, digest);
   }
 
   @Override
@@ -329,8 +365,15 @@ public final class RedisQuotaStore implements QuotaStore {
 
   /** The outcome of what the id intended is recorded (or there was none): this process no longer settles it. */
   private void recorded(String id) {
-    if (live != null) {
+    recorded(id, true);
+  }
+
+  /** The registry's answer to what the id intended was recorded, or recording it failed: then this process settles it. */
+  private void recorded(String id, boolean succeeded) {
+    if (live != null && succeeded) {
       live.outcomeRecorded(id);
+    } else if (live != null) {
+      live.outcomeNotRecorded(id);
     }
   }
 

@@ -113,8 +113,19 @@ public final class RequestLeases {
   }
 
   /** What a request was about to make the registry do when its intent was recorded (see intend.lua). */
-  public record Intent(String requestId, What what, String repository, String digest, String sessionId, long size, List<Blob> references) {
+  public record Intent(String requestId, What what, String repository, String digest, String sessionId, long size, List<Blob> references,
+      long endedAtMillis) {
     public enum What { COMMIT, COMMIT_MANIFEST, DROP_BLOB, DROP_MANIFEST }
+
+    /** An intent of a request still going (its end not known yet: -1). */
+    public Intent(String requestId, What what, String repository, String digest, String sessionId, long size, List<Blob> references) {
+      this(requestId, what, repository, digest, sessionId, size, references, -1);
+    }
+
+    /** The same intent, of a request that ended at {@code millis} (epoch ms). */
+    public Intent endedAt(long millis) {
+      return new Intent(requestId, what, repository, digest, sessionId, size, references, millis);
+    }
   }
 
   /**
@@ -125,13 +136,17 @@ public final class RequestLeases {
     return live == null ? List.of() : live.dueIntents();
   }
 
-  /** The intents of a namespace whose lease ran out: their proxy died, or their accounting failed (see {@code RegistryIntents}). */
+  /**
+   * The intents of a namespace whose lease ran out: their proxy died, or their accounting failed (see
+   * {@code RegistryIntents}). Each ended when it was last renewed, one lease before its expiry (proxies share
+   * the lease setting).
+   */
   public Future<List<Intent>> lapsedIntents(String namespace) {
     return client.guarded("lapsed_intents", () -> new ScopePath(client, namespace, List.of())
         .run(LuaScripts.LAPSED_INTENTS, List.of(), List.of(), List.of())
         .map(reply -> {
           List<Intent> lapsed = new ArrayList<>();
-          for (int i = 0; reply != null && i + 6 < reply.size(); i += 7) {
+          for (int i = 0; reply != null && i + 7 < reply.size(); i += 8) {
             String session = reply.get(i + 4).toString();
             String size = reply.get(i + 5).toString();
             List<Blob> references = new ArrayList<>();
@@ -143,7 +158,7 @@ public final class RequestLeases {
             }
             lapsed.add(new Intent(reply.get(i).toString(), Intent.What.valueOf(reply.get(i + 1).toString().toUpperCase(Locale.ROOT)),
                 reply.get(i + 2).toString(), reply.get(i + 3).toString(), session.isEmpty() ? null : session,
-                size.isEmpty() ? -1 : Long.parseLong(size), List.copyOf(references)));
+                size.isEmpty() ? -1 : Long.parseLong(size), List.copyOf(references), reply.get(i + 7).toLong() - leaseMillis));
           }
           return lapsed;
         }));

@@ -304,10 +304,30 @@ end
 
 -- The reverse: the blob leaves the repository, and each scope where no other repository holds it.
 -- Once it has left the whole namespace (the outermost scope) its size is forgotten too.
-local function remove_blob(digest)
+-- Blobs freed lately: a sorted set (freed:R... see QuotaKeys.freed) of "repository digest" scored by when a
+-- drop took the digest out of the repository's usage, kept an hour. A commit settled late from an intent
+-- (RegistryIntents) is skipped when its blob was freed after its request ended: a manifest charged it
+-- meanwhile and that manifest's delete freed it, and the link the registry keeps is not usage.
+local FREED_FOR_MS = 3600000
+
+-- Whether the repository's digest was freed at or after `since` (ms, Redis clock; '' or nil: never asked).
+local function freed_since(freed, digest, since)
+  since = tonumber(since)
+  if since == nil then
+    return false
+  end
+  local at = tonumber(redis.call('ZSCORE', freed, SCOPES[SCOPE_COUNT] .. ' ' .. digest))
+  return at ~= nil and at >= since
+end
+
+-- Takes a blob out of the path's scopes; `freed` (see above) records when it left the repository.
+local function remove_blob(digest, freed)
   if redis.call('HEXISTS', SCOPE_KEYS[SCOPE_COUNT], digest) == 0 then
     return
   end
+  local now = now_ms()
+  redis.call('ZADD', freed, now, SCOPES[SCOPE_COUNT] .. ' ' .. digest)
+  redis.call('ZREMRANGEBYSCORE', freed, '-inf', now - FREED_FOR_MS)
   local size = num(redis.call('HGET', SIZES, digest), 0)
   local freed = {}
   for i = 1, SCOPE_COUNT do

@@ -1,5 +1,5 @@
 -- drop_blob: the registry unlinked a blob from the repository.
--- KEYS    common layout; SCOPE_KEYS are present:S; then manifests:R, refcount:R
+-- KEYS    common layout; SCOPE_KEYS are present:S; then manifests:R, refcount:R, freed (see remove_blob)
 -- ARGV    common layout, then: digest, the deleting request's id ('' for none), whose intent (intend.lua) ends
 -- Result  UNKNOWN (-1) when the namespace's state is not known, changing nothing; otherwise
 --         states... (path_states after the change)
@@ -9,13 +9,13 @@
 -- count of repositories holding it drops by one; where it reaches 0 the blob's size leaves that scope's used
 -- bytes, and a blob_removed event names those scopes. A blob the repository does not hold changes nothing.
 
-local MANIFESTS, REFCOUNT = KEYS[EXTRA_KEYS + 1], KEYS[EXTRA_KEYS + 2]
+local MANIFESTS, REFCOUNT, FREED = KEYS[EXTRA_KEYS + 1], KEYS[EXTRA_KEYS + 2], KEYS[EXTRA_KEYS + 3]
 local digest = ARGV[EXTRA_ARGV + 1]
 local request = ARGV[EXTRA_ARGV + 2] or ''
 if dropping_start(request) then
   return UNKNOWN
 end
 if num(redis.call('HGET', REFCOUNT, digest), 0) <= 0 and redis.call('SISMEMBER', MANIFESTS, digest) == 0 then
-  remove_blob(digest)
+  remove_blob(digest, FREED)
 end
 return path_states()

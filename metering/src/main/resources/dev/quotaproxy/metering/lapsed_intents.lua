@@ -3,8 +3,8 @@
 -- KEYS    common layout with no scopes
 -- ARGV    common layout (n = 0)
 -- Result  a flat list: request id, what, repository, digest, session id, size, references ('' for none: see
---         intend.lua), for each lapsed intent; a lapsed intent a restore marked unconfirmed (LedgerRecovery)
---         is deleted instead.
+--         intend.lua), and its expiry (ms), for each lapsed intent; a lapsed intent a restore marked unconfirmed
+--         (LedgerRecovery) is deleted instead.
 
 local now = now_ms()
 local out = {}
@@ -17,7 +17,7 @@ for i = 1, #all, 2 do
     redis.call('HDEL', COMMITS, all[i])
   elseif num(intent['until'], 0) < now then
     for _, value in ipairs({ all[i], intent.what or 'commit', intent.repo or '', intent.digest or '', intent.session or '',
-      intent.size or '', intent.refs or '' }) do
+      intent.size or '', intent.refs or '', int(num(intent['until'], 0)) }) do
       out[#out + 1] = value
     end
   end

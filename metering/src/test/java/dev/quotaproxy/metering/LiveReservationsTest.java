@@ -34,13 +34,23 @@ class LiveReservationsTest {
 
     assertThat(live.unsettledCount()).isEqualTo(1);
     assertThat(live.dueIntents()).as("the registry may still be finishing the request").isEmpty();
+    long ended = now.get();
     now.addAndGet(LiveReservations.SETTLE_AFTER_MILLIS);
-    assertThat(live.dueIntents()).containsExactly(manifest("request:1"));
+    assertThat(live.dueIntents()).as("with the time its request ended").containsExactly(manifest("request:1").endedAt(ended));
     assertThat(live.dueIntents()).as("due until its outcome is recorded").hasSize(1);
 
     live.outcomeRecorded("request:1");
     assertThat(live.dueIntents()).isEmpty();
     assertThat(live.unsettledCount()).isZero();
+  }
+
+  @Test
+  void anIntentWhoseAnswerCameAndWhoseRecordingFailedIsDueAsSoonAsItsRequestEnds() {
+    live.intentOpened(manifest("request:1"));
+    live.outcomeNotRecorded("request:1");
+    live.requestOver("request:1");
+
+    assertThat(live.dueIntents()).extracting(Intent::requestId).containsExactly("request:1");
   }
 
   @Test

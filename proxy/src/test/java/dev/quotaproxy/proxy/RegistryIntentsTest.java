@@ -180,6 +180,36 @@ class RegistryIntentsTest {
     }
   }
 
+  /**
+   * A blob's 201 never came, so its charge is left to its intent; before that is settled, a manifest that
+   * references the blob is pushed (charging it) and deleted (freeing it). The registry keeps the blob's link,
+   * but it is no longer usage: the late settlement must not charge it again.
+   */
+  @Test
+  void aBlobFreedAfterItsRequestEndedUnsettledIsNotChargedAgainWhenTheIntentIsSettled() throws Exception {
+    try (AnswerDroppingRelay relay = AnswerDroppingRelay.start(proxy.harness().vertx(), proxy.harness().registry().url())) {
+      Deployed cut = proxy.harness().startProxy("""
+          quota:
+            scopes:
+              acme: {storage-hard: 10MiB}
+          """, "--upstream", relay.url());
+      OciTestClient.Image image = OciTestClient.image(randomBytes(100 * KiB));
+      assertThat(cut.client().pushBlob("acme/app", image.config()).status()).isEqualTo(201);
+      relay.dropNextCreated();
+      assertThat(cut.client().pushBlob("acme/app", image.layers()[0]).status()).as("the layer's 201 never came").isEqualTo(502);
+      assertThat(cut.client().putManifest("acme/app", "1", image.manifest()).status()).isEqualTo(201);
+      assertThat(cut.client().delete("/v2/acme/app/manifests/" + image.manifestDigest()).status()).isEqualTo(202);
+      long freed = await(cut.store().scope("acme/app")).used();
+
+      RegistryIntents own = proxy.intents(cut.stores());
+      AtomicInteger settled = new AtomicInteger();
+      eventually(Duration.ofSeconds(15), Duration.ofMillis(200),
+          () -> assertThat(settled.addAndGet(await(own.checkOnce()))).as("intents settled").isEqualTo(1));
+      assertThat(await(cut.store().scope("acme/app")).used()).as("nothing charged again").isEqualTo(freed);
+      StorageInvariant.check(proxy.harness().registry().storage(), cut.stores());
+    }
+  }
+
   @Test
   void anIntentWhoseRequestIsStillRenewedIsLeftAlone() throws Exception {
     assertThat(proxy.client().pushBlob("acme/app", randomBytes(KiB)).status()).isEqualTo(201);

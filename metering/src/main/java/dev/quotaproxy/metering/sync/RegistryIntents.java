@@ -35,6 +35,8 @@ import org.slf4j.LoggerFactory;
 public final class RegistryIntents {
   private static final Logger LOG = LoggerFactory.getLogger(RegistryIntents.class);
   public static final long CHECK_MILLIS = 5_000;
+  /** How often this process's own unsettled intents are looked at: most are due as soon as their request ends. */
+  public static final long OWN_CHECK_MILLIS = 250;
   private static final String MANIFEST_TYPES = String.join(", ", MediaTypes.OCI_IMAGE_MANIFEST, MediaTypes.OCI_IMAGE_INDEX,
       MediaTypes.OCI_ARTIFACT_MANIFEST, MediaTypes.DOCKER_MANIFEST, MediaTypes.DOCKER_MANIFEST_LIST);
 
@@ -79,13 +81,23 @@ public final class RegistryIntents {
         }));
   }
 
-  /** Checks every {@link #CHECK_MILLIS}, never two at once. */
+  /** Checks every {@link #CHECK_MILLIS}, and this process's own intents every {@link #OWN_CHECK_MILLIS}; never two at once. */
   public long keepChecking(Vertx vertx) {
-    return Periodic.every(vertx, CHECK_MILLIS, this::checkOnce, done -> {
+    Periodic.every(vertx, OWN_CHECK_MILLIS, this::settleOwn, done -> {
+      if (done.failed()) {
+        LOG.debug("unsettled intents not settled (next round retries): {}", done.cause().toString());
+      }
+    });
+    return Periodic.every(vertx, CHECK_MILLIS, this::settleLapsed, done -> {
       if (done.failed()) {
         LOG.debug("commit intents not checked (next round retries): {}", done.cause().toString());
       }
     });
+  }
+
+  /** This process's own unsettled intents that are due; how many were settled. */
+  public Future<Integer> settleOwn() {
+    return finish(leases.unsettledIntents());
   }
 
   /**
@@ -93,14 +105,18 @@ public final class RegistryIntents {
    * intents of every listed namespace; how many were settled.
    */
   public Future<Integer> checkOnce() {
-    Future<Integer> own = finish(leases.unsettledIntents());
-    return own.compose(settled -> QuotaKeys.Namespaces.read(redis).compose(listed -> {
-      Future<Integer> all = Future.succeededFuture(settled);
+    return settleOwn().compose(own -> settleLapsed().map(lapsed -> own + lapsed));
+  }
+
+  /** The lapsed intents of every listed namespace; how many were settled. */
+  private Future<Integer> settleLapsed() {
+    return QuotaKeys.Namespaces.read(redis).compose(listed -> {
+      Future<Integer> all = Future.succeededFuture(0);
       for (String namespace : listed.names()) {
         all = all.compose(done -> leases.lapsedIntents(namespace).compose(this::finish).map(n -> done + n));
       }
       return all;
-    }));
+    });
   }
 
   private Future<Integer> finish(List<Intent> lapsed) {
@@ -135,14 +151,16 @@ public final class RegistryIntents {
     LOG.warn(
         "{}: blob {} ({} bytes) was stored by a request whose outcome was never recorded (its proxy stopped, or its store call failed); charged now",
         intent.repository(), intent.digest(), size);
-    return store.commitBlob(intent.repository(), intent.requestId(), intent.sessionId(), new Blob(intent.digest(), size), "");
+    return store.commitBlobLate(intent.repository(), intent.requestId(), intent.sessionId(), new Blob(intent.digest(), size),
+        intent.endedAtMillis());
   }
 
   private Future<?> manifestCharged(Intent intent) {
     LOG.warn(
         "{}: manifest {} was stored by a request whose outcome was never recorded (its proxy stopped, or its store call failed); charged now",
         intent.repository(), intent.digest());
-    return store.commitManifest(intent.repository(), intent.requestId(), new Blob(intent.digest(), intent.size()), intent.references(), "");
+    return store.commitManifestLate(intent.repository(), intent.requestId(), new Blob(intent.digest(), intent.size()), intent.references(),
+        intent.endedAtMillis());
   }
 
   private Future<?> dropped(Intent intent, Future<?> drop) {

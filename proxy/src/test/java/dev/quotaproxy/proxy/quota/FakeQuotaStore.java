@@ -164,6 +164,18 @@ final class FakeQuotaStore implements QuotaStore {
   }
 
   @Override
+  public Future<Commit> commitBlobLate(String repository, String requestId, String sessionId, Blob blob, long endedAtMillis) {
+    return call("commitBlobLate", () -> Future.succeededFuture(new Commit(true, blob.size(), List.of())),
+        repository, requestId, sessionId, blob, endedAtMillis);
+  }
+
+  @Override
+  public Future<Commit> commitManifestLate(String repository, String requestId, Blob manifest, List<Blob> references, long endedAtMillis) {
+    return call("commitManifestLate", () -> Future.succeededFuture(new Commit(true, manifest.size(), List.of())),
+        repository, requestId, manifest, references, endedAtMillis);
+  }
+
+  @Override
   public Future<Change> dropBlob(String repository, String digest, String user, String requestId) {
     return call("dropBlob", () -> Future.succeededFuture(new Change(List.of())), repository, digest, user, requestId);
   }
