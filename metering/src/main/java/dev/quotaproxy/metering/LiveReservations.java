@@ -1,6 +1,5 @@
 package dev.quotaproxy.metering;
 
-import dev.quotaproxy.metering.RequestLeases.Intent;
 import dev.quotaproxy.oci.Scopes;
 import java.util.ArrayList;
 import java.util.List;

@@ -5,7 +5,6 @@ import static dev.quotaproxy.metering.ScopePath.orNone;
 import static dev.quotaproxy.metering.StoreClient.check;
 import static dev.quotaproxy.metering.StoreClient.checkId;
 
-import dev.quotaproxy.metering.RequestLeases.Intent;
 import dev.quotaproxy.oci.Blob;
 import io.vertx.core.Future;
 import io.vertx.redis.client.Command;

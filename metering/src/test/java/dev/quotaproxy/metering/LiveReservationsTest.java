@@ -2,7 +2,6 @@ package dev.quotaproxy.metering;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.metering.RequestLeases.Intent;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;

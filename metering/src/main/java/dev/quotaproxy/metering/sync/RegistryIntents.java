@@ -6,7 +6,7 @@ import dev.quotaproxy.metering.LiveReservations;
 import dev.quotaproxy.metering.QuotaKeys;
 import dev.quotaproxy.metering.QuotaStore;
 import dev.quotaproxy.metering.RequestLeases;
-import dev.quotaproxy.metering.RequestLeases.Intent;
+import dev.quotaproxy.metering.Intent;
 import dev.quotaproxy.metering.schedule.Periodic;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;

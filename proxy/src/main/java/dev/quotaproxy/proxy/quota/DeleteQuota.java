@@ -57,8 +57,8 @@ final class DeleteQuota implements ExchangeQuota {
   public Future<Answer> answered(int status, MultiMap headers) {
     String repository = exchange.oci().repository();
     if (status / 100 != 2) {
-      endIntent(repository);
-      return Future.succeededFuture(Answer.RELAY);
+      // Awaited: the client's next request finds the intent gone.
+      return endIntent(repository).map(Answer.RELAY).otherwise(Answer.RELAY);
     }
     Future<?> recorded = switch (exchange.oci().operation()) {
       case BLOB_DELETE -> policy.store.dropBlob(repository, exchange.oci().digest(), exchange.user(), intending ? requestId : null);
@@ -79,10 +79,11 @@ final class DeleteQuota implements ExchangeQuota {
   }
 
   /** The registry did not delete: the intent goes (by ending the request's id). */
-  private void endIntent(String repository) {
-    if (intending) {
-      intending = false;
-      policy.store.release(repository, requestId, -1);
+  private Future<Void> endIntent(String repository) {
+    if (!intending) {
+      return Future.succeededFuture();
     }
+    intending = false;
+    return policy.store.release(repository, requestId, -1);
   }
 }
