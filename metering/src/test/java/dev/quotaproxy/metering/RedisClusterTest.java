@@ -55,7 +55,7 @@ class RedisClusterTest {
     cluster = TestRedisCluster.start();
     standalone = TestRedis.start();
     vertx = Vertx.vertx();
-    namespaces = onEveryPrimary();
+    namespaces = TestRedisCluster.namespacesOnEveryPrimary();
   }
 
   @AfterAll
@@ -85,7 +85,7 @@ class RedisClusterTest {
   void theNamespacesOfTheTestLiveOnThreeNodes() {
     Set<Integer> owners = new HashSet<>();
     for (String namespace : namespaces) {
-      int slot = slot(QuotaKeys.of(namespace).used());
+      int slot = TestRedisCluster.slot(QuotaKeys.of(namespace).used());
       assertThat(cluster.cli(cluster.ports().get(0), "CLUSTER", "KEYSLOT", QuotaKeys.of(namespace).used()).trim())
           .as("CRC16 of the hash tag, as Redis computes it").isEqualTo(String.valueOf(slot));
       owners.add(slot * 3 / 16384);
@@ -115,7 +115,7 @@ class RedisClusterTest {
     Set<String> scripts = new TreeSet<>();
     for (Call call : recording.calls) {
       Set<Integer> slots = new TreeSet<>();
-      call.keys.forEach(key -> slots.add(slot(key)));
+      call.keys.forEach(key -> slots.add(TestRedisCluster.slot(key)));
       assertThat(slots).as(call.name + " " + call.keys).hasSizeLessThanOrEqualTo(1);
       if (call.script != null) {
         scripts.add(call.script);
@@ -298,38 +298,6 @@ class RedisClusterTest {
     Collections.sort(listed);
     seen.add(listed);
     return seen;
-  }
-
-  // --- slots -------------------------------------------------------------------------------------
-
-  /** Namespaces named ns0, ns1, ... until one lives in each third of the slots (a node each, as redis-cli assigns them). */
-  private static List<String> onEveryPrimary() {
-    Map<Integer, String> byThird = new TreeMap<>();
-    for (int i = 0; byThird.size() < 3; i++) {
-      String namespace = "ns" + i;
-      byThird.putIfAbsent(slot(QuotaKeys.of(namespace).used()) * 3 / 16384, namespace);
-    }
-    return List.copyOf(byThird.values());
-  }
-
-  /** The Redis Cluster slot of a key: CRC16 (XMODEM) of its hash tag, or of the whole key without one, mod 16384. */
-  static int slot(String key) {
-    int open = key.indexOf('{');
-    if (open >= 0) {
-      int close = key.indexOf('}', open + 1);
-      if (close > open + 1) {
-        key = key.substring(open + 1, close);
-      }
-    }
-    int crc = 0;
-    for (byte b : key.getBytes(StandardCharsets.UTF_8)) {
-      crc ^= (b & 0xff) << 8;
-      for (int bit = 0; bit < 8; bit++) {
-        crc = (crc & 0x8000) != 0 ? (crc << 1) ^ 0x1021 : crc << 1;
-        crc &= 0xffff;
-      }
-    }
-    return crc % 16384;
   }
 
   // --- recording ---------------------------------------------------------------------------------

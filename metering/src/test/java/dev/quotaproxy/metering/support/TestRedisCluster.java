@@ -11,6 +11,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -80,6 +82,36 @@ public final class TestRedisCluster implements AutoCloseable {
   /** Empties every primary (FLUSHALL is node-local). */
   public void flushAll() {
     ports.forEach(port -> cli(port, "FLUSHALL"));
+  }
+
+  /** Namespaces named ns0, ns1, ... until one lives in each third of the slots (a node each, as redis-cli assigns them). */
+  public static List<String> namespacesOnEveryPrimary() {
+    Map<Integer, String> byThird = new TreeMap<>();
+    for (int i = 0; byThird.size() < 3; i++) {
+      String namespace = "ns" + i;
+      byThird.putIfAbsent(slot("qp:{" + namespace + "}:used") * 3 / 16384, namespace);
+    }
+    return List.copyOf(byThird.values());
+  }
+
+  /** The Redis Cluster slot of a key: CRC16 (XMODEM) of its hash tag, or of the whole key without one, mod 16384. */
+  public static int slot(String key) {
+    int open = key.indexOf('{');
+    if (open >= 0) {
+      int close = key.indexOf('}', open + 1);
+      if (close > open + 1) {
+        key = key.substring(open + 1, close);
+      }
+    }
+    int crc = 0;
+    for (byte b : key.getBytes(StandardCharsets.UTF_8)) {
+      crc ^= (b & 0xff) << 8;
+      for (int bit = 0; bit < 8; bit++) {
+        crc = (crc & 0x8000) != 0 ? (crc << 1) ^ 0x1021 : crc << 1;
+        crc &= 0xffff;
+      }
+    }
+    return crc % 16384;
   }
 
   private void startServers() throws IOException, InterruptedException {
