@@ -1,7 +1,6 @@
 package dev.quotaproxy.metering;
 
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisCluster;
@@ -12,21 +11,21 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
- * A Redis Cluster client ({@link RedisClients#create}) that can also reach every primary: what a node
+ * A Redis Cluster client (made by {@code RedisClients}) that can also reach every primary: what a node
  * answers only for itself (SCAN, CONFIG GET, SCRIPT LOAD, PING) is asked of each (see {@link RedisNodes}).
  * Everything else goes to the Vert.x Cluster client, which routes each command by the slot of its keys.
  */
 final class ClusterRedis implements Redis {
-  private final Vertx vertx;
   private final Redis cluster;
-  private final RedisClients clients;
+  private final Function<String, Redis> nodes;
 
-  ClusterRedis(Vertx vertx, Redis cluster, RedisClients clients) {
-    this.vertx = vertx;
+  /** Over the Cluster client; {@code nodes} makes a client of one node, given as {@code host:port}. */
+  ClusterRedis(Redis cluster, Function<String, Redis> nodes) {
     this.cluster = cluster;
-    this.clients = clients;
+    this.nodes = nodes;
   }
 
   /** The request sent to every primary, one reply each. */
@@ -48,7 +47,7 @@ final class ClusterRedis implements Redis {
 
   /** A client of its own to one node, closed by the caller. */
   Redis node(String hostAndPort) {
-    return clients.node(vertx, hostAndPort);
+    return nodes.apply(hostAndPort);
   }
 
   @Override

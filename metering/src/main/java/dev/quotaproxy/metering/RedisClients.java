@@ -80,7 +80,7 @@ public final class RedisClients {
   /** A client with these options (made by {@link #options()}); the caller closes it. */
   public Redis create(Vertx vertx, RedisOptions options) {
     Redis client = Redis.createClient(vertx, options);
-    return mode == ProxyConfig.Redis.Mode.CLUSTER ? new ClusterRedis(vertx, client, this) : client;
+    return mode == ProxyConfig.Redis.Mode.CLUSTER ? new ClusterRedis(client, node -> node(vertx, node)) : client;
   }
 
   /** A client with the client's default pool. */

@@ -108,7 +108,7 @@ class RedisClusterTest {
     // Under the Cluster client's wrapper, so that the reads over many namespaces still go by namespace.
     RedisClients clients = clusterClients();
     RecordingRedis recording = new RecordingRedis(Redis.createClient(vertx, clients.options()));
-    StoreClient client = StoreClient.over(new ClusterRedis(vertx, recording, clients));
+    StoreClient client = StoreClient.over(new ClusterRedis(recording, node -> clients.node(vertx, node)));
     scenario(client, new NamespaceGate(client));
 
     assertThat(recording.calls).isNotEmpty();
