@@ -5,6 +5,8 @@ import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -131,6 +133,46 @@ public final class Parsers {
         throw new IllegalArgumentException("may have only a database number after the host, like redis://redis.internal:6379/0");
       }
       return uri;
+    };
+  }
+
+  /**
+   * Comma-separated {@code redis://} or {@code rediss://} URLs (the seeds of a Redis Cluster, or the
+   * Sentinels), each checked as {@link #redisUrl()} checks one; at least one, none twice.
+   */
+  public static ValueParser<List<URI>> redisUrls() {
+    ValueParser<URI> one = redisUrl();
+    return text -> {
+      List<URI> urls = new ArrayList<>();
+      String[] parts = text.split(",", -1);
+      for (int i = 0; i < parts.length; i++) {
+        if (parts[i].isBlank()) {
+          throw new IllegalArgumentException("must be URLs separated by single commas, like redis://10.0.0.1:6379,redis://10.0.0.2:6379");
+        }
+        URI url;
+        try {
+          url = one.parse(parts[i]);
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException("URL " + (i + 1) + " " + e.getMessage());
+        }
+        if (urls.contains(url)) {
+          throw new IllegalArgumentException("URL " + (i + 1) + " is given twice");
+        }
+        urls.add(url);
+      }
+      return List.copyOf(urls);
+    };
+  }
+
+  /** One of the given words, in any case: the lowercase word. */
+  public static ValueParser<String> oneOf(String... words) {
+    List<String> allowed = List.of(words);
+    return text -> {
+      String word = text.trim().toLowerCase(Locale.ROOT);
+      if (!allowed.contains(word)) {
+        throw new IllegalArgumentException("must be one of " + String.join(", ", allowed));
+      }
+      return word;
     };
   }
 

@@ -64,18 +64,46 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
   }
 
   /**
-   * @param url      the Redis that holds quota state; empty to start an embedded one
-   * @param poolSize connections per proxy process
+   * Where the quota state lives: one Redis ({@code url}), a Redis Cluster (its seed {@code nodes}), or a
+   * master found through Sentinels ({@code nodes}, {@code masterName}).
+   *
+   * @param url        the standalone Redis; empty (and standalone) to start an embedded one
+   * @param poolSize   connections per proxy process
+   * @param mode       standalone, cluster or sentinel
+   * @param nodes      the Cluster's seed nodes, or the Sentinels; empty when standalone
+   * @param masterName the name the Sentinels know the master by; only with Sentinel
    */
-  public record Redis(Optional<URI> url, int poolSize) {
-    public boolean embedded() {
-      return url.isEmpty();
+  public record Redis(Optional<URI> url, int poolSize, Mode mode, List<URI> nodes, Optional<String> masterName) {
+    public enum Mode {
+      STANDALONE, CLUSTER, SENTINEL
     }
 
-    /** Without the URL's password: configurations get logged. */
+    public Redis {
+      nodes = List.copyOf(nodes);
+    }
+
+    /** One standalone Redis at {@code url} (or embedded when empty). */
+    public Redis(Optional<URI> url, int poolSize) {
+      this(url, poolSize, Mode.STANDALONE, List.of(), Optional.empty());
+    }
+
+    public boolean embedded() {
+      return mode == Mode.STANDALONE && url.isEmpty();
+    }
+
+    /** Without the URLs' passwords: configurations get logged. */
     @Override
     public String toString() {
-      return "Redis[url=" + url.map(u -> Redaction.hidePassword(u.toString())).orElse("embedded") + ", poolSize=" + poolSize + "]";
+      String where = switch (mode) {
+        case STANDALONE -> "url=" + url.map(u -> Redaction.hidePassword(u.toString())).orElse("embedded");
+        case CLUSTER -> "cluster=" + hidden(nodes);
+        case SENTINEL -> "sentinel=" + hidden(nodes) + ", masterName=" + masterName.orElse("");
+      };
+      return "Redis[" + where + ", poolSize=" + poolSize + "]";
+    }
+
+    private static List<String> hidden(List<URI> urls) {
+      return urls.stream().map(u -> Redaction.hidePassword(u.toString())).toList();
     }
   }
 
@@ -180,6 +208,16 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
   public static final Setting<URI> REDIS_URL = Setting.optional("redis.url", "URL",
       "Redis that holds quota state, redis:// or rediss:// (TLS), with user, password and database number as needed. Unset: the proxy starts an embedded Redis, for a single proxy instance.",
       Parsers.redisUrl());
+  public static final Setting<String> REDIS_MODE = Setting.withDefault("redis.mode", "standalone|cluster|sentinel",
+      "How Redis is deployed: one server at redis.url (standalone), a Redis Cluster whose seed nodes are redis.nodes,"
+          + " or a master found through the Sentinels at redis.nodes under redis.master-name.",
+      "standalone", Parsers.oneOf("standalone", "cluster", "sentinel"));
+  public static final Setting<List<URI>> REDIS_NODES = Setting.optional("redis.nodes", "URL,URL,...",
+      "With redis.mode cluster, some of the Cluster's nodes (the rest are found from them); with sentinel, the Sentinels."
+          + " Comma-separated redis:// or rediss:// URLs, with user and password as needed.",
+      Parsers.redisUrls());
+  public static final Setting<String> REDIS_MASTER_NAME = Setting.optional("redis.master-name", "NAME",
+      "With redis.mode sentinel, the name the Sentinels know the master by (sentinel monitor NAME ...).", Parsers.text());
   public static final Setting<Integer> REDIS_POOL_SIZE = Setting.withDefault("redis.pool-size", "N",
       "Connections to Redis per proxy process.", "32", Parsers.intBetween(1, 10_000));
   public static final Setting<URI> POSTGRES_URL = Setting.optional("postgres.url", "URL",
@@ -253,7 +291,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
       UPSTREAM_CONTINUE_TIMEOUT,
       LISTEN_HOST, LISTEN_PORT, LISTEN_TLS_CERT, LISTEN_TLS_KEY, LISTEN_TRUST_FORWARDED, LISTEN_IDLE_TIMEOUT,
       EVENT_LOOPS, ZERO_COPY,
-      REDIS_URL, REDIS_POOL_SIZE,
+      REDIS_URL, REDIS_MODE, REDIS_NODES, REDIS_MASTER_NAME, REDIS_POOL_SIZE,
       POSTGRES_URL, POSTGRES_POOL_SIZE, LEDGER_BATCH_SIZE, LEDGER_RETENTION_DAYS, LEDGER_RECONCILE_INTERVAL,
       QUOTA_ENABLED, QUOTA_FAIL_OPEN, QUOTA_RESERVATION_TTL, QUOTA_CHUNK_RESERVATION,
       QUOTA_BODY_FIRST_BYTE_TIMEOUT, QUOTA_MANIFEST_BODY_TIMEOUT, QUOTA_MANIFEST_BUFFER, QUOTA_MAX_MANIFEST_REFERENCES,
@@ -284,6 +322,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
     if (s.find(UPSTREAM_CA).isPresent() && !origin.getScheme().equals("https")) {
       problems.add("upstream.ca (from " + s.sourceOf(UPSTREAM_CA) + ") is only used with an https:// upstream.url, but it is " + origin);
     }
+    ProxyConfig.Redis redis = redis(s, problems);
     Map<String, Limits> scopes = scopeLimits(s, problems);
     List<AdminTokenConfig> tokens = adminTokens(s, problems);
     if (!problems.isEmpty()) {
@@ -296,7 +335,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
             s.get(UPSTREAM_CONNECT_TIMEOUT), s.get(UPSTREAM_IDLE_TIMEOUT), s.get(UPSTREAM_CONTINUE_TIMEOUT)),
         s.get(EVENT_LOOPS),
         s.get(ZERO_COPY),
-        new Redis(s.find(REDIS_URL), s.get(REDIS_POOL_SIZE)),
+        redis,
         new Quota(s.get(QUOTA_ENABLED), s.get(QUOTA_FAIL_OPEN), s.get(QUOTA_RESERVATION_TTL), s.get(QUOTA_CHUNK_RESERVATION),
             new SystemQuota(s.get(QUOTA_SYSTEM_HARD_STORAGE), s.get(QUOTA_SYSTEM_WRITE_RATIO), s.get(QUOTA_SYSTEM_READ_ONLY),
                 s.get(QUOTA_SYSTEM_REFRESH)),
@@ -306,6 +345,51 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
         new Ledger(s.find(POSTGRES_URL), s.get(POSTGRES_POOL_SIZE), s.get(LEDGER_BATCH_SIZE), s.get(LEDGER_RETENTION_DAYS),
             s.get(LEDGER_RECONCILE_INTERVAL)),
         new Admin(s.get(ADMIN_HOST), s.get(ADMIN_PORT), tokens));
+  }
+
+  /** The redis.* settings, checked together: each mode takes its own and refuses the others'. */
+  private static ProxyConfig.Redis redis(Settings s, List<String> problems) {
+    Redis.Mode mode = Redis.Mode.valueOf(s.get(REDIS_MODE).toUpperCase(java.util.Locale.ROOT));
+    Optional<URI> url = s.find(REDIS_URL);
+    List<URI> nodes = s.find(REDIS_NODES).orElse(List.of());
+    Optional<String> masterName = s.find(REDIS_MASTER_NAME);
+    String given = "redis.mode " + s.get(REDIS_MODE) + " (from " + s.sourceOf(REDIS_MODE) + ")";
+    switch (mode) {
+      case STANDALONE -> {
+        if (!nodes.isEmpty()) {
+          problems.add("redis.nodes (from " + s.sourceOf(REDIS_NODES) + ") is only used with redis.mode cluster or sentinel:"
+              + " a single Redis is given in redis.url");
+        }
+        if (masterName.isPresent()) {
+          problems.add("redis.master-name (from " + s.sourceOf(REDIS_MASTER_NAME) + ") is only used with redis.mode sentinel");
+        }
+      }
+      case CLUSTER, SENTINEL -> {
+        String what = mode == Redis.Mode.CLUSTER ? "some of the Cluster's nodes" : "the Sentinels";
+        if (url.isPresent()) {
+          problems.add(given + " takes its Redis from redis.nodes, not redis.url (from " + s.sourceOf(REDIS_URL)
+              + "): give " + what + " in redis.nodes instead");
+        }
+        if (nodes.isEmpty()) {
+          problems.add(given + " needs redis.nodes: " + what + ", like redis://10.0.0.1:6379,redis://10.0.0.2:6379");
+        }
+        if (mode == Redis.Mode.CLUSTER) {
+          masterName.ifPresent(name -> problems.add(
+              "redis.master-name (from " + s.sourceOf(REDIS_MASTER_NAME) + ") is only used with redis.mode sentinel, not cluster"));
+          for (URI node : nodes) {
+            String path = node.getRawPath();
+            if (path != null && !path.isEmpty() && !path.equals("/") && !path.equals("/0")) {
+              problems.add("redis.nodes (from " + s.sourceOf(REDIS_NODES) + "): a Redis Cluster has only database 0;"
+                  + " leave the database number out of its URLs");
+              break;
+            }
+          }
+        } else if (masterName.isEmpty()) {
+          problems.add(given + " needs redis.master-name: the name the Sentinels monitor the master under");
+        }
+      }
+    }
+    return new Redis(url, s.get(REDIS_POOL_SIZE), mode, nodes, masterName);
   }
 
   private static List<AdminTokenConfig> adminTokens(Settings s, List<String> problems) {

@@ -21,6 +21,14 @@ final class Redaction {
    * a user name by mistake costs little.
    */
   static String hidePassword(String text) {
+    // A list of URLs (redis.nodes): each one's password is hidden.
+    if (text.indexOf(',') >= 0) {
+      return java.util.Arrays.stream(text.split(",", -1)).map(Redaction::hideOne).collect(java.util.stream.Collectors.joining(","));
+    }
+    return hideOne(text);
+  }
+
+  private static String hideOne(String text) {
     String hidden = USER_INFO_PASSWORD.matcher(text).replaceFirst("$1***@");
     hidden = USER_INFO_WITHOUT_USER.matcher(hidden).replaceFirst("$1***@");
     return PASSWORD_PARAMETER.matcher(hidden).replaceAll("$1***");

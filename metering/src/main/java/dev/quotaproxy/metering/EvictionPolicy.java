@@ -31,11 +31,12 @@ public final class EvictionPolicy {
   }
 
   /**
-   * Fails with {@link EvictingRedisException} when Redis would evict keys. A Redis that refuses
-   * {@code CONFIG} (managed services rename it) cannot be checked: that is logged, and passes.
+   * Fails with {@link EvictingRedisException} when Redis would evict keys: on a Redis Cluster, when any
+   * primary would (each has its own setting). A Redis that refuses {@code CONFIG} (managed services rename
+   * it) cannot be checked: that is logged, and passes.
    */
   public static Future<Void> check(Redis redis) {
-    return redis.send(Request.cmd(Command.CONFIG).arg("GET").arg("maxmemory-policy")).transform(done -> {
+    return RedisNodes.onEveryPrimary(redis, Request.cmd(Command.CONFIG).arg("GET").arg("maxmemory-policy")).transform(done -> {
       if (done.failed()) {
         String message = String.valueOf(done.cause().getMessage());
         if (message.startsWith("ERR") || message.startsWith("NOPERM")) {
@@ -44,8 +45,13 @@ public final class EvictionPolicy {
         }
         return Future.failedFuture(done.cause());
       }
-      String policy = valueOf(done.result());
-      return policy == null || policy.equals(SAFE) ? Future.succeededFuture() : Future.failedFuture(new EvictingRedisException(policy));
+      for (Response reply : done.result()) {
+        String policy = valueOf(reply);
+        if (policy != null && !policy.equals(SAFE)) {
+          return Future.failedFuture(new EvictingRedisException(policy));
+        }
+      }
+      return Future.succeededFuture();
     });
   }
 

@@ -74,16 +74,21 @@ final class LuaScripts {
     this.events = events;
   }
 
-  /** SCRIPT LOADs every script; fails if Redis rejects one or names it differently than we do. */
+  /**
+   * SCRIPT LOADs every script (on a Redis Cluster, on every primary: each node has its own script cache);
+   * fails if Redis rejects one or names it differently than we do.
+   */
   Future<Void> load() {
-    List<Future<Response>> loads = new ArrayList<>();
+    List<Future<Void>> loads = new ArrayList<>();
     for (Script script : ALL) {
-      loads.add(redis.send(Request.cmd(Command.SCRIPT).arg("LOAD").arg(script.source())).compose(sha -> {
-        if (sha == null || !script.sha().equals(sha.toString())) {
-          return Future
-              .failedFuture(new IllegalStateException("Redis named script " + script.name() + " " + sha + ", expected " + script.sha()));
+      loads.add(RedisNodes.onEveryPrimary(redis, Request.cmd(Command.SCRIPT).arg("LOAD").arg(script.source())).compose(shas -> {
+        for (Response sha : shas) {
+          if (sha == null || !script.sha().equals(sha.toString())) {
+            return Future
+                .failedFuture(new IllegalStateException("Redis named script " + script.name() + " " + sha + ", expected " + script.sha()));
+          }
         }
-        return Future.succeededFuture(sha);
+        return Future.succeededFuture();
       }));
     }
     return Future.all(loads).mapEmpty();

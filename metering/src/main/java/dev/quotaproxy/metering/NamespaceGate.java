@@ -109,7 +109,7 @@ public final class NamespaceGate {
     LOG.warn("the list of namespaces in Redis is not complete (was its data lost?): listing every namespace again");
     return recovery.namespacesOutsideRedis().compose(known -> {
       Set<String> all = new TreeSet<>(known);
-      return scanMarkers("0", all).compose(v -> {
+      return scanMarkers(all).compose(v -> {
         Request add = Request.cmd(Command.SADD).arg(QuotaKeys.NAMESPACES);
         all.forEach(add::arg);
         add.arg(QuotaKeys.CENSUS_PREFIX + UUID.randomUUID());
@@ -118,17 +118,16 @@ public final class NamespaceGate {
     });
   }
 
-  private Future<Void> scanMarkers(String cursor, Set<String> found) {
-    return client.redis.send(Request.cmd(Command.SCAN).arg(cursor).arg("MATCH").arg(QuotaKeys.of("*").epoch()).arg("COUNT").arg(1000))
-        .compose(reply -> {
-          reply.get(1).forEach(key -> {
-            String namespace = QuotaKeys.namespaceOfKey(key.toString());
-            if (namespace != null) {
-              found.add(namespace);
-            }
-          });
-          String next = reply.get(0).toString();
-          return next.equals("0") ? Future.succeededFuture() : scanMarkers(next, found);
-        });
+  /** Every namespace with a state marker, on every node. */
+  private Future<Void> scanMarkers(Set<String> found) {
+    return RedisNodes.scan(client.redis, QuotaKeys.of("*").epoch()).map(keys -> {
+      keys.forEach(key -> {
+        String namespace = QuotaKeys.namespaceOfKey(key);
+        if (namespace != null) {
+          found.add(namespace);
+        }
+      });
+      return null;
+    });
   }
 }

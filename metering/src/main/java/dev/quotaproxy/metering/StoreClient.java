@@ -69,14 +69,23 @@ public final class StoreClient {
    * a few dozen concurrent uploads, so the pool is sized here and waiting is generous. Call
    * {@link #loadScripts()} before serving; {@link #close()} closes the pool.
    */
-  public static StoreClient create(Vertx vertx, String redisUrl, int poolSize, EmittedEvents events, CallTimer timer) {
-    RedisOptions options = new RedisOptions()
-        .setConnectionString(redisUrl)
+  public static StoreClient create(Vertx vertx, RedisClients redis, int poolSize, EmittedEvents events, CallTimer timer) {
+    RedisOptions options = redis.options()
         .setMaxPoolSize(poolSize)
         .setMaxPoolWaiting(MAX_POOL_WAITING)
         .setMaxWaitingHandlers(MAX_WAITING_HANDLERS)
         .setPoolName("quota-store-" + CLIENTS.incrementAndGet());
-    return new StoreClient(vertx, Redis.createClient(vertx, options), true, timer, events);
+    return new StoreClient(vertx, redis.create(vertx, options), true, timer, events);
+  }
+
+  /** As {@link #create(Vertx, RedisClients, int, EmittedEvents, CallTimer)}, on one standalone Redis at this URL. */
+  public static StoreClient create(Vertx vertx, String redisUrl, int poolSize, EmittedEvents events, CallTimer timer) {
+    return create(vertx, RedisClients.standalone(redisUrl), poolSize, events, timer);
+  }
+
+  /** As {@link #create(Vertx, RedisClients, int, EmittedEvents, CallTimer)}, with no one receiving events and no timing. */
+  public static StoreClient create(Vertx vertx, RedisClients redis, int poolSize) {
+    return create(vertx, redis, poolSize, EmittedEvents.NONE, CallTimer.UNTIMED);
   }
 
   /** As {@link #create(Vertx, String, int, EmittedEvents, CallTimer)}, with no one receiving events and no timing. */

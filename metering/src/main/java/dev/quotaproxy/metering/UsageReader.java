@@ -18,8 +18,8 @@ import java.util.TreeSet;
  * system). Whatever reads every namespace does so through one scan, {@link #eachNamespace}: the
  * namespaces Redis lists, read in pipelined batches.
  *
- * <p>A batch mixes hash slots, which a standalone Redis accepts; on a Redis Cluster client the requests
- * would have to be grouped by node first.
+ * <p>A batch mixes namespaces, so hash slots: it goes through {@link RedisNodes#pipelined}, one pipeline on
+ * one Redis, one per namespace on a Redis Cluster.
  */
 public final class UsageReader {
   /** Namespaces read per pipelined batch. */
@@ -183,15 +183,14 @@ public final class UsageReader {
   }
 
   private <T> Future<List<T>> batch(List<String> namespaces, NamespaceRead<T> read) {
-    List<Request> requests = new ArrayList<>();
+    List<List<Request>> requests = new ArrayList<>(namespaces.size());
     for (String namespace : namespaces) {
-      requests.addAll(read.requests(namespace, QuotaKeys.of(namespace)));
+      requests.add(read.requests(namespace, QuotaKeys.of(namespace)));
     }
-    int width = requests.size() / Math.max(1, namespaces.size());
-    return client.redis.batch(requests).map(replies -> {
+    return RedisNodes.pipelined(client.redis, requests).map(replies -> {
       List<T> results = new ArrayList<>(namespaces.size());
       for (int i = 0; i < namespaces.size(); i++) {
-        results.add(read.result(namespaces.get(i), replies.subList(i * width, (i + 1) * width)));
+        results.add(read.result(namespaces.get(i), replies.get(i)));
       }
       return results;
     });

@@ -4,6 +4,7 @@ import dev.quotaproxy.config.ProxyConfig;
 import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.ledger.LedgerDatabase;
 import dev.quotaproxy.metering.EmbeddedRedis;
+import dev.quotaproxy.metering.RedisClients;
 import java.io.IOException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,13 +17,15 @@ import org.slf4j.LoggerFactory;
 final class Backends implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Backends.class);
 
-  final String redisUrl;
+  /** Every Redis client is made from this: the configured Redis (standalone, Cluster or Sentinel) or the embedded one. */
+  final RedisClients redis;
   final LedgerDatabase ledgerDatabase;
   private final EmbeddedRedis embeddedRedis;
   private final EmbeddedPostgresServer embeddedPostgres;
 
-  private Backends(String redisUrl, LedgerDatabase ledgerDatabase, EmbeddedRedis embeddedRedis, EmbeddedPostgresServer embeddedPostgres) {
-    this.redisUrl = redisUrl;
+  private Backends(RedisClients redis, LedgerDatabase ledgerDatabase, EmbeddedRedis embeddedRedis,
+      EmbeddedPostgresServer embeddedPostgres) {
+    this.redis = redis;
     this.ledgerDatabase = ledgerDatabase;
     this.embeddedRedis = embeddedRedis;
     this.embeddedPostgres = embeddedPostgres;
@@ -32,13 +35,13 @@ final class Backends implements AutoCloseable {
     EmbeddedRedis redis = null;
     EmbeddedPostgresServer postgres = null;
     try {
-      String redisUrl;
+      RedisClients clients;
       if (config.redis().embedded()) {
         redis = EmbeddedRedis.start();
-        redisUrl = redis.url();
-        LOG.info("no redis.url configured: started an embedded Redis at {}", redisUrl);
+        clients = RedisClients.standalone(redis.url());
+        LOG.info("no redis.url configured: started an embedded Redis at {}", redis.url());
       } else {
-        redisUrl = config.redis().url().orElseThrow().toString();
+        clients = RedisClients.of(config.redis(), config.redis().url().map(Object::toString).orElse(null));
       }
       LedgerDatabase database;
       if (config.ledger().embedded()) {
@@ -50,7 +53,7 @@ final class Backends implements AutoCloseable {
         database = LedgerDatabase.fromUrl(config.ledger().postgresUrl().orElseThrow());
       }
       database.migrate();
-      return new Backends(redisUrl, database, redis, postgres);
+      return new Backends(clients, database, redis, postgres);
     } catch (IOException | RuntimeException e) {
       closeQuietly(redis, postgres);
       throw e;

@@ -35,6 +35,7 @@ import dev.quotaproxy.proxy.quota.QuotaEnforcer;
 import dev.quotaproxy.proxy.quota.QuotaRules;
 import dev.quotaproxy.metering.NamespaceGate;
 import dev.quotaproxy.metering.RedisLimits;
+import dev.quotaproxy.metering.RedisClients;
 import dev.quotaproxy.metering.RedisQuotaStore;
 import dev.quotaproxy.metering.RequestLeases;
 import dev.quotaproxy.metering.StoreClient;
@@ -47,7 +48,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.http.HttpServer;
 import io.vertx.redis.client.Redis;
-import io.vertx.redis.client.RedisOptions;
 import io.vertx.sqlclient.Pool;
 import java.io.IOException;
 import java.time.Duration;
@@ -147,16 +147,16 @@ public final class QuotaProxyMain {
    * does not stop the start: pulls work, pushes get 503 until it is back.
    */
   static Future<String> start(Vertx vertx, ProxyConfig config, Backends backends) {
-    String redisUrl = backends.redisUrl;
+    RedisClients redisClients = backends.redis;
     ProxyConfig.Quota quota = config.quota();
     SystemGuard guard = new SystemGuard();
     int connectionsPerLoop = Math.max(1, config.redis().poolSize() / config.eventLoops());
 
     Ledger ledger = new Ledger(backends.ledgerDatabase.pool(vertx, config.ledger().poolSize()));
-    Redis ledgerRedis = Redis.createClient(vertx, new RedisOptions().setConnectionString(redisUrl).setMaxPoolSize(4).setPoolName("ledger"));
+    Redis ledgerRedis = redisClients.create(vertx, redisClients.options().setMaxPoolSize(4).setPoolName("ledger"));
     EventOutbox outbox = new EventOutbox(ledgerRedis, ledger).measuredIn(ProxyMetrics.of(vertx).registry());
     LiveReservations live = new LiveReservations().measuredIn(ProxyMetrics.of(vertx).registry());
-    StoreClient maintenance = StoreClient.create(vertx, redisUrl, 2, outbox, ProxyMetrics.of(vertx).redis());
+    StoreClient maintenance = StoreClient.create(vertx, redisClients, 2, outbox, ProxyMetrics.of(vertx).redis());
     RedisLimits redisLimits = new RedisLimits(maintenance);
     Pool adminPool = backends.ledgerDatabase.pool(vertx, 2);
     LimitsLedger limits = new LimitsLedger(adminPool);
@@ -169,7 +169,8 @@ public final class QuotaProxyMain {
     ConfiguredQuotas configured = new ConfiguredQuotas(redisLimits, usage, config, guard, limitsSync::syncOnce, "the ledger");
     PushLimits pushes = QuotaEnforcer.pushLimits(quota);
     Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(v, new RedisQuotaStore(new NamespaceGate(
-        StoreClient.create(v, redisUrl, connectionsPerLoop, outbox, ProxyMetrics.of(v).redis()), recovery), quota.reservationTtl(), live),
+        StoreClient.create(v, redisClients, connectionsPerLoop, outbox, ProxyMetrics.of(v).redis()), recovery), quota.reservationTtl(),
+        live),
         guard, quota, pushes);
 
     // Limits first, then the listener: a push in between would be measured against no limit. A store
@@ -306,13 +307,14 @@ public final class QuotaProxyMain {
    */
   private static int runJob(String job, ProxyConfig config) {
     if (config.ledger().embedded() || config.redis().embedded()) {
-      System.err.println("quota-proxy " + job + ": give the fleet's --postgres.url and --redis.url (an embedded store would start empty)");
+      System.err.println("quota-proxy " + job
+          + ": give the fleet's --postgres.url and --redis.url (or redis.mode and redis.nodes; an embedded store would start empty)");
       return 2;
     }
     Vertx vertx = Vertx.vertx();
     try (Backends backends = Backends.start(config)) {
       Ledger ledger = new Ledger(backends.ledgerDatabase.pool(vertx, 2));
-      Redis redis = Redis.createClient(vertx, backends.redisUrl);
+      Redis redis = backends.redis.create(vertx);
       Reconciliations reconciliations = reconciliations(vertx, config, backends, redis, ledger, new LedgerRecovery(vertx, redis, ledger));
       Future<?> run = job.equals("backfill")
           ? reconciliations.backfill()

@@ -5,6 +5,7 @@ import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.ledger.StreamPosition;
 import dev.quotaproxy.metering.EmittedEvents;
 import dev.quotaproxy.metering.QuotaKeys;
+import dev.quotaproxy.metering.RedisNodes;
 import dev.quotaproxy.metering.schedule.Periodic;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -173,15 +174,16 @@ public final class EventOutbox implements EmittedEvents {
 
   /** Of events the ledger has not recorded, those their stream no longer holds: one XRANGE of each, pipelined. */
   private Future<Void> applyThoseRedisLost(List<Map.Entry<String, StreamPosition>> unrecorded, Function<String, Future<Void>> restore) {
-    List<Request> lookups = new ArrayList<>(unrecorded.size());
+    // Each lookup reads one namespace's stream: pipelined as one on one Redis, by namespace on a Cluster.
+    List<List<Request>> lookups = new ArrayList<>(unrecorded.size());
     for (Map.Entry<String, StreamPosition> event : unrecorded) {
       String id = event.getValue().ms() + "-" + event.getValue().seq();
-      lookups.add(Request.cmd(Command.XRANGE).arg(QuotaKeys.of(event.getKey()).events()).arg(id).arg(id));
+      lookups.add(List.of(Request.cmd(Command.XRANGE).arg(QuotaKeys.of(event.getKey()).events()).arg(id).arg(id)));
     }
-    return redis.batch(lookups).compose(replies -> {
+    return RedisNodes.pipelined(redis, lookups).compose(replies -> {
       Map<String, Map<StreamPosition, Map<String, String>>> lost = new java.util.TreeMap<>();
       for (int i = 0; i < unrecorded.size(); i++) {
-        Response entries = replies.get(i);
+        Response entries = replies.get(i).get(0);
         if (entries != null && entries.size() > 0) {
           continue; // still in its stream: the feed will apply it
         }

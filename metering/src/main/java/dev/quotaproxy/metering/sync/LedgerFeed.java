@@ -3,6 +3,7 @@ package dev.quotaproxy.metering.sync;
 import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.ledger.StreamPosition;
 import dev.quotaproxy.metering.QuotaKeys;
+import dev.quotaproxy.metering.RedisNodes;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
@@ -137,7 +138,8 @@ public final class LedgerFeed {
   /**
    * One batch from every namespace's stream that has one; the number of entries handled. The reads of
    * all namespaces go to Redis in one pipeline, so an idle pass costs one round trip however many
-   * namespaces there are.
+   * namespaces there are (on a Redis Cluster, one pipeline per namespace: an XREADGROUP names one stream,
+   * a pipeline one slot; see {@link RedisNodes#pipelined}).
    */
   public Future<Integer> feedOnce() {
     return QuotaKeys.Namespaces.read(redis).compose(listed -> {
@@ -146,19 +148,19 @@ public final class LedgerFeed {
         return Future.succeededFuture(0);
       }
       Future<Void> grouped = Future.succeededFuture();
-      List<Request> reads = new ArrayList<>();
+      List<List<Request>> reads = new ArrayList<>();
       for (String namespace : namespaces) {
         String stream = QuotaKeys.of(namespace).events();
         grouped = grouped.compose(v -> group(stream));
         // What was read before and not acknowledged (a crash, a failed commit) is read first, once.
-        reads.add(readRequest(stream, pendingChecked.contains(namespace) ? ">" : "0"));
+        reads.add(List.of(readRequest(stream, pendingChecked.contains(namespace) ? ">" : "0")));
       }
-      return grouped.compose(v -> redis.batch(reads)).compose(replies -> {
+      return grouped.compose(v -> RedisNodes.pipelined(redis, reads)).compose(replies -> {
         Future<Integer> total = Future.succeededFuture(0);
         for (int i = 0; i < namespaces.size(); i++) {
           String namespace = namespaces.get(i);
           String stream = QuotaKeys.of(namespace).events();
-          List<Entry> read = entries(replies.get(i), stream);
+          List<Entry> read = entries(replies.get(i).get(0), stream);
           boolean readPending = !pendingChecked.contains(namespace);
           total = total.compose(sum -> {
             if (!read.isEmpty()) {

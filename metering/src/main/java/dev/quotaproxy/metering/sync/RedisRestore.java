@@ -3,6 +3,7 @@ package dev.quotaproxy.metering.sync;
 import dev.quotaproxy.ledger.Ledger.NamespaceSnapshot;
 import dev.quotaproxy.oci.Scopes;
 import dev.quotaproxy.metering.QuotaKeys;
+import dev.quotaproxy.metering.RedisNodes;
 import io.vertx.core.Future;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
@@ -87,22 +88,20 @@ final class RedisRestore {
     });
   }
 
-  /** Every per-scope and per-repository key the namespace has now: they may hold state the ledger no longer has. */
+  /**
+   * Every per-scope and per-repository key the namespace has now: they may hold state the ledger no longer
+   * has. SCAN sees one node's keys: on a Redis Cluster every primary is scanned.
+   */
   private Future<List<String>> keysToClear(QuotaKeys keys) {
     List<String> found = new ArrayList<>();
     Future<Void> all = Future.succeededFuture();
     for (String pattern : List.of(keys.every("present"), keys.every("manifests"), keys.every("refs"), keys.every("refcount"))) {
-      all = all.compose(v -> scanPattern("0", pattern, found));
+      all = all.compose(v -> RedisNodes.scan(redis, pattern).map(matched -> {
+        found.addAll(matched);
+        return null;
+      }));
     }
     return all.map(v -> found);
-  }
-
-  private Future<Void> scanPattern(String cursor, String pattern, List<String> found) {
-    return redis.send(Request.cmd(Command.SCAN).arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000)).compose(reply -> {
-      reply.get(1).forEach(key -> found.add(key.toString()));
-      String next = reply.get(0).toString();
-      return next.equals("0") ? Future.succeededFuture() : scanPattern(next, pattern, found);
-    });
   }
 
   private Future<Void> inBatches(List<Request> commands) {

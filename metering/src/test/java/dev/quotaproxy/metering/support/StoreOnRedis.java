@@ -7,6 +7,7 @@ import dev.quotaproxy.metering.EmittedEvents;
 import dev.quotaproxy.metering.LiveReservations;
 import dev.quotaproxy.metering.NamespaceGate;
 import dev.quotaproxy.metering.NamespaceRecovery;
+import dev.quotaproxy.metering.RedisClients;
 import dev.quotaproxy.metering.RedisLimits;
 import dev.quotaproxy.metering.RedisQuotaStore;
 import dev.quotaproxy.metering.RequestLeases;
@@ -40,7 +41,13 @@ public record StoreOnRedis(StoreClient client, NamespaceGate gate, RedisQuotaSto
   /** As the proxy opens its stores: every call timed by {@code timer} (its metrics). */
   public static StoreOnRedis open(Vertx vertx, String redisUrl, int poolSize, Duration reservationTtl, EmittedEvents events,
       LiveReservations live, NamespaceRecovery recovery, CallTimer timer) {
-    StoreClient client = StoreClient.create(vertx, redisUrl, poolSize, events, timer);
+    return open(vertx, RedisClients.standalone(redisUrl), poolSize, reservationTtl, events, live, recovery, timer);
+  }
+
+  /** On any Redis deployment (standalone, Cluster, Sentinel), as {@link RedisClients} makes its clients. */
+  public static StoreOnRedis open(Vertx vertx, RedisClients redis, int poolSize, Duration reservationTtl, EmittedEvents events,
+      LiveReservations live, NamespaceRecovery recovery, CallTimer timer) {
+    StoreClient client = StoreClient.create(vertx, redis, poolSize, events, timer);
     NamespaceGate gate = recovery == null ? new NamespaceGate(client) : new NamespaceGate(client, recovery);
     return new StoreOnRedis(client, gate, new RedisQuotaStore(gate, reservationTtl, live), new RedisLimits(client), new UsageReader(gate),
         new RequestLeases(client, live, reservationTtl));

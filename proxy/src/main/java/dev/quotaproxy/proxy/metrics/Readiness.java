@@ -7,6 +7,7 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.JsonObject;
 import io.vertx.redis.client.Command;
+import dev.quotaproxy.metering.RedisNodes;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.Request;
 import io.vertx.sqlclient.Pool;
@@ -57,9 +58,9 @@ public final class Readiness {
     return this;
   }
 
-  /** Redis answers {@code PING}. */
+  /** Redis answers {@code PING}: on a Redis Cluster, every primary (a namespace on one that does not is refused). */
   public static Supplier<Future<?>> redis(Redis redis) {
-    return () -> redis.send(Request.cmd(Command.PING));
+    return () -> RedisNodes.onEveryPrimary(redis, Request.cmd(Command.PING));
   }
 
   /** Postgres runs {@code select 1}. */
