@@ -118,12 +118,7 @@ class RegistryIntentsTest {
   @Test
   void whatTheRegistryStoredButNeverAnsweredIsChargedOnceTheIntentLapses() throws Exception {
     try (AnswerDroppingRelay relay = AnswerDroppingRelay.start(proxy.harness().vertx(), proxy.harness().registry().url())) {
-      Deployed cut = proxy.harness().startProxy("""
-          quota:
-            reservation-ttl: 1s
-            scopes:
-              acme: {storage-hard: 10MiB}
-          """, "--upstream", relay.url());
+      Deployed cut = behind(relay, "1s");
       byte[] blob = randomBytes(300 * KiB);
       OciTestClient.Image image = OciTestClient.image(randomBytes(100 * KiB));
       assertThat(cut.client().pushBlob("acme/app", image.config()).status()).isEqualTo(201);
@@ -138,9 +133,7 @@ class RegistryIntentsTest {
       assertThat(proxy.harness().direct().head("/v2/acme/app/blobs/" + digest(blob)).status()).as("stored all the same").isEqualTo(200);
 
       // Until the intents' one-second leases have run out, each check settles what has lapsed so far.
-      AtomicInteger settled = new AtomicInteger();
-      eventually(Duration.ofSeconds(10), Duration.ofMillis(100),
-          () -> assertThat(settled.addAndGet(await(intents.checkOnce()))).as("intents settled").isEqualTo(3));
+      settleUntil(intents, 3);
       StorageInvariant.check(proxy.harness().registry().storage(), cut.stores());
       assertThat(await(cut.store().scope("acme/other")).used()).isEqualTo(300 * KiB);
     }
@@ -155,11 +148,7 @@ class RegistryIntentsTest {
   @Test
   void whatTheRegistryStoredForARequestWhoseIntentRedisLostIsChargedFromTheProxysOwnCopy() throws Exception {
     try (AnswerDroppingRelay relay = AnswerDroppingRelay.start(proxy.harness().vertx(), proxy.harness().registry().url())) {
-      Deployed cut = proxy.harness().startProxy("""
-          quota:
-            scopes:
-              acme: {storage-hard: 10MiB}
-          """, "--upstream", relay.url());
+      Deployed cut = behind(relay, "1h");
       byte[] blob = randomBytes(300 * KiB);
       OciTestClient.Image image = OciTestClient.image(randomBytes(100 * KiB));
       assertThat(cut.client().pushBlob("acme/app", image.config()).status()).isEqualTo(201);
@@ -171,9 +160,7 @@ class RegistryIntentsTest {
       proxy.harness().redis().command(Request.cmd(Command.DEL).arg(QuotaKeys.of("acme").commits()));
 
       RegistryIntents own = proxy.intents(cut.stores());
-      AtomicInteger settled = new AtomicInteger();
-      eventually(Duration.ofSeconds(15), Duration.ofMillis(200),
-          () -> assertThat(settled.addAndGet(await(own.checkOnce()))).as("intents settled").isEqualTo(2));
+      settleUntil(own, 2);
       StorageInvariant.check(proxy.harness().registry().storage(), cut.stores());
       assertThat(await(cut.store().scope("acme/app")).used())
           .isEqualTo(300 * KiB + 100 * KiB + image.config().length + image.manifest().getBytes(StandardCharsets.UTF_8).length);
@@ -188,11 +175,7 @@ class RegistryIntentsTest {
   @Test
   void aBlobFreedAfterItsRequestEndedUnsettledIsNotChargedAgainWhenTheIntentIsSettled() throws Exception {
     try (AnswerDroppingRelay relay = AnswerDroppingRelay.start(proxy.harness().vertx(), proxy.harness().registry().url())) {
-      Deployed cut = proxy.harness().startProxy("""
-          quota:
-            scopes:
-              acme: {storage-hard: 10MiB}
-          """, "--upstream", relay.url());
+      Deployed cut = behind(relay, "1h");
       OciTestClient.Image image = OciTestClient.image(randomBytes(100 * KiB));
       assertThat(cut.client().pushBlob("acme/app", image.config()).status()).isEqualTo(201);
       relay.dropNextCreated();
@@ -202,12 +185,27 @@ class RegistryIntentsTest {
       long freed = await(cut.store().scope("acme/app")).used();
 
       RegistryIntents own = proxy.intents(cut.stores());
-      AtomicInteger settled = new AtomicInteger();
-      eventually(Duration.ofSeconds(15), Duration.ofMillis(200),
-          () -> assertThat(settled.addAndGet(await(own.checkOnce()))).as("intents settled").isEqualTo(1));
+      settleUntil(own, 1);
       assertThat(await(cut.store().scope("acme/app")).used()).as("nothing charged again").isEqualTo(freed);
       StorageInvariant.check(proxy.harness().registry().storage(), cut.stores());
     }
+  }
+
+  /** A second proxy, for acme with a 10 MiB hard limit, whose registry answers go through {@code relay}. */
+  private Deployed behind(AnswerDroppingRelay relay, String reservationTtl) throws Exception {
+    return proxy.harness().startProxy("""
+        quota:
+          reservation-ttl: %s
+          scopes:
+            acme: {storage-hard: 10MiB}
+        """.formatted(reservationTtl), "--upstream", relay.url());
+  }
+
+  /** Checks until {@code expected} intents are settled: each check settles what is due so far. */
+  private static void settleUntil(RegistryIntents intents, int expected) throws InterruptedException {
+    AtomicInteger settled = new AtomicInteger();
+    eventually(Duration.ofSeconds(15), Duration.ofMillis(200),
+        () -> assertThat(settled.addAndGet(await(intents.checkOnce()))).as("intents settled").isEqualTo(expected));
   }
 
   @Test
