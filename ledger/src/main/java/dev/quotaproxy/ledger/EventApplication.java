@@ -8,12 +8,14 @@ import static dev.quotaproxy.ledger.LedgerSql.underPattern;
 
 import dev.quotaproxy.ledger.LedgerBatch.EventId;
 import dev.quotaproxy.ledger.LedgerBatch.HourlyUsage;
+import dev.quotaproxy.ledger.LedgerBatch.NamespaceRequest;
 import dev.quotaproxy.ledger.LedgerBatch.RepositoryDigest;
 import dev.quotaproxy.ledger.LedgerBatch.RepositoryReference;
 import dev.quotaproxy.ledger.LedgerBatch.ScopeHour;
 import dev.quotaproxy.ledger.LedgerBatch.StorageOutcome;
 import dev.quotaproxy.ledger.LedgerBatch.Traffic;
 import dev.quotaproxy.ledger.LedgerBatch.UserHour;
+import dev.quotaproxy.ledger.LedgerEvent.IntentOpened;
 import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;
 import dev.quotaproxy.ledger.LedgerEvent.Rejected;
 import io.vertx.core.Future;
@@ -121,7 +123,26 @@ final class EventApplication {
         .compose(done -> applyStorage(connection, batch))
         .compose(highWater -> addHourlyUsage(connection, batch.hourlyUsage(highWater)))
         .compose(done -> addUserTraffic(connection, batch.userTraffic))
-        .compose(done -> recordRejections(connection, batch.rejections));
+        .compose(done -> recordRejections(connection, batch.rejections))
+        .compose(done -> applyIntents(connection, batch));
+  }
+
+  /** Closes first: an intent closed and opened again in one batch ends open. */
+  private static Future<Void> applyIntents(SqlConnection connection, LedgerBatch batch) {
+    List<Map.Entry<NamespaceRequest, IntentOpened>> opened = List.copyOf(batch.intentOpens.entrySet());
+    return write(connection, LedgerSql.CLOSE_INTENTS, batch.intentCloses, () -> columns(
+        texts(batch.intentCloses, NamespaceRequest::namespace),
+        texts(batch.intentCloses, NamespaceRequest::requestId)))
+        .compose(done -> write(connection, LedgerSql.OPEN_INTENTS, opened, () -> columns(
+            texts(opened, intent -> intent.getKey().namespace()),
+            texts(opened, intent -> intent.getKey().requestId()),
+            texts(opened, intent -> intent.getValue().what()),
+            texts(opened, intent -> intent.getValue().repository()),
+            texts(opened, intent -> intent.getValue().digest()),
+            texts(opened, intent -> intent.getValue().sessionId()),
+            longs(opened, intent -> intent.getValue().size()),
+            texts(opened, intent -> intent.getValue().references()),
+            times(opened, intent -> intent.getValue().at()))));
   }
 
   /**

@@ -45,6 +45,17 @@ public final class Ledger {
   public record RepositorySnapshot(Map<String, Long> blobs, Map<String, Set<String>> manifests) {}
 
   /**
+   * A request's intent the ledger holds open (see {@link LedgerEvent.IntentOpened}): what the request was about
+   * to make the registry do, as the intent recorded it.
+   *
+   * @param sessionId  '' for none
+   * @param size       -1 for none
+   * @param references {@code digest:size,...}, '' for none
+   */
+  public record OpenIntent(String requestId, String what, String repository, String digest, String sessionId, long size,
+      String references) {}
+
+  /**
    * A namespace as of one moment, to rebuild its Redis state from.
    *
    * @param position     the newest event the snapshot includes (empty: none applied yet); stream entries
@@ -53,9 +64,10 @@ public final class Ledger {
    *                     events after it
    * @param usage        the used bytes of every scope in the namespace
    * @param repositories by repository name, each repository with any link or manifest
+   * @param intents      the intents open, by request id
    */
   public record NamespaceSnapshot(String namespace, Optional<StreamPosition> position, long sequence,
-      Map<String, Long> usage, Map<String, RepositorySnapshot> repositories) {}
+      Map<String, Long> usage, Map<String, RepositorySnapshot> repositories, Map<String, OpenIntent> intents) {}
 
   /**
    * Applies the events not applied before, all or nothing, and advances each namespace's position.
@@ -163,12 +175,28 @@ public final class Ledger {
             progressRow(connection, namespace),
             namespaceUsage(connection, namespace),
             connection.preparedQuery(LedgerSql.NAMESPACE_LINKS).execute(inNamespace),
-            connection.preparedQuery(LedgerSql.NAMESPACE_MANIFESTS).execute(inNamespace)))
+            connection.preparedQuery(LedgerSql.NAMESPACE_MANIFESTS).execute(inNamespace),
+            connection.preparedQuery(LedgerSql.NAMESPACE_INTENTS).execute(Tuple.of(namespace))))
         .map(read -> new NamespaceSnapshot(namespace,
             read.<Optional<NamespaceProgress>>resultAt(0).map(NamespaceProgress::position),
             read.<Optional<NamespaceProgress>>resultAt(0).map(NamespaceProgress::sequence).orElse(0L),
             read.resultAt(1),
-            repositories(read.resultAt(2), read.resultAt(3)))));
+            repositories(read.resultAt(2), read.resultAt(3)),
+            intents(read.resultAt(4)))));
+  }
+
+  private static Map<String, OpenIntent> intents(RowSet<Row> rows) {
+    Map<String, OpenIntent> intents = new TreeMap<>();
+    for (Row row : rows) {
+      intents.put(row.getString("request_id"), new OpenIntent(row.getString("request_id"), row.getString("what"),
+          row.getString("repository"), row.getString("digest"), row.getString("session_id"), row.getLong("size"), row.getString("refs")));
+    }
+    return Collections.unmodifiableMap(intents);
+  }
+
+  /** The intents the namespace has open (see {@link LedgerEvent.IntentOpened}), by request id. */
+  public Future<Map<String, OpenIntent>> openIntents(String namespace) {
+    return pool.preparedQuery(LedgerSql.NAMESPACE_INTENTS).execute(Tuple.of(namespace)).map(Ledger::intents);
   }
 
   private static Map<String, RepositorySnapshot> repositories(RowSet<Row> links, RowSet<Row> manifests) {

@@ -3,6 +3,8 @@ package dev.quotaproxy.ledger;
 import dev.quotaproxy.oci.Scopes;
 import dev.quotaproxy.ledger.LedgerEvent.BlobAdded;
 import dev.quotaproxy.ledger.LedgerEvent.BlobRemoved;
+import dev.quotaproxy.ledger.LedgerEvent.IntentClosed;
+import dev.quotaproxy.ledger.LedgerEvent.IntentOpened;
 import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;
 import dev.quotaproxy.ledger.LedgerEvent.ManifestRemoved;
 import dev.quotaproxy.ledger.LedgerEvent.Rejected;
@@ -36,6 +38,9 @@ final class LedgerBatch {
   record RepositoryReference(String repository, String manifestDigest, String digest) {}
 
   record ScopeHour(String scope, Instant hour) {}
+
+  /** A request's intent in a namespace: a row of {@code open_intents}. */
+  record NamespaceRequest(String namespace, String requestId) {}
 
   record UserHour(String user, String repository, Instant hour) {}
 
@@ -80,6 +85,10 @@ final class LedgerBatch {
   final Map<ScopeHour, Traffic> scopeTraffic = new LinkedHashMap<>();
   final Map<UserHour, Traffic> userTraffic = new LinkedHashMap<>();
   final List<Rejected> rejections = new ArrayList<>();
+  /** Intents to delete: every one the batch closes, even if it opens it again later (then it is in {@link #intentOpens} too). */
+  final Set<NamespaceRequest> intentCloses = new LinkedHashSet<>();
+  /** Intents open after the batch, to insert when absent: opened and then closed in the batch, an intent is in neither. */
+  final Map<NamespaceRequest, IntentOpened> intentOpens = new LinkedHashMap<>();
 
   private LedgerBatch() {}
 
@@ -124,6 +133,12 @@ final class LedgerBatch {
       }
     } else if (event instanceof Rejected rejected) {
       rejections.add(rejected);
+    } else if (event instanceof IntentOpened opened) {
+      intentOpens.put(new NamespaceRequest(EventId.parse(opened.id()).namespace(), opened.requestId()), opened);
+    } else if (event instanceof IntentClosed closed) {
+      NamespaceRequest intent = new NamespaceRequest(EventId.parse(closed.id()).namespace(), closed.requestId());
+      intentOpens.remove(intent);
+      intentCloses.add(intent);
     }
   }
 
@@ -240,6 +255,10 @@ final class LedgerBatch {
       return "manifest_removed";
     } else if (event instanceof TrafficMetered) {
       return "traffic";
+    } else if (event instanceof IntentOpened) {
+      return "intent_opened";
+    } else if (event instanceof IntentClosed) {
+      return "intent_closed";
     } else {
       return "rejection";
     }

@@ -58,4 +58,19 @@ public sealed interface LedgerEvent {
   /** A push refused by a quota: what was asked, and where it did not fit. */
   record Rejected(String id, Instant at, String repository, String user, String scope, String resource,
       long requested, long usage, long limit, String reason) implements LedgerEvent {}
+
+  /**
+   * A request is about to make the registry store or delete something (its intent, recorded in Redis before the
+   * request goes): open until {@link IntentClosed}. Kept so that Redis losing its data does not lose it.
+   *
+   * @param what       commit, commit_manifest, drop_blob or drop_manifest
+   * @param sessionId  the upload session ('' for none)
+   * @param size       the manifest's size for commit_manifest, -1 for none
+   * @param references the manifest's references as charged, {@code digest:size,...} ('' for none)
+   */
+  record IntentOpened(String id, Instant at, String repository, String user, String requestId, String what, String digest,
+      String sessionId, long size, String references) implements LedgerEvent {}
+
+  /** The request's intent ended: its outcome was recorded, or the request ended without one. */
+  record IntentClosed(String id, Instant at, String repository, String user, String requestId) implements LedgerEvent {}
 }

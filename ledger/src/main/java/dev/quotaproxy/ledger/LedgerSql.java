@@ -106,6 +106,19 @@ final class LedgerSql {
                            $7::bigint[], $8::bigint[], $9::bigint[], $10::text[])
       on conflict (event_id) do nothing""";
 
+  /** Intents closed by the batch (an intent opened again later in it is inserted after). */
+  static final String CLOSE_INTENTS = """
+      delete from open_intents as intent
+      using unnest($1::text[], $2::text[]) as closed (namespace, request_id)
+      where intent.namespace = closed.namespace and intent.request_id = closed.request_id""";
+
+  /** An intent already open stays as it was opened. */
+  static final String OPEN_INTENTS = """
+      insert into open_intents (namespace, request_id, what, repository, digest, session_id, size, refs, opened_at)
+      select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[],
+                           $9::timestamptz[])
+      on conflict (namespace, request_id) do nothing""";
+
   /**
    * Only ever forward: a batch redelivered late must not move a namespace's position back, nor its
    * sequence number (events from a Redis with older state number below it until it is restored).
@@ -192,10 +205,18 @@ final class LedgerSql {
         on reference.repository = manifest.repository and reference.manifest_digest = manifest.digest
       where manifest.repository = $1 or manifest.repository like $2""";
 
+  static final String NAMESPACE_INTENTS = """
+      select request_id, what, repository, digest, session_id, size, refs from open_intents
+      where namespace = $1
+      order by request_id""";
+
+  /** A namespace with only an open intent is one too: restored, the intent is settled. */
   static final String NAMESPACES = """
       select split_part(repository, '/', 1) as namespace from repository_blobs
       union
       select split_part(repository, '/', 1) from manifests
+      union
+      select namespace from open_intents
       order by namespace""";
 
   /** The LIKE pattern for everything under {@code <namespace>/}, with LIKE's wildcards ('_' is common in names) escaped. */

@@ -6,9 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.entry;
 
 import dev.quotaproxy.ledger.Ledger.NamespaceSnapshot;
+import dev.quotaproxy.ledger.Ledger.OpenIntent;
 import dev.quotaproxy.ledger.Ledger.RepositorySnapshot;
 import dev.quotaproxy.ledger.LedgerEvent.BlobAdded;
 import dev.quotaproxy.ledger.LedgerEvent.BlobRemoved;
+import dev.quotaproxy.ledger.LedgerEvent.IntentClosed;
+import dev.quotaproxy.ledger.LedgerEvent.IntentOpened;
 import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;
 import dev.quotaproxy.ledger.LedgerEvent.ManifestRemoved;
 import dev.quotaproxy.ledger.LedgerEvent.Rejected;
@@ -430,6 +433,94 @@ class LedgerTest {
     assertThatThrownBy(() -> StreamPosition.parse("a-1")).isInstanceOf(IllegalArgumentException.class);
   }
 
+  // ---- intents ------------------------------------------------------------------------------------
+
+  @Test
+  void anIntentOpenedIsHeldOpenUntilItIsClosed() {
+    IntentOpened opened = intentOpened("acme/app", "req-1", "commit_manifest", "sha256:m", 404, "sha256:c:10,sha256:l:20");
+
+    assertThat(apply(opened)).isEqualTo(1);
+    assertThat(rows("select namespace, request_id, what, repository, digest, session_id, size, refs, opened_at from open_intents"))
+        .containsExactly(List.of("acme", "req-1", "commit_manifest", "acme/app", "sha256:m", "", 404L, "sha256:c:10,sha256:l:20", T));
+    assertThat(rows("select type from ledger_events")).containsExactly(List.of("intent_opened"));
+
+    assertThat(apply(intentClosed("acme/app", "req-1"))).isEqualTo(1);
+    assertThat(rows("select request_id from open_intents")).isEmpty();
+    assertThat(rows("select type from ledger_events order by stream_id")).containsExactly(List.of("intent_opened"),
+        List.of("intent_closed"));
+  }
+
+  @Test
+  void intentEventsApplyOnceAndOpeningOneTwiceKeepsTheFirst() {
+    IntentOpened opened = intentOpened("acme/app", "req-1", "commit", "sha256:a", -1, "");
+    apply(opened, opened);
+    assertThat(apply(opened)).as("redelivered").isZero();
+    // The same request's intent opened again (its intend call sent twice): one row, as first opened.
+    apply(intentOpened("acme/app", "req-1", "commit", "sha256:other", -1, ""));
+    assertThat(rows("select request_id, digest from open_intents")).containsExactly(List.of("req-1", "sha256:a"));
+
+    IntentClosed closed = intentClosed("acme/app", "req-1");
+    apply(closed);
+    // Redelivered after a later open of another request: the closed event changes nothing again.
+    apply(intentOpened("acme/app", "req-2", "drop_blob", "sha256:b", -1, ""));
+    assertThat(apply(closed)).isZero();
+    assertThat(rows("select request_id from open_intents")).containsExactly(List.of("req-2"));
+    // Closing an intent the ledger does not hold open (opened while the namespace's state was unknown) is no error.
+    assertThat(apply(intentClosed("acme/app", "req-never-opened"))).isEqualTo(1);
+  }
+
+  @Test
+  void anIntentOpenedAndClosedInOneBatchLeavesNothingAndClosedThenOpenedLeavesItOpen() {
+    apply(intentOpened("acme/app", "req-1", "commit", "sha256:a", -1, ""), intentClosed("acme/app", "req-1"),
+        intentClosed("acme/app", "req-2"), intentOpened("acme/app", "req-2", "drop_manifest", "sha256:m", -1, ""));
+
+    assertThat(rows("select request_id, what from open_intents")).containsExactly(List.of("req-2", "drop_manifest"));
+  }
+
+  @Test
+  void intentsAreKeptPerNamespace() {
+    apply(intentOpened("acme/app", "req-1", "commit", "sha256:a", -1, ""), intentOpened("beta/web", "req-1", "commit", "sha256:b", -1, ""));
+    apply(intentClosed("acme/app", "req-1"));
+
+    assertThat(rows("select namespace, request_id, digest from open_intents")).containsExactly(List.of("beta", "req-1", "sha256:b"));
+  }
+
+  @Test
+  void intentEventsFromAnOlderRedisAreAppliedAndTheirNumbersChecked() {
+    BlobAdded a = added("acme/app", "sha256:a", 100, "acme", "acme/app");
+    IntentOpened first = intentOpened("acme/app", "req-1", "commit", "sha256:a", -1, "");
+    applyNumbered(Map.of(first, 1L, a, 2L));
+    assertThat(ledger.sequence("acme").await()).isEqualTo(2);
+
+    // An older Redis numbers after 1 again: the intent is a request going on now, and is kept open.
+    IntentOpened again = intentOpened("acme/app", "req-2", "commit", "sha256:b", -1, "");
+    Applied applied = applyNumbered(Map.of(again, 2L));
+
+    assertThat(applied).isEqualTo(new Applied(1, Set.of("acme")));
+    assertThat(rows("select request_id from open_intents order by 1")).containsExactly(List.of("req-1"), List.of("req-2"));
+    assertThat(ledger.scopeUsage("acme").await()).isEqualTo(100);
+  }
+
+  @Test
+  void aSnapshotHoldsTheNamespacesOpenIntents() {
+    apply(intentOpened("acme/app", "req-1", "commit_manifest", "sha256:m", 404, "sha256:c:10"),
+        intentOpened("acme/team/api", "req-2", "commit", "sha256:a", -1, ""),
+        intentOpened("acme/app", "req-3", "drop_blob", "sha256:b", -1, ""),
+        intentClosed("acme/app", "req-3"),
+        intentOpened("acme_x/app", "req-4", "commit", "sha256:x", -1, ""));
+
+    NamespaceSnapshot snapshot = ledger.snapshot("acme").await();
+
+    assertThat(snapshot.intents()).containsExactly(
+        entry("req-1", new OpenIntent("req-1", "commit_manifest", "acme/app", "sha256:m", "", 404, "sha256:c:10")),
+        entry("req-2", new OpenIntent("req-2", "commit", "acme/team/api", "sha256:a", "", -1, "")));
+    assertThat(snapshot.position()).as("intent events move the position like any").isPresent();
+    assertThat(ledger.openIntents("acme_x").await()).containsOnlyKeys("req-4");
+    assertThat(ledger.snapshot("nobody").await().intents()).isEmpty();
+    assertThat(ledger.namespaces().await()).as("a namespace with only an open intent is listed, to be restored")
+        .containsExactly("acme", "acme_x");
+  }
+
   // ---- reading -------------------------------------------------------------------------------------
 
   @Test
@@ -563,6 +654,14 @@ class LedgerTest {
 
   private TrafficMetered traffic(String repository, String user, Instant hour, long ingress, long egress, int pushes, int pulls) {
     return new TrafficMetered(nextId(Scopes.namespace(repository)), T, repository, user, hour, ingress, egress, pushes, pulls);
+  }
+
+  private IntentOpened intentOpened(String repository, String request, String what, String digest, long size, String references) {
+    return new IntentOpened(nextId(Scopes.namespace(repository)), T, repository, "alice", request, what, digest, "", size, references);
+  }
+
+  private IntentClosed intentClosed(String repository, String request) {
+    return new IntentClosed(nextId(Scopes.namespace(repository)), T, repository, "alice", request);
   }
 
   /** An event with no effect but its position: a pull of nothing. */

@@ -28,12 +28,14 @@ public enum RedisKeyFamily {
           + "while a restored namespace makes new grants wait a second; an upload session's bytes are asked from the "
           + "registry when it closes (its Range), and reserved again then, against the limit",
       Noticed.KEEP), RESERVATIONS("qp:{T}:res", Source.PROXIES, "as reserved", Noticed.KEEP), RESERVATION_EXPIRY("qp:{T}:res_expiry",
-          Source.PROXIES, "as reserved", Noticed.KEEP), COMMITS("qp:{T}:commits", Source.PROXIES,
-              "not rebuilt: intents of requests in flight (intend.lua), renewed by their proxies (keep.lua); lost with Redis, "
-                  + "or brought back by an older snapshot (marked unconfirmed by the restore, and dropped unless a live request "
-                  + "renews them), an intent whose request ended unsettled is settled from its proxy's own copy (LiveReservations); "
-                  + "one whose proxy died too leaves what it did to the registry to the reconciliation",
-              Noticed.KEEP), FREED("qp:{T}:freed", Source.RECOMPUTED,
+          Source.PROXIES, "as reserved", Noticed.KEEP), COMMITS("qp:{T}:commits", Source.LEDGER,
+              "intents of requests in flight (intend.lua), renewed by their proxies (keep.lua), journalled in the ledger "
+                  + "(intent_opened, intent_closed): RedisRestore writes the ledger's open intents back with a fresh lease, so "
+                  + "one whose proxy died lapses and is settled with the registry (RegistryIntents); one an older snapshot "
+                  + "brought back that the ledger does not hold open is marked unconfirmed by the restore and dropped unless a "
+                  + "live request renews it; an intent whose request ended unsettled is also settled from its proxy's own copy "
+                  + "(LiveReservations). Not journalled: an intent recorded while its namespace's state was unknown",
+              Noticed.MARKER), FREED("qp:{T}:freed", Source.RECOMPUTED,
                   "not rebuilt: frees of the last hour start over; lost, a late commit of a blob freed meanwhile charges it "
                       + "again, which the reconciliation corrects",
                   Noticed.NOT_NEEDED), RECOVERING("qp:{T}:recovering", Source.RECOMPUTED, "a flag with a TTL, set by a restore",

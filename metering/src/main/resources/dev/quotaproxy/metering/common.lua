@@ -72,11 +72,12 @@ end
 -- operation's reply (see with_events), so the proxy keeps a copy until the ledger has it.
 local EMITTED = {}
 
--- Appends an event about the repository (the innermost scope) to the namespace's stream:
--- type, repo, user and its number, then the event's own field/value pairs.
-local function emit(kind, fields)
+-- Appends an event about a repository to the namespace's stream: type, repo, user and its number, then the
+-- event's own field/value pairs. The repository is the innermost scope, or `repository` when given (a script
+-- called with no scopes, such as intend, names it so).
+local function emit(kind, fields, repository)
   local n = redis.call('INCR', SEQUENCE)
-  local entry = { 'XADD', EVENTS, '*', 'type', kind, 'repo', SCOPES[SCOPE_COUNT], 'user', USER, 'n', int(n) }
+  local entry = { 'XADD', EVENTS, '*', 'type', kind, 'repo', repository or SCOPES[SCOPE_COUNT] or '', 'user', USER, 'n', int(n) }
   for _, value in ipairs(fields) do
     entry[#entry + 1] = value
   end
@@ -207,12 +208,27 @@ local function delete_reservation(id)
   redis.call('ZREM', RES_EXPIRY, id)
 end
 
+-- Removes the request's intent (intend.lua), if it has one. The ledger journals intents (intent_opened,
+-- intent_closed) to restore those still open with the namespace; an intent_closed is appended only for an
+-- intent that was there, and, like every event, only while the namespace's state is known (otherwise its
+-- number would go below the ledger's: see Known state above).
+local function close_intent(id)
+  local json = redis.call('HGET', COMMITS, id)
+  if not json then
+    return
+  end
+  redis.call('HDEL', COMMITS, id)
+  if known() then
+    emit('intent_closed', { 'request', id }, cjson.decode(json).repo or '')
+  end
+end
+
 -- Puts a tombstone in the id's place, whatever it held (the caller has accounted for that), until
 -- expiry_ms, when purge_expired deletes it like any reservation: by then no call sent for the id can
 -- still be on its way.
 local function tombstone(id, expiry_ms)
   -- A request that ended, whatever it did, leaves no intent behind (see intend.lua).
-  redis.call('HDEL', COMMITS, id)
+  close_intent(id)
   redis.call('HSET', RES, id, '{"retired":"1"}')
   set_expiry(id, expiry_ms)
 end
@@ -273,7 +289,7 @@ local function dropping_start(request)
     return UNKNOWN
   end
   if request ~= '' then
-    redis.call('HDEL', COMMITS, request)
+    close_intent(request)
   end
   purge_expired(now_ms())
   return nil

@@ -6,6 +6,11 @@
 --         repository, digest, session id ('' for none), lease ms, and for commit_manifest: the manifest's size and
 --         its references as charged ("digest:size,...", '' for none)
 -- Result  1.
+-- Events  intent_opened (request, what, digest, session, size, refs; repo the repository) while the namespace's
+--         state is known: the ledger keeps the namespace's open intents and a restore brings them back, so
+--         Redis losing its data does not lose the intent of a request whose proxy died. With the state unknown
+--         nothing is appended (its number would not be the ledger's next); the proxy's own copy of the intent
+--         (LiveReservations) covers the request while it lives.
 -- The intent ({what, repo, digest, session, until}) lasts until the request's id is retired (commit_blob,
 -- release, settle: see tombstone in common.lua) or its drop is recorded (drop_blob, drop_manifest), its lease
 -- renewed by keep.lua while the request goes on. One whose lease ran out belongs to a request whose proxy
@@ -16,4 +21,8 @@ local id, what, repository, digest, session, lease = ARGV[EXTRA_ARGV + 1], ARGV[
 local size, refs = ARGV[EXTRA_ARGV + 7] or '', ARGV[EXTRA_ARGV + 8] or ''
 redis.call('HSET', COMMITS, id, cjson.encode({ what = what, repo = repository, digest = digest, session = session,
   size = size, refs = refs, ['until'] = int(now_ms() + lease) }))
+if known() then
+  emit('intent_opened', { 'request', id, 'what', what, 'digest', digest, 'session', session, 'size', size, 'refs', refs },
+    repository)
+end
 return 1

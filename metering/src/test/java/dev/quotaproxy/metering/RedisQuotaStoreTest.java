@@ -169,6 +169,41 @@ class RedisQuotaStoreTest {
     assertThat(events("acme")).extracting(e -> e.get("type")).as("the second commit changed nothing").containsExactly("blob_added");
   }
 
+  /**
+   * An intent is journalled for the ledger (which restores those still open with the namespace): opened while the
+   * namespace's state is known, closed when one was there to remove, whatever ended it.
+   */
+  @Test
+  void intentsAreOpenedAndClosedInTheStreamWhileTheNamespaceIsKnown() {
+    await(store.intendCommit(APP, "early", null, "sha256:early"));
+    assertThat(events("acme")).as("the namespace's state not known yet: nothing appended").isEmpty();
+
+    await(store.reserveBytes(APP, "r1", null, 300, 300));
+    await(store.intendCommit(APP, "r1", "s1", "sha256:a"));
+    await(store.commitBlob(APP, "r1", null, blob("a", 300), "alice"));
+    await(store.release(APP, "r1", -1));
+    await(store.intendManifest(APP, "m1", blob("m", 50), List.of(blob("a", 300))));
+    await(store.release(APP, "m1", -1));
+    await(store.intendDelete(APP, "d1", "sha256:gone", true));
+    await(store.dropManifest(APP, "sha256:gone", "", "d1"));
+    await(store.release(APP, "early", -1));
+
+    assertThat(events("acme")).filteredOn(e -> e.get("type").startsWith("intent_"))
+        .extracting(e -> e.get("type") + " " + e.get("repo") + " " + e.get("request") + " " + e.getOrDefault("what", "") + " "
+            + e.getOrDefault("digest", "") + " " + e.getOrDefault("session", "") + " " + e.getOrDefault("size", "") + " "
+            + e.getOrDefault("refs", ""))
+        .as("a second release of r1 closes nothing; the early intent, never opened in the stream, is closed all the same")
+        .containsExactly(
+            "intent_opened acme/team/app r1 commit sha256:a s1  ",
+            "intent_closed acme/team/app r1     ",
+            "intent_opened acme/team/app m1 commit_manifest sha256:m  50 sha256:a:300",
+            "intent_closed acme/team/app m1     ",
+            "intent_opened acme/team/app d1 drop_manifest sha256:gone   ",
+            "intent_closed acme/team/app d1     ",
+            "intent_closed acme/team/app early     ");
+    assertThat(events("acme")).allSatisfy(e -> assertThat(e.get("n")).isNotEmpty());
+  }
+
   private static List<Map<String, String>> events(String namespace) {
     List<Map<String, String>> events = new java.util.ArrayList<>();
     for (Response entry : redis.command(Request.cmd(Command.XRANGE).arg("qp:{" + namespace + "}:events").arg("-").arg("+"))) {

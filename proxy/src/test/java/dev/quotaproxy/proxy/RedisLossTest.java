@@ -12,6 +12,8 @@ import dev.quotaproxy.metering.sync.LedgerBinding;
 import dev.quotaproxy.metering.sync.RegistryIntents;
 import dev.quotaproxy.metering.EvictionPolicy;
 import dev.quotaproxy.metering.QuotaKeys;
+import dev.quotaproxy.metering.RequestLeases;
+import dev.quotaproxy.oci.Blob;
 import dev.quotaproxy.metering.support.StoreOnRedis;
 import dev.quotaproxy.proxy.support.RawHttp;
 import dev.quotaproxy.proxy.support.RegistryStorage;
@@ -20,9 +22,13 @@ import dev.quotaproxy.proxy.support.StorageInvariant;
 import dev.quotaproxy.proxy.support.OciTestClient.Image;
 import dev.quotaproxy.proxy.support.ProxyFixture;
 import dev.quotaproxy.proxy.support.QuotaHarness.Deployed;
+import io.vertx.core.json.JsonObject;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -242,12 +248,18 @@ class RedisLossTest {
    */
   @Test
   void anIntentAnOlderSnapshotBringsBackIsNotSettledAgain() throws Exception {
+    String commits = QuotaKeys.of("acme").commits();
     Image image = image(randomBytes(300 * KiB));
     assertThat(proxy.client().pushImage("acme/app", "1", image).status()).isEqualTo(201);
     assertThat(proxy.client().delete("/v2/acme/app/manifests/" + image.manifestDigest()).status()).isEqualTo(202);
     drainFeed();
     StoreOnRedis finished = StoreOnRedis.open(proxy.harness().vertx(), proxy.harness().redis().url(), 2, java.time.Duration.ofMillis(1));
     await(finished.store().intendCommit("acme/app", "request:finished-long-ago", null, digest(image.layers()[0])));
+    String saved = proxy.harness().redis().command(Request.cmd(Command.HGET).arg(commits).arg("request:finished-long-ago")).toString();
+    // The request ends (its intent closed, in the ledger too); then an older snapshot brings its intent back.
+    await(finished.store().release("acme/app", "request:finished-long-ago", -1));
+    drainFeed();
+    proxy.harness().redis().command(Request.cmd(Command.HSET).arg(commits).arg("request:finished-long-ago").arg(saved));
     RegistryIntents intents = proxy.intents();
 
     await(proxy.ledger().recovery().restoreFromLedger("acme"));
@@ -258,6 +270,85 @@ class RedisLossTest {
         .isZero();
     assertLedgerRedisAndRegistryAgree("acme", "acme/app");
     await(finished.close());
+  }
+
+  /**
+   * The double fault the proxy's own copy of an intent cannot cover: a proxy dies with a manifest PUT in flight
+   * (its intent only in Redis), the registry stores the manifest, and Redis loses its data within the intent's
+   * lease. The intent was journalled in the ledger (intent_opened); the restore writes it back with a fresh lease,
+   * not unconfirmed, and once that runs out the registry is asked and the manifest charged.
+   */
+  @Test
+  void theIntentOfADeadProxysRequestComesBackFromTheLedgerWhenRedisLosesItsData() throws Exception {
+    Image image = image(randomBytes(200 * KiB), randomBytes(100 * KiB));
+    assertThat(proxy.client().pushBlob("acme/app", image.config()).status()).isEqualTo(201);
+    List<Blob> references = new ArrayList<>(List.of(new Blob(digest(image.config()), image.config().length)));
+    for (byte[] layer : image.layers()) {
+      assertThat(proxy.client().pushBlob("acme/app", layer).status()).isEqualTo(201);
+      references.add(new Blob(digest(layer), layer.length));
+    }
+    byte[] manifest = image.manifest().getBytes(StandardCharsets.UTF_8);
+    StoreOnRedis dead = StoreOnRedis.open(proxy.harness().vertx(), proxy.harness().redis().url(), 2, java.time.Duration.ofMillis(1));
+    await(dead.store().intendManifest("acme/app", "request:manifest", new Blob(image.manifestDigest(), manifest.length), references));
+    assertThat(proxy.harness().direct().putManifest("acme/app", "1", image.manifest()).status()).as("stored by the registry, never charged")
+        .isEqualTo(201);
+    drainFeed();
+    assertThat(await(proxy.ledger().ledger().openIntents("acme"))).as("journalled").containsOnlyKeys("request:manifest");
+
+    proxy.harness().redis().flushAll();
+    await(proxy.configured().refresh());
+    assertThat(proxy.client().pushBlob("acme/other", randomBytes(KiB)).status()).as("decided once the namespace is restored")
+        .isEqualTo(201);
+
+    String commits = QuotaKeys.of("acme").commits();
+    Response restored = proxy.harness().redis().command(Request.cmd(Command.HGET).arg(commits).arg("request:manifest"));
+    assertThat(restored).as("the intent written back by the restore").isNotNull();
+    JsonObject intent = new JsonObject(restored.toString());
+    assertThat(intent.containsKey("unconfirmed")).as("the ledger holds it open: not to be dropped").isFalse();
+    assertThat(Long.parseLong(intent.getString("until"))).as("a whole lease from the restore")
+        .isGreaterThan(System.currentTimeMillis() + RequestLeases.REQUEST_LEASE_MILLIS - 10_000);
+    assertThat(intent.getString("what")).isEqualTo("commit_manifest");
+    // Its proxy is dead and renews nothing: its lease (30 s) runs out, here aged rather than waited for.
+    proxy.harness().redis().command(Request.cmd(Command.HSET).arg(commits).arg("request:manifest").arg(intent.put("until", "1").encode()));
+
+    assertThat(await(proxy.intents().checkOnce())).isEqualTo(1);
+
+    StorageInvariant.check(proxy.harness().registry().storage(), proxy.stores());
+    assertThat(await(proxy.store().scope("acme/app")).used()).isEqualTo(300 * KiB + image.config().length + manifest.length);
+    drainFeed();
+    assertThat(await(proxy.ledger().ledger().openIntents("acme"))).as("settled: closed in the ledger too").isEmpty();
+    assertLedgerRedisAndRegistryAgree("acme", "acme/app");
+    await(dead.close());
+  }
+
+  /** Blob commits, a manifest PUT and deletes each record an intent: every one ends closed in the ledger too. */
+  @Test
+  void requestsThatEndLeaveNoIntentOpenInTheLedger() throws Exception {
+    Image image = image(randomBytes(100 * KiB), randomBytes(50 * KiB));
+    assertThat(proxy.client().pushImage("acme/app", "1", image).status()).isEqualTo(201);
+    assertThat(proxy.client().mount("acme/web", digest(image.layers()[0]), "acme/app").status()).isEqualTo(201);
+    assertThat(proxy.client().delete("/v2/acme/app/manifests/" + image.manifestDigest()).status()).isEqualTo(202);
+    assertThat(proxy.client().delete("/v2/acme/web/blobs/" + digest(image.layers()[0])).status()).isEqualTo(202);
+    Map<String, String> intentEvents = new java.util.TreeMap<>();
+    for (Response entry : proxy.harness().redis()
+        .command(Request.cmd(Command.XRANGE).arg(QuotaKeys.of("acme").events()).arg("-").arg("+"))) {
+      Response fields = entry.get(1);
+      for (int i = 0; i + 1 < fields.size(); i += 2) {
+        if (fields.get(i).toString().equals("type") && fields.get(i + 1).toString().startsWith("intent_")) {
+          intentEvents.put("acme/" + entry.get(0), fields.get(i + 1).toString());
+        }
+      }
+    }
+    assertThat(java.util.Collections.frequency(intentEvents.values(), "intent_opened"))
+        .as("three blob commits, a manifest PUT, a mount, two deletes").isGreaterThanOrEqualTo(7);
+    assertThat(java.util.Collections.frequency(intentEvents.values(), "intent_closed"))
+        .isEqualTo(java.util.Collections.frequency(intentEvents.values(), "intent_opened"));
+
+    drainFeed();
+
+    assertThat(await(proxy.ledger().ledger().recorded(intentEvents.keySet()))).as("every one applied")
+        .containsExactlyInAnyOrderElementsOf(intentEvents.keySet());
+    assertThat(await(proxy.ledger().ledger().openIntents("acme"))).isEmpty();
   }
 
   @Test

@@ -126,7 +126,10 @@ public final class LedgerRecovery implements NamespaceRecovery {
             written = restore.write(snapshot)
                 .compose(v -> keepStreamAhead(keys, snapshot.position().orElse(null)))
                 .compose(v -> keepSequenceAhead(keys, snapshot.sequence()))
-                .compose(v -> unconfirmIntents(keys));
+                .compose(v -> unconfirmIntents(keys))
+                // After: an intent the ledger holds open is written fresh, over an unconfirmed copy of it.
+                .compose(v -> restore.writeIntents(namespace, snapshot.intents().values()))
+                .<Void>mapEmpty();
           }
           // Reservations in flight may have been lost with the rest (a namespace the ledger knows, or any
           // namespace of a Redis that lost its data a moment ago): new grants wait while the proxies
@@ -196,7 +199,9 @@ public final class LedgerRecovery implements NamespaceRecovery {
    * (their outcomes are in the ledger): settled again, a blob freed since would be charged again, since the
    * registry keeps a layer's link after the manifests referencing it are deleted. Each is marked unconfirmed:
    * the proxy whose request is still going renews it (keep.lua) and clears the mark; one never renewed is
-   * dropped when it lapses (lapsed_intents.lua) instead of settled.
+   * dropped when it lapses (lapsed_intents.lua) instead of settled. The intents the ledger holds open are then
+   * written over them, fresh ({@link RedisRestore#writeIntents}): their requests had not ended when the ledger
+   * last heard of them, so one whose proxy died is settled with the registry, not dropped.
    */
   private Future<Void> unconfirmIntents(QuotaKeys keys) {
     return redis.send(Request.cmd(Command.EVAL).arg(UNCONFIRM_INTENTS).arg(1).arg(keys.commits())).mapEmpty();

@@ -1,14 +1,18 @@
 package dev.quotaproxy.metering.sync;
 
 import dev.quotaproxy.ledger.Ledger.NamespaceSnapshot;
+import dev.quotaproxy.ledger.Ledger.OpenIntent;
+import dev.quotaproxy.metering.RequestLeases;
 import dev.quotaproxy.oci.Scopes;
 import dev.quotaproxy.metering.QuotaKeys;
 import dev.quotaproxy.metering.RedisNodes;
 import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.Request;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -87,6 +91,56 @@ final class RedisRestore {
       return inBatches(commands);
     });
   }
+
+  /**
+   * Writes the intents the ledger holds open into the namespace's {@code commits}, each with a fresh lease
+   * ({@link RequestLeases#REQUEST_LEASE_MILLIS} from now, on the Redis clock) and not marked unconfirmed,
+   * over what Redis holds under its id: the proxy of a request still going renews it (keep.lua), and one whose
+   * proxy died lets it lapse, to be settled with the registry (RegistryIntents). An intent whose request id is
+   * retired in Redis (its request ended after the snapshot was read) is not written back. The number written.
+   */
+  Future<Integer> writeIntents(String namespace, Collection<OpenIntent> intents) {
+    QuotaKeys keys = QuotaKeys.of(namespace);
+    List<OpenIntent> all = List.copyOf(intents);
+    Future<Integer> done = Future.succeededFuture(0);
+    for (int from = 0; from < all.size(); from += INTENTS_PER_CALL) {
+      List<OpenIntent> chunk = all.subList(from, Math.min(all.size(), from + INTENTS_PER_CALL));
+      done = done.compose(written -> {
+        Request call = Request.cmd(Command.EVAL).arg(REOPEN_INTENTS).arg(2).arg(keys.commits()).arg(keys.reservations())
+            .arg(RequestLeases.REQUEST_LEASE_MILLIS);
+        for (OpenIntent intent : chunk) {
+          // As intend.lua records it (size and references as strings, '' for none); until is set by the script.
+          call.arg(intent.requestId()).arg(new JsonObject()
+              .put("what", intent.what())
+              .put("repo", intent.repository())
+              .put("digest", intent.digest())
+              .put("session", intent.sessionId())
+              .put("size", intent.size() < 0 ? "" : Long.toString(intent.size()))
+              .put("refs", intent.references())
+              .encode());
+        }
+        return redis.send(call).map(reply -> written + reply.toInteger());
+      });
+    }
+    return done;
+  }
+
+  private static final int INTENTS_PER_CALL = 500;
+
+  private static final String REOPEN_INTENTS = """
+      local t = redis.call('TIME')
+      local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      local written = 0
+      for i = 2, #ARGV, 2 do
+        local reservation = redis.call('HGET', KEYS[2], ARGV[i])
+        if not (reservation and cjson.decode(reservation).retired) then
+          local intent = cjson.decode(ARGV[i + 1])
+          intent['until'] = string.format('%d', now + tonumber(ARGV[1]))
+          redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(intent))
+          written = written + 1
+        end
+      end
+      return written""";
 
   /**
    * Every per-scope and per-repository key the namespace has now: they may hold state the ledger no longer

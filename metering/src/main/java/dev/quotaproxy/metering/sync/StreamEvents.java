@@ -3,6 +3,8 @@ package dev.quotaproxy.metering.sync;
 import dev.quotaproxy.ledger.LedgerEvent;
 import dev.quotaproxy.ledger.LedgerEvent.BlobAdded;
 import dev.quotaproxy.ledger.LedgerEvent.BlobRemoved;
+import dev.quotaproxy.ledger.LedgerEvent.IntentClosed;
+import dev.quotaproxy.ledger.LedgerEvent.IntentOpened;
 import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;
 import dev.quotaproxy.ledger.LedgerEvent.ManifestRemoved;
 import dev.quotaproxy.ledger.LedgerEvent.Rejected;
@@ -75,6 +77,10 @@ final class StreamEvents {
           number(fields, "ingress"), number(fields, "egress"), (int) number(fields, "pushes"), (int) number(fields, "pulls"));
       case "rejection" -> new Rejected(id, at, repository, user, fields.get("scope"), fields.get("resource"),
           number(fields, "requested"), number(fields, "usage"), number(fields, "limit"), fields.get("reason"));
+      case "intent_opened" -> new IntentOpened(id, at, repository, user, fields.get("request"), fields.getOrDefault("what", "commit"),
+          fields.getOrDefault("digest", ""), fields.getOrDefault("session", ""), optionalNumber(fields, "size"),
+          fields.getOrDefault("refs", ""));
+      case "intent_closed" -> new IntentClosed(id, at, repository, user, fields.get("request"));
       default -> null;
     };
     return Optional.ofNullable(event);
@@ -83,6 +89,12 @@ final class StreamEvents {
   private static long number(Map<String, String> fields, String name) {
     String value = fields.get(name);
     return value == null || value.isEmpty() ? 0 : Long.parseLong(value);
+  }
+
+  /** A number, or -1 when the field is absent or empty. */
+  private static long optionalNumber(Map<String, String> fields, String name) {
+    String value = fields.get(name);
+    return value == null || value.isEmpty() ? -1 : Long.parseLong(value);
   }
 
   /** A comma-joined list; an empty field is an empty list. */
