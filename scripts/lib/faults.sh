@@ -747,6 +747,14 @@ wait_quiet() {
     sleep 1
   done
   check "every ledger stream is read and acknowledged (pending + lag = $lag)" test "$lag" = 0
+  if ((lag != 0)); then
+    # What is left, for the log: each stream's group, its pending entries and its last entries.
+    for ns in "${NAMESPACES[@]}"; do
+      log "qp:{$ns}:events listed: $(rcli SISMEMBER qp:namespaces "$ns"); groups: $(rcli XINFO GROUPS "qp:{$ns}:events" | tr '\n' ' ')"
+      log "  pending: $(rcli XPENDING "qp:{$ns}:events" ledger - + 5 | tr '\n' ' ')"
+      log "  last: $(rcli XREVRANGE "qp:{$ns}:events" + - COUNT 2 | tr '\n' ' ')"
+    done
+  fi
   # The gauge is sampled every 15 s: give it two samples.
   for ((i = 0; i < 40; i++)); do
     metric=$(metric quota_proxy_ledger_pending_events)

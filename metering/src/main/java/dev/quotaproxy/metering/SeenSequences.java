@@ -8,10 +8,12 @@ import java.util.concurrent.ConcurrentHashMap;
  * reach. Every script that decides is told it, and finds the namespace's state unknown when Redis's own
  * number is lower: Redis went back to older state (an older snapshot, a truncated AOF) after this process
  * saw it further on. So no decision is made on such state, even in the moment before the ledger or the
- * state watch finds it out; the namespace is restored from the ledger first. Per process: a namespace this
+ * state watch finds it out; the namespace is restored from the ledger first. One per process, shared by all its
+ * store clients (one per event loop): a floor per client let a request on another event loop decide on the
+ * older state (the fault suite: a blob deleted there freed nothing, and stayed charged). A namespace this
  * process has not written to since it started is guarded by the ledger's checks only.
  */
-final class SeenSequences {
+public final class SeenSequences {
   private final Map<String, Long> highest = new ConcurrentHashMap<>();
 
   void saw(String namespace, long sequence) {

@@ -47,7 +47,7 @@ public final class StoreClient {
   final Vertx vertx;
   final Redis redis;
   final LuaScripts scripts;
-  final SeenSequences seen = new SeenSequences();
+  final SeenSequences seen;
   private final boolean ownsClient;
   private final CallTimer timer;
   private final AtomicInteger inFlight = new AtomicInteger();
@@ -55,8 +55,9 @@ public final class StoreClient {
   /** When this client last added each namespace to {@link QuotaKeys#NAMESPACES}. */
   private final Map<String, Long> listedAt = new ConcurrentHashMap<>();
 
-  private StoreClient(Vertx vertx, Redis redis, boolean ownsClient, CallTimer timer, EmittedEvents events) {
+  private StoreClient(Vertx vertx, Redis redis, boolean ownsClient, CallTimer timer, EmittedEvents events, SeenSequences seen) {
     this.vertx = vertx;
+    this.seen = seen;
     this.redis = redis;
     this.ownsClient = ownsClient;
     this.timer = timer;
@@ -70,12 +71,18 @@ public final class StoreClient {
    * {@link #loadScripts()} before serving; {@link #close()} closes the pool.
    */
   public static StoreClient create(Vertx vertx, RedisClients redis, int poolSize, EmittedEvents events, CallTimer timer) {
+    return create(vertx, redis, poolSize, events, timer, new SeenSequences());
+  }
+
+  /** As {@link #create(Vertx, RedisClients, int, EmittedEvents, CallTimer)}, for one of a process's clients: {@code seen} is the process's. */
+  public static StoreClient create(Vertx vertx, RedisClients redis, int poolSize, EmittedEvents events, CallTimer timer,
+      SeenSequences seen) {
     RedisOptions options = redis.options()
         .setMaxPoolSize(poolSize)
         .setMaxPoolWaiting(MAX_POOL_WAITING)
         .setMaxWaitingHandlers(MAX_WAITING_HANDLERS)
         .setPoolName("quota-store-" + CLIENTS.incrementAndGet());
-    return new StoreClient(vertx, redis.create(vertx, options), true, timer, events);
+    return new StoreClient(vertx, redis.create(vertx, options), true, timer, events, seen);
   }
 
   /** As {@link #create(Vertx, RedisClients, int, EmittedEvents, CallTimer)}, on one standalone Redis at this URL. */
@@ -98,7 +105,7 @@ public final class StoreClient {
    * Vert.x a namespace restored a moment ago is not waited for.
    */
   public static StoreClient over(Redis redis) {
-    return new StoreClient(null, redis, false, CallTimer.UNTIMED, EmittedEvents.NONE);
+    return new StoreClient(null, redis, false, CallTimer.UNTIMED, EmittedEvents.NONE, new SeenSequences());
   }
 
   /** Sends every script to Redis once: fails if Redis is unreachable or rejects a script. */

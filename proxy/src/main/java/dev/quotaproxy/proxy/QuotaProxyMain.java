@@ -37,6 +37,7 @@ import dev.quotaproxy.metering.NamespaceGate;
 import dev.quotaproxy.metering.RedisLimits;
 import dev.quotaproxy.metering.RedisClients;
 import dev.quotaproxy.metering.RedisQuotaStore;
+import dev.quotaproxy.metering.SeenSequences;
 import dev.quotaproxy.metering.RequestLeases;
 import dev.quotaproxy.metering.StoreClient;
 import dev.quotaproxy.metering.UsageReader;
@@ -156,7 +157,9 @@ public final class QuotaProxyMain {
     Redis ledgerRedis = redisClients.create(vertx, redisClients.options().setMaxPoolSize(4).setPoolName("ledger"));
     EventOutbox outbox = new EventOutbox(ledgerRedis, ledger).measuredIn(ProxyMetrics.of(vertx).registry());
     LiveReservations live = new LiveReservations().measuredIn(ProxyMetrics.of(vertx).registry());
-    StoreClient maintenance = StoreClient.create(vertx, redisClients, 2, outbox, ProxyMetrics.of(vertx).redis());
+    // One floor of event numbers for the whole process (see SeenSequences), whichever client saw them.
+    SeenSequences seen = new SeenSequences();
+    StoreClient maintenance = StoreClient.create(vertx, redisClients, 2, outbox, ProxyMetrics.of(vertx).redis(), seen);
     RedisLimits redisLimits = new RedisLimits(maintenance);
     Pool adminPool = backends.ledgerDatabase.pool(vertx, 2);
     LimitsLedger limits = new LimitsLedger(adminPool);
@@ -169,7 +172,8 @@ public final class QuotaProxyMain {
     ConfiguredQuotas configured = new ConfiguredQuotas(redisLimits, usage, config, guard, limitsSync::syncOnce, "the ledger");
     PushLimits pushes = QuotaEnforcer.pushLimits(quota);
     Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(v, new RedisQuotaStore(new NamespaceGate(
-        StoreClient.create(v, redisClients, connectionsPerLoop, outbox, ProxyMetrics.of(v).redis()), recovery), quota.reservationTtl(),
+        StoreClient.create(v, redisClients, connectionsPerLoop, outbox, ProxyMetrics.of(v).redis(), seen), recovery),
+        quota.reservationTtl(),
         live),
         guard, quota, pushes);
 
