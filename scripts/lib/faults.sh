@@ -209,32 +209,6 @@ as_client() {
   HTTP_DIR=$WDIR HTTP_OPTS=(--max-time 60 --no-show-error)
 }
 
-# upload_blob REPO FILE HOW: push one blob the way HOW says (put: POST, then PUT ?digest=
-# with the body; patch: POST, PATCH with Content-Length, PUT ?digest=; chunked: POST, PATCH
-# without Content-Length, PUT ?digest=). Prints the last status.
-upload_blob() {
-  local repo=$1 file=$2 how=$3 digest code loc
-  digest=$(sha256_of "$file")
-  # Not start_upload: a refusal here is an outcome to record, not a failed check.
-  code=$(http POST "$PROXY_URL/v2/$repo/blobs/uploads/" -H 'Content-Length: 0')
-  [[ "$code" == 202 ]] || { echo "$code"; return; }
-  loc=$(absolute_url "$PROXY_URL" "$(header Location)")
-  if [[ "$how" == chunked || "$how" == patch ]]; then
-    if [[ "$how" == chunked ]]; then
-      # -T - reads standard input: curl sends it chunked, without Content-Length.
-      code=$(http PATCH "$loc" -H 'Content-Type: application/octet-stream' -T - <"$file")
-    else
-      code=$(http PATCH "$loc" -H 'Content-Type: application/octet-stream' --data-binary "@$file")
-    fi
-    [[ "$code" == 202 ]] || { echo "$code"; return; }
-    loc=$(absolute_url "$PROXY_URL" "$(header Location)")
-    http PUT "$(with_digest "$loc" "$digest")" -H 'Content-Length: 0'
-  else
-    http PUT "$(with_digest "$loc" "$digest")" -H 'Content-Type: application/octet-stream' \
-      --data-binary "@$file"
-  fi
-}
-
 # pick ARRAY_NAME: a seeded element of the array, into PICKED (not a $(...) helper either).
 pick() {
   local -n arr=$1
