@@ -7,7 +7,8 @@
 #   one docker-registry filesystem storage, walked to know what it holds (lib/storage.sh)
 #   three proxies       the jar, --redis.mode cluster --redis.nodes ..., the same Postgres and admin
 #                       token, each with its own port and admin port
-#   HAProxy             round robin over the three, HTTP mode, GET /readyz checks on the admin ports
+#   HAProxy             round robin over the three, HTTP mode, GET /healthz checks on the admin
+#                       ports (not /readyz: see start_lb in lib/cluster.sh)
 #
 # and tests it, the threat model's invariant checked after each part (bytes the registry holds
 # under a scope <= its hard limit, and Redis's charge == the ledger's == the registry's bytes):
@@ -19,9 +20,12 @@
 #             pushes through HAProxy go on (201); HAProxy marks it DOWN; its reservation comes
 #             back once its lease (30 s) lapses; started again, it rejoins (UP) and serves
 #   failover  6 clients push 256 KiB blobs through HAProxy into scope "fail" (hard limit 3 MiB),
-#             deleting some to keep it near the limit, while the primary that owns {fail}'s slot
-#             is killed (-9); until its replica is promoted pushes get 503 with Retry-After (or
-#             succeed), never a 201 past the limit; then, once the ledger caught up, the figures
+#             deleting some to keep it near the limit, and one pulls, while the primary that owns
+#             {fail}'s slot is killed (-9), its replica held back first (FAIL_LAG=1: the primary
+#             drops the replication link whenever a byte waits, for 2 s) so that the failover
+#             loses acknowledged writes, as asynchronous replication does; until the replica is
+#             promoted pushes get 503 with Retry-After (or succeed), never a 201 past the limit,
+#             and pulls go on (200); then, once the ledger caught up, the figures
 #             per scope before any reconciliation are printed (what the failover lost shows as
 #             drift), POST /api/v1/reconciliations reports the drift, and afterwards the
 #             registry's storage, Redis and the ledger must agree for every scope
@@ -31,7 +35,9 @@
 # Environment:
 #   KEEP_TMP=1   keep the temp dir: every process's log, haproxy.cfg, each client's outcomes
 #                (race/, fail/), the figures per scope (check-*/)
-#   CLUSTER_NODE_TIMEOUT, LB_CHECK_INTER  see scripts/lib/cluster.sh
+#   FAIL_LAG=0   kill the primary without holding its replica back first (it is then at most a
+#                few bytes behind: the failover loses nothing, or next to nothing)
+#   CLUSTER_NODE_TIMEOUT, LB_CHECK, LB_CHECK_INTER  see scripts/lib/cluster.sh
 #   QP_JAR, JAVA_OPTS, REQUIRE_TEST_TOOLS see scripts/lib/common.sh (JAVA_OPTS defaults to
 #                -Xmx384m here: three proxies share the machine)
 set -euo pipefail
@@ -54,7 +60,8 @@ NAMESPACES=(race crash fail)
 PROXIES=3
 RACE_LIMIT=$((4 * MIB)) RACE_CLIENTS=32 RACE_SIZE=$((512 * KIB))
 CRASH_LIMIT=$((64 * MIB)) CRASH_SIZE=$((4 * MIB)) CRASH_RATE=256K CRASH_VICTIM=2
-FAIL_LIMIT=$((3 * MIB)) FAIL_CLIENTS=6 FAIL_SIZE=$((256 * KIB)) FAIL_KEEP=3
+FAIL_LIMIT=$((3 * MIB)) FAIL_CLIENTS=6 FAIL_SIZE=$((256 * KIB)) FAIL_KEEP=1
+FAIL_LAG=${FAIL_LAG:-1}
 FAIL_BEFORE=5 FAIL_AFTER=8   # seconds of load before the kill, and after cluster_state:ok again
 STOP_FILE=""
 CLIENT_PIDS=()
@@ -207,7 +214,7 @@ test_proxy_kill() {
   step "proxy-kill: a $((CRASH_SIZE / MIB)) MiB PUT at $CRASH_RATE/s straight into proxy $victim, killed (-9) 2 s in"
   mkdir -p "$dir"
   HTTP_DIR=$dir
-  before=$(reserved_total crash)
+  before=$(reserved crash)
   random_file "$dir/big" "$CRASH_SIZE"
   digest=$(sha256_of "$dir/big")
   start_upload "$base" crash/big || return 0
@@ -216,17 +223,17 @@ test_proxy_kill() {
     -H 'Content-Type: application/octet-stream' --data-binary "@$dir/big" "$(with_digest "$loc" "$digest")" &
   slow_pid=$!
   for ((i = 0; i < 50; i++)); do
-    r=$(reserved_total crash)
+    r=$(reserved crash)
     ((r > before)) && break
     sleep 0.1
   done
-  check "the upload holds its bytes reserved in crash ($r, before $before)" test "$r" -gt "$before"
+  check "the upload holds its bytes reserved in scope crash ($r, before $before)" test "$r" -gt "$before"
   sleep 2
   fleet_kill "$victim"
   t_kill=$(now)
   slow_rc=0
   wait "$slow_pid" || slow_rc=$?
-  log "proxy $victim killed; its client's curl ended with exit code $slow_rc; reserved in crash: $(reserved_total crash)"
+  log "proxy $victim killed; its client's curl ended with exit code $slow_rc; reserved in scope crash: $(reserved crash)"
 
   # The other two keep serving: every push through HAProxy succeeds, at once.
   PROXY_URL=$LB_URL
@@ -245,7 +252,7 @@ test_proxy_kill() {
 
   # Its reservation lapses with its lease (30 s), then the next decision releases it.
   for ((i = 0; i < 120; i++)); do
-    r=$(reserved_total crash)
+    r=$(reserved crash)
     ((r == before)) && break
     # A decision in the namespace purges expired reservations: a push every few seconds.
     if ((i % 10 == 9)); then
@@ -256,7 +263,7 @@ test_proxy_kill() {
   done
   took=$(fsecs "$t_kill")
   FIGURE[kill-reserved]=$took
-  check_eq "crash's reserved bytes are back to what they were (${took} s after the kill; lease 30 s)" "$before" "$r"
+  check_eq "scope crash's reserved bytes are back to what they were (${took} s after the kill; lease 30 s)" "$before" "$r"
   check "...and not before the lease ran out (${took} s >= 29 s)" awk -v t="$took" 'BEGIN { exit !(t >= 29) }'
   check "...and within the lease plus 15 s (${took} s)" awk -v t="$took" 'BEGIN { exit !(t <= 45) }'
 
@@ -317,11 +324,48 @@ fail_client() {
   done
 }
 
+# pull_client DIGEST: GETs fail/pull's blob DIGEST through HAProxy until STOP_FILE; appends
+# "start end pull digest status" to fail/pull.tsv.
+pull_client() {
+  local digest=$1 dir=$QP_TMP/fail/pull start code
+  HTTP_DIR=$dir
+  HTTP_OPTS=(--max-time 60 --no-show-error)
+  mkdir -p "$dir"
+  set +e
+  while [[ ! -e "$STOP_FILE" ]]; do
+    start=$(now)
+    code=$(http GET "$LB_URL/v2/fail/pull/blobs/$digest")
+    printf '%s\t%s\tpull\t%s\t%s\t-\t-\n' "$start" "$(now)" "$digest" "$code" >>"$dir.tsv"
+    sleep 0.1
+  done
+}
+
+# repl_offset PORT FIELD: a number from INFO replication of the node on PORT (master_repl_offset,
+# slave_repl_offset).
+repl_offset() {
+  cluster_cli "$1" INFO replication | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'
+}
+
+# replica_of PORT: the port of a replica of the primary on PORT.
+replica_of() {
+  local id
+  id=$(cluster_cli "$1" CLUSTER MYID)
+  cluster_cli "$REDIS_PORT" CLUSTER NODES | awk -v id="$id" '$4 == id && $3 ~ /slave/ { split($2, a, "[:@]"); print a[2]; exit }'
+}
+
 test_failover() {
-  local dir=$QP_TMP/fail k owner idx slot t_kill t_new t_ok new i pid bad held
-  step "failover: $FAIL_CLIENTS clients push $((FAIL_SIZE / KIB)) KiB blobs through HAProxy into scope fail (hard limit $((FAIL_LIMIT / MIB)) MiB); the primary of {fail} killed (-9)"
+  local dir=$QP_TMP/fail k owner idx slot t_kill t_new t_ok new i pid bad held digest replica behind
+  step "failover: $FAIL_CLIENTS clients push $((FAIL_SIZE / KIB)) KiB blobs through HAProxy into scope fail (hard limit $((FAIL_LIMIT / MIB)) MiB), one pulls; the primary of {fail} killed (-9)"
   mkdir -p "$dir"
   rm -f "$STOP_FILE"
+  # A blob to pull: pulls must go on while the namespace's primary is gone.
+  random_file "$dir/pull.bin" $((64 * KIB))
+  digest=$(sha256_of "$dir/pull.bin")
+  HTTP_DIR=$dir
+  PROXY_URL=$LB_URL
+  check_eq "a blob to pull during the failover is pushed (fail/pull)" 201 "$(upload_blob fail/pull "$dir/pull.bin" put)"
+  pull_client "$digest" &
+  CLIENT_PIDS+=($!)
   for ((k = 1; k <= FAIL_CLIENTS; k++)); do
     fail_client "$k" &
     CLIENT_PIDS+=($!)
@@ -330,7 +374,19 @@ test_failover() {
   slot=$(cluster_cli "$REDIS_PORT" CLUSTER KEYSLOT '{fail}')
   owner=$(slot_owner '{fail}')
   idx=$(cluster_index "$owner") || die "no node on port $owner (slot owner of {fail})"
-  log "{fail} hashes to slot $slot, served by the primary on port $owner (node $idx); killing it (-9) under load"
+  replica=$(replica_of "$owner")
+  log "{fail} hashes to slot $slot, served by the primary on port $owner (node $idx), replicated to port ${replica:-none}"
+  if ((FAIL_LAG)); then
+    # Asynchronous replication loses what the replica had not received when the primary dies. On
+    # loopback a replica is never behind for long, so it is held back: the primary drops its
+    # replication link whenever a byte waits for it (the replica reconnects every second and is
+    # dropped again), and what the primary acknowledges meanwhile is lost with it.
+    cluster_cli "$owner" CONFIG SET client-output-buffer-limit 'replica 1 1 0' >/dev/null
+    sleep 2
+  fi
+  behind=$(($(repl_offset "$owner" master_repl_offset) - $(repl_offset "$replica" slave_repl_offset)))
+  FIGURE[fail-behind]=$behind
+  log "killing the primary (-9) under load; its replica is $behind bytes of replication stream behind it$( ((FAIL_LAG)) && echo " (held back for 2 s: FAIL_LAG=1)")"
   kill -KILL "${CLUSTER_PIDS[idx]}"
   t_kill=$(now)
   wait "${CLUSTER_PIDS[idx]}" 2>/dev/null || true
@@ -355,7 +411,8 @@ test_failover() {
   CLIENT_PIDS=()
 
   cat "$dir"/c*.tsv | sort -g >"$dir/all.tsv"
-  log "pushes and deletes by status (retry-after, error code):"
+  cat "$dir/pull.tsv" >>"$dir/all.tsv"
+  log "pushes, deletes and pulls by status (retry-after, error code):"
   awk -F'\t' '{ n[$3 " " $5 " " ($6 == "-" ? "" : "Retry-After:" $6) " " ($7 == "-" ? "" : $7)]++ } END { for (k in n) printf "        %-40s %d\n", k, n[k] }' \
     "$dir/all.tsv" | sort
   log "while the slot had no primary (kill to cluster_state:ok, +1 s): $(awk -F'\t' -v a="$t_kill" -v b="$t_ok" \
@@ -368,6 +425,10 @@ test_failover() {
     ($3 == "delete" && $5 != 202 && $5 != 404 && $5 != 503)' "$dir/all.tsv")
   check "pushes answered only 201, 403 DENIED or 503; deletes 202, 404 or 503" test -z "$bad"
   [[ -z "$bad" ]] || printf '      %s\n' "${bad//$'\n'/$'\n'      }"
+  bad=$(awk -F'\t' '$3 == "pull" && $5 != 200' "$dir/all.tsv" | wc -l)
+  FIGURE[fail-pulls-bad]=$bad
+  FIGURE[fail-pulls]=$(awk -F'\t' '$3 == "pull"' "$dir/all.tsv" | wc -l)
+  check_eq "pulls go on through the failover: every pull 200 (${FIGURE[fail-pulls]} pulls; not 200)" 0 "$bad"
   i=$(awk -F'\t' -v b="$t_ok" '$3 == "push" && $5 == 201 && $1 >= b' "$dir/all.tsv" | wc -l)
   check "pushes accepted again after the failover ($i started after cluster_state:ok were 201)" test "$i" -gt 0
   held=$(scope_held fail)
@@ -436,7 +497,7 @@ test_reconcile() {
 scale_figures() {
   local i key
   # A part that failed early left some figures unset.
-  for key in setup race race-overshoot race-crossed kill-reserved kill-rejoin failover fail-201 fail-503 \
+  for key in setup race race-overshoot race-crossed kill-reserved kill-rejoin failover fail-201 fail-503 fail-behind fail-pulls fail-pulls-bad \
     fail-overshoot drift-check-before reconciled drift-check-after race-p1 race-p2 race-p3; do
     FIGURE[$key]=${FIGURE[$key]:-?}
   done
@@ -446,7 +507,9 @@ scale_figures() {
   echo "scale: race ${FIGURE[race]} (limit $((RACE_LIMIT / RACE_SIZE)) x $((RACE_SIZE / KIB)) KiB), overshoot ${FIGURE[race-overshoot]} bytes," \
     "requests per proxy $(for ((i = 1; i <= PROXIES; i++)); do printf '%s/' "${FIGURE[race-p$i]}"; done | sed 's,/$,,'), sessions across proxies ${FIGURE[race-crossed]}"
   echo "scale: proxy killed: reservation back after ${FIGURE[kill-reserved]} s, rejoined after ${FIGURE[kill-rejoin]} s"
-  echo "scale: primary killed: failover ${FIGURE[failover]} s, ${FIGURE[fail-201]} pushes accepted, ${FIGURE[fail-503]} x 503, overshoot ${FIGURE[fail-overshoot]} bytes;" \
+  local held=""
+  ((FAIL_LAG == 0)) || held="replica held back, "
+  echo "scale: primary killed (${held}${FIGURE[fail-behind]} bytes of replication behind): failover ${FIGURE[failover]} s, ${FIGURE[fail-201]} pushes accepted, ${FIGURE[fail-503]} x 503, ${FIGURE[fail-pulls]} pulls (${FIGURE[fail-pulls-bad]} not 200), overshoot ${FIGURE[fail-overshoot]} bytes;" \
     "drift before reconciliation ${FIGURE[drift-check-before]} bytes, reconciliation corrected ${FIGURE[reconciled]} scope(s), drift after ${FIGURE[drift-check-after]} bytes"
 }
 

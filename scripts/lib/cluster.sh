@@ -8,12 +8,14 @@
 #                                    --cluster create; rcli then reads through node REDIS_PORT
 #                                    with -c (lib/common.sh), whichever primary holds a key
 #   start_fleet N ARGS...            N proxies from QP_JAR, each with its port and admin port
-#   start_lb                         HAProxy, round robin over the fleet, /readyz checks
+#   start_lb                         HAProxy, round robin over the fleet, health checked
 #
-# Settings: CLUSTER_NODE_TIMEOUT (ms, default 2000: a primary is failed over about 2-3 s after it
-# dies), LB_CHECK_INTER (HAProxy's check interval, default 1s).
+# Settings: CLUSTER_NODE_TIMEOUT (ms, default 2000: a primary is failed over about 4 s after it
+# dies), LB_CHECK (the admin path HAProxy checks, default /healthz; see start_lb),
+# LB_CHECK_INTER (HAProxy's check interval, default 1s).
 
 CLUSTER_NODE_TIMEOUT=${CLUSTER_NODE_TIMEOUT:-2000}
+LB_CHECK=${LB_CHECK:-/healthz}
 LB_CHECK_INTER=${LB_CHECK_INTER:-1s}
 CLUSTER_DIR=""
 CLUSTER_NODES=""    # redis://127.0.0.1:PORT,... (the proxies' --redis.nodes)
@@ -221,10 +223,18 @@ fleet_requests() {
 # ---------------------------------------------------------------- HAProxy
 
 # start_lb: HAProxy in HTTP mode on a free port in front of the fleet: round robin, each proxy
-# checked every LB_CHECK_INTER on GET /readyz of its admin port (down after 2 failures, up after
-# 2 successes); a request whose connection is refused is sent to another proxy (redispatch);
-# client and server timeouts of 5 minutes, so a slow upload is never cut. Its statistics (CSV)
-# on LB_STATS_URL. Waits until every proxy is UP. Sets LB_PORT, LB_URL, LB_STATS_URL, LB_PID.
+# checked every LB_CHECK_INTER with GET LB_CHECK on its admin port (down after 2 failures, up
+# after 2 successes); a request whose connection is refused is sent to another proxy
+# (redispatch); client and server timeouts of 5 minutes, so a slow upload is never cut.
+#
+# The check is /healthz (the process answers), not /readyz (its stores answer too): every proxy
+# shares the same Redis, so when a Redis primary dies every proxy's /readyz fails at once, and a
+# balancer checking it takes the whole fleet out, answering 503 itself (no Retry-After) to pushes
+# and pulls alike, when the proxies would have answered pushes 503 UNAVAILABLE with Retry-After
+# and served pulls. (LB_CHECK=/readyz shows it.) HAProxy's own 503, when no proxy is up, is
+# given the proxies' form: OCI error JSON, code UNAVAILABLE, Retry-After: 1.
+# Its statistics (CSV) on LB_STATS_URL. Waits until every proxy is UP. Sets LB_PORT, LB_URL,
+# LB_STATS_URL, LB_PID.
 start_lb() {
   need haproxy
   local cfg=$QP_TMP/haproxy.cfg stats i
@@ -235,6 +245,10 @@ start_lb() {
   LB_URL=http://127.0.0.1:$LB_PORT
   LB_STATS_URL="http://127.0.0.1:$stats/stats;csv"
   LB_LOG=$QP_TMP/haproxy.log
+  printf '%s\r\n' 'HTTP/1.1 503 Service Unavailable' 'Content-Type: application/json; charset=utf-8' 'Retry-After: 1' \
+    'Cache-Control: no-cache' 'Connection: close' '' \
+    '{"errors":[{"code":"UNAVAILABLE","message":"no quota proxy is available; retry shortly","detail":{}}]}' \
+    >"$QP_TMP/haproxy-503.http"
   {
     cat <<CFG
 global
@@ -250,6 +264,7 @@ defaults
   timeout queue 10s
   retries 3
   option redispatch 1
+  errorfile 503 $QP_TMP/haproxy-503.http
 
 frontend registry
   bind 127.0.0.1:$LB_PORT
@@ -258,7 +273,7 @@ frontend registry
 backend proxies
   balance roundrobin
   option httpchk
-  http-check send meth GET uri /readyz
+  http-check send meth GET uri $LB_CHECK
   http-check expect status 200
   default-server inter $LB_CHECK_INTER fall 2 rise 2
 CFG
@@ -280,12 +295,12 @@ CFG
   for i in "${!FLEET_PORTS[@]}"; do
     wait_lb_status "p$i" UP 30 || die "HAProxy does not see proxy $i UP within 30 s ($(lb_status "p$i"))"
   done
-  log "haproxy  $LB_URL (pid $LB_PID, $(haproxy -v | head -n 1 | awk '{ print $3 }'), round robin over ${#FLEET_PORTS[@]} proxies, config $cfg)"
+  log "haproxy  $LB_URL (pid $LB_PID, $(haproxy -v | head -n 1 | awk '{ print $3 }'), round robin over ${#FLEET_PORTS[@]} proxies, checks GET $LB_CHECK, config $cfg)"
 }
 
 # lb_status SERVER: HAProxy's status of SERVER (p1, p2, ...): UP, DOWN, "UP 1/2", ...
 lb_status() {
-  curl -sS --max-time 5 "$LB_STATS_URL" | awk -F, -v s="$1" '$1 == "proxies" && $2 == s { print $18 }'
+  curl -s --max-time 5 "$LB_STATS_URL" | awk -F, -v s="$1" '$1 == "proxies" && $2 == s { print $18 }'
 }
 
 # wait_lb_status SERVER STATUS SECONDS: until HAProxy says STATUS (exactly) for SERVER.
