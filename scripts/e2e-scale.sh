@@ -440,9 +440,15 @@ test_failover() {
   FIGURE[fail-after]=$(awk -F'\t' -v b="$t_ok" '$3 == "push" && $1 >= b { n[$5 ($7 == "-" ? "" : " " $7)]++ }
     END { for (k in n) printf "%s x %s, ", n[k], k }' "$dir/all.tsv" | sed 's/, $//')
   log "pushes started after cluster_state:ok: ${FIGURE[fail-after]:-none}"
-  log "what the proxies logged about namespace fail after the kill:"
-  grep -h -E 'LedgerRecovery|LedgerFeed|RegistryIntents|LiveReservations' "$QP_TMP"/proxy-*.log | grep -E 'fail[:/ ]' \
-    | sort | cut -c1-240 | head -n 20 | sed 's/^/        /'
+  log "what the proxies logged about namespace fail from the kill on (first-last time, count, message; ids as *):"
+  grep -h -E '^[0-9-]+T[0-9:.]+Z (WARN|ERROR|INFO) +d\.q\.m\.' "$QP_TMP"/proxy-*.log | grep -E ' fail[:/ ]' \
+    | awk -v from="$(date -u -d "@${t_kill%.*}" +%Y-%m-%dT%H:%M:%S)" 'substr($1, 1, 19) >= from' | sort \
+    | awk '{ t = substr($1, 12, 12); $1 = ""; m = $0
+             gsub(/session:[0-9a-f-]+/, "session:*", m); gsub(/sha256:[0-9a-f]+/, "sha256:*", m)
+             gsub(/fail\/c[0-9]+/, "fail/c*", m); sub(/ \(.*/, "", m); m = substr(m, 2, 170)
+             if (!(m in n)) { order[++k] = m; first[m] = t }; n[m]++; last[m] = t }
+           END { for (i = 1; i <= k; i++) { m = order[i]; printf "        %s-%s x%-3d %s\n", first[m], last[m], n[m], m } }' \
+    | head -n 15
   held=$(scope_held fail)
   FIGURE[fail-overshoot]=$((held > FAIL_LIMIT ? held - FAIL_LIMIT : 0))
   check_eq "overshoot: bytes the registry holds under fail beyond its limit ($held held)" 0 "${FIGURE[fail-overshoot]}"
