@@ -295,7 +295,7 @@ CFG
   for i in "${!FLEET_PORTS[@]}"; do
     wait_lb_status "p$i" UP 30 || die "HAProxy does not see proxy $i UP within 30 s ($(lb_status "p$i"))"
   done
-  log "haproxy  $LB_URL (pid $LB_PID, $(haproxy -v | head -n 1 | awk '{ print $3 }'), round robin over ${#FLEET_PORTS[@]} proxies, checks GET $LB_CHECK, config $cfg)"
+  log "haproxy  $LB_URL (pid $LB_PID, $(haproxy -v | awk 'NR == 1 { print $3 }'), round robin over ${#FLEET_PORTS[@]} proxies, checks GET $LB_CHECK, config $cfg)"
 }
 
 # lb_status SERVER: HAProxy's status of SERVER (p1, p2, ...): UP, DOWN, "UP 1/2", ...
