@@ -30,7 +30,7 @@
 #             drift), POST /api/v1/reconciliations reports the drift, and afterwards the
 #             registry's storage, Redis and the ledger must agree for every scope
 #
-# About 2.5 minutes on 2 cores (the 30 s lease is most of it).
+# About 1.5 minutes on 2 cores (the 30 s lease is a third of it).
 #
 # Environment:
 #   KEEP_TMP=1   keep the temp dir: every process's log, haproxy.cfg, each client's outcomes

@@ -232,7 +232,8 @@ fleet_requests() {
 # balancer checking it takes the whole fleet out, answering 503 itself (no Retry-After) to pushes
 # and pulls alike, when the proxies would have answered pushes 503 UNAVAILABLE with Retry-After
 # and served pulls. (LB_CHECK=/readyz shows it.) HAProxy's own 503, when no proxy is up, is
-# given the proxies' form: OCI error JSON, code UNAVAILABLE, Retry-After: 1.
+# given the proxies' form: OCI error JSON, code UNAVAILABLE, Retry-After: 1 (deploy/oci-503.http,
+# which deploy/haproxy.cfg, docker-compose.yml's, uses too).
 # Its statistics (CSV) on LB_STATS_URL. Waits until every proxy is UP. Sets LB_PORT, LB_URL,
 # LB_STATS_URL, LB_PID.
 start_lb() {
@@ -245,10 +246,6 @@ start_lb() {
   LB_URL=http://127.0.0.1:$LB_PORT
   LB_STATS_URL="http://127.0.0.1:$stats/stats;csv"
   LB_LOG=$QP_TMP/haproxy.log
-  printf '%s\r\n' 'HTTP/1.1 503 Service Unavailable' 'Content-Type: application/json; charset=utf-8' 'Retry-After: 1' \
-    'Cache-Control: no-cache' 'Connection: close' '' \
-    '{"errors":[{"code":"UNAVAILABLE","message":"no quota proxy is available; retry shortly","detail":{}}]}' \
-    >"$QP_TMP/haproxy-503.http"
   {
     cat <<CFG
 global
@@ -264,7 +261,7 @@ defaults
   timeout queue 10s
   retries 3
   option redispatch 1
-  errorfile 503 $QP_TMP/haproxy-503.http
+  errorfile 503 $QP_ROOT/deploy/oci-503.http
 
 frontend registry
   bind 127.0.0.1:$LB_PORT
