@@ -64,6 +64,7 @@ FAIL_LIMIT=$((3 * MIB)) FAIL_CLIENTS=6 FAIL_SIZE=$((256 * KIB)) FAIL_KEEP=1
 FAIL_LAG=${FAIL_LAG:-1}
 FAIL_BEFORE=5 FAIL_AFTER=8   # seconds of load before the kill, and after cluster_state:ok again
 STOP_FILE=""
+KILL_AT=""          # when the Redis primary was killed (a now)
 CLIENT_PIDS=()
 declare -A FIGURE=()
 
@@ -389,6 +390,7 @@ test_failover() {
   offset=$(repl_offset "$owner" master_repl_offset)
   kill -KILL "${CLUSTER_PIDS[idx]}"
   t_kill=$(now)
+  KILL_AT=$t_kill
   wait "${CLUSTER_PIDS[idx]}" 2>/dev/null || true
   FIGURE[fail-behind]=$((offset - $(repl_offset "$replica" slave_repl_offset)))
   log "primary killed (-9) under load; its replica is at least ${FIGURE[fail-behind]} bytes of replication stream behind it$(
@@ -467,6 +469,32 @@ print_scopes() {
     { d += abs($3 - $2) + abs($4 - $2) } END { print d + 0 }' "$dir/scopes.tsv")
 }
 
+# explain_drift NS: digest by digest, where the registry's storage, Redis (qp:{ns}:present:<repo>)
+# and the ledger (repository_blobs) disagree about the namespace's repositories, with what the
+# clients did with each digest (fail/all.tsv), in seconds from the primary's kill.
+explain_drift() {
+  local ns=$1 dir=$QP_TMP/check-before repo
+  awk -F'\t' -v p="$ns/" 'index($1, p) == 1 { print $1 "\t" $2 }' "$dir/held.tsv" | sort -u >"$dir/$ns-registry.lst"
+  sql "select repository, digest from repository_blobs where repository like '$ns/%'" | sort -u >"$dir/$ns-ledger.lst" \
+    || fail "read repository_blobs from the ledger"
+  while read -r repo; do
+    rcli HGETALL "qp:{$ns}:present:$repo" | paste - - | awk -F'\t' -v r="$repo" '$2 > 0 { print r "\t" $1 }'
+  done < <(cut -f1 "$dir/$ns-registry.lst" "$dir/$ns-ledger.lst" | sort -u) | sort -u >"$dir/$ns-redis.lst"
+  step "what differs in $ns, digest by digest (registry / Redis / ledger; the clients' requests, seconds from the kill)"
+  awk -F'\t' -v OFS='\t' '
+    FILENAME ~ /registry.lst$/ { k = $1 SUBSEP $2; reg[k] = 1; all[k] = 1; next }
+    FILENAME ~ /redis.lst$/    { k = $1 SUBSEP $2; red[k] = 1; all[k] = 1; next }
+    FILENAME ~ /ledger.lst$/   { k = $1 SUBSEP $2; led[k] = 1; all[k] = 1; next }
+    END { for (k in all) if (!(reg[k] == red[k] && reg[k] == led[k])) { split(k, p, SUBSEP)
+            print p[1], p[2], (reg[k] ? "yes" : "no"), (red[k] ? "yes" : "no"), (led[k] ? "yes" : "no") } }' \
+    "$dir/$ns-registry.lst" "$dir/$ns-redis.lst" "$dir/$ns-ledger.lst" | sort >"$dir/$ns-differs.tsv"
+  while IFS=$'\t' read -r repo digest in_reg in_redis in_ledger; do
+    printf '      %s %s: registry %s, redis %s, ledger %s; %s\n' "$repo" "${digest:0:19}" "$in_reg" "$in_redis" "$in_ledger" \
+      "$(awk -F'\t' -v d="$digest" -v k="$KILL_AT" '$4 == d { printf "%s %s %+.2f..%+.2f s; ", $3, $5, $1 - k, $2 - k }' \
+        "$QP_TMP/$ns/all.tsv")"
+  done <"$dir/$ns-differs.tsv"
+}
+
 test_reconcile() {
   local out took i metric
   step "quiet: every proxy ready, the ledger caught up, every intent settled"
@@ -490,6 +518,7 @@ test_reconcile() {
   measure_scopes "$QP_TMP/check-before"
   print_scopes "$QP_TMP/check-before"
   log "drift before the reconciliation: ${FIGURE[drift-check-before]} bytes (writes the failover lost, if any)"
+  ((FIGURE[drift-check-before] == 0)) || explain_drift fail
 
   step "POST /api/v1/reconciliations (proxy 1's admin API)"
   out=$(admin_api POST /reconciliations) || { fail "POST /api/v1/reconciliations"; return; }
