@@ -20,14 +20,14 @@
 #             pushes through HAProxy go on (201); HAProxy marks it DOWN; its reservation comes
 #             back once its lease (30 s) lapses; started again, it rejoins (UP) and serves
 #   failover  6 clients push 256 KiB blobs through HAProxy into scope "fail" (hard limit 3 MiB),
-#             deleting some to keep it near the limit, and one pulls, while the primary that owns
-#             {fail}'s slot is killed (-9), its replica's link cut 2 s before (FAIL_LAG=1), so
-#             that the failover loses 2 s of acknowledged writes, as asynchronous replication
-#             does when a replica lags; until the replica is
-#             promoted pushes get 503 with Retry-After (or succeed), never a 201 past the limit,
-#             and pulls go on (200); then, once the ledger caught up, the figures
-#             per scope before any reconciliation are printed (what the failover lost shows as
-#             drift), POST /api/v1/reconciliations reports the drift, and afterwards the
+#             each deleting its previous blob, so the scope stays busy near its limit, and one
+#             pulls, while the primary that owns {fail}'s slot is killed (-9), its replica's link
+#             cut 2 s before (FAIL_LAG=1) so that the failover loses acknowledged writes, as
+#             asynchronous replication does when a replica lags; until the replica is promoted
+#             pushes get 503 with Retry-After (or succeed), never a 201 past the limit, and pulls
+#             go on (200); then, once the ledger caught up, the figures per scope before any
+#             reconciliation are printed (what the failover lost shows as drift, listed digest by
+#             digest), POST /api/v1/reconciliations reports the drift, and afterwards the
 #             registry's storage, Redis and the ledger must agree for every scope
 #
 # About 1.5 minutes on 2 cores (the 30 s lease is a third of it).
