@@ -326,9 +326,9 @@ fail_client() {
 }
 
 # pull_client DIGEST: GETs fail/pull's blob DIGEST through HAProxy until STOP_FILE; appends
-# "start end pull digest status" to fail/pull.tsv.
+# "start end pull digest status retry-after -" to fail/pull.tsv.
 pull_client() {
-  local digest=$1 dir=$QP_TMP/fail/pull start code
+  local digest=$1 dir=$QP_TMP/fail/pull start code ra
   HTTP_DIR=$dir
   HTTP_OPTS=(--max-time 60 --no-show-error)
   mkdir -p "$dir"
@@ -336,7 +336,8 @@ pull_client() {
   while [[ ! -e "$STOP_FILE" ]]; do
     start=$(now)
     code=$(http GET "$LB_URL/v2/fail/pull/blobs/$digest")
-    printf '%s\t%s\tpull\t%s\t%s\t-\t-\n' "$start" "$(now)" "$digest" "$code" >>"$dir.tsv"
+    ra=$(header Retry-After) || ra=-
+    printf '%s\t%s\tpull\t%s\t%s\t%s\t-\n' "$start" "$(now)" "$digest" "$code" "${ra:--}" >>"$dir.tsv"
     sleep 0.1
   done
 }
