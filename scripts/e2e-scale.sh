@@ -152,13 +152,18 @@ wait_ledger() {
 
 # ledger_state NS...: what the ledger feed has not done, per namespace: the stream's length, its
 # group "ledger" (entries read, pending, lag, last id delivered), the pending entries (id, the
-# consumer holding it, ms since delivered, deliveries), and the unsettled intents.
+# consumer holding it, ms since delivered, deliveries, whether the stream still holds it), and the
+# unsettled intents.
 ledger_state() {
   local ns
   for ns in "$@"; do
     printf '      %s: stream %s entries; group: %s; intents unsettled: %s\n' "$ns" "$(rcli XLEN "qp:{$ns}:events")" \
       "$(rcli XINFO GROUPS "qp:{$ns}:events" | paste -sd' ')" "$(rcli HLEN "qp:{$ns}:commits")"
-    rcli XPENDING "qp:{$ns}:events" ledger - + 20 | paste - - - - | sed 's/^/        pending: /'
+    rcli XPENDING "qp:{$ns}:events" ledger - + 20 | paste - - - - | while read -r id rest; do
+      # An entry trimmed or deleted while pending: XREADGROUP from 0 gives its id with no fields.
+      printf '        pending: %s %s (in the stream: %s)\n' "$id" "$rest" \
+        "$( (($(rcli XRANGE "qp:{$ns}:events" "$id" "$id" | wc -l) > 0)) && echo yes || echo no)"
+    done
   done
 }
 
