@@ -96,6 +96,14 @@ start_redis_cluster() {
     --cluster-replicas "$replicas" --cluster-yes >"$out" 2>&1 || { cat "$out"; die "redis-cli --cluster create failed"; }
   grep -q 'All 16384 slots covered' "$out" || { cat "$out"; die "redis-cli --cluster create did not cover every slot"; }
   wait_cluster_ok 60 || die "the Redis Cluster did not reach cluster_state:ok within 60 s"
+  # Every replica attached to its primary and its link up: a primary killed later has a replica to fail
+  # over to (gossip takes a moment to show replicas as such everywhere).
+  for ((i = 0; i < 300; i++)); do
+    out=$(cluster_cli "${CLUSTER_PORTS[0]}" CLUSTER NODES | awk '$3 ~ /slave/' | wc -l)
+    ((out == n * replicas / (replicas + 1))) && cluster_replicas_linked && break
+    sleep 0.1
+  done
+  ((i < 300)) || die "the Redis Cluster's replicas did not all attach within 30 s"
   CLUSTER_NODES=$(printf 'redis://127.0.0.1:%s,' "${CLUSTER_PORTS[@]}")
   CLUSTER_NODES=${CLUSTER_NODES%,}
   REDIS_PORT=${CLUSTER_PORTS[0]}
@@ -103,6 +111,16 @@ start_redis_cluster() {
   REDIS_LOG=$CLUSTER_DIR/node-0/redis.log
   log "redis    cluster of $n nodes ($replicas replica(s) per primary), ports ${CLUSTER_PORTS[*]}, node timeout ${CLUSTER_NODE_TIMEOUT} ms ($(redis-server --version | awk '{ print $3 }'))"
   cluster_cli "$REDIS_PORT" CLUSTER NODES | awk '{ split($2, a, "@"); printf "      %s %-14s %s\n", a[1], $3, $9 }' | sort -k2
+}
+
+# cluster_replicas_linked: every node that is a replica says master_link_status:up.
+cluster_replicas_linked() {
+  local port
+  for port in "${CLUSTER_PORTS[@]}"; do
+    cluster_cli "$port" INFO replication | tr -d '\r' | awk -F: '
+      $1 == "role" { replica = ($2 == "slave") } $1 == "master_link_status" { up = ($2 == "up") }
+      END { exit replica && !up }' || return 1
+  done
 }
 
 # cluster_node_alive I: node I's process is running.
