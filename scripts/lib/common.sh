@@ -44,6 +44,7 @@ REDIS_PID=""
 REDIS_PORT=""
 REDIS_URL=""
 REDIS_LOG=""
+REDIS_CLI_ARGS=()
 DOCKERD_PID=""
 DOCKERD_LOG=""
 DOCKER_DIR=""
@@ -374,9 +375,11 @@ redis_up() {
   die "redis-server did not answer on port $REDIS_PORT"
 }
 
-# rcli ARGS...: redis-cli against the redis of start_redis (raw replies, one a line).
+# rcli ARGS...: redis-cli against the redis of start_redis (raw replies, one a line), or,
+# on a Redis Cluster (lib/cluster.sh), against its node REDIS_PORT, following redirects
+# (REDIS_CLI_ARGS=(-c)), so a namespace's keys are read from whichever primary holds them.
 rcli() {
-  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --raw "$@"
+  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --raw "${REDIS_CLI_ARGS[@]}" "$@"
 }
 
 # used SCOPE / reserved SCOPE: the proxy's committed / in-flight bytes of SCOPE in Redis

@@ -50,6 +50,9 @@
 # printed as "faults: N injected; events lost L, double-counted D, drift B bytes", then
 # POST /api/v1/reconciliations, whose drift lists must be empty.
 #
+# Postgres comes from lib/postgres.sh, the registry's storage walk, the per-scope figures and
+# the ledger's lag from lib/storage.sh; both are sourced here.
+#
 # Settings (the calling script sets them):
 #   FAULT_SEED       seed of every random choice (FAULT_SEED from the environment, else random)
 #   FAULT_MODE       ci: the ten faults once each, in a seeded order; soak: faults until
@@ -58,6 +61,11 @@
 #   FAULT_GAP_MIN, FAULT_GAP_MAX  seconds of workload before each fault
 #   FAULT_PG_MIN, FAULT_PG_MAX    seconds Postgres stays down
 #   FAULT_SLOW_SECS  seconds Redis is slowed
+
+# shellcheck source-path=SCRIPTDIR source=postgres.sh
+source "$QP_LIB/postgres.sh"
+# shellcheck source-path=SCRIPTDIR source=storage.sh
+source "$QP_LIB/storage.sh"
 
 FAULT_KINDS=(flushall flushdb redis-restart redis-older ns-keys redis-slow postgres-down registry-down proxy-kill read-only)
 NAMESPACES=(alpha beta gamma delta)
@@ -79,7 +87,6 @@ LAYOUT=""
 EVENTS=""
 STOP_FILE=""
 FAULT_LOG=""
-PG_BIN="" PG_USER="" PG_DIR="" PG_PORT="" PG_URL=""
 PROXY_ARGS=()
 PROXY_STARTS=0
 WORKER_PIDS=()
@@ -97,52 +104,7 @@ fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
 # subshell reseeds RANDOM, and the run would no longer replay from its seed.)
 rand_between() { RAND=$(($1 + RANDOM % ($2 - $1 + 1))); }
 
-sql() {
-  psql -h 127.0.0.1 -p "$PG_PORT" -U quota -d ledger -At -F $'\t' -v ON_ERROR_STOP=1 -c "$1"
-}
-
 # ---------------------------------------------------------------- topology
-
-# start_postgres: a cluster of its own in QP_TMP/pg (initdb, trust on loopback, fsync
-# off), database "ledger" owned by "quota". Postgres refuses to run as root, so it runs as
-# the postgres user (Debian's package creates it) or nobody.
-start_postgres() {
-  PG_BIN=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -n 1)
-  [[ -x "$PG_BIN/initdb" && -x "$PG_BIN/pg_ctl" ]] || die "Postgres not found under /usr/lib/postgresql (Debian package postgresql)"
-  need psql
-  PG_USER=root
-  if ((EUID == 0)); then
-    if id postgres >/dev/null 2>&1; then PG_USER=postgres; else PG_USER=nobody; fi
-    chmod 711 "$QP_TMP"
-  fi
-  PG_DIR=$QP_TMP/pg
-  mkdir -p "$PG_DIR"
-  [[ "$PG_USER" == root ]] || chown "$PG_USER" "$PG_DIR"
-  free_port
-  PG_PORT=$FREE_PORT
-  PG_URL=postgresql://quota@127.0.0.1:$PG_PORT/ledger
-  as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U quota --auth=trust -E UTF8 --no-sync >"$PG_DIR/initdb.log" 2>&1 \
-    || { cat "$PG_DIR/initdb.log"; die "initdb failed"; }
-  pg_up
-  psql -h 127.0.0.1 -p "$PG_PORT" -U quota -d postgres -qc 'create database ledger' || die "create database ledger"
-  log "postgres $PG_URL ($("$PG_BIN/postgres" --version | awk '{ print $3 }'), as $PG_USER, data $PG_DIR/data)"
-}
-
-as_pg() {
-  if [[ "$PG_USER" == root ]]; then "$@"; else runuser -u "$PG_USER" -- "$@"; fi
-}
-
-pg_up() {
-  as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 \
-    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_DIR -c fsync=off -c full_page_writes=off" \
-    start >/dev/null || die "Postgres did not start (see $PG_DIR/postgres.log)"
-}
-
-# pg_down: an immediate stop, as a crash: no checkpoint, connections cut.
-pg_down() {
-  [[ -n "$PG_DIR" && -f "$PG_DIR/data/postmaster.pid" ]] || return 0
-  as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1
-}
 
 # faults_proxy_up: the first start goes through start_proxy (which picks PROXY_PORT); later
 # ones (after proxy-kill) through proxy_up, on the same ports, each logging to a file of its
@@ -223,10 +185,7 @@ faults_cleanup() {
     kill -TERM "$pid" 2>/dev/null
   done
   pg_down
-  if ((rc != 0)) && [[ -n "$PG_DIR" && -s "$PG_DIR/postgres.log" ]]; then
-    printf '\n----- last 20 lines of %s -----\n' "$PG_DIR/postgres.log"
-    tail -n 20 "$PG_DIR/postgres.log"
-  fi
+  ((rc == 0)) || pg_dump_log
   (exit "$rc")
   qp_cleanup
 }
@@ -248,32 +207,6 @@ as_client() {
   mkdir -p "$WDIR"
   # shellcheck disable=SC2034  # read by http (lib/http.sh)
   HTTP_DIR=$WDIR HTTP_OPTS=(--max-time 60 --no-show-error)
-}
-
-# upload_blob REPO FILE HOW: push one blob the way HOW says (put: POST, then PUT ?digest=
-# with the body; patch: POST, PATCH with Content-Length, PUT ?digest=; chunked: POST, PATCH
-# without Content-Length, PUT ?digest=). Prints the last status.
-upload_blob() {
-  local repo=$1 file=$2 how=$3 digest code loc
-  digest=$(sha256_of "$file")
-  # Not start_upload: a refusal here is an outcome to record, not a failed check.
-  code=$(http POST "$PROXY_URL/v2/$repo/blobs/uploads/" -H 'Content-Length: 0')
-  [[ "$code" == 202 ]] || { echo "$code"; return; }
-  loc=$(absolute_url "$PROXY_URL" "$(header Location)")
-  if [[ "$how" == chunked || "$how" == patch ]]; then
-    if [[ "$how" == chunked ]]; then
-      # -T - reads standard input: curl sends it chunked, without Content-Length.
-      code=$(http PATCH "$loc" -H 'Content-Type: application/octet-stream' -T - <"$file")
-    else
-      code=$(http PATCH "$loc" -H 'Content-Type: application/octet-stream' --data-binary "@$file")
-    fi
-    [[ "$code" == 202 ]] || { echo "$code"; return; }
-    loc=$(absolute_url "$PROXY_URL" "$(header Location)")
-    http PUT "$(with_digest "$loc" "$digest")" -H 'Content-Length: 0'
-  else
-    http PUT "$(with_digest "$loc" "$digest")" -H 'Content-Type: application/octet-stream' \
-      --data-binary "@$file"
-  fi
 }
 
 # pick ARRAY_NAME: a seeded element of the array, into PICKED (not a $(...) helper either).
@@ -704,7 +637,7 @@ run_faults() {
 # wait_quiet: no client running; the proxy ready; every namespace's state back in Redis;
 # every ledger stream read and acknowledged; the lag metric at 0.
 wait_quiet() {
-  local i ns lag pending metric ok
+  local i ns lag metric ok
   step "wait until quiet: clients stopped, streams applied to the ledger"
   stop_workers
   wait_http "$ADMIN_URL/readyz" "$PROXY_PID" 60 || fail "the proxy is not ready (/readyz) 60 s after the workload"
@@ -731,18 +664,7 @@ wait_quiet() {
   done
   check "every request's intent is settled (unsettled in the proxy and in Redis: $intents)" test "$intents" = 0
   for ((i = 0; i < 120; i++)); do
-    lag=0
-    for ns in "${NAMESPACES[@]}"; do
-      [[ "$(rcli EXISTS "qp:{$ns}:events")" == 1 ]] || continue
-      # pending (delivered, not acknowledged) + lag (not yet delivered) of the feed's group;
-      # a stream with entries and no group at all is read by nobody: all of it waits.
-      pending=$(rcli XINFO GROUPS "qp:{$ns}:events" | awk -v len="$(rcli XLEN "qp:{$ns}:events")" '
-        p == "name" && $0 == "ledger" { group = 1 }
-        p == "pending" || p == "lag" { s += $1 }
-        { p = $0 }
-        END { print group ? s + 0 : len + 0 }')
-      lag=$((lag + pending))
-    done
+    lag=$(ledger_lag "${NAMESPACES[@]}")
     ((lag == 0)) && break
     sleep 1
   done
@@ -766,98 +688,7 @@ wait_quiet() {
   sleep 3
 }
 
-# ---------------------------------------------------------------- the registry's truth
-
-# registry_held: every digest each repository holds, as RegistryStorage.java reads the
-# storage: "repo<TAB>digest<TAB>size" lines. held(R) = live manifests, their references,
-# and the linked layers that no deleted manifest of R referenced; only digests whose data
-# exists. One refinement: a layer that a deleted manifest referenced but that was linked
-# again after that delete (a mount or an upload committed later, with no manifest pushed
-# after it) is held, as the proxy counts it (a blob uploaded but never referenced). The files
-# tell them apart by time: distribution rewrites a layer's link file on every commit and
-# mount, and removing a revision's link changes its directory's mtime.
-registry_held() {
-  local v2=$REGISTRY_DATA/docker/registry/v2 dir repo d s t r
-  declare -A size refs
-  while read -r d s; do size[$d]=$s; done < <(find "$v2/blobs" -mindepth 4 -maxdepth 4 -name data -type f \
-    -printf '%h %s\n' 2>/dev/null | awk '{ n = split($1, p, "/"); print p[n-2] ":" p[n], $2 }')
-  # references DIGEST: config, layers, blobs and manifests digests of a manifest's data (cached).
-  references() {
-    if [[ -z "${refs[$1]+x}" ]]; then
-      local hex=${1#*:} alg=${1%%:*}
-      refs[$1]=$(jq -r 'try ([.config.digest?, (.layers[]?.digest?), (.blobs[]?.digest?), (.manifests[]?.digest?)]
-        | .[] | strings) catch empty' "$v2/blobs/$alg/${hex:0:2}/$hex/data" 2>/dev/null | tr '\n' ' ')
-    fi
-    echo "${refs[$1]}"
-  }
-  while read -r dir; do
-    repo=${dir#"$v2/repositories/"}
-    # held: digest -> 1; freed: digest -> when the last deleted manifest referencing it was
-    # deleted. Times are find's %T@ (10 integer and 10 fraction digits): compared as strings.
-    local -A held=() freed=()
-    while read -r t d; do
-      d=${d%%/*}:${d#*/}
-      if [[ -f "$dir/_manifests/revisions/${d%%:*}/${d#*:}/link" ]]; then
-        held[$d]=1
-        for r in $(references "$d"); do held[$r]=1; done
-      else
-        for r in $(references "$d"); do
-          [[ "$t" > "${freed[$r]:-}" ]] && freed[$r]=$t
-        done
-      fi
-    done < <(cd "$dir/_manifests/revisions" 2>/dev/null && find . -mindepth 2 -maxdepth 2 -type d -printf '%T@ %P\n')
-    while read -r t d; do
-      d=${d%/link}
-      d=${d%%/*}:${d#*/}
-      [[ -z "${freed[$d]:-}" || "$t" > "${freed[$d]}" ]] && held[$d]=1
-    done < <(cd "$dir/_layers" 2>/dev/null && find . -mindepth 3 -maxdepth 3 -name link -type f -printf '%T@ %P\n')
-    for d in "${!held[@]}"; do
-      [[ -n "${size[$d]+x}" ]] && printf '%s\t%s\t%s\n' "$repo" "$d" "${size[$d]}"
-    done
-    unset held freed
-  done < <(find "$v2/repositories" -mindepth 1 -type d -name '_*' -prune -printf '%h\n' 2>/dev/null | sort -u)
-}
-
-# scope_bytes: "scope<TAB>bytes" from registry_held's lines on standard input: the distinct
-# digests of the repositories at or under each scope. "(system)" is the sum of the namespaces.
-scope_bytes() {
-  awk -F'\t' '
-    { n = split($1, part, "/"); scope = ""
-      for (i = 1; i <= n; i++) {
-        scope = scope (i > 1 ? "/" : "") part[i]
-        if (!((scope, $2) in seen)) { seen[scope, $2] = 1; bytes[scope] += $3 }
-      } }
-    END { for (s in bytes) { print s "\t" bytes[s]; if (s !~ /\//) sys += bytes[s] }
-          print "(system)\t" sys + 0 }'
-}
-
 # ---------------------------------------------------------------- checks
-
-# measure_scopes: the three figures per scope into $QP_TMP/check/scopes.tsv:
-# scope registry redis ledger.
-measure_scopes() {
-  local dir=$QP_TMP/check ns sys
-  mkdir -p "$dir"
-  registry_held >"$dir/held.tsv"
-  scope_bytes <"$dir/held.tsv" >"$dir/registry.tsv"
-  : >"$dir/redis.tsv"
-  for ns in $( (cut -f1 "$dir/registry.tsv" | grep -v '^(system)' | cut -d/ -f1
-    rcli SMEMBERS qp:namespaces | grep -v '^='
-    printf '%s\n' "${NAMESPACES[@]}") | sort -u); do
-    rcli HGETALL "qp:{$ns}:used" | paste - - >>"$dir/redis.tsv"
-  done
-  sys=$(admin_api GET /system | jq -r '.usage.used // "null"')
-  printf '(system)\t%s\n' "$sys" >>"$dir/redis.tsv"
-  sql "select scope, used_bytes from scope_usage" >"$dir/ledger.tsv" || fail "read scope_usage from the ledger"
-  sys=$(awk -F'\t' '$1 !~ /\// { s += $2 } END { print s + 0 }' "$dir/ledger.tsv")
-  printf '(system)\t%s\n' "$sys" >>"$dir/ledger.tsv"
-  awk -F'\t' -v OFS='\t' '
-    FILENAME ~ /registry/ { reg[$1] = $2; all[$1] = 1 }
-    FILENAME ~ /redis/    { red[$1] = $2; all[$1] = 1 }
-    FILENAME ~ /ledger/   { led[$1] = $2; all[$1] = 1 }
-    END { for (s in all) print s, reg[s] + 0, (s in red) ? red[s] : 0, led[s] + 0 }' \
-    "$dir/registry.tsv" "$dir/redis.tsv" "$dir/ledger.tsv" | sort >"$dir/scopes.tsv"
-}
 
 check_drift() {
   local dir=$QP_TMP/check

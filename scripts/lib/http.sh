@@ -82,6 +82,33 @@ put_blob() {
   PUT_SECS=${out#* }
 }
 
+# upload_blob REPO FILE HOW: push one blob to PROXY_URL (a proxy, or the load balancer in front
+# of several: lib/faults.sh's and e2e-scale.sh's clients) the way HOW says (put: POST, then PUT ?digest=
+# with the body; patch: POST, PATCH with Content-Length, PUT ?digest=; chunked: POST, PATCH
+# without Content-Length, PUT ?digest=). Prints the last status.
+upload_blob() {
+  local repo=$1 file=$2 how=$3 digest code loc
+  digest=$(sha256_of "$file")
+  # Not start_upload: a refusal here is an outcome to record, not a failed check.
+  code=$(http POST "$PROXY_URL/v2/$repo/blobs/uploads/" -H 'Content-Length: 0')
+  [[ "$code" == 202 ]] || { echo "$code"; return; }
+  loc=$(absolute_url "$PROXY_URL" "$(header Location)")
+  if [[ "$how" == chunked || "$how" == patch ]]; then
+    if [[ "$how" == chunked ]]; then
+      # -T - reads standard input: curl sends it chunked, without Content-Length.
+      code=$(http PATCH "$loc" -H 'Content-Type: application/octet-stream' -T - <"$file")
+    else
+      code=$(http PATCH "$loc" -H 'Content-Type: application/octet-stream' --data-binary "@$file")
+    fi
+    [[ "$code" == 202 ]] || { echo "$code"; return; }
+    loc=$(absolute_url "$PROXY_URL" "$(header Location)")
+    http PUT "$(with_digest "$loc" "$digest")" -H 'Content-Length: 0'
+  else
+    http PUT "$(with_digest "$loc" "$digest")" -H 'Content-Type: application/octet-stream' \
+      --data-binary "@$file"
+  fi
+}
+
 # admin_api METHOD PATH [CURL_ARGS...]: a call to the admin API, ADMIN_URL/api/v1PATH, with
 # ADMIN_TOKEN; the body on stdout (add -f to fail on an error status, -o to keep it).
 admin_api() {
