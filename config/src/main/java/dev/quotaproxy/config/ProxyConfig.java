@@ -14,7 +14,8 @@ import java.util.Optional;
  * The proxy's typed configuration, built from the settings catalog and checked as a whole.
  *
  * <p>Over 350 lines: it is the catalog itself, one declaration with its help text per setting, beside the
- * records they fill; the checks that span several settings live in their own classes ({@link RedisSettings}).
+ * records they fill and the checks that span several settings (the Redis modes', which read the catalog's
+ * settings and fill its record, so that a class of their own would import this one and be imported by it).
  */
 public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, boolean zeroCopy, Redis redis, Quota quota, Ledger ledger,
     Admin admin) {
@@ -327,7 +328,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
     if (s.find(UPSTREAM_CA).isPresent() && !origin.getScheme().equals("https")) {
       problems.add("upstream.ca (from " + s.sourceOf(UPSTREAM_CA) + ") is only used with an https:// upstream.url, but it is " + origin);
     }
-    ProxyConfig.Redis redis = RedisSettings.read(s, problems);
+    ProxyConfig.Redis redis = redis(s, problems);
     Map<String, Limits> scopes = scopeLimits(s, problems);
     List<AdminTokenConfig> tokens = adminTokens(s, problems);
     if (!problems.isEmpty()) {
@@ -350,6 +351,51 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
         new Ledger(s.find(POSTGRES_URL), s.get(POSTGRES_POOL_SIZE), s.get(LEDGER_BATCH_SIZE), s.get(LEDGER_RETENTION_DAYS),
             s.get(LEDGER_RECONCILE_INTERVAL)),
         new Admin(s.get(ADMIN_HOST), s.get(ADMIN_PORT), tokens));
+  }
+
+  /** The redis.* settings, checked together: each mode takes its own and refuses the others'. */
+  private static ProxyConfig.Redis redis(Settings s, List<String> problems) {
+    Redis.Mode mode = Redis.Mode.valueOf(s.get(REDIS_MODE).toUpperCase(java.util.Locale.ROOT));
+    Optional<URI> url = s.find(REDIS_URL);
+    List<URI> nodes = s.find(REDIS_NODES).orElse(List.of());
+    Optional<String> masterName = s.find(REDIS_MASTER_NAME);
+    String given = "redis.mode " + s.get(REDIS_MODE) + " (from " + s.sourceOf(REDIS_MODE) + ")";
+    switch (mode) {
+      case STANDALONE -> {
+        if (!nodes.isEmpty()) {
+          problems.add("redis.nodes (from " + s.sourceOf(REDIS_NODES) + ") is only used with redis.mode cluster or sentinel:"
+              + " a single Redis is given in redis.url");
+        }
+        if (masterName.isPresent()) {
+          problems.add("redis.master-name (from " + s.sourceOf(REDIS_MASTER_NAME) + ") is only used with redis.mode sentinel");
+        }
+      }
+      case CLUSTER, SENTINEL -> {
+        String what = mode == Redis.Mode.CLUSTER ? "some of the Cluster's nodes" : "the Sentinels";
+        if (url.isPresent()) {
+          problems.add(given + " takes its Redis from redis.nodes, not redis.url (from " + s.sourceOf(REDIS_URL)
+              + "): give " + what + " in redis.nodes instead");
+        }
+        if (nodes.isEmpty()) {
+          problems.add(given + " needs redis.nodes: " + what + ", like redis://10.0.0.1:6379,redis://10.0.0.2:6379");
+        }
+        if (mode == Redis.Mode.CLUSTER) {
+          masterName.ifPresent(name -> problems.add(
+              "redis.master-name (from " + s.sourceOf(REDIS_MASTER_NAME) + ") is only used with redis.mode sentinel, not cluster"));
+          for (URI node : nodes) {
+            String path = node.getRawPath();
+            if (path != null && !path.isEmpty() && !path.equals("/") && !path.equals("/0")) {
+              problems.add("redis.nodes (from " + s.sourceOf(REDIS_NODES) + "): a Redis Cluster has only database 0;"
+                  + " leave the database number out of its URLs");
+              break;
+            }
+          }
+        } else if (masterName.isEmpty()) {
+          problems.add(given + " needs redis.master-name: the name the Sentinels monitor the master under");
+        }
+      }
+    }
+    return new Redis(url, s.get(REDIS_POOL_SIZE), mode, nodes, masterName);
   }
 
   private static List<AdminTokenConfig> adminTokens(Settings s, List<String> problems) {
