@@ -25,10 +25,11 @@
 #             cut 2 s before (FAIL_LAG=1) so that the failover loses acknowledged writes, as
 #             asynchronous replication does when a replica lags; until the replica is promoted
 #             pushes get 503 with Retry-After (or succeed), never a 201 past the limit, and pulls
-#             go on (200); then, once the ledger caught up, the figures per scope before any
-#             reconciliation are printed (what the failover lost shows as drift, listed digest by
-#             digest), POST /api/v1/reconciliations reports the drift, and afterwards the
-#             registry's storage, Redis and the ledger must agree for every scope
+#             go on (200); then, once the ledger caught up, the proxies that found the lost writes
+#             reconcile by themselves (ledger.reconcile-after-loss, AFTER_LOSS s): the drift that
+#             run corrected is printed, and afterwards, with no reconciliation asked for, the
+#             registry's storage, Redis and the ledger must agree for every scope (what differs is
+#             listed digest by digest); POST /api/v1/reconciliations must then find nothing
 #
 # About 1.5 minutes on 2 cores (the 30 s lease is a third of it).
 #
@@ -37,6 +38,7 @@
 #                (race/, fail/), the figures per scope (check-*/)
 #   FAIL_LAG=0   kill the primary without cutting its replica's link first (on loopback it is
 #                then a few bytes behind at most: the failover loses nothing, or next to nothing)
+#   AFTER_LOSS=15  ledger.reconcile-after-loss of the proxies, in seconds
 #   CLUSTER_NODE_TIMEOUT, LB_CHECK, LB_CHECK_INTER  see scripts/lib/cluster.sh
 #   QP_JAR, JAVA_OPTS, REQUIRE_TEST_TOOLS see scripts/lib/common.sh (JAVA_OPTS defaults to
 #                -Xmx384m here: three proxies share the machine)
@@ -65,6 +67,7 @@ FAIL_LAG=${FAIL_LAG:-1}
 FAIL_BEFORE=5 FAIL_AFTER=8   # seconds of load before the kill, and after cluster_state:ok again
 STOP_FILE=""
 KILL_AT=""          # when the Redis primary was killed (a now)
+AFTER_LOSS=${AFTER_LOSS:-15}  # ledger.reconcile-after-loss, seconds
 CLIENT_PIDS=()
 declare -A FIGURE=()
 
@@ -98,8 +101,9 @@ scale_setup() {
     echo "    crash: {storage-hard: $CRASH_LIMIT}"
     echo "    fail: {storage-hard: $FAIL_LIMIT}"
     echo "ledger:"
-    echo "  # Only on demand: a periodic reconciliation would hide what the failover lost."
+    echo "  # No periodic one: only the reconciliation that follows a loss of Redis writes runs by itself."
     echo "  reconcile-interval: 0s"
+    echo "  reconcile-after-loss: ${AFTER_LOSS}s"
   } >"$QP_TMP/quota.yml"
 
   step "topology: registry, Redis Cluster (3 primaries + 3 replicas), Postgres, $PROXIES proxies, HAProxy"
@@ -538,18 +542,56 @@ test_reconcile() {
     sleep 0.5
   done
 
-  step "before any reconciliation: the registry's storage, Redis and the ledger, per scope"
+  wait_reconciled_after_loss
+
+  step "after the failover and its reconciliation: the registry's storage, Redis and the ledger, per scope"
   measure_scopes "$QP_TMP/check-before"
   print_scopes "$QP_TMP/check-before"
-  log "drift before the reconciliation: ${FIGURE[drift-check-before]} bytes (writes the failover lost, if any)"
   ((FIGURE[drift-check-before] == 0)) || explain_drift fail
+  check_eq "Redis, the ledger and the registry agree for every scope, with no reconciliation asked for (bytes of drift)" \
+    0 "${FIGURE[drift-check-before]}"
 
-  step "POST /api/v1/reconciliations (proxy 1's admin API)"
+  step "POST /api/v1/reconciliations (proxy 1's admin API): nothing left to correct"
   out=$(admin_api POST /reconciliations) || { fail "POST /api/v1/reconciliations"; return; }
   printf '%s\n' "$out" >"$QP_TMP/reconciliation.json"
   log "redis drift:    $(jq -c '.redis.drift' <<<"$out")"
   log "registry drift: $(jq -c '.registry.drift' <<<"$out") ($(jq -r '.registry.repositories' <<<"$out") repositories)"
   FIGURE[reconciled]=$(jq '[(.redis.drift // [])[], (.registry.drift // [])[]] | length' <<<"$out")
+  check_eq "the reconciliation asked for finds no drift (scopes)" 0 "${FIGURE[reconciled]}"
+}
+
+# wait_reconciled_after_loss: a proxy that restored a namespace because Redis had lost writes
+# reconciles by itself, ledger.reconcile-after-loss later; waits (at most 90 s) until the runs
+# that started after the kill are done, and prints the drift they corrected (FIGURE[auto-drift]).
+wait_reconciled_after_loss() {
+  local losses i runs open
+  losses=$(cat "$QP_TMP"/proxy-*.log 2>/dev/null | grep -c 'reconciled with the registry in' || true)
+  step "the reconciliation that follows the loss of Redis writes (ledger.reconcile-after-loss ${AFTER_LOSS}s)"
+  if ((losses == 0)); then
+    log "no proxy found lost writes: no reconciliation follows"
+    FIGURE[auto-runs]=0 FIGURE[auto-drift]=0
+    return
+  fi
+  log "$losses time(s) a proxy found Redis had lost writes and armed a reconciliation"
+  local since="to_timestamp(${KILL_AT%.*})"
+  for ((i = 0; i < 180; i++)); do
+    runs=$(sql "select count(*) from reconciliations where kind = 'registry' and started_at >= $since and status = 'done'")
+    open=$(sql "select count(*) from reconciliations where kind = 'registry' and started_at >= $since and status = 'running'")
+    ((runs > 0 && open == 0)) && break
+    sleep 0.5
+  done
+  FIGURE[auto-runs]=$runs
+  check "a reconciliation ran by itself after the loss (${runs} registry run(s) done since the kill)" test "$runs" -gt 0
+  sql "select r.kind, d.scope, d.expected_bytes, d.found_bytes from drift d join reconciliations r on r.id = d.reconciliation_id
+       where r.started_at >= $since order by r.id, d.scope" >"$QP_TMP/auto-drift.tsv" || true
+  awk -F'\t' '{ printf "      %-9s %-24s expected %12s found %12s\n", $1, $2, $3, $4 }' "$QP_TMP/auto-drift.tsv"
+  FIGURE[auto-drift]=$(awk -F'\t' '$1 == "registry" && $2 !~ /\// { d = $3 - $4; s += d < 0 ? -d : d } END { print s + 0 }' "$QP_TMP/auto-drift.tsv")
+  log "it corrected ${FIGURE[auto-drift]} bytes in namespaces against the registry"
+  wait_ledger 20 "${NAMESPACES[@]}" >/dev/null || fail "the ledger feed did not catch up after the reconciliation (its state above)"
+  for ((i = 0; i < 20; i++)); do
+    [[ "$(rcli EXISTS 'qp:{fail}:epoch')" == 1 ]] && break
+    sleep 0.5
+  done
 }
 
 check_after() {
@@ -599,7 +641,7 @@ scale_figures() {
   local i key
   # A part that failed early left some figures unset.
   for key in setup race race-overshoot race-crossed kill-reserved kill-rejoin failover fail-201 fail-503 fail-behind fail-pulls fail-pulls-bad fail-after unreserved \
-    fail-overshoot drift-check-before reconciled drift-check-after race-p1 race-p2 race-p3; do
+    fail-overshoot auto-runs auto-drift drift-check-before reconciled drift-check-after race-p1 race-p2 race-p3; do
     FIGURE[$key]=${FIGURE[$key]:-?}
   done
   step "figures"
@@ -611,7 +653,7 @@ scale_figures() {
   local held=""
   ((FAIL_LAG == 0)) || held="replica's link cut 2 s before, "
   echo "scale: primary killed (${held}at least ${FIGURE[fail-behind]} bytes of replication lost): failover ${FIGURE[failover]} s, ${FIGURE[fail-201]} pushes accepted, ${FIGURE[fail-503]} x 503, ${FIGURE[fail-pulls]} pulls (${FIGURE[fail-pulls-bad]} not 200), overshoot ${FIGURE[fail-overshoot]} bytes;" \
-    "pushes after it ${FIGURE[fail-after]}; drift before reconciliation ${FIGURE[drift-check-before]} bytes, reconciliation corrected ${FIGURE[reconciled]} scope(s), drift after ${FIGURE[drift-check-after]} bytes; reserved bytes gone ${FIGURE[unreserved]} s after it"
+    "pushes after it ${FIGURE[fail-after]}; reconciled by itself after the loss (${FIGURE[auto-runs]} run(s), ${FIGURE[auto-drift]} bytes corrected), drift then ${FIGURE[drift-check-before]} bytes, a reconciliation asked for corrected ${FIGURE[reconciled]} scope(s), drift after ${FIGURE[drift-check-after]} bytes; reserved bytes gone ${FIGURE[unreserved]} s after it"
 }
 
 scale_main() {

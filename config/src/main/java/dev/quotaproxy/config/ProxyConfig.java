@@ -119,8 +119,10 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
    * @param batchSize           events moved from Redis to Postgres per transaction
    * @param retentionDays       days hourly usage rows are kept before they are rolled up to days
    * @param reconcileInterval   how often the ledger is compared with the registry (zero: only on demand)
+   * @param reconcileAfterLoss  how long after Redis is found to have lost writes a reconciliation runs (zero: none)
    */
-  public record Ledger(Optional<URI> postgresUrl, int poolSize, int batchSize, int retentionDays, Duration reconcileInterval) {
+  public record Ledger(Optional<URI> postgresUrl, int poolSize, int batchSize, int retentionDays, Duration reconcileInterval,
+      Duration reconcileAfterLoss) {
     public boolean embedded() {
       return postgresUrl.isEmpty();
     }
@@ -130,7 +132,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
     public String toString() {
       return "Ledger[postgresUrl=" + postgresUrl.map(u -> Redaction.hidePassword(u.toString())).orElse("embedded")
           + ", poolSize=" + poolSize + ", batchSize=" + batchSize + ", retentionDays=" + retentionDays
-          + ", reconcileInterval=" + reconcileInterval + "]";
+          + ", reconcileInterval=" + reconcileInterval + ", reconcileAfterLoss=" + reconcileAfterLoss + "]";
     }
   }
 
@@ -238,6 +240,10 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
       "30", Parsers.intBetween(1, 36_500));
   public static final Setting<Duration> LEDGER_RECONCILE_INTERVAL = Setting.withDefault("ledger.reconcile-interval", "DURATION",
       "How often the ledger is compared with the registry and corrected; 0s only on demand.", "6h", Parsers.duration(Duration.ZERO));
+  public static final Setting<Duration> LEDGER_RECONCILE_AFTER_LOSS = Setting.withDefault("ledger.reconcile-after-loss", "DURATION",
+      "How long after Redis is found to have lost writes (a failover to a lagging replica, an older copy) the ledger and Redis are"
+          + " reconciled with the registry, to correct decisions made on the older state; 0s never.",
+      "30s", Parsers.duration(Duration.ZERO));
   public static final Setting<Boolean> QUOTA_ENABLED = Setting.withDefault("quota.enabled", "true|false",
       "Meter and enforce quotas. Off, the proxy only forwards: nothing is metered and no Redis is used or started.",
       "true", Parsers.bool());
@@ -298,7 +304,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
       LISTEN_HOST, LISTEN_PORT, LISTEN_TLS_CERT, LISTEN_TLS_KEY, LISTEN_TRUST_FORWARDED, LISTEN_IDLE_TIMEOUT,
       EVENT_LOOPS, ZERO_COPY,
       REDIS_URL, REDIS_MODE, REDIS_NODES, REDIS_MASTER_NAME, REDIS_POOL_SIZE,
-      POSTGRES_URL, POSTGRES_POOL_SIZE, LEDGER_BATCH_SIZE, LEDGER_RETENTION_DAYS, LEDGER_RECONCILE_INTERVAL,
+      POSTGRES_URL, POSTGRES_POOL_SIZE, LEDGER_BATCH_SIZE, LEDGER_RETENTION_DAYS, LEDGER_RECONCILE_INTERVAL, LEDGER_RECONCILE_AFTER_LOSS,
       QUOTA_ENABLED, QUOTA_FAIL_OPEN, QUOTA_RESERVATION_TTL, QUOTA_CHUNK_RESERVATION,
       QUOTA_BODY_FIRST_BYTE_TIMEOUT, QUOTA_MANIFEST_BODY_TIMEOUT, QUOTA_MANIFEST_BUFFER, QUOTA_MAX_MANIFEST_REFERENCES,
       QUOTA_MAX_PUSHES_PER_CLIENT,
@@ -349,7 +355,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
             new PushGuards(s.get(QUOTA_BODY_FIRST_BYTE_TIMEOUT), s.get(QUOTA_MANIFEST_BODY_TIMEOUT), s.get(QUOTA_MANIFEST_BUFFER),
                 s.get(QUOTA_MAX_MANIFEST_REFERENCES), s.get(QUOTA_MAX_PUSHES_PER_CLIENT))),
         new Ledger(s.find(POSTGRES_URL), s.get(POSTGRES_POOL_SIZE), s.get(LEDGER_BATCH_SIZE), s.get(LEDGER_RETENTION_DAYS),
-            s.get(LEDGER_RECONCILE_INTERVAL)),
+            s.get(LEDGER_RECONCILE_INTERVAL), s.get(LEDGER_RECONCILE_AFTER_LOSS)),
         new Admin(s.get(ADMIN_HOST), s.get(ADMIN_PORT), tokens));
   }
 

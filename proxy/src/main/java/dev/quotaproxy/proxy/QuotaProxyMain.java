@@ -21,6 +21,7 @@ import dev.quotaproxy.metering.sync.LedgerBinding;
 import dev.quotaproxy.metering.sync.LedgerFeed;
 import dev.quotaproxy.metering.sync.LedgerRecovery;
 import dev.quotaproxy.metering.sync.LimitsSync;
+import dev.quotaproxy.metering.sync.ReconcileAfterLoss;
 import dev.quotaproxy.metering.sync.Reconciliations;
 import dev.quotaproxy.metering.sync.RedisStateWatch;
 import dev.quotaproxy.metering.sync.RegistryIntents;
@@ -220,6 +221,9 @@ public final class QuotaProxyMain {
               .map(recorded -> recorded.settings().retentionDays()).otherwise(config.ledger().retentionDays()));
           Reconciliations reconciliations = reconciliations(vertx, config, backends, ledgerRedis, ledger, recovery);
           reconciliations.keepReconciling(vertx, config.ledger().reconcileInterval());
+          if (!config.ledger().reconcileAfterLoss().isZero()) {
+            recovery.followLosses(new ReconcileAfterLoss(vertx, config.ledger().reconcileAfterLoss(), reconciliations::both)::lost);
+          }
           backfillAnEmptyLedger(ledger, reconciliations);
           QuotaControl control = new RedisQuotaControl(usage, redisLimits, recovery, reconciliations);
           Pool probePool = backends.ledgerDatabase.pool(vertx, 1);

@@ -3,21 +3,28 @@ package dev.quotaproxy.proxy;
 import static dev.quotaproxy.proxy.support.OciTestClient.image;
 import static dev.quotaproxy.proxy.support.OciTestClient.randomBytes;
 import static dev.quotaproxy.testing.Eventually.await;
+import static dev.quotaproxy.testing.Eventually.eventually;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.ledger.Reconciler;
 import dev.quotaproxy.ledger.registry.RegistryWalker;
 import dev.quotaproxy.ledger.registry.WalkerOptions;
+import dev.quotaproxy.metering.sync.ReconcileAfterLoss;
 import dev.quotaproxy.metering.sync.Reconciliations;
+import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.OciTestClient.Image;
 import dev.quotaproxy.proxy.support.ProxyFixture;
+import dev.quotaproxy.proxy.support.StorageInvariant;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.Request;
 import java.net.URI;
+import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -93,6 +100,44 @@ class ReconciliationTest {
     assertThat(drift.get("acme")).containsExactly(truth + 12345, truth);
     assertThat(await(proxy.store().scope("acme")).used()).isEqualTo(truth);
     assertThat(await(reconciliations.redisAgainstLedger())).as("nothing left to correct").isEmpty();
+  }
+
+  /**
+   * Redis loses writes (here all of them) and is restored from the ledger, which still charges a blob the
+   * registry has since deleted, as after a failover where a proxy's delete freed nothing on the older state
+   * and the ledger never heard of it. The restore charges it again; the reconciliation that follows the loss
+   * by itself finds it, records the drift and corrects the ledger and Redis. It runs once: its own refresh of
+   * Redis from the corrected ledger is no loss.
+   */
+  @Test
+  void aLossOfRedisIsFollowedByAReconciliationThatCorrectsWhatTheRestoreBroughtBack() throws Exception {
+    Image kept = image(randomBytes(300 * KiB));
+    assertThat(proxy.client().pushImage("acme/app", "1", kept).status()).isEqualTo(201);
+    byte[] gone = randomBytes(200 * KiB);
+    assertThat(proxy.client().pushBlob("acme/app", gone).status()).isEqualTo(201);
+    drainFeed();
+    assertThat(proxy.harness().direct().delete("/v2/acme/app/blobs/" + OciTestClient.digest(gone)).status())
+        .as("deleted where the ledger does not hear of it").isEqualTo(202);
+    List<Reconciler.Report> runs = new CopyOnWriteArrayList<>();
+    proxy.ledger().recovery().followLosses(new ReconcileAfterLoss(vertx, Duration.ofMillis(300),
+        () -> reconciliations.both().onSuccess(runs::add))::lost);
+
+    proxy.harness().redis().flushAll();
+    await(proxy.ledger().watch().watchOnce());
+    assertThat(await(proxy.store().scope("acme/app")).used()).as("charged again by the restore")
+        .isEqualTo(kept.totalSize() + gone.length);
+
+    eventually(Duration.ofSeconds(20), () -> assertThat(await(proxy.store().scope("acme/app")).used())
+        .as("Redis after the reconciliation").isEqualTo(kept.totalSize()));
+    assertThat(await(proxy.ledger().ledger().scopeUsage("acme/app"))).as("the ledger").isEqualTo(kept.totalSize());
+    Thread.sleep(1_000);
+    assertThat(runs).as("one reconciliation: its own refresh of Redis is not a loss").hasSize(1);
+    assertThat(runs.get(0).drift()).as("the drift it recorded").anySatisfy(drift -> {
+      assertThat(drift.scope()).isEqualTo("acme/app");
+      assertThat(drift.expected()).isEqualTo(kept.totalSize() + gone.length);
+      assertThat(drift.found()).isEqualTo(kept.totalSize());
+    });
+    StorageInvariant.check(proxy.harness().registry().storage(), proxy.stores());
   }
 
   private void drainFeed() throws Exception {

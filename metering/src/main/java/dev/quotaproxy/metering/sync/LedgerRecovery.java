@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,6 +48,9 @@ public final class LedgerRecovery implements NamespaceRecovery {
   private final String owner = UUID.randomUUID().toString();
   /** One recovery per namespace in this process, however many decisions ask for it at once. */
   private final Map<String, Future<Void>> running = new ConcurrentHashMap<>();
+  /** Told of each namespace restored because Redis lost what the ledger holds (not of a reconciliation's refresh). */
+  private volatile Consumer<String> losses = namespace -> {
+  };
 
   /** For jobs that run beside the proxies: no events held, and limits left to the proxies' sync. */
   public LedgerRecovery(Vertx vertx, Redis redis, Ledger ledger) {
@@ -80,34 +84,55 @@ public final class LedgerRecovery implements NamespaceRecovery {
     return binding.claim();
   }
 
-  /** Forgets the namespace's state and restores it from the ledger now: the ledger wins. */
+  /**
+   * Has {@code follower} told of every namespace this process restores because Redis no longer held what
+   * the ledger does (lost, older, another epoch): decisions some proxy made on that state before it was
+   * found are in neither the ledger nor Redis, and only the registry can tell them (see ReconcileAfterLoss).
+   */
+  public void followLosses(Consumer<String> follower) {
+    this.losses = follower;
+  }
+
+  /** Redis was found not to hold the namespace as the ledger does: forgets its state and restores it from the ledger now. */
   public Future<Void> restoreFromLedger(String namespace) {
-    return redis.send(Request.cmd(Command.DEL).arg(QuotaKeys.of(namespace).epoch())).compose(v -> ensureKnown(namespace));
+    return redis.send(Request.cmd(Command.DEL).arg(QuotaKeys.of(namespace).epoch())).compose(v -> recoverOnce(namespace, true));
+  }
+
+  /**
+   * The ledger was corrected (a reconciliation): writes its state of the namespace over Redis's. Not a loss,
+   * so nobody following losses is told.
+   */
+  public Future<Void> refreshFromLedger(String namespace) {
+    return redis.send(Request.cmd(Command.DEL).arg(QuotaKeys.of(namespace).epoch())).compose(v -> recoverOnce(namespace, false));
   }
 
   @Override
   public Future<Void> ensureKnown(String namespace) {
+    return recoverOnce(namespace, true);
+  }
+
+  private Future<Void> recoverOnce(String namespace, boolean afterLoss) {
     Promise<Void> mine = Promise.promise();
     Future<Void> already = running.putIfAbsent(namespace, mine.future());
     if (already != null) {
       return already;
     }
-    recover(namespace).onComplete(done -> {
+    recover(namespace, afterLoss).onComplete(done -> {
       running.remove(namespace);
       mine.handle(done);
     });
     return mine.future();
   }
 
-  private Future<Void> recover(String namespace) {
+  private Future<Void> recover(String namespace, boolean afterLoss) {
     QuotaKeys keys = QuotaKeys.of(namespace);
     return redis.send(Request.cmd(Command.SET).arg(keys.restoring()).arg(owner).arg("NX").arg("PX").arg(LOCK_MILLIS))
         .compose(locked -> locked == null
             ? awaitMarker(keys, System.currentTimeMillis() + WAIT_MILLIS)
-            : restore(namespace, keys).eventually(() -> redis.send(Request.cmd(Command.DEL).arg(keys.restoring()))));
+            : restore(namespace, keys, afterLoss).eventually(() -> redis.send(Request.cmd(Command.DEL).arg(keys.restoring()))));
   }
 
-  private Future<Void> restore(String namespace, QuotaKeys keys) {
+  private Future<Void> restore(String namespace, QuotaKeys keys, boolean afterLoss) {
     return ledger.redisEpoch().compose(epoch -> binding.claim().compose(bound -> drainStream(namespace, keys))
         .compose(v -> outbox == null ? Future.succeededFuture(0) : outbox.applyHeld(namespace))
         .compose(lost -> {
@@ -123,6 +148,9 @@ public final class LedgerRecovery implements NamespaceRecovery {
           } else {
             LOG.warn("namespace {}: Redis state is not the ledger's; restoring {} repositories from Postgres",
                 namespace, snapshot.repositories().size());
+            if (afterLoss) {
+              losses.accept(namespace);
+            }
             written = restore.write(snapshot)
                 .compose(v -> keepStreamAhead(keys, snapshot.position().orElse(null)))
                 .compose(v -> keepSequenceAhead(keys, snapshot.sequence()))

@@ -51,11 +51,16 @@ public final class Reconciliations {
     if (interval.isZero()) {
       return;
     }
-    Periodic.every(vertx, interval.toMillis(), () -> redisAgainstLedger().compose(drift -> registry()), done -> {
+    Periodic.every(vertx, interval.toMillis(), this::both, done -> {
       if (done.failed()) {
         LOG.warn("scheduled reconciliation failed (the next one resumes it): {}", done.cause().toString());
       }
     });
+  }
+
+  /** Redis against the ledger, then the ledger against the registry (and Redis after it). */
+  public Future<Report> both() {
+    return redisAgainstLedger().compose(drift -> registry());
   }
 
   /** Reconciles the ledger with the registry, then Redis with the corrected ledger. */
@@ -75,7 +80,7 @@ public final class Reconciliations {
     }
     Future<Void> restored = Future.succeededFuture();
     for (String namespace : new TreeSet<>(report.changedNamespaces())) {
-      restored = restored.compose(v -> recovery.restoreFromLedger(namespace));
+      restored = restored.compose(v -> recovery.refreshFromLedger(namespace));
     }
     return restored.map(report);
   }
@@ -113,7 +118,7 @@ public final class Reconciliations {
             return Future.succeededFuture();
           }
           drift.putAll(differences);
-          return recovery.restoreFromLedger(namespace);
+          return recovery.refreshFromLedger(namespace);
         }))));
   }
 
