@@ -178,7 +178,7 @@ CONF
 nginx_front() {
   free_port
   local port=$FREE_PORT
-  start_nginx "$1" "$port" "
+  start_nginx "front-$1" "$port" "
   upstream origin { server 127.0.0.1:$2; keepalive 64; }
   server {
     listen 127.0.0.1:$port reuseport;

@@ -1,6 +1,7 @@
 package dev.quotaproxy.proxy;
 
 import dev.quotaproxy.config.ProxyConfig;
+import dev.quotaproxy.proxy.http.AccessLog;
 import dev.quotaproxy.proxy.http.ProxyContext;
 import dev.quotaproxy.proxy.http.ProxyExchange;
 import dev.quotaproxy.proxy.http.splice.SpliceGate;
@@ -63,7 +64,8 @@ public final class ProxyVerticle extends VerticleBase {
           }
         })
         .build();
-    ProxyContext context = new ProxyContext(vertx, upstream, config, quotas.apply(vertx), ProxyMetrics.of(vertx).requests());
+    ProxyContext context = new ProxyContext(vertx, upstream, config, quotas.apply(vertx), ProxyMetrics.of(vertx).requests(),
+        AccessLog.on(this.context, config.accessLog()));
     server = vertx.createHttpServer(serverOptions(config.listen()))
         .connectionHandler(connection -> connection.exceptionHandler(e -> LOG.debug("client connection: {}", e.toString())))
         .requestHandler(request -> ProxyExchange.handle(context, request));

@@ -24,6 +24,7 @@ import dev.quotaproxy.metering.sync.LimitsSync;
 import dev.quotaproxy.metering.sync.Reconciliations;
 import dev.quotaproxy.metering.sync.RedisStateWatch;
 import dev.quotaproxy.metering.sync.RegistryIntents;
+import dev.quotaproxy.proxy.http.AccessLogWriter;
 import dev.quotaproxy.proxy.metrics.MetricsRoutes;
 import dev.quotaproxy.proxy.metrics.ProxyMetrics;
 import dev.quotaproxy.proxy.metrics.Readiness;
@@ -43,6 +44,7 @@ import dev.quotaproxy.metering.StoreClient;
 import dev.quotaproxy.metering.UsageReader;
 import dev.quotaproxy.proxy.quota.SystemGuard;
 import io.vertx.core.DeploymentOptions;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.vertx.core.Future;
 import io.vertx.core.ThreadingModel;
 import io.vertx.core.Vertx;
@@ -115,7 +117,11 @@ public final class QuotaProxyMain {
       }
     }
     // Vert.x reports its own meters to the proxy's registry; the parts built per event loop find it with ProxyMetrics.of(vertx).
-    Vertx vertx = new ProxyMetrics().vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()).setPreferNativeTransport(true));
+    Vertx vertx = new ProxyMetrics().vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()).setPreferNativeTransport(true),
+        config.admin().vertxHttpMetrics());
+    FunctionCounter.builder("quota_proxy.access_log.dropped.lines", AccessLogWriter.class, writer -> AccessLogWriter.droppedLines())
+        .description("Access-log lines dropped because standard output did not keep up (its queue of batches was full)")
+        .register(ProxyMetrics.of(vertx).registry());
     Future<String> deployed = backends == null
         ? start(vertx, config, v -> QuotaRules.NONE).compose(id -> startAdmin(vertx, config, AdminDependencies.none(vertx, config)).map(id))
         : start(vertx, config, backends);
