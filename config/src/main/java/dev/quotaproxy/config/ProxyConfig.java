@@ -17,8 +17,16 @@ import java.util.Optional;
  * records they fill and the checks that span several settings (the Redis modes', which read the catalog's
  * settings and fill its record, so that a class of their own would import this one and be imported by it).
  */
-public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, boolean zeroCopy, Redis redis, Quota quota, Ledger ledger,
-    Admin admin) {
+public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, boolean zeroCopy, AccessLogMode accessLog, Redis redis,
+    Quota quota, Ledger ledger, Admin admin) {
+
+  /**
+   * Where the access lines go: {@code stdout} batched per event loop and written by one thread; {@code logger}
+   * one logback event each on the {@code access} logger, for a logback configuration of one's own; {@code off}.
+   */
+  public enum AccessLogMode {
+    STDOUT, LOGGER, OFF
+  }
 
   /** The system settings the file gives (quota.system.*, ledger.retention-days); it has no setting for overcommit: false. */
   public SystemSettings systemSettings() {
@@ -31,8 +39,9 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
    *
    * @param port   -1 for no admin listener, 0 for any free port
    * @param tokens every token that may call it, the flag's single admin token ({@code admin.token}) first
+   * @param vertxHttpMetrics whether Vert.x's own per-request HTTP meters ({@code vertx_http_server_*}, {@code vertx_http_client_*}) are kept
    */
-  public record Admin(String host, int port, List<AdminTokenConfig> tokens) {
+  public record Admin(String host, int port, List<AdminTokenConfig> tokens, boolean vertxHttpMetrics) {
     public boolean enabled() {
       return port >= 0;
     }
@@ -213,6 +222,11 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
           + " through the proxy. Linux epoll and plain HTTP on both sides only; elsewhere bodies are copied as usual.",
       "true", Parsers.bool());
 
+  public static final Setting<String> ACCESS_LOG = Setting.withDefault("proxy.access-log", "stdout|logger|off",
+      "Where the access log's JSON lines go: stdout (what each event loop logged in one turn written at once by one thread),"
+          + " logger (one event each on the logback logger access, for a logback configuration of one's own: costs more), off.",
+      "stdout", Parsers.oneOf("stdout", "logger", "off"));
+
   public static final Setting<URI> REDIS_URL = Setting.optional("redis.url", "URL",
       "Redis that holds quota state, redis:// or rediss:// (TLS), with user, password and database number as needed. Unset: the proxy starts an embedded Redis, for a single proxy instance.",
       Parsers.redisUrl());
@@ -286,6 +300,10 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
       "Address the admin API, report page, /metrics, /healthz and /readyz listen on.", "127.0.0.1", Parsers.text());
   public static final Setting<Integer> ADMIN_PORT = Setting.withDefault("admin.port", "PORT",
       "Port of the admin listener; 0 takes any free port, -1 serves no admin API.", "8081", Parsers.intBetween(-1, 65_535));
+  public static final Setting<Boolean> ADMIN_VERTX_HTTP_METRICS = Setting.withDefault("admin.vertx-http-metrics", "true|false",
+      "Also keep Vert.x's own per-request HTTP meters (vertx_http_server_*, vertx_http_client_*). Off, the proxy's own"
+          + " (quota_proxy_requests_total and the rest) still count every request; on, each request costs some microseconds more.",
+      "false", Parsers.bool());
   public static final Setting<String> ADMIN_TOKEN = Setting.optional("admin.token", "SECRET",
       "An admin bearer token (named admin in the audit log), at least 16 characters; more tokens, and viewers, go in admin.tokens.",
       Parsers.text());
@@ -302,14 +320,14 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
       UPSTREAM_URL, UPSTREAM_CA, UPSTREAM_POOL_SIZE, UPSTREAM_MAX_WAITING, UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_IDLE_TIMEOUT,
       UPSTREAM_CONTINUE_TIMEOUT,
       LISTEN_HOST, LISTEN_PORT, LISTEN_TLS_CERT, LISTEN_TLS_KEY, LISTEN_TRUST_FORWARDED, LISTEN_IDLE_TIMEOUT,
-      EVENT_LOOPS, ZERO_COPY,
+      EVENT_LOOPS, ZERO_COPY, ACCESS_LOG,
       REDIS_URL, REDIS_MODE, REDIS_NODES, REDIS_MASTER_NAME, REDIS_POOL_SIZE,
       POSTGRES_URL, POSTGRES_POOL_SIZE, LEDGER_BATCH_SIZE, LEDGER_RETENTION_DAYS, LEDGER_RECONCILE_INTERVAL, LEDGER_RECONCILE_AFTER_LOSS,
       QUOTA_ENABLED, QUOTA_FAIL_OPEN, QUOTA_RESERVATION_TTL, QUOTA_CHUNK_RESERVATION,
       QUOTA_BODY_FIRST_BYTE_TIMEOUT, QUOTA_MANIFEST_BODY_TIMEOUT, QUOTA_MANIFEST_BUFFER, QUOTA_MAX_MANIFEST_REFERENCES,
       QUOTA_MAX_PUSHES_PER_CLIENT,
       QUOTA_SYSTEM_HARD_STORAGE, QUOTA_SYSTEM_WRITE_RATIO, QUOTA_SYSTEM_READ_ONLY, QUOTA_SYSTEM_REFRESH,
-      ADMIN_HOST, ADMIN_PORT, ADMIN_TOKEN);
+      ADMIN_HOST, ADMIN_PORT, ADMIN_VERTX_HTTP_METRICS, ADMIN_TOKEN);
 
   /** Settings keyed by names the operator chooses, given in the YAML file only. */
   public static final List<MapSetting> MAP_CATALOG = List.of(QUOTA_SCOPES, ADMIN_TOKENS);
@@ -347,6 +365,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
             s.get(UPSTREAM_CONNECT_TIMEOUT), s.get(UPSTREAM_IDLE_TIMEOUT), s.get(UPSTREAM_CONTINUE_TIMEOUT)),
         s.get(EVENT_LOOPS),
         s.get(ZERO_COPY),
+        AccessLogMode.valueOf(s.get(ACCESS_LOG).toUpperCase(java.util.Locale.ROOT)),
         redis,
         new Quota(s.get(QUOTA_ENABLED), s.get(QUOTA_FAIL_OPEN), s.get(QUOTA_RESERVATION_TTL), s.get(QUOTA_CHUNK_RESERVATION),
             new SystemQuota(s.get(QUOTA_SYSTEM_HARD_STORAGE), s.get(QUOTA_SYSTEM_WRITE_RATIO), s.get(QUOTA_SYSTEM_READ_ONLY),
@@ -356,7 +375,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
                 s.get(QUOTA_MAX_MANIFEST_REFERENCES), s.get(QUOTA_MAX_PUSHES_PER_CLIENT))),
         new Ledger(s.find(POSTGRES_URL), s.get(POSTGRES_POOL_SIZE), s.get(LEDGER_BATCH_SIZE), s.get(LEDGER_RETENTION_DAYS),
             s.get(LEDGER_RECONCILE_INTERVAL), s.get(LEDGER_RECONCILE_AFTER_LOSS)),
-        new Admin(s.get(ADMIN_HOST), s.get(ADMIN_PORT), tokens));
+        new Admin(s.get(ADMIN_HOST), s.get(ADMIN_PORT), tokens, s.get(ADMIN_VERTX_HTTP_METRICS)));
   }
 
   /** The redis.* settings, checked together: each mode takes its own and refuses the others'. */

@@ -199,6 +199,11 @@ public interface QuotaStore {
    */
   Future<Void> meter(String repository, String user, Traffic traffic);
 
+  /** Writes what this store holds back (traffic added up in memory); at shutdown, and every flush interval. */
+  default Future<Void> flush() {
+    return Future.succeededFuture();
+  }
+
   /** A scope's usage and limits. Limits are written by {@link RedisLimits}; every scope is read by {@link UsageReader}. */
   Future<ScopeState> scope(String scope);
 

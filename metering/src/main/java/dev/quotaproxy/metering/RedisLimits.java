@@ -26,9 +26,16 @@ import java.util.Optional;
  */
 public final class RedisLimits {
   private final StoreClient client;
+  /** This process's view of which scopes have an egress limit, told of every limit written here. */
+  private final EgressLimits egressLimits;
 
   public RedisLimits(StoreClient client) {
+    this(client, new EgressLimits());
+  }
+
+  public RedisLimits(StoreClient client, EgressLimits egressLimits) {
     this.client = client;
+    this.egressLimits = egressLimits;
   }
 
   /**
@@ -45,7 +52,12 @@ public final class RedisLimits {
           Long.toString(limits.egressWindowSeconds()), Long.toString(revision));
       long now = System.currentTimeMillis();
       Future<Void> listed = client.listedSince(path.namespace, now) ? Future.succeededFuture() : client.list(path.namespace, now);
-      return listed.compose(v -> path.run(LuaScripts.PUT_LIMITS, path.presentKeys(), List.of(), args)).map(reply -> reply.toLong() == 1);
+      return listed.compose(v -> path.run(LuaScripts.PUT_LIMITS, path.presentKeys(), List.of(), args)).map(reply -> reply.toLong() == 1)
+          .onSuccess(written -> {
+            if (written) {
+              egressLimits.put(scope, limits.egress(), revision);
+            }
+          });
     });
   }
 

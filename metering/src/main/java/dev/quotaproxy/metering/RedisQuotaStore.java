@@ -1,5 +1,6 @@
 package dev.quotaproxy.metering;
 
+import dev.quotaproxy.oci.Scopes;
 import static dev.quotaproxy.metering.StoreClient.MAX_EXACT;
 import static dev.quotaproxy.metering.ScopePath.orNone;
 import static dev.quotaproxy.metering.StoreClient.check;
@@ -14,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 
@@ -39,6 +41,9 @@ public final class RedisQuotaStore implements QuotaStore {
   private final InDoubtReserves inDoubt;
   /** Records requests' intents (intend.lua). */
   private final RequestLeases leases;
+  /** When set ({@link #meteringLocally}): traffic added up here and written each flush, and pulls without egress limits decided here. */
+  private TrafficBatches batches;
+  private EgressLimits egressLimits;
 
   /** A store whose reservations all live their TTL. */
   public RedisQuotaStore(NamespaceGate gate, Duration reservationTtl) {
@@ -59,6 +64,23 @@ public final class RedisQuotaStore implements QuotaStore {
     this.live = live;
     this.inDoubt = new InDoubtReserves(client, this::release);
     this.leases = new RequestLeases(client, live, reservationTtl);
+  }
+
+  /**
+   * From now on this store adds traffic up in memory ({@link TrafficBatches}; {@link #flush} writes it),
+   * and grants a pull into scopes that {@code egressLimits} says have no egress limit without asking Redis.
+   * For the request path, on the event loop this store's calls run on.
+   */
+  public RedisQuotaStore meteringLocally(EgressLimits egressLimits) {
+    this.egressLimits = egressLimits;
+    this.batches = new TrafficBatches(this::meterAt);
+    return this;
+  }
+
+  /** Writes the traffic added up since the last flush (nothing when not metering locally). */
+  @Override
+  public Future<Void> flush() {
+    return batches == null ? Future.succeededFuture() : batches.flush();
   }
 
   @Override
@@ -273,6 +295,10 @@ public final class RedisQuotaStore implements QuotaStore {
 
   @Override
   public Future<EgressGrant> reserveEgress(String repository, long bytes) {
+    if (egressLimits != null && bytes >= 0 && bytes < MAX_EXACT && !egressLimits.anyOnPathOf(repository)) {
+      // No scope of the path has an egress limit: nothing to reserve in, no window to settle.
+      return Future.succeededFuture(new EgressGrant(true, bytes, Collections.nCopies(Scopes.of(repository).size(), ""), null));
+    }
     return client.guarded("reserve_egress", () -> {
       check(bytes >= 0 && bytes < MAX_EXACT, "egress bytes must be 0 to 2^53: " + bytes);
       ScopePath path = new ScopePath(client, repository);
@@ -304,12 +330,18 @@ public final class RedisQuotaStore implements QuotaStore {
    */
   @Override
   public Future<Void> meter(String repository, String user, Traffic traffic) {
+    long now = System.currentTimeMillis();
+    return batches != null ? batches.add(repository, user, traffic, now) : meterAt(repository, user, traffic, now);
+  }
+
+  /** Adds traffic to the counters of the hour holding {@code atMillis}. */
+  private Future<Void> meterAt(String repository, String user, Traffic traffic, long atMillis) {
     return client.guarded("meter", () -> {
       check(traffic.ingressBytes() >= 0 && traffic.ingressBytes() < MAX_EXACT && traffic.egressBytes() >= 0
           && traffic.egressBytes() < MAX_EXACT && traffic.pushes() >= 0 && traffic.pulls() >= 0,
           "traffic counts must be 0 to 2^53: " + traffic);
       ScopePath path = new ScopePath(client, repository, user);
-      long hour = System.currentTimeMillis() / HOUR_MILLIS;
+      long hour = atMillis / HOUR_MILLIS;
       List<String> args = List.of(Long.toString(traffic.ingressBytes()), Long.toString(traffic.egressBytes()),
           Integer.toString(traffic.pushes()), Integer.toString(traffic.pulls()), Long.toString(TRAFFIC_RETENTION_SECONDS),
           Long.toString(hour * (HOUR_MILLIS / 1000)));

@@ -1,6 +1,7 @@
 package dev.quotaproxy.proxy;
 
 import dev.quotaproxy.config.ProxyConfig;
+import dev.quotaproxy.proxy.http.AccessLog;
 import dev.quotaproxy.proxy.http.ProxyContext;
 import dev.quotaproxy.proxy.http.ProxyExchange;
 import dev.quotaproxy.proxy.http.splice.SpliceGate;
@@ -41,6 +42,7 @@ public final class ProxyVerticle extends VerticleBase {
   private final ProxyConfig config;
   private final Function<Vertx, QuotaRules> quotas;
   private HttpServer server;
+  private ProxyContext proxyContext;
 
   /** @param quotas makes this event loop's quota rules (each event loop has its own store connections) */
   public ProxyVerticle(ProxyConfig config, Function<Vertx, QuotaRules> quotas) {
@@ -63,11 +65,19 @@ public final class ProxyVerticle extends VerticleBase {
           }
         })
         .build();
-    ProxyContext context = new ProxyContext(vertx, upstream, config, quotas.apply(vertx), ProxyMetrics.of(vertx).requests());
+    proxyContext = new ProxyContext(vertx, upstream, config, quotas.apply(vertx), ProxyMetrics.of(vertx).requests(),
+        AccessLog.on(this.context, config.accessLog()));
     server = vertx.createHttpServer(serverOptions(config.listen()))
         .connectionHandler(connection -> connection.exceptionHandler(e -> LOG.debug("client connection: {}", e.toString())))
-        .requestHandler(request -> ProxyExchange.handle(context, request));
+        .requestHandler(request -> ProxyExchange.handle(proxyContext, request));
     return server.listen();
+  }
+
+  /** Stops taking requests, then writes what the quota rules held back (traffic counters). */
+  @Override
+  public Future<?> stop() {
+    Future<Void> closed = server == null ? Future.succeededFuture() : server.close();
+    return closed.compose(v -> proxyContext == null ? Future.succeededFuture() : proxyContext.quota().close());
   }
 
   /** The port actually bound, for tests that listen on port 0. */

@@ -25,10 +25,12 @@ import dev.quotaproxy.metering.sync.ReconcileAfterLoss;
 import dev.quotaproxy.metering.sync.Reconciliations;
 import dev.quotaproxy.metering.sync.RedisStateWatch;
 import dev.quotaproxy.metering.sync.RegistryIntents;
+import dev.quotaproxy.proxy.http.AccessLogWriter;
 import dev.quotaproxy.proxy.metrics.MetricsRoutes;
 import dev.quotaproxy.proxy.metrics.ProxyMetrics;
 import dev.quotaproxy.proxy.metrics.Readiness;
 import dev.quotaproxy.proxy.quota.ConfiguredQuotas;
+import dev.quotaproxy.metering.EgressLimits;
 import dev.quotaproxy.metering.EvictionPolicy;
 import dev.quotaproxy.metering.LiveReservations;
 import dev.quotaproxy.proxy.quota.PushLimits;
@@ -44,6 +46,7 @@ import dev.quotaproxy.metering.StoreClient;
 import dev.quotaproxy.metering.UsageReader;
 import dev.quotaproxy.proxy.quota.SystemGuard;
 import io.vertx.core.DeploymentOptions;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.vertx.core.Future;
 import io.vertx.core.ThreadingModel;
 import io.vertx.core.Vertx;
@@ -72,6 +75,8 @@ public final class QuotaProxyMain {
    * on how long a change whose Redis write was lost (crash, Redis down) takes to reach every proxy.
    */
   static final Duration LIMITS_SYNC_INTERVAL = Duration.ofSeconds(10);
+  /** How often each event loop writes the traffic counters it added up: what a crash can lose of them. */
+  static final Duration TRAFFIC_FLUSH = Duration.ofMillis(250);
   private static final Logger LOG = LoggerFactory.getLogger(QuotaProxyMain.class);
 
   private QuotaProxyMain() {}
@@ -116,7 +121,11 @@ public final class QuotaProxyMain {
       }
     }
     // Vert.x reports its own meters to the proxy's registry; the parts built per event loop find it with ProxyMetrics.of(vertx).
-    Vertx vertx = new ProxyMetrics().vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()).setPreferNativeTransport(true));
+    Vertx vertx = new ProxyMetrics().vertx(new VertxOptions().setEventLoopPoolSize(config.eventLoops()).setPreferNativeTransport(true),
+        config.admin().vertxHttpMetrics());
+    FunctionCounter.builder("quota_proxy.access_log.dropped.lines", AccessLogWriter.class, writer -> AccessLogWriter.droppedLines())
+        .description("Access-log lines dropped because standard output did not keep up (its queue of batches was full)")
+        .register(ProxyMetrics.of(vertx).registry());
     Future<String> deployed = backends == null
         ? start(vertx, config, v -> QuotaRules.NONE).compose(id -> startAdmin(vertx, config, AdminDependencies.none(vertx, config)).map(id))
         : start(vertx, config, backends);
@@ -161,10 +170,12 @@ public final class QuotaProxyMain {
     // One floor of event numbers for the whole process (see SeenSequences), whichever client saw them.
     SeenSequences seen = new SeenSequences();
     StoreClient maintenance = StoreClient.create(vertx, redisClients, 2, outbox, ProxyMetrics.of(vertx).redis(), seen);
-    RedisLimits redisLimits = new RedisLimits(maintenance);
+    // Which scopes have an egress limit, known in this process: pulls into the others never wait on Redis.
+    EgressLimits egressLimits = new EgressLimits();
+    RedisLimits redisLimits = new RedisLimits(maintenance, egressLimits);
     Pool adminPool = backends.ledgerDatabase.pool(vertx, 2);
     LimitsLedger limits = new LimitsLedger(adminPool);
-    LimitsSync limitsSync = new LimitsSync(limits, redisLimits, config);
+    LimitsSync limitsSync = new LimitsSync(limits, redisLimits, config, egressLimits);
     // The recovery writes limits, which pass no gate: so it is built first, and every gate is built with it.
     LedgerRecovery recovery = new LedgerRecovery(vertx, ledgerRedis, ledger, outbox, limitsSync::syncNamespace);
     NamespaceGate maintenanceGate = new NamespaceGate(maintenance, recovery);
@@ -172,11 +183,14 @@ public final class QuotaProxyMain {
     // Redis is (re)filled from Postgres, the record of limits set by the file and through the admin API.
     ConfiguredQuotas configured = new ConfiguredQuotas(redisLimits, usage, config, guard, limitsSync::syncOnce, "the ledger");
     PushLimits pushes = QuotaEnforcer.pushLimits(quota);
-    Function<Vertx, QuotaRules> rules = v -> new QuotaEnforcer(v, new RedisQuotaStore(new NamespaceGate(
-        StoreClient.create(v, redisClients, connectionsPerLoop, outbox, ProxyMetrics.of(v).redis(), seen), recovery),
-        quota.reservationTtl(),
-        live),
-        guard, quota, pushes);
+    Function<Vertx, QuotaRules> rules = v -> {
+      RedisQuotaStore store = new RedisQuotaStore(new NamespaceGate(
+          StoreClient.create(v, redisClients, connectionsPerLoop, outbox, ProxyMetrics.of(v).redis(), seen), recovery),
+          quota.reservationTtl(), live).meteringLocally(egressLimits);
+      // Traffic counters go to Redis in one call per repository, user and hour each flush, not per request.
+      v.setPeriodic(TRAFFIC_FLUSH.toMillis(), id -> store.flush());
+      return new QuotaEnforcer(v, store, guard, quota, pushes);
+    };
 
     // Limits first, then the listener: a push in between would be measured against no limit. A store
     // that cannot be reached fails this within its call timeout; the refresh writes them once it is back.

@@ -5,6 +5,7 @@ import dev.quotaproxy.oci.Scopes;
 import dev.quotaproxy.ledger.limits.LimitsLedger;
 import dev.quotaproxy.ledger.limits.LimitsLedger.ScopeRecord;
 import dev.quotaproxy.ledger.limits.LimitsLedger.SettingsRecord;
+import dev.quotaproxy.metering.EgressLimits;
 import dev.quotaproxy.metering.RedisLimits;
 import dev.quotaproxy.metering.schedule.Periodic;
 import io.vertx.core.Future;
@@ -32,10 +33,18 @@ public final class LimitsSync {
   private boolean seeded;
   private boolean lastFailed;
 
+  private final EgressLimits egressLimits;
+
   public LimitsSync(LimitsLedger ledger, RedisLimits redisLimits, ProxyConfig config) {
+    this(ledger, redisLimits, config, new EgressLimits());
+  }
+
+  /** @param egressLimits this process's view of the scopes with an egress limit, replaced by every sync */
+  public LimitsSync(LimitsLedger ledger, RedisLimits redisLimits, ProxyConfig config, EgressLimits egressLimits) {
     this.ledger = ledger;
     this.redisLimits = redisLimits;
     this.config = config;
+    this.egressLimits = egressLimits;
   }
 
   /** Records the configuration's limits and settings in Postgres, leaving what admins set through the API. */
@@ -51,6 +60,8 @@ public final class LimitsSync {
   public Future<Void> syncOnce() {
     Future<Void> recorded = seeded ? Future.succeededFuture() : seed();
     return recorded.compose(v -> ledger.settings()).compose(this::writeSettings).compose(v -> ledger.allLimits()).compose(records -> {
+      egressLimits.replaceAll(records.stream()
+          .map(record -> new EgressLimits.Recorded(record.scope(), record.limits().egress(), record.revision())).toList());
       List<Future<Boolean>> writes = new ArrayList<>(records.size());
       for (ScopeRecord record : records) {
         writes.add(redisLimits.putLimits(record.scope(), record.limits(), record.revision()));

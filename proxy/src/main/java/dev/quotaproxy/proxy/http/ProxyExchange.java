@@ -636,7 +636,7 @@ public final class ProxyExchange implements ExchangeView {
     if (splicedBytes > 0) {
       context.meters().spliced(splicedBytes);
     }
-    AccessLog.write(oci, request.method().name(), path, user, status, body.bytes(), bytesOut, millis, outcome);
+    context.accessLog().write(oci, request.method().name(), path, user, status, body.bytes(), bytesOut, millis, outcome);
   }
 
   private void stopContinueTimer() {

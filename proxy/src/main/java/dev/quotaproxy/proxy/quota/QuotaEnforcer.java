@@ -27,6 +27,12 @@ public final class QuotaEnforcer implements QuotaRules {
     return new PushLimits(quota.guards().maxPushesPerClient(), quota.guards().manifestBuffer());
   }
 
+  /** Writes the traffic counters the store added up and has not written yet. */
+  @Override
+  public Future<Void> close() {
+    return policy.store.flush();
+  }
+
   @Override
   public ExchangeQuota forExchange(ExchangeView exchange) {
     if (exchange.oci().repository() == null) {

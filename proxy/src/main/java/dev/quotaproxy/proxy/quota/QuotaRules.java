@@ -1,5 +1,7 @@
 package dev.quotaproxy.proxy.quota;
 
+import io.vertx.core.Future;
+
 /** Gives each exchange the quota rules of its operation. */
 @FunctionalInterface
 public interface QuotaRules {
@@ -7,4 +9,9 @@ public interface QuotaRules {
   QuotaRules NONE = exchange -> ExchangeQuota.NONE;
 
   ExchangeQuota forExchange(ExchangeView exchange);
+
+  /** The event loop stops: what the rules hold back (traffic counters) is written. */
+  default Future<Void> close() {
+    return Future.succeededFuture();
+  }
 }
