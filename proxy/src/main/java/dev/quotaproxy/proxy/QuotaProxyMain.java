@@ -65,7 +65,12 @@ import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** {@code java -jar quota-proxy.jar --upstream http://127.0.0.1:5000 --port 8080}. */
+/**
+ * {@code java -jar quota-proxy.jar --upstream http://127.0.0.1:5000 --port 8080}.
+ *
+ * <p>Over 350 lines: it is the wiring, every part built and started in the one order that is safe (limits
+ * before the listener, the recovery before the gates that use it), which reads best in one place.
+ */
 public final class QuotaProxyMain {
   private static final java.util.Set<String> JOBS = java.util.Set.of("backfill", "reconcile");
   /** How often Redis's state is checked against the ledger's, besides the check every decision makes. */
