@@ -32,6 +32,8 @@
 #
 # Environment (defaults in brackets):
 #   SB_SECONDS [8]          seconds per measurement
+#   SB_WARMUP [15]          seconds of the untimed warm-up pass, per request kind and path (the proxies' JIT
+#                           compilers settle in about a minute of load: before, they cost several times more CPU)
 #   SB_ROUNDS [3]           timed rounds (after one warm-up pass)
 #   SB_CONNECTIONS [32]     wrk connections (2 threads)
 #   SB_REQUESTS [manifest-get manifest-head blob-head tag-list]
@@ -49,6 +51,7 @@ source "$HERE/lib/common.sh"
 source "$HERE/lib/postgres.sh"
 
 SECS=${SB_SECONDS:-8}
+WARMUP=${SB_WARMUP:-15}
 ROUNDS=${SB_ROUNDS:-3}
 CONNS=${SB_CONNECTIONS:-32}
 read -r -a REQUESTS <<<"${SB_REQUESTS:-manifest-get manifest-head blob-head tag-list}"
@@ -100,9 +103,9 @@ request_path() {
   esac
 }
 
-# measure ORIGIN REQUEST PATH KEY: one wrk run; stores RESULT[KEY].
+# measure ORIGIN REQUEST PATH KEY [SECONDS]: one wrk run; stores RESULT[KEY] (none for an empty KEY: a warm-up).
 measure() {
-  local origin=$1 request=$2 path=$3 key=$4 out front redis origin_pids
+  local origin=$1 request=$2 path=$3 key=$4 secs=${5:-$SECS} out front redis origin_pids
   local -a f0 f1
   read -r -a front <<<"${FRONT[$origin/$path]:-}"
   read -r -a origin_pids <<<"${ORIGIN_PIDS[$origin]}"
@@ -110,9 +113,9 @@ measure() {
   local url=${URL[$origin/$path]}$(request_path "$request")
   if [[ $request == *head ]]; then
     # wrk 4.1 waits for the body a HEAD answer announces and never gets: hey (Go) sends these.
-    out=$(hey -z "${SECS}s" -c "$CONNS" -m HEAD -H "Accept: $ACCEPT" "$url" 2>&1) || { fail "hey $origin/$request/$path: $out"; return; }
+    out=$(hey -z "${secs}s" -c "$CONNS" -m HEAD -H "Accept: $ACCEPT" "$url" 2>&1) || { fail "hey $origin/$request/$path: $out"; return; }
   else
-    out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$(wrk_script "$request")" "$url" 2>&1) \
+    out=$(wrk -t2 -c"$CONNS" -d"${secs}s" --latency -s "$(wrk_script "$request")" "$url" 2>&1) \
       || { fail "wrk $origin/$request/$path: $out"; return; }
   fi
   f1=("$(cpu_ticks "${front[@]}")" "$( [[ $path == proxy-on ]] && cpu_ticks "$REDIS_PID" || echo 0)" "$(cpu_ticks "${origin_pids[@]}")")
@@ -334,11 +337,11 @@ report() {
 bench_small_main() {
   setup
   local origin request path round i n=${#PATHS[@]}
-  step "warm-up: every path once, untimed"
+  step "warm-up: every path once, ${WARMUP}s each, untimed"
   for origin in "${ORIGINS[@]}"; do
     for request in "${REQUESTS[@]}"; do
       for path in "${PATHS[@]}"; do
-        measure "$origin" "$request" "$path" ""
+        measure "$origin" "$request" "$path" "" "$WARMUP"
       done
     done
   done

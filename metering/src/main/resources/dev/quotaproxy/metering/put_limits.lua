@@ -6,6 +6,9 @@
 -- after committing it, and every proxy's periodic sync rewrites every row; without the revision a
 -- sync holding an older copy could land after the change and undo it until the next sync.
 -- An equal revision is written again: it restores values a plain write without revision replaced.
+-- A write is announced on the channel qp:limits as "scope<TAB>egress limit<TAB>revision", so every proxy
+-- knows at once which scopes have an egress limit (EgressLimits; a lost message is made up by the full
+-- refresh from the ledger). PUBLISH names no key: on a Cluster it reaches the subscribers of every node.
 
 local scope = SCOPES[1]
 local revision = tonumber(ARGV[EXTRA_ARGV + 5])
@@ -19,4 +22,5 @@ redis.call('HSET', LIMITS,
   scope .. '|egress', ARGV[EXTRA_ARGV + 3],
   scope .. '|egress_window', ARGV[EXTRA_ARGV + 4],
   scope .. '|rev', int(revision))
+redis.call('PUBLISH', 'qp:limits', scope .. '\t' .. ARGV[EXTRA_ARGV + 3] .. '\t' .. int(revision))
 return 1

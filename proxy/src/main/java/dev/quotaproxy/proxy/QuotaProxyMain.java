@@ -20,6 +20,7 @@ import dev.quotaproxy.metering.sync.EventOutbox;
 import dev.quotaproxy.metering.sync.LedgerBinding;
 import dev.quotaproxy.metering.sync.LedgerFeed;
 import dev.quotaproxy.metering.sync.LedgerRecovery;
+import dev.quotaproxy.metering.sync.LimitsChannel;
 import dev.quotaproxy.metering.sync.LimitsSync;
 import dev.quotaproxy.metering.sync.ReconcileAfterLoss;
 import dev.quotaproxy.metering.sync.Reconciliations;
@@ -228,6 +229,8 @@ public final class QuotaProxyMain {
         .compose(applied -> {
           configured.keepRefreshed(vertx);
           limitsSync.keepSyncing(vertx, LIMITS_SYNC_INTERVAL);
+          // Limits written by any proxy, announced on qp:limits: this one's view of egress limits follows at once.
+          new LimitsChannel(vertx, redisClients, egressLimits).start();
           new LedgerFeed(vertx, ledgerRedis, ledger, config.ledger().batchSize(), recovery::restoreFromLedger).start();
           new RedisStateWatch(ledgerRedis, ledger, recovery).keepWatching(vertx, STATE_WATCH_MILLIS);
           outbox.keepChecking(vertx, recovery::restoreFromLedger);
