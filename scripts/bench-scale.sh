@@ -48,8 +48,11 @@
 #                  proxies (the three summed for the fleet), Redis (the six nodes), HAProxy, the
 #                  registry, Postgres.
 #
-# Nothing is asserted (a benchmark, not a test): it exits non-zero only if something failed to run,
-# a request among them (a Gatling error fails the run).
+# Nothing is asserted (a benchmark, not a test): it exits non-zero only if something failed to run, or
+# a run had more than BENCH_MAX_ERROR_PERCENT of its requests fail (a refusal, a 503 from a quota
+# store call cut off by its 2 s timeout on an overloaded machine: the image is abandoned, the user goes
+# on). Failed requests are counted in the table, and the proxies' warnings and errors over the whole
+# benchmark are summed up at the end.
 #
 #   mvn -B -q -DskipTests package && scripts/bench-scale.sh
 #
@@ -61,7 +64,9 @@
 #   BENCH_RATE [0]             users a second instead (open workload, each one image), if above 0
 #   BENCH_TENANTS [12]         namespaces tenant0..; each has a hard limit of 10 GiB
 #   BENCH_MIN_KIB [4], BENCH_MAX_KIB [64]   layer sizes
-#   BENCH_TARGETS [direct haproxy proxy fleet]   (direct is needed for the added latency)
+#   BENCH_TARGETS [direct haproxy proxy fleet]   (direct is needed for the added latency); also
+#                              cluster1: one more proxy on the same Cluster, alone, without HAProxy
+#   BENCH_MAX_ERROR_PERCENT [1]  failed requests a run may have
 #   GATLING_JAVA_OPTS [-Xmx512m]
 #   QP_JAR, JAVA_OPTS, KEEP_TMP  see scripts/lib/common.sh (JAVA_OPTS defaults to -Xmx384m here:
 #                              four proxies share the machine)
@@ -83,6 +88,7 @@ USERS=${BENCH_USERS:-8}
 RATE=${BENCH_RATE:-0}
 TENANTS=${BENCH_TENANTS:-12}
 MIN_KIB=${BENCH_MIN_KIB:-4} MAX_KIB=${BENCH_MAX_KIB:-64}
+MAX_ERROR_PERCENT=${BENCH_MAX_ERROR_PERCENT:-1}
 read -r -a TARGETS <<<"${BENCH_TARGETS:-direct haproxy proxy fleet}"
 GATLING_JAVA_OPTS=${GATLING_JAVA_OPTS:--Xmx512m}
 JAVA_OPTS=${JAVA_OPTS:--Xmx384m}
@@ -190,6 +196,18 @@ XML
     T_PROCS[fleet]+=" rc$i"
     T_NODES[fleet]+=" rc$i"
   done
+  if [[ " ${TARGETS[*]} " == *" cluster1 "* ]]; then
+    # One more proxy on the same Cluster and ledger, alone, no HAProxy: the fleet's costs without the
+    # split into three JVMs and without the balancer.
+    free_admin_port
+    start_proxy proxy-c1.log "${FLEET_ARGS[@]}" --admin.port "$ADMIN_PORT"
+    wait_http "$ADMIN_URL/readyz" "$PROXY_PID" 60 || die "proxy c1 is not ready (see $PROXY_LOG)"
+    URL[cluster1]=$PROXY_URL
+    PIDS[c1]=$PROXY_PID
+    T_PROCS[cluster1]="c1 registry pg${T_NODES[fleet]}"
+    T_NODES[cluster1]=${T_NODES[fleet]}
+    T_ADMINS[cluster1]=$ADMIN_PORT
+  fi
   log "the tenants' primaries: $(for ((i = 0; i < TENANTS; i++)); do
     printf 'tenant%d rc%s, ' "$i" "$(cluster_index "$(slot_owner "qp:{tenant$i}:used")")"; done)"
   log "topology up in $(printf '%.1f' "$(elapsed "$t0")") s (JAVA_OPTS=$JAVA_OPTS for every proxy)"
@@ -308,7 +326,7 @@ run_target() {
   # shellcheck disable=SC2086
   java $GATLING_JAVA_OPTS --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/jdk.internal.misc=ALL-UNNAMED \
     -Dlogback.configurationFile="$QP_TMP/logback.xml" -DbaseUrl="${URL[$target]}" -Dseconds="$secs" -Dusers="$USERS" \
-    -Drate="$RATE" -Dtenants="$TENANTS" -DminKib="$MIN_KIB" -DmaxKib="$MAX_KIB" -DmarkDir="$dir/mark" \
+    -Drate="$RATE" -Dtenants="$TENANTS" -DminKib="$MIN_KIB" -DmaxKib="$MAX_KIB" -DmaxErrorPercent="$MAX_ERROR_PERCENT" -DmarkDir="$dir/mark" \
     -cp "$GATLING_CP" io.gatling.app.Gatling -s dev.quotaproxy.loadtest.BenchSimulation -rf "$dir/gatling" -rd "$label" \
     >"$dir/gatling.log" 2>&1 &
   pid=$!
@@ -319,7 +337,8 @@ run_target() {
   touch "$dir/mark/go"
   wait_for_file "$dir/mark/end" "$pid" $((secs + 300)) || { tail -n 30 "$dir/gatling.log"; die "$label: the load did not end"; }
   snapshot "$target" "$dir/after"
-  wait "$pid" || { grep -E '> KO|failed|Error|Exception' "$dir/gatling.log" | head -n 20; die "$label: the Gatling run failed (see $dir/gatling.log)"; }
+  wait "$pid" || { grep -E -A4 '> KO|---- Errors|Global:|Exception' "$dir/gatling.log" | head -n 30
+    die "$label: the Gatling run failed (see $dir/gatling.log)"; }
   GATLING_PID=""
   unset 'PIDS[gatling]'
   delta "$dir/before" "$dir/after" >"$dir/delta"
@@ -330,7 +349,7 @@ run_target() {
 # cpu_group PROCESS: the column of the CPU table a process belongs to.
 cpu_group() {
   case $1 in
-    proxy | p[0-9]*) echo proxies ;;
+    proxy | p[0-9]* | c1) echo proxies ;;
     redis | rc[0-9]*) echo redis ;;
     haproxy | lb) echo haproxy ;;
     *) echo "$1" ;;
@@ -352,8 +371,9 @@ record_run() {
     echo "$round $target p50 $p50"
     echo "$round $target p99 $p99"
     for proc in ${T_PROCS[$target]} gatling; do
-      n=$(cpu_group "$proc")
-      cpu[$n]=$(awk -v a="${cpu[$n]:-0}" -v t="$(net "$dir/delta" "$secs" "^cpu:$proc\$")" 'BEGIN { print a + t }')
+      n=$(net "$dir/delta" "$secs" "^cpu:$proc\$")
+      echo "$round $target cpuproc_$proc $(awk -v t="$n" -v r="$reqs" -v hz="$CLK_TCK" 'BEGIN { printf "%.4f", t * 1000 / hz / r }')"
+      cpu[$(cpu_group "$proc")]=$(awk -v a="${cpu[$(cpu_group "$proc")]:-0}" -v t="$n" 'BEGIN { print a + t }')
     done
     for n in "${!cpu[@]}" all; do
       # all: the servers, not the client
@@ -408,12 +428,13 @@ record_run() {
 # ---------------------------------------------------------------- rounds
 
 bench_scale_rounds() {
-  local target round i n=${#TARGETS[@]} order reqs p50 p99 secs load admin
+  local target round i n=${#TARGETS[@]} order reqs ko p50 p99 secs load admin
   step "warm-up: every target once, ${WARMUP_SECONDS} s each (not counted)"
   for target in "${TARGETS[@]}"; do
     run_target "warmup-$target" "$target" "$WARMUP_SECONDS"
-    read -r reqs _ p50 p99 secs load <"$QP_TMP/runs/warmup-$target/result"
-    log "$(printf '%-8s %6d requests in %5.1f s, p50 %3d ms, p99 %4d ms (load average %s)' "$target" "$reqs" "$secs" "$p50" "$p99" "$load")"
+    read -r reqs ko p50 p99 secs load <"$QP_TMP/runs/warmup-$target/result"
+    log "$(printf '%-8s %6d requests (%d failed) in %5.1f s, p50 %3d ms, p99 %4d ms (load average %s)' "$target" "$reqs" "$ko" "$secs" \
+      "$p50" "$p99" "$load")"
   done
 
   for ((round = 1; round <= ROUNDS; round++)); do
@@ -422,9 +443,9 @@ bench_scale_rounds() {
     step "round $round of $ROUNDS: ${order[*]}, ${RUN_SECONDS} s each"
     for target in "${order[@]}"; do
       run_target "r$round-$target" "$target" "$RUN_SECONDS"
-      read -r reqs _ p50 p99 secs load <"$QP_TMP/runs/r$round-$target/result"
-      log "$(printf '%-8s %6d requests in %5.1f s = %6.1f rps, p50 %3d ms, p99 %4d ms (load average %s)' "$target" "$reqs" "$secs" \
-        "$(awk -v r="$reqs" -v s="$secs" 'BEGIN { print r / s }')" "$p50" "$p99" "$load")"
+      read -r reqs ko p50 p99 secs load <"$QP_TMP/runs/r$round-$target/result"
+      log "$(printf '%-8s %6d requests (%d failed) in %5.1f s = %6.1f rps, p50 %3d ms, p99 %4d ms (load average %s)' "$target" "$reqs" \
+        "$ko" "$secs" "$(awk -v r="$reqs" -v s="$secs" 'BEGIN { print r / s }')" "$p50" "$p99" "$load")"
     done
   done
 
@@ -483,7 +504,7 @@ range() {
 
 bench_scale_report() {
   local target r k proxied=()
-  for target in proxy fleet; do [[ " ${TARGETS[*]} " == *" $target "* ]] && proxied+=("$target"); done
+  for target in proxy cluster1 fleet; do [[ " ${TARGETS[*]} " == *" $target "* ]] && proxied+=("$target"); done
   echo
   printf '==== scale-out benchmark, %s, %s cores, load average %s at the end\n' "$(date -u +%Y-%m-%d)" "$(nproc)" \
     "$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -500,12 +521,14 @@ bench_scale_report() {
 
   echo
   echo "throughput and latency (Gatling; response times in whole ms; added: minus the direct run of the same round)"
-  printf '  %-8s %8s %13s %8s %6s %6s %7s %7s\n' target rps "(rounds)" /direct p50 p99 "+p50" "+p99"
+  printf '  %-8s %8s %13s %8s %6s %6s %7s %7s %8s\n' target rps "(rounds)" /direct p50 p99 "+p50" "+p99" failed
   for target in "${TARGETS[@]}"; do
-    printf '  %-8s %8s %13s %8s %6s %6s %7s %7s\n' "$target" "$(med "$target" rps %.1f)" "$(range "$target" rps %.0f)" \
+    printf '  %-8s %8s %13s %8s %6s %6s %7s %7s %8s\n' "$target" "$(med "$target" rps %.1f)" "$(range "$target" rps %.0f)" \
       "$(med_vs "$target" rps / %.2f)" "$(med "$target" p50 %.0f)" "$(med "$target" p99 %.0f)" \
-      "$(med_vs "$target" p50 - %+.1f)" "$(med_vs "$target" p99 - %+.1f)"
+      "$(med_vs "$target" p50 - %+.1f)" "$(med_vs "$target" p99 - %+.1f)" \
+      "$(awk -v t="$target" '$2 == t && $3 == "failed" { n += $4 } END { printf "%d", n }' "$QP_TMP/figures")"
   done
+  echo "  failed: requests that failed, summed over the rounds"
   if ((${#proxied[@]} == 2)); then
     printf '  fleet/proxy rps: %s (median of the rounds'\'' ratios)\n' "$(awk '$2 == "proxy" && $3 == "rps" { p[$1] = $4 }
       $2 == "fleet" && $3 == "rps" { f[$1] = $4 } END { for (r in f) if (r in p) print f[r] / p[r] }' "$QP_TMP/figures" \
@@ -520,12 +543,23 @@ bench_scale_report() {
     for k in proxies redis haproxy registry pg all gatling; do printf ' %9s' "$(med "$target" "cpu_$k" %.3f)"; done
     echo
   done
+  for target in fleet cluster1; do
+    [[ " ${TARGETS[*]} " == *" $target "* ]] || continue
+    printf '  %s, per process:' "$target"
+    for k in ${T_PROCS[$target]}; do printf ' %s %s' "$k" "$(med "$target" "cpuproc_$k" %.3f)"; done
+    echo
+  done
   printf '  idle, ms of CPU per second: %s\n' "$(awk -v hz="$CLK_TCK" -v idle="$IDLE_SECS" '$1 ~ /^cpu:/ {
     k = $1; sub(/^cpu:/, "", k); printf "%s %.1f\n", k, $2 * 1000 / hz / idle }' "$QP_TMP/idle.delta" | sort | paste -sd' ')"
 
   ((${#proxied[@]} > 0)) || return 0
   echo
   echo "Redis, per proxied request unless said, net of the idle window"
+  for k in "${!NODE_ROLE[@]}"; do
+    [[ "$k" == rc* ]] || continue
+    [[ "$(cluster_cli "${NODE_PORT[$k]}" INFO replication | tr -d '\r' | awk -F: '$1 == "role" { print ($2 == "master") ? "primary" : "replica" }')" \
+      == "${NODE_ROLE[$k]}" ]] || echo "  NOTE: Cluster node $k is no longer a ${NODE_ROLE[$k]} (a failover during the benchmark): its figures are counted as a ${NODE_ROLE[$k]}'s"
+  done
   printf '  %-8s %9s %9s %9s %9s %9s %9s %9s %9s %9s\n' target "push" store sent reads exec replica EVALSHA EVALSHA upstream
   printf '  %-8s %9s %9s %9s %9s %9s %9s %9s %9s %9s\n' "" decisions calls "" "" "" exec "/push" "/image" requests
   for target in "${proxied[@]}"; do
@@ -572,6 +606,22 @@ TEXT
   fi
 }
 
+# proxy_log_summary: the warnings and errors every proxy logged over the whole benchmark, counted by
+# message (times, numbers, ids and ports blanked out).
+proxy_log_summary() {
+  local f lines
+  lines=$(for f in "$QP_TMP"/proxy*.log; do
+    grep -E '^[0-9-]+T[0-9:.]+Z (WARN|ERROR) ' "$f" | sed -E 's/^[0-9-]+T[0-9:.]+Z //; s/[0-9]+/N/g' | sed "s|^|${f##*/}: |"
+  done | cut -c1-170 | sort | uniq -c | sort -rn | head -n 40)
+  echo
+  if [[ -z "$lines" ]]; then
+    echo "the proxies logged no warning and no error"
+  else
+    echo "what the proxies logged as WARN or ERROR over the whole benchmark (count, log, message with numbers as N):"
+    echo "${lines//$'\n'/$'\n'  }" | sed '1s/^/  /'
+  fi
+}
+
 bench_scale_main() {
   [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer"
   local load0
@@ -580,6 +630,7 @@ bench_scale_main() {
   log "load average at the start: $load0"
   bench_scale_rounds
   bench_scale_report
+  proxy_log_summary
   QP_SUMMARY_DONE=1   # a benchmark has no checks to count
   echo
   echo "bench-scale: done"

@@ -4,6 +4,7 @@ import static io.gatling.javaapi.core.CoreDsl.atOnceUsers;
 import static io.gatling.javaapi.core.CoreDsl.constantUsersPerSec;
 import static io.gatling.javaapi.core.CoreDsl.during;
 import static io.gatling.javaapi.core.CoreDsl.exec;
+import static io.gatling.javaapi.core.CoreDsl.exitBlockOnFail;
 import static io.gatling.javaapi.core.CoreDsl.global;
 import static io.gatling.javaapi.core.CoreDsl.scenario;
 import static io.gatling.javaapi.http.HttpDsl.http;
@@ -28,7 +29,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Closed (the default): {@code users} users at once, each pushing then pulling image after image for
  * {@code seconds} (then finishing the image it is on): the throughput is what the target serves at that
  * concurrency. Open, with {@code rate} above 0: {@code rate} users a second arrive for {@code seconds}, each
- * pushing and pulling one image: the load is fixed and the latency is what varies.
+ * pushing and pulling one image: the load is fixed and the latency is what varies. A failed request ends its
+ * image, not its user: the run goes on, and fails its assertion if more than {@code maxErrorPercent} failed.
  *
  * <p>Parameters (system properties): {@code baseUrl} [http://127.0.0.1:8080], {@code tenants} [12] (repositories
  * {@code tenant<i>/app<j>}), {@code users} [8], {@code rate} [0: closed], {@code seconds} [20], {@code minKib} [4]
@@ -59,7 +61,8 @@ public class BenchSimulation extends Simulation {
         .set("tag", "bench-" + Long.toHexString(n));
   });
 
-  private static final ChainBuilder PUSH_THEN_PULL = exec(IMAGE, RegistryClient.push(false), RegistryClient.pull());
+  /** One image pushed then pulled; a request that fails ends the image (its pull would only fail too), not the user. */
+  private static final ChainBuilder PUSH_THEN_PULL = exitBlockOnFail().on(IMAGE, RegistryClient.push(false), RegistryClient.pull());
 
   private final HttpProtocolBuilder protocol = http.baseUrl(BASE_URL).disableCaching().shareConnections()
       .userAgentHeader("quota-proxy-loadtest (gatling)");
