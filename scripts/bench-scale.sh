@@ -70,7 +70,7 @@
 #   GATLING_JAVA_OPTS [-Xmx512m]
 #   QP_JAR, JAVA_OPTS, KEEP_TMP  see scripts/lib/common.sh (JAVA_OPTS defaults to -Xmx384m here:
 #                              four proxies share the machine)
-# About 7 minutes on 2 cores with the defaults. Not run in CI.
+# 8 to 10 minutes on 2 cores with the defaults (the topology takes 40 s to start). Not run in CI.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
