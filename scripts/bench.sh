@@ -39,7 +39,6 @@ SIZE_MIB=${BENCH_SIZE_MIB:-1024}
 BIG_MIB=${BENCH_BIG_MIB:-2048}
 HEAP_OPTS=${BENCH_HEAP_OPTS:--Xmx128m}
 REFERENCE=${BENCH_REFERENCE:-auto}
-HAPROXY_URL=""
 COPY_URL=""
 MAX_TIME=900   # seconds; no single transfer may hang the benchmark for longer
 
@@ -68,34 +67,6 @@ pull_verified() {
   secs=$(elapsed "$start")
   [[ "sha256:${got%% *}" == "$digest" ]] || die "verified GET $base/v2/$repo: digest sha256:${got%% *}, expected $digest"
   echo "$secs"
-}
-
-# start_haproxy NAME [OPTION]: HAProxy in HTTP mode in front of the registry, as a
-# reference proxy, with OPTION (e.g. "option splice-response") in its defaults.
-start_haproxy() {
-  local name=$1 option=${2:-} cfg=$QP_TMP/$1.cfg port
-  free_port
-  port=$FREE_PORT
-  cat >"$cfg" <<CFG
-global
-  maxconn 256
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 900s
-  timeout server 900s
-  $option
-frontend bench
-  bind 127.0.0.1:$port
-  default_backend registry
-backend registry
-  server registry 127.0.0.1:$REGISTRY_PORT
-CFG
-  haproxy -f "$cfg" -db >"$QP_TMP/$name.log" 2>&1 &
-  QP_PIDS+=("$!")
-  HAPROXY_URL=http://127.0.0.1:$port
-  wait_http "$HAPROXY_URL/v2/" "$!" 30 || die "haproxy did not come up on $HAPROXY_URL"
-  log "$name $HAPROXY_URL ($(haproxy -v | head -n 1)${option:+, $option})"
 }
 
 # start_copying_proxy: a second proxy that copies bodies through the JVM (no splice).

@@ -36,6 +36,8 @@ REGISTRY_PORT=""
 REGISTRY_URL=""
 REGISTRY_LOG=""
 REGISTRY_DATA=""
+HAPROXY_URL=""
+HAPROXY_PID=""
 PROXY_PID=""
 PROXY_PORT=""
 PROXY_URL=""
@@ -271,6 +273,37 @@ registry_up() {
   QP_PIDS+=("$REGISTRY_PID")
   wait_http "$REGISTRY_URL/v2/" "$REGISTRY_PID" 30 \
     || die "registry did not come up on $REGISTRY_URL"
+}
+
+# start_haproxy NAME [OPTION]: HAProxy in HTTP mode in front of the registry, as a
+# reference proxy (bench.sh, bench-scale.sh), with OPTION (e.g. "option splice-response")
+# in its defaults; its config and log are QP_TMP/NAME.cfg and NAME.log. Sets HAPROXY_URL,
+# HAPROXY_PID.
+start_haproxy() {
+  local name=$1 option=${2:-} cfg=$QP_TMP/$1.cfg port
+  free_port
+  port=$FREE_PORT
+  cat >"$cfg" <<CFG
+global
+  maxconn 256
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 900s
+  timeout server 900s
+  $option
+frontend bench
+  bind 127.0.0.1:$port
+  default_backend registry
+backend registry
+  server registry 127.0.0.1:$REGISTRY_PORT
+CFG
+  haproxy -f "$cfg" -db >"$QP_TMP/$name.log" 2>&1 &
+  HAPROXY_PID=$!
+  QP_PIDS+=("$HAPROXY_PID")
+  HAPROXY_URL=http://127.0.0.1:$port
+  wait_http "$HAPROXY_URL/v2/" "$HAPROXY_PID" 30 || die "haproxy did not come up on $HAPROXY_URL"
+  log "$name $HAPROXY_URL ($(haproxy -v | head -n 1)${option:+, $option})"
 }
 
 # ---------------------------------------------------------------- proxy
