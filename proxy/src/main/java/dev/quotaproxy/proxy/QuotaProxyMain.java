@@ -170,7 +170,9 @@ public final class QuotaProxyMain {
     int connectionsPerLoop = Math.max(1, config.redis().poolSize() / config.eventLoops());
 
     Ledger ledger = new Ledger(backends.ledgerDatabase.pool(vertx, config.ledger().poolSize()));
-    Redis ledgerRedis = redisClients.create(vertx, redisClients.options().setMaxPoolSize(4).setPoolName("ledger"));
+    // The feed, the state watch, the outbox, restores and settlements share it; on a Cluster each of their calls over
+    // many namespaces takes a connection per node, and Vert.x's default wait queue of 24 overflowed under load.
+    Redis ledgerRedis = redisClients.create(vertx, redisClients.options().setMaxPoolSize(8).setMaxPoolWaiting(1024).setPoolName("ledger"));
     EventOutbox outbox = new EventOutbox(ledgerRedis, ledger).measuredIn(ProxyMetrics.of(vertx).registry());
     LiveReservations live = new LiveReservations().measuredIn(ProxyMetrics.of(vertx).registry());
     // One floor of event numbers for the whole process (see SeenSequences), whichever client saw them.

@@ -96,6 +96,31 @@ class RedisLossTest {
   }
 
   /**
+   * The watch's look at a namespace's stream fails (here Redis refuses XINFO; in a run on a Redis Cluster, a
+   * full connection pool): that is not a stream older than the ledger's, and the healthy namespace is not
+   * restored (which would refuse its pushes meanwhile, and reconcile after a loss that never was).
+   */
+  @Test
+  void aWatchThatCannotReadAStreamRestoresNothing() throws Exception {
+    assertThat(proxy.client().pushBlob("acme/app", randomBytes(100 * KiB)).status()).isEqualTo(201);
+    drainFeed();
+    List<String> restored = new java.util.concurrent.CopyOnWriteArrayList<>();
+    proxy.ledger().recovery().followLosses(restored::add);
+    proxy.harness().redis().command(Request.cmd(Command.ACL).arg("SETUSER").arg("default").arg("-xinfo"));
+    try {
+      await(proxy.ledger().watch().watchOnce());
+    } finally {
+      proxy.harness().redis().command(Request.cmd(Command.ACL).arg("SETUSER").arg("default").arg("+xinfo"));
+    }
+    assertThat(restored).as("namespaces restored for a loss").isEmpty();
+
+    // Once the stream can be read, a real loss is still found.
+    proxy.harness().redis().flushAll();
+    await(proxy.ledger().watch().watchOnce());
+    assertThat(restored).containsExactly("acme");
+  }
+
+  /**
    * A Redis flushed and then claimed by a process of another ledger (a second proxy on its own
    * Postgres): this proxy must not restore its ledger over it, nor decide pushes on it, nor feed its
    * events into this proxy.ledger(). Once the claim is gone (an operator deleted the key), it restores again.

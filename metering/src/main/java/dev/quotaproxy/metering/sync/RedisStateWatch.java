@@ -57,7 +57,11 @@ public final class RedisStateWatch {
       // Listed again every pass: a list deleted on its own would otherwise hide them from the feed and the sums.
       Future<Void> all = namespaces.isEmpty() ? Future.succeededFuture() : listed(namespaces);
       for (String namespace : namespaces) {
-        all = all.compose(v -> check(namespace, epoch));
+        // A namespace that cannot be checked now (Redis busy, a call cut off) is checked on the next pass.
+        all = all.compose(v -> check(namespace, epoch).recover(e -> {
+          LOG.debug("namespace {}: Redis state not checked this pass: {}", namespace, e.toString());
+          return Future.succeededFuture();
+        }));
       }
       return all;
     }));
@@ -97,14 +101,19 @@ public final class RedisStateWatch {
     return recovery.restoreFromLedger(namespace);
   }
 
-  /** The id the stream last generated (kept after trimming), or null when there is no stream. */
+  /**
+   * The id the stream last generated (kept after trimming), or null when there is no stream. A call that fails
+   * otherwise (a full pool, a timeout) fails: taken for a missing stream, it would restore a healthy namespace.
+   */
   private Future<StreamPosition> lastStreamId(QuotaKeys keys) {
     return redis.send(Request.cmd(Command.XINFO).arg("STREAM").arg(keys.events()))
         .map(info -> {
           Response id = info.isMap() ? info.get("last-generated-id") : valueAfter(info, "last-generated-id");
           return id == null ? null : StreamPosition.parse(id.toString());
         })
-        .otherwise(e -> null);
+        .recover(e -> e.getMessage() != null && e.getMessage().contains("no such key")
+            ? Future.succeededFuture(null)
+            : Future.failedFuture(e));
   }
 
   private static Response valueAfter(Response pairs, String name) {
