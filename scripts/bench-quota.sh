@@ -84,12 +84,14 @@ rbench() {
 }
 
 decision_path() {
-  local reserve release ns='qp:{bench}:' c r_reserve r_release r_plain pair
+  local reserve release trivial ns='qp:{bench}:' c r_reserve r_release r_plain r_trivial pair
   step "decision path: the proxy's Lua scripts by EVALSHA, redis-benchmark, $REQUESTS requests per run"
   [[ -n "$REDIS_PID" ]] || start_redis
   reserve=$(load_script reserve_bytes)
   release=$(load_script release)
   log "reserve_bytes $reserve, release $release (common.lua + file, SHA-1 as the proxy computes it)"
+  # Redis's own limit on this machine for a script call: EVALSHA of a script that does nothing.
+  trivial=$(rcli SCRIPT LOAD 'return 1')
   rcli HSET "${ns}limits" 'bench|hard' "$PIB" 'bench/app|hard' "$PIB" >/dev/null
   # The namespace's state is known (as after the ledger marked it): without the
   # marker every script answers UNKNOWN and changes nothing.
@@ -122,9 +124,10 @@ decision_path() {
     r_reserve=$(rbench "$c" 1000000000 "${reserve_cmd[@]}" 'res-__rand_int__' '' bench/app "$MIB" "$MIB" "$ttl")
     r_release=$(rbench "$c" 10000 EVALSHA "$release" 10 "${common[@]}" 0 bench-user 0 'rel-__rand_int__' "$MIB" "$ttl")
     r_plain=$(rbench "$c" 1000 HINCRBY "${ns}plain" 'f-__rand_int__' 1)
+    r_trivial=$(rbench "$c" 1 EVALSHA "$trivial" 0)
     calls=$((calls + REQUESTS))
-    results+=("$c $r_reserve $r_release $r_plain")
-    log "-c $c: reserve ${r_reserve%% *}/s, release ${r_release%% *}/s, HINCRBY ${r_plain%% *}/s"
+    results+=("$c $r_reserve $r_release $r_plain $r_trivial")
+    log "-c $c: reserve ${r_reserve%% *}/s, release ${r_release%% *}/s, HINCRBY ${r_plain%% *}/s, trivial EVALSHA ${r_trivial%% *}/s"
   done
   # Each reserve adds 1 MiB to reserved, each release takes 1 MiB away: equal counts
   # leave it where it was. An error reply would not, so this proves they all ran.
@@ -137,15 +140,17 @@ decision_path() {
   printf 'decision path: EVALSHA of the proxy'\''s scripts on redis %s, repository bench/app (2 scopes, both with a hard limit),\n' \
     "$(redis-server --version | awk '{ print $3 }' | sed 's/v=//')"
   printf '1 MiB per call, %d requests per run, no pipelining; redis-benchmark on the same 2 cores as redis-server\n' "$REQUESTS"
-  printf '  %7s %12s %8s %8s %12s %8s %18s %14s\n' clients "reserve/s" "p50 ms" "p99 ms" "release/s" "p99 ms" "reserve+release/s" "HINCRBY/s"
-  local row rr rp50 rp99 lr lp99 pr
+  printf '  %7s %12s %8s %8s %12s %8s %18s %14s %16s %16s\n' clients "reserve/s" "p50 ms" "p99 ms" "release/s" "p99 ms" \
+    "reserve+release/s" "HINCRBY/s" "trivial EVALSHA/s" "reserve/trivial"
+  local row rr rp50 rp99 lr lp99 pr tr
   for row in "${results[@]}"; do
-    read -r c rr rp50 rp99 lr _ lp99 pr _ _ <<<"$row"
+    read -r c rr rp50 rp99 lr _ lp99 pr _ _ tr _ _ <<<"$row"
     pair=$(awk -v a="$rr" -v b="$lr" 'BEGIN { printf "%.0f", 1 / (1 / a + 1 / b) }')
-    printf '  %7s %12s %8s %8s %12s %8s %18s %14s\n' "$c" "$(fmt "$rr" %.0f)" "$rp50" "$rp99" \
-      "$(fmt "$lr" %.0f)" "$lp99" "$pair" "$(fmt "$pr" %.0f)"
+    printf '  %7s %12s %8s %8s %12s %8s %18s %14s %16s %16s\n' "$c" "$(fmt "$rr" %.0f)" "$rp50" "$rp99" \
+      "$(fmt "$lr" %.0f)" "$lp99" "$pair" "$(fmt "$pr" %.0f)" "$(fmt "$tr" %.0f)" "$(awk -v a="$rr" -v b="$tr" 'BEGIN { printf "%.2f", a / b }')"
   done
-  echo '  (reserve+release: both calls of one upload in sequence, 1 / (1/reserve + 1/release))'
+  echo '  (reserve+release: both calls of one upload in sequence, 1 / (1/reserve + 1/release);'
+  echo '   trivial EVALSHA: a script that only returns 1, the most script calls this Redis answers)'
   rcli FLUSHALL >/dev/null
 }
 
