@@ -159,8 +159,10 @@ faults_setup() {
     echo "  scopes:"
     for scope in "${!LIMITS[@]}"; do echo "    $scope: {storage-hard: ${LIMITS[$scope]}}"; done
     echo "ledger:"
-    echo "  # Only on demand: a periodic reconciliation would hide drift from the checks."
+    echo "  # Only on demand: a periodic reconciliation would hide drift from the checks, and one under the"
+    echo "  # suite's live load races its pushes (README: Reconciliation and backfill), so none follows a loss either."
     echo "  reconcile-interval: 0s"
+    echo "  reconcile-after-loss: 0s"
   } >"$QP_TMP/quota.yml"
 
   step "start registry, redis, postgres and proxy (limits from $QP_TMP/quota.yml)"
