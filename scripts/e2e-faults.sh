@@ -25,7 +25,8 @@
 #
 # Each fault is logged with its start and end time and how long it took until a push was
 # accepted again. Once the clients have stopped and the ledger has caught up (every stream
-# acknowledged, quota_proxy_ledger_pending_events 0), and before any reconciliation, it
+# acknowledged, quota_proxy_ledger_pending_events 0), and before any reconciliation is asked
+# for (the one that follows a loss of Redis writes runs 5 s after it, under the load), it
 # compares per scope (namespaces, every repository path, the system scope as the sum of the
 # namespaces) the registry's storage, Redis's charge and the ledger's, and prints
 #

@@ -41,14 +41,45 @@ final class EventApplication {
 
   static Future<Applied> apply(SqlConnection connection, List<LedgerEvent> distinct, Map<String, EventId> ids,
       Set<String> namespaces, Map<String, Long> sequences) {
-    return lockProgress(connection, namespaces)
-        .compose(progress -> recordEvents(connection, distinct, ids).compose(fresh -> {
-          Set<String> older = LedgerBatch.olderRedis(fresh, ids, sequences, progress);
-          return applyEffects(connection, LedgerBatch.of(fresh).withoutStorageOf(older))
-              .compose(done -> recount(connection, older))
+    Future<Map<String, NamespaceProgress>> progress = lockProgress(connection, namespaces);
+    // Sent with the lock, in one round trip; the connection runs it once the lock is held, so it sees a
+    // reconciliation's mark committed with the lock (ReconciliationStore#commit takes the same rows).
+    Future<Map<String, Long>> recounts = recountsDue(connection, namespaces);
+    return Future.all(progress, recounts)
+        .compose(locked -> recordEvents(connection, distinct, ids).compose(fresh -> {
+          Set<String> older = LedgerBatch.olderRedis(fresh, ids, sequences, progress.result());
+          LedgerBatch batch = LedgerBatch.of(fresh);
+          Set<String> recounted = new TreeSet<>(older);
+          recounted.addAll(batch.reconciledStorage(fresh, ids, recounts.result()));
+          return applyEffects(connection, batch.withoutStorageOf(recounted))
+              .compose(done -> recount(connection, recounted))
+              .compose(done -> endRecounts(connection, ids, recounts.result()))
               .compose(done -> advanceProgress(connection, ids, sequences))
               .map(done -> new Applied(fresh.size(), older));
         }));
+  }
+
+  /** Marks of the namespaces a reconciliation changed: the newest stream entry time its change may include. */
+  private static Future<Map<String, Long>> recountsDue(SqlConnection connection, Set<String> namespaces) {
+    return connection.preparedQuery(LedgerSql.RECOUNTS_DUE).execute(Tuple.of(namespaces.toArray(String[]::new)))
+        .map(rows -> {
+          Map<String, Long> until = new HashMap<>();
+          rows.forEach(row -> until.put(row.getString("namespace"), row.getLong("until_ms")));
+          return until;
+        });
+  }
+
+  /** Removes the marks this batch went past: later batches of those namespaces replay their charges again. */
+  private static Future<Void> endRecounts(SqlConnection connection, Map<String, EventId> ids, Map<String, Long> until) {
+    if (until.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    List<Map.Entry<String, StreamPosition>> newest = LedgerBatch.newestPositions(ids.values()).entrySet().stream()
+        .filter(position -> until.containsKey(position.getKey()) && position.getValue().ms() > until.get(position.getKey()))
+        .toList();
+    return write(connection, LedgerSql.END_RECOUNTS, newest, () -> columns(
+        texts(newest, Map.Entry::getKey),
+        longs(newest, position -> position.getValue().ms())));
   }
 
   /**

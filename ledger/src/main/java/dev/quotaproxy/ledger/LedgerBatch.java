@@ -14,6 +14,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -212,6 +213,28 @@ final class LedgerBatch {
       }
     }
     return older;
+  }
+
+  /**
+   * Namespaces a reconciliation changed ({@code until}: the newest stream entry time its change may
+   * include, by namespace) that this batch charges or frees in with an event written up to then: the
+   * reconciliation may have made that change already, so their usage is recounted from the links instead.
+   */
+  Set<String> reconciledStorage(List<LedgerEvent> fresh, Map<String, EventId> ids, Map<String, Long> until) {
+    Set<String> reconciled = new TreeSet<>();
+    if (until.isEmpty()) {
+      return reconciled;
+    }
+    Set<String> charged = new HashSet<>();
+    storageChanges.forEach(change -> charged.add(Scopes.namespace(change.scope())));
+    for (LedgerEvent event : fresh) {
+      EventId id = ids.get(event.id());
+      Long mark = until.get(id.namespace());
+      if (mark != null && id.position().ms() <= mark && charged.contains(id.namespace())) {
+        reconciled.add(id.namespace());
+      }
+    }
+    return reconciled;
   }
 
   /** This batch without the storage changes of the namespaces (their usage is recounted instead). */

@@ -142,6 +142,16 @@ final class LedgerSql {
       order by namespace
       for update""";
 
+  /** The namespaces of $1 a reconciliation changed, with the newest stream entry time its change may include. */
+  static final String RECOUNTS_DUE = """
+      select namespace, until_ms from namespace_recounts where namespace = any($1::text[])""";
+
+  /** Recounting ends once a namespace's batch is past its mark ($2: the batch's newest entry time). */
+  static final String END_RECOUNTS = """
+      delete from namespace_recounts as due
+      using unnest($1::text[], $2::bigint[]) as passed (namespace, ms)
+      where due.namespace = passed.namespace and due.until_ms < passed.ms""";
+
   /**
    * Sets every scope of a namespace ($1, $2 its LIKE pattern) to the total size of the distinct digests
    * linked at or under it, and 0 where none is (as the reconciliation's finish computes it, for one namespace).

@@ -13,6 +13,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,6 +38,13 @@ import org.slf4j.LoggerFactory;
  * through the API, so a backfill does not find them; a reconciliation keeps those the ledger already has
  * while the registry still holds them.
  *
+ * <p>Pushes and deletes may go on during a run, and their events reach the ledger after the registry
+ * answered: the walk must never undo them. Each repository's ledger record is read before the registry
+ * is asked about it; at the commit, digests whose record events changed since that read are left as
+ * they are; and the namespaces it changed recount their usage from the links while events written
+ * before the change are still arriving ({@code namespace_recounts}), so a charge or a free it made
+ * already is not made twice.
+ *
  * <p>One run at a time (a Postgres advisory lock). Non-blocking; the returned future completes when the
  * run does.
  */
@@ -45,6 +53,7 @@ public final class Reconciler {
 
   private final ReconciliationStore store;
   private final RegistryWalker walker;
+  private final Function<String, Future<Void>> beforeCommit;
 
   /** The {@code kind} of a {@code reconciliations} row; runs of one kind resume each other. */
   public enum Kind {
@@ -80,8 +89,14 @@ public final class Reconciler {
   }
 
   public Reconciler(Pool pool, RegistryWalker walker) {
+    this(pool, walker, repository -> Future.succeededFuture());
+  }
+
+  /** With {@code beforeCommit} run between a repository's diff and its commit: for tests, to change the ledger there. */
+  Reconciler(Pool pool, RegistryWalker walker, Function<String, Future<Void>> beforeCommit) {
     this.store = new ReconciliationStore(pool);
     this.walker = walker;
+    this.beforeCommit = beforeCommit;
   }
 
   /** Reconciles the ledger with the registry (kind {@code registry}), resuming an unfinished reconciliation. */
@@ -117,32 +132,39 @@ public final class Reconciler {
         .compose(walk -> walk.complete() ? finish(run, kind, walk) : stop(run, kind, walk));
   }
 
-  private RepositoryVisitor<RepositoryDiff> visitor(Run run, Kind kind) {
+  /** A repository's diff, with the read of the ledger it was made from. */
+  private record Prepared(LedgerRepository ledger, RepositoryDiff diff) {}
+
+  private RepositoryVisitor<Prepared> visitor(Run run, Kind kind) {
     return new RepositoryVisitor<>() {
       @Override
-      public Future<RepositoryDiff> prepare(String repository) {
+      public Future<Prepared> prepare(String repository) {
         return diff(repository);
       }
 
       @Override
-      public Future<Void> commit(String repository, RepositoryDiff diff) {
-        return store.commit(run, diff, kind.label());
+      public Future<Void> commit(String repository, Prepared prepared) {
+        return beforeCommit.apply(repository)
+            .compose(ignored -> store.commit(run, prepared.ledger(), prepared.diff(), kind.label()));
       }
     };
   }
 
-  /** Walks one repository and settles what only the ledger knows, with the requests that takes. */
-  private Future<RepositoryDiff> diff(String repository) {
-    Future<RepositoryInventory> tagged = walker.walkRepository(repository);
-    Future<LedgerRepository> ledger = store.repository(repository);
-    return Future.all(tagged, ledger).compose(both -> {
-      Set<String> untagged = RepositoryDiff.manifestsToCheck(ledger.result(), tagged.result());
+  /**
+   * Reads the ledger's record of one repository, then walks the repository in the registry, and settles
+   * what only the ledger knows, with the requests that takes. The ledger first: whatever the registry
+   * holds that the read missed is then newer than the read, and is added, never dropped; what events
+   * change after the read is left to them at the commit.
+   */
+  private Future<Prepared> diff(String repository) {
+    return store.repository(repository).compose(ledger -> walker.walkRepository(repository).compose(tagged -> {
+      Set<String> untagged = RepositoryDiff.manifestsToCheck(ledger, tagged);
       Future<RepositoryInventory> inventory = untagged.isEmpty()
-          ? tagged
-          : walker.walkManifests(repository, untagged).map(tagged.result()::merge);
-      return inventory.compose(held -> storedUploads(ledger.result(), held)
-          .map(stored -> RepositoryDiff.between(ledger.result(), held, stored)));
-    });
+          ? Future.succeededFuture(tagged)
+          : walker.walkManifests(repository, untagged).map(tagged::merge);
+      return inventory.compose(held -> storedUploads(ledger, held)
+          .map(stored -> new Prepared(ledger, RepositoryDiff.between(ledger, held, stored))));
+    }));
   }
 
   /** Of the uploads no manifest referenced, those the registry still holds (HEAD 200). */
@@ -190,19 +212,33 @@ public final class Reconciler {
    * Repositories the ledger knows that a full catalog listing, taken after the walk, no longer names:
    * treated as deleted, without asking per blob (distribution answers a blob HEAD through the
    * repository's own links, which went with it). A catalog that cannot be listed fails the run instead.
+   *
+   * <p>Each is read from the ledger and the catalog listed once more after that, so a repository pushed
+   * meanwhile is listed; what events change after the read stays (see {@link ReconciliationStore#dropRepository}).
    */
   private Future<Void> dropVanished(Run run) {
-    return Future.all(walker.catalog(), store.repositories()).compose(both -> {
-      Set<String> listed = new HashSet<>(both.<List<String>>resultAt(0));
-      List<String> vanished = both.<Set<String>>resultAt(1).stream().filter(name -> !listed.contains(name)).sorted().toList();
-      Future<Void> done = Future.succeededFuture();
-      for (String repository : vanished) {
-        done = done.compose(ignored -> {
-          LOG.info("repository '{}' is no longer in the registry's catalog; dropping its ledger links", repository);
-          return store.dropRepository(run, repository);
-        });
+    return store.repositories().compose(known -> walker.catalog().compose(catalog -> {
+      Set<String> listed = new HashSet<>(catalog);
+      List<String> candidates = known.stream().filter(name -> !listed.contains(name)).sorted().toList();
+      if (candidates.isEmpty()) {
+        return Future.succeededFuture();
       }
-      return done;
-    });
+      List<Future<LedgerRepository>> reads = candidates.stream().map(store::repository).toList();
+      return Future.all(reads).compose(read -> walker.catalog()).compose(listedAgain -> {
+        Set<String> still = new HashSet<>(listedAgain);
+        Future<Void> done = Future.succeededFuture();
+        for (Future<LedgerRepository> ledger : reads) {
+          String repository = ledger.result().repository();
+          if (still.contains(repository)) {
+            continue;
+          }
+          done = done.compose(ignored -> {
+            LOG.info("repository '{}' is no longer in the registry's catalog; dropping its ledger links", repository);
+            return store.dropRepository(run, ledger.result());
+          });
+        }
+        return done;
+      });
+    }));
   }
 }

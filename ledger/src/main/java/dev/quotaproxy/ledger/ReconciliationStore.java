@@ -9,10 +9,7 @@ import io.vertx.sqlclient.SqlClient;
 import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Tuple;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -78,49 +75,21 @@ final class ReconciliationStore {
   }
 
   Future<LedgerRepository> repository(String repository) {
-    Future<Map<String, Long>> links = pool.preparedQuery("""
-            select l.digest, b.size
-            from repository_blobs l
-            join blobs b on b.digest = l.digest
-            where l.repository = $1""")
-        .execute(params(repository))
-        .map(rows -> {
-          Map<String, Long> sizes = new HashMap<>();
-          rows.forEach(row -> sizes.put(row.getString(0), row.getLong(1)));
-          return sizes;
-        });
-    Future<Map<String, Set<String>>> manifests = pool.preparedQuery("""
-            select m.digest, r.digest
-            from manifests m
-            left join manifest_references r on r.repository = m.repository and r.manifest_digest = m.digest
-            where m.repository = $1""")
-        .execute(params(repository))
-        .map(rows -> {
-          Map<String, Set<String>> references = new HashMap<>();
-          rows.forEach(row -> {
-            Set<String> of = references.computeIfAbsent(row.getString(0), digest -> new HashSet<>());
-            if (row.getString(1) != null) {
-              of.add(row.getString(1));
-            }
-          });
-          return references;
-        });
-    return Future.all(links, manifests)
-        .map(both -> new LedgerRepository(repository, links.result(), manifests.result()));
+    return RepositoryRecords.read(pool, repository);
   }
 
   /**
    * Applies one repository's changes and records it as the run's last committed repository, in one
    * transaction: a run interrupted at any point resumes after a repository that is entirely applied.
+   * What events changed since {@code before} was read is left out (see {@link #applyUnchanged}).
    */
-  Future<Void> commit(Run run, RepositoryDiff diff, String pushedBy) {
+  Future<Void> commit(Run run, LedgerRepository before, RepositoryDiff diff, String pushedBy) {
     return pool.withTransaction(connection -> {
       // Not waiting for the flush to disk saves most of a small transaction's time. A crash may lose the
       // last few commits, but whole, resume_after with them: the run resumes a little earlier.
       Future<Void> done = connection.query("set local synchronous_commit = off").execute().mapEmpty();
       if (!diff.isEmpty()) {
-        done = done.compose(ignored -> apply(connection, diff, pushedBy))
-            .compose(ignored -> changed(connection, run, diff.repository()));
+        done = done.compose(ignored -> applyUnchanged(connection, run, before, diff, pushedBy));
       }
       return done.compose(ignored -> connection.preparedQuery("""
               update reconciliations
@@ -128,6 +97,41 @@ final class ReconciliationStore {
               where id = $1""")
           .execute(params(run.id(), diff.repository())).mapEmpty());
     });
+  }
+
+  /**
+   * Applies the diff, less what events changed in the ledger since {@code before} was read (the registry
+   * was read after it, so the rest is the registry's newer word), and marks the namespace for recounts.
+   *
+   * <p>Holds the namespace's event application off while it compares and writes: the lock on its progress
+   * row, which every batch of the namespace takes first; with no row yet (no batch ever applied), the
+   * whole table, which a first batch's lock waits for too. The mark then makes the namespace's batches of
+   * events written until a minute after now (a margin for the Redis and Postgres clocks to differ by)
+   * recount usage from the links: those events may repeat a change made here, and their charges would
+   * count it twice.
+   */
+  private static Future<Void> applyUnchanged(SqlConnection connection, Run run, LedgerRepository before,
+      RepositoryDiff diff, String pushedBy) {
+    String namespace = Scopes.namespace(diff.repository());
+    return connection.preparedQuery("select 1 from namespace_progress where namespace = $1 for update")
+        .execute(params(namespace))
+        .compose(rows -> rows.size() > 0
+            ? Future.<Void>succeededFuture()
+            : connection.query("lock table namespace_progress in exclusive mode").execute().<Void>mapEmpty())
+        .compose(locked -> RepositoryRecords.read(connection, diff.repository()))
+        .compose(now -> {
+          RepositoryDiff unchanged = diff.without(now.changedSince(before));
+          if (unchanged.isEmpty()) {
+            return Future.<Void>succeededFuture();
+          }
+          return apply(connection, unchanged, pushedBy)
+              .compose(ignored -> changed(connection, run, diff.repository()))
+              .compose(ignored -> connection.preparedQuery("""
+                  insert into namespace_recounts (namespace, until_ms)
+                  values ($1, (extract(epoch from clock_timestamp()) * 1000)::bigint + 60000)
+                  on conflict (namespace) do update set until_ms = greatest(namespace_recounts.until_ms, excluded.until_ms)""")
+                  .execute(params(namespace)).mapEmpty());
+        });
   }
 
   private static Future<Void> apply(SqlConnection connection, RepositoryDiff diff, String pushedBy) {
@@ -181,22 +185,16 @@ final class ReconciliationStore {
     return run(connection, statements);
   }
 
-  /** Every repository the ledger links blobs or manifests to. */
   Future<Set<String>> repositories() {
-    return pool.query("select repository from repository_blobs union select repository from manifests").execute()
-        .map(rows -> {
-          Set<String> repositories = new HashSet<>();
-          rows.forEach(row -> repositories.add(row.getString(0)));
-          return repositories;
-        });
+    return RepositoryRecords.names(pool);
   }
 
-  /** Drops everything the ledger holds for a repository the registry no longer lists. */
-  Future<Void> dropRepository(Run run, String repository) {
-    return pool.withTransaction(connection -> run(connection, List.of(
-        new Statement("delete from manifests where repository = $1", params(repository)),
-        new Statement("delete from repository_blobs where repository = $1", params(repository))))
-        .compose(ignored -> changed(connection, run, repository)));
+  /**
+   * Drops what the ledger held for a repository when {@code before} was read, and the registry's catalog,
+   * listed after that, no longer names; less what events changed since.
+   */
+  Future<Void> dropRepository(Run run, LedgerRepository before) {
+    return pool.withTransaction(connection -> applyUnchanged(connection, run, before, RepositoryDiff.vanished(before), run.kind()));
   }
 
   /**

@@ -98,6 +98,39 @@ record RepositoryDiff(String repository,
         addReferences, dropReferences);
   }
 
+  /** Everything that leaves the ledger's record of a repository the registry's catalog no longer lists. */
+  static RepositoryDiff vanished(LedgerRepository ledger) {
+    return new RepositoryDiff(ledger.repository(), Map.of(), ledger.links().keySet(), Set.of(),
+        ledger.manifests().keySet(), List.of(), List.of());
+  }
+
+  /**
+   * This diff without what touches {@code changed}: digests whose ledger record events changed after the
+   * diff's read of the ledger. Those events may be newer than the registry's answers, so they are left
+   * as the events made them; the next reconciliation judges them again.
+   */
+  RepositoryDiff without(Set<String> changed) {
+    if (changed.isEmpty()) {
+      return this;
+    }
+    Map<String, Long> keptAdds = new HashMap<>(addBlobs);
+    keptAdds.keySet().removeAll(changed);
+    Set<String> keptDrops = new HashSet<>(dropBlobs);
+    keptDrops.removeAll(changed);
+    Set<String> keptManifestAdds = new HashSet<>(addManifests);
+    keptManifestAdds.removeAll(changed);
+    Set<String> keptManifestDrops = new HashSet<>(dropManifests);
+    keptManifestDrops.removeAll(changed);
+    return new RepositoryDiff(repository, keptAdds, keptDrops, keptManifestAdds, keptManifestDrops,
+        untouched(addReferences, changed), untouched(dropReferences, changed));
+  }
+
+  private static List<Reference> untouched(List<Reference> references, Set<String> changed) {
+    return references.stream()
+        .filter(reference -> !changed.contains(reference.manifest()) && !changed.contains(reference.digest()))
+        .toList();
+  }
+
   boolean isEmpty() {
     return addBlobs.isEmpty() && dropBlobs.isEmpty() && addManifests.isEmpty() && dropManifests.isEmpty()
         && addReferences.isEmpty() && dropReferences.isEmpty();

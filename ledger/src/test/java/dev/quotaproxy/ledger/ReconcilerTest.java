@@ -12,10 +12,14 @@ import dev.quotaproxy.ledger.support.RegistryPusher;
 import dev.quotaproxy.ledger.support.RegistryPusher.Pushed;
 import dev.quotaproxy.ledger.support.SampleImages;
 import dev.quotaproxy.ledger.support.TestPostgres;
+import dev.quotaproxy.ledger.LedgerEvent.BlobAdded;
+import dev.quotaproxy.ledger.LedgerEvent.BlobRemoved;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import java.net.URI;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -266,6 +270,71 @@ class ReconcilerTest {
   }
 
   @Test
+  void aBlobPushedAgainWhileTheRunWalksStaysInTheLedger() throws Exception {
+    SampleImages images = SampleImages.push(push);
+    reconciler.backfill().await(20, TimeUnit.SECONDS);
+    Ledger ledger = new Ledger(pool);
+    ledger.apply(List.of(new BlobAdded(eventId("other"), Instant.now(), SampleImages.SCRATCH, "alice",
+        images.orphan.digest(), images.orphan.size(), List.of("other", SampleImages.SCRATCH)))).await(10, TimeUnit.SECONDS);
+    // Deleted through a proxy whose events have not reached the ledger when the run reads it.
+    push.deleteBlob(SampleImages.SCRATCH, images.orphan.digest());
+    // After the run has read the ledger and found the blob gone from the registry: pushed again, and the
+    // delete's and the push's events applied.
+    Reconciler racing = new Reconciler(pool, walker, repository -> {
+      if (!repository.equals(SampleImages.SCRATCH)) {
+        return Future.succeededFuture();
+      }
+      push.blob(SampleImages.SCRATCH, 7_000, 10);
+      List<String> scopes = List.of("other", SampleImages.SCRATCH);
+      return ledger.apply(List.of(
+          new BlobRemoved(eventId("other"), Instant.now(), SampleImages.SCRATCH, "alice", images.orphan.digest(),
+              images.orphan.size(), scopes),
+          new BlobAdded(eventId("other"), Instant.now(), SampleImages.SCRATCH, "alice", images.orphan.digest(),
+              images.orphan.size(), scopes)))
+          .mapEmpty();
+    });
+
+    Report report = racing.reconcile().await(20, TimeUnit.SECONDS);
+
+    assertThat(links(SampleImages.SCRATCH)).as("the registry holds it again").containsExactly(images.orphan.digest());
+    assertThat(report.drift()).isEmpty();
+    assertThat(usage()).containsEntry(SampleImages.SCRATCH, images.orphan.size());
+    assertThat(reconciler.reconcile().await(20, TimeUnit.SECONDS).drift()).as("the ledger agrees with the registry").isEmpty();
+  }
+
+  @Test
+  void eventsThatArriveAfterTheRunMadeTheirChangeAreNotCountedTwice() throws Exception {
+    SampleImages images = SampleImages.push(push);
+    reconciler.backfill().await(20, TimeUnit.SECONDS);
+    Map<String, Long> before = usage();
+    Ledger ledger = new Ledger(pool);
+    // Deleted through a proxy whose event reaches the ledger only after the run.
+    push.deleteBlob(SampleImages.WEB, images.webLayer.digest());
+    BlobRemoved late = new BlobRemoved(eventId("acme"), Instant.now(), SampleImages.WEB, "alice",
+        images.webLayer.digest(), images.webLayer.size(), List.of("acme", SampleImages.WEB));
+
+    Report report = reconciler.reconcile().await(20, TimeUnit.SECONDS);
+    ledger.apply(List.of(late)).await(10, TimeUnit.SECONDS);
+
+    long layer = images.webLayer.size();
+    assertThat(report.drift()).containsExactly(
+        new Drift("acme", before.get("acme"), before.get("acme") - layer),
+        new Drift(SampleImages.WEB, before.get(SampleImages.WEB), before.get(SampleImages.WEB) - layer));
+    assertThat(usage()).as("freed once").containsEntry("acme", before.get("acme") - layer)
+        .containsEntry(SampleImages.WEB, before.get(SampleImages.WEB) - layer);
+    assertThat(postgres.sql("select namespace from namespace_recounts")).extracting(row -> row.getString(0))
+        .containsExactly("acme");
+
+    // An event written well after the run: charges replay again, and the mark is gone.
+    Pushed layer2 = push.blob(SampleImages.WEB, 9_000, 30);
+    ledger.apply(List.of(new BlobAdded("acme/" + (System.currentTimeMillis() + 120_000) + "-0", Instant.now(),
+        SampleImages.WEB, "alice", layer2.digest(), layer2.size(), List.of("acme", SampleImages.WEB))))
+        .await(10, TimeUnit.SECONDS);
+    assertThat(usage()).containsEntry("acme", before.get("acme") - layer + layer2.size());
+    assertThat(postgres.sql("select namespace from namespace_recounts")).isEmpty();
+  }
+
+  @Test
   void oneRunAtATime() throws Exception {
     Pool own = postgres.database().pool(vertx, 1);
     try {
@@ -279,6 +348,13 @@ class ReconcilerTest {
       own.close().await(10, TimeUnit.SECONDS);
     }
     assertThat(reconciler.reconcile().await(20, TimeUnit.SECONDS).complete()).isTrue();
+  }
+
+  private static int events;
+
+  /** A stream entry id of now, as the proxy's Redis would give its next event of the namespace. */
+  private static String eventId(String namespace) {
+    return namespace + "/" + System.currentTimeMillis() + "-" + events++;
   }
 
   /** Every scope's usage in the ledger, zeros left out. */

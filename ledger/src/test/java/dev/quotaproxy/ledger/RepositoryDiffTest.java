@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.quotaproxy.ledger.RepositoryDiff.Reference;
 import dev.quotaproxy.ledger.registry.RepositoryInventory;
 import dev.quotaproxy.ledger.registry.RepositoryInventory.Manifest;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -90,5 +91,41 @@ class RepositoryDiffTest {
 
     assertThat(diff.addReferences()).containsExactly(new Reference(M, LAYER));
     assertThat(diff.dropReferences()).containsExactly(new Reference(M, "sha256:x"));
+  }
+  private static final Instant T0 = Instant.parse("2026-12-07T10:00:00Z");
+
+  @Test
+  void whatEventsChangedBetweenTheReadAndTheCommitIsLeftToThem() {
+    LedgerRepository read = new LedgerRepository("acme/app", Map.of(M, 500L, CONFIG, 10L, LAYER, 1000L, UPLOAD, 77L),
+        Map.of(M, Set.of(CONFIG, LAYER)), Map.of(M, T0, CONFIG, T0, LAYER, T0, UPLOAD, T0), Map.of(M, T0));
+    // The registry no longer has the upload or the image; a new manifest N is not yet in it.
+    RepositoryDiff diff = RepositoryDiff.between(read, inventory(Map.of(), Map.of(), Set.of(M)), Set.of());
+    assertThat(diff.dropBlobs()).containsExactlyInAnyOrder(M, CONFIG, LAYER, UPLOAD);
+
+    // Meanwhile: the upload removed and pushed again (a new link time), and N pushed, referencing LAYER.
+    Instant t1 = T0.plusSeconds(5);
+    LedgerRepository now = new LedgerRepository("acme/app",
+        Map.of(M, 500L, CONFIG, 10L, LAYER, 1000L, UPLOAD, 77L, "sha256:n", 300L),
+        Map.of(M, Set.of(CONFIG, LAYER), "sha256:n", Set.of(LAYER)),
+        Map.of(M, T0, CONFIG, T0, LAYER, T0, UPLOAD, t1, "sha256:n", t1), Map.of(M, T0, "sha256:n", t1));
+
+    Set<String> changed = now.changedSince(read);
+    assertThat(changed).containsExactlyInAnyOrder(UPLOAD, "sha256:n", LAYER);
+    RepositoryDiff unchanged = diff.without(changed);
+    assertThat(unchanged.dropBlobs()).containsExactlyInAnyOrder(M, CONFIG);
+    assertThat(unchanged.dropManifests()).containsExactly(M);
+    assertThat(read.changedSince(read)).isEmpty();
+    assertThat(diff.without(Set.of())).isSameAs(diff);
+  }
+
+  @Test
+  void aRepositoryGoneFromTheCatalogLeavesWithEverythingTheLedgerHeld() {
+    LedgerRepository ledger = new LedgerRepository("acme/app", TAGGED.blobs(), Map.of(M, Set.of(CONFIG, LAYER)));
+
+    RepositoryDiff gone = RepositoryDiff.vanished(ledger);
+
+    assertThat(gone.dropBlobs()).containsExactlyInAnyOrder(M, CONFIG, LAYER);
+    assertThat(gone.dropManifests()).containsExactly(M);
+    assertThat(gone.addBlobs()).isEmpty();
   }
 }
