@@ -15,6 +15,11 @@
 #              what a mature C proxy costs
 #   proxy-off  the proxy, --quota.enabled false
 #   proxy-on   the proxy with quotas on: Redis, a Postgres ledger, a hard limit on the namespace
+#   vertx-bare the floor under the proxy: a relay of a few lines on the proxy's own stack (Vert.x's
+#              HTTP server and client, the answer piped back) doing none of the proxy's work
+#              (scripts/lib/BareRelay.java, run from source with the proxy jar on its class path)
+#   netty-bare the floor under Vert.x: Netty's HTTP codecs alone, one upstream connection per client
+#              connection, each decoded part written straight through (same file)
 #
 # For each request kind and path: wrk -t2 -c$SB_CONNECTIONS for $SB_SECONDS s (HEADs with hey -c
 # $SB_CONNECTIONS: wrk 4.1 waits for the body a HEAD answer announces; Debian's wrk and hey packages)
@@ -29,6 +34,8 @@
 #   CPU ratio              the proxy's CPU per 1,000 requests / nginx's
 #   rps against nginx      (synthetic origin) proxy rps / nginx rps
 #   added p99              (synthetic origin) p99 of a path - p99 direct
+# and the CPU of the two bare relays against nginx's, and the proxy's against the bare Vert.x relay's:
+# how much of the proxy's cost is its stack's, and how much its own work.
 #
 # Environment (defaults in brackets):
 #   SB_SECONDS [8]          seconds per measurement
@@ -38,9 +45,12 @@
 #   SB_CONNECTIONS [32]     wrk connections (2 threads)
 #   SB_REQUESTS [manifest-get manifest-head blob-head tag-list]
 #   SB_ORIGINS [registry synthetic]
-#   SB_PATHS [direct nginx proxy-off proxy-on]
+#   SB_PATHS [direct nginx proxy-off proxy-on vertx-bare netty-bare]
+#   SB_RATE []              requests per second per connection (hey -q) instead of as many as the
+#                           path answers: CPU per request at a load that leaves the cores idle part of
+#                           the time, where a saturated machine's preemption does not inflate it
 #   QP_JAR, JAVA_OPTS, KEEP_TMP  see scripts/lib/common.sh
-# Not run in CI: a benchmark, about 4 minutes with the defaults. Exits non-zero only if something
+# Not run in CI: a benchmark, about 30 minutes with the defaults. Exits non-zero only if something
 # failed to run, or a measurement had errors (non-2xx answers, socket errors).
 set -euo pipefail
 
@@ -56,7 +66,8 @@ ROUNDS=${SB_ROUNDS:-3}
 CONNS=${SB_CONNECTIONS:-32}
 read -r -a REQUESTS <<<"${SB_REQUESTS:-manifest-get manifest-head blob-head tag-list}"
 read -r -a ORIGINS <<<"${SB_ORIGINS:-registry synthetic}"
-read -r -a PATHS <<<"${SB_PATHS:-direct nginx proxy-off proxy-on}"
+read -r -a PATHS <<<"${SB_PATHS:-direct nginx proxy-off proxy-on vertx-bare netty-bare}"
+RATE=${SB_RATE:-}
 REPO=bench/app
 ACCEPT='application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json'
 CLK_TCK=$(getconf CLK_TCK)
@@ -111,9 +122,13 @@ measure() {
   read -r -a origin_pids <<<"${ORIGIN_PIDS[$origin]}"
   f0=("$(cpu_ticks "${front[@]}")" "$( [[ $path == proxy-on ]] && cpu_ticks "$REDIS_PID" || echo 0)" "$(cpu_ticks "${origin_pids[@]}")")
   local url=${URL[$origin/$path]}$(request_path "$request")
-  if [[ $request == *head ]]; then
-    # wrk 4.1 waits for the body a HEAD answer announces and never gets: hey (Go) sends these.
-    out=$(hey -z "${secs}s" -c "$CONNS" -m HEAD -H "Accept: $ACCEPT" "$url" 2>&1) || { fail "hey $origin/$request/$path: $out"; return; }
+  if [[ $request == *head || -n "$RATE" ]]; then
+    # wrk 4.1 waits for the body a HEAD answer announces and never gets: hey (Go) sends these, and
+    # every request at a fixed rate (wrk has no rate).
+    local method=GET
+    [[ $request == *head ]] && method=HEAD
+    out=$(hey -z "${secs}s" -c "$CONNS" ${RATE:+-q "$RATE"} -m "$method" -H "Accept: $ACCEPT" "$url" 2>&1) \
+      || { fail "hey $origin/$request/$path: $out"; return; }
   else
     out=$(wrk -t2 -c"$CONNS" -d"${secs}s" --latency -s "$(wrk_script "$request")" "$url" 2>&1) \
       || { fail "wrk $origin/$request/$path: $out"; return; }
@@ -259,6 +274,24 @@ proxies_in_front() {
   REGISTRY_URL=$saved
 }
 
+# bare_relays ORIGIN UPSTREAM_PORT: the bare relays of PATHS (scripts/lib/BareRelay.java) in front of
+# 127.0.0.1:UPSTREAM_PORT.
+bare_relays() {
+  local kind port pid log
+  for kind in vertx netty; do
+    [[ " ${PATHS[*]} " == *" $kind-bare "* ]] || continue
+    free_port
+    port=$FREE_PORT log=$QP_TMP/bare-$kind-$1.log
+    # shellcheck disable=SC2086
+    java ${JAVA_OPTS:-} -cp "$QP_JAR" "$HERE/lib/BareRelay.java" "$kind" "$port" "$2" >"$log" 2>&1 &
+    pid=$!
+    QP_PIDS+=("$pid")
+    wait_http "http://127.0.0.1:$port/v2/" "$pid" 60 || die "the bare $kind relay did not come up (see $log)"
+    URL[$1/$kind-bare]=http://127.0.0.1:$port FRONT[$1/$kind-bare]=$pid
+    log "bare $kind relay http://127.0.0.1:$port (pid $pid) in front of the $1 origin"
+  done
+}
+
 setup() {
   need wrk hey nginx docker-registry redis-server java curl sha256sum getconf pgrep
   qp_init bench-small
@@ -273,12 +306,14 @@ setup() {
   nginx_front registry "$REGISTRY_PORT"
   URL[registry/nginx]=$NGINX_URL FRONT[registry/nginx]=$(nginx_pids "$NGINX_PID")
   proxies_in_front registry "$REGISTRY_URL"
+  bare_relays registry "$REGISTRY_PORT"
   synthetic_origin
   ORIGIN_PIDS[synthetic]=$(nginx_pids "$SYNTH_PID")
   URL[synthetic/direct]=http://127.0.0.1:$SYNTH_PORT
   nginx_front synthetic "$SYNTH_PORT"
   URL[synthetic/nginx]=$NGINX_URL FRONT[synthetic/nginx]=$(nginx_pids "$NGINX_PID")
   proxies_in_front synthetic "http://127.0.0.1:$SYNTH_PORT"
+  bare_relays synthetic "$SYNTH_PORT"
   local origin request path status
   for origin in "${ORIGINS[@]}"; do
     for path in "${PATHS[@]}"; do
@@ -310,7 +345,7 @@ sub_ms() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan") print 
 report() {
   local origin request path p
   for origin in "${ORIGINS[@]}"; do
-    step "origin: $origin (wrk -t2 -c$CONNS, ${SECS}s, median of $ROUNDS rounds; CPU in ms per 1,000 requests)"
+    step "origin: $origin (${RATE:+hey -q $RATE, }$CONNS connections, ${SECS}s, median of $ROUNDS rounds; CPU in ms per 1,000 requests)"
     printf '  %-14s %-10s %9s %7s %8s %8s %9s %9s %9s\n' request path rps share p50_ms p99_ms front_cpu redis_cpu origin_cpu
     for request in "${REQUESTS[@]}"; do
       local direct_rps
@@ -330,6 +365,14 @@ report() {
         "$(div "$(field "$origin/$request/proxy-on" 4)" "$(field "$origin/$request/nginx" 4)")" \
         "$(sub_ms "$(field "$origin/$request/nginx" 3)" "$(field "$origin/$request/direct" 3)")" \
         "$(sub_ms "$(field "$origin/$request/proxy-on" 3)" "$(field "$origin/$request/direct" 3)")"
+    done
+    echo
+    printf '  %-14s %20s %20s %20s %20s\n' request "cpu vertx-bare/nginx" "cpu netty-bare/nginx" "cpu off/vertx-bare" "cpu on/vertx-bare"
+    for request in "${REQUESTS[@]}"; do
+      local cpu_n cpu_vx
+      cpu_n=$(field "$origin/$request/nginx" 4) cpu_vx=$(field "$origin/$request/vertx-bare" 4)
+      printf '  %-14s %20s %20s %20s %20s\n' "$request" "$(div "$cpu_vx" "$cpu_n")" "$(div "$(field "$origin/$request/netty-bare" 4)" "$cpu_n")" \
+        "$(div "$(field "$origin/$request/proxy-off" 4)" "$cpu_vx")" "$(div "$(field "$origin/$request/proxy-on" 4)" "$cpu_vx")"
     done
   done
 }
