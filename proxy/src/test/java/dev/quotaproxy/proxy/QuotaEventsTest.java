@@ -16,7 +16,9 @@ import dev.quotaproxy.ledger.events.WebhookSignature;
 import dev.quotaproxy.ledger.support.RealRegistry;
 import dev.quotaproxy.metering.support.TestRedis;
 import dev.quotaproxy.proxy.support.OciTestClient;
+import dev.quotaproxy.proxy.metrics.ProxyMetrics;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -89,7 +91,8 @@ class QuotaEventsTest {
         "--postgres.url", "postgresql://postgres:postgres@127.0.0.1:" + postgres.port() + "/postgres",
         "--admin.host", "127.0.0.1", "--admin.port", Integer.toString(adminPort)), Map.of());
     backends = Backends.start(proxyConfig);
-    vertx = Vertx.vertx();
+    // With the proxy's metrics, as the process has them: the state gauges are sampled only there.
+    vertx = new ProxyMetrics().vertx(new VertxOptions());
     QuotaProxyMain.start(vertx, proxyConfig, backends).await(60, TimeUnit.SECONDS);
     client = new OciTestClient("http://127.0.0.1:" + port);
     admin = "http://127.0.0.1:" + adminPort;
@@ -146,6 +149,8 @@ class QuotaEventsTest {
     assertThat(warnings.get(0).getJsonObject("data").getLong("usage")).isEqualTo(120 * KiB);
     assertThat(warnings.get(0).getJsonObject("data").getLong("soft_limit")).isEqualTo(100 * KiB);
 
+    eventually(Duration.ofSeconds(20), () -> assertThat(metrics()).contains("quota_proxy_webhook_deliveries{state=\"pending\"} 0.0")
+        .contains("quota_proxy_webhook_deliveries{state=\"failed\"} 0.0"));
     JsonObject log = get("/api/v1/webhooks/deliveries?scope=hooked&type=QUOTA_EXCEEDED");
     assertThat(log.getJsonArray("deliveries")).singleElement().satisfies(entry -> {
       JsonObject delivery = (JsonObject) entry;
@@ -204,6 +209,10 @@ class QuotaEventsTest {
     } finally {
       pool.close().await(10, TimeUnit.SECONDS);
     }
+  }
+
+  private static String metrics() throws IOException, InterruptedException {
+    return http.send(HttpRequest.newBuilder(URI.create(admin + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
   }
 
   private static JsonObject get(String path) throws IOException, InterruptedException {

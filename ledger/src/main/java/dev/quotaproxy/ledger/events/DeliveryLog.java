@@ -73,6 +73,16 @@ public final class DeliveryLog {
         }));
   }
 
+  /** How many deliveries are pending and how many failed, for the gauges (delivered ones are not counted). */
+  public Future<Map<String, Long>> unfinished() {
+    return pool.query("select state, count(*) as n from webhook_deliveries where state <> 'delivered' group by state").execute()
+        .map(rows -> {
+          Map<String, Long> counts = new LinkedHashMap<>(Map.of("pending", 0L, "failed", 0L));
+          rows.forEach(row -> counts.put(row.getString("state"), row.getLong("n")));
+          return counts;
+        });
+  }
+
   private static Tuple copy(Tuple tuple) {
     Tuple copy = Tuple.tuple();
     for (int i = 0; i < tuple.size(); i++) {
