@@ -16,6 +16,10 @@
 #
 # and checks what was charged (Redis), what the clients saw (status, message),
 # what the registry received (its storage directory) and what the proxy logged.
+# A local webhook receiver (scripts/lib/webhook-receiver.py, answering its first
+# request 503) takes scope q's quota events: the refused skopeo push must reach
+# it as a QUOTA_EXCEEDED with a valid signature, retried once, and show in the
+# admin API's delivery log.
 #
 # Environment:
 #   KEEP_TMP=1         keep the temp dir with logs, layouts and podman storage
@@ -30,6 +34,8 @@ LAYOUT=""
 SMALL="" SMALL_SIZE=0 LIMIT=0 LIMIT_TEXT=""
 EGRESS_LIMIT=$MIB
 DOCKER_OK=0
+HOOK_LOG="" HOOK_SECRET=e2e-quota-webhook-secret-0123456789
+ADMIN_TOKEN=e2e-quota-admin-token-0123456789
 
 # ---------------------------------------------------------------- helpers
 
@@ -42,6 +48,9 @@ wait_reserved_zero() {
   done
   return 1
 }
+
+# jq_quiet JQ_ARGS...: jq -e without its output, for check.
+jq_quiet() { jq -e "$@" >/dev/null; }
 
 # body_matches JQ_EXPR: true if the last response body satisfies JQ_EXPR.
 body_matches() { [[ -s "$QP_TMP/http.body" ]] && jq -e "$1" "$QP_TMP/http.body" >/dev/null 2>&1; }
@@ -78,7 +87,7 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 # ---------------------------------------------------------------- steps
 
 e2e_quota_setup() {
-  need curl jq skopeo podman umoci docker-registry redis-server redis-cli find gzip
+  need curl jq skopeo podman umoci docker-registry redis-server redis-cli find gzip python3
   qp_init e2e-quota
   step "build test images (OCI layout, random layers)"
   LAYOUT=$QP_TMP/images
@@ -93,6 +102,9 @@ e2e_quota_setup() {
   log "image big: $(image_size "$LAYOUT" big) bytes, image pod: $(image_size "$LAYOUT" pod) bytes"
   log "limit of scope q: $LIMIT bytes ($LIMIT_TEXT)"
 
+  free_port
+  HOOK_PORT=$FREE_PORT
+  HOOK_LOG=$QP_TMP/webhooks.jsonl
   cat >"$QP_TMP/quota.yml" <<YAML
 quota:
   # Small increments, so the chunked upload below is cut off after several of them.
@@ -101,12 +113,23 @@ quota:
     q: {storage-hard: $LIMIT}
     dk: {storage-hard: $LIMIT}
     eg: {egress: $EGRESS_LIMIT, egress-window: 1h}
+events:
+  # Short waits, so that the receiver's first 503 is retried within the run.
+  poll-interval: 200ms
+  retry-first: 500ms
+  webhooks:
+    receiver: {scope-prefix: q, url: "http://127.0.0.1:$HOOK_PORT/quota-events", secret: $HOOK_SECRET, events: QUOTA_EXCEEDED}
 YAML
 
-  step "start registry, redis and proxy (limits from $QP_TMP/quota.yml)"
+  step "start registry, redis, a webhook receiver and proxy (limits from $QP_TMP/quota.yml)"
   start_registry
   start_redis
-  start_proxy proxy.log --config "$QP_TMP/quota.yml" --redis.url "$REDIS_URL"
+  python3 "$HERE/lib/webhook-receiver.py" serve "$HOOK_PORT" "$HOOK_LOG" 1 &
+  QP_PIDS+=("$!")
+  log "webhook receiver http://127.0.0.1:$HOOK_PORT (pid $!, log $HOOK_LOG, answers its first request 503)"
+  free_admin_port
+  start_proxy proxy.log --config "$QP_TMP/quota.yml" --redis.url "$REDIS_URL" --admin.port "$ADMIN_PORT" \
+    --admin.token "$ADMIN_TOKEN"
   check_eq "the proxy wrote q's hard limit to Redis" "$LIMIT" "$(rcli HGET 'qp:{q}:limits' 'q|hard')"
   step "start a docker daemon"
   if start_dockerd; then DOCKER_OK=1; fi
@@ -160,6 +183,32 @@ push_over_limit() {
   check "usage of q ($(used q)) stays within its limit ($LIMIT)" test "$(used q)" -le "$LIMIT"
   check_eq "usage of q unchanged by the refused push" "$before" "$(used q)"
   check "nothing left reserved in q" wait_reserved_zero q
+}
+
+# webhook_for_refused_push: the skopeo push refused above reaches the local receiver as a
+# QUOTA_EXCEEDED about q, signed with the endpoint's secret, after one 503 and a retry; the
+# admin API's delivery log shows it delivered.
+webhook_for_refused_push() {
+  local body="" i log
+  step "webhook: the refused push reaches the local receiver as QUOTA_EXCEEDED"
+  for ((i = 0; i < 150; i++)); do
+    body=$(python3 "$HERE/lib/webhook-receiver.py" check "$HOOK_LOG" "$HOOK_SECRET" QUOTA_EXCEEDED q) && break
+    body=""
+    sleep 0.1
+  done
+  check "the receiver got a QUOTA_EXCEEDED about q with a valid X-Quota-Signature" test -n "$body"
+  [[ -n "$body" ]] || { [[ -f "$HOOK_LOG" ]] && sed 's/^/      /' "$HOOK_LOG"; return 0; }
+  log "body: $body"
+  check "its data names the repository, the limit and the bytes refused" jq_quiet \
+    ".data.repository == \"q/app\" and .data.limit == $LIMIT and .data.requested > 0 and .data.resource == \"storage_bytes\"" \
+    <<<"$body"
+  check_eq "the receiver's first request was answered 503 (then retried)" 503 "$(head -n 1 "$HOOK_LOG" | jq -r .answered)"
+  log=$(admin_api GET "/webhooks/deliveries?type=QUOTA_EXCEEDED&scope=q&state=delivered")
+  log "delivery log: $(jq -c '.deliveries[0] | {event_id, endpoint, state, attempts, attempt_log: [.attempt_log[] | {status, error}]}' <<<"$log")"
+  # shellcheck disable=SC2016  # $id is jq's, not the shell's
+  check "the admin API's delivery log has it delivered to endpoint receiver" jq_quiet \
+    --arg id "$(jq -r .id <<<"$body")" \
+    '[.deliveries[] | select(.event_id == $id and .endpoint == "receiver" and .state == "delivered")] | length == 1' <<<"$log"
 }
 
 podman_chunked_over_limit() {
@@ -344,6 +393,7 @@ e2e_quota_main() {
   e2e_quota_setup
   push_under_limit
   push_over_limit
+  webhook_for_refused_push
   podman_chunked_over_limit
   docker_over_limit
   docker_under_limit

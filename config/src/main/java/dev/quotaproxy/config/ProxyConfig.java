@@ -18,7 +18,7 @@ import java.util.Optional;
  * settings and fill its record, so that a class of their own would import this one and be imported by it).
  */
 public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, boolean zeroCopy, AccessLogMode accessLog, Redis redis,
-    Quota quota, Ledger ledger, Admin admin) {
+    Quota quota, Ledger ledger, Admin admin, EventsConfig events) {
 
   /**
    * Where the access lines go: {@code stdout} batched per event loop and written by one thread; {@code logger}
@@ -327,10 +327,12 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
       QUOTA_BODY_FIRST_BYTE_TIMEOUT, QUOTA_MANIFEST_BODY_TIMEOUT, QUOTA_MANIFEST_BUFFER, QUOTA_MAX_MANIFEST_REFERENCES,
       QUOTA_MAX_PUSHES_PER_CLIENT,
       QUOTA_SYSTEM_HARD_STORAGE, QUOTA_SYSTEM_WRITE_RATIO, QUOTA_SYSTEM_READ_ONLY, QUOTA_SYSTEM_REFRESH,
-      ADMIN_HOST, ADMIN_PORT, ADMIN_VERTX_HTTP_METRICS, ADMIN_TOKEN);
+      ADMIN_HOST, ADMIN_PORT, ADMIN_VERTX_HTTP_METRICS, ADMIN_TOKEN,
+      EventsConfig.RETRY_FIRST, EventsConfig.RETRY_MAX, EventsConfig.GIVE_UP_AFTER, EventsConfig.POLL_INTERVAL,
+      EventsConfig.REQUEST_TIMEOUT);
 
   /** Settings keyed by names the operator chooses, given in the YAML file only. */
-  public static final List<MapSetting> MAP_CATALOG = List.of(QUOTA_SCOPES, ADMIN_TOKENS);
+  public static final List<MapSetting> MAP_CATALOG = List.of(QUOTA_SCOPES, ADMIN_TOKENS, EventsConfig.WEBHOOKS);
 
   public static SettingsLoader loader() {
     return new SettingsLoader(CATALOG, MAP_CATALOG);
@@ -355,6 +357,7 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
     ProxyConfig.Redis redis = redis(s, problems);
     Map<String, Limits> scopes = scopeLimits(s, problems);
     List<AdminTokenConfig> tokens = adminTokens(s, problems);
+    EventsConfig events = EventsConfig.from(s, problems);
     if (!problems.isEmpty()) {
       throw new ConfigurationException(problems);
     }
@@ -375,7 +378,8 @@ public record ProxyConfig(Listen listen, Upstream upstream, int eventLoops, bool
                 s.get(QUOTA_MAX_MANIFEST_REFERENCES), s.get(QUOTA_MAX_PUSHES_PER_CLIENT))),
         new Ledger(s.find(POSTGRES_URL), s.get(POSTGRES_POOL_SIZE), s.get(LEDGER_BATCH_SIZE), s.get(LEDGER_RETENTION_DAYS),
             s.get(LEDGER_RECONCILE_INTERVAL), s.get(LEDGER_RECONCILE_AFTER_LOSS)),
-        new Admin(s.get(ADMIN_HOST), s.get(ADMIN_PORT), tokens, s.get(ADMIN_VERTX_HTTP_METRICS)));
+        new Admin(s.get(ADMIN_HOST), s.get(ADMIN_PORT), tokens, s.get(ADMIN_VERTX_HTTP_METRICS)),
+        events);
   }
 
   /** The redis.* settings, checked together: each mode takes its own and refuses the others'. */

@@ -18,7 +18,12 @@ import dev.quotaproxy.ledger.LedgerBatch.UserHour;
 import dev.quotaproxy.ledger.LedgerEvent.IntentOpened;
 import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;
 import dev.quotaproxy.ledger.LedgerEvent.Rejected;
+import dev.quotaproxy.ledger.events.QuotaEventRecorder;
+import dev.quotaproxy.ledger.events.QuotaEventRecorder.Refusal;
+import dev.quotaproxy.ledger.events.WarningCrossings.UsageChange;
 import io.vertx.core.Future;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Tuple;
 import java.time.Instant;
@@ -155,6 +160,11 @@ final class EventApplication {
         .compose(highWater -> addHourlyUsage(connection, batch.hourlyUsage(highWater)))
         .compose(done -> addUserTraffic(connection, batch.userTraffic))
         .compose(done -> recordRejections(connection, batch.rejections))
+        // Quota events go to their outbox in this transaction: recorded exactly when their causes are, once.
+        .compose(done -> QuotaEventRecorder.refusals(connection, batch.rejections.stream()
+            .map(r -> new Refusal(r.id(), r.at(), r.repository(), r.user(), r.scope(), r.resource(), r.requested(), r.usage(),
+                r.limit(), r.reason()))
+            .toList()))
         .compose(done -> applyIntents(connection, batch));
   }
 
@@ -185,9 +195,14 @@ final class EventApplication {
     if (scopes.length == 0) {
       return Future.succeededFuture(Map.of());
     }
+    List<UsageChange> changes = batch.storageChanges.stream()
+        .map(change -> new UsageChange(change.scope(), change.delta(), change.at())).toList();
     return connection.preparedQuery(LedgerSql.ENSURE_SCOPES).execute(columns(scopes))
-        .compose(done -> connection.preparedQuery(LedgerSql.LOCK_SCOPES).execute(columns(scopes)))
-        .compose(locked -> {
+        // The soft limits go with the lock, in one round trip: upward crossings are found over the locked levels.
+        .compose(done -> Future.all(connection.preparedQuery(LedgerSql.LOCK_SCOPES).execute(columns(scopes)),
+            QuotaEventRecorder.softLimits(connection, scopes, changes)))
+        .compose(read -> {
+          RowSet<Row> locked = read.resultAt(0);
           Map<String, Long> before = new HashMap<>();
           locked.forEach(row -> before.put(row.getString("scope"), row.getLong("used_bytes")));
           StorageOutcome outcome = batch.replayStorage(before);
@@ -196,6 +211,8 @@ final class EventApplication {
               texts(changed, scope -> scope),
               longs(changed, outcome.usage()::get),
               times(changed, outcome.changedAt()::get)))
+              // Quota warnings into their outbox, in this transaction: each crossing is found by one batch.
+              .compose(done -> QuotaEventRecorder.crossings(connection, before, changes, read.resultAt(1)))
               .map(done -> outcome.highWater());
         });
   }

@@ -27,8 +27,10 @@ public final class Retention {
    * @param userTrafficHours {@code user_traffic_hourly} rows rolled up
    * @param userTrafficDays  {@code user_traffic_daily} rows they were added into
    * @param eventIdsPruned   {@code ledger_events} ids forgotten
+   * @param quotaEventsPruned {@code quota_events} removed, with their deliveries and attempts
    */
-  public record RollUp(long usageHours, long usageDays, long userTrafficHours, long userTrafficDays, long eventIdsPruned) {}
+  public record RollUp(long usageHours, long usageDays, long userTrafficHours, long userTrafficDays, long eventIdsPruned,
+      long quotaEventsPruned) {}
 
   /** How both roll-ups end: a day's traffic adds to what the day had, and the rows rolled and written are counted. */
   private static final String ADD_TRAFFIC_AND_COUNT = """
@@ -76,6 +78,14 @@ public final class Retention {
   private static final String PRUNE_EVENT_IDS = """
       delete from ledger_events where applied_at < $1""";
 
+  /**
+   * Quota events older than the retention period go with their webhook deliveries and attempts (on delete cascade),
+   * unless a delivery is still pending: the delivery log keeps what a receiver may still get.
+   */
+  private static final String PRUNE_QUOTA_EVENTS = """
+      delete from quota_events e where e.created_at < $1 and e.fanned_out
+        and not exists (select 1 from webhook_deliveries d where d.event_id = e.id and d.state = 'pending')""";
+
   private final Pool pool;
 
   public Retention(Pool pool) {
@@ -84,7 +94,8 @@ public final class Retention {
 
   /**
    * Rolls hourly rows from before the start of the UTC day {@code retentionDays} before {@code now}
-   * up into days, and forgets event ids applied more than {@code retentionDays} before {@code now}.
+   * up into days, and forgets event ids applied, and quota events made, more than {@code retentionDays} before
+   * {@code now}.
    */
   public Future<RollUp> rollUp(Instant now, int retentionDays) {
     if (retentionDays < 1) {
@@ -97,8 +108,9 @@ public final class Retention {
     return pool.withTransaction(connection -> rollUp(connection, ROLL_UP_USAGE, hoursBefore)
         .compose(usage -> rollUp(connection, ROLL_UP_USER_TRAFFIC, hoursBefore)
             .compose(userTraffic -> connection.preparedQuery(PRUNE_EVENT_IDS).execute(appliedBefore)
-                .map(pruned -> new RollUp(usage.getLong("hours"), usage.getLong("days"),
-                    userTraffic.getLong("hours"), userTraffic.getLong("days"), pruned.rowCount())))));
+                .compose(pruned -> connection.preparedQuery(PRUNE_QUOTA_EVENTS).execute(appliedBefore)
+                    .map(events -> new RollUp(usage.getLong("hours"), usage.getLong("days"),
+                        userTraffic.getLong("hours"), userTraffic.getLong("days"), pruned.rowCount(), events.rowCount()))))));
   }
 
   private static Future<Row> rollUp(SqlConnection connection, String sql, Tuple hoursBefore) {

@@ -26,7 +26,8 @@ class LedgerDatabaseTest {
       assertThat(tables).extracting(row -> row.getString(0)).contains(
           "ledger_events", "namespace_progress", "blobs", "repository_blobs", "manifests", "manifest_references",
           "scope_usage", "usage_hourly", "user_traffic_hourly", "usage_daily", "user_traffic_daily", "rejections",
-          "scope_limits", "system_settings", "audit_log", "reconciliations", "drift", "redis_state");
+          "scope_limits", "system_settings", "audit_log", "reconciliations", "drift", "redis_state", "quota_events",
+          "webhook_deliveries", "webhook_attempts", "quota_event_state");
     }
   }
 }

@@ -65,7 +65,7 @@ class RetentionTest {
 
     RollUp rollUp = rollUp();
 
-    assertThat(rollUp).isEqualTo(new RollUp(4, 3, 3, 2, 0));
+    assertThat(rollUp).isEqualTo(new RollUp(4, 3, 3, 2, 0, 0));
     assertThat(
         rows("select scope, day, storage_high_water, ingress_bytes, egress_bytes, pushes, pulls from usage_daily order by scope, day"))
         .containsExactly(
@@ -89,7 +89,7 @@ class RetentionTest {
     userHour("alice", "acme/app", "2026-02-28T23:00:00Z", 1, 1, 1, 1);
     userHour("alice", "acme/app", "2026-03-01T00:00:00Z", 2, 2, 2, 2);
 
-    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 1, 1, 0));
+    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 1, 1, 0, 0));
 
     assertThat(rows("select hour from usage_hourly order by hour")).containsExactly(
         List.of(Instant.parse("2026-03-01T00:00:00Z")), List.of(Instant.parse("2026-03-31T12:00:00Z")));
@@ -103,8 +103,8 @@ class RetentionTest {
     userHour("alice", "acme/app", "2026-02-28T22:00:00Z", 1, 2, 1, 0);
 
     rollUp();
-    assertThat(rollUp()).isEqualTo(new RollUp(0, 0, 0, 0, 0));
-    assertThat(rollUp()).isEqualTo(new RollUp(0, 0, 0, 0, 0));
+    assertThat(rollUp()).isEqualTo(new RollUp(0, 0, 0, 0, 0, 0));
+    assertThat(rollUp()).isEqualTo(new RollUp(0, 0, 0, 0, 0, 0));
 
     assertThat(rows("select storage_high_water, ingress_bytes, egress_bytes, pushes from usage_daily"))
         .containsExactly(List.of(100L, 1L, 2L, 1L));
@@ -113,7 +113,7 @@ class RetentionTest {
 
     // A late event's hour, after the day was rolled up, is added to it at the next run, once.
     usageHour("acme", "2026-02-28T23:00:00Z", 50, 10, 0, 0, 0);
-    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 0, 0, 0));
+    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 0, 0, 0, 0));
     rollUp();
     assertThat(rows("select storage_high_water, ingress_bytes from usage_daily")).containsExactly(List.of(100L, 11L));
   }
@@ -136,7 +136,7 @@ class RetentionTest {
     assertThat(rows("select count(*) from usage_hourly")).containsExactly(List.of(1L));
     assertThat(rows("select count(*) from usage_daily")).containsExactly(List.of(0L));
 
-    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 1, 1, 0));
+    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 1, 1, 0, 0));
     assertThat(rows("select ingress_bytes from usage_daily")).containsExactly(List.of(1L));
   }
 
@@ -149,6 +149,36 @@ class RetentionTest {
     assertThat(rollUp().eventIdsPruned()).isEqualTo(2);
 
     assertThat(rows("select event_id from ledger_events")).containsExactly(List.of("acme/3-0"));
+  }
+
+  @Test
+  void quotaEventsOlderThanTheRetentionGoWithTheirDeliveriesUnlessOneIsPending() {
+    long old = quotaEvent(NOW.minus(Duration.ofDays(31)));
+    long oldPending = quotaEvent(NOW.minus(Duration.ofDays(31)));
+    long recent = quotaEvent(NOW.minus(Duration.ofDays(29)));
+    delivery(old, "delivered");
+    delivery(oldPending, "pending");
+    delivery(recent, "failed");
+
+    assertThat(rollUp().quotaEventsPruned()).isEqualTo(1);
+
+    assertThat(rows("select id from quota_events order by id")).containsExactly(List.of(oldPending), List.of(recent));
+    assertThat(rows("select event_id from webhook_deliveries order by event_id")).containsExactly(List.of(oldPending), List.of(recent));
+    assertThat(rows("select count(*) from webhook_attempts")).containsExactly(List.of(2L));
+  }
+
+  private static long quotaEvent(Instant created) {
+    return postgres.sql("insert into quota_events (type, scope, occurred_at, payload, dedupe_key, fanned_out, created_at)"
+        + " values ('QUOTA_EXCEEDED', 'acme', $1, '{}', $2, true, $1) returning id", LedgerSql.utc(created),
+        "refusal:" + created + ":" + Math.random()).iterator().next().getLong(0);
+  }
+
+  private static void delivery(long event, String state) {
+    long id = postgres
+        .sql("insert into webhook_deliveries (event_id, endpoint, url, state, attempts) values ($1, 'ops', 'http://x/', $2, 1)"
+            + " returning id", event, state)
+        .iterator().next().getLong(0);
+    postgres.sql("insert into webhook_attempts (delivery_id, attempt, at, status, duration_ms) values ($1, 1, now(), 503, 5)", id);
   }
 
   @Test

@@ -9,7 +9,10 @@ import dev.quotaproxy.admin.limits.SystemRoutes;
 import dev.quotaproxy.admin.reports.ReportRoutes;
 import dev.quotaproxy.config.ConfigurationException;
 import dev.quotaproxy.config.ProxyConfig;
+import dev.quotaproxy.admin.events.WebhookRoutes;
 import dev.quotaproxy.ledger.Ledger;
+import dev.quotaproxy.ledger.events.DeliveryLog;
+import dev.quotaproxy.ledger.events.WebhookWorker;
 import dev.quotaproxy.ledger.Reconciler;
 import dev.quotaproxy.ledger.Retention;
 import dev.quotaproxy.ledger.limits.LimitsLedger;
@@ -234,6 +237,8 @@ public final class QuotaProxyMain {
           // Limits written by any proxy, announced on qp:limits: this one's view of egress limits follows at once.
           new LimitsChannel(vertx, redisClients, egressLimits).start();
           new LedgerFeed(vertx, ledgerRedis, ledger, config.ledger().batchSize(), recovery::restoreFromLedger).start();
+          // Quota events the ledger records go out as webhooks from here, off the request path (a pool of its own).
+          new WebhookWorker(vertx, backends.ledgerDatabase.pool(vertx, 2), config.events()).start();
           new RedisStateWatch(ledgerRedis, ledger, recovery).keepWatching(vertx, STATE_WATCH_MILLIS);
           outbox.keepChecking(vertx, recovery::restoreFromLedger);
           RequestLeases leases = new RequestLeases(maintenance, live, quota.reservationTtl());
@@ -290,6 +295,7 @@ public final class QuotaProxyMain {
       parts.add(new LimitsRoutes(deps.limits(), deps.quota()));
       parts.add(new SystemRoutes(deps.limits(), deps.quota()));
       parts.add(new ReportRoutes(deps.vertx(), deps.reportPool()));
+      parts.add(new WebhookRoutes(new DeliveryLog(deps.ledgerPool())));
     }
     return parts;
   }

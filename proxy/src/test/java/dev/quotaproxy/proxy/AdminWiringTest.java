@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
  */
 class AdminWiringTest {
   private static final List<String> LIMITS_OPERATIONS = List.of("listScopes", "getLimits", "putLimits", "deleteLimits", "getSystem",
-      "putSystem", "getUsage", "reconcileNow", "listAudit");
+      "putSystem", "getUsage", "reconcileNow", "listAudit", "listWebhookDeliveries");
 
   @Test
   void everyOperationOfTheContractIsImplemented() throws Exception {

@@ -38,6 +38,8 @@ public final class StateGauges {
   private volatile double ledgerPending = Double.NaN;
   private volatile double ledgerOldestAge = Double.NaN;
   private volatile double ledgerStalled = Double.NaN;
+  private volatile double webhooksPending = Double.NaN;
+  private volatile double webhooksFailed = Double.NaN;
 
   /** The last finished reconciliation of a kind: scopes with drift, bytes of drift, when it finished (epoch seconds). */
   public record Reconciliation(String kind, long driftScopes, long driftBytes, double finishedEpochSeconds) {}
@@ -58,6 +60,12 @@ public final class StateGauges {
     Gauge.builder("quota_proxy.system.read.only", this, g -> g.systemReadOnly)
         .strongReference(true).description("1 while the registry refuses pushes (write ratio reached, or forced), else 0")
         .register(registry);
+    for (String state : List.of("pending", "failed")) {
+      Gauge.builder("quota_proxy.webhook.deliveries", this, g -> state.equals("pending") ? g.webhooksPending : g.webhooksFailed)
+          .tag("state", state).strongReference(true)
+          .description("Webhook deliveries of quota events waiting to be sent or retried (pending), or given up (failed)")
+          .register(registry);
+    }
     Gauge.builder("quota_proxy.ledger.pending.events", this, g -> g.ledgerPending)
         .strongReference(true).description("Redis stream entries not yet applied to the Postgres ledger").register(registry);
     Gauge.builder("quota_proxy.ledger.oldest.pending.age", this, g -> g.ledgerOldestAge).baseUnit("seconds")
@@ -97,6 +105,12 @@ public final class StateGauges {
     systemReserved = usage.reserved();
     systemHardLimit = settings.hardStorage();
     systemReadOnly = new SystemGuard.Snapshot(usage, settings).readOnly() ? 1 : 0;
+  }
+
+  /** Webhook deliveries not delivered, by state ({@code pending}, {@code failed}). */
+  public void webhookDeliveries(Map<String, Long> unfinished) {
+    webhooksPending = unfinished.getOrDefault("pending", 0L);
+    webhooksFailed = unfinished.getOrDefault("failed", 0L);
   }
 
   public void ledgerLag(LedgerLag.Lag lag) {

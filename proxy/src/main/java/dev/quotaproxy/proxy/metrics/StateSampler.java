@@ -13,6 +13,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Redis;
+import dev.quotaproxy.ledger.events.DeliveryLog;
 import io.vertx.sqlclient.Pool;
 import java.time.Duration;
 import java.util.List;
@@ -38,6 +39,7 @@ public final class StateSampler {
   private final RedisLimits settings;
   private final LedgerLag lag;
   private final LastReconciliations reconciliations;
+  private final DeliveryLog deliveries;
   private final Counter redisFailures;
   private final Counter postgresFailures;
   private boolean running;
@@ -52,6 +54,7 @@ public final class StateSampler {
     this.settings = new RedisLimits(client);
     this.lag = new LedgerLag(redis);
     this.reconciliations = pool == null ? null : new LastReconciliations(pool);
+    this.deliveries = pool == null ? null : new DeliveryLog(pool);
     this.redisFailures = failures(registry, "redis");
     this.postgresFailures = failures(registry, "postgres");
   }
@@ -105,7 +108,10 @@ public final class StateSampler {
     Future<?> driftRead = reconciliations == null
         ? Future.succeededFuture()
         : read("reconciliations", postgresFailures, reconciliations::read, gauges::reconciliations);
-    return Future.join(scopesRead, systemRead, lagRead, driftRead).transform(done -> Future.succeededFuture());
+    Future<?> webhooksRead = deliveries == null
+        ? Future.succeededFuture()
+        : read("webhook deliveries", postgresFailures, deliveries::unfinished, gauges::webhookDeliveries);
+    return Future.join(scopesRead, systemRead, lagRead, driftRead, webhooksRead).transform(done -> Future.succeededFuture());
   }
 
   private record SystemState(SystemUsage usage, SystemSettings settings) {}
