@@ -63,7 +63,7 @@ public final class QuotaEventRecorder {
               rows.forEach(row -> byScope.put(row.getString("scope"), row.getLong("egress_window_seconds")));
               return byScope;
             });
-    return windows.compose(byScopeope -> insert(connection, refusalRows(counted, byScopeope)));
+    return windows.compose(byScope -> insert(connection, refusalRows(counted, byScope)));
   }
 
   static boolean egress(Refusal refusal) {
