@@ -115,9 +115,11 @@ final class ReportPdf {
             line.item().unit, Money.text(line.unitPrice()), line.amount().toPlainString(), ReportFormat.splitText(line.split())));
       }
       table(List.of(statement.by().label(), "item", "period", "quantity", "unit", "unit price", "amount", "split"),
-          new float[] {2, 1, 2.2f, 1.2f, 1.2f, 1, 1, 1.4f}, lines);
+          new float[] {1.6f, 0.9f, 2.7f, 1.1f, 1.1f, 1, 0.9f, 1.2f}, lines);
       text(regular, 8, MARGIN, "Each amount is its exact quantity times its unit price, rounded half-even to the cent; totals add"
-          + " the amounts. A GiB-month is byte-hours / 2^30 / the month's hours.");
+          + " the amounts.");
+      y -= 10;
+      text(regular, 8, MARGIN, "A GiB-month is byte-hours / 2^30 / the month's hours. A price change inside the month cuts a line in two.");
       page.close();
       ByteArrayOutputStream out = new ByteArrayOutputStream();
       doc.save(out);
