@@ -17,6 +17,11 @@
 #   - the PDF report renders with pdftoppm and names the scopes
 #   - a viewer token granted acme (admin.tokens in a YAML file) sees acme only,
 #     in the API and on the page
+#   - a chargeback statement of this month, with a price list that changes
+#     today: its total is the sum of its lines, its quantities are the usage
+#     report's (bytes, pulls, and storage integrated hour by hour); by group,
+#     with acme shared 60/40, the shares add up to the whole and 110% is refused;
+#     the statement's PDF has its total
 #
 # Environment:
 #   KEEP_TMP=1           keep the temp dir (logs, DOM, screenshot, PDF)
@@ -203,6 +208,77 @@ check_viewer() {
     "$(dom_attribute "$dom" storage-chart data-rendered | jq -c .keys)"
 }
 
+# cents AMOUNT...: the sum of decimal amounts with two decimals, in cents (exact: no floating point).
+cents() { awk '{ for (i = 1; i <= NF; i++) { split($i, p, "."); s += p[1] * 100 + p[2] } } END { printf "%d", s }' <<<"$*"; }
+
+# measured JSON ITEM: the sum of the measured figures of ITEM's lines, to the unit.
+measured() { jq --arg i "$2" '[.lines[] | select(.item == $i) | .measured | tonumber] | add // 0 | round' <<<"$1"; }
+
+check_chargeback() {
+  local month today first statement to usage hourly byte_hours code grouped
+  month=$(date -u +%Y-%m) today=$(date -u +%Y-%m-%d) first="$(date -u +%Y-%m)-01"
+  step "a price list changing today, and this month's chargeback statement by scope"
+  # The test images are a few MB: prices per GiB this high make their amounts cents, not 0.00, so that the
+  # sum of the lines is a sum of something.
+  check_eq "PUT prices from $first" 201 "$(admin_api PUT "/prices/$first" -o /dev/null -w '%{http_code}' \
+    -H 'Content-Type: application/json' \
+    -d '{"currency": "EUR", "storage_gib_month": "150000", "egress_gib": "50", "ingress_gib": "25", "pulls_1000": "600"}')"
+  if [[ "$today" != "$first" ]]; then
+    check_eq "PUT prices from $today" 201 "$(admin_api PUT "/prices/$today" -o /dev/null -w '%{http_code}' \
+      -H 'Content-Type: application/json' \
+      -d '{"currency": "EUR", "storage_gib_month": "250000", "egress_gib": "80", "ingress_gib": "40", "pulls_1000": "900"}')"
+  fi
+  statement=$(admin_api GET "/reports/chargeback?month=$month&by=scope" -f) || die "GET /api/v1/reports/chargeback"
+  log "statement: $(jq -c '{total, totals, lines: (.lines | length)}' <<<"$statement")"
+  jq -c '.lines[] | [.key, .item, .from, .quantity, .unit, .unit_price, .amount]' <<<"$statement" | while read -r line; do log "$line"; done
+  check_eq "total = the sum of the lines" "$(cents "$(jq -r '.lines[].amount' <<<"$statement")")" \
+    "$(cents "$(jq -r .total <<<"$statement")")"
+  check "the statement has lines" test "$(jq '.lines | length' <<<"$statement")" -gt 0
+  check "its total is above zero" test "$(cents "$(jq -r .total <<<"$statement")")" -gt 0
+  if [[ "$today" != "$first" ]]; then
+    check_eq "the lines are priced by today's version" "[\"250000\"]" \
+      "$(jq -c '[.lines[] | select(.item == "storage") | .unit_price] | unique' <<<"$statement")"
+  fi
+
+  step "the statement's quantities are the usage report's"
+  to=$(jq -r .to <<<"$statement")
+  usage=$(admin_api GET "/reports/usage?by=scope&granularity=day&from=$first&to=$to" -f) || die "usage report"
+  check_eq "ingress bytes" "$(jq .totals.ingress_bytes <<<"$usage")" "$(measured "$statement" ingress)"
+  check_eq "egress bytes" "$(jq .totals.egress_bytes <<<"$usage")" "$(measured "$statement" egress)"
+  check_eq "pulls" "$(jq .totals.pulls <<<"$usage")" "$(measured "$statement" pulls)"
+  # Storage: every hour of the period at the level the hourly report shows for each namespace, carried
+  # from one row to the next, up to the statement's end.
+  hourly=$(admin_api GET "/reports/usage?by=scope&granularity=hour&from=$first&to=$to" -f) || die "hourly usage report"
+  byte_hours=$(jq --arg to "$to" '[.rows | map(select(.key | test("/") | not)) | group_by(.key)[] | sort_by(.bucket) as $r
+    | range(0; $r | length) as $i
+    | $r[$i].storage_bytes * (((if $i + 1 < ($r | length) then $r[$i + 1].bucket else $to end) | fromdate)
+                                - ($r[$i].bucket | fromdate)) / 3600] | add // 0 | round' <<<"$hourly")
+  check_eq "storage byte-hours (the GiB-months' measure)" "$byte_hours" "$(measured "$statement" storage)"
+  check "storage was charged" test "$byte_hours" -gt 0
+  admin_api GET "/reports/chargeback?month=$month&by=scope&format=pdf" -f -o "$QP_TMP/statement.pdf" || fail "statement PDF"
+  pdftotext "$QP_TMP/statement.pdf" "$QP_TMP/statement.txt" || fail "pdftotext (statement)"
+  check "the statement's PDF names it and has its total" \
+    bash -c "grep -q 'chargeback statement $month' '$QP_TMP/statement.txt' && grep -q '$(jq -r .total <<<"$statement")' '$QP_TMP/statement.txt'"
+
+  step "by group: acme shared 60% uni / 40% corp"
+  check_eq "PUT uni with acme at 60%" 200 "$(admin_api PUT /groups/uni -o /dev/null -w '%{http_code}' \
+    -H 'Content-Type: application/json' \
+    -d '{"scopes": ["acme", "acme/team", "globex"], "shares": {"acme": "60%"}}')"
+  check_eq "PUT corp with acme at 40%" 201 "$(admin_api PUT /groups/corp -o /dev/null -w '%{http_code}' \
+    -H 'Content-Type: application/json' -d '{"scopes": ["acme"], "shares": {"acme": "40%"}}')"
+  code=$(admin_api PUT /groups/corp -o "$QP_TMP/over.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d '{"scopes": ["acme"], "shares": {"acme": "50%"}}')
+  check_eq "50% for corp is refused (110%)" "400 acme 110" "$code $(jq -r '.error.details | "\(.scope) \(.sum)"' "$QP_TMP/over.json")"
+  grouped=$(admin_api GET "/reports/chargeback?month=$month&by=group" -f) || die "statement by group"
+  log "by group: $(jq -c '{total, totals}' <<<"$grouped")"
+  check_eq "by group: total = the sum of the lines" "$(cents "$(jq -r '.lines[].amount' <<<"$grouped")")" \
+    "$(cents "$(jq -r .total <<<"$grouped")")"
+  check_eq "uni's and corp's shares add up to the scopes' ingress" "$(measured "$statement" ingress)" \
+    "$(measured "$grouped" ingress)"
+  check_eq "uni's lines say acme was split at 60%" 60 \
+    "$(jq '[.lines[] | select(.key == "uni") | .split.acme] | unique | .[0]' <<<"$grouped")"
+}
+
 e2e_report_main() {
   e2e_report_setup
   push_and_pull
@@ -210,6 +286,7 @@ e2e_report_main() {
   check_page
   check_pdf
   check_viewer
+  check_chargeback
   summary e2e-report
 }
 

@@ -4,6 +4,7 @@ import dev.quotaproxy.ledger.reports.By;
 import dev.quotaproxy.ledger.reports.ReportQuery;
 import dev.quotaproxy.ledger.reports.ReportRow;
 import dev.quotaproxy.ledger.reports.ReportTotals;
+import dev.quotaproxy.ledger.reports.Shares;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
@@ -25,6 +26,11 @@ enum ReportFormat {
         JsonObject groups = new JsonObject();
         query.groups().forEach((name, roots) -> groups.put(name, new JsonArray(roots.roots())));
         head.put("groups", groups);
+        if (!query.shares().isEmpty()) {
+          JsonObject shares = new JsonObject();
+          query.shares().forEach((name, parts) -> shares.put(name, percents(parts)));
+          head.put("shares", shares);
+        }
       }
       String encoded = head.encode();
       // The object stays open: the rows follow, then the totals close it.
@@ -38,6 +44,9 @@ enum ReportFormat {
         json.put("storage_bytes", row.storage());
       }
       json.put("ingress_bytes", row.ingress()).put("egress_bytes", row.egress()).put("pushes", row.pushes()).put("pulls", row.pulls());
+      if (!row.split().isEmpty()) {
+        json.put("split", percents(row.split()));
+      }
       return (first ? "" : ",") + json.encode();
     }
 
@@ -61,6 +70,9 @@ enum ReportFormat {
         names.add("storage_bytes");
       }
       names.addAll(List.of("ingress_bytes", "egress_bytes", "pushes", "pulls"));
+      if (query.by() == By.GROUP) {
+        names.add("split");
+      }
       return Csv.line(names);
     }
 
@@ -72,6 +84,9 @@ enum ReportFormat {
       }
       fields.addAll(List.of(Long.toString(row.ingress()), Long.toString(row.egress()), Long.toString(row.pushes()),
           Long.toString(row.pulls())));
+      if (by == By.GROUP) {
+        fields.add(splitText(row.split()));
+      }
       return Csv.line(fields);
     }
 
@@ -82,6 +97,20 @@ enum ReportFormat {
   };
 
   final String contentType;
+
+  /** Shares as JSON numbers: {@code {"acme": 60}}. */
+  static JsonObject percents(java.util.Map<String, java.math.BigDecimal> shares) {
+    JsonObject json = new JsonObject();
+    shares.forEach((scope, share) -> json.put(scope, Shares.normal(share)));
+    return json;
+  }
+
+  /** Shares as one CSV field: {@code acme 60%; globex 50%}, empty when none. */
+  static String splitText(java.util.Map<String, java.math.BigDecimal> shares) {
+    List<String> parts = new ArrayList<>();
+    shares.forEach((scope, share) -> parts.add(scope + " " + Shares.text(share) + "%"));
+    return String.join("; ", parts);
+  }
 
   ReportFormat(String contentType) {
     this.contentType = contentType;

@@ -2,6 +2,9 @@ package dev.quotaproxy.admin.reports;
 
 import dev.quotaproxy.config.ByteSize;
 import dev.quotaproxy.admin.reports.PdfReportModel.KeyFigures;
+import dev.quotaproxy.ledger.chargeback.Item;
+import dev.quotaproxy.ledger.chargeback.Money;
+import dev.quotaproxy.ledger.chargeback.Statement;
 import dev.quotaproxy.ledger.reports.Granularity;
 import dev.quotaproxy.ledger.reports.Period;
 import java.awt.BasicStroke;
@@ -44,8 +47,12 @@ import org.jfree.data.time.TimeSeriesCollection;
 
 /**
  * The usage report as a PDF: totals, storage over time of the outermost scopes, ingress and egress per
- * bucket, then the top scopes and users. Blocking (PDFBox, JFreeChart on headless AWT): run it off the
- * event loop. Built from a {@link PdfReportModel}, whose size is bounded.
+ * bucket, then the top scopes and users; and the chargeback statement as a PDF: its prices, totals and
+ * lines. Blocking (PDFBox, JFreeChart on headless AWT): run it off the event loop. Built from a
+ * {@link PdfReportModel}, whose size is bounded, or a {@link Statement}.
+ *
+ * <p>Over 350 lines: both documents share the page writer below (text, tables, paging), which is most
+ * of the file; split it out if a third document comes.
  */
 final class ReportPdf {
   static {
@@ -71,6 +78,53 @@ final class ReportPdf {
 
   static byte[] write(Heading heading, PdfReportModel model) throws IOException {
     return new ReportPdf().render(heading, model);
+  }
+
+  static byte[] statement(Statement statement, String requestedBy, Instant generatedAt) throws IOException {
+    return new ReportPdf().renderStatement(statement, requestedBy, generatedAt);
+  }
+
+  private byte[] renderStatement(Statement statement, String requestedBy, Instant generatedAt) throws IOException {
+    try (PDDocument doc = new PDDocument()) {
+      document = doc;
+      doc.getDocumentInformation().setTitle("quota-proxy chargeback statement " + statement.month());
+      doc.getDocumentInformation().setCreator("quota-proxy");
+      newPage();
+      text(bold, 18, MARGIN, "quota-proxy chargeback statement " + statement.month());
+      y -= 22;
+      text(regular, 10, MARGIN, "By " + statement.by().label() + ", " + WHEN.format(statement.from()) + " to "
+          + WHEN.format(statement.to()) + (statement.complete() ? "" : " (month under way)") + ", in " + statement.currency());
+      y -= 14;
+      text(regular, 10, MARGIN, "Generated " + WHEN.format(generatedAt) + " for " + requestedBy);
+      y -= 26;
+      heading("Prices");
+      List<List<String>> prices = new ArrayList<>();
+      statement.prices().forEach(version -> prices.add(List.of("from " + version.effectiveFrom(),
+          Money.text(version.price(Item.STORAGE)), Money.text(version.price(Item.EGRESS)), Money.text(version.price(Item.INGRESS)),
+          Money.text(version.price(Item.PULLS)))));
+      table(List.of("version", "GiB-month", "GiB egress", "GiB ingress", "1000 pulls"), new float[] {2, 1, 1, 1, 1}, prices);
+      heading("Totals");
+      List<List<String>> totals = new ArrayList<>();
+      statement.totals().forEach((key, amount) -> totals.add(List.of(key, amount.toPlainString())));
+      totals.add(List.of("total", statement.total().toPlainString()));
+      table(List.of(statement.by().label(), "amount"), new float[] {4, 1}, totals);
+      heading("Lines");
+      List<List<String>> lines = new ArrayList<>();
+      for (Statement.Line line : statement.lines()) {
+        lines.add(List.of(line.key(), line.item().label(), day(line.from()) + " to " + day(line.to()), line.quantity().toPlainString(),
+            line.item().unit, Money.text(line.unitPrice()), line.amount().toPlainString(), ReportFormat.splitText(line.split())));
+      }
+      table(List.of(statement.by().label(), "item", "period", "quantity", "unit", "unit price", "amount", "split"),
+          new float[] {1.6f, 0.9f, 2.7f, 1.1f, 1.1f, 1, 0.9f, 1.2f}, lines);
+      text(regular, 8, MARGIN, "Each amount is its exact quantity times its unit price, rounded half-even to the cent; totals add"
+          + " the amounts.");
+      y -= 10;
+      text(regular, 8, MARGIN, "A GiB-month is byte-hours / 2^30 / the month's hours. A price change inside the month cuts a line in two.");
+      page.close();
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      doc.save(out);
+      return out.toByteArray();
+    }
   }
 
   private byte[] render(Heading heading, PdfReportModel model) throws IOException {

@@ -10,6 +10,7 @@ import dev.quotaproxy.ledger.reports.Period;
 import dev.quotaproxy.ledger.reports.ReportQuery;
 import dev.quotaproxy.ledger.reports.ScopeSet;
 import io.vertx.core.Future;
+import java.math.BigDecimal;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;
@@ -19,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 
 /**
  * A report request's parameters turned into what the ledger is asked, narrowed to what the caller
@@ -65,16 +67,34 @@ final class ReportRequest {
         }
       }
       Map<String, ScopeSet> byGroup = new LinkedHashMap<>();
+      Map<String, Map<String, BigDecimal>> shares = new TreeMap<>();
       if (by == By.GROUP) {
         for (Group group : found) {
           ScopeSet roots = narrow(readable, Optional.of(group.roots())).orElseThrow();
           if (!roots.isEmpty()) {
             byGroup.put(group.name(), roots);
+            shares.put(group.name(), shares(group, roots));
           }
         }
       }
-      return new ReportQuery(by, period, covered, byGroup);
+      return new ReportQuery(by, period, covered, byGroup, shares);
     });
+  }
+
+  /**
+   * The shares of a group's roots as read: a root narrowed to a scope under it (a viewer granted
+   * {@code acme/team} reads {@code acme}'s part only) keeps the share of the member covering it.
+   */
+  static Map<String, BigDecimal> shares(Group group, ScopeSet read) {
+    Map<String, BigDecimal> shares = new TreeMap<>();
+    for (String root : read.roots()) {
+      for (var member : group.shares().entrySet()) {
+        if (ScopeSet.covers(member.getKey(), root)) {
+          shares.put(root, member.getValue());
+        }
+      }
+    }
+    return shares;
   }
 
   /** The scopes in every set given; empty when none is given (every scope). */

@@ -11,6 +11,7 @@ import dev.quotaproxy.ledger.reports.Groups.Group;
 import dev.quotaproxy.ledger.reports.ReportQuery;
 import dev.quotaproxy.ledger.reports.Reports;
 import dev.quotaproxy.ledger.reports.ScopeSet;
+import dev.quotaproxy.ledger.reports.Shares;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -20,26 +21,30 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.openapi.router.RouterBuilder;
 import io.vertx.sqlclient.Pool;
+import java.math.BigDecimal;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 
 /**
- * Usage reports (JSON, streamed CSV, PDF), groups, and the report page at {@code /reports}. Needs
- * only the ledger's Postgres.
+ * Usage reports (JSON, streamed CSV, PDF), groups with shares, the report page at {@code /reports}, and
+ * (through {@link ChargebackRoutes}) prices and chargeback statements. Needs only the ledger's Postgres.
  */
 public final class ReportRoutes implements AdminRoutes {
   private final Vertx vertx;
   private final Reports reports;
   private final Groups groups;
+  private final ChargebackRoutes chargeback;
 
   public ReportRoutes(Vertx vertx, Pool pool) {
     this.vertx = vertx;
     this.reports = new Reports(pool);
     this.groups = new Groups(pool);
+    this.chargeback = new ChargebackRoutes(vertx, pool, reports, groups);
   }
 
   @Override
@@ -50,6 +55,7 @@ public final class ReportRoutes implements AdminRoutes {
     builder.getRoute("getGroup").addHandler(this::getGroup);
     builder.getRoute("putGroup").addHandler(this::putGroup);
     builder.getRoute("deleteGroup").addHandler(this::deleteGroup);
+    chargeback.operations(builder);
   }
 
   @Override
@@ -161,7 +167,8 @@ public final class ReportRoutes implements AdminRoutes {
     if (readable.isEmpty()) {
       return Optional.empty();
     }
-    return Optional.of(group.toJson().put("scopes", new JsonArray(readable.roots())).put("roots", new JsonArray(readable.roots())));
+    return Optional.of(group.toJson().put("scopes", new JsonArray(readable.roots())).put("roots", new JsonArray(readable.roots()))
+        .put("shares", ReportFormat.percents(ReportRequest.shares(group, readable))));
   }
 
   private void putGroup(RoutingContext ctx) {
@@ -173,6 +180,7 @@ public final class ReportRoutes implements AdminRoutes {
     String name = ctx.pathParam("group");
     JsonObject body = ctx.body().asJsonObject();
     List<String> scopes = new ArrayList<>();
+    Map<String, BigDecimal> shares = new TreeMap<>();
     try {
       checkName(name);
       for (Object scope : body.getJsonArray("scopes")) {
@@ -183,14 +191,27 @@ public final class ReportRoutes implements AdminRoutes {
           throw new IllegalArgumentException("scope '" + text + "' " + e.getMessage());
         }
       }
+      body.getJsonObject("shares", new JsonObject()).forEach(share -> shares.put(share.getKey(),
+          Shares.parse(share.getKey(), share.getValue())));
+      Shares.checkMembers(scopes, shares);
     } catch (IllegalArgumentException e) {
       ApiErrors.badRequest(ctx, e.getMessage());
       return;
     }
-    groups.put(name, body.getString("description", ""), scopes, caller.name())
+    groups.put(name, body.getString("description", ""), scopes, shares, caller.name())
         .onSuccess(put -> ctx.response().setStatusCode(put.created() ? 201 : 200)
             .putHeader("Content-Type", "application/json").end(put.group().toJson().encode()))
-        .onFailure(ctx::fail);
+        .onFailure(failure -> {
+          if (failure instanceof Shares.ExcessException over) {
+            Shares.Excess excess = over.excess();
+            JsonObject byGroup = new JsonObject();
+            excess.byGroup().forEach((group, share) -> byGroup.put(group, Shares.normal(share)));
+            ApiErrors.send(ctx, 400, "SHARES_OVER_100", excess.message(), new JsonObject().put("scope", excess.scope())
+                .put("sum", Shares.normal(excess.sum())).put("groups", byGroup));
+          } else {
+            ctx.fail(failure);
+          }
+        });
   }
 
   private void deleteGroup(RoutingContext ctx) {

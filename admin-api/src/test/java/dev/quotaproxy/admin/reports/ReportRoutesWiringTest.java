@@ -10,7 +10,8 @@ import org.junit.jupiter.api.Test;
 
 /** ReportRoutes serves every operation of the reports and groups part of the contract. */
 class ReportRoutesWiringTest {
-  static final List<String> OPERATIONS = List.of("getUsageReport", "getReportPdf", "listGroups", "getGroup", "putGroup", "deleteGroup");
+  static final List<String> OPERATIONS = List.of("getUsageReport", "getReportPdf", "listGroups", "getGroup", "putGroup", "deleteGroup",
+      "getChargeback", "listPrices", "putPrices", "deletePrices");
 
   @Test
   void everyReportsAndGroupsOperationIsImplemented() throws Exception {

@@ -1,12 +1,15 @@
 package dev.quotaproxy.ledger.reports;
 
 import dev.quotaproxy.oci.Scopes;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.function.Consumer;
 
 /**
@@ -19,10 +22,22 @@ import java.util.function.Consumer;
  * storage figure before the period: the ledger records storage only in hours where it changed, so a
  * bucket without a change carries the figure before it, and a key's storage in a bucket is the sum of
  * its parts' figures.
+ *
+ * <p>A group's part taken at a share (see {@link Shares}) adds that share of its figures; such a row
+ * says which parts were split, and its figures are the exact sum rounded half-even to a whole byte or
+ * count (the chargeback statement prices the exact figures, not these).
  */
 public final class ReportAccumulator {
   private final By by;
   private final Consumer<ReportRow> out;
+  /** Per key, the parts taken at a share, as a fraction of 1. */
+  private final Map<String, Map<String, BigDecimal>> fractions = new HashMap<>();
+  private Map<String, BigDecimal> keyFractions = Map.of();
+  private final Map<String, BigDecimal> splitInBucket = new TreeMap<>();
+  private BigDecimal sharedIngress = BigDecimal.ZERO;
+  private BigDecimal sharedEgress = BigDecimal.ZERO;
+  private BigDecimal sharedPushes = BigDecimal.ZERO;
+  private BigDecimal sharedPulls = BigDecimal.ZERO;
 
   private final Set<String> keysSeen = new HashSet<>();
   private String key;
@@ -46,8 +61,22 @@ public final class ReportAccumulator {
   private long rows;
 
   public ReportAccumulator(By by, Consumer<ReportRow> out) {
+    this(by, Map.of(), out);
+  }
+
+  /** @param shares per key (a group), the parts taken at a share, in percent */
+  public ReportAccumulator(By by, Map<String, Map<String, BigDecimal>> shares, Consumer<ReportRow> out) {
     this.by = by;
     this.out = out;
+    shares.forEach((key, parts) -> {
+      Map<String, BigDecimal> fraction = new HashMap<>();
+      parts.forEach((part, percent) -> {
+        if (percent.compareTo(Shares.WHOLE) < 0) {
+          fraction.put(part, Shares.fraction(percent));
+        }
+      });
+      fractions.put(key, fraction);
+    });
   }
 
   /**
@@ -60,6 +89,7 @@ public final class ReportAccumulator {
     if (!key.equals(this.key)) {
       finishKey();
       this.key = key;
+      keyFractions = fractions.getOrDefault(key, Map.of());
     }
     if (bucket == null) {
       if (highWater > 0) {
@@ -74,10 +104,25 @@ public final class ReportAccumulator {
     if (highWater > 0) {
       highWaterInBucket.merge(part, highWater, Math::max);
     }
-    this.ingress += ingress;
-    this.egress += egress;
-    this.pushes += pushes;
-    this.pulls += pulls;
+    BigDecimal fraction = keyFractions.get(part);
+    if (fraction == null) {
+      this.ingress += ingress;
+      this.egress += egress;
+      this.pushes += pushes;
+      this.pulls += pulls;
+      return;
+    }
+    if ((ingress | egress | pushes | pulls) != 0) {
+      splitInBucket.put(part, fraction.movePointRight(2));
+    }
+    sharedIngress = sharedIngress.add(fraction.multiply(BigDecimal.valueOf(ingress)));
+    sharedEgress = sharedEgress.add(fraction.multiply(BigDecimal.valueOf(egress)));
+    sharedPushes = sharedPushes.add(fraction.multiply(BigDecimal.valueOf(pushes)));
+    sharedPulls = sharedPulls.add(fraction.multiply(BigDecimal.valueOf(pulls)));
+  }
+
+  private static long whole(BigDecimal value) {
+    return value.setScale(0, RoundingMode.HALF_EVEN).longValueExact();
   }
 
   /** Emits what is pending and gives the totals; call once, after the last row. */
@@ -92,15 +137,31 @@ public final class ReportAccumulator {
     }
     storageByPart.putAll(highWaterInBucket);
     long storage = 0;
-    for (long figure : storageByPart.values()) {
-      storage += figure;
+    BigDecimal sharedStorage = BigDecimal.ZERO;
+    for (var figure : storageByPart.entrySet()) {
+      BigDecimal fraction = keyFractions.get(figure.getKey());
+      if (fraction == null) {
+        storage += figure.getValue();
+      } else {
+        sharedStorage = sharedStorage.add(fraction.multiply(BigDecimal.valueOf(figure.getValue())));
+        splitInBucket.put(figure.getKey(), fraction.movePointRight(2));
+      }
+    }
+    if (!keyFractions.isEmpty()) {
+      storage += whole(sharedStorage);
+      ingress += whole(sharedIngress);
+      egress += whole(sharedEgress);
+      pushes += whole(sharedPushes);
+      pulls += whole(sharedPulls);
     }
     if (!keyEmitted) {
       keyEmitted = true;
       keyCounted = !by.keysNest() || notUnderAnotherKey(key);
       keysSeen.add(key);
     }
-    out.accept(new ReportRow(bucket, key, by.hasStorage() ? storage : 0, ingress, egress, pushes, pulls));
+    Map<String, BigDecimal> split = splitInBucket.isEmpty() ? Map.of() : new TreeMap<>();
+    splitInBucket.forEach((part, percent) -> split.put(part, Shares.normal(percent)));
+    out.accept(new ReportRow(bucket, key, by.hasStorage() ? storage : 0, ingress, egress, pushes, pulls, split));
     rows++;
     keyPeak = Math.max(keyPeak, storage);
     if (keyCounted) {
@@ -112,6 +173,8 @@ public final class ReportAccumulator {
     bucket = null;
     highWaterInBucket.clear();
     ingress = egress = pushes = pulls = 0;
+    splitInBucket.clear();
+    sharedIngress = sharedEgress = sharedPushes = sharedPulls = BigDecimal.ZERO;
   }
 
   /** Keys come sorted, and a scope sorts after its ancestors: they were all seen before it. */

@@ -41,24 +41,62 @@ public final class Reports {
     if (query.by() == By.GROUP && query.groups().isEmpty()) {
       return Future.succeededFuture(new ReportAccumulator(By.GROUP, row -> {}).finish());
     }
-    String sql = sql(query);
-    Tuple parameters = parameters(query);
+    ReportAccumulator report = new ReportAccumulator(query.by(), query.shares(), sink::row);
+    return cursor(sql(query), parameters(query), report::add, sink).map(done -> report.finish());
+  }
+
+  /** A row of the report query as Postgres gives it: see {@link ReportAccumulator#add}. */
+  public interface LedgerRows {
+    void add(String key, String part, Instant bucket, long highWater, long ingress, long egress, long pushes, long pulls);
+  }
+
+  /**
+   * The rows of a report by scope or group, by hour, as the query gives them (key, then each key's
+   * seeds, then bucket, then part), for a caller that adds them up itself (the chargeback statement).
+   * By scope the keys are the outermost scopes only: the namespaces, or the roots of {@code scopes}, so
+   * that nothing is counted twice. Held by the caller, so there is no backpressure: the caller keeps a
+   * summary per key, not the rows.
+   */
+  public Future<Void> hourlyRows(ReportQuery query, LedgerRows rows) {
+    if (query.by() != By.SCOPE && query.by() != By.GROUP || query.period().granularity() != Granularity.HOUR) {
+      throw new IllegalArgumentException("hourly rows are by scope or group, by hour");
+    }
+    if (query.by() == By.GROUP && query.groups().isEmpty()) {
+      return Future.succeededFuture();
+    }
+    String sql = query.by() == By.GROUP ? sql(query) : REPORT.formatted(OUTERMOST_SCOPES, "at");
+    return cursor(sql, parameters(query), rows, UNBOUNDED);
+  }
+
+  private static final ReportSink UNBOUNDED = new ReportSink() {
+    @Override
+    public void row(ReportRow row) {}
+
+    @Override
+    public boolean full() {
+      return false;
+    }
+
+    @Override
+    public void whenDrained(Runnable resume) {}
+  };
+
+  private Future<Void> cursor(String sql, Tuple parameters, LedgerRows handler, ReportSink sink) {
     return pool.getConnection().compose(connection -> connection.begin()
         .compose(tx -> connection.prepare(sql)
             .compose(statement -> {
-              Promise<ReportTotals> done = Promise.promise();
+              Promise<Void> done = Promise.promise();
               RowStream<Row> rows = statement.createStream(FETCH, parameters);
-              ReportAccumulator report = new ReportAccumulator(query.by(), sink::row);
               sink.onGone(() -> {
                 rows.close();
                 done.tryFail("the report's reader went away");
               });
               rows.exceptionHandler(done::tryFail);
-              rows.endHandler(v -> done.tryComplete(report.finish()));
+              rows.endHandler(v -> done.tryComplete());
               rows.handler(row -> {
                 try {
                   OffsetDateTime bucket = row.getOffsetDateTime("bucket");
-                  report.add(row.getString("key"), row.getString("part"), bucket == null ? null : bucket.toInstant(),
+                  handler.add(row.getString("key"), row.getString("part"), bucket == null ? null : bucket.toInstant(),
                       row.getLong("hw"), row.getLong("ingress"), row.getLong("egress"), row.getLong("pushes"), row.getLong("pulls"));
                 } catch (RuntimeException e) {
                   // Thrown here it would reach no one and leave the report (and its connection) hanging.
@@ -96,6 +134,10 @@ public final class Reports {
         from usage_daily
       ) as usage
       where at < $2 and """ + IN_SCOPES.formatted("scope");
+
+  /** The outermost scopes only: every namespace ($4), or exactly the roots asked for ($3). */
+  private static final String OUTERMOST_SCOPES = "select scope as key, scope as part, at, hw, ingress, egress, pushes, pulls from ("
+      + SCOPE_ROWS + ") as rows where ($4 and strpos(scope, '/') = 0) or scope = any($3::text[])";
 
   /**
    * A repository is a scope the ledger has seen as one: linked a blob, listed a manifest or metered
