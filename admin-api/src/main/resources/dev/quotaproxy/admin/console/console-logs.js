@@ -1,17 +1,25 @@
 // The console's log panels: the audit log of admin changes (paged, newest first) and webhook deliveries,
 // a panel that says "not available" where this proxy does not serve them (GET /api/v1/webhooks/deliveries
 // answers 404).
-import { $, api, element, limitText, message, optional } from '/console/console-api.js';
+import { $, api, element, exactDuration, limitText, message, optional } from '/console/console-api.js';
 
 export const AUDIT_PAGE = 15;
 const BYTE_FIELDS = new Set(['storage_hard', 'storage_soft', 'egress', 'hard_storage']);
 
-// What changed: the fields of one side that differ from the other, sizes in binary units.
+// What changed: the fields of one side that differ from the other, sizes in binary units, windows as
+// durations, the write ratio (a fraction in the log) as a percentage.
 function describe(side, other) {
-  if (side == null) return '';
+  if (side == null) return '(none)';
   return Object.keys(side).filter((key) => other == null || JSON.stringify(side[key]) !== JSON.stringify(other[key]))
-    .map((key) => key + ' ' + (BYTE_FIELDS.has(key) && typeof side[key] === 'number' ? limitText(side[key]) : JSON.stringify(side[key])))
-    .join(', ');
+    .map((key) => key + ' ' + shown(key, side[key])).join(', ');
+}
+
+function shown(key, value) {
+  if (typeof value !== 'number') return JSON.stringify(value);
+  if (BYTE_FIELDS.has(key)) return limitText(value);
+  if (key.endsWith('_seconds')) return exactDuration(value);
+  if (key === 'write_ratio') return Math.round(value * 100) + '%';
+  return String(value);
 }
 
 function tableRow(cells) {

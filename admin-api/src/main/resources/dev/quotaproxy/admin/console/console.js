@@ -58,7 +58,8 @@ function scopeRow(scope, unlimitedScale) {
   const soft = scope.limits.storage_soft;
   const taken = scope.used + scope.reserved;
   const limited = hard >= 0;
-  const scale = limited ? Math.max(hard, taken, soft, 1) : unlimitedScale;
+  // Room past the hard mark, so a scope at or over its limit shows it (the bar's end is no mark).
+  const scale = limited ? Math.max(hard, taken, soft, 1) * 1.05 : unlimitedScale;
   const at = (bytes) => Math.min(100, (bytes / scale) * 100) + '%';
   const close = closeness(scope);
 
@@ -205,7 +206,7 @@ const systemPanel = {
     const yesNo = (value) => (value == null ? 'unknown' : value ? 'yes' : 'no');
     $('system-state').replaceChildren(
       ...fact('Read-only', readOnly.in_force ? 'yes: pushes are refused' : readOnly.in_force == null ? 'unknown' : 'no', readOnly.in_force),
-      ...fact('  computed, forced', yesNo(readOnly.computed) + ', ' + yesNo(readOnly.forced)),
+      ...fact('Read-only computed, forced', yesNo(readOnly.computed) + ', ' + yesNo(readOnly.forced)),
       ...fact('Usage', usage == null ? 'unknown (the quota store cannot be reached)'
         : humanBytes(usage.used) + (usage.reserved ? ' + ' + humanBytes(usage.reserved) + ' reserved' : '') + ' of '
           + limitText(system.hard_storage) + (usage.ratio == null ? '' : ' (' + percent(usage.ratio) + ')')),

@@ -148,8 +148,13 @@ public final class HeadlessChromium implements AutoCloseable {
     }
   }
 
+  /** The whole page, not only the window: the page's own size, as far down as it goes. */
   public void screenshot(Path file) throws Exception {
-    String png = send("Page.captureScreenshot", new JsonObject().put("format", "png")).getString("data");
+    JsonObject size = send("Page.getLayoutMetrics", new JsonObject()).getJsonObject("cssContentSize");
+    JsonObject clip = new JsonObject().put("x", 0).put("y", 0).put("width", size.getDouble("width"))
+        .put("height", size.getDouble("height")).put("scale", 1);
+    String png = send("Page.captureScreenshot", new JsonObject().put("format", "png").put("captureBeyondViewport", true)
+        .put("clip", clip)).getString("data");
     Files.write(file, Base64.getDecoder().decode(png));
   }
 
