@@ -186,6 +186,40 @@ class AdminConsoleTest {
   }
 
   @Test
+  void theSystemFormChangesWhatItWasChangedAndTheAuditLogPages() throws Exception {
+    for (int i = 1; i <= 16; i++) {
+      put("paged", new JsonObject().put("storage_hard", i * KiB));
+    }
+    try (HeadlessChromium chromium = HeadlessChromium.start()) {
+      chromium.open(admin + "/console#token=" + ADMIN);
+      chromium.waitFor("document.body.dataset.state === 'rendered'", WAIT);
+      long total = new JsonObject(chromium.attribute("#audit", "data-rendered")).getLong("total");
+      assertThat(chromium.text("#audit-range")).isEqualTo("1-15 of " + total + ", newest first");
+      assertThat(chromium.text("#audit tbody tr")).contains("paged").contains("storage_hard 16.0 KiB");
+      chromium.click("#audit-older");
+      chromium.waitFor("JSON.parse(document.getElementById('audit').dataset.rendered).offset === 15", WAIT);
+      assertThat(chromium.text("#audit-range")).startsWith("16-");
+      assertThat(chromium.text("#audit tbody tr")).contains("paged").contains("storage_hard 1.0 KiB");
+
+      chromium.type("#system-write_ratio", "101%");
+      chromium.click("#system-save");
+      chromium.waitFor("document.getElementById('system-form').dataset.state === 'error'", WAIT);
+      assertThat(chromium.text("#system-message")).isEqualTo("write_ratio must be at most 100%");
+
+      chromium.type("#system-write_ratio", "95%");
+      chromium.click("#system-save");
+      chromium.waitFor("document.getElementById('system-form').dataset.state === 'saved'", WAIT);
+      assertThat(chromium.text("#system-message")).isEqualTo("Saved: write_ratio.");
+      chromium.waitFor("document.getElementById('system-state').textContent.includes('Write ratio95%')", WAIT);
+      JsonObject system = new JsonObject(send("GET", "/api/v1/system", ADMIN, null).body());
+      assertThat(system.getString("write_ratio")).isEqualTo("95%");
+      assertThat(system.getLong("hard_storage")).as("only what was changed is sent").isEqualTo(-1);
+    } finally {
+      send("PUT", "/api/v1/system", ADMIN, new JsonObject().put("write_ratio", "100%"));
+    }
+  }
+
+  @Test
   void aWrongTokenSaysSoInsteadOfShowingEmptyPanels() throws Exception {
     try (HeadlessChromium chromium = HeadlessChromium.start()) {
       chromium.open(admin + "/console#token=wrong-token-0123456789");
