@@ -44,6 +44,7 @@ import org.junit.jupiter.api.Test;
 class AdminConsoleTest {
   private static final int KiB = 1024;
   private static final String ADMIN = "ops-token-0123456789";
+  private static final String VIEWER = "formed-view-token-0123456789";
   private static final Duration WAIT = Duration.ofSeconds(20);
 
   static RealRegistry registry;
@@ -68,7 +69,8 @@ class AdminConsoleTest {
         admin:
           tokens:
             ops: {token: "%s", role: admin}
-        """.formatted(ADMIN));
+            formed-view: {token: "%s", role: viewer, scopes: "formed"}
+        """.formatted(ADMIN, VIEWER));
     int port = freePort();
     int adminPort = freePort();
     ProxyConfig proxyConfig = ProxyConfig.load(List.of("--config", config.toString(), "--upstream", registry.url(), "--host", "127.0.0.1",
@@ -225,6 +227,18 @@ class AdminConsoleTest {
       chromium.open(admin + "/console#token=wrong-token-0123456789");
       chromium.waitFor("document.body.dataset.state === 'error'", WAIT);
       assertThat(chromium.text("#status")).isEqualTo("Could not load scopes, system, audit, deliveries: the bearer token is not valid");
+    }
+  }
+
+  @Test
+  void aViewerSeesItsScopesOnlyAndIsToldTheRestNeedsAnAdminToken() throws Exception {
+    assertThat(pushed(() -> client.pushBlob("formed/viewed", randomBytes(KiB))).status()).isEqualTo(201);
+    try (HeadlessChromium chromium = HeadlessChromium.start()) {
+      chromium.open(admin + "/console#token=" + VIEWER);
+      chromium.waitFor("document.body.dataset.state === 'error'", WAIT);
+      assertThat(order(chromium)).isNotEmpty().allMatch(scope -> scope.equals("formed") || scope.toString().startsWith("formed/"));
+      assertThat(chromium.text("#status")).contains("Could not load system: ").contains("Could not load audit: ")
+          .contains("needs an admin token");
     }
   }
 

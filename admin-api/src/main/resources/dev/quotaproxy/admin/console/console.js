@@ -5,9 +5,8 @@
 //
 // Where things plug in: a panel is an entry of PANELS (its load() fills it; the log panels are in
 // console-logs.js, and optional() in console-api.js turns an endpoint this proxy does not serve, a 404,
-// into "not available"); a field of the limits form is an
-// entry of LIMIT_FIELDS (sent in the PUT /api/v1/limits body, or by its own save() when another endpoint
-// owns it, as a group share would).
+// into "not available"); a field of the limits form is an entry of LIMIT_FIELDS (sent in the
+// PUT /api/v1/limits body, or by its own save() when another endpoint owns it, as a group share would).
 //
 // For the browser tests: <body data-state> ends "rendered" or "error"; #scopes carries data-rendered (the
 // order drawn), each form data-state (idle, saving, saved, error), each optional panel data-state.
