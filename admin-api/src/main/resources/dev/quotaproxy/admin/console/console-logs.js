@@ -44,6 +44,12 @@ export const auditPanel = {
   },
 };
 
+// The fields of GET /api/v1/webhooks/deliveries (branch webhooks): the state with the receiver's last answer.
+function state(delivery) {
+  return delivery.state + (delivery.last_status != null ? ' (HTTP ' + delivery.last_status + ')' : '')
+    + (delivery.last_error ? ': ' + delivery.last_error : '');
+}
+
 export const deliveriesPanel = {
   id: 'deliveries-panel',
   async load() {
@@ -54,7 +60,7 @@ export const deliveriesPanel = {
       return null;
     }
     $('deliveries').tBodies[0].replaceChildren(...page.deliveries.map((d) => tableRow([[d.occurred_at], [d.type], [d.scope],
-      [d.endpoint || d.url], [d.state], [String(d.attempts)]])));
+      [d.endpoint || d.url], [state(d)], [String(d.attempts)]])));
     message('deliveries-message', page.total === 0 ? 'No deliveries yet.' : page.deliveries.length + ' of ' + page.total + ', newest first');
     $('deliveries-panel').dataset.state = 'rendered';
     return null;
