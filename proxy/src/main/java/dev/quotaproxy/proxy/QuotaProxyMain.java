@@ -3,6 +3,7 @@ package dev.quotaproxy.proxy;
 import dev.quotaproxy.admin.AdminApi;
 import dev.quotaproxy.admin.AdminRoutes;
 import dev.quotaproxy.admin.AdminTokens;
+import dev.quotaproxy.admin.console.ConsoleRoutes;
 import dev.quotaproxy.admin.QuotaControl;
 import dev.quotaproxy.admin.limits.LimitsRoutes;
 import dev.quotaproxy.admin.limits.SystemRoutes;
@@ -296,6 +297,7 @@ public final class QuotaProxyMain {
       parts.add(new SystemRoutes(deps.limits(), deps.quota()));
       parts.add(new ReportRoutes(deps.vertx(), deps.reportPool()));
       parts.add(new WebhookRoutes(new DeliveryLog(deps.ledgerPool())));
+      parts.add(new ConsoleRoutes());
     }
     return parts;
   }
