@@ -13,6 +13,7 @@ import dev.quotaproxy.proxy.support.HeadlessChromium;
 import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.Skopeo;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -185,6 +186,53 @@ class AdminConsoleTest {
     }
     JsonObject limits = new JsonObject(send("GET", "/api/v1/limits?scope=misformed", ADMIN, null).body());
     assertThat(limits.getValue("updated_by")).as("nothing recorded").isNull();
+  }
+
+  @Test
+  void sharesSetInTheFormGoToTheGroupsAndOneOverAHundredPercentIsShownInPlace() throws Exception {
+    try (HeadlessChromium chromium = HeadlessChromium.start()) {
+      chromium.open(admin + "/console#token=" + ADMIN);
+      chromium.waitFor("document.body.dataset.state === 'rendered'", WAIT);
+      chromium.type("#limit-scope", "shared");
+      chromium.type("#limit-storage_hard", "1GiB");
+      chromium.type("#limit-shares", "uni: 60%, corp: 40%");
+      chromium.click("#limit-save");
+      chromium.waitFor("document.getElementById('limits-form').dataset.state === 'saved'", WAIT);
+      assertThat(share("uni", "shared")).isEqualTo(60);
+      assertThat(share("corp", "shared")).isEqualTo(40);
+
+      // 20% moved from uni to corp: the lowered share goes first, so the sum never passes 100% on the way.
+      chromium.type("#limit-shares", "corp: 60%, uni: 40%");
+      chromium.click("#limit-save");
+      chromium.waitFor("document.getElementById('limits-form').dataset.state === 'saved'", WAIT);
+      assertThat(share("uni", "shared")).isEqualTo(40);
+      assertThat(share("corp", "shared")).isEqualTo(60);
+
+      chromium.type("#limit-shares", "corp: 70%");
+      chromium.click("#limit-save");
+      chromium.waitFor("document.getElementById('limits-form').dataset.state === 'error'", WAIT);
+      assertThat(chromium.text("#limits-message")).contains("shared").contains("110");
+      assertThat(share("corp", "shared")).as("nothing recorded").isEqualTo(60);
+
+      // "-" takes the scope out of that group; the group the text leaves out keeps its share.
+      assertThat(send("PUT", "/api/v1/groups/uni", ADMIN,
+          new JsonObject().put("scopes", new JsonArray().add("shared").add("other")).put("shares", new JsonObject().put("shared", 40)))
+          .statusCode()).isEqualTo(200);
+      chromium.type("#limit-shares", "uni: -");
+      chromium.click("#limit-save");
+      chromium.waitFor("document.getElementById('limits-form').dataset.state === 'saved'", WAIT);
+      JsonObject uni = new JsonObject(send("GET", "/api/v1/groups/uni", ADMIN, null).body());
+      assertThat(uni.getJsonArray("scopes")).containsExactly("other");
+      assertThat(uni.getJsonObject("shares", new JsonObject()).containsKey("shared")).isFalse();
+      assertThat(share("corp", "shared")).isEqualTo(60);
+      chromium.click(".scope[data-scope=\"shared\"]");
+      chromium.waitFor("document.getElementById('limit-shares').value === 'corp: 60%'", WAIT);
+    }
+  }
+
+  private int share(String group, String scope) throws Exception {
+    JsonObject shares = new JsonObject(send("GET", "/api/v1/groups/" + group, ADMIN, null).body()).getJsonObject("shares");
+    return ((Number) shares.getValue(scope)).intValue();
   }
 
   @Test

@@ -26,7 +26,7 @@ public final class ConsoleRoutes implements AdminRoutes {
   public void plain(Router router) {
     router.get("/console").handler(ctx -> StaticPage.send(ctx, HERE + "console.html", HTML, "no-cache"));
     // ES modules, loaded as they are: no build step.
-    for (String script : List.of("console.js", "console-api.js", "console-logs.js")) {
+    for (String script : List.of("console.js", "console-api.js", "console-logs.js", "console-shares.js")) {
       router.get("/console/" + script).handler(ctx -> StaticPage.send(ctx, HERE + script, SCRIPT, "no-cache"));
     }
     router.get("/console/console.css").handler(ctx -> StaticPage.send(ctx, HERE + "console.css", CSS, "no-cache"));

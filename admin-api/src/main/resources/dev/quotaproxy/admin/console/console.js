@@ -12,6 +12,7 @@
 // order drawn), each form data-state (idle, saving, saved, error), each optional panel data-state.
 import { $, api, element, exactDuration, exactSize, humanBytes, limitText, message, percent } from '/console/console-api.js';
 import { AUDIT_PAGE, auditPanel, deliveriesPanel } from '/console/console-logs.js';
+import { loadGroups, saveShares, sharesText } from '/console/console-shares.js';
 
 const SCOPE_PAGE = 1000; // the API's largest page
 const MAX_SCOPE_PAGES = 20;
@@ -99,7 +100,7 @@ function mark(kind, left, title) {
 const scopesPanel = {
   id: 'scopes-panel',
   async load() {
-    const { scopes, total } = await allScopes();
+    const [{ scopes, total }] = await Promise.all([allScopes(), loadGroups()]);
     scopes.sort(byCloseness);
     const unlimitedScale = Math.max(1, ...scopes.filter((s) => closeness(s) == null).map((s) => s.used + s.reserved));
     $('scopes').replaceChildren(...scopes.map((scope) => scopeRow(scope, unlimitedScale)));
@@ -111,13 +112,14 @@ const scopesPanel = {
 
 // ---- the limits form -------------------------------------------------------------------------
 
-// One entry per field; value(limits) fills it from a scope's limits. An entry with save(scope, text)
+// One entry per field; value(limits, scope) fills it from a scope's limits. An entry with save(scope, text)
 // is not part of the limits body: it is sent by itself once the limits are set.
 const LIMIT_FIELDS = [
   { name: 'storage_hard', label: 'Hard storage', placeholder: '10GiB', value: (l) => exactSize(l.storage_hard) },
   { name: 'storage_soft', label: 'Soft storage', placeholder: '80% or 8GiB', value: (l) => exactSize(l.storage_soft) },
   { name: 'egress', label: 'Egress per window', placeholder: '50GiB', value: (l) => exactSize(l.egress) },
   { name: 'egress_window', label: 'Egress window', placeholder: '1d (default 1h)', value: (l) => (l.egress >= 0 ? exactDuration(l.egress_window_seconds) : '') },
+  { name: 'shares', label: 'Shares in groups', placeholder: 'uni: 60%, corp: 40%', value: (l, scope) => sharesText(scope), save: saveShares },
 ];
 
 function buildLimitFields() {
@@ -134,7 +136,7 @@ function buildLimitFields() {
 
 function editScope(scope) {
   $('limit-scope').value = scope.scope;
-  for (const field of LIMIT_FIELDS) $('limit-' + field.name).value = field.value(scope.limits);
+  for (const field of LIMIT_FIELDS) $('limit-' + field.name).value = field.value(scope.limits, scope.scope);
   document.querySelectorAll('.scope.selected').forEach((row) => row.classList.remove('selected'));
   document.querySelectorAll('.scope').forEach((row) => row.classList.toggle('selected', row.dataset.scope === scope.scope));
   message('limits-message', '');
