@@ -29,6 +29,8 @@ import java.util.List;
  *                                   an id released whole, settled or committed, whose reserves grant nothing
  * qp:{T}:res_expiry           ZSET  reservation id -> expiry (tombstones' too), epoch ms of the Redis clock
  * qp:{T}:present:S            HASH  digest -> number of repositories under S holding the blob
+ * qp:{T}:links:R              SET   digests repository R itself links (blobs and manifests): whether R holds a
+ *                                   blob, which present:R cannot say when R is also a scope of other repositories
  * qp:{T}:manifests:R          SET   manifest digests committed to R
  * qp:{T}:refs:R:M             SET   digests manifest M of R references (layers, config, child manifests)
  * qp:{T}:refcount:R           HASH  digest -> number of manifests of R referencing it
@@ -46,7 +48,8 @@ import java.util.List;
  *                                   upload) sent to the registry and not yet charged; see intend_commit.lua
  * qp:{T}:freed                ZSET  "R digest" -> when a drop took the digest out of R's usage (Redis clock ms),
  *                                   kept an hour: a commit settled late from an intent is skipped when freed since
- * qp:{T}:epoch                STRING the ledger epoch T's state was last made from (absent: unknown)
+ * qp:{T}:epoch:2              STRING the ledger epoch T's state was last made from (absent: unknown); the 2 is the
+ *                                   layout of that state (see {@link #STATE_LAYOUT})
  * qp:{T}:restoring            STRING held by the one process restoring T from the ledger
  * qp:{T}:recovering           STRING present for a second after T was restored (new grants wait, see common.lua)
  * qp:{T}:events               STREAM every committed change of T, in order, for the ledger
@@ -76,6 +79,13 @@ public final class QuotaKeys {
    * data): namespaces restored meanwhile make new grants wait, as those the ledger knows always do.
    */
   public static final String LOST = "qp:lost";
+  /**
+   * The layout of a namespace's state in Redis, part of its marker's name ({@link #epoch}). A new layout
+   * changes the name: the marker of state written in an older one is then not found, so each namespace is
+   * restored from the ledger in the new layout on its first decision. 2: with links:R (a repository's own
+   * blobs, apart from the counts of a scope of the same name); before, qp:{T}:epoch.
+   */
+  public static final int STATE_LAYOUT = 2;
 
   /** The members of {@link #NAMESPACES}: the namespaces, and the census token if the set is complete. */
   public record Namespaces(List<String> names, String census) {
@@ -157,13 +167,18 @@ public final class QuotaKeys {
     return prefix + "commits";
   }
 
-  /** A SCAN pattern for every key of a kind in the namespace: {@code kind} is present, manifests, refs or refcount. */
+  /** A SCAN pattern for every key of a kind in the namespace: {@code kind} is present, links, manifests, refs or refcount. */
   public String every(String kind) {
     return prefix + kind + ":*";
   }
 
   /** Present while the namespace's state is the one the ledger knows (see common.lua, Known state). */
   public String epoch() {
+    return prefix + "epoch:" + STATE_LAYOUT;
+  }
+
+  /** The marker of state written in an earlier layout: a restore deletes it (see {@link #STATE_LAYOUT}). */
+  public String legacyEpoch() {
     return prefix + "epoch";
   }
 
@@ -201,6 +216,11 @@ public final class QuotaKeys {
 
   public String present(String scope) {
     return prefix + "present:" + scope;
+  }
+
+  /** The digests the repository itself links (see common.lua, add_blob). */
+  public String links(String repository) {
+    return prefix + "links:" + repository;
   }
 
   public String manifests(String repository) {

@@ -17,11 +17,14 @@ import java.util.regex.Pattern;
 public enum RedisKeyFamily {
   USED("qp:{T}:used", Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER), SIZES("qp:{T}:sizes", Source.LEDGER,
       "RedisRestore, from the ledger's snapshot",
-      Noticed.MARKER), PRESENT("qp:{T}:present:S", Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER), MANIFESTS(
-          "qp:{T}:manifests:R", Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER), REFERENCES("qp:{T}:refs:R:M",
-              Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER), REFERENCE_COUNTS("qp:{T}:refcount:R",
-                  Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER), LIMITS("qp:{T}:limits", Source.LEDGER,
-                      "LimitsSync.syncNamespace as part of the namespace's restore, and every limits sync (10 s)", Noticed.MARKER),
+      Noticed.MARKER), PRESENT("qp:{T}:present:S", Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER), LINKS(
+          "qp:{T}:links:R",
+          Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER), MANIFESTS(
+              "qp:{T}:manifests:R", Source.LEDGER, "RedisRestore, from the ledger's snapshot",
+              Noticed.MARKER), REFERENCES("qp:{T}:refs:R:M",
+                  Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER), REFERENCE_COUNTS("qp:{T}:refcount:R",
+                      Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER), LIMITS("qp:{T}:limits", Source.LEDGER,
+                          "LimitsSync.syncNamespace as part of the namespace's restore, and every limits sync (10 s)", Noticed.MARKER),
   /** Bytes held by requests in flight and by open upload sessions. */
   RESERVED("qp:{T}:reserved", Source.PROXIES,
       "requests' reservations are re-created by the proxies that hold them (LiveReservations, RequestLeases.keep), "
@@ -48,8 +51,9 @@ public enum RedisKeyFamily {
                                   "not rebuilt: hourly counters written for operators, never read back; the ledger keeps traffic from the events",
                                   Noticed.NOT_NEEDED), EGRESS("qp:{T}:egress:S", Source.RECOMPUTED,
                                       "not rebuilt: the current egress window starts over (at most one window's limit more egress)",
-                                      Noticed.NOT_NEEDED), MARKER("qp:{T}:epoch", Source.LEDGER,
-                                          "set last by every restore: its absence is what makes a namespace unknown",
+                                      Noticed.NOT_NEEDED), MARKER("qp:{T}:epoch:2", Source.LEDGER,
+                                          "set last by every restore: its absence is what makes a namespace unknown (the 2 is the state's layout: "
+                                              + "a restore deletes the marker of an older one, qp:{T}:epoch)",
                                           Noticed.MARKER), RESTORING("qp:{T}:restoring", Source.RECOMPUTED,
                                               "a lock with a TTL, taken again by the next restore",
                                               Noticed.NOT_NEEDED), NAMESPACES("qp:namespaces", Source.LEDGER,

@@ -187,7 +187,9 @@ public final class RedisQuotaStore implements QuotaStore {
       ScopePath path = new ScopePath(client, repository, user);
       List<String> args = List.of(orNone(requestId), orNone(sessionId), blob.digest(), Long.toString(blob.size()),
           Long.toString(reservationTtlMillis), since);
-      return gate.write(path.namespace, () -> path.run(LuaScripts.COMMIT_BLOB, path.presentKeys(), List.of(path.keys.freed()), args))
+      return gate
+          .write(path.namespace,
+              () -> path.run(LuaScripts.COMMIT_BLOB, path.presentKeys(), List.of(path.keys.freed(), path.keys.links(repository)), args))
           .map(path::commit)
           .onComplete(v -> recorded(requestId, v.succeeded())).onComplete(v -> ended(requestId));
     });
@@ -223,7 +225,8 @@ public final class RedisQuotaStore implements QuotaStore {
     return client.guarded("drop_blob", () -> {
       ScopePath path = new ScopePath(client, repository, user);
       // The repository's manifests decide whether the registry's garbage collection keeps the blob.
-      List<String> manifestKeys = List.of(path.keys.manifests(repository), path.keys.referenceCounts(repository), path.keys.freed());
+      List<String> manifestKeys = List.of(path.keys.manifests(repository), path.keys.referenceCounts(repository), path.keys.freed(),
+          path.keys.links(repository));
       return gate
           .write(path.namespace, () -> path.run(LuaScripts.DROP_BLOB, path.presentKeys(), manifestKeys, List.of(digest, orNone(requestId))))
           .map(path::change).onComplete(v -> recorded(requestId, v.succeeded()))

@@ -72,10 +72,10 @@ final class ScopePath {
     return keys.egressKeys(scopes);
   }
 
-  /** The extra keys of the manifest scripts: manifests:R, refs:R:M, refcount:R, freed. */
+  /** The extra keys of the manifest scripts: manifests:R, refs:R:M, refcount:R, freed, links:R. */
   List<String> manifestKeys(String manifestDigest) {
     return List.of(keys.manifests(repository), keys.references(repository, manifestDigest), keys.referenceCounts(repository),
-        keys.freed());
+        keys.freed(), keys.links(repository));
   }
 
   /** The common layout of common.lua: namespace keys, one key per scope, then the operation's own keys and arguments. */

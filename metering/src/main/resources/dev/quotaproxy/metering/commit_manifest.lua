@@ -1,5 +1,5 @@
 -- commit_manifest: the registry accepted a manifest; it and its references become used where absent.
--- KEYS    common layout; SCOPE_KEYS are present:S; then manifests:R, refs:R:M, refcount:R, freed (see common.lua)
+-- KEYS    common layout; SCOPE_KEYS are present:S; then manifests:R, refs:R:M, refcount:R, freed, links:R (see common.lua)
 -- ARGV    common layout, then: request id, manifest digest, manifest size, TTL ms, for a commit settled late from
 --         an intent when its request ended (ms; '' otherwise), and digest, size pairs of the blobs it references
 --         (a repeated digest counts once)
@@ -15,7 +15,7 @@
 local MANIFESTS, REFS, REFCOUNT = KEYS[EXTRA_KEYS + 1], KEYS[EXTRA_KEYS + 2], KEYS[EXTRA_KEYS + 3]
 local request, manifest, size = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], tonumber(ARGV[EXTRA_ARGV + 3])
 local ttl = tonumber(ARGV[EXTRA_ARGV + 4])
-local FREED = KEYS[EXTRA_KEYS + 4]
+local FREED, LINKS = KEYS[EXTRA_KEYS + 4], KEYS[EXTRA_KEYS + 5]
 if not known() then
   return UNKNOWN
 end
@@ -26,14 +26,14 @@ if freed_since(FREED, manifest, ARGV[EXTRA_ARGV + 5]) then
   retire(request, now + ttl)
   return path_states({ 1, 0 })
 end
-local charged = add_blob(manifest, size)
+local charged = add_blob(manifest, size, LINKS)
 local references, seen = {}, {}
 for j = EXTRA_ARGV + 6, #ARGV - 1, 2 do
   local digest = ARGV[j]
   if not seen[digest] then
     seen[digest] = true
     references[#references + 1] = digest
-    add_blob(digest, tonumber(ARGV[j + 1]))
+    add_blob(digest, tonumber(ARGV[j + 1]), LINKS)
   end
 end
 

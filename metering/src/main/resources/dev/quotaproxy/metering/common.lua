@@ -300,11 +300,15 @@ end
 -- claim any size; the first commit's was counted or asked of the registry): `size` is recorded only for
 -- a digest without one. Each scope counts the repositories under it holding the blob and pays its size
 -- only when that count goes from 0 to 1: a blob costs a scope once, however many of its repositories hold it.
-local function add_blob(digest, size)
+-- `links` (links:R) is the set of digests the repository itself links. It, not the count in present:R, says
+-- whether the repository holds the blob: a repository may be named like the scope of others (acme/app and
+-- acme/app/sub), and a blob acme/app/sub holds is counted in present:acme/app without acme/app holding it.
+-- Every link is an event (blob_added, with no scopes when it charges none), so the ledger has every link.
+local function add_blob(digest, size, links)
   if redis.call('HSETNX', SIZES, digest, int(size)) == 0 then
     size = num(redis.call('HGET', SIZES, digest), size)
   end
-  if redis.call('HEXISTS', SCOPE_KEYS[SCOPE_COUNT], digest) == 1 then
+  if redis.call('SADD', links, digest) == 0 then
     return size
   end
   local charged = {}
@@ -336,9 +340,10 @@ local function freed_since(freed, digest, since)
   return at ~= nil and at >= since
 end
 
--- Takes a blob out of the path's scopes; `freed` (see above) records when it left the repository.
-local function remove_blob(digest, freed)
-  if redis.call('HEXISTS', SCOPE_KEYS[SCOPE_COUNT], digest) == 0 then
+-- Takes a blob out of the path's scopes; `freed` (see above) records when it left the repository, and
+-- `links` (see add_blob) is the set of what the repository links: a blob it does not link changes nothing.
+local function remove_blob(digest, freed, links)
+  if redis.call('SREM', links, digest) == 0 then
     return
   end
   local now = now_ms()

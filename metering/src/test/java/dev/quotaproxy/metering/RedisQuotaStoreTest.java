@@ -133,11 +133,11 @@ class RedisQuotaStoreTest {
     try {
       await(recovering.store().reserveBytes(APP, "u1", null, 10, 10));
       await(recovering.store().commitBlob(APP, "u1", null, blob("a", 10), "alice"));
-      redis.command(Request.cmd(Command.DEL).arg("qp:{acme}:epoch"));
+      redis.command(Request.cmd(Command.DEL).arg("qp:{acme}:epoch:2"));
       await(recovering.store().dropBlob(APP, "sha256:a", "alice"));
 
       assertThat(recovered).containsExactly("acme", "acme");
-      assertThat(redis.command(Request.cmd(Command.GET).arg("qp:{acme}:epoch")).toString()).isEqualTo("epoch-1");
+      assertThat(redis.command(Request.cmd(Command.GET).arg("qp:{acme}:epoch:2")).toString()).isEqualTo("epoch-1");
       assertThat(used(APP)).isZero();
     } finally {
       await(recovering.close());
@@ -375,6 +375,58 @@ class RedisQuotaStoreTest {
 
     assertThat(used("acme")).isEqualTo(100);
     assertThat(used(WEB)).isEqualTo(100);
+  }
+
+  // --- a repository named like the scope of another (acme/app and acme/app/sub) -----------------
+  // The scope acme/app pays once for what any repository under it holds; the repository acme/app holds
+  // only what it links itself. Mixing the two let a blob linked in acme/app go unrecorded, and then
+  // freed while the registry still held it.
+
+  @Test
+  void aRepositoryNamedLikeTheScopeOfAnotherIsChargedForWhatItHoldsItself() {
+    commit("acme/app/sub", blob("a", 100));
+    commit("acme/app", blob("a", 100));
+
+    await(store.dropBlob("acme/app/sub", "sha256:a", "tester"));
+
+    assertThat(used("acme/app")).as("acme/app still links the blob").isEqualTo(100);
+    assertThat(used("acme")).isEqualTo(100);
+    assertThat(used("acme/app/sub")).isZero();
+    assertThat(events("acme")).extracting(e -> e.get("type") + " " + e.get("repo") + " " + e.getOrDefault("scopes", "")).containsExactly(
+        "blob_added acme/app/sub acme,acme/app,acme/app/sub",
+        "blob_added acme/app ",
+        "blob_removed acme/app/sub acme/app/sub");
+
+    await(store.dropBlob("acme/app", "sha256:a", "tester"));
+    assertThat(used("acme/app")).isZero();
+    assertThat(used("acme")).isZero();
+  }
+
+  @Test
+  void droppingABlobOnlyARepositoryUnderTheRepositoryHoldsChangesNothing() {
+    commit("acme/app/sub", blob("a", 100));
+
+    await(store.dropBlob("acme/app", "sha256:a", "tester"));
+    await(store.dropManifest("acme/app", "sha256:a", "tester"));
+
+    assertThat(used("acme")).isEqualTo(100);
+    assertThat(used("acme/app")).isEqualTo(100);
+    assertThat(used("acme/app/sub")).isEqualTo(100);
+    assertThat(events("acme")).extracting(e -> e.get("type")).containsExactly("blob_added");
+  }
+
+  @Test
+  void aManifestCommittedToBothRepositoriesStaysChargedWhileEitherHoldsIt() {
+    await(store.commitManifest("acme/app/sub", "r1", blob("m", 50), List.of(blob("a", 300)), "tester"));
+    await(store.commitManifest("acme/app", "r2", blob("m", 50), List.of(blob("a", 300)), "tester"));
+
+    await(store.dropManifest("acme/app/sub", "sha256:m", "tester"));
+
+    assertThat(used("acme/app")).isEqualTo(350);
+    assertThat(used("acme/app/sub")).isZero();
+    await(store.dropManifest("acme/app", "sha256:m", "tester"));
+    assertThat(used("acme")).isZero();
+    assertThat(used("acme/app")).isZero();
   }
 
   // --- reservations ----------------------------------------------------------------------------

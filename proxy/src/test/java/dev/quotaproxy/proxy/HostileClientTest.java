@@ -750,6 +750,36 @@ class HostileClientTest {
     soft.assertAll();
   }
 
+  /**
+   * 16. A repository may be named like the scope of another (acme/app and acme/app/sub, both valid). A
+   * blob pushed to acme/app/sub, then to acme/app (uploaded or mounted), then deleted from acme/app/sub
+   * is still held by acme/app: were the second link taken for "already held", each round would leave a
+   * blob in the registry that nothing charges, past any limit.
+   */
+  @Test
+  @Order(16)
+  void aRepositoryNamedLikeAnothersScopeCannotHoldBlobsNothingCharges() throws Exception {
+    start(hardLimit("acme", "3MiB"));
+    SoftAssertions soft = new SoftAssertions();
+    int stored = 0;
+    for (int round = 0; round < 5; round++) {
+      byte[] blob = randomBytes(MiB);
+      if (client.pushBlob("acme/app/sub", blob).status() != 201) {
+        break;
+      }
+      // Uploaded once (its bytes are reserved in acme until the digest is known), mounted after.
+      Reply linked = round == 0 ? client.pushBlob("acme/app", blob) : client.mount("acme/app", digest(blob), "acme/app/sub");
+      soft.assertThat(linked.status()).as("round %d: link in acme/app", round).isEqualTo(201);
+      soft.assertThat(client.delete("/v2/acme/app/sub/blobs/" + digest(blob)).status()).as("round %d: delete from acme/app/sub", round)
+          .isEqualTo(202);
+      stored++;
+    }
+    soft.assertThat(stored).as("blobs acme/app holds when the limit refuses the next").isEqualTo(3);
+    soft.assertThat(harness.scope(proxy.store(), "acme/app").used()).isEqualTo(3L * MiB);
+    soft.check(() -> invariant().check());
+    soft.assertAll();
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Helpers
 

@@ -391,6 +391,50 @@ class RedisLossTest {
     assertThat(await(proxy.store().scope("acme")).limits().storageHard()).as("its limits too").isEqualTo(4 * 1024 * KiB);
   }
 
+  /** What a repository links itself (links:R) comes back from the ledger apart from its scope's counts. */
+  @Test
+  void aRepositoryNamedLikeAnothersScopeStillHoldsItsBlobsAfterARestore() throws Exception {
+    byte[] blob = randomBytes(300 * KiB);
+    assertThat(proxy.client().pushBlob("acme/app/sub", blob).status()).isEqualTo(201);
+    assertThat(proxy.client().pushBlob("acme/app", blob).status()).isEqualTo(201);
+    drainFeed();
+    proxy.harness().redis().flushAll();
+    await(proxy.configured().refresh());
+
+    assertThat(proxy.client().delete("/v2/acme/app/sub/blobs/" + digest(blob)).status()).isEqualTo(202);
+    drainFeed();
+
+    assertThat(members(QuotaKeys.of("acme").links("acme/app"))).containsExactly(digest(blob));
+    assertLedgerRedisAndRegistryAgree("acme", "acme/app", "acme/app/sub");
+    assertThat(await(proxy.store().scope("acme/app")).used()).isEqualTo(300 * KiB);
+  }
+
+  /**
+   * State written in the layout before links:R (its marker qp:{T}:epoch) is not taken for known: the first
+   * decision restores the namespace from the ledger in the current layout, and the old marker goes.
+   */
+  @Test
+  void stateInAnEarlierLayoutIsRestoredFromTheLedgerOnTheFirstDecision() throws Exception {
+    byte[] blob = randomBytes(300 * KiB);
+    assertThat(proxy.client().pushBlob("acme/app/sub", blob).status()).isEqualTo(201);
+    assertThat(proxy.client().pushBlob("acme/app", blob).status()).isEqualTo(201);
+    drainFeed();
+    QuotaKeys keys = QuotaKeys.of("acme");
+    // As the earlier layout left it: the same counts and usage, no links, the marker under its old name.
+    proxy.harness().redis().command(Request.cmd(Command.RENAME).arg(keys.epoch()).arg(keys.legacyEpoch()));
+    for (Response key : proxy.harness().redis().command(Request.cmd(Command.KEYS).arg(keys.every("links")))) {
+      proxy.harness().redis().command(Request.cmd(Command.DEL).arg(key.toString()));
+    }
+
+    assertThat(proxy.client().delete("/v2/acme/app/sub/blobs/" + digest(blob)).status()).isEqualTo(202);
+    drainFeed();
+
+    assertThat(proxy.harness().redis().command(Request.cmd(Command.EXISTS).arg(keys.legacyEpoch())).toLong()).isZero();
+    assertThat(members(keys.links("acme/app"))).containsExactly(digest(blob));
+    assertLedgerRedisAndRegistryAgree("acme", "acme/app", "acme/app/sub");
+    assertThat(await(proxy.store().scope("acme/app")).used()).isEqualTo(300 * KiB);
+  }
+
   @Test
   void theNamespaceListDeletedOnItsOwnIsTakenAgainBeforeSystemUsageIsTrusted() throws Exception {
     assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(300 * KiB))).status()).isEqualTo(201);

@@ -20,7 +20,8 @@ import java.util.TreeMap;
 
 /**
  * Writes a namespace's committed state, as the ledger holds it, into Redis: sizes, which repositories
- * under each scope hold which blobs, used bytes, manifests, their references and reference counts.
+ * under each scope hold which blobs, what each repository links, used bytes, manifests, their references
+ * and reference counts.
  * Reservations (bytes in flight, which only Redis knows), limits, the event stream and the marker are
  * left as they are. The caller has the namespace's marker removed first, so no decision reads the
  * state half-written, and sets it again after.
@@ -36,18 +37,22 @@ final class RedisRestore {
   }
 
   /** The Redis state of a snapshot: computed from the repositories' links, so it is consistent by construction. */
-  record State(Map<String, Long> sizes, Map<String, Map<String, Long>> present, Map<String, Long> used,
-      Map<String, Set<String>> manifests, Map<String, Map<String, Set<String>>> references,
+  record State(Map<String, Long> sizes, Map<String, Map<String, Long>> present, Map<String, Set<String>> links,
+      Map<String, Long> used, Map<String, Set<String>> manifests, Map<String, Map<String, Set<String>>> references,
       Map<String, Map<String, Long>> referenceCounts) {
 
     static State of(NamespaceSnapshot snapshot) {
       Map<String, Long> sizes = new TreeMap<>();
       Map<String, Map<String, Long>> present = new TreeMap<>();
+      Map<String, Set<String>> links = new TreeMap<>();
       Map<String, Set<String>> manifests = new TreeMap<>();
       Map<String, Map<String, Set<String>>> references = new TreeMap<>();
       Map<String, Map<String, Long>> referenceCounts = new TreeMap<>();
       snapshot.repositories().forEach((repository, held) -> {
         sizes.putAll(held.blobs());
+        if (!held.blobs().isEmpty()) {
+          links.put(repository, held.blobs().keySet());
+        }
         for (String scope : Scopes.of(repository)) {
           Map<String, Long> counts = present.computeIfAbsent(scope, s -> new TreeMap<>());
           held.blobs().keySet().forEach(digest -> counts.merge(digest, 1L, Long::sum));
@@ -61,7 +66,7 @@ final class RedisRestore {
       });
       Map<String, Long> used = new TreeMap<>();
       present.forEach((scope, counts) -> used.put(scope, counts.keySet().stream().mapToLong(d -> sizes.getOrDefault(d, 0L)).sum()));
-      return new State(sizes, present, used, manifests, references, referenceCounts);
+      return new State(sizes, present, links, used, manifests, references, referenceCounts);
     }
   }
 
@@ -73,10 +78,13 @@ final class RedisRestore {
       List<String> cleared = new ArrayList<>(stale);
       cleared.add(keys.used());
       cleared.add(keys.sizes());
+      cleared.add(keys.legacyEpoch());
       cleared.forEach(key -> commands.add(Request.cmd(Command.DEL).arg(key)));
       state.sizes().forEach((digest, size) -> commands.add(Request.cmd(Command.HSET).arg(keys.sizes()).arg(digest).arg(size)));
       state.present().forEach((scope, counts) -> counts
           .forEach((digest, count) -> commands.add(Request.cmd(Command.HSET).arg(keys.present(scope)).arg(digest).arg(count))));
+      state.links().forEach((repository, digests) -> digests
+          .forEach(digest -> commands.add(Request.cmd(Command.SADD).arg(keys.links(repository)).arg(digest))));
       state.used().forEach((scope, bytes) -> {
         if (bytes > 0) {
           commands.add(Request.cmd(Command.HSET).arg(keys.used()).arg(scope).arg(bytes));
@@ -149,7 +157,8 @@ final class RedisRestore {
   private Future<List<String>> keysToClear(QuotaKeys keys) {
     List<String> found = new ArrayList<>();
     Future<Void> all = Future.succeededFuture();
-    for (String pattern : List.of(keys.every("present"), keys.every("manifests"), keys.every("refs"), keys.every("refcount"))) {
+    for (String pattern : List.of(keys.every("present"), keys.every("links"), keys.every("manifests"), keys.every("refs"),
+        keys.every("refcount"))) {
       all = all.compose(v -> RedisNodes.scan(redis, pattern).map(matched -> {
         found.addAll(matched);
         return null;
