@@ -11,7 +11,8 @@ import java.time.temporal.ChronoUnit;
 
 /**
  * Keeps the ledger's detail bounded: hourly usage and user traffic older than the retention period
- * become daily rows, and event ids old enough never to be redelivered are forgotten. Non-blocking.
+ * become daily rows, event ids old enough never to be redelivered are forgotten, and refusals and quota events
+ * older than the retention period go. Non-blocking.
  *
  * <p>Each hourly row is moved (deleted and added into its day) by one statement, and the whole run is
  * one transaction: a row is in its hour or in its day, never both, so no run, repeated or cut short,
@@ -28,9 +29,10 @@ public final class Retention {
    * @param userTrafficDays  {@code user_traffic_daily} rows they were added into
    * @param eventIdsPruned   {@code ledger_events} ids forgotten
    * @param quotaEventsPruned {@code quota_events} removed, with their deliveries and attempts
+   * @param rejectionsPruned {@code rejections} removed
    */
   public record RollUp(long usageHours, long usageDays, long userTrafficHours, long userTrafficDays, long eventIdsPruned,
-      long quotaEventsPruned) {}
+      long quotaEventsPruned, long rejectionsPruned) {}
 
   /** How both roll-ups end: a day's traffic adds to what the day had, and the rows rolled and written are counted. */
   private static final String ADD_TRAFFIC_AND_COUNT = """
@@ -86,6 +88,13 @@ public final class Retention {
       delete from quota_events e where e.created_at < $1 and e.fanned_out
         and not exists (select 1 from webhook_deliveries d where d.event_id = e.id and d.state = 'pending')""";
 
+  /**
+   * Refused pushes older than the retention period: one row each, written for every refusal a client provokes,
+   * so without this the table grows with the refusals, not with what the registry holds.
+   */
+  private static final String PRUNE_REJECTIONS = """
+      delete from rejections where occurred_at < $1""";
+
   private final Pool pool;
 
   public Retention(Pool pool) {
@@ -94,8 +103,8 @@ public final class Retention {
 
   /**
    * Rolls hourly rows from before the start of the UTC day {@code retentionDays} before {@code now}
-   * up into days, and forgets event ids applied, and quota events made, more than {@code retentionDays} before
-   * {@code now}.
+   * up into days, and forgets event ids applied, and quota events made and refusals recorded, more than
+   * {@code retentionDays} before {@code now}.
    */
   public Future<RollUp> rollUp(Instant now, int retentionDays) {
     if (retentionDays < 1) {
@@ -109,8 +118,9 @@ public final class Retention {
         .compose(usage -> rollUp(connection, ROLL_UP_USER_TRAFFIC, hoursBefore)
             .compose(userTraffic -> connection.preparedQuery(PRUNE_EVENT_IDS).execute(appliedBefore)
                 .compose(pruned -> connection.preparedQuery(PRUNE_QUOTA_EVENTS).execute(appliedBefore)
-                    .map(events -> new RollUp(usage.getLong("hours"), usage.getLong("days"),
-                        userTraffic.getLong("hours"), userTraffic.getLong("days"), pruned.rowCount(), events.rowCount()))))));
+                    .compose(events -> connection.preparedQuery(PRUNE_REJECTIONS).execute(appliedBefore)
+                        .map(rejections -> new RollUp(usage.getLong("hours"), usage.getLong("days"), userTraffic.getLong("hours"),
+                            userTraffic.getLong("days"), pruned.rowCount(), events.rowCount(), rejections.rowCount())))))));
   }
 
   private static Future<Row> rollUp(SqlConnection connection, String sql, Tuple hoursBefore) {

@@ -65,7 +65,7 @@ class RetentionTest {
 
     RollUp rollUp = rollUp();
 
-    assertThat(rollUp).isEqualTo(new RollUp(4, 3, 3, 2, 0, 0));
+    assertThat(rollUp).isEqualTo(new RollUp(4, 3, 3, 2, 0, 0, 0));
     assertThat(
         rows("select scope, day, storage_high_water, ingress_bytes, egress_bytes, pushes, pulls from usage_daily order by scope, day"))
         .containsExactly(
@@ -89,7 +89,7 @@ class RetentionTest {
     userHour("alice", "acme/app", "2026-02-28T23:00:00Z", 1, 1, 1, 1);
     userHour("alice", "acme/app", "2026-03-01T00:00:00Z", 2, 2, 2, 2);
 
-    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 1, 1, 0, 0));
+    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 1, 1, 0, 0, 0));
 
     assertThat(rows("select hour from usage_hourly order by hour")).containsExactly(
         List.of(Instant.parse("2026-03-01T00:00:00Z")), List.of(Instant.parse("2026-03-31T12:00:00Z")));
@@ -103,8 +103,8 @@ class RetentionTest {
     userHour("alice", "acme/app", "2026-02-28T22:00:00Z", 1, 2, 1, 0);
 
     rollUp();
-    assertThat(rollUp()).isEqualTo(new RollUp(0, 0, 0, 0, 0, 0));
-    assertThat(rollUp()).isEqualTo(new RollUp(0, 0, 0, 0, 0, 0));
+    assertThat(rollUp()).isEqualTo(new RollUp(0, 0, 0, 0, 0, 0, 0));
+    assertThat(rollUp()).isEqualTo(new RollUp(0, 0, 0, 0, 0, 0, 0));
 
     assertThat(rows("select storage_high_water, ingress_bytes, egress_bytes, pushes from usage_daily"))
         .containsExactly(List.of(100L, 1L, 2L, 1L));
@@ -113,7 +113,7 @@ class RetentionTest {
 
     // A late event's hour, after the day was rolled up, is added to it at the next run, once.
     usageHour("acme", "2026-02-28T23:00:00Z", 50, 10, 0, 0, 0);
-    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 0, 0, 0, 0));
+    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 0, 0, 0, 0, 0));
     rollUp();
     assertThat(rows("select storage_high_water, ingress_bytes from usage_daily")).containsExactly(List.of(100L, 11L));
   }
@@ -136,7 +136,7 @@ class RetentionTest {
     assertThat(rows("select count(*) from usage_hourly")).containsExactly(List.of(1L));
     assertThat(rows("select count(*) from usage_daily")).containsExactly(List.of(0L));
 
-    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 1, 1, 0, 0));
+    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 1, 1, 0, 0, 0));
     assertThat(rows("select ingress_bytes from usage_daily")).containsExactly(List.of(1L));
   }
 
@@ -165,6 +165,22 @@ class RetentionTest {
     assertThat(rows("select id from quota_events order by id")).containsExactly(List.of(oldPending), List.of(recent));
     assertThat(rows("select event_id from webhook_deliveries order by event_id")).containsExactly(List.of(oldPending), List.of(recent));
     assertThat(rows("select count(*) from webhook_attempts")).containsExactly(List.of(2L));
+  }
+
+  @Test
+  void refusalsRecordedBeforeTheRetentionGo() {
+    rejection("acme/1-0", NOW.minus(Duration.ofDays(31)));
+    rejection("acme/2-0", NOW.minus(Duration.ofDays(DAYS)).minusSeconds(1));
+    rejection("acme/3-0", NOW.minus(Duration.ofDays(29)));
+
+    assertThat(rollUp().rejectionsPruned()).isEqualTo(2);
+
+    assertThat(rows("select event_id from rejections")).containsExactly(List.of("acme/3-0"));
+  }
+
+  private static void rejection(String id, Instant at) {
+    postgres.sql("insert into rejections (event_id, occurred_at, repository, scope, user_name, resource, requested, usage, limit_bytes,"
+        + " reason) values ($1, $2, 'acme/app', 'acme', 'alice', 'storage_bytes', 5, 10, 12, 'storage_limit')", id, LedgerSql.utc(at));
   }
 
   private static long quotaEvent(Instant created) {
