@@ -22,7 +22,42 @@ public final class ScopeLimitSettings {
       "Length of the window egress is counted in, aligned to the epoch (1d windows start at 00:00 UTC). At least 1m.",
       "1h", Parsers.wholeSeconds(Duration.ofMinutes(1)));
 
-  public static final List<Setting<?>> FIELDS = List.of(STORAGE_HARD, STORAGE_SOFT, EGRESS, EGRESS_WINDOW);
+  public static final Setting<Long> REPOSITORIES_HARD = Setting.withDefault("repositories-hard", "COUNT",
+      "Repositories holding a blob or manifest the scope may have; a push that would create one more is refused. -1: unlimited.",
+      "-1", count());
+  public static final Setting<Long> REPOSITORIES_SOFT = Setting.withDefault("repositories-soft", "COUNT",
+      "Repositories past which the scope is warned about, never refused. At most repositories-hard. -1: none.", "-1", count());
+  public static final Setting<Long> MANIFESTS_HARD = Setting.withDefault("manifests-hard", "COUNT",
+      "Manifests the repositories under the scope may hold; a push of one more is refused. -1: unlimited.", "-1", count());
+  public static final Setting<Long> MANIFESTS_SOFT = Setting.withDefault("manifests-soft", "COUNT",
+      "Manifests past which the scope is warned about, never refused. At most manifests-hard. -1: none.", "-1", count());
+
+  public static final List<Setting<?>> FIELDS = List.of(STORAGE_HARD, STORAGE_SOFT, EGRESS, EGRESS_WINDOW, REPOSITORIES_HARD,
+      REPOSITORIES_SOFT, MANIFESTS_HARD, MANIFESTS_SOFT);
+
+  /** Counts are compared in Redis scripts, in doubles: exact below 2^53. */
+  static final long MAX_COUNT = (1L << 53) - 1;
+
+  /** A whole number of repositories or manifests, -1 for none. */
+  public static ValueParser<Long> count() {
+    return text -> {
+      long value;
+      try {
+        value = Long.parseLong(text.trim());
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("must be a whole number, -1 for unlimited");
+      }
+      if (value < -1 || value > MAX_COUNT) {
+        throw new IllegalArgumentException("must be -1 (unlimited) or 0 to " + MAX_COUNT);
+      }
+      return value;
+    };
+  }
+
+  /** Why a soft count limit does not fit its hard one ({@code what} names the soft one), or null when it does. */
+  public static String softOverHard(String what, long soft, long hard) {
+    return hard >= 0 && soft > hard ? what + " must not exceed the hard limit: " + soft + " is more than " + hard : null;
+  }
 
   private ScopeLimitSettings() {}
 
@@ -40,6 +75,17 @@ public final class ScopeLimitSettings {
       problems.add(softKey + " must not exceed storage-hard: " + ByteSize.format(softBytes) + " is more than " + ByteSize.format(hard));
       return Optional.empty();
     }
-    return Optional.of(new Limits(hard, softBytes, entry.get(EGRESS), entry.get(EGRESS_WINDOW).toSeconds()));
+    for (String problem : new String[] {
+        softOverHard(setting.keyOf(scope, REPOSITORIES_SOFT) + " (from " + entry.sourceOf(REPOSITORIES_SOFT) + ")",
+            entry.get(REPOSITORIES_SOFT), entry.get(REPOSITORIES_HARD)),
+        softOverHard(setting.keyOf(scope, MANIFESTS_SOFT) + " (from " + entry.sourceOf(MANIFESTS_SOFT) + ")", entry.get(MANIFESTS_SOFT),
+            entry.get(MANIFESTS_HARD))}) {
+      if (problem != null) {
+        problems.add(problem);
+        return Optional.empty();
+      }
+    }
+    return Optional.of(new Limits(hard, softBytes, entry.get(EGRESS), entry.get(EGRESS_WINDOW).toSeconds())
+        .withCounts(entry.get(REPOSITORIES_HARD), entry.get(REPOSITORIES_SOFT), entry.get(MANIFESTS_HARD), entry.get(MANIFESTS_SOFT)));
   }
 }

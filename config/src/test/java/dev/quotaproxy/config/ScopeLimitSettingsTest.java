@@ -107,7 +107,8 @@ class ScopeLimitSettingsTest {
             "quota.scopes.window.egress-window (from file " + yaml + "): '90500ms' must be a whole number of seconds",
             "quota.scopes.soft.storage-soft (from file " + yaml
                 + "): 'plenty' must be a size like 500M, 8G or 10GB (-1 for none), or a percentage like 80%",
-            "quota.scopes.flat in " + yaml + " must be a mapping of its settings: storage-hard, storage-soft, egress, egress-window"));
+            "quota.scopes.flat in " + yaml + " must be a mapping of its settings: storage-hard, storage-soft, egress, egress-window,"
+                + " repositories-hard, repositories-soft, manifests-hard, manifests-soft"));
   }
 
   @Test
@@ -133,6 +134,30 @@ class ScopeLimitSettingsTest {
             "quota.scopes.percent.storage-soft (from file " + yaml + ") is a percentage of storage-hard, which is unlimited:"
                 + " set storage-hard too, or give storage-soft as a size",
             "quota.scopes.over.storage-soft (from file " + yaml + ") must not exceed storage-hard: 12.0 GiB is more than 10.0 GiB"));
+  }
+
+  @Test
+  void countLimitsAreWholeNumbersWithSoftAtMostHard() throws IOException {
+    Map<String, Limits> scopes = scopes("""
+        acme: {repositories-hard: 10, repositories-soft: 8, manifests-hard: 100, manifests-soft: 100}
+        beta: {manifests-soft: 5}
+        """);
+    assertThat(scopes.get("acme")).isEqualTo(new Limits(-1, -1, -1, 3600).withCounts(10, 8, 100, 100));
+    assertThat(scopes.get("beta")).isEqualTo(new Limits(-1, -1, -1, 3600, -1, -1, -1, 5));
+
+    Path over = config("over: {repositories-hard: 10, repositories-soft: 11}\n");
+    assertThatThrownBy(() -> load(over))
+        .isInstanceOfSatisfying(ConfigurationException.class, e -> assertThat(e.problems()).containsExactly(
+            "quota.scopes.over.repositories-soft (from file " + over + ") must not exceed the hard limit: 11 is more than 10"));
+
+    Path yaml = config("""
+        bad: {manifests-hard: 1.5}
+        negative: {repositories-hard: -2}
+        """);
+    assertThatThrownBy(() -> load(yaml))
+        .isInstanceOfSatisfying(ConfigurationException.class, e -> assertThat(e.problems()).containsExactlyInAnyOrder(
+            "quota.scopes.bad.manifests-hard (from file " + yaml + "): '1.5' must be a whole number, -1 for unlimited",
+            "quota.scopes.negative.repositories-hard (from file " + yaml + "): '-2' must be -1 (unlimited) or 0 to 9007199254740991"));
   }
 
   @Test

@@ -19,7 +19,12 @@ import java.util.List;
  * <pre>
  * qp:{T}:used                 HASH  S -> committed bytes (distinct blobs present in S)
  * qp:{T}:reserved             HASH  S -> bytes held by live reservations
- * qp:{T}:limits               HASH  S|hard, S|soft, S|egress, S|egress_window (absent: -1, -1, -1, 3600)
+ * qp:{T}:limits               HASH  S|hard, S|soft, S|egress, S|egress_window (absent: -1, -1, -1, 3600), and
+ *                                   S|repositories_hard, S|repositories_soft, S|manifests_hard, S|manifests_soft (absent: -1)
+ * qp:{T}:counts               HASH  S|repositories (repositories under S holding anything), S|manifests (manifests they
+ *                                   hold), S|repositories_reserved, S|manifests_reserved (slots held in flight)
+ * qp:{T}:slots                HASH  R (a new repository) or R@M (a manifest new to R) -> JSON list of the reservation
+ *                                   ids holding that slot; a slot counts once in *_reserved however many hold it
  * qp:{T}:sizes                HASH  digest -> size, set by the first commit of the digest and never
  *                                   overwritten; deleted once no repository of the namespace holds the blob
  * qp:{T}:res                  HASH  reservation id (a request's or an upload session's) ->
@@ -157,6 +162,19 @@ public final class QuotaKeys {
     return prefix + "res_expiry";
   }
 
+  /**
+   * The namespace's counts: {@code S|repositories}, {@code S|manifests} and the slots in flight,
+   * {@code S|repositories_reserved}, {@code S|manifests_reserved} (see common.lua, Counts).
+   */
+  public String counts() {
+    return prefix + "counts";
+  }
+
+  /** Count slots held by pushes in flight: {@code R} or {@code R@M} -> JSON list of reservation ids (see common.lua, Counts). */
+  public String slots() {
+    return prefix + "slots";
+  }
+
   /** Blobs and manifests freed in the last hour, by repository (see remove_blob in common.lua). */
   public String freed() {
     return prefix + "freed";
@@ -207,11 +225,11 @@ public final class QuotaKeys {
 
   /**
    * The keys every script receives first, in this order (common.lua names them): used, reserved,
-   * limits, sizes, res, res_expiry, events, epoch, commits, sequence.
+   * limits, sizes, res, res_expiry, events, epoch, commits, sequence, counts, slots.
    */
   public List<String> common() {
     return List.of(used(), reserved(), limits(), sizes(), reservations(), reservationExpiry(), events(), epoch(), commits(),
-        sequence());
+        sequence(), counts(), slots());
   }
 
   public String present(String scope) {

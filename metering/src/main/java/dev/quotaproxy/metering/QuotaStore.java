@@ -254,20 +254,38 @@ public interface QuotaStore {
    */
   record Rejection(String scope, String resource, long requested, long usage, long limit, String reason) {
     public static Rejection of(Denial denial) {
-      return new Rejection(denial.scope(), "storage_bytes", denial.requested(), denial.used() + denial.reserved(),
-          denial.hardLimit(), "storage_limit");
+      return new Rejection(denial.scope(), denial.resource(), denial.requested(), denial.used() + denial.reserved(),
+          denial.hardLimit(), denial.countLimit() ? denial.resource() + "_limit" : "storage_limit");
     }
   }
 
   /**
    * The first scope on the path (outermost first) that could not take the request.
    *
-   * @param reserved      all bytes in flight in the scope, this reservation's included
+   * @param reserved      all bytes in flight in the scope, this reservation's included (for a count: slots in flight)
    * @param heldByRequest what this reservation already held there (earlier chunks of the same upload)
+   * @param resource      {@link #STORAGE}, or the count refused: {@link #REPOSITORIES}, {@link #MANIFESTS}
+   * @param subject       for a count: the new repository, or the new manifest's digest; null for storage
    */
-  record Denial(String scope, long used, long reserved, long hardLimit, long requested, long heldByRequest) {
+  record Denial(String scope, long used, long reserved, long hardLimit, long requested, long heldByRequest, String resource,
+      String subject) {
+    /** The resource of a storage denial. */
+    public static final String STORAGE = "storage_bytes";
+    /** The resources of count denials: used, reserved and the limit are then counts, requested 1. */
+    public static final String REPOSITORIES = "repositories";
+    public static final String MANIFESTS = "manifests";
+
+    public Denial(String scope, long used, long reserved, long hardLimit, long requested, long heldByRequest) {
+      this(scope, used, reserved, hardLimit, requested, heldByRequest, STORAGE, null);
+    }
+
     public Denial(String scope, long used, long reserved, long hardLimit, long requested) {
       this(scope, used, reserved, hardLimit, requested, 0);
+    }
+
+    /** Refused by a count limit ({@link #REPOSITORIES} or {@link #MANIFESTS}) rather than bytes. */
+    public boolean countLimit() {
+      return !STORAGE.equals(resource);
     }
   }
 
@@ -281,8 +299,13 @@ public interface QuotaStore {
   /** @param scopes every scope of the path after the change, outermost first */
   record Change(List<ScopeState> scopes) {}
 
-  /** A scope on the path of a call: its committed and in-flight bytes and its limits, as the script left them. */
-  record ScopeState(String scope, long used, long reserved, Limits limits) {}
+  /** A scope on the path of a call: its committed and in-flight bytes, its counts and its limits, as the script left them. */
+  record ScopeState(String scope, long used, long reserved, Limits limits, ScopeCounts counts) {
+    /** A scope whose counts are all 0. */
+    public ScopeState(String scope, long used, long reserved, Limits limits) {
+      this(scope, used, reserved, limits, ScopeCounts.NONE);
+    }
+  }
 
   /**
    * @param allowed           false when a scope is at or over its egress limit in the current window

@@ -40,16 +40,19 @@ public final class RedisLimits {
 
   /**
    * Sets a scope's limits at a revision of the ledger's row (its update time in microseconds); when the
-   * store holds a newer revision nothing changes. True when written. All four values are stored (-1
+   * store holds a newer revision nothing changes. True when written. All eight values are stored (-1
    * included), so the hash shows what was set rather than relying on defaults.
    */
   public Future<Boolean> putLimits(String scope, Limits limits, long revision) {
     return client.guarded("put_limits", () -> {
       StoreClient.check(isLimit(limits.storageHard()) && isLimit(limits.storageSoft()) && isLimit(limits.egress())
-          && limits.egressWindowSeconds() >= 1, "limits must be -1 or 0 to 2^53, the egress window at least a second: " + limits);
+          && isLimit(limits.repositoriesHard()) && isLimit(limits.repositoriesSoft()) && isLimit(limits.manifestsHard())
+          && isLimit(limits.manifestsSoft()) && limits.egressWindowSeconds() >= 1,
+          "limits must be -1 or 0 to 2^53, the egress window at least a second: " + limits);
       ScopePath path = new ScopePath(client, scope, List.of(scope));
       List<String> args = List.of(Long.toString(limits.storageHard()), Long.toString(limits.storageSoft()), Long.toString(limits.egress()),
-          Long.toString(limits.egressWindowSeconds()), Long.toString(revision));
+          Long.toString(limits.egressWindowSeconds()), Long.toString(revision), Long.toString(limits.repositoriesHard()),
+          Long.toString(limits.repositoriesSoft()), Long.toString(limits.manifestsHard()), Long.toString(limits.manifestsSoft()));
       long now = System.currentTimeMillis();
       Future<Void> listed = client.listedSince(path.namespace, now) ? Future.succeededFuture() : client.list(path.namespace, now);
       return listed.compose(v -> path.run(LuaScripts.PUT_LIMITS, path.presentKeys(), List.of(), args)).map(reply -> reply.toLong() == 1)

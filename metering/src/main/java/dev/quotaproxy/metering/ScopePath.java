@@ -29,8 +29,12 @@ final class ScopePath {
   private static final long UNKNOWN = -1;
   /** The reply {4} of a reserving script on a namespace restored a moment ago (common.lua, recovering). */
   private static final long RECOVERING = 4;
-  /** Numbers per scope in a script's state reply: used, reserved, hard, soft, egress, egress window. */
-  static final int STATE_WIDTH = 6;
+  /**
+   * Numbers per scope in a script's state reply: used, reserved, hard, soft, egress, egress window, then
+   * repositories, repositories reserved, their hard and soft limits, manifests, manifests reserved, their
+   * hard and soft limits.
+   */
+  static final int STATE_WIDTH = 14;
 
   private final StoreClient client;
   final String namespace;
@@ -134,8 +138,8 @@ final class ScopePath {
   }
 
   /**
-   * {1, granted}, {0, position, used, reserved, hard, requested, held by the request (and its session)},
-   * {2} (retired) or {3, digest, known size, given size}.
+   * {1, granted}, {0, position, used, reserved, hard, requested, held by the request (and its session)[, resource,
+   * subject]} (the last two for a count refusal), {2} (retired) or {3, digest, known size, given size}.
    */
   Reservation reservation(Response reply) {
     long outcome = reply.get(0).toLong();
@@ -143,8 +147,11 @@ final class ScopePath {
       return new Reservation(reply.get(1).toLong(), null);
     }
     if (outcome == 0) {
+      // A count refusal names the count and what would have added to it (see count_refusal in common.lua).
+      String resource = reply.size() > 8 ? reply.get(7).toString() : Denial.STORAGE;
+      String subject = reply.size() > 8 ? reply.get(8).toString() : null;
       return new Reservation(0, new Denial(scope(reply.get(1)), reply.get(2).toLong(), reply.get(3).toLong(),
-          reply.get(4).toLong(), reply.get(5).toLong(), reply.get(6).toLong()));
+          reply.get(4).toLong(), reply.get(5).toLong(), reply.get(6).toLong(), resource, subject));
     }
     if (outcome == 2) {
       return Reservation.RETIRED;
@@ -177,13 +184,17 @@ final class ScopePath {
     return new Commit(reply.get(0).toLong() == 1, reply.get(1).toLong(), states(reply, 2));
   }
 
-  /** Six numbers per scope from {@code from}: used, reserved, hard, soft, egress, egress window. */
+  /** {@link #STATE_WIDTH} numbers per scope from {@code from}. */
   List<ScopeState> states(Response reply, int from) {
     List<ScopeState> states = new ArrayList<>(scopes.size());
     for (int i = 0; i < scopes.size(); i++) {
       int at = from + i * STATE_WIDTH;
-      states.add(new ScopeState(scopes.get(i), reply.get(at).toLong(), reply.get(at + 1).toLong(),
-          new Limits(reply.get(at + 2).toLong(), reply.get(at + 3).toLong(), reply.get(at + 4).toLong(), reply.get(at + 5).toLong())));
+      long[] n = new long[STATE_WIDTH];
+      for (int j = 0; j < STATE_WIDTH; j++) {
+        n[j] = reply.get(at + j).toLong();
+      }
+      states.add(new ScopeState(scopes.get(i), n[0], n[1], new Limits(n[2], n[3], n[4], n[5], n[8], n[9], n[12], n[13]),
+          new ScopeCounts(n[6], n[7], n[10], n[11])));
     }
     return states;
   }

@@ -43,8 +43,8 @@ public final class UsageReader {
       ScopePath path = new ScopePath(client, scope, List.of(scope));
       return path.run(LuaScripts.SCOPE_USAGE, path.egressKeys(), List.of(), List.of()).map(reply -> {
         ScopeState state = path.states(reply, 1).get(0);
-        return new Reading(reply.get(0).toLong() == 1,
-            new ScopeUsage(scope, state.used(), state.reserved(), reply.get(1 + ScopePath.STATE_WIDTH).toLong(), state.limits()));
+        return new Reading(reply.get(0).toLong() == 1, new ScopeUsage(scope, state.used(), state.reserved(),
+            reply.get(1 + ScopePath.STATE_WIDTH).toLong(), state.limits(), state.counts()));
       });
     });
   }
@@ -121,12 +121,12 @@ public final class UsageReader {
     T result(String namespace, List<Response> replies);
   }
 
-  /** Every scope of a namespace, from its used, reserved and limits hashes. */
+  /** Every scope of a namespace, from its used, reserved, limits and counts hashes. */
   private static final NamespaceRead<List<ScopeUsage>> SCOPES = new NamespaceRead<>() {
     @Override
     public List<Request> requests(String namespace, QuotaKeys keys) {
       return List.of(Request.cmd(Command.HGETALL).arg(keys.used()), Request.cmd(Command.HGETALL).arg(keys.reserved()),
-          Request.cmd(Command.HGETALL).arg(keys.limits()));
+          Request.cmd(Command.HGETALL).arg(keys.limits()), Request.cmd(Command.HGETALL).arg(keys.counts()));
     }
 
     @Override
@@ -134,14 +134,20 @@ public final class UsageReader {
       Map<String, String> used = hash(replies.get(0));
       Map<String, String> reserved = hash(replies.get(1));
       Map<String, String> limits = hash(replies.get(2));
+      Map<String, String> counts = hash(replies.get(3));
       TreeSet<String> names = new TreeSet<>(used.keySet());
       names.addAll(reserved.keySet());
       limits.keySet().forEach(field -> names.add(field.substring(0, field.lastIndexOf('|'))));
+      counts.keySet().forEach(field -> names.add(field.substring(0, field.lastIndexOf('|'))));
       List<ScopeUsage> scopes = new ArrayList<>(names.size());
       for (String scope : names) {
         scopes.add(new ScopeUsage(scope, parse(used.get(scope), 0), parse(reserved.get(scope), 0), 0, new Limits(
             parse(limits.get(scope + "|hard"), -1), parse(limits.get(scope + "|soft"), -1), parse(limits.get(scope + "|egress"), -1),
-            parse(limits.get(scope + "|egress_window"), Limits.UNLIMITED.egressWindowSeconds()))));
+            parse(limits.get(scope + "|egress_window"), Limits.UNLIMITED.egressWindowSeconds()),
+            parse(limits.get(scope + "|repositories_hard"), -1), parse(limits.get(scope + "|repositories_soft"), -1),
+            parse(limits.get(scope + "|manifests_hard"), -1), parse(limits.get(scope + "|manifests_soft"), -1)),
+            new ScopeCounts(parse(counts.get(scope + "|repositories"), 0), parse(counts.get(scope + "|repositories_reserved"), 0),
+                parse(counts.get(scope + "|manifests"), 0), parse(counts.get(scope + "|manifests_reserved"), 0))));
       }
       return scopes;
     }

@@ -1,6 +1,7 @@
 -- put_limits: sets one scope's limits unless the limits hash holds a newer revision of them.
 -- KEYS    common layout with one scope (SCOPE_KEYS unused)
--- ARGV    common layout: 1, '', 0, scope; then hard, soft, egress, egress window seconds, revision
+-- ARGV    common layout: 1, '', 0, scope; then hard, soft, egress, egress window seconds, revision, repositories hard,
+--         repositories soft, manifests hard, manifests soft (counts; absent from callers before count limits: -1)
 -- Result  1 when written, 0 when a newer revision was there (nothing changes)
 -- The revision is the ledger row's updated_at in microseconds: the admin API writes a change right
 -- after committing it, and every proxy's periodic sync rewrites every row; without the revision a
@@ -21,6 +22,10 @@ redis.call('HSET', LIMITS,
   scope .. '|soft', ARGV[EXTRA_ARGV + 2],
   scope .. '|egress', ARGV[EXTRA_ARGV + 3],
   scope .. '|egress_window', ARGV[EXTRA_ARGV + 4],
+  scope .. '|repositories_hard', ARGV[EXTRA_ARGV + 6] or '-1',
+  scope .. '|repositories_soft', ARGV[EXTRA_ARGV + 7] or '-1',
+  scope .. '|manifests_hard', ARGV[EXTRA_ARGV + 8] or '-1',
+  scope .. '|manifests_soft', ARGV[EXTRA_ARGV + 9] or '-1',
   scope .. '|rev', int(revision))
 redis.call('PUBLISH', 'qp:limits', scope .. '\t' .. ARGV[EXTRA_ARGV + 3] .. '\t' .. int(revision))
 return 1

@@ -3,6 +3,7 @@ package dev.quotaproxy.admin.limits;
 import dev.quotaproxy.config.ByteSize;
 import dev.quotaproxy.config.Limits;
 import dev.quotaproxy.config.Parsers;
+import dev.quotaproxy.config.ScopeLimitSettings;
 import dev.quotaproxy.config.SizeOrPercent;
 import dev.quotaproxy.config.SystemSettings;
 import io.vertx.core.json.JsonObject;
@@ -67,7 +68,33 @@ public final class LimitsInput {
         throw new IllegalArgumentException("egress_window " + e.getMessage() + " (at least 1m)");
       }
     }
-    return new Limits(hard, soft, egress, window);
+    long repositoriesHard = count(body, "repositories_hard");
+    long repositoriesSoft = count(body, "repositories_soft");
+    long manifestsHard = count(body, "manifests_hard");
+    long manifestsSoft = count(body, "manifests_soft");
+    for (String problem : new String[] {ScopeLimitSettings.softOverHard("repositories_soft", repositoriesSoft, repositoriesHard),
+        ScopeLimitSettings.softOverHard("manifests_soft", manifestsSoft, manifestsHard)}) {
+      if (problem != null) {
+        throw new IllegalArgumentException(problem);
+      }
+    }
+    return new Limits(hard, soft, egress, window, repositoriesHard, repositoriesSoft, manifestsHard, manifestsSoft);
+  }
+
+  /** A count limit: a whole number, -1 (or left out) for none. */
+  private static long count(JsonObject body, String field) {
+    Object value = body.getValue(field);
+    if (value == null) {
+      return -1;
+    }
+    try {
+      if (value instanceof Double || value instanceof Float) {
+        throw new IllegalArgumentException("must be a whole number, -1 for unlimited");
+      }
+      return ScopeLimitSettings.count().parse(value.toString());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(field + " " + e.getMessage());
+    }
   }
 
   /** A PUT body of the system settings over the current ones: fields left out stay as they are. */

@@ -124,7 +124,11 @@ public final class LimitsRoutes implements AdminRoutes {
           .put("storage_bytes", new JsonObject().put("usage", usage.used()).put("limit", limits.storageHard())
               .put("reserved", usage.reserved()).put("soft_limit", limits.storageSoft()))
           .put("egress_bytes", new JsonObject().put("usage", usage.egressUsed()).put("limit", limits.egress())
-              .put("window_seconds", limits.egressWindowSeconds()))));
+              .put("window_seconds", limits.egressWindowSeconds()))
+          .put("repositories", new JsonObject().put("usage", usage.counts().repositories()).put("limit", limits.repositoriesHard())
+              .put("reserved", usage.counts().repositoriesReserved()).put("soft_limit", limits.repositoriesSoft()))
+          .put("manifests", new JsonObject().put("usage", usage.counts().manifests()).put("limit", limits.manifestsHard())
+              .put("reserved", usage.counts().manifestsReserved()).put("soft_limit", limits.manifestsSoft()))));
     });
   }
 
@@ -204,6 +208,7 @@ public final class LimitsRoutes implements AdminRoutes {
 
   private static JsonObject scopeJson(ScopeUsage scope) {
     return new JsonObject().put("scope", scope.scope()).put("used", scope.used()).put("reserved", scope.reserved())
-        .put("ratio", ScopeListing.ratio(scope)).put("limits", LimitsJson.of(scope.limits()));
+        .put("ratio", ScopeListing.ratio(scope)).put("limits", LimitsJson.of(scope.limits()))
+        .put("repositories", scope.counts().repositories()).put("manifests", scope.counts().manifests());
   }
 }

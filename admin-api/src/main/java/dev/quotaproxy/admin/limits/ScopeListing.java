@@ -29,7 +29,8 @@ public final class ScopeListing {
   }
 
   public static boolean listed(ScopeUsage scope) {
-    return scope.used() > 0 || scope.reserved() > 0 || !scope.limits().unlimited();
+    return scope.used() > 0 || scope.reserved() > 0 || !scope.limits().unlimited() || scope.counts().repositories() > 0
+        || scope.counts().repositoriesReserved() > 0;
   }
 
   public static Page page(List<ScopeUsage> all, Predicate<String> visible, Sort sort, boolean descending, int offset, int limit) {

@@ -11,7 +11,9 @@ public final class LimitsJson {
   public static JsonObject of(Limits limits) {
     return new JsonObject().put("storage_hard", limits.storageHard()).put("storage_soft", limits.storageSoft())
         .put("egress", limits.egress())
-        .put("egress_window_seconds", limits.egressWindowSeconds());
+        .put("egress_window_seconds", limits.egressWindowSeconds())
+        .put("repositories_hard", limits.repositoriesHard()).put("repositories_soft", limits.repositoriesSoft())
+        .put("manifests_hard", limits.manifestsHard()).put("manifests_soft", limits.manifestsSoft());
   }
 
   public static JsonObject of(SystemSettings settings) {

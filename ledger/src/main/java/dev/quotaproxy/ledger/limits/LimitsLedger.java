@@ -182,7 +182,8 @@ public final class LimitsLedger {
 
   // ---- inside a transaction -----------------------------------------------------------------
 
-  private static final String SELECT_LIMITS = "select scope, storage_hard, storage_soft, egress, egress_window_seconds, updated_at, updated_by from scope_limits";
+  private static final String SELECT_LIMITS = "select scope, storage_hard, storage_soft, egress, egress_window_seconds, repositories_hard, repositories_soft, manifests_hard, manifests_soft, updated_at, updated_by"
+      + " from scope_limits";
   private static final String SELECT_SETTINGS = "select hard_storage, write_ratio, read_only_forced, allow_overcommit, retention_days,"
       + " updated_at, updated_by from system_settings where id = 1";
 
@@ -228,13 +229,18 @@ public final class LimitsLedger {
 
   private static Future<ScopeRecord> upsert(SqlConnection connection, String scope, Limits limits, String actor) {
     return connection.preparedQuery("""
-            insert into scope_limits (scope, storage_hard, storage_soft, egress, egress_window_seconds, updated_at, updated_by)
-            values ($1, $2, $3, $4, $5, clock_timestamp(), $6)
+            insert into scope_limits (scope, storage_hard, storage_soft, egress, egress_window_seconds, repositories_hard,
+              repositories_soft, manifests_hard, manifests_soft, updated_at, updated_by)
+            values ($1, $2, $3, $4, $5, $7, $8, $9, $10, clock_timestamp(), $6)
             on conflict (scope) do update set storage_hard = excluded.storage_hard, storage_soft = excluded.storage_soft,
               egress = excluded.egress, egress_window_seconds = excluded.egress_window_seconds,
+              repositories_hard = excluded.repositories_hard, repositories_soft = excluded.repositories_soft,
+              manifests_hard = excluded.manifests_hard, manifests_soft = excluded.manifests_soft,
               updated_at = excluded.updated_at, updated_by = excluded.updated_by
-            returning scope, storage_hard, storage_soft, egress, egress_window_seconds, updated_at, updated_by""")
-        .execute(Tuple.of(scope, limits.storageHard(), limits.storageSoft(), limits.egress(), limits.egressWindowSeconds(), actor))
+            returning scope, storage_hard, storage_soft, egress, egress_window_seconds, repositories_hard, repositories_soft, manifests_hard, manifests_soft, updated_at, updated_by""")
+        .execute(Tuple.of(scope, limits.storageHard(), limits.storageSoft(), limits.egress(), limits.egressWindowSeconds(), actor)
+            .addLong(limits.repositoriesHard()).addLong(limits.repositoriesSoft()).addLong(limits.manifestsHard())
+            .addLong(limits.manifestsSoft()))
         .map(rows -> scopeRecord(rows.iterator().next()));
   }
 
@@ -258,7 +264,8 @@ public final class LimitsLedger {
 
   private static ScopeRecord scopeRecord(Row row) {
     return new ScopeRecord(row.getString("scope"),
-        new Limits(row.getLong("storage_hard"), row.getLong("storage_soft"), row.getLong("egress"), row.getLong("egress_window_seconds")),
+        new Limits(row.getLong("storage_hard"), row.getLong("storage_soft"), row.getLong("egress"), row.getLong("egress_window_seconds"),
+            row.getLong("repositories_hard"), row.getLong("repositories_soft"), row.getLong("manifests_hard"), row.getLong("manifests_soft")),
         row.getOffsetDateTime("updated_at").toInstant(), row.getString("updated_by"));
   }
 

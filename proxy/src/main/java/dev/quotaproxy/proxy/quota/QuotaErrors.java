@@ -9,6 +9,7 @@ import dev.quotaproxy.metering.QuotaStore.ScopeState;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The one place that turns quota decisions into replies. Messages are written for a person reading
@@ -32,6 +33,9 @@ public final class QuotaErrors {
    * would have raised it to.
    */
   public static OciError storageExceeded(Denial denial) {
+    if (denial.countLimit()) {
+      return countExceeded(denial);
+    }
     long usage = saturatedSum(denial.used(), denial.reserved());
     long after = saturatedSum(usage, denial.requested());
     String limit = ByteSize.format(denial.hardLimit());
@@ -57,6 +61,9 @@ public final class QuotaErrors {
    *                     request's forwarded bytes and the piece that did not fit
    */
   public static OciError uploadCutOff(Denial denial, long arrivedBytes) {
+    if (denial.countLimit()) {
+      return countExceeded(denial);
+    }
     long usage = saturatedSum(denial.used(), denial.reserved());
     String message = "quota exceeded: " + denial.scope() + " is at its " + ByteSize.format(denial.hardLimit())
         + " storage limit; this upload was cut off after " + ByteSize.format(arrivedBytes) + " ("
@@ -70,6 +77,41 @@ public final class QuotaErrors {
         "requested", denial.requested(),
         "received", arrivedBytes);
     return new OciError(403, "DENIED", message, detail, 0);
+  }
+
+  /**
+   * A push refused by a scope's hard count limit (a new repository, or a manifest new to its repository):
+   * 403 {@code DENIED}, naming the count, the limit and what the push would have made it. Counts of
+   * pushes in flight (slots held for new repositories or manifests not committed yet) are named apart, so
+   * a person who sees fewer repositories than the limit knows why.
+   */
+  public static OciError countExceeded(Denial denial) {
+    String noun = Denial.REPOSITORIES.equals(denial.resource()) ? "repository" : "manifest";
+    long after = saturatedSum(saturatedSum(denial.used(), denial.reserved()), Math.max(1, denial.requested()));
+    String pending = denial.reserved() > 0 ? " and " + denial.reserved() + " more being pushed" : "";
+    String where = denial.used() + denial.reserved() > denial.hardLimit() ? "over" : "at";
+    String subject = denial.subject() == null ? "" : denial.subject();
+    int at = subject.indexOf('@');
+    String what = Denial.REPOSITORIES.equals(denial.resource())
+        ? "the new repository " + subject
+        : at > 0 ? "the new manifest " + subject.substring(at + 1) + " in " + subject.substring(0, at) : "a new manifest";
+    String message = "quota exceeded: " + denial.scope() + " holds " + counted(denial.used(), noun) + pending + ", " + where
+        + " its limit of " + denial.hardLimit() + "; " + what + " would make " + after;
+    Map<String, Object> detail = Map.of(
+        "scope", denial.scope(),
+        "resource", denial.resource(),
+        "usage", saturatedSum(denial.used(), denial.reserved()),
+        "limit", denial.hardLimit(),
+        "requested", Math.max(1, denial.requested()));
+    return new OciError(403, "DENIED", message, detail, 0);
+  }
+
+  /** {@code 1 repository}, {@code 3 repositories}, {@code 1 manifest}, {@code 0 manifests}. */
+  static String counted(long count, String noun) {
+    if (count == 1) {
+      return "1 " + noun;
+    }
+    return count + " " + (noun.endsWith("y") ? noun.substring(0, noun.length() - 1) + "ies" : noun + "s");
   }
 
   /**
@@ -146,7 +188,8 @@ public final class QuotaErrors {
 
   /**
    * The {@link #WARNING_HEADER} values for a successful push: one for every scope whose used bytes
-   * exceed its soft limit, in the order given (outermost first as the store returns them).
+   * exceed its soft limit, and one for every count over its soft limit, in the order given (outermost
+   * first as the store returns them).
    */
   public static List<String> softLimitWarnings(List<ScopeState> scopes) {
     List<String> warnings = new ArrayList<>();
@@ -155,8 +198,24 @@ public final class QuotaErrors {
       if (soft >= 0 && scope.used() > soft) {
         warnings.add(softLimitWarning(scope));
       }
+      countWarning(scope.scope(), scope.counts().repositories(), scope.limits().repositoriesSoft(), scope.limits().repositoriesHard(),
+          "repository").ifPresent(warnings::add);
+      countWarning(scope.scope(), scope.counts().manifests(), scope.limits().manifestsSoft(), scope.limits().manifestsHard(),
+          "manifest").ifPresent(warnings::add);
     }
     return warnings;
+  }
+
+  /**
+   * {@code 299 - "acme holds 11 repositories, over its soft limit of 10 (hard limit 20)"}: a count over its
+   * soft limit, as storage warns (over, not at).
+   */
+  static Optional<String> countWarning(String scope, long count, long soft, long hard, String noun) {
+    if (soft < 0 || count <= soft) {
+      return Optional.empty();
+    }
+    return Optional.of(warning(scope + " holds " + counted(count, noun) + ", over its soft limit of " + soft
+        + (hard >= 0 ? " (hard limit " + hard + ")" : "")));
   }
 
   /**
