@@ -39,6 +39,25 @@ class LimitsInputTest {
   }
 
   @Test
+  void countLimitsAreWholeNumbersWithTheSoftOneAtMostTheHardOne() {
+    assertThat(LimitsInput.limits(new JsonObject().put("repositories_hard", 10).put("repositories_soft", 8).put("manifests_hard", 100)
+        .put("manifests_soft", -1))).isEqualTo(new Limits(-1, -1, -1, 3600, 10, 8, 100, -1));
+    assertThat(LimitsInput.limits(new JsonObject().put("manifests_soft", 5))).isEqualTo(new Limits(-1, -1, -1, 3600, -1, -1, -1, 5));
+    assertThat(LimitsInput.limits(new JsonObject().put("repositories_hard", 0)).repositoriesHard()).isZero();
+
+    assertThatThrownBy(() -> LimitsInput.limits(new JsonObject().put("repositories_hard", 10).put("repositories_soft", 11)))
+        .hasMessage("repositories_soft must not exceed the hard limit: 11 is more than 10");
+    assertThatThrownBy(() -> LimitsInput.limits(new JsonObject().put("manifests_hard", 3).put("manifests_soft", 4)))
+        .hasMessage("manifests_soft must not exceed the hard limit: 4 is more than 3");
+    assertThatThrownBy(() -> LimitsInput.limits(new JsonObject().put("manifests_hard", 2.5)))
+        .hasMessage("manifests_hard must be a whole number, -1 for unlimited");
+    assertThatThrownBy(() -> LimitsInput.limits(new JsonObject().put("repositories_hard", -2)))
+        .hasMessage("repositories_hard must be -1 (unlimited) or 0 to 9007199254740991");
+    assertThatThrownBy(() -> LimitsInput.limits(new JsonObject().put("repositories_hard", "ten")))
+        .hasMessage("repositories_hard must be a whole number, -1 for unlimited");
+  }
+
+  @Test
   void scopesFollowTheOciNameGrammar() {
     assertThat(LimitsInput.scope("acme/team-1/app")).isEqualTo("acme/team-1/app");
     assertThatThrownBy(() -> LimitsInput.scope("Acme")).hasMessageStartingWith("scope 'Acme' must be a repository name");

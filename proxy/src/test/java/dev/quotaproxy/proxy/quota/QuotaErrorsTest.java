@@ -8,6 +8,7 @@ import dev.quotaproxy.proxy.route.OciError;
 import dev.quotaproxy.metering.QuotaStore.Denial;
 import dev.quotaproxy.metering.QuotaStore.EgressCheck;
 import dev.quotaproxy.metering.QuotaStore.ScopeState;
+import dev.quotaproxy.metering.ScopeCounts;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -163,6 +164,39 @@ class QuotaErrorsTest {
     assertThat(QuotaErrors.softLimitWarnings(afterCommit)).containsExactly(
         "299 - \"acme is at 91% of its 10.0 GiB storage quota\"",
         "299 - \"acme/team is over its 8.0 GiB soft storage quota\"");
+  }
+
+  @Test
+  void aNewRepositoryOverTheRepositoryLimitIsNamedWithTheCountAndTheLimit() {
+    OciError error = QuotaErrors.storageExceeded(new Denial("acme", 10, 0, 10, 1, 0, Denial.REPOSITORIES, "acme/new"));
+
+    assertThat(error).extracting(OciError::status, OciError::code, OciError::message).containsExactly(403, "DENIED",
+        "quota exceeded: acme holds 10 repositories, at its limit of 10; the new repository acme/new would make 11");
+    assertThat(error.detail()).containsEntry("resource", "repositories").containsEntry("usage", 10L).containsEntry("limit", 10L)
+        .containsEntry("requested", 1L).containsEntry("scope", "acme");
+  }
+
+  @Test
+  void countsInFlightAreNamedApartAndAManifestIsNamedWithItsRepository() {
+    assertThat(QuotaErrors.storageExceeded(new Denial("acme/team", 8, 2, 10, 1, 0, Denial.REPOSITORIES, "acme/team/x")).message())
+        .isEqualTo("quota exceeded: acme/team holds 8 repositories and 2 more being pushed, at its limit of 10;"
+            + " the new repository acme/team/x would make 11");
+    assertThat(QuotaErrors.uploadCutOff(new Denial("acme", 1, 0, 1, 1, 0, Denial.MANIFESTS, "acme/app@sha256:abc"), 100).message())
+        .isEqualTo("quota exceeded: acme holds 1 manifest, at its limit of 1; the new manifest sha256:abc in acme/app would make 2");
+    assertThat(QuotaErrors.storageExceeded(new Denial("acme", 12, 0, 10, 1, 0, Denial.MANIFESTS, "acme/app@sha256:abc")).message())
+        .startsWith("quota exceeded: acme holds 12 manifests, over its limit of 10;");
+  }
+
+  @Test
+  void countsOverTheirSoftLimitWarnAsStorageDoes() {
+    Limits limits = new Limits(-1, -1, -1, 3600).withCounts(20, 10, -1, 1);
+    List<ScopeState> afterCommit = List.of(
+        new ScopeState("acme", 0, 0, limits, new ScopeCounts(11, 0, 1, 0)),
+        new ScopeState("acme/app", 0, 0, limits, new ScopeCounts(10, 5, 2, 0)));
+
+    assertThat(QuotaErrors.softLimitWarnings(afterCommit)).containsExactly(
+        "299 - \"acme holds 11 repositories, over its soft limit of 10 (hard limit 20)\"",
+        "299 - \"acme/app holds 2 manifests, over its soft limit of 1\"");
   }
 
   @Test
