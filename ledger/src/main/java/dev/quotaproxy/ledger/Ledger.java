@@ -132,6 +132,20 @@ public final class Ledger {
         });
   }
 
+  /** The namespace's counts per scope (repositories holding anything, manifests), from its links and manifests. */
+  public Future<Map<String, CountsByScope>> namespaceCounts(String namespace) {
+    Tuple inNamespace = Tuple.of(namespace, underPattern(namespace));
+    return Future.all(pool.preparedQuery(LedgerSql.NAMESPACE_LINK_COUNTS).execute(inNamespace),
+        pool.preparedQuery(LedgerSql.NAMESPACE_MANIFEST_COUNTS).execute(inNamespace))
+        .map(read -> CountsByScope.rollUp(heldPerRepository(read.resultAt(0)), heldPerRepository(read.resultAt(1))));
+  }
+
+  private static Map<String, Long> heldPerRepository(RowSet<Row> rows) {
+    Map<String, Long> held = new TreeMap<>();
+    rows.forEach(row -> held.put(row.getString("repository"), row.getLong("held")));
+    return held;
+  }
+
   /** Which of these event ids the ledger has recorded (applied): ids are {@code namespace/streamId}, as events carry them. */
   public Future<Set<String>> recorded(Collection<String> eventIds) {
     if (eventIds.isEmpty()) {

@@ -207,6 +207,16 @@ final class LedgerSql {
       join blobs as blob on blob.digest = link.digest
       where link.repository = $1 or link.repository like $2""";
 
+  /** Links per repository of a namespace, for its counts (CountsByScope). */
+  static final String NAMESPACE_LINK_COUNTS = """
+      select repository, count(*) as held from repository_blobs
+      where repository = $1 or repository like $2 group by repository""";
+
+  /** Manifests per repository of a namespace, for its counts (CountsByScope). */
+  static final String NAMESPACE_MANIFEST_COUNTS = """
+      select repository, count(*) as held from manifests
+      where repository = $1 or repository like $2 group by repository""";
+
   /** A manifest without references comes back once, with a null reference. */
   static final String NAMESPACE_MANIFESTS = """
       select manifest.repository, manifest.digest, reference.digest as reference
