@@ -22,9 +22,10 @@ import java.util.List;
  * qp:{T}:limits               HASH  S|hard, S|soft, S|egress, S|egress_window (absent: -1, -1, -1, 3600), and
  *                                   S|repositories_hard, S|repositories_soft, S|manifests_hard, S|manifests_soft (absent: -1)
  * qp:{T}:counts               HASH  S|repositories (repositories under S holding anything), S|manifests (manifests they
- *                                   hold), S|repositories_reserved, S|manifests_reserved (slots held in flight)
+ *                                   hold): committed, rebuilt from the ledger like used
  * qp:{T}:slots                HASH  R (a new repository) or R@M (a manifest new to R) -> JSON list of the reservation
- *                                   ids holding that slot; a slot counts once in *_reserved however many hold it
+ *                                   ids holding that slot; S|repositories, S|manifests -> slots held in flight under S
+ *                                   (a slot counts once however many ids hold it): in flight, like reservations
  * qp:{T}:sizes                HASH  digest -> size, set by the first commit of the digest and never
  *                                   overwritten; deleted once no repository of the namespace holds the blob
  * qp:{T}:res                  HASH  reservation id (a request's or an upload session's) ->
@@ -162,15 +163,15 @@ public final class QuotaKeys {
     return prefix + "res_expiry";
   }
 
-  /**
-   * The namespace's counts: {@code S|repositories}, {@code S|manifests} and the slots in flight,
-   * {@code S|repositories_reserved}, {@code S|manifests_reserved} (see common.lua, Counts).
-   */
+  /** The namespace's committed counts: {@code S|repositories}, {@code S|manifests} (see common.lua, Counts). */
   public String counts() {
     return prefix + "counts";
   }
 
-  /** Count slots held by pushes in flight: {@code R} or {@code R@M} -> JSON list of reservation ids (see common.lua, Counts). */
+  /**
+   * Count slots held by pushes in flight: {@code R} or {@code R@M} -> JSON list of reservation ids, and
+   * {@code S|repositories}, {@code S|manifests} -> slots held under S (see common.lua, Counts).
+   */
   public String slots() {
     return prefix + "slots";
   }

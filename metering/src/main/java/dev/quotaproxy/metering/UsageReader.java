@@ -121,12 +121,13 @@ public final class UsageReader {
     T result(String namespace, List<Response> replies);
   }
 
-  /** Every scope of a namespace, from its used, reserved, limits and counts hashes. */
+  /** Every scope of a namespace, from its used, reserved, limits, counts and slots hashes. */
   private static final NamespaceRead<List<ScopeUsage>> SCOPES = new NamespaceRead<>() {
     @Override
     public List<Request> requests(String namespace, QuotaKeys keys) {
       return List.of(Request.cmd(Command.HGETALL).arg(keys.used()), Request.cmd(Command.HGETALL).arg(keys.reserved()),
-          Request.cmd(Command.HGETALL).arg(keys.limits()), Request.cmd(Command.HGETALL).arg(keys.counts()));
+          Request.cmd(Command.HGETALL).arg(keys.limits()), Request.cmd(Command.HGETALL).arg(keys.counts()),
+          Request.cmd(Command.HGETALL).arg(keys.slots()));
     }
 
     @Override
@@ -135,10 +136,14 @@ public final class UsageReader {
       Map<String, String> reserved = hash(replies.get(1));
       Map<String, String> limits = hash(replies.get(2));
       Map<String, String> counts = hash(replies.get(3));
+      // The slots hash also holds each slot's holders, under fields without '|' (repository names have none).
+      Map<String, String> slots = hash(replies.get(4));
+      slots.keySet().removeIf(field -> field.indexOf('|') < 0);
       TreeSet<String> names = new TreeSet<>(used.keySet());
       names.addAll(reserved.keySet());
       limits.keySet().forEach(field -> names.add(field.substring(0, field.lastIndexOf('|'))));
       counts.keySet().forEach(field -> names.add(field.substring(0, field.lastIndexOf('|'))));
+      slots.keySet().forEach(field -> names.add(field.substring(0, field.lastIndexOf('|'))));
       List<ScopeUsage> scopes = new ArrayList<>(names.size());
       for (String scope : names) {
         scopes.add(new ScopeUsage(scope, parse(used.get(scope), 0), parse(reserved.get(scope), 0), 0, new Limits(
@@ -146,8 +151,8 @@ public final class UsageReader {
             parse(limits.get(scope + "|egress_window"), Limits.UNLIMITED.egressWindowSeconds()),
             parse(limits.get(scope + "|repositories_hard"), -1), parse(limits.get(scope + "|repositories_soft"), -1),
             parse(limits.get(scope + "|manifests_hard"), -1), parse(limits.get(scope + "|manifests_soft"), -1)),
-            new ScopeCounts(parse(counts.get(scope + "|repositories"), 0), parse(counts.get(scope + "|repositories_reserved"), 0),
-                parse(counts.get(scope + "|manifests"), 0), parse(counts.get(scope + "|manifests_reserved"), 0))));
+            new ScopeCounts(parse(counts.get(scope + "|repositories"), 0), parse(slots.get(scope + "|repositories"), 0),
+                parse(counts.get(scope + "|manifests"), 0), parse(slots.get(scope + "|manifests"), 0))));
       }
       return scopes;
     }

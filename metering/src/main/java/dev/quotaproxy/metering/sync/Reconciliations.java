@@ -1,5 +1,6 @@
 package dev.quotaproxy.metering.sync;
 
+import dev.quotaproxy.ledger.CountsByScope;
 import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.ledger.Reconciler;
 import dev.quotaproxy.ledger.Reconciler.Report;
@@ -24,7 +25,7 @@ import org.slf4j.LoggerFactory;
  * Keeps Redis, Postgres and the registry in agreement, on a schedule and on demand:
  * <ol>
  *   <li>Redis against Postgres: for each namespace, once its stream has reached the ledger, committed
- *       usage in Redis is compared with the ledger's; where they differ, Postgres wins and the
+ *       usage and counts in Redis are compared with the ledger's; where they differ, Postgres wins and the
  *       namespace is restored from it (reservations, bytes in flight that only Redis knows, stay).
  *   <li>Postgres against the registry ({@link Reconciler}): the registry is walked and the ledger
  *       corrected; the namespaces that changed are then restored into Redis from the corrected ledger.
@@ -109,17 +110,35 @@ public final class Reconciliations {
     QuotaKeys keys = QuotaKeys.of(namespace);
     return lastEntry(keys).compose(before -> recovery.drainStream(namespace, keys)
         .compose(v -> redis.send(Request.cmd(Command.HGETALL).arg(keys.used())))
-        .compose(redisUsed -> ledger.namespaceUsage(namespace).compose(ledgerUsed -> lastEntry(keys).compose(after -> {
-          if (!before.equals(after)) {
-            return Future.succeededFuture(); // changes arrived meanwhile: compare on the next round
-          }
-          Map<String, long[]> differences = differences(hash(redisUsed), ledgerUsed);
-          if (differences.isEmpty()) {
-            return Future.succeededFuture();
-          }
-          drift.putAll(differences);
-          return recovery.refreshFromLedger(namespace);
-        }))));
+        .compose(redisUsed -> redis.send(Request.cmd(Command.HGETALL).arg(keys.counts())).compose(redisCounts -> ledger
+            .namespaceUsage(namespace).compose(ledgerUsed -> ledger.namespaceCounts(namespace).compose(ledgerCounts -> lastEntry(keys)
+                .compose(after -> {
+                  if (!before.equals(after)) {
+                    return Future.succeededFuture(); // changes arrived meanwhile: compare on the next round
+                  }
+                  Map<String, long[]> differences = differences(hash(redisUsed), ledgerUsed);
+                  Map<String, long[]> countDifferences = differences(hash(redisCounts), countFields(ledgerCounts));
+                  if (differences.isEmpty() && countDifferences.isEmpty()) {
+                    return Future.succeededFuture();
+                  }
+                  if (!countDifferences.isEmpty()) {
+                    // Bytes drift is recorded per scope; counts are corrected with it, and logged.
+                    LOG.warn("Redis counts drifted from the ledger in {} (corrected from Postgres): {}", namespace,
+                        countDifferences.keySet());
+                  }
+                  drift.putAll(differences);
+                  return recovery.refreshFromLedger(namespace);
+                }))))));
+  }
+
+  /** The ledger's counts as the fields of Redis's counts hash: {@code S|repositories}, {@code S|manifests}. */
+  static Map<String, Long> countFields(Map<String, CountsByScope> counts) {
+    Map<String, Long> fields = new TreeMap<>();
+    counts.forEach((scope, count) -> {
+      fields.put(scope + "|repositories", count.repositories());
+      fields.put(scope + "|manifests", count.manifests());
+    });
+    return fields;
   }
 
   static Map<String, long[]> differences(Map<String, Long> redisUsed, Map<String, Long> ledgerUsed) {

@@ -1,5 +1,6 @@
 package dev.quotaproxy.metering.sync;
 
+import dev.quotaproxy.ledger.CountsByScope;
 import dev.quotaproxy.ledger.Ledger.NamespaceSnapshot;
 import dev.quotaproxy.ledger.Ledger.OpenIntent;
 import dev.quotaproxy.metering.RequestLeases;
@@ -20,9 +21,9 @@ import java.util.TreeMap;
 
 /**
  * Writes a namespace's committed state, as the ledger holds it, into Redis: sizes, which repositories
- * under each scope hold which blobs, what each repository links, used bytes, manifests, their references
- * and reference counts.
- * Reservations (bytes in flight, which only Redis knows), limits, the event stream and the marker are
+ * under each scope hold which blobs, what each repository links, used bytes, counts, manifests, their
+ * references and reference counts.
+ * Reservations (bytes and count slots in flight, which only Redis knows), limits, the event stream and the marker are
  * left as they are. The caller has the namespace's marker removed first, so no decision reads the
  * state half-written, and sets it again after.
  */
@@ -78,8 +79,10 @@ final class RedisRestore {
       List<String> cleared = new ArrayList<>(stale);
       cleared.add(keys.used());
       cleared.add(keys.sizes());
+      cleared.add(keys.counts());
       cleared.add(keys.legacyEpoch());
       cleared.forEach(key -> commands.add(Request.cmd(Command.DEL).arg(key)));
+      countCommands(keys, snapshot, commands);
       state.sizes().forEach((digest, size) -> commands.add(Request.cmd(Command.HSET).arg(keys.sizes()).arg(digest).arg(size)));
       state.present().forEach((scope, counts) -> counts
           .forEach((digest, count) -> commands.add(Request.cmd(Command.HSET).arg(keys.present(scope)).arg(digest).arg(count))));
@@ -97,6 +100,18 @@ final class RedisRestore {
       state.referenceCounts().forEach((repository, counts) -> counts.forEach(
           (digest, count) -> commands.add(Request.cmd(Command.HSET).arg(keys.referenceCounts(repository)).arg(digest).arg(count))));
       return inBatches(commands);
+    });
+  }
+
+  /** The committed counts of every scope (see common.lua, Counts), as the snapshot's links and manifests give them. */
+  private static void countCommands(QuotaKeys keys, NamespaceSnapshot snapshot, List<Request> commands) {
+    CountsByScope.of(snapshot.repositories()).forEach((scope, counts) -> {
+      if (counts.repositories() > 0) {
+        commands.add(Request.cmd(Command.HSET).arg(keys.counts()).arg(scope + "|repositories").arg(counts.repositories()));
+      }
+      if (counts.manifests() > 0) {
+        commands.add(Request.cmd(Command.HSET).arg(keys.counts()).arg(scope + "|manifests").arg(counts.manifests()));
+      }
     });
   }
 
