@@ -6,13 +6,13 @@ import java.util.Comparator;
 import java.util.List;
 
 /**
- * Picks the scopes worth a gauge of their own: those with a hard storage limit whose usage is at least
- * {@code threshold} of it, the fullest {@code max} of them. A gauge per scope would make one time series
+ * Picks the scopes worth a gauge of their own: those with a hard limit (storage, repositories or
+ * manifests) whose usage is at least {@code threshold} of it, the fullest {@code max} of them. A gauge per scope would make one time series
  * per namespace and repository, unbounded; this keeps the label's values to at most {@code max},
  * and to the scopes an operator has to act on. Pure.
  */
 public final class NearLimitScopes {
-  private static final Comparator<ScopeUsage> FULLEST_FIRST = Comparator.comparingDouble(NearLimitScopes::ratio).reversed()
+  private static final Comparator<ScopeUsage> FULLEST_FIRST = Comparator.comparingDouble(NearLimitScopes::fullest).reversed()
       .thenComparing(ScopeUsage::scope);
 
   private final double threshold;
@@ -50,9 +50,36 @@ public final class NearLimitScopes {
     return scope.used() == 0 ? 1.0 : Double.POSITIVE_INFINITY;
   }
 
-  /** Whether the scope has a hard limit and is at {@code threshold} of it or past. */
+  /** A count as a share of its hard limit (-1: none), as {@link #ratio} does bytes; NaN without a limit. */
+  static double countRatio(long count, long hardLimit) {
+    if (hardLimit < 0) {
+      return Double.NaN;
+    }
+    if (hardLimit > 0) {
+      return (double) count / hardLimit;
+    }
+    return count == 0 ? 1.0 : Double.POSITIVE_INFINITY;
+  }
+
+  /**
+   * The largest share of a hard limit the scope uses, over storage, repositories and manifests (those with a
+   * hard limit); NaN when it has none.
+   */
+  public static double fullest(ScopeUsage scope) {
+    double fullest = scope.limits().storageHard() >= 0 ? ratio(scope) : Double.NaN;
+    for (double count : new double[] {countRatio(scope.counts().repositories(), scope.limits().repositoriesHard()),
+        countRatio(scope.counts().manifests(), scope.limits().manifestsHard())}) {
+      if (!Double.isNaN(count) && (Double.isNaN(fullest) || count > fullest)) {
+        fullest = count;
+      }
+    }
+    return fullest;
+  }
+
+  /** Whether the scope has a hard limit (of storage or a count) and is at {@code threshold} of one or past. */
   public boolean near(ScopeUsage scope) {
-    return scope.limits().storageHard() >= 0 && ratio(scope) >= threshold;
+    double fullest = fullest(scope);
+    return !Double.isNaN(fullest) && fullest >= threshold;
   }
 
   /** The scopes near their limits, fullest first (ties by name, so the choice is stable between refreshes). */

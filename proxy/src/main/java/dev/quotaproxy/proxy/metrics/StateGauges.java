@@ -141,11 +141,15 @@ public final class StateGauges {
         .register(registry);
   }
 
-  /** The three gauges of one scope near its limit. */
+  /** The gauges of one scope near a limit: storage, and each count with its hard limit. */
   private final class ScopeGauges {
     private volatile double used;
     private volatile double limit;
     private volatile double ratio;
+    private volatile double repositories;
+    private volatile double repositoriesLimit;
+    private volatile double manifests;
+    private volatile double manifestsLimit;
     private final List<Meter> meters;
 
     ScopeGauges(String scope) {
@@ -155,13 +159,26 @@ public final class StateGauges {
           Gauge.builder("quota_proxy.scope.limit", this, g -> g.limit).tag("scope", scope).baseUnit("bytes")
               .strongReference(true).description("Hard storage limit of a scope near it").register(registry),
           Gauge.builder("quota_proxy.scope.usage.ratio", this, g -> g.ratio).tag("scope", scope)
-              .strongReference(true).description("Usage of a scope near its hard limit, as a share of it").register(registry));
+              .strongReference(true).description("Usage of a scope near its hard limit, as a share of it").register(registry),
+          Gauge.builder("quota_proxy.scope.repositories", this, g -> g.repositories).tag("scope", scope)
+              .strongReference(true).description("Repositories holding a blob or manifest in a scope near a limit").register(registry),
+          Gauge.builder("quota_proxy.scope.repositories.limit", this, g -> g.repositoriesLimit).tag("scope", scope)
+              .strongReference(true).description("Hard repository limit of a scope near a limit (-1: none)").register(registry),
+          Gauge.builder("quota_proxy.scope.manifests", this, g -> g.manifests).tag("scope", scope)
+              .strongReference(true).description("Manifests held in a scope near a limit").register(registry),
+          Gauge.builder("quota_proxy.scope.manifests.limit", this, g -> g.manifestsLimit).tag("scope", scope)
+              .strongReference(true).description("Hard manifest limit of a scope near a limit (-1: none)").register(registry));
     }
 
     void update(ScopeUsage scope) {
       used = scope.used();
       limit = scope.limits().storageHard();
-      ratio = NearLimitScopes.ratio(scope);
+      // A scope near a count limit only has no storage ratio.
+      ratio = scope.limits().storageHard() >= 0 ? NearLimitScopes.ratio(scope) : Double.NaN;
+      repositories = scope.counts().repositories();
+      repositoriesLimit = scope.limits().repositoriesHard();
+      manifests = scope.counts().manifests();
+      manifestsLimit = scope.limits().manifestsHard();
     }
 
     void remove() {

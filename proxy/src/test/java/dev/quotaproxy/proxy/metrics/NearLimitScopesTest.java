@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.metering.ScopeCounts;
 import dev.quotaproxy.metering.ScopeUsage;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -42,6 +43,20 @@ class NearLimitScopesTest {
   @Test
   void scopesWithoutAHardLimitAreNeverNearOne() {
     assertThat(nearLimit.select(List.of(usage("acme", 1L << 40, -1)))).isEmpty();
+  }
+
+  @Test
+  void aScopeNearACountLimitIsNearWhateverItsStorage() {
+    ScopeUsage repositories = new ScopeUsage("acme", 5, 0, 0, new Limits(-1, -1, -1, 3600).withCounts(10, -1, -1, -1),
+        new ScopeCounts(9, 0, 0, 0));
+    ScopeUsage manifests = new ScopeUsage("globex", 10, 0, 0, new Limits(100, -1, -1, 3600).withCounts(-1, -1, 4, -1),
+        new ScopeCounts(1, 0, 4, 0));
+    ScopeUsage under = new ScopeUsage("initech", 0, 0, 0, new Limits(-1, -1, -1, 3600).withCounts(10, -1, 10, -1),
+        new ScopeCounts(7, 0, 7, 0));
+
+    assertThat(NearLimitScopes.fullest(manifests)).isEqualTo(1.0);
+    assertThat(nearLimit.select(List.of(repositories, manifests, under))).extracting(ScopeUsage::scope)
+        .containsExactly("globex", "acme");
   }
 
   @Test

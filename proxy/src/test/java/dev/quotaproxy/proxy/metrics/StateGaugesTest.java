@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.config.Limits;
 import dev.quotaproxy.config.SystemSettings;
+import dev.quotaproxy.metering.ScopeCounts;
 import dev.quotaproxy.metering.ScopeUsage;
 import dev.quotaproxy.metering.SystemUsage;
 import dev.quotaproxy.metering.sync.LedgerLag;
@@ -33,6 +34,19 @@ class StateGaugesTest {
     assertThat(registry.find("quota_proxy.scope.usage").tag("scope", "acme").gauge()).isNull();
     assertThat(registry.find("quota_proxy.scope.limit").tag("scope", "acme").gauge()).isNull();
     assertThat(scope("quota_proxy.scope.usage", "globex")).isEqualTo(85);
+  }
+
+  @Test
+  void aScopeNearItsRepositoryLimitHasItsCountsAsGauges() {
+    gauges.scopes(List.of(new ScopeUsage("acme", 5, 0, 0, new Limits(-1, -1, -1, 3600).withCounts(10, -1, -1, -1),
+        new ScopeCounts(9, 1, 40, 0))));
+
+    assertThat(gauges.reportedScopes()).containsExactly("acme");
+    assertThat(scope("quota_proxy.scope.repositories", "acme")).isEqualTo(9);
+    assertThat(scope("quota_proxy.scope.repositories.limit", "acme")).isEqualTo(10);
+    assertThat(scope("quota_proxy.scope.manifests", "acme")).isEqualTo(40);
+    assertThat(scope("quota_proxy.scope.manifests.limit", "acme")).isEqualTo(-1);
+    assertThat(scope("quota_proxy.scope.usage.ratio", "acme")).isNaN();
   }
 
   @Test
