@@ -56,6 +56,19 @@ public interface QuotaStore {
   Future<Reservation> reserveBlobs(String repository, String requestId, List<Blob> blobs);
 
   /**
+   * As {@link #reserveBlobs} of the manifest and its references, for a manifest PUT: a manifest new to the
+   * repository also takes a slot of every scope's {@code manifests_hard} (refused, a {@link Denial} of
+   * {@link Denial#MANIFESTS}, when one is full), held until the commit counts it or the request ends. Every
+   * reserving call takes a repository slot the same way when the repository holds nothing yet.
+   */
+  default Future<Reservation> reserveManifest(String repository, String requestId, Blob manifest, List<Blob> references) {
+    List<Blob> blobs = new java.util.ArrayList<>();
+    blobs.add(manifest);
+    blobs.addAll(references);
+    return reserveBlobs(repository, requestId, blobs);
+  }
+
+  /**
    * Gives back {@code bytes} of a reservation in every scope (all of it when -1, or when it holds less).
    * With -1 the id is retired (see above), whether it held anything or not.
    */

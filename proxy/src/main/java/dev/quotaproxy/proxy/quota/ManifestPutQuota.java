@@ -101,15 +101,12 @@ final class ManifestPutQuota implements ExchangeQuota {
             return Future.succeededFuture(Admission.refuse(sizeConflict(verified.conflict())));
           }
           references = verified.references();
-          List<Blob> charged = new ArrayList<>();
-          charged.add(manifest.blob());
-          charged.addAll(references);
           if (hold.settled()) {
             // The exchange ended (its client left) while the references were being sized: nothing to reserve for.
             return Future.succeededFuture(Admission.FORWARD);
           }
           hold.reservationAsked();
-          return policy.reserveThroughContention(() -> policy.store.reserveBlobs(repository, hold.id(), charged))
+          return policy.reserveThroughContention(() -> policy.store.reserveManifest(repository, hold.id(), manifest.blob(), references))
               .map(r -> {
                 if (r.conflict() != null) {
                   return Admission.refuse(sizeConflict(r.conflict()));
