@@ -13,6 +13,7 @@
 #       the temp dir; skipped where dockerd is not installed, unless
 #       REQUIRE_TEST_TOOLS=1, as .ci/run sets)
 #   eg  egress 1 MiB per 1 h window
+#   cnt repositories-hard 2 (a count limit: the third repository is refused)
 #
 # and checks what was charged (Redis), what the clients saw (status, message),
 # what the registry received (its storage directory) and what the proxy logged.
@@ -113,6 +114,7 @@ quota:
     q: {storage-hard: $LIMIT}
     dk: {storage-hard: $LIMIT}
     eg: {egress: $EGRESS_LIMIT, egress-window: 1h}
+    cnt: {repositories-hard: 2}
 events:
   # Short waits, so that the receiver's first 503 is retried within the run.
   poll-interval: 200ms
@@ -389,6 +391,35 @@ egress_limit() {
     '.errors[0].code == "TOOMANYREQUESTS" and (.errors[0].message | startswith("egress quota exceeded: eg "))'
 }
 
+# repository_count_limit: scope cnt may hold 2 repositories; skopeo pushes into 2 new ones, and a
+# push into a third is refused before any byte moves, with a message naming the count and the limit.
+repository_count_limit() {
+  local out=$QP_TMP/skopeo-cnt.out repo usage
+  step "count limit: cnt may hold 2 repositories"
+  for repo in cnt/a cnt/b; do
+    skopeo copy -q --dest-tls-verify=false "oci:$LAYOUT:small" "docker://127.0.0.1:$PROXY_PORT/$repo:v1" \
+      || die "skopeo push of small to $repo:v1"
+  done
+  pass "skopeo pushes cnt/a:v1 and cnt/b:v1"
+  check_eq "Redis counts 2 repositories in cnt" 2 "$(rcli HGET 'qp:{cnt}:counts' 'cnt|repositories')"
+  step "skopeo push small -> cnt/c:v1 (a third repository)"
+  if skopeo copy --dest-tls-verify=false "oci:$LAYOUT:small" "docker://127.0.0.1:$PROXY_PORT/cnt/c:v1" >"$out" 2>&1; then
+    fail "skopeo push into a third repository succeeded"
+  else
+    pass "skopeo push into a third repository failed"
+  fi
+  log "skopeo: $(grep -o 'denied: [^"]*' "$out" | head -n 1)"
+  check "skopeo output names the count and the limit" \
+    grep -q "quota exceeded: cnt holds 2 repositories, at its limit of 2; the new repository cnt/c would make 3" "$out"
+  check "the registry holds no blob of cnt/c" test -z "$(registry_layers cnt/c)"
+  check_eq "Redis still counts 2 repositories in cnt" 2 "$(rcli HGET 'qp:{cnt}:counts' 'cnt|repositories')"
+  check "no repository slot is left held in cnt" test -z "$(rcli HGET 'qp:{cnt}:slots' 'cnt|repositories')"
+  usage=$(admin_api GET "/usage?scope=cnt")
+  log "usage API: $(jq -c .usage.repositories <<<"$usage")"
+  check "the usage API shows 2 repositories of a limit of 2" jq_quiet \
+    '.usage.repositories.usage == 2 and .usage.repositories.limit == 2' <<<"$usage"
+}
+
 e2e_quota_main() {
   e2e_quota_setup
   push_under_limit
@@ -400,6 +431,7 @@ e2e_quota_main() {
   expect_continue_over_limit
   delete_frees_usage
   egress_limit
+  repository_count_limit
   check_access_log '"\(.op) \(.status)"'
   summary e2e-quota
 }
