@@ -161,6 +161,40 @@ class AdminLimitsApiTest {
   }
 
   @Test
+  void countLimitsSetThroughTheApiRefuseTheNextNewRepositoryAndShowInTheUsage() throws Exception {
+    JsonObject limits = json(send("PUT", "/api/v1/limits?scope=counted", ADMIN, new JsonObject().put("repositories_hard", 1)
+        .put("manifests_hard", 5).put("manifests_soft", 4)), 200);
+    assertThat(limits.getLong("repositories_hard")).isEqualTo(1);
+    assertThat(limits.getLong("repositories_soft")).isEqualTo(-1);
+    assertThat(limits.getLong("manifests_soft")).isEqualTo(4);
+
+    assertThat(proxy.client().pushBlob("counted/one", randomBytes(KiB)).status()).isEqualTo(201);
+    assertThat(proxy.client().pushBlob("counted/one", randomBytes(KiB)).status()).as("into a repository it holds").isEqualTo(201);
+    var refused = proxy.client().pushBlob("counted/two", randomBytes(KiB));
+    assertThat(refused.status()).isEqualTo(403);
+    assertThat(refused.body()).contains("counted holds 1 repository, at its limit of 1; the new repository counted/two would make 2");
+
+    JsonObject usage = json(send("GET", "/api/v1/usage?scope=counted", ADMIN, null), 200).getJsonObject("usage");
+    assertThat(usage.getJsonObject("repositories").getMap()).containsEntry("usage", 1).containsEntry("limit", 1)
+        .containsEntry("reserved", 0).containsEntry("soft_limit", -1);
+    assertThat(usage.getJsonObject("manifests").getMap()).containsEntry("usage", 0).containsEntry("limit", 5)
+        .containsEntry("soft_limit", 4);
+    JsonObject listed = scopeIn(json(send("GET", "/api/v1/scopes?sort=name&limit=500", ADMIN, null), 200), "counted");
+    assertThat(listed.getLong("repositories")).isEqualTo(1);
+    assertThat(listed.getJsonObject("limits").getLong("repositories_hard")).isEqualTo(1);
+
+    var soft = send("PUT", "/api/v1/limits?scope=counted", ADMIN, new JsonObject().put("repositories_hard", 2).put("repositories_soft", 3));
+    assertThat(soft.statusCode()).isEqualTo(400);
+    assertThat(error(soft).getString("message")).isEqualTo("repositories_soft must not exceed the hard limit: 3 is more than 2");
+    assertThat(send("PUT", "/api/v1/limits?scope=counted", ADMIN, new JsonObject().put("manifests_hard", "many")).statusCode())
+        .isEqualTo(400);
+    assertThat(send("PUT", "/api/v1/limits?scope=counted", ADMIN, new JsonObject().put("manifests_hard", -2)).statusCode())
+        .isEqualTo(400);
+    assertThat(json(send("GET", "/api/v1/limits?scope=counted", ADMIN, null), 200).getLong("repositories_hard"))
+        .as("unchanged by the refused puts").isEqualTo(1);
+  }
+
+  @Test
   void deletingLimitsLeavesTheScopeUnlimitedAndSaysSoWhenThereIsNothingToDelete() throws Exception {
     json(send("PUT", "/api/v1/limits?scope=deleteme", ADMIN, new JsonObject().put("storage_hard", 10 * KiB)), 200);
     assertThat(proxy.client().pushBlob("deleteme/app", randomBytes(20 * KiB)).status()).isEqualTo(403);

@@ -1,0 +1,223 @@
+package dev.quotaproxy.metering;
+
+import static dev.quotaproxy.metering.RedisQuotaStoreTest.await;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.quotaproxy.config.Limits;
+import dev.quotaproxy.metering.QuotaStore.Commit;
+import dev.quotaproxy.metering.QuotaStore.Denial;
+import dev.quotaproxy.metering.QuotaStore.Reservation;
+import dev.quotaproxy.metering.support.StoreOnRedis;
+import dev.quotaproxy.metering.support.TestRedis;
+import dev.quotaproxy.oci.Blob;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Request;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Count limits in the store against a real Redis: repositories and manifests counted from commits and
+ * drops, slots taken at the decision with the bytes and given back however a push ends.
+ */
+class CountLimitsStoreTest {
+  private static final Limits NO_BYTES_LIMIT = new Limits(-1, -1, -1, 3600);
+
+  private static TestRedis redis;
+  private static Vertx vertx;
+  private StoreOnRedis stores;
+  private RedisQuotaStore store;
+
+  @BeforeAll
+  static void startRedis() {
+    redis = TestRedis.start();
+    vertx = Vertx.vertx();
+  }
+
+  @AfterAll
+  static void stopRedis() throws Exception {
+    vertx.close().await(10, TimeUnit.SECONDS);
+    redis.close();
+  }
+
+  @BeforeEach
+  void freshStore() {
+    redis.flushAll();
+    stores = StoreOnRedis.open(vertx, redis.url(), 8, Duration.ofMinutes(10));
+    store = stores.store();
+    await(stores.client().loadScripts());
+  }
+
+  @AfterEach
+  void closeStore() {
+    await(stores.close());
+  }
+
+  @Test
+  void repositoriesCountOnceTheyHoldSomethingAndStopWhenEmptied() {
+    commitBlob("acme/app", "a");
+    commitBlob("acme/app", "b");
+    commitBlob("acme/app/sub", "a");
+    Commit commit = commitBlob("acme/lib", "c");
+
+    assertThat(commit.scopes()).extracting(s -> s.scope() + " " + s.counts().repositories())
+        .containsExactly("acme 3", "acme/lib 1");
+    assertThat(counts("acme/app")).isEqualTo(new ScopeCounts(2, 0, 0, 0));
+
+    await(store.dropBlob("acme/app", "sha256:a", "t"));
+    assertThat(counts("acme").repositories()).as("acme/app still holds b").isEqualTo(3);
+    await(store.dropBlob("acme/app", "sha256:b", "t"));
+    assertThat(counts("acme").repositories()).isEqualTo(2);
+    assertThat(counts("acme/app").repositories()).as("acme/app/sub holds a").isEqualTo(1);
+  }
+
+  @Test
+  void manifestsCountPerRepositoryAndAnotherTagOfOneCountsNothing() {
+    commitManifest("acme/app", "m1", "l");
+    commitManifest("acme/app", "m1", "l");
+    commitManifest("acme/app", "m2", "l");
+    commitManifest("acme/lib", "m1", "l");
+
+    assertThat(counts("acme")).isEqualTo(new ScopeCounts(2, 0, 3, 0));
+    assertThat(counts("acme/app").manifests()).isEqualTo(2);
+
+    await(store.dropManifest("acme/app", "sha256:m2", "t"));
+    assertThat(counts("acme").manifests()).isEqualTo(2);
+    await(store.dropManifest("acme/app", "sha256:m1", "t"));
+    assertThat(counts("acme")).as("acme/app is empty now").isEqualTo(new ScopeCounts(1, 0, 1, 0));
+  }
+
+  @Test
+  void aNewRepositoryBeyondTheLimitIsRefusedAtItsFirstReservationAndOneThatHoldsSomethingIsNot() {
+    await(stores.putLimits("acme", NO_BYTES_LIMIT.withCounts(1, -1, -1, -1)));
+    commitBlob("acme/app", "a");
+
+    Reservation refused = await(store.reserveBytes("acme/new", "r1", null, 10, 10));
+    assertThat(refused.denial()).isEqualTo(new Denial("acme", 1, 0, 1, 1, 0, Denial.REPOSITORIES, "acme/new"));
+    assertThat(await(store.openSession("acme/new", "s1")).denial().resource()).isEqualTo(Denial.REPOSITORIES);
+    assertThat(await(store.reserveBlobs("acme/new", "r2", List.of(blob("a", 10)))).denial().subject()).isEqualTo("acme/new");
+    assertThat(await(store.reserveBytes("acme/app", "r3", null, 10, 10)).granted()).isTrue();
+    assertThat(counts("acme")).as("nothing held by the refusals").isEqualTo(new ScopeCounts(1, 0, 0, 0));
+  }
+
+  @Test
+  void aSlotIsHeldFromTheDecisionToTheCommitAndSharedByUploadsIntoTheSameNewRepository() {
+    await(stores.putLimits("acme", NO_BYTES_LIMIT.withCounts(2, -1, -1, -1)));
+
+    assertThat(await(store.openSession("acme/x", "s1")).granted()).isTrue();
+    assertThat(await(store.reserveBytes("acme/x", "r1", "s1", 5, 5)).granted()).isTrue();
+    assertThat(await(store.reserveBytes("acme/x", "r2", null, 5, 5)).granted()).as("joins the slot of acme/x").isTrue();
+    assertThat(counts("acme")).isEqualTo(new ScopeCounts(0, 1, 0, 0));
+    assertThat(await(store.reserveBytes("acme/y", "r3", null, 5, 5)).granted()).isTrue();
+    assertThat(counts("acme").repositoriesReserved()).isEqualTo(2);
+
+    Reservation full = await(store.reserveBytes("acme/z", "r4", null, 5, 5));
+    assertThat(full.denial()).isEqualTo(new Denial("acme", 0, 2, 2, 1, 0, Denial.REPOSITORIES, "acme/z"));
+
+    // acme/x's first commit turns its slot into a count; the other holders of it hold nothing any more.
+    await(store.settle("acme/x", "r1", "s1", 5, false));
+    await(store.commitBlob("acme/x", null, "s1", blob("a", 5), "t"));
+    assertThat(counts("acme")).isEqualTo(new ScopeCounts(1, 1, 0, 0));
+    await(store.release("acme/x", "r2", -1));
+    assertThat(counts("acme")).isEqualTo(new ScopeCounts(1, 1, 0, 0));
+
+    // acme/y's push fails: its slot is given back, and acme/z fits.
+    await(store.release("acme/y", "r3", -1));
+    assertThat(counts("acme")).isEqualTo(new ScopeCounts(1, 0, 0, 0));
+    assertThat(await(store.reserveBytes("acme/z", "r5", null, 5, 5)).granted()).isTrue();
+    assertThat(redis.command(Request.cmd(Command.HGET).arg("qp:{acme}:slots").arg("acme/x"))).as("no holders left").isNull();
+  }
+
+  @Test
+  void aSlotOfAnAbandonedPushExpiresWithItsReservation() throws Exception {
+    await(stores.close());
+    stores = StoreOnRedis.open(vertx, redis.url(), 8, Duration.ofMillis(200));
+    store = stores.store();
+    await(stores.putLimits("acme", NO_BYTES_LIMIT.withCounts(1, -1, -1, -1)));
+
+    assertThat(await(store.openSession("acme/x", "s1")).granted()).isTrue();
+    assertThat(await(store.openSession("acme/y", "s2")).granted()).isFalse();
+    Thread.sleep(300);
+
+    assertThat(await(store.openSession("acme/y", "s3")).granted()).isTrue();
+    assertThat(counts("acme")).isEqualTo(new ScopeCounts(0, 1, 0, 0));
+  }
+
+  @Test
+  void thirtyTwoConcurrentNewRepositoriesEndExactlyAtTheLimit() {
+    await(stores.putLimits("acme", NO_BYTES_LIMIT.withCounts(10, -1, -1, -1)));
+    List<Future<Reservation>> opened = new ArrayList<>();
+    for (int i = 0; i < 32; i++) {
+      opened.add(store.openSession("acme/r" + i, "s" + i));
+    }
+    Future.join(new ArrayList<>(opened)).await(10, TimeUnit.SECONDS);
+    List<Integer> granted = new ArrayList<>();
+    for (int i = 0; i < 32; i++) {
+      if (opened.get(i).result().granted()) {
+        granted.add(i);
+      }
+    }
+    assertThat(granted).hasSize(10);
+    for (int i : granted) {
+      await(store.commitBlob("acme/r" + i, null, "s" + i, blob("b" + i, 1), "t"));
+    }
+    assertThat(counts("acme")).isEqualTo(new ScopeCounts(10, 0, 0, 0));
+  }
+
+  @Test
+  void aManifestNewToItsRepositoryTakesASlotAgainstTheManifestLimit() {
+    await(stores.putLimits("acme/app", NO_BYTES_LIMIT.withCounts(-1, -1, 2, -1)));
+    commitManifest("acme/app", "m1", "l");
+
+    assertThat(await(store.reserveManifest("acme/app", "p1", blob("m1", 10), List.of(blob("l", 100)))).granted())
+        .as("another tag of a manifest it holds").isTrue();
+    assertThat(await(store.reserveManifest("acme/app", "p2", blob("m2", 10), List.of(blob("l", 100)))).granted()).isTrue();
+    assertThat(await(store.reserveManifest("acme/app", "p3", blob("m2", 10), List.of())).granted())
+        .as("the same new manifest pushed twice at once shares its slot").isTrue();
+    Reservation refused = await(store.reserveManifest("acme/app", "p4", blob("m3", 10), List.of()));
+    assertThat(refused.denial()).isEqualTo(new Denial("acme/app", 1, 1, 2, 1, 0, Denial.MANIFESTS, "acme/app@sha256:m3"));
+
+    await(store.commitManifest("acme/app", "p2", blob("m2", 10), List.of(blob("l", 100)), "t"));
+    await(store.release("acme/app", "p3", -1));
+    assertThat(counts("acme/app")).isEqualTo(new ScopeCounts(1, 0, 2, 0));
+  }
+
+  @Test
+  void countsAndLimitsAreInTheUsageReadings() {
+    await(stores.putLimits("acme", NO_BYTES_LIMIT.withCounts(10, 8, 100, -1)));
+    commitManifest("acme/app", "m1", "l");
+    await(store.openSession("acme/new", "s1"));
+
+    ScopeUsage usage = await(stores.usage().scopeUsage("acme")).usage();
+    assertThat(usage.counts()).isEqualTo(new ScopeCounts(1, 1, 1, 0));
+    assertThat(usage.limits()).isEqualTo(NO_BYTES_LIMIT.withCounts(10, 8, 100, -1));
+    assertThat(await(stores.usage().scopes())).filteredOn(s -> s.scope().equals("acme"))
+        .extracting(ScopeUsage::counts).containsExactly(new ScopeCounts(1, 1, 1, 0));
+  }
+
+  // --- helpers ---------------------------------------------------------------------------------
+
+  private Commit commitBlob(String repository, String name) {
+    return await(store.commitBlob(repository, null, null, blob(name, 10), "t"));
+  }
+
+  private Commit commitManifest(String repository, String manifest, String layer) {
+    return await(store.commitManifest(repository, null, blob(manifest, 10), List.of(blob(layer, 100)), "t"));
+  }
+
+  private ScopeCounts counts(String scope) {
+    return await(store.scope(scope)).counts();
+  }
+
+  private static Blob blob(String name, long size) {
+    return new Blob("sha256:" + name, size);
+  }
+}
