@@ -152,7 +152,7 @@ class CountLimitsStoreTest {
   }
 
   @Test
-  void thirtyTwoConcurrentNewRepositoriesEndExactlyAtTheLimit() {
+  void thirtyTwoConcurrentNewRepositoriesEndExactlyAtTheLimit() throws Exception {
     await(stores.putLimits("acme", NO_BYTES_LIMIT.withCounts(10, -1, -1, -1)));
     List<Future<Reservation>> opened = new ArrayList<>();
     for (int i = 0; i < 32; i++) {
