@@ -165,6 +165,34 @@ class AdminConsoleTest {
   }
 
   @Test
+  void aRepositoryLimitSetInTheFormRefusesTheNextNewRepositoryAndABadOneIsShownInPlace() throws Exception {
+    assertThat(client.pushBlob("formcount/a", randomBytes(KiB)).status()).isEqualTo(201);
+    try (HeadlessChromium chromium = HeadlessChromium.start()) {
+      chromium.open(admin + "/console#token=" + ADMIN);
+      chromium.waitFor("document.body.dataset.state === 'rendered'", WAIT);
+      chromium.type("#limit-scope", "formcount");
+      chromium.type("#limit-repositories_hard", "2");
+      chromium.type("#limit-repositories_soft", "3");
+      chromium.click("#limit-save");
+      chromium.waitFor("document.getElementById('limits-form').dataset.state === 'error'", WAIT);
+      assertThat(chromium.text("#limits-message")).isEqualTo("repositories_soft must not exceed the hard limit: 3 is more than 2");
+      assertThat(chromium.eval("document.getElementById('limit-repositories_soft').classList.contains('invalid')")).isEqualTo(true);
+
+      chromium.type("#limit-repositories_hard", "1");
+      chromium.type("#limit-repositories_soft", "");
+      chromium.click("#limit-save");
+      chromium.waitFor("document.getElementById('limits-form').dataset.state === 'saved'", WAIT);
+      assertThat(chromium.text("#limits-message")).contains("formcount: hard unlimited").contains("repositories 1");
+      chromium.waitFor("document.querySelector('.scope[data-scope=\"formcount\"]')", WAIT);
+      chromium.click(".scope[data-scope=\"formcount\"]");
+      assertThat((String) chromium.eval("document.getElementById('limit-repositories_hard').value")).isEqualTo("1");
+    }
+    var refused = client.pushBlob("formcount/b", randomBytes(KiB));
+    assertThat(refused.status()).isEqualTo(403);
+    assertThat(refused.body()).contains("formcount holds 1 repository, at its limit of 1");
+  }
+
+  @Test
   void theApisErrorIsShownInPlaceAndNothingIsRecorded() throws Exception {
     try (HeadlessChromium chromium = HeadlessChromium.start()) {
       chromium.open(admin + "/console#token=" + ADMIN);

@@ -119,6 +119,10 @@ const LIMIT_FIELDS = [
   { name: 'storage_soft', label: 'Soft storage', placeholder: '80% or 8GiB', value: (l) => exactSize(l.storage_soft) },
   { name: 'egress', label: 'Egress per window', placeholder: '50GiB', value: (l) => exactSize(l.egress) },
   { name: 'egress_window', label: 'Egress window', placeholder: '1d (default 1h)', value: (l) => (l.egress >= 0 ? exactDuration(l.egress_window_seconds) : '') },
+  { name: 'repositories_hard', label: 'Hard repositories', placeholder: '10', value: (l) => countText(l.repositories_hard) },
+  { name: 'repositories_soft', label: 'Soft repositories', placeholder: '8', value: (l) => countText(l.repositories_soft) },
+  { name: 'manifests_hard', label: 'Hard manifests', placeholder: '500', value: (l) => countText(l.manifests_hard) },
+  { name: 'manifests_soft', label: 'Soft manifests', placeholder: '400', value: (l) => countText(l.manifests_soft) },
   { name: 'shares', label: 'Shares in groups', placeholder: 'uni: 60%, corp: 40%', value: (l, scope) => sharesText(scope), save: saveShares },
 ];
 
@@ -142,7 +146,10 @@ function editScope(scope) {
   message('limits-message', '');
 }
 
-// Digits are bytes (or -1); anything else is text the API parses (500M, 80%, 1d).
+// A count limit as the form shows it: empty for none (-1, or absent from an older API).
+const countText = (count) => (count != null && count >= 0 ? String(count) : '');
+
+// Digits are bytes or counts (or -1); anything else is text the API parses (500M, 80%, 1d).
 const sizeValue = (text) => (/^-?\d+$/.test(text) ? Number(text) : text);
 
 // The API names the field it refuses first in its message ("storage_soft must not exceed ...").
@@ -177,6 +184,8 @@ async function changeLimits(remove) {
       for (const field of LIMIT_FIELDS.filter((f) => f.save)) await field.save(scope, $('limit-' + field.name).value.trim());
       text = scope + ': hard ' + limitText(set.storage_hard) + ', soft ' + limitText(set.storage_soft) + ', egress '
         + limitText(set.egress) + (set.egress >= 0 ? ' per ' + exactDuration(set.egress_window_seconds) : '')
+        + (set.repositories_hard >= 0 ? ', repositories ' + set.repositories_hard : '')
+        + (set.manifests_hard >= 0 ? ', manifests ' + set.manifests_hard : '')
         + (set.in_force ? ', in force.' : '. ' + (set.message || ''));
     }
     form.dataset.state = 'saved';
