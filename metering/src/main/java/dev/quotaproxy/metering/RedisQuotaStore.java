@@ -92,19 +92,35 @@ public final class RedisQuotaStore implements QuotaStore {
       ScopePath path = new ScopePath(client, repository);
       List<String> args = List.of(requestId, orNone(sessionId), repository, Long.toString(minBytes), Long.toString(maxBytes),
           Long.toString(ttlOf(requestId)));
-      return gate.write(path.namespace, () -> path.run(LuaScripts.RESERVE_BYTES, path.presentKeys(), List.of(path.keys.recovering()), args))
+      // links:R says whether the repository is new: then the grant takes its slot (count limits, common.lua).
+      List<String> extra = List.of(path.keys.recovering(), path.keys.links(repository));
+      return gate.write(path.namespace, () -> path.run(LuaScripts.RESERVE_BYTES, path.presentKeys(), extra, args))
           .map(path::reservation).onSuccess(granted -> kept(requestId, repository, granted));
     });
   }
 
   @Override
   public Future<Reservation> reserveBlobs(String repository, String requestId, List<Blob> blobs) {
+    return reserveBlobs(repository, requestId, "", blobs);
+  }
+
+  @Override
+  public Future<Reservation> reserveManifest(String repository, String requestId, Blob manifest, List<Blob> references) {
+    List<Blob> blobs = new ArrayList<>();
+    blobs.add(manifest);
+    blobs.addAll(references);
+    return reserveBlobs(repository, requestId, manifest.digest(), blobs);
+  }
+
+  /** {@code manifest}: the digest of the manifest a PUT adds, which may need a manifest slot; '' for a mount. */
+  private Future<Reservation> reserveBlobs(String repository, String requestId, String manifest, List<Blob> blobs) {
     return inDoubt.reserving("reserve_blobs", repository, requestId, () -> {
       checkId(requestId);
       ScopePath path = new ScopePath(client, repository);
-      List<String> args = new ArrayList<>(List.of(requestId, repository, Long.toString(ttlOf(requestId))));
+      List<String> args = new ArrayList<>(List.of(requestId, repository, Long.toString(ttlOf(requestId)), manifest));
       ScopePath.addBlobs(args, blobs);
-      return gate.write(path.namespace, () -> path.run(LuaScripts.RESERVE_BLOBS, path.presentKeys(), List.of(path.keys.recovering()), args))
+      List<String> extra = List.of(path.keys.recovering(), path.keys.links(repository), path.keys.manifests(repository));
+      return gate.write(path.namespace, () -> path.run(LuaScripts.RESERVE_BLOBS, path.presentKeys(), extra, args))
           .map(path::reservation).onSuccess(granted -> kept(requestId, repository, granted));
     });
   }
@@ -153,7 +169,7 @@ public final class RedisQuotaStore implements QuotaStore {
       checkId(sessionId);
       ScopePath path = new ScopePath(client, repository);
       List<String> args = List.of(sessionId, repository, Long.toString(reservationTtlMillis));
-      return gate.write(path.namespace, () -> path.run(LuaScripts.OPEN_SESSION, path.presentKeys(), List.of(), args))
+      return gate.write(path.namespace, () -> path.run(LuaScripts.OPEN_SESSION, path.presentKeys(), List.of(path.keys.links(repository)), args))
           .map(path::reservation);
     });
   }

@@ -7,7 +7,8 @@
 --         {1, manifest size charged, states...}
 -- Each blob, the manifest included, is charged at the size sizes knows for it when it knows one (as commit_blob).
 -- A manifest new to the repository is added to manifests:R, its references stored in refs:R:M and each
--- counted once in refcount:R; re-putting a known manifest (another tag) changes no count. The request's
+-- counted once in refcount:R, and it counts in every scope's manifests (its slot used, see Counts in
+-- common.lua); re-putting a known manifest (another tag) changes no count. The request's
 -- reservation is released whole and retired either way. Events: blob_added for each blob new to the
 -- repository, and manifest_added (with its references) for a manifest new to it. A late commit whose manifest
 -- the repository freed since its request ended changes nothing but the request's reservation.
@@ -43,6 +44,7 @@ if redis.call('SADD', MANIFESTS, manifest) == 1 then
     redis.call('HINCRBY', REFCOUNT, digest, 1)
   end
   emit('manifest_added', { 'digest', manifest, 'refs', table.concat(references, ',') })
+  manifest_counted(manifest, 1)
 end
 
 retire(request, now + ttl)

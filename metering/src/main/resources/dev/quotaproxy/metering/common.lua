@@ -2,13 +2,13 @@
 -- (Redis scripts cannot include each other). Operation files use these and hold only their own logic.
 --
 -- Layout every script is called with:
---   KEYS[1..10]     used, reserved, limits, sizes, res, res_expiry, events, epoch, commits, sequence of one
---                   namespace (QuotaKeys.common)
+--   KEYS[1..12]     used, reserved, limits, sizes, res, res_expiry, events, epoch, commits, sequence, counts, slots
+--                   of one namespace (QuotaKeys.common)
 --   ARGV[1]         n, the number of scopes of the path (may be 0)
 --   ARGV[2]         the user the request acts for, recorded in the events it causes ('' when none)
 --   ARGV[3]         the floor: the highest event number the caller has seen the namespace reach (0: none)
 --   ARGV[4..3+n]    the scopes, outermost first (SCOPES); the last is the repository
---   KEYS[11..10+n]  one key per scope (SCOPE_KEYS): present:S, or egress:S where the script says so
+--   KEYS[13..12+n]  one key per scope (SCOPE_KEYS): present:S, or egress:S where the script says so
 --   KEYS[EXTRA_KEYS + 1 ..], ARGV[EXTRA_ARGV + 1 ..]   the operation's own keys and arguments
 --
 -- Events: every committed change is appended to the namespace's stream (EVENTS) in the same script,
@@ -31,6 +31,7 @@
 
 local USED, RESERVED, LIMITS, SIZES, RES, RES_EXPIRY, EVENTS, EPOCH, COMMITS, SEQUENCE =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local COUNTS, SLOTS = KEYS[11], KEYS[12]
 local UNKNOWN = -1
 local SCOPE_COUNT = tonumber(ARGV[1])
 local USER = ARGV[2]
@@ -38,9 +39,9 @@ local FLOOR = tonumber(ARGV[3]) or 0
 local SCOPES, SCOPE_KEYS = {}, {}
 for i = 1, SCOPE_COUNT do
   SCOPES[i] = ARGV[3 + i]
-  SCOPE_KEYS[i] = KEYS[10 + i]
+  SCOPE_KEYS[i] = KEYS[12 + i]
 end
-local EXTRA_KEYS = 10 + SCOPE_COUNT
+local EXTRA_KEYS = 12 + SCOPE_COUNT
 local EXTRA_ARGV = 3 + SCOPE_COUNT
 
 -- Whether the namespace's state is known (see Known state above): marked, and numbered at least as far
@@ -120,13 +121,24 @@ local function usage_of(scope)
   return num(redis.call('HGET', USED, scope), 0), num(redis.call('HGET', RESERVED, scope), 0)
 end
 
--- Every scope of the path, six numbers each: used, reserved, hard, soft, egress, egress window.
+-- A scope's count of `kind` (repositories or manifests; see Counts below): committed, slots in flight, hard
+-- and soft limits (-1: none).
+local function count_state(scope, kind)
+  local field = scope .. '|' .. kind
+  local l = redis.call('HMGET', LIMITS, field .. '_hard', field .. '_soft')
+  return num(redis.call('HGET', COUNTS, field), 0), num(redis.call('HGET', SLOTS, field), 0), num(l[1], -1), num(l[2], -1)
+end
+
+-- Every scope of the path, fourteen numbers each: used, reserved, hard, soft, egress, egress window, then
+-- repositories, repositories in flight, their hard and soft limits, and the same four of manifests.
 local function path_states(out)
   out = out or {}
   for i = 1, SCOPE_COUNT do
     local used, reserved = usage_of(SCOPES[i])
     local hard, soft, egress, window = limits_of(SCOPES[i])
-    for _, value in ipairs({ used, reserved, hard, soft, egress, window }) do
+    local r, r_pending, r_hard, r_soft = count_state(SCOPES[i], 'repositories')
+    local m, m_pending, m_hard, m_soft = count_state(SCOPES[i], 'manifests')
+    for _, value in ipairs({ used, reserved, hard, soft, egress, window, r, r_pending, r_hard, r_soft, m, m_pending, m_hard, m_soft }) do
       out[#out + 1] = value
     end
   end
@@ -134,7 +146,8 @@ local function path_states(out)
 end
 
 -- Reservations: { repo = repository, total = bytes kept (a session's), amounts = { scope = bytes },
--- dirty = true when the registry may hold bytes of the session that no reservation covers }, or nil.
+-- dirty = true when the registry may hold bytes of the session that no reservation covers,
+-- slots = { field = 1 } the count slots it holds (see Counts below) }, or nil.
 -- An id is either live (such a table), retired (a tombstone, see tombstone) or absent: a tombstone reads as nil.
 local function load_reservation(id)
   if id == '' then
@@ -148,7 +161,8 @@ local function load_reservation(id)
   if stored.retired then
     return nil
   end
-  local reservation = { repo = stored.repo, total = num(stored.total, 0), amounts = {}, dirty = stored.dirty == '1' }
+  local reservation = { repo = stored.repo, total = num(stored.total, 0), amounts = {}, dirty = stored.dirty == '1',
+    slots = stored.slots or {} }
   for scope, amount in pairs(stored.amounts or {}) do
     reservation.amounts[scope] = num(amount, 0)
   end
@@ -184,6 +198,9 @@ local function store_reservation(id, reservation)
   if reservation.dirty then
     stored.dirty = '1'
   end
+  if reservation.slots and next(reservation.slots) ~= nil then
+    stored.slots = reservation.slots
+  end
   redis.call('HSET', RES, id, cjson.encode(stored))
 end
 
@@ -206,6 +223,161 @@ end
 local function delete_reservation(id)
   redis.call('HDEL', RES, id)
   redis.call('ZREM', RES_EXPIRY, id)
+end
+
+-- Counts (count limits). COUNTS holds each scope's committed counts: S|repositories, the repositories at or under
+-- S that link anything (links:R not empty), and S|manifests, the manifests they hold. SLOTS holds what pushes in
+-- flight hold for new ones: field R (a repository that holds nothing yet) or R@M (a manifest new to R) -> the
+-- JSON object of the reservation ids holding that slot, and S|repositories, S|manifests -> the slots held under
+-- S. A slot counts once under every scope of R's path however many ids hold it (uploads into one new repository
+-- share it). It is taken with the bytes, all or nothing, in the script that decides; the commit that makes R hold
+-- something (or adds M to it) turns it into a count; its last holder ending (release, commit, expiry) gives it back.
+-- Repository names hold neither '@' nor '|', so the fields cannot be confused.
+
+-- The scopes of a repository, outermost first (as Scopes.of): for scripts that end reservations without scopes.
+local function scopes_of(repository)
+  local scopes, from = {}, 1
+  while true do
+    local slash = string.find(repository, '/', from, true)
+    if not slash then
+      break
+    end
+    scopes[#scopes + 1] = string.sub(repository, 1, slash - 1)
+    from = slash + 1
+  end
+  scopes[#scopes + 1] = repository
+  return scopes
+end
+
+-- A slot field's repository and the count it is a slot of.
+local function slot_of(field)
+  local at = string.find(field, '@', 1, true)
+  if at then
+    return string.sub(field, 1, at - 1), 'manifests'
+  end
+  return field, 'repositories'
+end
+
+-- Adds delta to the count `kind` of every scope of the repository's path, in COUNTS or SLOTS.
+local function add_count(key, repository, kind, delta)
+  for _, scope in ipairs(scopes_of(repository)) do
+    add(key, scope .. '|' .. kind, delta)
+  end
+end
+
+local function holders_of(field)
+  local json = redis.call('HGET', SLOTS, field)
+  return json and cjson.decode(json) or nil
+end
+
+-- The id holds the slot; the first holder takes it (one more in flight under every scope of the path).
+local function hold_slot(id, field)
+  local holders = holders_of(field)
+  if not holders then
+    holders = {}
+    local repository, kind = slot_of(field)
+    add_count(SLOTS, repository, kind, 1)
+  end
+  holders[id] = 1
+  redis.call('HSET', SLOTS, field, cjson.encode(holders))
+end
+
+-- The id no longer holds the slot; the last holder gives it back. A slot turned into a count since (or taken
+-- again by others after that) is not the id's: it is left alone.
+local function unhold_slot(id, field)
+  local holders = holders_of(field)
+  if not holders or not holders[id] then
+    return
+  end
+  holders[id] = nil
+  if next(holders) == nil then
+    redis.call('HDEL', SLOTS, field)
+    local repository, kind = slot_of(field)
+    add_count(SLOTS, repository, kind, -1)
+  else
+    redis.call('HSET', SLOTS, field, cjson.encode(holders))
+  end
+end
+
+-- The slot's count was committed: it is no longer in flight, whoever held it.
+local function slot_used(field)
+  if redis.call('HDEL', SLOTS, field) == 1 then
+    local repository, kind = slot_of(field)
+    add_count(SLOTS, repository, kind, -1)
+  end
+end
+
+-- Gives back every slot the reservation holds (it ends).
+local function release_slots(id, reservation)
+  for field in pairs(reservation.slots or {}) do
+    unhold_slot(id, field)
+  end
+  reservation.slots = {}
+end
+
+-- Whether a new slot `field` of `kind` fits every scope of the path: nil when it does (or when others hold it
+-- already: the id joins them), else a refusal in the form of the byte refusals, for the first scope (outermost
+-- first) where committed + in flight + 1 would pass the hard limit: {0, i, count, in flight, hard, 1, 0, kind, subject}.
+local function slot_refusal(field, kind, subject)
+  if redis.call('HEXISTS', SLOTS, field) == 1 then
+    return nil
+  end
+  for i = 1, SCOPE_COUNT do
+    local count, pending, hard = count_state(SCOPES[i], kind)
+    if hard ~= -1 and count + pending + 1 > hard then
+      return { 0, i, count, pending, hard, 1, 0, kind, subject }
+    end
+  end
+  return nil
+end
+
+-- The slots a push into the repository (the innermost scope) needs, before anything is granted: one for the
+-- repository when it links nothing yet (`links`, links:R), one for `manifest` (a digest, or nil) when it is not
+-- in `manifests` (manifests:R). Nil and the fields to hold (hold_slots, once the grant is certain), or a refusal.
+local function slots_needed(links, manifests, manifest)
+  local repository = SCOPES[SCOPE_COUNT]
+  local fields = {}
+  if redis.call('EXISTS', links) == 0 then
+    local refusal = slot_refusal(repository, 'repositories', repository)
+    if refusal then
+      return refusal
+    end
+    fields[#fields + 1] = repository
+  end
+  if manifest and manifest ~= '' and redis.call('SISMEMBER', manifests, manifest) == 0 then
+    local field = repository .. '@' .. manifest
+    local refusal = slot_refusal(field, 'manifests', field)
+    if refusal then
+      return refusal
+    end
+    fields[#fields + 1] = field
+  end
+  return nil, fields
+end
+
+-- The reservation (written by the caller afterwards) holds the slots.
+local function hold_slots(id, reservation, fields)
+  reservation.slots = reservation.slots or {}
+  for _, field in ipairs(fields) do
+    hold_slot(id, field)
+    reservation.slots[field] = 1
+  end
+end
+
+-- The repository (innermost scope) linked its first digest: it counts now, and its slot is used.
+local function repository_filled()
+  local repository = SCOPES[SCOPE_COUNT]
+  add_count(COUNTS, repository, 'repositories', 1)
+  slot_used(repository)
+end
+
+-- The manifest was added to the repository (delta 1: its slot is used) or left it (-1).
+local function manifest_counted(manifest, delta)
+  local repository = SCOPES[SCOPE_COUNT]
+  add_count(COUNTS, repository, 'manifests', delta)
+  if delta > 0 then
+    slot_used(repository .. '@' .. manifest)
+  end
 end
 
 -- Removes the request's intent (intend.lua), if it has one. The ledger journals intents (intent_opened,
@@ -241,6 +413,7 @@ local function retire(id, expiry_ms)
   local reservation = load_reservation(id)
   if reservation then
     release_amounts(reservation, nil)
+    release_slots(id, reservation)
   end
   tombstone(id, expiry_ms)
 end
@@ -259,6 +432,7 @@ local function purge_expired(now)
     local reservation = load_reservation(id)
     if reservation then
       release_amounts(reservation, nil)
+      release_slots(id, reservation)
     end
     delete_reservation(id)
   end
@@ -311,6 +485,9 @@ local function add_blob(digest, size, links)
   if redis.call('SADD', links, digest) == 0 then
     return size
   end
+  if redis.call('SCARD', links) == 1 then
+    repository_filled()
+  end
   local charged = {}
   for i = 1, SCOPE_COUNT do
     if redis.call('HINCRBY', SCOPE_KEYS[i], digest, 1) == 1 then
@@ -345,6 +522,10 @@ end
 local function remove_blob(digest, freed, links)
   if redis.call('SREM', links, digest) == 0 then
     return
+  end
+  if redis.call('EXISTS', links) == 0 then
+    -- Its last link: the repository holds nothing and no longer counts.
+    add_count(COUNTS, SCOPES[SCOPE_COUNT], 'repositories', -1)
   end
   local now = now_ms()
   redis.call('ZADD', freed, now, SCOPES[SCOPE_COUNT] .. ' ' .. digest)

@@ -3,7 +3,8 @@
 -- ARGV    common layout, then: manifest digest M, the deleting request's id ('' for none), whose intent (intend.lua) ends
 -- Result  UNKNOWN (-1) when the namespace's state is not known, changing nothing; otherwise
 --         states... (path_states after the change)
--- If M is a manifest of R: it leaves manifests:R, each digest it references loses one count in refcount:R,
+-- If M is a manifest of R: it leaves manifests:R (and every scope's manifests count), each digest it references
+-- loses one count in refcount:R,
 -- and refs:R:M is deleted. Then leave R (as drop_blob): M itself unless another manifest (an index) still
 -- references it, and each digest whose count reached 0 unless it is itself a manifest still in R.
 -- If M is not a manifest of R, it is dropped as a plain blob.
@@ -23,6 +24,7 @@ if redis.call('SREM', MANIFESTS, manifest) == 0 then
 end
 
 emit('manifest_removed', { 'digest', manifest })
+manifest_counted(manifest, -1)
 local unreferenced = {}
 for _, digest in ipairs(redis.call('SMEMBERS', REFS)) do
   if add(REFCOUNT, digest, -1) <= 0 then

@@ -1,12 +1,15 @@
 -- open_session: the registry opened an upload session; it is recorded unless a scope of the path is full.
--- KEYS    common layout; SCOPE_KEYS are present:S (unused here)
+-- KEYS    common layout; SCOPE_KEYS are present:S (unused here); then links:R
 -- ARGV    common layout, then: session id, repository, TTL ms
 -- Result  UNKNOWN (-1) when the namespace's state is not known, changing nothing; otherwise
 --         {1, 0} having recorded the session (holding nothing, clean) unless it was already, and renewed its expiry;
 --         {0, i, used, reserved, hard, 0, held} when scope i (1-based, outermost first) is the first with
 --         used + reserved >= hard (as reserve_bytes with min = max = 0); held = what the session holds there;
 --         {2} when the session id is retired (committed, cancelled, or released after an open that failed in the
---         proxy): nothing is recorded.
+--         proxy): nothing is recorded;
+--         {0, i, count, in flight, hard, 1, 0, 'repositories', repository} when the repository links nothing yet and a
+--         new one does not fit scope i's repositories_hard: nothing is recorded. Otherwise the session holds the
+--         repository's slot (see Counts in common.lua) until its blob is committed, it is cancelled or it expires.
 
 local id, repository, ttl = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], tonumber(ARGV[EXTRA_ARGV + 3])
 local refusal, now = reserving_start(id, false)
@@ -22,8 +25,13 @@ for i = 1, SCOPE_COUNT do
   end
 end
 
-if not load_reservation(id) then
-  store_reservation(id, { repo = repository, total = 0, amounts = {}, dirty = false })
+local slot_refused, slots = slots_needed(KEYS[EXTRA_KEYS + 1], nil, nil)
+if slot_refused then
+  return slot_refused
 end
+
+local reservation = load_reservation(id) or { repo = repository, total = 0, amounts = {}, dirty = false, slots = {} }
+hold_slots(id, reservation, slots)
+store_reservation(id, reservation)
 set_expiry(id, now + ttl)
 return { 1, 0 }

@@ -1,6 +1,7 @@
 -- reserve_blobs: reserves for a request, in each scope of the path, the size of the blobs absent from that scope.
--- KEYS    common layout; SCOPE_KEYS are present:S; then recovering (see common.lua)
--- ARGV    common layout, then: request id, repository, TTL ms, and digest, size pairs (a repeated digest counts once)
+-- KEYS    common layout; SCOPE_KEYS are present:S; then recovering, links:R, manifests:R (see common.lua)
+-- ARGV    common layout, then: request id, repository, TTL ms, the manifest's digest for a manifest PUT ('' for a
+--         mount), and digest, size pairs (a repeated digest counts once)
 -- Result  UNKNOWN (-1) when the namespace's state is not known, changing nothing; otherwise
 --         {1, need of the innermost scope}, having added each scope's need to its reserved bytes and to the
 --         reservation's amounts (its total unchanged) and renewed its expiry;
@@ -9,9 +10,12 @@
 --         {4} while the namespace is recovering (see common.lua): nothing is granted or changed; ask again shortly;
 --         {2} when the request id is retired (released whole or committed): nothing is reserved;
 --         {3, digest, known size, given size} for the first blob whose size sizes knows and the size given
---         differs: nothing is reserved.
+--         differs: nothing is reserved;
+--         {0, i, count, in flight, hard, 1, 0, kind, subject} when a count slot does not fit scope i (see Counts in
+--         common.lua): the repository's (kind 'repositories', subject R) when it links nothing yet, or the
+--         manifest's ('manifests', R@M) when it is new to the repository; nothing is reserved.
 -- Each blob counts at the size sizes knows for it, or the size given when it knows none. A scope that needs
--- nothing never refuses, even when over its limit.
+-- nothing never refuses, even when over its limit. The slots needed are held with the reservation.
 
 local id, repository, ttl = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], tonumber(ARGV[EXTRA_ARGV + 3])
 local refusal, now = reserving_start(id, true)
@@ -20,7 +24,7 @@ if refusal then
 end
 
 local blobs, seen = {}, {}
-for j = EXTRA_ARGV + 4, #ARGV - 1, 2 do
+for j = EXTRA_ARGV + 5, #ARGV - 1, 2 do
   local digest, size = ARGV[j], tonumber(ARGV[j + 1])
   if not seen[digest] then
     seen[digest] = true
@@ -42,6 +46,11 @@ for i = 1, SCOPE_COUNT do
   end
 end
 
+local slot_refused, slots = slots_needed(KEYS[EXTRA_KEYS + 2], KEYS[EXTRA_KEYS + 3], ARGV[EXTRA_ARGV + 4])
+if slot_refused then
+  return slot_refused
+end
+
 for i = 1, SCOPE_COUNT do
   if need[i] > 0 then
     local used, reserved = usage_of(SCOPES[i])
@@ -52,7 +61,8 @@ for i = 1, SCOPE_COUNT do
   end
 end
 
-local reservation = load_reservation(id) or { repo = repository, total = 0, amounts = {} }
+local reservation = load_reservation(id) or { repo = repository, total = 0, amounts = {}, slots = {} }
+hold_slots(id, reservation, slots)
 for i = 1, SCOPE_COUNT do
   if need[i] > 0 then
     add(RESERVED, SCOPES[i], need[i])

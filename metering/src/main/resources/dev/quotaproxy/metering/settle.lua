@@ -8,8 +8,8 @@
 -- request's reserves put the same bytes in every scope of its path). The session's total grows by kept, its
 -- dirty flag is set by dirty = 1 or by stored > kept (bytes the registry holds that no reservation covered),
 -- and its expiry renews. A missing session is created, dirty: the store did not know it, so it may hold
--- bytes from before. A retired session (committed or cancelled meanwhile) takes nothing: everything the
--- request holds is released. The request id is retired in every case, held or missing.
+-- bytes from before. The count slots the request holds pass to the session. A retired session (committed or
+-- cancelled meanwhile) takes nothing: everything the request holds is released. The request id is retired in every case, held or missing.
 
 local request, session, repository = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], ARGV[EXTRA_ARGV + 3]
 local stored, dirty, ttl = tonumber(ARGV[EXTRA_ARGV + 4]), ARGV[EXTRA_ARGV + 5] == '1', tonumber(ARGV[EXTRA_ARGV + 6])
@@ -33,7 +33,19 @@ if held then
     kept = math.max(kept, keep)
   end
 end
--- Its amounts are accounted for above: only the tombstone is left to write.
+-- The session goes on with the request's count slots (see Counts in common.lua).
+if held then
+  for field in pairs(held.slots) do
+    local holders = holders_of(field)
+    if holders and holders[request] then
+      hold_slot(session, field)
+      unhold_slot(request, field)
+      target.slots = target.slots or {}
+      target.slots[field] = 1
+    end
+  end
+end
+-- Its amounts and slots are accounted for above: only the tombstone is left to write.
 tombstone(request, now + ttl)
 
 target.total = target.total + kept
