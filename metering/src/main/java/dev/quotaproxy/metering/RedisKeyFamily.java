@@ -67,7 +67,15 @@ public enum RedisKeyFamily {
                                                               "a flag with a TTL, set when this Redis is found empty",
                                                               Noticed.NOT_NEEDED), LEDGER_LEASE("qp:ledger-lease", Source.RECOMPUTED,
                                                                   "a lease with a TTL, taken again by the next feed pass",
-                                                                  Noticed.NOT_NEEDED);
+                                                                  Noticed.NOT_NEEDED),
+  /** Committed counts per scope (count limits): repositories holding anything, manifests. */
+  COUNTS("qp:{T}:counts", Source.LEDGER, "RedisRestore, from the ledger's snapshot (each repository's links and manifests)",
+      Noticed.MARKER),
+  /** Count slots of pushes in flight (new repositories and manifests not committed yet). */
+  SLOTS("qp:{T}:slots", Source.RECOMPUTED,
+      "not rebuilt: slots are taken by the pushes decided after the loss; a push decided before it commits without one "
+          + "(its repository or manifest counts from its commit, so a race across the loss may pass a count limit by those pushes)",
+      Noticed.NOT_NEEDED);
 
   /** Where a family's content comes back from. */
   public enum Source {

@@ -263,10 +263,12 @@ class RedisQuotaStoreTest {
     Commit commit = commit(APP, blob("a", 100));
 
     assertThat(commit.size()).isEqualTo(100);
+    // The repository holds a blob now: it counts in every scope (the other upload's slot became that count).
+    ScopeCounts oneRepository = new ScopeCounts(1, 0, 0, 0);
     assertThat(commit.scopes()).containsExactly(
-        new ScopeState("acme", 100, 7, Limits.UNLIMITED),
-        new ScopeState("acme/team", 100, 7, teamLimits),
-        new ScopeState(APP, 100, 7, Limits.UNLIMITED));
+        new ScopeState("acme", 100, 7, Limits.UNLIMITED, oneRepository),
+        new ScopeState("acme/team", 100, 7, teamLimits, oneRepository),
+        new ScopeState(APP, 100, 7, Limits.UNLIMITED, oneRepository));
   }
 
   @Test
