@@ -6,9 +6,11 @@ import static dev.quotaproxy.testing.Eventually.await;
 import static dev.quotaproxy.testing.Eventually.eventually;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.quotaproxy.ledger.CountsByScope;
 import dev.quotaproxy.ledger.Reconciler;
 import dev.quotaproxy.ledger.registry.RegistryWalker;
 import dev.quotaproxy.ledger.registry.WalkerOptions;
+import dev.quotaproxy.metering.ScopeCounts;
 import dev.quotaproxy.metering.sync.ReconcileAfterLoss;
 import dev.quotaproxy.metering.sync.Reconciliations;
 import dev.quotaproxy.proxy.support.OciTestClient;
@@ -85,6 +87,37 @@ class ReconciliationTest {
     assertThat(await(proxy.ledger().ledger().namespaceUsage("old"))).containsAllEntriesOf(Map.of(
         "old", a.totalSize() + b.totalSize() - base.length, "old/a", a.totalSize(), "old/b", b.totalSize()));
     assertThat(await(proxy.store().scope("old")).used()).isEqualTo(a.totalSize() + b.totalSize() - base.length);
+  }
+
+  @Test
+  void repositoriesAndManifestsPushedOrDeletedAroundTheProxyAreCountedAsTheRegistryHoldsThem() throws Exception {
+    Image through = image(randomBytes(10 * KiB));
+    assertThat(proxy.client().pushImage("acme/app", "1", through).status()).isEqualTo(201);
+    Image gone = image(randomBytes(10 * KiB));
+    assertThat(proxy.client().pushImage("acme/app", "2", gone).status()).isEqualTo(201);
+    drainFeed();
+    assertThat(proxy.harness().direct().pushImage("acme/other", "1", image(randomBytes(10 * KiB))).status()).isEqualTo(201);
+    assertThat(proxy.harness().direct().pushImage("acme/app", "3", image(randomBytes(10 * KiB))).status()).isEqualTo(201);
+    assertThat(proxy.harness().direct().delete("/v2/acme/app/manifests/" + gone.manifestDigest()).status()).isEqualTo(202);
+
+    await(reconciliations.registry());
+
+    assertThat(await(proxy.store().scope("acme")).counts()).isEqualTo(new ScopeCounts(2, 0, 3, 0));
+    assertThat(await(proxy.store().scope("acme/app")).counts()).isEqualTo(new ScopeCounts(1, 0, 2, 0));
+    assertThat(await(proxy.ledger().ledger().namespaceCounts("acme"))).containsEntry("acme", new CountsByScope(2, 3));
+  }
+
+  @Test
+  void redisCountsDriftingFromTheLedgerAreCorrectedFromPostgres() throws Exception {
+    assertThat(proxy.client().pushImage("acme/app", "1", image(randomBytes(10 * KiB))).status()).isEqualTo(201);
+    drainFeed();
+    proxy.harness().redis().command(Request.cmd(Command.HINCRBY).arg("qp:{acme}:counts").arg("acme|repositories").arg(5));
+    proxy.harness().redis().command(Request.cmd(Command.HDEL).arg("qp:{acme}:counts").arg("acme/app|manifests"));
+
+    await(reconciliations.redisAgainstLedger());
+
+    assertThat(await(proxy.store().scope("acme")).counts()).isEqualTo(new ScopeCounts(1, 0, 1, 0));
+    assertThat(await(proxy.store().scope("acme/app")).counts()).isEqualTo(new ScopeCounts(1, 0, 1, 0));
   }
 
   @Test
