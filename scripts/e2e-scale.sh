@@ -538,7 +538,7 @@ test_reconcile() {
   fi
   check "quota_proxy_ledger_pending_events reads 0 (${metric:-none})" test "$metric" = 0
   for ((i = 0; i < 40; i++)); do
-    [[ "$(rcli EXISTS 'qp:{fail}:epoch:2')" == 1 ]] && break
+    [[ "$(rcli EXISTS 'qp:{fail}:epoch:3')" == 1 ]] && break
     sleep 0.5
   done
 
@@ -589,7 +589,7 @@ wait_reconciled_after_loss() {
   log "it corrected ${FIGURE[auto-drift]} bytes in namespaces against the registry"
   wait_ledger 20 "${NAMESPACES[@]}" >/dev/null || fail "the ledger feed did not catch up after the reconciliation (its state above)"
   for ((i = 0; i < 20; i++)); do
-    [[ "$(rcli EXISTS 'qp:{fail}:epoch:2')" == 1 ]] && break
+    [[ "$(rcli EXISTS 'qp:{fail}:epoch:3')" == 1 ]] && break
     sleep 0.5
   done
 }
@@ -599,7 +599,7 @@ check_after() {
   step "after the reconciliation: the registry's storage, Redis and the ledger, per scope"
   wait_ledger 20 "${NAMESPACES[@]}" >/dev/null || fail "the ledger feed did not catch up after the reconciliation (its state above)"
   for ((i = 0; i < 20; i++)); do
-    [[ "$(rcli EXISTS 'qp:{fail}:epoch:2')" == 1 ]] && break
+    [[ "$(rcli EXISTS 'qp:{fail}:epoch:3')" == 1 ]] && break
     sleep 0.5
   done
   measure_scopes "$QP_TMP/check-after"

@@ -647,12 +647,12 @@ wait_quiet() {
   for ((i = 0; i < 60; i++)); do
     ok=1
     for ns in "${NAMESPACES[@]}"; do
-      [[ "$(rcli EXISTS "qp:{$ns}:epoch:2")" == 1 ]] || ok=0
+      [[ "$(rcli EXISTS "qp:{$ns}:epoch:3")" == 1 ]] || ok=0
     done
     ((ok)) && break
     sleep 1
   done
-  check "every namespace's state is back in Redis (qp:{ns}:epoch:2)" test "$ok" = 1
+  check "every namespace's state is back in Redis (qp:{ns}:epoch:3)" test "$ok" = 1
   # Requests whose outcome was not recorded are settled with the registry: the proxy's own
   # within seconds, a killed proxy's once their lease (30 s) lapses.
   local intents

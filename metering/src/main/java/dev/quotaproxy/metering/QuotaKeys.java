@@ -54,7 +54,7 @@ import java.util.List;
  *                                   upload) sent to the registry and not yet charged; see intend_commit.lua
  * qp:{T}:freed                ZSET  "R digest" -> when a drop took the digest out of R's usage (Redis clock ms),
  *                                   kept an hour: a commit settled late from an intent is skipped when freed since
- * qp:{T}:epoch:2              STRING the ledger epoch T's state was last made from (absent: unknown); the 2 is the
+ * qp:{T}:epoch:3              STRING the ledger epoch T's state was last made from (absent: unknown); the 3 is the
  *                                   layout of that state (see {@link #STATE_LAYOUT})
  * qp:{T}:restoring            STRING held by the one process restoring T from the ledger
  * qp:{T}:recovering           STRING present for a second after T was restored (new grants wait, see common.lua)
@@ -89,9 +89,10 @@ public final class QuotaKeys {
    * The layout of a namespace's state in Redis, part of its marker's name ({@link #epoch}). A new layout
    * changes the name: the marker of state written in an older one is then not found, so each namespace is
    * restored from the ledger in the new layout on its first decision. 2: with links:R (a repository's own
-   * blobs, apart from the counts of a scope of the same name); before, qp:{T}:epoch.
+   * blobs, apart from the counts of a scope of the same name); before, qp:{T}:epoch. 3: with counts (count
+   * limits: repositories and manifests per scope, rebuilt from the ledger).
    */
-  public static final int STATE_LAYOUT = 2;
+  public static final int STATE_LAYOUT = 3;
 
   /** The members of {@link #NAMESPACES}: the namespaces, and the census token if the set is complete. */
   public record Namespaces(List<String> names, String census) {
@@ -196,9 +197,18 @@ public final class QuotaKeys {
     return prefix + "epoch:" + STATE_LAYOUT;
   }
 
-  /** The marker of state written in an earlier layout: a restore deletes it (see {@link #STATE_LAYOUT}). */
+  /** The marker of state written in the layout before this one (see {@link #STATE_LAYOUT}). */
   public String legacyEpoch() {
-    return prefix + "epoch";
+    return prefix + "epoch:" + (STATE_LAYOUT - 1);
+  }
+
+  /** The markers of state written in every earlier layout: a restore deletes them (see {@link #STATE_LAYOUT}). */
+  public List<String> legacyEpochs() {
+    List<String> markers = new ArrayList<>(List.of(prefix + "epoch"));
+    for (int layout = 2; layout < STATE_LAYOUT; layout++) {
+      markers.add(prefix + "epoch:" + layout);
+    }
+    return markers;
   }
 
   /**

@@ -51,9 +51,9 @@ public enum RedisKeyFamily {
                                   "not rebuilt: hourly counters written for operators, never read back; the ledger keeps traffic from the events",
                                   Noticed.NOT_NEEDED), EGRESS("qp:{T}:egress:S", Source.RECOMPUTED,
                                       "not rebuilt: the current egress window starts over (at most one window's limit more egress)",
-                                      Noticed.NOT_NEEDED), MARKER("qp:{T}:epoch:2", Source.LEDGER,
-                                          "set last by every restore: its absence is what makes a namespace unknown (the 2 is the state's layout: "
-                                              + "a restore deletes the marker of an older one, qp:{T}:epoch)",
+                                      Noticed.NOT_NEEDED), MARKER("qp:{T}:epoch:3", Source.LEDGER,
+                                          "set last by every restore: its absence is what makes a namespace unknown (the 3 is the state's layout: "
+                                              + "a restore deletes the markers of older ones, qp:{T}:epoch and qp:{T}:epoch:2)",
                                           Noticed.MARKER), RESTORING("qp:{T}:restoring", Source.RECOMPUTED,
                                               "a lock with a TTL, taken again by the next restore",
                                               Noticed.NOT_NEEDED), NAMESPACES("qp:namespaces", Source.LEDGER,

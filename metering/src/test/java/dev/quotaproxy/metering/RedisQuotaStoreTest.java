@@ -133,11 +133,11 @@ class RedisQuotaStoreTest {
     try {
       await(recovering.store().reserveBytes(APP, "u1", null, 10, 10));
       await(recovering.store().commitBlob(APP, "u1", null, blob("a", 10), "alice"));
-      redis.command(Request.cmd(Command.DEL).arg("qp:{acme}:epoch:2"));
+      redis.command(Request.cmd(Command.DEL).arg("qp:{acme}:epoch:3"));
       await(recovering.store().dropBlob(APP, "sha256:a", "alice"));
 
       assertThat(recovered).containsExactly("acme", "acme");
-      assertThat(redis.command(Request.cmd(Command.GET).arg("qp:{acme}:epoch:2")).toString()).isEqualTo("epoch-1");
+      assertThat(redis.command(Request.cmd(Command.GET).arg("qp:{acme}:epoch:3")).toString()).isEqualTo("epoch-1");
       assertThat(used(APP)).isZero();
     } finally {
       await(recovering.close());

@@ -80,7 +80,7 @@ final class RedisRestore {
       cleared.add(keys.used());
       cleared.add(keys.sizes());
       cleared.add(keys.counts());
-      cleared.add(keys.legacyEpoch());
+      cleared.addAll(keys.legacyEpochs());
       cleared.forEach(key -> commands.add(Request.cmd(Command.DEL).arg(key)));
       countCommands(keys, snapshot, commands);
       state.sizes().forEach((digest, size) -> commands.add(Request.cmd(Command.HSET).arg(keys.sizes()).arg(digest).arg(size)));
