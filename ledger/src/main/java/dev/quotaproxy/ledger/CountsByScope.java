@@ -1,6 +1,5 @@
 package dev.quotaproxy.ledger;
 
-import dev.quotaproxy.ledger.Ledger.RepositorySnapshot;
 import dev.quotaproxy.oci.Scopes;
 import java.util.Collections;
 import java.util.Map;
@@ -30,16 +29,5 @@ public record CountsByScope(long repositories, long manifests) {
     Map<String, CountsByScope> counts = new TreeMap<>();
     sums.forEach((scope, sum) -> counts.put(scope, new CountsByScope(sum[0], sum[1])));
     return Collections.unmodifiableMap(counts);
-  }
-
-  /** Per scope, from a namespace's snapshot. */
-  public static Map<String, CountsByScope> of(Map<String, RepositorySnapshot> repositories) {
-    Map<String, Long> links = new TreeMap<>();
-    Map<String, Long> manifests = new TreeMap<>();
-    repositories.forEach((repository, held) -> {
-      links.put(repository, (long) held.blobs().size());
-      manifests.put(repository, (long) held.manifests().size());
-    });
-    return rollUp(links, manifests);
   }
 }

@@ -2,9 +2,7 @@ package dev.quotaproxy.ledger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.quotaproxy.ledger.Ledger.RepositorySnapshot;
 import java.util.Map;
-import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class CountsByScopeTest {
@@ -19,15 +17,5 @@ class CountsByScopeTest {
         "acme/app", new CountsByScope(2, 2),
         "acme/app/sub", new CountsByScope(1, 0),
         "acme/lib", new CountsByScope(1, 1)));
-  }
-
-  @Test
-  void aSnapshotCountsLinksAndManifestsOfEachRepository() {
-    Map<String, CountsByScope> counts = CountsByScope.of(Map.of(
-        "acme/app", new RepositorySnapshot(Map.of("sha256:m", 10L, "sha256:l", 100L), Map.of("sha256:m", Set.of("sha256:l"))),
-        "acme/bare", new RepositorySnapshot(Map.of("sha256:l", 100L), Map.of())));
-
-    assertThat(counts.get("acme")).isEqualTo(new CountsByScope(2, 1));
-    assertThat(counts.get("acme/bare")).isEqualTo(new CountsByScope(1, 0));
   }
 }

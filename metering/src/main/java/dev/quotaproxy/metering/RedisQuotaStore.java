@@ -169,7 +169,8 @@ public final class RedisQuotaStore implements QuotaStore {
       checkId(sessionId);
       ScopePath path = new ScopePath(client, repository);
       List<String> args = List.of(sessionId, repository, Long.toString(reservationTtlMillis));
-      return gate.write(path.namespace, () -> path.run(LuaScripts.OPEN_SESSION, path.presentKeys(), List.of(path.keys.links(repository)), args))
+      return gate
+          .write(path.namespace, () -> path.run(LuaScripts.OPEN_SESSION, path.presentKeys(), List.of(path.keys.links(repository)), args))
           .map(path::reservation);
     });
   }

@@ -1,5 +1,6 @@
 -- common.lua: shared names and helpers, joined in front of every operation script by LuaScripts
 -- (Redis scripts cannot include each other). Operation files use these and hold only their own logic.
+-- Over 350 lines for that reason: whatever two scripts share (reservations, blobs, counts) can only live here.
 --
 -- Layout every script is called with:
 --   KEYS[1..12]     used, reserved, limits, sizes, res, res_expiry, events, epoch, commits, sequence, counts, slots

@@ -100,7 +100,8 @@ class CountLimitsTest {
 
     assertThat(refused.status()).isEqualTo(403);
     assertThat(new JsonObject(refused.body()).getJsonArray("errors").getJsonObject(0).getString("message")).isEqualTo(
-        "quota exceeded: man holds 1 manifest, at its limit of 1; the new manifest " + second.manifestDigest() + " in man/app would make 2");
+        "quota exceeded: man holds 1 manifest, at its limit of 1; the new manifest " + second.manifestDigest()
+            + " in man/app would make 2");
     assertThat(proxy.harness().direct().head("/v2/man/app/manifests/" + second.manifestDigest()).status()).isEqualTo(404);
     assertThat(proxy.client().putManifest("man/app", "latest", first.manifest()).status()).isEqualTo(201);
     assertThat(counts("man")).isEqualTo(new ScopeCounts(1, 0, 1, 0));

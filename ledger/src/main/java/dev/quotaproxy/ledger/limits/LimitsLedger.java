@@ -228,7 +228,9 @@ public final class LimitsLedger {
   }
 
   private static Future<ScopeRecord> upsert(SqlConnection connection, String scope, Limits limits, String actor) {
-    return connection.preparedQuery("""
+    return connection
+        .preparedQuery(
+            """
             insert into scope_limits (scope, storage_hard, storage_soft, egress, egress_window_seconds, repositories_hard,
               repositories_soft, manifests_hard, manifests_soft, updated_at, updated_by)
             values ($1, $2, $3, $4, $5, $7, $8, $9, $10, clock_timestamp(), $6)
@@ -265,7 +267,8 @@ public final class LimitsLedger {
   private static ScopeRecord scopeRecord(Row row) {
     return new ScopeRecord(row.getString("scope"),
         new Limits(row.getLong("storage_hard"), row.getLong("storage_soft"), row.getLong("egress"), row.getLong("egress_window_seconds"),
-            row.getLong("repositories_hard"), row.getLong("repositories_soft"), row.getLong("manifests_hard"), row.getLong("manifests_soft")),
+            row.getLong("repositories_hard"), row.getLong("repositories_soft"), row.getLong("manifests_hard"),
+            row.getLong("manifests_soft")),
         row.getOffsetDateTime("updated_at").toInstant(), row.getString("updated_by"));
   }
 

@@ -105,7 +105,13 @@ final class RedisRestore {
 
   /** The committed counts of every scope (see common.lua, Counts), as the snapshot's links and manifests give them. */
   private static void countCommands(QuotaKeys keys, NamespaceSnapshot snapshot, List<Request> commands) {
-    CountsByScope.of(snapshot.repositories()).forEach((scope, counts) -> {
+    Map<String, Long> links = new TreeMap<>();
+    Map<String, Long> manifests = new TreeMap<>();
+    snapshot.repositories().forEach((repository, held) -> {
+      links.put(repository, (long) held.blobs().size());
+      manifests.put(repository, (long) held.manifests().size());
+    });
+    CountsByScope.rollUp(links, manifests).forEach((scope, counts) -> {
       if (counts.repositories() > 0) {
         commands.add(Request.cmd(Command.HSET).arg(keys.counts()).arg(scope + "|repositories").arg(counts.repositories()));
       }
