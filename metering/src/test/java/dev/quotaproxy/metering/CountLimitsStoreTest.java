@@ -191,6 +191,14 @@ class CountLimitsStoreTest {
   }
 
   @Test
+  void aCountRefusalIsRecordedForReportsAndEventsWithItsCount() {
+    assertThat(QuotaStore.Rejection.of(new Denial("acme", 9, 1, 10, 1, 0, Denial.REPOSITORIES, "acme/new")))
+        .isEqualTo(new QuotaStore.Rejection("acme", "repositories", 1, 10, 10, "repositories_limit"));
+    assertThat(QuotaStore.Rejection.of(new Denial("acme", 500, 0, 600, 200))).extracting(r -> r.resource() + " " + r.reason())
+        .isEqualTo("storage_bytes storage_limit");
+  }
+
+  @Test
   void countsAndLimitsAreInTheUsageReadings() {
     await(stores.putLimits("acme", NO_BYTES_LIMIT.withCounts(10, 8, 100, -1)));
     commitManifest("acme/app", "m1", "l");
