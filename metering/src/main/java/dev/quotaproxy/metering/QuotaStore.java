@@ -85,8 +85,10 @@ public interface QuotaStore {
 
   /**
    * The registry opened an upload session: refused (a {@link Denial} with 0 requested) when a scope of
-   * the path is at or over its hard limit; otherwise the session is recorded, holding nothing and clean,
-   * so its close knows the proxy saw all of its bytes.
+   * the path is at or over its hard limit, or (a {@link Denial} of {@link Denial#REPOSITORIES}) when the
+   * repository holds nothing yet and a scope has no room for one more; otherwise the session is recorded,
+   * holding nothing (no bytes, no repository slot: its first bytes take one) and clean, so its close knows
+   * the proxy saw all of its bytes.
    */
   Future<Reservation> openSession(String repository, String sessionId);
 

@@ -7,9 +7,10 @@
 --         used + reserved >= hard (as reserve_bytes with min = max = 0); held = what the session holds there;
 --         {2} when the session id is retired (committed, cancelled, or released after an open that failed in the
 --         proxy): nothing is recorded;
---         {0, i, count, in flight, hard, 1, 0, 'repositories', repository} when the repository links nothing yet and a
---         new one does not fit scope i's repositories_hard: nothing is recorded. Otherwise the session holds the
---         repository's slot (see Counts in common.lua) until its blob is committed, it is cancelled or it expires.
+--         {0, i, count, in flight, hard, 1, 0, 'repositories', repository} when the repository links nothing yet, no
+--         push holds its slot, and scope i has no room for a new one (as reserve_bytes would refuse its first bytes):
+--         nothing is recorded. An open session takes no slot (see Counts in common.lua): one opened and abandoned
+--         holds nothing, as it holds no bytes; its first bytes take the slot.
 
 local id, repository, ttl = ARGV[EXTRA_ARGV + 1], ARGV[EXTRA_ARGV + 2], tonumber(ARGV[EXTRA_ARGV + 3])
 local refusal, now = reserving_start(id, false)
@@ -25,13 +26,13 @@ for i = 1, SCOPE_COUNT do
   end
 end
 
-local slot_refused, slots = slots_needed(KEYS[EXTRA_KEYS + 1], nil, nil)
+local slot_refused = slots_needed(KEYS[EXTRA_KEYS + 1], nil, nil)
 if slot_refused then
   return slot_refused
 end
 
-local reservation = load_reservation(id) or { repo = repository, total = 0, amounts = {}, dirty = false, slots = {} }
-hold_slots(id, reservation, slots)
-store_reservation(id, reservation)
+if not load_reservation(id) then
+  store_reservation(id, { repo = repository, total = 0, amounts = {}, dirty = false })
+end
 set_expiry(id, now + ttl)
 return { 1, 0 }

@@ -113,6 +113,7 @@ class CountLimitsStoreTest {
     await(stores.putLimits("acme", NO_BYTES_LIMIT.withCounts(2, -1, -1, -1)));
 
     assertThat(await(store.openSession("acme/x", "s1")).granted()).isTrue();
+    assertThat(counts("acme")).as("an open session holds no slot").isEqualTo(ScopeCounts.NONE);
     assertThat(await(store.reserveBytes("acme/x", "r1", "s1", 5, 5)).granted()).isTrue();
     assertThat(await(store.reserveBytes("acme/x", "r2", null, 5, 5)).granted()).as("joins the slot of acme/x").isTrue();
     assertThat(counts("acme")).isEqualTo(new ScopeCounts(0, 1, 0, 0));
@@ -121,12 +122,16 @@ class CountLimitsStoreTest {
 
     Reservation full = await(store.reserveBytes("acme/z", "r4", null, 5, 5));
     assertThat(full.denial()).isEqualTo(new Denial("acme", 0, 2, 2, 1, 0, Denial.REPOSITORIES, "acme/z"));
+    assertThat(await(store.openSession("acme/z", "s4")).denial()).as("no room left: refused at the upload start")
+        .isEqualTo(new Denial("acme", 0, 2, 2, 1, 0, Denial.REPOSITORIES, "acme/z"));
 
-    // acme/x's first commit turns its slot into a count; the other holders of it hold nothing any more.
+    // The chunk's slot passes to its session; acme/x's first commit turns it into a count, and the other
+    // holders of it hold nothing any more.
     await(store.settle("acme/x", "r1", "s1", 5, false));
-    await(store.commitBlob("acme/x", null, "s1", blob("a", 5), "t"));
-    assertThat(counts("acme")).isEqualTo(new ScopeCounts(1, 1, 0, 0));
+    assertThat(counts("acme")).isEqualTo(new ScopeCounts(0, 2, 0, 0));
     await(store.release("acme/x", "r2", -1));
+    assertThat(counts("acme")).as("the session still holds acme/x's slot").isEqualTo(new ScopeCounts(0, 2, 0, 0));
+    await(store.commitBlob("acme/x", null, "s1", blob("a", 5), "t"));
     assertThat(counts("acme")).isEqualTo(new ScopeCounts(1, 1, 0, 0));
 
     // acme/y's push fails: its slot is given back, and acme/z fits.
@@ -137,37 +142,40 @@ class CountLimitsStoreTest {
   }
 
   @Test
-  void aSlotOfAnAbandonedPushExpiresWithItsReservation() throws Exception {
+  void sessionsOpenedAndAbandonedHoldNoSlotButOneThatSentBytesHoldsItUntilItExpires() throws Exception {
     await(stores.close());
-    stores = StoreOnRedis.open(vertx, redis.url(), 8, Duration.ofMillis(200));
+    stores = StoreOnRedis.open(vertx, redis.url(), 8, Duration.ofMillis(300));
     store = stores.store();
     await(stores.putLimits("acme", NO_BYTES_LIMIT.withCounts(1, -1, -1, -1)));
 
-    assertThat(await(store.openSession("acme/x", "s1")).granted()).isTrue();
-    assertThat(await(store.openSession("acme/y", "s2")).granted()).isFalse();
-    Thread.sleep(300);
+    assertThat(await(store.openSession("acme/a", "s1")).granted()).isTrue();
+    assertThat(await(store.openSession("acme/b", "s2")).granted()).as("s1 holds nothing").isTrue();
+    assertThat(await(store.reserveBytes("acme/a", "r1", "s1", 5, 5)).granted()).isTrue();
+    await(store.settle("acme/a", "r1", "s1", 5, false));
+    assertThat(await(store.reserveBytes("acme/b", "r2", "s2", 5, 5)).denial().resource()).isEqualTo(Denial.REPOSITORIES);
+    Thread.sleep(400);
 
-    assertThat(await(store.openSession("acme/y", "s3")).granted()).isTrue();
+    assertThat(await(store.reserveBytes("acme/b", "r3", "s2", 5, 5)).granted()).as("s1 expired, and its slot with it").isTrue();
     assertThat(counts("acme")).isEqualTo(new ScopeCounts(0, 1, 0, 0));
   }
 
   @Test
   void thirtyTwoConcurrentNewRepositoriesEndExactlyAtTheLimit() throws Exception {
     await(stores.putLimits("acme", NO_BYTES_LIMIT.withCounts(10, -1, -1, -1)));
-    List<Future<Reservation>> opened = new ArrayList<>();
+    List<Future<Reservation>> reserved = new ArrayList<>();
     for (int i = 0; i < 32; i++) {
-      opened.add(store.openSession("acme/r" + i, "s" + i));
+      reserved.add(store.reserveBytes("acme/r" + i, "r" + i, null, 1, 1));
     }
-    Future.join(new ArrayList<>(opened)).await(10, TimeUnit.SECONDS);
+    Future.join(new ArrayList<>(reserved)).await(10, TimeUnit.SECONDS);
     List<Integer> granted = new ArrayList<>();
     for (int i = 0; i < 32; i++) {
-      if (opened.get(i).result().granted()) {
+      if (reserved.get(i).result().granted()) {
         granted.add(i);
       }
     }
     assertThat(granted).hasSize(10);
     for (int i : granted) {
-      await(store.commitBlob("acme/r" + i, null, "s" + i, blob("b" + i, 1), "t"));
+      await(store.commitBlob("acme/r" + i, "r" + i, null, blob("b" + i, 1), "t"));
     }
     assertThat(counts("acme")).isEqualTo(new ScopeCounts(10, 0, 0, 0));
   }
@@ -202,7 +210,7 @@ class CountLimitsStoreTest {
   void countsAndLimitsAreInTheUsageReadings() {
     await(stores.putLimits("acme", NO_BYTES_LIMIT.withCounts(10, 8, 100, -1)));
     commitManifest("acme/app", "m1", "l");
-    await(store.openSession("acme/new", "s1"));
+    await(store.reserveBytes("acme/new", "r1", null, 1, 1));
 
     ScopeUsage usage = await(stores.usage().scopeUsage("acme")).usage();
     assertThat(usage.counts()).isEqualTo(new ScopeCounts(1, 1, 1, 0));

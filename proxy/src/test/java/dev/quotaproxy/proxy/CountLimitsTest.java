@@ -37,6 +37,7 @@ class CountLimitsTest {
           man: {manifests-hard: 1}
           soft: {repositories-soft: 1, manifests-soft: 1}
           flush: {repositories-hard: 2}
+          idle: {repositories-hard: 1}
       """).withLedger();
 
   @Test
@@ -58,6 +59,19 @@ class CountLimitsTest {
         .containsExactlyInAnyOrderElementsOf(accepted.stream().map(o -> o.push().repository() + "@" + o.push().digest()).toList());
     assertThat(counts("race")).isEqualTo(new ScopeCounts(10, 0, 0, 0));
     proxy.invariant().check();
+  }
+
+  @Test
+  void uploadSessionsOpenedAndAbandonedHoldNoRepositorySlot() throws Exception {
+    for (String repository : List.of("idle/a", "idle/b", "idle/c")) {
+      assertThat(proxy.client().startUpload(repository).status()).as(repository).isEqualTo(202);
+    }
+
+    assertThat(proxy.client().pushBlob("idle/d", randomBytes(KiB)).status()).isEqualTo(201);
+    Reply refused = proxy.client().startUpload("idle/e");
+    assertThat(refused.status()).as("no room left: refused at the upload start").isEqualTo(403);
+    assertThat(refused.body()).contains("idle holds 1 repository, at its limit of 1; the new repository idle/e would make 2");
+    assertThat(counts("idle")).isEqualTo(new ScopeCounts(1, 0, 0, 0));
   }
 
   @Test
