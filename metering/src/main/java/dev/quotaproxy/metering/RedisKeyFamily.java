@@ -74,7 +74,8 @@ public enum RedisKeyFamily {
   /** Count slots of pushes in flight (new repositories and manifests not committed yet). */
   SLOTS("qp:{T}:slots", Source.RECOMPUTED,
       "not rebuilt: slots are taken by the pushes decided after the loss; a push decided before it commits without one "
-          + "(its repository or manifest counts from its commit, so a race across the loss may pass a count limit by those pushes)",
+          + "(its repository or manifest counts from its commit, so a race across the loss may pass a count limit by those pushes). "
+          + "Slots left whose holders' reservations are gone are dropped before they could refuse a push (prune_slots)",
       Noticed.NOT_NEEDED);
 
   /** Where a family's content comes back from. */

@@ -316,16 +316,54 @@ local function release_slots(id, reservation)
   reservation.slots = {}
 end
 
+-- Drops the holders whose reservation no longer holds the slot (gone without giving it back: part of Redis's data
+-- lost, or an older copy of it restored) and counts the slots in flight under each scope again from the rest. Only
+-- before a refusal that slots in flight alone would cause: a slot nobody holds any more must not refuse a push.
+local function prune_slots()
+  local all = redis.call('HGETALL', SLOTS)
+  local pending = {}
+  for i = 1, #all, 2 do
+    local field = all[i]
+    if string.find(field, '|', 1, true) then
+      redis.call('HDEL', SLOTS, field)
+    else
+      local alive = {}
+      for id in pairs(cjson.decode(all[i + 1])) do
+        local reservation = load_reservation(id)
+        if reservation and reservation.slots[field] then
+          alive[id] = 1
+        end
+      end
+      if next(alive) == nil then
+        redis.call('HDEL', SLOTS, field)
+      else
+        redis.call('HSET', SLOTS, field, cjson.encode(alive))
+        local repository, kind = slot_of(field)
+        for _, scope in ipairs(scopes_of(repository)) do
+          pending[scope .. '|' .. kind] = (pending[scope .. '|' .. kind] or 0) + 1
+        end
+      end
+    end
+  end
+  for key, n in pairs(pending) do
+    redis.call('HSET', SLOTS, key, int(n))
+  end
+end
+
 -- Whether a new slot `field` of `kind` fits every scope of the path: nil when it does (or when others hold it
 -- already: the id joins them), else a refusal in the form of the byte refusals, for the first scope (outermost
 -- first) where committed + in flight + 1 would pass the hard limit: {0, i, count, in flight, hard, 1, 0, kind, subject}.
-local function slot_refusal(field, kind, subject)
+local function slot_refusal(field, kind, subject, pruned)
   if redis.call('HEXISTS', SLOTS, field) == 1 then
     return nil
   end
   for i = 1, SCOPE_COUNT do
     local count, pending, hard = count_state(SCOPES[i], kind)
     if hard ~= -1 and count + pending + 1 > hard then
+      if not pruned and count + 1 <= hard then
+        prune_slots()
+        return slot_refusal(field, kind, subject, true)
+      end
       return { 0, i, count, pending, hard, 1, 0, kind, subject }
     end
   end

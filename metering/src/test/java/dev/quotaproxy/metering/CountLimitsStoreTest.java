@@ -160,6 +160,22 @@ class CountLimitsStoreTest {
   }
 
   @Test
+  void aSlotWhoseHolderIsGoneRefusesNobody() {
+    await(stores.putLimits("acme", NO_BYTES_LIMIT.withCounts(2, -1, -1, -1)));
+    assertThat(await(store.reserveBytes("acme/live", "r1", null, 5, 5)).granted()).isTrue();
+    // As a Redis that lost the reservation of a push in flight but kept its slot leaves it.
+    redis.command(Request.cmd(Command.HSET).arg("qp:{acme}:slots").arg("acme/ghost").arg("{\"vanished\":1}"));
+    redis.command(Request.cmd(Command.HINCRBY).arg("qp:{acme}:slots").arg("acme|repositories").arg(1));
+    assertThat(counts("acme").repositoriesReserved()).isEqualTo(2);
+
+    assertThat(await(store.reserveBytes("acme/new", "r2", null, 5, 5)).granted()).as("the ghost is found out").isTrue();
+    assertThat(counts("acme")).isEqualTo(new ScopeCounts(0, 2, 0, 0));
+    assertThat(redis.command(Request.cmd(Command.HGET).arg("qp:{acme}:slots").arg("acme/ghost"))).isNull();
+    assertThat(await(store.reserveBytes("acme/third", "r3", null, 5, 5)).denial()).as("the live slots still count")
+        .isEqualTo(new Denial("acme", 0, 2, 2, 1, 0, Denial.REPOSITORIES, "acme/third"));
+  }
+
+  @Test
   void thirtyTwoConcurrentNewRepositoriesEndExactlyAtTheLimit() throws Exception {
     await(stores.putLimits("acme", NO_BYTES_LIMIT.withCounts(10, -1, -1, -1)));
     List<Future<Reservation>> reserved = new ArrayList<>();
