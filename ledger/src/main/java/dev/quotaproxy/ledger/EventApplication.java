@@ -6,6 +6,8 @@ import static dev.quotaproxy.ledger.LedgerSql.texts;
 import static dev.quotaproxy.ledger.LedgerSql.times;
 import static dev.quotaproxy.ledger.LedgerSql.underPattern;
 
+import dev.quotaproxy.ledger.LedgerBatch.Counts;
+import dev.quotaproxy.ledger.LedgerBatch.CountsOutcome;
 import dev.quotaproxy.ledger.LedgerBatch.EventId;
 import dev.quotaproxy.ledger.LedgerBatch.HourlyUsage;
 import dev.quotaproxy.ledger.LedgerBatch.NamespaceRequest;
@@ -101,12 +103,16 @@ final class EventApplication {
         });
   }
 
-  /** Sets the usage of every scope of the namespaces to what their links add up to (see {@link LedgerSql#RECOUNT_NAMESPACE}). */
+  /**
+   * Sets the usage and counts of every scope of the namespaces to what their links and manifests add up to
+   * (see {@link LedgerSql#RECOUNT_NAMESPACE}, {@link LedgerSql#RECOUNT_NAMESPACE_COUNTS}).
+   */
   private static Future<Void> recount(SqlConnection connection, Set<String> namespaces) {
     Future<Void> done = Future.succeededFuture();
     for (String namespace : new TreeSet<>(namespaces)) {
-      done = done.compose(v -> connection.preparedQuery(LedgerSql.RECOUNT_NAMESPACE)
-          .execute(Tuple.of(namespace, underPattern(namespace))).mapEmpty());
+      Tuple inNamespace = Tuple.of(namespace, underPattern(namespace));
+      done = done.compose(v -> connection.preparedQuery(LedgerSql.RECOUNT_NAMESPACE).execute(inNamespace))
+          .compose(v -> connection.preparedQuery(LedgerSql.RECOUNT_NAMESPACE_COUNTS).execute(inNamespace).mapEmpty());
     }
     return done;
   }
@@ -156,8 +162,10 @@ final class EventApplication {
             texts(references, RepositoryReference::repository),
             texts(references, RepositoryReference::manifestDigest),
             texts(references, RepositoryReference::digest))))
+        // Storage, then counts: each locks its rows in scope order, and every writer of both takes them in this order.
         .compose(done -> applyStorage(connection, batch))
-        .compose(highWater -> addHourlyUsage(connection, batch.hourlyUsage(highWater)))
+        .compose(highWater -> applyCounts(connection, batch)
+            .compose(countsHighWater -> addHourlyUsage(connection, batch.hourlyUsage(highWater, countsHighWater))))
         .compose(done -> addUserTraffic(connection, batch.userTraffic))
         .compose(done -> recordRejections(connection, batch.rejections))
         // Quota events go to their outbox in this transaction: recorded exactly when their causes are, once.
@@ -217,6 +225,30 @@ final class EventApplication {
         });
   }
 
+  /**
+   * Scope counts, as storage: locks the touched scopes' rows, replays the batch's count changes over them
+   * (never below 0, high water per hour), writes the results back, and gives the high water.
+   */
+  private static Future<Map<ScopeHour, Counts>> applyCounts(SqlConnection connection, LedgerBatch batch) {
+    String[] scopes = batch.countScopes().toArray(String[]::new);
+    if (scopes.length == 0) {
+      return Future.succeededFuture(Map.of());
+    }
+    return connection.preparedQuery(LedgerSql.ENSURE_COUNTS).execute(columns(scopes))
+        .compose(done -> connection.preparedQuery(LedgerSql.LOCK_COUNTS).execute(columns(scopes)))
+        .compose(locked -> {
+          Map<String, Counts> before = new HashMap<>();
+          locked.forEach(row -> before.put(row.getString("scope"), new Counts(row.getLong("repositories"), row.getLong("manifests"))));
+          CountsOutcome outcome = batch.replayCounts(before);
+          Set<String> changed = outcome.counts().keySet();
+          return connection.preparedQuery(LedgerSql.SET_COUNTS).execute(columns(
+              texts(changed, scope -> scope),
+              longs(changed, scope -> outcome.counts().get(scope).repositories()),
+              longs(changed, scope -> outcome.counts().get(scope).manifests())))
+              .map(done -> outcome.highWater());
+        });
+  }
+
   private static Future<Void> addHourlyUsage(SqlConnection connection, Map<ScopeHour, HourlyUsage> usage) {
     List<Map.Entry<ScopeHour, HourlyUsage>> rows = List.copyOf(usage.entrySet());
     return write(connection, LedgerSql.ADD_HOURLY_USAGE, rows, () -> columns(
@@ -226,7 +258,9 @@ final class EventApplication {
         longs(rows, row -> row.getValue().traffic().ingressBytes()),
         longs(rows, row -> row.getValue().traffic().egressBytes()),
         longs(rows, row -> row.getValue().traffic().pushes()),
-        longs(rows, row -> row.getValue().traffic().pulls())));
+        longs(rows, row -> row.getValue().traffic().pulls()),
+        longs(rows, row -> row.getValue().countsHighWater().repositories()),
+        longs(rows, row -> row.getValue().countsHighWater().manifests())));
   }
 
   private static Future<Void> addUserTraffic(SqlConnection connection, Map<UserHour, Traffic> traffic) {

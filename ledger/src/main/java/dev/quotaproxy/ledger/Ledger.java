@@ -132,6 +132,13 @@ public final class Ledger {
         });
   }
 
+  /** One scope's counts as the ledger keeps them from the events (0 and 0 when it has none). */
+  public Future<CountsByScope> scopeCounts(String scope) {
+    return pool.preparedQuery(LedgerSql.SCOPE_COUNTS).execute(Tuple.of(scope))
+        .map(rows -> rows.size() == 0 ? new CountsByScope(0, 0)
+            : new CountsByScope(rows.iterator().next().getLong("repositories"), rows.iterator().next().getLong("manifests")));
+  }
+
   /** The namespace's counts per scope (repositories holding anything, manifests), from its links and manifests. */
   public Future<Map<String, CountsByScope>> namespaceCounts(String namespace) {
     Tuple inNamespace = Tuple.of(namespace, underPattern(namespace));

@@ -29,6 +29,9 @@ import java.util.TreeSet;
  * <p>Order within the batch matters where one key is touched twice (a blob unlinked and linked
  * again, a manifest deleted and pushed again, a scope's usage going up and down), and the
  * reduction keeps its effect: the rows it gives equal applying the events one by one.
+ *
+ * <p>Over 350 lines: every table a batch writes is reduced here, storage and counts replayed side by side,
+ * so that one reading shows that each reduction equals applying the events in order.
  */
 final class LedgerBatch {
 
@@ -54,8 +57,23 @@ final class LedgerBatch {
     }
   }
 
-  /** One row of {@code usage_hourly} to merge: a storage level the hour reached, and traffic to add. */
-  record HourlyUsage(long storageHighWater, Traffic traffic) {}
+  /** One row of {@code usage_hourly} to merge: the storage level and counts the hour reached, and traffic to add. */
+  record HourlyUsage(long storageHighWater, Counts countsHighWater, Traffic traffic) {}
+
+  /** A scope's counts (see {@link CountsByScope}), or the highest each reached in an hour. */
+  record Counts(long repositories, long manifests) {
+    static final Counts NONE = new Counts(0, 0);
+
+    Counts highest(Counts other) {
+      return new Counts(Math.max(repositories, other.repositories), Math.max(manifests, other.manifests));
+    }
+  }
+
+  /** A repository starting or ceasing to count (its first link, its last), or a manifest added or removed, in one scope. */
+  record CountChange(String scope, boolean repository, int delta, Instant at) {}
+
+  /** Scope counts after the batch, and the highest each (scope, hour) saw on the way. */
+  record CountsOutcome(Map<String, Counts> counts, Map<ScopeHour, Counts> highWater) {}
 
   /** A scope's used bytes going up (a blob charged) or down (a blob freed), in event order. */
   record StorageChange(String scope, long delta, Instant at) {}
@@ -83,6 +101,7 @@ final class LedgerBatch {
   final Set<RepositoryDigest> manifestDeletes = new LinkedHashSet<>();
   final Map<RepositoryDigest, ManifestAdded> manifestInserts = new LinkedHashMap<>();
   final List<StorageChange> storageChanges = new ArrayList<>();
+  final List<CountChange> countChanges = new ArrayList<>();
   final Map<ScopeHour, Traffic> scopeTraffic = new LinkedHashMap<>();
   final Map<UserHour, Traffic> userTraffic = new LinkedHashMap<>();
   final List<Rejected> rejections = new ArrayList<>();
@@ -109,6 +128,9 @@ final class LedgerBatch {
       for (String scope : added.chargedScopes()) {
         storageChanges.add(new StorageChange(scope, added.size(), added.at()));
       }
+      if (added.filled()) {
+        countChanges(added.repository(), true, 1, added.at());
+      }
     } else if (event instanceof BlobRemoved removed) {
       RepositoryDigest link = new RepositoryDigest(removed.repository(), removed.digest());
       unlinks.add(link);
@@ -116,12 +138,18 @@ final class LedgerBatch {
       for (String scope : removed.freedScopes()) {
         storageChanges.add(new StorageChange(scope, -removed.size(), removed.at()));
       }
+      if (removed.emptied()) {
+        countChanges(removed.repository(), true, -1, removed.at());
+      }
     } else if (event instanceof ManifestAdded added) {
       manifestInserts.putIfAbsent(new RepositoryDigest(added.repository(), added.digest()), added);
+      // The store emits it only for a manifest new to the repository, and manifest_removed only for one that left it.
+      countChanges(added.repository(), false, 1, added.at());
     } else if (event instanceof ManifestRemoved removed) {
       RepositoryDigest manifest = new RepositoryDigest(removed.repository(), removed.digest());
       manifestDeletes.add(manifest);
       manifestInserts.remove(manifest);
+      countChanges(removed.repository(), false, -1, removed.at());
     } else if (event instanceof TrafficMetered metered) {
       Traffic traffic = new Traffic(metered.ingressBytes(), metered.egressBytes(), metered.pushes(), metered.pulls());
       Instant hour = hourOf(metered.hour());
@@ -141,6 +169,41 @@ final class LedgerBatch {
       intentOpens.remove(intent);
       intentCloses.add(intent);
     }
+  }
+
+  /** A repository's count change counts in every scope of its path. */
+  private void countChanges(String repository, boolean repositories, int delta, Instant at) {
+    for (String scope : Scopes.of(repository)) {
+      countChanges.add(new CountChange(scope, repositories, delta, at));
+    }
+  }
+
+  /** The scopes whose counts the batch changes, sorted so that concurrent batches lock them in one order. */
+  List<String> countScopes() {
+    Set<String> scopes = new TreeSet<>();
+    countChanges.forEach(change -> scopes.add(change.scope()));
+    return List.copyOf(scopes);
+  }
+
+  /**
+   * Plays the count changes over the counts the scopes had before the batch (absent: 0), as
+   * {@link #replayStorage} plays storage: never below 0, and each change's hour saw the level before it and
+   * the level after, so a repository that appears and is emptied within an hour leaves its 1 in that hour.
+   */
+  CountsOutcome replayCounts(Map<String, Counts> countsBefore) {
+    Map<String, Counts> level = new HashMap<>(countsBefore);
+    Map<String, Counts> counts = new LinkedHashMap<>();
+    Map<ScopeHour, Counts> highWater = new LinkedHashMap<>();
+    for (CountChange change : countChanges) {
+      Counts before = level.getOrDefault(change.scope(), Counts.NONE);
+      Counts after = change.repository()
+          ? new Counts(Math.max(0, before.repositories() + change.delta()), before.manifests())
+          : new Counts(before.repositories(), Math.max(0, before.manifests() + change.delta()));
+      level.put(change.scope(), after);
+      counts.put(change.scope(), after);
+      highWater.merge(new ScopeHour(change.scope(), hourOf(change.at())), before.highest(after), Counts::highest);
+    }
+    return new CountsOutcome(counts, highWater);
   }
 
   /** The scopes whose usage the batch changes, sorted so that concurrent batches lock them in one order. */
@@ -173,13 +236,21 @@ final class LedgerBatch {
     return new StorageOutcome(usage, changedAt, highWater);
   }
 
-  /** The {@code usage_hourly} rows: storage high water (0 where only traffic changed) merged with traffic. */
-  Map<ScopeHour, HourlyUsage> hourlyUsage(Map<ScopeHour, Long> highWater) {
+  /**
+   * The {@code usage_hourly} rows: storage and count high water (0 where they did not change) merged with
+   * traffic.
+   */
+  Map<ScopeHour, HourlyUsage> hourlyUsage(Map<ScopeHour, Long> highWater, Map<ScopeHour, Counts> countsHighWater) {
     Map<ScopeHour, HourlyUsage> rows = new LinkedHashMap<>();
-    highWater.forEach((key, level) -> rows.put(key, new HourlyUsage(level, Traffic.NONE)));
-    scopeTraffic.forEach((key, traffic) -> rows.merge(key, new HourlyUsage(0, traffic),
-        (stored, added) -> new HourlyUsage(stored.storageHighWater(), stored.traffic().plus(added.traffic()))));
+    highWater.forEach((key, level) -> rows.put(key, new HourlyUsage(level, Counts.NONE, Traffic.NONE)));
+    countsHighWater.forEach((key, counts) -> rows.merge(key, new HourlyUsage(0, counts, Traffic.NONE), LedgerBatch::merged));
+    scopeTraffic.forEach((key, traffic) -> rows.merge(key, new HourlyUsage(0, Counts.NONE, traffic), LedgerBatch::merged));
     return rows;
+  }
+
+  private static HourlyUsage merged(HourlyUsage stored, HourlyUsage added) {
+    return new HourlyUsage(Math.max(stored.storageHighWater(), added.storageHighWater()),
+        stored.countsHighWater().highest(added.countsHighWater()), stored.traffic().plus(added.traffic()));
   }
 
   /** The references of the manifests to insert, each once. */
@@ -237,10 +308,11 @@ final class LedgerBatch {
     return reconciled;
   }
 
-  /** This batch without the storage changes of the namespaces (their usage is recounted instead). */
+  /** This batch without the storage and count changes of the namespaces (their usage and counts are recounted instead). */
   LedgerBatch withoutStorageOf(Set<String> namespaces) {
     if (!namespaces.isEmpty()) {
       storageChanges.removeIf(change -> namespaces.contains(Scopes.namespace(change.scope())));
+      countChanges.removeIf(change -> namespaces.contains(Scopes.namespace(change.scope())));
     }
     return this;
   }

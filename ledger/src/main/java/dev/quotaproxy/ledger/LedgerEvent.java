@@ -24,23 +24,43 @@ public sealed interface LedgerEvent {
   /** Who the request acted for: a user name, a token subject, or {@code anonymous}. */
   String user();
 
-  /** A blob (layer, config or manifest) became linked to the repository. */
+  /**
+   * A blob (layer, config or manifest) became linked to the repository.
+   *
+   * @param filled the repository's first link: it counts from now on in the {@code repositories} of every scope
+   *               of its path (false in events written before the store said so)
+   */
   record BlobAdded(String id, Instant at, String repository, String user, String digest, long size,
-      List<String> chargedScopes) implements LedgerEvent {
+      List<String> chargedScopes, boolean filled) implements LedgerEvent {
     public BlobAdded {
       chargedScopes = List.copyOf(chargedScopes);
     }
-  }
 
-  /** A blob was unlinked from the repository (a delete, or no manifest references it any more). */
-  record BlobRemoved(String id, Instant at, String repository, String user, String digest, long size,
-      List<String> freedScopes) implements LedgerEvent {
-    public BlobRemoved {
-      freedScopes = List.copyOf(freedScopes);
+    public BlobAdded(String id, Instant at, String repository, String user, String digest, long size, List<String> chargedScopes) {
+      this(id, at, repository, user, digest, size, chargedScopes, false);
     }
   }
 
-  /** A manifest new to the repository, with the digests it references (config, layers, child manifests). */
+  /**
+   * A blob was unlinked from the repository (a delete, or no manifest references it any more).
+   *
+   * @param emptied the repository's last link: it no longer counts in the {@code repositories} of its path's scopes
+   */
+  record BlobRemoved(String id, Instant at, String repository, String user, String digest, long size,
+      List<String> freedScopes, boolean emptied) implements LedgerEvent {
+    public BlobRemoved {
+      freedScopes = List.copyOf(freedScopes);
+    }
+
+    public BlobRemoved(String id, Instant at, String repository, String user, String digest, long size, List<String> freedScopes) {
+      this(id, at, repository, user, digest, size, freedScopes, false);
+    }
+  }
+
+  /**
+   * A manifest new to the repository, with the digests it references (config, layers, child manifests): one more
+   * in the {@code manifests} of every scope of its path.
+   */
   record ManifestAdded(String id, Instant at, String repository, String user, String digest,
       List<String> references) implements LedgerEvent {
     public ManifestAdded {
@@ -48,7 +68,7 @@ public sealed interface LedgerEvent {
     }
   }
 
-  /** A manifest deleted from the repository. */
+  /** A manifest deleted from the repository: one less in the {@code manifests} of every scope of its path. */
   record ManifestRemoved(String id, Instant at, String repository, String user, String digest) implements LedgerEvent {}
 
   /** One request's traffic, counted into the hour that starts at {@code hour}. */

@@ -81,11 +81,34 @@ final class LedgerSql {
       from unnest($1::text[], $2::bigint[], $3::timestamptz[]) as replayed (scope, used_bytes, updated_at)
       where usage.scope = replayed.scope""";
 
+  /** Scope counts, as scope usage: every touched scope gets a row first, then the rows are locked in scope order. */
+  static final String ENSURE_COUNTS = """
+      insert into scope_counts (scope)
+      select scope from unnest($1::text[]) as touched (scope)
+      order by scope
+      on conflict (scope) do nothing""";
+
+  static final String LOCK_COUNTS = """
+      select scope, repositories, manifests from scope_counts
+      where scope = any($1::text[])
+      order by scope
+      for update""";
+
+  static final String SET_COUNTS = """
+      update scope_counts as counts
+      set repositories = replayed.repositories, manifests = replayed.manifests
+      from unnest($1::text[], $2::bigint[], $3::bigint[]) as replayed (scope, repositories, manifests)
+      where counts.scope = replayed.scope""";
+
   static final String ADD_HOURLY_USAGE = """
-      insert into usage_hourly as hourly (scope, hour, storage_high_water, ingress_bytes, egress_bytes, pushes, pulls)
-      select * from unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+      insert into usage_hourly as hourly (scope, hour, storage_high_water, ingress_bytes, egress_bytes, pushes, pulls,
+                                          repositories_high_water, manifests_high_water)
+      select * from unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+                           $8::bigint[], $9::bigint[])
       on conflict (scope, hour) do update set
         storage_high_water = greatest(hourly.storage_high_water, excluded.storage_high_water),
+        repositories_high_water = greatest(hourly.repositories_high_water, excluded.repositories_high_water),
+        manifests_high_water = greatest(hourly.manifests_high_water, excluded.manifests_high_water),
         ingress_bytes = hourly.ingress_bytes + excluded.ingress_bytes,
         egress_bytes = hourly.egress_bytes + excluded.egress_bytes,
         pushes = hourly.pushes + excluded.pushes,
@@ -178,6 +201,50 @@ final class LedgerSql {
       from found
       full join held on held.scope = found.scope
       on conflict (scope) do update set used_bytes = excluded.used_bytes, updated_at = excluded.updated_at""";
+
+  /**
+   * The counts of every scope from the links and manifests (as {@link CountsByScope} adds them up): a
+   * repository linking anything counts 1, and its manifests count, in every scope of its path. The
+   * placeholder selects the repositories.
+   */
+  private static final String COUNTS_FROM_LINKS = """
+      select scope, sum(filled)::bigint as repositories, sum(held)::bigint as manifests
+      from (
+        select repository, 1 as filled, 0 as held from repository_blobs where %1$s group by repository
+        union all
+        select repository, 0, count(*) from manifests where %1$s group by repository
+      ) as per_repository
+      cross join lateral string_to_array(repository, '/') as path
+      cross join lateral generate_series(1, cardinality(path)) as depth
+      cross join lateral (select array_to_string(path[1:depth], '/') as scope) as prefix
+      group by scope""";
+
+  /** Sets the counts of every scope of a namespace ($1, $2 its LIKE pattern) from its links and manifests, 0 where none. */
+  static final String RECOUNT_NAMESPACE_COUNTS = """
+      with found as (%s),
+      held as (
+        select scope from scope_counts where scope = $1 or scope like $2
+      )
+      insert into scope_counts (scope, repositories, manifests)
+      select coalesce(found.scope, held.scope), coalesce(found.repositories, 0), coalesce(found.manifests, 0)
+      from found
+      full join held on held.scope = found.scope
+      on conflict (scope) do update set repositories = excluded.repositories, manifests = excluded.manifests"""
+      .formatted(COUNTS_FROM_LINKS.formatted("(repository = $1 or repository like $2)"));
+
+  /** Every scope's counts from all links and manifests, 0 where none (a reconciliation's finish). */
+  static final String RECOUNT_ALL_COUNTS = """
+      with found as (%s)
+      insert into scope_counts (scope, repositories, manifests)
+      select coalesce(found.scope, held.scope), coalesce(found.repositories, 0), coalesce(found.manifests, 0)
+      from found
+      full join scope_counts as held on held.scope = found.scope
+      on conflict (scope) do update set repositories = excluded.repositories, manifests = excluded.manifests"""
+      .formatted(COUNTS_FROM_LINKS.formatted("true"));
+
+  /** A scope's counts as the ledger holds them (none: 0). */
+  static final String SCOPE_COUNTS = """
+      select repositories, manifests from scope_counts where scope = $1""";
 
   // ---- Reading --------------------------------------------------------------------------------
   // "In a namespace" is: the namespace itself, or anything under "<namespace>/". $2 is that prefix as a

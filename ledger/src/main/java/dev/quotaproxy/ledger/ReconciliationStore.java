@@ -125,6 +125,10 @@ final class ReconciliationStore {
             return Future.<Void>succeededFuture();
           }
           return apply(connection, unchanged, pushedBy)
+              // The namespace's counts follow its corrected links and manifests at once, under the same lock on
+              // its event application: the ledger's counts never stand apart from what it holds.
+              .compose(ignored -> connection.preparedQuery(LedgerSql.RECOUNT_NAMESPACE_COUNTS)
+                  .execute(params(namespace, LedgerSql.underPattern(namespace))))
               .compose(ignored -> changed(connection, run, diff.repository()))
               .compose(ignored -> connection.preparedQuery("""
                   insert into namespace_recounts (namespace, until_ms)
@@ -198,13 +202,16 @@ final class ReconciliationStore {
   }
 
   /**
-   * Recomputes every scope's usage from the links, records where it differed as drift, corrects it and
-   * marks the run done: one transaction, holding off event application (which writes the same tables)
+   * Recomputes every scope's usage from the links (and its counts from the links and manifests), records where
+   * usage differed as drift, corrects it and marks the run done: one transaction, holding off event application (which writes the same tables)
    * so no event lands between the sums and their writing.
    */
   Future<List<Drift>> finish(Run run) {
     return pool.withTransaction(connection -> connection
-        .query("lock table repository_blobs, scope_usage in exclusive mode").execute()
+        .query("lock table repository_blobs, scope_usage, scope_counts in exclusive mode").execute()
+        // Counts too, from every link and manifest: events written before counts were metered (an upgrade) carry no
+        // repository changes, and a run corrects what they missed.
+        .compose(ignored -> connection.query(LedgerSql.RECOUNT_ALL_COUNTS).execute())
         .compose(ignored -> connection.query("""
             with link_scopes as (
               -- Each link counts in every scope of its repository's path: acme/team/app in acme,

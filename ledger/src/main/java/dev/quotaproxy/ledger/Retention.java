@@ -45,19 +45,24 @@ public final class Retention {
       select (select count(*) from rolled) as hours, (select count(*) from days) as days""";
 
   // A day is the UTC date of its hours. A day already rolled up (hours that arrived late, after an
-  // earlier run) gets the new hours added: counters summed, the high water the greater of the two.
+  // earlier run) gets the new hours added: counters summed, each high water (storage, counts) the greater of the two.
   private static final String ROLL_UP_USAGE = """
       with rolled as (
         delete from usage_hourly where hour < $1
-        returning scope, hour, storage_high_water, ingress_bytes, egress_bytes, pushes, pulls
+        returning scope, hour, storage_high_water, ingress_bytes, egress_bytes, pushes, pulls,
+                  repositories_high_water, manifests_high_water
       ), days as (
-        insert into usage_daily as daily (scope, day, storage_high_water, ingress_bytes, egress_bytes, pushes, pulls)
+        insert into usage_daily as daily (scope, day, storage_high_water, ingress_bytes, egress_bytes, pushes, pulls,
+                                          repositories_high_water, manifests_high_water)
         select scope, (hour at time zone 'UTC')::date, max(storage_high_water),
-               sum(ingress_bytes)::bigint, sum(egress_bytes)::bigint, sum(pushes)::bigint, sum(pulls)::bigint
+               sum(ingress_bytes)::bigint, sum(egress_bytes)::bigint, sum(pushes)::bigint, sum(pulls)::bigint,
+               max(repositories_high_water), max(manifests_high_water)
         from rolled
         group by 1, 2
         on conflict (scope, day) do update set
           storage_high_water = greatest(daily.storage_high_water, excluded.storage_high_water),
+          repositories_high_water = greatest(daily.repositories_high_water, excluded.repositories_high_water),
+          manifests_high_water = greatest(daily.manifests_high_water, excluded.manifests_high_water),
 """ + ADD_TRAFFIC_AND_COUNT;
 
   private static final String ROLL_UP_USER_TRAFFIC = """

@@ -524,7 +524,9 @@ local function add_blob(digest, size, links)
   if redis.call('SADD', links, digest) == 0 then
     return size
   end
-  if redis.call('SCARD', links) == 1 then
+  -- The repository's first link makes it count: the event says so (filled), so the ledger's counts follow it.
+  local filled = redis.call('SCARD', links) == 1
+  if filled then
     repository_filled()
   end
   local charged = {}
@@ -534,7 +536,12 @@ local function add_blob(digest, size, links)
       charged[#charged + 1] = SCOPES[i]
     end
   end
-  emit('blob_added', { 'digest', digest, 'size', int(size), 'scopes', table.concat(charged, ',') })
+  local fields = { 'digest', digest, 'size', int(size), 'scopes', table.concat(charged, ',') }
+  if filled then
+    fields[#fields + 1] = 'filled'
+    fields[#fields + 1] = '1'
+  end
+  emit('blob_added', fields)
   return size
 end
 
@@ -562,8 +569,9 @@ local function remove_blob(digest, freed, links)
   if redis.call('SREM', links, digest) == 0 then
     return
   end
-  if redis.call('EXISTS', links) == 0 then
-    -- Its last link: the repository holds nothing and no longer counts.
+  local emptied = redis.call('EXISTS', links) == 0
+  if emptied then
+    -- Its last link: the repository holds nothing and no longer counts (the event says so: emptied).
     add_count(COUNTS, SCOPES[SCOPE_COUNT], 'repositories', -1)
   end
   local now = now_ms()
@@ -580,7 +588,12 @@ local function remove_blob(digest, freed, links)
       end
     end
   end
-  emit('blob_removed', { 'digest', digest, 'size', int(size), 'scopes', table.concat(freed, ',') })
+  local fields = { 'digest', digest, 'size', int(size), 'scopes', table.concat(freed, ',') }
+  if emptied then
+    fields[#fields + 1] = 'emptied'
+    fields[#fields + 1] = '1'
+  end
+  emit('blob_removed', fields)
 end
 
 -- The egress window of `seconds` that `now_ms` falls in: its name ("seconds:index") and its end (ms).

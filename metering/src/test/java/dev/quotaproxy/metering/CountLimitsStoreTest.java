@@ -237,6 +237,45 @@ class CountLimitsStoreTest {
 
   // --- helpers ---------------------------------------------------------------------------------
 
+  @Test
+  void theEventsSayWhichLinkFilledARepositoryAndWhichEmptiedItAndManifestsAreAddedAndRemovedOnce() {
+    commitBlob("acme/app", "a");
+    commitBlob("acme/app", "b");
+    commitManifest("acme/app", "m1", "a");
+    commitManifest("acme/app", "m1", "a");
+    await(store.dropManifest("acme/app", "sha256:m1", "t"));
+    await(store.dropManifest("acme/app", "sha256:m1", "t"));
+    await(store.dropBlob("acme/app", "sha256:b", "t"));
+
+    assertThat(events("acme")).containsExactly(
+        "blob_added sha256:a filled=1",
+        "blob_added sha256:b",
+        "blob_added sha256:m1",
+        "manifest_added sha256:m1",
+        "manifest_removed sha256:m1",
+        "blob_removed sha256:m1",
+        "blob_removed sha256:a",
+        "blob_removed sha256:b emptied=1");
+  }
+
+  /** Type, digest, and filled or emptied when set, of each count-related event in the namespace's stream. */
+  private static List<String> events(String namespace) {
+    List<String> events = new ArrayList<>();
+    for (var entry : redis.command(Request.cmd(Command.XRANGE).arg("qp:{" + namespace + "}:events").arg("-").arg("+"))) {
+      var fields = entry.get(1);
+      java.util.Map<String, String> event = new java.util.HashMap<>();
+      for (int i = 0; i < fields.size(); i += 2) {
+        event.put(fields.get(i).toString(), fields.get(i + 1).toString());
+      }
+      String type = event.get("type");
+      if (type.startsWith("blob_") || type.startsWith("manifest_")) {
+        events.add(type + " " + event.get("digest") + (event.containsKey("filled") ? " filled=" + event.get("filled") : "")
+            + (event.containsKey("emptied") ? " emptied=" + event.get("emptied") : ""));
+      }
+    }
+    return events;
+  }
+
   private Commit commitBlob(String repository, String name) {
     return await(store.commitBlob(repository, null, null, blob(name, 10), "t"));
   }

@@ -14,7 +14,7 @@ import java.util.TreeMap;
 
 /**
  * What the PDF shows, gathered from a report by scope (and one by user) as it streams: per key its
- * peak storage and traffic, and over time only the storage of the outermost scopes (those under no
+ * peak storage, counts and traffic, and over time only the storage of the outermost scopes (those under no
  * other scope of the report) and their traffic per bucket. Its size is bounded by the scopes and
  * buckets there are, never by rows: a key keeps a few numbers, a series one per bucket, and at most
  * {@value #MAX_SERIES} series are kept. Pure.
@@ -29,6 +29,8 @@ final class PdfReportModel {
     final String key;
     final boolean outermost;
     long peak;
+    long repositoriesPeak;
+    long manifestsPeak;
     long ingress;
     long egress;
     long pushes;
@@ -41,6 +43,8 @@ final class PdfReportModel {
 
     void add(ReportRow row) {
       peak = Math.max(peak, row.storage());
+      repositoriesPeak = Math.max(repositoriesPeak, row.repositories());
+      manifestsPeak = Math.max(manifestsPeak, row.manifests());
       ingress += row.ingress();
       egress += row.egress();
       pushes += row.pushes();

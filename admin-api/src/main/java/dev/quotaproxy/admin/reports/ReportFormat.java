@@ -41,7 +41,7 @@ enum ReportFormat {
     String row(By by, ReportRow row, boolean first) {
       JsonObject json = new JsonObject().put("bucket", row.bucket().toString()).put("key", row.key());
       if (by.hasStorage()) {
-        json.put("storage_bytes", row.storage());
+        json.put("storage_bytes", row.storage()).put("repositories", row.repositories()).put("manifests", row.manifests());
       }
       json.put("ingress_bytes", row.ingress()).put("egress_bytes", row.egress()).put("pushes", row.pushes()).put("pulls", row.pulls());
       if (!row.split().isEmpty()) {
@@ -67,7 +67,7 @@ enum ReportFormat {
     String head(ReportQuery query) {
       List<String> names = new ArrayList<>(List.of("bucket", query.by().label()));
       if (query.by().hasStorage()) {
-        names.add("storage_bytes");
+        names.addAll(List.of("storage_bytes", "repositories", "manifests"));
       }
       names.addAll(List.of("ingress_bytes", "egress_bytes", "pushes", "pulls"));
       if (query.by() == By.GROUP) {
@@ -80,7 +80,7 @@ enum ReportFormat {
     String row(By by, ReportRow row, boolean first) {
       List<String> fields = new ArrayList<>(List.of(row.bucket().toString(), row.key()));
       if (by.hasStorage()) {
-        fields.add(Long.toString(row.storage()));
+        fields.addAll(List.of(Long.toString(row.storage()), Long.toString(row.repositories()), Long.toString(row.manifests())));
       }
       fields.addAll(List.of(Long.toString(row.ingress()), Long.toString(row.egress()), Long.toString(row.pushes()),
           Long.toString(row.pulls())));

@@ -160,8 +160,11 @@ final class ReportPdf {
 
       heading(
           "Scopes by peak storage" + (model.scopes.size() > TOP_SCOPES ? " (top " + TOP_SCOPES + " of " + model.scopes.size() + ")" : ""));
-      table(List.of("scope", "storage peak", "ingress", "egress", "pushes", "pulls"), new float[] {3, 1.3f, 1.3f, 1.3f, 0.8f, 0.8f},
-          rows(model.topScopes(TOP_SCOPES), true));
+      table(List.of("scope", "storage peak", "repos", "manifests", "ingress", "egress", "pushes", "pulls"),
+          new float[] {2.6f, 1.2f, 0.7f, 0.9f, 1.1f, 1.1f, 0.7f, 0.7f}, rows(model.topScopes(TOP_SCOPES), true));
+      room(20);
+      text(regular, 8, MARGIN, "Repos and manifests: the most the scope held in the period (repositories holding anything).");
+      y -= 12;
       heading("Users by traffic" + (model.users.size() > TOP_USERS ? " (top " + TOP_USERS + " of " + model.users.size() + ")" : ""));
       table(List.of("user", "ingress", "egress", "pushes", "pulls"), new float[] {3, 1.3f, 1.3f, 0.8f, 0.8f},
           rows(model.topUsers(TOP_USERS), false));
@@ -177,14 +180,14 @@ final class ReportPdf {
     for (KeyFigures f : figures) {
       List<String> row = new ArrayList<>(List.of(f.key));
       if (storage) {
-        row.add(ByteSize.format(f.peak));
+        row.addAll(List.of(ByteSize.format(f.peak), Long.toString(f.repositoriesPeak), Long.toString(f.manifestsPeak)));
       }
       row.addAll(List.of(ByteSize.format(f.ingress), ByteSize.format(f.egress), Long.toString(f.pushes), Long.toString(f.pulls)));
       rows.add(row);
     }
     if (rows.isEmpty()) {
       List<String> none = new ArrayList<>(List.of("(none in this period)"));
-      while (none.size() < (storage ? 6 : 5)) {
+      while (none.size() < (storage ? 8 : 5)) {
         none.add("");
       }
       rows.add(none);

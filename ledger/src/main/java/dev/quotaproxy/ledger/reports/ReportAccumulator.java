@@ -21,11 +21,13 @@ import java.util.function.Consumer;
  * key adds up: the key itself, or for a group each of its root scopes. A seed is a part's last
  * storage figure before the period: the ledger records storage only in hours where it changed, so a
  * bucket without a change carries the figure before it, and a key's storage in a bucket is the sum of
- * its parts' figures.
+ * its parts' figures. The counts (repositories, manifests) are carried the same way, each on its own: a part's
+ * count in a bucket is its high water there, or its last one before.
  *
  * <p>A group's part taken at a share (see {@link Shares}) adds that share of its figures; such a row
  * says which parts were split, and its figures are the exact sum rounded half-even to a whole byte or
- * count (the chargeback statement prices the exact figures, not these).
+ * count (the chargeback statement prices the exact figures, not these). Counts are summed whole: a share
+ * splits bytes and money, not repositories.
  */
 public final class ReportAccumulator {
   private final By by;
@@ -45,9 +47,13 @@ public final class ReportAccumulator {
   private boolean keyEmitted;
   private long keyPeak;
   private final Map<String, Long> storageByPart = new HashMap<>();
+  private final Map<String, Long> repositoriesByPart = new HashMap<>();
+  private final Map<String, Long> manifestsByPart = new HashMap<>();
 
   private Instant bucket;
   private final Map<String, Long> highWaterInBucket = new HashMap<>();
+  private final Map<String, Long> repositoriesInBucket = new HashMap<>();
+  private final Map<String, Long> manifestsInBucket = new HashMap<>();
   private long ingress;
   private long egress;
   private long pushes;
@@ -84,8 +90,11 @@ public final class ReportAccumulator {
    *
    * @param bucket    the bucket's start; null for a seed
    * @param highWater the highest storage the part reached in the bucket; 0 when it did not change there
+   * @param repositoriesHighWater the highest repository count the part reached in the bucket; 0: no change there
+   * @param manifestsHighWater    likewise for its manifests
    */
-  public void add(String key, String part, Instant bucket, long highWater, long ingress, long egress, long pushes, long pulls) {
+  public void add(String key, String part, Instant bucket, long highWater, long ingress, long egress, long pushes, long pulls,
+      long repositoriesHighWater, long manifestsHighWater) {
     if (!key.equals(this.key)) {
       finishKey();
       this.key = key;
@@ -95,6 +104,12 @@ public final class ReportAccumulator {
       if (highWater > 0) {
         storageByPart.put(part, highWater);
       }
+      if (repositoriesHighWater > 0) {
+        repositoriesByPart.put(part, repositoriesHighWater);
+      }
+      if (manifestsHighWater > 0) {
+        manifestsByPart.put(part, manifestsHighWater);
+      }
       return;
     }
     if (!bucket.equals(this.bucket)) {
@@ -103,6 +118,12 @@ public final class ReportAccumulator {
     }
     if (highWater > 0) {
       highWaterInBucket.merge(part, highWater, Math::max);
+    }
+    if (repositoriesHighWater > 0) {
+      repositoriesInBucket.merge(part, repositoriesHighWater, Math::max);
+    }
+    if (manifestsHighWater > 0) {
+      manifestsInBucket.merge(part, manifestsHighWater, Math::max);
     }
     BigDecimal fraction = keyFractions.get(part);
     if (fraction == null) {
@@ -136,6 +157,10 @@ public final class ReportAccumulator {
       return;
     }
     storageByPart.putAll(highWaterInBucket);
+    repositoriesByPart.putAll(repositoriesInBucket);
+    manifestsByPart.putAll(manifestsInBucket);
+    long repositories = sum(repositoriesByPart);
+    long manifests = sum(manifestsByPart);
     long storage = 0;
     BigDecimal sharedStorage = BigDecimal.ZERO;
     for (var figure : storageByPart.entrySet()) {
@@ -161,7 +186,8 @@ public final class ReportAccumulator {
     }
     Map<String, BigDecimal> split = splitInBucket.isEmpty() ? Map.of() : new TreeMap<>();
     splitInBucket.forEach((part, percent) -> split.put(part, Shares.normal(percent)));
-    out.accept(new ReportRow(bucket, key, by.hasStorage() ? storage : 0, ingress, egress, pushes, pulls, split));
+    out.accept(new ReportRow(bucket, key, by.hasStorage() ? storage : 0, ingress, egress, pushes, pulls,
+        by.hasStorage() ? repositories : 0, by.hasStorage() ? manifests : 0, split));
     rows++;
     keyPeak = Math.max(keyPeak, storage);
     if (keyCounted) {
@@ -172,6 +198,8 @@ public final class ReportAccumulator {
     }
     bucket = null;
     highWaterInBucket.clear();
+    repositoriesInBucket.clear();
+    manifestsInBucket.clear();
     ingress = egress = pushes = pulls = 0;
     splitInBucket.clear();
     sharedIngress = sharedEgress = sharedPushes = sharedPulls = BigDecimal.ZERO;
@@ -198,5 +226,15 @@ public final class ReportAccumulator {
     keyCounted = false;
     keyPeak = 0;
     storageByPart.clear();
+    repositoriesByPart.clear();
+    manifestsByPart.clear();
+  }
+
+  private static long sum(Map<String, Long> figures) {
+    long sum = 0;
+    for (long figure : figures.values()) {
+      sum += figure;
+    }
+    return sum;
   }
 }

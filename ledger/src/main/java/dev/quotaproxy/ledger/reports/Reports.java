@@ -45,9 +45,15 @@ public final class Reports {
     return cursor(sql(query), parameters(query), report::add, sink).map(done -> report.finish());
   }
 
-  /** A row of the report query as Postgres gives it: see {@link ReportAccumulator#add}. */
+  /** A row of the report query as Postgres gives it, without its counts (which nothing prices). */
   public interface LedgerRows {
     void add(String key, String part, Instant bucket, long highWater, long ingress, long egress, long pushes, long pulls);
+  }
+
+  /** A row of the report query as Postgres gives it: see {@link ReportAccumulator#add}. */
+  private interface CountedRows {
+    void add(String key, String part, Instant bucket, long highWater, long ingress, long egress, long pushes, long pulls,
+        long repositoriesHighWater, long manifestsHighWater);
   }
 
   /**
@@ -65,7 +71,9 @@ public final class Reports {
       return Future.succeededFuture();
     }
     String sql = query.by() == By.GROUP ? sql(query) : REPORT.formatted(OUTERMOST_SCOPES, "at");
-    return cursor(sql, parameters(query), rows, UNBOUNDED);
+    return cursor(sql, parameters(query),
+        (key, part, bucket, highWater, ingress, egress, pushes, pulls, repositories, manifests) ->
+            rows.add(key, part, bucket, highWater, ingress, egress, pushes, pulls), UNBOUNDED);
   }
 
   private static final ReportSink UNBOUNDED = new ReportSink() {
@@ -81,7 +89,7 @@ public final class Reports {
     public void whenDrained(Runnable resume) {}
   };
 
-  private Future<Void> cursor(String sql, Tuple parameters, LedgerRows handler, ReportSink sink) {
+  private Future<Void> cursor(String sql, Tuple parameters, CountedRows handler, ReportSink sink) {
     return pool.getConnection().compose(connection -> connection.begin()
         .compose(tx -> connection.prepare(sql)
             .compose(statement -> {
@@ -97,7 +105,8 @@ public final class Reports {
                 try {
                   OffsetDateTime bucket = row.getOffsetDateTime("bucket");
                   handler.add(row.getString("key"), row.getString("part"), bucket == null ? null : bucket.toInstant(),
-                      row.getLong("hw"), row.getLong("ingress"), row.getLong("egress"), row.getLong("pushes"), row.getLong("pulls"));
+                      row.getLong("hw"), row.getLong("ingress"), row.getLong("egress"), row.getLong("pushes"), row.getLong("pulls"),
+                      row.getLong("rhw"), row.getLong("mhw"));
                 } catch (RuntimeException e) {
                   // Thrown here it would reach no one and leave the report (and its connection) hanging.
                   rows.close();
@@ -126,17 +135,19 @@ public final class Reports {
                      where %1$s = root.prefix or starts_with(%1$s, root.prefix || '/')))""";
 
   private static final String SCOPE_ROWS = """
-      select scope, at, hw, ingress, egress, pushes, pulls from (
-        select scope, hour as at, storage_high_water as hw, ingress_bytes as ingress, egress_bytes as egress, pushes, pulls
+      select scope, at, hw, ingress, egress, pushes, pulls, rhw, mhw from (
+        select scope, hour as at, storage_high_water as hw, ingress_bytes as ingress, egress_bytes as egress, pushes, pulls,
+               repositories_high_water as rhw, manifests_high_water as mhw
         from usage_hourly
         union all
-        select scope, day::timestamp at time zone 'UTC', storage_high_water, ingress_bytes, egress_bytes, pushes, pulls
+        select scope, day::timestamp at time zone 'UTC', storage_high_water, ingress_bytes, egress_bytes, pushes, pulls,
+               repositories_high_water, manifests_high_water
         from usage_daily
       ) as usage
       where at < $2 and """ + IN_SCOPES.formatted("scope");
 
   /** The outermost scopes only: every namespace ($4), or exactly the roots asked for ($3). */
-  private static final String OUTERMOST_SCOPES = "select scope as key, scope as part, at, hw, ingress, egress, pushes, pulls from ("
+  private static final String OUTERMOST_SCOPES = "select scope as key, scope as part, at, hw, ingress, egress, pushes, pulls, rhw, mhw from ("
       + SCOPE_ROWS + ") as rows where ($4 and strpos(scope, '/') = 0) or scope = any($3::text[])";
 
   /**
@@ -151,7 +162,7 @@ public final class Reports {
             or exists (select 1 from user_traffic_daily as daily where daily.repository = scope))""";
 
   private static final String USER_ROWS = """
-      select user_name, at, 0::bigint as hw, ingress, egress, pushes, pulls from (
+      select user_name, at, 0::bigint as hw, ingress, egress, pushes, pulls, 0::bigint as rhw, 0::bigint as mhw from (
         select user_name, repository, hour as at, ingress_bytes as ingress, egress_bytes as egress, pushes, pulls
         from user_traffic_hourly
         union all
@@ -162,22 +173,27 @@ public final class Reports {
 
   /**
    * Period rows per key, part and bucket, and each part's seed: its last storage figure before the
-   * period. Sorted for {@link ReportAccumulator}: key (byte order, so a scope follows its ancestors),
+   * period, and its last figure of each count (each the last that was recorded, maybe in different
+   * buckets). Sorted for {@link ReportAccumulator}: key (byte order, so a scope follows its ancestors),
    * seeds first, bucket, part.
    */
   private static final String REPORT = """
       with keyed as (%s),
       period_rows as (
         select key, part, %s as bucket, max(hw)::bigint as hw, sum(ingress)::bigint as ingress,
-               sum(egress)::bigint as egress, sum(pushes)::bigint as pushes, sum(pulls)::bigint as pulls
+               sum(egress)::bigint as egress, sum(pushes)::bigint as pushes, sum(pulls)::bigint as pulls,
+               max(rhw)::bigint as rhw, max(mhw)::bigint as mhw
         from keyed where at >= $1
         group by 1, 2, 3
       ),
       seeds as (
-        select distinct on (key, part) key, part, null::timestamptz as bucket, hw,
-               0::bigint as ingress, 0::bigint as egress, 0::bigint as pushes, 0::bigint as pulls
-        from keyed where at < $1 and hw > 0
-        order by key, part, at desc
+        select key, part, null::timestamptz as bucket,
+               coalesce((array_agg(hw order by at desc) filter (where hw > 0))[1], 0)::bigint as hw,
+               0::bigint as ingress, 0::bigint as egress, 0::bigint as pushes, 0::bigint as pulls,
+               coalesce((array_agg(rhw order by at desc) filter (where rhw > 0))[1], 0)::bigint as rhw,
+               coalesce((array_agg(mhw order by at desc) filter (where mhw > 0))[1], 0)::bigint as mhw
+        from keyed where at < $1 and (hw > 0 or rhw > 0 or mhw > 0)
+        group by key, part
       )
       select * from (select * from seeds union all select * from period_rows) as report
       order by key collate "C", bucket nulls first, part collate "C"
@@ -185,12 +201,14 @@ public final class Reports {
 
   static String sql(ReportQuery query) {
     String keyed = switch (query.by()) {
-      case SCOPE -> "select scope as key, scope as part, at, hw, ingress, egress, pushes, pulls from (" + SCOPE_ROWS + ") as rows";
-      case REPOSITORY -> "select scope as key, scope as part, at, hw, ingress, egress, pushes, pulls from ("
+      case SCOPE -> "select scope as key, scope as part, at, hw, ingress, egress, pushes, pulls, rhw, mhw from (" + SCOPE_ROWS
+          + ") as rows";
+      case REPOSITORY -> "select scope as key, scope as part, at, hw, ingress, egress, pushes, pulls, rhw, mhw from ("
           + SCOPE_ROWS + REPOSITORIES_ONLY + ") as rows";
-      case GROUP -> "select member.group_name as key, rows.scope as part, at, hw, ingress, egress, pushes, pulls from ("
+      case GROUP -> "select member.group_name as key, rows.scope as part, at, hw, ingress, egress, pushes, pulls, rhw, mhw from ("
           + SCOPE_ROWS + ") as rows join unnest($5::text[], $6::text[]) as member (group_name, scope) on member.scope = rows.scope";
-      case USER -> "select user_name as key, user_name as part, at, hw, ingress, egress, pushes, pulls from (" + USER_ROWS + ") as rows";
+      case USER -> "select user_name as key, user_name as part, at, hw, ingress, egress, pushes, pulls, rhw, mhw from (" + USER_ROWS
+          + ") as rows";
     };
     String bucket = query.period().granularity() == Granularity.HOUR ? "at" : "date_trunc('day', at, 'UTC')";
     return REPORT.formatted(keyed, bucket);

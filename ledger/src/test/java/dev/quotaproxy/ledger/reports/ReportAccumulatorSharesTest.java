@@ -19,10 +19,10 @@ class ReportAccumulatorSharesTest {
     List<ReportRow> rows = new ArrayList<>();
     var report = new ReportAccumulator(By.GROUP, Map.of("uni", Map.of("acme", new BigDecimal("60"))), rows::add);
     // acme: 1001 bytes stored, 11 bytes in, 3 pulls (60%: 600.6, 6.6, 1.8); globex whole: 100 stored.
-    report.add("uni", "acme", H0, 1001, 11, 0, 0, 3);
-    report.add("uni", "globex", H0, 100, 0, 5, 0, 0);
+    report.add("uni", "acme", H0, 1001, 11, 0, 0, 3, 0, 0);
+    report.add("uni", "globex", H0, 100, 0, 5, 0, 0, 0, 0);
     // An hour when only globex moved: acme's storage is carried, and still split.
-    report.add("uni", "globex", H1, 0, 0, 7, 0, 0);
+    report.add("uni", "globex", H1, 0, 0, 7, 0, 0, 0, 0);
     ReportTotals totals = report.finish();
 
     assertThat(rows).containsExactly(
@@ -36,7 +36,7 @@ class ReportAccumulatorSharesTest {
   void withoutSharesNothingChanges() {
     List<ReportRow> rows = new ArrayList<>();
     var report = new ReportAccumulator(By.GROUP, Map.of(), rows::add);
-    report.add("uni", "acme", H0, 1001, 11, 0, 0, 3);
+    report.add("uni", "acme", H0, 1001, 11, 0, 0, 3, 0, 0);
     report.finish();
     assertThat(rows).containsExactly(new ReportRow(H0, "uni", 1001, 11, 0, 0, 3));
     assertThat(rows.get(0).split()).isEmpty();

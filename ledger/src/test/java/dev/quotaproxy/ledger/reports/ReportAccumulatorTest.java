@@ -17,10 +17,10 @@ class ReportAccumulatorTest {
   @Test
   void storageCarriesOverBucketsWithoutAChangeStartingFromTheSeed() {
     var report = new ReportAccumulator(By.SCOPE, rows::add);
-    report.add("acme", "acme", null, 500, 0, 0, 0, 0);
-    report.add("acme", "acme", H1, 0, 10, 20, 1, 2);
-    report.add("acme", "acme", H2, 800, 300, 0, 1, 0);
-    report.add("acme", "acme", H3, 0, 0, 40, 0, 1);
+    report.add("acme", "acme", null, 500, 0, 0, 0, 0, 0, 0);
+    report.add("acme", "acme", H1, 0, 10, 20, 1, 2, 0, 0);
+    report.add("acme", "acme", H2, 800, 300, 0, 1, 0, 0, 0);
+    report.add("acme", "acme", H3, 0, 0, 40, 0, 1, 0, 0);
     ReportTotals totals = report.finish();
 
     assertThat(rows).containsExactly(
@@ -33,10 +33,10 @@ class ReportAccumulatorTest {
   @Test
   void totalsCountOnlyKeysNotUnderAnotherKeyOfTheReport() {
     var report = new ReportAccumulator(By.SCOPE, rows::add);
-    report.add("acme", "acme", H1, 300, 300, 0, 1, 0);
-    report.add("acme/app", "acme/app", H1, 300, 300, 0, 1, 0);
-    report.add("acme/app-x", "acme/app-x", H2, 0, 0, 5, 0, 1); // not under acme/app, but under acme
-    report.add("globex", "globex", H2, 100, 100, 7, 1, 1);
+    report.add("acme", "acme", H1, 300, 300, 0, 1, 0, 0, 0);
+    report.add("acme/app", "acme/app", H1, 300, 300, 0, 1, 0, 0, 0);
+    report.add("acme/app-x", "acme/app-x", H2, 0, 0, 5, 0, 1, 0, 0); // not under acme/app, but under acme
+    report.add("globex", "globex", H2, 100, 100, 7, 1, 1, 0, 0);
     ReportTotals totals = report.finish();
 
     assertThat(rows).hasSize(4);
@@ -46,12 +46,12 @@ class ReportAccumulatorTest {
   @Test
   void aGroupSumsItsPartsEachCarriedOverSeparately() {
     var report = new ReportAccumulator(By.GROUP, rows::add);
-    report.add("uni", "acme", null, 100, 0, 0, 0, 0);
-    report.add("uni", "globex", H1, 50, 50, 0, 1, 0);
-    report.add("uni", "acme", H2, 0, 0, 30, 0, 1);
-    report.add("uni", "globex", H2, 0, 0, 0, 0, 0);
-    report.add("uni", "acme", H3, 250, 150, 0, 1, 0);
-    report.add("wide", "acme", H3, 250, 150, 0, 1, 0);
+    report.add("uni", "acme", null, 100, 0, 0, 0, 0, 0, 0);
+    report.add("uni", "globex", H1, 50, 50, 0, 1, 0, 0, 0);
+    report.add("uni", "acme", H2, 0, 0, 30, 0, 1, 0, 0);
+    report.add("uni", "globex", H2, 0, 0, 0, 0, 0, 0, 0);
+    report.add("uni", "acme", H3, 250, 150, 0, 1, 0, 0, 0);
+    report.add("wide", "acme", H3, 250, 150, 0, 1, 0, 0, 0);
     ReportTotals totals = report.finish();
 
     assertThat(rows).containsExactly(
@@ -66,8 +66,8 @@ class ReportAccumulatorTest {
   @Test
   void aKeyWithOnlyASeedHasNoRowAndUserReportsHaveNoStorage() {
     var report = new ReportAccumulator(By.USER, rows::add);
-    report.add("alice", "alice", null, 900, 0, 0, 0, 0);
-    report.add("bob", "bob", H1, 0, 5, 6, 1, 1);
+    report.add("alice", "alice", null, 900, 0, 0, 0, 0, 0, 0);
+    report.add("bob", "bob", H1, 0, 5, 6, 1, 1, 0, 0);
     ReportTotals totals = report.finish();
 
     assertThat(rows).containsExactly(new ReportRow(H1, "bob", 0, 5, 6, 1, 1));

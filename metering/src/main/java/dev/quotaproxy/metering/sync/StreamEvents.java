@@ -68,9 +68,11 @@ final class StreamEvents {
       user = "anonymous";
     }
     LedgerEvent event = switch (fields.getOrDefault("type", "")) {
-      case "blob_added" -> new BlobAdded(id, at, repository, user, fields.get("digest"), number(fields, "size"), list(fields, "scopes"));
-      case "blob_removed" ->
-        new BlobRemoved(id, at, repository, user, fields.get("digest"), number(fields, "size"), list(fields, "scopes"));
+      // filled and emptied: absent in entries written before counts were metered, which change no count.
+      case "blob_added" -> new BlobAdded(id, at, repository, user, fields.get("digest"), number(fields, "size"), list(fields, "scopes"),
+          number(fields, "filled") == 1);
+      case "blob_removed" -> new BlobRemoved(id, at, repository, user, fields.get("digest"), number(fields, "size"),
+          list(fields, "scopes"), number(fields, "emptied") == 1);
       case "manifest_added" -> new ManifestAdded(id, at, repository, user, fields.get("digest"), list(fields, "refs"));
       case "manifest_removed" -> new ManifestRemoved(id, at, repository, user, fields.get("digest"));
       case "traffic" -> new TrafficMetered(id, at, repository, user, Instant.ofEpochSecond(number(fields, "hour")),

@@ -3,6 +3,7 @@ package dev.quotaproxy.metering.sync;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.ledger.LedgerEvent.BlobAdded;
+import dev.quotaproxy.ledger.LedgerEvent.BlobRemoved;
 import dev.quotaproxy.ledger.LedgerEvent.IntentClosed;
 import dev.quotaproxy.ledger.LedgerEvent.IntentOpened;
 import java.time.Instant;
@@ -22,6 +23,21 @@ class StreamEventsTest {
     assertThat(batch.events()).containsExactly(new BlobAdded("acme/1700000000123-4", Instant.ofEpochMilli(1_700_000_000_123L),
         "acme/app", "alice", "sha256:a", 100, List.of("acme", "acme/app")));
     assertThat(batch.sequences()).containsExactly(Map.entry("acme/1700000000123-4", 42L));
+  }
+
+  @Test
+  void aRepositorysFirstAndLastLinkSayTheyFilledAndEmptiedItAndEntriesWithoutTheFieldsChangeNoCount() {
+    StreamEvents.Batch batch = new StreamEvents.Batch();
+
+    batch.add("acme", "1-0", Map.of("type", "blob_added", "repo", "acme/app", "digest", "sha256:a", "size", "1", "scopes",
+        "acme/app", "filled", "1"));
+    batch.add("acme", "2-0", Map.of("type", "blob_removed", "repo", "acme/app", "digest", "sha256:a", "size", "1", "scopes",
+        "acme/app", "emptied", "1"));
+    batch.add("acme", "3-0", Map.of("type", "blob_added", "repo", "acme/app", "digest", "sha256:b", "size", "1", "scopes", ""));
+    batch.add("acme", "4-0", Map.of("type", "blob_removed", "repo", "acme/app", "digest", "sha256:b", "size", "1", "scopes", ""));
+
+    assertThat(batch.events()).extracting(event -> event instanceof BlobAdded added ? added.filled()
+        : ((BlobRemoved) event).emptied()).containsExactly(true, true, false, false);
   }
 
   @Test
