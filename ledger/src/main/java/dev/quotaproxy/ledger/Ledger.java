@@ -135,7 +135,8 @@ public final class Ledger {
   /** One scope's counts as the ledger keeps them from the events (0 and 0 when it has none). */
   public Future<CountsByScope> scopeCounts(String scope) {
     return pool.preparedQuery(LedgerSql.SCOPE_COUNTS).execute(Tuple.of(scope))
-        .map(rows -> rows.size() == 0 ? new CountsByScope(0, 0)
+        .map(rows -> rows.size() == 0
+            ? new CountsByScope(0, 0)
             : new CountsByScope(rows.iterator().next().getLong("repositories"), rows.iterator().next().getLong("manifests")));
   }
 

@@ -270,6 +270,30 @@ class ReconcilerTest {
   }
 
   @Test
+  void theCountsAreRecountedWithEachRepositoryTheRunCorrectsAndAtItsEnd() throws Exception {
+    SampleImages images = SampleImages.push(push);
+
+    reconciler.run(Kind.BACKFILL, 2).await(20, TimeUnit.SECONDS);
+    assertThat(counts()).as("with each repository's commit, before the run ends: acme/app and acme/tools/cli walked")
+        .isEqualTo(Map.of("acme", "2 4", SampleImages.APP, "1 1", "acme/tools", "1 3", SampleImages.CLI, "1 3"));
+    reconciler.backfill().await(20, TimeUnit.SECONDS);
+    assertThat(counts()).isEqualTo(Map.of("acme", "3 5", SampleImages.APP, "1 1", SampleImages.WEB, "1 1", "acme/tools", "1 3",
+        SampleImages.CLI, "1 3"));
+
+    // Straight in the registry: acme/app's only manifest deleted (it holds nothing after), a second manifest in acme/web.
+    push.deleteManifest(SampleImages.APP, images.app.digest());
+    Pushed config = push.blob(SampleImages.WEB, 340, 20);
+    push.image(SampleImages.WEB, "2", config, images.base, images.webLayer);
+    // And a count the ledger got wrong (events written before counts were metered, say): the run's end corrects it.
+    postgres.sql("insert into scope_counts values ('other', 9, 9)");
+
+    reconciler.reconcile().await(20, TimeUnit.SECONDS);
+
+    assertThat(counts()).isEqualTo(Map.of("acme", "2 5", SampleImages.APP, "0 0", SampleImages.WEB, "1 2", "acme/tools", "1 3",
+        SampleImages.CLI, "1 3", "other", "0 0"));
+  }
+
+  @Test
   void aBlobPushedAgainWhileTheRunWalksStaysInTheLedger() throws Exception {
     SampleImages images = SampleImages.push(push);
     reconciler.backfill().await(20, TimeUnit.SECONDS);
@@ -374,6 +398,14 @@ class ReconcilerTest {
 
   private static Row run(Report report) {
     return postgres.sql("select * from reconciliations where id = $1", report.reconciliationId()).iterator().next();
+  }
+
+  /** Each scope's counts as the ledger keeps them: "repositories manifests". */
+  private static Map<String, String> counts() {
+    Map<String, String> counts = new TreeMap<>();
+    postgres.sql("select scope, repositories, manifests from scope_counts")
+        .forEach(row -> counts.put(row.getString(0), row.getLong(1) + " " + row.getLong(2)));
+    return counts;
   }
 
   private static Set<String> links(String repository) {

@@ -82,6 +82,20 @@ class RetentionTest {
   }
 
   @Test
+  void theCountsHighWaterRollsUpToTheHighestOfTheDayAndOfADayRolledUpBefore() {
+    countsHour("acme", "2026-02-27T05:00:00Z", 2, 7);
+    countsHour("acme", "2026-02-27T06:00:00Z", 3, 4);
+    countsHour("acme", "2026-02-27T07:00:00Z", 0, 0);
+    countsHour("acme", "2026-02-28T22:00:00Z", 1, 9);
+    postgres.sql("insert into usage_daily (scope, day, repositories_high_water, manifests_high_water) values ('acme', $1, 5, 2)", FEB_28);
+
+    rollUp();
+
+    assertThat(rows("select day, repositories_high_water, manifests_high_water from usage_daily order by day"))
+        .containsExactly(List.of(FEB_27, 3L, 7L), List.of(FEB_28, 5L, 9L));
+  }
+
+  @Test
   void hoursWithinTheRetentionStayHourly() {
     usageHour("acme", "2026-02-28T23:00:00Z", 1, 1, 1, 1, 1);
     usageHour("acme", "2026-03-01T00:00:00Z", 2, 2, 2, 2, 2);
@@ -213,6 +227,11 @@ class RetentionTest {
   private static void usageHour(String scope, String hour, long highWater, long ingress, long egress, long pushes, long pulls) {
     postgres.sql("insert into usage_hourly values ($1, $2, $3, $4, $5, $6, $7)",
         scope, LedgerSql.utc(Instant.parse(hour)), highWater, ingress, egress, pushes, pulls);
+  }
+
+  private static void countsHour(String scope, String hour, long repositories, long manifests) {
+    postgres.sql("insert into usage_hourly (scope, hour, repositories_high_water, manifests_high_water) values ($1, $2, $3, $4)",
+        scope, LedgerSql.utc(Instant.parse(hour)), repositories, manifests);
   }
 
   private static void userHour(String user, String repository, String hour, long ingress, long egress, long pushes, long pulls) {

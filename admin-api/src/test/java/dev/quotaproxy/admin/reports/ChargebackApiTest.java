@@ -220,6 +220,8 @@ class ChargebackApiTest {
     JsonObject uni = ReportApiTest.rows(report, "uni").get(0);
     assertThat(uni.getLong("storage_bytes")).isEqualTo(Math.round(0.6 * 2 * GIB)); // 1288490188.8, half-even
     assertThat(uni.getJsonObject("split").getMap()).isEqualTo(Map.of("acme", 60));
+    assertThat(List.of(uni.getLong("repositories"), uni.getLong("manifests"))).as("a share splits bytes, not repositories")
+        .containsExactly(1L, 1L);
   }
 
   @Test

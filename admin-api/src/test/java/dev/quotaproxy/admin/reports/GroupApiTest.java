@@ -128,12 +128,13 @@ class GroupApiTest {
     JsonObject report = fixture.get("/api/v1/reports/usage?by=group&" + PERIOD, ADMIN).bodyAsJsonObject();
 
     assertThat(ReportApiTest.rows(report, "uni")).containsExactly(
-        ReportApiTest.row("2026-03-10T00:00:00Z", "uni", 1500, 2500, 0, 2, 0),
-        ReportApiTest.row("2026-03-11T00:00:00Z", "uni", 3500, 2000, 2000, 1, 1),
-        ReportApiTest.row("2026-03-12T00:00:00Z", "uni", 3500, 0, 1500, 0, 1));
-    // acme/team and acme/app are disjoint: the shared blob counts in each, as it does in each scope.
+        ReportApiTest.row("2026-03-10T00:00:00Z", "uni", 1500, 2, 2, 2500, 0, 2, 0),
+        ReportApiTest.row("2026-03-11T00:00:00Z", "uni", 3500, 3, 3, 2000, 2000, 1, 1),
+        ReportApiTest.row("2026-03-12T00:00:00Z", "uni", 3500, 3, 3, 0, 1500, 0, 1));
+    // acme/team and acme/app are disjoint: the shared blob counts in each, as it does in each scope; so do their
+    // repositories and manifests, one each.
     assertThat(ReportApiTest.rows(report, "acme-only")).first()
-        .isEqualTo(ReportApiTest.row("2026-03-10T00:00:00Z", "acme-only", 2500, 2500, 0, 2, 0));
+        .isEqualTo(ReportApiTest.row("2026-03-10T00:00:00Z", "acme-only", 2500, 2, 2, 2500, 0, 2, 0));
 
     JsonObject filtered = fixture.get("/api/v1/reports/usage?group=uni&" + PERIOD, ADMIN).bodyAsJsonObject();
     assertThat(filtered.getJsonArray("scopes")).containsExactly("acme", "globex");

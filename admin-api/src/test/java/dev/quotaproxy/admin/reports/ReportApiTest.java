@@ -86,16 +86,16 @@ class ReportApiTest {
     assertThat(report.getString("from")).isEqualTo("2026-03-10T00:00:00Z");
     assertThat(report.getString("to")).isEqualTo("2026-03-13T00:00:00Z");
     assertThat(rows(report, "acme")).containsExactly(
-        row("2026-03-10T00:00:00Z", "acme", 1500, 2500, 0, 2, 0),
-        row("2026-03-12T00:00:00Z", "acme", 1500, 0, 1500, 0, 1));
-    assertThat(rows(report, "acme/team")).containsExactly(row("2026-03-10T00:00:00Z", "acme/team", 1000, 1000, 0, 1, 0));
+        row("2026-03-10T00:00:00Z", "acme", 1500, 2, 2, 2500, 0, 2, 0),
+        row("2026-03-12T00:00:00Z", "acme", 1500, 2, 2, 0, 1500, 0, 1));
+    assertThat(rows(report, "acme/team")).containsExactly(row("2026-03-10T00:00:00Z", "acme/team", 1000, 1, 1, 1000, 0, 1, 0));
     assertThat(keys(report)).containsExactly("acme", "acme/app", "acme/team", "acme/team/svc");
   }
 
   @Test
   void anHourlyReportStartsFromTheStorageBeforeIt() throws Exception {
     JsonObject report = json("by=scope&granularity=hour&from=2026-03-12T00:00:00Z&to=2026-03-12T12:00:00Z&scope=acme/app", ADMIN);
-    assertThat(report.getJsonArray("rows")).containsExactly(row("2026-03-12T08:00:00Z", "acme/app", 1500, 0, 1500, 0, 1));
+    assertThat(report.getJsonArray("rows")).containsExactly(row("2026-03-12T08:00:00Z", "acme/app", 1500, 1, 1, 0, 1500, 0, 1));
   }
 
   @Test
@@ -133,7 +133,8 @@ class ReportApiTest {
     var accepted = fixture.send(fixture.client.get(fixture.server.actualPort(), "127.0.0.1", "/api/v1/reports/usage?" + PERIOD)
         .putHeader("Accept", "text/csv"), ADMIN);
     assertThat(accepted.getHeader("Content-Type")).startsWith("text/csv");
-    assertThat(accepted.bodyAsString()).startsWith("bucket,scope,storage_bytes,ingress_bytes,egress_bytes,pushes,pulls\r\n");
+    assertThat(accepted.bodyAsString())
+        .startsWith("bucket,scope,storage_bytes,repositories,manifests,ingress_bytes,egress_bytes,pushes,pulls\r\n");
   }
 
   @Test
@@ -179,9 +180,49 @@ class ReportApiTest {
       assertThat(csv.getHeader("Transfer-Encoding")).isEqualTo("chunked");
       String body = csv.bodyAsString();
       assertThat(body.split("\r\n")).hasSize(1 + 3 * 8760);
-      assertThat(body).contains("\r\n2025-12-31T23:00:00Z,bulk3,0,1,2,0,0\r\n");
+      assertThat(body).contains("\r\n2025-12-31T23:00:00Z,bulk3,0,0,0,1,2,0,0\r\n");
     } finally {
       fixture.sql("delete from usage_hourly where scope like 'bulk%'");
+    }
+  }
+
+  /**
+   * initech/app: pushed at 10:15 (a repository, a manifest) and again at 12:10 (a second manifest), pulled at 13:05;
+   * initech/tmp: pushed at 10:30 and emptied at 10:45. Hand-computed: initech held at most 2 repositories and 2
+   * manifests at 10:xx, 1 and 2 from 12:xx on; rows are carried through hours without a change as storage is.
+   */
+  @Test
+  void countsAreEachBucketsHighWaterCarriedThroughBucketsWithoutAChange() throws Exception {
+    try (ReportFixture other = new ReportFixture()) {
+      other.push("2026-03-10T10:15:00Z", "initech/app", "alice", List.of("initech", "initech/app"), Map.of("sha256:a", 100L));
+      other.push("2026-03-10T10:30:00Z", "initech/tmp", "alice", List.of("initech", "initech/tmp"), Map.of("sha256:t", 10L));
+      other.deleteAll("2026-03-10T10:45:00Z", "initech/tmp", "2026-03-10T10:30:00Z", List.of("initech", "initech/tmp"),
+          Map.of("sha256:t", 10L));
+      other.push("2026-03-10T12:10:00Z", "initech/app", "bob", List.of(), Map.of("sha256:a", 100L));
+      other.pull("2026-03-10T13:05:00Z", "initech/app", "carol", 100);
+      ReportFixture saved = fixture;
+      fixture = other;
+      try {
+        JsonObject hourly = json("granularity=hour&from=2026-03-10T10:00:00Z&to=2026-03-10T14:00:00Z&scope=initech", ADMIN);
+        assertThat(rows(hourly, "initech")).containsExactly(
+            row("2026-03-10T10:00:00Z", "initech", 110, 2, 2, 110, 0, 2, 0),
+            row("2026-03-10T12:00:00Z", "initech", 110, 1, 2, 100, 0, 1, 0),
+            row("2026-03-10T13:00:00Z", "initech", 110, 1, 2, 0, 100, 0, 1));
+        assertThat(rows(hourly, "initech/tmp")).containsExactly(row("2026-03-10T10:00:00Z", "initech/tmp", 10, 1, 1, 10, 0, 1, 0));
+        JsonObject fromLater = json("granularity=hour&from=2026-03-10T13:00:00Z&to=2026-03-10T14:00:00Z&scope=initech", ADMIN);
+        assertThat(rows(fromLater, "initech")).as("seeded with the last counts before the period")
+            .containsExactly(row("2026-03-10T13:00:00Z", "initech", 110, 1, 2, 0, 100, 0, 1));
+        JsonObject daily = json("from=2026-03-10&to=2026-03-11&scope=initech", ADMIN);
+        assertThat(rows(daily, "initech")).containsExactly(row("2026-03-10T00:00:00Z", "initech", 110, 2, 2, 210, 100, 3, 1));
+
+        var csv = CsvTest.parse(fixture.get("/api/v1/reports/usage?from=2026-03-10&to=2026-03-11&scope=initech&format=csv", ADMIN)
+            .bodyAsString());
+        assertThat(csv.get(0)).containsExactly("bucket", "scope", "storage_bytes", "repositories", "manifests", "ingress_bytes",
+            "egress_bytes", "pushes", "pulls");
+        assertThat(csv.get(1)).containsExactly("2026-03-10T00:00:00Z", "initech", "110", "2", "2", "210", "100", "3", "1");
+      } finally {
+        fixture = saved;
+      }
     }
   }
 
@@ -204,16 +245,17 @@ class ReportApiTest {
         assertThat(hourlyAfter.getJsonObject("totals").getLong("ingress_bytes"))
             .isEqualTo(hourlyBefore.getJsonObject("totals").getLong("ingress_bytes"));
         // The rolled-up day is one row at its 00:00 in an hourly report.
-        assertThat(rows(hourlyAfter, "acme")).first().isEqualTo(row("2026-03-10T00:00:00Z", "acme", 1500, 2500, 0, 2, 0));
+        assertThat(rows(hourlyAfter, "acme")).first().isEqualTo(row("2026-03-10T00:00:00Z", "acme", 1500, 2, 2, 2500, 0, 2, 0));
       } finally {
         fixture = saved;
       }
     }
   }
 
-  static JsonObject row(String bucket, String key, long storage, long ingress, long egress, long pushes, long pulls) {
-    return new JsonObject().put("bucket", bucket).put("key", key).put("storage_bytes", storage).put("ingress_bytes", ingress)
-        .put("egress_bytes", egress).put("pushes", pushes).put("pulls", pulls);
+  static JsonObject row(String bucket, String key, long storage, long repositories, long manifests, long ingress, long egress,
+      long pushes, long pulls) {
+    return new JsonObject().put("bucket", bucket).put("key", key).put("storage_bytes", storage).put("repositories", repositories)
+        .put("manifests", manifests).put("ingress_bytes", ingress).put("egress_bytes", egress).put("pushes", pushes).put("pulls", pulls);
   }
 
   static List<JsonObject> rows(JsonObject report, String key) {

@@ -8,7 +8,9 @@ import dev.quotaproxy.ledger.EmbeddedPostgresServer;
 import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.ledger.LedgerEvent;
 import dev.quotaproxy.ledger.LedgerEvent.BlobAdded;
+import dev.quotaproxy.ledger.LedgerEvent.BlobRemoved;
 import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;
+import dev.quotaproxy.ledger.LedgerEvent.ManifestRemoved;
 import dev.quotaproxy.ledger.LedgerEvent.TrafficMetered;
 import dev.quotaproxy.oci.Scopes;
 import io.vertx.core.Vertx;
@@ -25,6 +27,7 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -45,6 +48,8 @@ final class ReportFixture implements AutoCloseable {
   final WebClient client;
   final List<TrafficMetered> traffic = new ArrayList<>();
   private final Map<String, Long> sequence = new HashMap<>();
+  /** Repositories holding something: the first push into one fills it (it counts from then on). */
+  private final java.util.Set<String> filled = new HashSet<>();
   private final Ledger ledger;
 
   ReportFixture() throws Exception {
@@ -60,18 +65,40 @@ final class ReportFixture implements AutoCloseable {
     client = WebClient.create(vertx);
   }
 
-  /** A push as the store reports it: the blobs charged where new, the manifest, the request's traffic. */
+  /**
+   * A push as the store reports it: the blobs charged where new (the first link of a repository fills it), the
+   * manifest ({@code sha256:m-<repository><at>}), the request's traffic.
+   */
   void push(String at, String repository, String user, List<String> chargedScopes, Map<String, Long> blobs) {
     Instant time = Instant.parse(at);
     List<LedgerEvent> events = new ArrayList<>();
     long bytes = 0;
     for (var blob : blobs.entrySet()) {
-      events.add(new BlobAdded(id(repository, time), time, repository, user, blob.getKey(), blob.getValue(), chargedScopes));
+      events.add(new BlobAdded(id(repository, time), time, repository, user, blob.getKey(), blob.getValue(), chargedScopes,
+          filled.add(repository)));
       bytes += blob.getValue();
     }
-    events.add(new ManifestAdded(id(repository, time), time, repository, user, "sha256:m-" + repository + at,
+    events.add(new ManifestAdded(id(repository, time), time, repository, user, manifest(repository, at),
         List.copyOf(blobs.keySet())));
     events.add(metered(repository, user, time, bytes, 0, 1, 0));
+    apply(events);
+  }
+
+  static String manifest(String repository, String at) {
+    return "sha256:m-" + repository + at;
+  }
+
+  /** Deletes the manifest pushed at {@code pushedAt} and every blob of the repository, which is empty after. */
+  void deleteAll(String at, String repository, String pushedAt, List<String> freedScopes, Map<String, Long> blobs) {
+    Instant time = Instant.parse(at);
+    List<LedgerEvent> events = new ArrayList<>();
+    events.add(new ManifestRemoved(id(repository, time), time, repository, "admin", manifest(repository, pushedAt)));
+    int left = blobs.size();
+    for (var blob : blobs.entrySet()) {
+      events.add(new BlobRemoved(id(repository, time), time, repository, "admin", blob.getKey(), blob.getValue(), freedScopes,
+          --left == 0));
+    }
+    filled.remove(repository);
     apply(events);
   }
 

@@ -49,6 +49,9 @@ class ReportPdfTest {
       // Totals: storage peak 3500 B, ingress 4500 B, egress 3500 B, 3 pushes, 2 pulls.
       assertThat(text).contains("3.4 KiB 4.4 KiB 3.4 KiB 3 2");
       assertThat(text).contains("acme/team/svc", "globex/web", "alice", "bob", "carol");
+      // The scopes table: acme's peak storage, then the most repositories and manifests it held (2 and 2), then traffic.
+      assertThat(text).contains("scope storage peak repos manifests ingress egress pushes pulls", "acme 1.5 KiB 2 2 2.4 KiB 1.5 KiB 2 1",
+          "globex 2.0 KiB 1 1 2.0 KiB 2.0 KiB 1 1");
       int images = 0;
       for (var page : document.getPages()) {
         for (var name : page.getResources().getXObjectNames()) {

@@ -72,8 +72,9 @@ public final class Reports {
     }
     String sql = query.by() == By.GROUP ? sql(query) : REPORT.formatted(OUTERMOST_SCOPES, "at");
     return cursor(sql, parameters(query),
-        (key, part, bucket, highWater, ingress, egress, pushes, pulls, repositories, manifests) ->
-            rows.add(key, part, bucket, highWater, ingress, egress, pushes, pulls), UNBOUNDED);
+        (key, part, bucket, highWater, ingress, egress, pushes, pulls, repositories, manifests) -> rows.add(key, part, bucket, highWater,
+            ingress, egress, pushes, pulls),
+        UNBOUNDED);
   }
 
   private static final ReportSink UNBOUNDED = new ReportSink() {

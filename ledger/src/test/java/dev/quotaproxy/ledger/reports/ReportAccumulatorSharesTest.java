@@ -33,6 +33,17 @@ class ReportAccumulatorSharesTest {
   }
 
   @Test
+  void countsAreSummedWholeEvenForASharedMember() {
+    List<ReportRow> rows = new ArrayList<>();
+    var report = new ReportAccumulator(By.GROUP, Map.of("uni", Map.of("acme", new BigDecimal("60"))), rows::add);
+    report.add("uni", "acme", H0, 1000, 0, 0, 0, 0, 3, 7);
+    report.add("uni", "globex", H0, 100, 0, 0, 0, 0, 1, 2);
+    report.finish();
+
+    assertThat(rows).containsExactly(new ReportRow(H0, "uni", 700, 0, 0, 0, 0, 4, 9, Map.of("acme", new BigDecimal("60"))));
+  }
+
+  @Test
   void withoutSharesNothingChanges() {
     List<ReportRow> rows = new ArrayList<>();
     var report = new ReportAccumulator(By.GROUP, Map.of(), rows::add);

@@ -31,6 +31,39 @@ class ReportAccumulatorTest {
   }
 
   @Test
+  void eachCountCarriesOverBucketsWithoutAChangeFromItsOwnLastFigure() {
+    var report = new ReportAccumulator(By.SCOPE, rows::add);
+    // Before the period: repositories last changed to 4, manifests to 9 (each in its own earlier bucket).
+    report.add("acme", "acme", null, 500, 0, 0, 0, 0, 4, 9);
+    report.add("acme", "acme", H1, 0, 10, 0, 1, 0, 0, 0);
+    report.add("acme", "acme", H2, 0, 0, 0, 0, 0, 5, 0);
+    report.add("acme", "acme", H3, 0, 0, 0, 0, 0, 0, 11);
+    report.finish();
+
+    assertThat(rows).containsExactly(
+        new ReportRow(H1, "acme", 500, 10, 0, 1, 0, 4, 9),
+        new ReportRow(H2, "acme", 500, 0, 0, 0, 0, 5, 9),
+        new ReportRow(H3, "acme", 500, 0, 0, 0, 0, 5, 11));
+  }
+
+  @Test
+  void aGroupSumsItsPartsCountsAndUserRowsHaveNone() {
+    var report = new ReportAccumulator(By.GROUP, rows::add);
+    report.add("uni", "acme", null, 0, 0, 0, 0, 0, 2, 3);
+    report.add("uni", "globex", H1, 10, 0, 0, 0, 0, 1, 1);
+    report.add("uni", "acme", H2, 0, 0, 0, 0, 0, 1, 0);
+    report.finish();
+    var users = new ReportAccumulator(By.USER, rows::add);
+    users.add("alice", "alice", H1, 0, 5, 0, 1, 0, 0, 0);
+    users.finish();
+
+    assertThat(rows).containsExactly(
+        new ReportRow(H1, "uni", 10, 0, 0, 0, 0, 3, 4),
+        new ReportRow(H2, "uni", 10, 0, 0, 0, 0, 2, 4),
+        new ReportRow(H1, "alice", 0, 5, 0, 1, 0, 0, 0));
+  }
+
+  @Test
   void totalsCountOnlyKeysNotUnderAnotherKeyOfTheReport() {
     var report = new ReportAccumulator(By.SCOPE, rows::add);
     report.add("acme", "acme", H1, 300, 300, 0, 1, 0, 0, 0);

@@ -36,7 +36,8 @@ class StreamEventsTest {
     batch.add("acme", "3-0", Map.of("type", "blob_added", "repo", "acme/app", "digest", "sha256:b", "size", "1", "scopes", ""));
     batch.add("acme", "4-0", Map.of("type", "blob_removed", "repo", "acme/app", "digest", "sha256:b", "size", "1", "scopes", ""));
 
-    assertThat(batch.events()).extracting(event -> event instanceof BlobAdded added ? added.filled()
+    assertThat(batch.events()).extracting(event -> event instanceof BlobAdded added
+        ? added.filled()
         : ((BlobRemoved) event).emptied()).containsExactly(true, true, false, false);
   }
 
