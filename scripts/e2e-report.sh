@@ -10,7 +10,8 @@
 # for the ledger to record them, then checks:
 #
 #   - the JSON report's totals are the bytes pushed and pulled, and each
-#     namespace's storage is its images' size; CSV says what JSON says
+#     namespace's storage is its images' size, its repositories and manifests
+#     the ones pushed; CSV says what JSON says
 #   - a group of acme, acme/team and globex counts acme/team once
 #   - /reports in headless Chromium renders its charts with those figures (read
 #     from the DOM), and takes a screenshot
@@ -47,6 +48,11 @@ report_json() { admin_api GET "/reports/usage?granularity=hour&${1:-}" -f; }
 
 # storage_of JSON SCOPE: the highest storage of SCOPE in the report JSON.
 storage_of() { jq --arg k "$2" '[.rows[] | select(.key == $k) | .storage_bytes] | max // 0' <<<"$1"; }
+
+# counts_of JSON SCOPE: "repositories manifests", the highest of each for SCOPE in the report JSON.
+counts_of() {
+  jq -r --arg k "$2" '[.rows[] | select(.key == $k)] | "\([.[].repositories] | max // 0) \([.[].manifests] | max // 0)"' <<<"$1"
+}
 
 # chromium_ ARGS...: headless Chromium on a fresh profile, as the issue says to start it.
 chromium_() {
@@ -133,12 +139,18 @@ check_report() {
   check_eq "storage of acme/team = svc" "$SIZE_SVC" "$(storage_of "$REPORT" acme/team)"
   check_eq "storage of globex = web" "$SIZE_WEB" "$(storage_of "$REPORT" globex)"
   check_eq "storage peak = acme + globex" "$pushed" "$(jq .totals.storage_peak_bytes <<<"$REPORT")"
+  # One image (one manifest) into each of acme/app, acme/team/svc, globex/web.
+  check_eq "acme holds 2 repositories and 2 manifests" "2 2" "$(counts_of "$REPORT" acme)"
+  check_eq "acme/team holds 1 repository and 1 manifest" "1 1" "$(counts_of "$REPORT" acme/team)"
+  check_eq "globex holds 1 repository and 1 manifest" "1 1" "$(counts_of "$REPORT" globex)"
 
   step "CSV says what JSON says"
   csv=$QP_TMP/report.csv
   admin_api GET "/reports/usage?granularity=hour&format=csv" -f -o "$csv" || fail "CSV report"
-  check_eq "CSV header" "bucket,scope,storage_bytes,ingress_bytes,egress_bytes,pushes,pulls" "$(head -n 1 "$csv" | tr -d '\r')"
-  rows=$(jq -r '.rows[] | [.bucket, .key, .storage_bytes, .ingress_bytes, .egress_bytes, .pushes, .pulls] | @csv' <<<"$REPORT" \
+  check_eq "CSV header" "bucket,scope,storage_bytes,repositories,manifests,ingress_bytes,egress_bytes,pushes,pulls" \
+    "$(head -n 1 "$csv" | tr -d '\r')"
+  rows=$(jq -r '.rows[] | [.bucket, .key, .storage_bytes, .repositories, .manifests, .ingress_bytes, .egress_bytes, .pushes,
+    .pulls] | @csv' <<<"$REPORT" \
     | tr -d '"')
   check_eq "CSV records = JSON rows" "$rows" "$(tail -n +2 "$csv" | tr -d '\r')"
 
