@@ -1,5 +1,6 @@
 package dev.quotaproxy.ledger.bench;
 
+import dev.quotaproxy.ledger.CountsByScope;
 import dev.quotaproxy.ledger.LedgerEvent;
 import dev.quotaproxy.ledger.LedgerEvent.BlobAdded;
 import dev.quotaproxy.ledger.LedgerEvent.BlobRemoved;
@@ -282,7 +283,8 @@ final class EventWorkload {
         charged.add(scope);
       }
     }
-    emit(new BlobAdded(id(repository), at(), repository.name, user, digest, size, charged));
+    // The repository's first link fills it, as add_blob says.
+    emit(new BlobAdded(id(repository), at(), repository.name, user, digest, size, charged, repository.links.size() == 1));
   }
 
   /** remove_blob: the reverse, freeing each scope where no other repository holds the blob. */
@@ -300,7 +302,7 @@ final class EventWorkload {
         freed.add(scope);
       }
     }
-    emit(new BlobRemoved(id(repository), at(), repository.name, user, digest, size, freed));
+    emit(new BlobRemoved(id(repository), at(), repository.name, user, digest, size, freed, repository.links.isEmpty()));
   }
 
   private void traffic(Repository repository, String user, long in, long out, int push, int pull) {
@@ -392,6 +394,24 @@ final class EventWorkload {
           wrong.add("scope " + scope + ": expected " + expectedUsage.get(scope) + " bytes, ledger holds " + ledgerUsage.get(scope));
         }
       }
+    }
+    // The counts the ledger kept from the events equal those of the links and manifests the workload holds.
+    Map<String, Long> linksPerRepository = new TreeMap<>();
+    Map<String, Long> manifestsPerRepository = new TreeMap<>();
+    for (Repository repository : state.values()) {
+      linksPerRepository.put(repository.name, (long) repository.links.size());
+      manifestsPerRepository.put(repository.name, (long) repository.manifests.size());
+    }
+    Map<String, String> expectedCounts = new TreeMap<>();
+    CountsByScope.rollUp(linksPerRepository, manifestsPerRepository)
+        .forEach((scope, counts) -> expectedCounts.put(scope, counts.repositories() + " " + counts.manifests()));
+    Map<String, String> ledgerCounts = new TreeMap<>();
+    BenchPostgres.sql(pool, "select scope, repositories, manifests from scope_counts where repositories <> 0 or manifests <> 0")
+        .forEach(row -> ledgerCounts.put(row.getString(0), row.getLong(1) + " " + row.getLong(2)));
+    if (!expectedCounts.equals(ledgerCounts)) {
+      wrong.add("scope counts: expected " + expectedCounts.size() + " scopes with counts, the ledger's differ, e.g. "
+          + expectedCounts.entrySet().stream().filter(e -> !e.getValue().equals(ledgerCounts.get(e.getKey()))).findFirst()
+              .map(e -> e.getKey() + " " + e.getValue() + " vs " + ledgerCounts.get(e.getKey())).orElse("an extra scope in the ledger"));
     }
     Map<String, String> progress = new TreeMap<>();
     BenchPostgres.sql(pool, "select namespace, last_stream_ms, last_stream_seq from namespace_progress")
