@@ -173,9 +173,9 @@ public final class Reports {
       where at < $2 and at >= $1 and """ + IN_SCOPES.formatted("repository");
 
   /**
-   * Period rows per key, part and bucket, and each part's seed: its last storage figure before the
-   * period, and its last figure of each count (each the last that was recorded, maybe in different
-   * buckets). Sorted for {@link ReportAccumulator}: key (byte order, so a scope follows its ancestors),
+   * Period rows per key, part and bucket, and each part's seeds: its last storage figure before the
+   * period, and its last figure of each count, each a row of its own (each the last recorded, maybe in
+   * different buckets; the other figures 0, which a seed does not take). Sorted for {@link ReportAccumulator}: key (byte order, so a scope follows its ancestors),
    * seeds first, bucket, part.
    */
   private static final String REPORT = """
@@ -188,13 +188,23 @@ public final class Reports {
         group by 1, 2, 3
       ),
       seeds as (
-        select key, part, null::timestamptz as bucket,
-               coalesce((array_agg(hw order by at desc) filter (where hw > 0))[1], 0)::bigint as hw,
-               0::bigint as ingress, 0::bigint as egress, 0::bigint as pushes, 0::bigint as pulls,
-               coalesce((array_agg(rhw order by at desc) filter (where rhw > 0))[1], 0)::bigint as rhw,
-               coalesce((array_agg(mhw order by at desc) filter (where mhw > 0))[1], 0)::bigint as mhw
-        from keyed where at < $1 and (hw > 0 or rhw > 0 or mhw > 0)
-        group by key, part
+        select * from (
+          select distinct on (key, part) key, part, null::timestamptz as bucket, hw, 0::bigint as ingress,
+                 0::bigint as egress, 0::bigint as pushes, 0::bigint as pulls, 0::bigint as rhw, 0::bigint as mhw
+          from keyed where at < $1 and hw > 0
+          order by key, part, at desc) as storage_seeds
+        union all
+        select * from (
+          select distinct on (key, part) key, part, null::timestamptz, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
+                 rhw, 0::bigint
+          from keyed where at < $1 and rhw > 0
+          order by key, part, at desc) as repositories_seeds
+        union all
+        select * from (
+          select distinct on (key, part) key, part, null::timestamptz, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
+                 0::bigint, mhw
+          from keyed where at < $1 and mhw > 0
+          order by key, part, at desc) as manifests_seeds
       )
       select * from (select * from seeds union all select * from period_rows) as report
       order by key collate "C", bucket nulls first, part collate "C"
