@@ -9,7 +9,9 @@
 --         {2} when the request id is retired (released whole, settled or committed): nothing is granted or changed;
 --         {0, i, count, in flight, hard, 1, 0, 'repositories', repository} when the repository links nothing yet and
 --         a new one does not fit scope i's repositories_hard (see Counts in common.lua): nothing is granted.
--- With min = max = 0 nothing is granted, and a scope with used + reserved >= hard refuses.
+-- With min = max = 0 (a commit that brings no bytes of its own: an empty blob, or the empty closing PUT of a session
+-- holding its bytes) nothing is granted and no byte limit refuses: only a repository that links nothing yet needs
+-- its slot, held or refused as for any grant (an empty blob links the repository as well as any other).
 -- A grant adds to every scope's reserved bytes, to the reservation's amounts and total, and renews its expiry;
 -- a grant of 0 creates no reservation (it only renews one that exists). A grant into a repository that links
 -- nothing yet holds its repository slot (taken, or joined when others hold it) with the reservation.
@@ -22,10 +24,7 @@ if refusal then
 end
 
 local function fits(headroom)
-  if max == 0 then
-    return headroom > 0
-  end
-  return headroom >= min
+  return max == 0 or headroom >= min
 end
 
 local slot_refused, slots = slots_needed(KEYS[EXTRA_KEYS + 2], nil, nil)
@@ -49,7 +48,7 @@ for i = 1, SCOPE_COUNT do
 end
 
 local existing = load_reservation(id)
-if granted == 0 and not existing then
+if granted == 0 and not existing and #slots == 0 then
   -- An empty grant: nothing to hold, so no reservation is left behind.
   return { 1, 0 }
 end

@@ -108,6 +108,21 @@ class CountLimitsStoreTest {
     assertThat(counts("acme")).as("nothing held by the refusals").isEqualTo(new ScopeCounts(1, 0, 0, 0));
   }
 
+  /** An empty blob reserves no bytes but links its repository: its empty reserve holds the slot, or is refused. */
+  @Test
+  void anEmptyReserveIntoANewRepositoryHoldsItsSlotAndIsRefusedWithoutRoom() {
+    await(stores.putLimits("acme", new Limits(10, -1, -1, 3600).withCounts(2, -1, -1, -1)));
+    commitBlob("acme/full", "f");
+
+    assertThat(await(store.reserveBytes("acme/empty", "r1", null, 0, 0)).granted()).as("no byte limit refuses it").isTrue();
+    assertThat(counts("acme")).as("its slot is held").isEqualTo(new ScopeCounts(1, 1, 0, 0));
+    Reservation refused = await(store.reserveBytes("acme/other", "r2", null, 0, 0));
+    assertThat(refused.denial()).isEqualTo(new Denial("acme", 1, 1, 2, 1, 0, Denial.REPOSITORIES, "acme/other"));
+
+    await(store.commitBlob("acme/empty", "r1", null, blob("e", 0), "tester"));
+    assertThat(counts("acme")).isEqualTo(new ScopeCounts(2, 0, 0, 0));
+  }
+
   @Test
   void aSlotIsHeldFromTheDecisionToTheCommitAndSharedByUploadsIntoTheSameNewRepository() {
     await(stores.putLimits("acme", NO_BYTES_LIMIT.withCounts(2, -1, -1, -1)));

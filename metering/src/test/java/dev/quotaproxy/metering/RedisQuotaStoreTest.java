@@ -466,17 +466,14 @@ class RedisQuotaStoreTest {
   }
 
   @Test
-  void theCheckAtUploadStartRefusesExactlyAtTheLimit() {
+  void anEmptyReserveIsRefusedByNoByteLimitAndLeavesNothingBehindInARepositoryThatExists() {
     await(stores.putLimits(APP, new Limits(1000, -1, -1, 3600)));
-    commit(APP, blob("a", 999));
+    commit(APP, blob("a", 1000));
 
-    assertThat(await(store.reserveBytes(APP, "u1", null, 0, 0))).isEqualTo(new Reservation(0, null));
+    assertThat(await(store.reserveBytes(APP, "u1", null, 0, 0))).as("at the limit").isEqualTo(new Reservation(0, null));
     assertThat(redis.command(Request.cmd(Command.HEXISTS).arg("qp:{acme}:res").arg("u1")).toInteger())
-        .as("a check leaves no reservation behind").isZero();
-
-    commit(APP, blob("b", 1));
-    Reservation atLimit = await(store.reserveBytes(APP, "u2", null, 0, 0));
-    assertThat(atLimit.denial()).isEqualTo(new Denial(APP, 1000, 0, 1000, 0));
+        .as("an empty grant leaves no reservation behind").isZero();
+    assertThat(await(store.reserveBytes(APP, "u2", null, 1, 1)).denial()).as("a byte still does not fit").isNotNull();
   }
 
   @Test

@@ -11,13 +11,19 @@ import dev.quotaproxy.metering.ScopeCounts;
 import dev.quotaproxy.proxy.support.ConcurrentPushes;
 import dev.quotaproxy.proxy.support.ConcurrentPushes.Outcome;
 import dev.quotaproxy.proxy.support.ConcurrentPushes.Style;
+import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.OciTestClient.Image;
 import dev.quotaproxy.proxy.support.OciTestClient.Reply;
 import dev.quotaproxy.proxy.support.ProxyFixture;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpRequest.BodyPublishers;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -41,6 +47,7 @@ class CountLimitsTest {
           soft: {repositories-soft: 1, manifests-soft: 1}
           flush: {repositories-hard: 2}
           idle: {repositories-hard: 1}
+          empty: {repositories-hard: 10}
       """).withLedger();
 
   @Test
@@ -72,6 +79,37 @@ class CountLimitsTest {
         .containsExactlyInAnyOrderElementsOf(accepted.stream().map(o -> o.push().repository() + "@" + o.push().digest()).toList());
     eventually(Duration.ofSeconds(5), () -> assertThat(counts(namespace)).isEqualTo(new ScopeCounts(10, 0, 0, 0)));
     proxy.invariant().check();
+  }
+
+  /**
+   * An empty blob reserves no bytes, yet links the repository all the same: its push must hold the new
+   * repository's slot like any other, or 32 of them at once would all pass the check before any commits.
+   */
+  @Test
+  void thirtyTwoClientsCreatingRepositoriesWithAnEmptyBlobAtOnceEndExactlyAtTheLimit() throws Exception {
+    ExecutorService threads = Executors.newFixedThreadPool(32);
+    try {
+      CountDownLatch go = new CountDownLatch(1);
+      List<java.util.concurrent.Future<Reply>> running = new ArrayList<>();
+      for (int i = 0; i < 32; i++) {
+        OciTestClient client = new OciTestClient(proxy.client().base());
+        String repository = String.format("empty/c%02d", i);
+        running.add(threads.submit(() -> {
+          go.await();
+          return client.pushBlob(repository, new byte[0]);
+        }));
+      }
+      go.countDown();
+      List<Integer> statuses = new ArrayList<>();
+      for (var reply : running) {
+        statuses.add(reply.get(120, TimeUnit.SECONDS).status());
+      }
+      assertThat(statuses.stream().filter(status -> status == 201).count()).as("%s", statuses).isEqualTo(10);
+      assertThat(statuses).allMatch(status -> status == 201 || status == 403);
+    } finally {
+      threads.shutdownNow();
+    }
+    eventually(Duration.ofSeconds(5), () -> assertThat(counts("empty")).isEqualTo(new ScopeCounts(10, 0, 0, 0)));
   }
 
   @Test

@@ -129,9 +129,12 @@ final class BlobUploadQuota implements ExchangeQuota {
 
   private Future<Admission> reserve() {
     long need = uncovered() + (exchange.chunked() ? 0 : Math.max(0, exchange.contentLength()));
-    if (need == 0) {
+    boolean commits = operation == OciOperation.UPLOAD_COMPLETE || operation == OciOperation.UPLOAD_MONOLITHIC;
+    if (need == 0 && !commits) {
       return Future.succeededFuture(Admission.FORWARD);
     }
+    // A commit with no bytes to reserve (an empty blob, the empty close of a session holding its bytes) still
+    // asks: were its repository empty, the commit would make it count, so it must hold (or be refused) its slot.
     return policy.reserveThroughContention(() -> reserveBytes(need, need))
         .map(r -> {
           if (!r.granted()) {

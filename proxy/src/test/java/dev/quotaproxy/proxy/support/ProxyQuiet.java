@@ -30,12 +30,14 @@ import java.util.concurrent.atomic.AtomicReference;
  * ({@code {"retired":"1"}}), which holds nothing.
  */
 public final class ProxyQuiet implements AutoCloseable {
+  private final Vertx vertx;
   private final Redis client;
   private final RedisConnection subscriber;
   private final List<String> namespaces;
   private final AtomicReference<Runnable> onWrite = new AtomicReference<>(() -> {});
 
-  private ProxyQuiet(Redis client, RedisConnection subscriber, List<String> namespaces) {
+  private ProxyQuiet(Vertx vertx, Redis client, RedisConnection subscriber, List<String> namespaces) {
+    this.vertx = vertx;
     this.client = client;
     this.subscriber = subscriber;
     this.namespaces = List.copyOf(namespaces);
@@ -45,7 +47,7 @@ public final class ProxyQuiet implements AutoCloseable {
     Redis client = Redis.createClient(vertx, redisUrl);
     client.send(Request.cmd(Command.CONFIG).arg("SET").arg("notify-keyspace-events").arg("KA")).await(10, TimeUnit.SECONDS);
     RedisConnection subscriber = client.connect().await(10, TimeUnit.SECONDS);
-    ProxyQuiet quiet = new ProxyQuiet(client, subscriber, namespaces);
+    ProxyQuiet quiet = new ProxyQuiet(vertx, client, subscriber, namespaces);
     subscriber.handler(message -> quiet.onWrite.get().run());
     for (String namespace : namespaces) {
       subscriber.send(Request.cmd(Command.PSUBSCRIBE).arg("__keyspace@*__:qp:{" + namespace + "}:*")).await(10, TimeUnit.SECONDS);
@@ -82,23 +84,37 @@ public final class ProxyQuiet implements AutoCloseable {
     });
   }
 
-  /** Returns once no request holds a live reservation; fails after the timeout naming what is still held. */
+  /**
+   * Returns once no request holds a live reservation; fails after the timeout naming what is still held. A read
+   * that fails is tried again 100 ms later: with no write to wake it, a failed first read would otherwise wait
+   * out the whole timeout having learned nothing.
+   */
   public void await(Duration timeout) throws Exception {
     Promise<Void> quiet = Promise.promise();
     AtomicReference<TreeMap<String, String>> last = new AtomicReference<>();
-    Runnable check = () -> liveRequests().onSuccess(live -> {
-      last.set(live);
-      if (live.isEmpty()) {
+    AtomicReference<Throwable> lastFailure = new AtomicReference<>();
+    AtomicReference<Runnable> check = new AtomicReference<>();
+    check.set(() -> liveRequests().onComplete(read -> {
+      if (read.failed()) {
+        lastFailure.set(read.cause());
+        if (!quiet.future().isComplete()) {
+          vertx.setTimer(100, id -> check.get().run());
+        }
+        return;
+      }
+      last.set(read.result());
+      if (read.result().isEmpty()) {
         quiet.tryComplete();
       }
-    });
-    onWrite.set(check);
+    }));
+    onWrite.set(() -> check.get().run());
     try {
-      check.run();
+      check.get().run();
       quiet.future().await(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
+      quiet.tryFail("timed out");
       throw new AssertionError("the proxy was not quiet within " + timeout.toMillis() + " ms: requests still holding reservations "
-          + last.get(), e);
+          + last.get() + (lastFailure.get() == null ? "" : "; the last read failed: " + lastFailure.get()), e);
     } finally {
       onWrite.set(() -> {});
     }
