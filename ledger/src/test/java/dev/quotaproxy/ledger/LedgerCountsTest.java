@@ -6,10 +6,8 @@ import dev.quotaproxy.ledger.LedgerEvent.BlobAdded;
 import dev.quotaproxy.ledger.LedgerEvent.BlobRemoved;
 import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;
 import dev.quotaproxy.ledger.LedgerEvent.ManifestRemoved;
-import dev.quotaproxy.ledger.support.TestPostgres;
+import dev.quotaproxy.ledger.support.LedgerDatabaseExtension;
 import dev.quotaproxy.oci.Scopes;
-import io.vertx.core.Vertx;
-import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -21,12 +19,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.flywaydb.core.Flyway;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The ledger's counts (repositories holding anything, manifests) per scope, kept from the events as storage is:
@@ -38,30 +34,14 @@ class LedgerCountsTest {
   private static final Instant H12 = H10.plus(Duration.ofHours(2));
   private static final long STREAM_MS = 1_772_360_100_000L;
 
-  private static TestPostgres postgres;
-  private static Vertx vertx;
-  private static Pool pool;
+  @RegisterExtension static final LedgerDatabaseExtension db = new LedgerDatabaseExtension(4);
 
   private Ledger ledger;
   private long nextSeq;
 
-  @BeforeAll
-  static void startPostgres() {
-    postgres = TestPostgres.start();
-    vertx = Vertx.vertx();
-    pool = postgres.database().pool(vertx, 4);
-  }
-
-  @AfterAll
-  static void stopPostgres() throws Exception {
-    vertx.close().await(10, TimeUnit.SECONDS);
-    postgres.close();
-  }
-
   @BeforeEach
   void emptyTables() {
-    postgres.truncateAll();
-    ledger = new Ledger(pool);
+    ledger = new Ledger(db.pool());
   }
 
   @Test
@@ -174,7 +154,7 @@ class LedgerCountsTest {
   /** Hour, repositories and manifests high water of a scope's hourly rows. */
   private static List<List<Object>> hourly(String scope) {
     List<List<Object>> rows = new ArrayList<>();
-    for (Row row : postgres.sql("""
+    for (Row row : db.postgres().sql("""
         select hour, repositories_high_water, manifests_high_water from usage_hourly where scope = $1 order by hour""", scope)) {
       rows.add(List.of(row.getOffsetDateTime(0).toInstant(), row.getLong(1), row.getLong(2)));
     }

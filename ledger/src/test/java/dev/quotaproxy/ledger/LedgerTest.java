@@ -16,10 +16,8 @@ import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;
 import dev.quotaproxy.ledger.LedgerEvent.ManifestRemoved;
 import dev.quotaproxy.ledger.LedgerEvent.Rejected;
 import dev.quotaproxy.ledger.LedgerEvent.TrafficMetered;
-import dev.quotaproxy.ledger.support.TestPostgres;
+import dev.quotaproxy.ledger.support.LedgerDatabaseExtension;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
-import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import java.time.Duration;
 import java.time.Instant;
@@ -29,40 +27,23 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class LedgerTest {
   private static final Instant T = Instant.parse("2026-03-01T10:15:00Z");
   private static final Instant HOUR = Instant.parse("2026-03-01T10:00:00Z");
   private static final long STREAM_MS = 1_772_360_100_000L;
 
-  private static TestPostgres postgres;
-  private static Vertx vertx;
-  private static Pool pool;
+  @RegisterExtension static final LedgerDatabaseExtension db = new LedgerDatabaseExtension(4);
 
   private Ledger ledger;
   private long nextSeq;
 
-  @BeforeAll
-  static void startPostgres() {
-    postgres = TestPostgres.start();
-    vertx = Vertx.vertx();
-    pool = postgres.database().pool(vertx, 4);
-  }
-
-  @AfterAll
-  static void stopPostgres() throws Exception {
-    vertx.close().await(10, TimeUnit.SECONDS);
-    postgres.close();
-  }
-
   @BeforeEach
   void emptyTables() {
-    postgres.truncateAll();
-    ledger = new Ledger(pool);
+    ledger = new Ledger(db.pool());
   }
 
   // ---- each event's effects -----------------------------------------------------------------------
@@ -612,7 +593,7 @@ class LedgerTest {
   /** The rows of a query, each as a list of its values (timestamps as Instants). */
   private static List<List<Object>> rows(String sql, Object... parameters) {
     List<List<Object>> rows = new ArrayList<>();
-    for (Row row : postgres.sql(sql, parameters)) {
+    for (Row row : db.postgres().sql(sql, parameters)) {
       List<Object> values = new ArrayList<>();
       for (int i = 0; i < row.size(); i++) {
         Object value = row.getValue(i);

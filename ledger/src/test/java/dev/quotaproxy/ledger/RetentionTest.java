@@ -4,9 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.quotaproxy.ledger.Retention.RollUp;
-import dev.quotaproxy.ledger.support.TestPostgres;
-import io.vertx.core.Vertx;
-import io.vertx.sqlclient.Pool;
+import dev.quotaproxy.ledger.support.LedgerDatabaseExtension;
 import io.vertx.sqlclient.Row;
 import java.time.Duration;
 import java.time.Instant;
@@ -14,10 +12,9 @@ import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class RetentionTest {
   // 30 days before is 2026-03-01T12:34:56Z: hours before 2026-03-01T00:00Z roll up.
@@ -26,29 +23,13 @@ class RetentionTest {
   private static final LocalDate FEB_27 = LocalDate.parse("2026-02-27");
   private static final LocalDate FEB_28 = LocalDate.parse("2026-02-28");
 
-  private static TestPostgres postgres;
-  private static Vertx vertx;
-  private static Pool pool;
+  @RegisterExtension static final LedgerDatabaseExtension db = new LedgerDatabaseExtension(2);
 
   private Retention retention;
 
-  @BeforeAll
-  static void startPostgres() {
-    postgres = TestPostgres.start();
-    vertx = Vertx.vertx();
-    pool = postgres.database().pool(vertx, 2);
-  }
-
-  @AfterAll
-  static void stopPostgres() throws Exception {
-    vertx.close().await(10, TimeUnit.SECONDS);
-    postgres.close();
-  }
-
   @BeforeEach
   void emptyTables() {
-    postgres.truncateAll();
-    retention = new Retention(pool);
+    retention = new Retention(db.pool());
   }
 
   @Test
@@ -58,7 +39,7 @@ class RetentionTest {
     usageHour("acme", "2026-02-28T23:00:00Z", 300, 10, 20, 0, 3);
     usageHour("acme/app", "2026-02-28T23:00:00Z", 70, 5, 5, 1, 1);
     // A day rolled up before (late hours arrived since): added to, high water the greater.
-    postgres.sql("insert into usage_daily values ('acme', $1, 200, 1000, 1000, 10, 10)", FEB_28);
+    db.postgres().sql("insert into usage_daily values ('acme', $1, 200, 1000, 1000, 10, 10)", FEB_28);
     userHour("alice", "acme/app", "2026-02-28T22:00:00Z", 1, 2, 1, 0);
     userHour("alice", "acme/app", "2026-02-28T23:00:00Z", 10, 20, 0, 3);
     userHour("bob", "acme/app", "2026-02-27T05:00:00Z", 7, 7, 7, 7);
@@ -87,7 +68,8 @@ class RetentionTest {
     countsHour("acme", "2026-02-27T06:00:00Z", 3, 4);
     countsHour("acme", "2026-02-27T07:00:00Z", 0, 0);
     countsHour("acme", "2026-02-28T22:00:00Z", 1, 9);
-    postgres.sql("insert into usage_daily (scope, day, repositories_high_water, manifests_high_water) values ('acme', $1, 5, 2)", FEB_28);
+    db.postgres().sql("insert into usage_daily (scope, day, repositories_high_water, manifests_high_water) values ('acme', $1, 5, 2)",
+        FEB_28);
 
     rollUp();
 
@@ -137,14 +119,14 @@ class RetentionTest {
     usageHour("acme", "2026-02-28T22:00:00Z", 100, 1, 2, 1, 0);
     userHour("alice", "acme/app", "2026-02-28T22:00:00Z", 1, 2, 1, 0);
     // The second roll-up of the run fails, after the first has moved its rows.
-    postgres.sql("""
+    db.postgres().sql("""
         create function refuse() returns trigger language plpgsql as $$ begin raise exception 'refused'; end $$""");
-    postgres.sql("create trigger refuse before insert on user_traffic_daily for each row execute function refuse()");
+    db.postgres().sql("create trigger refuse before insert on user_traffic_daily for each row execute function refuse()");
     try {
       assertThatThrownBy(this::rollUp).hasMessageContaining("refused");
     } finally {
-      postgres.sql("drop trigger refuse on user_traffic_daily");
-      postgres.sql("drop function refuse()");
+      db.postgres().sql("drop trigger refuse on user_traffic_daily");
+      db.postgres().sql("drop function refuse()");
     }
 
     assertThat(rows("select count(*) from usage_hourly")).containsExactly(List.of(1L));
@@ -193,22 +175,23 @@ class RetentionTest {
   }
 
   private static void rejection(String id, Instant at) {
-    postgres.sql("insert into rejections (event_id, occurred_at, repository, scope, user_name, resource, requested, usage, limit_bytes,"
-        + " reason) values ($1, $2, 'acme/app', 'acme', 'alice', 'storage_bytes', 5, 10, 12, 'storage_limit')", id, LedgerSql.utc(at));
+    db.postgres()
+        .sql("insert into rejections (event_id, occurred_at, repository, scope, user_name, resource, requested, usage, limit_bytes,"
+            + " reason) values ($1, $2, 'acme/app', 'acme', 'alice', 'storage_bytes', 5, 10, 12, 'storage_limit')", id, LedgerSql.utc(at));
   }
 
   private static long quotaEvent(Instant created) {
-    return postgres.sql("insert into quota_events (type, scope, occurred_at, payload, dedupe_key, fanned_out, created_at)"
+    return db.postgres().sql("insert into quota_events (type, scope, occurred_at, payload, dedupe_key, fanned_out, created_at)"
         + " values ('QUOTA_EXCEEDED', 'acme', $1, '{}', $2, true, $1) returning id", LedgerSql.utc(created),
         "refusal:" + created + ":" + Math.random()).iterator().next().getLong(0);
   }
 
   private static void delivery(long event, String state) {
-    long id = postgres
+    long id = db.postgres()
         .sql("insert into webhook_deliveries (event_id, endpoint, url, state, attempts) values ($1, 'ops', 'http://x/', $2, 1)"
             + " returning id", event, state)
         .iterator().next().getLong(0);
-    postgres.sql("insert into webhook_attempts (delivery_id, attempt, at, status, duration_ms) values ($1, 1, now(), 503, 5)", id);
+    db.postgres().sql("insert into webhook_attempts (delivery_id, attempt, at, status, duration_ms) values ($1, 1, now(), 503, 5)", id);
   }
 
   @Test
@@ -225,27 +208,27 @@ class RetentionTest {
   }
 
   private static void usageHour(String scope, String hour, long highWater, long ingress, long egress, long pushes, long pulls) {
-    postgres.sql("insert into usage_hourly values ($1, $2, $3, $4, $5, $6, $7)",
+    db.postgres().sql("insert into usage_hourly values ($1, $2, $3, $4, $5, $6, $7)",
         scope, LedgerSql.utc(Instant.parse(hour)), highWater, ingress, egress, pushes, pulls);
   }
 
   private static void countsHour(String scope, String hour, long repositories, long manifests) {
-    postgres.sql("insert into usage_hourly (scope, hour, repositories_high_water, manifests_high_water) values ($1, $2, $3, $4)",
+    db.postgres().sql("insert into usage_hourly (scope, hour, repositories_high_water, manifests_high_water) values ($1, $2, $3, $4)",
         scope, LedgerSql.utc(Instant.parse(hour)), repositories, manifests);
   }
 
   private static void userHour(String user, String repository, String hour, long ingress, long egress, long pushes, long pulls) {
-    postgres.sql("insert into user_traffic_hourly values ($1, $2, $3, $4, $5, $6, $7)",
+    db.postgres().sql("insert into user_traffic_hourly values ($1, $2, $3, $4, $5, $6, $7)",
         user, repository, LedgerSql.utc(Instant.parse(hour)), ingress, egress, pushes, pulls);
   }
 
   private static void appliedEvent(String id, Instant appliedAt) {
-    postgres.sql("insert into ledger_events values ($1, 'acme', '0-0', 'traffic', $2, $2)", id, LedgerSql.utc(appliedAt));
+    db.postgres().sql("insert into ledger_events values ($1, 'acme', '0-0', 'traffic', $2, $2)", id, LedgerSql.utc(appliedAt));
   }
 
   private static List<List<Object>> rows(String sql) {
     List<List<Object>> rows = new ArrayList<>();
-    for (Row row : postgres.sql(sql)) {
+    for (Row row : db.postgres().sql(sql)) {
       List<Object> values = new ArrayList<>();
       for (int i = 0; i < row.size(); i++) {
         Object value = row.getValue(i);

@@ -8,21 +8,18 @@ import dev.quotaproxy.metering.QuotaStore.Commit;
 import dev.quotaproxy.metering.QuotaStore.Denial;
 import dev.quotaproxy.metering.QuotaStore.Reservation;
 import dev.quotaproxy.metering.support.StoreOnRedis;
-import dev.quotaproxy.metering.support.TestRedis;
+import dev.quotaproxy.metering.support.RedisStoreExtension;
 import dev.quotaproxy.oci.Blob;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Count limits in the store against a real Redis: repositories and manifests counted from commits and
@@ -31,34 +28,15 @@ import org.junit.jupiter.api.Test;
 class CountLimitsStoreTest {
   private static final Limits NO_BYTES_LIMIT = new Limits(-1, -1, -1, 3600);
 
-  private static TestRedis redis;
-  private static Vertx vertx;
+  @RegisterExtension static final RedisStoreExtension fixture = RedisStoreExtension.withStore();
+
   private StoreOnRedis stores;
   private RedisQuotaStore store;
 
-  @BeforeAll
-  static void startRedis() {
-    redis = TestRedis.start();
-    vertx = Vertx.vertx();
-  }
-
-  @AfterAll
-  static void stopRedis() throws Exception {
-    vertx.close().await(10, TimeUnit.SECONDS);
-    redis.close();
-  }
-
   @BeforeEach
   void freshStore() {
-    redis.flushAll();
-    stores = StoreOnRedis.open(vertx, redis.url(), 8, Duration.ofMinutes(10));
+    stores = fixture.stores();
     store = stores.store();
-    await(stores.client().loadScripts());
-  }
-
-  @AfterEach
-  void closeStore() {
-    await(stores.close());
   }
 
   @Test
@@ -153,13 +131,13 @@ class CountLimitsStoreTest {
     await(store.release("acme/y", "r3", -1));
     assertThat(counts("acme")).isEqualTo(new ScopeCounts(1, 0, 0, 0));
     assertThat(await(store.reserveBytes("acme/z", "r5", null, 5, 5)).granted()).isTrue();
-    assertThat(redis.command(Request.cmd(Command.HGET).arg("qp:{acme}:slots").arg("acme/x"))).as("no holders left").isNull();
+    assertThat(fixture.redis().command(Request.cmd(Command.HGET).arg("qp:{acme}:slots").arg("acme/x"))).as("no holders left").isNull();
   }
 
   @Test
   void sessionsOpenedAndAbandonedHoldNoSlotButOneThatSentBytesHoldsItUntilItExpires() throws Exception {
     await(stores.close());
-    stores = StoreOnRedis.open(vertx, redis.url(), 8, Duration.ofMillis(300));
+    stores = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 8, Duration.ofMillis(300));
     store = stores.store();
     await(stores.putLimits("acme", NO_BYTES_LIMIT.withCounts(1, -1, -1, -1)));
 
@@ -179,13 +157,13 @@ class CountLimitsStoreTest {
     await(stores.putLimits("acme", NO_BYTES_LIMIT.withCounts(2, -1, -1, -1)));
     assertThat(await(store.reserveBytes("acme/live", "r1", null, 5, 5)).granted()).isTrue();
     // As a Redis that lost the reservation of a push in flight but kept its slot leaves it.
-    redis.command(Request.cmd(Command.HSET).arg("qp:{acme}:slots").arg("acme/ghost").arg("{\"vanished\":1}"));
-    redis.command(Request.cmd(Command.HINCRBY).arg("qp:{acme}:slots").arg("acme|repositories").arg(1));
+    fixture.redis().command(Request.cmd(Command.HSET).arg("qp:{acme}:slots").arg("acme/ghost").arg("{\"vanished\":1}"));
+    fixture.redis().command(Request.cmd(Command.HINCRBY).arg("qp:{acme}:slots").arg("acme|repositories").arg(1));
     assertThat(counts("acme").repositoriesReserved()).isEqualTo(2);
 
     assertThat(await(store.reserveBytes("acme/new", "r2", null, 5, 5)).granted()).as("the ghost is found out").isTrue();
     assertThat(counts("acme")).isEqualTo(new ScopeCounts(0, 2, 0, 0));
-    assertThat(redis.command(Request.cmd(Command.HGET).arg("qp:{acme}:slots").arg("acme/ghost"))).isNull();
+    assertThat(fixture.redis().command(Request.cmd(Command.HGET).arg("qp:{acme}:slots").arg("acme/ghost"))).isNull();
     assertThat(await(store.reserveBytes("acme/third", "r3", null, 5, 5)).denial()).as("the live slots still count")
         .isEqualTo(new Denial("acme", 0, 2, 2, 1, 0, Denial.REPOSITORIES, "acme/third"));
   }
@@ -276,7 +254,7 @@ class CountLimitsStoreTest {
   /** Type, digest, and filled or emptied when set, of each count-related event in the namespace's stream. */
   private static List<String> events(String namespace) {
     List<String> events = new ArrayList<>();
-    for (var entry : redis.command(Request.cmd(Command.XRANGE).arg("qp:{" + namespace + "}:events").arg("-").arg("+"))) {
+    for (var entry : fixture.redis().command(Request.cmd(Command.XRANGE).arg("qp:{" + namespace + "}:events").arg("-").arg("+"))) {
       var fields = entry.get(1);
       java.util.Map<String, String> event = new java.util.HashMap<>();
       for (int i = 0; i < fields.size(); i += 2) {

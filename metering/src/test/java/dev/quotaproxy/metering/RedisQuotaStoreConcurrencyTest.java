@@ -9,17 +9,13 @@ import dev.quotaproxy.metering.QuotaStore.Reservation;
 import dev.quotaproxy.metering.QuotaStore.ScopeState;
 import dev.quotaproxy.config.Limits;
 import dev.quotaproxy.metering.support.StoreOnRedis;
-import dev.quotaproxy.metering.support.TestRedis;
+import dev.quotaproxy.metering.support.RedisStoreExtension;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Many uploads racing for the last bytes of a quota, through one pool and through two separate
@@ -29,29 +25,11 @@ class RedisQuotaStoreConcurrencyTest {
   private static final long MIB = 1024 * 1024;
   private static final String REPOSITORY = "acme/team/app";
 
-  private static TestRedis redis;
-  private static Vertx vertx;
-
-  @BeforeAll
-  static void startRedis() {
-    redis = TestRedis.start();
-    vertx = Vertx.vertx();
-  }
-
-  @AfterAll
-  static void stopRedis() throws Exception {
-    vertx.close().await(10, TimeUnit.SECONDS);
-    redis.close();
-  }
-
-  @BeforeEach
-  void flush() {
-    redis.flushAll();
-  }
+  @RegisterExtension static final RedisStoreExtension fixture = RedisStoreExtension.flushedPerTest();
 
   @Test
   void thirtyTwoUploadsIntoTenMebibytesThroughOnePool() {
-    StoreOnRedis one = StoreOnRedis.open(vertx, redis.url(), 8, Duration.ofMinutes(10));
+    StoreOnRedis one = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 8, Duration.ofMinutes(10));
     try {
       await(one.putLimits("acme", new Limits(10 * MIB, -1, -1, 3600)));
 
@@ -68,8 +46,8 @@ class RedisQuotaStoreConcurrencyTest {
 
   @Test
   void sixteenUploadsEachFromTwoSeparateClients() {
-    StoreOnRedis first = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
-    StoreOnRedis second = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis first = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis second = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 4, Duration.ofMinutes(10));
     try {
       await(first.putLimits("acme", new Limits(10 * MIB, -1, -1, 3600)));
 
@@ -88,8 +66,8 @@ class RedisQuotaStoreConcurrencyTest {
 
   @Test
   void thirtyTwoSessionsReservingAndSettlingIntoTenMebibytesHoldExactlyTenThenCommitWhatTheyHold() {
-    StoreOnRedis first = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
-    StoreOnRedis second = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis first = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis second = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 4, Duration.ofMinutes(10));
     try {
       await(first.putLimits("acme", new Limits(10 * MIB, -1, -1, 3600)));
       List<RedisQuotaStore> stores = new ArrayList<>();
@@ -143,8 +121,8 @@ class RedisQuotaStoreConcurrencyTest {
 
   @Test
   void settlesRacingTheirSessionsCommitLeaveNothingReserved() {
-    StoreOnRedis first = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
-    StoreOnRedis second = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis first = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis second = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 4, Duration.ofMinutes(10));
     try {
       await(first.putLimits("acme", new Limits(100 * MIB, -1, -1, 3600)));
       for (int i = 0; i < 32; i++) {
@@ -169,8 +147,8 @@ class RedisQuotaStoreConcurrencyTest {
 
   @Test
   void reservesRacingTheirReleasesLeaveNothingReserved() {
-    StoreOnRedis first = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
-    StoreOnRedis second = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis first = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis second = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 4, Duration.ofMinutes(10));
     try {
       await(first.putLimits("acme", new Limits(100 * MIB, -1, -1, 3600)));
 
@@ -194,8 +172,8 @@ class RedisQuotaStoreConcurrencyTest {
 
   @Test
   void tenConcurrentPullsOfTwoMebibytesUnderAThreeMebibyteLimitAllowExactlyOne() {
-    StoreOnRedis first = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
-    StoreOnRedis second = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis first = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis second = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 4, Duration.ofMinutes(10));
     try {
       await(first.putLimits("acme/team", new Limits(-1, -1, 3 * MIB, 3600)));
 
@@ -215,8 +193,8 @@ class RedisQuotaStoreConcurrencyTest {
 
   @Test
   void concurrentPullsAreAllowedExactlyUpToTheEgressLimit() {
-    StoreOnRedis first = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
-    StoreOnRedis second = StoreOnRedis.open(vertx, redis.url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis first = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 4, Duration.ofMinutes(10));
+    StoreOnRedis second = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 4, Duration.ofMinutes(10));
     try {
       await(first.putLimits("acme", new Limits(-1, -1, 10 * MIB, 3600)));
       await(first.putLimits(REPOSITORY, new Limits(-1, -1, 7 * MIB, 3600)));

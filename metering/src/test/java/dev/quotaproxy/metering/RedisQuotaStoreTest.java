@@ -16,9 +16,8 @@ import dev.quotaproxy.metering.QuotaStore.Session;
 import dev.quotaproxy.metering.QuotaStore.SizeConflict;
 import dev.quotaproxy.metering.QuotaStore.Traffic;
 import dev.quotaproxy.metering.support.StoreOnRedis;
-import dev.quotaproxy.metering.support.TestRedis;
+import dev.quotaproxy.metering.support.RedisStoreExtension;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
@@ -28,46 +27,24 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The Redis quota store against a real Redis: every operation, and the accounting rules behind them. */
 class RedisQuotaStoreTest {
   private static final String APP = "acme/team/app";
   private static final String WEB = "acme/team/web";
 
-  private static TestRedis redis;
-  private static Vertx vertx;
+  @RegisterExtension static final RedisStoreExtension fixture = RedisStoreExtension.withStore();
+
   private StoreOnRedis stores;
   private RedisQuotaStore store;
 
-  @BeforeAll
-  static void startRedis() {
-    redis = TestRedis.start();
-    vertx = Vertx.vertx();
-  }
-
-  @AfterAll
-  static void stopRedis() throws Exception {
-    vertx.close().await(10, TimeUnit.SECONDS);
-    redis.close();
-  }
-
   @BeforeEach
   void freshStore() {
-    redis.flushAll();
-    // A store per test: its memory of registered namespaces must not outlive the FLUSHALL.
-    stores = StoreOnRedis.open(vertx, redis.url(), 8, Duration.ofMinutes(10));
+    stores = fixture.stores();
     store = stores.store();
-    await(stores.client().loadScripts());
-  }
-
-  @AfterEach
-  void closeStore() {
-    await(stores.close());
   }
 
   // --- a slow Redis ------------------------------------------------------------------------------
@@ -76,7 +53,7 @@ class RedisQuotaStoreTest {
   void whileRedisIsSlowCallsBeyondTheBoundFailAtOnceAndNoneIsLeftWaiting() throws Exception {
     stores.client().limitCallsInFlight(10);
     await(store.scope("acme")); // connected before Redis stops answering
-    redis.command(Request.cmd(Command.CLIENT).arg("PAUSE").arg(1500).arg("ALL"));
+    fixture.redis().command(Request.cmd(Command.CLIENT).arg("PAUSE").arg(1500).arg("ALL"));
 
     List<Future<ScopeState>> calls = new ArrayList<>();
     for (int i = 0; i < 15; i++) {
@@ -126,18 +103,19 @@ class RedisQuotaStoreTest {
   @Test
   void aNamespaceWhoseStateIsNotKnownIsRecoveredBeforeAnythingIsDecidedOrChanged() {
     List<String> recovered = new java.util.concurrent.CopyOnWriteArrayList<>();
-    StoreOnRedis recovering = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofMinutes(10), EmittedEvents.NONE, null, namespace -> {
-      recovered.add(namespace);
-      return stores.gate().markKnown(namespace, "epoch-1");
-    });
+    StoreOnRedis recovering = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 2, Duration.ofMinutes(10), EmittedEvents.NONE, null,
+        namespace -> {
+          recovered.add(namespace);
+          return stores.gate().markKnown(namespace, "epoch-1");
+        });
     try {
       await(recovering.store().reserveBytes(APP, "u1", null, 10, 10));
       await(recovering.store().commitBlob(APP, "u1", null, blob("a", 10), "alice"));
-      redis.command(Request.cmd(Command.DEL).arg("qp:{acme}:epoch:3"));
+      fixture.redis().command(Request.cmd(Command.DEL).arg("qp:{acme}:epoch:3"));
       await(recovering.store().dropBlob(APP, "sha256:a", "alice"));
 
       assertThat(recovered).containsExactly("acme", "acme");
-      assertThat(redis.command(Request.cmd(Command.GET).arg("qp:{acme}:epoch:3")).toString()).isEqualTo("epoch-1");
+      assertThat(fixture.redis().command(Request.cmd(Command.GET).arg("qp:{acme}:epoch:3")).toString()).isEqualTo("epoch-1");
       assertThat(used(APP)).isZero();
     } finally {
       await(recovering.close());
@@ -146,7 +124,8 @@ class RedisQuotaStoreTest {
 
   @Test
   void aNamespaceThatCannotBeRecoveredRefusesTheCall() throws Exception {
-    StoreOnRedis unrecoverable = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofMinutes(10), EmittedEvents.NONE, null,
+    StoreOnRedis unrecoverable = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 2, Duration.ofMinutes(10), EmittedEvents.NONE,
+        null,
         namespace -> Future.failedFuture(new IllegalStateException("ledger unreachable")));
     try {
       Throwable failure = unrecoverable.store().reserveBytes(APP, "u1", null, 10, 10).transform(Future::succeededFuture)
@@ -206,7 +185,7 @@ class RedisQuotaStoreTest {
 
   private static List<Map<String, String>> events(String namespace) {
     List<Map<String, String>> events = new java.util.ArrayList<>();
-    for (Response entry : redis.command(Request.cmd(Command.XRANGE).arg("qp:{" + namespace + "}:events").arg("-").arg("+"))) {
+    for (Response entry : fixture.redis().command(Request.cmd(Command.XRANGE).arg("qp:{" + namespace + "}:events").arg("-").arg("+"))) {
       Response fields = entry.get(1);
       Map<String, String> event = new HashMap<>();
       for (int i = 0; i < fields.size(); i += 2) {
@@ -220,9 +199,9 @@ class RedisQuotaStoreTest {
   @Test
   void aRedisThatStopsAnsweringFailsTheCallInsteadOfHoldingIt() throws Exception {
     // Accepts connections and reads commands, never answers: a hung Redis.
-    int port = vertx.createNetServer().connectHandler(socket -> socket.handler(ignored -> {}))
+    int port = fixture.vertx().createNetServer().connectHandler(socket -> socket.handler(ignored -> {}))
         .listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS).actualPort();
-    StoreOnRedis silent = StoreOnRedis.open(vertx, "redis://127.0.0.1:" + port, 2, Duration.ofHours(1));
+    StoreOnRedis silent = StoreOnRedis.open(fixture.vertx(), "redis://127.0.0.1:" + port, 2, Duration.ofHours(1));
 
     Throwable failure = silent.store().reserveBytes(APP, "u1", null, 1, 1).transform(Future::succeededFuture)
         .await(10, TimeUnit.SECONDS).cause();
@@ -471,7 +450,7 @@ class RedisQuotaStoreTest {
     commit(APP, blob("a", 1000));
 
     assertThat(await(store.reserveBytes(APP, "u1", null, 0, 0))).as("at the limit").isEqualTo(new Reservation(0, null));
-    assertThat(redis.command(Request.cmd(Command.HEXISTS).arg("qp:{acme}:res").arg("u1")).toInteger())
+    assertThat(fixture.redis().command(Request.cmd(Command.HEXISTS).arg("qp:{acme}:res").arg("u1")).toInteger())
         .as("an empty grant leaves no reservation behind").isZero();
     assertThat(await(store.reserveBytes(APP, "u2", null, 1, 1)).denial()).as("a byte still does not fit").isNotNull();
   }
@@ -538,14 +517,14 @@ class RedisQuotaStoreTest {
 
   @Test
   void anExpiredReservationIsReleasedByTheNextCall() {
-    StoreOnRedis shortLived = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofMillis(500));
+    StoreOnRedis shortLived = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 2, Duration.ofMillis(500));
     try {
       await(shortLived.store().reserveBytes(APP, "u1", null, 500, 500));
       await(shortLived.store().reserveBytes(APP, "patch", "s1", 300, 300));
       await(shortLived.store().settle(APP, "patch", "s1", 300, false));
       assertThat(reserved("acme")).isEqualTo(800);
 
-      await(vertx.timer(1000));
+      await(fixture.vertx().timer(1000));
 
       assertThat(reserved("acme")).isZero();
       assertThat(reserved(APP)).isZero();
@@ -558,12 +537,12 @@ class RedisQuotaStoreTest {
 
   @Test
   void aReserveRenewsTheReservationsExpiry() {
-    StoreOnRedis shortLived = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofMillis(600));
+    StoreOnRedis shortLived = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 2, Duration.ofMillis(600));
     try {
       await(shortLived.store().reserveBytes(APP, "u1", null, 100, 100));
-      await(vertx.timer(400));
+      await(fixture.vertx().timer(400));
       await(shortLived.store().reserveBytes(APP, "u1", null, 100, 100));
-      await(vertx.timer(400));
+      await(fixture.vertx().timer(400));
 
       assertThat(reserved(APP)).as("800 ms after the first reserve, 400 after the renewal").isEqualTo(200);
     } finally {
@@ -583,7 +562,8 @@ class RedisQuotaStoreTest {
     assertThat(reserved("acme")).isZero();
     assertThat(reserved(APP)).isZero();
     assertThat(await(store.session(APP, "late"))).as("a tombstone is no reservation").isEqualTo(Session.UNKNOWN);
-    assertThat(redis.command(Request.cmd(Command.ZSCORE).arg("qp:{acme}:res_expiry").arg("late"))).as("the tombstone expires").isNotNull();
+    assertThat(fixture.redis().command(Request.cmd(Command.ZSCORE).arg("qp:{acme}:res_expiry").arg("late"))).as("the tombstone expires")
+        .isNotNull();
   }
 
   @Test
@@ -624,16 +604,16 @@ class RedisQuotaStoreTest {
 
   @Test
   void aTombstoneIsPurgedWhenTheReservationTtlRunsOut() {
-    StoreOnRedis shortLived = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofMillis(300));
+    StoreOnRedis shortLived = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 2, Duration.ofMillis(300));
     try {
       await(shortLived.store().release(APP, "gone", -1));
-      assertThat(redis.command(Request.cmd(Command.HEXISTS).arg("qp:{acme}:res").arg("gone")).toInteger()).isEqualTo(1);
+      assertThat(fixture.redis().command(Request.cmd(Command.HEXISTS).arg("qp:{acme}:res").arg("gone")).toInteger()).isEqualTo(1);
 
-      await(vertx.timer(600));
+      await(fixture.vertx().timer(600));
       await(shortLived.store().session(APP, "anything"));
 
-      assertThat(redis.command(Request.cmd(Command.HEXISTS).arg("qp:{acme}:res").arg("gone")).toInteger()).isZero();
-      assertThat(redis.command(Request.cmd(Command.ZSCORE).arg("qp:{acme}:res_expiry").arg("gone"))).isNull();
+      assertThat(fixture.redis().command(Request.cmd(Command.HEXISTS).arg("qp:{acme}:res").arg("gone")).toInteger()).isZero();
+      assertThat(fixture.redis().command(Request.cmd(Command.ZSCORE).arg("qp:{acme}:res_expiry").arg("gone"))).isNull();
     } finally {
       await(shortLived.close());
     }
@@ -749,13 +729,13 @@ class RedisQuotaStoreTest {
 
   @Test
   void aSettleRenewsTheSessionsExpiry() {
-    StoreOnRedis shortLived = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofMillis(800));
+    StoreOnRedis shortLived = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 2, Duration.ofMillis(800));
     try {
       await(shortLived.store().openSession(APP, "s1"));
-      await(vertx.timer(500));
+      await(fixture.vertx().timer(500));
       await(shortLived.store().reserveBytes(APP, "patch", "s1", 100, 100));
       await(shortLived.store().settle(APP, "patch", "s1", 100, false));
-      await(vertx.timer(500));
+      await(fixture.vertx().timer(500));
 
       assertThat(await(shortLived.store().session(APP, "s1"))).as("1000 ms after the open, 500 after the settle")
           .isEqualTo(new Session(true, 100, false));
@@ -851,7 +831,7 @@ class RedisQuotaStoreTest {
   void reservesThatTimeOutAreReleasedAndRetiredOnceRedisAnswersAgain() throws Exception {
     await(stores.putLimits(APP, new Limits(10_000, -1, -1, 3600)));
     // Every script waits 3 s: longer than a call's 2 s timeout. The reserves are in Redis, unanswered.
-    redis.command(Request.cmd(Command.CLIENT).arg("PAUSE").arg(3000).arg("WRITE"));
+    fixture.redis().command(Request.cmd(Command.CLIENT).arg("PAUSE").arg(3000).arg("WRITE"));
     try {
       Future<Reservation> bytes = store.reserveBytes(APP, "patch", "s1", 1000, 1000);
       Future<Reservation> blobs = store.reserveBlobs(APP, "put", List.of(blob("a", 500)));
@@ -864,7 +844,7 @@ class RedisQuotaStoreTest {
       // Redis answers again: each reserve ran, in whatever order against the release that followed it.
       await(store.inDoubtSettled());
     } finally {
-      redis.command(Request.cmd(Command.CLIENT).arg("UNPAUSE"));
+      fixture.redis().command(Request.cmd(Command.CLIENT).arg("UNPAUSE"));
     }
 
     assertThat(reserved("acme")).isZero();
@@ -887,7 +867,7 @@ class RedisQuotaStoreTest {
   @Test
   void scriptsAreSentAgainAfterRedisForgetsThem() {
     await(store.reserveBytes(APP, "u1", null, 10, 10));
-    redis.command(Request.cmd(Command.SCRIPT).arg("FLUSH"));
+    fixture.redis().command(Request.cmd(Command.SCRIPT).arg("FLUSH"));
     assertThat(scriptCached(LuaScripts.RESERVE_BYTES)).isFalse();
 
     assertThat(await(store.reserveBytes(APP, "u1", null, 10, 10)).granted()).isTrue();
@@ -907,7 +887,8 @@ class RedisQuotaStoreTest {
     assertThatThrownBy(() -> await(store.settle(APP, "u1", null, 1, false))).hasCauseInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> await(store.settle(APP, "u1", "u1", 1, false))).hasCauseInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> await(store.reserveEgress(APP, -1))).hasCauseInstanceOf(IllegalArgumentException.class);
-    assertThat(redis.command(Request.cmd(Command.HLEN).arg("qp:{acme}:res")).toLong()).as("nothing was released or retired").isZero();
+    assertThat(fixture.redis().command(Request.cmd(Command.HLEN).arg("qp:{acme}:res")).toLong()).as("nothing was released or retired")
+        .isZero();
   }
 
   // --- egress and traffic ----------------------------------------------------------------------
@@ -988,7 +969,7 @@ class RedisQuotaStoreTest {
     await(stores.putLimits(APP, new Limits(-1, -1, 1000, 1)));
     EgressGrant old = await(store.reserveEgress(APP, 600));
     // One-second windows aligned to the second: a second later is a later window.
-    await(vertx.timer(1000));
+    await(fixture.vertx().timer(1000));
     EgressGrant current = await(store.reserveEgress(APP, 300));
     assertThat(current.windows().get(2)).isNotEqualTo(old.windows().get(2));
 
@@ -1009,7 +990,7 @@ class RedisQuotaStoreTest {
     assertThat(refused.allowed()).isFalse();
     assertThat(refused.refusal().retryAfterSeconds()).isEqualTo(1);
 
-    await(vertx.timer(1100));
+    await(fixture.vertx().timer(1100));
 
     assertThat(await(store.reserveEgress(APP, 0)).allowed()).isTrue();
   }
@@ -1079,7 +1060,7 @@ class RedisQuotaStoreTest {
     commit("initech/team/app", blob("b", 300));
     await(store.reserveBytes("initech/app", "u1", null, 50, 50));
     // A second process writing another namespace is listed too.
-    StoreOnRedis other = StoreOnRedis.open(vertx, redis.url(), 2, Duration.ofMinutes(10));
+    StoreOnRedis other = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 2, Duration.ofMinutes(10));
     try {
       await(other.store().commitBlob("hooli/app", "u2", null, blob("c", 1000), "tester"));
     } finally {
@@ -1136,14 +1117,14 @@ class RedisQuotaStoreTest {
   }
 
   private static boolean scriptCached(LuaScripts.Script script) {
-    return redis.command(Request.cmd(Command.SCRIPT).arg("EXISTS").arg(script.sha())).get(0).toLong() == 1;
+    return fixture.redis().command(Request.cmd(Command.SCRIPT).arg("EXISTS").arg(script.sha())).get(0).toLong() == 1;
   }
 
   /** Every field of the namespace's hour buckets (found by pattern, so an hour boundary mid-test cannot split them). */
   private static Map<String, Long> trafficOfThisHour(String namespace) {
     Map<String, Long> fields = new HashMap<>();
-    for (Response key : redis.command(Request.cmd(Command.KEYS).arg("qp:{" + namespace + "}:traffic:*"))) {
-      Response hash = redis.command(Request.cmd(Command.HGETALL).arg(key.toString()));
+    for (Response key : fixture.redis().command(Request.cmd(Command.KEYS).arg("qp:{" + namespace + "}:traffic:*"))) {
+      Response hash = fixture.redis().command(Request.cmd(Command.HGETALL).arg(key.toString()));
       for (String field : hash.getKeys()) {
         fields.merge(field, hash.get(field).toLong(), Long::sum);
       }

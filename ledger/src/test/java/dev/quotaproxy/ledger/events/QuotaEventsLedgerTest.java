@@ -7,19 +7,16 @@ import dev.quotaproxy.ledger.LedgerEvent;
 import dev.quotaproxy.ledger.LedgerEvent.BlobAdded;
 import dev.quotaproxy.ledger.LedgerEvent.BlobRemoved;
 import dev.quotaproxy.ledger.LedgerEvent.Rejected;
-import dev.quotaproxy.ledger.support.TestPostgres;
-import io.vertx.core.Vertx;
+import dev.quotaproxy.ledger.support.LedgerDatabaseExtension;
 import io.vertx.core.json.JsonObject;
-import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Quota events as the ledger records them into their outbox, against a real Postgres: from the same batches, in
@@ -29,30 +26,14 @@ class QuotaEventsLedgerTest {
   private static final Instant T = Instant.parse("2026-12-07T10:15:00Z");
   private static final long STREAM_MS = 1_796_000_000_000L;
 
-  private static TestPostgres postgres;
-  private static Vertx vertx;
-  private static Pool pool;
+  @RegisterExtension static final LedgerDatabaseExtension db = new LedgerDatabaseExtension(4);
 
   private Ledger ledger;
   private long seq;
 
-  @BeforeAll
-  static void startPostgres() {
-    postgres = TestPostgres.start();
-    vertx = Vertx.vertx();
-    pool = postgres.database().pool(vertx, 4);
-  }
-
-  @AfterAll
-  static void stopPostgres() throws Exception {
-    vertx.close().await(10, TimeUnit.SECONDS);
-    postgres.close();
-  }
-
   @BeforeEach
   void emptyTables() {
-    postgres.truncateAll();
-    ledger = new Ledger(pool);
+    ledger = new Ledger(db.pool());
   }
 
   private String id(String namespace) {
@@ -81,12 +62,12 @@ class QuotaEventsLedgerTest {
 
   private List<Row> events() {
     List<Row> rows = new ArrayList<>();
-    postgres.sql("select type, scope, occurred_at, payload::text as payload from quota_events order by id").forEach(rows::add);
+    db.postgres().sql("select type, scope, occurred_at, payload::text as payload from quota_events order by id").forEach(rows::add);
     return rows;
   }
 
   private void limits(String scope, long hard, long soft) {
-    postgres.sql("insert into scope_limits (scope, storage_hard, storage_soft) values ($1, $2, $3)", scope, hard, soft);
+    db.postgres().sql("insert into scope_limits (scope, storage_hard, storage_soft) values ($1, $2, $3)", scope, hard, soft);
   }
 
   @Test
@@ -139,7 +120,7 @@ class QuotaEventsLedgerTest {
 
   @Test
   void egressRefusalsAreOneEventPerScopeAndWindow() throws Exception {
-    postgres.sql("insert into scope_limits (scope, egress, egress_window_seconds) values ('eg', 1000, 86400)");
+    db.postgres().sql("insert into scope_limits (scope, egress, egress_window_seconds) values ('eg', 1000, 86400)");
     apply(rejected("eg/x", "eg", "egress_bytes", "egress_limit"));
     apply(rejected("eg/x", "eg", "egress_bytes", "egress_limit"), rejected("eg/y", "eg", "egress_bytes", "egress_limit"));
 
@@ -154,13 +135,13 @@ class QuotaEventsLedgerTest {
 
   @Test
   void theSystemSwitchIsAnnouncedOncePerFlip() throws Exception {
-    postgres.sql("insert into system_settings (id, hard_storage, write_ratio) values (1, 1000, 0.9)");
-    SystemSwitch.check(pool).await(20, TimeUnit.SECONDS);
+    db.postgres().sql("insert into system_settings (id, hard_storage, write_ratio) values (1, 1000, 0.9)");
+    SystemSwitch.check(db.pool()).await(20, TimeUnit.SECONDS);
     assertThat(events()).as("writable from the start: nothing to announce").isEmpty();
 
     apply(added("acme/app", "sha256:a", 950, "acme", "acme/app"));
-    SystemSwitch.check(pool).await(20, TimeUnit.SECONDS);
-    SystemSwitch.check(pool).await(20, TimeUnit.SECONDS);
+    SystemSwitch.check(db.pool()).await(20, TimeUnit.SECONDS);
+    SystemSwitch.check(db.pool()).await(20, TimeUnit.SECONDS);
     assertThat(events()).singleElement().satisfies(row -> {
       assertThat(row.getString("type")).isEqualTo("READ_ONLY");
       assertThat(row.getString("scope")).isEmpty();
@@ -168,21 +149,21 @@ class QuotaEventsLedgerTest {
     });
 
     apply(removed("acme/app", "sha256:a", 950, "acme", "acme/app"));
-    SystemSwitch.check(pool).await(20, TimeUnit.SECONDS);
+    SystemSwitch.check(db.pool()).await(20, TimeUnit.SECONDS);
     assertThat(events()).extracting(row -> row.getString("type")).containsExactly("READ_ONLY", "WRITABLE");
 
-    postgres.sql("update system_settings set read_only_forced = true where id = 1");
-    SystemSwitch.check(pool).await(20, TimeUnit.SECONDS);
+    db.postgres().sql("update system_settings set read_only_forced = true where id = 1");
+    SystemSwitch.check(db.pool()).await(20, TimeUnit.SECONDS);
     assertThat(events()).extracting(row -> row.getString("type")).containsExactly("READ_ONLY", "WRITABLE", "READ_ONLY");
     assertThat(new JsonObject(events().get(2).getString("payload")).getBoolean("forced")).isTrue();
   }
 
   @Test
   void concurrentChecksAnnounceAFlipOnce() throws Exception {
-    postgres.sql("insert into system_settings (id, hard_storage, write_ratio, read_only_forced) values (1, -1, 1.0, true)");
+    db.postgres().sql("insert into system_settings (id, hard_storage, write_ratio, read_only_forced) values (1, -1, 1.0, true)");
     List<io.vertx.core.Future<Void>> checks = new ArrayList<>();
     for (int i = 0; i < 8; i++) {
-      checks.add(SystemSwitch.check(pool));
+      checks.add(SystemSwitch.check(db.pool()));
     }
     io.vertx.core.Future.join(checks).await(20, TimeUnit.SECONDS);
 
