@@ -95,16 +95,21 @@ decision_path() {
   rcli HSET "${ns}limits" 'bench|hard' "$PIB" 'bench/app|hard' "$PIB" >/dev/null
   # The namespace's state is known (as after the ledger marked it): without the
   # marker every script answers UNKNOWN and changes nothing.
-  rcli SET "${ns}epoch" bench >/dev/null
+  # The marker's name carries the state's layout (QuotaKeys.STATE_LAYOUT).
+  rcli SET "${ns}epoch:3" bench >/dev/null
+  # bench/app holds a blob already, as a repository pushed to does: a reserve into a repository that links
+  # nothing yet also holds its count slot (see Counts in common.lua), which only a new repository's pushes do.
+  rcli SADD "${ns}links:bench/app" sha256:bench >/dev/null
 
-  # The layout RedisQuotaStore sends (common.lua): 10 namespace keys, one
+  # The layout RedisQuotaStore sends (common.lua): 12 namespace keys, one
   # present:S key per scope; ARGV: the scope count, the user, the floor (the
   # highest event number seen; 0 here), the scopes, then the script's own arguments.
   local -a common=("${ns}used" "${ns}reserved" "${ns}limits" "${ns}sizes" "${ns}res" "${ns}res_expiry"
-    "${ns}events" "${ns}epoch" "${ns}commits" "${ns}sequence")
-  # reserve_bytes's own key after the scopes': recovering (absent here, as on a namespace not just restored).
-  local -a reserve_cmd=(EVALSHA "$reserve" 13 "${common[@]}" "${ns}present:bench" "${ns}present:bench/app"
-    "${ns}recovering" 2 bench-user 0 bench bench/app)
+    "${ns}events" "${ns}epoch:3" "${ns}commits" "${ns}sequence" "${ns}counts" "${ns}slots")
+  # reserve_bytes's own keys after the scopes': recovering (absent here, as on a namespace not just restored)
+  # and links:R.
+  local -a reserve_cmd=(EVALSHA "$reserve" 16 "${common[@]}" "${ns}present:bench" "${ns}present:bench/app"
+    "${ns}recovering" "${ns}links:bench/app" 2 bench-user 0 bench bench/app)
   local ttl=3600000
   # The reply is { { 1, granted }, events appended }: its first two lines.
   [[ "$(rcli "${reserve_cmd[@]}" check-1 '' bench/app "$MIB" "$MIB" "$ttl" | head -2 | tr '\n' ' ')" == "1 $MIB " ]] \
@@ -113,8 +118,9 @@ decision_path() {
   # 10,000 live reservations of 1 GiB each for the release runs.
   local i
   for ((i = 0; i < 10000; i++)); do
-    printf 'EVALSHA %s 13 %s %s%s %s%s %s%s 2 bench-user 0 bench bench/app rel-%012d "" bench/app %d %d %d\n' "$reserve" \
-      "${common[*]}" "$ns" present:bench "$ns" present:bench/app "$ns" recovering "$i" $((1024 * MIB)) $((1024 * MIB)) "$ttl"
+    printf 'EVALSHA %s 16 %s %s%s %s%s %s%s %s%s 2 bench-user 0 bench bench/app rel-%012d "" bench/app %d %d %d\n' "$reserve" \
+      "${common[*]}" "$ns" present:bench "$ns" present:bench/app "$ns" recovering "$ns" links:bench/app "$i" \
+      $((1024 * MIB)) $((1024 * MIB)) "$ttl"
   done | rcli >/dev/null
   [[ "$(rcli HLEN "${ns}res")" == 10001 ]] || die "could not create the 10,000 reservations for release"
 
@@ -122,7 +128,7 @@ decision_path() {
   before=$(rcli HGET "${ns}reserved" bench)
   for c in $CLIENTS; do
     r_reserve=$(rbench "$c" 1000000000 "${reserve_cmd[@]}" 'res-__rand_int__' '' bench/app "$MIB" "$MIB" "$ttl")
-    r_release=$(rbench "$c" 10000 EVALSHA "$release" 10 "${common[@]}" 0 bench-user 0 'rel-__rand_int__' "$MIB" "$ttl")
+    r_release=$(rbench "$c" 10000 EVALSHA "$release" 12 "${common[@]}" 0 bench-user 0 'rel-__rand_int__' "$MIB" "$ttl")
     r_plain=$(rbench "$c" 1000 HINCRBY "${ns}plain" 'f-__rand_int__' 1)
     r_trivial=$(rbench "$c" 1 EVALSHA "$trivial" 0)
     calls=$((calls + REQUESTS))
