@@ -110,8 +110,7 @@ final class BlobUploadQuota implements ExchangeQuota {
    */
   private Future<Admission> intendingCommit(Admission admission) {
     String digest = exchange.oci().digest();
-    boolean commits = operation == OciOperation.UPLOAD_COMPLETE || operation == OciOperation.UPLOAD_MONOLITHIC;
-    if (admission.refused() || !commits || digest == null || !OciNames.isDigest(digest)) {
+    if (admission.refused() || !commits() || digest == null || !OciNames.isDigest(digest)) {
       return Future.succeededFuture(admission);
     }
     return policy.store.intendCommit(repository, hold.id(), sessionId, digest)
@@ -122,6 +121,11 @@ final class BlobUploadQuota implements ExchangeQuota {
         .recover(e -> Future.succeededFuture(policy.storeUnreachable(exchange, e)));
   }
 
+  /** Whether this request may make the registry store a blob: a closing PUT or a monolithic upload. */
+  private boolean commits() {
+    return operation == OciOperation.UPLOAD_COMPLETE || operation == OciOperation.UPLOAD_MONOLITHIC;
+  }
+
   /** Bytes the registry holds of the session that no reservation covers: reserved before this request's own. */
   private long uncovered() {
     return storedBefore > sessionHeld ? storedBefore - sessionHeld : 0;
@@ -129,8 +133,7 @@ final class BlobUploadQuota implements ExchangeQuota {
 
   private Future<Admission> reserve() {
     long need = uncovered() + (exchange.chunked() ? 0 : Math.max(0, exchange.contentLength()));
-    boolean commits = operation == OciOperation.UPLOAD_COMPLETE || operation == OciOperation.UPLOAD_MONOLITHIC;
-    if (need == 0 && !commits) {
+    if (need == 0 && !commits()) {
       return Future.succeededFuture(Admission.FORWARD);
     }
     // A commit with no bytes to reserve (an empty blob, the empty close of a session holding its bytes) still
