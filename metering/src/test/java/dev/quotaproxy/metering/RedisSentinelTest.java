@@ -58,6 +58,20 @@ class RedisSentinelTest {
       sentinelPorts.add(port);
     }
     eventually(Duration.ofSeconds(20), () -> assertThat(cli(replicaPort, "INFO", "replication")).contains("master_link_status:up"));
+    // A Sentinel learns of replicas from the master's INFO (every 10 s) and of other Sentinels from their hello
+    // messages; one that has not yet, when the master dies, has no replica to promote and no quorum.
+    for (int port : sentinelPorts) {
+      eventually(Duration.ofSeconds(40), () -> {
+        assertThat(lines(cli(port, "SENTINEL", "replicas", MASTER_NAME))).as("the replicas Sentinel %d knows", port)
+            .contains(String.valueOf(replicaPort));
+        assertThat(lines(cli(port, "SENTINEL", "sentinels", MASTER_NAME))).as("the Sentinels Sentinel %d knows", port)
+            .containsAll(sentinelPorts.stream().filter(other -> other != port).map(String::valueOf).toList());
+      });
+    }
+  }
+
+  private static List<String> lines(String reply) {
+    return reply.lines().map(String::trim).toList();
   }
 
   @AfterEach
