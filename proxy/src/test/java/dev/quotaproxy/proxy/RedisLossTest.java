@@ -171,6 +171,25 @@ class RedisLossTest {
     assertLedgerRedisAndRegistryAgree("acme", "acme/app", "acme/tools");
   }
 
+  /**
+   * A namespace the ledger has no event of yet (its limits set, nothing pushed) is marked new after a flush, with no
+   * stream position to restore: the feed, which had made its consumer group before, must make it again rather than
+   * fail every pass (one NOGROUP fails the pipelined reads of every namespace).
+   */
+  @Test
+  void aNamespaceWithNoEventInTheLedgerYetIsStillFedAfterAFlush() throws Exception {
+    drainFeed(); // the feed has made acme's group
+    proxy.harness().redis().flushAll();
+    await(proxy.configured().refresh());
+
+    byte[] blob = randomBytes(100 * KiB);
+    assertThat(proxy.client().pushBlob("acme/app", blob).status()).isEqualTo(201);
+    drainFeed();
+
+    assertLedgerRedisAndRegistryAgree("acme", "acme/app");
+    StorageInvariant.check(proxy.harness().registry().storage(), proxy.stores());
+  }
+
   /** Events still in the stream when Redis lost it reach the ledger from the proxy's copy, without waiting for a push. */
   @Test
   void eventsRedisLostBeforeTheFeedReadThemReachTheLedgerFromTheProxysCopy() throws Exception {

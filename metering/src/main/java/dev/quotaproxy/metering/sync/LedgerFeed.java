@@ -155,6 +155,23 @@ public final class LedgerFeed {
    * a pipeline one slot; see {@link RedisNodes#pipelined}).
    */
   public Future<Integer> feedOnce() {
+    return feedPass().recover(e -> {
+      if (!lostGroup(e)) {
+        return Future.failedFuture(e);
+      }
+      // Redis lost a group this process had made (its data lost, and the namespace marked new with no stream
+      // position to restore): one missing group fails every namespace's reads, so all are made sure of again.
+      LOG.warn("a consumer group of the ledger's is gone from Redis ({}); making every group again", e.getMessage());
+      grouped.clear();
+      return feedPass();
+    });
+  }
+
+  private static boolean lostGroup(Throwable e) {
+    return e.getMessage() != null && e.getMessage().contains("NOGROUP");
+  }
+
+  private Future<Integer> feedPass() {
     long now = System.currentTimeMillis();
     if (now - pendingSweptAt >= pendingSweepMillis) {
       pendingSweptAt = now;
