@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
@@ -39,8 +40,28 @@ public final class LiveReservations {
   /** An intent the registry could not be asked about for this long is given up, left to the reconciliation. */
   static final long GIVE_UP_MILLIS = 3_600_000;
 
-  /** A reservation in flight: its repository, and the bytes it holds in each scope of it. */
-  public record Live(String repository, long bytes) {}
+  /**
+   * A reservation in flight: its repository, the bytes it holds in each scope of it, and the count slots it
+   * holds (a new repository R, or R@M a manifest new to it; see count limits in common.lua).
+   */
+  public record Live(String repository, long bytes, Set<String> slots) {
+    Live(String repository, long bytes) {
+      this(repository, bytes, Set.of());
+    }
+
+    Live withBytes(long more) {
+      return new Live(repository, Math.max(0, bytes + more), slots);
+    }
+
+    Live with(Live more) {
+      if (more.slots.isEmpty() || slots.containsAll(more.slots)) {
+        return withBytes(more.bytes);
+      }
+      Set<String> all = new TreeSet<>(slots);
+      all.addAll(more.slots);
+      return new Live(repository, bytes + more.bytes, Set.copyOf(all));
+    }
+  }
 
   private record Unsettled(Intent intent, long dueMillis) {}
 
@@ -65,9 +86,10 @@ public final class LiveReservations {
     return id != null && id.startsWith("request:");
   }
 
-  void granted(String id, String repository, long bytes) {
-    if (kept(id) && bytes > 0) {
-      byId.merge(id, new Live(repository, bytes), (old, more) -> new Live(old.repository(), old.bytes() + more.bytes()));
+  /** A grant of bytes, and the slots the reservation holds after it (a grant of no bytes may hold a slot). */
+  void granted(String id, String repository, long bytes, List<String> slots) {
+    if (kept(id) && (bytes > 0 || !slots.isEmpty())) {
+      byId.merge(id, new Live(repository, bytes, Set.copyOf(slots)), Live::with);
     }
   }
 
@@ -85,7 +107,7 @@ public final class LiveReservations {
       return;
     }
     // A request that gave back all its bytes may still hold a commit intent: it stays until the request ends.
-    byId.computeIfPresent(id, (key, live) -> new Live(live.repository(), Math.max(0, live.bytes() - bytes)));
+    byId.computeIfPresent(id, (key, live) -> live.withBytes(-bytes));
   }
 
   void ended(String id) {

@@ -95,7 +95,7 @@ public final class RedisQuotaStore implements QuotaStore {
       // links:R says whether the repository is new: then the grant takes its slot (count limits, common.lua).
       List<String> extra = List.of(path.keys.recovering(), path.keys.links(repository));
       return gate.write(path.namespace, () -> path.run(LuaScripts.RESERVE_BYTES, path.presentKeys(), extra, args))
-          .map(path::reservation).onSuccess(granted -> kept(requestId, repository, granted));
+          .map(reply -> kept(requestId, repository, path.reservation(reply), ScopePath.heldSlots(reply)));
     });
   }
 
@@ -121,7 +121,7 @@ public final class RedisQuotaStore implements QuotaStore {
       ScopePath.addBlobs(args, blobs);
       List<String> extra = List.of(path.keys.recovering(), path.keys.links(repository), path.keys.manifests(repository));
       return gate.write(path.namespace, () -> path.run(LuaScripts.RESERVE_BLOBS, path.presentKeys(), extra, args))
-          .map(path::reservation).onSuccess(granted -> kept(requestId, repository, granted));
+          .map(reply -> kept(requestId, repository, path.reservation(reply), ScopePath.heldSlots(reply)));
     });
   }
 
@@ -400,10 +400,12 @@ public final class RedisQuotaStore implements QuotaStore {
     return live != null && LiveReservations.kept(id) ? RequestLeases.leaseMillis(reservationTtlMillis) : reservationTtlMillis;
   }
 
-  private void kept(String requestId, String repository, Reservation granted) {
-    if (live != null && granted.granted() && granted.grantedBytes() > 0) {
-      live.granted(requestId, repository, granted.grantedBytes());
+  /** This process renews what the grant holds while the request goes on, and holds it again if Redis loses it. */
+  private Reservation kept(String requestId, String repository, Reservation granted, List<String> slots) {
+    if (live != null && granted.granted()) {
+      live.granted(requestId, repository, granted.grantedBytes(), slots);
     }
+    return granted;
   }
 
   @Override

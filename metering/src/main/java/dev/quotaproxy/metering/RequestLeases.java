@@ -65,16 +65,26 @@ public final class RequestLeases {
     }
     List<Future<Integer>> calls = new ArrayList<>();
     live.byNamespace().forEach((namespace, reservations) -> calls.add(client.guarded("keep", () -> {
+      QuotaKeys keys = QuotaKeys.of(namespace);
+      List<String> keyNames = new ArrayList<>(keys.common());
       List<String> args = new ArrayList<>(List.of(Long.toString(leaseMillis)));
       for (Map.Entry<String, LiveReservations.Live> reservation : reservations) {
-        List<String> scopes = Scopes.of(reservation.getValue().repository());
+        LiveReservations.Live held = reservation.getValue();
+        List<String> scopes = Scopes.of(held.repository());
         args.add(reservation.getKey());
-        args.add(reservation.getValue().repository());
-        args.add(Long.toString(reservation.getValue().bytes()));
+        args.add(held.repository());
+        args.add(Long.toString(held.bytes()));
         args.add(Integer.toString(scopes.size()));
+        args.add(Integer.toString(held.slots().size()));
         args.addAll(scopes);
+        args.addAll(held.slots());
+        if (!held.slots().isEmpty()) {
+          // Whether each slot is still one for something new (keep.lua): the repository's links and manifests.
+          keyNames.add(keys.links(held.repository()));
+          keyNames.add(keys.manifests(held.repository()));
+        }
       }
-      return client.scripts.run(LuaScripts.KEEP, QuotaKeys.of(namespace).common(), ScopePath.withoutScopes(args)).map(Response::toInteger);
+      return client.scripts.run(LuaScripts.KEEP, keyNames, ScopePath.withoutScopes(args)).map(Response::toInteger);
     })));
     return Future.all(calls).map(all -> {
       int recreated = 0;

@@ -162,6 +162,18 @@ final class ScopePath {
     throw new IllegalStateException("unexpected reservation reply " + reply);
   }
 
+  /** The count slots a granted reservation holds: {1, granted, slot...} (reserve_bytes, reserve_blobs); none otherwise. */
+  static List<String> heldSlots(Response reply) {
+    if (reply.size() < 3 || reply.get(0).toLong() != 1) {
+      return List.of();
+    }
+    List<String> slots = new ArrayList<>(reply.size() - 2);
+    for (int i = 2; i < reply.size(); i++) {
+      slots.add(reply.get(i).toString());
+    }
+    return slots;
+  }
+
   Change change(Response reply) {
     return new Change(states(reply, 0));
   }

@@ -403,6 +403,29 @@ local function hold_slots(id, reservation, fields)
   end
 end
 
+-- A grant's reply followed by the slots the reservation holds, sorted (the proxy keeps them, see keep.lua).
+local function granted_with_slots(reply, reservation)
+  local fields = {}
+  for field in pairs(reservation.slots or {}) do
+    fields[#fields + 1] = field
+  end
+  table.sort(fields)
+  for _, field in ipairs(fields) do
+    reply[#reply + 1] = field
+  end
+  return reply
+end
+
+-- Whether the slot is still one for something new: its repository links nothing (`links`, links:R), or its
+-- manifest is not in the repository (`manifests`, manifests:R).
+local function slot_still_new(field, links, manifests)
+  local at = string.find(field, '@', 1, true)
+  if at then
+    return redis.call('SISMEMBER', manifests, string.sub(field, at + 1)) == 0
+  end
+  return redis.call('EXISTS', links) == 0
+end
+
 -- The repository (innermost scope) linked its first digest: it counts now, and its slot is used.
 local function repository_filled()
   local repository = SCOPES[SCOPE_COUNT]

@@ -3,8 +3,9 @@
 -- ARGV    common layout, then: request id, repository, TTL ms, the manifest's digest for a manifest PUT ('' for a
 --         mount), and digest, size pairs (a repeated digest counts once)
 -- Result  UNKNOWN (-1) when the namespace's state is not known, changing nothing; otherwise
---         {1, need of the innermost scope}, having added each scope's need to its reserved bytes and to the
---         reservation's amounts (its total unchanged) and renewed its expiry;
+--         {1, need of the innermost scope, slot...}, having added each scope's need to its reserved bytes and to the
+--         reservation's amounts (its total unchanged) and renewed its expiry; then the count slots the reservation
+--         holds (see reserve_bytes);
 --         {0, i, used, reserved, hard, need, held} when scope i (outermost first) needs bytes and
 --         used + reserved + need > hard; held = what this reservation already holds there;
 --         {4} while the namespace is recovering (see common.lua): nothing is granted or changed; ask again shortly;
@@ -71,4 +72,4 @@ for i = 1, SCOPE_COUNT do
 end
 store_reservation(id, reservation)
 set_expiry(id, now + ttl)
-return { 1, need[SCOPE_COUNT] }
+return granted_with_slots({ 1, need[SCOPE_COUNT] }, reservation)

@@ -2,7 +2,9 @@
 -- KEYS    common layout; SCOPE_KEYS are present:S (unused here); then recovering, links:R (see common.lua)
 -- ARGV    common layout, then: request id, session id ('' for none), repository, min bytes, max bytes, TTL ms
 -- Result  UNKNOWN (-1) when the namespace's state is not known, changing nothing; otherwise
---         {1, granted} with granted = min(max, smallest headroom) >= min, where headroom = hard - used - reserved;
+--         {1, granted, slot...} with granted = min(max, smallest headroom) >= min, where headroom = hard - used -
+--         reserved, and the count slots the reservation holds (see Counts in common.lua; keep.lua holds them again
+--         if Redis loses them while the request goes on);
 --         {0, i, used, reserved, hard, min, held} when scope i (1-based, outermost first) is the first that does not
 --         fit; held = what the request and its session already hold there together;
 --         {4} while the namespace is recovering (see common.lua): nothing is granted or changed; ask again shortly;
@@ -63,4 +65,4 @@ if granted > 0 then
 end
 store_reservation(id, reservation)
 set_expiry(id, now + ttl)
-return { 1, granted }
+return granted_with_slots({ 1, granted }, reservation)

@@ -168,6 +168,49 @@ class CountLimitsStoreTest {
         .isEqualTo(new Denial("acme", 0, 2, 2, 1, 0, Denial.REPOSITORIES, "acme/third"));
   }
 
+  /**
+   * Redis loses the reservations of pushes in flight (flushed and restored, or an older copy): the proxy holds
+   * them again, with the slots of what is still new, so the pushes decided meanwhile see them in flight.
+   */
+  @Test
+  void aPushInFlightWhenRedisLosesItsReservationsHoldsItsSlotAgain() throws Exception {
+    LiveReservations live = new LiveReservations();
+    StoreOnRedis keeping = StoreOnRedis.open(fixture.vertx(), fixture.redis().url(), 4, Duration.ofMinutes(10), EmittedEvents.NONE,
+        live, null);
+    try {
+      RedisQuotaStore store = keeping.store();
+      await(keeping.putLimits("acme", NO_BYTES_LIMIT.withCounts(3, -1, -1, -1)));
+      commitBlob("acme/app", "a");
+      assertThat(await(store.reserveBytes("acme/new", "request:1", null, 5, 5)).granted()).isTrue();
+      assertThat(await(store.reserveManifest("acme/app", "request:2", blob("m", 10), List.of(blob("a", 10)))).granted()).isTrue();
+      // Two pushes into acme/filled: the first to commit turns the shared slot into a count, so it is no longer new.
+      assertThat(await(store.reserveBytes("acme/filled", "request:3", null, 5, 5)).granted()).isTrue();
+      assertThat(await(store.reserveBytes("acme/filled", "request:4", null, 5, 5)).granted()).isTrue();
+      await(store.commitBlob("acme/filled", "request:4", null, blob("f", 5), "t"));
+      store.requestEnded("request:4");
+      assertThat(counts("acme")).isEqualTo(new ScopeCounts(2, 1, 0, 1));
+
+      for (String key : List.of("res", "res_expiry", "slots", "reserved")) {
+        fixture.redis().command(Request.cmd(Command.DEL).arg("qp:{acme}:" + key));
+      }
+      assertThat(counts("acme")).as("the pushes in flight are forgotten").isEqualTo(new ScopeCounts(2, 0, 0, 0));
+
+      assertThat(await(keeping.leases().keep())).as("re-created").isEqualTo(3);
+      assertThat(counts("acme")).as("acme/new in flight again; acme/filled holds something now").isEqualTo(new ScopeCounts(2, 1, 0, 1));
+      assertThat(fixture.redis().command(Request.cmd(Command.HKEYS).arg("qp:{acme}:slots")).stream().map(Object::toString).sorted())
+          .containsExactly("acme/app@sha256:m", "acme/app|manifests", "acme/new", "acme/new|repositories", "acme|manifests",
+              "acme|repositories");
+      assertThat(await(store.reserveBytes("acme/third", "request:5", null, 5, 5)).denial()).as("acme/new's slot counts")
+          .isEqualTo(new Denial("acme", 2, 1, 3, 1, 0, Denial.REPOSITORIES, "acme/third"));
+
+      await(store.commitBlob("acme/new", "request:1", null, blob("n", 5), "t"));
+      store.requestEnded("request:1");
+      assertThat(counts("acme")).as("its commit turns the slot into a count").isEqualTo(new ScopeCounts(3, 0, 0, 1));
+    } finally {
+      keeping.close().await(10, TimeUnit.SECONDS);
+    }
+  }
+
   @Test
   void thirtyTwoConcurrentNewRepositoriesEndExactlyAtTheLimit() throws Exception {
     await(stores.putLimits("acme", NO_BYTES_LIMIT.withCounts(10, -1, -1, -1)));

@@ -15,6 +15,7 @@ import dev.quotaproxy.proxy.support.OciTestClient;
 import dev.quotaproxy.proxy.support.OciTestClient.Image;
 import dev.quotaproxy.proxy.support.OciTestClient.Reply;
 import dev.quotaproxy.proxy.support.ProxyFixture;
+import dev.quotaproxy.proxy.support.RawHttp;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpRequest.BodyPublishers;
 import java.time.Duration;
@@ -48,6 +49,7 @@ class CountLimitsTest {
           flush: {repositories-hard: 2}
           idle: {repositories-hard: 1}
           empty: {repositories-hard: 10}
+          inflight: {repositories-hard: 2}
       """).withLedger();
 
   @Test
@@ -202,6 +204,40 @@ class CountLimitsTest {
     assertThat(refused.body()).contains("flush holds 2 repositories, at its limit of 2");
     assertThat(counts("flush")).isEqualTo(before).isEqualTo(new ScopeCounts(2, 0, 2, 0));
     assertThat(counts("flush/a")).isEqualTo(new ScopeCounts(1, 0, 1, 0));
+  }
+
+  /**
+   * Redis loses its data while a push into a new repository is in flight: the proxy holds the repository's slot
+   * again with the push's bytes (keep.lua), so a push into another new repository, decided meanwhile, is refused
+   * rather than both landing past the limit.
+   */
+  @Test
+  void aPushIntoANewRepositoryInFlightWhenRedisLosesItsDataKeepsItsSlot() throws Exception {
+    assertThat(proxy.client().pushBlob("inflight/a", randomBytes(KiB)).status()).isEqualTo(201);
+    drainFeed();
+    byte[] big = randomBytes(256 * KiB);
+    String location = proxy.client().startUpload("inflight/b").header("Location").orElseThrow();
+    String target = RawHttp.target(location) + (location.contains("?") ? "&" : "?") + "digest=" + digest(big);
+    try (RawHttp slow = RawHttp.connect(proxy.client().base())) {
+      slow.head("PUT", target, "Content-Type", "application/octet-stream", "Content-Length", Integer.toString(big.length));
+      slow.write(java.util.Arrays.copyOfRange(big, 0, KiB));
+      eventually(Duration.ofSeconds(10),
+          () -> assertThat(counts("inflight").repositoriesReserved()).as("the slow push's slot").isEqualTo(1));
+
+      proxy.harness().redis().flushAll();
+      await(proxy.configured().refresh());
+      await(proxy.ledger().watch().watchOnce()); // restored at once, not at the next decision
+
+      Reply second = proxy.client().pushBlob("inflight/c", randomBytes(KiB));
+      assertThat(second.status()).as("the slot is the slow push's: %s", second.body()).isEqualTo(403);
+      assertThat(new JsonObject(second.body()).getJsonArray("errors").getJsonObject(0).getJsonObject("detail").getString("resource"))
+          .isEqualTo("repositories");
+
+      slow.write(java.util.Arrays.copyOfRange(big, KiB, big.length));
+      assertThat(slow.read(Duration.ofSeconds(20)).status()).isEqualTo(201);
+    }
+    assertThat(counts("inflight")).as("at the limit, not past it").isEqualTo(new ScopeCounts(2, 0, 0, 0));
+    drainFeed();
   }
 
   private static ScopeCounts counts(String scope) throws Exception {
