@@ -234,9 +234,13 @@ final class EventApplication {
     if (scopes.length == 0) {
       return Future.succeededFuture(Map.of());
     }
+    boolean someAdd = batch.countChanges.stream().anyMatch(change -> change.delta() > 0);
     return connection.preparedQuery(LedgerSql.ENSURE_COUNTS).execute(columns(scopes))
-        .compose(done -> connection.preparedQuery(LedgerSql.LOCK_COUNTS).execute(columns(scopes)))
-        .compose(locked -> {
+        // The soft limits go with the lock, in one round trip, as for storage.
+        .compose(done -> Future.all(connection.preparedQuery(LedgerSql.LOCK_COUNTS).execute(columns(scopes)),
+            QuotaEventRecorder.countSoftLimits(connection, scopes, someAdd)))
+        .compose(read -> {
+          RowSet<Row> locked = read.resultAt(0);
           Map<String, Counts> before = new HashMap<>();
           locked.forEach(row -> before.put(row.getString("scope"), new Counts(row.getLong("repositories"), row.getLong("manifests"))));
           CountsOutcome outcome = batch.replayCounts(before);
@@ -245,8 +249,24 @@ final class EventApplication {
               texts(changed, scope -> scope),
               longs(changed, scope -> outcome.counts().get(scope).repositories()),
               longs(changed, scope -> outcome.counts().get(scope).manifests())))
+              // Count warnings into their outbox, in this transaction, as storage's.
+              .compose(done -> QuotaEventRecorder.countCrossings(connection, level(before, true), countChanges(batch, true),
+                  level(before, false), countChanges(batch, false), read.resultAt(1)))
               .map(done -> outcome.highWater());
         });
+  }
+
+  /** The batch's changes to one count (repositories, or manifests), in event order. */
+  private static List<UsageChange> countChanges(LedgerBatch batch, boolean repositories) {
+    return batch.countChanges.stream().filter(change -> change.repository() == repositories)
+        .map(change -> new UsageChange(change.scope(), change.delta(), change.at())).toList();
+  }
+
+  /** One count (repositories, or manifests) of each scope. */
+  private static Map<String, Long> level(Map<String, Counts> counts, boolean repositories) {
+    Map<String, Long> level = new HashMap<>();
+    counts.forEach((scope, both) -> level.put(scope, repositories ? both.repositories() : both.manifests()));
+    return level;
   }
 
   private static Future<Void> addHourlyUsage(SqlConnection connection, Map<ScopeHour, HourlyUsage> usage) {

@@ -74,6 +74,7 @@ class QuotaEventsTest {
           scopes:
             hooked: {storage-hard: 300KiB, storage-soft: 100KiB}
             eg: {egress: 100KiB, egress-window: 1d}
+            counted: {repositories-hard: 3, repositories-soft: 2}
         admin:
           tokens:
             ops: {token: "%s", role: admin}
@@ -158,6 +159,19 @@ class QuotaEventsTest {
       assertThat(delivery.getString("endpoint")).isEqualTo("all");
       assertThat(delivery.getJsonArray("attempt_log")).hasSize(1);
     });
+  }
+
+  /** A count soft limit warns as storage's does: the push that makes the second repository is one QUOTA_WARNING. */
+  @Test
+  void aNewRepositoryOverTheSoftRepositoryLimitIsOneWarning() throws Exception {
+    assertThat(client.pushBlob("counted/a", randomBytes(KiB)).status()).isEqualTo(201);
+    assertThat(client.pushBlob("counted/b", randomBytes(KiB)).status()).as("reaches the soft limit of 2").isEqualTo(201);
+    assertThat(client.pushBlob("counted/b", randomBytes(KiB)).status()).as("no new repository").isEqualTo(201);
+
+    eventually(Duration.ofSeconds(20), () -> assertThat(received("QUOTA_WARNING", "counted")).hasSize(1));
+    assertThat(received("QUOTA_WARNING", "counted").get(0).getJsonObject("data")).isEqualTo(new JsonObject()
+        .put("resource", "repositories").put("usage", 2).put("usage_before", 1).put("soft_limit", 2).put("hard_limit", 3)
+        .put("percent_of_hard", 66.7));
   }
 
   @Test

@@ -20,7 +20,7 @@ import java.util.Map;
  * Writes quota events into the outbox ({@code quota_events}) inside the transaction that applies the ledger events
  * they come from, so that an event is recorded exactly when its cause is, once, and never on the request path: a
  * refused push ({@code rejection}) is a QUOTA_EXCEEDED, a refused pull an EGRESS_LIMITED (once per scope and
- * egress window), and a soft limit crossed upward by the batch's storage changes a QUOTA_WARNING.
+ * egress window), and a soft limit crossed upward by the batch's storage or count changes a QUOTA_WARNING.
  *
  * <p>A push refused because the registry is read-only is no QUOTA_EXCEEDED: READ_ONLY says it once, instead of an
  * event per refused push (see {@link SystemSwitch}).
@@ -93,9 +93,19 @@ public final class QuotaEventRecorder {
     return rows;
   }
 
-  /** The soft (and hard) limits in bytes of the scopes that have a soft limit. */
+  /** The resources a warning is about, as refusals name them. */
+  public static final String STORAGE = "storage_bytes";
+  public static final String REPOSITORIES = "repositories";
+  public static final String MANIFESTS = "manifests";
+
+  /** The soft (and hard) limits of one resource of the scopes that have a soft limit for it. */
   public record SoftLimits(Map<String, Long> soft, Map<String, Long> hard) {
     public static final SoftLimits NONE = new SoftLimits(Map.of(), Map.of());
+  }
+
+  /** The count soft limits of scopes: repositories and manifests. */
+  public record CountSoftLimits(SoftLimits repositories, SoftLimits manifests) {
+    public static final CountSoftLimits NONE = new CountSoftLimits(SoftLimits.NONE, SoftLimits.NONE);
   }
 
   /**
@@ -120,27 +130,74 @@ public final class QuotaEventRecorder {
         });
   }
 
+  static final String COUNT_SOFT_LIMITS = """
+      select scope, repositories_soft, repositories_hard, manifests_soft, manifests_hard from scope_limits
+      where scope = any($1::text[]) and (repositories_soft >= 0 or manifests_soft >= 0)""";
+
+  /** The count soft limits of {@code scopes}, beside the lock on their count rows: only when some change adds one. */
+  public static Future<CountSoftLimits> countSoftLimits(SqlConnection connection, String[] scopes, boolean someAdd) {
+    if (!someAdd) {
+      return Future.succeededFuture(CountSoftLimits.NONE);
+    }
+    return connection.preparedQuery(COUNT_SOFT_LIMITS).execute(Tuple.of(scopes)).map(rows -> {
+      Map<String, Long> repositoriesSoft = new HashMap<>();
+      Map<String, Long> repositoriesHard = new HashMap<>();
+      Map<String, Long> manifestsSoft = new HashMap<>();
+      Map<String, Long> manifestsHard = new HashMap<>();
+      rows.forEach(row -> {
+        String scope = row.getString("scope");
+        if (row.getLong("repositories_soft") >= 0) {
+          repositoriesSoft.put(scope, row.getLong("repositories_soft"));
+          repositoriesHard.put(scope, row.getLong("repositories_hard"));
+        }
+        if (row.getLong("manifests_soft") >= 0) {
+          manifestsSoft.put(scope, row.getLong("manifests_soft"));
+          manifestsHard.put(scope, row.getLong("manifests_hard"));
+        }
+      });
+      return new CountSoftLimits(new SoftLimits(repositoriesSoft, repositoriesHard), new SoftLimits(manifestsSoft, manifestsHard));
+    });
+  }
+
   /**
-   * QUOTA_WARNING events for the soft limits the changes cross upward, replayed over {@code before}, the usage the
-   * scopes had when the transaction locked their rows.
+   * QUOTA_WARNING events for the storage soft limits the changes cross upward, replayed over {@code before}, the
+   * usage the scopes had when the transaction locked their rows.
    */
   public static Future<Void> crossings(SqlConnection connection, Map<String, Long> before, List<UsageChange> changes,
       SoftLimits limits) {
+    return insert(connection, warningRows(STORAGE, before, changes, limits));
+  }
+
+  /** QUOTA_WARNING events for the count soft limits the changes cross upward, as {@link #crossings} for storage. */
+  public static Future<Void> countCrossings(SqlConnection connection, Map<String, Long> repositoriesBefore,
+      List<UsageChange> repositoryChanges, Map<String, Long> manifestsBefore, List<UsageChange> manifestChanges,
+      CountSoftLimits limits) {
+    List<Row> rows = new ArrayList<>(warningRows(REPOSITORIES, repositoriesBefore, repositoryChanges, limits.repositories()));
+    rows.addAll(warningRows(MANIFESTS, manifestsBefore, manifestChanges, limits.manifests()));
+    return insert(connection, rows);
+  }
+
+  /**
+   * Pure: the warnings of one resource. A storage warning keeps the key it always had; a count's names its
+   * resource, so a scope's storage and its counts crossing at one instant are an event each.
+   */
+  static List<Row> warningRows(String resource, Map<String, Long> before, List<UsageChange> changes, SoftLimits limits) {
     if (limits.soft().isEmpty()) {
-      return Future.succeededFuture();
+      return List.of();
     }
-    List<Row> events = new ArrayList<>();
+    List<Row> rows = new ArrayList<>();
     for (Crossing crossing : WarningCrossings.find(before, changes, limits.soft())) {
       long hardLimit = limits.hard().getOrDefault(crossing.scope(), -1L);
-      JsonObject data = new JsonObject().put("usage", crossing.usage()).put("usage_before", crossing.usageBefore())
-          .put("soft_limit", crossing.softLimit()).put("hard_limit", hardLimit);
+      JsonObject data = new JsonObject().put("resource", resource).put("usage", crossing.usage())
+          .put("usage_before", crossing.usageBefore()).put("soft_limit", crossing.softLimit()).put("hard_limit", hardLimit);
       if (hardLimit > 0) {
         data.put("percent_of_hard", Math.round(crossing.usage() * 1000.0 / hardLimit) / 10.0);
       }
-      events.add(new Row(QuotaEventType.QUOTA_WARNING, crossing.scope(), crossing.at(), data,
-          "warning:" + crossing.scope() + ":" + crossing.at().toEpochMilli() + ":" + crossing.usage()));
+      String key = (STORAGE.equals(resource) ? "warning:" : "warning:" + resource + ":") + crossing.scope() + ":"
+          + crossing.at().toEpochMilli() + ":" + crossing.usage();
+      rows.add(new Row(QuotaEventType.QUOTA_WARNING, crossing.scope(), crossing.at(), data, key));
     }
-    return insert(connection, events);
+    return rows;
   }
 
   static Future<Void> insert(SqlClient connection, List<Row> rows) {

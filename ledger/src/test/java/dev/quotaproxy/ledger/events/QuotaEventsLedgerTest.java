@@ -6,6 +6,7 @@ import dev.quotaproxy.ledger.Ledger;
 import dev.quotaproxy.ledger.LedgerEvent;
 import dev.quotaproxy.ledger.LedgerEvent.BlobAdded;
 import dev.quotaproxy.ledger.LedgerEvent.BlobRemoved;
+import dev.quotaproxy.ledger.LedgerEvent.ManifestAdded;
 import dev.quotaproxy.ledger.LedgerEvent.Rejected;
 import dev.quotaproxy.ledger.support.LedgerDatabaseExtension;
 import io.vertx.core.json.JsonObject;
@@ -101,8 +102,8 @@ class QuotaEventsLedgerTest {
     assertThat(events()).singleElement().satisfies(row -> {
       assertThat(row.getString("type")).isEqualTo("QUOTA_WARNING");
       assertThat(row.getString("scope")).isEqualTo("acme");
-      assertThat(new JsonObject(row.getString("payload"))).isEqualTo(new JsonObject().put("usage", 85).put("usage_before", 50)
-          .put("soft_limit", 80).put("hard_limit", 100).put("percent_of_hard", 85.0));
+      assertThat(new JsonObject(row.getString("payload"))).isEqualTo(new JsonObject().put("resource", "storage_bytes").put("usage", 85)
+          .put("usage_before", 50).put("soft_limit", 80).put("hard_limit", 100).put("percent_of_hard", 85.0));
     });
 
     apply(added("acme/app", "sha256:c", 5, "acme", "acme/app"));
@@ -116,6 +117,37 @@ class QuotaEventsLedgerTest {
         added("acme/app", "sha256:e", 40, "acme", "acme/app"));
     assertThat(events()).extracting(row -> row.getString("type")).containsExactly("QUOTA_WARNING", "QUOTA_WARNING", "QUOTA_WARNING");
     assertThat(events()).extracting(row -> new JsonObject(row.getString("payload")).getLong("usage")).containsExactly(85L, 85L, 95L);
+  }
+
+  /** Count soft limits warn as storage's do: once per crossing, each count on its own, named by its resource. */
+  @Test
+  void aCountSoftLimitGivesOneWarningPerCrossing() throws Exception {
+    db.postgres().sql("insert into scope_limits (scope, repositories_hard, repositories_soft, manifests_soft) values ('acme', 3, 2, 1)");
+    apply(filled("acme/a", "sha256:a"));
+    assertThat(events()).as("one repository, below its soft limit of 2").isEmpty();
+
+    // acme/b's first link fills it (2 repositories: the crossing); its second link and manifest change no repository count.
+    apply(filled("acme/b", "sha256:b"), added("acme/b", "sha256:c", 10, "acme", "acme/b"),
+        new ManifestAdded(id("acme"), at(), "acme/b", "alice", "sha256:c", List.of("sha256:b")));
+    assertThat(events()).extracting(row -> row.getString("scope")).containsExactly("acme", "acme");
+    assertThat(events()).extracting(row -> new JsonObject(row.getString("payload"))).containsExactly(
+        new JsonObject().put("resource", "repositories").put("usage", 2).put("usage_before", 1).put("soft_limit", 2)
+            .put("hard_limit", 3).put("percent_of_hard", 66.7),
+        new JsonObject().put("resource", "manifests").put("usage", 1).put("usage_before", 0).put("soft_limit", 1).put("hard_limit", -1));
+    assertThat(events()).extracting(row -> row.getString("type")).containsOnly("QUOTA_WARNING");
+
+    apply(filled("acme/c", "sha256:d"));
+    assertThat(events()).as("staying above").hasSize(2);
+    apply(new BlobRemoved(id("acme"), at(), "acme/c", "alice", "sha256:d", 10, List.of("acme", "acme/c"), true),
+        new BlobRemoved(id("acme"), at(), "acme/a", "alice", "sha256:a", 10, List.of("acme", "acme/a"), true));
+    assertThat(events()).as("going below").hasSize(2);
+    apply(filled("acme/d", "sha256:e"));
+    assertThat(events()).as("crossing again").hasSize(3);
+  }
+
+  /** The first link of a repository: it holds something now. */
+  private BlobAdded filled(String repository, String digest) {
+    return new BlobAdded(id(repository.split("/")[0]), at(), repository, "alice", digest, 10, List.of("acme", repository), true);
   }
 
   @Test
