@@ -72,11 +72,11 @@ public enum RedisKeyFamily {
   COUNTS("qp:{T}:counts", Source.LEDGER, "RedisRestore, from the ledger's snapshot (each repository's links and manifests)",
       Noticed.MARKER),
   /** Count slots of pushes in flight (new repositories and manifests not committed yet). */
-  SLOTS("qp:{T}:slots", Source.RECOMPUTED,
-      "not rebuilt: slots are taken by the pushes decided after the loss; a push decided before it commits without one "
-          + "(its repository or manifest counts from its commit, so a race across the loss may pass a count limit by those pushes). "
-          + "Slots left whose holders' reservations are gone are dropped before they could refuse a push (prune_slots)",
-      Noticed.NOT_NEEDED);
+  SLOTS("qp:{T}:slots", Source.PROXIES,
+      "held again with the reservations the proxies re-create (keep.lua), those still for something new; pushes decided "
+          + "after the loss take their own. Slots left whose holders' reservations are gone are dropped before they could "
+          + "refuse a push (prune_slots)",
+      Noticed.KEEP);
 
   /** Where a family's content comes back from. */
   public enum Source {
