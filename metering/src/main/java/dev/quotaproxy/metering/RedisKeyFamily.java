@@ -15,67 +15,75 @@ import java.util.regex.Pattern;
  * digest, {@code H} an hour. Layouts are in {@link QuotaKeys}.
  */
 public enum RedisKeyFamily {
-  USED("qp:{T}:used", Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER), SIZES("qp:{T}:sizes", Source.LEDGER,
-      "RedisRestore, from the ledger's snapshot",
-      Noticed.MARKER), PRESENT("qp:{T}:present:S", Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER), LINKS(
-          "qp:{T}:links:R",
-          Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER), MANIFESTS(
-              "qp:{T}:manifests:R", Source.LEDGER, "RedisRestore, from the ledger's snapshot",
-              Noticed.MARKER), REFERENCES("qp:{T}:refs:R:M",
-                  Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER), REFERENCE_COUNTS("qp:{T}:refcount:R",
-                      Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER), LIMITS("qp:{T}:limits", Source.LEDGER,
-                          "LimitsSync.syncNamespace as part of the namespace's restore, and every limits sync (10 s)", Noticed.MARKER),
+  USED("qp:{T}:used", Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER),
+  SIZES("qp:{T}:sizes", Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER),
+  PRESENT("qp:{T}:present:S", Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER),
+  LINKS("qp:{T}:links:R", Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER),
+  MANIFESTS("qp:{T}:manifests:R", Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER),
+  REFERENCES("qp:{T}:refs:R:M", Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER),
+  REFERENCE_COUNTS("qp:{T}:refcount:R", Source.LEDGER, "RedisRestore, from the ledger's snapshot", Noticed.MARKER),
+  LIMITS("qp:{T}:limits", Source.LEDGER,
+      "LimitsSync.syncNamespace as part of the namespace's restore, and every limits sync (10 s)",
+      Noticed.MARKER),
   /** Bytes held by requests in flight and by open upload sessions. */
   RESERVED("qp:{T}:reserved", Source.PROXIES,
-      "requests' reservations are re-created by the proxies that hold them (LiveReservations, RequestLeases.keep), "
-          + "while a restored namespace makes new grants wait a second; an upload session's bytes are asked from the "
-          + "registry when it closes (its Range), and reserved again then, against the limit",
-      Noticed.KEEP), RESERVATIONS("qp:{T}:res", Source.PROXIES, "as reserved", Noticed.KEEP), RESERVATION_EXPIRY("qp:{T}:res_expiry",
-          Source.PROXIES, "as reserved", Noticed.KEEP), COMMITS("qp:{T}:commits", Source.LEDGER,
-              "intents of requests in flight (intend.lua), renewed by their proxies (keep.lua), journalled in the ledger "
-                  + "(intent_opened, intent_closed): RedisRestore writes the ledger's open intents back with a fresh lease, so "
-                  + "one whose proxy died lapses and is settled with the registry (RegistryIntents); one an older snapshot "
-                  + "brought back that the ledger does not hold open is marked unconfirmed by the restore and dropped unless a "
-                  + "live request renews it; an intent whose request ended unsettled is also settled from its proxy's own copy "
-                  + "(LiveReservations). Not journalled: an intent recorded while its namespace's state was unknown",
-              Noticed.MARKER), FREED("qp:{T}:freed", Source.RECOMPUTED,
-                  "not rebuilt: frees of the last hour start over; lost, a late commit of a blob freed meanwhile charges it "
-                      + "again, which the reconciliation corrects",
-                  Noticed.NOT_NEEDED), RECOVERING("qp:{T}:recovering", Source.RECOMPUTED, "a flag with a TTL, set by a restore",
-                      Noticed.NOT_NEEDED), EVENTS("qp:{T}:events", Source.PROXIES,
-                          "entries the ledger had not read yet are applied from the proxies' copies (EventOutbox); the stream starts "
-                              + "again after the ledger's position (LedgerRecovery)",
-                          Noticed.OUTBOX), SEQUENCE("qp:{T}:sequence", Source.LEDGER,
-                              "RedisRestore, from the ledger's highest applied number (or kept, if Redis holds a higher one not yet applied)",
-                              Noticed.SEQUENCE), TRAFFIC("qp:{T}:traffic:H", Source.NOT_READ,
-                                  "not rebuilt: hourly counters written for operators, never read back; the ledger keeps traffic from the events",
-                                  Noticed.NOT_NEEDED), EGRESS("qp:{T}:egress:S", Source.RECOMPUTED,
-                                      "not rebuilt: the current egress window starts over (at most one window's limit more egress)",
-                                      Noticed.NOT_NEEDED), MARKER("qp:{T}:epoch:3", Source.LEDGER,
-                                          "set last by every restore: its absence is what makes a namespace unknown (the 3 is the state's layout: "
-                                              + "a restore deletes the markers of older ones, qp:{T}:epoch and qp:{T}:epoch:2)",
-                                          Noticed.MARKER), RESTORING("qp:{T}:restoring", Source.RECOMPUTED,
-                                              "a lock with a TTL, taken again by the next restore",
-                                              Noticed.NOT_NEEDED), NAMESPACES("qp:namespaces", Source.LEDGER,
-                                                  "the census: the ledger's namespaces and every namespace with a marker (a SCAN), listed with a new census "
-                                                      + "member; every state watch lists the ledger's again; each proxy lists a namespace it writes every 10 s",
-                                                  Noticed.CENSUS), SYSTEM("qp:system", Source.LEDGER,
-                                                      "ConfiguredQuotas writes the recorded settings again when a refresh finds none",
-                                                      Noticed.REFRESH), LEDGER_BINDING("qp:ledger", Source.LEDGER,
-                                                          "claimed again by LedgerBinding before any restore and any feeding",
-                                                          Noticed.NOT_NEEDED), LOST("qp:lost", Source.RECOMPUTED,
-                                                              "a flag with a TTL, set when this Redis is found empty",
-                                                              Noticed.NOT_NEEDED), LEDGER_LEASE("qp:ledger-lease", Source.RECOMPUTED,
-                                                                  "a lease with a TTL, taken again by the next feed pass",
-                                                                  Noticed.NOT_NEEDED),
+      "requests' reservations are re-created by the proxies that hold them (LiveReservations, "
+          + "RequestLeases.keep), while a restored namespace makes new grants wait a second; an upload session's "
+          + "bytes are asked from the registry when it closes (its Range), and reserved again then, against the limit",
+      Noticed.KEEP),
+  RESERVATIONS("qp:{T}:res", Source.PROXIES, "as reserved", Noticed.KEEP),
+  RESERVATION_EXPIRY("qp:{T}:res_expiry", Source.PROXIES, "as reserved", Noticed.KEEP),
+  COMMITS("qp:{T}:commits", Source.LEDGER,
+      "intents of requests in flight (intend.lua), renewed by their proxies (keep.lua), journalled in the "
+          + "ledger (intent_opened, intent_closed): RedisRestore writes the ledger's open intents back with a fresh "
+          + "lease, so one whose proxy died lapses and is settled with the registry (RegistryIntents); one an older "
+          + "snapshot brought back that the ledger does not hold open is marked unconfirmed by the restore and "
+          + "dropped unless a live request renews it; an intent whose request ended unsettled is also settled from "
+          + "its proxy's own copy (LiveReservations). Not journalled: an intent recorded while its namespace's state "
+          + "was unknown",
+      Noticed.MARKER),
+  FREED("qp:{T}:freed", Source.RECOMPUTED,
+      "not rebuilt: frees of the last hour start over; lost, a late commit of a blob freed meanwhile charges it "
+          + "again, which the reconciliation corrects",
+      Noticed.NOT_NEEDED),
+  RECOVERING("qp:{T}:recovering", Source.RECOMPUTED, "a flag with a TTL, set by a restore", Noticed.NOT_NEEDED),
+  EVENTS("qp:{T}:events", Source.PROXIES,
+      "entries the ledger had not read yet are applied from the proxies' copies (EventOutbox); the stream "
+          + "starts again after the ledger's position (LedgerRecovery)",
+      Noticed.OUTBOX),
+  SEQUENCE("qp:{T}:sequence", Source.LEDGER,
+      "RedisRestore, from the ledger's highest applied number (or kept, if Redis holds a higher one not yet "
+          + "applied)",
+      Noticed.SEQUENCE),
+  TRAFFIC("qp:{T}:traffic:H", Source.NOT_READ,
+      "not rebuilt: hourly counters written for operators, never read back; the ledger keeps traffic from the "
+          + "events",
+      Noticed.NOT_NEEDED),
+  EGRESS("qp:{T}:egress:S", Source.RECOMPUTED,
+      "not rebuilt: the current egress window starts over (at most one window's limit more egress)",
+      Noticed.NOT_NEEDED),
+  MARKER("qp:{T}:epoch:3", Source.LEDGER,
+      "set last by every restore: its absence is what makes a namespace unknown (the 3 is the state's layout: a "
+          + "restore deletes the markers of older ones, qp:{T}:epoch and qp:{T}:epoch:2)",
+      Noticed.MARKER),
+  RESTORING("qp:{T}:restoring", Source.RECOMPUTED, "a lock with a TTL, taken again by the next restore", Noticed.NOT_NEEDED),
+  NAMESPACES("qp:namespaces", Source.LEDGER,
+      "the census: the ledger's namespaces and every namespace with a marker (a SCAN), listed with a new census "
+          + "member; every state watch lists the ledger's again; each proxy lists a namespace it writes every 10 s",
+      Noticed.CENSUS),
+  SYSTEM("qp:system", Source.LEDGER, "ConfiguredQuotas writes the recorded settings again when a refresh finds none", Noticed.REFRESH),
+  LEDGER_BINDING("qp:ledger", Source.LEDGER, "claimed again by LedgerBinding before any restore and any feeding", Noticed.NOT_NEEDED),
+  LOST("qp:lost", Source.RECOMPUTED, "a flag with a TTL, set when this Redis is found empty", Noticed.NOT_NEEDED),
+  LEDGER_LEASE("qp:ledger-lease", Source.RECOMPUTED, "a lease with a TTL, taken again by the next feed pass", Noticed.NOT_NEEDED),
   /** Committed counts per scope (count limits): repositories holding anything, manifests. */
-  COUNTS("qp:{T}:counts", Source.LEDGER, "RedisRestore, from the ledger's snapshot (each repository's links and manifests)",
+  COUNTS("qp:{T}:counts", Source.LEDGER,
+      "RedisRestore, from the ledger's snapshot (each repository's links and manifests)",
       Noticed.MARKER),
   /** Count slots of pushes in flight (new repositories and manifests not committed yet). */
   SLOTS("qp:{T}:slots", Source.PROXIES,
-      "held again with the reservations the proxies re-create (keep.lua), those still for something new; pushes decided "
-          + "after the loss take their own. Slots left whose holders' reservations are gone are dropped before they could "
-          + "refuse a push (prune_slots)",
+      "held again with the reservations the proxies re-create (keep.lua), those still for something new; pushes "
+          + "decided after the loss take their own. Slots left whose holders' reservations are gone are dropped "
+          + "before they could refuse a push (prune_slots)",
       Noticed.KEEP);
 
   /** Where a family's content comes back from. */

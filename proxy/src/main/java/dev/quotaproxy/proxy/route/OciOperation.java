@@ -9,7 +9,14 @@ public enum OciOperation {
   /** {@code GET /v2/<name>/tags/list}. */
   TAGS_LIST,
   /** {@code GET /v2/<name>/referrers/<digest>}. */
-  REFERRERS, MANIFEST_GET, MANIFEST_HEAD, MANIFEST_PUT, MANIFEST_DELETE, BLOB_GET, BLOB_HEAD, BLOB_DELETE,
+  REFERRERS,
+  MANIFEST_GET,
+  MANIFEST_HEAD,
+  MANIFEST_PUT,
+  MANIFEST_DELETE,
+  BLOB_GET,
+  BLOB_HEAD,
+  BLOB_DELETE,
   /** {@code POST /v2/<name>/blobs/uploads/}: opens an upload session. */
   UPLOAD_START,
   /** {@code POST /v2/<name>/blobs/uploads/?digest=<digest>}: the whole blob in one request. */

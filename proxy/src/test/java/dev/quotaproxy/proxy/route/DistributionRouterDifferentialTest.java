@@ -57,12 +57,18 @@ class DistributionRouterDifferentialTest {
 
   /** distribution's routes, in registration order, as mux compiles them. */
   enum Route {
-    BASE("/v2/", "^/v2[/]?$"), TAGS("/v2/{name}/tags/list", "^/v2/(?<name>" + NAME + ")/tags/list[/]?$"), MANIFEST(
+    BASE("/v2/", "^/v2[/]?$"),
+    TAGS("/v2/{name}/tags/list", "^/v2/(?<name>" + NAME + ")/tags/list[/]?$"),
+    MANIFEST(
         "/v2/{name}/manifests/{reference}",
-        "^/v2/(?<name>" + NAME + ")/manifests/(?<reference>" + TAG + "|" + DIGEST + ")[/]?$"), BLOB("/v2/{name}/blobs/{digest}",
-            "^/v2/(?<name>" + NAME + ")/blobs/(?<digest>" + DIGEST + ")[/]?$"), BLOB_UPLOAD("/v2/{name}/blobs/uploads/",
-                "^/v2/(?<name>" + NAME + ")/blobs/uploads[/]?$"), BLOB_UPLOAD_CHUNK("/v2/{name}/blobs/uploads/{uuid}",
-                    "^/v2/(?<name>" + NAME + ")/blobs/uploads/(?<uuid>" + UUID + ")[/]?$"), CATALOG("/v2/_catalog", "^/v2/_catalog[/]?$");
+        "^/v2/(?<name>" + NAME + ")/manifests/(?<reference>" + TAG + "|" + DIGEST + ")[/]?$"),
+    BLOB("/v2/{name}/blobs/{digest}",
+        "^/v2/(?<name>" + NAME + ")/blobs/(?<digest>" + DIGEST + ")[/]?$"),
+    BLOB_UPLOAD("/v2/{name}/blobs/uploads/",
+        "^/v2/(?<name>" + NAME + ")/blobs/uploads[/]?$"),
+    BLOB_UPLOAD_CHUNK("/v2/{name}/blobs/uploads/{uuid}",
+        "^/v2/(?<name>" + NAME + ")/blobs/uploads/(?<uuid>" + UUID + ")[/]?$"),
+    CATALOG("/v2/_catalog", "^/v2/_catalog[/]?$");
 
     final String template;
     final Pattern pattern;
