@@ -10,6 +10,7 @@ import dev.quotaproxy.ledger.LedgerBatch.Counts;
 import dev.quotaproxy.ledger.LedgerBatch.CountsOutcome;
 import dev.quotaproxy.ledger.LedgerBatch.EventId;
 import dev.quotaproxy.ledger.LedgerBatch.HourlyUsage;
+import dev.quotaproxy.ledger.LedgerBatch.Level;
 import dev.quotaproxy.ledger.LedgerBatch.NamespaceRequest;
 import dev.quotaproxy.ledger.LedgerBatch.RepositoryDigest;
 import dev.quotaproxy.ledger.LedgerBatch.RepositoryReference;
@@ -165,7 +166,7 @@ final class EventApplication {
         // Storage, then counts: each locks its rows in scope order, and every writer of both takes them in this order.
         .compose(done -> applyStorage(connection, batch))
         .compose(highWater -> applyCounts(connection, batch)
-            .compose(countsHighWater -> addHourlyUsage(connection, batch.hourlyUsage(highWater, countsHighWater))))
+            .compose(counts -> addHourlyUsage(connection, batch.hourlyUsage(highWater, counts))))
         .compose(done -> addUserTraffic(connection, batch.userTraffic))
         .compose(done -> recordRejections(connection, batch.rejections))
         // Quota events go to their outbox in this transaction: recorded exactly when their causes are, once.
@@ -196,9 +197,9 @@ final class EventApplication {
 
   /**
    * Scope usage: locks the touched scopes' rows, replays the batch's charges and frees over them
-   * (usage never below 0, high water per hour), writes the results back, and gives the high water.
+   * (usage never below 0, high water and close per hour), writes the results back, and gives each hour's levels.
    */
-  private static Future<Map<ScopeHour, Long>> applyStorage(SqlConnection connection, LedgerBatch batch) {
+  private static Future<Map<ScopeHour, Level>> applyStorage(SqlConnection connection, LedgerBatch batch) {
     String[] scopes = batch.storageScopes().toArray(String[]::new);
     if (scopes.length == 0) {
       return Future.succeededFuture(Map.of());
@@ -221,18 +222,18 @@ final class EventApplication {
               times(changed, outcome.changedAt()::get)))
               // Quota warnings into their outbox, in this transaction: each crossing is found by one batch.
               .compose(done -> QuotaEventRecorder.crossings(connection, before, changes, read.resultAt(1)))
-              .map(done -> outcome.highWater());
+              .map(done -> outcome.levels());
         });
   }
 
   /**
    * Scope counts, as storage: locks the touched scopes' rows, replays the batch's count changes over them
-   * (never below 0, high water per hour), writes the results back, and gives the high water.
+   * (never below 0, high water and close per hour), writes the results back, and gives the outcome.
    */
-  private static Future<Map<ScopeHour, Counts>> applyCounts(SqlConnection connection, LedgerBatch batch) {
+  private static Future<CountsOutcome> applyCounts(SqlConnection connection, LedgerBatch batch) {
     String[] scopes = batch.countScopes().toArray(String[]::new);
     if (scopes.length == 0) {
-      return Future.succeededFuture(Map.of());
+      return Future.succeededFuture(new CountsOutcome(Map.of(), Map.of(), Map.of()));
     }
     boolean someAdd = batch.countChanges.stream().anyMatch(change -> change.delta() > 0);
     return connection.preparedQuery(LedgerSql.ENSURE_COUNTS).execute(columns(scopes))
@@ -252,7 +253,7 @@ final class EventApplication {
               // Count warnings into their outbox, in this transaction, as storage's.
               .compose(done -> QuotaEventRecorder.countCrossings(connection, level(before, true), countChanges(batch, true),
                   level(before, false), countChanges(batch, false), read.resultAt(1)))
-              .map(done -> outcome.highWater());
+              .map(done -> outcome);
         });
   }
 
@@ -274,13 +275,26 @@ final class EventApplication {
     return write(connection, LedgerSql.ADD_HOURLY_USAGE, rows, () -> columns(
         texts(rows, row -> row.getKey().scope()),
         times(rows, row -> row.getKey().hour()),
-        longs(rows, row -> row.getValue().storageHighWater()),
+        longs(rows, row -> highWater(row.getValue().storage())),
         longs(rows, row -> row.getValue().traffic().ingressBytes()),
         longs(rows, row -> row.getValue().traffic().egressBytes()),
         longs(rows, row -> row.getValue().traffic().pushes()),
         longs(rows, row -> row.getValue().traffic().pulls()),
-        longs(rows, row -> row.getValue().countsHighWater().repositories()),
-        longs(rows, row -> row.getValue().countsHighWater().manifests())));
+        longs(rows, row -> highWater(row.getValue().repositories())),
+        longs(rows, row -> highWater(row.getValue().manifests())),
+        closes(rows, row -> row.getValue().storage()),
+        closes(rows, row -> row.getValue().repositories()),
+        closes(rows, row -> row.getValue().manifests())));
+  }
+
+  /** A figure's high water in an hour: 0 when it did not change there. */
+  private static long highWater(Level level) {
+    return level == null ? 0 : level.highWater();
+  }
+
+  /** A figure's close in each hour: null when it did not change there. */
+  private static <R> Long[] closes(List<R> rows, java.util.function.Function<R, Level> level) {
+    return rows.stream().map(row -> level.apply(row) == null ? null : level.apply(row).close()).toArray(Long[]::new);
   }
 
   private static Future<Void> addUserTraffic(SqlConnection connection, Map<UserHour, Traffic> traffic) {

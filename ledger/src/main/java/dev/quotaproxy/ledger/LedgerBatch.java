@@ -57,8 +57,30 @@ final class LedgerBatch {
     }
   }
 
-  /** One row of {@code usage_hourly} to merge: the storage level and counts the hour reached, and traffic to add. */
-  record HourlyUsage(long storageHighWater, Counts countsHighWater, Traffic traffic) {}
+  /**
+   * One row of {@code usage_hourly} to merge: where storage and each count went in the hour (null: that figure did not
+   * change in it), and traffic to add.
+   */
+  record HourlyUsage(Level storage, Level repositories, Level manifests, Traffic traffic) {}
+
+  /**
+   * Where one figure went in an hour: the highest it reached, and where the hour's last change left it (what the
+   * hours after it hold until the next change; reports carry it, not the high water, so a delete shows).
+   */
+  record Level(long highWater, long close) {
+    /** The hour's changes so far, then later ones: the higher high water, and the later close. Either may be null. */
+    static Level then(Level earlier, Level later) {
+      if (earlier == null) {
+        return later;
+      }
+      return later == null ? earlier : new Level(Math.max(earlier.highWater, later.highWater), later.close);
+    }
+
+    /** A change from {@code before} to {@code after}: the hour saw both. */
+    static Level change(long before, long after) {
+      return new Level(Math.max(before, after), after);
+    }
+  }
 
   /** A scope's counts (see {@link CountsByScope}), or the highest each reached in an hour. */
   record Counts(long repositories, long manifests) {
@@ -72,14 +94,14 @@ final class LedgerBatch {
   /** A repository starting or ceasing to count (its first link, its last), or a manifest added or removed, in one scope. */
   record CountChange(String scope, boolean repository, int delta, Instant at) {}
 
-  /** Scope counts after the batch, and the highest each (scope, hour) saw on the way. */
-  record CountsOutcome(Map<String, Counts> counts, Map<ScopeHour, Counts> highWater) {}
+  /** Scope counts after the batch, and where each count went in each (scope, hour) it changed in. */
+  record CountsOutcome(Map<String, Counts> counts, Map<ScopeHour, Level> repositories, Map<ScopeHour, Level> manifests) {}
 
   /** A scope's used bytes going up (a blob charged) or down (a blob freed), in event order. */
   record StorageChange(String scope, long delta, Instant at) {}
 
   /** Scope usage after the batch, and the highest level each (scope, hour) saw on the way. */
-  record StorageOutcome(Map<String, Long> usage, Map<String, Instant> changedAt, Map<ScopeHour, Long> highWater) {}
+  record StorageOutcome(Map<String, Long> usage, Map<String, Instant> changedAt, Map<ScopeHour, Level> levels) {}
 
   /** A ledger event id, {@code <namespace>/<stream entry id>}, taken apart. */
   record EventId(String namespace, String streamId, StreamPosition position) {
@@ -188,22 +210,29 @@ final class LedgerBatch {
   /**
    * Plays the count changes over the counts the scopes had before the batch (absent: 0), as
    * {@link #replayStorage} plays storage: never below 0, and each change's hour saw the level before it and
-   * the level after, so a repository that appears and is emptied within an hour leaves its 1 in that hour.
+   * the level after, so a repository that appears and is emptied within an hour leaves its 1 in that hour (and
+   * closes it at 0).
    */
   CountsOutcome replayCounts(Map<String, Counts> countsBefore) {
     Map<String, Counts> level = new HashMap<>(countsBefore);
     Map<String, Counts> counts = new LinkedHashMap<>();
-    Map<ScopeHour, Counts> highWater = new LinkedHashMap<>();
+    Map<ScopeHour, Level> repositories = new LinkedHashMap<>();
+    Map<ScopeHour, Level> manifests = new LinkedHashMap<>();
     for (CountChange change : countChanges) {
       Counts before = level.getOrDefault(change.scope(), Counts.NONE);
-      Counts after = change.repository()
-          ? new Counts(Math.max(0, before.repositories() + change.delta()), before.manifests())
-          : new Counts(before.repositories(), Math.max(0, before.manifests() + change.delta()));
+      ScopeHour hour = new ScopeHour(change.scope(), hourOf(change.at()));
+      Counts after;
+      if (change.repository()) {
+        after = new Counts(Math.max(0, before.repositories() + change.delta()), before.manifests());
+        repositories.merge(hour, Level.change(before.repositories(), after.repositories()), Level::then);
+      } else {
+        after = new Counts(before.repositories(), Math.max(0, before.manifests() + change.delta()));
+        manifests.merge(hour, Level.change(before.manifests(), after.manifests()), Level::then);
+      }
       level.put(change.scope(), after);
       counts.put(change.scope(), after);
-      highWater.merge(new ScopeHour(change.scope(), hourOf(change.at())), before.highest(after), Counts::highest);
     }
-    return new CountsOutcome(counts, highWater);
+    return new CountsOutcome(counts, repositories, manifests);
   }
 
   /** The scopes whose usage the batch changes, sorted so that concurrent batches lock them in one order. */
@@ -218,39 +247,39 @@ final class LedgerBatch {
    * goes below 0: freeing more than a scope holds means an event was missed, and reconciliation, not
    * a negative number, repairs that. Each change's hour saw both the level before and the level after
    * it, so the higher of the two is a high-water candidate: the new level after a charge, the old one
-   * until a free (an hour of deletes only still reports the storage it held).
+   * until a free (an hour of deletes only still reports the storage it held). The hour closes at the level its
+   * last change left, which the hours after it hold until the next change.
    */
   StorageOutcome replayStorage(Map<String, Long> usageBefore) {
     Map<String, Long> level = new HashMap<>(usageBefore);
     Map<String, Long> usage = new LinkedHashMap<>();
     Map<String, Instant> changedAt = new LinkedHashMap<>();
-    Map<ScopeHour, Long> highWater = new LinkedHashMap<>();
+    Map<ScopeHour, Level> levels = new LinkedHashMap<>();
     for (StorageChange change : storageChanges) {
       long before = level.getOrDefault(change.scope(), 0L);
       long after = Math.max(0, before + change.delta());
       level.put(change.scope(), after);
       usage.put(change.scope(), after);
       changedAt.put(change.scope(), change.at());
-      highWater.merge(new ScopeHour(change.scope(), hourOf(change.at())), Math.max(before, after), Math::max);
+      levels.merge(new ScopeHour(change.scope(), hourOf(change.at())), Level.change(before, after), Level::then);
     }
-    return new StorageOutcome(usage, changedAt, highWater);
+    return new StorageOutcome(usage, changedAt, levels);
   }
 
-  /**
-   * The {@code usage_hourly} rows: storage and count high water (0 where they did not change) merged with
-   * traffic.
-   */
-  Map<ScopeHour, HourlyUsage> hourlyUsage(Map<ScopeHour, Long> highWater, Map<ScopeHour, Counts> countsHighWater) {
+  /** The {@code usage_hourly} rows: where storage and the counts went in each hour they changed, merged with traffic. */
+  Map<ScopeHour, HourlyUsage> hourlyUsage(Map<ScopeHour, Level> storage, CountsOutcome counts) {
     Map<ScopeHour, HourlyUsage> rows = new LinkedHashMap<>();
-    highWater.forEach((key, level) -> rows.put(key, new HourlyUsage(level, Counts.NONE, Traffic.NONE)));
-    countsHighWater.forEach((key, counts) -> rows.merge(key, new HourlyUsage(0, counts, Traffic.NONE), LedgerBatch::merged));
-    scopeTraffic.forEach((key, traffic) -> rows.merge(key, new HourlyUsage(0, Counts.NONE, traffic), LedgerBatch::merged));
+    storage.forEach((key, level) -> rows.put(key, new HourlyUsage(level, null, null, Traffic.NONE)));
+    counts.repositories().forEach((key, level) -> rows.merge(key, new HourlyUsage(null, level, null, Traffic.NONE), LedgerBatch::merged));
+    counts.manifests().forEach((key, level) -> rows.merge(key, new HourlyUsage(null, null, level, Traffic.NONE), LedgerBatch::merged));
+    scopeTraffic.forEach((key, traffic) -> rows.merge(key, new HourlyUsage(null, null, null, traffic), LedgerBatch::merged));
     return rows;
   }
 
+  /** Each figure comes from one of the two (storage, counts and traffic are gathered apart): none is merged twice. */
   private static HourlyUsage merged(HourlyUsage stored, HourlyUsage added) {
-    return new HourlyUsage(Math.max(stored.storageHighWater(), added.storageHighWater()),
-        stored.countsHighWater().highest(added.countsHighWater()), stored.traffic().plus(added.traffic()));
+    return new HourlyUsage(Level.then(stored.storage(), added.storage()), Level.then(stored.repositories(), added.repositories()),
+        Level.then(stored.manifests(), added.manifests()), stored.traffic().plus(added.traffic()));
   }
 
   /** The references of the manifests to insert, each once. */

@@ -102,13 +102,18 @@ final class LedgerSql {
 
   static final String ADD_HOURLY_USAGE = """
       insert into usage_hourly as hourly (scope, hour, storage_high_water, ingress_bytes, egress_bytes, pushes, pulls,
-                                          repositories_high_water, manifests_high_water)
+                                          repositories_high_water, manifests_high_water,
+                                          storage_close, repositories_close, manifests_close)
       select * from unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
-                           $8::bigint[], $9::bigint[])
+                           $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
       on conflict (scope, hour) do update set
         storage_high_water = greatest(hourly.storage_high_water, excluded.storage_high_water),
         repositories_high_water = greatest(hourly.repositories_high_water, excluded.repositories_high_water),
         manifests_high_water = greatest(hourly.manifests_high_water, excluded.manifests_high_water),
+        -- A namespace's batches are applied in its stream's order: a later batch's close is the later one.
+        storage_close = coalesce(excluded.storage_close, hourly.storage_close),
+        repositories_close = coalesce(excluded.repositories_close, hourly.repositories_close),
+        manifests_close = coalesce(excluded.manifests_close, hourly.manifests_close),
         ingress_bytes = hourly.ingress_bytes + excluded.ingress_bytes,
         egress_bytes = hourly.egress_bytes + excluded.egress_bytes,
         pushes = hourly.pushes + excluded.pushes,

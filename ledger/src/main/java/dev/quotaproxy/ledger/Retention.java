@@ -44,25 +44,33 @@ public final class Retention {
       )
       select (select count(*) from rolled) as hours, (select count(*) from days) as days""";
 
-  // A day is the UTC date of its hours. A day already rolled up (hours that arrived late, after an
-  // earlier run) gets the new hours added: counters summed, each high water (storage, counts) the greater of the two.
+  // A day is the UTC date of its hours; it closes each figure where its last hour with a change of it did. A day
+  // already rolled up (hours that arrived late, after an earlier run) gets the new hours added: counters summed, each
+  // high water (storage, counts) the greater of the two, and their closes, being the latest applied, taken.
   private static final String ROLL_UP_USAGE = """
       with rolled as (
         delete from usage_hourly where hour < $1
         returning scope, hour, storage_high_water, ingress_bytes, egress_bytes, pushes, pulls,
-                  repositories_high_water, manifests_high_water
+                  repositories_high_water, manifests_high_water, storage_close, repositories_close, manifests_close
       ), days as (
         insert into usage_daily as daily (scope, day, storage_high_water, ingress_bytes, egress_bytes, pushes, pulls,
-                                          repositories_high_water, manifests_high_water)
+                                          repositories_high_water, manifests_high_water,
+                                          storage_close, repositories_close, manifests_close)
         select scope, (hour at time zone 'UTC')::date, max(storage_high_water),
                sum(ingress_bytes)::bigint, sum(egress_bytes)::bigint, sum(pushes)::bigint, sum(pulls)::bigint,
-               max(repositories_high_water), max(manifests_high_water)
+               max(repositories_high_water), max(manifests_high_water),
+               (array_agg(storage_close order by hour desc) filter (where storage_close is not null))[1],
+               (array_agg(repositories_close order by hour desc) filter (where repositories_close is not null))[1],
+               (array_agg(manifests_close order by hour desc) filter (where manifests_close is not null))[1]
         from rolled
         group by 1, 2
         on conflict (scope, day) do update set
           storage_high_water = greatest(daily.storage_high_water, excluded.storage_high_water),
           repositories_high_water = greatest(daily.repositories_high_water, excluded.repositories_high_water),
           manifests_high_water = greatest(daily.manifests_high_water, excluded.manifests_high_water),
+          storage_close = coalesce(excluded.storage_close, daily.storage_close),
+          repositories_close = coalesce(excluded.repositories_close, daily.repositories_close),
+          manifests_close = coalesce(excluded.manifests_close, daily.manifests_close),
 """ + ADD_TRAFFIC_AND_COUNT;
 
   private static final String ROLL_UP_USER_TRAFFIC = """

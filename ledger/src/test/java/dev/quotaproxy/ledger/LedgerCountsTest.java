@@ -62,10 +62,14 @@ class LedgerCountsTest {
     assertThat(ledger.namespaceCounts("acme").await()).as("the same as the links and manifests say")
         .isEqualTo(Map.of("acme", new CountsByScope(1, 1), "acme/team", new CountsByScope(1, 1),
             "acme/team/app", new CountsByScope(1, 1)));
-    // acme: 10:xx 2 repositories, 2 manifests; 11:xx 3 manifests, and the 2 repositories it held meanwhile;
-    // 12:xx the levels before the deletes (2 repositories, 3 manifests) are the most it held.
-    assertThat(hourly("acme")).containsExactly(List.of(H10, 2L, 2L), List.of(H11, 2L, 3L), List.of(H12, 2L, 3L));
+    // acme: 10:xx 2 repositories, 2 manifests; 11:xx 3 manifests (its repositories did not change there: 0, and
+    // reports carry 10:xx's close); 12:xx the levels before the deletes (2 repositories, 3 manifests) are the most it
+    // held, and it closed at 1 and 1.
+    assertThat(hourly("acme")).containsExactly(List.of(H10, 2L, 2L), List.of(H11, 0L, 3L), List.of(H12, 2L, 3L));
     assertThat(hourly("acme/lib")).containsExactly(List.of(H10, 1L, 1L), List.of(H12, 1L, 1L));
+    assertThat(closes("acme")).containsExactly(java.util.Arrays.asList(H10, 2L, 2L), java.util.Arrays.asList(H11, null, 3L),
+        java.util.Arrays.asList(H12, 1L, 1L));
+    assertThat(closes("acme/lib")).containsExactly(java.util.Arrays.asList(H10, 1L, 1L), java.util.Arrays.asList(H12, 0L, 0L));
   }
 
   @Test
@@ -152,6 +156,16 @@ class LedgerCountsTest {
   }
 
   /** Hour, repositories and manifests high water of a scope's hourly rows. */
+  /** Each hour's repositories and manifests close (null: that count did not change in the hour). */
+  private static List<List<Object>> closes(String scope) {
+    List<List<Object>> rows = new ArrayList<>();
+    for (Row row : db.postgres().sql("""
+        select hour, repositories_close, manifests_close from usage_hourly where scope = $1 order by hour""", scope)) {
+      rows.add(java.util.Arrays.asList(row.getOffsetDateTime(0).toInstant(), row.getLong(1), row.getLong(2)));
+    }
+    return rows;
+  }
+
   private static List<List<Object>> hourly(String scope) {
     List<List<Object>> rows = new ArrayList<>();
     for (Row row : db.postgres().sql("""

@@ -75,6 +75,24 @@ class LedgerTest {
     assertThat(ledger.scopeUsage("acme").await()).isZero();
   }
 
+  /** Reports carry a figure's close, not its high water, through the hours after its last change: a delete shows. */
+  @Test
+  void eachHourClosesAtTheLevelItsLastChangeLeftAcrossBatches() {
+    apply(added("acme/app", "sha256:a", 100, "acme", "acme/app"), added("acme/app", "sha256:b", 50, "acme", "acme/app"));
+    apply(removed("acme/app", "sha256:a", 100, "acme", "acme/app"));
+    apply(traffic("acme/app", "alice", HOUR, 10, 0, 0, 0));
+    // Next hour: a delete to nothing; the hour after: only traffic, so no storage change there.
+    apply(removedAt(T.plus(Duration.ofHours(1)), "acme/app", "sha256:b", 50, "acme", "acme/app"));
+    apply(traffic("acme/app", "alice", HOUR.plus(Duration.ofHours(2)), 10, 0, 0, 0));
+
+    List<List<Object>> closes = new ArrayList<>();
+    db.postgres().sql("select hour, storage_high_water, storage_close from usage_hourly where scope = 'acme' order by hour")
+        .forEach(row -> closes.add(java.util.Arrays.asList(row.getOffsetDateTime(0).toInstant(), row.getLong(1), row.getLong(2))));
+    assertThat(closes).containsExactly(java.util.Arrays.asList(HOUR, 150L, 50L),
+        java.util.Arrays.asList(HOUR.plus(Duration.ofHours(1)), 50L, 0L),
+        java.util.Arrays.asList(HOUR.plus(Duration.ofHours(2)), 0L, null));
+  }
+
   @Test
   void aBlobRemovedIsUnlinkedAndFreedOnlyFromTheScopesTheEventNames() {
     apply(added("acme/app", "sha256:a", 100, "acme", "acme/app"));

@@ -62,6 +62,31 @@ class RetentionTest {
     assertThat(rows("select count(*) from user_traffic_hourly")).containsExactly(List.of(0L));
   }
 
+  /** A day closes each figure where its last hour with a change of that figure did; a day rolled up before takes later hours'. */
+  @Test
+  void aDayClosesEachFigureWhereItsLastHourWithAChangeOfItDid() {
+    db.postgres().sql("""
+        insert into usage_hourly (scope, hour, storage_high_water, storage_close, repositories_high_water, repositories_close,
+                                  manifests_high_water, manifests_close, ingress_bytes, egress_bytes, pushes, pulls)
+        values ('acme', '2026-02-27T05:00:00Z', 100, 100, 2, 2, 0, null, 0, 0, 0, 0),
+               ('acme', '2026-02-27T06:00:00Z', 100, 40, 0, null, 5, 5, 0, 0, 0, 0),
+               ('acme', '2026-02-27T07:00:00Z', 0, null, 2, 1, 0, null, 9, 0, 0, 0),
+               ('acme', '2026-02-28T22:00:00Z', 0, null, 0, null, 0, null, 1, 0, 0, 0)""");
+    db.postgres().sql("""
+        insert into usage_daily (scope, day, storage_high_water, storage_close, repositories_high_water, repositories_close)
+        values ('acme', $1, 70, 60, 3, 3)""", FEB_28);
+
+    rollUp();
+
+    List<List<Object>> days = new ArrayList<>();
+    db.postgres().sql("""
+        select day, storage_high_water, storage_close, repositories_close, manifests_close from usage_daily order by day""")
+        .forEach(row -> days.add(java.util.Arrays.asList(row.getLocalDate(0), row.getLong(1), row.getLong(2), row.getLong(3),
+            row.getLong(4))));
+    assertThat(days).containsExactly(java.util.Arrays.asList(FEB_27, 100L, 40L, 1L, 5L),
+        java.util.Arrays.asList(FEB_28, 70L, 60L, 3L, null));
+  }
+
   @Test
   void theCountsHighWaterRollsUpToTheHighestOfTheDayAndOfADayRolledUpBefore() {
     countsHour("acme", "2026-02-27T05:00:00Z", 2, 7);
