@@ -181,8 +181,37 @@ final class LedgerSql {
       where due.namespace = passed.namespace and due.until_ms < passed.ms""";
 
   /**
+   * The hour a correction lands in: this one, in UTC whatever the session's time zone. A recount that moves a figure
+   * records it there, high water and close, so that reports carry the corrected level from then on (see V13).
+   */
+  static final String THIS_HOUR = "(date_trunc('hour', now() at time zone 'UTC') at time zone 'UTC')";
+
+  /** Records the storage levels a recount changed ({@code changed (scope, bytes)}) in this hour's rows. */
+  static final String STORAGE_CORRECTED = """
+      insert into usage_hourly as hourly (scope, hour, storage_high_water, storage_close)
+      select scope, %s, bytes, bytes from changed
+      on conflict (scope, hour) do update set
+        storage_high_water = greatest(hourly.storage_high_water, excluded.storage_high_water),
+        storage_close = excluded.storage_close""".formatted(THIS_HOUR);
+
+  /**
+   * Records the counts a recount changed ({@code changed (scope, repositories, manifests)}, null where that count did
+   * not change) in this hour's rows.
+   */
+  static final String COUNTS_CORRECTED = """
+      insert into usage_hourly as hourly (scope, hour, repositories_high_water, repositories_close, manifests_high_water,
+                                          manifests_close)
+      select scope, %s, coalesce(repositories, 0), repositories, coalesce(manifests, 0), manifests from changed
+      on conflict (scope, hour) do update set
+        repositories_high_water = greatest(hourly.repositories_high_water, excluded.repositories_high_water),
+        repositories_close = coalesce(excluded.repositories_close, hourly.repositories_close),
+        manifests_high_water = greatest(hourly.manifests_high_water, excluded.manifests_high_water),
+        manifests_close = coalesce(excluded.manifests_close, hourly.manifests_close)""".formatted(THIS_HOUR);
+
+  /**
    * Sets every scope of a namespace ($1, $2 its LIKE pattern) to the total size of the distinct digests
-   * linked at or under it, and 0 where none is (as the reconciliation's finish computes it, for one namespace).
+   * linked at or under it, and 0 where none is (as the reconciliation's finish computes it, for one namespace);
+   * a level it changes is recorded in this hour.
    */
   static final String RECOUNT_NAMESPACE = """
       with link_scopes as (
@@ -199,13 +228,23 @@ final class LedgerSql {
         group by s.scope
       ),
       held as (
-        select scope from scope_usage where scope = $1 or scope like $2
+        select scope, used_bytes from scope_usage where scope = $1 or scope like $2
+      ),
+      -- Every CTE reads the statement's starting snapshot: held is the level before this recount.
+      recounted as (
+        insert into scope_usage (scope, used_bytes, updated_at)
+        select coalesce(found.scope, held.scope), coalesce(found.bytes, 0), now()
+        from found
+        full join held on held.scope = found.scope
+        on conflict (scope) do update set used_bytes = excluded.used_bytes, updated_at = excluded.updated_at
+        returning scope, used_bytes
+      ),
+      changed as (
+        select recounted.scope, recounted.used_bytes as bytes
+        from recounted left join held on held.scope = recounted.scope
+        where coalesce(held.used_bytes, 0) <> recounted.used_bytes
       )
-      insert into scope_usage (scope, used_bytes, updated_at)
-      select coalesce(found.scope, held.scope), coalesce(found.bytes, 0), now()
-      from found
-      full join held on held.scope = found.scope
-      on conflict (scope) do update set used_bytes = excluded.used_bytes, updated_at = excluded.updated_at""";
+      """ + STORAGE_CORRECTED;
 
   /**
    * The counts of every scope from the links and manifests (as {@link CountsByScope} adds them up): a
@@ -225,27 +264,39 @@ final class LedgerSql {
       group by scope""";
 
   /** Sets the counts of every scope of a namespace ($1, $2 its LIKE pattern) from its links and manifests, 0 where none. */
-  static final String RECOUNT_NAMESPACE_COUNTS = """
-      with found as (%s),
-      held as (
-        select scope from scope_counts where scope = $1 or scope like $2
-      )
-      insert into scope_counts (scope, repositories, manifests)
-      select coalesce(found.scope, held.scope), coalesce(found.repositories, 0), coalesce(found.manifests, 0)
-      from found
-      full join held on held.scope = found.scope
-      on conflict (scope) do update set repositories = excluded.repositories, manifests = excluded.manifests"""
-      .formatted(COUNTS_FROM_LINKS.formatted("(repository = $1 or repository like $2)"));
+  static final String RECOUNT_NAMESPACE_COUNTS = countsRecount("(repository = $1 or repository like $2)", "scope = $1 or scope like $2");
 
   /** Every scope's counts from all links and manifests, 0 where none (a reconciliation's finish). */
-  static final String RECOUNT_ALL_COUNTS = """
-      with found as (%s)
-      insert into scope_counts (scope, repositories, manifests)
-      select coalesce(found.scope, held.scope), coalesce(found.repositories, 0), coalesce(found.manifests, 0)
-      from found
-      full join scope_counts as held on held.scope = found.scope
-      on conflict (scope) do update set repositories = excluded.repositories, manifests = excluded.manifests"""
-      .formatted(COUNTS_FROM_LINKS.formatted("true"));
+  static final String RECOUNT_ALL_COUNTS = countsRecount("true", "true");
+
+  /**
+   * Sets the counts of the scopes of {@code scopes} from the links and manifests of {@code repositories}, 0 where
+   * none, and records each count it changes in this hour.
+   */
+  private static String countsRecount(String repositories, String scopes) {
+    return """
+        with found as (%s),
+        held as (
+          select scope, repositories, manifests from scope_counts where %s
+        ),
+        -- Every CTE reads the statement's starting snapshot: held is the counts before this recount.
+        recounted as (
+          insert into scope_counts (scope, repositories, manifests)
+          select coalesce(found.scope, held.scope), coalesce(found.repositories, 0), coalesce(found.manifests, 0)
+          from found
+          full join held on held.scope = found.scope
+          on conflict (scope) do update set repositories = excluded.repositories, manifests = excluded.manifests
+          returning scope, repositories, manifests
+        ),
+        changed as (
+          select recounted.scope,
+                 case when coalesce(held.repositories, 0) <> recounted.repositories then recounted.repositories end as repositories,
+                 case when coalesce(held.manifests, 0) <> recounted.manifests then recounted.manifests end as manifests
+          from recounted left join held on held.scope = recounted.scope
+          where coalesce(held.repositories, 0) <> recounted.repositories or coalesce(held.manifests, 0) <> recounted.manifests
+        )
+        """.formatted(COUNTS_FROM_LINKS.formatted(repositories), scopes) + COUNTS_CORRECTED;
+  }
 
   /** A scope's counts as the ledger holds them (none: 0). */
   static final String SCOPE_COUNTS = """

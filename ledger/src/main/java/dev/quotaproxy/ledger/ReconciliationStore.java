@@ -252,6 +252,9 @@ final class ReconciliationStore {
           select scope, bytes, now() from unnest($1::text[], $2::bigint[]) as found (scope, bytes)
           on conflict (scope) do update set used_bytes = excluded.used_bytes, updated_at = excluded.updated_at""",
           params(scopes, found)));
+      // Reports carry the corrected level from this hour on, not the one the drift had left.
+      statements.add(new Statement("with changed as (select * from unnest($1::text[], $2::bigint[]) as found (scope, bytes))\n"
+          + LedgerSql.STORAGE_CORRECTED, params(scopes, found)));
       statements.add(new Statement("""
           insert into drift (reconciliation_id, scope, expected_bytes, found_bytes, corrected)
           select $1, scope, expected, found, true

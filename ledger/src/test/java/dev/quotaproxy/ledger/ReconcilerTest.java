@@ -214,6 +214,19 @@ class ReconcilerTest {
     assertThat(links(SampleImages.CLI)).isEmpty();
     assertThat(manifests(SampleImages.CLI)).isEmpty();
     assertThat(usage()).containsEntry(SampleImages.APP, images.usage().get(SampleImages.APP));
+    // Reports carry the corrected levels from this hour on: each corrected scope closes this hour at what was found.
+    assertThat(closedThisHour("storage_close")).containsEntry("acme", before.get("acme") - cli).containsEntry("acme/tools", 0L)
+        .containsEntry(SampleImages.CLI, 0L);
+  }
+
+  /** Each scope's close of a figure in the hour now is in (UTC), where it has one. */
+  private Map<String, Long> closedThisHour(String column) {
+    Map<String, Long> closes = new java.util.TreeMap<>();
+    postgres
+        .sql("select scope, " + column + " from usage_hourly where hour = date_trunc('hour', now() at time zone 'UTC') at time zone 'UTC'"
+            + " and " + column + " is not null")
+        .forEach(row -> closes.put(row.getString(0), row.getLong(1)));
+    return closes;
   }
 
   @Test
@@ -291,6 +304,10 @@ class ReconcilerTest {
 
     assertThat(counts()).isEqualTo(Map.of("acme", "2 5", SampleImages.APP, "0 0", SampleImages.WEB, "1 2", "acme/tools", "1 3",
         SampleImages.CLI, "1 3", "other", "0 0"));
+    assertThat(closedThisHour("repositories_close")).as("the counts it changed close this hour where it left them")
+        .containsEntry("acme", 2L).containsEntry(SampleImages.APP, 0L).containsEntry("other", 0L);
+    assertThat(closedThisHour("manifests_close")).containsEntry(SampleImages.APP, 0L).containsEntry(SampleImages.WEB, 2L)
+        .containsEntry("other", 0L);
   }
 
   @Test
