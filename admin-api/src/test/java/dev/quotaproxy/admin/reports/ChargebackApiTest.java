@@ -289,4 +289,36 @@ class ChargebackApiTest {
     assertThat(fixture.get("/api/v1/reports/chargeback?month=2099-01", ADMIN).statusCode()).isEqualTo(400);
     assertThat(fixture.get("/api/v1/reports/chargeback?" + MONTH + "&by=user", ADMIN).statusCode()).isEqualTo(400);
   }
+
+  /**
+   * October 2026 (744 hours, one price: 0.16 per GiB-month, 0.08 per egress GiB), initech written into the ledger's
+   * table with its closes: 10 GiB from 10-01 00:00; in hour 4, 6 GiB deleted (high 10 GiB, left at 4 GiB); 1 GiB
+   * pulled on 10-10. Storage 10 GiB x 5 h (the delete hour at its high) + 4 GiB x 739 h = 3,006 GiB-h = 4.040323
+   * GiB-months x 0.16 = 0.6465 -> 0.65; egress 0.08; total 0.73. (Carrying the high water: 10 GiB-months, 1.60.)
+   */
+  @Test
+  void afterADeleteTheHoursAreChargedAtTheLevelLeftNotTheHigh() throws Exception {
+    septemberPrices();
+    String insert = """
+        insert into usage_hourly (scope, hour, storage_high_water, storage_close, egress_bytes) values ('initech', $1, $2, $3, $4)""";
+    fixture.sql(insert, java.time.OffsetDateTime.parse("2026-10-01T00:00:00Z"), 10 * GIB, 10 * GIB, 0L);
+    fixture.sql(insert, java.time.OffsetDateTime.parse("2026-10-01T04:00:00Z"), 10 * GIB, 4 * GIB, 0L);
+    fixture.sql(insert, java.time.OffsetDateTime.parse("2026-10-10T00:00:00Z"), 0L, null, GIB);
+    try {
+      var response = fixture.get("/api/v1/reports/chargeback?month=2026-10&scope=initech", ADMIN);
+      assertThat(response.statusCode()).as(response.bodyAsString()).isEqualTo(200);
+      JsonObject statement = response.bodyAsJsonObject();
+      assertThat(statement.getLong("hours")).isEqualTo(744);
+      List<JsonObject> storage = lines(statement, "initech", "storage");
+      assertThat(storage).hasSize(1);
+      assertThat(storage.get(0).getString("measured")).isEqualTo(Long.toString(3006 * GIB));
+      assertThat(storage.get(0).getString("quantity")).isEqualTo("4.040323");
+      assertThat(storage.get(0).getString("amount")).isEqualTo("0.65");
+      assertThat(amounts(statement, "initech", "egress")).containsExactly("0.08");
+      assertThat(statement.getString("total")).isEqualTo("0.73");
+      assertThat(sumOfLines(statement)).isEqualByComparingTo(statement.getString("total"));
+    } finally {
+      fixture.sql("delete from usage_hourly where scope = 'initech'");
+    }
+  }
 }

@@ -226,6 +226,41 @@ class ReportApiTest {
     }
   }
 
+  /**
+   * umbrella, written into the ledger's table with its closes: on 04-01 it reached 150 and was left at 100 (3
+   * repositories left at 2, 5 manifests at 4); on 04-02 at 02:00 a delete: high 100, left at 40 (repositories 2 -> 1,
+   * manifests 4 -> 3); the hours around it saw traffic only. The delete hour shows its high, the hours and the day
+   * after it what was left; the period starts from where 04-01 left each figure, not from its high.
+   */
+  @Test
+  void afterADeleteTheBucketsWithoutAChangeShowWhatWasLeft() throws Exception {
+    String insert = """
+        insert into usage_hourly (scope, hour, storage_high_water, storage_close, egress_bytes, repositories_high_water,
+                                  repositories_close, manifests_high_water, manifests_close)
+        values ('umbrella', $1, $2, $3, $4, $5, $6, $7, $8)""";
+    fixture.sql(insert, java.time.OffsetDateTime.parse("2026-04-01T10:00:00Z"), 150L, 100L, 0L, 3L, 2L, 5L, 4L);
+    fixture.sql(insert, java.time.OffsetDateTime.parse("2026-04-02T01:00:00Z"), 0L, null, 1L, 0L, null, 0L, null);
+    fixture.sql(insert, java.time.OffsetDateTime.parse("2026-04-02T02:00:00Z"), 100L, 40L, 0L, 2L, 1L, 4L, 3L);
+    fixture.sql(insert, java.time.OffsetDateTime.parse("2026-04-02T03:00:00Z"), 0L, null, 5L, 0L, null, 0L, null);
+    fixture.sql(insert, java.time.OffsetDateTime.parse("2026-04-02T04:00:00Z"), 0L, null, 7L, 0L, null, 0L, null);
+    fixture.sql(insert, java.time.OffsetDateTime.parse("2026-04-03T05:00:00Z"), 0L, null, 2L, 0L, null, 0L, null);
+    try {
+      JsonObject hourly = json("granularity=hour&from=2026-04-02T00:00:00Z&to=2026-04-02T05:00:00Z&scope=umbrella", ADMIN);
+      assertThat(rows(hourly, "umbrella")).containsExactly(
+          row("2026-04-02T01:00:00Z", "umbrella", 100, 2, 4, 0, 1, 0, 0),
+          row("2026-04-02T02:00:00Z", "umbrella", 100, 2, 4, 0, 0, 0, 0),
+          row("2026-04-02T03:00:00Z", "umbrella", 40, 1, 3, 0, 5, 0, 0),
+          row("2026-04-02T04:00:00Z", "umbrella", 40, 1, 3, 0, 7, 0, 0));
+      JsonObject daily = json("from=2026-04-02&to=2026-04-04&scope=umbrella", ADMIN);
+      assertThat(rows(daily, "umbrella")).containsExactly(
+          row("2026-04-02T00:00:00Z", "umbrella", 100, 2, 4, 0, 13, 0, 0),
+          row("2026-04-03T00:00:00Z", "umbrella", 40, 1, 3, 0, 2, 0, 0));
+      assertThat(daily.getJsonObject("totals").getLong("storage_peak_bytes")).isEqualTo(100);
+    } finally {
+      fixture.sql("delete from usage_hourly where scope = 'umbrella'");
+    }
+  }
+
   @Test
   void aDailyReportIsTheSameBeforeAndAfterItsDaysAreRolledUp() throws Exception {
     try (ReportFixture other = new ReportFixture()) {

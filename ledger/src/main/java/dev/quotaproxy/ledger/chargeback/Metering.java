@@ -1,5 +1,6 @@
 package dev.quotaproxy.ledger.chargeback;
 
+import dev.quotaproxy.ledger.reports.ReportAccumulator;
 import dev.quotaproxy.ledger.reports.Reports;
 import dev.quotaproxy.ledger.reports.Shares;
 import java.math.BigDecimal;
@@ -9,17 +10,19 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * Adds up the hourly rows of a report by scope or group (as {@link Reports#hourlyRows} gives them)
  * into what a statement charges, per key and per price segment: byte-hours of storage, bytes of egress
  * and ingress, pulls. Pure.
  *
- * <p>Storage is the figure the usage reports show: a part's storage in an hour is the high-water mark
- * the ledger recorded in that hour, or the last one before it (a seed from before the period
- * included), and a day rolled up by retention holds its daily figure for all its hours. Each hour
- * from the start of the period to its end is counted, rows or not. A part taken at a share adds that
- * share of its figures, exactly.
+ * <p>Storage is the figure the usage reports show: a part's storage in an hour where it changed is the
+ * high-water mark the ledger recorded in that hour; in the hours after, until its next change, the
+ * level that hour closed at (a seed from before the period is such a level). A day rolled up by
+ * retention holds its daily high water for all its hours, and the hours after the day its close. Each
+ * hour from the start of the period to its end is counted, rows or not. A part taken at a share adds
+ * that share of its figures, exactly.
  */
 public final class Metering {
   /** Per key: per segment, the measured figure of each item; and the parts whose figures were split. */
@@ -32,7 +35,7 @@ public final class Metering {
 
   private String key;
   private Map<String, BigDecimal> keyShares = Map.of();
-  private final Map<String, Long> storageByPart = new HashMap<>();
+  private final Map<String, Level> storageByPart = new HashMap<>();
   private Instant cursor;
   private Instant bucket;
   private BigDecimal[][] measured;
@@ -49,15 +52,24 @@ public final class Metering {
     this.shares = shares;
   }
 
+  /** A part's storage: {@code high} until {@code highUntil} (null: not at all), {@code after} from then on. */
+  private record Level(long high, Instant highUntil, long after) {
+    long at(Instant hour) {
+      return highUntil != null && hour.isBefore(highUntil) ? high : after;
+    }
+  }
+
   /** One row; see {@link Reports.LedgerRows}. */
-  public void add(String key, String part, Instant bucket, long highWater, long ingress, long egress, long pushes, long pulls) {
+  public void add(String key, String part, Instant bucket, boolean day, long highWater, Long close, long ingress, long egress,
+      long pushes, long pulls) {
     if (!key.equals(this.key)) {
       finishKey();
       start(key);
     }
+    Long closed = ReportAccumulator.closedAt(highWater, close);
     if (bucket == null) {
-      if (highWater > 0) {
-        storageByPart.put(part, highWater);
+      if (closed != null) {
+        storageByPart.put(part, new Level(closed, null, closed));
       }
       return;
     }
@@ -65,8 +77,9 @@ public final class Metering {
       advance(bucket);
       this.bucket = bucket;
     }
-    if (highWater > 0) {
-      storageByPart.put(part, highWater);
+    if (closed != null) {
+      // A level that fell to 0 is recorded too: it carries 0, not what was there before.
+      storageByPart.put(part, new Level(highWater, bucket.plus(day ? Duration.ofDays(1) : Duration.ofHours(1)), closed));
     }
     BigDecimal share = share(part, ingress | egress | pulls);
     BigDecimal[] segment = measured[segment(bucket)];
@@ -105,28 +118,47 @@ public final class Metering {
     return Shares.fraction(percent);
   }
 
-  /** Counts storage as it stands for every hour from the cursor to {@code to}, into the segments they fall in. */
+  /**
+   * Counts storage as it stands for every hour from the cursor to {@code to}, into the segments they
+   * fall in: in stretches, cut where a part's high water gives way to its close.
+   */
   private void advance(Instant to) {
     if (!to.isAfter(cursor)) {
       return;
     }
-    BigDecimal level = BigDecimal.ZERO;
-    for (var part : storageByPart.entrySet()) {
-      level = level.add(share(part.getKey(), part.getValue()).multiply(BigDecimal.valueOf(part.getValue())));
-    }
-    if (level.signum() != 0) {
-      for (int i = 0; i < starts.size(); i++) {
-        Instant segmentEnd = i + 1 < starts.size() ? starts.get(i + 1) : end;
-        Instant from = cursor.isAfter(starts.get(i)) ? cursor : starts.get(i);
-        Instant until = to.isBefore(segmentEnd) ? to : segmentEnd;
-        if (until.isAfter(from)) {
-          BigDecimal hours = BigDecimal.valueOf(Duration.between(from, until).toHours());
-          BigDecimal[] segment = measured[i];
-          segment[Item.STORAGE.ordinal()] = segment[Item.STORAGE.ordinal()].add(level.multiply(hours));
-        }
+    TreeSet<Instant> cuts = new TreeSet<>();
+    for (Level part : storageByPart.values()) {
+      if (part.highUntil() != null && part.highUntil().isAfter(cursor) && part.highUntil().isBefore(to)) {
+        cuts.add(part.highUntil());
       }
     }
-    cursor = to;
+    cuts.add(to);
+    for (Instant until : cuts) {
+      count(cursor, until);
+      cursor = until;
+    }
+  }
+
+  /** Counts storage over [{@code from}, {@code to}), where no part's level changes. */
+  private void count(Instant from, Instant to) {
+    BigDecimal level = BigDecimal.ZERO;
+    for (var part : storageByPart.entrySet()) {
+      long bytes = part.getValue().at(from);
+      level = level.add(share(part.getKey(), bytes).multiply(BigDecimal.valueOf(bytes)));
+    }
+    if (level.signum() == 0) {
+      return;
+    }
+    for (int i = 0; i < starts.size(); i++) {
+      Instant segmentEnd = i + 1 < starts.size() ? starts.get(i + 1) : end;
+      Instant start = from.isAfter(starts.get(i)) ? from : starts.get(i);
+      Instant until = to.isBefore(segmentEnd) ? to : segmentEnd;
+      if (until.isAfter(start)) {
+        BigDecimal hours = BigDecimal.valueOf(Duration.between(start, until).toHours());
+        BigDecimal[] segment = measured[i];
+        segment[Item.STORAGE.ordinal()] = segment[Item.STORAGE.ordinal()].add(level.multiply(hours));
+      }
+    }
   }
 
   private int segment(Instant at) {

@@ -18,11 +18,12 @@ import java.util.function.Consumer;
  * which is bounded by the scopes there are). Pure.
  *
  * <p>The input is ordered by key, then bucket (each key's seeds first), then part. A part is what a
- * key adds up: the key itself, or for a group each of its root scopes. A seed is a part's last
- * storage figure before the period: the ledger records storage only in hours where it changed, so a
- * bucket without a change carries the figure before it, and a key's storage in a bucket is the sum of
- * its parts' figures. The counts (repositories, manifests) are carried the same way, each on its own: a part's
- * count in a bucket is its high water there, or its last one before.
+ * key adds up: the key itself, or for a group each of its root scopes. The ledger records storage
+ * only in buckets where it changed: its high water there, and the level it closed at. A part's storage
+ * in a bucket where it changed is its high water; in a bucket without a change, the level the last
+ * change before it closed at (a seed is that level from before the period). A key's storage in a
+ * bucket is the sum of its parts' figures. The counts (repositories, manifests) are carried the same
+ * way, each on its own. So after a delete, the buckets after it show what was left, not the high.
  *
  * <p>A group's part taken at a share (see {@link Shares}) adds that share of its figures; such a row
  * says which parts were split, and its figures are the exact sum rounded half-even to a whole byte or
@@ -46,14 +47,19 @@ public final class ReportAccumulator {
   private boolean keyCounted;
   private boolean keyEmitted;
   private long keyPeak;
+  /** Per part, each figure as the buckets so far left it: where it last closed. */
   private final Map<String, Long> storageByPart = new HashMap<>();
   private final Map<String, Long> repositoriesByPart = new HashMap<>();
   private final Map<String, Long> manifestsByPart = new HashMap<>();
 
   private Instant bucket;
+  /** Per part that changed the figure in the bucket: its high water there, and where it closed. */
   private final Map<String, Long> highWaterInBucket = new HashMap<>();
+  private final Map<String, Long> storageClosedInBucket = new HashMap<>();
   private final Map<String, Long> repositoriesInBucket = new HashMap<>();
+  private final Map<String, Long> repositoriesClosedInBucket = new HashMap<>();
   private final Map<String, Long> manifestsInBucket = new HashMap<>();
+  private final Map<String, Long> manifestsClosedInBucket = new HashMap<>();
   private long ingress;
   private long egress;
   private long pushes;
@@ -86,29 +92,44 @@ public final class ReportAccumulator {
   }
 
   /**
+   * Where a figure was left by a bucket: its close; for a row recorded before closes were (close null,
+   * high water above 0), its high water, the best there is. Null: the figure did not change there.
+   */
+  public static Long closedAt(long highWater, Long close) {
+    return close != null ? close : highWater > 0 ? highWater : null;
+  }
+
+  /**
    * One row of the query.
    *
    * @param bucket    the bucket's start; null for a seed
    * @param highWater the highest storage the part reached in the bucket; 0 when it did not change there
+   * @param close     the storage the part was left at when the bucket closed; null when it did not change
+   *                  there. For a seed, the level before the period (its high water is not taken)
    * @param repositoriesHighWater the highest repository count the part reached in the bucket; 0: no change there
+   * @param repositoriesClose     the repository count the bucket closed at; null: no change there
    * @param manifestsHighWater    likewise for its manifests
+   * @param manifestsClose        likewise for its manifests
    */
-  public void add(String key, String part, Instant bucket, long highWater, long ingress, long egress, long pushes, long pulls,
-      long repositoriesHighWater, long manifestsHighWater) {
+  public void add(String key, String part, Instant bucket, long highWater, Long close, long ingress, long egress, long pushes,
+      long pulls, long repositoriesHighWater, Long repositoriesClose, long manifestsHighWater, Long manifestsClose) {
     if (!key.equals(this.key)) {
       finishKey();
       this.key = key;
       keyFractions = fractions.getOrDefault(key, Map.of());
     }
+    Long storageClosed = closedAt(highWater, close);
+    Long repositoriesClosed = closedAt(repositoriesHighWater, repositoriesClose);
+    Long manifestsClosed = closedAt(manifestsHighWater, manifestsClose);
     if (bucket == null) {
-      if (highWater > 0) {
-        storageByPart.put(part, highWater);
+      if (storageClosed != null) {
+        storageByPart.put(part, storageClosed);
       }
-      if (repositoriesHighWater > 0) {
-        repositoriesByPart.put(part, repositoriesHighWater);
+      if (repositoriesClosed != null) {
+        repositoriesByPart.put(part, repositoriesClosed);
       }
-      if (manifestsHighWater > 0) {
-        manifestsByPart.put(part, manifestsHighWater);
+      if (manifestsClosed != null) {
+        manifestsByPart.put(part, manifestsClosed);
       }
       return;
     }
@@ -116,15 +137,9 @@ public final class ReportAccumulator {
       flushBucket();
       this.bucket = bucket;
     }
-    if (highWater > 0) {
-      highWaterInBucket.merge(part, highWater, Math::max);
-    }
-    if (repositoriesHighWater > 0) {
-      repositoriesInBucket.merge(part, repositoriesHighWater, Math::max);
-    }
-    if (manifestsHighWater > 0) {
-      manifestsInBucket.merge(part, manifestsHighWater, Math::max);
-    }
+    changed(part, highWater, storageClosed, highWaterInBucket, storageClosedInBucket);
+    changed(part, repositoriesHighWater, repositoriesClosed, repositoriesInBucket, repositoriesClosedInBucket);
+    changed(part, manifestsHighWater, manifestsClosed, manifestsInBucket, manifestsClosedInBucket);
     BigDecimal fraction = keyFractions.get(part);
     if (fraction == null) {
       this.ingress += ingress;
@@ -142,6 +157,14 @@ public final class ReportAccumulator {
     sharedPulls = sharedPulls.add(fraction.multiply(BigDecimal.valueOf(pulls)));
   }
 
+  /** Notes a figure's change in the bucket, if it changed (closed somewhere). */
+  private static void changed(String part, long highWater, Long closed, Map<String, Long> highWaters, Map<String, Long> closes) {
+    if (closed != null) {
+      highWaters.merge(part, highWater, Math::max);
+      closes.put(part, closed);
+    }
+  }
+
   private static long whole(BigDecimal value) {
     return value.setScale(0, RoundingMode.HALF_EVEN).longValueExact();
   }
@@ -156,22 +179,26 @@ public final class ReportAccumulator {
     if (bucket == null) {
       return;
     }
-    storageByPart.putAll(highWaterInBucket);
-    repositoriesByPart.putAll(repositoriesInBucket);
-    manifestsByPart.putAll(manifestsInBucket);
-    long repositories = sum(repositoriesByPart);
-    long manifests = sum(manifestsByPart);
+    // In the bucket: a part's high water where it changed, else where it was left before.
+    long repositories = sum(repositoriesInBucket) + sumExcept(repositoriesByPart, repositoriesInBucket);
+    long manifests = sum(manifestsInBucket) + sumExcept(manifestsByPart, manifestsInBucket);
+    Map<String, Long> storageInBucket = new HashMap<>(storageByPart);
+    storageInBucket.putAll(highWaterInBucket);
     long storage = 0;
     BigDecimal sharedStorage = BigDecimal.ZERO;
-    for (var figure : storageByPart.entrySet()) {
+    for (var figure : storageInBucket.entrySet()) {
       BigDecimal fraction = keyFractions.get(figure.getKey());
       if (fraction == null) {
         storage += figure.getValue();
-      } else {
+      } else if (figure.getValue() != 0) {
         sharedStorage = sharedStorage.add(fraction.multiply(BigDecimal.valueOf(figure.getValue())));
         splitInBucket.put(figure.getKey(), fraction.movePointRight(2));
       }
     }
+    // The buckets after carry where each figure closed.
+    storageByPart.putAll(storageClosedInBucket);
+    repositoriesByPart.putAll(repositoriesClosedInBucket);
+    manifestsByPart.putAll(manifestsClosedInBucket);
     if (!keyFractions.isEmpty()) {
       storage += whole(sharedStorage);
       ingress += whole(sharedIngress);
@@ -198,8 +225,11 @@ public final class ReportAccumulator {
     }
     bucket = null;
     highWaterInBucket.clear();
+    storageClosedInBucket.clear();
     repositoriesInBucket.clear();
+    repositoriesClosedInBucket.clear();
     manifestsInBucket.clear();
+    manifestsClosedInBucket.clear();
     ingress = egress = pushes = pulls = 0;
     splitInBucket.clear();
     sharedIngress = sharedEgress = sharedPushes = sharedPulls = BigDecimal.ZERO;
@@ -228,6 +258,17 @@ public final class ReportAccumulator {
     storageByPart.clear();
     repositoriesByPart.clear();
     manifestsByPart.clear();
+  }
+
+  /** The figures of the parts not in {@code except}. */
+  private static long sumExcept(Map<String, Long> figures, Map<String, Long> except) {
+    long sum = 0;
+    for (var figure : figures.entrySet()) {
+      if (!except.containsKey(figure.getKey())) {
+        sum += figure.getValue();
+      }
+    }
+    return sum;
   }
 
   private static long sum(Map<String, Long> figures) {

@@ -21,7 +21,8 @@ import java.util.Map;
  * <p>Days rolled up by retention are in {@code usage_daily}, later hours in {@code usage_hourly};
  * a report reads both. In an hourly report a rolled-up day is one row at its 00:00 (its hours are
  * gone); in a daily report, a day partly in both tables (hours that arrived after its roll-up) is
- * one row, counters summed, storage the higher.
+ * one row, counters summed, each figure's high water the higher and its close that of the latest
+ * source row where it changed (the day's hours after its roll-up are later than the daily row).
  */
 public final class Reports {
   /** Rows per round trip of the cursor. */
@@ -42,18 +43,28 @@ public final class Reports {
       return Future.succeededFuture(new ReportAccumulator(By.GROUP, row -> {}).finish());
     }
     ReportAccumulator report = new ReportAccumulator(query.by(), query.shares(), sink::row);
-    return cursor(sql(query), parameters(query), report::add, sink).map(done -> report.finish());
+    return cursor(sql(query), parameters(query),
+        (key, part, bucket, day, highWater, close, ingress, egress, pushes, pulls, repositories, repositoriesClose, manifests,
+            manifestsClose) -> report.add(key, part, bucket, highWater, close, ingress, egress, pushes, pulls, repositories,
+                repositoriesClose, manifests, manifestsClose),
+        sink).map(done -> report.finish());
   }
 
-  /** A row of the report query as Postgres gives it, without its counts (which nothing prices). */
+  /**
+   * A row of the report query as Postgres gives it, without its counts (which nothing prices).
+   * {@code day}: the bucket holds a day rolled up by retention (its hours are gone); {@code close}: the
+   * storage the bucket closed at, null when storage did not change in it (see {@link ReportAccumulator#add}).
+   */
   public interface LedgerRows {
-    void add(String key, String part, Instant bucket, long highWater, long ingress, long egress, long pushes, long pulls);
+    void add(String key, String part, Instant bucket, boolean day, long highWater, Long close, long ingress, long egress,
+        long pushes, long pulls);
   }
 
   /** A row of the report query as Postgres gives it: see {@link ReportAccumulator#add}. */
   private interface CountedRows {
-    void add(String key, String part, Instant bucket, long highWater, long ingress, long egress, long pushes, long pulls,
-        long repositoriesHighWater, long manifestsHighWater);
+    void add(String key, String part, Instant bucket, boolean day, long highWater, Long close, long ingress, long egress,
+        long pushes, long pulls, long repositoriesHighWater, Long repositoriesClose, long manifestsHighWater,
+        Long manifestsClose);
   }
 
   /**
@@ -72,8 +83,8 @@ public final class Reports {
     }
     String sql = query.by() == By.GROUP ? sql(query) : REPORT.formatted(OUTERMOST_SCOPES, "at");
     return cursor(sql, parameters(query),
-        (key, part, bucket, highWater, ingress, egress, pushes, pulls, repositories, manifests) -> rows.add(key, part, bucket, highWater,
-            ingress, egress, pushes, pulls),
+        (key, part, bucket, day, highWater, close, ingress, egress, pushes, pulls, repositories, repositoriesClose, manifests,
+            manifestsClose) -> rows.add(key, part, bucket, day, highWater, close, ingress, egress, pushes, pulls),
         UNBOUNDED);
   }
 
@@ -106,8 +117,9 @@ public final class Reports {
                 try {
                   OffsetDateTime bucket = row.getOffsetDateTime("bucket");
                   handler.add(row.getString("key"), row.getString("part"), bucket == null ? null : bucket.toInstant(),
-                      row.getLong("hw"), row.getLong("ingress"), row.getLong("egress"), row.getLong("pushes"), row.getLong("pulls"),
-                      row.getLong("rhw"), row.getLong("mhw"));
+                      row.getBoolean("daily"), row.getLong("hw"), row.getLong("sc"), row.getLong("ingress"), row.getLong("egress"),
+                      row.getLong("pushes"), row.getLong("pulls"), row.getLong("rhw"), row.getLong("rc"), row.getLong("mhw"),
+                      row.getLong("mc"));
                 } catch (RuntimeException e) {
                   // Thrown here it would reach no one and leave the report (and its connection) hanging.
                   rows.close();
@@ -135,20 +147,30 @@ public final class Reports {
       ($4 or exists (select 1 from unnest($3::text[]) as root (prefix)
                      where %1$s = root.prefix or starts_with(%1$s, root.prefix || '/')))""";
 
+  /** The columns of a row, from {@link #SCOPE_ROWS} or {@link #USER_ROWS} on. */
+  private static final String FIGURES = "at, daily, hw, sc, ingress, egress, pushes, pulls, rhw, rc, mhw, mc";
+
+  /**
+   * hw, rhw, mhw: each figure's high water in the bucket (0: no change there); sc, rc, mc: the level it
+   * closed at, null when it did not change there. A row written before closes were recorded (close null,
+   * high water above 0) closes at its high water: the best there is for it. daily: a day rolled up.
+   */
   private static final String SCOPE_ROWS = """
-      select scope, at, hw, ingress, egress, pushes, pulls, rhw, mhw from (
-        select scope, hour as at, storage_high_water as hw, ingress_bytes as ingress, egress_bytes as egress, pushes, pulls,
-               repositories_high_water as rhw, manifests_high_water as mhw
+      select scope, at, daily, hw, coalesce(sc, nullif(hw, 0)) as sc, ingress, egress, pushes, pulls,
+             rhw, coalesce(rc, nullif(rhw, 0)) as rc, mhw, coalesce(mc, nullif(mhw, 0)) as mc from (
+        select scope, hour as at, false as daily, storage_high_water as hw, storage_close as sc, ingress_bytes as ingress,
+               egress_bytes as egress, pushes, pulls, repositories_high_water as rhw, repositories_close as rc,
+               manifests_high_water as mhw, manifests_close as mc
         from usage_hourly
         union all
-        select scope, day::timestamp at time zone 'UTC', storage_high_water, ingress_bytes, egress_bytes, pushes, pulls,
-               repositories_high_water, manifests_high_water
+        select scope, day::timestamp at time zone 'UTC', true, storage_high_water, storage_close, ingress_bytes, egress_bytes,
+               pushes, pulls, repositories_high_water, repositories_close, manifests_high_water, manifests_close
         from usage_daily
       ) as usage
       where at < $2 and """ + IN_SCOPES.formatted("scope");
 
   /** The outermost scopes only: every namespace ($4), or exactly the roots asked for ($3). */
-  private static final String OUTERMOST_SCOPES = "select scope as key, scope as part, at, hw, ingress, egress, pushes, pulls, rhw, mhw from ("
+  private static final String OUTERMOST_SCOPES = "select scope as key, scope as part, " + FIGURES + " from ("
       + SCOPE_ROWS + ") as rows where ($4 and strpos(scope, '/') = 0) or scope = any($3::text[])";
 
   /**
@@ -163,48 +185,55 @@ public final class Reports {
             or exists (select 1 from user_traffic_daily as daily where daily.repository = scope))""";
 
   private static final String USER_ROWS = """
-      select user_name, at, 0::bigint as hw, ingress, egress, pushes, pulls, 0::bigint as rhw, 0::bigint as mhw from (
-        select user_name, repository, hour as at, ingress_bytes as ingress, egress_bytes as egress, pushes, pulls
+      select user_name, at, daily, 0::bigint as hw, null::bigint as sc, ingress, egress, pushes, pulls, 0::bigint as rhw,
+             null::bigint as rc, 0::bigint as mhw, null::bigint as mc from (
+        select user_name, repository, hour as at, false as daily, ingress_bytes as ingress, egress_bytes as egress, pushes, pulls
         from user_traffic_hourly
         union all
-        select user_name, repository, day::timestamp at time zone 'UTC', ingress_bytes, egress_bytes, pushes, pulls
+        select user_name, repository, day::timestamp at time zone 'UTC', true, ingress_bytes, egress_bytes, pushes, pulls
         from user_traffic_daily
       ) as traffic
       where at < $2 and at >= $1 and """ + IN_SCOPES.formatted("repository");
 
   /**
-   * Period rows per key, part and bucket, and each part's seeds: its last storage figure before the
-   * period, and its last figure of each count, each a row of its own (each the last recorded, maybe in
-   * different buckets; the other figures 0, which a seed does not take). Sorted for {@link ReportAccumulator}: key (byte order, so a scope follows its ancestors),
-   * seeds first, bucket, part.
+   * Period rows per key, part and bucket, and each part's seeds: the level its storage closed at last
+   * before the period, and likewise each count, each a row of its own (each the last recorded, maybe in
+   * different buckets; the other figures 0 or null, which a seed does not take). A bucket of several rows
+   * (a day of hours, or a day partly rolled up) closes where the latest of them that changed the figure
+   * closed: by time, an hour after the day's roll-up before the daily row. Sorted for
+   * {@link ReportAccumulator}: key (byte order, so a scope follows its ancestors), seeds first, bucket, part.
    */
   private static final String REPORT = """
       with keyed as (%s),
       period_rows as (
-        select key, part, %s as bucket, max(hw)::bigint as hw, sum(ingress)::bigint as ingress,
-               sum(egress)::bigint as egress, sum(pushes)::bigint as pushes, sum(pulls)::bigint as pulls,
-               max(rhw)::bigint as rhw, max(mhw)::bigint as mhw
+        select key, part, %s as bucket, bool_or(daily) as daily,
+               max(hw)::bigint as hw, (array_agg(sc order by at desc, daily) filter (where sc is not null))[1] as sc,
+               sum(ingress)::bigint as ingress, sum(egress)::bigint as egress, sum(pushes)::bigint as pushes,
+               sum(pulls)::bigint as pulls,
+               max(rhw)::bigint as rhw, (array_agg(rc order by at desc, daily) filter (where rc is not null))[1] as rc,
+               max(mhw)::bigint as mhw, (array_agg(mc order by at desc, daily) filter (where mc is not null))[1] as mc
         from keyed where at >= $1
         group by 1, 2, 3
       ),
       seeds as (
         select * from (
-          select distinct on (key, part) key, part, null::timestamptz as bucket, hw, 0::bigint as ingress,
-                 0::bigint as egress, 0::bigint as pushes, 0::bigint as pulls, 0::bigint as rhw, 0::bigint as mhw
-          from keyed where at < $1 and hw > 0
-          order by key, part, at desc) as storage_seeds
+          select distinct on (key, part) key, part, null::timestamptz as bucket, false as daily, 0::bigint as hw, sc,
+                 0::bigint as ingress, 0::bigint as egress, 0::bigint as pushes, 0::bigint as pulls,
+                 0::bigint as rhw, null::bigint as rc, 0::bigint as mhw, null::bigint as mc
+          from keyed where at < $1 and sc is not null
+          order by key, part, at desc, daily) as storage_seeds
         union all
         select * from (
-          select distinct on (key, part) key, part, null::timestamptz, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
-                 rhw, 0::bigint
-          from keyed where at < $1 and rhw > 0
-          order by key, part, at desc) as repositories_seeds
+          select distinct on (key, part) key, part, null::timestamptz, false, 0::bigint, null::bigint, 0::bigint, 0::bigint,
+                 0::bigint, 0::bigint, 0::bigint, rc, 0::bigint, null::bigint
+          from keyed where at < $1 and rc is not null
+          order by key, part, at desc, daily) as repositories_seeds
         union all
         select * from (
-          select distinct on (key, part) key, part, null::timestamptz, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
-                 0::bigint, mhw
-          from keyed where at < $1 and mhw > 0
-          order by key, part, at desc) as manifests_seeds
+          select distinct on (key, part) key, part, null::timestamptz, false, 0::bigint, null::bigint, 0::bigint, 0::bigint,
+                 0::bigint, 0::bigint, 0::bigint, null::bigint, 0::bigint, mc
+          from keyed where at < $1 and mc is not null
+          order by key, part, at desc, daily) as manifests_seeds
       )
       select * from (select * from seeds union all select * from period_rows) as report
       order by key collate "C", bucket nulls first, part collate "C"
@@ -212,14 +241,12 @@ public final class Reports {
 
   static String sql(ReportQuery query) {
     String keyed = switch (query.by()) {
-      case SCOPE -> "select scope as key, scope as part, at, hw, ingress, egress, pushes, pulls, rhw, mhw from (" + SCOPE_ROWS
+      case SCOPE -> "select scope as key, scope as part, " + FIGURES + " from (" + SCOPE_ROWS + ") as rows";
+      case REPOSITORY -> "select scope as key, scope as part, " + FIGURES + " from (" + SCOPE_ROWS + REPOSITORIES_ONLY
           + ") as rows";
-      case REPOSITORY -> "select scope as key, scope as part, at, hw, ingress, egress, pushes, pulls, rhw, mhw from ("
-          + SCOPE_ROWS + REPOSITORIES_ONLY + ") as rows";
-      case GROUP -> "select member.group_name as key, rows.scope as part, at, hw, ingress, egress, pushes, pulls, rhw, mhw from ("
-          + SCOPE_ROWS + ") as rows join unnest($5::text[], $6::text[]) as member (group_name, scope) on member.scope = rows.scope";
-      case USER -> "select user_name as key, user_name as part, at, hw, ingress, egress, pushes, pulls, rhw, mhw from (" + USER_ROWS
-          + ") as rows";
+      case GROUP -> "select member.group_name as key, rows.scope as part, " + FIGURES + " from (" + SCOPE_ROWS
+          + ") as rows join unnest($5::text[], $6::text[]) as member (group_name, scope) on member.scope = rows.scope";
+      case USER -> "select user_name as key, user_name as part, " + FIGURES + " from (" + USER_ROWS + ") as rows";
     };
     String bucket = query.period().granularity() == Granularity.HOUR ? "at" : "date_trunc('day', at, 'UTC')";
     return REPORT.formatted(keyed, bucket);

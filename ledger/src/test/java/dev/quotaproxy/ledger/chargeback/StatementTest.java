@@ -52,11 +52,11 @@ class StatementTest {
 
   /** acme's rows as the hourly report query gives them: its seed first, then by hour. */
   static void feed(Metering metering, String key) {
-    metering.add(key, "acme", null, 2 * GIB, 0, 0, 0, 0);
-    metering.add(key, "acme", Instant.parse("2026-11-05T10:00:00Z"), 0, 0, 5 * GIB, 0, 1500);
-    metering.add(key, "acme", Instant.parse("2026-11-11T00:00:00Z"), 3 * GIB, 5 * GIB / 2, 0, 1, 0);
-    metering.add(key, "acme", Instant.parse("2026-11-20T00:00:00Z"), 0, 0, 3 * GIB, 0, 2500);
-    metering.add(key, "acme", Instant.parse("2026-11-21T00:00:00Z"), GIB, 0, 0, 0, 0);
+    metering.add(key, "acme", null, false, 2 * GIB, null, 0, 0, 0, 0);
+    metering.add(key, "acme", Instant.parse("2026-11-05T10:00:00Z"), false, 0, null, 0, 5 * GIB, 0, 1500);
+    metering.add(key, "acme", Instant.parse("2026-11-11T00:00:00Z"), false, 3 * GIB, null, 5 * GIB / 2, 0, 1, 0);
+    metering.add(key, "acme", Instant.parse("2026-11-20T00:00:00Z"), false, 0, null, 0, 3 * GIB, 0, 2500);
+    metering.add(key, "acme", Instant.parse("2026-11-21T00:00:00Z"), false, GIB, null, 0, 0, 0, 0);
   }
 
   static Statement statement(By by, String key, Map<String, Map<String, BigDecimal>> shares) {
@@ -139,7 +139,7 @@ class StatementTest {
     assertThat(period.to()).isEqualTo(Instant.parse("2026-11-10T09:00:00Z"));
     var segments = PRICES.segments(period.from(), period.to());
     Metering metering = new Metering(List.of(period.from()), period.to(), Map.of());
-    metering.add("acme", "acme", null, GIB, 0, 0, 0, 0);
+    metering.add("acme", "acme", null, false, GIB, null, 0, 0, 0, 0);
     Statement statement = Statement.of(NOVEMBER, By.SCOPE, segments, metering.finish());
     assertThat(statement.complete()).isFalse();
     // 225 hours of 1 GiB, over the month's 720: 0.3125 GiB-months.

@@ -19,10 +19,10 @@ class ReportAccumulatorSharesTest {
     List<ReportRow> rows = new ArrayList<>();
     var report = new ReportAccumulator(By.GROUP, Map.of("uni", Map.of("acme", new BigDecimal("60"))), rows::add);
     // acme: 1001 bytes stored, 11 bytes in, 3 pulls (60%: 600.6, 6.6, 1.8); globex whole: 100 stored.
-    report.add("uni", "acme", H0, 1001, 11, 0, 0, 3, 0, 0);
-    report.add("uni", "globex", H0, 100, 0, 5, 0, 0, 0, 0);
+    report.add("uni", "acme", H0, 1001, null, 11, 0, 0, 3, 0, null, 0, null);
+    report.add("uni", "globex", H0, 100, null, 0, 5, 0, 0, 0, null, 0, null);
     // An hour when only globex moved: acme's storage is carried, and still split.
-    report.add("uni", "globex", H1, 0, 0, 7, 0, 0, 0, 0);
+    report.add("uni", "globex", H1, 0, null, 0, 7, 0, 0, 0, null, 0, null);
     ReportTotals totals = report.finish();
 
     assertThat(rows).containsExactly(
@@ -36,8 +36,8 @@ class ReportAccumulatorSharesTest {
   void countsAreSummedWholeEvenForASharedMember() {
     List<ReportRow> rows = new ArrayList<>();
     var report = new ReportAccumulator(By.GROUP, Map.of("uni", Map.of("acme", new BigDecimal("60"))), rows::add);
-    report.add("uni", "acme", H0, 1000, 0, 0, 0, 0, 3, 7);
-    report.add("uni", "globex", H0, 100, 0, 0, 0, 0, 1, 2);
+    report.add("uni", "acme", H0, 1000, null, 0, 0, 0, 0, 3, null, 7, null);
+    report.add("uni", "globex", H0, 100, null, 0, 0, 0, 0, 1, null, 2, null);
     report.finish();
 
     assertThat(rows).containsExactly(new ReportRow(H0, "uni", 700, 0, 0, 0, 0, 4, 9, Map.of("acme", new BigDecimal("60"))));
@@ -47,7 +47,7 @@ class ReportAccumulatorSharesTest {
   void withoutSharesNothingChanges() {
     List<ReportRow> rows = new ArrayList<>();
     var report = new ReportAccumulator(By.GROUP, Map.of(), rows::add);
-    report.add("uni", "acme", H0, 1001, 11, 0, 0, 3, 0, 0);
+    report.add("uni", "acme", H0, 1001, null, 11, 0, 0, 3, 0, null, 0, null);
     report.finish();
     assertThat(rows).containsExactly(new ReportRow(H0, "uni", 1001, 11, 0, 0, 3));
     assertThat(rows.get(0).split()).isEmpty();
