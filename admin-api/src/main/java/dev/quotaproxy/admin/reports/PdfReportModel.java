@@ -55,7 +55,8 @@ final class PdfReportModel {
   final Map<String, KeyFigures> scopes = new LinkedHashMap<>();
   final Map<String, KeyFigures> users = new LinkedHashMap<>();
   /** Storage per bucket of the outermost scopes. */
-  final Map<String, TreeMap<Instant, Long>> storage = new LinkedHashMap<>();
+  /** Per outermost scope, each bucket's storage: its high water there, and where it left it. */
+  final Map<String, TreeMap<Instant, long[]>> storage = new LinkedHashMap<>();
   /** Ingress and egress per bucket, over the outermost scopes. */
   final TreeMap<Instant, long[]> traffic = new TreeMap<>();
   ReportTotals totals;
@@ -70,7 +71,7 @@ final class PdfReportModel {
         figures.add(row);
         if (figures.outermost) {
           if (storage.containsKey(row.key()) || storage.size() < MAX_TRACKED) {
-            storage.computeIfAbsent(row.key(), key -> new TreeMap<>()).put(row.bucket(), row.storage());
+            storage.computeIfAbsent(row.key(), key -> new TreeMap<>()).put(row.bucket(), new long[] {row.storage(), row.storageEnd()});
           }
           long[] sums = traffic.computeIfAbsent(row.bucket(), bucket -> new long[2]);
           sums[0] += row.ingress();

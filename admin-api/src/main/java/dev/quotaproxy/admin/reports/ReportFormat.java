@@ -44,6 +44,11 @@ enum ReportFormat {
         json.put("storage_bytes", row.storage()).put("repositories", row.repositories()).put("manifests", row.manifests());
       }
       json.put("ingress_bytes", row.ingress()).put("egress_bytes", row.egress()).put("pushes", row.pushes()).put("pulls", row.pulls());
+      if (by.hasStorage()) {
+        // Where the bucket left each figure: what the buckets up to the key's next row hold.
+        json.put("storage_end_bytes", row.storageEnd()).put("repositories_end", row.repositoriesEnd())
+            .put("manifests_end", row.manifestsEnd());
+      }
       if (!row.split().isEmpty()) {
         json.put("split", percents(row.split()));
       }
@@ -73,6 +78,10 @@ enum ReportFormat {
       if (query.by() == By.GROUP) {
         names.add("split");
       }
+      // Last, so that the columns readers took before stay where they were.
+      if (query.by().hasStorage()) {
+        names.addAll(List.of("storage_end_bytes", "repositories_end", "manifests_end"));
+      }
       return Csv.line(names);
     }
 
@@ -86,6 +95,9 @@ enum ReportFormat {
           Long.toString(row.pulls())));
       if (by == By.GROUP) {
         fields.add(splitText(row.split()));
+      }
+      if (by.hasStorage()) {
+        fields.addAll(List.of(Long.toString(row.storageEnd()), Long.toString(row.repositoriesEnd()), Long.toString(row.manifestsEnd())));
       }
       return Csv.line(fields);
     }

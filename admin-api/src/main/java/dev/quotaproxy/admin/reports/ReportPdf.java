@@ -6,6 +6,8 @@ import dev.quotaproxy.ledger.chargeback.Item;
 import dev.quotaproxy.ledger.chargeback.Money;
 import dev.quotaproxy.ledger.chargeback.Statement;
 import dev.quotaproxy.ledger.reports.Granularity;
+import java.time.Duration;
+import java.util.TreeMap;
 import dev.quotaproxy.ledger.reports.Period;
 import java.awt.BasicStroke;
 import java.awt.Color;
@@ -201,12 +203,19 @@ final class ReportPdf {
     TimeSeriesCollection series = new TimeSeriesCollection(TimeZone.getTimeZone("UTC"));
     for (String key : model.chartedScopes()) {
       TimeSeries line = new TimeSeries(key);
+      TreeMap<Instant, long[]> buckets = model.storage.get(key);
       Long last = null;
-      for (Map.Entry<Instant, Long> point : model.storage.get(key).entrySet()) {
-        line.addOrUpdate(new FixedMillisecond(Date.from(point.getKey())), point.getValue());
-        last = point.getValue();
+      for (Map.Entry<Instant, long[]> point : buckets.entrySet()) {
+        line.addOrUpdate(new FixedMillisecond(Date.from(point.getKey())), point.getValue()[0]);
+        // A bucket that left less than its high (a delete) steps down at its end, unless the next row starts there.
+        Instant end = point.getKey().plus(period.granularity() == Granularity.HOUR ? Duration.ofHours(1) : Duration.ofDays(1));
+        Instant next = buckets.higherKey(point.getKey());
+        if (point.getValue()[1] != point.getValue()[0] && (next == null || next.isAfter(end))) {
+          line.addOrUpdate(new FixedMillisecond(Date.from(end)), point.getValue()[1]);
+        }
+        last = point.getValue()[1];
       }
-      // Storage holds until it changes: the line goes on to the end of the period.
+      // Storage holds until it changes: the line goes on to the end of the period, at the level last left.
       line.addOrUpdate(new FixedMillisecond(Date.from(period.to())), last);
       series.addSeries(line);
     }

@@ -123,11 +123,21 @@
 
   function drawStorage(report, rowsByKey, shown) {
     const last = report.to;
+    const bucketMillis = (report.granularity === 'hour' ? 1 : 24) * 3600 * 1000;
     const series = shown.slice(0, MAX_SERIES).map((key) => {
       const rows = rowsByKey.get(key);
-      const data = rows.map((row) => [row.bucket, row.storage_bytes]);
-      // Storage holds until it changes: the line goes on to the end of the period.
-      data.push([last, rows[rows.length - 1].storage_bytes]);
+      const data = [];
+      rows.forEach((row, i) => {
+        data.push([row.bucket, row.storage_bytes]);
+        // A bucket that left less than its high (a delete) steps down at its end, unless the next row starts there.
+        const end = Date.parse(row.bucket) + bucketMillis;
+        const next = rows[i + 1];
+        if (row.storage_end_bytes !== row.storage_bytes && (!next || Date.parse(next.bucket) > end)) {
+          data.push([new Date(end).toISOString(), row.storage_end_bytes]);
+        }
+      });
+      // Storage holds until it changes: the line goes on to the end of the period, at the level last left.
+      data.push([last, rows[rows.length - 1].storage_end_bytes]);
       // Few points (a scope new in the period) get their markers, or a late change would be a speck.
       return { name: key, type: 'line', step: 'end', showSymbol: rows.length <= 3, lineStyle: { width: 2 }, data };
     });
@@ -136,6 +146,7 @@
     $('storage-chart').dataset.rendered = JSON.stringify({
       series: series.length, points, keys: series.map((s) => s.name),
       peak_bytes: series.reduce((sum, s) => sum + peak(rowsByKey.get(s.name)), 0),
+      end_bytes: series.reduce((sum, s) => sum + s.data[s.data.length - 1][1], 0),
     });
   }
 

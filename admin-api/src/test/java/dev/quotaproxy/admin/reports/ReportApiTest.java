@@ -134,7 +134,8 @@ class ReportApiTest {
         .putHeader("Accept", "text/csv"), ADMIN);
     assertThat(accepted.getHeader("Content-Type")).startsWith("text/csv");
     assertThat(accepted.bodyAsString())
-        .startsWith("bucket,scope,storage_bytes,repositories,manifests,ingress_bytes,egress_bytes,pushes,pulls\r\n");
+        .startsWith("bucket,scope,storage_bytes,repositories,manifests,ingress_bytes,egress_bytes,pushes,pulls,storage_end_bytes,"
+            + "repositories_end,manifests_end\r\n");
   }
 
   @Test
@@ -180,7 +181,7 @@ class ReportApiTest {
       assertThat(csv.getHeader("Transfer-Encoding")).isEqualTo("chunked");
       String body = csv.bodyAsString();
       assertThat(body.split("\r\n")).hasSize(1 + 3 * 8760);
-      assertThat(body).contains("\r\n2025-12-31T23:00:00Z,bulk3,0,0,0,1,2,0,0\r\n");
+      assertThat(body).contains("\r\n2025-12-31T23:00:00Z,bulk3,0,0,0,1,2,0,0,0,0,0\r\n");
     } finally {
       fixture.sql("delete from usage_hourly where scope like 'bulk%'");
     }
@@ -189,7 +190,8 @@ class ReportApiTest {
   /**
    * initech/app: pushed at 10:15 (a repository, a manifest) and again at 12:10 (a second manifest), pulled at 13:05;
    * initech/tmp: pushed at 10:30 and emptied at 10:45. Hand-computed: initech held at most 2 repositories and 2
-   * manifests at 10:xx, 1 and 2 from 12:xx on; rows are carried through hours without a change as storage is.
+   * manifests at 10:xx, 1 and 2 from 12:xx on; rows are carried through hours without a change as storage is, each
+   * figure at the level its last change left (storage: 110 at 10:xx, and the 100 left after initech/tmp's delete).
    */
   @Test
   void countsAreEachBucketsHighWaterCarriedThroughBucketsWithoutAChange() throws Exception {
@@ -205,21 +207,24 @@ class ReportApiTest {
       try {
         JsonObject hourly = json("granularity=hour&from=2026-03-10T10:00:00Z&to=2026-03-10T14:00:00Z&scope=initech", ADMIN);
         assertThat(rows(hourly, "initech")).containsExactly(
-            row("2026-03-10T10:00:00Z", "initech", 110, 2, 2, 110, 0, 2, 0),
-            row("2026-03-10T12:00:00Z", "initech", 110, 1, 2, 100, 0, 1, 0),
-            row("2026-03-10T13:00:00Z", "initech", 110, 1, 2, 0, 100, 0, 1));
-        assertThat(rows(hourly, "initech/tmp")).containsExactly(row("2026-03-10T10:00:00Z", "initech/tmp", 10, 1, 1, 10, 0, 1, 0));
+            ending(row("2026-03-10T10:00:00Z", "initech", 110, 2, 2, 110, 0, 2, 0), 100, 1, 1),
+            row("2026-03-10T12:00:00Z", "initech", 100, 1, 2, 100, 0, 1, 0),
+            row("2026-03-10T13:00:00Z", "initech", 100, 1, 2, 0, 100, 0, 1));
+        assertThat(rows(hourly, "initech/tmp")).as("emptied within its hour")
+            .containsExactly(ending(row("2026-03-10T10:00:00Z", "initech/tmp", 10, 1, 1, 10, 0, 1, 0), 0, 0, 0));
         JsonObject fromLater = json("granularity=hour&from=2026-03-10T13:00:00Z&to=2026-03-10T14:00:00Z&scope=initech", ADMIN);
         assertThat(rows(fromLater, "initech")).as("seeded with the last counts before the period")
-            .containsExactly(row("2026-03-10T13:00:00Z", "initech", 110, 1, 2, 0, 100, 0, 1));
+            .containsExactly(row("2026-03-10T13:00:00Z", "initech", 100, 1, 2, 0, 100, 0, 1));
         JsonObject daily = json("from=2026-03-10&to=2026-03-11&scope=initech", ADMIN);
-        assertThat(rows(daily, "initech")).containsExactly(row("2026-03-10T00:00:00Z", "initech", 110, 2, 2, 210, 100, 3, 1));
+        assertThat(rows(daily, "initech"))
+            .containsExactly(ending(row("2026-03-10T00:00:00Z", "initech", 110, 2, 2, 210, 100, 3, 1), 100, 1, 2));
 
         var csv = CsvTest.parse(fixture.get("/api/v1/reports/usage?from=2026-03-10&to=2026-03-11&scope=initech&format=csv", ADMIN)
             .bodyAsString());
         assertThat(csv.get(0)).containsExactly("bucket", "scope", "storage_bytes", "repositories", "manifests", "ingress_bytes",
-            "egress_bytes", "pushes", "pulls");
-        assertThat(csv.get(1)).containsExactly("2026-03-10T00:00:00Z", "initech", "110", "2", "2", "210", "100", "3", "1");
+            "egress_bytes", "pushes", "pulls", "storage_end_bytes", "repositories_end", "manifests_end");
+        assertThat(csv.get(1)).containsExactly("2026-03-10T00:00:00Z", "initech", "110", "2", "2", "210", "100", "3", "1", "100", "1",
+            "2");
       } finally {
         fixture = saved;
       }
@@ -248,12 +253,12 @@ class ReportApiTest {
       JsonObject hourly = json("granularity=hour&from=2026-04-02T00:00:00Z&to=2026-04-02T05:00:00Z&scope=umbrella", ADMIN);
       assertThat(rows(hourly, "umbrella")).containsExactly(
           row("2026-04-02T01:00:00Z", "umbrella", 100, 2, 4, 0, 1, 0, 0),
-          row("2026-04-02T02:00:00Z", "umbrella", 100, 2, 4, 0, 0, 0, 0),
+          ending(row("2026-04-02T02:00:00Z", "umbrella", 100, 2, 4, 0, 0, 0, 0), 40, 1, 3),
           row("2026-04-02T03:00:00Z", "umbrella", 40, 1, 3, 0, 5, 0, 0),
           row("2026-04-02T04:00:00Z", "umbrella", 40, 1, 3, 0, 7, 0, 0));
       JsonObject daily = json("from=2026-04-02&to=2026-04-04&scope=umbrella", ADMIN);
       assertThat(rows(daily, "umbrella")).containsExactly(
-          row("2026-04-02T00:00:00Z", "umbrella", 100, 2, 4, 0, 13, 0, 0),
+          ending(row("2026-04-02T00:00:00Z", "umbrella", 100, 2, 4, 0, 13, 0, 0), 40, 1, 3),
           row("2026-04-03T00:00:00Z", "umbrella", 40, 1, 3, 0, 2, 0, 0));
       assertThat(daily.getJsonObject("totals").getLong("storage_peak_bytes")).isEqualTo(100);
     } finally {
@@ -290,7 +295,13 @@ class ReportApiTest {
   static JsonObject row(String bucket, String key, long storage, long repositories, long manifests, long ingress, long egress,
       long pushes, long pulls) {
     return new JsonObject().put("bucket", bucket).put("key", key).put("storage_bytes", storage).put("repositories", repositories)
-        .put("manifests", manifests).put("ingress_bytes", ingress).put("egress_bytes", egress).put("pushes", pushes).put("pulls", pulls);
+        .put("manifests", manifests).put("ingress_bytes", ingress).put("egress_bytes", egress).put("pushes", pushes).put("pulls", pulls)
+        .put("storage_end_bytes", storage).put("repositories_end", repositories).put("manifests_end", manifests);
+  }
+
+  /** The row, its bucket leaving its figures at these levels (below its highs: something was deleted in it). */
+  static JsonObject ending(JsonObject row, long storage, long repositories, long manifests) {
+    return row.copy().put("storage_end_bytes", storage).put("repositories_end", repositories).put("manifests_end", manifests);
   }
 
   static List<JsonObject> rows(JsonObject report, String key) {

@@ -73,6 +73,30 @@ class ReportPageTest {
     assertThat(Files.size(screenshot)).isGreaterThan(10_000);
   }
 
+  /**
+   * dept holds 160 bytes for a moment on 03-10, then 100 after dept/tmp's delete: its line peaks at 160 and ends at
+   * 100, dept/tmp's at 0.
+   */
+  @Test
+  void theStorageLineStepsDownToWhatADeleteLeft() throws Exception {
+    Path chromium = Tools.require("/usr/bin/chromium", "chromium");
+    try (ReportFixture other = new ReportFixture()) {
+      other.push("2026-03-10T10:00:00Z", "dept/app", "alice", List.of("dept", "dept/app"), java.util.Map.of("sha256:a", 100L));
+      other.push("2026-03-10T10:10:00Z", "dept/tmp", "alice", List.of("dept", "dept/tmp"), java.util.Map.of("sha256:t", 60L));
+      other.deleteAll("2026-03-10T10:40:00Z", "dept/tmp", "2026-03-10T10:10:00Z", List.of("dept", "dept/tmp"),
+          java.util.Map.of("sha256:t", 60L));
+      String dom = chromium(chromium, "--dump-dom", "http://127.0.0.1:" + other.server.actualPort() + "/reports#token=" + ADMIN
+          + "&period=custom&from=2026-03-10&to=2026-03-13");
+
+      assertThat(attribute(dom, "body", "data-state")).isEqualTo("rendered");
+      JsonObject storage = new JsonObject(attribute(dom, "storage-chart", "data-rendered"));
+      // A single outermost scope is drawn with the scopes right under it.
+      assertThat(storage.getJsonArray("keys")).containsExactly("dept", "dept/app", "dept/tmp");
+      assertThat(storage.getLong("peak_bytes")).isEqualTo(160 + 100 + 60);
+      assertThat(storage.getLong("end_bytes")).as("the lines go on at what the delete left").isEqualTo(100 + 100 + 0);
+    }
+  }
+
   @Test
   void aWrongTokenShowsTheApisMessage() throws Exception {
     Path chromium = Tools.require("/usr/bin/chromium", "chromium");

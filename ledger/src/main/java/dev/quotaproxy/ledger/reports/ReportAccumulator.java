@@ -195,10 +195,11 @@ public final class ReportAccumulator {
         splitInBucket.put(figure.getKey(), fraction.movePointRight(2));
       }
     }
-    // The buckets after carry where each figure closed.
+    // The buckets after carry where each figure closed; the row says where that is, so a reader can carry it too.
     storageByPart.putAll(storageClosedInBucket);
     repositoriesByPart.putAll(repositoriesClosedInBucket);
     manifestsByPart.putAll(manifestsClosedInBucket);
+    long storageEnd = sharedSum(storageByPart);
     if (!keyFractions.isEmpty()) {
       storage += whole(sharedStorage);
       ingress += whole(sharedIngress);
@@ -213,8 +214,10 @@ public final class ReportAccumulator {
     }
     Map<String, BigDecimal> split = splitInBucket.isEmpty() ? Map.of() : new TreeMap<>();
     splitInBucket.forEach((part, percent) -> split.put(part, Shares.normal(percent)));
-    out.accept(new ReportRow(bucket, key, by.hasStorage() ? storage : 0, ingress, egress, pushes, pulls,
-        by.hasStorage() ? repositories : 0, by.hasStorage() ? manifests : 0, split));
+    out.accept(by.hasStorage()
+        ? new ReportRow(bucket, key, storage, ingress, egress, pushes, pulls, repositories, manifests, storageEnd, sum(repositoriesByPart),
+            sum(manifestsByPart), split)
+        : new ReportRow(bucket, key, 0, ingress, egress, pushes, pulls, 0, 0, split));
     rows++;
     keyPeak = Math.max(keyPeak, storage);
     if (keyCounted) {
@@ -269,6 +272,21 @@ public final class ReportAccumulator {
       }
     }
     return sum;
+  }
+
+  /** The parts' figures, each at the key's share of it, rounded half-even as a row's storage is. */
+  private long sharedSum(Map<String, Long> figures) {
+    long whole = 0;
+    BigDecimal shared = BigDecimal.ZERO;
+    for (var figure : figures.entrySet()) {
+      BigDecimal fraction = keyFractions.get(figure.getKey());
+      if (fraction == null) {
+        whole += figure.getValue();
+      } else {
+        shared = shared.add(fraction.multiply(BigDecimal.valueOf(figure.getValue())));
+      }
+    }
+    return whole + whole(shared);
   }
 
   private static long sum(Map<String, Long> figures) {

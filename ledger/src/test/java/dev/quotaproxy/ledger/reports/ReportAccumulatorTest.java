@@ -118,7 +118,7 @@ class ReportAccumulatorTest {
     ReportTotals totals = report.finish();
 
     assertThat(rows).containsExactly(
-        new ReportRow(H1, "acme", 100, 0, 0, 0, 0),
+        new ReportRow(H1, "acme", 100, 0, 0, 0, 0).endingAt(40, 0, 0),
         new ReportRow(H2, "acme", 40, 0, 5, 0, 1),
         new ReportRow(H3, "acme", 40, 0, 7, 0, 1));
     assertThat(totals.storagePeak()).isEqualTo(100);
@@ -148,8 +148,8 @@ class ReportAccumulatorTest {
     report.finish();
 
     assertThat(rows).containsExactly(
-        new ReportRow(H1, "acme", 500, 0, 0, 1, 0, 3, 5),
-        new ReportRow(H2, "acme", 500, 0, 0, 1, 0, 2, 7),
+        new ReportRow(H1, "acme", 500, 0, 0, 1, 0, 3, 5).endingAt(500, 2, 5),
+        new ReportRow(H2, "acme", 500, 0, 0, 1, 0, 2, 7).endingAt(500, 2, 6),
         new ReportRow(H3, "acme", 500, 0, 9, 0, 1, 2, 6));
   }
 
@@ -166,9 +166,9 @@ class ReportAccumulatorTest {
     ReportTotals totals = report.finish();
 
     assertThat(rows).containsExactly(
-        new ReportRow(H1, "uni", 150, 0, 0, 0, 0),
+        new ReportRow(H1, "uni", 150, 0, 0, 0, 0).endingAt(90, 0, 0),
         new ReportRow(H2, "uni", 90, 0, 3, 0, 1),
-        new ReportRow(H3, "uni", 120, 0, 0, 0, 0),
+        new ReportRow(H3, "uni", 120, 0, 0, 0, 0).endingAt(70, 0, 0),
         new ReportRow(H4, "uni", 70, 0, 1, 0, 1));
     assertThat(totals.storagePeak()).isEqualTo(150);
   }

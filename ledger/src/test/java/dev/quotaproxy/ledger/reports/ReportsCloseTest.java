@@ -109,19 +109,19 @@ class ReportsCloseTest {
   void byHourTheDeleteHourShowsItsHighAndTheHoursAfterWhatWasLeft() throws Exception {
     assertThat(report(By.SCOPE, Granularity.HOUR, "2026-04-02T00:00:00Z", "2026-04-02T06:00:00Z")).containsExactly(
         new ReportRow(at("2026-04-02T01:00:00Z"), "acme", 100, 0, 1, 0, 0, 2, 4),
-        new ReportRow(at("2026-04-02T02:00:00Z"), "acme", 100, 0, 0, 0, 0, 2, 4),
+        new ReportRow(at("2026-04-02T02:00:00Z"), "acme", 100, 0, 0, 0, 0, 2, 4).endingAt(40, 1, 3),
         new ReportRow(at("2026-04-02T03:00:00Z"), "acme", 40, 0, 5, 0, 0, 1, 3),
         new ReportRow(at("2026-04-02T04:00:00Z"), "acme", 40, 0, 7, 0, 0, 1, 3),
-        new ReportRow(at("2026-04-02T05:00:00Z"), "acme", 60, 0, 0, 0, 0, 1, 3));
+        new ReportRow(at("2026-04-02T05:00:00Z"), "acme", 60, 0, 0, 0, 0, 1, 3).endingAt(55, 1, 3));
   }
 
   /** A day closes where its last change closed: the 2nd at 55 (not 40), the 4th at 30 (its hour after the roll-up). */
   @Test
   void byDayEachDayClosesWhereItsLatestChangeLeftIt() throws Exception {
     assertThat(report(By.SCOPE, Granularity.DAY, "2026-04-02T00:00:00Z", "2026-04-06T00:00:00Z")).containsExactly(
-        new ReportRow(at("2026-04-02T00:00:00Z"), "acme", 100, 0, 13, 0, 0, 2, 4),
+        new ReportRow(at("2026-04-02T00:00:00Z"), "acme", 100, 0, 13, 0, 0, 2, 4).endingAt(55, 1, 3),
         new ReportRow(at("2026-04-03T00:00:00Z"), "acme", 55, 0, 1, 0, 0, 1, 3),
-        new ReportRow(at("2026-04-04T00:00:00Z"), "acme", 80, 0, 2, 0, 0, 1, 3),
+        new ReportRow(at("2026-04-04T00:00:00Z"), "acme", 80, 0, 2, 0, 0, 1, 3).endingAt(30, 1, 3),
         new ReportRow(at("2026-04-05T00:00:00Z"), "acme", 30, 0, 1, 0, 0, 1, 3));
   }
 
