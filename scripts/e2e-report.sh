@@ -18,6 +18,8 @@
 #   - the PDF report renders with pdftoppm and names the scopes
 #   - a viewer token granted acme (admin.tokens in a YAML file) sees acme only,
 #     in the API and on the page
+#   - a manifest deleted through the proxy: its hour's row keeps the high and
+#     ends at what the delete left, and the statement charges the hours after at that
 #   - a chargeback statement of this month, with a price list that changes
 #     today: its total is the sum of its lines, its quantities are the usage
 #     report's (bytes, pulls, and storage integrated hour by hour); by group,
@@ -147,10 +149,11 @@ check_report() {
   step "CSV says what JSON says"
   csv=$QP_TMP/report.csv
   admin_api GET "/reports/usage?granularity=hour&format=csv" -f -o "$csv" || fail "CSV report"
-  check_eq "CSV header" "bucket,scope,storage_bytes,repositories,manifests,ingress_bytes,egress_bytes,pushes,pulls" \
+  check_eq "CSV header" \
+    "bucket,scope,storage_bytes,repositories,manifests,ingress_bytes,egress_bytes,pushes,pulls,storage_end_bytes,repositories_end,manifests_end" \
     "$(head -n 1 "$csv" | tr -d '\r')"
   rows=$(jq -r '.rows[] | [.bucket, .key, .storage_bytes, .repositories, .manifests, .ingress_bytes, .egress_bytes, .pushes,
-    .pulls] | @csv' <<<"$REPORT" \
+    .pulls, .storage_end_bytes, .repositories_end, .manifests_end] | @csv' <<<"$REPORT" \
     | tr -d '"')
   check_eq "CSV records = JSON rows" "$rows" "$(tail -n +2 "$csv" | tr -d '\r')"
 
@@ -226,6 +229,27 @@ cents() { awk '{ for (i = 1; i <= NF; i++) { split($i, p, "."); s += p[1] * 100 
 # measured JSON ITEM: the sum of the measured figures of ITEM's lines, to the unit.
 measured() { jq --arg i "$2" '[.lines[] | select(.item == $i) | .measured | tonumber] | add // 0 | round' <<<"$1"; }
 
+# A delete shows in the report: the bucket of the delete keeps its high, and says what it left, which the
+# buckets after it (and the statement's hours) carry.
+delete_web() {
+  local dest=127.0.0.1:$PROXY_PORT digest code row left i
+  step "DELETE globex/web:1's manifest through the proxy: its hour shows the high and what was left"
+  digest=$(curl -sS -I -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$dest/v2/globex/web/manifests/1" \
+    | tr -d '\r' | awk 'tolower($1) == "docker-content-digest:" {print $2}')
+  [[ "$digest" == sha256:* ]] || die "no digest for globex/web:1"
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE "http://$dest/v2/globex/web/manifests/$digest")
+  check_eq "DELETE globex/web@${digest:0:19}…" 202 "$code"
+  left=$(admin_api GET "/usage?scope=globex" -f | jq '.usage.storage_bytes.usage') || die "usage of globex"
+  check "the delete freed globex's image" test "$left" -lt "$SIZE_WEB"
+  for ((i = 0; i < 60; i++)); do
+    row=$(report_json "scope=globex" | jq -c '[.rows[] | select(.key == "globex")] | last') || row=""
+    [[ -n "$row" && "$(jq .storage_end_bytes <<<"$row")" == "$left" ]] && break
+    sleep 1
+  done
+  check_eq "globex's last row: the image at its high, ending at what the delete left" "$SIZE_WEB $left" \
+    "$(jq -r '"\(.storage_bytes) \(.storage_end_bytes)"' <<<"$row")"
+}
+
 check_chargeback() {
   local month today first statement to usage hourly byte_hours code grouped
   month=$(date -u +%Y-%m) today=$(date -u +%Y-%m-%d) first="$(date -u +%Y-%m)-01"
@@ -258,13 +282,13 @@ check_chargeback() {
   check_eq "ingress bytes" "$(jq .totals.ingress_bytes <<<"$usage")" "$(measured "$statement" ingress)"
   check_eq "egress bytes" "$(jq .totals.egress_bytes <<<"$usage")" "$(measured "$statement" egress)"
   check_eq "pulls" "$(jq .totals.pulls <<<"$usage")" "$(measured "$statement" pulls)"
-  # Storage: every hour of the period at the level the hourly report shows for each namespace, carried
-  # from one row to the next, up to the statement's end.
+  # Storage: every hour of the period at the level the hourly report shows for each namespace: a row's own
+  # hour at its high, the hours after it up to the next row (or the statement's end) at what the row left.
   hourly=$(admin_api GET "/reports/usage?by=scope&granularity=hour&from=$first&to=$to" -f) || die "hourly usage report"
   byte_hours=$(jq --arg to "$to" '[.rows | map(select(.key | test("/") | not)) | group_by(.key)[] | sort_by(.bucket) as $r
     | range(0; $r | length) as $i
-    | $r[$i].storage_bytes * (((if $i + 1 < ($r | length) then $r[$i + 1].bucket else $to end) | fromdate)
-                                - ($r[$i].bucket | fromdate)) / 3600] | add // 0 | round' <<<"$hourly")
+    | (((if $i + 1 < ($r | length) then $r[$i + 1].bucket else $to end) | fromdate) - ($r[$i].bucket | fromdate)) / 3600
+    | . as $hours | $r[$i].storage_bytes + $r[$i].storage_end_bytes * ($hours - 1)] | add // 0 | round' <<<"$hourly")
   check_eq "storage byte-hours (the GiB-months' measure)" "$byte_hours" "$(measured "$statement" storage)"
   check "storage was charged" test "$byte_hours" -gt 0
   admin_api GET "/reports/chargeback?month=$month&by=scope&format=pdf" -f -o "$QP_TMP/statement.pdf" || fail "statement PDF"
@@ -298,6 +322,7 @@ e2e_report_main() {
   check_page
   check_pdf
   check_viewer
+  delete_web
   check_chargeback
   summary e2e-report
 }
