@@ -327,6 +327,12 @@ class AdminConsoleTest {
       var pushed = pushed(() -> client.pushBlob(namespace + "/app", randomBytes(90 * KiB)));
       assertThat(pushed.status()).as("%s: %s", namespace, pushed.body()).isEqualTo(201);
     }
+    // A count at its hard limit is as full as storage at its own: counted's next new repository is refused.
+    put("counted", new JsonObject().put("repositories_hard", 2).put("manifests_soft", 5));
+    for (String repository : List.of("counted/a", "counted/b")) {
+      var pushed = pushed(() -> client.pushBlob(repository, randomBytes(KiB)));
+      assertThat(pushed.status()).as("%s: %s", repository, pushed.body()).isEqualTo(201);
+    }
     // Bytes in flight count as taken: an open upload's reserved chunk puts half ahead of near's 90%.
     String upload = client.startUpload("half/app").header("Location").orElseThrow();
     assertThat(client.send("PATCH", upload, HttpRequest.BodyPublishers.ofByteArray(randomBytes(100 * KiB)), "Content-Type",
@@ -336,7 +342,10 @@ class AdminConsoleTest {
       chromium.open(admin + "/console#token=" + ADMIN);
       chromium.waitFor("document.body.dataset.state === 'rendered'", WAIT);
       List<Object> order = order(chromium);
-      assertThat(order).containsSubsequence("half", "near", "far", "nolimit");
+      assertThat(order).containsSubsequence("counted", "half", "near", "far", "nolimit");
+      assertThat(chromium.attribute(".scope[data-scope=\"counted\"]", "class")).contains("full");
+      assertThat(chromium.text(".scope[data-scope=\"counted\"] .figures"))
+          .isEqualTo("2.0 KiB, no hard storage limit · 2 of 2 repositories · 0 manifests (soft 5)");
       assertThat(order.indexOf("nolimit")).as("unlimited after every limited scope: %s", order).isGreaterThan(order.indexOf("far"));
       assertThat(chromium.attribute(".scope[data-scope=\"half\"]", "class")).contains("over-soft");
       assertThat(chromium.text(".scope[data-scope=\"half\"] .figures"))

@@ -19,13 +19,41 @@ const MAX_SCOPE_PAGES = 20;
 
 // ---- scopes ----------------------------------------------------------------------------------
 
-// How close a scope is to its hard limit: used and reserved bytes over it; null without one.
-function closeness(scope) {
-  const hard = scope.limits.storage_hard;
+// A figure over its hard limit (-1 or absent: none), or null.
+function share(taken, hard) {
   if (hard == null || hard < 0) return null;
-  const taken = scope.used + scope.reserved;
   if (hard === 0) return taken > 0 ? Number.MAX_VALUE : 1;
   return taken / hard;
+}
+
+// How close a scope is to a hard limit: the closest of its storage (used and reserved bytes) and its counts
+// (repositories, manifests) to theirs; null without any hard limit. A scope at its repository limit is as full
+// as one at its storage limit: the next new repository is refused.
+function closeness(scope) {
+  const shares = [share(scope.used + scope.reserved, scope.limits.storage_hard),
+    share(scope.repositories, scope.limits.repositories_hard), share(scope.manifests, scope.limits.manifests_hard)]
+    .filter((s) => s != null);
+  return shares.length === 0 ? null : Math.max(...shares);
+}
+
+// "3 of 10 repositories (soft 8)" for each count with a limit.
+function countFigures(scope) {
+  const figures = [];
+  for (const [count, noun] of [['repositories', 'repositories'], ['manifests', 'manifests']]) {
+    const hard = scope.limits[count + '_hard'];
+    const soft = scope.limits[count + '_soft'];
+    if (hard >= 0) figures.push(scope[count] + ' of ' + hard + ' ' + noun + (soft >= 0 ? ' (soft ' + soft + ')' : ''));
+    else if (soft >= 0) figures.push(scope[count] + ' ' + noun + ' (soft ' + soft + ')');
+  }
+  return figures;
+}
+
+// Whether a count is at its hard limit, or at or over its soft one.
+function countsAt(scope, kind) {
+  return ['repositories', 'manifests'].some((count) => {
+    const limit = scope.limits[count + '_' + kind];
+    return limit != null && limit >= 0 && scope[count] >= limit;
+  });
 }
 
 // Closest first; scopes without a hard limit last, the largest of them first; ties by name.
@@ -66,9 +94,9 @@ function scopeRow(scope, unlimitedScale) {
   const row = element('div', 'scope');
   row.dataset.scope = scope.scope;
   if (close != null) row.dataset.closeness = String(close);
-  if (!limited) row.classList.add('unlimited');
-  if (limited && taken >= hard) row.classList.add('full');
-  else if (soft >= 0 && taken >= soft) row.classList.add('over-soft');
+  if (close == null) row.classList.add('unlimited');
+  if ((limited && taken >= hard) || countsAt(scope, 'hard')) row.classList.add('full');
+  else if ((soft >= 0 && taken >= soft) || countsAt(scope, 'soft')) row.classList.add('over-soft');
 
   const bar = element('div', 'bar');
   const used = element('span', 'used');
@@ -81,9 +109,11 @@ function scopeRow(scope, unlimitedScale) {
   if (limited) bar.append(mark('hard', at(hard), 'hard limit ' + humanBytes(hard)));
 
   let figures = humanBytes(scope.used) + (scope.reserved > 0 ? ' + ' + humanBytes(scope.reserved) + ' reserved' : '');
+  const storageShare = share(taken, hard);
   figures = limited
-    ? percent(Math.min(close, 99.99)) + ' · ' + figures + ' of ' + humanBytes(hard) + (soft >= 0 ? ' (soft ' + humanBytes(soft) + ')' : '')
-    : figures + ', no hard limit';
+    ? percent(Math.min(storageShare, 99.99)) + ' · ' + figures + ' of ' + humanBytes(hard) + (soft >= 0 ? ' (soft ' + humanBytes(soft) + ')' : '')
+    : figures + ', no hard storage limit';
+  figures = [figures, ...countFigures(scope)].join(' · ');
   row.append(element('span', 'name', scope.scope), bar, element('span', 'figures', figures));
   row.title = scope.scope + ': ' + figures;
   row.addEventListener('click', () => editScope(scope));
