@@ -204,6 +204,49 @@
     });
   }
 
+  // A key's figure as a step line: each row's high at its bucket, what the bucket left at its end (unless the
+  // next row starts there), held to the next point.
+  function steps(rows, high, end, bucketMillis) {
+    const points = [];
+    rows.forEach((row, i) => {
+      points.push([Date.parse(row.bucket), row[high]]);
+      const ends = Date.parse(row.bucket) + bucketMillis;
+      const next = rows[i + 1];
+      if (row[end] !== row[high] && (!next || Date.parse(next.bucket) > ends)) points.push([ends, row[end]]);
+    });
+    return points;
+  }
+
+  // The repositories and manifests of the outermost scopes, added up: every key's steps, summed where any moves.
+  function drawCounts(report, rowsByKey, counted) {
+    const bucketMillis = (report.granularity === 'hour' ? 1 : 24) * 3600 * 1000;
+    const series = [['repositories', 'repositories_end', '#7a4fd8'], ['manifests', 'manifests_end', '#d84f8a']].map(([high, end, color]) => {
+      const perKey = counted.map((key) => steps(rowsByKey.get(key), high, end, bucketMillis));
+      const times = [...new Set(perKey.flatMap((points) => points.map((p) => p[0])))].sort((a, b) => a - b);
+      const at = (points, t) => {
+        let value = 0;
+        for (const p of points) {
+          if (p[0] > t) break;
+          value = p[1];
+        }
+        return value;
+      };
+      const data = times.map((t) => [new Date(t).toISOString(), perKey.reduce((sum, points) => sum + at(points, t), 0)]);
+      if (data.length) data.push([report.to, data[data.length - 1][1]]);
+      return { name: high, type: 'line', step: 'end', showSymbol: data.length <= 3, lineStyle: { width: 2 }, itemStyle: { color }, data };
+    });
+    const frame = overTime(report, series);
+    frame.yAxis = { type: 'value', minInterval: 1 };
+    frame.tooltip = { trigger: 'axis' };
+    chart('counts-chart').setOption(frame, true);
+    const last = (s) => (s.data.length ? s.data[s.data.length - 1][1] : 0);
+    const highest = (s) => s.data.reduce((max, p) => Math.max(max, p[1]), 0);
+    $('counts-chart').dataset.rendered = JSON.stringify({
+      series: 2, repositories_end: last(series[0]), manifests_end: last(series[1]),
+      repositories_peak: highest(series[0]), manifests_peak: highest(series[1]),
+    });
+  }
+
   function drawSummary(report) {
     const totals = report.totals;
     const cards = [
@@ -242,6 +285,7 @@
       drawStorage(report, rowsByKey, shown);
       drawTop(rowsByKey, shown);
       drawTraffic(report, rowsByKey, outermost(keys));
+      drawCounts(report, rowsByKey, outermost(keys));
       document.body.dataset.state = 'rendered';
       status(report.rows.length + ' rows, ' + keys.length + ' scopes, ' + (report.granularity === 'hour' ? 'hourly' : 'daily') + ' from '
         + report.from + ' to ' + report.to + (report.scopes ? ', scopes ' + report.scopes.join(', ') : ''));

@@ -69,6 +69,10 @@ class ReportPageTest {
     JsonObject traffic = new JsonObject(attribute(dom, "traffic-chart", "data-rendered"));
     assertThat(traffic.getLong("ingress_bytes")).isEqualTo(4500);
     assertThat(traffic.getLong("egress_bytes")).isEqualTo(3500);
+    // acme/app and acme/team/svc, and globex/web: a repository and a manifest each.
+    JsonObject counts = new JsonObject(attribute(dom, "counts-chart", "data-rendered"));
+    assertThat(counts.getLong("repositories_end")).isEqualTo(3);
+    assertThat(counts.getLong("manifests_end")).isEqualTo(3);
     assertThat(dom).contains("<canvas");
     assertThat(Files.size(screenshot)).isGreaterThan(10_000);
   }
@@ -94,6 +98,11 @@ class ReportPageTest {
       assertThat(storage.getJsonArray("keys")).containsExactly("dept", "dept/app", "dept/tmp");
       assertThat(storage.getLong("peak_bytes")).isEqualTo(160 + 100 + 60);
       assertThat(storage.getLong("end_bytes")).as("the lines go on at what the delete left").isEqualTo(100 + 100 + 0);
+      JsonObject counts = new JsonObject(attribute(dom, "counts-chart", "data-rendered"));
+      assertThat(counts.getLong("repositories_peak")).isEqualTo(2);
+      assertThat(counts.getLong("repositories_end")).as("dept/tmp emptied").isEqualTo(1);
+      assertThat(counts.getLong("manifests_peak")).isEqualTo(2);
+      assertThat(counts.getLong("manifests_end")).isEqualTo(1);
     }
   }
 
