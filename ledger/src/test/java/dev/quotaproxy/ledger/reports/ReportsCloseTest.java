@@ -4,9 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quotaproxy.ledger.chargeback.Item;
 import dev.quotaproxy.ledger.chargeback.Metering;
-import dev.quotaproxy.ledger.support.TestPostgres;
-import io.vertx.core.Vertx;
-import io.vertx.sqlclient.Pool;
+import dev.quotaproxy.ledger.support.LedgerDatabaseExtension;
 import java.math.BigDecimal;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -14,9 +12,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Reports and the chargeback's hourly rows after a delete, over rows written into the ledger's tables
@@ -35,15 +33,10 @@ import org.junit.jupiter.api.Test;
  * </pre>
  */
 class ReportsCloseTest {
-  private static TestPostgres postgres;
-  private static Vertx vertx;
-  private static Pool pool;
+  @RegisterExtension static final LedgerDatabaseExtension db = new LedgerDatabaseExtension(2);
 
-  @BeforeAll
-  static void start() {
-    postgres = TestPostgres.start();
-    vertx = Vertx.vertx();
-    pool = postgres.database().pool(vertx, 2);
+  @BeforeEach
+  void rows() {
     hourly("acme", "2026-04-01T10:00:00Z", 150, 100L, 0, 3, 2L, 5, 4L);
     hourly("acme", "2026-04-02T01:00:00Z", 0, null, 1, 0, null, 0, null);
     hourly("acme", "2026-04-02T02:00:00Z", 100, 40L, 0, 2, 1L, 4, 3L);
@@ -51,7 +44,7 @@ class ReportsCloseTest {
     hourly("acme", "2026-04-02T04:00:00Z", 0, null, 7, 0, null, 0, null);
     hourly("acme", "2026-04-02T05:00:00Z", 60, 55L, 0, 0, null, 0, null);
     hourly("acme", "2026-04-03T05:00:00Z", 0, null, 1, 0, null, 0, null);
-    postgres.sql("""
+    db.postgres().sql("""
         insert into usage_daily (scope, day, storage_high_water, storage_close, egress_bytes)
         values ('acme', date '2026-04-04', 80, 20, 2)""");
     hourly("acme", "2026-04-04T10:00:00Z", 30, 30L, 0, 0, null, 0, null);
@@ -61,17 +54,11 @@ class ReportsCloseTest {
 
   private static void hourly(String scope, String hour, long storage, Long storageClose, long egress, long repositories,
       Long repositoriesClose, long manifests, Long manifestsClose) {
-    postgres.sql("""
+    db.postgres().sql("""
         insert into usage_hourly (scope, hour, storage_high_water, storage_close, egress_bytes, repositories_high_water,
                                   repositories_close, manifests_high_water, manifests_close)
         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)""", scope, Instant.parse(hour).atOffset(java.time.ZoneOffset.UTC), storage,
         storageClose, egress, repositories, repositoriesClose, manifests, manifestsClose);
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    vertx.close().await(10, TimeUnit.SECONDS);
-    postgres.close();
   }
 
   private static List<ReportRow> report(By by, Granularity granularity, String from, String to) throws Exception {
@@ -90,7 +77,7 @@ class ReportsCloseTest {
       @Override
       public void whenDrained(Runnable resume) {}
     };
-    new Reports(pool).stream(query(by, granularity, from, to), sink).await(20, TimeUnit.SECONDS);
+    new Reports(db.pool()).stream(query(by, granularity, from, to), sink).await(20, TimeUnit.SECONDS);
     return rows;
   }
 
@@ -153,7 +140,7 @@ class ReportsCloseTest {
   private static BigDecimal byteHours(String from, String to) throws Exception {
     ReportQuery query = query(By.SCOPE, Granularity.HOUR, from, to);
     Metering metering = new Metering(List.of(query.period().from()), query.period().to(), Map.of());
-    new Reports(pool).hourlyRows(query, metering::add).await(20, TimeUnit.SECONDS);
+    new Reports(db.pool()).hourlyRows(query, metering::add).await(20, TimeUnit.SECONDS);
     return metering.finish().get("acme").measured()[0][Item.STORAGE.ordinal()];
   }
 }
