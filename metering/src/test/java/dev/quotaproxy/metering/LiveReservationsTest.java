@@ -52,6 +52,26 @@ class LiveReservationsTest {
     assertThat(live.dueIntents()).extracting(Intent::requestId).containsExactly("request:1");
   }
 
+  /** Slots are kept with the bytes (keep.lua holds them again if Redis loses them), even a grant of none. */
+  @Test
+  void aGrantsSlotsAreKeptWithItsBytesAcrossGrantsAndReleases() {
+    live.granted("request:1", "acme/new", 0, List.of("acme/new"));
+    live.granted("request:1", "acme/new", 100, List.of("acme/new"));
+    live.granted("request:2", "acme/app", 50, List.of());
+    live.granted("request:3", "acme/app", 0, List.of());
+    live.granted("session:9", "acme/new", 10, List.of("acme/new"));
+    live.granted("request:4", "acme/app", 20, List.of("acme/app@sha256:m"));
+    live.granted("request:4", "acme/app", 5, List.of("acme/app@sha256:m", "acme/app@sha256:n"));
+    live.released("request:1", 100);
+
+    assertThat(live.byNamespace().get("acme")).as("a grant of nothing holds nothing; sessions are the registry's")
+        .containsExactlyInAnyOrder(
+            java.util.Map.entry("request:1", new LiveReservations.Live("acme/new", 0, java.util.Set.of("acme/new"))),
+            java.util.Map.entry("request:2", new LiveReservations.Live("acme/app", 50, java.util.Set.of())),
+            java.util.Map.entry("request:4",
+                new LiveReservations.Live("acme/app", 25, java.util.Set.of("acme/app@sha256:m", "acme/app@sha256:n"))));
+  }
+
   @Test
   void aRequestWithNoIntentLeavesNothing() {
     live.requestOver("request:2");
