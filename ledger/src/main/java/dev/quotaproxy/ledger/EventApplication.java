@@ -138,6 +138,7 @@ final class EventApplication {
   private static Future<Void> applyEffects(SqlConnection connection, LedgerBatch batch) {
     List<Map.Entry<String, Long>> blobs = List.copyOf(batch.blobSizes.entrySet());
     List<Map.Entry<RepositoryDigest, Instant>> links = List.copyOf(batch.links.entrySet());
+    List<Map.Entry<RepositoryDigest, Instant>> frees = List.copyOf(batch.frees.entrySet());
     List<ManifestAdded> manifests = List.copyOf(batch.manifestInserts.values());
     List<RepositoryReference> references = batch.references();
     return write(connection, LedgerSql.UPSERT_BLOBS, blobs, () -> columns(
@@ -147,6 +148,10 @@ final class EventApplication {
         .compose(done -> write(connection, LedgerSql.UNLINK_BLOBS, batch.unlinks, () -> columns(
             texts(batch.unlinks, RepositoryDigest::repository),
             texts(batch.unlinks, RepositoryDigest::digest))))
+        .compose(done -> write(connection, LedgerSql.RECORD_FREES, frees, () -> columns(
+            texts(frees, free -> free.getKey().repository()),
+            texts(frees, free -> free.getKey().digest()),
+            times(frees, Map.Entry::getValue))))
         .compose(done -> write(connection, LedgerSql.LINK_BLOBS, links, () -> columns(
             texts(links, link -> link.getKey().repository()),
             texts(links, link -> link.getKey().digest()),

@@ -9,6 +9,7 @@ import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.SqlClient;
 import io.vertx.sqlclient.Tuple;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -65,9 +66,13 @@ public final class Ledger {
    * @param usage        the used bytes of every scope in the namespace
    * @param repositories by repository name, each repository with any link or manifest
    * @param intents      the intents open, by request id
+   * @param frees        the links removed in the last hour, each with when it left its repository
    */
   public record NamespaceSnapshot(String namespace, Optional<StreamPosition> position, long sequence,
-      Map<String, Long> usage, Map<String, RepositorySnapshot> repositories, Map<String, OpenIntent> intents) {}
+      Map<String, Long> usage, Map<String, RepositorySnapshot> repositories, Map<String, OpenIntent> intents, List<Freed> frees) {}
+
+  /** A link that left its repository at {@code at}. */
+  public record Freed(String repository, String digest, Instant at) {}
 
   /**
    * Applies the events not applied before, all or nothing, and advances each namespace's position.
@@ -198,13 +203,23 @@ public final class Ledger {
             namespaceUsage(connection, namespace),
             connection.preparedQuery(LedgerSql.NAMESPACE_LINKS).execute(inNamespace),
             connection.preparedQuery(LedgerSql.NAMESPACE_MANIFESTS).execute(inNamespace),
-            connection.preparedQuery(LedgerSql.NAMESPACE_INTENTS).execute(Tuple.of(namespace))))
+            connection.preparedQuery(LedgerSql.NAMESPACE_INTENTS).execute(Tuple.of(namespace)),
+            connection.preparedQuery(LedgerSql.NAMESPACE_FREES).execute(inNamespace)))
         .map(read -> new NamespaceSnapshot(namespace,
             read.<Optional<NamespaceProgress>>resultAt(0).map(NamespaceProgress::position),
             read.<Optional<NamespaceProgress>>resultAt(0).map(NamespaceProgress::sequence).orElse(0L),
             read.resultAt(1),
             repositories(read.resultAt(2), read.resultAt(3)),
-            intents(read.resultAt(4)))));
+            intents(read.resultAt(4)),
+            frees(read.resultAt(5)))));
+  }
+
+  private static List<Freed> frees(RowSet<Row> rows) {
+    List<Freed> frees = new ArrayList<>();
+    for (Row row : rows) {
+      frees.add(new Freed(row.getString("repository"), row.getString("digest"), row.getOffsetDateTime("freed_at").toInstant()));
+    }
+    return List.copyOf(frees);
   }
 
   private static Map<String, OpenIntent> intents(RowSet<Row> rows) {

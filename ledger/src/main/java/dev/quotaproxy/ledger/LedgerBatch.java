@@ -118,6 +118,8 @@ final class LedgerBatch {
   final Map<String, Long> blobSizes = new LinkedHashMap<>();
   /** Links to delete: every one the batch removes, even if it links it again later (then it is in {@link #links} too). */
   final Set<RepositoryDigest> unlinks = new LinkedHashSet<>();
+  /** When each link the batch removes left its repository (the latest, if twice): see {@code recent_frees}. */
+  final Map<RepositoryDigest, Instant> frees = new LinkedHashMap<>();
   /** Links to insert, when absent, with the time of the add that made the link as it stands after the batch. */
   final Map<RepositoryDigest, Instant> links = new LinkedHashMap<>();
   final Set<RepositoryDigest> manifestDeletes = new LinkedHashSet<>();
@@ -157,6 +159,7 @@ final class LedgerBatch {
       RepositoryDigest link = new RepositoryDigest(removed.repository(), removed.digest());
       unlinks.add(link);
       links.remove(link);
+      frees.merge(link, removed.at(), (a, b) -> a.isAfter(b) ? a : b);
       for (String scope : removed.freedScopes()) {
         storageChanges.add(new StorageChange(scope, -removed.size(), removed.at()));
       }

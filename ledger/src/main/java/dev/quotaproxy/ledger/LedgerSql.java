@@ -348,6 +348,18 @@ final class LedgerSql {
         on reference.repository = manifest.repository and reference.manifest_digest = manifest.digest
       where manifest.repository = $1 or manifest.repository like $2""";
 
+  /** Links removed (V14): the latest time each left its repository. */
+  static final String RECORD_FREES = """
+      insert into recent_frees as freed (repository, digest, freed_at)
+      select * from unnest($1::text[], $2::text[], $3::timestamptz[])
+      on conflict (repository, digest) do update set freed_at = greatest(freed.freed_at, excluded.freed_at)""";
+
+  /** A namespace's links removed in the last hour (the restore writes them back into qp:{T}:freed). */
+  static final String NAMESPACE_FREES = """
+      select repository, digest, freed_at from recent_frees
+      where (repository = $1 or repository like $2) and freed_at >= now() - interval '1 hour'
+      order by repository, digest""";
+
   static final String NAMESPACE_INTENTS = """
       select request_id, what, repository, digest, session_id, size, refs from open_intents
       where namespace = $1

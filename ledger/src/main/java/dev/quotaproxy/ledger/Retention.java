@@ -11,7 +11,7 @@ import java.time.temporal.ChronoUnit;
 
 /**
  * Keeps the ledger's detail bounded: hourly usage and user traffic older than the retention period
- * become daily rows, event ids old enough never to be redelivered are forgotten, and refusals and quota events
+ * become daily rows, event ids old enough never to be redelivered are forgotten, frees older than an hour go, and refusals and quota events
  * older than the retention period go. Non-blocking.
  *
  * <p>Each hourly row is moved (deleted and added into its day) by one statement, and the whole run is
@@ -30,9 +30,10 @@ public final class Retention {
    * @param eventIdsPruned   {@code ledger_events} ids forgotten
    * @param quotaEventsPruned {@code quota_events} removed, with their deliveries and attempts
    * @param rejectionsPruned {@code rejections} removed
+   * @param freesPruned      {@code recent_frees} older than an hour removed (Redis keeps frees that long)
    */
   public record RollUp(long usageHours, long usageDays, long userTrafficHours, long userTrafficDays, long eventIdsPruned,
-      long quotaEventsPruned, long rejectionsPruned) {}
+      long quotaEventsPruned, long rejectionsPruned, long freesPruned) {}
 
   /** How both roll-ups end: a day's traffic adds to what the day had, and the rows rolled and written are counted. */
   private static final String ADD_TRAFFIC_AND_COUNT = """
@@ -108,6 +109,10 @@ public final class Retention {
   private static final String PRUNE_REJECTIONS = """
       delete from rejections where occurred_at < $1""";
 
+  /** Frees Redis no longer keeps (FREED_FOR_MS in common.lua): a restore has no use for them. */
+  private static final String PRUNE_FREES = """
+      delete from recent_frees where freed_at < $1""";
+
   private final Pool pool;
 
   public Retention(Pool pool) {
@@ -132,8 +137,11 @@ public final class Retention {
             .compose(userTraffic -> connection.preparedQuery(PRUNE_EVENT_IDS).execute(appliedBefore)
                 .compose(pruned -> connection.preparedQuery(PRUNE_QUOTA_EVENTS).execute(appliedBefore)
                     .compose(events -> connection.preparedQuery(PRUNE_REJECTIONS).execute(appliedBefore)
-                        .map(rejections -> new RollUp(usage.getLong("hours"), usage.getLong("days"), userTraffic.getLong("hours"),
-                            userTraffic.getLong("days"), pruned.rowCount(), events.rowCount(), rejections.rowCount())))))));
+                        .compose(rejections -> connection.preparedQuery(PRUNE_FREES)
+                            .execute(Tuple.of(LedgerSql.utc(now.minus(Duration.ofHours(1)))))
+                            .map(frees -> new RollUp(usage.getLong("hours"), usage.getLong("days"), userTraffic.getLong("hours"),
+                                userTraffic.getLong("days"), pruned.rowCount(), events.rowCount(), rejections.rowCount(),
+                                frees.rowCount()))))))));
   }
 
   private static Future<Row> rollUp(SqlConnection connection, String sql, Tuple hoursBefore) {

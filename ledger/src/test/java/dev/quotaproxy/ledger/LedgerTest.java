@@ -75,6 +75,20 @@ class LedgerTest {
     assertThat(ledger.scopeUsage("acme").await()).isZero();
   }
 
+  /** When each link left its repository, kept for a restore of Redis's frees (see freed_since in common.lua). */
+  @Test
+  void aRemovedLinkRecordsWhenItLeftItsRepositoryTheLatestTime() {
+    apply(added("acme/app", "sha256:a", 100, "acme", "acme/app"), removed("acme/app", "sha256:a", 100, "acme", "acme/app"));
+    apply(added("acme/app", "sha256:a", 100, "acme", "acme/app"),
+        removedAt(T.plus(Duration.ofMinutes(5)), "acme/app", "sha256:a", 100, "acme", "acme/app"));
+    apply(removed("acme/app", "sha256:a", 100, "acme", "acme/app")); // an earlier time applied later moves nothing back
+
+    assertThat(rows("select repository, digest, freed_at from recent_frees"))
+        .containsExactly(List.of("acme/app", "sha256:a", T.plus(Duration.ofMinutes(5))));
+    assertThat(ledger.snapshot("acme").await().frees()).extracting(Ledger.Freed::digest).as("within the hour before now: none")
+        .isEmpty();
+  }
+
   /** Reports carry a figure's close, not its high water, through the hours after its last change: a delete shows. */
   @Test
   void eachHourClosesAtTheLevelItsLastChangeLeftAcrossBatches() {

@@ -46,7 +46,7 @@ class RetentionTest {
 
     RollUp rollUp = rollUp();
 
-    assertThat(rollUp).isEqualTo(new RollUp(4, 3, 3, 2, 0, 0, 0));
+    assertThat(rollUp).isEqualTo(new RollUp(4, 3, 3, 2, 0, 0, 0, 0));
     assertThat(
         rows("select scope, day, storage_high_water, ingress_bytes, egress_bytes, pushes, pulls from usage_daily order by scope, day"))
         .containsExactly(
@@ -87,6 +87,19 @@ class RetentionTest {
         java.util.Arrays.asList(FEB_28, 70L, 60L, 3L, null));
   }
 
+  /** Redis keeps a free an hour (freed_since in common.lua); the ledger keeps it as long, for a restore. */
+  @Test
+  void freesOlderThanAnHourArePruned() {
+    db.postgres().sql("""
+        insert into recent_frees (repository, digest, freed_at)
+        values ('acme/app', 'sha256:old', $1), ('acme/app', 'sha256:new', $2)""",
+        NOW.minus(Duration.ofMinutes(61)).atOffset(java.time.ZoneOffset.UTC),
+        NOW.minus(Duration.ofMinutes(59)).atOffset(java.time.ZoneOffset.UTC));
+
+    assertThat(rollUp().freesPruned()).isEqualTo(1);
+    assertThat(rows("select digest from recent_frees")).containsExactly(List.of("sha256:new"));
+  }
+
   @Test
   void theCountsHighWaterRollsUpToTheHighestOfTheDayAndOfADayRolledUpBefore() {
     countsHour("acme", "2026-02-27T05:00:00Z", 2, 7);
@@ -110,7 +123,7 @@ class RetentionTest {
     userHour("alice", "acme/app", "2026-02-28T23:00:00Z", 1, 1, 1, 1);
     userHour("alice", "acme/app", "2026-03-01T00:00:00Z", 2, 2, 2, 2);
 
-    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 1, 1, 0, 0, 0));
+    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 1, 1, 0, 0, 0, 0));
 
     assertThat(rows("select hour from usage_hourly order by hour")).containsExactly(
         List.of(Instant.parse("2026-03-01T00:00:00Z")), List.of(Instant.parse("2026-03-31T12:00:00Z")));
@@ -124,8 +137,8 @@ class RetentionTest {
     userHour("alice", "acme/app", "2026-02-28T22:00:00Z", 1, 2, 1, 0);
 
     rollUp();
-    assertThat(rollUp()).isEqualTo(new RollUp(0, 0, 0, 0, 0, 0, 0));
-    assertThat(rollUp()).isEqualTo(new RollUp(0, 0, 0, 0, 0, 0, 0));
+    assertThat(rollUp()).isEqualTo(new RollUp(0, 0, 0, 0, 0, 0, 0, 0));
+    assertThat(rollUp()).isEqualTo(new RollUp(0, 0, 0, 0, 0, 0, 0, 0));
 
     assertThat(rows("select storage_high_water, ingress_bytes, egress_bytes, pushes from usage_daily"))
         .containsExactly(List.of(100L, 1L, 2L, 1L));
@@ -134,7 +147,7 @@ class RetentionTest {
 
     // A late event's hour, after the day was rolled up, is added to it at the next run, once.
     usageHour("acme", "2026-02-28T23:00:00Z", 50, 10, 0, 0, 0);
-    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 0, 0, 0, 0, 0));
+    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 0, 0, 0, 0, 0, 0));
     rollUp();
     assertThat(rows("select storage_high_water, ingress_bytes from usage_daily")).containsExactly(List.of(100L, 11L));
   }
@@ -157,7 +170,7 @@ class RetentionTest {
     assertThat(rows("select count(*) from usage_hourly")).containsExactly(List.of(1L));
     assertThat(rows("select count(*) from usage_daily")).containsExactly(List.of(0L));
 
-    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 1, 1, 0, 0, 0));
+    assertThat(rollUp()).isEqualTo(new RollUp(1, 1, 1, 1, 0, 0, 0, 0));
     assertThat(rows("select ingress_bytes from usage_daily")).containsExactly(List.of(1L));
   }
 

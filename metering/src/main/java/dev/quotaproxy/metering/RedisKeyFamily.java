@@ -42,10 +42,10 @@ public enum RedisKeyFamily {
           + "its proxy's own copy (LiveReservations). Not journalled: an intent recorded while its namespace's state "
           + "was unknown",
       Noticed.MARKER),
-  FREED("qp:{T}:freed", Source.RECOMPUTED,
-      "not rebuilt: frees of the last hour start over; lost, a late commit of a blob freed meanwhile charges it "
-          + "again, which the reconciliation corrects",
-      Noticed.NOT_NEEDED),
+  FREED("qp:{T}:freed", Source.LEDGER,
+      "RedisRestore, from the ledger's frees of the last hour (recent_frees, V14), so that a commit settled late "
+          + "does not charge again a blob its repository freed after the request ended",
+      Noticed.MARKER),
   RECOVERING("qp:{T}:recovering", Source.RECOMPUTED, "a flag with a TTL, set by a restore", Noticed.NOT_NEEDED),
   EVENTS("qp:{T}:events", Source.PROXIES,
       "entries the ledger had not read yet are applied from the proxies' copies (EventOutbox); the stream "

@@ -190,6 +190,42 @@ class RedisLossTest {
     StorageInvariant.check(proxy.harness().registry().storage(), proxy.stores());
   }
 
+  /**
+   * A commit whose answer never reached the proxy is left to its intent; before that is settled, a manifest that
+   * references the blob is pushed (charging it) and deleted (freeing it, though the registry keeps the blob's
+   * link), and Redis loses its data. The late settlement must still see the free (the ledger's, written back by the
+   * restore) and not charge the blob again: before, the free was gone with Redis, the blob was charged twice for
+   * good, and no reconciliation took it back (the registry does link it).
+   */
+  @Test
+  void aBlobFreedBeforeRedisLostItsDataIsNotChargedAgainByALateSettlement() throws Exception {
+    Image image = image(randomBytes(100 * KiB));
+    byte[] layer = image.layers()[0];
+    assertThat(proxy.client().pushBlob("acme/app", image.config()).status()).isEqualTo(201);
+    // As a commit the registry carried out whose answer never came back: stored, its outcome not recorded.
+    assertThat(new dev.quotaproxy.proxy.support.OciTestClient(proxy.harness().registry().url()).pushBlob("acme/app", layer).status())
+        .isEqualTo(201);
+    await(proxy.store().intendCommit("acme/app", "request:lost-answer", null, digest(layer)));
+    proxy.store().requestEnded("request:lost-answer");
+    assertThat(proxy.client().putManifest("acme/app", "1", image.manifest()).status()).isEqualTo(201);
+    assertThat(proxy.client().delete("/v2/acme/app/manifests/" + image.manifestDigest()).status()).isEqualTo(202);
+    long freed = await(proxy.store().scope("acme/app")).used();
+    drainFeed();
+
+    proxy.harness().redis().flushAll();
+    await(proxy.configured().refresh());
+    await(proxy.ledger().watch().watchOnce()); // restored from the ledger
+
+    RegistryIntents own = proxy.intents();
+    java.util.concurrent.atomic.AtomicInteger settled = new java.util.concurrent.atomic.AtomicInteger();
+    dev.quotaproxy.testing.Eventually.eventually(java.time.Duration.ofSeconds(15), java.time.Duration.ofMillis(200),
+        () -> assertThat(settled.addAndGet(await(own.checkOnce()))).as("intents settled").isPositive());
+    assertThat(await(proxy.store().scope("acme/app")).used()).as("nothing charged again").isEqualTo(freed);
+    drainFeed();
+    StorageInvariant.check(proxy.harness().registry().storage(), proxy.stores());
+    assertLedgerRedisAndRegistryAgree("acme", "acme/app");
+  }
+
   /** Events still in the stream when Redis lost it reach the ledger from the proxy's copy, without waiting for a push. */
   @Test
   void eventsRedisLostBeforeTheFeedReadThemReachTheLedgerFromTheProxysCopy() throws Exception {

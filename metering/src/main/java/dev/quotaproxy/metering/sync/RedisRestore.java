@@ -99,6 +99,11 @@ final class RedisRestore {
           .forEach(digest -> commands.add(Request.cmd(Command.SADD).arg(keys.references(repository, manifest)).arg(digest)))));
       state.referenceCounts().forEach((repository, counts) -> counts.forEach(
           (digest, count) -> commands.add(Request.cmd(Command.HSET).arg(keys.referenceCounts(repository)).arg(digest).arg(count))));
+      // When links left their repositories lately (see freed_since in common.lua): a commit settled late from an
+      // intent must not charge again what was freed after its request ended, Redis's loss or not. GT: a later
+      // time Redis holds stays.
+      snapshot.frees().forEach(freed -> commands.add(Request.cmd(Command.ZADD).arg(keys.freed()).arg("GT")
+          .arg(freed.at().toEpochMilli()).arg(freed.repository() + " " + freed.digest())));
       return inBatches(commands);
     });
   }
