@@ -121,23 +121,30 @@
     valueFormatter: (value) => humanBytes(Array.isArray(value) ? value[1] : value),
   };
 
+  // A key's figure as a step line: each row's high at its bucket, what the bucket left at its end (unless the
+  // next row starts there), held to the next point.
+  function steps(rows, high, end, bucketMillis) {
+    const points = [];
+    rows.forEach((row, i) => {
+      points.push([Date.parse(row.bucket), row[high]]);
+      const ends = Date.parse(row.bucket) + bucketMillis;
+      const next = rows[i + 1];
+      if (row[end] !== row[high] && (!next || Date.parse(next.bucket) > ends)) points.push([ends, row[end]]);
+    });
+    return points;
+  }
+
+  function bucketMillis(report) {
+    return (report.granularity === 'hour' ? 1 : 24) * 3600 * 1000;
+  }
+
   function drawStorage(report, rowsByKey, shown) {
-    const last = report.to;
-    const bucketMillis = (report.granularity === 'hour' ? 1 : 24) * 3600 * 1000;
     const series = shown.slice(0, MAX_SERIES).map((key) => {
       const rows = rowsByKey.get(key);
-      const data = [];
-      rows.forEach((row, i) => {
-        data.push([row.bucket, row.storage_bytes]);
-        // A bucket that left less than its high (a delete) steps down at its end, unless the next row starts there.
-        const end = Date.parse(row.bucket) + bucketMillis;
-        const next = rows[i + 1];
-        if (row.storage_end_bytes !== row.storage_bytes && (!next || Date.parse(next.bucket) > end)) {
-          data.push([new Date(end).toISOString(), row.storage_end_bytes]);
-        }
-      });
+      // A bucket that left less than its high (a delete) steps down at its end.
+      const data = steps(rows, 'storage_bytes', 'storage_end_bytes', bucketMillis(report));
       // Storage holds until it changes: the line goes on to the end of the period, at the level last left.
-      data.push([last, rows[rows.length - 1].storage_end_bytes]);
+      data.push([Date.parse(report.to), rows[rows.length - 1].storage_end_bytes]);
       // Few points (a scope new in the period) get their markers, or a late change would be a speck.
       return { name: key, type: 'line', step: 'end', showSymbol: rows.length <= 3, lineStyle: { width: 2 }, data };
     });
@@ -204,24 +211,10 @@
     });
   }
 
-  // A key's figure as a step line: each row's high at its bucket, what the bucket left at its end (unless the
-  // next row starts there), held to the next point.
-  function steps(rows, high, end, bucketMillis) {
-    const points = [];
-    rows.forEach((row, i) => {
-      points.push([Date.parse(row.bucket), row[high]]);
-      const ends = Date.parse(row.bucket) + bucketMillis;
-      const next = rows[i + 1];
-      if (row[end] !== row[high] && (!next || Date.parse(next.bucket) > ends)) points.push([ends, row[end]]);
-    });
-    return points;
-  }
-
   // The repositories and manifests of the outermost scopes, added up: every key's steps, summed where any moves.
   function drawCounts(report, rowsByKey, counted) {
-    const bucketMillis = (report.granularity === 'hour' ? 1 : 24) * 3600 * 1000;
     const series = [['repositories', 'repositories_end', '#7a4fd8'], ['manifests', 'manifests_end', '#d84f8a']].map(([high, end, color]) => {
-      const perKey = counted.map((key) => steps(rowsByKey.get(key), high, end, bucketMillis));
+      const perKey = counted.map((key) => steps(rowsByKey.get(key), high, end, bucketMillis(report)));
       const times = [...new Set(perKey.flatMap((points) => points.map((p) => p[0])))].sort((a, b) => a - b);
       const at = (points, t) => {
         let value = 0;
