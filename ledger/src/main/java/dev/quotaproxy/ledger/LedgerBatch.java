@@ -82,13 +82,9 @@ final class LedgerBatch {
     }
   }
 
-  /** A scope's counts (see {@link CountsByScope}), or the highest each reached in an hour. */
+  /** A scope's counts (see {@link CountsByScope}). */
   record Counts(long repositories, long manifests) {
     static final Counts NONE = new Counts(0, 0);
-
-    Counts highest(Counts other) {
-      return new Counts(Math.max(repositories, other.repositories), Math.max(manifests, other.manifests));
-    }
   }
 
   /** A repository starting or ceasing to count (its first link, its last), or a manifest added or removed, in one scope. */
